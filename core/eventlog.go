@@ -1,0 +1,91 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// EventLog holds the live, ordered event stream of every run. It assigns the
+// dense 0-based event_index, serves reads after a cursor and live tails to
+// any number of subscribers, trims by configuration, and carries cancel
+// signals to whichever process executes a run.
+//
+// Implementations: storage/memlog (in-memory, the embedded default),
+// storage/redislog (Redis Streams); both pass storage/eventlogtest.
+// All methods are safe for concurrent use.
+type EventLog interface {
+	// Append stores ev as the next event of ev.RunID, sets ev.EventIndex to
+	// the index it was given (0 for the first event of a run) and returns it.
+	// Indices are dense and never reused, even after trimming.
+	Append(ctx context.Context, ev *Event) (int64, error)
+
+	// Read returns up to p.Limit events with index > p.After (After = -1 reads
+	// from the start), in order. If the log no longer holds index p.After+1
+	// it returns a *GoneError naming the first index it still holds; if it
+	// holds nothing for the run it returns ErrNotFound. Reading at the end
+	// returns an empty slice.
+	Read(ctx context.Context, p ReadParams) ([]Event, error)
+
+	// Subscribe returns a live tail of the run starting after p.After: every
+	// event with a greater index, in order, without gaps, including events
+	// appended later. A cursor older than what is kept fails with a
+	// *GoneError at Subscribe (or from Next, if trimming overtakes a slow
+	// reader). Subscribing to a run with no events yet is allowed: the log
+	// cannot tell an unknown run from one that has not started.
+	Subscribe(ctx context.Context, p ReadParams) (Subscription, error)
+
+	// Finish marks the run's stream as ended for now (terminal or paused);
+	// retention after the end starts counting. A later Append revives it.
+	Finish(ctx context.Context, runID string) error
+
+	// SignalCancel asks the executor of runID to cancel it. The signal is
+	// remembered, so a watcher that starts later still sees it.
+	SignalCancel(ctx context.Context, runID string) error
+
+	// WatchCancel returns a channel that is closed when a cancel for runID
+	// is signalled (at once, if one was signalled already), and a stop
+	// function that releases the watch.
+	WatchCancel(ctx context.Context, runID string) (<-chan struct{}, func(), error)
+
+	// Ping reports whether the log backend is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the log's resources; subscriptions end with an error.
+	Close() error
+}
+
+// ReadParams selects events after a cursor.
+type ReadParams struct {
+	RunID string
+	After int64 // -1: from the first event
+	Limit int   // <= 0: no limit
+}
+
+// Subscription is a live tail of one run. It is used by one goroutine.
+type Subscription interface {
+	// Next blocks until the next event is available and returns it, or
+	// returns ctx's error, a *GoneError, or the log's error.
+	Next(ctx context.Context) (Event, error)
+	// Close releases the subscription. It is safe to call more than once.
+	Close() error
+}
+
+// EventLogConfig is the retention configuration shared by event logs.
+type EventLogConfig struct {
+	// MaxEventsPerRun bounds what is kept per run; older events are trimmed
+	// (indices stay dense). Default 10,000.
+	MaxEventsPerRun int
+	// Retention is how long a run's events are kept after Finish.
+	// Default one hour.
+	Retention time.Duration
+}
+
+// WithDefaults fills zero fields with the defaults.
+func (c EventLogConfig) WithDefaults() EventLogConfig {
+	if c.MaxEventsPerRun <= 0 {
+		c.MaxEventsPerRun = 10000
+	}
+	if c.Retention <= 0 {
+		c.Retention = time.Hour
+	}
+	return c
+}

@@ -1,0 +1,159 @@
+package core
+
+import "encoding/json"
+
+// RunStatus is the lifecycle state of a run.
+type RunStatus string
+
+const (
+	RunPending   RunStatus = "PENDING"
+	RunRunning   RunStatus = "RUNNING"
+	RunPaused    RunStatus = "PAUSED"
+	RunCompleted RunStatus = "COMPLETED"
+	RunCancelled RunStatus = "CANCELLED"
+	RunError     RunStatus = "ERROR"
+)
+
+// Final reports whether no further events will be appended for the status.
+func (s RunStatus) Final() bool {
+	return s == RunCompleted || s == RunCancelled || s == RunError
+}
+
+// Message is one entry of a conversation sent to a model.
+type Message struct {
+	Role       string     `json:"role"` // system | user | assistant | tool
+	Content    string     `json:"content"`
+	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string     `json:"tool_call_id,omitempty"`
+	Name       string     `json:"name,omitempty"`
+	CreatedAt  int64      `json:"created_at,omitempty"`
+}
+
+// ToolCall is a model's request to call a tool.
+type ToolCall struct {
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Arguments json.RawMessage `json:"arguments"`
+}
+
+// ToolExecution is agno's record of one tool call: what was asked, what
+// happened, and the human-in-the-loop flags and answers.
+type ToolExecution struct {
+	ToolCallID           string          `json:"tool_call_id"`
+	ToolName             string          `json:"tool_name"`
+	ToolArgs             json.RawMessage `json:"tool_args,omitempty"`
+	ToolCallError        bool            `json:"tool_call_error,omitempty"`
+	Result               string          `json:"result,omitempty"`
+	Metrics              *ToolMetrics    `json:"metrics,omitempty"`
+	StopAfterToolCall    bool            `json:"stop_after_tool_call,omitempty"`
+	CreatedAt            int64           `json:"created_at,omitempty"`
+	RequiresConfirmation bool            `json:"requires_confirmation,omitempty"`
+	Confirmed            *bool           `json:"confirmed,omitempty"`
+	ConfirmationNote     string          `json:"confirmation_note,omitempty"`
+}
+
+// ToolMetrics times one tool execution (Unix seconds, duration in seconds).
+type ToolMetrics struct {
+	StartTime float64 `json:"start_time"`
+	EndTime   float64 `json:"end_time"`
+	Duration  float64 `json:"duration"`
+}
+
+// RunRequirement is one thing a paused run waits for (agno's shape).
+type RunRequirement struct {
+	ID               string         `json:"id"`
+	CreatedAt        int64          `json:"created_at"`
+	ToolExecution    *ToolExecution `json:"tool_execution"`
+	Confirmation     *bool          `json:"confirmation,omitempty"`
+	ConfirmationNote string         `json:"confirmation_note,omitempty"`
+}
+
+// Metrics are a run's (or one model request's) counters.
+type Metrics struct {
+	InputTokens      int64   `json:"input_tokens"`
+	OutputTokens     int64   `json:"output_tokens"`
+	TotalTokens      int64   `json:"total_tokens"`
+	TimeToFirstToken float64 `json:"time_to_first_token,omitempty"`
+	Duration         float64 `json:"duration,omitempty"`
+}
+
+// Add accumulates o into m.
+func (m *Metrics) Add(o Metrics) {
+	m.InputTokens += o.InputTokens
+	m.OutputTokens += o.OutputTokens
+	m.TotalTokens += o.TotalTokens
+	if m.TimeToFirstToken == 0 {
+		m.TimeToFirstToken = o.TimeToFirstToken
+	}
+}
+
+// RunInput is what started the run.
+type RunInput struct {
+	InputContent string `json:"input_content"`
+}
+
+// PausedState is everything needed to resume a paused run on any replica:
+// the conversation so far and the tool calls waiting for a decision.
+type PausedState struct {
+	Messages []Message       `json:"messages"`
+	Pending  []ToolExecution `json:"pending"`
+	// Done holds tool executions of the same model turn that already ran.
+	Done []ToolExecution `json:"done,omitempty"`
+	// Turns counts model requests made so far (the agent bounds the loop).
+	Turns int `json:"turns"`
+}
+
+// Run is the stored record of one run. Runs live in their own table.
+type Run struct {
+	RunID           string           `json:"run_id"`
+	SessionID       string           `json:"session_id"`
+	AgentID         string           `json:"agent_id"`
+	AgentName       string           `json:"agent_name,omitempty"`
+	UserID          string           `json:"user_id,omitempty"`
+	Status          RunStatus        `json:"status"`
+	Input           RunInput         `json:"input"`
+	Content         string           `json:"content,omitempty"`
+	ContentType     string           `json:"content_type,omitempty"`
+	Model           string           `json:"model,omitempty"`
+	ModelProvider   string           `json:"model_provider,omitempty"`
+	Messages        []Message        `json:"messages,omitempty"`
+	Tools           []ToolExecution  `json:"tools,omitempty"`
+	Requirements    []RunRequirement `json:"requirements,omitempty"`
+	Metrics         *Metrics         `json:"metrics,omitempty"`
+	Error           string           `json:"error,omitempty"`
+	ErrorType       string           `json:"error_type,omitempty"`
+	CancelRequested bool             `json:"cancel_requested,omitempty"`
+	// Background marks runs that were started detached from any request.
+	Background bool `json:"background,omitempty"`
+	// EventCount is the number of events appended so far, kept up to date at
+	// every pause and end so a resume after the log expired can be answered.
+	EventCount int64        `json:"event_count"`
+	Paused     *PausedState `json:"-"`
+	CreatedAt  int64        `json:"created_at"`
+	UpdatedAt  int64        `json:"updated_at"`
+}
+
+// SessionType is agno's session kind.
+type SessionType string
+
+const (
+	SessionAgent    SessionType = "agent"
+	SessionTeam     SessionType = "team"
+	SessionWorkflow SessionType = "workflow"
+)
+
+// Session groups the runs of one conversation.
+type Session struct {
+	SessionID    string         `json:"session_id"`
+	SessionName  string         `json:"session_name"`
+	SessionType  SessionType    `json:"session_type"`
+	UserID       string         `json:"user_id,omitempty"`
+	AgentID      string         `json:"agent_id,omitempty"`
+	TeamID       string         `json:"team_id,omitempty"`
+	WorkflowID   string         `json:"workflow_id,omitempty"`
+	SessionState map[string]any `json:"session_state,omitempty"`
+	Metadata     map[string]any `json:"metadata,omitempty"`
+	Summary      string         `json:"session_summary,omitempty"`
+	CreatedAt    int64          `json:"created_at"`
+	UpdatedAt    int64          `json:"updated_at"`
+}

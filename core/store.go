@@ -1,0 +1,90 @@
+package core
+
+import "context"
+
+// Store is the state store: sessions and runs (runs in their own table).
+// Implementations: storage/sqlite, storage/postgres; both pass
+// storage/storetest. All methods are safe for concurrent use.
+//
+// Errors: a missing row is ErrNotFound (wrapped); a duplicate id on create
+// is ErrConflict; a failed compare-and-set in UpdateRun is ErrConflict.
+type Store interface {
+	// CreateSession inserts s. CreatedAt/UpdatedAt are set by the caller.
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns the session with id.
+	GetSession(ctx context.Context, id string) (*Session, error)
+	// ListSessions returns one page of sessions and the total count of
+	// sessions that match the filter.
+	ListSessions(ctx context.Context, p ListSessionsParams) ([]*Session, int, error)
+	// UpdateSession applies the non-nil fields of p to the session.
+	UpdateSession(ctx context.Context, p UpdateSessionParams) (*Session, error)
+	// DeleteSessions deletes the sessions and their runs. Missing ids are
+	// ignored; the number of sessions deleted is returned.
+	DeleteSessions(ctx context.Context, ids []string) (int, error)
+
+	// CreateRun inserts r (with its Paused state, if any).
+	CreateRun(ctx context.Context, r *Run) error
+	// GetRun returns the run with id, including its Paused state.
+	GetRun(ctx context.Context, id string) (*Run, error)
+	// UpdateRun replaces the stored run r.RunID with r. If p.IfStatus is
+	// not empty the update happens only when the stored status is one of
+	// them; otherwise it returns ErrConflict and changes nothing.
+	UpdateRun(ctx context.Context, r *Run, p UpdateRunParams) error
+	// SetCancelRequested records the intent to cancel the run and returns
+	// the run as stored after that.
+	SetCancelRequested(ctx context.Context, id string) (*Run, error)
+	// ListRuns returns runs matching the filter, oldest first.
+	ListRuns(ctx context.Context, p ListRunsParams) ([]*Run, error)
+
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// SortOrder is asc or desc.
+type SortOrder string
+
+const (
+	SortAsc  SortOrder = "asc"
+	SortDesc SortOrder = "desc"
+)
+
+// ListSessionsParams filters and pages ListSessions. Page is 1-based;
+// Limit <= 0 means no limit.
+type ListSessionsParams struct {
+	Type        SessionType // empty: any
+	ComponentID string      // agent/team/workflow id; empty: any
+	UserID      string
+	NameLike    string // case-insensitive substring of session_name
+	SortBy      string // created_at (default) | updated_at | session_name
+	SortOrder   SortOrder
+	Limit       int
+	Page        int
+}
+
+// UpdateSessionParams carries the fields to change; nil means unchanged.
+type UpdateSessionParams struct {
+	SessionID    string
+	SessionName  *string
+	SessionState map[string]any
+	Metadata     map[string]any
+	Summary      *string
+	UpdatedAt    int64
+}
+
+// UpdateRunParams makes UpdateRun a compare-and-set on the status.
+type UpdateRunParams struct {
+	IfStatus []RunStatus
+}
+
+// ListRunsParams filters ListRuns; empty fields match anything.
+type ListRunsParams struct {
+	SessionID     string
+	AgentID       string
+	UserID        string
+	Status        RunStatus
+	CreatedAfter  int64 // Unix seconds, inclusive; 0: no bound
+	CreatedBefore int64 // Unix seconds, inclusive; 0: no bound
+	Limit         int   // <= 0: no limit
+}
