@@ -157,3 +157,7 @@ type Session struct {
 	CreatedAt    int64          `json:"created_at"`
 	UpdatedAt    int64          `json:"updated_at"`
 }
+
+// ToolRejectedResult is the tool result the model sees when a user rejects
+// a tool call (followed by the user's note, if any).
+const ToolRejectedResult = "The user rejected this tool call."

@@ -1,0 +1,207 @@
+package rest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/agentgate/agentgate/core"
+)
+
+// Form is a decoded run-endpoint form: field name → value. Run endpoints
+// take multipart/form-data or application/x-www-form-urlencoded (agno's
+// shape); a JSON object is accepted as a convenience.
+type Form map[string]string
+
+// maxFormFields bounds the number of fields a form may carry.
+const maxFormFields = 256
+
+// ParseForm decodes a run-endpoint body. It never panics; a malformed body
+// is an error of code invalid.
+func ParseForm(contentType string, body []byte) (Form, error) {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if contentType == "" {
+		if len(bytes.TrimSpace(body)) == 0 {
+			return Form{}, nil
+		}
+		return nil, core.Errorf(core.CodeInvalid, "missing Content-Type: send multipart/form-data or application/x-www-form-urlencoded")
+	}
+	if err != nil {
+		return nil, core.Errorf(core.CodeInvalid, "malformed Content-Type: %v", err)
+	}
+	switch mediaType {
+	case "application/x-www-form-urlencoded":
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, core.Errorf(core.CodeInvalid, "malformed form body: %v", err)
+		}
+		if len(vals) > maxFormFields {
+			return nil, core.Errorf(core.CodeInvalid, "too many form fields")
+		}
+		f := Form{}
+		for k, v := range vals {
+			if len(v) > 0 {
+				f[k] = v[len(v)-1]
+			}
+		}
+		return f, nil
+	case "multipart/form-data":
+		boundary := params["boundary"]
+		if boundary == "" {
+			return nil, core.Errorf(core.CodeInvalid, "multipart body without a boundary")
+		}
+		r := multipart.NewReader(bytes.NewReader(body), boundary)
+		f := Form{}
+		for {
+			part, err := r.NextPart()
+			if errors.Is(err, io.EOF) {
+				return f, nil
+			}
+			if err != nil {
+				return nil, core.Errorf(core.CodeInvalid, "malformed multipart body: %v", err)
+			}
+			name := part.FormName()
+			if part.FileName() != "" {
+				part.Close()
+				return nil, core.Errorf(core.CodeInvalid, "file uploads are not supported (field %q)", name)
+			}
+			if name == "" {
+				part.Close()
+				continue
+			}
+			v, err := io.ReadAll(part)
+			part.Close()
+			if err != nil {
+				return nil, core.Errorf(core.CodeInvalid, "malformed multipart body: %v", err)
+			}
+			if len(f) >= maxFormFields {
+				return nil, core.Errorf(core.CodeInvalid, "too many form fields")
+			}
+			f[name] = string(v)
+		}
+	case "application/json":
+		var raw map[string]any
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&raw); err != nil {
+			return nil, core.Errorf(core.CodeInvalid, "malformed JSON body: %v", err)
+		}
+		f := Form{}
+		for k, v := range raw {
+			switch x := v.(type) {
+			case string:
+				f[k] = x
+			case nil:
+			default:
+				b, _ := json.Marshal(x)
+				f[k] = string(b)
+			}
+		}
+		return f, nil
+	default:
+		return nil, core.Errorf(core.CodeInvalid, "unsupported Content-Type %q: send multipart/form-data or application/x-www-form-urlencoded", mediaType)
+	}
+}
+
+// Bool reads a boolean field: true/false, 1/0, yes/no, on/off (any case).
+func (f Form) Bool(name string, def bool) (bool, error) {
+	v, ok := f[name]
+	if !ok || strings.TrimSpace(v) == "" {
+		return def, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes", "on":
+		return true, nil
+	case "false", "0", "no", "off":
+		return false, nil
+	}
+	return false, core.Errorf(core.CodeInvalid, "%s must be true or false, not %q", name, v)
+}
+
+// RunForm is the form of POST /agents/{agent_id}/runs.
+type RunForm struct {
+	Message    string `json:"message" doc:"The user's message."`
+	Stream     bool   `json:"stream" doc:"Stream events as SSE (default true)."`
+	SessionID  string `json:"session_id,omitempty" doc:"Session to continue; a new one is created when empty."`
+	UserID     string `json:"user_id,omitempty"`
+	Background bool   `json:"background" doc:"Run detached: 202 and poll, or (with stream) a resumable stream."`
+}
+
+// ParseRunForm decodes and validates a run form.
+func ParseRunForm(contentType string, body []byte) (*RunForm, error) {
+	f, err := ParseForm(contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	rf := &RunForm{Message: f["message"], SessionID: strings.TrimSpace(f["session_id"]), UserID: strings.TrimSpace(f["user_id"])}
+	if strings.TrimSpace(rf.Message) == "" {
+		return nil, core.Errorf(core.CodeInvalid, "message is required")
+	}
+	if rf.Stream, err = f.Bool("stream", true); err != nil {
+		return nil, err
+	}
+	if rf.Background, err = f.Bool("background", false); err != nil {
+		return nil, err
+	}
+	return rf, nil
+}
+
+// ContinueForm is the form of POST /agents/{agent_id}/runs/{run_id}/continue.
+type ContinueForm struct {
+	Tools      []core.ToolExecution `json:"tools" doc:"JSON array: the paused tool executions exactly as RunPaused.tools carried them, each with confirmed true/false and an optional confirmation_note."`
+	SessionID  string               `json:"session_id,omitempty"`
+	UserID     string               `json:"user_id,omitempty"`
+	Stream     bool                 `json:"stream" doc:"Stream the rest of the run as SSE (default true)."`
+	Background bool                 `json:"background"`
+}
+
+// ParseContinueForm decodes and validates a continue form.
+func ParseContinueForm(contentType string, body []byte) (*ContinueForm, error) {
+	f, err := ParseForm(contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	cf := &ContinueForm{SessionID: strings.TrimSpace(f["session_id"]), UserID: strings.TrimSpace(f["user_id"])}
+	raw, ok := f["tools"]
+	if !ok || strings.TrimSpace(raw) == "" {
+		return nil, core.Errorf(core.CodeInvalid, "tools is required: a JSON array of the paused tool executions")
+	}
+	if err := json.Unmarshal([]byte(raw), &cf.Tools); err != nil {
+		return nil, core.Errorf(core.CodeInvalid, "tools must be a JSON array of tool executions: %v", err)
+	}
+	if cf.Stream, err = f.Bool("stream", true); err != nil {
+		return nil, err
+	}
+	if cf.Background, err = f.Bool("background", false); err != nil {
+		return nil, err
+	}
+	return cf, nil
+}
+
+// ParseEventIndex parses a resume cursor (last_event_index or the
+// Last-Event-ID header): an integer >= -1; empty means -1 (from the start).
+func ParseEventIndex(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return -1, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < -1 {
+		return 0, core.Errorf(core.CodeInvalid, "last event index must be an integer >= -1, not %q", truncate(s, 40))
+	}
+	return n, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("%s…", s[:n])
+}

@@ -1,0 +1,81 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+
+	"github.com/agentgate/agentgate/core"
+	httptransport "github.com/agentgate/agentgate/transport/http"
+)
+
+// RenderEvent renders one event as an SSE frame:
+//
+//	id: <event_index>
+//	event: <EventType>
+//	data: <compact JSON of the event>
+func RenderEvent(ev *core.Event) []byte {
+	data, err := json.Marshal(ev)
+	if err != nil { // an Event always marshals; keep the stream well-formed anyway
+		data = []byte(`{"event":"RunError","content":"unrenderable event"}`)
+	}
+	b := make([]byte, 0, len(data)+64)
+	b = append(b, "id: "...)
+	b = strconv.AppendInt(b, ev.EventIndex, 10)
+	b = append(b, "\nevent: "...)
+	b = append(b, ev.Event...)
+	b = append(b, "\ndata: "...)
+	b = append(b, data...)
+	b = append(b, "\n\n"...)
+	return b
+}
+
+// RenderError renders a stream failure (for example a cursor overtaken by
+// trimming) as a final "error" frame, so a client never sees a silent gap.
+func RenderError(err error) []byte {
+	body := errorBody(err)
+	data, _ := json.Marshal(body)
+	b := make([]byte, 0, len(data)+24)
+	b = append(b, "event: error\ndata: "...)
+	b = append(b, data...)
+	b = append(b, "\n\n"...)
+	return b
+}
+
+func errorBody(err error) httptransport.ErrorBody {
+	body := httptransport.ErrorBody{Detail: core.MessageOf(err)}
+	var ge *core.GoneError
+	if errors.As(err, &ge) {
+		idx := ge.FirstIndex
+		body.FirstAvailableIndex = &idx
+	}
+	return body
+}
+
+// eventSource adapts a core.Stream to the SSE pump.
+type eventSource struct {
+	stream *core.Stream
+	failed bool
+}
+
+func (s *eventSource) Next(ctx context.Context) (httptransport.Frame, error) {
+	if s.failed {
+		return nil, io.EOF
+	}
+	ev, err := s.stream.Next(ctx)
+	if errors.Is(err, io.EOF) {
+		return nil, io.EOF
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		s.failed = true
+		return RenderError(err), nil
+	}
+	return RenderEvent(&ev), nil
+}
+
+func (s *eventSource) Close() { _ = s.stream.Close() }

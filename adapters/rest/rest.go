@@ -1,0 +1,238 @@
+// Package rest is the REST + SSE adapter: agno AgentOS-compatible routes for
+// agents, runs and sessions, rendering core events as SSE frames and mapping
+// forms onto Engine calls. It holds no run logic of its own.
+package rest
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/agentgate/agentgate/core"
+	httptransport "github.com/agentgate/agentgate/transport/http"
+)
+
+// Config configures the REST adapter.
+type Config struct {
+	// Name and Description describe this gateway in /config.
+	Name        string
+	Description string
+	// Version is reported by /config and the OpenAPI document.
+	Version string
+	// ExtraConfig is merged into the /config answer (databases, interfaces).
+	Databases []DatabaseInfo
+}
+
+// DatabaseInfo describes a configured backend in /config.
+type DatabaseInfo struct {
+	ID   string `json:"db_id"`
+	Kind string `json:"kind"`
+}
+
+// Handler serves the REST routes.
+type Handler struct {
+	eng     *core.Engine
+	srv     *httptransport.Server
+	cfg     Config
+	api     huma.API
+	started int64
+}
+
+// statusOf is the one table from core error codes to HTTP statuses.
+var statusOf = map[core.ErrorCode]int{
+	core.CodeInvalid:      http.StatusBadRequest,
+	core.CodeNotFound:     http.StatusNotFound,
+	core.CodeConflict:     http.StatusConflict,
+	core.CodeGone:         http.StatusGone,
+	core.CodeUnauthorized: http.StatusUnauthorized,
+	core.CodeForbidden:    http.StatusForbidden,
+	core.CodeTooLarge:     http.StatusRequestEntityTooLarge,
+	core.CodeUnavailable:  http.StatusServiceUnavailable,
+	core.CodeNotImpl:      http.StatusNotImplemented,
+	core.CodeInternal:     http.StatusInternalServerError,
+}
+
+// StatusOf maps an error to its HTTP status.
+func StatusOf(err error) int {
+	if s, ok := statusOf[core.CodeOf(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// apiError is the error every route returns: {"detail": "..."}.
+type apiError struct {
+	status int
+	httptransport.ErrorBody
+	Errors []*huma.ErrorDetail `json:"errors,omitempty"`
+}
+
+func (e *apiError) Error() string  { return e.Detail }
+func (e *apiError) GetStatus() int { return e.status }
+
+func toAPIError(err error) *apiError {
+	return &apiError{status: StatusOf(err), ErrorBody: errorBody(err)}
+}
+
+func init() {
+	// Validation errors from huma take the same {"detail"} shape.
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		e := &apiError{status: status, ErrorBody: httptransport.ErrorBody{Detail: msg}}
+		for _, x := range errs {
+			var d *huma.ErrorDetail
+			if errors.As(x, &d) {
+				e.Errors = append(e.Errors, d)
+				if e.Detail == "validation failed" || e.Detail == "" {
+					e.Detail = d.Error()
+				}
+			} else if x != nil && e.Detail == "" {
+				e.Detail = x.Error()
+			}
+		}
+		return e
+	}
+}
+
+// Register mounts the REST routes, /openapi.json and /docs on srv's app.
+func Register(srv *httptransport.Server, eng *core.Engine, cfg Config) *Handler {
+	if cfg.Name == "" {
+		cfg.Name = "agentgate"
+	}
+	hc := huma.DefaultConfig("agentgate", cfg.Version)
+	hc.Info.Description = "Multi-protocol gateway for AI agents: REST + SSE API (AgentOS-compatible)."
+	hc.CreateHooks = nil // no $schema links in bodies
+	hc.DocsPath = "/docs"
+	hc.OpenAPIPath = "/openapi"
+	hc.SchemasPath = "/schemas"
+	api := humafiber.New(srv.App, hc)
+	h := &Handler{eng: eng, srv: srv, cfg: cfg, api: api, started: time.Now().Unix()}
+	h.registerCore()
+	h.registerRuns()
+	h.registerSessions()
+	return h
+}
+
+// API returns the huma API (to add documented routes).
+func (h *Handler) API() huma.API { return h.api }
+
+// fail answers a raw fiber route with the mapped error.
+func fail(c *fiber.Ctx, err error) error {
+	return httptransport.WriteError(c, StatusOf(err), errorBody(err))
+}
+
+// documentRaw adds a route served by a plain fiber handler (forms and SSE)
+// to the OpenAPI document, with schemas generated from the Go types.
+func (h *Handler) documentRaw(op *huma.Operation, form any, resp any) {
+	reg := h.api.OpenAPI().Components.Schemas
+	if form != nil {
+		s := reg.Schema(reflect.TypeOf(form), true, "")
+		op.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+			"multipart/form-data":               {Schema: s},
+			"application/x-www-form-urlencoded": {Schema: s},
+		}}
+	}
+	op.Responses = map[string]*huma.Response{
+		"200": {Description: "The run as JSON, or its events as text/event-stream (id: event_index, event: type, data: event JSON).",
+			Content: map[string]*huma.MediaType{
+				"text/event-stream": {Schema: reg.Schema(reflect.TypeOf(core.Event{}), true, "")},
+			}},
+		"default": {Description: "Error", Content: map[string]*huma.MediaType{
+			"application/json": {Schema: reg.Schema(reflect.TypeOf(httptransport.ErrorBody{}), true, "")},
+		}},
+	}
+	if resp != nil {
+		op.Responses["200"].Content["application/json"] = &huma.MediaType{Schema: reg.Schema(reflect.TypeOf(resp), true, "")}
+	}
+	h.api.OpenAPI().AddOperation(op)
+}
+
+// Core routes ------------------------------------------------------------
+
+// HealthBody answers GET /health.
+type HealthBody struct {
+	Status         string `json:"status" example:"ok"`
+	InstantiatedAt int64  `json:"instantiated_at"`
+}
+
+// AgentResponse describes one agent.
+type AgentResponse struct {
+	core.AgentInfo
+	Streaming bool `json:"streaming"`
+}
+
+// AgentSummary is an agent in /config.
+type AgentSummary struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+// InterfaceInfo names a served interface in /config.
+type InterfaceInfo struct {
+	Type    string `json:"type"`
+	Version string `json:"version"`
+	Route   string `json:"route"`
+}
+
+// ConfigBody answers GET /config.
+type ConfigBody struct {
+	OSID        string          `json:"os_id"`
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Version     string          `json:"version"`
+	Agents      []AgentSummary  `json:"agents"`
+	Teams       []AgentSummary  `json:"teams"`
+	Workflows   []AgentSummary  `json:"workflows"`
+	Interfaces  []InterfaceInfo `json:"interfaces"`
+	Databases   []DatabaseInfo  `json:"databases"`
+}
+
+func (h *Handler) agentResponse(a core.Agent) AgentResponse {
+	return AgentResponse{AgentInfo: a.Info(), Streaming: true}
+}
+
+func (h *Handler) registerCore() {
+	huma.Register(h.api, huma.Operation{OperationID: "health", Method: http.MethodGet, Path: "/health", Summary: "Liveness", Tags: []string{"Core"}},
+		func(ctx context.Context, _ *struct{}) (*struct{ Body HealthBody }, error) {
+			return &struct{ Body HealthBody }{HealthBody{Status: "ok", InstantiatedAt: h.started}}, nil
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "get-config", Method: http.MethodGet, Path: "/config", Summary: "Gateway configuration", Tags: []string{"Core"}},
+		func(ctx context.Context, _ *struct{}) (*struct{ Body ConfigBody }, error) {
+			b := ConfigBody{OSID: h.cfg.Name, Name: h.cfg.Name, Description: h.cfg.Description, Version: h.cfg.Version,
+				Agents: []AgentSummary{}, Teams: []AgentSummary{}, Workflows: []AgentSummary{},
+				Interfaces: []InterfaceInfo{{Type: "rest", Version: "1", Route: "/"}},
+				Databases:  h.cfg.Databases}
+			if b.Databases == nil {
+				b.Databases = []DatabaseInfo{}
+			}
+			for _, a := range h.eng.Agents() {
+				i := a.Info()
+				b.Agents = append(b.Agents, AgentSummary{ID: i.ID, Name: i.Name, Description: i.Description})
+			}
+			return &struct{ Body ConfigBody }{b}, nil
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "list-agents", Method: http.MethodGet, Path: "/agents", Summary: "List agents", Tags: []string{"Agents"}},
+		func(ctx context.Context, _ *struct{}) (*struct{ Body []AgentResponse }, error) {
+			out := []AgentResponse{}
+			for _, a := range h.eng.Agents() {
+				out = append(out, h.agentResponse(a))
+			}
+			return &struct{ Body []AgentResponse }{out}, nil
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "get-agent", Method: http.MethodGet, Path: "/agents/{agent_id}", Summary: "Get an agent", Tags: []string{"Agents"}},
+		func(ctx context.Context, in *struct {
+			AgentID string `path:"agent_id"`
+		}) (*struct{ Body AgentResponse }, error) {
+			a, err := h.eng.Agent(in.AgentID)
+			if err != nil {
+				return nil, toAPIError(err)
+			}
+			return &struct{ Body AgentResponse }{h.agentResponse(a)}, nil
+		})
+}

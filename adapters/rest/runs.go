@@ -1,0 +1,254 @@
+package rest
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/agentgate/agentgate/core"
+)
+
+// BackgroundAccepted answers a background, non-streaming run (202).
+type BackgroundAccepted struct {
+	RunID     string         `json:"run_id"`
+	SessionID string         `json:"session_id"`
+	Status    core.RunStatus `json:"status"`
+}
+
+// CancelBody answers a cancel request.
+type CancelBody struct {
+	RunID  string         `json:"run_id"`
+	Status core.RunStatus `json:"status"`
+}
+
+// ResumeForm is the form of POST .../runs/{run_id}/resume.
+type ResumeForm struct {
+	LastEventIndex *int64 `json:"last_event_index,omitempty" doc:"Index of the last event the client has; events after it are replayed, then live ones. Empty: from the start."`
+	SessionID      string `json:"session_id,omitempty"`
+}
+
+func (h *Handler) registerRuns() {
+	app := h.srv.App
+	app.Post("/agents/:agent_id/runs", h.createRun)
+	app.Post("/agents/:agent_id/runs/:run_id/continue", h.continueRun)
+	app.Post("/agents/:agent_id/runs/:run_id/resume", h.resumeRun)
+	app.Get("/agents/:agent_id/runs/:run_id/stream", h.streamRun)
+
+	h.documentRaw(&huma.Operation{OperationID: "create-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs", Tags: []string{"Runs"},
+		Summary: "Run an agent",
+		Description: "Four modes: stream=true (SSE, default; a disconnect cancels the run), stream=false (blocking JSON), " +
+			"background=true (202 {run_id, session_id, status}; poll GET .../runs/{run_id}), background=true&stream=true (detached, resumable SSE).",
+		Parameters: []*huma.Param{{Name: "agent_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}},
+	}, RunForm{}, core.Run{})
+	h.documentRaw(&huma.Operation{OperationID: "continue-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/continue", Tags: []string{"Runs"},
+		Summary:     "Continue a paused run",
+		Description: "Resolves the paused tool calls (confirmed true/false, confirmation_note) and goes on in the same event stream (RunContinued first). 409 if the run is not paused.",
+		Parameters:  runParams(),
+	}, ContinueForm{}, core.Run{})
+	h.documentRaw(&huma.Operation{OperationID: "resume-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/resume", Tags: []string{"Runs"},
+		Summary:     "Resume a run's event stream after last_event_index",
+		Description: "Replays exactly the events after last_event_index, then live ones. 410 with first_available_index if they are no longer retained.",
+		Parameters:  runParams(),
+	}, ResumeForm{}, nil)
+	h.documentRaw(&huma.Operation{OperationID: "stream-agent-run", Method: http.MethodGet, Path: "/agents/{agent_id}/runs/{run_id}/stream", Tags: []string{"Runs"},
+		Summary:     "Follow a run's event stream (EventSource; honours Last-Event-ID)",
+		Description: "Standard SSE resume: the Last-Event-ID header (or ?last_event_index=) is the last index seen. 204 when nothing is left to stream.",
+		Parameters: append(runParams(),
+			&huma.Param{Name: "Last-Event-ID", In: "header", Schema: &huma.Schema{Type: "string"}},
+			&huma.Param{Name: "last_event_index", In: "query", Schema: &huma.Schema{Type: "integer"}}),
+	}, nil, nil)
+
+	huma.Register(h.api, huma.Operation{OperationID: "get-agent-run", Method: http.MethodGet, Path: "/agents/{agent_id}/runs/{run_id}", Summary: "Get a run (poll background runs)", Tags: []string{"Runs"}},
+		func(ctx context.Context, in *struct {
+			AgentID   string `path:"agent_id"`
+			RunID     string `path:"run_id"`
+			SessionID string `query:"session_id"`
+		}) (*struct{ Body *core.Run }, error) {
+			run, err := h.runOf(ctx, in.AgentID, in.RunID, in.SessionID)
+			if err != nil {
+				return nil, toAPIError(err)
+			}
+			return &struct{ Body *core.Run }{run}, nil
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "list-agent-runs", Method: http.MethodGet, Path: "/agents/{agent_id}/runs", Summary: "List an agent's runs in a session", Tags: []string{"Runs"}},
+		func(ctx context.Context, in *struct {
+			AgentID   string `path:"agent_id"`
+			SessionID string `query:"session_id" doc:"The session whose runs to list."`
+			Status    string `query:"status" enum:"PENDING,RUNNING,PAUSED,COMPLETED,CANCELLED,ERROR,"`
+		}) (*struct{ Body []*core.Run }, error) {
+			if _, err := h.eng.Agent(in.AgentID); err != nil {
+				return nil, toAPIError(err)
+			}
+			if in.SessionID == "" {
+				return nil, toAPIError(core.Errorf(core.CodeInvalid, "session_id is required"))
+			}
+			runs, err := h.eng.List(ctx, core.ListRunsParams{AgentID: in.AgentID, SessionID: in.SessionID, Status: core.RunStatus(in.Status)})
+			if err != nil {
+				return nil, toAPIError(err)
+			}
+			if runs == nil {
+				runs = []*core.Run{}
+			}
+			return &struct{ Body []*core.Run }{runs}, nil
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "cancel-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/cancel", Summary: "Cancel a run (from any replica)", Tags: []string{"Runs"},
+		Description: "Stores the cancel intent and signals the executor; the run's stream ends with RunCancelled. A finished run is left as it is."},
+		func(ctx context.Context, in *struct {
+			AgentID   string `path:"agent_id"`
+			RunID     string `path:"run_id"`
+			SessionID string `query:"session_id"`
+		}) (*struct{ Body CancelBody }, error) {
+			if _, err := h.runOf(ctx, in.AgentID, in.RunID, in.SessionID); err != nil {
+				return nil, toAPIError(err)
+			}
+			run, err := h.eng.Cancel(ctx, in.RunID)
+			if err != nil {
+				return nil, toAPIError(err)
+			}
+			return &struct{ Body CancelBody }{CancelBody{RunID: run.RunID, Status: run.Status}}, nil
+		})
+}
+
+func runParams() []*huma.Param {
+	return []*huma.Param{
+		{Name: "agent_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}},
+		{Name: "run_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}},
+	}
+}
+
+// runOf returns the run if it belongs to the agent (and session, if given).
+func (h *Handler) runOf(ctx context.Context, agentID, runID, sessionID string) (*core.Run, error) {
+	if _, err := h.eng.Agent(agentID); err != nil {
+		return nil, err
+	}
+	run, err := h.eng.Get(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if run.AgentID != agentID || (sessionID != "" && run.SessionID != sessionID) {
+		return nil, core.Errorf(core.CodeNotFound, "run %q not found for agent %q", runID, agentID)
+	}
+	return run, nil
+}
+
+func (h *Handler) createRun(c *fiber.Ctx) error {
+	agentID := c.Params("agent_id")
+	if _, err := h.eng.Agent(agentID); err != nil {
+		return fail(c, err)
+	}
+	form, err := ParseRunForm(string(c.Request().Header.ContentType()), c.Body())
+	if err != nil {
+		return fail(c, err)
+	}
+	ctx := c.UserContext()
+	run, err := h.eng.Start(ctx, core.StartParams{
+		AgentID: agentID, Message: form.Message, SessionID: form.SessionID, UserID: form.UserID,
+		Background: form.Background,
+	})
+	if err != nil {
+		return fail(c, err)
+	}
+	switch {
+	case form.Background && !form.Stream:
+		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
+	case !form.Stream:
+		done, err := h.eng.Wait(ctx, run.RunID, -1)
+		if err != nil {
+			return fail(c, err)
+		}
+		return c.JSON(done)
+	default:
+		return h.stream(c, run.RunID, -1, !form.Background)
+	}
+}
+
+// stream pumps the run's events after the cursor as SSE. When cancelOnDrop
+// is set (a foreground stream), a client disconnect cancels the run.
+func (h *Handler) stream(c *fiber.Ctx, runID string, after int64, cancelOnDrop bool) error {
+	s, err := h.eng.Subscribe(c.UserContext(), runID, after)
+	if err != nil {
+		return fail(c, err)
+	}
+	var onDrop func()
+	if cancelOnDrop {
+		eng := h.eng
+		onDrop = func() { _, _ = eng.Cancel(context.Background(), runID) }
+	}
+	return h.srv.StreamSSE(c, &eventSource{stream: s}, onDrop)
+}
+
+func (h *Handler) continueRun(c *fiber.Ctx) error {
+	agentID, runID := c.Params("agent_id"), c.Params("run_id")
+	form, err := ParseContinueForm(string(c.Request().Header.ContentType()), c.Body())
+	if err != nil {
+		if _, nf := h.runOf(c.UserContext(), agentID, runID, ""); nf != nil {
+			return fail(c, nf)
+		}
+		return fail(c, err)
+	}
+	ctx := c.UserContext()
+	if _, err := h.runOf(ctx, agentID, runID, form.SessionID); err != nil {
+		return fail(c, err)
+	}
+	run, pausedAt, err := h.eng.Continue(ctx, core.ContinueParams{RunID: runID, Tools: form.Tools})
+	if err != nil {
+		return fail(c, err)
+	}
+	switch {
+	case form.Background && !form.Stream:
+		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
+	case !form.Stream:
+		done, err := h.eng.Wait(ctx, run.RunID, pausedAt)
+		if err != nil {
+			return fail(c, err)
+		}
+		return c.JSON(done)
+	default:
+		return h.stream(c, run.RunID, pausedAt, !form.Background)
+	}
+}
+
+func (h *Handler) resumeRun(c *fiber.Ctx) error {
+	agentID, runID := c.Params("agent_id"), c.Params("run_id")
+	ctx := c.UserContext()
+	f, err := ParseForm(string(c.Request().Header.ContentType()), c.Body())
+	if err != nil {
+		return fail(c, err)
+	}
+	after, err := ParseEventIndex(f["last_event_index"])
+	if err != nil {
+		return fail(c, err)
+	}
+	if _, err := h.runOf(ctx, agentID, runID, f["session_id"]); err != nil {
+		return fail(c, err)
+	}
+	return h.stream(c, runID, after, false)
+}
+
+func (h *Handler) streamRun(c *fiber.Ctx) error {
+	agentID, runID := c.Params("agent_id"), c.Params("run_id")
+	ctx := c.UserContext()
+	cursor := c.Get("Last-Event-ID")
+	if cursor == "" {
+		cursor = c.Query("last_event_index")
+	}
+	after, err := ParseEventIndex(cursor)
+	if err != nil {
+		return fail(c, err)
+	}
+	if _, err := h.runOf(ctx, agentID, runID, c.Query("session_id")); err != nil {
+		return fail(c, err)
+	}
+	s, err := h.eng.Subscribe(ctx, runID, after)
+	if err != nil {
+		return fail(c, err)
+	}
+	if s.Done() {
+		// Nothing left: 204 tells an EventSource not to reconnect.
+		_ = s.Close()
+		return c.SendStatus(http.StatusNoContent)
+	}
+	return h.srv.StreamSSE(c, &eventSource{stream: s}, nil)
+}

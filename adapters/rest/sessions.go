@@ -1,0 +1,232 @@
+package rest
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/agentgate/agentgate/core"
+)
+
+// PageMeta is agno's pagination block.
+type PageMeta struct {
+	Page         int     `json:"page"`
+	Limit        int     `json:"limit"`
+	TotalPages   int     `json:"total_pages"`
+	TotalCount   int     `json:"total_count"`
+	SearchTimeMS float64 `json:"search_time_ms"`
+}
+
+// SessionPage is a page of sessions.
+type SessionPage struct {
+	Data []*core.Session `json:"data"`
+	Meta PageMeta        `json:"meta"`
+}
+
+// SessionDetail is one session with its chat history.
+type SessionDetail struct {
+	*core.Session
+	AgentSessionID string         `json:"agent_session_id,omitempty"`
+	ChatHistory    []core.Message `json:"chat_history"`
+	TotalTokens    int64          `json:"total_tokens"`
+}
+
+// CreateSessionBody is the body of POST /sessions.
+type CreateSessionBody struct {
+	SessionID    string         `json:"session_id,omitempty"`
+	SessionName  string         `json:"session_name,omitempty" maxLength:"1024"`
+	SessionState map[string]any `json:"session_state,omitempty"`
+	Metadata     map[string]any `json:"metadata,omitempty"`
+	UserID       string         `json:"user_id,omitempty"`
+	AgentID      string         `json:"agent_id,omitempty"`
+}
+
+// UpdateSessionBody is the body of PATCH /sessions/{session_id}.
+type UpdateSessionBody struct {
+	SessionName  *string        `json:"session_name,omitempty" maxLength:"1024"`
+	SessionState map[string]any `json:"session_state,omitempty"`
+	Metadata     map[string]any `json:"metadata,omitempty"`
+	Summary      *string        `json:"summary,omitempty"`
+}
+
+// RenameBody is the body of POST /sessions/{session_id}/rename.
+type RenameBody struct {
+	SessionName string `json:"session_name" minLength:"1" maxLength:"1024"`
+}
+
+// DeleteSessionsBody is the body of DELETE /sessions.
+type DeleteSessionsBody struct {
+	SessionIDs   []string `json:"session_ids" minItems:"1"`
+	SessionTypes []string `json:"session_types,omitempty" doc:"Same length as session_ids when given."`
+}
+
+type sessionPath struct {
+	SessionID string `path:"session_id"`
+}
+
+func (h *Handler) detail(ctx context.Context, s *core.Session) (*SessionDetail, error) {
+	runs, err := h.eng.List(ctx, core.ListRunsParams{SessionID: s.SessionID})
+	if err != nil {
+		return nil, err
+	}
+	d := &SessionDetail{Session: s, ChatHistory: []core.Message{}}
+	if s.SessionType == core.SessionAgent {
+		d.AgentSessionID = s.SessionID
+	}
+	for _, r := range runs {
+		for _, m := range r.Messages {
+			if m.Role != "system" {
+				d.ChatHistory = append(d.ChatHistory, m)
+			}
+		}
+		if r.Metrics != nil {
+			d.TotalTokens += r.Metrics.TotalTokens
+		}
+	}
+	return d, nil
+}
+
+func (h *Handler) registerSessions() {
+	tags := []string{"Sessions"}
+	huma.Register(h.api, huma.Operation{OperationID: "list-sessions", Method: http.MethodGet, Path: "/sessions", Summary: "List sessions", Tags: tags},
+		func(ctx context.Context, in *struct {
+			Type        string `query:"type" enum:"agent,team,workflow" default:"agent"`
+			ComponentID string `query:"component_id"`
+			UserID      string `query:"user_id"`
+			SessionName string `query:"session_name" doc:"Case-insensitive part of the name."`
+			Limit       int    `query:"limit" default:"20" minimum:"1" maximum:"1000"`
+			Page        int    `query:"page" default:"1" minimum:"1"`
+			SortBy      string `query:"sort_by" default:"created_at" enum:"created_at,updated_at,session_name"`
+			SortOrder   string `query:"sort_order" default:"desc" enum:"asc,desc"`
+		}) (*struct{ Body SessionPage }, error) {
+			start := time.Now()
+			list, total, err := h.eng.ListSessions(ctx, core.ListSessionsParams{
+				Type: core.SessionType(in.Type), ComponentID: in.ComponentID, UserID: in.UserID, NameLike: in.SessionName,
+				SortBy: in.SortBy, SortOrder: core.SortOrder(in.SortOrder), Limit: in.Limit, Page: in.Page,
+			})
+			if err != nil {
+				return nil, toAPIError(err)
+			}
+			if list == nil {
+				list = []*core.Session{}
+			}
+			pages := int(math.Ceil(float64(total) / float64(in.Limit)))
+			return &struct{ Body SessionPage }{SessionPage{Data: list, Meta: PageMeta{
+				Page: in.Page, Limit: in.Limit, TotalPages: pages, TotalCount: total,
+				SearchTimeMS: float64(time.Since(start).Microseconds()) / 1000,
+			}}}, nil
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "create-session", Method: http.MethodPost, Path: "/sessions", Summary: "Create a session", Tags: tags, DefaultStatus: http.StatusCreated},
+		func(ctx context.Context, in *struct {
+			Type string `query:"type" enum:"agent,team,workflow" default:"agent"`
+			Body CreateSessionBody
+		}) (*struct{ Body *SessionDetail }, error) {
+			s, err := h.eng.CreateSession(ctx, &core.Session{
+				SessionID: in.Body.SessionID, SessionName: in.Body.SessionName, SessionType: core.SessionType(in.Type),
+				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, UserID: in.Body.UserID, AgentID: in.Body.AgentID,
+			})
+			if err != nil {
+				return nil, toAPIError(err)
+			}
+			d, err := h.detail(ctx, s)
+			if err != nil {
+				return nil, toAPIError(err)
+			}
+			return &struct{ Body *SessionDetail }{d}, nil
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "get-session", Method: http.MethodGet, Path: "/sessions/{session_id}", Summary: "Get a session with its chat history", Tags: tags},
+		func(ctx context.Context, in *sessionPath) (*struct{ Body *SessionDetail }, error) {
+			s, err := h.eng.GetSession(ctx, in.SessionID)
+			if err != nil {
+				return nil, toAPIError(err)
+			}
+			d, err := h.detail(ctx, s)
+			if err != nil {
+				return nil, toAPIError(err)
+			}
+			return &struct{ Body *SessionDetail }{d}, nil
+		})
+	update := func(ctx context.Context, p core.UpdateSessionParams) (*struct{ Body *SessionDetail }, error) {
+		s, err := h.eng.UpdateSession(ctx, p)
+		if err != nil {
+			return nil, toAPIError(err)
+		}
+		d, err := h.detail(ctx, s)
+		if err != nil {
+			return nil, toAPIError(err)
+		}
+		return &struct{ Body *SessionDetail }{d}, nil
+	}
+	huma.Register(h.api, huma.Operation{OperationID: "update-session", Method: http.MethodPatch, Path: "/sessions/{session_id}", Summary: "Update a session", Tags: tags},
+		func(ctx context.Context, in *struct {
+			SessionID string `path:"session_id"`
+			Body      UpdateSessionBody
+		}) (*struct{ Body *SessionDetail }, error) {
+			return update(ctx, core.UpdateSessionParams{SessionID: in.SessionID, SessionName: in.Body.SessionName,
+				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, Summary: in.Body.Summary})
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "rename-session", Method: http.MethodPost, Path: "/sessions/{session_id}/rename", Summary: "Rename a session", Tags: tags},
+		func(ctx context.Context, in *struct {
+			SessionID string `path:"session_id"`
+			Body      RenameBody
+		}) (*struct{ Body *SessionDetail }, error) {
+			name := in.Body.SessionName
+			return update(ctx, core.UpdateSessionParams{SessionID: in.SessionID, SessionName: &name})
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "delete-session", Method: http.MethodDelete, Path: "/sessions/{session_id}", Summary: "Delete a session and its runs", Tags: tags, DefaultStatus: http.StatusNoContent},
+		func(ctx context.Context, in *sessionPath) (*struct{}, error) {
+			n, err := h.eng.DeleteSessions(ctx, []string{in.SessionID})
+			if err != nil {
+				return nil, toAPIError(err)
+			}
+			if n == 0 {
+				return nil, toAPIError(core.Errorf(core.CodeNotFound, "session %q not found", in.SessionID))
+			}
+			return nil, nil
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "delete-sessions", Method: http.MethodDelete, Path: "/sessions", Summary: "Delete sessions in bulk", Tags: tags, DefaultStatus: http.StatusNoContent},
+		func(ctx context.Context, in *struct{ Body DeleteSessionsBody }) (*struct{}, error) {
+			if len(in.Body.SessionTypes) > 0 && len(in.Body.SessionTypes) != len(in.Body.SessionIDs) {
+				return nil, toAPIError(core.Errorf(core.CodeInvalid, "session_ids and session_types must have the same length"))
+			}
+			if _, err := h.eng.DeleteSessions(ctx, in.Body.SessionIDs); err != nil {
+				return nil, toAPIError(err)
+			}
+			return nil, nil
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "list-session-runs", Method: http.MethodGet, Path: "/sessions/{session_id}/runs", Summary: "List a session's runs", Tags: tags},
+		func(ctx context.Context, in *struct {
+			SessionID     string `path:"session_id"`
+			CreatedAfter  int64  `query:"created_after" doc:"Unix seconds"`
+			CreatedBefore int64  `query:"created_before" doc:"Unix seconds"`
+		}) (*struct{ Body []*core.Run }, error) {
+			if _, err := h.eng.GetSession(ctx, in.SessionID); err != nil {
+				return nil, toAPIError(err)
+			}
+			runs, err := h.eng.List(ctx, core.ListRunsParams{SessionID: in.SessionID, CreatedAfter: in.CreatedAfter, CreatedBefore: in.CreatedBefore})
+			if err != nil {
+				return nil, toAPIError(err)
+			}
+			if runs == nil {
+				runs = []*core.Run{}
+			}
+			return &struct{ Body []*core.Run }{runs}, nil
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "get-session-run", Method: http.MethodGet, Path: "/sessions/{session_id}/runs/{run_id}", Summary: "Get one run of a session", Tags: tags},
+		func(ctx context.Context, in *struct {
+			SessionID string `path:"session_id"`
+			RunID     string `path:"run_id"`
+		}) (*struct{ Body *core.Run }, error) {
+			run, err := h.eng.Get(ctx, in.RunID)
+			if err == nil && run.SessionID != in.SessionID {
+				err = core.Errorf(core.CodeNotFound, "run %q not found in session %q", in.RunID, in.SessionID)
+			}
+			if err != nil {
+				return nil, toAPIError(err)
+			}
+			return &struct{ Body *core.Run }{run}, nil
+		})
+}

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentgate/agentgate"
+	"github.com/agentgate/agentgate/core"
+)
+
+func runCmd() *cobra.Command {
+	var session, base string
+	var retries int
+	cmd := &cobra.Command{
+		Use:   "run AGENT MESSAGE",
+		Short: "Run an agent on a running gateway and stream the reply (resumes if the connection drops)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if base == "" {
+				addr := os.Getenv("AGENTGATE_ADDR")
+				if addr == "" {
+					addr = agentgate.DefaultAddr
+				}
+				base = "http://" + addr
+			}
+			ctx, stop := runContext(cmd)
+			defer stop()
+			c := &client{base: strings.TrimRight(base, "/"), http: &http.Client{}, out: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(),
+				in: bufio.NewReader(cmd.InOrStdin()), retries: retries}
+			return c.run(ctx, args[0], args[1], session)
+		},
+	}
+	cmd.Flags().StringVar(&session, "session", "", "session id to continue (default: a new session)")
+	cmd.Flags().StringVar(&base, "url", "", "gateway base URL (default: http://$AGENTGATE_ADDR, else http://127.0.0.1:7777)")
+	cmd.Flags().IntVar(&retries, "retries", 10, "reconnect attempts when the stream drops")
+	return cmd
+}
+
+// client is the terminal client of `agentgate run`.
+type client struct {
+	base    string
+	http    *http.Client
+	out     io.Writer
+	errw    io.Writer
+	in      *bufio.Reader
+	retries int
+
+	agent, runID, sessionID string
+	last                    int64
+	pending                 []core.ToolExecution
+}
+
+// sseEvent is one parsed SSE frame.
+type sseEvent struct {
+	id    string
+	event string
+	data  string
+}
+
+// readSSE calls fn for each frame of r until EOF or fn returns false.
+func readSSE(r io.Reader, fn func(sseEvent) bool) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var ev sseEvent
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if ev.event != "" || ev.data != "" {
+				if !fn(ev) {
+					return nil
+				}
+			}
+			ev = sseEvent{}
+		case strings.HasPrefix(line, ":"):
+		case strings.HasPrefix(line, "id:"):
+			ev.id = strings.TrimSpace(line[3:])
+		case strings.HasPrefix(line, "event:"):
+			ev.event = strings.TrimSpace(line[6:])
+		case strings.HasPrefix(line, "data:"):
+			if ev.data != "" {
+				ev.data += "\n"
+			}
+			ev.data += strings.TrimPrefix(line[5:], " ")
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return io.ErrUnexpectedEOF
+}
+
+func (c *client) post(ctx context.Context, path string, form url.Values) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/event-stream")
+	return c.http.Do(req)
+}
+
+func apiError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	var body struct {
+		Detail string `json:"detail"`
+	}
+	if json.Unmarshal(b, &body) == nil && body.Detail != "" {
+		return fmt.Errorf("%s: %s", resp.Status, body.Detail)
+	}
+	return fmt.Errorf("%s", resp.Status)
+}
+
+func (c *client) run(ctx context.Context, agentID, message, session string) error {
+	c.agent, c.last = agentID, -1
+	form := url.Values{"message": {message}, "stream": {"true"}, "background": {"true"}}
+	if session != "" {
+		form.Set("session_id", session)
+	}
+	resp, err := c.post(ctx, "/agents/"+url.PathEscape(agentID)+"/runs", form)
+	if err != nil {
+		return fmt.Errorf("cannot reach the gateway at %s: %w", c.base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return apiError(resp)
+	}
+	for {
+		outcome, err := c.follow(ctx, resp)
+		if ctx.Err() != nil {
+			if c.runID != "" {
+				cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if r, err := c.post(cctx, "/agents/"+url.PathEscape(c.agent)+"/runs/"+c.runID+"/cancel", nil); err == nil {
+					r.Body.Close()
+				}
+				fmt.Fprintln(c.errw, "\ncancelled")
+			}
+			return ctx.Err()
+		}
+		switch {
+		case err == nil && outcome == core.EventRunPaused:
+			resp, err = c.decide(ctx)
+			if err != nil {
+				return err
+			}
+			continue
+		case err == nil:
+			fmt.Fprintf(c.errw, "session: %s\n", c.sessionID)
+			if outcome == core.EventRunCompleted {
+				return nil
+			}
+			return fmt.Errorf("run ended with %s", outcome)
+		}
+		// The stream dropped: resume after the last event seen.
+		resp, err = c.reconnect(ctx)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// follow prints the events of resp until the segment ends. It returns the
+// ending event type, or an error when the stream dropped first.
+func (c *client) follow(ctx context.Context, resp *http.Response) (core.EventType, error) {
+	defer resp.Body.Close()
+	var end core.EventType
+	var failure error
+	err := readSSE(resp.Body, func(f sseEvent) bool {
+		if f.event == "error" {
+			failure = fmt.Errorf("stream error: %s", f.data)
+			return false
+		}
+		var ev core.Event
+		if json.Unmarshal([]byte(f.data), &ev) != nil {
+			return true
+		}
+		c.last = ev.EventIndex
+		if c.runID == "" {
+			c.runID, c.sessionID = ev.RunID, ev.SessionID
+		}
+		switch ev.Event {
+		case core.EventRunContent:
+			fmt.Fprint(c.out, ev.Content)
+		case core.EventToolCallStarted:
+			if ev.Tool != nil {
+				fmt.Fprintf(c.errw, "[tool %s %s]\n", ev.Tool.ToolName, string(ev.Tool.ToolArgs))
+			}
+		case core.EventRunError:
+			fmt.Fprintf(c.errw, "\nerror: %s\n", ev.Content)
+		case core.EventRunPaused:
+			c.pending = ev.Tools
+		}
+		if ev.Event.EndsSegment() {
+			end = ev.Event
+			if ev.Event == core.EventRunCompleted {
+				fmt.Fprintln(c.out)
+			}
+			return false
+		}
+		return true
+	})
+	if failure != nil {
+		return "", failure
+	}
+	if end != "" {
+		return end, nil
+	}
+	if err == nil {
+		err = io.ErrUnexpectedEOF
+	}
+	return "", err
+}
+
+func (c *client) reconnect(ctx context.Context) (*http.Response, error) {
+	if c.runID == "" {
+		return nil, errors.New("the stream dropped before the run started")
+	}
+	var lastErr error
+	for attempt := 0; attempt < c.retries; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(attempt) * 300 * time.Millisecond):
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/agents/"+url.PathEscape(c.agent)+"/runs/"+c.runID+"/stream", nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Last-Event-ID", strconv.FormatInt(c.last, 10))
+		resp, err := c.http.Do(req)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if resp.StatusCode == http.StatusOK {
+			return resp, nil
+		}
+		if resp.StatusCode == http.StatusNoContent {
+			resp.Body.Close()
+			return nil, errors.New("the run's stream ended while disconnected; see GET /agents/" + c.agent + "/runs/" + c.runID)
+		}
+		return nil, apiError(resp)
+	}
+	return nil, fmt.Errorf("could not resume the stream: %w", lastErr)
+}
+
+// decide asks the user about each paused tool call and continues the run.
+func (c *client) decide(ctx context.Context) (*http.Response, error) {
+	tools := c.pending
+	for i := range tools {
+		fmt.Fprintf(c.errw, "Run tool %s(%s)? [y/N] ", tools[i].ToolName, string(tools[i].ToolArgs))
+		line, _ := c.in.ReadString('\n')
+		ok := strings.HasPrefix(strings.ToLower(strings.TrimSpace(line)), "y")
+		tools[i].Confirmed = &ok
+		if !ok {
+			tools[i].ConfirmationNote = "rejected from the terminal"
+		}
+	}
+	b, err := json.Marshal(tools)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.post(ctx, "/agents/"+url.PathEscape(c.agent)+"/runs/"+c.runID+"/continue",
+		url.Values{"tools": {string(b)}, "stream": {"true"}, "background": {"true"}, "session_id": {c.sessionID}})
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, apiError(resp)
+	}
+	return resp, nil
+}

@@ -1,0 +1,304 @@
+package agentgate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/agentgate/agentgate/configs"
+)
+
+// Config is the whole gateway configuration, as decoded (strictly) from
+// YAML. Every scalar setting can also be set by an AGENTGATE_* environment
+// variable named after its YAML path (http.body_limit → AGENTGATE_HTTP_BODY_LIMIT),
+// which overrides the file.
+type Config struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// Addr is where serve listens (default 127.0.0.1:7777).
+	Addr string `yaml:"addr"`
+	// DatabaseURL selects the state store: sqlite://FILE (default
+	// sqlite://agentgate.db) or sqlite::memory:.
+	DatabaseURL string `yaml:"database_url"`
+	// RedisURL selects the event log: empty means in memory.
+	RedisURL string `yaml:"redis_url"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+	// AuthMode is none (the only mode of this build).
+	AuthMode string                 `yaml:"auth_mode"`
+	HTTP     HTTPConfig             `yaml:"http"`
+	EventLog EventLogConfig         `yaml:"event_log"`
+	Runs     RunsConfig             `yaml:"runs"`
+	Models   map[string]ModelConfig `yaml:"models"`
+	Agents   []AgentConfig          `yaml:"agents"`
+}
+
+// HTTPConfig configures the HTTP server.
+type HTTPConfig struct {
+	// BodyLimit is the largest request body in bytes (default 10 MiB).
+	BodyLimit int `yaml:"body_limit"`
+	// Heartbeat is the SSE silence before a comment frame (default 15s).
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	// ShutdownTimeout bounds graceful shutdown (default 15s).
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// EventLogConfig configures event retention.
+type EventLogConfig struct {
+	MaxEventsPerRun int           `yaml:"max_events_per_run"`
+	Retention       time.Duration `yaml:"retention"`
+}
+
+// RunsConfig configures run execution.
+type RunsConfig struct {
+	// HistoryRuns is how many earlier runs of a session an agent sees.
+	HistoryRuns int `yaml:"history_runs"`
+}
+
+// ModelConfig declares a model agents refer to by name.
+type ModelConfig struct {
+	Provider string `yaml:"provider"` // scripted (openai, anthropic: later)
+	Model    string `yaml:"model"`
+	BaseURL  string `yaml:"base_url"`
+	APIKey   string `yaml:"api_key"`
+	// Scripted provider settings.
+	Chunks     int            `yaml:"chunks"`
+	ChunkDelay time.Duration  `yaml:"chunk_delay"`
+	Script     []ScriptedRule `yaml:"script"`
+}
+
+// ScriptedRule is one rule of a scripted model.
+type ScriptedRule struct {
+	Match         string         `yaml:"match"`
+	ToolCalls     []ScriptedCall `yaml:"tool_calls"`
+	Reply         string         `yaml:"reply"`
+	RejectedReply string         `yaml:"rejected_reply"`
+	Error         string         `yaml:"error"`
+}
+
+// ScriptedCall is a scripted tool call.
+type ScriptedCall struct {
+	Name      string         `yaml:"name"`
+	Arguments map[string]any `yaml:"arguments"`
+}
+
+// AgentConfig declares a built-in agent.
+type AgentConfig struct {
+	ID           string    `yaml:"id"`
+	Name         string    `yaml:"name"`
+	Description  string    `yaml:"description"`
+	Model        string    `yaml:"model"`
+	Instructions string    `yaml:"instructions"`
+	Tools        []ToolRef `yaml:"tools"`
+	MaxTurns     int       `yaml:"max_turns"`
+}
+
+// ToolRef names a tool of an agent, optionally with flags. In YAML it is
+// either a name (`calculator`) or a mapping
+// (`{name: calculator, requires_confirmation: true}`).
+type ToolRef struct {
+	Name                 string `yaml:"name"`
+	RequiresConfirmation bool   `yaml:"requires_confirmation"`
+}
+
+// UnmarshalYAML accepts a plain name or a strict mapping.
+func (t *ToolRef) UnmarshalYAML(b []byte) error {
+	var name string
+	if err := yaml.Unmarshal(b, &name); err == nil && !bytes.ContainsAny(b, ":{") {
+		t.Name = name
+		return nil
+	}
+	type plain ToolRef
+	var p plain
+	if err := yaml.UnmarshalWithOptions(b, &p, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		return err
+	}
+	*t = ToolRef(p)
+	return nil
+}
+
+// Defaults of the operator interface.
+const (
+	DefaultAddr        = "127.0.0.1:7777"
+	DefaultDatabaseURL = "sqlite://agentgate.db"
+)
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// ParseConfig decodes YAML strictly: unknown keys are errors that name the
+// line. ${NAME} is replaced by the environment variable NAME.
+func ParseConfig(data []byte) (*Config, error) {
+	data = envRef.ReplaceAllFunc(data, func(m []byte) []byte {
+		return []byte(os.Getenv(string(envRef.FindSubmatch(m)[1])))
+	})
+	var cfg Config
+	if len(bytes.TrimSpace(data)) > 0 {
+		if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+			return nil, fmt.Errorf("config: %s", yaml.FormatError(err, false, true))
+		}
+	}
+	return &cfg, nil
+}
+
+// LoadConfig reads the config file (the embedded default when path is
+// empty), applies AGENTGATE_* environment overrides and defaults, and
+// validates the result.
+func LoadConfig(path string) (*Config, error) {
+	data := configs.Default
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		data = b
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		if path != "" {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return nil, err
+	}
+	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
+		return nil, err
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Name == "" {
+		c.Name = "agentgate"
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = DefaultDatabaseURL
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.AuthMode == "" {
+		c.AuthMode = "none"
+	}
+	if c.HTTP.ShutdownTimeout <= 0 {
+		c.HTTP.ShutdownTimeout = 15 * time.Second
+	}
+}
+
+// ApplyEnv sets every scalar field for which AGENTGATE_<YAML PATH> is set.
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	return applyEnv(reflect.ValueOf(c).Elem(), "AGENTGATE", lookup)
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+func applyEnv(v reflect.Value, prefix string, lookup func(string) (string, bool)) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(tag)
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			if err := applyEnv(fv, name, lookup); err != nil {
+				return err
+			}
+			continue
+		}
+		val, ok := lookup(name)
+		if !ok {
+			continue
+		}
+		switch {
+		case f.Type == durationType:
+			d, err := time.ParseDuration(val)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a duration (like 15s)", name, val)
+			}
+			fv.SetInt(int64(d))
+		case f.Type.Kind() == reflect.String:
+			fv.SetString(val)
+		case f.Type.Kind() == reflect.Int:
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not an integer", name, val)
+			}
+			fv.SetInt(int64(n))
+		case f.Type.Kind() == reflect.Bool:
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not true or false", name, val)
+			}
+			fv.SetBool(b)
+		}
+	}
+	return nil
+}
+
+// Validate checks references and values.
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.AuthMode {
+	case "", "none":
+	case "key", "jwt":
+		errs = append(errs, fmt.Errorf("auth_mode %q is not available in this build yet; use none", c.AuthMode))
+	default:
+		errs = append(errs, fmt.Errorf("auth_mode must be none, key or jwt, not %q", c.AuthMode))
+	}
+	if c.RedisURL != "" {
+		errs = append(errs, errors.New("redis_url: the Redis event log is not available in this build yet; leave it empty for the in-memory log"))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		errs = append(errs, fmt.Errorf("database_url %q: only sqlite://FILE is available in this build", c.DatabaseURL))
+	}
+	switch c.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level must be debug, info, warn or error, not %q", c.LogLevel))
+	}
+	for name, m := range c.Models {
+		switch m.Provider {
+		case "scripted":
+		case "openai", "anthropic":
+			errs = append(errs, fmt.Errorf("models.%s: provider %q is not available in this build yet", name, m.Provider))
+		default:
+			errs = append(errs, fmt.Errorf("models.%s: provider must be scripted, openai or anthropic, not %q", name, m.Provider))
+		}
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Agents {
+		if a.ID == "" {
+			errs = append(errs, fmt.Errorf("agents[%d]: id is required", i))
+			continue
+		}
+		if seen[a.ID] {
+			errs = append(errs, fmt.Errorf("agents[%d]: id %q is used twice", i, a.ID))
+		}
+		seen[a.ID] = true
+		if _, ok := c.Models[a.Model]; !ok {
+			errs = append(errs, fmt.Errorf("agents[%d] (%s): model %q is not declared under models", i, a.ID, a.Model))
+		}
+		for _, t := range a.Tools {
+			if !knownTool(t.Name) {
+				errs = append(errs, fmt.Errorf("agents[%d] (%s): unknown tool %q (built-ins: current_time, calculator)", i, a.ID, t.Name))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

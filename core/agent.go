@@ -1,0 +1,79 @@
+package core
+
+import "context"
+
+// Agent is anything the engine can run: the built-in LLM agent
+// (core/agent), or an agent written in Go and registered through the root
+// package. Execute may be called concurrently for different runs.
+type Agent interface {
+	// Info describes the agent for listings and events. It must be cheap.
+	Info() AgentInfo
+	// Execute runs the agent for one run, or resumes it when x.Resume is
+	// set. It reports progress through x.Emit and returns the outcome. An
+	// outcome with Paused set pauses the run. When ctx is cancelled it
+	// returns promptly with ctx's error.
+	Execute(ctx context.Context, x *Execution) (*Outcome, error)
+}
+
+// AgentInfo is the public description of an agent.
+type AgentInfo struct {
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	Description  string     `json:"description,omitempty"`
+	Instructions string     `json:"instructions,omitempty"`
+	Model        *ModelInfo `json:"model,omitempty"`
+	Tools        []ToolInfo `json:"tools,omitempty"`
+}
+
+// ModelInfo names an agent's model.
+type ModelInfo struct {
+	Name     string `json:"name"`
+	Model    string `json:"model"`
+	Provider string `json:"provider"`
+}
+
+// ToolInfo describes one tool an agent may call.
+type ToolInfo struct {
+	Name                 string         `json:"name"`
+	Description          string         `json:"description,omitempty"`
+	Parameters           map[string]any `json:"parameters,omitempty"`
+	RequiresConfirmation bool           `json:"requires_confirmation,omitempty"`
+}
+
+// Execution is the input of one Agent.Execute call.
+type Execution struct {
+	// Run is a snapshot of the stored run; agents must not modify it.
+	Run *Run
+	// Message is the user's input for a new run.
+	Message string
+	// History holds the messages of earlier runs of the same session,
+	// oldest first.
+	History []Message
+	// Resume is set when a paused run continues: the stored paused state
+	// with each pending tool's decision (Confirmed, ConfirmationNote) filled.
+	Resume *PausedState
+	// Emit appends an event to the run's stream. The engine fills the ids,
+	// the index and created_at. It returns an error when the event cannot be
+	// recorded; the agent should then stop.
+	Emit func(ctx context.Context, ev Event) error
+}
+
+// Outcome is what an agent returns.
+type Outcome struct {
+	Content  string
+	Messages []Message
+	Tools    []ToolExecution
+	Metrics  Metrics
+	// Paused, when set, pauses the run waiting for decisions on
+	// Paused.Pending.
+	Paused *PausedState
+}
+
+// AgentError lets an agent name the error_type of the RunError it causes.
+type AgentError struct {
+	Type string // e.g. model_error, tool_error
+	Err  error
+}
+
+func (e *AgentError) Error() string { return e.Err.Error() }
+func (e *AgentError) Unwrap() error { return e.Err }

@@ -1,0 +1,722 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// EngineConfig configures an Engine. Store and Log are required.
+type EngineConfig struct {
+	Store Store
+	Log   EventLog
+	// Logger receives the engine's structured logs; nil means slog.Default().
+	Logger *slog.Logger
+	// HistoryRuns is how many earlier runs of a session are given to an
+	// agent as history. Default 10; negative means none.
+	HistoryRuns int
+	// NewID makes run and session ids; nil means random UUIDv4 strings.
+	NewID func() string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine executes runs and owns their lifecycle: it creates runs, executes
+// agents, appends every event to the EventLog, keeps the Store up to date,
+// and serves cancel, continue and subscribe. All methods are safe for
+// concurrent use.
+type Engine struct {
+	store  Store
+	log    EventLog
+	logger *slog.Logger
+	cfg    EngineConfig
+
+	// mu guards agents and order.
+	mu     sync.RWMutex
+	agents map[string]Agent
+	order  []string
+
+	baseCtx  context.Context
+	stopRuns context.CancelFunc
+	wg       sync.WaitGroup
+	closed   chan struct{}
+	once     sync.Once
+}
+
+// NewEngine returns an Engine over the given store and log.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	if cfg.Store == nil || cfg.Log == nil {
+		return nil, errors.New("core: engine needs a Store and an EventLog")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.HistoryRuns == 0 {
+		cfg.HistoryRuns = 10
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = NewUUID
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Engine{
+		store: cfg.Store, log: cfg.Log, logger: cfg.Logger, cfg: cfg,
+		agents: map[string]Agent{}, baseCtx: ctx, stopRuns: cancel,
+		closed: make(chan struct{}),
+	}, nil
+}
+
+// NewUUID returns a random (version 4) UUID string.
+func NewUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// RegisterAgent adds an agent. An empty or duplicate id is an error.
+func (e *Engine) RegisterAgent(a Agent) error {
+	id := a.Info().ID
+	if strings.TrimSpace(id) == "" {
+		return errors.New("core: agent id is empty")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, dup := e.agents[id]; dup {
+		return fmt.Errorf("core: agent %q registered twice", id)
+	}
+	e.agents[id] = a
+	e.order = append(e.order, id)
+	return nil
+}
+
+// Agent returns the agent with id, or a not_found error.
+func (e *Engine) Agent(id string) (Agent, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	a, ok := e.agents[id]
+	if !ok {
+		return nil, Errorf(CodeNotFound, "agent %q not found", id)
+	}
+	return a, nil
+}
+
+// Agents returns the registered agents in registration order.
+func (e *Engine) Agents() []Agent {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]Agent, 0, len(e.order))
+	for _, id := range e.order {
+		out = append(out, e.agents[id])
+	}
+	return out
+}
+
+// Store returns the engine's state store (for the session API and readiness).
+func (e *Engine) Store() Store { return e.store }
+
+// EventLog returns the engine's event log (for readiness checks).
+func (e *Engine) EventLog() EventLog { return e.log }
+
+func (e *Engine) now() int64 { return e.cfg.Now().Unix() }
+
+// StartParams starts a run.
+type StartParams struct {
+	AgentID   string
+	Message   string
+	SessionID string // empty: a new session
+	UserID    string
+	// Background marks a run detached from any request (informational;
+	// every run executes detached from the request that started it).
+	Background bool
+}
+
+// Start creates a run and begins executing it. It returns the run as
+// stored (status PENDING); follow it with Subscribe or Wait.
+func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
+	select {
+	case <-e.closed:
+		return nil, Errorf(CodeUnavailable, "server is shutting down")
+	default:
+	}
+	a, err := e.Agent(p.AgentID)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(p.Message) == "" {
+		return nil, Errorf(CodeInvalid, "message is required")
+	}
+	info := a.Info()
+	now := e.now()
+	if p.SessionID == "" {
+		p.SessionID = e.cfg.NewID()
+	}
+	sess, err := e.store.GetSession(ctx, p.SessionID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		sess = &Session{
+			SessionID: p.SessionID, SessionType: SessionAgent, UserID: p.UserID,
+			AgentID: info.ID, CreatedAt: now, UpdatedAt: now,
+		}
+		if err := e.store.CreateSession(ctx, sess); err != nil && !errors.Is(err, ErrConflict) {
+			return nil, fmt.Errorf("create session: %w", err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("get session: %w", err)
+	}
+	run := &Run{
+		RunID: e.cfg.NewID(), SessionID: p.SessionID, AgentID: info.ID, AgentName: info.Name,
+		UserID: p.UserID, Status: RunPending, Input: RunInput{InputContent: p.Message},
+		Background: p.Background, CreatedAt: now, UpdatedAt: now,
+	}
+	if info.Model != nil {
+		run.Model, run.ModelProvider = info.Model.Model, info.Model.Provider
+	}
+	if err := e.store.CreateRun(ctx, run); err != nil {
+		return nil, fmt.Errorf("create run: %w", err)
+	}
+	snapshot := *run
+	e.launch(a, run, p.Message, nil, false)
+	return &snapshot, nil
+}
+
+// launch executes the run in its own goroutine, detached from any request.
+func (e *Engine) launch(a Agent, run *Run, msg string, resume *PausedState, continued bool) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.execute(a, run, msg, resume, continued)
+	}()
+}
+
+// runWriter appends the events of one run; it is the run's single writer.
+type runWriter struct {
+	e    *Engine
+	run  *Run
+	last int64 // index of the last appended event, -1 before the first
+}
+
+func (w *runWriter) emit(ctx context.Context, ev Event) error {
+	ev.RunID = w.run.RunID
+	ev.SessionID = w.run.SessionID
+	ev.AgentID = w.run.AgentID
+	ev.AgentName = w.run.AgentName
+	ev.CreatedAt = w.e.now()
+	if !ev.Event.Valid() {
+		return Errorf(CodeInvalid, "unknown event type %q", ev.Event)
+	}
+	idx, err := w.e.log.Append(ctx, &ev)
+	if err != nil {
+		return err
+	}
+	w.last = idx
+	return nil
+}
+
+func (e *Engine) execute(a Agent, run *Run, msg string, resume *PausedState, continued bool) {
+	ctx, cancel := context.WithCancel(e.baseCtx)
+	defer cancel()
+	w := &runWriter{e: e, run: run, last: run.EventCount - 1}
+	// Appends of the final events must not fail because the run's own
+	// context was cancelled.
+	bg := context.WithoutCancel(ctx)
+
+	cancelled := make(chan struct{})
+	cancelCh, stopWatch, err := e.log.WatchCancel(ctx, run.RunID)
+	if err != nil {
+		e.finishError(bg, w, fmt.Errorf("watch cancel: %w", err), "internal_error")
+		return
+	}
+	defer stopWatch()
+	go func() {
+		select {
+		case <-cancelCh:
+			close(cancelled)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	if !continued {
+		// A cancel recorded before the run started means it never starts.
+		cur, err := e.store.GetRun(bg, run.RunID)
+		if err == nil && cur.CancelRequested {
+			e.finishCancelled(bg, w, "cancelled before start")
+			return
+		}
+		run.Status = RunRunning
+		run.UpdatedAt = e.now()
+		if err := e.store.UpdateRun(bg, run, UpdateRunParams{IfStatus: []RunStatus{RunPending}}); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return // someone else (a cancel) moved it on
+			}
+			e.finishError(bg, w, fmt.Errorf("mark running: %w", err), "internal_error")
+			return
+		}
+		if err := w.emit(bg, Event{Event: EventRunStarted, Model: run.Model, ModelProvider: run.ModelProvider}); err != nil {
+			e.finishError(bg, w, err, "internal_error")
+			return
+		}
+	}
+
+	var history []Message
+	if resume == nil && e.cfg.HistoryRuns > 0 {
+		history, err = e.history(bg, run)
+		if err != nil {
+			e.finishError(bg, w, fmt.Errorf("load history: %w", err), "internal_error")
+			return
+		}
+	}
+
+	snapshot := *run
+	out, err := e.safeExecute(ctx, a, &Execution{
+		Run: &snapshot, Message: msg, History: history, Resume: resume,
+		Emit: w.emit,
+	})
+	wasCancelled := false
+	select {
+	case <-cancelled:
+		wasCancelled = true
+	default:
+	}
+	switch {
+	case wasCancelled:
+		e.finishCancelled(bg, w, "cancelled by request")
+	case e.baseCtx.Err() != nil:
+		e.finishCancelled(bg, w, "server shutting down")
+	case err != nil:
+		typ := "internal_error"
+		var ae *AgentError
+		if errors.As(err, &ae) && ae.Type != "" {
+			typ = ae.Type
+		}
+		e.finishError(bg, w, err, typ)
+	case out == nil:
+		e.finishError(bg, w, errors.New("agent returned no outcome"), "internal_error")
+	case out.Paused != nil:
+		e.finishPaused(bg, w, out)
+	default:
+		e.finishCompleted(bg, w, out)
+	}
+}
+
+// safeExecute turns a panicking agent into an error.
+func (e *Engine) safeExecute(ctx context.Context, a Agent, x *Execution) (out *Outcome, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.logger.Error("agent panicked", "run_id", x.Run.RunID, "panic", r)
+			out, err = nil, &AgentError{Type: "agent_panic", Err: fmt.Errorf("agent failed: %v", r)}
+		}
+	}()
+	return a.Execute(ctx, x)
+}
+
+func (e *Engine) history(ctx context.Context, run *Run) ([]Message, error) {
+	runs, err := e.store.ListRuns(ctx, ListRunsParams{SessionID: run.SessionID, Status: RunCompleted})
+	if err != nil {
+		return nil, err
+	}
+	if n := e.cfg.HistoryRuns; len(runs) > n {
+		runs = runs[len(runs)-n:]
+	}
+	var msgs []Message
+	for _, r := range runs {
+		if r.RunID == run.RunID {
+			continue
+		}
+		for _, m := range r.Messages {
+			if m.Role != "system" {
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	return msgs, nil
+}
+
+// finish stores run in its final (or paused) state, then appends the event
+// that ends the stream, so a subscriber that sees that event reads the
+// final state from the store.
+func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunStatus) {
+	run := w.run
+	run.EventCount = w.last + 2 // the events so far plus ev
+	run.UpdatedAt = e.now()
+	if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: from}); err != nil {
+		if errors.Is(err, ErrConflict) {
+			e.logger.Warn("run changed state under its executor", "run_id", run.RunID)
+			return
+		}
+		e.logger.Error("store run", "run_id", run.RunID, "err", err)
+	}
+	if err := w.emit(ctx, ev); err != nil {
+		e.logger.Error("append final event", "run_id", run.RunID, "event", ev.Event, "err", err)
+	}
+	if err := e.log.Finish(ctx, run.RunID); err != nil {
+		e.logger.Error("finish log", "run_id", run.RunID, "err", err)
+	}
+}
+
+var activeStatuses = []RunStatus{RunPending, RunRunning}
+
+func (e *Engine) finishCompleted(ctx context.Context, w *runWriter, out *Outcome) {
+	run := w.run
+	run.Status = RunCompleted
+	run.Content, run.ContentType = out.Content, "str"
+	run.Messages, run.Tools, run.Paused, run.Requirements = out.Messages, out.Tools, nil, nil
+	m := out.Metrics
+	run.Metrics = &m
+	e.finish(ctx, w, Event{Event: EventRunCompleted, Content: out.Content, ContentType: "str", Metrics: &m}, activeStatuses)
+}
+
+func (e *Engine) finishPaused(ctx context.Context, w *runWriter, out *Outcome) {
+	run := w.run
+	run.Status = RunPaused
+	run.Paused = out.Paused
+	run.Messages, run.Tools = out.Paused.Messages, out.Tools
+	run.Requirements = make([]RunRequirement, 0, len(out.Paused.Pending))
+	for i := range out.Paused.Pending {
+		t := out.Paused.Pending[i]
+		run.Requirements = append(run.Requirements, RunRequirement{ID: t.ToolCallID, CreatedAt: e.now(), ToolExecution: &t})
+	}
+	m := out.Metrics
+	run.Metrics = &m
+	e.finish(ctx, w, Event{Event: EventRunPaused, Tools: out.Paused.Pending, Requirements: run.Requirements}, activeStatuses)
+}
+
+func (e *Engine) finishError(ctx context.Context, w *runWriter, err error, typ string) {
+	run := w.run
+	msg := err.Error()
+	if CodeOf(err) == CodeInternal && typ == "internal_error" {
+		e.logger.Error("run failed", "run_id", run.RunID, "err", err)
+	}
+	run.Status, run.Error, run.ErrorType = RunError, msg, typ
+	e.finish(ctx, w, Event{Event: EventRunError, Content: msg, ErrorType: typ, ErrorID: e.cfg.NewID()}, activeStatuses)
+}
+
+func (e *Engine) finishCancelled(ctx context.Context, w *runWriter, reason string) {
+	w.run.Status = RunCancelled
+	e.finish(ctx, w, Event{Event: EventRunCancelled, Reason: reason}, activeStatuses)
+}
+
+// Get returns the stored run.
+func (e *Engine) Get(ctx context.Context, runID string) (*Run, error) {
+	r, err := e.store.GetRun(ctx, runID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(CodeNotFound, "run %q not found", runID)
+	}
+	return r, err
+}
+
+// List returns stored runs matching p.
+func (e *Engine) List(ctx context.Context, p ListRunsParams) ([]*Run, error) {
+	return e.store.ListRuns(ctx, p)
+}
+
+// Cancel asks for the run to be cancelled, from any replica. The intent is
+// stored first, so a run that has not started never starts; a paused run is
+// cancelled at once; a finished run is left as it is. It returns the run as
+// stored after the request.
+func (e *Engine) Cancel(ctx context.Context, runID string) (*Run, error) {
+	run, err := e.store.SetCancelRequested(ctx, runID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(CodeNotFound, "run %q not found", runID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case run.Status.Final():
+		return run, nil
+	case run.Status == RunPaused:
+		w := &runWriter{e: e, run: run, last: run.EventCount - 1}
+		run.Status = RunCancelled
+		run.EventCount = w.last + 2
+		run.UpdatedAt = e.now()
+		if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunPaused}}); err != nil {
+			if errors.Is(err, ErrConflict) { // continued meanwhile: signal the executor
+				return run, e.log.SignalCancel(ctx, runID)
+			}
+			return nil, err
+		}
+		if err := w.emit(ctx, Event{Event: EventRunCancelled, Reason: "cancelled by request"}); err != nil {
+			return nil, err
+		}
+		return run, e.log.Finish(ctx, runID)
+	default:
+		return run, e.log.SignalCancel(ctx, runID)
+	}
+}
+
+// ContinueParams carries the decisions on a paused run's tools, in agno's
+// form: the paused tool executions with Confirmed (and an optional
+// ConfirmationNote) set.
+type ContinueParams struct {
+	RunID string
+	Tools []ToolExecution
+}
+
+// Continue resumes a paused run. It appends RunContinued to the same stream
+// and executes the rest of the run on this process. It returns the run and
+// the index of the RunPaused event, so the caller can Subscribe after it.
+func (e *Engine) Continue(ctx context.Context, p ContinueParams) (*Run, int64, error) {
+	select {
+	case <-e.closed:
+		return nil, 0, Errorf(CodeUnavailable, "server is shutting down")
+	default:
+	}
+	run, err := e.Get(ctx, p.RunID)
+	if err != nil {
+		return nil, 0, err
+	}
+	if run.Status != RunPaused || run.Paused == nil {
+		return nil, 0, Errorf(CodeConflict, "run %s is %s, not PAUSED", run.RunID, run.Status)
+	}
+	a, err := e.Agent(run.AgentID)
+	if err != nil {
+		return nil, 0, err
+	}
+	decided := make(map[string]ToolExecution, len(p.Tools))
+	for _, t := range p.Tools {
+		if t.ToolCallID == "" {
+			return nil, 0, Errorf(CodeInvalid, "every tool needs its tool_call_id")
+		}
+		decided[t.ToolCallID] = t
+	}
+	resume := *run.Paused
+	resume.Pending = append([]ToolExecution(nil), run.Paused.Pending...)
+	for i, pend := range resume.Pending {
+		d, ok := decided[pend.ToolCallID]
+		if !ok {
+			return nil, 0, Errorf(CodeInvalid, "no decision for tool call %s (%s)", pend.ToolCallID, pend.ToolName)
+		}
+		if pend.RequiresConfirmation && d.Confirmed == nil {
+			return nil, 0, Errorf(CodeInvalid, "tool call %s (%s) needs confirmed true or false", pend.ToolCallID, pend.ToolName)
+		}
+		if d.Confirmed != nil {
+			c := *d.Confirmed
+			resume.Pending[i].Confirmed = &c
+		}
+		resume.Pending[i].ConfirmationNote = d.ConfirmationNote
+		delete(decided, pend.ToolCallID)
+	}
+	for id := range decided {
+		return nil, 0, Errorf(CodeInvalid, "tool call %s is not pending on run %s", id, run.RunID)
+	}
+	pausedAt := run.EventCount - 1
+	run.Status = RunRunning
+	run.Paused = &resume
+	run.UpdatedAt = e.now()
+	if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunPaused}}); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, 0, Errorf(CodeConflict, "run %s is no longer paused", run.RunID)
+		}
+		return nil, 0, err
+	}
+	w := &runWriter{e: e, run: run, last: run.EventCount - 1}
+	if err := w.emit(ctx, Event{Event: EventRunContinued}); err != nil {
+		return nil, 0, err
+	}
+	run.EventCount = w.last + 1
+	snapshot := *run
+	e.launch(a, run, "", &resume, true)
+	return &snapshot, pausedAt, nil
+}
+
+// Stream is one subscriber's view of a run: events after a cursor, ending
+// (io.EOF) after the event that ends the current segment (RunCompleted,
+// RunError, RunCancelled or RunPaused). It is used by one goroutine.
+type Stream struct {
+	sub  Subscription
+	done bool
+}
+
+// Next returns the next event, io.EOF after the segment's last event, or an
+// error (a *GoneError if the log trimmed past this reader).
+func (s *Stream) Next(ctx context.Context) (Event, error) {
+	if s.done {
+		return Event{}, io.EOF
+	}
+	ev, err := s.sub.Next(ctx)
+	if err != nil {
+		return Event{}, err
+	}
+	if ev.Event.EndsSegment() {
+		s.done = true
+	}
+	return ev, nil
+}
+
+// Done reports whether the stream is known to have nothing more: the
+// segment already ended at the cursor.
+func (s *Stream) Done() bool { return s.done }
+
+// Close releases the stream.
+func (s *Stream) Close() error {
+	if s.sub == nil {
+		return nil
+	}
+	return s.sub.Close()
+}
+
+// Subscribe follows a run's stream after the cursor (-1: from the start).
+// Resume is exact or refused: if the log no longer holds the events after
+// the cursor it fails with a *GoneError naming the first index available.
+// A cursor beyond the stream's end is invalid.
+func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Stream, error) {
+	if after < -1 {
+		return nil, Errorf(CodeInvalid, "last_event_index must be -1 or greater")
+	}
+	run, err := e.Get(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	segmentEnded := run.Status.Final() || run.Status == RunPaused
+	if segmentEnded && after >= run.EventCount-1 {
+		if after > run.EventCount-1 {
+			return nil, Errorf(CodeInvalid, "last_event_index %d is beyond the last event (%d)", after, run.EventCount-1)
+		}
+		return &Stream{done: true}, nil
+	}
+	if after >= 0 {
+		// The event at the cursor must exist (or have been trimmed).
+		evs, err := e.log.Read(ctx, ReadParams{RunID: runID, After: after - 1, Limit: 1})
+		switch {
+		case errors.Is(err, ErrNotFound):
+			if segmentEnded {
+				return nil, &GoneError{RunID: runID, FirstIndex: run.EventCount}
+			}
+			return nil, Errorf(CodeInvalid, "last_event_index %d is beyond the stream", after)
+		case errors.Is(err, ErrGone):
+			return nil, err
+		case err != nil:
+			return nil, err
+		case len(evs) == 0:
+			return nil, Errorf(CodeInvalid, "last_event_index %d is beyond the stream", after)
+		}
+	} else if segmentEnded {
+		if _, err := e.log.Read(ctx, ReadParams{RunID: runID, After: -1, Limit: 1}); errors.Is(err, ErrNotFound) {
+			return nil, &GoneError{RunID: runID, FirstIndex: run.EventCount}
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	sub, err := e.log.Subscribe(ctx, ReadParams{RunID: runID, After: after})
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{sub: sub}, nil
+}
+
+// Wait follows the run after the cursor (-1: from the start) until the
+// segment ends and returns the run as stored then.
+func (e *Engine) Wait(ctx context.Context, runID string, after int64) (*Run, error) {
+	s, err := e.Subscribe(ctx, runID, after)
+	if err != nil {
+		if !errors.Is(err, ErrGone) {
+			return nil, err
+		}
+	} else {
+		defer s.Close()
+		for {
+			if _, err := s.Next(ctx); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return nil, err
+			}
+		}
+	}
+	return e.Get(ctx, runID)
+}
+
+// Close stops accepting runs, waits for executing runs to finish until ctx
+// ends, then cancels the rest (they end with RunCancelled) and waits for
+// them to record it.
+func (e *Engine) Close(ctx context.Context) error {
+	e.once.Do(func() { close(e.closed) })
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	e.stopRuns()
+	<-done
+	return nil
+}
+
+// Sessions --------------------------------------------------------------
+
+// CreateSession stores a new session; the id is generated when empty.
+func (e *Engine) CreateSession(ctx context.Context, s *Session) (*Session, error) {
+	if s.SessionID == "" {
+		s.SessionID = e.cfg.NewID()
+	}
+	if s.SessionType == "" {
+		s.SessionType = SessionAgent
+	}
+	if s.AgentID != "" {
+		if _, err := e.Agent(s.AgentID); err != nil {
+			return nil, err
+		}
+	}
+	now := e.now()
+	s.CreatedAt, s.UpdatedAt = now, now
+	if err := e.store.CreateSession(ctx, s); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, Errorf(CodeConflict, "session %q already exists", s.SessionID)
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// GetSession returns a session.
+func (e *Engine) GetSession(ctx context.Context, id string) (*Session, error) {
+	s, err := e.store.GetSession(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(CodeNotFound, "session %q not found", id)
+	}
+	return s, err
+}
+
+// ListSessions returns a page of sessions and the total count.
+func (e *Engine) ListSessions(ctx context.Context, p ListSessionsParams) ([]*Session, int, error) {
+	switch p.SortBy {
+	case "", "created_at", "updated_at", "session_name":
+	default:
+		return nil, 0, Errorf(CodeInvalid, "sort_by must be created_at, updated_at or session_name")
+	}
+	switch p.SortOrder {
+	case "", SortAsc, SortDesc:
+	default:
+		return nil, 0, Errorf(CodeInvalid, "sort_order must be asc or desc")
+	}
+	return e.store.ListSessions(ctx, p)
+}
+
+// UpdateSession changes a session's name, state, metadata or summary.
+func (e *Engine) UpdateSession(ctx context.Context, p UpdateSessionParams) (*Session, error) {
+	p.UpdatedAt = e.now()
+	s, err := e.store.UpdateSession(ctx, p)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(CodeNotFound, "session %q not found", p.SessionID)
+	}
+	return s, err
+}
+
+// DeleteSessions deletes sessions and their runs.
+func (e *Engine) DeleteSessions(ctx context.Context, ids []string) (int, error) {
+	return e.store.DeleteSessions(ctx, ids)
+}

@@ -1,0 +1,213 @@
+// Package scripted is an offline, deterministic model provider whose
+// replies and tool calls come from configuration. The embedded demo and the
+// tests use it, so agentgate runs with no API key.
+package scripted
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/model"
+)
+
+// Config is a scripted model.
+type Config struct {
+	// Model is the model id reported in events (default "scripted").
+	Model string
+	// Chunks is about how many streamed pieces a reply is split into
+	// (default 1: the whole reply at once).
+	Chunks int
+	// ChunkDelay is the pause before each piece after the first.
+	ChunkDelay time.Duration
+	// Rules are tried in order against the latest user message; the first
+	// that matches answers. With none matching, the reply echoes the input.
+	Rules []Rule
+}
+
+// Rule is one scripted behaviour.
+type Rule struct {
+	// Match is a case-insensitive substring of the user's message; empty
+	// matches anything.
+	Match string
+	// ToolCalls, when set, are requested first; Reply is given after their
+	// results come back.
+	ToolCalls []Call
+	// Reply is the answer. {{input}} is replaced by the user's message and
+	// {{tool_result}} by the results of this turn's tool calls.
+	Reply string
+	// RejectedReply answers instead of Reply when the user rejected a tool
+	// call of this turn ({{note}} is the user's note).
+	RejectedReply string
+	// Error makes the model request fail with this message.
+	Error string
+}
+
+// Call is a scripted tool call.
+type Call struct {
+	Name      string
+	Arguments map[string]any
+}
+
+// Model is a scripted model.
+type Model struct{ cfg Config }
+
+// New returns a scripted model.
+func New(cfg Config) *Model {
+	if cfg.Model == "" {
+		cfg.Model = "scripted"
+	}
+	if cfg.Chunks <= 0 {
+		cfg.Chunks = 1
+	}
+	return &Model{cfg: cfg}
+}
+
+// Provider implements model.Model.
+func (m *Model) Provider() string { return "scripted" }
+
+// ID implements model.Model.
+func (m *Model) ID() string { return m.cfg.Model }
+
+// Generate implements model.Model.
+func (m *Model) Generate(ctx context.Context, req model.Request, onDelta func(model.Delta) error) (*model.Response, error) {
+	user, toolResults, afterTools := lastTurn(req.Messages)
+	rule := m.match(user)
+	if rule.Error != "" {
+		return nil, &core.AgentError{Type: "model_error", Err: fmt.Errorf("%s", rule.Error)}
+	}
+	usage := core.Metrics{InputTokens: countWords(req.Messages)}
+	if !afterTools && len(rule.ToolCalls) > 0 {
+		calls := make([]core.ToolCall, 0, len(rule.ToolCalls))
+		for i, c := range rule.ToolCalls {
+			args, err := json.Marshal(orEmpty(c.Arguments))
+			if err != nil {
+				return nil, &core.AgentError{Type: "model_error", Err: err}
+			}
+			calls = append(calls, core.ToolCall{ID: fmt.Sprintf("call_%d_%d", len(req.Messages), i+1), Name: c.Name, Arguments: args})
+		}
+		usage.OutputTokens = int64(len(calls))
+		usage.TotalTokens = usage.InputTokens + usage.OutputTokens
+		return &model.Response{ToolCalls: calls, Usage: usage}, nil
+	}
+	reply := rule.Reply
+	rejected, note := false, ""
+	var results []string
+	for _, r := range toolResults {
+		if strings.HasPrefix(r, core.ToolRejectedResult) {
+			rejected = true
+			note = strings.TrimSpace(strings.TrimPrefix(r, core.ToolRejectedResult))
+			continue
+		}
+		results = append(results, r)
+	}
+	if rejected && rule.RejectedReply != "" {
+		reply = rule.RejectedReply
+	}
+	if reply == "" {
+		reply = "You said: {{input}}"
+	}
+	reply = strings.NewReplacer("{{input}}", user, "{{tool_result}}", strings.Join(results, "; "), "{{note}}", note).Replace(reply)
+	for i, piece := range split(reply, m.cfg.Chunks) {
+		if i > 0 && m.cfg.ChunkDelay > 0 {
+			t := time.NewTimer(m.cfg.ChunkDelay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := onDelta(model.Delta{Content: piece}); err != nil {
+			return nil, err
+		}
+	}
+	usage.OutputTokens = int64(len(strings.Fields(reply)))
+	usage.TotalTokens = usage.InputTokens + usage.OutputTokens
+	return &model.Response{Content: reply, Usage: usage}, nil
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+func (m *Model) match(user string) Rule {
+	low := strings.ToLower(user)
+	for _, r := range m.cfg.Rules {
+		if r.Match == "" || strings.Contains(low, strings.ToLower(r.Match)) {
+			return r
+		}
+	}
+	return Rule{}
+}
+
+// lastTurn finds the latest user message and the tool results that came
+// after it (afterTools reports whether the model already asked for tools).
+func lastTurn(msgs []core.Message) (user string, toolResults []string, afterTools bool) {
+	u := -1
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Role == "user" {
+			u = i
+			break
+		}
+	}
+	if u < 0 {
+		return "", nil, false
+	}
+	for _, m := range msgs[u+1:] {
+		switch m.Role {
+		case "assistant":
+			if len(m.ToolCalls) > 0 {
+				afterTools = true
+				toolResults = toolResults[:0]
+			}
+		case "tool":
+			toolResults = append(toolResults, m.Content)
+		}
+	}
+	return msgs[u].Content, toolResults, afterTools
+}
+
+func countWords(msgs []core.Message) int64 {
+	n := 0
+	for _, m := range msgs {
+		n += len(strings.Fields(m.Content))
+	}
+	return int64(n)
+}
+
+// split cuts s into about n pieces at word boundaries; joined they give s.
+func split(s string, n int) []string {
+	if n <= 1 || s == "" {
+		return []string{s}
+	}
+	var words []string
+	start := 0
+	for i := 1; i < len(s); i++ {
+		if s[i-1] == ' ' && s[i] != ' ' {
+			words = append(words, s[start:i])
+			start = i
+		}
+	}
+	words = append(words, s[start:])
+	if len(words) <= n {
+		return words
+	}
+	out := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		lo, hi := i*len(words)/n, (i+1)*len(words)/n
+		out = append(out, strings.Join(words[lo:hi], ""))
+	}
+	return out
+}
+
+var _ model.Model = (*Model)(nil)

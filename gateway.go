@@ -1,0 +1,209 @@
+// Package agentgate is the embedding API: build a gateway from a Config,
+// register agents written in Go, add routes to its fiber app, serve it, and
+// call runs from Go code.
+package agentgate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/agentgate/agentgate/adapters/rest"
+	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/agent"
+	"github.com/agentgate/agentgate/core/model"
+	"github.com/agentgate/agentgate/core/model/scripted"
+	"github.com/agentgate/agentgate/core/tool"
+	"github.com/agentgate/agentgate/storage/memlog"
+	"github.com/agentgate/agentgate/storage/sqlite"
+	httptransport "github.com/agentgate/agentgate/transport/http"
+)
+
+// Version is the build's version, set with -ldflags "-X github.com/agentgate/agentgate.Version=...".
+var Version = "0.1.0-dev"
+
+// Gateway is a configured agentgate: engine, storage, HTTP server, routes.
+type Gateway struct {
+	cfg    *Config
+	logger *slog.Logger
+	store  core.Store
+	log    core.EventLog
+	eng    *core.Engine
+	srv    *httptransport.Server
+}
+
+// Options tune New beyond the Config.
+type Options struct {
+	// Logger receives structured logs; nil builds one from Config.LogLevel.
+	Logger *slog.Logger
+}
+
+// New builds a gateway from cfg: it opens the state store (migrating it),
+// the event log, builds the configured agents and mounts every route.
+func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
+	if cfg == nil {
+		var err error
+		if cfg, err = LoadConfig(""); err != nil {
+			return nil, err
+		}
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = NewLogger(cfg.LogLevel)
+	}
+	store, err := sqlite.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open state store %s: %w", cfg.DatabaseURL, err)
+	}
+	elog := memlog.New(core.EventLogConfig{MaxEventsPerRun: cfg.EventLog.MaxEventsPerRun, Retention: cfg.EventLog.Retention})
+	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger, HistoryRuns: cfg.Runs.HistoryRuns})
+	if err != nil {
+		_ = elog.Close()
+		_ = store.Close()
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, logger: logger, store: store, log: elog, eng: eng}
+	if err := g.buildAgents(); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
+	g.srv = httptransport.New(httptransport.Config{BodyLimit: cfg.HTTP.BodyLimit, HeartbeatInterval: cfg.HTTP.Heartbeat, Logger: logger})
+	rest.Register(g.srv, eng, rest.Config{
+		Name: cfg.Name, Description: cfg.Description, Version: Version,
+		Databases: []rest.DatabaseInfo{{ID: "default", Kind: "sqlite"}},
+	})
+	return g, nil
+}
+
+// NewLogger returns a text logger on stderr at the named level.
+func NewLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func knownTool(name string) bool {
+	_, ok := tool.Builtins()[name]
+	return ok
+}
+
+// BuildModel returns the model a ModelConfig declares.
+func BuildModel(name string, mc ModelConfig) (model.Model, error) {
+	switch mc.Provider {
+	case "scripted":
+		rules := make([]scripted.Rule, 0, len(mc.Script))
+		for _, r := range mc.Script {
+			calls := make([]scripted.Call, 0, len(r.ToolCalls))
+			for _, c := range r.ToolCalls {
+				calls = append(calls, scripted.Call{Name: c.Name, Arguments: c.Arguments})
+			}
+			rules = append(rules, scripted.Rule{Match: r.Match, ToolCalls: calls, Reply: r.Reply, RejectedReply: r.RejectedReply, Error: r.Error})
+		}
+		return scripted.New(scripted.Config{Model: mc.Model, Chunks: mc.Chunks, ChunkDelay: mc.ChunkDelay, Rules: rules}), nil
+	}
+	return nil, fmt.Errorf("model %s: provider %q is not available", name, mc.Provider)
+}
+
+func (g *Gateway) buildAgents() error {
+	models := map[string]model.Model{}
+	for name, mc := range g.cfg.Models {
+		m, err := BuildModel(name, mc)
+		if err != nil {
+			return err
+		}
+		models[name] = m
+	}
+	for _, ac := range g.cfg.Agents {
+		var tools []*tool.Tool
+		for _, ref := range ac.Tools {
+			t, ok := tool.Builtins()[ref.Name]
+			if !ok {
+				return fmt.Errorf("agent %s: unknown tool %q", ac.ID, ref.Name)
+			}
+			t.RequiresConfirmation = ref.RequiresConfirmation
+			tools = append(tools, t)
+		}
+		a, err := agent.New(agent.Config{
+			ID: ac.ID, Name: ac.Name, Description: ac.Description, Instructions: ac.Instructions,
+			ModelName: ac.Model, Model: models[ac.Model], Tools: tools, MaxTurns: ac.MaxTurns,
+		})
+		if err != nil {
+			return err
+		}
+		if err := g.eng.RegisterAgent(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RegisterAgent adds an agent written in Go; it is served on every
+// interface like the configured ones.
+func (g *Gateway) RegisterAgent(a core.Agent) error { return g.eng.RegisterAgent(a) }
+
+// App returns the fiber app, to add routes and middleware.
+func (g *Gateway) App() *fiber.App { return g.srv.App }
+
+// Engine returns the run engine.
+func (g *Gateway) Engine() *core.Engine { return g.eng }
+
+// Config returns the effective configuration.
+func (g *Gateway) Config() *Config { return g.cfg }
+
+// Run runs an agent from Go code and waits for the run to end (or pause).
+func (g *Gateway) Run(ctx context.Context, agentID, message string, p core.StartParams) (*core.Run, error) {
+	p.AgentID, p.Message = agentID, message
+	run, err := g.eng.Start(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return g.eng.Wait(ctx, run.RunID, -1)
+}
+
+// Serve serves HTTP on ln until Shutdown.
+func (g *Gateway) Serve(ln net.Listener) error { return g.srv.Serve(ln) }
+
+// ListenAndServe listens on the configured address and serves until ctx is
+// done, then shuts down gracefully.
+func (g *Gateway) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", g.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", g.cfg.Addr, err)
+	}
+	g.logger.Info("agentgate listening", "addr", ln.Addr().String(), "database", g.cfg.DatabaseURL, "agents", len(g.eng.Agents()))
+	errc := make(chan error, 1)
+	go func() { errc <- g.Serve(ln) }()
+	select {
+	case err := <-errc:
+		_ = g.Shutdown(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	return g.Shutdown(sctx)
+}
+
+// Shutdown stops accepting runs and connections, lets running runs finish
+// until ctx ends (then cancels them, so every open stream gets its final
+// frame), and closes the backends.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- g.srv.Shutdown(ctx) }()
+	err := g.eng.Close(ctx)
+	err = errors.Join(err, <-srvDone)
+	return errors.Join(err, g.closeBackends())
+}
+
+func (g *Gateway) closeBackends() error {
+	return errors.Join(g.log.Close(), g.store.Close())
+}

@@ -1,0 +1,132 @@
+// Package httptransport owns agentgate's HTTP server: the fiber app, the
+// middleware chain (request id, recover, logging, body limit), the JSON
+// error shape and the SSE pump with heartbeats. Adapters register routes on
+// the app and render frames; run decisions belong to core.
+package httptransport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+)
+
+// Config configures the HTTP server. The zero value is usable.
+type Config struct {
+	// BodyLimit is the largest request body accepted, in bytes (default
+	// 10 MiB); larger bodies get 413.
+	BodyLimit int
+	// HeartbeatInterval is the silence after which an SSE stream sends a
+	// comment frame (default 15 s).
+	HeartbeatInterval time.Duration
+	// ReadTimeout bounds reading one request (default 30 s).
+	ReadTimeout time.Duration
+	// IdleTimeout closes idle keep-alive connections (default 120 s).
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.BodyLimit <= 0 {
+		c.BodyLimit = 10 << 20
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 15 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Server is the fiber app plus its configuration.
+type Server struct {
+	App *fiber.App
+	cfg Config
+}
+
+// New builds the fiber app with agentgate's middleware chain.
+func New(cfg Config) *Server {
+	cfg = cfg.withDefaults()
+	app := fiber.New(fiber.Config{
+		AppName:               "agentgate",
+		BodyLimit:             cfg.BodyLimit,
+		ReadTimeout:           cfg.ReadTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		DisableStartupMessage: true,
+		ErrorHandler:          errorHandler(cfg.Logger),
+		StrictRouting:         false,
+	})
+	app.Use(recover.New())
+	app.Use(requestid.New())
+	app.Use(accessLog(cfg.Logger))
+	return &Server{App: app, cfg: cfg}
+}
+
+// Config returns the effective configuration.
+func (s *Server) Config() Config { return s.cfg }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.App.Listener(ln) }
+
+// Shutdown stops accepting connections and waits for open requests (and SSE
+// streams) until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.App.ShutdownWithContext(ctx)
+}
+
+// ErrorBody is the JSON shape of every error answer: {"detail": "..."}.
+type ErrorBody struct {
+	Detail string `json:"detail"`
+	// FirstAvailableIndex is set on 410 answers to a resume.
+	FirstAvailableIndex *int64 `json:"first_available_index,omitempty"`
+}
+
+// WriteError answers with status and {"detail": msg}.
+func WriteError(c *fiber.Ctx, status int, body ErrorBody) error {
+	b, _ := json.Marshal(body)
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
+}
+
+func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			msg := fe.Message
+			if fe.Code == fiber.StatusRequestEntityTooLarge {
+				msg = "request body too large"
+			}
+			return WriteError(c, fe.Code, ErrorBody{Detail: msg})
+		}
+		logger.Error("unhandled error", "path", c.Path(), "err", err)
+		return WriteError(c, fiber.StatusInternalServerError, ErrorBody{Detail: "internal error"})
+	}
+}
+
+func accessLog(logger *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		if logger.Enabled(c.UserContext(), slog.LevelDebug) {
+			logger.Debug("request", "method", c.Method(), "path", c.Path(),
+				"status", strconv.Itoa(c.Response().StatusCode()), "dur", time.Since(start).String(),
+				"request_id", c.GetRespHeader(fiber.HeaderXRequestID))
+		}
+		return err
+	}
+}
