@@ -135,17 +135,24 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // ParseConfig decodes YAML strictly: unknown keys are errors that name the
 // line. ${NAME} is replaced by the environment variable NAME.
-func ParseConfig(data []byte) (*Config, error) {
+func ParseConfig(data []byte) (cfg *Config, err error) {
+	// goccy/go-yaml v1.19.2 panics on some malformed input (found by
+	// FuzzParseConfig, e.g. "agents: !000 0000"); report it as an error.
+	defer func() {
+		if r := recover(); r != nil {
+			cfg, err = nil, fmt.Errorf("config: malformed YAML (%v)", r)
+		}
+	}()
 	data = envRef.ReplaceAllFunc(data, func(m []byte) []byte {
 		return []byte(os.Getenv(string(envRef.FindSubmatch(m)[1])))
 	})
-	var cfg Config
+	var c Config
 	if len(bytes.TrimSpace(data)) > 0 {
-		if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		if err := yaml.UnmarshalWithOptions(data, &c, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
 			return nil, fmt.Errorf("config: %s", yaml.FormatError(err, false, true))
 		}
 	}
-	return &cfg, nil
+	return &c, nil
 }
 
 // LoadConfig reads the config file (the embedded default when path is

@@ -163,8 +163,10 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 		p.SessionID = e.cfg.NewID()
 	}
 	sess, err := e.store.GetSession(ctx, p.SessionID)
+	newSession := false
 	switch {
 	case errors.Is(err, ErrNotFound):
+		newSession = true
 		sess = &Session{
 			SessionID: p.SessionID, SessionType: SessionAgent, UserID: p.UserID,
 			AgentID: info.ID, CreatedAt: now, UpdatedAt: now,
@@ -177,7 +179,7 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 	}
 	run := &Run{
 		RunID: e.cfg.NewID(), SessionID: p.SessionID, AgentID: info.ID, AgentName: info.Name,
-		UserID: p.UserID, Status: RunPending, Input: RunInput{InputContent: p.Message},
+		UserID: p.UserID, Status: RunRunning, Input: RunInput{InputContent: p.Message},
 		Background: p.Background, CreatedAt: now, UpdatedAt: now,
 	}
 	if info.Model != nil {
@@ -187,16 +189,23 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 		return nil, fmt.Errorf("create run: %w", err)
 	}
 	snapshot := *run
-	e.launch(a, run, p.Message, nil, false)
+	e.launch(a, run, execOpts{msg: p.Message, noHistory: newSession})
 	return &snapshot, nil
 }
 
+// execOpts says how execute starts a run.
+type execOpts struct {
+	msg       string
+	resume    *PausedState // set when a paused run continues
+	noHistory bool         // the session is new: skip loading history
+}
+
 // launch executes the run in its own goroutine, detached from any request.
-func (e *Engine) launch(a Agent, run *Run, msg string, resume *PausedState, continued bool) {
+func (e *Engine) launch(a Agent, run *Run, o execOpts) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		e.execute(a, run, msg, resume, continued)
+		e.execute(a, run, o)
 	}()
 }
 
@@ -224,7 +233,13 @@ func (w *runWriter) emit(ctx context.Context, ev Event) error {
 	return nil
 }
 
-func (e *Engine) execute(a Agent, run *Run, msg string, resume *PausedState, continued bool) {
+// execute runs the agent for run. A run stored as PENDING (queued, not
+// started by this process) is checked for a stored cancel intent and moved
+// to RUNNING first; a run created RUNNING by Start relies on the cancel
+// signal, which the log remembers, so it costs no extra write.
+func (e *Engine) execute(a Agent, run *Run, o execOpts) {
+	resume := o.resume
+	continued := resume != nil
 	ctx, cancel := context.WithCancel(e.baseCtx)
 	defer cancel()
 	w := &runWriter{e: e, run: run, last: run.EventCount - 1}
@@ -248,7 +263,7 @@ func (e *Engine) execute(a Agent, run *Run, msg string, resume *PausedState, con
 		}
 	}()
 
-	if !continued {
+	if run.Status == RunPending {
 		// A cancel recorded before the run started means it never starts.
 		cur, err := e.store.GetRun(bg, run.RunID)
 		if err == nil && cur.CancelRequested {
@@ -264,6 +279,8 @@ func (e *Engine) execute(a Agent, run *Run, msg string, resume *PausedState, con
 			e.finishError(bg, w, fmt.Errorf("mark running: %w", err), "internal_error")
 			return
 		}
+	}
+	if !continued {
 		if err := w.emit(bg, Event{Event: EventRunStarted, Model: run.Model, ModelProvider: run.ModelProvider}); err != nil {
 			e.finishError(bg, w, err, "internal_error")
 			return
@@ -271,7 +288,7 @@ func (e *Engine) execute(a Agent, run *Run, msg string, resume *PausedState, con
 	}
 
 	var history []Message
-	if resume == nil && e.cfg.HistoryRuns > 0 {
+	if resume == nil && !o.noHistory && e.cfg.HistoryRuns > 0 {
 		history, err = e.history(bg, run)
 		if err != nil {
 			e.finishError(bg, w, fmt.Errorf("load history: %w", err), "internal_error")
@@ -281,7 +298,7 @@ func (e *Engine) execute(a Agent, run *Run, msg string, resume *PausedState, con
 
 	snapshot := *run
 	out, err := e.safeExecute(ctx, a, &Execution{
-		Run: &snapshot, Message: msg, History: history, Resume: resume,
+		Run: &snapshot, Message: o.msg, History: history, Resume: resume,
 		Emit: w.emit,
 	})
 	wasCancelled := false
@@ -528,7 +545,7 @@ func (e *Engine) Continue(ctx context.Context, p ContinueParams) (*Run, int64, e
 	}
 	run.EventCount = w.last + 1
 	snapshot := *run
-	e.launch(a, run, "", &resume, true)
+	e.launch(a, run, execOpts{resume: &resume})
 	return &snapshot, pausedAt, nil
 }
 
@@ -597,7 +614,12 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Str
 			}
 			return nil, Errorf(CodeInvalid, "last_event_index %d is beyond the stream", after)
 		case errors.Is(err, ErrGone):
-			return nil, err
+			// The cursor's own event may be trimmed as long as the next
+			// one is still held.
+			var ge *GoneError
+			if !errors.As(err, &ge) || ge.FirstIndex != after+1 {
+				return nil, err
+			}
 		case err != nil:
 			return nil, err
 		case len(evs) == 0:
@@ -618,25 +640,42 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Str
 }
 
 // Wait follows the run after the cursor (-1: from the start) until the
-// segment ends and returns the run as stored then.
+// segment ends and returns the run as stored then. Events trimmed under a
+// slow waiter are skipped: Wait only needs the end.
 func (e *Engine) Wait(ctx context.Context, runID string, after int64) (*Run, error) {
-	s, err := e.Subscribe(ctx, runID, after)
-	if err != nil {
-		if !errors.Is(err, ErrGone) {
-			return nil, err
-		}
-	} else {
-		defer s.Close()
-		for {
-			if _, err := s.Next(ctx); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
+	for {
+		err := e.waitFrom(ctx, runID, after)
+		var ge *GoneError
+		if errors.As(err, &ge) {
+			if ge.FirstIndex-1 <= after {
 				return nil, err
 			}
+			after = ge.FirstIndex - 1
+			continue
 		}
+		if err != nil {
+			return nil, err
+		}
+		return e.Get(ctx, runID)
 	}
-	return e.Get(ctx, runID)
+}
+
+func (e *Engine) waitFrom(ctx context.Context, runID string, after int64) error {
+	s, err := e.Subscribe(ctx, runID, after)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	for {
+		ev, err := s.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		after = ev.EventIndex
+	}
 }
 
 // Close stops accepting runs, waits for executing runs to finish until ctx

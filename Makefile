@@ -1,0 +1,38 @@
+# agentgate — build, test, lint, bench.
+GO      ?= go
+BIN     ?= bin/agentgate
+NODE_DIR = e2e/node
+
+.PHONY: build test test-go node-deps lint bench fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/agentgate
+
+# The whole suite: unit, conformance, end-to-end (real binary) and the
+# real-client tests driven from Go (they need the npm packages below).
+test: node-deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 10m ./...
+
+node-deps:
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+lint:
+	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
+	$(GO) vet ./...
+
+# Load tool: agentgate vs a bare fiber baseline, measured in the same run.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./storage/... ./core/...
+	$(GO) run ./bench/cmd/agentbench
+
+# Short fuzzing of every untrusted-input parser (10 s each).
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseRunForm -fuzztime 10s ./adapters/rest
+	$(GO) test -run '^$$' -fuzz FuzzParseContinueForm -fuzztime 10s ./adapters/rest
+	$(GO) test -run '^$$' -fuzz FuzzParseEventIndex -fuzztime 10s ./adapters/rest
+	$(GO) test -run '^$$' -fuzz FuzzEvaluate -fuzztime 10s ./core/tool
+	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 10s .
+
+clean:
+	rm -rf bin

@@ -1,0 +1,143 @@
+package rest
+
+import (
+	"bytes"
+	"mime/multipart"
+	"testing"
+
+	"github.com/agentgate/agentgate/core"
+)
+
+func multipartBody(t testing.TB, fields map[string]string) (string, []byte) {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		if err := w.WriteField(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return w.FormDataContentType(), buf.Bytes()
+}
+
+func TestParseRunForm(t *testing.T) {
+	t.Parallel()
+	ct, body := multipartBody(t, map[string]string{"message": "hi", "stream": "false", "session_id": " s1 ", "background": "TRUE"})
+	f, err := ParseRunForm(ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Message != "hi" || f.Stream || !f.Background || f.SessionID != "s1" {
+		t.Fatalf("multipart form = %+v", f)
+	}
+	f, err = ParseRunForm("application/x-www-form-urlencoded", []byte("message=hello+there&user_id=u"))
+	if err != nil || f.Message != "hello there" || !f.Stream || f.Background || f.UserID != "u" {
+		t.Fatalf("urlencoded form = %+v, %v", f, err)
+	}
+	f, err = ParseRunForm("application/json", []byte(`{"message":"j","stream":false}`))
+	if err != nil || f.Message != "j" || f.Stream {
+		t.Fatalf("json form = %+v, %v", f, err)
+	}
+	bad := []struct{ ct, body string }{
+		{"application/x-www-form-urlencoded", "stream=true"},               // no message
+		{"application/x-www-form-urlencoded", "message=x&stream=maybe"},   // bad bool
+		{"application/x-www-form-urlencoded", "message=%zz"},              // bad escape
+		{"multipart/form-data", "message=x"},                              // no boundary
+		{"multipart/form-data; boundary=zz", "--zz\r\nbroken"},            // malformed
+		{"text/plain", "message=x"},                                       // unsupported
+		{"", "message=x"},                                                 // no content type
+		{"application/json", `{"message":`},                               // bad JSON
+		{"application/x-www-form-urlencoded; charset", "message=x"},       // bad media type
+	}
+	for _, b := range bad {
+		if _, err := ParseRunForm(b.ct, []byte(b.body)); core.CodeOf(err) != core.CodeInvalid {
+			t.Errorf("ParseRunForm(%q, %q) = %v, want invalid", b.ct, b.body, err)
+		}
+	}
+}
+
+func TestParseRunFormRejectsFiles(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	_ = w.WriteField("message", "x")
+	fw, _ := w.CreateFormFile("files", "a.txt")
+	_, _ = fw.Write([]byte("data"))
+	_ = w.Close()
+	if _, err := ParseRunForm(w.FormDataContentType(), buf.Bytes()); core.CodeOf(err) != core.CodeInvalid {
+		t.Fatalf("file upload: %v", err)
+	}
+}
+
+func TestParseContinueForm(t *testing.T) {
+	t.Parallel()
+	f, err := ParseContinueForm("application/x-www-form-urlencoded",
+		[]byte(`tools=[{"tool_call_id":"c1","tool_name":"calculator","confirmed":false,"confirmation_note":"no"}]&stream=false`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Tools) != 1 || f.Tools[0].Confirmed == nil || *f.Tools[0].Confirmed || f.Tools[0].ConfirmationNote != "no" || f.Stream {
+		t.Fatalf("continue form = %+v", f)
+	}
+	for _, body := range []string{"", "tools=", "tools=%7B", "tools={}", "tools=[]&stream=x"} {
+		if _, err := ParseContinueForm("application/x-www-form-urlencoded", []byte(body)); core.CodeOf(err) != core.CodeInvalid {
+			t.Errorf("ParseContinueForm(%q) = %v, want invalid", body, err)
+		}
+	}
+}
+
+func TestParseEventIndex(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{"": -1, "0": 0, " 12 ": 12, "-1": -1} {
+		got, err := ParseEventIndex(in)
+		if err != nil || got != want {
+			t.Errorf("ParseEventIndex(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"x", "1.5", "-2", "99999999999999999999", "0x10"} {
+		if _, err := ParseEventIndex(in); core.CodeOf(err) != core.CodeInvalid {
+			t.Errorf("ParseEventIndex(%q) = %v, want invalid", in, err)
+		}
+	}
+}
+
+func FuzzParseRunForm(f *testing.F) {
+	ct, body := multipartBody(f, map[string]string{"message": "hi", "stream": "true"})
+	f.Add(ct, body)
+	f.Add("application/x-www-form-urlencoded", []byte("message=a&background=1"))
+	f.Add("application/json", []byte(`{"message":"x","stream":false}`))
+	f.Add("multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nhi\r\n--x--"))
+	f.Fuzz(func(t *testing.T, ct string, body []byte) {
+		form, err := ParseRunForm(ct, body)
+		if err == nil && form.Message == "" {
+			t.Fatal("accepted a form without a message")
+		}
+		if err != nil && core.CodeOf(err) != core.CodeInvalid {
+			t.Fatalf("error of code %s: %v", core.CodeOf(err), err)
+		}
+	})
+}
+
+func FuzzParseContinueForm(f *testing.F) {
+	f.Add("application/x-www-form-urlencoded", []byte(`tools=[{"tool_call_id":"c","confirmed":true}]`))
+	f.Add("application/json", []byte(`{"tools":[{"tool_call_id":"c","confirmed":false}]}`))
+	f.Fuzz(func(t *testing.T, ct string, body []byte) {
+		if _, err := ParseContinueForm(ct, body); err != nil && core.CodeOf(err) != core.CodeInvalid {
+			t.Fatalf("error of code %s: %v", core.CodeOf(err), err)
+		}
+	})
+}
+
+func FuzzParseEventIndex(f *testing.F) {
+	for _, s := range []string{"", "0", "17", "-1", "abc", " 3 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseEventIndex(s)
+		if err == nil && n < -1 {
+			t.Fatalf("accepted %d", n)
+		}
+	})
+}

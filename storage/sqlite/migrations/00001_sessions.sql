@@ -1,0 +1,30 @@
+-- Sessions: one row per conversation. Runs live in their own table
+-- (00002), so listing sessions never reads run histories.
+-- seq is the rowid alias: a stable insertion order used to break ties
+-- when sorting and paginating.
+
+-- +goose Up
+CREATE TABLE sessions (
+    seq           INTEGER PRIMARY KEY,
+    session_id    TEXT    NOT NULL UNIQUE,
+    session_type  TEXT    NOT NULL DEFAULT '',
+    session_name  TEXT    NOT NULL DEFAULT '',
+    user_id       TEXT    NOT NULL DEFAULT '',
+    agent_id      TEXT    NOT NULL DEFAULT '',
+    team_id       TEXT    NOT NULL DEFAULT '',
+    workflow_id   TEXT    NOT NULL DEFAULT '',
+    session_state TEXT,             -- JSON object or NULL
+    metadata      TEXT,             -- JSON object or NULL
+    summary       TEXT    NOT NULL DEFAULT '',
+    created_at    INTEGER NOT NULL, -- Unix seconds
+    updated_at    INTEGER NOT NULL  -- Unix seconds
+);
+CREATE INDEX sessions_created_at_idx ON sessions (created_at);
+CREATE INDEX sessions_updated_at_idx ON sessions (updated_at);
+CREATE INDEX sessions_user_id_created_at_idx ON sessions (user_id, created_at);
+CREATE INDEX sessions_agent_id_idx ON sessions (agent_id);
+CREATE INDEX sessions_team_id_idx ON sessions (team_id);
+CREATE INDEX sessions_workflow_id_idx ON sessions (workflow_id);
+
+-- +goose Down
+DROP TABLE sessions;

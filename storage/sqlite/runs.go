@@ -1,0 +1,262 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/agentgate/agentgate/core"
+)
+
+const runColumns = `run_id, session_id, agent_id, agent_name, user_id, status, input, content,
+	content_type, model, model_provider, messages, tools, requirements, metrics, error,
+	error_type, cancel_requested, background, event_count, paused_state, created_at, updated_at`
+
+func scanRun(sc scanner) (*core.Run, error) {
+	var (
+		r                                      core.Run
+		status                                 string
+		input                                  sql.NullString
+		messages, tools, reqs, metrics, paused sql.NullString
+	)
+	if err := sc.Scan(&r.RunID, &r.SessionID, &r.AgentID, &r.AgentName, &r.UserID, &status,
+		&input, &r.Content, &r.ContentType, &r.Model, &r.ModelProvider, &messages, &tools,
+		&reqs, &metrics, &r.Error, &r.ErrorType, &r.CancelRequested, &r.Background,
+		&r.EventCount, &paused, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("sqlite: scan run: %w", err)
+	}
+	r.Status = core.RunStatus(status)
+	for _, c := range []struct {
+		name string
+		col  sql.NullString
+		dst  any
+	}{
+		{"input", input, &r.Input},
+		{"messages", messages, &r.Messages},
+		{"tools", tools, &r.Tools},
+		{"requirements", reqs, &r.Requirements},
+		{"metrics", metrics, &r.Metrics},
+		{"paused_state", paused, &r.Paused},
+	} {
+		if err := decodeJSON(c.name, c.col, c.dst); err != nil {
+			return nil, fmt.Errorf("run %q: %w", r.RunID, err)
+		}
+	}
+	return &r, nil
+}
+
+// runValues returns r's column values in runColumns order, minus run_id.
+func runValues(r *core.Run) ([]any, error) {
+	input, err := jsonColumn("input", r.Input)
+	if err != nil {
+		return nil, err
+	}
+	vals := []any{r.SessionID, r.AgentID, r.AgentName, r.UserID, string(r.Status), input,
+		r.Content, r.ContentType, r.Model, r.ModelProvider}
+	for _, c := range []struct {
+		name string
+		v    any
+	}{
+		{"messages", r.Messages},
+		{"tools", r.Tools},
+		{"requirements", r.Requirements},
+		{"metrics", r.Metrics},
+	} {
+		v, err := jsonColumn(c.name, c.v)
+		if err != nil {
+			return nil, err
+		}
+		vals = append(vals, v)
+	}
+	paused, err := jsonColumn("paused_state", r.Paused)
+	if err != nil {
+		return nil, err
+	}
+	return append(vals, r.Error, r.ErrorType, r.CancelRequested, r.Background, r.EventCount,
+		paused, r.CreatedAt, r.UpdatedAt), nil
+}
+
+// CreateRun inserts r with its Paused state; a duplicate run_id is
+// core.ErrConflict.
+func (st *Store) CreateRun(ctx context.Context, r *core.Run) error {
+	if r == nil || r.RunID == "" {
+		return fmt.Errorf("sqlite: create run: run_id is required: %w", core.ErrInvalid)
+	}
+	vals, err := runValues(r)
+	if err != nil {
+		return err
+	}
+	res, err := st.w.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`)
+		VALUES (?, `+placeholders(len(vals))+`)
+		ON CONFLICT (run_id) DO NOTHING`, append([]any{r.RunID}, vals...)...)
+	if err != nil {
+		return fmt.Errorf("sqlite: create run %q: %w", r.RunID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: create run %q: %w", r.RunID, err)
+	} else if n == 0 {
+		return fmt.Errorf("run %q already exists: %w", r.RunID, core.ErrConflict)
+	}
+	return nil
+}
+
+// GetRun returns the run with id, including its Paused state, or
+// core.ErrNotFound.
+func (st *Store) GetRun(ctx context.Context, id string) (*core.Run, error) {
+	r, err := scanRun(st.r.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE run_id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("run %q: %w", id, core.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get run %q: %w", id, err)
+	}
+	return r, nil
+}
+
+// UpdateRun replaces the stored run r.RunID with r, in one statement. With
+// p.IfStatus it is a compare-and-set: the row changes only if its status is
+// one of them, otherwise the result is core.ErrConflict (core.ErrNotFound if
+// there is no such run).
+//
+// The cancel intent is sticky: once SetCancelRequested has recorded it,
+// UpdateRun keeps it even when r.CancelRequested is false, so an executor
+// writing back its own (older) copy of the run cannot erase a cancel that
+// arrived meanwhile from another replica.
+func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunParams) error {
+	if r == nil || r.RunID == "" {
+		return fmt.Errorf("sqlite: update run: run_id is required: %w", core.ErrInvalid)
+	}
+	vals, err := runValues(r)
+	if err != nil {
+		return err
+	}
+	q := `UPDATE runs SET session_id = ?, agent_id = ?, agent_name = ?, user_id = ?, status = ?,
+		input = ?, content = ?, content_type = ?, model = ?, model_provider = ?, messages = ?,
+		tools = ?, requirements = ?, metrics = ?, error = ?, error_type = ?,
+		cancel_requested = (cancel_requested OR ?), background = ?, event_count = ?,
+		paused_state = ?, created_at = ?, updated_at = ?
+		WHERE run_id = ?`
+	args := append(vals, r.RunID)
+	if len(p.IfStatus) > 0 {
+		q += ` AND status IN (` + placeholders(len(p.IfStatus)) + `)`
+		for _, s := range p.IfStatus {
+			args = append(args, string(s))
+		}
+	}
+
+	// The writer pool has one connection, so this transaction is the only
+	// writer; BEGIN IMMEDIATE also excludes other processes. The UPDATE is
+	// the compare-and-set; the SELECT only explains a miss.
+	tx, err := st.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: update run %q: %w", r.RunID, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: update run %q: %w", r.RunID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: update run %q: %w", r.RunID, err)
+	}
+	if n == 0 {
+		var cur string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM runs WHERE run_id = ?`, r.RunID).Scan(&cur)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("run %q: %w", r.RunID, core.ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("sqlite: update run %q: %w", r.RunID, err)
+		}
+		return fmt.Errorf("run %q is %s, not %s: %w", r.RunID, cur, joinStatuses(p.IfStatus), core.ErrConflict)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: update run %q: %w", r.RunID, err)
+	}
+	return nil
+}
+
+func joinStatuses(ss []core.RunStatus) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, " or ")
+}
+
+// SetCancelRequested records the intent to cancel the run and returns the
+// run as stored after that. It changes nothing else (not even updated_at)
+// and may be called any number of times, in any status.
+func (st *Store) SetCancelRequested(ctx context.Context, id string) (*core.Run, error) {
+	r, err := scanRun(st.w.QueryRowContext(ctx,
+		`UPDATE runs SET cancel_requested = 1 WHERE run_id = ? RETURNING `+runColumns, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("run %q: %w", id, core.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: cancel run %q: %w", id, err)
+	}
+	return r, nil
+}
+
+// ListRuns returns the runs matching p, oldest first (created_at, then
+// insertion order), each with its Paused state.
+func (st *Store) ListRuns(ctx context.Context, p core.ListRunsParams) ([]*core.Run, error) {
+	var (
+		conds []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		conds, args = append(conds, cond), append(args, v)
+	}
+	if p.SessionID != "" {
+		add("session_id = ?", p.SessionID)
+	}
+	if p.AgentID != "" {
+		add("agent_id = ?", p.AgentID)
+	}
+	if p.UserID != "" {
+		add("user_id = ?", p.UserID)
+	}
+	if p.Status != "" {
+		add("status = ?", string(p.Status))
+	}
+	if p.CreatedAfter != 0 {
+		add("created_at >= ?", p.CreatedAfter)
+	}
+	if p.CreatedBefore != 0 {
+		add("created_at <= ?", p.CreatedBefore)
+	}
+	q := `SELECT ` + runColumns + ` FROM runs`
+	if len(conds) > 0 {
+		q += ` WHERE ` + strings.Join(conds, " AND ")
+	}
+	q += ` ORDER BY created_at ASC, seq ASC`
+	if p.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, p.Limit)
+	}
+	rows, err := st.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list runs: %w", err)
+	}
+	defer rows.Close()
+	out := []*core.Run{}
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list runs: %w", err)
+	}
+	return out, nil
+}

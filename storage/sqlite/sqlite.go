@@ -1,0 +1,291 @@
+// Package sqlite is the embedded state store: core.Store on one SQLite file
+// (or an in-memory database), with the pure-Go modernc.org/sqlite driver.
+//
+// A Store holds two connection pools on the same database: a writer pool of
+// exactly one connection, through which every write goes (so the process's
+// own writers queue in Go instead of failing with SQLITE_BUSY), and a reader
+// pool of several query-only connections, which WAL lets run alongside the
+// writer. busy_timeout covers other processes (another replica, the migrate
+// command) writing to the same file.
+//
+// The schema is versioned and embedded (migrations/*.sql, applied with
+// goose through storage/migrate); Open migrates to the latest version.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/storage/migrate"
+	"github.com/google/uuid"
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Latest is the Migrate target that means "every embedded migration".
+const Latest = migrate.Latest
+
+// busyTimeoutMS is how long a connection waits for another process's lock.
+const busyTimeoutMS = 10000
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Store implements core.Store on SQLite. Create it with Open.
+type Store struct {
+	w    *sql.DB   // writer pool: one connection; every write goes here
+	r    *sql.DB   // reader pool: query_only connections
+	keep *sql.Conn // in-memory only: pins the database while the store is open
+}
+
+// Open opens (creating if needed) the database named by dsn and migrates it
+// to the latest schema version.
+//
+// dsn is a file path ("agentgate.db", "/var/lib/agentgate/state.db"), the
+// same with a "sqlite://" or "sqlite:" prefix ("sqlite://agentgate.db",
+// "sqlite:///abs/path.db"), a SQLite "file:" URI, or ":memory:" (also
+// "sqlite://:memory:") for a private in-memory database that lives until
+// Close. Query parameters on a file DSN are passed to the driver.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	t, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	w, err := openPool(ctx, t.writerDSN(), 1)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
+	}
+	s := &Store{w: w}
+	if err := Migrate(ctx, w, Latest); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	readers := max(4, runtime.NumCPU())
+	if t.memory {
+		readers++ // one of them is pinned by keep
+	}
+	if s.r, err = openPool(ctx, t.readerDSN(), readers); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
+	}
+	if t.memory {
+		// A memdb database is freed when its last connection closes; keep
+		// one open so pool churn can never drop the data.
+		if s.keep, err = s.r.Conn(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
+		}
+	}
+	return s, nil
+}
+
+// OpenDB opens the database named by dsn (see Open) as a single-connection
+// *sql.DB configured like a Store's writer, without migrating it. It is for
+// tools such as `agentgate migrate` that pass it to Migrate and Version.
+// An in-memory dsn gets a fresh, private database.
+func OpenDB(ctx context.Context, dsn string) (*sql.DB, error) {
+	t, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openPool(ctx, t.writerDSN(), 1)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
+	}
+	return db, nil
+}
+
+// Migrate moves the schema of db up or down to targetVersion: Latest (-1)
+// applies every embedded migration, 0 rolls every migration back (an empty
+// schema, apart from the version table), any other value must be one of
+// Versions (otherwise the error wraps core.ErrInvalid).
+//
+// Another process may migrate the same file at the same moment (two
+// replicas starting together): goose plans before it locks, so one of them
+// then fails on a migration the other applied. Every migration runs in its
+// own transaction and SQLite DDL is transactional, so a failed attempt
+// changes nothing; Migrate plans again, a few times, before giving up.
+func Migrate(ctx context.Context, db *sql.DB, targetVersion int64) error {
+	const attempts = 5
+	for i := 1; ; i++ {
+		m, err := newMigrator(db)
+		if err != nil {
+			return err
+		}
+		err = m.To(ctx, targetVersion)
+		if err == nil || errors.Is(err, core.ErrInvalid) || i == attempts {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(time.Duration(i*50) * time.Millisecond):
+		}
+	}
+}
+
+// Version returns the schema version db is at (0: nothing applied).
+func Version(ctx context.Context, db *sql.DB) (int64, error) {
+	m, err := newMigrator(db)
+	if err != nil {
+		return 0, err
+	}
+	return m.Version(ctx)
+}
+
+// Versions returns the embedded schema versions, ascending; the last one is
+// what Open migrates to.
+func Versions() []int64 {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil
+	}
+	var out []int64
+	entries, _ := fs.ReadDir(sub, ".")
+	for _, e := range entries {
+		if v, err := goose.NumericComponent(e.Name()); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func newMigrator(db *sql.DB) (*migrate.Migrator, error) {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return migrate.New(goose.DialectSQLite3, db, sub)
+}
+
+// Migrate moves the store's schema to targetVersion; see the package-level
+// Migrate. Store methods fail while the schema is not at the latest version.
+func (s *Store) Migrate(ctx context.Context, targetVersion int64) error {
+	return Migrate(ctx, s.w, targetVersion)
+}
+
+// Version returns the schema version the store's database is at.
+func (s *Store) Version(ctx context.Context) (int64, error) {
+	return Version(ctx, s.w)
+}
+
+// DB returns the store's writer pool (one connection). Use it for
+// transactions that must be serialised with the store's own writes; never
+// hold one of its transactions while calling a Store method.
+func (s *Store) DB() *sql.DB { return s.w }
+
+// Ping reports whether both pools can reach the database.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w: %w", core.ErrUnavailable, err)
+	}
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w: %w", core.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close releases the pools. An in-memory database is gone afterwards.
+func (s *Store) Close() error {
+	var errs []error
+	if s.keep != nil {
+		errs = append(errs, s.keep.Close())
+		s.keep = nil
+	}
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		errs = append(errs, s.w.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// target is a parsed DSN.
+type target struct {
+	base    string // path or file: URI, without our parameters
+	memory  bool
+	display string // for error messages
+}
+
+func parseDSN(dsn string) (target, error) {
+	d := strings.TrimSpace(dsn)
+	for _, p := range []string{"sqlite3://", "sqlite://", "sqlite3:", "sqlite:"} {
+		if len(d) >= len(p) && strings.EqualFold(d[:len(p)], p) {
+			d = d[len(p):]
+			break
+		}
+	}
+	if d == "" {
+		return target{}, fmt.Errorf("sqlite: empty database path in %q: %w", dsn, core.ErrInvalid)
+	}
+	name, query, _ := strings.Cut(d, "?")
+	if name == ":memory:" || name == "file::memory:" || strings.Contains(query, "mode=memory") {
+		// memdb VFS: every connection that opens the same "/name" sees one
+		// database, with ordinary locking (unlike a shared cache), so
+		// busy_timeout applies. The name is unique per Open.
+		return target{
+			base:    "file:/agentgate-" + uuid.NewString() + "?vfs=memdb",
+			memory:  true,
+			display: ":memory:",
+		}, nil
+	}
+	return target{base: d, display: name}, nil
+}
+
+func (t target) with(params ...string) string {
+	sep := "?"
+	if strings.Contains(t.base, "?") {
+		sep = "&"
+	}
+	return t.base + sep + strings.Join(params, "&")
+}
+
+func (t target) writerDSN() string {
+	p := []string{
+		fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMS),
+		"_pragma=foreign_keys(1)",
+		"_pragma=synchronous(NORMAL)",
+		// Take the write lock at BEGIN, so a transaction never fails
+		// half-way when another process holds it: it waits instead.
+		"_txlock=immediate",
+	}
+	if !t.memory {
+		p = append(p, "_pragma=journal_mode(WAL)")
+	}
+	return t.with(p...)
+}
+
+func (t target) readerDSN() string {
+	return t.with(
+		fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMS),
+		"_pragma=foreign_keys(1)",
+		"_pragma=query_only(1)",
+	)
+}
+
+func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+var _ core.Store = (*Store)(nil)
