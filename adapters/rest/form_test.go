@@ -41,15 +41,15 @@ func TestParseRunForm(t *testing.T) {
 		t.Fatalf("json form = %+v, %v", f, err)
 	}
 	bad := []struct{ ct, body string }{
-		{"application/x-www-form-urlencoded", "stream=true"},               // no message
-		{"application/x-www-form-urlencoded", "message=x&stream=maybe"},   // bad bool
-		{"application/x-www-form-urlencoded", "message=%zz"},              // bad escape
-		{"multipart/form-data", "message=x"},                              // no boundary
-		{"multipart/form-data; boundary=zz", "--zz\r\nbroken"},            // malformed
-		{"text/plain", "message=x"},                                       // unsupported
-		{"", "message=x"},                                                 // no content type
-		{"application/json", `{"message":`},                               // bad JSON
-		{"application/x-www-form-urlencoded; charset", "message=x"},       // bad media type
+		{"application/x-www-form-urlencoded", "stream=true"},            // no message
+		{"application/x-www-form-urlencoded", "message=x&stream=maybe"}, // bad bool
+		{"application/x-www-form-urlencoded", "message=%zz"},            // bad escape
+		{"multipart/form-data", "message=x"},                            // no boundary
+		{"multipart/form-data; boundary=zz", "--zz\r\nbroken"},          // malformed
+		{"text/plain", "message=x"},                                     // unsupported
+		{"", "message=x"},                                               // no content type
+		{"application/json", `{"message":`},                             // bad JSON
+		{"application/x-www-form-urlencoded; charset", "message=x"},     // bad media type
 	}
 	for _, b := range bad {
 		if _, err := ParseRunForm(b.ct, []byte(b.body)); core.CodeOf(err) != core.CodeInvalid {
