@@ -162,21 +162,6 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 	if p.SessionID == "" {
 		p.SessionID = e.cfg.NewID()
 	}
-	sess, err := e.store.GetSession(ctx, p.SessionID)
-	newSession := false
-	switch {
-	case errors.Is(err, ErrNotFound):
-		newSession = true
-		sess = &Session{
-			SessionID: p.SessionID, SessionType: SessionAgent, UserID: p.UserID,
-			AgentID: info.ID, CreatedAt: now, UpdatedAt: now,
-		}
-		if err := e.store.CreateSession(ctx, sess); err != nil && !errors.Is(err, ErrConflict) {
-			return nil, fmt.Errorf("create session: %w", err)
-		}
-	case err != nil:
-		return nil, fmt.Errorf("get session: %w", err)
-	}
 	run := &Run{
 		RunID: e.cfg.NewID(), SessionID: p.SessionID, AgentID: info.ID, AgentName: info.Name,
 		UserID: p.UserID, Status: RunRunning, Input: RunInput{InputContent: p.Message},
@@ -185,7 +170,12 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 	if info.Model != nil {
 		run.Model, run.ModelProvider = info.Model.Model, info.Model.Provider
 	}
-	if err := e.store.CreateRun(ctx, run); err != nil {
+	sess := &Session{
+		SessionID: p.SessionID, SessionType: SessionAgent, UserID: p.UserID,
+		AgentID: info.ID, CreatedAt: now, UpdatedAt: now,
+	}
+	newSession, err := e.store.CreateRunInSession(ctx, sess, run)
+	if err != nil {
 		return nil, fmt.Errorf("create run: %w", err)
 	}
 	snapshot := *run
@@ -225,6 +215,7 @@ func (w *runWriter) emit(ctx context.Context, ev Event) error {
 	if !ev.Event.Valid() {
 		return Errorf(CodeInvalid, "unknown event type %q", ev.Event)
 	}
+	ev.EventIndex = w.last + 1 // honoured only if the log lost the run
 	idx, err := w.e.log.Append(ctx, &ev)
 	if err != nil {
 		return err

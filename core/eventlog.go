@@ -16,7 +16,13 @@ import (
 type EventLog interface {
 	// Append stores ev as the next event of ev.RunID, sets ev.EventIndex to
 	// the index it was given (0 for the first event of a run) and returns it.
-	// Indices are dense and never reused, even after trimming.
+	// Indices are dense and never reused, even after trimming. The log
+	// assigns the index; ev.EventIndex as given is only read when the log
+	// holds no event of the run (a new run, or one whose events expired):
+	// numbering then starts at it if it is positive, so a writer continuing
+	// a run whose events expired (a long-paused run) passes the run's event
+	// count and no index is given twice. Callers must not modify ev after
+	// Append (the log may keep it as is).
 	Append(ctx context.Context, ev *Event) (int64, error)
 
 	// Read returns up to p.Limit events with index > p.After (After = -1 reads

@@ -16,7 +16,8 @@ type Store interface {
 	// ListSessions returns one page of sessions and the total count of
 	// sessions that match the filter.
 	ListSessions(ctx context.Context, p ListSessionsParams) ([]*Session, int, error)
-	// UpdateSession applies the non-nil fields of p to the session.
+	// UpdateSession applies the non-nil fields of p to the session
+	// (UpdatedAt 0 leaves updated_at as it is).
 	UpdateSession(ctx context.Context, p UpdateSessionParams) (*Session, error)
 	// DeleteSessions deletes the sessions and their runs. Missing ids are
 	// ignored; the number of sessions deleted is returned.
@@ -24,11 +25,17 @@ type Store interface {
 
 	// CreateRun inserts r (with its Paused state, if any).
 	CreateRun(ctx context.Context, r *Run) error
+	// CreateRunInSession inserts s unless a session with its id exists,
+	// and r (whose SessionID must be s's), atomically. It reports whether
+	// the session was created. A duplicate run id is ErrConflict and
+	// creates nothing.
+	CreateRunInSession(ctx context.Context, s *Session, r *Run) (bool, error)
 	// GetRun returns the run with id, including its Paused state.
 	GetRun(ctx context.Context, id string) (*Run, error)
 	// UpdateRun replaces the stored run r.RunID with r. If p.IfStatus is
 	// not empty the update happens only when the stored status is one of
-	// them; otherwise it returns ErrConflict and changes nothing.
+	// them; otherwise it returns ErrConflict and changes nothing. A stored
+	// cancel intent is sticky: UpdateRun never clears cancel_requested.
 	UpdateRun(ctx context.Context, r *Run, p UpdateRunParams) error
 	// SetCancelRequested records the intent to cancel the run and returns
 	// the run as stored after that.

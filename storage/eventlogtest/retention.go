@@ -93,6 +93,34 @@ func testRetention(t *testing.T, newLog NewLogFunc) {
 		checkEvents(t, mustRead(t, ctx, l, core.ReadParams{RunID: live, After: -1}), live, 0, 2)
 	})
 
+	t.Run("ExpiredRunContinuesAtGivenIndex", func(t *testing.T) {
+		t.Parallel()
+		// A paused run whose events expired is continued later: its writer
+		// passes the run's event count, and no index is given twice.
+		ctx, l, run := testCtx(t), newLog(t, cfg), newRunID()
+		appendRange(t, ctx, l, run, 0, 3)
+		start := time.Now()
+		if err := l.Finish(ctx, run); err != nil {
+			t.Fatalf("Finish: %v", err)
+		}
+		waitExpired(t, l, run, start)
+		ev := newEvent(run, 3)
+		ev.EventIndex = 3
+		idx, err := l.Append(ctx, ev)
+		if err != nil || idx != 3 || ev.EventIndex != 3 {
+			t.Fatalf("Append after expiry = %d (event %d), %v; want 3", idx, ev.EventIndex, err)
+		}
+		_, err = l.Read(ctx, core.ReadParams{RunID: run, After: -1})
+		expectGone(t, err, run, 3)
+		checkEvents(t, mustRead(t, ctx, l, core.ReadParams{RunID: run, After: 2}), run, 3, 4)
+		// Once the log holds the run again, it assigns the indices itself.
+		ev = newEvent(run, 4)
+		ev.EventIndex = 100
+		if idx, err := l.Append(ctx, ev); err != nil || idx != 4 {
+			t.Fatalf("next Append = %d, %v; want 4", idx, err)
+		}
+	})
+
 	t.Run("FinishUnknownRun", func(t *testing.T) {
 		t.Parallel()
 		ctx, l := testCtx(t), newLog(t, cfg)

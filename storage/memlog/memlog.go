@@ -254,6 +254,11 @@ func (l *Log) Append(ctx context.Context, ev *core.Event) (int64, error) {
 		return -1, ErrClosed
 	}
 	r := l.lookup(ev.RunID, true, true)
+	if r.n == 0 && r.base == 0 && ev.EventIndex > 0 {
+		// A run the log holds nothing of (its events expired) continues
+		// at the index its writer expects, so indices are never reused.
+		r.base = ev.EventIndex
+	}
 	idx := r.base + int64(r.n)
 	ev.EventIndex = idx
 	r.push(ev, l.cfg.MaxEventsPerRun)

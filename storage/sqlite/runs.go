@@ -84,6 +84,34 @@ func runValues(r *core.Run) ([]any, error) {
 // CreateRun inserts r with its Paused state; a duplicate run_id is
 // core.ErrConflict.
 func (st *Store) CreateRun(ctx context.Context, r *core.Run) error {
+	return insertRun(ctx, st.w, r)
+}
+
+// CreateRunInSession inserts s unless its session exists, and r, in one
+// transaction.
+func (st *Store) CreateRunInSession(ctx context.Context, s *core.Session, r *core.Run) (bool, error) {
+	if s == nil || r == nil || s.SessionID != r.SessionID {
+		return false, fmt.Errorf("sqlite: create run in session: the run must name the session: %w", core.ErrInvalid)
+	}
+	tx, err := st.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: create run %q: %w", r.RunID, err)
+	}
+	defer tx.Rollback()
+	created, err := insertSession(ctx, tx, s)
+	if err != nil {
+		return false, err
+	}
+	if err := insertRun(ctx, tx, r); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("sqlite: create run %q: %w", r.RunID, err)
+	}
+	return created, nil
+}
+
+func insertRun(ctx context.Context, ex execer, r *core.Run) error {
 	if r == nil || r.RunID == "" {
 		return fmt.Errorf("sqlite: create run: run_id is required: %w", core.ErrInvalid)
 	}
@@ -91,7 +119,7 @@ func (st *Store) CreateRun(ctx context.Context, r *core.Run) error {
 	if err != nil {
 		return err
 	}
-	res, err := st.w.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`)
+	res, err := ex.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`)
 		VALUES (?, `+placeholders(len(vals))+`)
 		ON CONFLICT (run_id) DO NOTHING`, append([]any{r.RunID}, vals...)...)
 	if err != nil {

@@ -38,31 +38,45 @@ func scanSession(sc scanner) (*core.Session, error) {
 
 // CreateSession inserts s; a duplicate session_id is core.ErrConflict.
 func (st *Store) CreateSession(ctx context.Context, s *core.Session) error {
+	created, err := insertSession(ctx, st.w, s)
+	if err == nil && !created {
+		return fmt.Errorf("session %q already exists: %w", s.SessionID, core.ErrConflict)
+	}
+	return err
+}
+
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// insertSession inserts s unless a session with its id exists, and reports
+// whether it did.
+func insertSession(ctx context.Context, ex execer, s *core.Session) (bool, error) {
 	if s == nil || s.SessionID == "" {
-		return fmt.Errorf("sqlite: create session: session_id is required: %w", core.ErrInvalid)
+		return false, fmt.Errorf("sqlite: create session: session_id is required: %w", core.ErrInvalid)
 	}
 	state, err := jsonColumn("session_state", s.SessionState)
 	if err != nil {
-		return err
+		return false, err
 	}
 	meta, err := jsonColumn("metadata", s.Metadata)
 	if err != nil {
-		return err
+		return false, err
 	}
-	res, err := st.w.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
+	res, err := ex.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (session_id) DO NOTHING`,
 		s.SessionID, string(s.SessionType), s.SessionName, s.UserID, s.AgentID, s.TeamID,
 		s.WorkflowID, state, meta, s.Summary, s.CreatedAt, s.UpdatedAt)
 	if err != nil {
-		return fmt.Errorf("sqlite: create session %q: %w", s.SessionID, err)
+		return false, fmt.Errorf("sqlite: create session %q: %w", s.SessionID, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: create session %q: %w", s.SessionID, err)
-	} else if n == 0 {
-		return fmt.Errorf("session %q already exists: %w", s.SessionID, core.ErrConflict)
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlite: create session %q: %w", s.SessionID, err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 // GetSession returns the session with id, or core.ErrNotFound.

@@ -281,11 +281,25 @@ func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 	db.SetMaxIdleConns(conns)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, err
+	// Opening sets the journal mode, which needs a lock that SQLite does
+	// not wait for with busy_timeout when another process is switching the
+	// same new file to WAL; retry that briefly.
+	for attempt := 1; ; attempt++ {
+		err = db.PingContext(ctx)
+		if err == nil {
+			return db, nil
+		}
+		if attempt == 20 || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+			db.Close()
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			db.Close()
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+		}
 	}
-	return db, nil
 }
 
 var _ core.Store = (*Store)(nil)

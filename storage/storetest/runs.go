@@ -43,6 +43,42 @@ func testRuns(t *testing.T, newStore Factory) {
 		}
 	})
 
+	parallel(t, "CreateRunInSession", func(t *testing.T) {
+		s := newStore(t)
+		sess := fullSession(newID("user"))
+		r1 := fullRun(sess.SessionID)
+		created, err := s.CreateRunInSession(t.Context(), sess, r1)
+		if err != nil || !created {
+			t.Fatalf("first CreateRunInSession = %v, %v; want a new session", created, err)
+		}
+		assertSession(t, sess, mustGetSession(t, s, sess.SessionID))
+		assertRun(t, r1, mustGetRun(t, s, r1.RunID))
+
+		// The session exists now: it is left as it is, the run is added.
+		other := fullSession(newID("other-user"))
+		other.SessionID = sess.SessionID
+		r2 := minimalRun(sess.SessionID)
+		created, err = s.CreateRunInSession(t.Context(), other, r2)
+		if err != nil || created {
+			t.Fatalf("second CreateRunInSession = %v, %v; want the existing session", created, err)
+		}
+		assertSession(t, sess, mustGetSession(t, s, sess.SessionID))
+		assertRun(t, r2, mustGetRun(t, s, r2.RunID))
+
+		// A duplicate run id creates nothing, not even the new session.
+		fresh := minimalSession()
+		dup := minimalRun(fresh.SessionID)
+		dup.RunID = r1.RunID
+		_, err = s.CreateRunInSession(t.Context(), fresh, dup)
+		wantErr(t, err, core.ErrConflict, "CreateRunInSession with a duplicate run id")
+		_, err = s.GetSession(t.Context(), fresh.SessionID)
+		wantErr(t, err, core.ErrNotFound, "the session of a refused CreateRunInSession")
+
+		// The run must name the session.
+		_, err = s.CreateRunInSession(t.Context(), minimalSession(), minimalRun(newID("elsewhere")))
+		wantErr(t, err, core.ErrInvalid, "CreateRunInSession with a run of another session")
+	})
+
 	parallel(t, "MinimalRoundTrip", func(t *testing.T) {
 		s := newStore(t)
 		sess := mustCreateSession(t, s, minimalSession())
