@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -173,7 +174,7 @@ func (g *Gateway) Run(ctx context.Context, agentID, message string, p core.Start
 func (g *Gateway) Serve(ln net.Listener) error { return g.srv.Serve(ln) }
 
 // ListenAndServe listens on the configured address and serves until ctx is
-// done, then shuts down gracefully.
+// done, then shuts down gracefully (within http.shutdown_timeout).
 func (g *Gateway) ListenAndServe(ctx context.Context) error {
 	ln, err := net.Listen("tcp", g.cfg.Addr)
 	if err != nil {
@@ -188,18 +189,32 @@ func (g *Gateway) ListenAndServe(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
+	g.logger.Info("agentgate shutting down", "timeout", g.cfg.HTTP.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
-	return g.Shutdown(sctx)
+	if err := g.Shutdown(sctx); err != nil {
+		// A shutdown that had to cut something short is logged, not an
+		// error exit: the operator asked the process to stop.
+		g.logger.Warn("shutdown was not clean", "err", err)
+	}
+	return nil
 }
 
 // Shutdown stops accepting runs and connections, lets running runs finish
-// until ctx ends (then cancels them, so every open stream gets its final
-// frame), and closes the backends.
+// for most of ctx's time, then cancels the rest (so every open stream gets
+// its final RunCancelled frame), waits for the streams to drain, and closes
+// the backends.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- g.srv.Shutdown(ctx) }()
-	err := g.eng.Close(ctx)
+	engCtx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		// Leave a quarter of the time for the final frames to be written.
+		var cancel context.CancelFunc
+		engCtx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)*3/4))
+		defer cancel()
+	}
+	err := g.eng.Close(engCtx)
 	err = errors.Join(err, <-srvDone)
 	return errors.Join(err, g.closeBackends())
 }

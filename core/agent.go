@@ -60,7 +60,9 @@ type Execution struct {
 
 // Outcome is what an agent returns.
 type Outcome struct {
-	Content  string
+	Content string
+	// Messages are the run's own messages (the instructions, the user's
+	// input and what followed; not the session's history).
 	Messages []Message
 	Tools    []ToolExecution
 	Metrics  Metrics

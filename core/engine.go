@@ -43,6 +43,10 @@ type Engine struct {
 	agents map[string]Agent
 	order  []string
 
+	// activeMu guards active: the runs this process is executing.
+	activeMu sync.Mutex
+	active   map[string]*activeRun
+
 	baseCtx  context.Context
 	stopRuns context.CancelFunc
 	wg       sync.WaitGroup
@@ -70,7 +74,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{
 		store: cfg.Store, log: cfg.Log, logger: cfg.Logger, cfg: cfg,
-		agents: map[string]Agent{}, baseCtx: ctx, stopRuns: cancel,
+		agents: map[string]Agent{}, active: map[string]*activeRun{}, baseCtx: ctx, stopRuns: cancel,
 		closed: make(chan struct{}),
 	}, nil
 }
@@ -190,13 +194,40 @@ type execOpts struct {
 	noHistory bool         // the session is new: skip loading history
 }
 
+// activeRun is a run this process is executing. done is closed when the
+// current segment ends; final is then the run as stored, or nil if the
+// executor could not store it (Wait then reads the store).
+type activeRun struct {
+	done  chan struct{}
+	final *Run
+}
+
 // launch executes the run in its own goroutine, detached from any request.
 func (e *Engine) launch(a Agent, run *Run, o execOpts) {
+	ar := &activeRun{done: make(chan struct{})}
+	e.activeMu.Lock()
+	e.active[run.RunID] = ar
+	e.activeMu.Unlock()
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		e.execute(a, run, o)
+		if e.execute(a, run, o) {
+			final := *run
+			ar.final = &final
+		}
+		e.activeMu.Lock()
+		if e.active[run.RunID] == ar {
+			delete(e.active, run.RunID)
+		}
+		e.activeMu.Unlock()
+		close(ar.done)
 	}()
+}
+
+func (e *Engine) activeRun(runID string) *activeRun {
+	e.activeMu.Lock()
+	defer e.activeMu.Unlock()
+	return e.active[runID]
 }
 
 // runWriter appends the events of one run; it is the run's single writer.
@@ -228,7 +259,7 @@ func (w *runWriter) emit(ctx context.Context, ev Event) error {
 // started by this process) is checked for a stored cancel intent and moved
 // to RUNNING first; a run created RUNNING by Start relies on the cancel
 // signal, which the log remembers, so it costs no extra write.
-func (e *Engine) execute(a Agent, run *Run, o execOpts) {
+func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	resume := o.resume
 	continued := resume != nil
 	ctx, cancel := context.WithCancel(e.baseCtx)
@@ -241,8 +272,7 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) {
 	cancelled := make(chan struct{})
 	cancelCh, stopWatch, err := e.log.WatchCancel(ctx, run.RunID)
 	if err != nil {
-		e.finishError(bg, w, fmt.Errorf("watch cancel: %w", err), "internal_error")
-		return
+		return e.finishError(bg, w, fmt.Errorf("watch cancel: %w", err), "internal_error")
 	}
 	defer stopWatch()
 	go func() {
@@ -258,23 +288,20 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) {
 		// A cancel recorded before the run started means it never starts.
 		cur, err := e.store.GetRun(bg, run.RunID)
 		if err == nil && cur.CancelRequested {
-			e.finishCancelled(bg, w, "cancelled before start")
-			return
+			return e.finishCancelled(bg, w, "cancelled before start")
 		}
 		run.Status = RunRunning
 		run.UpdatedAt = e.now()
 		if err := e.store.UpdateRun(bg, run, UpdateRunParams{IfStatus: []RunStatus{RunPending}}); err != nil {
 			if errors.Is(err, ErrConflict) {
-				return // someone else (a cancel) moved it on
+				return false // someone else (a cancel) moved it on
 			}
-			e.finishError(bg, w, fmt.Errorf("mark running: %w", err), "internal_error")
-			return
+			return e.finishError(bg, w, fmt.Errorf("mark running: %w", err), "internal_error")
 		}
 	}
 	if !continued {
 		if err := w.emit(bg, Event{Event: EventRunStarted, Model: run.Model, ModelProvider: run.ModelProvider}); err != nil {
-			e.finishError(bg, w, err, "internal_error")
-			return
+			return e.finishError(bg, w, err, "internal_error")
 		}
 	}
 
@@ -282,8 +309,7 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) {
 	if resume == nil && !o.noHistory && e.cfg.HistoryRuns > 0 {
 		history, err = e.history(bg, run)
 		if err != nil {
-			e.finishError(bg, w, fmt.Errorf("load history: %w", err), "internal_error")
-			return
+			return e.finishError(bg, w, fmt.Errorf("load history: %w", err), "internal_error")
 		}
 	}
 
@@ -300,22 +326,22 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) {
 	}
 	switch {
 	case wasCancelled:
-		e.finishCancelled(bg, w, "cancelled by request")
+		return e.finishCancelled(bg, w, "cancelled by request")
 	case e.baseCtx.Err() != nil:
-		e.finishCancelled(bg, w, "server shutting down")
+		return e.finishCancelled(bg, w, "server shutting down")
 	case err != nil:
 		typ := "internal_error"
 		var ae *AgentError
 		if errors.As(err, &ae) && ae.Type != "" {
 			typ = ae.Type
 		}
-		e.finishError(bg, w, err, typ)
+		return e.finishError(bg, w, err, typ)
 	case out == nil:
-		e.finishError(bg, w, errors.New("agent returned no outcome"), "internal_error")
+		return e.finishError(bg, w, errors.New("agent returned no outcome"), "internal_error")
 	case out.Paused != nil:
-		e.finishPaused(bg, w, out)
+		return e.finishPaused(bg, w, out)
 	default:
-		e.finishCompleted(bg, w, out)
+		return e.finishCompleted(bg, w, out)
 	}
 }
 
@@ -355,15 +381,17 @@ func (e *Engine) history(ctx context.Context, run *Run) ([]Message, error) {
 // finish stores run in its final (or paused) state, then appends the event
 // that ends the stream, so a subscriber that sees that event reads the
 // final state from the store.
-func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunStatus) {
+func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunStatus) (stored bool) {
 	run := w.run
 	run.EventCount = w.last + 2 // the events so far plus ev
 	run.UpdatedAt = e.now()
+	stored = true
 	if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: from}); err != nil {
 		if errors.Is(err, ErrConflict) {
 			e.logger.Warn("run changed state under its executor", "run_id", run.RunID)
-			return
+			return false
 		}
+		stored = false
 		e.logger.Error("store run", "run_id", run.RunID, "err", err)
 	}
 	if err := w.emit(ctx, ev); err != nil {
@@ -372,25 +400,26 @@ func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunS
 	if err := e.log.Finish(ctx, run.RunID); err != nil {
 		e.logger.Error("finish log", "run_id", run.RunID, "err", err)
 	}
+	return stored
 }
 
 var activeStatuses = []RunStatus{RunPending, RunRunning}
 
-func (e *Engine) finishCompleted(ctx context.Context, w *runWriter, out *Outcome) {
+func (e *Engine) finishCompleted(ctx context.Context, w *runWriter, out *Outcome) bool {
 	run := w.run
 	run.Status = RunCompleted
 	run.Content, run.ContentType = out.Content, "str"
 	run.Messages, run.Tools, run.Paused, run.Requirements = out.Messages, out.Tools, nil, nil
 	m := out.Metrics
 	run.Metrics = &m
-	e.finish(ctx, w, Event{Event: EventRunCompleted, Content: out.Content, ContentType: "str", Metrics: &m}, activeStatuses)
+	return e.finish(ctx, w, Event{Event: EventRunCompleted, Content: out.Content, ContentType: "str", Metrics: &m}, activeStatuses)
 }
 
-func (e *Engine) finishPaused(ctx context.Context, w *runWriter, out *Outcome) {
+func (e *Engine) finishPaused(ctx context.Context, w *runWriter, out *Outcome) bool {
 	run := w.run
 	run.Status = RunPaused
 	run.Paused = out.Paused
-	run.Messages, run.Tools = out.Paused.Messages, out.Tools
+	run.Messages, run.Tools = out.Messages, out.Tools
 	run.Requirements = make([]RunRequirement, 0, len(out.Paused.Pending))
 	for i := range out.Paused.Pending {
 		t := out.Paused.Pending[i]
@@ -398,22 +427,22 @@ func (e *Engine) finishPaused(ctx context.Context, w *runWriter, out *Outcome) {
 	}
 	m := out.Metrics
 	run.Metrics = &m
-	e.finish(ctx, w, Event{Event: EventRunPaused, Tools: out.Paused.Pending, Requirements: run.Requirements}, activeStatuses)
+	return e.finish(ctx, w, Event{Event: EventRunPaused, Tools: out.Paused.Pending, Requirements: run.Requirements}, activeStatuses)
 }
 
-func (e *Engine) finishError(ctx context.Context, w *runWriter, err error, typ string) {
+func (e *Engine) finishError(ctx context.Context, w *runWriter, err error, typ string) bool {
 	run := w.run
 	msg := err.Error()
 	if CodeOf(err) == CodeInternal && typ == "internal_error" {
 		e.logger.Error("run failed", "run_id", run.RunID, "err", err)
 	}
 	run.Status, run.Error, run.ErrorType = RunError, msg, typ
-	e.finish(ctx, w, Event{Event: EventRunError, Content: msg, ErrorType: typ, ErrorID: e.cfg.NewID()}, activeStatuses)
+	return e.finish(ctx, w, Event{Event: EventRunError, Content: msg, ErrorType: typ, ErrorID: e.cfg.NewID()}, activeStatuses)
 }
 
-func (e *Engine) finishCancelled(ctx context.Context, w *runWriter, reason string) {
+func (e *Engine) finishCancelled(ctx context.Context, w *runWriter, reason string) bool {
 	w.run.Status = RunCancelled
-	e.finish(ctx, w, Event{Event: EventRunCancelled, Reason: reason}, activeStatuses)
+	return e.finish(ctx, w, Event{Event: EventRunCancelled, Reason: reason}, activeStatuses)
 }
 
 // Get returns the stored run.
@@ -545,11 +574,14 @@ func (e *Engine) Continue(ctx context.Context, p ContinueParams) (*Run, int64, e
 // RunError, RunCancelled or RunPaused). It is used by one goroutine.
 type Stream struct {
 	sub  Subscription
+	log  EventLog
 	done bool
 }
 
 // Next returns the next event, io.EOF after the segment's last event, or an
-// error (a *GoneError if the log trimmed past this reader).
+// error (a *GoneError if the log trimmed past this reader). A RunPaused
+// that a later continue or cancel already followed does not end the
+// stream: a replay goes on through it.
 func (s *Stream) Next(ctx context.Context) (Event, error) {
 	if s.done {
 		return Event{}, io.EOF
@@ -558,8 +590,12 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	if ev.Event.EndsSegment() {
+	switch {
+	case ev.Event.Terminal():
 		s.done = true
+	case ev.Event == EventRunPaused:
+		more, err := s.log.Read(ctx, ReadParams{RunID: ev.RunID, After: ev.EventIndex, Limit: 1})
+		s.done = err != nil || len(more) == 0
 	}
 	return ev, nil
 }
@@ -627,13 +663,26 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Str
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{sub: sub}, nil
+	return &Stream{sub: sub, log: e.log}, nil
 }
 
 // Wait follows the run after the cursor (-1: from the start) until the
 // segment ends and returns the run as stored then. Events trimmed under a
 // slow waiter are skipped: Wait only needs the end.
 func (e *Engine) Wait(ctx context.Context, runID string, after int64) (*Run, error) {
+	if ar := e.activeRun(runID); ar != nil {
+		// Executing here: its segment ends when the executor is done.
+		select {
+		case <-ar.done:
+			if ar.final != nil {
+				r := *ar.final
+				return &r, nil
+			}
+			return e.Get(ctx, runID)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	for {
 		err := e.waitFrom(ctx, runID, after)
 		var ge *GoneError

@@ -95,7 +95,10 @@ type RunInput struct {
 // PausedState is everything needed to resume a paused run on any replica:
 // the conversation so far and the tool calls waiting for a decision.
 type PausedState struct {
-	Messages []Message       `json:"messages"`
+	Messages []Message `json:"messages"`
+	// RunStart is the index in Messages of the run's input (before it:
+	// instructions and the session's history).
+	RunStart int             `json:"run_start"`
 	Pending  []ToolExecution `json:"pending"`
 	// Done holds tool executions of the same model turn that already ran.
 	Done []ToolExecution `json:"done,omitempty"`

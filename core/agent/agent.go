@@ -77,10 +77,12 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		execs   []core.ToolExecution
 		metrics core.Metrics
 		turns   int
+		inputAt int // index in msgs of the run's input: history comes before
 	)
 	now := time.Now().Unix()
 	if x.Resume != nil {
 		msgs = append(msgs, x.Resume.Messages...)
+		inputAt = min(max(x.Resume.RunStart, 0), len(msgs))
 		execs = append(execs, x.Resume.Done...)
 		turns = x.Resume.Turns
 		for _, p := range x.Resume.Pending {
@@ -96,6 +98,7 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 			msgs = append(msgs, core.Message{Role: "system", Content: a.cfg.Instructions, CreatedAt: now})
 		}
 		msgs = append(msgs, x.History...)
+		inputAt = len(msgs)
 		msgs = append(msgs, core.Message{Role: "user", Content: x.Message, CreatedAt: now})
 	}
 	start := time.Now()
@@ -149,7 +152,7 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 				return nil, err
 			}
 			metrics.Duration = time.Since(start).Seconds()
-			return &core.Outcome{Content: resp.Content, Messages: msgs, Tools: execs, Metrics: metrics}, nil
+			return &core.Outcome{Content: resp.Content, Messages: ownMessages(msgs, inputAt), Tools: execs, Metrics: metrics}, nil
 		}
 		var pending, done []core.ToolExecution
 		for _, call := range resp.ToolCalls {
@@ -169,11 +172,22 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		execs = append(execs, done...)
 		if len(pending) > 0 {
 			return &core.Outcome{
-				Messages: msgs, Tools: execs, Metrics: metrics,
-				Paused: &core.PausedState{Messages: msgs, Pending: pending, Done: execs, Turns: turns},
+				Messages: ownMessages(msgs, inputAt), Tools: execs, Metrics: metrics,
+				Paused: &core.PausedState{Messages: msgs, RunStart: inputAt, Pending: pending, Done: execs, Turns: turns},
 			}, nil
 		}
 	}
+}
+
+// ownMessages is what a run stores as its messages: the instructions and
+// everything from the run's input on, not the session's history (which
+// the stored runs before it already hold).
+func ownMessages(msgs []core.Message, start int) []core.Message {
+	out := make([]core.Message, 0, len(msgs)-start+1)
+	if len(msgs) > 0 && msgs[0].Role == "system" && start > 0 {
+		out = append(out, msgs[0])
+	}
+	return append(out, msgs[start:]...)
 }
 
 // resolve applies a user's decision on a paused tool call.

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"sync"
+	"time"
+)
+
+// requestTimeout bounds one request, so a stuck server cannot hang the tool.
+const requestTimeout = 30 * time.Second
+
+// benchMessage is the user message of every run.
+const benchMessage = "How fast can you answer this benchmark message?"
+
+// formBody is a multipart/form-data body (what agno clients send).
+type formBody struct {
+	contentType string
+	body        []byte
+}
+
+func newForm(stream bool) formBody {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	_ = w.SetBoundary("agentbench-boundary-7d1c4e")
+	_ = w.WriteField("message", benchMessage)
+	_ = w.WriteField("stream", fmt.Sprint(stream))
+	_ = w.WriteField("background", "false")
+	_ = w.Close()
+	return formBody{contentType: w.FormDataContentType(), body: buf.Bytes()}
+}
+
+var (
+	blockingForm  = newForm(false)
+	streamingForm = newForm(true)
+)
+
+// newClient returns a keep-alive client sized so it is never the limit:
+// enough idle connections per host for every worker, no compression, no
+// HTTP/2, no proxy. Every target gets its own client (its own pool).
+func newClient(concurrency int) *http.Client {
+	conns := max(2*concurrency, 64)
+	tr := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+		WriteBufferSize:     16 << 10,
+		ReadBufferSize:      16 << 10,
+	}
+	return &http.Client{Transport: tr}
+}
+
+// checkLoopback refuses any target that is not on 127.0.0.1.
+func checkLoopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if u.Hostname() != "127.0.0.1" {
+		return fmt.Errorf("target %s is not on 127.0.0.1", raw)
+	}
+	return nil
+}
+
+// sample is the outcome of one request.
+type sample struct {
+	latency time.Duration // request sent → response fully read
+	ttfe    time.Duration // request sent → first "event:" line (streams only)
+	err     error
+}
+
+// requestFunc performs one request against a target.
+type requestFunc func(ctx context.Context, c *http.Client, t *target) sample
+
+func post(ctx context.Context, c *http.Client, t *target, f formBody) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.runsURL(), bytes.NewReader(f.body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", f.contentType)
+	req.ContentLength = int64(len(f.body))
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	return resp, nil
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+var completed = []byte(`"status":"COMPLETED"`)
+
+// blockingRun posts stream=false and reads the run JSON.
+func blockingRun(ctx context.Context, c *http.Client, t *target) sample {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := post(ctx, c, t, blockingForm)
+	if err != nil {
+		return sample{err: err}
+	}
+	defer resp.Body.Close()
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		return sample{err: err}
+	}
+	lat := time.Since(start)
+	if !bytes.Contains(buf.Bytes(), completed) {
+		return sample{err: fmt.Errorf("run not COMPLETED: %.200s", buf.Bytes())}
+	}
+	return sample{latency: lat}
+}
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+
+// streamingRun posts stream=true and reads the SSE stream to its end,
+// timing the first "event:" line.
+func streamingRun(ctx context.Context, c *http.Client, t *target) sample {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := post(ctx, c, t, streamingForm)
+	if err != nil {
+		return sample{err: err}
+	}
+	defer resp.Body.Close()
+	r := readerPool.Get().(*bufio.Reader)
+	r.Reset(resp.Body)
+	defer func() { r.Reset(nil); readerPool.Put(r) }()
+	var ttfe time.Duration
+	var last []byte
+	events := 0
+	for {
+		line, err := r.ReadSlice('\n')
+		if bytes.HasPrefix(line, []byte("event:")) {
+			if events == 0 {
+				ttfe = time.Since(start)
+			}
+			events++
+			last = append(last[:0], bytes.TrimSpace(line[len("event:"):])...)
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return sample{err: err}
+		}
+	}
+	lat := time.Since(start)
+	if string(last) != "RunCompleted" {
+		return sample{err: fmt.Errorf("stream ended with %q after %d events, not RunCompleted", last, events)}
+	}
+	return sample{latency: lat, ttfe: ttfe}
+}
+
+// result is one measurement: one target, one mode.
+type result struct {
+	Requests  int           `json:"requests"`
+	Errors    int           `json:"errors"`
+	FirstErr  string        `json:"first_error,omitempty"`
+	Elapsed   time.Duration `json:"-"`
+	PerSecond float64       `json:"runs_per_sec"`
+	Latency   percentiles   `json:"latency_ms"`
+	TTFE      *percentiles  `json:"ttfe_ms,omitempty"`
+}
+
+type percentiles struct {
+	P50 time.Duration `json:"-"`
+	P90 time.Duration `json:"-"`
+	P99 time.Duration `json:"-"`
+	Max time.Duration `json:"-"`
+}
+
+func percentilesOf(d []time.Duration) percentiles {
+	if len(d) == 0 {
+		return percentiles{}
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	at := func(q float64) time.Duration {
+		i := int(q*float64(len(d))+0.5) - 1 // nearest rank
+		return d[min(max(i, 0), len(d)-1)]
+	}
+	return percentiles{P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: d[len(d)-1]}
+}
+
+// load runs fn from concurrency workers until duration has passed: a worker
+// starts no request after the deadline, and the rate is the completed
+// requests over the time until the last one ended.
+func load(ctx context.Context, c *http.Client, t *target, fn requestFunc, concurrency int, duration time.Duration, streaming bool) result {
+	type worker struct {
+		lat, ttfe []time.Duration
+		n, errs   int
+		firstErr  error
+	}
+	ws := make([]worker, concurrency)
+	start := time.Now()
+	deadline := start.Add(duration)
+	var wg sync.WaitGroup
+	for i := range ws {
+		wg.Add(1)
+		go func(w *worker) {
+			defer wg.Done()
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				s := fn(ctx, c, t)
+				if s.err != nil {
+					w.errs++
+					if w.firstErr == nil {
+						w.firstErr = s.err
+					}
+					continue
+				}
+				w.n++
+				w.lat = append(w.lat, s.latency)
+				if streaming {
+					w.ttfe = append(w.ttfe, s.ttfe)
+				}
+			}
+		}(&ws[i])
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var res result
+	var lat, ttfe []time.Duration
+	for i := range ws {
+		res.Requests += ws[i].n
+		res.Errors += ws[i].errs
+		if ws[i].firstErr != nil && res.FirstErr == "" {
+			res.FirstErr = ws[i].firstErr.Error()
+		}
+		lat = append(lat, ws[i].lat...)
+		ttfe = append(ttfe, ws[i].ttfe...)
+	}
+	res.Elapsed = elapsed
+	res.PerSecond = float64(res.Requests) / elapsed.Seconds()
+	res.Latency = percentilesOf(lat)
+	if streaming {
+		p := percentilesOf(ttfe)
+		res.TTFE = &p
+	}
+	return res
+}
+
+// captureRun records one real blocking response and one real stream.
+func captureRun(ctx context.Context, c *http.Client, t *target) (*capture, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := post(ctx, c, t, blockingForm)
+	if err != nil {
+		return nil, fmt.Errorf("blocking run: %w", err)
+	}
+	runJSON, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("blocking run: %w", err)
+	}
+	if !bytes.Contains(runJSON, completed) {
+		return nil, fmt.Errorf("blocking run not COMPLETED: %.300s", runJSON)
+	}
+	resp, err = post(ctx, c, t, streamingForm)
+	if err != nil {
+		return nil, fmt.Errorf("streaming run: %w", err)
+	}
+	stream, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("streaming run: %w", err)
+	}
+	frames := splitFrames(stream)
+	if len(frames) == 0 {
+		return nil, errors.New("streaming run: empty stream")
+	}
+	if ev, _, _ := frameData(frames[len(frames)-1]); ev != "RunCompleted" {
+		return nil, fmt.Errorf("streaming run ended with %q, not RunCompleted", ev)
+	}
+	return &capture{runJSON: runJSON, frames: frames}, nil
+}

@@ -1,0 +1,217 @@
+// Command agentbench measures agentgate against a bare fiber baseline in one
+// process, on one machine: blocking runs/s, streaming runs/s and streaming
+// time-to-first-event, each figure side by side with the baseline's and the
+// ratio, and checks the performance targets (blocking runs/s at least 40% of
+// the baseline's, TTFE p50 at most 2x the baseline's).
+//
+//	go run ./bench/cmd/agentbench [-duration 5s] [-concurrency 32] [-profile embedded] [-json]
+//
+// All traffic goes to loopback listeners on 127.0.0.1 that the tool starts
+// itself. See bench/README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"time"
+)
+
+type options struct {
+	duration    time.Duration
+	warmup      time.Duration
+	concurrency int
+	profile     string
+	json        bool
+	cpuprofile  string
+	blockprof   string
+	quiet       bool
+}
+
+func main() {
+	var o options
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "how long each measurement runs (4 measurements: 2 modes x 2 targets)")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up load before each measurement (not counted); 0 disables")
+	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients, each doing one request after another")
+	flag.StringVar(&o.profile, "profile", "embedded", "agentgate backends: "+fmt.Sprint(profileNames()))
+	flag.BoolVar(&o.json, "json", false, "print machine-readable JSON instead of the table")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole measuring phase (client, agentgate and baseline) to this file")
+	flag.StringVar(&o.blockprof, "blockprofile", "", "write a goroutine blocking profile of the measuring phase to this file (where runs wait: locks, channels, the SQLite writer)")
+	flag.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "agentbench: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "agentbench:", err)
+		os.Exit(1)
+	}
+}
+
+func (o options) validate() error {
+	switch {
+	case o.duration <= 0:
+		return errors.New("-duration must be positive")
+	case o.warmup < 0:
+		return errors.New("-warmup must not be negative")
+	case o.concurrency < 1 || o.concurrency > 4096:
+		return errors.New("-concurrency must be between 1 and 4096")
+	}
+	if _, ok := profiles[o.profile]; !ok {
+		return unknownProfile(o.profile)
+	}
+	return nil
+}
+
+// run does the whole benchmark and prints the report to stdout; progress
+// goes to stderr. A missed target is not an error.
+func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	prog := progress{w: stderr, quiet: o.quiet}
+	prof := profiles[o.profile]
+
+	// The gateway's logs are not part of the measurement.
+	quietLogger := slog.New(slog.DiscardHandler)
+
+	gw, err := prof.start(ctx, profileOptions{logger: quietLogger})
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", prof.name, err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if e := gw.stop(sctx); e != nil {
+			err = errors.Join(err, fmt.Errorf("stop agentgate: %w", e))
+		}
+	}()
+	if err := checkLoopback(gw.baseURL); err != nil {
+		return err
+	}
+	prog.printf("agentgate (%s) on %s", gw.describe, gw.baseURL)
+
+	capClient := newClient(1)
+	capt, err := captureRun(ctx, capClient, gw)
+	capClient.CloseIdleConnections()
+	if err != nil {
+		return fmt.Errorf("capture a real run: %w", err)
+	}
+
+	base, baseMode, err := startBaseline(capt)
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if e := base.stop(sctx); e != nil {
+			err = errors.Join(err, fmt.Errorf("stop baseline: %w", e))
+		}
+	}()
+	if err := checkLoopback(base.baseURL); err != nil {
+		return err
+	}
+	prog.printf("baseline (%s, %s) on %s", base.describe, baseMode, base.baseURL)
+
+	// The baseline must answer like agentgate before it is worth measuring.
+	verifyClient := newClient(1)
+	if _, err := captureRun(ctx, verifyClient, base); err != nil {
+		return fmt.Errorf("baseline does not answer like agentgate: %w", err)
+	}
+	verifyClient.CloseIdleConnections()
+
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if e := f.Close(); e != nil {
+				err = errors.Join(err, e)
+			}
+		}()
+	}
+
+	if o.blockprof != "" {
+		runtime.SetBlockProfileRate(int(10 * time.Microsecond)) // sample blocking events of >= ~10µs
+		defer func() {
+			runtime.SetBlockProfileRate(0)
+			if e := writeProfile("block", o.blockprof); e != nil {
+				err = errors.Join(err, e)
+			}
+		}()
+	}
+
+	rep := &report{
+		Profile: prof.name, ProfileDesc: prof.desc, Concurrency: o.concurrency,
+		Duration: o.duration, Warmup: o.warmup,
+		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
+		Baseline: baseMode, RunBytes: len(capt.runJSON), Frames: len(capt.frames), StreamBytes: capt.streamBytes(),
+		Results: map[string]map[string]*result{"agentgate": {}, "baseline": {}},
+	}
+	modes := []struct {
+		name      string
+		fn        requestFunc
+		streaming bool
+	}{
+		{"blocking", blockingRun, false},
+		{"streaming", streamingRun, true},
+	}
+	for _, m := range modes {
+		for _, t := range []*target{gw, base} {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			client := newClient(o.concurrency)
+			if o.warmup > 0 {
+				prog.printf("warming up %s %s (%s)...", t.name, m.name, o.warmup)
+				_ = load(ctx, client, t, m.fn, o.concurrency, o.warmup, m.streaming)
+			}
+			// Start each measurement from the same heap state.
+			runtime.GC()
+			prog.printf("measuring %s %s (%s, %d clients)...", t.name, m.name, o.duration, o.concurrency)
+			res := load(ctx, client, t, m.fn, o.concurrency, o.duration, m.streaming)
+			client.CloseIdleConnections()
+			rep.Results[t.name][m.name] = &res
+			if res.Requests == 0 {
+				prog.printf("  %s %s: no request succeeded (%d errors: %s)", t.name, m.name, res.Errors, res.FirstErr)
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if o.json {
+		return rep.writeJSON(stdout)
+	}
+	rep.writeTable(stdout)
+	return nil
+}
+
+func writeProfile(name, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/agentgate/agentgate"
+)
+
+// target is one HTTP server under load: agentgate (started by a profile)
+// or the bare fiber baseline.
+type target struct {
+	name    string // "agentgate" or "baseline"
+	baseURL string // http://127.0.0.1:PORT
+	agentID string
+	// describe says what is behind the URL, for the report header.
+	describe string
+	stop     func(context.Context) error
+}
+
+// runsURL is the run-creation endpoint of the target's agent.
+func (t *target) runsURL() string { return t.baseURL + "/agents/" + t.agentID + "/runs" }
+
+// profile starts agentgate with one choice of backends. Each profile is
+// self-contained: it creates what it needs (temp dirs, databases), returns
+// a target on a loopback listener, and its stop function removes it all.
+//
+// To add the `postgres-redis` profile: write a start function that builds
+// the same bench config (benchConfig) with DatabaseURL set to a postgres://
+// URL and RedisURL set to a redis:// URL (taken from flags or
+// AGENTBENCH_DATABASE_URL / AGENTBENCH_REDIS_URL, and creating a throwaway
+// database/key prefix so runs do not pile up in a real one), then register
+// it in profiles below. Nothing else in the tool needs to change.
+type profile struct {
+	name  string
+	desc  string
+	start func(ctx context.Context, opts profileOptions) (*target, error)
+}
+
+// profileOptions are what every profile gets from the command line.
+type profileOptions struct {
+	logger *slog.Logger
+}
+
+var profiles = map[string]profile{
+	"embedded": {
+		name:  "embedded",
+		desc:  "SQLite state in a temp dir + in-memory event log",
+		start: startEmbedded,
+	},
+}
+
+func profileNames() []string {
+	names := make([]string, 0, len(profiles))
+	for n := range profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// benchAgentID is the agent every run goes to.
+const benchAgentID = "bench"
+
+// benchReply is what the scripted model answers (in 5 chunks, no delay):
+// about the length of a short real answer, so the run JSON and the SSE
+// frames have a realistic size.
+const benchReply = "Hello! I am the agentbench assistant, answering from the offline scripted model " +
+	"so the gateway can be measured without a real provider. You said: \"{{input}}\". " +
+	"This reply is split into five chunks and streamed as RunContent events."
+
+// benchConfig returns the YAML of the bench gateway: one scripted model
+// (chunks: 5, no chunk delay) and one agent without tools.
+func benchConfig(databaseURL string) []byte {
+	return []byte(fmt.Sprintf(`name: agentgate-bench
+addr: 127.0.0.1:0
+database_url: %q
+log_level: error
+models:
+  bench:
+    provider: scripted
+    model: bench-1
+    chunks: 5
+    script:
+      - reply: %q
+agents:
+  - id: %s
+    name: Bench
+    description: Load-test agent (scripted model, no tools).
+    model: bench
+    instructions: Answer briefly.
+`, databaseURL, benchReply, benchAgentID))
+}
+
+// startEmbedded runs the embedded default: SQLite in a temp dir and the
+// in-memory event log, served on a loopback listener.
+func startEmbedded(ctx context.Context, opts profileOptions) (*target, error) {
+	dir, err := os.MkdirTemp("", "agentbench-*")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { _ = os.RemoveAll(dir) }
+	cfg, err := agentgate.ParseConfig(benchConfig("sqlite://" + filepath.Join(dir, "bench.db")))
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("bench config: %w", err)
+	}
+	gw, err := agentgate.New(ctx, cfg, agentgate.Options{Logger: opts.logger})
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("start agentgate: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = gw.Shutdown(ctx)
+		cleanup()
+		return nil, err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- gw.Serve(ln) }()
+	t := &target{
+		name:     "agentgate",
+		baseURL:  "http://" + ln.Addr().String(),
+		agentID:  benchAgentID,
+		describe: "sqlite " + filepath.Join(dir, "bench.db") + " + memlog",
+	}
+	t.stop = func(ctx context.Context) error {
+		err := gw.Shutdown(ctx)
+		select {
+		case e := <-serveErr:
+			if e != nil && !errors.Is(e, net.ErrClosed) {
+				err = errors.Join(err, e)
+			}
+		case <-time.After(5 * time.Second):
+		}
+		cleanup()
+		return err
+	}
+	if err := waitHealthy(ctx, t.baseURL+"/health", serveErr); err != nil {
+		_ = t.stop(context.Background())
+		return nil, err
+	}
+	return t, nil
+}
+
+// waitHealthy polls url until it answers 200 (or serving fails).
+func waitHealthy(ctx context.Context, url string, serveErr <-chan error) error {
+	c := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		default:
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := c.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not healthy: %w", url, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// unknownProfile is the error for a -profile that is not registered.
+func unknownProfile(name string) error {
+	return fmt.Errorf("unknown -profile %q (available: %s)", name, strings.Join(profileNames(), ", "))
+}
