@@ -620,11 +620,17 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Str
 	if after < -1 {
 		return nil, Errorf(CodeInvalid, "last_event_index must be -1 or greater")
 	}
-	run, err := e.Get(ctx, runID)
-	if err != nil {
-		return nil, err
+	// A run this process is executing needs no store read: its segment
+	// has not ended (and if it ends meanwhile, the tail sees the end).
+	segmentEnded := false
+	run := &Run{RunID: runID}
+	if e.activeRun(runID) == nil {
+		var err error
+		if run, err = e.Get(ctx, runID); err != nil {
+			return nil, err
+		}
+		segmentEnded = run.Status.Final() || run.Status == RunPaused
 	}
-	segmentEnded := run.Status.Final() || run.Status == RunPaused
 	if segmentEnded && after >= run.EventCount-1 {
 		if after > run.EventCount-1 {
 			return nil, Errorf(CodeInvalid, "last_event_index %d is beyond the last event (%d)", after, run.EventCount-1)

@@ -35,6 +35,7 @@ func BenchmarkEngineRun(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	b.SetParallelism(16) // 32 concurrent callers on 2 CPUs, like the load tool
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

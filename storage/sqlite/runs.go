@@ -84,7 +84,7 @@ func runValues(r *core.Run) ([]any, error) {
 // CreateRun inserts r with its Paused state; a duplicate run_id is
 // core.ErrConflict.
 func (st *Store) CreateRun(ctx context.Context, r *core.Run) error {
-	return insertRun(ctx, st.w, r)
+	return st.write(ctx, func(ctx context.Context, tx *wtx) error { return insertRun(ctx, tx, r) })
 }
 
 // CreateRunInSession inserts s unless its session exists, and r, in one
@@ -93,22 +93,15 @@ func (st *Store) CreateRunInSession(ctx context.Context, s *core.Session, r *cor
 	if s == nil || r == nil || s.SessionID != r.SessionID {
 		return false, fmt.Errorf("sqlite: create run in session: the run must name the session: %w", core.ErrInvalid)
 	}
-	tx, err := st.w.BeginTx(ctx, nil)
-	if err != nil {
-		return false, fmt.Errorf("sqlite: create run %q: %w", r.RunID, err)
-	}
-	defer tx.Rollback()
-	created, err := insertSession(ctx, tx, s)
-	if err != nil {
-		return false, err
-	}
-	if err := insertRun(ctx, tx, r); err != nil {
-		return false, err
-	}
-	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("sqlite: create run %q: %w", r.RunID, err)
-	}
-	return created, nil
+	var created bool
+	err := st.write(ctx, func(ctx context.Context, tx *wtx) error {
+		var err error
+		if created, err = insertSession(ctx, tx, s); err != nil {
+			return err
+		}
+		return insertRun(ctx, tx, r)
+	})
+	return created && err == nil, err
 }
 
 func insertRun(ctx context.Context, ex execer, r *core.Run) error {
@@ -180,11 +173,12 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 	// The writer pool has one connection, so this transaction is the only
 	// writer; BEGIN IMMEDIATE also excludes other processes. The UPDATE is
 	// the compare-and-set; the SELECT only explains a miss.
-	tx, err := st.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: update run %q: %w", r.RunID, err)
-	}
-	defer tx.Rollback()
+	return st.write(ctx, func(ctx context.Context, tx *wtx) error {
+		return updateRun(ctx, tx, r, p, q, args)
+	})
+}
+
+func updateRun(ctx context.Context, tx *wtx, r *core.Run, p core.UpdateRunParams, q string, args []any) error {
 	res, err := tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: update run %q: %w", r.RunID, err)
@@ -204,9 +198,6 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 		}
 		return fmt.Errorf("run %q is %s, not %s: %w", r.RunID, cur, joinStatuses(p.IfStatus), core.ErrConflict)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: update run %q: %w", r.RunID, err)
-	}
 	return nil
 }
 
@@ -222,13 +213,21 @@ func joinStatuses(ss []core.RunStatus) string {
 // run as stored after that. It changes nothing else (not even updated_at)
 // and may be called any number of times, in any status.
 func (st *Store) SetCancelRequested(ctx context.Context, id string) (*core.Run, error) {
-	r, err := scanRun(st.w.QueryRowContext(ctx,
-		`UPDATE runs SET cancel_requested = 1 WHERE run_id = ? RETURNING `+runColumns, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("run %q: %w", id, core.ErrNotFound)
-	}
+	var r *core.Run
+	err := st.write(ctx, func(ctx context.Context, tx *wtx) error {
+		var err error
+		r, err = scanRun(tx.QueryRowContext(ctx,
+			`UPDATE runs SET cancel_requested = 1 WHERE run_id = ? RETURNING `+runColumns, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("run %q: %w", id, core.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: cancel run %q: %w", id, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: cancel run %q: %w", id, err)
+		return nil, err
 	}
 	return r, nil
 }

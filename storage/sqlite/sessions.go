@@ -38,11 +38,13 @@ func scanSession(sc scanner) (*core.Session, error) {
 
 // CreateSession inserts s; a duplicate session_id is core.ErrConflict.
 func (st *Store) CreateSession(ctx context.Context, s *core.Session) error {
-	created, err := insertSession(ctx, st.w, s)
-	if err == nil && !created {
-		return fmt.Errorf("session %q already exists: %w", s.SessionID, core.ErrConflict)
-	}
-	return err
+	return st.write(ctx, func(ctx context.Context, tx *wtx) error {
+		created, err := insertSession(ctx, tx, s)
+		if err == nil && !created {
+			return fmt.Errorf("session %q already exists: %w", s.SessionID, core.ErrConflict)
+		}
+		return err
+	})
 }
 
 // execer is a *sql.DB or a *sql.Tx.
@@ -231,13 +233,21 @@ func (st *Store) UpdateSession(ctx context.Context, p core.UpdateSessionParams) 
 		return st.GetSession(ctx, p.SessionID)
 	}
 	args = append(args, p.SessionID)
-	s, err := scanSession(st.w.QueryRowContext(ctx, `UPDATE sessions SET `+strings.Join(sets, ", ")+
-		` WHERE session_id = ? RETURNING `+sessionColumns, args...))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("session %q: %w", p.SessionID, core.ErrNotFound)
-	}
+	var s *core.Session
+	err := st.write(ctx, func(ctx context.Context, tx *wtx) error {
+		var err error
+		s, err = scanSession(tx.QueryRowContext(ctx, `UPDATE sessions SET `+strings.Join(sets, ", ")+
+			` WHERE session_id = ? RETURNING `+sessionColumns, args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("session %q: %w", p.SessionID, core.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: update session %q: %w", p.SessionID, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: update session %q: %w", p.SessionID, err)
+		return nil, err
 	}
 	return s, nil
 }
@@ -252,12 +262,18 @@ func (st *Store) DeleteSessions(ctx context.Context, ids []string) (int, error) 
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	tx, err := st.w.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete sessions: %w", err)
-	}
-	defer tx.Rollback()
 	total := 0
+	err := st.write(ctx, func(ctx context.Context, tx *wtx) error {
+		total = 0
+		return deleteSessions(ctx, tx, ids, &total)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return total, nil
+}
+
+func deleteSessions(ctx context.Context, tx *wtx, ids []string, total *int) error {
 	for start := 0; start < len(ids); start += deleteChunk {
 		chunk := ids[start:min(start+deleteChunk, len(ids))]
 		args := make([]any, len(chunk))
@@ -266,20 +282,17 @@ func (st *Store) DeleteSessions(ctx context.Context, ids []string) (int, error) 
 		}
 		in := "(" + placeholders(len(chunk)) + ")"
 		if _, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE session_id IN `+in, args...); err != nil {
-			return 0, fmt.Errorf("sqlite: delete runs of sessions: %w", err)
+			return fmt.Errorf("sqlite: delete runs of sessions: %w", err)
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE session_id IN `+in, args...)
 		if err != nil {
-			return 0, fmt.Errorf("sqlite: delete sessions: %w", err)
+			return fmt.Errorf("sqlite: delete sessions: %w", err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return 0, fmt.Errorf("sqlite: delete sessions: %w", err)
+			return fmt.Errorf("sqlite: delete sessions: %w", err)
 		}
-		total += int(n)
+		*total += int(n)
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("sqlite: delete sessions: %w", err)
-	}
-	return total, nil
+	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentgate/agentgate/core"
@@ -41,9 +42,15 @@ var migrationFiles embed.FS
 
 // Store implements core.Store on SQLite. Create it with Open.
 type Store struct {
-	w    *sql.DB   // writer pool: one connection; every write goes here
+	w    *sql.DB   // writer pool: one connection, used by the writer goroutine
 	r    *sql.DB   // reader pool: query_only connections
 	keep *sql.Conn // in-memory only: pins the database while the store is open
+
+	ops        chan *writeOp // writes waiting for the writer goroutine
+	stop       chan struct{} // closed by Close
+	writerDone chan struct{} // closed when the writer goroutine returns
+	closeOnce  sync.Once
+	started    bool // the writer goroutine runs
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it
@@ -63,7 +70,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
 	}
-	s := &Store{w: w}
+	s := &Store{w: w, ops: make(chan *writeOp, maxBatch), stop: make(chan struct{}), writerDone: make(chan struct{})}
 	if err := Migrate(ctx, w, Latest); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -84,6 +91,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
 		}
 	}
+	s.started = true
+	go s.writer()
 	return s, nil
 }
 
@@ -195,6 +204,17 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the pools. An in-memory database is gone afterwards.
 func (s *Store) Close() error {
+	first := false
+	s.closeOnce.Do(func() {
+		first = true
+		close(s.stop)
+		if s.started {
+			<-s.writerDone
+		}
+	})
+	if !first {
+		return nil
+	}
 	var errs []error
 	if s.keep != nil {
 		errs = append(errs, s.keep.Close())
@@ -254,6 +274,9 @@ func (t target) writerDSN() string {
 		fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMS),
 		"_pragma=foreign_keys(1)",
 		"_pragma=synchronous(NORMAL)",
+		// Savepoints (one per write of a group commit) keep their
+		// sub-journal in memory instead of a temporary file.
+		"_pragma=temp_store(MEMORY)",
 		// Take the write lock at BEGIN, so a transaction never fails
 		// half-way when another process holds it: it waits instead.
 		"_txlock=immediate",

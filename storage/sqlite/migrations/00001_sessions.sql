@@ -20,11 +20,8 @@ CREATE TABLE sessions (
     updated_at    INTEGER NOT NULL  -- Unix seconds
 );
 CREATE INDEX sessions_created_at_idx ON sessions (created_at);
-CREATE INDEX sessions_updated_at_idx ON sessions (updated_at);
 CREATE INDEX sessions_user_id_created_at_idx ON sessions (user_id, created_at);
 CREATE INDEX sessions_agent_id_idx ON sessions (agent_id);
-CREATE INDEX sessions_team_id_idx ON sessions (team_id);
-CREATE INDEX sessions_workflow_id_idx ON sessions (workflow_id);
 
 -- +goose Down
 DROP TABLE sessions;

@@ -31,10 +31,7 @@ CREATE TABLE runs (
     updated_at       INTEGER NOT NULL               -- Unix seconds
 );
 CREATE INDEX runs_session_id_created_at_idx ON runs (session_id, created_at);
-CREATE INDEX runs_created_at_idx ON runs (created_at);
-CREATE INDEX runs_agent_id_created_at_idx ON runs (agent_id, created_at);
 CREATE INDEX runs_user_id_created_at_idx ON runs (user_id, created_at);
-CREATE INDEX runs_status_idx ON runs (status);
 
 -- +goose Down
 DROP TABLE runs;
