@@ -371,6 +371,36 @@ func TestCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("migrate", func(t *testing.T) {
+		t.Parallel()
+		ctx := testCtx(t, 20*time.Second)
+		db := "sqlite://" + filepath.Join(t.TempDir(), "m.db")
+		migrate := func(args ...string) (string, error) {
+			cmd := exec.CommandContext(ctx, binPath, append([]string{"migrate"}, args...)...)
+			cmd.Dir = t.TempDir()
+			cmd.Env = cleanEnv("AGENTGATE_DATABASE_URL=" + db)
+			out, err := cmd.CombinedOutput()
+			return string(out), err
+		}
+		out, err := migrate()
+		if err != nil || !regexp.MustCompile(`schema version 0 -> [1-9]\d*`).MatchString(out) {
+			t.Fatalf("migrate to latest: %v\n%s", err, out)
+		}
+		latest := regexp.MustCompile(`-> (\d+)`).FindStringSubmatch(out)[1]
+		if out, err := migrate("--to", "0"); err != nil || !strings.Contains(out, "schema version "+latest+" -> 0") {
+			t.Fatalf("migrate down to 0: %v\n%s", err, out)
+		}
+		if out, err := migrate("--to", "1"); err != nil || !strings.Contains(out, "0 -> 1") {
+			t.Fatalf("migrate up to 1: %v\n%s", err, out)
+		}
+		if out, err := migrate("--to", "banana"); err == nil || !strings.Contains(out, "--to") {
+			t.Fatalf("migrate --to banana should fail naming the flag: %v\n%s", err, out)
+		}
+		if out, err := migrate("--to", "99"); err == nil {
+			t.Fatalf("migrate to an unknown version should fail:\n%s", out)
+		}
+	})
+
 	t.Run("version", func(t *testing.T) {
 		t.Parallel()
 		out, err := cli(t, testCtx(t, 20*time.Second), "version")
