@@ -26,6 +26,17 @@ type EngineConfig struct {
 	NewID func() string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// InstanceID names this engine as the lease owner of the runs it
+	// executes; empty means a random id.
+	InstanceID string
+	// LeaseTTL is how long an executing run's lease lasts without renewal
+	// (renewed every third of it). A reaper on every engine ends a RUNNING
+	// run whose lease ended with RunError (worker_lost). Default 15 s;
+	// negative disables leases and the reaper.
+	LeaseTTL time.Duration
+	// Queue, when set, executes background runs durably (any replica's
+	// worker calls ExecuteQueued). Nil runs them in this process.
+	Queue Queue
 }
 
 // Engine executes runs and owns their lifecycle: it creates runs, executes
@@ -47,11 +58,12 @@ type Engine struct {
 	activeMu sync.Mutex
 	active   map[string]*activeRun
 
-	baseCtx  context.Context
-	stopRuns context.CancelFunc
-	wg       sync.WaitGroup
-	closed   chan struct{}
-	once     sync.Once
+	baseCtx    context.Context
+	stopRuns   context.CancelFunc
+	wg         sync.WaitGroup
+	closed     chan struct{}
+	once       sync.Once
+	reaperDone chan struct{}
 }
 
 // NewEngine returns an Engine over the given store and log.
@@ -71,12 +83,37 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = NewUUID()
+	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = 15 * time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Engine{
+	e := &Engine{
 		store: cfg.Store, log: cfg.Log, logger: cfg.Logger, cfg: cfg,
 		agents: map[string]Agent{}, active: map[string]*activeRun{}, baseCtx: ctx, stopRuns: cancel,
-		closed: make(chan struct{}),
-	}, nil
+		closed: make(chan struct{}), reaperDone: make(chan struct{}),
+	}
+	if cfg.LeaseTTL > 0 {
+		go e.reaper()
+	} else {
+		close(e.reaperDone)
+	}
+	return e, nil
+}
+
+// InstanceID is this engine's lease owner name.
+func (e *Engine) InstanceID() string { return e.cfg.InstanceID }
+
+func (e *Engine) nowMs() int64 { return e.cfg.Now().UnixMilli() }
+
+// leaseUntil is the end of a lease taken or renewed now (0 without leases).
+func (e *Engine) leaseUntil() int64 {
+	if e.cfg.LeaseTTL <= 0 {
+		return 0
+	}
+	return e.nowMs() + e.cfg.LeaseTTL.Milliseconds()
 }
 
 // NewUUID returns a random (version 4) UUID string.
@@ -166,10 +203,15 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 	if p.SessionID == "" {
 		p.SessionID = e.cfg.NewID()
 	}
+	queued := p.Background && e.cfg.Queue != nil
 	run := &Run{
 		RunID: e.cfg.NewID(), SessionID: p.SessionID, AgentID: info.ID, AgentName: info.Name,
 		UserID: p.UserID, Status: RunRunning, Input: RunInput{InputContent: p.Message},
 		Background: p.Background, CreatedAt: now, UpdatedAt: now,
+		LeaseOwner: e.cfg.InstanceID, LeaseUntil: e.leaseUntil(),
+	}
+	if queued {
+		run.Status, run.LeaseOwner, run.LeaseUntil = RunPending, "", 0
 	}
 	if info.Model != nil {
 		run.Model, run.ModelProvider = info.Model.Model, info.Model.Provider
@@ -183,8 +225,91 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 		return nil, fmt.Errorf("create run: %w", err)
 	}
 	snapshot := *run
+	if queued {
+		if err := e.cfg.Queue.Enqueue(ctx, run.RunID); err != nil {
+			w := &runWriter{e: e, run: run, last: -1}
+			e.finishError(context.WithoutCancel(ctx), w, fmt.Errorf("could not queue the run: %w", err), "queue_error")
+			return nil, &Error{Code: CodeUnavailable, Message: "could not queue the background run", Err: err}
+		}
+		return &snapshot, nil
+	}
 	e.launch(a, run, execOpts{msg: p.Message, noHistory: newSession})
 	return &snapshot, nil
+}
+
+// ExecuteQueued executes a queued background run; a queue's worker calls
+// it, on any replica, and it returns when the run's segment ends (or ctx
+// ends: the run then goes on here until the engine closes). attempt counts
+// from 1; a later attempt takes over a RUNNING run whose executor's lease
+// ended (it died), restarting it with a CustomEvent that says so. A run
+// that is already final, paused, or alive elsewhere is left alone.
+func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) error {
+	run, err := e.Get(ctx, runID)
+	if err != nil {
+		return err
+	}
+	a, err := e.Agent(run.AgentID)
+	if err != nil {
+		return err
+	}
+	var o execOpts
+	switch {
+	case run.Status == RunPending:
+		o = execOpts{msg: run.Input.InputContent}
+	case run.Status == RunRunning && run.LeaseUntil < e.nowMs() && e.activeRun(runID) == nil:
+		last, err := e.lastIndex(ctx, run)
+		if err != nil {
+			return err
+		}
+		now := e.nowMs()
+		run.LeaseOwner, run.LeaseUntil, run.UpdatedAt = e.cfg.InstanceID, e.leaseUntil(), e.now()
+		if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunRunning}, IfLeaseExpiredBefore: now}); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return nil // someone else took it over
+			}
+			return err
+		}
+		run.EventCount = last + 1
+		o = execOpts{msg: run.Input.InputContent, restart: attempt}
+	default:
+		return nil
+	}
+	if ar := e.activeRun(runID); ar != nil {
+		return e.waitActive(ctx, ar)
+	}
+	ar := e.launch(a, run, o)
+	return e.waitActive(ctx, ar)
+}
+
+func (e *Engine) waitActive(ctx context.Context, ar *activeRun) error {
+	select {
+	case <-ar.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// lastIndex finds the index of the run's last event in the log (-1: none).
+func (e *Engine) lastIndex(ctx context.Context, run *Run) (int64, error) {
+	after := run.EventCount - 1
+	for {
+		evs, err := e.log.Read(ctx, ReadParams{RunID: run.RunID, After: after})
+		var ge *GoneError
+		switch {
+		case errors.As(err, &ge):
+			after = ge.FirstIndex - 1
+			continue
+		case errors.Is(err, ErrNotFound):
+			return after, nil
+		case err != nil:
+			return 0, err
+		}
+		if len(evs) == 0 {
+			return after, nil
+		}
+		after = evs[len(evs)-1].EventIndex
+	}
 }
 
 // execOpts says how execute starts a run.
@@ -192,6 +317,7 @@ type execOpts struct {
 	msg       string
 	resume    *PausedState // set when a paused run continues
 	noHistory bool         // the session is new: skip loading history
+	restart   int          // attempt number of a queued run taken over after its executor died
 }
 
 // activeRun is a run this process is executing. done is closed when the
@@ -203,7 +329,7 @@ type activeRun struct {
 }
 
 // launch executes the run in its own goroutine, detached from any request.
-func (e *Engine) launch(a Agent, run *Run, o execOpts) {
+func (e *Engine) launch(a Agent, run *Run, o execOpts) *activeRun {
 	ar := &activeRun{done: make(chan struct{})}
 	e.activeMu.Lock()
 	e.active[run.RunID] = ar
@@ -222,6 +348,7 @@ func (e *Engine) launch(a Agent, run *Run, o execOpts) {
 		e.activeMu.Unlock()
 		close(ar.done)
 	}()
+	return ar
 }
 
 func (e *Engine) activeRun(runID string) *activeRun {
@@ -292,11 +419,22 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 		}
 		run.Status = RunRunning
 		run.UpdatedAt = e.now()
+		run.LeaseOwner, run.LeaseUntil = e.cfg.InstanceID, e.leaseUntil()
 		if err := e.store.UpdateRun(bg, run, UpdateRunParams{IfStatus: []RunStatus{RunPending}}); err != nil {
 			if errors.Is(err, ErrConflict) {
 				return false // someone else (a cancel) moved it on
 			}
 			return e.finishError(bg, w, fmt.Errorf("mark running: %w", err), "internal_error")
+		}
+	}
+	if e.cfg.LeaseTTL > 0 {
+		go e.heartbeat(ctx, run.RunID, cancel)
+	}
+	if o.restart > 0 {
+		if err := w.emit(bg, Event{Event: EventCustom, Data: map[string]any{
+			"kind": "run_restarted", "attempt": o.restart, "reason": "worker_lost",
+		}}); err != nil {
+			return e.finishError(bg, w, err, "internal_error")
 		}
 	}
 	if !continued {
@@ -345,6 +483,93 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	}
 }
 
+// heartbeat renews the run's lease until ctx ends. If the lease was lost
+// (a reaper ended the run, or another worker took it over) the execution
+// here is stopped: its result would not be stored anyway.
+func (e *Engine) heartbeat(ctx context.Context, runID string, stop context.CancelFunc) {
+	t := time.NewTicker(e.cfg.LeaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := e.store.RenewLease(ctx, LeaseParams{RunID: runID, Owner: e.cfg.InstanceID, Until: e.leaseUntil()})
+		switch {
+		case err == nil, ctx.Err() != nil:
+		case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+			e.logger.Warn("run lease lost; stopping its execution here", "run_id", runID)
+			stop()
+			return
+		default:
+			e.logger.Warn("renew run lease", "run_id", runID, "err", err)
+		}
+	}
+}
+
+// reaper ends, every half lease, the RUNNING runs whose executor vanished
+// (lease ended): with RunError worker_lost, so no subscriber waits forever.
+// Queued background runs are left to the queue, which executes them again.
+func (e *Engine) reaper() {
+	defer close(e.reaperDone)
+	interval := max(e.cfg.LeaseTTL/2, 50*time.Millisecond)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.closed:
+			return
+		case <-t.C:
+		}
+		if err := e.ReapExpired(e.baseCtx); err != nil && e.baseCtx.Err() == nil {
+			e.logger.Warn("reap runs with expired leases", "err", err)
+		}
+	}
+}
+
+// ReapExpired ends the RUNNING runs whose lease ended (see reaper).
+func (e *Engine) ReapExpired(ctx context.Context) error {
+	now := e.nowMs()
+	runs, err := e.store.ListExpiredLeases(ctx, now, 100)
+	if err != nil {
+		return err
+	}
+	for _, run := range runs {
+		if run.Background && e.cfg.Queue != nil {
+			continue
+		}
+		if e.activeRun(run.RunID) != nil {
+			continue // ours and alive: a renewal is merely late
+		}
+		last, err := e.lastIndex(ctx, run)
+		if err != nil {
+			return err
+		}
+		w := &runWriter{e: e, run: run, last: last}
+		msg := "the worker executing this run stopped"
+		run.Status, run.Error, run.ErrorType = RunError, msg, "worker_lost"
+		run.LeaseOwner, run.LeaseUntil = "", 0
+		run.EventCount = last + 2
+		run.UpdatedAt = e.now()
+		err = e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunRunning}, IfLeaseExpiredBefore: now})
+		if errors.Is(err, ErrConflict) {
+			continue // renewed, or reaped by another replica
+		}
+		if err != nil {
+			return err
+		}
+		e.logger.Warn("run's executor vanished; ended it", "run_id", run.RunID)
+		if err := w.emit(ctx, Event{Event: EventRunError, Content: msg, ErrorType: "worker_lost", ErrorID: e.cfg.NewID()}); err != nil {
+			return err
+		}
+		if err := e.log.Finish(ctx, run.RunID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // safeExecute turns a panicking agent into an error.
 func (e *Engine) safeExecute(ctx context.Context, a Agent, x *Execution) (out *Outcome, err error) {
 	defer func() {
@@ -385,8 +610,10 @@ func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunS
 	run := w.run
 	run.EventCount = w.last + 2 // the events so far plus ev
 	run.UpdatedAt = e.now()
+	owner := run.LeaseOwner
+	run.LeaseOwner, run.LeaseUntil = "", 0
 	stored = true
-	if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: from}); err != nil {
+	if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: from, IfLeaseOwner: owner}); err != nil {
 		if errors.Is(err, ErrConflict) {
 			e.logger.Warn("run changed state under its executor", "run_id", run.RunID)
 			return false
@@ -553,6 +780,7 @@ func (e *Engine) Continue(ctx context.Context, p ContinueParams) (*Run, int64, e
 	run.Status = RunRunning
 	run.Paused = &resume
 	run.UpdatedAt = e.now()
+	run.LeaseOwner, run.LeaseUntil = e.cfg.InstanceID, e.leaseUntil()
 	if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunPaused}}); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return nil, 0, Errorf(CodeConflict, "run %s is no longer paused", run.RunID)
@@ -729,6 +957,7 @@ func (e *Engine) waitFrom(ctx context.Context, runID string, after int64) error 
 // them to record it.
 func (e *Engine) Close(ctx context.Context) error {
 	e.once.Do(func() { close(e.closed) })
+	defer func() { <-e.reaperDone }()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
 	select {

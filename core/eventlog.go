@@ -75,6 +75,14 @@ type Subscription interface {
 	Close() error
 }
 
+// Queue executes background runs durably: a run enqueued is executed by some
+// replica's worker (through Engine.ExecuteQueued) even if the process that
+// enqueued it dies. Implementations: queue/river.
+type Queue interface {
+	// Enqueue schedules the PENDING run for execution.
+	Enqueue(ctx context.Context, runID string) error
+}
+
 // EventLogConfig is the retention configuration shared by event logs.
 type EventLogConfig struct {
 	// MaxEventsPerRun bounds what is kept per run; older events are trimmed

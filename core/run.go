@@ -132,8 +132,14 @@ type Run struct {
 	// every pause and end so a resume after the log expired can be answered.
 	EventCount int64        `json:"event_count"`
 	Paused     *PausedState `json:"-"`
-	CreatedAt  int64        `json:"created_at"`
-	UpdatedAt  int64        `json:"updated_at"`
+	// LeaseOwner is the engine instance executing the run, and LeaseUntil
+	// (Unix milliseconds) when its lease ends unless renewed. A RUNNING run
+	// whose lease ended lost its executor: a reaper ends it (worker_lost),
+	// or, for a queued background run, the queue executes it again.
+	LeaseOwner string `json:"-"`
+	LeaseUntil int64  `json:"-"`
+	CreatedAt  int64  `json:"created_at"`
+	UpdatedAt  int64  `json:"updated_at"`
 }
 
 // SessionType is agno's session kind.

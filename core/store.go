@@ -37,6 +37,13 @@ type Store interface {
 	// them; otherwise it returns ErrConflict and changes nothing. A stored
 	// cancel intent is sticky: UpdateRun never clears cancel_requested.
 	UpdateRun(ctx context.Context, r *Run, p UpdateRunParams) error
+	// RenewLease extends the lease of a RUNNING run held by p.Owner to
+	// p.Until. It is ErrConflict when the run is not RUNNING or another
+	// owner holds it, ErrNotFound when there is no such run.
+	RenewLease(ctx context.Context, p LeaseParams) error
+	// ListExpiredLeases returns up to limit RUNNING runs whose lease ended
+	// before now (Unix milliseconds), oldest lease first.
+	ListExpiredLeases(ctx context.Context, now int64, limit int) ([]*Run, error)
 	// SetCancelRequested records the intent to cancel the run and returns
 	// the run as stored after that.
 	SetCancelRequested(ctx context.Context, id string) (*Run, error)
@@ -80,9 +87,24 @@ type UpdateSessionParams struct {
 	UpdatedAt    int64
 }
 
-// UpdateRunParams makes UpdateRun a compare-and-set on the status.
+// UpdateRunParams makes UpdateRun a compare-and-set.
 type UpdateRunParams struct {
+	// IfStatus: update only a run whose stored status is one of these.
 	IfStatus []RunStatus
+	// IfLeaseExpiredBefore (Unix milliseconds), when not 0: update only a
+	// run whose stored lease ends before it (a reaper or a retry taking
+	// over a run whose executor vanished).
+	IfLeaseExpiredBefore int64
+	// IfLeaseOwner, when not empty: update only a run whose stored lease
+	// owner is this one (an executor finishing a run nobody took over).
+	IfLeaseOwner string
+}
+
+// LeaseParams renews a run's lease.
+type LeaseParams struct {
+	RunID string
+	Owner string
+	Until int64 // Unix milliseconds
 }
 
 // ListRunsParams filters ListRuns; empty fields match anything.

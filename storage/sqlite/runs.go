@@ -12,7 +12,8 @@ import (
 
 const runColumns = `run_id, session_id, agent_id, agent_name, user_id, status, input, content,
 	content_type, model, model_provider, messages, tools, requirements, metrics, error,
-	error_type, cancel_requested, background, event_count, paused_state, created_at, updated_at`
+	error_type, cancel_requested, background, event_count, paused_state, created_at, updated_at,
+	lease_owner, lease_until`
 
 func scanRun(sc scanner) (*core.Run, error) {
 	var (
@@ -24,7 +25,7 @@ func scanRun(sc scanner) (*core.Run, error) {
 	if err := sc.Scan(&r.RunID, &r.SessionID, &r.AgentID, &r.AgentName, &r.UserID, &status,
 		&input, &r.Content, &r.ContentType, &r.Model, &r.ModelProvider, &messages, &tools,
 		&reqs, &metrics, &r.Error, &r.ErrorType, &r.CancelRequested, &r.Background,
-		&r.EventCount, &paused, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		&r.EventCount, &paused, &r.CreatedAt, &r.UpdatedAt, &r.LeaseOwner, &r.LeaseUntil); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}
@@ -78,7 +79,7 @@ func runValues(r *core.Run) ([]any, error) {
 		return nil, err
 	}
 	return append(vals, r.Error, r.ErrorType, r.CancelRequested, r.Background, r.EventCount,
-		paused, r.CreatedAt, r.UpdatedAt), nil
+		paused, r.CreatedAt, r.UpdatedAt, r.LeaseOwner, r.LeaseUntil), nil
 }
 
 // CreateRun inserts r with its Paused state; a duplicate run_id is
@@ -160,7 +161,7 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 		input = ?, content = ?, content_type = ?, model = ?, model_provider = ?, messages = ?,
 		tools = ?, requirements = ?, metrics = ?, error = ?, error_type = ?,
 		cancel_requested = (cancel_requested OR ?), background = ?, event_count = ?,
-		paused_state = ?, created_at = ?, updated_at = ?
+		paused_state = ?, created_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?
 		WHERE run_id = ?`
 	args := append(vals, r.RunID)
 	if len(p.IfStatus) > 0 {
@@ -168,6 +169,14 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 		for _, s := range p.IfStatus {
 			args = append(args, string(s))
 		}
+	}
+	if p.IfLeaseExpiredBefore != 0 {
+		q += ` AND lease_until < ?`
+		args = append(args, p.IfLeaseExpiredBefore)
+	}
+	if p.IfLeaseOwner != "" {
+		q += ` AND lease_owner = ?`
+		args = append(args, p.IfLeaseOwner)
 	}
 
 	// The writer pool has one connection, so this transaction is the only
@@ -207,6 +216,60 @@ func joinStatuses(ss []core.RunStatus) string {
 		parts[i] = string(s)
 	}
 	return strings.Join(parts, " or ")
+}
+
+// RenewLease extends the lease of a RUNNING run its owner holds.
+func (st *Store) RenewLease(ctx context.Context, p core.LeaseParams) error {
+	if p.RunID == "" || p.Owner == "" {
+		return fmt.Errorf("sqlite: renew lease: run id and owner are required: %w", core.ErrInvalid)
+	}
+	return st.write(ctx, func(ctx context.Context, tx *wtx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE runs SET lease_until = ?
+			WHERE run_id = ? AND status = 'RUNNING' AND lease_owner = ?`, p.Until, p.RunID, p.Owner)
+		if err != nil {
+			return fmt.Errorf("sqlite: renew lease of run %q: %w", p.RunID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("sqlite: renew lease of run %q: %w", p.RunID, err)
+		} else if n == 1 {
+			return nil
+		}
+		var status, owner string
+		err = tx.QueryRowContext(ctx, `SELECT status, lease_owner FROM runs WHERE run_id = ?`, p.RunID).Scan(&status, &owner)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("run %q: %w", p.RunID, core.ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("sqlite: renew lease of run %q: %w", p.RunID, err)
+		}
+		return fmt.Errorf("run %q is %s with lease owner %q, not %q: %w", p.RunID, status, owner, p.Owner, core.ErrConflict)
+	})
+}
+
+// ListExpiredLeases returns RUNNING runs whose lease ended before now.
+func (st *Store) ListExpiredLeases(ctx context.Context, now int64, limit int) ([]*core.Run, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := st.r.QueryContext(ctx, `SELECT `+runColumns+` FROM runs
+		WHERE status = 'RUNNING' AND lease_until > 0 AND lease_until < ?
+		ORDER BY lease_until LIMIT ?`, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list expired leases: %w", err)
+	}
+	defer rows.Close()
+	var out []*core.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list expired leases: %w", err)
+	}
+	return out, nil
 }
 
 // SetCancelRequested records the intent to cancel the run and returns the

@@ -201,6 +201,7 @@ func minimalRun(sessionID string) *core.Run {
 func cloneRun(r *core.Run) *core.Run {
 	var c core.Run
 	mustRoundTrip(r, &c)
+	c.LeaseOwner, c.LeaseUntil = r.LeaseOwner, r.LeaseUntil
 	if r.Paused != nil {
 		c.Paused = new(core.PausedState)
 		mustRoundTrip(r.Paused, c.Paused)
@@ -274,6 +275,9 @@ func assertRun(t *testing.T, want, got *core.Run) {
 		t.Fatalf("run %s: got nil", want.RunID)
 	}
 	assertJSONEqual(t, "run "+want.RunID, want, got)
+	if want.LeaseOwner != got.LeaseOwner || want.LeaseUntil != got.LeaseUntil {
+		t.Fatalf("run %s: lease %q until %d, want %q until %d", want.RunID, got.LeaseOwner, got.LeaseUntil, want.LeaseOwner, want.LeaseUntil)
+	}
 	if (want.Paused == nil) != (got.Paused == nil) {
 		t.Fatalf("run %s: Paused: want nil=%v, got nil=%v", want.RunID, want.Paused == nil, got.Paused == nil)
 	}

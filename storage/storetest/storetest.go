@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) core.Store) {
 		{"ListSessions", testListSessions},
 		{"ListRuns", testListRuns},
 		{"Concurrency", testConcurrency},
+		{"Leases", testLeases},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
