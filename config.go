@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -55,12 +56,19 @@ type HTTPConfig struct {
 type EventLogConfig struct {
 	MaxEventsPerRun int           `yaml:"max_events_per_run"`
 	Retention       time.Duration `yaml:"retention"`
+	// Prefix of the Redis keys (default "agentgate:"); replicas that share
+	// runs use the same prefix.
+	Prefix string `yaml:"prefix"`
 }
 
 // RunsConfig configures run execution.
 type RunsConfig struct {
 	// HistoryRuns is how many earlier runs of a session an agent sees.
 	HistoryRuns int `yaml:"history_runs"`
+	// LeaseTTL is how long an executing run's lease lasts unrenewed; a run
+	// whose replica died ends with RunError worker_lost about this long
+	// later (default 15s).
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
 
 // ModelConfig declares a model agents refer to by name.
@@ -268,11 +276,11 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("auth_mode must be none, key or jwt, not %q", c.AuthMode))
 	}
-	if c.RedisURL != "" {
-		errs = append(errs, errors.New("redis_url: the Redis event log is not available in this build yet; leave it empty for the in-memory log"))
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		errs = append(errs, fmt.Errorf("redis_url %q: want redis://HOST:PORT/DB or rediss://…", redact(c.RedisURL)))
 	}
-	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
-		errs = append(errs, fmt.Errorf("database_url %q: only sqlite://FILE is available in this build", c.DatabaseURL))
+	if c.DatabaseURL != "" && databaseKind(c.DatabaseURL) == "" {
+		errs = append(errs, fmt.Errorf("database_url %q: want sqlite://FILE or postgres://…", redact(c.DatabaseURL)))
 	}
 	switch c.LogLevel {
 	case "", "debug", "info", "warn", "error":
@@ -308,4 +316,27 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// databaseKind is "sqlite", "postgres", or "" for an unknown URL.
+func databaseKind(url string) string {
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		return "sqlite"
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return "postgres"
+	}
+	return ""
+}
+
+// redact hides the password of a URL for messages and logs.
+func redact(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); has {
+		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
 }

@@ -69,10 +69,10 @@ func TestValidateRejects(t *testing.T) {
 		"models: {m: {provider: scripted}}\nagents: [{id: a, model: other}]":                "not declared",
 		"models: {m: {provider: scripted}}\nagents: [{id: a, model: m, tools: [rm_rf]}]":    "unknown tool",
 		"models: {m: {provider: scripted}}\nagents: [{id: a, model: m}, {id: a, model: m}]": "twice",
-		"auth_mode: jwt":                    "not available",
-		"redis_url: redis://127.0.0.1:6379": "redis_url",
-		"database_url: postgres://x":        "database_url",
-		"log_level: loud":                   "log_level",
+		"auth_mode: jwt":                   "not available",
+		"redis_url: http://127.0.0.1:6379": "redis_url",
+		"database_url: mysql://x":          "database_url",
+		"log_level: loud":                  "log_level",
 	}
 	for in, want := range cases {
 		cfg, err := ParseConfig([]byte(in))

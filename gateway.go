@@ -5,6 +5,7 @@ package agentgate
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,8 @@ import (
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/storage/memlog"
+	"github.com/agentgate/agentgate/storage/postgres"
+	"github.com/agentgate/agentgate/storage/redislog"
 	"github.com/agentgate/agentgate/storage/sqlite"
 	httptransport "github.com/agentgate/agentgate/transport/http"
 )
@@ -61,12 +64,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	if logger == nil {
 		logger = NewLogger(cfg.LogLevel)
 	}
-	store, err := sqlite.Open(ctx, cfg.DatabaseURL)
+	store, elog, err := openBackends(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open state store %s: %w", cfg.DatabaseURL, err)
+		return nil, err
 	}
-	elog := memlog.New(core.EventLogConfig{MaxEventsPerRun: cfg.EventLog.MaxEventsPerRun, Retention: cfg.EventLog.Retention})
-	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger, HistoryRuns: cfg.Runs.HistoryRuns})
+	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger,
+		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL})
 	if err != nil {
 		_ = elog.Close()
 		_ = store.Close()
@@ -80,9 +83,37 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	g.srv = httptransport.New(httptransport.Config{BodyLimit: cfg.HTTP.BodyLimit, HeartbeatInterval: cfg.HTTP.Heartbeat, Logger: logger})
 	rest.Register(g.srv, eng, rest.Config{
 		Name: cfg.Name, Description: cfg.Description, Version: Version,
-		Databases: []rest.DatabaseInfo{{ID: "default", Kind: "sqlite"}},
+		Databases: []rest.DatabaseInfo{{ID: "default", Kind: databaseKind(cfg.DatabaseURL)}},
 	})
 	return g, nil
+}
+
+// openBackends opens the state store and the event log the config names,
+// failing fast, with a clear message, when one is unreachable.
+func openBackends(ctx context.Context, cfg *Config) (core.Store, core.EventLog, error) {
+	octx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var store core.Store
+	var err error
+	switch databaseKind(cfg.DatabaseURL) {
+	case "postgres":
+		store, err = postgres.Open(octx, cfg.DatabaseURL)
+	default:
+		store, err = sqlite.Open(octx, cfg.DatabaseURL)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot open the state store %s: %w", redact(cfg.DatabaseURL), err)
+	}
+	logCfg := core.EventLogConfig{MaxEventsPerRun: cfg.EventLog.MaxEventsPerRun, Retention: cfg.EventLog.Retention}
+	if cfg.RedisURL == "" {
+		return store, memlog.New(logCfg), nil
+	}
+	elog, err := redislog.New(octx, redislog.Config{URL: cfg.RedisURL, Prefix: cfg.EventLog.Prefix, EventLog: logCfg})
+	if err != nil {
+		_ = store.Close()
+		return nil, nil, fmt.Errorf("cannot open the event log %s: %w", redact(cfg.RedisURL), err)
+	}
+	return store, elog, nil
 }
 
 // NewLogger returns a text logger on stderr at the named level.
@@ -222,3 +253,44 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 func (g *Gateway) closeBackends() error {
 	return errors.Join(g.log.Close(), g.store.Close())
 }
+
+// Migrator moves a state database's schema (agentgate migrate).
+type Migrator interface {
+	Version(ctx context.Context) (int64, error)
+	// Migrate moves to target: -1 the latest, 0 no tables, else a version.
+	Migrate(ctx context.Context, target int64) error
+	Close() error
+}
+
+// OpenMigrator opens the database at url for schema changes only.
+func OpenMigrator(ctx context.Context, url string) (Migrator, error) {
+	if databaseKind(url) == "postgres" {
+		return pgMigrator(url), nil
+	}
+	db, err := sqlite.OpenDB(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	return sqliteMigrator{db}, nil
+}
+
+type sqliteMigrator struct{ db *sql.DB }
+
+func (m sqliteMigrator) Version(ctx context.Context) (int64, error) { return sqlite.Version(ctx, m.db) }
+func (m sqliteMigrator) Migrate(ctx context.Context, target int64) error {
+	return sqlite.Migrate(ctx, m.db, target)
+}
+func (m sqliteMigrator) Close() error { return m.db.Close() }
+
+type pgMigrator string
+
+func (m pgMigrator) Version(ctx context.Context) (int64, error) {
+	return postgres.Version(ctx, string(m))
+}
+func (m pgMigrator) Migrate(ctx context.Context, target int64) error {
+	return postgres.Migrate(ctx, string(m), target)
+}
+func (m pgMigrator) Close() error { return nil }
+
+// Redact hides the password of a URL for messages and logs.
+func Redact(url string) string { return redact(url) }

@@ -164,6 +164,35 @@ func (e *Engine) Agents() []Agent {
 	return out
 }
 
+// Readiness is the state of each backend: "ok" or the error.
+type Readiness struct {
+	Ready    bool   `json:"ready"`
+	Database string `json:"database"`
+	EventLog string `json:"event_log"`
+}
+
+// Ready pings the state store and the event log (each bounded by ctx).
+func (e *Engine) Ready(ctx context.Context) Readiness {
+	r := Readiness{Ready: true, Database: "ok", EventLog: "ok"}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := e.store.Ping(ctx); err != nil {
+			r.Database = err.Error()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := e.log.Ping(ctx); err != nil {
+			r.EventLog = err.Error()
+		}
+	}()
+	wg.Wait()
+	r.Ready = r.Database == "ok" && r.EventLog == "ok"
+	return r
+}
+
 // Store returns the engine's state store (for the session API and readiness).
 func (e *Engine) Store() Store { return e.store }
 

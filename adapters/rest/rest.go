@@ -202,6 +202,24 @@ func (h *Handler) registerCore() {
 		func(ctx context.Context, _ *struct{}) (*struct{ Body HealthBody }, error) {
 			return &struct{ Body HealthBody }{HealthBody{Status: "ok", InstantiatedAt: h.started}}, nil
 		})
+	huma.Register(h.api, huma.Operation{OperationID: "ready", Method: http.MethodGet, Path: "/ready", Summary: "Readiness: the state store and the event log answer", Tags: []string{"Core"},
+		Responses: map[string]*huma.Response{"503": {Description: "A backend does not answer"}}},
+		func(ctx context.Context, _ *struct{}) (*struct {
+			Status int
+			Body   core.Readiness
+		}, error) {
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			r := h.eng.Ready(cctx)
+			status := http.StatusOK
+			if !r.Ready {
+				status = http.StatusServiceUnavailable
+			}
+			return &struct {
+				Status int
+				Body   core.Readiness
+			}{status, r}, nil
+		})
 	huma.Register(h.api, huma.Operation{OperationID: "get-config", Method: http.MethodGet, Path: "/config", Summary: "Gateway configuration", Tags: []string{"Core"}},
 		func(ctx context.Context, _ *struct{}) (*struct{ Body ConfigBody }, error) {
 			b := ConfigBody{OSID: h.cfg.Name, Name: h.cfg.Name, Description: h.cfg.Description, Version: h.cfg.Version,

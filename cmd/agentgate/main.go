@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentgate/agentgate"
-	"github.com/agentgate/agentgate/storage/sqlite"
 )
 
 func main() {
@@ -90,23 +89,23 @@ func migrateCmd() *cobra.Command {
 					return fmt.Errorf("--to must be a version number >= 0 or latest, not %q", to)
 				}
 			}
-			db, err := sqlite.OpenDB(cmd.Context(), cfg.DatabaseURL)
+			m, err := agentgate.OpenMigrator(cmd.Context(), cfg.DatabaseURL)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			before, err := sqlite.Version(cmd.Context(), db)
+			defer m.Close()
+			before, err := m.Version(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if err := sqlite.Migrate(cmd.Context(), db, target); err != nil {
+			if err := m.Migrate(cmd.Context(), target); err != nil {
 				return err
 			}
-			after, err := sqlite.Version(cmd.Context(), db)
+			after, err := m.Version(cmd.Context())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: schema version %d -> %d\n", cfg.DatabaseURL, before, after)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: schema version %d -> %d\n", agentgate.Redact(cfg.DatabaseURL), before, after)
 			return nil
 		},
 	}

@@ -1,0 +1,148 @@
+package redislog
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// cancelWatch is what the watchers of one run in this process share. Guarded
+// by Log.cancelMu.
+type cancelWatch struct {
+	ch       chan struct{} // closed when the cancel is seen
+	fired    bool
+	watchers int
+}
+
+// SignalCancel implements core.EventLog. The signal is remembered for
+// Retention (a key with that TTL) and published to every Log sharing the
+// Redis and prefix.
+func (l *Log) SignalCancel(ctx context.Context, runID string) error {
+	if runID == "" {
+		return invalid("no run id")
+	}
+	if err := l.check(ctx); err != nil {
+		return err
+	}
+	pipe := l.rdb.Pipeline()
+	pipe.Set(ctx, l.cancelKey(runID), "1", max(l.cfg.EventLog.Retention, time.Millisecond))
+	pipe.Publish(ctx, l.cancelChannel(), runID)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return l.fail(ctx, "signal cancel", err)
+	}
+	l.fire(runID) // no need to wait for our own message
+	return nil
+}
+
+// WatchCancel implements core.EventLog. The stop function may be called any
+// number of times, from any goroutine.
+func (l *Log) WatchCancel(ctx context.Context, runID string) (<-chan struct{}, func(), error) {
+	if runID == "" {
+		return nil, nil, invalid("no run id")
+	}
+	if err := l.check(ctx); err != nil {
+		return nil, nil, err
+	}
+	l.cancelMu.Lock()
+	w := l.watches[runID]
+	if w == nil {
+		w = &cancelWatch{ch: make(chan struct{})}
+		l.watches[runID] = w
+	}
+	w.watchers++
+	fired := w.fired
+	l.cancelMu.Unlock()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			l.cancelMu.Lock()
+			defer l.cancelMu.Unlock()
+			w.watchers--
+			if w.watchers == 0 && l.watches[runID] == w {
+				delete(l.watches, runID)
+			}
+		})
+	}
+	if !fired {
+		// The watch is registered and the channel subscribed (since New),
+		// so a signal after this check reaches us as a message; one before
+		// it left the key.
+		n, err := l.rdb.Exists(ctx, l.cancelKey(runID)).Result()
+		if err != nil {
+			stop()
+			return nil, nil, l.fail(ctx, "watch cancel", err)
+		}
+		if n > 0 {
+			l.fire(runID)
+		}
+	}
+	return w.ch, stop, nil
+}
+
+// fire closes the channel of runID's watchers in this process, if any.
+func (l *Log) fire(runID string) {
+	l.cancelMu.Lock()
+	defer l.cancelMu.Unlock()
+	if w := l.watches[runID]; w != nil && !w.fired {
+		w.fired = true
+		close(w.ch)
+	}
+}
+
+// cancelLoop fans the cancel channel's messages out to the watchers until
+// the pub/sub connection is closed. The subscription confirmation of New
+// was consumed there, so a confirmation arriving here means go-redis
+// reconnected and resubscribed: signals published meanwhile were lost, so
+// every watched key is checked again.
+func (l *Log) cancelLoop(ch <-chan any) {
+	defer close(l.psDone)
+	var rechecks sync.WaitGroup
+	defer rechecks.Wait()
+	for msg := range ch {
+		switch m := msg.(type) {
+		case *redis.Message:
+			l.fire(m.Payload)
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				rechecks.Go(l.recheckCancels)
+			}
+		}
+	}
+}
+
+// recheckCancels fires the watches whose cancel key exists.
+func (l *Log) recheckCancels() {
+	l.cancelMu.Lock()
+	runs := make([]string, 0, len(l.watches))
+	for id, w := range l.watches {
+		if !w.fired {
+			runs = append(runs, id)
+		}
+	}
+	l.cancelMu.Unlock()
+	if len(runs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() {
+		select {
+		case <-l.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	pipe := l.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(runs))
+	for i, id := range runs {
+		cmds[i] = pipe.Exists(ctx, l.cancelKey(id))
+	}
+	_, _ = pipe.Exec(ctx) // on failure the next reconnect checks again
+	for i, cmd := range cmds {
+		if cmd.Val() > 0 {
+			l.fire(runs[i])
+		}
+	}
+}
