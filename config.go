@@ -38,6 +38,7 @@ type Config struct {
 	HTTP     HTTPConfig             `yaml:"http"`
 	EventLog EventLogConfig         `yaml:"event_log"`
 	Runs     RunsConfig             `yaml:"runs"`
+	Queue    QueueConfig            `yaml:"queue"`
 	Models   map[string]ModelConfig `yaml:"models"`
 	Agents   []AgentConfig          `yaml:"agents"`
 }
@@ -69,6 +70,23 @@ type RunsConfig struct {
 	// whose replica died ends with RunError worker_lost about this long
 	// later (default 15s).
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
+}
+
+// QueueConfig configures the durable queue of background runs (River, on
+// the state database).
+type QueueConfig struct {
+	// Workers bounds the background runs this replica executes at once
+	// (default 10).
+	Workers int `yaml:"workers"`
+	// RescueAfter is how long a background run's job may go without its
+	// worker's heartbeat before another replica executes it again (default
+	// 1m; keep it above runs.lease_ttl).
+	RescueAfter time.Duration `yaml:"rescue_after"`
+	// PollInterval is how often workers look for new jobs (default 200ms
+	// on SQLite, 1s on Postgres, which is also notified).
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// MaxAttempts bounds how often a run's job is tried (default 5).
+	MaxAttempts int `yaml:"max_attempts"`
 }
 
 // ModelConfig declares a model agents refer to by name.

@@ -21,6 +21,7 @@ import (
 	"github.com/agentgate/agentgate/core/model"
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/core/tool"
+	riverqueue "github.com/agentgate/agentgate/queue/river"
 	"github.com/agentgate/agentgate/storage/memlog"
 	"github.com/agentgate/agentgate/storage/postgres"
 	"github.com/agentgate/agentgate/storage/redislog"
@@ -33,12 +34,14 @@ var Version = "0.1.0-dev"
 
 // Gateway is a configured agentgate: engine, storage, HTTP server, routes.
 type Gateway struct {
-	cfg    *Config
-	logger *slog.Logger
-	store  core.Store
-	log    core.EventLog
-	eng    *core.Engine
-	srv    *httptransport.Server
+	cfg     *Config
+	logger  *slog.Logger
+	store   core.Store
+	log     core.EventLog
+	queue   *riverqueue.Queue
+	queueDB *sql.DB // SQLite only: the queue's own connection
+	eng     *core.Engine
+	srv     *httptransport.Server
 }
 
 // Options tune New beyond the Config.
@@ -68,14 +71,29 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger,
-		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL})
-	if err != nil {
-		_ = elog.Close()
-		_ = store.Close()
+	g := &Gateway{cfg: cfg, logger: logger, store: store, log: elog}
+	if err := g.openQueue(ctx); err != nil {
+		_ = g.closeBackends()
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, logger: logger, store: store, log: elog, eng: eng}
+	var queue core.Queue
+	if g.queue != nil {
+		queue = g.queue
+	}
+	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger,
+		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL, Queue: queue})
+	if err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
+	g.eng = eng
+	if g.queue != nil {
+		g.queue.SetExecutor(eng)
+		if err := g.queue.Start(ctx); err != nil {
+			_ = g.closeBackends()
+			return nil, fmt.Errorf("start the background-run queue: %w", err)
+		}
+	}
 	if err := g.buildAgents(); err != nil {
 		_ = g.closeBackends()
 		return nil, err
@@ -114,6 +132,31 @@ func openBackends(ctx context.Context, cfg *Config) (core.Store, core.EventLog, 
 		return nil, nil, fmt.Errorf("cannot open the event log %s: %w", redact(cfg.RedisURL), err)
 	}
 	return store, elog, nil
+}
+
+// openQueue opens the durable queue of background runs on the state
+// database: River on the store's Postgres pool, or on its own connection to
+// the SQLite file.
+func (g *Gateway) openQueue(ctx context.Context) error {
+	qcfg := riverqueue.Config{Workers: g.cfg.Queue.Workers, RescueAfter: g.cfg.Queue.RescueAfter,
+		PollInterval: g.cfg.Queue.PollInterval, MaxAttempts: g.cfg.Queue.MaxAttempts, Logger: g.logger}
+	var err error
+	switch st := g.store.(type) {
+	case *postgres.Store:
+		g.queue, err = riverqueue.NewPostgres(ctx, st.Pool(), nil, qcfg)
+	case *sqlite.Store:
+		if g.queueDB, err = sqlite.OpenDB(ctx, g.cfg.DatabaseURL); err != nil {
+			return fmt.Errorf("open the background-run queue: %w", err)
+		}
+		g.queue, err = riverqueue.NewSQLite(ctx, g.queueDB, nil, qcfg)
+	default:
+		return nil
+	}
+	if err != nil {
+		g.queue = nil
+		return fmt.Errorf("open the background-run queue: %w", err)
+	}
+	return nil
 }
 
 // NewLogger returns a text logger on stderr at the named level.
@@ -245,13 +288,27 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		engCtx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)*3/4))
 		defer cancel()
 	}
-	err := g.eng.Close(engCtx)
+	var err error
+	if g.queue != nil {
+		// Stop taking jobs; jobs executing here end with the engine below.
+		err = g.queue.Stop(engCtx)
+	}
+	err = errors.Join(err, g.eng.Close(engCtx))
 	err = errors.Join(err, <-srvDone)
 	return errors.Join(err, g.closeBackends())
 }
 
 func (g *Gateway) closeBackends() error {
-	return errors.Join(g.log.Close(), g.store.Close())
+	var errs []error
+	if g.queue != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		errs = append(errs, g.queue.Stop(cctx))
+		cancel()
+	}
+	if g.queueDB != nil {
+		errs = append(errs, g.queueDB.Close())
+	}
+	return errors.Join(append(errs, g.log.Close(), g.store.Close())...)
 }
 
 // Migrator moves a state database's schema (agentgate migrate).

@@ -37,6 +37,12 @@ type EngineConfig struct {
 	// Queue, when set, executes background runs durably (any replica's
 	// worker calls ExecuteQueued). Nil runs them in this process.
 	Queue Queue
+	// QueueGrace is how long the queue has to start a queued run, or to
+	// execute again one whose executor died, before the reaper steps in:
+	// a queued run not started is enqueued again, one whose lease ended
+	// that long ago is ended (worker_lost). It must exceed the queue's
+	// rescue time. Default 5 min.
+	QueueGrace time.Duration
 }
 
 // Engine executes runs and owns their lifecycle: it creates runs, executes
@@ -88,6 +94,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.LeaseTTL == 0 {
 		cfg.LeaseTTL = 15 * time.Second
+	}
+	if cfg.QueueGrace <= 0 {
+		cfg.QueueGrace = 5 * time.Minute
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
@@ -240,7 +249,8 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 		LeaseOwner: e.cfg.InstanceID, LeaseUntil: e.leaseUntil(),
 	}
 	if queued {
-		run.Status, run.LeaseOwner, run.LeaseUntil = RunPending, "", 0
+		// Unowned; the lease bounds how long it may wait to be started.
+		run.Status, run.LeaseOwner, run.LeaseUntil = RunPending, "", e.nowMs()+e.cfg.QueueGrace.Milliseconds()
 	}
 	if info.Model != nil {
 		run.Model, run.ModelProvider = info.Model.Model, info.Model.Provider
@@ -300,6 +310,11 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 		}
 		run.EventCount = last + 1
 		o = execOpts{msg: run.Input.InputContent, restart: attempt}
+	case run.Status == RunRunning && e.activeRun(runID) == nil:
+		// Alive elsewhere (or its lease not yet ended): try again later, so
+		// the run is executed again if that executor dies.
+		return Errorf(CodeConflict, "run %s is being executed by %s", runID, run.LeaseOwner)
+	case run.Status == RunRunning:
 	default:
 		return nil
 	}
@@ -565,11 +580,17 @@ func (e *Engine) ReapExpired(ctx context.Context) error {
 		return err
 	}
 	for _, run := range runs {
-		if run.Background && e.cfg.Queue != nil {
-			continue
-		}
 		if e.activeRun(run.RunID) != nil {
 			continue // ours and alive: a renewal is merely late
+		}
+		if run.Status == RunPending {
+			if err := e.requeue(ctx, run, now); err != nil {
+				return err
+			}
+			continue
+		}
+		if run.Background && e.cfg.Queue != nil && now-run.LeaseUntil < e.cfg.QueueGrace.Milliseconds() {
+			continue // the queue executes it again
 		}
 		last, err := e.lastIndex(ctx, run)
 		if err != nil {
@@ -597,6 +618,25 @@ func (e *Engine) ReapExpired(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// requeue handles a queued run that was not started within QueueGrace
+// (its enqueue was lost to a crash, or the queue gave up on it): it is
+// enqueued again, or ended if there is no queue here.
+func (e *Engine) requeue(ctx context.Context, run *Run, now int64) error {
+	if e.cfg.Queue == nil {
+		return nil // a replica with a queue will handle it
+	}
+	run.LeaseUntil, run.UpdatedAt = now+e.cfg.QueueGrace.Milliseconds(), e.now()
+	err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunPending}, IfLeaseExpiredBefore: now})
+	if errors.Is(err, ErrConflict) {
+		return nil // started meanwhile, or handled by another replica
+	}
+	if err != nil {
+		return err
+	}
+	e.logger.Warn("queued run was not started in time; enqueued again", "run_id", run.RunID)
+	return e.cfg.Queue.Enqueue(ctx, run.RunID)
 }
 
 // safeExecute turns a panicking agent into an error.

@@ -173,10 +173,43 @@ func TestQueuedBackgroundRuns(t *testing.T) {
 	if evs[0].Event != core.EventCustom || evs[0].Data["kind"] != "run_restarted" || evs[len(evs)-1].Event != core.EventRunCompleted {
 		t.Fatalf("taken-over run events: %v", types(evs))
 	}
+	// A run alive on another replica: the delivery is refused, to be
+	// retried (so the run is executed again should that replica die).
+	alive := &core.Run{RunID: core.NewUUID(), SessionID: core.NewUUID(), AgentID: "a", Status: core.RunRunning, Background: true,
+		LeaseOwner: "elsewhere", LeaseUntil: time.Now().Add(time.Minute).UnixMilli(), CreatedAt: 1, UpdatedAt: 1}
+	if err := store.CreateRun(ctx, alive); err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.ExecuteQueued(ctx, alive.RunID, 1); core.CodeOf(err) != core.CodeConflict {
+		t.Fatalf("delivery of a run alive elsewhere: %v", err)
+	}
 	// A queue that refuses: the run ends at once, the caller gets 503.
 	q.fail = true
 	_, err = submitter.Start(ctx, core.StartParams{AgentID: "a", Message: "bg", Background: true})
 	if core.CodeOf(err) != core.CodeUnavailable {
 		t.Fatalf("start with the queue down: %v", err)
+	}
+}
+
+func TestReaperRequeuesQueuedRunNotStarted(t *testing.T) {
+	t.Parallel()
+	store, log := sharedBackends(t)
+	ctx := context.Background()
+	q := &memQueue{}
+	eng := engineOn(t, store, log, core.EngineConfig{Queue: q, LeaseTTL: 100 * time.Millisecond, QueueGrace: time.Minute})
+	// Created PENDING, but its enqueue was lost (the replica crashed).
+	lost := &core.Run{RunID: core.NewUUID(), SessionID: core.NewUUID(), AgentID: "a", Status: core.RunPending, Background: true,
+		LeaseUntil: time.Now().Add(-time.Second).UnixMilli(), CreatedAt: 1, UpdatedAt: 1}
+	if err := store.CreateRun(ctx, lost); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the lost run to be enqueued again", func() bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return len(q.runs) == 1 && q.runs[0] == lost.RunID
+	})
+	got, _ := eng.Get(ctx, lost.RunID)
+	if got.Status != core.RunPending || got.LeaseUntil < time.Now().Add(30*time.Second).UnixMilli() {
+		t.Fatalf("requeued run = %s lease %d", got.Status, got.LeaseUntil)
 	}
 }

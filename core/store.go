@@ -41,8 +41,10 @@ type Store interface {
 	// p.Until. It is ErrConflict when the run is not RUNNING or another
 	// owner holds it, ErrNotFound when there is no such run.
 	RenewLease(ctx context.Context, p LeaseParams) error
-	// ListExpiredLeases returns up to limit RUNNING runs whose lease ended
-	// before now (Unix milliseconds), oldest lease first.
+	// ListExpiredLeases returns up to limit (<= 0: 100) PENDING or RUNNING
+	// runs whose lease ended before now (Unix milliseconds), oldest lease
+	// first. Runs without a lease (LeaseUntil 0) are not listed. A PENDING
+	// run's lease bounds how long it may wait for the queue to start it.
 	ListExpiredLeases(ctx context.Context, now int64, limit int) ([]*Run, error)
 	// SetCancelRequested records the intent to cancel the run and returns
 	// the run as stored after that.

@@ -277,8 +277,8 @@ func (st *Store) RenewLease(ctx context.Context, p core.LeaseParams) error {
 	}
 }
 
-// ListExpiredLeases returns up to limit (<= 0: 100, as on SQLite) RUNNING
-// runs whose lease ended before now (Unix milliseconds), oldest lease
+// ListExpiredLeases returns up to limit (<= 0: 100, as on SQLite) PENDING or
+// RUNNING runs whose lease ended before now (Unix milliseconds), oldest lease
 // first (ties in insertion order). A run without a lease (lease_until 0) is
 // not listed: nothing says its executor vanished.
 func (st *Store) ListExpiredLeases(ctx context.Context, now int64, limit int) ([]*core.Run, error) {
@@ -288,7 +288,7 @@ func (st *Store) ListExpiredLeases(ctx context.Context, now int64, limit int) ([
 	// The conditions match runs_expired_lease_idx's predicate literally, so
 	// the planner can use that partial index.
 	return st.queryRuns(ctx, "list expired leases", `SELECT `+runColumns+` FROM runs
-		WHERE status = 'RUNNING' AND lease_until > 0 AND lease_until < $1
+		WHERE status IN ('PENDING', 'RUNNING') AND lease_until > 0 AND lease_until < $1
 		ORDER BY lease_until ASC, seq ASC LIMIT $2`, now, limit)
 }
 

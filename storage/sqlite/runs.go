@@ -246,13 +246,14 @@ func (st *Store) RenewLease(ctx context.Context, p core.LeaseParams) error {
 	})
 }
 
-// ListExpiredLeases returns RUNNING runs whose lease ended before now.
+// ListExpiredLeases returns PENDING or RUNNING runs whose lease ended
+// before now.
 func (st *Store) ListExpiredLeases(ctx context.Context, now int64, limit int) ([]*core.Run, error) {
 	if limit <= 0 {
 		limit = 100
 	}
 	rows, err := st.r.QueryContext(ctx, `SELECT `+runColumns+` FROM runs
-		WHERE status = 'RUNNING' AND lease_until > 0 AND lease_until < ?
+		WHERE status IN ('PENDING', 'RUNNING') AND lease_until > 0 AND lease_until < ?
 		ORDER BY lease_until LIMIT ?`, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list expired leases: %w", err)

@@ -66,6 +66,11 @@ func testLeases(t *testing.T, newStore Factory) {
 		expired2 := leased(t, s, "b", now-1000)
 		live := leased(t, s, "c", now+1000)
 		noLease := leased(t, s, "", 0)
+		waiting := leased(t, s, "", now-1500) // queued, never started in time
+		waiting.Status = core.RunPending
+		if err := s.UpdateRun(t.Context(), waiting, core.UpdateRunParams{}); err != nil {
+			t.Fatal(err)
+		}
 		done := leased(t, s, "d", now-3000)
 		done.Status = core.RunCompleted
 		if err := s.UpdateRun(t.Context(), done, core.UpdateRunParams{}); err != nil {
@@ -76,9 +81,9 @@ func testLeases(t *testing.T, newStore Factory) {
 			t.Fatal(err)
 		}
 		ids := runIDs(got)
-		i1, i2 := slices.Index(ids, expired1.RunID), slices.Index(ids, expired2.RunID)
-		if i1 < 0 || i2 < 0 || i1 > i2 {
-			t.Fatalf("expired runs missing or out of lease order: %v (want %s before %s)", ids, expired1.RunID, expired2.RunID)
+		i1, iw, i2 := slices.Index(ids, expired1.RunID), slices.Index(ids, waiting.RunID), slices.Index(ids, expired2.RunID)
+		if i1 < 0 || iw < 0 || i2 < 0 || i1 > iw || iw > i2 {
+			t.Fatalf("expired runs missing or out of lease order: %v (want %s, %s, %s)", ids, expired1.RunID, waiting.RunID, expired2.RunID)
 		}
 		for _, r := range []*core.Run{live, noLease, done} {
 			if slices.Contains(ids, r.RunID) {

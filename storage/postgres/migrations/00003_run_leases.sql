@@ -8,7 +8,7 @@
 ALTER TABLE runs
     ADD COLUMN lease_owner TEXT   NOT NULL DEFAULT '',
     ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX runs_expired_lease_idx ON runs (lease_until, seq) WHERE status = 'RUNNING' AND lease_until > 0;
+CREATE INDEX runs_expired_lease_idx ON runs (lease_until, seq) WHERE status IN ('PENDING', 'RUNNING') AND lease_until > 0;
 
 -- +goose Down
 DROP INDEX runs_expired_lease_idx;

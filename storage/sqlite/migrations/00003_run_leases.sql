@@ -5,7 +5,7 @@
 -- +goose Up
 ALTER TABLE runs ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX runs_expired_lease_idx ON runs (lease_until) WHERE status = 'RUNNING' AND lease_until > 0;
+CREATE INDEX runs_expired_lease_idx ON runs (lease_until) WHERE status IN ('PENDING', 'RUNNING') AND lease_until > 0;
 
 -- +goose Down
 DROP INDEX runs_expired_lease_idx;
