@@ -1,0 +1,273 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/agentgate/agentgate/core"
+)
+
+func mustPanic(t *testing.T, name string, f func()) {
+	t.Helper()
+	defer func() {
+		if recover() == nil {
+			t.Errorf("%s: no panic", name)
+		}
+	}()
+	f()
+}
+
+func TestPolicyRegister(t *testing.T) {
+	p := NewPolicy()
+	p.Register(Operation{ID: "x:a", Resource: "agents", Action: "read"})
+	mustPanic(t, "duplicate", func() { p.Register(Operation{ID: "x:a", Public: true}) })
+	mustPanic(t, "empty id", func() { p.Register(Operation{ID: ""}) })
+	mustPanic(t, "blank id", func() { p.Register(Operation{ID: "  "}) })
+	mustPanic(t, "resource without action", func() { p.Register(Operation{ID: "x:b", Resource: "agents"}) })
+	mustPanic(t, "action without resource", func() { p.Register(Operation{ID: "x:c", Action: "read"}) })
+	mustPanic(t, "public with scope", func() { p.Register(Operation{ID: "x:d", Public: true, Resource: "a", Action: "b"}) })
+	mustPanic(t, "override unknown", func() { p.Override(Operation{ID: "x:zz", Public: true}) })
+	if op, ok := p.Lookup("x:a"); !ok || op.Resource != "agents" {
+		t.Fatalf("Lookup = %+v %v", op, ok)
+	}
+	if _, ok := p.Lookup("x:nope"); ok {
+		t.Fatal("Lookup of unknown op")
+	}
+	p.Override(Operation{ID: "x:a", Public: true})
+	if op, _ := p.Lookup("x:a"); !op.Public {
+		t.Fatal("Override did not replace")
+	}
+	p.Register(Operation{ID: "a:first", Public: true})
+	all := p.All()
+	if len(all) != 2 || all[0].ID != "a:first" || all[1].ID != "x:a" {
+		t.Fatalf("All = %+v", all)
+	}
+}
+
+func TestAuthorizeOutcomes(t *testing.T) {
+	p := NewPolicy()
+	p.Register(Operation{ID: "pub", Public: true})
+	p.Register(Operation{ID: "authed"})
+	p.Register(Operation{ID: "get", Resource: "agents", Action: "read", IDParam: "agent_id"})
+	p.Register(Operation{ID: "list", Resource: "agents", Action: "read", List: true})
+	p.Register(Operation{ID: "create", Resource: "sessions", Action: "write"})
+	p.Register(Operation{ID: "admin", Resource: "service_accounts", Action: "read", AdminOnly: true})
+
+	anonOff := &Principal{Subject: "anonymous", Kind: KindAnonymous}               // auth on, no credentials
+	anonOpen := &Principal{Subject: "anonymous", Kind: KindAnonymous, Admin: true} // mode none
+	none := principalWith()
+	global := principalWith("agents:read")
+	perID := principalWith("agents:a1:read")
+	saScoped := principalWith("service_accounts:read")
+	admin := &Principal{Subject: "root", Kind: KindJWT, Admin: true}
+	type tc struct {
+		who  *Principal
+		op   string
+		id   string
+		want core.ErrorCode // "" = allowed
+	}
+	cases := []tc{
+		{nil, "pub", "", ""},
+		{nil, "authed", "", core.CodeUnauthorized},
+		{nil, "get", "a1", core.CodeUnauthorized},
+		{anonOff, "pub", "", ""},
+		{anonOff, "authed", "", core.CodeUnauthorized},
+		{anonOff, "get", "a1", core.CodeUnauthorized},
+		{anonOpen, "get", "a1", ""},
+		{anonOpen, "admin", "", ""},
+		{none, "authed", "", ""},
+		{none, "get", "a1", core.CodeForbidden},
+		{none, "list", "", core.CodeForbidden},
+		{global, "get", "a1", ""},
+		{global, "list", "", ""},
+		{global, "create", "", core.CodeForbidden},
+		{perID, "get", "a1", ""},
+		{perID, "get", "a2", core.CodeForbidden},
+		{perID, "get", "", core.CodeForbidden},
+		{perID, "list", "", ""},
+		{saScoped, "admin", "", core.CodeForbidden},
+		{admin, "admin", "", ""},
+		{admin, "create", "", ""},
+		{admin, "nope", "", core.CodeInternal},
+		{nil, "nope", "", core.CodeInternal},
+	}
+	for _, c := range cases {
+		ctx := context.Background()
+		if c.who != nil {
+			ctx = WithPrincipal(ctx, c.who)
+		}
+		err := p.Authorize(ctx, c.op, c.id)
+		name := fmt.Sprintf("%+v on %s(%q)", c.who, c.op, c.id)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		if err == nil || core.CodeOf(err) != c.want {
+			t.Errorf("%s: got %v, want %s", name, err, c.want)
+		}
+	}
+	// Messages are safe to show.
+	err := p.Authorize(WithPrincipal(context.Background(), none), "get", "a1")
+	if core.MessageOf(err) != "insufficient permissions" {
+		t.Errorf("message %q", core.MessageOf(err))
+	}
+}
+
+func TestRESTOperationID(t *testing.T) {
+	for _, c := range [][3]string{
+		{"GET", "/agents/:agent_id", "rest:GET /agents/{agent_id}"},
+		{"post", "/agents/:agent_id/runs/:run_id/continue", "rest:POST /agents/{agent_id}/runs/{run_id}/continue"},
+		{"GET", "/agents/{agent_id}", "rest:GET /agents/{agent_id}"},
+		{"GET", "/sessions/", "rest:GET /sessions"},
+		{"GET", "/", "rest:GET /"},
+		{"GET", "/x/:id?", "rest:GET /x/{id}"},
+	} {
+		if got := RESTOperationID(c[0], c[1]); got != c[2] {
+			t.Errorf("RESTOperationID(%s, %s) = %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
+}
+
+// The routes adapters/rest serves today (fiber and OpenAPI spellings).
+var servedRESTRoutes = [][2]string{
+	{"GET", "/health"}, {"GET", "/ready"}, {"GET", "/config"},
+	{"GET", "/openapi.json"}, {"GET", "/openapi.yaml"}, {"GET", "/docs"},
+	{"GET", "/agents"}, {"GET", "/agents/{agent_id}"},
+	{"POST", "/agents/:agent_id/runs"},
+	{"POST", "/agents/:agent_id/runs/:run_id/continue"},
+	{"POST", "/agents/:agent_id/runs/:run_id/resume"},
+	{"GET", "/agents/:agent_id/runs/:run_id/stream"},
+	{"GET", "/agents/{agent_id}/runs/{run_id}"},
+	{"GET", "/agents/{agent_id}/runs"},
+	{"POST", "/agents/{agent_id}/runs/{run_id}/cancel"},
+	{"GET", "/sessions"}, {"POST", "/sessions"}, {"DELETE", "/sessions"},
+	{"GET", "/sessions/{session_id}"}, {"PATCH", "/sessions/{session_id}"},
+	{"POST", "/sessions/{session_id}/rename"}, {"DELETE", "/sessions/{session_id}"},
+	{"GET", "/sessions/{session_id}/runs"}, {"GET", "/sessions/{session_id}/runs/{run_id}"},
+}
+
+func TestDefaultPolicyCoversServedRoutes(t *testing.T) {
+	p := DefaultPolicy()
+	for _, r := range servedRESTRoutes {
+		if _, ok := p.Lookup(RESTOperationID(r[0], r[1])); !ok {
+			t.Errorf("no policy for %s %s", r[0], r[1])
+		}
+	}
+	for _, id := range []string{"mcp:run_agent", "mcp:continue_run", "mcp:cancel_run", "mcp:get_sessions",
+		"mcp:get_session_runs", "mcp:get_config", OpMCPAskAgent,
+		"a2a:SendMessage", "a2a:SendStreamingMessage", "a2a:GetTask", "a2a:ListTasks", "a2a:CancelTask",
+		"a2a:SubscribeToTask", "a2a:message/send", "a2a:message/stream", "a2a:tasks/get", "a2a:tasks/cancel",
+		"a2a:tasks/resubscribe", OpA2AAgentCard,
+		"ws:authenticate", "ws:ping", "ws:start", "ws:subscribe", "ws:continue", "ws:cancel",
+		"rest:GET /service-accounts", "rest:POST /service-accounts", "rest:DELETE /service-accounts/{service_account_id}",
+		"rest:POST /slack/events", "rest:POST /slack/interactions"} {
+		if _, ok := p.Lookup(id); !ok {
+			t.Errorf("no policy for %s", id)
+		}
+	}
+}
+
+// TestDefaultPolicyMatrix checks every operation of the default table: the
+// anonymous caller (auth on) gets 401 unless public; a caller with no scope
+// gets 403 unless the operation needs none; the exact scope (global and
+// per-id) is enough; a neighbouring scope (other action, other id, other
+// resource) is not; admin-only operations refuse scoped non-admins.
+func TestDefaultPolicyMatrix(t *testing.T) {
+	p := DefaultPolicy()
+	ops := p.All()
+	if !sort.SliceIsSorted(ops, func(i, j int) bool { return ops[i].ID < ops[j].ID }) {
+		t.Fatal("All not sorted")
+	}
+	bg := context.Background()
+	as := func(pr *Principal) context.Context { return WithPrincipal(bg, pr) }
+	anon := &Principal{Subject: "anonymous", Kind: KindAnonymous}
+	var lines []string
+	for _, op := range ops {
+		kind := strings.SplitN(op.ID, ":", 2)[0]
+		if !slices.Contains([]string{"rest", "mcp", "a2a", "ws"}, kind) {
+			t.Errorf("%s: unknown interface prefix", op.ID)
+		}
+		if kind == "rest" && !strings.HasPrefix(strings.SplitN(op.ID, " ", 2)[1], "/") {
+			t.Errorf("%s: rest id without a path", op.ID)
+		}
+		err := p.Authorize(as(anon), op.ID, "x")
+		if op.Public {
+			if err != nil {
+				t.Errorf("%s: public op refused anonymous: %v", op.ID, err)
+			}
+			lines = append(lines, op.ID+" public")
+			continue
+		}
+		if core.CodeOf(err) != core.CodeUnauthorized {
+			t.Errorf("%s: anonymous got %v", op.ID, err)
+		}
+		if err := p.Authorize(as(&Principal{Kind: KindKey, Admin: true}), op.ID, "x"); err != nil {
+			t.Errorf("%s: admin refused: %v", op.ID, err)
+		}
+		if op.Resource == "" {
+			if err := p.Authorize(as(principalWith()), op.ID, ""); err != nil {
+				t.Errorf("%s: authenticated caller refused: %v", op.ID, err)
+			}
+			lines = append(lines, op.ID+" authenticated")
+			continue
+		}
+		if _, err := ParseScope(op.Scope("").String()); err != nil {
+			t.Errorf("%s: scope %q does not parse: %v", op.ID, op.Scope(""), err)
+		}
+		wantOK := func(pr *Principal, id string) {
+			t.Helper()
+			err := p.Authorize(as(pr), op.ID, id)
+			if op.AdminOnly {
+				if core.CodeOf(err) != core.CodeForbidden {
+					t.Errorf("%s: admin-only op allowed %v: %v", op.ID, pr.ScopeStrings(), err)
+				}
+			} else if err != nil {
+				t.Errorf("%s: %v on %q refused: %v", op.ID, pr.ScopeStrings(), id, err)
+			}
+		}
+		wantNo := func(pr *Principal, id string) {
+			t.Helper()
+			if err := p.Authorize(as(pr), op.ID, id); core.CodeOf(err) != core.CodeForbidden {
+				t.Errorf("%s: %v on %q: got %v, want forbidden", op.ID, pr.ScopeStrings(), id, err)
+			}
+		}
+		wantNo(principalWith(), "x")
+		wantOK(principalWith(op.Scope("").String()), "x")
+		wantOK(principalWith(op.Scope("*").String()), "x")
+		wantOK(principalWith(op.Resource+":*"), "x")
+		other := "write"
+		if op.Action == "write" {
+			other = "read"
+		}
+		wantNo(principalWith(op.Resource+":"+other), "x")
+		wantNo(principalWith("other_resource:"+op.Action), "x")
+		if op.IDParam != "" {
+			wantOK(principalWith(op.Scope("x").String()), "x")
+			wantNo(principalWith(op.Scope("y").String()), "x")
+			wantNo(principalWith(op.Scope("x").String()), "") // no id given: per-id scope is not enough
+		}
+		if op.List {
+			wantOK(principalWith(op.Scope("x").String()), "")
+		}
+		line := fmt.Sprintf("%s %s", op.ID, op.Scope(""))
+		if op.IDParam != "" {
+			line += " id=" + op.IDParam
+		}
+		if op.List {
+			line += " list"
+		}
+		if op.AdminOnly {
+			line += " admin-only"
+		}
+		lines = append(lines, line)
+	}
+	if testing.Verbose() {
+		t.Log("default policy:\n" + strings.Join(lines, "\n"))
+	}
+}
