@@ -406,6 +406,10 @@ type runWriter struct {
 	e    *Engine
 	run  *Run
 	last int64 // index of the last appended event, -1 before the first
+	// floor is the lowest index the next event may take: an append that
+	// failed may still have landed (the connection broke after the write),
+	// so its index is never offered again, even to a log that lost the run.
+	floor int64
 }
 
 func (w *runWriter) emit(ctx context.Context, ev Event) error {
@@ -417,12 +421,14 @@ func (w *runWriter) emit(ctx context.Context, ev Event) error {
 	if !ev.Event.Valid() {
 		return Errorf(CodeInvalid, "unknown event type %q", ev.Event)
 	}
-	ev.EventIndex = w.last + 1 // honoured only if the log lost the run
+	ev.EventIndex = max(w.last+1, w.floor) // honoured only if the log lost the run
 	idx, err := w.e.log.Append(ctx, &ev)
 	if err != nil {
+		w.floor = max(w.floor, ev.EventIndex+1)
 		return err
 	}
 	w.last = idx
+	w.floor = max(w.floor, idx+1)
 	return nil
 }
 
@@ -471,8 +477,10 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 			return e.finishError(bg, w, fmt.Errorf("mark running: %w", err), "internal_error")
 		}
 	}
+	hbCtx, stopHeartbeat := context.WithCancel(ctx)
+	defer stopHeartbeat()
 	if e.cfg.LeaseTTL > 0 {
-		go e.heartbeat(ctx, run.RunID, cancel)
+		go e.heartbeat(hbCtx, run.RunID, cancel)
 	}
 	if o.restart > 0 {
 		if err := w.emit(bg, Event{Event: EventCustom, Data: map[string]any{
@@ -500,6 +508,7 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 		Run: &snapshot, Message: o.msg, History: history, Resume: resume,
 		Emit: w.emit,
 	})
+	stopHeartbeat() // finishing clears the lease
 	wasCancelled := false
 	select {
 	case <-cancelled:
@@ -514,8 +523,11 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	case err != nil:
 		typ := "internal_error"
 		var ae *AgentError
-		if errors.As(err, &ae) && ae.Type != "" {
+		switch {
+		case errors.As(err, &ae) && ae.Type != "":
 			typ = ae.Type
+		case CodeOf(err) == CodeUnavailable:
+			typ = "backend_unavailable" // the event log or the store failed, not the agent
 		}
 		return e.finishError(bg, w, err, typ)
 	case out == nil:
@@ -677,7 +689,10 @@ func (e *Engine) history(ctx context.Context, run *Run) ([]Message, error) {
 // final state from the store.
 func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunStatus) (stored bool) {
 	run := w.run
-	run.EventCount = w.last + 2 // the events so far plus ev
+	// The events so far plus ev, whose index is the writer's next (an
+	// append that failed ambiguously is counted: see runWriter.floor).
+	expected := max(w.last+1, w.floor)
+	run.EventCount = expected + 1
 	run.UpdatedAt = e.now()
 	owner := run.LeaseOwner
 	run.LeaseOwner, run.LeaseUntil = "", 0
@@ -690,14 +705,37 @@ func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunS
 		stored = false
 		e.logger.Error("store run", "run_id", run.RunID, "err", err)
 	}
-	if err := w.emit(ctx, ev); err != nil {
-		e.logger.Error("append final event", "run_id", run.RunID, "event", ev.Event, "err", err)
+	// The final event must reach the log, or subscribers wait: retry it
+	// (an outage of the log) for a while before giving up; subscribers
+	// then notice the store's end (see Stream.Next).
+	for attempt := 0; ; attempt++ {
+		err := w.emit(ctx, ev)
+		if err == nil {
+			break
+		}
+		if attempt == finalAppendAttempts-1 || e.baseCtx.Err() != nil && attempt > 0 {
+			e.logger.Error("append final event", "run_id", run.RunID, "event", ev.Event, "err", err)
+			break
+		}
+		time.Sleep(min(time.Duration(attempt+1)*200*time.Millisecond, 2*time.Second))
+	}
+	if w.last != expected && stored {
+		// An earlier append that reported an error had landed after all:
+		// keep the stored count exact.
+		run.EventCount = w.last + 1
+		if err := e.store.UpdateRun(ctx, run, UpdateRunParams{}); err != nil {
+			e.logger.Error("store run event count", "run_id", run.RunID, "err", err)
+		}
 	}
 	if err := e.log.Finish(ctx, run.RunID); err != nil {
 		e.logger.Error("finish log", "run_id", run.RunID, "err", err)
 	}
 	return stored
 }
+
+// finalAppendAttempts bounds the retries of a run's final event (about
+// 20 s of backoff in all).
+const finalAppendAttempts = 14
 
 var activeStatuses = []RunStatus{RunPending, RunRunning}
 
@@ -870,10 +908,20 @@ func (e *Engine) Continue(ctx context.Context, p ContinueParams) (*Run, int64, e
 // (io.EOF) after the event that ends the current segment (RunCompleted,
 // RunError, RunCancelled or RunPaused). It is used by one goroutine.
 type Stream struct {
-	sub  Subscription
-	log  EventLog
-	done bool
+	sub   Subscription
+	log   EventLog
+	e     *Engine
+	runID string
+	last  int64 // index of the last event returned
+	done  bool
+	// idle counts consecutive silent checks that found the run ended in
+	// the store while its final event had not arrived.
+	idle int
 }
+
+// streamCheckInterval is the silence after which a stream checks the
+// store for a run that ended without its final event reaching the log.
+var streamCheckInterval = 3 * time.Second
 
 // Next returns the next event, io.EOF after the segment's last event, or an
 // error (a *GoneError if the log trimmed past this reader). A RunPaused
@@ -883,10 +931,11 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 	if s.done {
 		return Event{}, io.EOF
 	}
-	ev, err := s.sub.Next(ctx)
+	ev, err := s.next(ctx)
 	if err != nil {
 		return Event{}, err
 	}
+	s.last = ev.EventIndex
 	switch {
 	case ev.Event.Terminal():
 		s.done = true
@@ -895,6 +944,45 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 		s.done = err != nil || len(more) == 0
 	}
 	return ev, nil
+}
+
+// next waits for the log's next event. During silences it checks the
+// store: a run that ended there while its final event never reached the
+// log (the log was unreachable when the run ended) ends the stream with an
+// explicit error after two checks, instead of leaving it waiting forever.
+func (s *Stream) next(ctx context.Context) (Event, error) {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, streamCheckInterval)
+		ev, err := s.sub.Next(wctx)
+		timedOut := wctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		switch {
+		case err == nil:
+			s.idle = 0
+			return ev, nil
+		case ctx.Err() != nil:
+			return Event{}, ctx.Err()
+		case timedOut && errors.Is(err, context.DeadlineExceeded):
+			if s.e == nil {
+				continue
+			}
+			run, gerr := s.e.store.GetRun(ctx, s.runID)
+			if gerr != nil || !run.Status.Final() || s.last >= run.EventCount-1 {
+				s.idle = 0
+				continue
+			}
+			if s.idle++; s.idle >= 2 {
+				return Event{}, Errorf(CodeUnavailable,
+					"run %s ended %s but its events after index %d did not reach the event log; read the run", s.runID, run.Status, s.last)
+			}
+		case errors.Is(err, io.EOF):
+			// A log's connection ending is a failure, never the end of
+			// the stream (which only a final event marks).
+			return Event{}, Errorf(CodeUnavailable, "the event log connection ended: %v", err)
+		default:
+			return Event{}, err
+		}
+	}
 }
 
 // Done reports whether the stream is known to have nothing more: the
@@ -942,7 +1030,9 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Str
 			if segmentEnded {
 				return nil, &GoneError{RunID: runID, FirstIndex: run.EventCount}
 			}
-			return nil, Errorf(CodeInvalid, "last_event_index %d is beyond the stream", after)
+			// A live run whose events the log lost (an emptied Redis): the
+			// tail delivers the next index if it follows the cursor and
+			// refuses (GoneError) if it does not.
 		case errors.Is(err, ErrGone):
 			// The cursor's own event may be trimmed as long as the next
 			// one is still held.
@@ -966,7 +1056,7 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Str
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{sub: sub, log: e.log}, nil
+	return &Stream{sub: sub, log: e.log, e: e, runID: runID, last: after}, nil
 }
 
 // Wait follows the run after the cursor (-1: from the start) until the

@@ -113,23 +113,28 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		}
 		reqStart := time.Now()
 		var ttft float64
+		var emitErr error // a failure to record an event is not the model's
 		resp, err := a.cfg.Model.Generate(ctx, model.Request{Messages: msgs, Tools: a.info.Tools}, func(d model.Delta) error {
 			if ttft == 0 {
 				ttft = time.Since(reqStart).Seconds()
 			}
 			if d.Reasoning != "" {
-				if err := x.Emit(ctx, core.Event{Event: core.EventReasoningContentDelta, ReasoningContent: d.Reasoning}); err != nil {
-					return err
+				if emitErr = x.Emit(ctx, core.Event{Event: core.EventReasoningContentDelta, ReasoningContent: d.Reasoning}); emitErr != nil {
+					return emitErr
 				}
 			}
 			if d.Content != "" {
-				return x.Emit(ctx, core.Event{Event: core.EventRunContent, Content: d.Content, ContentType: "str"})
+				emitErr = x.Emit(ctx, core.Event{Event: core.EventRunContent, Content: d.Content, ContentType: "str"})
+				return emitErr
 			}
 			return nil
 		})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
+			}
+			if emitErr != nil {
+				return nil, emitErr
 			}
 			var ae *core.AgentError
 			if errors.As(err, &ae) {
