@@ -33,14 +33,27 @@ type Config struct {
 	RedisURL string `yaml:"redis_url"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
-	// AuthMode is none (the only mode of this build).
-	AuthMode string                 `yaml:"auth_mode"`
-	HTTP     HTTPConfig             `yaml:"http"`
-	EventLog EventLogConfig         `yaml:"event_log"`
-	Runs     RunsConfig             `yaml:"runs"`
-	Queue    QueueConfig            `yaml:"queue"`
-	Models   map[string]ModelConfig `yaml:"models"`
-	Agents   []AgentConfig          `yaml:"agents"`
+	// AuthMode is none (default: then serve listens on loopback only),
+	// key (SecurityKey as a bearer token) or jwt.
+	AuthMode string `yaml:"auth_mode"`
+	// SecurityKey is the shared key of auth_mode key.
+	SecurityKey string `yaml:"security_key"`
+	// JWTKey is the PEM public key (RS256, ES256) or the secret (HS256)
+	// that verifies JWTs.
+	JWTKey string `yaml:"jwt_key"`
+	// JWKSURL is where the JWT keys are fetched (cached; refreshed on an
+	// unknown kid).
+	JWKSURL string `yaml:"jwks_url"`
+	// UserIsolation binds non-admins to their own sessions and runs; on by
+	// default whenever auth is on ("true" or "false" to force).
+	UserIsolation string                 `yaml:"user_isolation"`
+	Auth          AuthConfig             `yaml:"auth"`
+	HTTP          HTTPConfig             `yaml:"http"`
+	EventLog      EventLogConfig         `yaml:"event_log"`
+	Runs          RunsConfig             `yaml:"runs"`
+	Queue         QueueConfig            `yaml:"queue"`
+	Models        map[string]ModelConfig `yaml:"models"`
+	Agents        []AgentConfig          `yaml:"agents"`
 }
 
 // HTTPConfig configures the HTTP server.
@@ -70,6 +83,33 @@ type RunsConfig struct {
 	// whose replica died ends with RunError worker_lost about this long
 	// later (default 15s).
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
+}
+
+// AuthConfig holds the rest of the authentication settings.
+type AuthConfig struct {
+	// JWTAlgorithm is the one algorithm accepted: RS256 (default), HS256
+	// or ES256.
+	JWTAlgorithm string `yaml:"jwt_algorithm"`
+	// JWKSFile is a static JWKS with the verification keys.
+	JWKSFile string `yaml:"jwks_file"`
+	// Audience and Issuer, when set, must match the JWT's aud and iss.
+	Audience string `yaml:"audience"`
+	Issuer   string `yaml:"issuer"`
+	// Leeway for exp/nbf (default 10s).
+	Leeway time.Duration `yaml:"leeway"`
+	// AllowRemoteWithoutAuth lets auth_mode none listen on a non-loopback
+	// address (otherwise serve refuses).
+	AllowRemoteWithoutAuth bool `yaml:"allow_remote_without_auth"`
+	// RateLimit is per principal (or client IP when anonymous); 0: off.
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	// CORSOrigins are the browser origins allowed to call the API.
+	CORSOrigins []string `yaml:"cors_origins"`
+}
+
+// RateLimitConfig is a token bucket per principal.
+type RateLimitConfig struct {
+	RPS   float64 `yaml:"rps"`
+	Burst int     `yaml:"burst"`
 }
 
 // QueueConfig configures the durable queue of background runs (River, on
@@ -267,6 +307,20 @@ func applyEnv(v reflect.Value, prefix string, lookup func(string) (string, bool)
 			fv.SetInt(int64(d))
 		case f.Type.Kind() == reflect.String:
 			fv.SetString(val)
+		case f.Type.Kind() == reflect.Float64:
+			n, err := strconv.ParseFloat(val, 64)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a number", name, val)
+			}
+			fv.SetFloat(n)
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String:
+			var parts []string
+			for _, p := range strings.Split(val, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					parts = append(parts, p)
+				}
+			}
+			fv.Set(reflect.ValueOf(parts))
 		case f.Type.Kind() == reflect.Int:
 			n, err := strconv.Atoi(val)
 			if err != nil {
@@ -288,9 +342,7 @@ func applyEnv(v reflect.Value, prefix string, lookup func(string) (string, bool)
 func (c *Config) Validate() error {
 	var errs []error
 	switch c.AuthMode {
-	case "", "none":
-	case "key", "jwt":
-		errs = append(errs, fmt.Errorf("auth_mode %q is not available in this build yet; use none", c.AuthMode))
+	case "", "none", "key", "jwt":
 	default:
 		errs = append(errs, fmt.Errorf("auth_mode must be none, key or jwt, not %q", c.AuthMode))
 	}
@@ -299,6 +351,11 @@ func (c *Config) Validate() error {
 	}
 	if c.DatabaseURL != "" && databaseKind(c.DatabaseURL) == "" {
 		errs = append(errs, fmt.Errorf("database_url %q: want sqlite://FILE or postgres://…", redact(c.DatabaseURL)))
+	}
+	switch c.UserIsolation {
+	case "", "true", "false":
+	default:
+		errs = append(errs, fmt.Errorf("user_isolation must be true or false, not %q", c.UserIsolation))
 	}
 	switch c.LogLevel {
 	case "", "debug", "info", "warn", "error":

@@ -69,7 +69,7 @@ func TestValidateRejects(t *testing.T) {
 		"models: {m: {provider: scripted}}\nagents: [{id: a, model: other}]":                "not declared",
 		"models: {m: {provider: scripted}}\nagents: [{id: a, model: m, tools: [rm_rf]}]":    "unknown tool",
 		"models: {m: {provider: scripted}}\nagents: [{id: a, model: m}, {id: a, model: m}]": "twice",
-		"auth_mode: jwt":                   "not available",
+		"auth_mode: basic":                 "auth_mode must be",
 		"redis_url: http://127.0.0.1:6379": "redis_url",
 		"database_url: mysql://x":          "database_url",
 		"log_level: loud":                  "log_level",

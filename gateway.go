@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/agentgate/agentgate/adapters/rest"
+	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/agent"
 	"github.com/agentgate/agentgate/core/model"
@@ -72,6 +73,11 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{cfg: cfg, logger: logger, store: store, log: elog}
+	authn, err := newAuthenticator(cfg, store)
+	if err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
 	if err := g.openQueue(ctx); err != nil {
 		_ = g.closeBackends()
 		return nil, err
@@ -98,7 +104,11 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		_ = g.closeBackends()
 		return nil, err
 	}
-	g.srv = httptransport.New(httptransport.Config{BodyLimit: cfg.HTTP.BodyLimit, HeartbeatInterval: cfg.HTTP.Heartbeat, Logger: logger})
+	g.srv = httptransport.New(httptransport.Config{
+		BodyLimit: cfg.HTTP.BodyLimit, HeartbeatInterval: cfg.HTTP.Heartbeat, Logger: logger,
+		Auth: authn, Limiter: auth.NewLimiter(auth.LimiterConfig{RPS: cfg.Auth.RateLimit.RPS, Burst: cfg.Auth.RateLimit.Burst}),
+		CORSOrigins: cfg.Auth.CORSOrigins,
+	})
 	rest.Register(g.srv, eng, rest.Config{
 		Name: cfg.Name, Description: cfg.Description, Version: Version,
 		Databases: []rest.DatabaseInfo{{ID: "default", Kind: databaseKind(cfg.DatabaseURL)}},
@@ -132,6 +142,55 @@ func openBackends(ctx context.Context, cfg *Config) (core.Store, core.EventLog, 
 		return nil, nil, fmt.Errorf("cannot open the event log %s: %w", redact(cfg.RedisURL), err)
 	}
 	return store, elog, nil
+}
+
+// newAuthenticator builds the authenticator the config asks for.
+func newAuthenticator(cfg *Config, store core.Store) (*auth.Authenticator, error) {
+	ac := auth.Config{Mode: cfg.AuthMode, SecurityKey: cfg.SecurityKey, JWT: auth.JWTConfig{
+		Algorithm: cfg.Auth.JWTAlgorithm, Key: cfg.JWTKey, JWKSFile: cfg.Auth.JWKSFile, JWKSURL: cfg.JWKSURL,
+		Audience: cfg.Auth.Audience, Issuer: cfg.Auth.Issuer, Leeway: cfg.Auth.Leeway,
+	}}
+	if cfg.UserIsolation != "" {
+		iso := cfg.UserIsolation == "true"
+		ac.UserIsolation = &iso
+	}
+	a, err := auth.New(ac, serviceAccounts{store})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return a, nil
+}
+
+// serviceAccounts lets auth look service-account tokens up in the store.
+type serviceAccounts struct{ store core.Store }
+
+func (s serviceAccounts) Lookup(ctx context.Context, hash string) (*auth.ServiceAccount, error) {
+	a, err := s.store.GetServiceAccountByTokenHash(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	return toAuthAccount(a), nil
+}
+
+func (s serviceAccounts) Touch(ctx context.Context, id string, at time.Time) error {
+	return s.store.TouchServiceAccount(ctx, id, at.Unix())
+}
+
+func unixTime(sec int64) *time.Time {
+	if sec == 0 {
+		return nil
+	}
+	t := time.Unix(sec, 0)
+	return &t
+}
+
+func toAuthAccount(a *core.ServiceAccount) *auth.ServiceAccount {
+	return &auth.ServiceAccount{
+		ID: a.ID, Name: a.Name, Principal: a.Principal, UserID: a.UserID, TokenPrefix: a.TokenPrefix,
+		TokenHash: a.TokenHash, Scopes: a.Scopes, CreatedAt: time.Unix(a.CreatedAt, 0),
+		ExpiresAt: unixTime(a.ExpiresAt), LastUsedAt: unixTime(a.LastUsedAt), RevokedAt: unixTime(a.RevokedAt),
+		CreatedBy: a.CreatedBy,
+	}
 }
 
 // openQueue opens the durable queue of background runs on the state
@@ -250,6 +309,9 @@ func (g *Gateway) Serve(ln net.Listener) error { return g.srv.Serve(ln) }
 // ListenAndServe listens on the configured address and serves until ctx is
 // done, then shuts down gracefully (within http.shutdown_timeout).
 func (g *Gateway) ListenAndServe(ctx context.Context) error {
+	if err := g.checkExposure(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", g.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", g.cfg.Addr, err)
@@ -272,6 +334,26 @@ func (g *Gateway) ListenAndServe(ctx context.Context) error {
 		g.logger.Warn("shutdown was not clean", "err", err)
 	}
 	return nil
+}
+
+// checkExposure refuses to serve without auth on a non-loopback address,
+// unless the operator explicitly allowed it.
+func (g *Gateway) checkExposure() error {
+	if g.cfg.AuthMode != "" && g.cfg.AuthMode != auth.ModeNone || g.cfg.Auth.AllowRemoteWithoutAuth {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(g.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("addr %q: %w", g.cfg.Addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %s without authentication: set auth_mode (key or jwt), "+
+		"or auth.allow_remote_without_auth: true (AGENTGATE_AUTH_ALLOW_REMOTE_WITHOUT_AUTH=true) to expose an open gateway", g.cfg.Addr)
 }
 
 // Shutdown stops accepting runs and connections, lets running runs finish

@@ -52,6 +52,22 @@ type Store interface {
 	// ListRuns returns runs matching the filter, oldest first.
 	ListRuns(ctx context.Context, p ListRunsParams) ([]*Run, error)
 
+	// CreateServiceAccount stores a; a duplicate id or token hash is
+	// ErrConflict.
+	CreateServiceAccount(ctx context.Context, a *ServiceAccount) error
+	// GetServiceAccount returns the account with id (revoked ones too).
+	GetServiceAccount(ctx context.Context, id string) (*ServiceAccount, error)
+	// GetServiceAccountByTokenHash returns the account whose TokenHash is
+	// hash (revoked and expired ones too: the caller decides).
+	GetServiceAccountByTokenHash(ctx context.Context, hash string) (*ServiceAccount, error)
+	// ListServiceAccounts returns a page (newest first) and the total.
+	ListServiceAccounts(ctx context.Context, p ListServiceAccountsParams) ([]*ServiceAccount, int, error)
+	// RevokeServiceAccount sets RevokedAt (once: a second revoke keeps the
+	// first time) and returns the account.
+	RevokeServiceAccount(ctx context.Context, id string, at int64) (*ServiceAccount, error)
+	// TouchServiceAccount sets LastUsedAt.
+	TouchServiceAccount(ctx context.Context, id string, at int64) error
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -118,4 +134,30 @@ type ListRunsParams struct {
 	CreatedAfter  int64 // Unix seconds, inclusive; 0: no bound
 	CreatedBefore int64 // Unix seconds, inclusive; 0: no bound
 	Limit         int   // <= 0: no limit
+}
+
+// ServiceAccount is a non-human principal with a long-lived token. Only
+// the token's SHA-256 hash is stored; the token is shown once.
+// Times are Unix seconds; 0 means not set.
+type ServiceAccount struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Principal   string   `json:"principal"`
+	UserID      string   `json:"user_id,omitempty"`
+	TokenPrefix string   `json:"token_prefix"`
+	TokenHash   string   `json:"-"`
+	Scopes      []string `json:"scopes"`
+	CreatedAt   int64    `json:"created_at"`
+	ExpiresAt   int64    `json:"expires_at,omitempty"`
+	LastUsedAt  int64    `json:"last_used_at,omitempty"`
+	RevokedAt   int64    `json:"revoked_at,omitempty"`
+	CreatedBy   string   `json:"created_by,omitempty"`
+}
+
+// ListServiceAccountsParams pages ListServiceAccounts (Page is 1-based;
+// Limit <= 0: no limit).
+type ListServiceAccountsParams struct {
+	IncludeRevoked bool
+	Limit          int
+	Page           int
 }

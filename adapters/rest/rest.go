@@ -14,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	httptransport "github.com/agentgate/agentgate/transport/http"
 )
@@ -27,6 +28,8 @@ type Config struct {
 	Version string
 	// ExtraConfig is merged into the /config answer (databases, interfaces).
 	Databases []DatabaseInfo
+	// Policy is the auth policy every route asks (default auth.DefaultPolicy()).
+	Policy *auth.Policy
 }
 
 // DatabaseInfo describes a configured backend in /config.
@@ -37,6 +40,7 @@ type DatabaseInfo struct {
 
 // Handler serves the REST routes.
 type Handler struct {
+	policy  *auth.Policy
 	eng     *core.Engine
 	srv     *httptransport.Server
 	cfg     Config
@@ -111,10 +115,16 @@ func Register(srv *httptransport.Server, eng *core.Engine, cfg Config) *Handler 
 	hc.OpenAPIPath = "/openapi"
 	hc.SchemasPath = "/schemas"
 	api := humafiber.New(srv.App, hc)
-	h := &Handler{eng: eng, srv: srv, cfg: cfg, api: api, started: time.Now().Unix()}
+	if cfg.Policy == nil {
+		cfg.Policy = auth.DefaultPolicy()
+	}
+	h := &Handler{policy: cfg.Policy, eng: eng, srv: srv, cfg: cfg, api: api, started: time.Now().Unix()}
+	api.UseMiddleware(h.humaAuthz)
 	h.registerCore()
 	h.registerRuns()
 	h.registerSessions()
+	h.registerServiceAccounts()
+	h.checkPolicyCovers()
 	return h
 }
 
@@ -229,17 +239,22 @@ func (h *Handler) registerCore() {
 			if b.Databases == nil {
 				b.Databases = []DatabaseInfo{}
 			}
+			see := visible(ctx, auth.ResourceAgents, auth.ActionRead)
 			for _, a := range h.eng.Agents() {
-				i := a.Info()
-				b.Agents = append(b.Agents, AgentSummary{ID: i.ID, Name: i.Name, Description: i.Description})
+				if i := a.Info(); see(i.ID) {
+					b.Agents = append(b.Agents, AgentSummary{ID: i.ID, Name: i.Name, Description: i.Description})
+				}
 			}
 			return &struct{ Body ConfigBody }{b}, nil
 		})
 	huma.Register(h.api, huma.Operation{OperationID: "list-agents", Method: http.MethodGet, Path: "/agents", Summary: "List agents", Tags: []string{"Agents"}},
 		func(ctx context.Context, _ *struct{}) (*struct{ Body []AgentResponse }, error) {
 			out := []AgentResponse{}
+			see := visible(ctx, auth.ResourceAgents, auth.ActionRead)
 			for _, a := range h.eng.Agents() {
-				out = append(out, h.agentResponse(a))
+				if see(a.Info().ID) {
+					out = append(out, h.agentResponse(a))
+				}
 			}
 			return &struct{ Body []AgentResponse }{out}, nil
 		})

@@ -31,10 +31,10 @@ type ResumeForm struct {
 
 func (h *Handler) registerRuns() {
 	app := h.srv.App
-	app.Post("/agents/:agent_id/runs", h.createRun)
-	app.Post("/agents/:agent_id/runs/:run_id/continue", h.continueRun)
-	app.Post("/agents/:agent_id/runs/:run_id/resume", h.resumeRun)
-	app.Get("/agents/:agent_id/runs/:run_id/stream", h.streamRun)
+	app.Post("/agents/:agent_id/runs", h.guard(http.MethodPost, "/agents/:agent_id/runs", h.createRun))
+	app.Post("/agents/:agent_id/runs/:run_id/continue", h.guard(http.MethodPost, "/agents/:agent_id/runs/:run_id/continue", h.continueRun))
+	app.Post("/agents/:agent_id/runs/:run_id/resume", h.guard(http.MethodPost, "/agents/:agent_id/runs/:run_id/resume", h.resumeRun))
+	app.Get("/agents/:agent_id/runs/:run_id/stream", h.guard(http.MethodGet, "/agents/:agent_id/runs/:run_id/stream", h.streamRun))
 
 	h.documentRaw(&huma.Operation{OperationID: "create-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs", Tags: []string{"Runs"},
 		Summary: "Run an agent",
@@ -84,7 +84,11 @@ func (h *Handler) registerRuns() {
 			if in.SessionID == "" {
 				return nil, toAPIError(core.Errorf(core.CodeInvalid, "session_id is required"))
 			}
-			runs, err := h.eng.List(ctx, core.ListRunsParams{AgentID: in.AgentID, SessionID: in.SessionID, Status: core.RunStatus(in.Status)})
+			p := core.ListRunsParams{AgentID: in.AgentID, SessionID: in.SessionID, Status: core.RunStatus(in.Status)}
+			if pr := principal(ctx); pr.Isolated {
+				p.UserID = pr.UserID
+			}
+			runs, err := h.eng.List(ctx, p)
 			if err != nil {
 				return nil, toAPIError(err)
 			}
@@ -127,7 +131,7 @@ func (h *Handler) runOf(ctx context.Context, agentID, runID, sessionID string) (
 	if err != nil {
 		return nil, err
 	}
-	if run.AgentID != agentID || (sessionID != "" && run.SessionID != sessionID) {
+	if run.AgentID != agentID || (sessionID != "" && run.SessionID != sessionID) || !canSee(ctx, run.UserID) {
 		return nil, core.Errorf(core.CodeNotFound, "run %q not found for agent %q", runID, agentID)
 	}
 	return run, nil
@@ -143,8 +147,15 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 		return fail(c, err)
 	}
 	ctx := c.UserContext()
+	userID := principal(ctx).BindUserID(form.UserID)
+	if form.SessionID != "" {
+		// Under isolation a session of another user is not found.
+		if s, err := h.eng.GetSession(ctx, form.SessionID); err == nil && !canSee(ctx, s.UserID) {
+			return fail(c, core.Errorf(core.CodeNotFound, "session %q not found", form.SessionID))
+		}
+	}
 	run, err := h.eng.Start(ctx, core.StartParams{
-		AgentID: agentID, Message: form.Message, SessionID: form.SessionID, UserID: form.UserID,
+		AgentID: agentID, Message: form.Message, SessionID: form.SessionID, UserID: userID,
 		Background: form.Background,
 	})
 	if err != nil {

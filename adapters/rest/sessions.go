@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 )
 
@@ -89,6 +90,18 @@ func (h *Handler) detail(ctx context.Context, s *core.Session) (*SessionDetail, 
 	return d, nil
 }
 
+// session returns the session if the principal may see it (404 otherwise).
+func (h *Handler) session(ctx context.Context, id string) (*core.Session, error) {
+	s, err := h.eng.GetSession(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !canSee(ctx, s.UserID) {
+		return nil, core.Errorf(core.CodeNotFound, "session %q not found", id)
+	}
+	return s, nil
+}
+
 func (h *Handler) registerSessions() {
 	tags := []string{"Sessions"}
 	huma.Register(h.api, huma.Operation{OperationID: "list-sessions", Method: http.MethodGet, Path: "/sessions", Summary: "List sessions", Tags: tags},
@@ -103,16 +116,25 @@ func (h *Handler) registerSessions() {
 			SortOrder   string `query:"sort_order" default:"desc" enum:"asc,desc"`
 		}) (*struct{ Body SessionPage }, error) {
 			start := time.Now()
+			userID := in.UserID
+			if pr := principal(ctx); pr.Isolated {
+				userID = pr.UserID
+			}
 			list, total, err := h.eng.ListSessions(ctx, core.ListSessionsParams{
-				Type: core.SessionType(in.Type), ComponentID: in.ComponentID, UserID: in.UserID, NameLike: in.SessionName,
+				Type: core.SessionType(in.Type), ComponentID: in.ComponentID, UserID: userID, NameLike: in.SessionName,
 				SortBy: in.SortBy, SortOrder: core.SortOrder(in.SortOrder), Limit: in.Limit, Page: in.Page,
 			})
 			if err != nil {
 				return nil, toAPIError(err)
 			}
-			if list == nil {
-				list = []*core.Session{}
+			see := visible(ctx, auth.ResourceSessions, auth.ActionRead)
+			kept := make([]*core.Session, 0, len(list))
+			for _, s := range list {
+				if see(s.SessionID) {
+					kept = append(kept, s)
+				}
 			}
+			list = kept
 			pages := int(math.Ceil(float64(total) / float64(in.Limit)))
 			return &struct{ Body SessionPage }{SessionPage{Data: list, Meta: PageMeta{
 				Page: in.Page, Limit: in.Limit, TotalPages: pages, TotalCount: total,
@@ -126,7 +148,7 @@ func (h *Handler) registerSessions() {
 		}) (*struct{ Body *SessionDetail }, error) {
 			s, err := h.eng.CreateSession(ctx, &core.Session{
 				SessionID: in.Body.SessionID, SessionName: in.Body.SessionName, SessionType: core.SessionType(in.Type),
-				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, UserID: in.Body.UserID, AgentID: in.Body.AgentID,
+				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, UserID: principal(ctx).BindUserID(in.Body.UserID), AgentID: in.Body.AgentID,
 			})
 			if err != nil {
 				return nil, toAPIError(err)
@@ -139,7 +161,7 @@ func (h *Handler) registerSessions() {
 		})
 	huma.Register(h.api, huma.Operation{OperationID: "get-session", Method: http.MethodGet, Path: "/sessions/{session_id}", Summary: "Get a session with its chat history", Tags: tags},
 		func(ctx context.Context, in *sessionPath) (*struct{ Body *SessionDetail }, error) {
-			s, err := h.eng.GetSession(ctx, in.SessionID)
+			s, err := h.session(ctx, in.SessionID)
 			if err != nil {
 				return nil, toAPIError(err)
 			}
@@ -150,6 +172,9 @@ func (h *Handler) registerSessions() {
 			return &struct{ Body *SessionDetail }{d}, nil
 		})
 	update := func(ctx context.Context, p core.UpdateSessionParams) (*struct{ Body *SessionDetail }, error) {
+		if _, err := h.session(ctx, p.SessionID); err != nil {
+			return nil, toAPIError(err)
+		}
 		s, err := h.eng.UpdateSession(ctx, p)
 		if err != nil {
 			return nil, toAPIError(err)
@@ -178,6 +203,9 @@ func (h *Handler) registerSessions() {
 		})
 	huma.Register(h.api, huma.Operation{OperationID: "delete-session", Method: http.MethodDelete, Path: "/sessions/{session_id}", Summary: "Delete a session and its runs", Tags: tags, DefaultStatus: http.StatusNoContent},
 		func(ctx context.Context, in *sessionPath) (*struct{}, error) {
+			if _, err := h.session(ctx, in.SessionID); err != nil {
+				return nil, toAPIError(err)
+			}
 			n, err := h.eng.DeleteSessions(ctx, []string{in.SessionID})
 			if err != nil {
 				return nil, toAPIError(err)
@@ -192,7 +220,17 @@ func (h *Handler) registerSessions() {
 			if len(in.Body.SessionTypes) > 0 && len(in.Body.SessionTypes) != len(in.Body.SessionIDs) {
 				return nil, toAPIError(core.Errorf(core.CodeInvalid, "session_ids and session_types must have the same length"))
 			}
-			if _, err := h.eng.DeleteSessions(ctx, in.Body.SessionIDs); err != nil {
+			ids := in.Body.SessionIDs
+			if principal(ctx).Isolated {
+				// Only the caller's own sessions are deleted.
+				ids = ids[:0:0]
+				for _, id := range in.Body.SessionIDs {
+					if _, err := h.session(ctx, id); err == nil {
+						ids = append(ids, id)
+					}
+				}
+			}
+			if _, err := h.eng.DeleteSessions(ctx, ids); err != nil {
 				return nil, toAPIError(err)
 			}
 			return nil, nil
@@ -203,7 +241,7 @@ func (h *Handler) registerSessions() {
 			CreatedAfter  int64  `query:"created_after" doc:"Unix seconds"`
 			CreatedBefore int64  `query:"created_before" doc:"Unix seconds"`
 		}) (*struct{ Body []*core.Run }, error) {
-			if _, err := h.eng.GetSession(ctx, in.SessionID); err != nil {
+			if _, err := h.session(ctx, in.SessionID); err != nil {
 				return nil, toAPIError(err)
 			}
 			runs, err := h.eng.List(ctx, core.ListRunsParams{SessionID: in.SessionID, CreatedAfter: in.CreatedAfter, CreatedBefore: in.CreatedBefore})
@@ -221,7 +259,7 @@ func (h *Handler) registerSessions() {
 			RunID     string `path:"run_id"`
 		}) (*struct{ Body *core.Run }, error) {
 			run, err := h.eng.Get(ctx, in.RunID)
-			if err == nil && run.SessionID != in.SessionID {
+			if err == nil && (run.SessionID != in.SessionID || !canSee(ctx, run.UserID)) {
 				err = core.Errorf(core.CodeNotFound, "run %q not found in session %q", in.RunID, in.SessionID)
 			}
 			if err != nil {

@@ -21,7 +21,7 @@ import (
 )
 
 func runCmd() *cobra.Command {
-	var session, base string
+	var session, base, token string
 	var retries int
 	cmd := &cobra.Command{
 		Use:   "run AGENT MESSAGE",
@@ -37,7 +37,10 @@ func runCmd() *cobra.Command {
 			}
 			ctx, stop := runContext(cmd)
 			defer stop()
-			c := &client{base: strings.TrimRight(base, "/"), http: &http.Client{}, out: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(),
+			if token == "" {
+				token = os.Getenv("AGENTGATE_TOKEN")
+			}
+			c := &client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: bearer{token}}, out: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(),
 				in: bufio.NewReader(cmd.InOrStdin()), retries: retries}
 			return c.run(ctx, args[0], args[1], session)
 		},
@@ -45,7 +48,19 @@ func runCmd() *cobra.Command {
 	cmd.Flags().StringVar(&session, "session", "", "session id to continue (default: a new session)")
 	cmd.Flags().StringVar(&base, "url", "", "gateway base URL (default: http://$AGENTGATE_ADDR, else http://127.0.0.1:7777)")
 	cmd.Flags().IntVar(&retries, "retries", 10, "reconnect attempts when the stream drops")
+	cmd.Flags().StringVar(&token, "token", "", "bearer token (default: $AGENTGATE_TOKEN): the security key, a JWT or a service-account token")
 	return cmd
+}
+
+// bearer adds the Authorization header to every request.
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if b.token != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 // client is the terminal client of `agentgate run`.

@@ -179,7 +179,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 	}
 	latest := versions[len(versions)-1]
 	wantVersion(t, s, latest)
-	if got, want := tables(t, s), []string{"agentgate_db_version", "runs", "sessions"}; !slices.Equal(got, want) {
+	if got, want := tables(t, s), []string{"agentgate_db_version", "runs", "service_accounts", "sessions"}; !slices.Equal(got, want) {
 		t.Fatalf("tables %v, want %v", got, want)
 	}
 	if err := s.CreateSession(ctx, &core.Session{SessionID: "s"}); err != nil {
@@ -476,6 +476,16 @@ func TestServerGoneIsUnavailable(t *testing.T) {
 			_, err := s.CreateRunInSession(ctx, &core.Session{SessionID: "s"}, &core.Run{RunID: "r2", SessionID: "s"})
 			return err
 		},
+		"CreateServiceAccount": func() error {
+			return s.CreateServiceAccount(ctx, &core.ServiceAccount{ID: "sa", TokenHash: "h"})
+		},
+		"GetServiceAccountByTokenHash": func() error { _, err := s.GetServiceAccountByTokenHash(ctx, "h"); return err },
+		"ListServiceAccounts": func() error {
+			_, _, err := s.ListServiceAccounts(ctx, core.ListServiceAccountsParams{Limit: 1})
+			return err
+		},
+		"RevokeServiceAccount": func() error { _, err := s.RevokeServiceAccount(ctx, "sa", 1); return err },
+		"TouchServiceAccount":  func() error { return s.TouchServiceAccount(ctx, "sa", 1) },
 	} {
 		if err := f(); !errors.Is(err, core.ErrUnavailable) {
 			t.Errorf("%s after the server went away: got %v, want ErrUnavailable", name, err)
@@ -527,6 +537,24 @@ func TestTextPostgresCannotStore(t *testing.T) {
 	}
 	if n, err := s.DeleteSessions(ctx, []string{sess.SessionID}); err != nil || n != 1 {
 		t.Fatalf("DeleteSessions: %d, %v", n, err)
+	}
+
+	sa := &core.ServiceAccount{ID: "sa" + bad, Name: bad, TokenHash: "h" + bad, Scopes: []string{"runs:" + bad}}
+	if err := s.CreateServiceAccount(ctx, sa); err != nil {
+		t.Fatalf("CreateServiceAccount: %v", err)
+	}
+	if err := s.TouchServiceAccount(ctx, sa.ID, 5); err != nil {
+		t.Fatalf("TouchServiceAccount: %v", err)
+	}
+	if _, err := s.RevokeServiceAccount(ctx, sa.ID, 6); err != nil {
+		t.Fatalf("RevokeServiceAccount: %v", err)
+	}
+	gsa, err := s.GetServiceAccountByTokenHash(ctx, sa.TokenHash)
+	if err != nil {
+		t.Fatalf("GetServiceAccountByTokenHash: %v", err)
+	}
+	if gsa.ID != "sa"+want || gsa.Name != want || gsa.Scopes[0] != "runs:"+want || gsa.LastUsedAt != 5 || gsa.RevokedAt != 6 {
+		t.Fatalf("service account came back as %+v", gsa)
 	}
 
 	// An id longer than its index can hold is bad input, not an outage or

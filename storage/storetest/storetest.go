@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) core.Store) {
 		{"ListRuns", testListRuns},
 		{"Concurrency", testConcurrency},
 		{"Leases", testLeases},
+		{"ServiceAccounts", testServiceAccounts},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {

@@ -1,0 +1,119 @@
+package rest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/agentgate/agentgate/auth"
+	"github.com/agentgate/agentgate/core"
+	httptransport "github.com/agentgate/agentgate/transport/http"
+)
+
+// The REST adapter asks auth's one policy about every route (it never
+// decides): each route's operation id is "rest:METHOD /path/{param}", and
+// the policy names the scope and the path parameter that is the resource
+// id. A route missing from the policy stops the gateway at start.
+
+// authorize asks the policy; a refused token's own error explains a 401.
+func (h *Handler) authorize(ctx context.Context, opID, resourceID string) error {
+	err := h.policy.Authorize(ctx, opID, resourceID)
+	if err != nil && httptransport.IsUnauthorized(err) {
+		if ae := httptransport.AuthError(ctx); ae != nil {
+			return ae
+		}
+	}
+	return err
+}
+
+// humaAuthz is the huma middleware that guards every documented route.
+func (h *Handler) humaAuthz(ctx huma.Context, next func(huma.Context)) {
+	op := ctx.Operation()
+	opID := auth.RESTOperationID(op.Method, op.Path)
+	pol, _ := h.policy.Lookup(opID)
+	resID := ""
+	if pol.IDParam != "" {
+		resID = ctx.Param(pol.IDParam)
+	}
+	if err := h.authorize(ctx.Context(), opID, resID); err != nil {
+		if httptransport.IsUnauthorized(err) {
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="agentgate"`)
+		}
+		_ = huma.WriteErr(h.api, ctx, StatusOf(err), core.MessageOf(err))
+		return
+	}
+	next(ctx)
+}
+
+// guard wraps a plain fiber route (forms, SSE) with the same check.
+func (h *Handler) guard(method, path string, fn fiber.Handler) fiber.Handler {
+	opID := auth.RESTOperationID(method, path)
+	pol, ok := h.policy.Lookup(opID)
+	if !ok {
+		panic(fmt.Sprintf("rest: route %s is not in the auth policy", opID))
+	}
+	return func(c *fiber.Ctx) error {
+		resID := ""
+		if pol.IDParam != "" {
+			resID = c.Params(pol.IDParam)
+		}
+		if err := h.authorize(c.UserContext(), opID, resID); err != nil {
+			if httptransport.IsUnauthorized(err) {
+				return httptransport.Unauthorized(c, err)
+			}
+			return fail(c, err)
+		}
+		return fn(c)
+	}
+}
+
+// checkPolicyCovers panics if a documented route is missing from the policy.
+func (h *Handler) checkPolicyCovers() {
+	var missing []string
+	for path, item := range h.api.OpenAPI().Paths {
+		for method, op := range map[string]*huma.Operation{
+			http.MethodGet: item.Get, http.MethodPost: item.Post, http.MethodPut: item.Put,
+			http.MethodPatch: item.Patch, http.MethodDelete: item.Delete,
+		} {
+			if op == nil {
+				continue
+			}
+			if _, ok := h.policy.Lookup(auth.RESTOperationID(method, path)); !ok {
+				missing = append(missing, method+" "+path)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		panic("rest: routes missing from the auth policy: " + strings.Join(missing, ", "))
+	}
+}
+
+// principal is the request's principal; without one (the adapter used
+// without the transport's middleware) nothing is restricted.
+func principal(ctx context.Context) *auth.Principal {
+	if p, ok := auth.FromContext(ctx); ok {
+		return p
+	}
+	return &auth.Principal{Kind: auth.KindAnonymous, Admin: true}
+}
+
+// canSee reports whether the principal may see a record owned by userID
+// (user isolation); records of others are answered as not found.
+func canSee(ctx context.Context, userID string) bool {
+	return principal(ctx).CanAccessUser(userID)
+}
+
+// visible filters ids of a resource by the principal's per-resource scopes.
+func visible(ctx context.Context, resource, action string) func(id string) bool {
+	all, ids := principal(ctx).VisibleIDs(resource, action)
+	if all {
+		return func(string) bool { return true }
+	}
+	return func(id string) bool { return slices.Contains(ids, id) }
+}

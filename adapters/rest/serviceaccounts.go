@@ -1,0 +1,114 @@
+package rest
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/agentgate/agentgate/auth"
+	"github.com/agentgate/agentgate/core"
+)
+
+// CreateServiceAccountBody is the body of POST /service-accounts.
+type CreateServiceAccountBody struct {
+	Name          string   `json:"name" minLength:"1" maxLength:"255"`
+	Scopes        []string `json:"scopes" doc:"Scopes in agno's grammar: resource:action, resource:<id>:action, resource:*:action, agent_os:admin."`
+	UserID        string   `json:"user_id,omitempty" doc:"The user it acts as under user isolation (default: its principal)."`
+	ExpiresInDays int      `json:"expires_in_days,omitempty" minimum:"0" maximum:"3650" doc:"0: never expires."`
+}
+
+// CreatedServiceAccount is the answer to a creation: the token is shown
+// this once and never stored.
+type CreatedServiceAccount struct {
+	*core.ServiceAccount
+	Token string `json:"token"`
+}
+
+// ServiceAccountPage is a page of service accounts.
+type ServiceAccountPage struct {
+	Data []*core.ServiceAccount `json:"data"`
+	Meta PageMeta               `json:"meta"`
+}
+
+func (h *Handler) registerServiceAccounts() {
+	tags := []string{"Service accounts"}
+	store := h.eng.Store()
+	huma.Register(h.api, huma.Operation{OperationID: "create-service-account", Method: http.MethodPost, Path: "/service-accounts",
+		Summary: "Create a service account (its token is shown once)", Tags: tags, DefaultStatus: http.StatusCreated},
+		func(ctx context.Context, in *struct{ Body CreateServiceAccountBody }) (*struct{ Body CreatedServiceAccount }, error) {
+			scopes, err := auth.ParseScopes(in.Body.Scopes)
+			if err != nil {
+				return nil, toAPIError(core.Errorf(core.CodeInvalid, "scopes: %v", err))
+			}
+			p := principal(ctx)
+			if !p.CanGrant(scopes) {
+				return nil, toAPIError(core.Errorf(core.CodeForbidden, "you cannot grant scopes you do not hold"))
+			}
+			ttl := time.Duration(in.Body.ExpiresInDays) * 24 * time.Hour
+			sa, token, err := auth.NewServiceAccount(in.Body.Name, in.Body.UserID, in.Body.Scopes, ttl, p.Subject)
+			if err != nil {
+				return nil, toAPIError(core.Errorf(core.CodeInvalid, "%v", err))
+			}
+			acct := &core.ServiceAccount{
+				ID: sa.ID, Name: sa.Name, Principal: sa.Principal, UserID: sa.UserID, TokenPrefix: sa.TokenPrefix,
+				TokenHash: sa.TokenHash, Scopes: sa.Scopes, CreatedAt: sa.CreatedAt.Unix(), CreatedBy: sa.CreatedBy,
+			}
+			if sa.ExpiresAt != nil {
+				acct.ExpiresAt = sa.ExpiresAt.Unix()
+			}
+			if err := store.CreateServiceAccount(ctx, acct); err != nil {
+				return nil, toAPIError(err)
+			}
+			return &struct{ Body CreatedServiceAccount }{CreatedServiceAccount{ServiceAccount: acct, Token: token}}, nil
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "list-service-accounts", Method: http.MethodGet, Path: "/service-accounts",
+		Summary: "List service accounts", Tags: tags},
+		func(ctx context.Context, in *struct {
+			Limit          int  `query:"limit" default:"100" minimum:"1" maximum:"1000"`
+			Page           int  `query:"page" default:"1" minimum:"1"`
+			IncludeRevoked bool `query:"include_revoked"`
+		}) (*struct{ Body ServiceAccountPage }, error) {
+			list, total, err := store.ListServiceAccounts(ctx, core.ListServiceAccountsParams{Limit: in.Limit, Page: in.Page, IncludeRevoked: in.IncludeRevoked})
+			if err != nil {
+				return nil, toAPIError(err)
+			}
+			if list == nil {
+				list = []*core.ServiceAccount{}
+			}
+			return &struct{ Body ServiceAccountPage }{ServiceAccountPage{Data: list, Meta: PageMeta{
+				Page: in.Page, Limit: in.Limit, TotalCount: total, TotalPages: int(math.Ceil(float64(total) / float64(in.Limit))),
+			}}}, nil
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "get-service-account", Method: http.MethodGet, Path: "/service-accounts/{service_account_id}",
+		Summary: "Get a service account", Tags: tags},
+		func(ctx context.Context, in *struct {
+			ID string `path:"service_account_id"`
+		}) (*struct{ Body *core.ServiceAccount }, error) {
+			a, err := store.GetServiceAccount(ctx, in.ID)
+			if err != nil {
+				return nil, toAPIError(notFound(err, "service account %q not found", in.ID))
+			}
+			return &struct{ Body *core.ServiceAccount }{a}, nil
+		})
+	huma.Register(h.api, huma.Operation{OperationID: "revoke-service-account", Method: http.MethodDelete, Path: "/service-accounts/{service_account_id}",
+		Summary: "Revoke a service account (its token stops working at once)", Tags: tags, DefaultStatus: http.StatusNoContent},
+		func(ctx context.Context, in *struct {
+			ID string `path:"service_account_id"`
+		}) (*struct{}, error) {
+			if _, err := store.RevokeServiceAccount(ctx, in.ID, time.Now().Unix()); err != nil {
+				return nil, toAPIError(notFound(err, "service account %q not found", in.ID))
+			}
+			return nil, nil
+		})
+}
+
+// notFound gives a store's not-found a user-facing message.
+func notFound(err error, format string, args ...any) error {
+	if core.CodeOf(err) == core.CodeNotFound {
+		return core.Errorf(core.CodeNotFound, format, args...)
+	}
+	return err
+}
