@@ -11,9 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/agentgate/agentgate/auth"
+	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 )
@@ -31,6 +35,14 @@ type Config struct {
 	// IdleTimeout closes idle keep-alive connections (default 120 s).
 	IdleTimeout time.Duration
 	Logger      *slog.Logger
+	// Auth authenticates requests; nil means auth mode none.
+	Auth *auth.Authenticator
+	// Limiter rate-limits per principal; nil means no limit.
+	Limiter *auth.Limiter
+	// CORSOrigins are the browser origins allowed (none: no CORS headers).
+	CORSOrigins []string
+	// MaxHeaderBytes bounds the request line and headers (default 16 KiB).
+	MaxHeaderBytes int
 }
 
 func (c Config) withDefaults() Config {
@@ -48,6 +60,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = 16 << 10
+	}
+	if c.Auth == nil {
+		c.Auth, _ = auth.New(auth.Config{Mode: auth.ModeNone}, nil)
 	}
 	return c
 }
@@ -69,10 +87,19 @@ func New(cfg Config) *Server {
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(cfg.Logger),
 		StrictRouting:         false,
+		ReadBufferSize:        cfg.MaxHeaderBytes,
 	})
 	app.Use(recover.New())
 	app.Use(requestid.New())
 	app.Use(accessLog(cfg.Logger))
+	if len(cfg.CORSOrigins) > 0 {
+		app.Use(cors.New(cors.Config{
+			AllowOrigins:  strings.Join(cfg.CORSOrigins, ","),
+			AllowHeaders:  "Authorization, Content-Type, Last-Event-ID",
+			ExposeHeaders: "Retry-After",
+		}))
+	}
+	app.Use(authenticate(cfg.Auth, cfg.Limiter))
 	return &Server{App: app, cfg: cfg}
 }
 
