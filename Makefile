@@ -25,6 +25,7 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./storage/... ./core/...
 	$(GO) run ./bench/cmd/agentbench
+	$(GO) run ./bench/cmd/agentbench -profile postgres-redis
 
 # Short fuzzing of every untrusted-input parser (10 s each).
 fuzz:

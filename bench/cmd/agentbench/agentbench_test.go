@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestSplitFrames(t *testing.T) {
@@ -39,8 +44,9 @@ func TestPercentiles(t *testing.T) {
 }
 
 func TestUnknownProfile(t *testing.T) {
-	o := options{duration: time.Second, concurrency: 1, profile: "postgres-redis"}
-	if err := o.validate(); err == nil || !strings.Contains(err.Error(), "embedded") {
+	o := options{duration: time.Second, concurrency: 1, profile: "mysql-kafka"}
+	err := o.validate()
+	if err == nil || !strings.Contains(err.Error(), "embedded") || !strings.Contains(err.Error(), "postgres-redis") {
 		t.Fatalf("validate = %v, want an error listing the profiles", err)
 	}
 }
@@ -100,4 +106,143 @@ func TestRunShort(t *testing.T) {
 	if got.Targets.BlockingRatio <= 0 {
 		t.Errorf("blocking ratio %v", got.Targets.BlockingRatio)
 	}
+}
+
+// TestPostgresRedisShort runs the postgres-redis profile briefly against the
+// PostgreSQL and Redis of BENCH_DATABASE_URL / BENCH_REDIS_URL (default: the
+// local servers). It fails, never skips, when they cannot be reached. It
+// checks both outputs of the one run, that nothing failed, and that the
+// profile removed its schema and its keys.
+func TestPostgresRedisShort(t *testing.T) {
+	o := options{duration: 250 * time.Millisecond, warmup: 50 * time.Millisecond, concurrency: 4, profile: "postgres-redis"}
+	var progress bytes.Buffer
+	rep, err := measureAll(context.Background(), o, &progress)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+
+	var table bytes.Buffer
+	rep.writeTable(&table)
+	for _, want := range []string{
+		"blocking runs/s", "streaming TTFE p50", "streaming TTFE p99", "resume first frame p50", "resume first frame p99",
+		"event appends/s", "state writes/s", "byte-identical", "Last-Event-ID 4 of a finished 10-event run",
+		"targets: blocking runs/s >= 2000: ", "; resume p99 < 10ms: ",
+	} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	for _, line := range strings.Split(table.String(), "\n") {
+		if f := strings.Fields(line); strings.HasPrefix(line, "errors ") {
+			if len(f) < 4 || strings.Trim(f[2], "0/") != "" || strings.Trim(f[3], "0/") != "" {
+				t.Errorf("errors in the run:\n%s", table.String())
+			}
+		}
+	}
+
+	var out bytes.Buffer
+	if err := rep.writeJSON(&out); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Results map[string]map[string]struct {
+			Requests   int                `json:"requests"`
+			Errors     int                `json:"errors"`
+			RunsPerSec float64            `json:"runs_per_sec"`
+			TTFE       map[string]float64 `json:"ttfe_ms"`
+		} `json:"results"`
+		Components map[string]struct {
+			Agentgate, Baseline struct {
+				Ops       int     `json:"ops"`
+				Errors    int     `json:"errors"`
+				OpsPerSec float64 `json:"ops_per_sec"`
+			}
+			Ratio float64 `json:"ratio"`
+		} `json:"components"`
+		Targets map[string]any `json:"targets"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	for _, tg := range []string{"agentgate", "baseline"} {
+		for _, m := range []string{"blocking", "streaming", "resume"} {
+			r := got.Results[tg][m]
+			if r.Requests == 0 || r.Errors != 0 || r.RunsPerSec <= 0 {
+				t.Errorf("%s %s: %+v", tg, m, r)
+			}
+			if (m != "blocking") != (r.TTFE != nil) {
+				t.Errorf("%s %s: ttfe_ms %v", tg, m, r.TTFE)
+			}
+		}
+	}
+	for _, k := range []string{"event_append", "state_write"} {
+		c, ok := got.Components[k]
+		if !ok || c.Agentgate.Ops == 0 || c.Baseline.Ops == 0 || c.Agentgate.Errors+c.Baseline.Errors != 0 || c.Ratio <= 0 {
+			t.Errorf("component %s: %+v", k, c)
+		}
+	}
+	for _, k := range []string{"blocking_runs_per_sec", "blocking_pass", "resume_p99_ms", "resume_pass"} {
+		if _, ok := got.Targets[k]; !ok {
+			t.Errorf("targets lack %s: %v", k, got.Targets)
+		}
+	}
+
+	// The profile named its schema and prefix in the progress; both must be gone.
+	m := regexp.MustCompile(`schema (agentbench_[0-9a-f]+) \+ redis \S+ prefix (agentbench:[0-9a-f]+:)`).FindStringSubmatch(progress.String())
+	if m == nil {
+		t.Fatalf("no schema/prefix in the progress:\n%s", progress.String())
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, envOr(envDatabaseURL, defaultDatabaseURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, m[1]).Scan(&n); err != nil || n != 0 {
+		t.Errorf("schema %s left behind (%d, %v)", m[1], n, err)
+	}
+	opts, err := redis.ParseURL(envOr(envRedisURL, defaultRedisURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	if keys, _, err := rdb.Scan(ctx, 0, m[2]+"*", 10000).Result(); err != nil || len(keys) != 0 {
+		t.Errorf("keys under %s left behind (%d, %v)", m[2], len(keys), err)
+	}
+}
+
+// TestPostgresRedisUnreachable: a server that cannot be reached is a clear
+// error before anything is measured.
+func TestPostgresRedisUnreachable(t *testing.T) {
+	closed := closedPort(t)
+	for _, c := range []struct{ env, url, want string }{
+		{envDatabaseURL, "postgres://root@" + closed + "/test?sslmode=disable", "cannot reach PostgreSQL at"},
+		{envRedisURL, "redis://" + closed + "/0", "cannot reach Redis at"},
+	} {
+		t.Run(c.env, func(t *testing.T) {
+			t.Setenv(c.env, c.url)
+			o := options{duration: time.Second, concurrency: 1, profile: "postgres-redis", quiet: true}
+			var out bytes.Buffer
+			err := run(context.Background(), o, &out, &out)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.env) {
+				t.Fatalf("run = %v, want an error saying %q and naming %s", err, c.want, c.env)
+			}
+			if out.Len() != 0 {
+				t.Errorf("output despite the error: %s", out.String())
+			}
+		})
+	}
+}
+
+// closedPort returns 127.0.0.1:PORT where nothing listens.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }

@@ -207,6 +207,15 @@ func percentilesOf(d []time.Duration) percentiles {
 // starts no request after the deadline, and the rate is the completed
 // requests over the time until the last one ended.
 func load(ctx context.Context, c *http.Client, t *target, fn requestFunc, concurrency int, duration time.Duration, streaming bool) result {
+	return runWorkers(ctx, concurrency, duration, streaming, func(ctx context.Context, _ int) sample {
+		return fn(ctx, c, t)
+	})
+}
+
+// runWorkers runs op from concurrency workers (op gets the worker's number,
+// 0 to concurrency-1) until duration has passed, with load's rules. With
+// withTTFE, each sample's ttfe is collected too.
+func runWorkers(ctx context.Context, concurrency int, duration time.Duration, withTTFE bool, op func(ctx context.Context, worker int) sample) result {
 	type worker struct {
 		lat, ttfe []time.Duration
 		n, errs   int
@@ -218,10 +227,10 @@ func load(ctx context.Context, c *http.Client, t *target, fn requestFunc, concur
 	var wg sync.WaitGroup
 	for i := range ws {
 		wg.Add(1)
-		go func(w *worker) {
+		go func(i int, w *worker) {
 			defer wg.Done()
 			for ctx.Err() == nil && time.Now().Before(deadline) {
-				s := fn(ctx, c, t)
+				s := op(ctx, i)
 				if s.err != nil {
 					w.errs++
 					if w.firstErr == nil {
@@ -231,11 +240,11 @@ func load(ctx context.Context, c *http.Client, t *target, fn requestFunc, concur
 				}
 				w.n++
 				w.lat = append(w.lat, s.latency)
-				if streaming {
+				if withTTFE {
 					w.ttfe = append(w.ttfe, s.ttfe)
 				}
 			}
-		}(&ws[i])
+		}(i, &ws[i])
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -253,11 +262,20 @@ func load(ctx context.Context, c *http.Client, t *target, fn requestFunc, concur
 	res.Elapsed = elapsed
 	res.PerSecond = float64(res.Requests) / elapsed.Seconds()
 	res.Latency = percentilesOf(lat)
-	if streaming {
+	if withTTFE {
 		p := percentilesOf(ttfe)
 		res.TTFE = &p
 	}
 	return res
+}
+
+// timed runs one operation of a component measurement as a sample.
+func timed(f func() error) sample {
+	start := time.Now()
+	if err := f(); err != nil {
+		return sample{err: err}
+	}
+	return sample{latency: time.Since(start)}
 }
 
 // captureRun records one real blocking response and one real stream.

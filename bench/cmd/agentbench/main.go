@@ -1,16 +1,21 @@
 // Command agentbench measures agentgate against a bare fiber baseline in one
 // process, on one machine: blocking runs/s, streaming runs/s and streaming
 // time-to-first-event, each figure side by side with the baseline's and the
-// ratio, and checks the performance targets (blocking runs/s at least 40% of
-// the baseline's, TTFE p50 at most 2x the baseline's).
+// ratio, and checks the profile's performance targets (embedded: blocking
+// runs/s at least 40% of the baseline's, TTFE p50 at most 2x the
+// baseline's). The postgres-redis profile adds resume latency and direct
+// measurements of the Redis event log and the PostgreSQL store against raw
+// clients, and checks at least 2,000 blocking runs/s and a resume p99 under
+// 10 ms.
 //
-//	go run ./bench/cmd/agentbench [-duration 5s] [-concurrency 32] [-profile embedded] [-json]
+//	go run ./bench/cmd/agentbench [-duration 5s] [-concurrency 32] [-profile embedded|postgres-redis] [-json]
 //
 // All traffic goes to loopback listeners on 127.0.0.1 that the tool starts
 // itself. See bench/README.md.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -37,8 +42,8 @@ type options struct {
 
 func main() {
 	var o options
-	flag.DurationVar(&o.duration, "duration", 5*time.Second, "how long each measurement runs (4 measurements: 2 modes x 2 targets)")
-	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up load before each measurement (not counted); 0 disables")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "how long each HTTP measurement runs (2 targets x 2 modes, or 3 with postgres-redis; its component measurements run half as long)")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up load before each measurement (not counted; half as long for components); 0 disables")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients, each doing one request after another")
 	flag.StringVar(&o.profile, "profile", "embedded", "agentgate backends: "+fmt.Sprint(profileNames()))
 	flag.BoolVar(&o.json, "json", false, "print machine-readable JSON instead of the table")
@@ -75,9 +80,24 @@ func (o options) validate() error {
 
 // run does the whole benchmark and prints the report to stdout; progress
 // goes to stderr. A missed target is not an error.
-func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
+func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	rep, err := measureAll(ctx, o, stderr)
+	if rep != nil {
+		if o.json {
+			err = errors.Join(rep.writeJSON(stdout), err)
+		} else {
+			rep.writeTable(stdout)
+		}
+	}
+	return err
+}
+
+// measureAll starts the profile and the baseline, measures and stops them
+// (the profile removing what it created). It returns the report when every
+// measurement was made, with the error of stopping if any.
+func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, err error) {
 	if err := o.validate(); err != nil {
-		return err
+		return nil, err
 	}
 	prog := progress{w: stderr, quiet: o.quiet}
 	prof := profiles[o.profile]
@@ -87,7 +107,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 
 	gw, err := prof.start(ctx, profileOptions{logger: quietLogger})
 	if err != nil {
-		return fmt.Errorf("profile %s: %w", prof.name, err)
+		return nil, fmt.Errorf("profile %s: %w", prof.name, err)
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -97,7 +117,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 		}
 	}()
 	if err := checkLoopback(gw.baseURL); err != nil {
-		return err
+		return nil, err
 	}
 	prog.printf("agentgate (%s) on %s", gw.describe, gw.baseURL)
 
@@ -105,12 +125,19 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	capt, err := captureRun(ctx, capClient, gw)
 	capClient.CloseIdleConnections()
 	if err != nil {
-		return fmt.Errorf("capture a real run: %w", err)
+		return nil, fmt.Errorf("capture a real run: %w", err)
+	}
+
+	if prof.resume {
+		prog.printf("creating %d finished runs to resume...", resumeRuns)
+		if capt.resume, err = prepareResume(ctx, gw, capt); err != nil {
+			return nil, fmt.Errorf("prepare the resume measurement: %w", err)
+		}
 	}
 
 	base, baseMode, err := startBaseline(capt)
 	if err != nil {
-		return fmt.Errorf("baseline: %w", err)
+		return nil, fmt.Errorf("baseline: %w", err)
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -120,25 +147,34 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 		}
 	}()
 	if err := checkLoopback(base.baseURL); err != nil {
-		return err
+		return nil, err
 	}
 	prog.printf("baseline (%s, %s) on %s", base.describe, baseMode, base.baseURL)
 
 	// The baseline must answer like agentgate before it is worth measuring.
 	verifyClient := newClient(1)
 	if _, err := captureRun(ctx, verifyClient, base); err != nil {
-		return fmt.Errorf("baseline does not answer like agentgate: %w", err)
+		return nil, fmt.Errorf("baseline does not answer like agentgate: %w", err)
+	}
+	if rc := capt.resume; rc != nil {
+		frames, err := fetchResume(ctx, verifyClient, base, rc.runs[0], rc.after)
+		if err != nil {
+			return nil, fmt.Errorf("baseline does not resume like agentgate: %w", err)
+		}
+		if !bytes.Equal(bytes.Join(frames, nil), bytes.Join(rc.frames, nil)) {
+			return nil, errors.New("baseline's resume answer differs from agentgate's")
+		}
 	}
 	verifyClient.CloseIdleConnections()
 
 	if o.cpuprofile != "" {
 		f, err := os.Create(o.cpuprofile)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
 			f.Close()
-			return err
+			return nil, err
 		}
 		defer func() {
 			pprof.StopCPUProfile()
@@ -158,12 +194,15 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 		}()
 	}
 
-	rep := &report{
+	rep = &report{
 		Profile: prof.name, ProfileDesc: prof.desc, Concurrency: o.concurrency,
 		Duration: o.duration, Warmup: o.warmup,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		Baseline: baseMode, RunBytes: len(capt.runJSON), Frames: len(capt.frames), StreamBytes: capt.streamBytes(),
 		Results: map[string]map[string]*result{"agentgate": {}, "baseline": {}},
+	}
+	if rc := capt.resume; rc != nil {
+		rep.ResumeAfter, rep.ResumeFrames, rep.ResumeBytes, rep.ResumeRuns = &rc.after, len(rc.frames), rc.bytes(), len(rc.runs)
 	}
 	modes := []struct {
 		name      string
@@ -173,10 +212,17 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 		{"blocking", blockingRun, false},
 		{"streaming", streamingRun, true},
 	}
+	if capt.resume != nil {
+		modes = append(modes, struct {
+			name      string
+			fn        requestFunc
+			streaming bool
+		}{"resume", resumeRequest(capt.resume), true})
+	}
 	for _, m := range modes {
 		for _, t := range []*target{gw, base} {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return nil, ctx.Err()
 			}
 			client := newClient(o.concurrency)
 			if o.warmup > 0 {
@@ -195,13 +241,26 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 		}
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
-	if o.json {
-		return rep.writeJSON(stdout)
+	if gw.components != nil {
+		env := componentEnv{capt: capt, concurrency: o.concurrency,
+			duration: componentDuration(o.duration), warmup: componentDuration(o.warmup), prog: prog}
+		if rep.Components, err = gw.components(ctx, env); err != nil {
+			return nil, fmt.Errorf("component measurements: %w", err)
+		}
+		for _, c := range rep.Components {
+			for _, res := range []*result{&c.Agentgate, &c.Baseline} {
+				if res.Requests == 0 {
+					prog.printf("  %s: no operation succeeded (%d errors: %s)", c.Key, res.Errors, res.FirstErr)
+				}
+			}
+		}
 	}
-	rep.writeTable(stdout)
-	return nil
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return rep, nil
 }
 
 func writeProfile(name, path string) error {

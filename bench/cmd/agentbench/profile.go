@@ -26,25 +26,33 @@ type target struct {
 	// describe says what is behind the URL, for the report header.
 	describe string
 	stop     func(context.Context) error
+	// components, when set (by a profile), measures the profile's backends
+	// directly, each next to a raw-client baseline; run calls it after the
+	// HTTP measurements, while agentgate is still up.
+	components func(ctx context.Context, env componentEnv) ([]*component, error)
 }
 
 // runsURL is the run-creation endpoint of the target's agent.
 func (t *target) runsURL() string { return t.baseURL + "/agents/" + t.agentID + "/runs" }
 
 // profile starts agentgate with one choice of backends. Each profile is
-// self-contained: it creates what it needs (temp dirs, databases), returns
-// a target on a loopback listener, and its stop function removes it all.
+// self-contained: it creates what it needs (temp dirs, schemas, key
+// prefixes), returns a target on a loopback listener, and its stop function
+// removes it all.
 //
-// To add the `postgres-redis` profile: write a start function that builds
-// the same bench config (benchConfig) with DatabaseURL set to a postgres://
-// URL and RedisURL set to a redis:// URL (taken from flags or
-// AGENTBENCH_DATABASE_URL / AGENTBENCH_REDIS_URL, and creating a throwaway
-// database/key prefix so runs do not pile up in a real one), then register
-// it in profiles below. Nothing else in the tool needs to change.
+// A profile is a start function registered in profiles below; the load and
+// report code is shared. A profile may also ask for the resume measurement
+// (resume), measure its backends directly (target.components) and choose
+// the targets of the last line (checks).
 type profile struct {
 	name  string
 	desc  string
 	start func(ctx context.Context, opts profileOptions) (*target, error)
+	// resume adds the resume measurement: GET .../runs/{run_id}/stream with
+	// a Last-Event-ID in the middle of a finished run's stream.
+	resume bool
+	// checks are the targets checked on the report's last line.
+	checks func(r *report) []check
 }
 
 // profileOptions are what every profile gets from the command line.
@@ -54,9 +62,17 @@ type profileOptions struct {
 
 var profiles = map[string]profile{
 	"embedded": {
-		name:  "embedded",
-		desc:  "SQLite state in a temp dir + in-memory event log",
-		start: startEmbedded,
+		name:   "embedded",
+		desc:   "SQLite state in a temp dir + in-memory event log",
+		start:  startEmbedded,
+		checks: embeddedChecks,
+	},
+	"postgres-redis": {
+		name:   "postgres-redis",
+		desc:   "PostgreSQL state in a throwaway schema + Redis event log under a throwaway key prefix",
+		start:  startPostgresRedis,
+		resume: true,
+		checks: postgresRedisChecks,
 	},
 }
 
@@ -79,13 +95,24 @@ const benchReply = "Hello! I am the agentbench assistant, answering from the off
 	"so the gateway can be measured without a real provider. You said: \"{{input}}\". " +
 	"This reply is split into five chunks and streamed as RunContent events."
 
+// backends are the backend settings of the bench config.
+type backends struct {
+	databaseURL string
+	redisURL    string // "" = in-memory event log
+	prefix      string // event_log.prefix (Redis key prefix)
+}
+
 // benchConfig returns the YAML of the bench gateway: one scripted model
 // (chunks: 5, no chunk delay) and one agent without tools.
-func benchConfig(databaseURL string) []byte {
+func benchConfig(b backends) []byte {
+	var redis string
+	if b.redisURL != "" {
+		redis = fmt.Sprintf("redis_url: %q\nevent_log:\n  prefix: %q\n", b.redisURL, b.prefix)
+	}
 	return []byte(fmt.Sprintf(`name: agentgate-bench
 addr: 127.0.0.1:0
 database_url: %q
-log_level: error
+%slog_level: error
 models:
   bench:
     provider: scripted
@@ -99,7 +126,7 @@ agents:
     description: Load-test agent (scripted model, no tools).
     model: bench
     instructions: Answer briefly.
-`, databaseURL, benchReply, benchAgentID))
+`, b.databaseURL, redis, benchReply, benchAgentID))
 }
 
 // startEmbedded runs the embedded default: SQLite in a temp dir and the
@@ -109,22 +136,28 @@ func startEmbedded(ctx context.Context, opts profileOptions) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	cleanup := func() { _ = os.RemoveAll(dir) }
-	cfg, err := agentgate.ParseConfig(benchConfig("sqlite://" + filepath.Join(dir, "bench.db")))
+	cleanup := func() error { return os.RemoveAll(dir) }
+	db := filepath.Join(dir, "bench.db")
+	return serveGateway(ctx, opts, backends{databaseURL: "sqlite://" + db}, "sqlite "+db+" + memlog", cleanup)
+}
+
+// serveGateway starts agentgate with the bench config on b (through
+// agentgate.ParseConfig + agentgate.New) on a loopback listener and waits
+// until it is healthy. cleanup removes what the profile created; it runs
+// after the gateway has shut down (or failed to start).
+func serveGateway(ctx context.Context, opts profileOptions, b backends, describe string, cleanup func() error) (*target, error) {
+	cfg, err := agentgate.ParseConfig(benchConfig(b))
 	if err != nil {
-		cleanup()
-		return nil, fmt.Errorf("bench config: %w", err)
+		return nil, errors.Join(fmt.Errorf("bench config: %w", err), cleanup())
 	}
 	gw, err := agentgate.New(ctx, cfg, agentgate.Options{Logger: opts.logger})
 	if err != nil {
-		cleanup()
-		return nil, fmt.Errorf("start agentgate: %w", err)
+		return nil, errors.Join(fmt.Errorf("start agentgate: %w", err), cleanup())
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		_ = gw.Shutdown(ctx)
-		cleanup()
-		return nil, err
+		return nil, errors.Join(err, cleanup())
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- gw.Serve(ln) }()
@@ -132,7 +165,7 @@ func startEmbedded(ctx context.Context, opts profileOptions) (*target, error) {
 		name:     "agentgate",
 		baseURL:  "http://" + ln.Addr().String(),
 		agentID:  benchAgentID,
-		describe: "sqlite " + filepath.Join(dir, "bench.db") + " + memlog",
+		describe: describe,
 	}
 	t.stop = func(ctx context.Context) error {
 		err := gw.Shutdown(ctx)
@@ -143,12 +176,13 @@ func startEmbedded(ctx context.Context, opts profileOptions) (*target, error) {
 			}
 		case <-time.After(5 * time.Second):
 		}
-		cleanup()
+		if e := cleanup(); e != nil {
+			err = errors.Join(err, e)
+		}
 		return err
 	}
 	if err := waitHealthy(ctx, t.baseURL+"/health", serveErr); err != nil {
-		_ = t.stop(context.Background())
-		return nil, err
+		return nil, errors.Join(err, t.stop(context.Background()))
 	}
 	return t, nil
 }

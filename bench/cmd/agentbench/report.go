@@ -28,9 +28,47 @@ type report struct {
 	Frames      int           `json:"stream_frames"`
 	StreamBytes int           `json:"stream_bytes"`
 
+	// Resume workload (profiles with resume): the cursor sent, and the
+	// frames and bytes replayed after it; over ResumeRuns finished runs.
+	ResumeAfter  *int64 `json:"resume_last_event_id,omitempty"`
+	ResumeFrames int    `json:"resume_frames,omitempty"`
+	ResumeBytes  int    `json:"resume_bytes,omitempty"`
+	ResumeRuns   int    `json:"resume_runs,omitempty"`
+
 	// Results[target][mode], target "agentgate" | "baseline", mode
-	// "blocking" | "streaming".
+	// "blocking" | "streaming" | "resume".
 	Results map[string]map[string]*result `json:"-"`
+
+	// Components are the profile's direct backend measurements.
+	Components []*component `json:"-"`
+}
+
+// component is one direct measurement of a backend of agentgate (Agentgate:
+// through agentgate's own storage package) next to a raw client doing the
+// nearest bare operation (Baseline), with the same concurrency.
+type component struct {
+	Key         string // JSON key
+	Label       string // table row of the rate: "event appends/s"
+	Name        string // of the latency rows and the notes: "event append"
+	Short       string // in the errors row: "append"
+	Unit        string
+	AgentgateOp string // what one agentgate operation is
+	BaselineOp  string // what one baseline operation is
+	PayloadSize int    // bytes of the event / run written
+	PoolConns   int    // connection pool size of both sides (0: client default)
+	Agentgate   result
+	Baseline    result
+}
+
+// check is one of the targets on the report's last line.
+type check struct {
+	what  string // "blocking runs/s >= 40% of baseline"
+	shown string // the measured figure as printed
+	pass  bool
+	// In the JSON: targets[key] = value, targets[passKey] = pass.
+	key     string
+	value   float64
+	passKey string
 }
 
 func (r *report) get(target, mode string) *result {
@@ -64,24 +102,38 @@ func fmtDur(d time.Duration) string {
 	}
 }
 
-type checks struct {
-	BlockingRatio float64 `json:"blocking_runs_per_sec_ratio"`
-	BlockingPass  bool    `json:"blocking_pass"`
-	TTFERatio     float64 `json:"ttfe_p50_ratio"`
-	TTFEPass      bool    `json:"ttfe_pass"`
-}
-
-func (r *report) checks() checks {
+// embeddedChecks: blocking runs/s at least 40% of the baseline's, TTFE p50
+// at most 2x the baseline's.
+func embeddedChecks(r *report) []check {
 	ab, bb := r.get("agentgate", "blocking"), r.get("baseline", "blocking")
 	as, bs := r.get("agentgate", "streaming"), r.get("baseline", "streaming")
-	var c checks
-	c.BlockingRatio = ratio(ab.PerSecond, bb.PerSecond)
-	c.BlockingPass = bb.PerSecond > 0 && c.BlockingRatio >= targetBlockingRatio
+	blocking := ratio(ab.PerSecond, bb.PerSecond)
+	var ttfe float64
+	ttfePass := false
 	if as.TTFE != nil && bs.TTFE != nil {
-		c.TTFERatio = durRatio(as.TTFE.P50, bs.TTFE.P50)
-		c.TTFEPass = bs.TTFE.P50 > 0 && as.TTFE.P50 > 0 && c.TTFERatio <= targetTTFERatio
+		ttfe = durRatio(as.TTFE.P50, bs.TTFE.P50)
+		ttfePass = bs.TTFE.P50 > 0 && as.TTFE.P50 > 0 && ttfe <= targetTTFERatio
 	}
-	return c
+	return []check{
+		{
+			what:  fmt.Sprintf("blocking runs/s >= %.0f%% of baseline", targetBlockingRatio*100),
+			shown: fmt.Sprintf("%.1f%%", blocking*100), pass: bb.PerSecond > 0 && blocking >= targetBlockingRatio,
+			key: "blocking_runs_per_sec_ratio", value: blocking, passKey: "blocking_pass",
+		},
+		{
+			what:  fmt.Sprintf("streaming TTFE p50 <= %.0fx baseline", targetTTFERatio),
+			shown: fmt.Sprintf("%.2fx", ttfe), pass: ttfePass,
+			key: "ttfe_p50_ratio", value: ttfe, passKey: "ttfe_pass",
+		},
+	}
+}
+
+// checks returns the profile's targets, evaluated.
+func (r *report) checks() []check {
+	if p, ok := profiles[r.Profile]; ok && p.checks != nil {
+		return p.checks(r)
+	}
+	return nil
 }
 
 func passMiss(ok bool) string {
@@ -128,20 +180,84 @@ func (r *report) writeTable(w io.Writer) {
 	lat("streaming TTFE p99", at.P99, bt.P99)
 	lat("streaming full run p50", as.Latency.P50, bs.Latency.P50)
 	lat("streaming full run p99", as.Latency.P99, bs.Latency.P99)
-	row("errors (blocking/streaming)", fmt.Sprintf("%d/%d", ab.Errors, as.Errors), fmt.Sprintf("%d/%d", bb.Errors, bs.Errors), 0)
+	ar, br := r.get("agentgate", "resume"), r.get("baseline", "resume")
+	hasResume := r.Results["agentgate"]["resume"] != nil
+	if hasResume {
+		var at, bt percentiles
+		if ar.TTFE != nil {
+			at = *ar.TTFE
+		}
+		if br.TTFE != nil {
+			bt = *br.TTFE
+		}
+		rate("resumes/s", ar, br)
+		lat("resume first frame p50", at.P50, bt.P50)
+		lat("resume first frame p99", at.P99, bt.P99)
+		row("errors (block/stream/resume)", fmt.Sprintf("%d/%d/%d", ab.Errors, as.Errors, ar.Errors),
+			fmt.Sprintf("%d/%d/%d", bb.Errors, bs.Errors, br.Errors), 0)
+	} else {
+		row("errors (blocking/streaming)", fmt.Sprintf("%d/%d", ab.Errors, as.Errors), fmt.Sprintf("%d/%d", bb.Errors, bs.Errors), 0)
+	}
+	if len(r.Components) > 0 {
+		fmt.Fprintf(w, "\n"+rowFmt, "component", "agentgate", "raw client", "ratio")
+		var names, aErrs, bErrs []string
+		for _, c := range r.Components {
+			a, b := &c.Agentgate, &c.Baseline
+			rate(c.Label, a, b)
+			lat(c.Name+" latency p50", a.Latency.P50, b.Latency.P50)
+			lat(c.Name+" latency p99", a.Latency.P99, b.Latency.P99)
+			names = append(names, c.Short)
+			aErrs = append(aErrs, fmt.Sprint(a.Errors))
+			bErrs = append(bErrs, fmt.Sprint(b.Errors))
+		}
+		row("errors ("+strings.Join(names, "/")+")", strings.Join(aErrs, "/"), strings.Join(bErrs, "/"), 0)
+	}
 
+	modes := []string{"blocking", "streaming"}
+	if hasResume {
+		modes = append(modes, "resume")
+	}
 	for _, t := range []string{"agentgate", "baseline"} {
-		for _, m := range []string{"blocking", "streaming"} {
+		for _, m := range modes {
 			if e := r.get(t, m).FirstErr; e != "" {
 				fmt.Fprintf(w, "first %s %s error: %s\n", t, m, e)
 			}
 		}
 	}
-	c := r.checks()
-	fmt.Fprintf(w, "\ntargets: blocking runs/s >= %.0f%% of baseline: %.1f%% %s; streaming TTFE p50 <= %.0fx baseline: %.2fx %s\n",
-		targetBlockingRatio*100, c.BlockingRatio*100, passMiss(c.BlockingPass),
-		targetTTFERatio, c.TTFERatio, passMiss(c.TTFEPass))
+	for _, c := range r.Components {
+		for _, side := range []struct {
+			name string
+			res  *result
+		}{{"agentgate", &c.Agentgate}, {"raw client", &c.Baseline}} {
+			if side.res.FirstErr != "" {
+				fmt.Fprintf(w, "first %s %s error: %s\n", side.name, c.Key, side.res.FirstErr)
+			}
+		}
+	}
+	if hasResume {
+		fmt.Fprintf(w, "\nresume: GET /agents/%s/runs/{run_id}/stream, Last-Event-ID %d of a finished %d-event run (round robin over %d runs); "+
+			"first frame = request sent -> first replayed frame read whole; baseline: bare fiber handler sending the same %d frames (%d B)\n",
+			benchAgentID, *r.ResumeAfter, r.Frames, r.ResumeRuns, r.ResumeFrames, r.ResumeBytes)
+	}
+	for _, c := range r.Components {
+		pool := ""
+		if c.PoolConns > 0 {
+			pool = fmt.Sprintf(", pool of %d connections each", c.PoolConns)
+		}
+		fmt.Fprintf(w, "%s: %d goroutines, %s each (+%s warm-up)%s, %d B payload\n  agentgate:  %s\n  raw client: %s\n",
+			c.Name+"s", r.Concurrency, componentDuration(r.Duration), componentDuration(r.Warmup), pool, c.PayloadSize, c.AgentgateOp, c.BaselineOp)
+	}
+	var parts []string
+	for _, c := range r.checks() {
+		parts = append(parts, fmt.Sprintf("%s: %s %s", c.what, c.shown, passMiss(c.pass)))
+	}
+	fmt.Fprintf(w, "\ntargets: %s\n", strings.Join(parts, "; "))
 }
+
+// componentDuration gives the length of each component measurement and of
+// its warm-up: half of -duration and of -warmup, to keep the default run of
+// a profile with components under a minute.
+func componentDuration(d time.Duration) time.Duration { return d / 2 }
 
 // jsonResult is a result with durations in milliseconds.
 type jsonResult struct {
@@ -152,6 +268,34 @@ type jsonResult struct {
 	RunsPerSec    float64            `json:"runs_per_sec"`
 	LatencyMillis map[string]float64 `json:"latency_ms"`
 	TTFEMillis    map[string]float64 `json:"ttfe_ms,omitempty"`
+}
+
+// jsonComponent is a component in the JSON report; ratio is agentgate ÷
+// raw client, of the rates.
+type jsonComponent struct {
+	Unit         string  `json:"unit"`
+	AgentgateOp  string  `json:"agentgate_op"`
+	BaselineOp   string  `json:"baseline_op"`
+	PayloadBytes int     `json:"payload_bytes"`
+	PoolConns    int     `json:"pool_conns,omitempty"`
+	Agentgate    jsonOps `json:"agentgate"`
+	Baseline     jsonOps `json:"baseline"`
+	Ratio        float64 `json:"ratio"`
+}
+
+// jsonOps is a component measurement with durations in milliseconds.
+type jsonOps struct {
+	Ops           int                `json:"ops"`
+	Errors        int                `json:"errors"`
+	FirstError    string             `json:"first_error,omitempty"`
+	ElapsedSec    float64            `json:"elapsed_sec"`
+	OpsPerSec     float64            `json:"ops_per_sec"`
+	LatencyMillis map[string]float64 `json:"latency_ms"`
+}
+
+func opsOf(res *result) jsonOps {
+	return jsonOps{Ops: res.Requests, Errors: res.Errors, FirstError: res.FirstErr,
+		ElapsedSec: res.Elapsed.Seconds(), OpsPerSec: res.PerSecond, LatencyMillis: pctMap(res.Latency)}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -191,14 +335,40 @@ func (r *report) writeJSON(w io.Writer) error {
 		ratios["streaming_ttfe_p50"] = durRatio(as.TTFE.P50, bs.TTFE.P50)
 		ratios["streaming_ttfe_p99"] = durRatio(as.TTFE.P99, bs.TTFE.P99)
 	}
+	if r.Results["agentgate"]["resume"] != nil {
+		ar, br := r.get("agentgate", "resume"), r.get("baseline", "resume")
+		ratios["resumes_per_sec"] = ratio(ar.PerSecond, br.PerSecond)
+		if ar.TTFE != nil && br.TTFE != nil {
+			ratios["resume_first_frame_p50"] = durRatio(ar.TTFE.P50, br.TTFE.P50)
+			ratios["resume_first_frame_p99"] = durRatio(ar.TTFE.P99, br.TTFE.P99)
+		}
+	}
+	var components map[string]jsonComponent
+	for _, c := range r.Components {
+		if components == nil {
+			components = map[string]jsonComponent{}
+		}
+		components[c.Key] = jsonComponent{
+			Unit: c.Unit, AgentgateOp: c.AgentgateOp, BaselineOp: c.BaselineOp,
+			PayloadBytes: c.PayloadSize, PoolConns: c.PoolConns,
+			Agentgate: opsOf(&c.Agentgate), Baseline: opsOf(&c.Baseline),
+			Ratio: ratio(c.Agentgate.PerSecond, c.Baseline.PerSecond),
+		}
+	}
+	targets := map[string]any{}
+	for _, c := range r.checks() {
+		targets[c.key] = c.value
+		targets[c.passKey] = c.pass
+	}
 	out := struct {
 		*report
 		DurationSec float64                          `json:"duration_sec"`
 		WarmupSec   float64                          `json:"warmup_sec"`
 		Results     map[string]map[string]jsonResult `json:"results"`
 		Ratios      map[string]float64               `json:"ratios"`
-		Targets     checks                           `json:"targets"`
-	}{r, r.Duration.Seconds(), r.Warmup.Seconds(), results, ratios, r.checks()}
+		Components  map[string]jsonComponent         `json:"components,omitempty"`
+		Targets     map[string]any                   `json:"targets"`
+	}{r, r.Duration.Seconds(), r.Warmup.Seconds(), results, ratios, components, targets}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
