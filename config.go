@@ -52,6 +52,8 @@ type Config struct {
 	EventLog      EventLogConfig         `yaml:"event_log"`
 	Runs          RunsConfig             `yaml:"runs"`
 	Queue         QueueConfig            `yaml:"queue"`
+	WS            WSConfig               `yaml:"ws"`
+	MCP           MCPConfig              `yaml:"mcp"`
 	Models        map[string]ModelConfig `yaml:"models"`
 	Agents        []AgentConfig          `yaml:"agents"`
 }

@@ -109,10 +109,20 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		Auth: authn, Limiter: auth.NewLimiter(auth.LimiterConfig{RPS: cfg.Auth.RateLimit.RPS, Burst: cfg.Auth.RateLimit.Burst}),
 		CORSOrigins: cfg.Auth.CORSOrigins,
 	})
+	policy := auth.DefaultPolicy()
 	rest.Register(g.srv, eng, rest.Config{
 		Name: cfg.Name, Description: cfg.Description, Version: Version,
 		Databases: []rest.DatabaseInfo{{ID: "default", Kind: databaseKind(cfg.DatabaseURL)}},
+		Policy:    policy,
 	})
+	if err := g.mountWS(policy); err != nil {
+		_ = g.Shutdown(context.Background())
+		return nil, err
+	}
+	if err := g.mountMCP(policy); err != nil {
+		_ = g.Shutdown(context.Background())
+		return nil, err
+	}
 	return g, nil
 }
 
