@@ -123,6 +123,17 @@ var listeningRE = regexp.MustCompile(`agentgate listening\W.*?\baddr=(\S+)`)
 // is logged. The process is stopped (SIGTERM, then kill) in t.Cleanup.
 func startGateway(t testing.TB, cfg string) *gateway {
 	t.Helper()
+	return launch(t, cfg, func(dir string) []string {
+		return []string{"AGENTGATE_DATABASE_URL=sqlite://" + filepath.Join(dir, "state.db")}
+	}, nil)
+}
+
+// launch starts `agentgate serve --addr 127.0.0.1:0` on the config cfg,
+// with the environment env(dir) (dir is the process's own temporary
+// directory) on top of a clean one, and returns once it logs its listening
+// address. At cleanup it runs cleanup(g), or g.stop when cleanup is nil.
+func launch(t testing.TB, cfg string, env func(dir string) []string, cleanup func(g *gateway)) *gateway {
+	t.Helper()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "agentgate.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
@@ -130,12 +141,11 @@ func startGateway(t testing.TB, cfg string) *gateway {
 	}
 	cmd := exec.Command(binPath, "serve", "--addr", "127.0.0.1:0", "--config", cfgPath)
 	cmd.Dir = dir
-	cmd.Env = cleanEnv(
-		"AGENTGATE_DATABASE_URL=sqlite://"+filepath.Join(dir, "state.db"),
+	cmd.Env = cleanEnv(append([]string{
 		"AGENTGATE_LOG_LEVEL=info",
 		// Runs still going at the end of a test must not hold up its cleanup.
 		"AGENTGATE_HTTP_SHUTDOWN_TIMEOUT=2s",
-	)
+	}, env(dir)...)...)
 	g := &gateway{t: t, Dir: dir, cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	pr, pw := io.Pipe()
 	cmd.Stdout = g.stderr
@@ -165,15 +175,18 @@ func startGateway(t testing.TB, cfg string) *gateway {
 		_ = pw.Close()
 		close(g.exited)
 	}()
-	t.Cleanup(g.stop)
+	if cleanup == nil {
+		cleanup = (*gateway).stop
+	}
+	t.Cleanup(func() { cleanup(g) })
 	select {
 	case addr := <-addrc:
 		g.Addr = addr
 		g.URL = "http://" + addr
 	case <-g.exited:
 		t.Fatalf("gateway exited before listening (%v):\n%s", g.err, g.stderr.String())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("gateway did not log its listening line within 20s:\n%s", g.stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("gateway did not log its listening line within 30s:\n%s", g.stderr.String())
 	}
 	return g
 }

@@ -6,7 +6,6 @@ package e2e
 // a private redis-server, and stream checks.
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -17,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -218,48 +216,8 @@ type replica struct {
 // killed it; a killed one is only checked for data races in its output.
 func startReplica(t *testing.T, name, cfg string, env ...string) *replica {
 	t.Helper()
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "agentgate.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binPath, "serve", "--addr", "127.0.0.1:0", "--config", cfgPath)
-	cmd.Dir = dir
-	cmd.Env = cleanEnv(append([]string{
-		"AGENTGATE_LOG_LEVEL=info",
-		"AGENTGATE_HTTP_SHUTDOWN_TIMEOUT=2s",
-	}, env...)...)
-	g := &gateway{t: t, Dir: dir, cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan struct{})}
-	r := &replica{gateway: g, Name: name}
-	pr, pw := io.Pipe()
-	cmd.Stdout = g.stderr
-	cmd.Stderr = pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		found := false
-		for sc.Scan() {
-			line := sc.Text()
-			_, _ = g.stderr.Write([]byte(line + "\n"))
-			if !found {
-				if m := listeningRE.FindStringSubmatch(line); m != nil {
-					found = true
-					addrc <- m[1]
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	go func() {
-		g.err = cmd.Wait()
-		_ = pw.Close()
-		close(g.exited)
-	}()
-	t.Cleanup(func() {
+	r := &replica{Name: name}
+	r.gateway = launch(t, cfg, func(string) []string { return env }, func(g *gateway) {
 		if r.killed.Load() {
 			<-g.exited
 			if out := g.stderr.String(); strings.Contains(out, "WARNING: DATA RACE") {
@@ -273,18 +231,9 @@ func startReplica(t *testing.T, name, cfg string, env ...string) *replica {
 	// failed test's replicas, for the report.
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("replica %s (%s) log:\n%s", name, g.Addr, tail(g.stderr.String(), 6000))
+			t.Logf("replica %s (%s) log:\n%s", name, r.Addr, tail(r.stderr.String(), 6000))
 		}
 	})
-	select {
-	case addr := <-addrc:
-		g.Addr = addr
-		g.URL = "http://" + addr
-	case <-g.exited:
-		t.Fatalf("replica %s exited before listening (%v):\n%s", name, g.err, g.stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("replica %s did not log its listening line within 30s:\n%s", name, g.stderr.String())
-	}
 	return r
 }
 
