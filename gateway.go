@@ -319,7 +319,7 @@ func (g *Gateway) Serve(ln net.Listener) error { return g.srv.Serve(ln) }
 // ListenAndServe listens on the configured address and serves until ctx is
 // done, then shuts down gracefully (within http.shutdown_timeout).
 func (g *Gateway) ListenAndServe(ctx context.Context) error {
-	if err := g.checkExposure(); err != nil {
+	if err := g.cfg.CheckExposure(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", g.cfg.Addr)
@@ -346,15 +346,15 @@ func (g *Gateway) ListenAndServe(ctx context.Context) error {
 	return nil
 }
 
-// checkExposure refuses to serve without auth on a non-loopback address,
+// CheckExposure refuses to serve without auth on a non-loopback address,
 // unless the operator explicitly allowed it.
-func (g *Gateway) checkExposure() error {
-	if g.cfg.AuthMode != "" && g.cfg.AuthMode != auth.ModeNone || g.cfg.Auth.AllowRemoteWithoutAuth {
+func (c *Config) CheckExposure() error {
+	if c.AuthMode != "" && c.AuthMode != auth.ModeNone || c.Auth.AllowRemoteWithoutAuth {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(g.cfg.Addr)
+	host, _, err := net.SplitHostPort(c.Addr)
 	if err != nil {
-		return fmt.Errorf("addr %q: %w", g.cfg.Addr, err)
+		return fmt.Errorf("addr %q: %w", c.Addr, err)
 	}
 	if host == "localhost" {
 		return nil
@@ -363,7 +363,7 @@ func (g *Gateway) checkExposure() error {
 		return nil
 	}
 	return fmt.Errorf("refusing to listen on %s without authentication: set auth_mode (key or jwt), "+
-		"or auth.allow_remote_without_auth: true (AGENTGATE_AUTH_ALLOW_REMOTE_WITHOUT_AUTH=true) to expose an open gateway", g.cfg.Addr)
+		"or auth.allow_remote_without_auth: true (AGENTGATE_AUTH_ALLOW_REMOTE_WITHOUT_AUTH=true) to expose an open gateway", c.Addr)
 }
 
 // Shutdown stops accepting runs and connections, lets running runs finish

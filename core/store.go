@@ -89,10 +89,14 @@ type ListSessionsParams struct {
 	ComponentID string      // agent/team/workflow id; empty: any
 	UserID      string
 	NameLike    string // case-insensitive substring of session_name
-	SortBy      string // created_at (default) | updated_at | session_name
-	SortOrder   SortOrder
-	Limit       int
-	Page        int
+	// SessionIDs, when not nil, restricts the list to these sessions (an
+	// empty, non-nil slice matches none): a caller with per-session scopes
+	// pages through only what it may see.
+	SessionIDs []string
+	SortBy     string // created_at (default) | updated_at | session_name
+	SortOrder  SortOrder
+	Limit      int
+	Page       int
 }
 
 // UpdateSessionParams carries the fields to change; nil means unchanged.

@@ -120,21 +120,21 @@ func (h *Handler) registerSessions() {
 			if pr := principal(ctx); pr.Isolated {
 				userID = pr.UserID
 			}
+			var ids []string // nil: every session; else only those the scopes name
+			if all, scoped := principal(ctx).VisibleIDs(auth.ResourceSessions, auth.ActionRead); !all {
+				ids = append([]string{}, scoped...)
+			}
 			list, total, err := h.eng.ListSessions(ctx, core.ListSessionsParams{
-				Type: core.SessionType(in.Type), ComponentID: in.ComponentID, UserID: userID, NameLike: in.SessionName,
+				SessionIDs: ids,
+				Type:       core.SessionType(in.Type), ComponentID: in.ComponentID, UserID: userID, NameLike: in.SessionName,
 				SortBy: in.SortBy, SortOrder: core.SortOrder(in.SortOrder), Limit: in.Limit, Page: in.Page,
 			})
 			if err != nil {
 				return nil, toAPIError(err)
 			}
-			see := visible(ctx, auth.ResourceSessions, auth.ActionRead)
-			kept := make([]*core.Session, 0, len(list))
-			for _, s := range list {
-				if see(s.SessionID) {
-					kept = append(kept, s)
-				}
+			if list == nil {
+				list = []*core.Session{}
 			}
-			list = kept
 			pages := int(math.Ceil(float64(total) / float64(in.Limit)))
 			return &struct{ Body SessionPage }{SessionPage{Data: list, Meta: PageMeta{
 				Page: in.Page, Limit: in.Limit, TotalPages: pages, TotalCount: total,

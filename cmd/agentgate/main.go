@@ -58,6 +58,9 @@ func serveCmd() *cobra.Command {
 			if addr != "" {
 				cfg.Addr = addr
 			}
+			if err := cfg.CheckExposure(); err != nil {
+				return err // before opening anything
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			g, err := agentgate.New(ctx, cfg, agentgate.Options{})

@@ -144,6 +144,9 @@ func (st *Store) ListSessions(ctx context.Context, p core.ListSessionsParams) ([
 	if p.UserID != "" {
 		conds = append(conds, "user_id = "+arg(txt(p.UserID)))
 	}
+	if p.SessionIDs != nil {
+		conds = append(conds, "session_id = ANY("+arg(txts(p.SessionIDs))+"::text[])")
+	}
 	if p.NameLike != "" {
 		conds = append(conds, "strpos(lower(session_name), lower("+arg(txt(p.NameLike))+")) > 0")
 	}

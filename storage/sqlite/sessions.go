@@ -147,6 +147,16 @@ func (st *Store) ListSessions(ctx context.Context, p core.ListSessionsParams) ([
 	if p.UserID != "" {
 		conds, args = append(conds, "user_id = ?"), append(args, p.UserID)
 	}
+	if p.SessionIDs != nil {
+		if len(p.SessionIDs) == 0 {
+			conds = append(conds, "0")
+		} else {
+			conds = append(conds, "session_id IN ("+placeholders(len(p.SessionIDs))+")")
+			for _, id := range p.SessionIDs {
+				args = append(args, id)
+			}
+		}
+	}
 	if p.NameLike != "" {
 		conds, args = append(conds, "instr(lower(session_name), lower(?)) > 0"), append(args, p.NameLike)
 	}

@@ -142,6 +142,27 @@ func testListSessions(t *testing.T, newStore Factory) {
 		}
 	})
 
+	parallel(t, "FilterBySessionIDsBeforePaging", func(t *testing.T) {
+		s := newStore(t)
+		user, ss := seed(t, s, 6, letters)
+		// Only sessions 1, 3 and 4 may be seen: pages and total count them.
+		p := core.ListSessionsParams{UserID: user, SortOrder: core.SortAsc, Limit: 2, Page: 1,
+			SessionIDs: ids(ss, 4, 1, 3)}
+		got, total := list(t, s, p)
+		assertIDs(t, "page 1", ids(ss, 1, 3), sessionIDs(got))
+		if total != 3 {
+			t.Fatalf("total %d, want 3", total)
+		}
+		p.Page = 2
+		got, _ = list(t, s, p)
+		assertIDs(t, "page 2", ids(ss, 4), sessionIDs(got))
+		// Empty but not nil: nothing.
+		got, total = list(t, s, core.ListSessionsParams{UserID: user, SessionIDs: []string{}})
+		if len(got) != 0 || total != 0 {
+			t.Fatalf("empty id list gave %d sessions, total %d", len(got), total)
+		}
+	})
+
 	parallel(t, "PaginationIsStableOnTies", func(t *testing.T) {
 		// Every session has the same created_at, updated_at and name: the
 		// pages must still partition the set, for every sort, both ways.

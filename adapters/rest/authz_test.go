@@ -1,0 +1,171 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentgate/agentgate/auth"
+	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/storage/memlog"
+	"github.com/agentgate/agentgate/storage/sqlite"
+	httptransport "github.com/agentgate/agentgate/transport/http"
+)
+
+const authzTestSecret = "authz-unit-test-secret-0123456789abcdef"
+
+// authzServer registers the REST adapter on a fresh server in jwt mode
+// (HS256), with an engine on an in-memory SQLite store and no agents.
+func authzServer(t *testing.T, pol *auth.Policy) *httptransport.Server {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	elog := memlog.New(core.EventLogConfig{})
+	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = eng.Close(cctx)
+		_ = elog.Close()
+		_ = store.Close()
+	})
+	a, err := auth.New(auth.Config{Mode: auth.ModeJWT, JWT: auth.JWTConfig{Algorithm: auth.AlgHS256, Key: authzTestSecret}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptransport.New(httptransport.Config{Auth: a})
+	Register(srv, eng, Config{Policy: pol})
+	return srv
+}
+
+// registeredOperations returns the operation id of every route on the app
+// (HEAD routes, which fiber adds for GET routes, map to their GET).
+func registeredOperations(t *testing.T, srv *httptransport.Server) map[string]bool {
+	t.Helper()
+	ops := map[string]bool{}
+	for _, r := range srv.App.GetRoutes(true) {
+		method := r.Method
+		switch method {
+		case http.MethodHead:
+			method = http.MethodGet
+		case http.MethodOptions, http.MethodConnect, http.MethodTrace:
+			continue
+		}
+		if strings.ContainsAny(r.Path, "*+") {
+			t.Errorf("route %s %s has a wildcard: the policy cannot name it", r.Method, r.Path)
+		}
+		ops[auth.RESTOperationID(method, r.Path)] = true
+	}
+	if len(ops) == 0 {
+		t.Fatal("the adapter registered no routes")
+	}
+	return ops
+}
+
+// TestAuthzEveryRouteInPolicy checks that every route the REST adapter
+// registers is in the default policy, that no registered route is reachable
+// without credentials unless the policy says it is public, and lists the
+// policy's REST operations the adapter does not serve.
+func TestAuthzEveryRouteInPolicy(t *testing.T) {
+	pol := auth.DefaultPolicy()
+	srv := authzServer(t, pol)
+	ops := registeredOperations(t, srv)
+	var ids []string
+	for id := range ops {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		op, ok := pol.Lookup(id)
+		if !ok {
+			t.Errorf("route %s is registered but not in auth.DefaultPolicy()", id)
+			continue
+		}
+		method, path, _ := strings.Cut(strings.TrimPrefix(id, "rest:"), " ")
+		for _, p := range []string{"agent_id", "run_id", "session_id", "service_account_id", "schema"} {
+			path = strings.ReplaceAll(path, "{"+p+"}", "x")
+		}
+		resp, err := srv.App.Test(httptest.NewRequest(method, path, nil), 5000)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case op.Public && resp.StatusCode == http.StatusUnauthorized:
+			t.Errorf("%s is public but answers 401 without credentials: %s", id, b)
+		case !op.Public && resp.StatusCode != http.StatusUnauthorized:
+			t.Errorf("%s without credentials: %d, want 401: %s", id, resp.StatusCode, b)
+		case !op.Public && resp.Header.Get("WWW-Authenticate") == "":
+			t.Errorf("%s: 401 without WWW-Authenticate", id)
+		}
+	}
+	var unserved []string
+	for _, op := range pol.All() {
+		if strings.HasPrefix(op.ID, "rest:") && !ops[op.ID] {
+			unserved = append(unserved, op.ID)
+		}
+	}
+	t.Logf("%d routes registered, all in the policy; policy REST operations not served: %v", len(ids), unserved)
+}
+
+// TestAuthzServiceAccountNoEscalation relaxes POST /service-accounts to
+// non-admins holding service_accounts:write (the default policy makes it
+// admin-only, which hides this check) and checks that such a caller can
+// grant only scopes it holds itself.
+func TestAuthzServiceAccountNoEscalation(t *testing.T) {
+	pol := auth.DefaultPolicy()
+	pol.Override(auth.Operation{ID: "rest:POST /service-accounts", Resource: auth.ResourceServiceAccounts, Action: auth.ActionWrite})
+	srv := authzServer(t, pol)
+	tok, err := auth.MintJWT(auth.MintConfig{Algorithm: auth.AlgHS256}, authzTestSecret, "alice",
+		[]string{"service_accounts:write", "agents:assistant:run", "sessions:*"}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(scopes ...string) (int, string) {
+		body, _ := json.Marshal(map[string]any{"name": "bot", "scopes": scopes})
+		req := httptest.NewRequest(http.MethodPost, "/service-accounts", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := srv.App.Test(req, 5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		scopes []string
+		want   int
+	}{
+		{[]string{"agents:assistant:run"}, http.StatusCreated},
+		{[]string{"sessions:read", "sessions:delete", "sessions:abc:write"}, http.StatusCreated},
+		{[]string{"agents:run"}, http.StatusForbidden},
+		{[]string{"agents:*:run"}, http.StatusForbidden},
+		{[]string{"agents:approval-demo:run"}, http.StatusForbidden},
+		{[]string{"agents:assistant:read"}, http.StatusForbidden},
+		{[]string{"agents:assistant:*"}, http.StatusForbidden},
+		{[]string{"agents:assistant:run", "config:read"}, http.StatusForbidden},
+		{[]string{auth.AdminScope}, http.StatusForbidden},
+		{[]string{"service_accounts:read"}, http.StatusForbidden},
+		{[]string{"not a scope"}, http.StatusBadRequest},
+	} {
+		if got, b := create(c.scopes...); got != c.want {
+			t.Errorf("non-admin holding service_accounts:write, agents:assistant:run, sessions:* grants %v: %d, want %d: %s",
+				c.scopes, got, c.want, b)
+		}
+	}
+}
