@@ -54,6 +54,8 @@ type Config struct {
 	Queue         QueueConfig            `yaml:"queue"`
 	WS            WSConfig               `yaml:"ws"`
 	MCP           MCPConfig              `yaml:"mcp"`
+	A2A           A2AConfig              `yaml:"a2a"`
+	Slack         SlackConfig            `yaml:"slack"`
 	Models        map[string]ModelConfig `yaml:"models"`
 	Agents        []AgentConfig          `yaml:"agents"`
 }

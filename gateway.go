@@ -123,6 +123,14 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		_ = g.Shutdown(context.Background())
 		return nil, err
 	}
+	if err := g.mountA2A(policy); err != nil {
+		_ = g.Shutdown(context.Background())
+		return nil, err
+	}
+	if err := g.mountSlack(policy); err != nil {
+		_ = g.Shutdown(context.Background())
+		return nil, err
+	}
 	return g, nil
 }
 
