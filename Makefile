@@ -26,6 +26,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./storage/... ./core/...
 	$(GO) run ./bench/cmd/agentbench
 	$(GO) run ./bench/cmd/agentbench -profile postgres-redis
+	$(GO) run ./bench/cmd/wsbench
 
 # Short fuzzing of every untrusted-input parser (10 s each).
 fuzz:
@@ -34,6 +35,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseEventIndex -fuzztime 10s ./adapters/rest
 	$(GO) test -run '^$$' -fuzz FuzzEvaluate -fuzztime 10s ./core/tool
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 10s .
+	$(GO) test -run '^$$' -fuzz FuzzAuthenticateToken -fuzztime 10s ./auth
+	$(GO) test -run '^$$' -fuzz FuzzMCPArgs -fuzztime 10s ./adapters/mcp
 
 clean:
 	rm -rf bin

@@ -311,6 +311,12 @@ func applyEnv(v reflect.Value, prefix string, lookup func(string) (string, bool)
 			fv.SetInt(int64(d))
 		case f.Type.Kind() == reflect.String:
 			fv.SetString(val)
+		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Bool:
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not true or false", name, val)
+			}
+			fv.Set(reflect.ValueOf(&b))
 		case f.Type.Kind() == reflect.Float64:
 			n, err := strconv.ParseFloat(val, 64)
 			if err != nil {

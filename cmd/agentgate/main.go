@@ -32,7 +32,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCmd(), runCmd(), migrateCmd(), configCmd(), versionCmd(), tokenCmd())
+	root.AddCommand(serveCmd(), runCmd(), migrateCmd(), configCmd(), versionCmd(), tokenCmd(), mcpCmd())
 	return root
 }
 

@@ -95,8 +95,8 @@ func New(cfg Config) *Server {
 	if len(cfg.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(cfg.CORSOrigins, ","),
-			AllowHeaders:  "Authorization, Content-Type, Last-Event-ID",
-			ExposeHeaders: "Retry-After",
+			AllowHeaders:  "Authorization, Content-Type, Last-Event-ID, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, A2A-Version",
+			ExposeHeaders: "Retry-After, Mcp-Session-Id, WWW-Authenticate",
 		}))
 	}
 	app.Use(authenticate(cfg.Auth, cfg.Limiter))
