@@ -60,6 +60,9 @@ type Engine struct {
 	agents map[string]Agent
 	order  []string
 
+	// launchMu orders wg.Add in launch against Close's closing of closed
+	// (a WaitGroup must not be added to from zero while Wait runs).
+	launchMu sync.Mutex
 	// activeMu guards active: the runs this process is executing.
 	activeMu sync.Mutex
 	active   map[string]*activeRun
@@ -373,12 +376,25 @@ type activeRun struct {
 }
 
 // launch executes the run in its own goroutine, detached from any request.
+// A run launched once Close has begun is ended at once (RunCancelled), so
+// Close never misses a run it must wait for.
 func (e *Engine) launch(a Agent, run *Run, o execOpts) *activeRun {
 	ar := &activeRun{done: make(chan struct{})}
+	e.launchMu.Lock()
+	select {
+	case <-e.closed:
+		e.launchMu.Unlock()
+		w := &runWriter{e: e, run: run, last: run.EventCount - 1}
+		e.finishCancelled(context.Background(), w, "server shutting down")
+		close(ar.done)
+		return ar
+	default:
+	}
+	e.wg.Add(1)
+	e.launchMu.Unlock()
 	e.activeMu.Lock()
 	e.active[run.RunID] = ar
 	e.activeMu.Unlock()
-	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		if e.execute(a, run, o) {
@@ -1115,7 +1131,11 @@ func (e *Engine) waitFrom(ctx context.Context, runID string, after int64) error 
 // ends, then cancels the rest (they end with RunCancelled) and waits for
 // them to record it.
 func (e *Engine) Close(ctx context.Context) error {
-	e.once.Do(func() { close(e.closed) })
+	e.once.Do(func() {
+		e.launchMu.Lock()
+		close(e.closed)
+		e.launchMu.Unlock()
+	})
 	defer func() { <-e.reaperDone }()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()

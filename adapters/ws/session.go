@@ -1,0 +1,383 @@
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/agentgate/agentgate/auth"
+	"github.com/agentgate/agentgate/core"
+)
+
+// outbox is where a session's frames go: the socket's bounded write queue.
+type outbox interface {
+	// send queues frame for the client. It blocks while the queue is full,
+	// at most the slow-consumer timeout (then the socket is closed with
+	// 1013), and returns false when the frame will not be sent: ctx ended,
+	// or the socket is closing. The caller then stops producing.
+	send(ctx context.Context, frame []byte) bool
+}
+
+// maxAuthFailures is how many refused authenticate actions a socket may
+// send; the next one closes it (1008).
+const maxAuthFailures = 5
+
+// session is the protocol state of one socket: its principal, the runs it
+// follows and which of them are foreground. handle is called by the
+// socket's reader goroutine only; pumps run in their own goroutines.
+//
+// Every method that takes a ctx is given the socket's: it ends when the
+// socket ends, which stops every pump.
+type session struct {
+	h   *Handler
+	out outbox
+
+	// principal and authFailures are used by the reader goroutine only.
+	principal    *auth.Principal
+	authFailures int
+	// closeWith, when set by handle, asks the socket to close with it.
+	closeWith *closeReason
+
+	// mu guards follows and foreground.
+	mu      sync.Mutex
+	follows map[string]*follow // by run id: the live pump of each followed run
+	// foreground holds the runs started or continued here with background
+	// false whose segment has not ended yet: a client disconnect cancels them.
+	foreground map[string]bool
+	pumps      sync.WaitGroup
+	// idle is closed and replaced when follows becomes empty (shutdown waits
+	// for it); nil while nothing waits.
+	idle chan struct{}
+}
+
+// follow is one run a socket follows: a pump from the event log to the
+// socket's queue.
+type follow struct {
+	runID  string
+	id     json.RawMessage // the id of the action that started it
+	action Action
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newSession(h *Handler, out outbox, p *auth.Principal) *session {
+	if p == nil {
+		// Without the transport's middleware nothing is restricted (as REST).
+		p = &auth.Principal{Subject: "anonymous", Kind: auth.KindAnonymous, Admin: true}
+	}
+	return &session{h: h, out: out, principal: p, follows: map[string]*follow{}, foreground: map[string]bool{}}
+}
+
+// authRequired reports whether the principal can do no more than the
+// public actions.
+func (s *session) authRequired() bool { return s.principal.Anonymous() && !s.principal.Admin }
+
+func (s *session) reply(ctx context.Context, frame []byte) { s.out.send(ctx, frame) }
+
+// handle answers one client text frame. ctx is the socket's.
+func (s *session) handle(ctx context.Context, b []byte) {
+	f, err := ParseClientFrame(b)
+	if err != nil {
+		s.reply(ctx, RenderError(f.ID, f.Action, "", err))
+		return
+	}
+	if f.Action != ActionPing && s.h.isDraining() {
+		s.reply(ctx, RenderError(f.ID, f.Action, f.RunID, core.Errorf(core.CodeUnavailable, "server is shutting down")))
+		return
+	}
+	actx, cancel := context.WithTimeout(ctx, s.h.cfg.ActionTimeout)
+	defer cancel()
+	switch f.Action {
+	case ActionAuthenticate:
+		err = s.authenticate(actx, &f)
+	case ActionPing:
+		if err = s.authorize(actx, ActionPing, ""); err == nil {
+			s.reply(ctx, RenderPong(f.ID))
+		}
+	case ActionStart:
+		err = s.start(ctx, actx, &f)
+	case ActionSubscribe:
+		err = s.subscribe(ctx, actx, &f)
+	case ActionContinue:
+		err = s.continueRun(ctx, actx, &f)
+	case ActionCancel:
+		err = s.cancelRun(actx, &f)
+	}
+	if err != nil {
+		if core.CodeOf(err) == core.CodeInternal {
+			s.h.logger.Error("ws action failed", "action", string(f.Action), "run_id", f.RunID, "err", err)
+		}
+		s.reply(ctx, RenderError(f.ID, f.Action, f.RunID, err))
+	}
+}
+
+// authorize asks the policy whether the socket's principal may do action
+// on the agent.
+func (s *session) authorize(ctx context.Context, a Action, agentID string) error {
+	return s.h.policy.Authorize(auth.WithPrincipal(ctx, s.principal), a.OperationID(), agentID)
+}
+
+func (s *session) authenticate(ctx context.Context, f *ClientFrame) error {
+	if err := s.authorize(ctx, ActionAuthenticate, ""); err != nil {
+		return err
+	}
+	var p *auth.Principal
+	var err error
+	if s.h.authn == nil {
+		p = &auth.Principal{Subject: "anonymous", Kind: auth.KindAnonymous, Admin: true}
+	} else {
+		p, err = s.h.authn.AuthenticateToken(ctx, f.Token)
+	}
+	if err != nil {
+		if core.CodeOf(err) == core.CodeUnauthorized {
+			if s.authFailures++; s.authFailures >= maxAuthFailures {
+				s.closeWith = &closeReason{kind: closedByPolicy, code: closePolicyViolation, text: "too many failed authentications"}
+			}
+		}
+		return err
+	}
+	s.principal, s.authFailures = p, 0
+	s.reply(ctx, RenderAuthenticated(f.ID, p))
+	return nil
+}
+
+// start, subscribe and continue take the socket's ctx (the pump they
+// start lives as long as it) and the action's actx (bounded engine calls).
+func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
+	if err := s.authorize(actx, ActionStart, f.AgentID); err != nil {
+		return err
+	}
+	p := s.principal
+	if f.SessionID != "" {
+		// Under isolation a session of another user is not found.
+		if sess, err := s.h.eng.GetSession(actx, f.SessionID); err == nil && !p.CanAccessUser(sess.UserID) {
+			return core.Errorf(core.CodeNotFound, "session %q not found", f.SessionID)
+		}
+	}
+	if err := s.roomFor(""); err != nil {
+		return err
+	}
+	run, err := s.h.eng.Start(actx, core.StartParams{
+		AgentID: f.AgentID, Message: f.Message, SessionID: f.SessionID,
+		UserID: p.BindUserID(f.UserID), Background: f.Background,
+	})
+	if err != nil {
+		return err
+	}
+	ack := Ack{ID: f.ID, Action: ActionStart, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
+		Status: run.Status, Background: f.Background}
+	return s.follow(ctx, f, run.RunID, -1, !f.Background, ack)
+}
+
+// runOf returns the run named by the frame if the principal may act on it
+// with action: credentials first (an anonymous caller learns nothing about
+// runs), then the run (not found also when it belongs to another user or
+// does not match the frame's agent_id or session_id), then the scope on
+// the run's agent.
+func (s *session) runOf(ctx context.Context, a Action, f *ClientFrame) (*core.Run, error) {
+	if err := s.authorize(ctx, a, ""); core.CodeOf(err) == core.CodeUnauthorized {
+		return nil, err
+	}
+	run, err := s.h.eng.Get(ctx, f.RunID)
+	if err != nil {
+		return nil, err
+	}
+	if (f.AgentID != "" && run.AgentID != f.AgentID) || (f.SessionID != "" && run.SessionID != f.SessionID) ||
+		!s.principal.CanAccessUser(run.UserID) {
+		return nil, core.Errorf(core.CodeNotFound, "run %q not found", f.RunID)
+	}
+	if err := s.authorize(ctx, a, run.AgentID); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+func (s *session) subscribe(ctx, actx context.Context, f *ClientFrame) error {
+	run, err := s.runOf(actx, ActionSubscribe, f)
+	if err != nil {
+		return err
+	}
+	if err := s.roomFor(run.RunID); err != nil {
+		return err
+	}
+	after := f.LastEventIndex
+	ack := Ack{ID: f.ID, Action: ActionSubscribe, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
+		Status: run.Status, LastEventIndex: &after}
+	return s.follow(ctx, f, run.RunID, after, false, ack)
+}
+
+func (s *session) continueRun(ctx, actx context.Context, f *ClientFrame) error {
+	if _, err := s.runOf(actx, ActionContinue, f); err != nil {
+		return err
+	}
+	if err := s.roomFor(f.RunID); err != nil {
+		return err
+	}
+	run, pausedAt, err := s.h.eng.Continue(actx, core.ContinueParams{RunID: f.RunID, Tools: f.Tools})
+	if err != nil {
+		return err
+	}
+	ack := Ack{ID: f.ID, Action: ActionContinue, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
+		Status: run.Status, LastEventIndex: &pausedAt, Background: f.Background}
+	return s.follow(ctx, f, run.RunID, pausedAt, !f.Background, ack)
+}
+
+func (s *session) cancelRun(ctx context.Context, f *ClientFrame) error {
+	if _, err := s.runOf(ctx, ActionCancel, f); err != nil {
+		return err
+	}
+	run, err := s.h.eng.Cancel(ctx, f.RunID)
+	if err != nil {
+		return err
+	}
+	s.reply(ctx, RenderAck(Ack{ID: f.ID, Action: ActionCancel, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID, Status: run.Status}))
+	return nil
+}
+
+// roomFor fails when the socket already follows as many runs as allowed
+// (a run it follows already does not count: following it again replaces
+// the pump).
+func (s *session) roomFor(runID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, again := s.follows[runID]; again && runID != "" {
+		return nil
+	}
+	if len(s.follows) >= s.h.cfg.MaxRuns {
+		return core.Errorf(core.CodeUnavailable, "this socket already follows %d runs; wait for one to end", s.h.cfg.MaxRuns)
+	}
+	return nil
+}
+
+// follow subscribes to the run after the cursor, sends the ack, then pumps
+// the run's events to the socket until its segment ends. A pump already
+// following the run on this socket is stopped first (its frames all come
+// before the ack). foreground marks the run to be cancelled if the client
+// goes away before its segment ends.
+func (s *session) follow(ctx context.Context, f *ClientFrame, runID string, after int64, foreground bool, ack Ack) error {
+	s.mu.Lock()
+	old := s.follows[runID]
+	s.mu.Unlock()
+	if old != nil {
+		old.cancel()
+		<-old.done
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	stream, err := s.h.eng.Subscribe(fctx, runID, after)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if foreground {
+		s.mu.Lock()
+		s.foreground[runID] = true
+		s.mu.Unlock()
+	}
+	ack.Done = stream.Done()
+	if !s.out.send(fctx, RenderAck(ack)) || ack.Done {
+		cancel()
+		_ = stream.Close()
+		return nil
+	}
+	fl := &follow{runID: runID, id: f.ID, action: f.Action, cancel: cancel, done: make(chan struct{})}
+	s.mu.Lock()
+	s.follows[runID] = fl
+	s.pumps.Add(1)
+	s.mu.Unlock()
+	go s.pump(fctx, fl, stream)
+	return nil
+}
+
+// pump sends the stream's events until its segment ends, the stream fails
+// (an error frame names the run and the action that followed it) or the
+// follow is stopped.
+func (s *session) pump(ctx context.Context, fl *follow, stream *core.Stream) {
+	defer s.pumps.Done()
+	defer s.unfollow(fl)
+	defer fl.cancel()
+	defer stream.Close()
+	for {
+		ev, err := stream.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			s.segmentEnded(fl.runID)
+			return
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				s.out.send(ctx, RenderError(fl.id, fl.action, fl.runID, err))
+			}
+			return
+		}
+		if !s.out.send(ctx, RenderEvent(&ev)) {
+			return
+		}
+	}
+}
+
+func (s *session) segmentEnded(runID string) {
+	s.mu.Lock()
+	delete(s.foreground, runID)
+	s.mu.Unlock()
+}
+
+func (s *session) unfollow(fl *follow) {
+	s.mu.Lock()
+	if s.follows[fl.runID] == fl {
+		delete(s.follows, fl.runID)
+	}
+	if len(s.follows) == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+	s.mu.Unlock()
+	close(fl.done)
+}
+
+// waitIdle waits until the socket follows no run, or ctx ends.
+func (s *session) waitIdle(ctx context.Context) {
+	s.mu.Lock()
+	if len(s.follows) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	idle := s.idle
+	s.mu.Unlock()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	}
+}
+
+// end stops every pump (the socket's ctx has ended) and, when the client
+// went away, cancels the foreground runs whose segment was still going.
+func (s *session) end(cancelForeground bool) {
+	s.mu.Lock()
+	for _, fl := range s.follows {
+		fl.cancel()
+	}
+	s.mu.Unlock()
+	s.pumps.Wait()
+	if !cancelForeground {
+		return
+	}
+	s.mu.Lock()
+	runs := make([]string, 0, len(s.foreground))
+	for id := range s.foreground {
+		runs = append(runs, id)
+	}
+	s.foreground = map[string]bool{}
+	s.mu.Unlock()
+	for _, id := range runs {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := s.h.eng.Cancel(ctx, id); err != nil {
+			s.h.logger.Warn("ws: could not cancel a foreground run after its socket went away", "run_id", id, "err", err)
+		}
+		cancel()
+	}
+}
