@@ -37,6 +37,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 10s .
 	$(GO) test -run '^$$' -fuzz FuzzAuthenticateToken -fuzztime 10s ./auth
 	$(GO) test -run '^$$' -fuzz FuzzMCPArgs -fuzztime 10s ./adapters/mcp
+	$(GO) test -run '^$$' -fuzz FuzzWSParseClientFrame -fuzztime 10s ./adapters/ws
+	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime 10s ./adapters/slack
+	$(GO) test -run '^$$' -fuzz FuzzParseInteraction -fuzztime 10s ./adapters/slack
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 10s ./adapters/slack
 
 clean:
 	rm -rf bin
