@@ -437,8 +437,13 @@ func (w *runWriter) emit(ctx context.Context, ev Event) error {
 	if !ev.Event.Valid() {
 		return Errorf(CodeInvalid, "unknown event type %q", ev.Event)
 	}
+	if err := ctx.Err(); err != nil {
+		return err // nothing was sent: the index stays free
+	}
 	ev.EventIndex = max(w.last+1, w.floor) // honoured only if the log lost the run
-	idx, err := w.e.log.Append(ctx, &ev)
+	// A started append is never cut short by the run's cancellation, so
+	// only a failing log leaves it undecided.
+	idx, err := w.e.log.Append(context.WithoutCancel(ctx), &ev)
 	if err != nil {
 		w.floor = max(w.floor, ev.EventIndex+1)
 		return err
