@@ -53,9 +53,6 @@ func TestUnknownProfile(t *testing.T) {
 
 // TestRunShort runs the whole tool briefly, in both output formats.
 func TestRunShort(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts two servers")
-	}
 	o := options{duration: 300 * time.Millisecond, concurrency: 4, profile: "embedded", quiet: true}
 	var out bytes.Buffer
 	if err := run(context.Background(), o, &out, &out); err != nil {
