@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/agentgate/agentgate/internal/testutil"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -618,33 +619,8 @@ func golden(t testing.TB, name, got string) {
 		t.Fatalf("read golden file (run with -update to create it): %v", err)
 	}
 	if string(want) != got {
-		t.Errorf("%s differs from the golden file (run with -update after checking):\n%s", path, lineDiff(string(want), got))
+		t.Errorf("%s differs from the golden file (run with -update after checking):\n%s", path, testutil.LineDiff(string(want), got))
 	}
-}
-
-// lineDiff shows the first differing lines of want and got.
-func lineDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < len(wl) || i < len(gl); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w == g {
-			continue
-		}
-		fmt.Fprintf(&b, "line %d:\n  want: %s\n  got:  %s\n", i+1, w, g)
-		if shown++; shown >= 8 {
-			b.WriteString("  …\n")
-			break
-		}
-	}
-	return b.String()
 }
 
 // words returns a reply of n numbered words ("w01 w02 …"): the scripted

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"github.com/agentgate/agentgate/internal/testutil"
 	"net/http"
 	"net/url"
 	"strings"
@@ -117,7 +118,7 @@ func TestRunModes(t *testing.T) {
 		// The answer is the stored run.
 		_, stored := g.getRun(t, ctx, "assistant", r.RunID)
 		if normalizeJSON(t, stored) != normalizeJSON(t, b) {
-			t.Errorf("GET differs from the blocking answer:\n%s", lineDiff(normalizeJSON(t, b), normalizeJSON(t, stored)))
+			t.Errorf("GET differs from the blocking answer:\n%s", testutil.LineDiff(normalizeJSON(t, b), normalizeJSON(t, stored)))
 		}
 	})
 
@@ -158,6 +159,6 @@ func TestRunModes(t *testing.T) {
 
 	// Both streaming modes produce the same frames.
 	if foreground != "" && detached != "" && foreground != detached {
-		t.Errorf("foreground and background streams differ:\n%s", lineDiff(foreground, detached))
+		t.Errorf("foreground and background streams differ:\n%s", testutil.LineDiff(foreground, detached))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/agentgate/agentgate/internal/testutil"
 	"io"
 	"log/slog"
 	"net/http"
@@ -478,34 +479,10 @@ func runTranscript(t *testing.T, file string, ar *txtar.Archive) {
 		return
 	}
 	if want := string(ar.Files[ti].Data); got != want {
-		t.Errorf("%s differs (run go test -update after checking):\n%s", file, diffLines(want, got))
+		t.Errorf("%s differs (run go test -update after checking):\n%s", file, testutil.LineDiff(want, got))
 	}
 }
 
 var requestLineRE = regexp.MustCompile(`^(GET|POST|PUT|PATCH|DELETE) /`)
 
 func isRequestLine(s string) bool { return requestLineRE.MatchString(s) }
-
-// diffLines shows the first differing lines.
-func diffLines(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < len(wl) || i < len(gl); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w == g {
-			continue
-		}
-		fmt.Fprintf(&b, "line %d:\n  want: %s\n  got:  %s\n", i+1, w, g)
-		if shown++; shown >= 6 {
-			break
-		}
-	}
-	return b.String()
-}

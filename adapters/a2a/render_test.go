@@ -3,6 +3,7 @@ package a2a
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/agentgate/agentgate/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,7 +88,7 @@ func TestRenderGolden(t *testing.T) {
 				t.Fatalf("%s: no %s section (run with -update)", file, out.name)
 			}
 			if !bytes.Equal(got.Bytes(), ar.Files[oi].Data) {
-				t.Errorf("%s: %s differs (run go test -update after checking):\n%s", file, out.name, diffLines(string(ar.Files[oi].Data), got.String()))
+				t.Errorf("%s: %s differs (run go test -update after checking):\n%s", file, out.name, testutil.LineDiff(string(ar.Files[oi].Data), got.String()))
 			}
 		}
 		if *update {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"github.com/agentgate/agentgate/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,7 +85,7 @@ func TestMCPGolden(t *testing.T) {
 				case want == nil:
 					t.Fatalf("call %s has no wire section (run with -update)", bytes.TrimSpace(f.Data))
 				case !bytes.Equal(want.Data, got):
-					t.Errorf("call %s:\n%s", bytes.TrimSpace(f.Data), lineDiff(string(want.Data), string(got)))
+					t.Errorf("call %s:\n%s", bytes.TrimSpace(f.Data), testutil.LineDiff(string(want.Data), string(got)))
 				}
 				out = append(out, txtar.File{Name: "wire", Data: got})
 			}
@@ -126,25 +127,6 @@ func writeLine(t *testing.T, buf *bytes.Buffer, v any) {
 	}
 	buf.Write(b)
 	buf.WriteByte('\n')
-}
-
-// lineDiff shows the differing lines of want and got.
-func lineDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < len(wl) || i < len(gl); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			b.WriteString("line " + itoa(i+1) + ":\n  want: " + w + "\n  got:  " + g + "\n")
-		}
-	}
-	return b.String()
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }

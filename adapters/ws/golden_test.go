@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/agentgate/agentgate/internal/testutil"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -260,30 +261,6 @@ func runGolden(t *testing.T, file string) {
 		return
 	}
 	if want := ar.Files[transcript].Data; !bytes.Equal(want, got) {
-		t.Errorf("%s: frames differ (run with -update after checking):\n%s", file, lineDiff(string(want), string(got)))
+		t.Errorf("%s: frames differ (run with -update after checking):\n%s", file, testutil.LineDiff(string(want), string(got)))
 	}
-}
-
-func lineDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < len(wl) || i < len(gl); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w == g {
-			continue
-		}
-		fmt.Fprintf(&b, "line %d:\n  want: %s\n  got:  %s\n", i+1, w, g)
-		if shown++; shown >= 8 {
-			b.WriteString("  …\n")
-			break
-		}
-	}
-	return b.String()
 }
