@@ -1191,15 +1191,8 @@ func (e *Engine) GetSession(ctx context.Context, id string) (*Session, error) {
 
 // ListSessions returns a page of sessions and the total count.
 func (e *Engine) ListSessions(ctx context.Context, p ListSessionsParams) ([]*Session, int, error) {
-	switch p.SortBy {
-	case "", "created_at", "updated_at", "session_name":
-	default:
-		return nil, 0, Errorf(CodeInvalid, "sort_by must be created_at, updated_at or session_name")
-	}
-	switch p.SortOrder {
-	case "", SortAsc, SortDesc:
-	default:
-		return nil, 0, Errorf(CodeInvalid, "sort_order must be asc or desc")
+	if _, _, err := p.Sort(); err != nil {
+		return nil, 0, err
 	}
 	return e.store.ListSessions(ctx, p)
 }

@@ -99,6 +99,28 @@ type ListSessionsParams struct {
 	Page       int
 }
 
+// Sort validates SortBy and SortOrder and returns the sort key (created_at
+// when empty) and whether the order is ascending (desc when empty). Every
+// Store and the Engine use it, so they agree on what is valid.
+func (p ListSessionsParams) Sort() (by string, asc bool, err error) {
+	switch p.SortBy {
+	case "", "created_at":
+		by = "created_at"
+	case "updated_at", "session_name":
+		by = p.SortBy
+	default:
+		return "", false, Errorf(CodeInvalid, "sort_by %q: must be created_at, updated_at or session_name", p.SortBy)
+	}
+	switch p.SortOrder {
+	case "", SortDesc:
+	case SortAsc:
+		asc = true
+	default:
+		return "", false, Errorf(CodeInvalid, "sort_order %q: must be asc or desc", p.SortOrder)
+	}
+	return by, asc, nil
+}
+
 // UpdateSessionParams carries the fields to change; nil means unchanged.
 type UpdateSessionParams struct {
 	SessionID    string

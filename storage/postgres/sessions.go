@@ -91,7 +91,6 @@ func (st *Store) GetSession(ctx context.Context, id string) (*core.Session, erro
 // Names sort by code point (COLLATE "C"), as on SQLite, whatever the
 // database's collation.
 var sessionSortColumns = map[string]string{
-	"":             "created_at",
 	"created_at":   "created_at",
 	"updated_at":   "updated_at",
 	"session_name": `session_name COLLATE "C"`,
@@ -103,18 +102,13 @@ var sessionSortColumns = map[string]string{
 // ties are broken by insertion order (in the same direction). NameLike is a
 // case-insensitive substring (% and _ are literal characters).
 func (st *Store) ListSessions(ctx context.Context, p core.ListSessionsParams) ([]*core.Session, int, error) {
-	col, ok := sessionSortColumns[p.SortBy]
-	if !ok {
-		return nil, 0, fmt.Errorf("sort_by %q: must be created_at, updated_at or session_name: %w", p.SortBy, core.ErrInvalid)
+	by, asc, err := p.Sort()
+	if err != nil {
+		return nil, 0, err
 	}
-	var dir string
-	switch p.SortOrder {
-	case "", core.SortDesc:
-		dir = "DESC"
-	case core.SortAsc:
+	col, dir := sessionSortColumns[by], "DESC"
+	if asc {
 		dir = "ASC"
-	default:
-		return nil, 0, fmt.Errorf("sort_order %q: must be asc or desc: %w", p.SortOrder, core.ErrInvalid)
 	}
 
 	var (

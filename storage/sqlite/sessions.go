@@ -96,7 +96,6 @@ func (st *Store) GetSession(ctx context.Context, id string) (*core.Session, erro
 
 // sessionSortColumns maps ListSessionsParams.SortBy to a column.
 var sessionSortColumns = map[string]string{
-	"":             "created_at",
 	"created_at":   "created_at",
 	"updated_at":   "updated_at",
 	"session_name": "session_name",
@@ -107,18 +106,13 @@ var sessionSortColumns = map[string]string{
 // (Page is then ignored); Page < 1 is page 1. SortOrder defaults to desc.
 // NameLike is case-insensitive for ASCII letters.
 func (st *Store) ListSessions(ctx context.Context, p core.ListSessionsParams) ([]*core.Session, int, error) {
-	col, ok := sessionSortColumns[p.SortBy]
-	if !ok {
-		return nil, 0, fmt.Errorf("sort_by %q: must be created_at, updated_at or session_name: %w", p.SortBy, core.ErrInvalid)
+	by, asc, err := p.Sort()
+	if err != nil {
+		return nil, 0, err
 	}
-	var dir string
-	switch p.SortOrder {
-	case "", core.SortDesc:
-		dir = "DESC"
-	case core.SortAsc:
+	col, dir := sessionSortColumns[by], "DESC"
+	if asc {
 		dir = "ASC"
-	default:
-		return nil, 0, fmt.Errorf("sort_order %q: must be asc or desc: %w", p.SortOrder, core.ErrInvalid)
 	}
 
 	var (
