@@ -1026,17 +1026,28 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Str
 	if after < -1 {
 		return nil, Errorf(CodeInvalid, "last_event_index must be -1 or greater")
 	}
-	// A run this process is executing needs no store read: its segment
-	// has not ended (and if it ends meanwhile, the tail sees the end).
-	segmentEnded := false
-	run := &Run{RunID: runID}
-	if e.activeRun(runID) == nil {
-		var err error
-		if run, err = e.Get(ctx, runID); err != nil {
-			return nil, err
-		}
-		segmentEnded = run.Status.Final() || run.Status == RunPaused
+	// A run this process is executing needs no store read.
+	if e.activeRun(runID) != nil {
+		return e.SubscribeRun(ctx, &Run{RunID: runID, Status: RunRunning}, after)
 	}
+	run, err := e.Get(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	return e.SubscribeRun(ctx, run, after)
+}
+
+// SubscribeRun is Subscribe for a caller that has just read the run (so
+// the store is not read again): run must be as stored, or, for a run this
+// process executes, any snapshot of it.
+func (e *Engine) SubscribeRun(ctx context.Context, run *Run, after int64) (*Stream, error) {
+	if after < -1 {
+		return nil, Errorf(CodeInvalid, "last_event_index must be -1 or greater")
+	}
+	runID := run.RunID
+	// A run this process is executing has not ended its segment (and if it
+	// ends meanwhile, the tail sees the end).
+	segmentEnded := e.activeRun(runID) == nil && (run.Status.Final() || run.Status == RunPaused)
 	if segmentEnded && after >= run.EventCount-1 {
 		if after > run.EventCount-1 {
 			return nil, Errorf(CodeInvalid, "last_event_index %d is beyond the last event (%d)", after, run.EventCount-1)

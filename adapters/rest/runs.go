@@ -171,14 +171,15 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 		}
 		return c.JSON(done)
 	default:
-		return h.stream(c, run.RunID, -1, !form.Background)
+		return h.stream(c, run, -1, !form.Background)
 	}
 }
 
 // stream pumps the run's events after the cursor as SSE. When cancelOnDrop
 // is set (a foreground stream), a client disconnect cancels the run.
-func (h *Handler) stream(c *fiber.Ctx, runID string, after int64, cancelOnDrop bool) error {
-	s, err := h.eng.Subscribe(c.UserContext(), runID, after)
+func (h *Handler) stream(c *fiber.Ctx, run *core.Run, after int64, cancelOnDrop bool) error {
+	runID := run.RunID
+	s, err := h.eng.SubscribeRun(c.UserContext(), run, after)
 	if err != nil {
 		return fail(c, err)
 	}
@@ -217,7 +218,7 @@ func (h *Handler) continueRun(c *fiber.Ctx) error {
 		}
 		return c.JSON(done)
 	default:
-		return h.stream(c, run.RunID, pausedAt, !form.Background)
+		return h.stream(c, run, pausedAt, !form.Background)
 	}
 }
 
@@ -232,10 +233,11 @@ func (h *Handler) resumeRun(c *fiber.Ctx) error {
 	if err != nil {
 		return fail(c, err)
 	}
-	if _, err := h.runOf(ctx, agentID, runID, f["session_id"]); err != nil {
+	run, err := h.runOf(ctx, agentID, runID, f["session_id"])
+	if err != nil {
 		return fail(c, err)
 	}
-	return h.stream(c, runID, after, false)
+	return h.stream(c, run, after, false)
 }
 
 func (h *Handler) streamRun(c *fiber.Ctx) error {
@@ -249,10 +251,11 @@ func (h *Handler) streamRun(c *fiber.Ctx) error {
 	if err != nil {
 		return fail(c, err)
 	}
-	if _, err := h.runOf(ctx, agentID, runID, c.Query("session_id")); err != nil {
+	run, err := h.runOf(ctx, agentID, runID, c.Query("session_id"))
+	if err != nil {
 		return fail(c, err)
 	}
-	s, err := h.eng.Subscribe(ctx, runID, after)
+	s, err := h.eng.SubscribeRun(ctx, run, after)
 	if err != nil {
 		return fail(c, err)
 	}
