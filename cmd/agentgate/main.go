@@ -1,5 +1,5 @@
 // Command agentgate is the gateway's CLI: serve, run (a terminal client),
-// migrate, config check and version.
+// migrate, config check, version, token (mint a JWT) and mcp --stdio.
 package main
 
 import (
