@@ -38,6 +38,8 @@ type ToolInfo struct {
 	Description          string         `json:"description,omitempty"`
 	Parameters           map[string]any `json:"parameters,omitempty"`
 	RequiresConfirmation bool           `json:"requires_confirmation,omitempty"`
+	RequiresUserInput    bool           `json:"requires_user_input,omitempty"`
+	ExternalExecution    bool           `json:"external_execution,omitempty"`
 }
 
 // Execution is the input of one Agent.Execute call.

@@ -1,5 +1,7 @@
 // Package tool defines the tools the built-in agent can call, and the
-// built-in tools (current_time, calculator).
+// built-in tools (current_time, calculator). Tools from elsewhere live in
+// sub-packages: httptool (HTTP tools declared in config) and mcptool (the
+// tools of external MCP servers).
 package tool
 
 import (
@@ -15,12 +17,31 @@ type Tool struct {
 	Description string
 	// Parameters is the JSON Schema of the arguments object.
 	Parameters map[string]any
-	// RequiresConfirmation pauses the run before the call until a user
-	// confirms or rejects it.
-	RequiresConfirmation bool
+	// Flags are the human-in-the-loop flags (set from config on any tool).
+	Flags
 	// Call executes the tool. args is the JSON arguments object from the
-	// model. The returned string is given back to the model.
+	// model. The returned string is given back to the model. Call is not
+	// used for a tool with ExternalExecution set.
 	Call func(ctx context.Context, args json.RawMessage) (string, error)
+}
+
+// Flags are a tool's human-in-the-loop flags. Any of them pauses the run
+// (RunPaused) before the call.
+type Flags struct {
+	// RequiresConfirmation: a user confirms or rejects the call.
+	RequiresConfirmation bool
+	// RequiresUserInput: a user supplies the arguments named in
+	// UserInputFields (all of the schema's properties when empty).
+	RequiresUserInput bool
+	UserInputFields   []string
+	// ExternalExecution: the caller runs the tool and continues the run
+	// with its result; the gateway never calls it.
+	ExternalExecution bool
+}
+
+// Pauses reports whether a call of a tool with these flags pauses the run.
+func (f Flags) Pauses() bool {
+	return f.RequiresConfirmation || f.RequiresUserInput || f.ExternalExecution
 }
 
 // Info describes the tool for the model and for listings.
@@ -28,7 +49,22 @@ func (t *Tool) Info() core.ToolInfo {
 	return core.ToolInfo{
 		Name: t.Name, Description: t.Description, Parameters: t.Parameters,
 		RequiresConfirmation: t.RequiresConfirmation,
+		RequiresUserInput:    t.RequiresUserInput,
+		ExternalExecution:    t.ExternalExecution,
 	}
+}
+
+// Source is a set of tools that may change while the gateway runs, such
+// as the tools of an MCP server.
+type Source interface {
+	// Name names the source in logs and errors.
+	Name() string
+	// Tools returns the tools as last listed. It is cheap (no I/O) and may
+	// be called concurrently; an unreachable source returns what it last
+	// listed, and calls of those tools fail with an error.
+	Tools() []*Tool
+	// Close releases the source (stops a server process, closes sessions).
+	Close() error
 }
 
 // Builtins returns the built-in tools by name.
