@@ -15,6 +15,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/agentgate/agentgate/configs"
+	"github.com/agentgate/agentgate/core/tool"
 )
 
 // Config is the whole gateway configuration, as decoded (strictly) from
@@ -57,7 +58,11 @@ type Config struct {
 	A2A           A2AConfig              `yaml:"a2a"`
 	Slack         SlackConfig            `yaml:"slack"`
 	Models        map[string]ModelConfig `yaml:"models"`
-	Agents        []AgentConfig          `yaml:"agents"`
+	// MCPServers are external MCP servers whose tools agents may use.
+	MCPServers map[string]MCPServerConfig `yaml:"mcp_servers"`
+	// HTTPTools are tools that call an HTTP API, by tool name.
+	HTTPTools map[string]HTTPToolConfig `yaml:"http_tools"`
+	Agents    []AgentConfig             `yaml:"agents"`
 }
 
 // HTTPConfig configures the HTTP server.
@@ -135,10 +140,25 @@ type QueueConfig struct {
 
 // ModelConfig declares a model agents refer to by name.
 type ModelConfig struct {
-	Provider string `yaml:"provider"` // scripted (openai, anthropic: later)
+	Provider string `yaml:"provider"` // openai | anthropic | scripted
 	Model    string `yaml:"model"`
-	BaseURL  string `yaml:"base_url"`
-	APIKey   string `yaml:"api_key"`
+	// BaseURL is the API root: any OpenAI-compatible server for openai
+	// (Ollama: http://127.0.0.1:11434/v1).
+	BaseURL string `yaml:"base_url"`
+	// APIKey defaults to OPENAI_API_KEY / ANTHROPIC_API_KEY.
+	APIKey string `yaml:"api_key"`
+	// Timeout bounds one model request (default 120s).
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxRetries of a request failing with 429/5xx, honouring
+	// Retry-After (default 2; 0: none).
+	MaxRetries *int `yaml:"max_retries"`
+	// MaxTokens caps a reply (anthropic default 4096).
+	MaxTokens   int64    `yaml:"max_tokens"`
+	Temperature *float64 `yaml:"temperature"`
+	// ThinkingBudget turns on anthropic's extended thinking.
+	ThinkingBudget int64 `yaml:"thinking_budget"`
+	// Headers are sent with every request.
+	Headers map[string]string `yaml:"headers"`
 	// Scripted provider settings.
 	Chunks     int            `yaml:"chunks"`
 	ChunkDelay time.Duration  `yaml:"chunk_delay"`
@@ -160,6 +180,48 @@ type ScriptedCall struct {
 	Arguments map[string]any `yaml:"arguments"`
 }
 
+// MCPServerConfig declares an external MCP server: a stdio command or a
+// Streamable HTTP URL.
+type MCPServerConfig struct {
+	Command string            `yaml:"command"`
+	Args    []string          `yaml:"args"`
+	Env     map[string]string `yaml:"env"`
+	Dir     string            `yaml:"dir"`
+	URL     string            `yaml:"url"`
+	Headers map[string]string `yaml:"headers"`
+	// Prefix is prepended to the server's tool names (default the
+	// server's name and "_"; "" for none).
+	Prefix *string `yaml:"prefix"`
+	// CallTimeout bounds one tool call (default 60s).
+	CallTimeout time.Duration `yaml:"call_timeout"`
+	// ConnectTimeout bounds starting and listing (default 30s).
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+}
+
+// ToolPrefix is the prefix of the server's tool names.
+func (m MCPServerConfig) ToolPrefix(name string) string {
+	if m.Prefix != nil {
+		return *m.Prefix
+	}
+	return name + "_"
+}
+
+// HTTPToolConfig declares a tool that calls an HTTP API.
+type HTTPToolConfig struct {
+	Description string `yaml:"description"`
+	// Parameters is the JSON Schema of the arguments object.
+	Parameters map[string]any `yaml:"parameters"`
+	Method     string         `yaml:"method"`
+	// URL is an RFC 6570 template: https://api.example.com/{city}{?units}.
+	URL string `yaml:"url"`
+	// Headers are sent with every call; use ${ENV} for secrets.
+	Headers map[string]string `yaml:"headers"`
+	// Body is a Go text/template over the arguments ({{json .city}}).
+	Body             string        `yaml:"body"`
+	Timeout          time.Duration `yaml:"timeout"`
+	MaxResponseBytes int64         `yaml:"max_response_bytes"`
+}
+
 // AgentConfig declares a built-in agent.
 type AgentConfig struct {
 	ID           string    `yaml:"id"`
@@ -171,12 +233,19 @@ type AgentConfig struct {
 	MaxTurns     int       `yaml:"max_turns"`
 }
 
-// ToolRef names a tool of an agent, optionally with flags. In YAML it is
-// either a name (`calculator`) or a mapping
-// (`{name: calculator, requires_confirmation: true}`).
+// ToolRef names a tool of an agent, optionally with human-in-the-loop
+// flags. In YAML it is a name (`calculator`: a built-in or an http_tools
+// entry), a mapping (`{name: calculator, requires_confirmation: true}`),
+// `{mcp_server: fs}` for every tool of an MCP server, or
+// `{mcp_server: fs, name: fs_write_file, requires_confirmation: true}` for
+// flags on one of them (named as the model sees it, with the prefix).
 type ToolRef struct {
-	Name                 string `yaml:"name"`
-	RequiresConfirmation bool   `yaml:"requires_confirmation"`
+	Name                 string   `yaml:"name"`
+	MCPServer            string   `yaml:"mcp_server"`
+	RequiresConfirmation bool     `yaml:"requires_confirmation"`
+	RequiresUserInput    bool     `yaml:"requires_user_input"`
+	UserInputFields      []string `yaml:"user_input_fields"`
+	ExternalExecution    bool     `yaml:"external_execution"`
 }
 
 // UnmarshalYAML accepts a plain name or a strict mapping.
@@ -372,13 +441,39 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level must be debug, info, warn or error, not %q", c.LogLevel))
 	}
-	for name, m := range c.Models {
+	for _, name := range sortedKeys(c.Models) {
+		m := c.Models[name]
 		switch m.Provider {
-		case "scripted":
-		case "openai", "anthropic":
-			errs = append(errs, fmt.Errorf("models.%s: provider %q is not available in this build yet", name, m.Provider))
+		case "scripted", "openai", "anthropic":
+			if m.Provider != "scripted" && m.Model == "" {
+				errs = append(errs, fmt.Errorf("models.%s: model is required (the provider's model id)", name))
+			}
+			if m.MaxRetries != nil && *m.MaxRetries < 0 {
+				errs = append(errs, fmt.Errorf("models.%s: max_retries must not be negative", name))
+			}
+			if m.Provider == "anthropic" && m.ThinkingBudget > 0 && m.MaxTokens > 0 && m.MaxTokens <= m.ThinkingBudget {
+				errs = append(errs, fmt.Errorf("models.%s: max_tokens must exceed thinking_budget", name))
+			}
 		default:
 			errs = append(errs, fmt.Errorf("models.%s: provider must be scripted, openai or anthropic, not %q", name, m.Provider))
+		}
+	}
+	for _, name := range sortedKeys(c.MCPServers) {
+		m := c.MCPServers[name]
+		if (m.Command == "") == (m.URL == "") {
+			errs = append(errs, fmt.Errorf("mcp_servers.%s: set exactly one of command (stdio) and url (Streamable HTTP)", name))
+		}
+		if m.URL != "" && !strings.HasPrefix(m.URL, "http://") && !strings.HasPrefix(m.URL, "https://") {
+			errs = append(errs, fmt.Errorf("mcp_servers.%s: url must be http:// or https://", name))
+		}
+	}
+	for _, name := range sortedKeys(c.HTTPTools) {
+		if _, builtin := tool.Builtins()[name]; builtin {
+			errs = append(errs, fmt.Errorf("http_tools.%s: the name of a built-in tool", name))
+			continue
+		}
+		if _, err := buildHTTPTool(name, c.HTTPTools[name]); err != nil {
+			errs = append(errs, fmt.Errorf("http_tools.%s: %w", name, err))
 		}
 	}
 	seen := map[string]bool{}
@@ -395,8 +490,21 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("agents[%d] (%s): model %q is not declared under models", i, a.ID, a.Model))
 		}
 		for _, t := range a.Tools {
-			if !knownTool(t.Name) {
-				errs = append(errs, fmt.Errorf("agents[%d] (%s): unknown tool %q (built-ins: current_time, calculator)", i, a.ID, t.Name))
+			switch {
+			case t.MCPServer != "":
+				if _, ok := c.MCPServers[t.MCPServer]; !ok {
+					errs = append(errs, fmt.Errorf("agents[%d] (%s): mcp_server %q is not declared under mcp_servers", i, a.ID, t.MCPServer))
+				}
+			case t.Name == "":
+				errs = append(errs, fmt.Errorf("agents[%d] (%s): a tool needs a name or an mcp_server", i, a.ID))
+			case !c.knownTool(t.Name):
+				errs = append(errs, fmt.Errorf("agents[%d] (%s): unknown tool %q (built-ins: current_time, calculator; or declare it under http_tools)", i, a.ID, t.Name))
+			}
+			if len(t.UserInputFields) > 0 && !t.RequiresUserInput {
+				errs = append(errs, fmt.Errorf("agents[%d] (%s): tool %q lists user_input_fields without requires_user_input", i, a.ID, t.Name))
+			}
+			if t.MCPServer != "" && t.Name == "" && (t.RequiresConfirmation || t.RequiresUserInput || t.ExternalExecution) {
+				errs = append(errs, fmt.Errorf("agents[%d] (%s): flags on mcp_server %q need the name of one of its tools", i, a.ID, t.MCPServer))
 			}
 		}
 	}

@@ -18,9 +18,6 @@ import (
 	"github.com/agentgate/agentgate/adapters/rest"
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
-	"github.com/agentgate/agentgate/core/agent"
-	"github.com/agentgate/agentgate/core/model"
-	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/core/tool"
 	riverqueue "github.com/agentgate/agentgate/queue/river"
 	"github.com/agentgate/agentgate/storage/memlog"
@@ -43,6 +40,8 @@ type Gateway struct {
 	queueDB *sql.DB // SQLite only: the queue's own connection
 	eng     *core.Engine
 	srv     *httptransport.Server
+	// sources are the connected MCP servers whose tools agents use.
+	sources []tool.Source
 }
 
 // Options tune New beyond the Config.
@@ -100,7 +99,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 			return nil, fmt.Errorf("start the background-run queue: %w", err)
 		}
 	}
-	if err := g.buildAgents(); err != nil {
+	if err := g.buildAgents(ctx); err != nil {
 		_ = g.closeBackends()
 		return nil, err
 	}
@@ -243,61 +242,6 @@ func NewLogger(level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
 
-func knownTool(name string) bool {
-	_, ok := tool.Builtins()[name]
-	return ok
-}
-
-// BuildModel returns the model a ModelConfig declares.
-func BuildModel(name string, mc ModelConfig) (model.Model, error) {
-	switch mc.Provider {
-	case "scripted":
-		rules := make([]scripted.Rule, 0, len(mc.Script))
-		for _, r := range mc.Script {
-			calls := make([]scripted.Call, 0, len(r.ToolCalls))
-			for _, c := range r.ToolCalls {
-				calls = append(calls, scripted.Call{Name: c.Name, Arguments: c.Arguments})
-			}
-			rules = append(rules, scripted.Rule{Match: r.Match, ToolCalls: calls, Reply: r.Reply, RejectedReply: r.RejectedReply, Error: r.Error})
-		}
-		return scripted.New(scripted.Config{Model: mc.Model, Chunks: mc.Chunks, ChunkDelay: mc.ChunkDelay, Rules: rules}), nil
-	}
-	return nil, fmt.Errorf("model %s: provider %q is not available", name, mc.Provider)
-}
-
-func (g *Gateway) buildAgents() error {
-	models := map[string]model.Model{}
-	for name, mc := range g.cfg.Models {
-		m, err := BuildModel(name, mc)
-		if err != nil {
-			return err
-		}
-		models[name] = m
-	}
-	for _, ac := range g.cfg.Agents {
-		var tools []*tool.Tool
-		for _, ref := range ac.Tools {
-			t, ok := tool.Builtins()[ref.Name]
-			if !ok {
-				return fmt.Errorf("agent %s: unknown tool %q", ac.ID, ref.Name)
-			}
-			t.RequiresConfirmation = ref.RequiresConfirmation
-			tools = append(tools, t)
-		}
-		a, err := agent.New(agent.Config{
-			ID: ac.ID, Name: ac.Name, Description: ac.Description, Instructions: ac.Instructions,
-			ModelName: ac.Model, Model: models[ac.Model], Tools: tools, MaxTurns: ac.MaxTurns,
-		})
-		if err != nil {
-			return err
-		}
-		if err := g.eng.RegisterAgent(a); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // RegisterAgent adds an agent written in Go; it is served on every
 // interface like the configured ones.
 func (g *Gateway) RegisterAgent(a core.Agent) error { return g.eng.RegisterAgent(a) }
@@ -407,6 +351,9 @@ func (g *Gateway) closeBackends() error {
 	}
 	if g.queueDB != nil {
 		errs = append(errs, g.queueDB.Close())
+	}
+	for _, src := range g.sources {
+		errs = append(errs, src.Close())
 	}
 	return errors.Join(append(errs, g.log.Close(), g.store.Close())...)
 }

@@ -778,7 +778,7 @@ func (e *Engine) finishPaused(ctx context.Context, w *runWriter, out *Outcome) b
 	run.Requirements = make([]RunRequirement, 0, len(out.Paused.Pending))
 	for i := range out.Paused.Pending {
 		t := out.Paused.Pending[i]
-		run.Requirements = append(run.Requirements, RunRequirement{ID: t.ToolCallID, CreatedAt: e.now(), ToolExecution: &t})
+		run.Requirements = append(run.Requirements, RunRequirement{ID: t.ToolCallID, CreatedAt: e.now(), ToolExecution: &t, UserInputSchema: t.UserInputSchema})
 	}
 	m := out.Metrics
 	run.Metrics = &m
@@ -891,14 +891,9 @@ func (e *Engine) Continue(ctx context.Context, p ContinueParams) (*Run, int64, e
 		if !ok {
 			return nil, 0, Errorf(CodeInvalid, "no decision for tool call %s (%s)", pend.ToolCallID, pend.ToolName)
 		}
-		if pend.RequiresConfirmation && d.Confirmed == nil {
-			return nil, 0, Errorf(CodeInvalid, "tool call %s (%s) needs confirmed true or false", pend.ToolCallID, pend.ToolName)
+		if err := decide(&resume.Pending[i], d); err != nil {
+			return nil, 0, err
 		}
-		if d.Confirmed != nil {
-			c := *d.Confirmed
-			resume.Pending[i].Confirmed = &c
-		}
-		resume.Pending[i].ConfirmationNote = d.ConfirmationNote
 		delete(decided, pend.ToolCallID)
 	}
 	for id := range decided {
@@ -923,6 +918,50 @@ func (e *Engine) Continue(ctx context.Context, p ContinueParams) (*Run, int64, e
 	snapshot := *run
 	e.launch(a, run, execOpts{resume: &resume})
 	return &snapshot, pausedAt, nil
+}
+
+// decide applies one decision to a pending tool call: a confirmation
+// (confirmed, confirmation_note), the user's input (user_input_schema with
+// values) or an external execution's result. A rejected call needs nothing
+// else.
+func decide(p *ToolExecution, d ToolExecution) error {
+	if p.RequiresConfirmation && d.Confirmed == nil {
+		return Errorf(CodeInvalid, "tool call %s (%s) needs confirmed true or false", p.ToolCallID, p.ToolName)
+	}
+	if d.Confirmed != nil {
+		c := *d.Confirmed
+		p.Confirmed = &c
+	}
+	p.ConfirmationNote = d.ConfirmationNote
+	if p.Confirmed != nil && !*p.Confirmed {
+		return nil
+	}
+	if p.RequiresUserInput {
+		given := make(map[string]any, len(d.UserInputSchema))
+		for _, f := range d.UserInputSchema {
+			given[f.Name] = f.Value
+		}
+		schema := append([]UserInputField(nil), p.UserInputSchema...)
+		for i, f := range schema {
+			v, ok := given[f.Name]
+			if !ok || v == nil {
+				return Errorf(CodeInvalid, "tool call %s (%s) needs a value for user input field %q", p.ToolCallID, p.ToolName, f.Name)
+			}
+			schema[i].Value = v
+			delete(given, f.Name)
+		}
+		for name := range given {
+			return Errorf(CodeInvalid, "tool call %s (%s) has no user input field %q", p.ToolCallID, p.ToolName, name)
+		}
+		p.UserInputSchema, p.Answered = schema, true
+	}
+	if p.ExternalExecutionRequired {
+		if d.Result == "" {
+			return Errorf(CodeInvalid, "tool call %s (%s) is executed by the caller: continue it with its result", p.ToolCallID, p.ToolName)
+		}
+		p.Result = d.Result
+	}
+	return nil
 }
 
 // Stream is one subscriber's view of a run: events after a cursor, ending

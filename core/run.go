@@ -50,6 +50,30 @@ type ToolExecution struct {
 	RequiresConfirmation bool            `json:"requires_confirmation,omitempty"`
 	Confirmed            *bool           `json:"confirmed,omitempty"`
 	ConfirmationNote     string          `json:"confirmation_note,omitempty"`
+	// RequiresUserInput: the user supplies the arguments UserInputSchema
+	// lists (each with its value filled on continue); Answered is set once
+	// they did.
+	RequiresUserInput bool             `json:"requires_user_input,omitempty"`
+	UserInputSchema   []UserInputField `json:"user_input_schema,omitempty"`
+	Answered          bool             `json:"answered,omitempty"`
+	// ExternalExecutionRequired: the caller runs the tool and continues the
+	// run with Result set.
+	ExternalExecutionRequired bool `json:"external_execution_required,omitempty"`
+}
+
+// UserInputField is one argument a user supplies to a paused tool call
+// (agno's shape; field_type is agno's Python type name: str, int, float,
+// bool, list, dict).
+type UserInputField struct {
+	Name        string `json:"name"`
+	FieldType   string `json:"field_type"`
+	Description string `json:"description,omitempty"`
+	Value       any    `json:"value"`
+}
+
+// Pauses reports whether the tool call waits for a person or the caller.
+func (t *ToolExecution) Pauses() bool {
+	return t.RequiresConfirmation || t.RequiresUserInput || t.ExternalExecutionRequired
 }
 
 // ToolMetrics times one tool execution (Unix seconds, duration in seconds).
@@ -66,6 +90,11 @@ type RunRequirement struct {
 	ToolExecution    *ToolExecution `json:"tool_execution"`
 	Confirmation     *bool          `json:"confirmation,omitempty"`
 	ConfirmationNote string         `json:"confirmation_note,omitempty"`
+	// UserInputSchema is the tool call's user input, for requirements of
+	// tools that need it.
+	UserInputSchema []UserInputField `json:"user_input_schema,omitempty"`
+	// ExternalExecutionResult is the caller's result, once given.
+	ExternalExecutionResult *string `json:"external_execution_result,omitempty"`
 }
 
 // Metrics are a run's (or one model request's) counters.
@@ -104,6 +133,8 @@ type PausedState struct {
 	Done []ToolExecution `json:"done,omitempty"`
 	// Turns counts model requests made so far (the agent bounds the loop).
 	Turns int `json:"turns"`
+	// Metrics are the counters so far, carried into the continued run.
+	Metrics *Metrics `json:"metrics,omitempty"`
 }
 
 // Run is the stored record of one run. Runs live in their own table.

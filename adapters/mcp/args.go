@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/agentgate/agentgate/core"
@@ -59,6 +60,11 @@ type ToolDecision struct {
 	ToolCallID       string `json:"tool_call_id"`
 	Confirmed        *bool  `json:"confirmed,omitempty"`
 	ConfirmationNote string `json:"confirmation_note,omitempty"`
+	// UserInput holds the values of a tool that requires user input, by
+	// field name.
+	UserInput map[string]any `json:"user_input,omitempty"`
+	// Result is the result of an externally executed tool.
+	Result string `json:"result,omitempty"`
 }
 
 // ContinueArgs are the arguments of continue_run. A paused run's result
@@ -285,4 +291,13 @@ func id(name, v string) error {
 		return fmt.Errorf("argument %q is longer than %d bytes", name, maxIDLen)
 	}
 	return nil
+}
+
+func sortedNames(m map[string]any) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -375,7 +375,11 @@ func (s *Server) startRun(ctx context.Context, req mcpgo.CallToolRequest, agentI
 func (s *Server) continueRun(ctx context.Context, req mcpgo.CallToolRequest, run *core.Run, a *ContinueArgs) (*mcpgo.CallToolResult, error) {
 	tools := make([]core.ToolExecution, 0, len(a.Tools))
 	for _, t := range a.Tools {
-		tools = append(tools, core.ToolExecution{ToolCallID: t.ToolCallID, Confirmed: t.Confirmed, ConfirmationNote: t.ConfirmationNote})
+		te := core.ToolExecution{ToolCallID: t.ToolCallID, Confirmed: t.Confirmed, ConfirmationNote: t.ConfirmationNote, Result: t.Result}
+		for _, name := range sortedNames(t.UserInput) {
+			te.UserInputSchema = append(te.UserInputSchema, core.UserInputField{Name: name, Value: t.UserInput[name]})
+		}
+		tools = append(tools, te)
 	}
 	_, pausedAt, err := s.eng.Continue(ctx, core.ContinueParams{RunID: run.RunID, Tools: tools})
 	if err != nil {

@@ -42,6 +42,12 @@ type PendingTool struct {
 	ToolName             string          `json:"tool_name"`
 	ToolArgs             json.RawMessage `json:"tool_args,omitempty"`
 	RequiresConfirmation bool            `json:"requires_confirmation"`
+	// RequiresUserInput: continue with user_input values for these fields.
+	RequiresUserInput bool                  `json:"requires_user_input,omitempty"`
+	UserInputSchema   []core.UserInputField `json:"user_input_schema,omitempty"`
+	// ExternalExecutionRequired: run the tool yourself and continue with
+	// its result.
+	ExternalExecutionRequired bool `json:"external_execution_required,omitempty"`
 }
 
 // CancelResult is the structured content of cancel_run's result.
@@ -115,7 +121,8 @@ func pending(runID, agentID, sessionID string, tools []core.ToolExecution) ([]Pe
 	cont := &ContinueArgs{RunID: runID, AgentID: agentID, SessionID: sessionID, Tools: make([]ToolDecision, 0, len(tools))}
 	for _, t := range tools {
 		out = append(out, PendingTool{ToolCallID: t.ToolCallID, ToolName: t.ToolName, ToolArgs: t.ToolArgs,
-			RequiresConfirmation: t.RequiresConfirmation})
+			RequiresConfirmation: t.RequiresConfirmation, RequiresUserInput: t.RequiresUserInput,
+			UserInputSchema: t.UserInputSchema, ExternalExecutionRequired: t.ExternalExecutionRequired})
 		cont.Tools = append(cont.Tools, ToolDecision{ToolCallID: t.ToolCallID})
 	}
 	return out, cont
@@ -133,11 +140,22 @@ func pausedText(r *RunResult) string {
 		if t.RequiresConfirmation {
 			b.WriteString(", requires confirmation")
 		}
+		if t.RequiresUserInput {
+			names := make([]string, 0, len(t.UserInputSchema))
+			for _, f := range t.UserInputSchema {
+				names = append(names, f.Name)
+			}
+			fmt.Fprintf(&b, ", needs user_input for %s", strings.Join(names, ", "))
+		}
+		if t.ExternalExecutionRequired {
+			b.WriteString(", runs outside the gateway: pass its result")
+		}
 		b.WriteString(")\n")
 	}
 	cont, _ := json.Marshal(r.ContinueRun)
 	fmt.Fprintf(&b, "To go on, call %s with these arguments, adding \"confirmed\": true to each tool to run it "+
-		"or \"confirmed\": false (and an optional \"confirmation_note\") to reject it:\n%s", ToolContinueRun, cont)
+		"or \"confirmed\": false (and an optional \"confirmation_note\") to reject it; a tool that needs user input "+
+		"takes \"user_input\": {field: value}, one executed outside the gateway takes \"result\":\n%s", ToolContinueRun, cont)
 	return b.String()
 }
 

@@ -30,7 +30,9 @@ var (
 		`"tools":{"type":"array","description":"One decision per pending tool call.","items":{"type":"object","properties":{` +
 		`"tool_call_id":{"type":"string","description":"The pending tool call."},` +
 		`"confirmed":{"type":"boolean","description":"true runs the tool call, false rejects it."},` +
-		`"confirmation_note":{"type":"string","description":"Why it was rejected (the agent sees it)."}` +
+		`"confirmation_note":{"type":"string","description":"Why it was rejected (the agent sees it)."},` +
+		`"user_input":{"type":"object","description":"Values of the fields a tool requiring user input asks for, by name."},` +
+		`"result":{"type":"string","description":"The result of a tool you executed yourself (external execution)."}` +
 		`},"required":["tool_call_id"],"additionalProperties":false}}` +
 		`},"required":["run_id","tools"],"additionalProperties":false}`)
 
@@ -62,9 +64,10 @@ var (
 		`"status":{"type":"string","enum":["COMPLETED","PAUSED","ERROR","CANCELLED"]},` +
 		`"content":{"type":"string","description":"The answer (COMPLETED)."},` +
 		`"pending_tools":{"type":"array","description":"The tool calls waiting for a decision (PAUSED).","items":{"type":"object","properties":{` +
-		`"tool_call_id":{"type":"string"},"tool_name":{"type":"string"},"tool_args":{},"requires_confirmation":{"type":"boolean"}` +
+		`"tool_call_id":{"type":"string"},"tool_name":{"type":"string"},"tool_args":{},"requires_confirmation":{"type":"boolean"},` +
+		`"requires_user_input":{"type":"boolean"},"user_input_schema":{"type":"array","items":{"type":"object"}},"external_execution_required":{"type":"boolean"}` +
 		`},"required":["tool_call_id","tool_name"]}},` +
-		`"continue_run":{"type":"object","description":"The continue_run arguments (PAUSED): add confirmed to each tool."},` +
+		`"continue_run":{"type":"object","description":"The continue_run arguments (PAUSED): add confirmed (or user_input, or result) to each tool."},` +
 		`"error":{"type":"string"},"error_type":{"type":"string"},"reason":{"type":"string"}` +
 		`},"required":["run_id","session_id","agent_id","status"]}`)
 

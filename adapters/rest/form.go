@@ -155,7 +155,7 @@ func ParseRunForm(contentType string, body []byte) (*RunForm, error) {
 
 // ContinueForm is the form of POST /agents/{agent_id}/runs/{run_id}/continue.
 type ContinueForm struct {
-	Tools      []core.ToolExecution `json:"tools" doc:"JSON array: the paused tool executions exactly as RunPaused.tools carried them, each with confirmed true/false and an optional confirmation_note."`
+	Tools      []core.ToolExecution `json:"tools" doc:"JSON array: the paused tool executions exactly as RunPaused.tools carried them, each with its decision: confirmed true/false and an optional confirmation_note (requires_confirmation), user_input_schema with every value filled (requires_user_input), or result (external_execution_required)."`
 	SessionID  string               `json:"session_id,omitempty"`
 	UserID     string               `json:"user_id,omitempty"`
 	Stream     bool                 `json:"stream" doc:"Stream the rest of the run as SSE (default true)."`

@@ -44,7 +44,7 @@ func (h *Handler) registerRuns() {
 	}, RunForm{}, core.Run{})
 	h.documentRaw(&huma.Operation{OperationID: "continue-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/continue", Tags: []string{"Runs"},
 		Summary:     "Continue a paused run",
-		Description: "Resolves the paused tool calls (confirmed true/false, confirmation_note) and goes on in the same event stream (RunContinued first). 409 if the run is not paused.",
+		Description: "Resolves the paused tool calls (confirmed true/false with confirmation_note; user_input_schema values; result of an external execution) and goes on in the same event stream (RunContinued first). 409 if the run is not paused.",
 		Parameters:  runParams(),
 	}, ContinueForm{}, core.Run{})
 	h.documentRaw(&huma.Operation{OperationID: "resume-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/resume", Tags: []string{"Runs"},

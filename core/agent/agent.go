@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/agentgate/agentgate/core"
@@ -24,6 +25,12 @@ type Config struct {
 	ModelName string
 	Model     model.Model
 	Tools     []*tool.Tool
+	// Sources offer tools that may change while the agent lives (MCP
+	// servers). Their tools are listed anew for every model request.
+	Sources []tool.Source
+	// SourceFlags sets human-in-the-loop flags on tools of Sources, by
+	// the tool's name as the model sees it.
+	SourceFlags map[string]tool.Flags
 	// MaxTurns bounds model requests per run (default 10).
 	MaxTurns int
 }
@@ -31,8 +38,8 @@ type Config struct {
 // Agent is the built-in LLM agent. It is safe for concurrent runs.
 type Agent struct {
 	cfg   Config
-	tools map[string]*tool.Tool
-	info  core.AgentInfo
+	tools map[string]*tool.Tool // the static tools
+	info  core.AgentInfo        // with the static tools
 }
 
 // New validates cfg and returns the agent.
@@ -67,8 +74,45 @@ func New(cfg Config) (*Agent, error) {
 	return a, nil
 }
 
-// Info implements core.Agent.
-func (a *Agent) Info() core.AgentInfo { return a.info }
+// Info implements core.Agent. It lists the sources' tools as last listed.
+func (a *Agent) Info() core.AgentInfo {
+	if len(a.cfg.Sources) == 0 {
+		return a.info
+	}
+	info := a.info
+	_, infos := a.toolset()
+	info.Tools = infos
+	return info
+}
+
+// toolset returns the tools offered for one model request: the static
+// tools, then each source's current tools with their configured flags. A
+// source tool whose name another tool already has is left out.
+func (a *Agent) toolset() (map[string]*tool.Tool, []core.ToolInfo) {
+	if len(a.cfg.Sources) == 0 {
+		return a.tools, a.info.Tools
+	}
+	tools := make(map[string]*tool.Tool, len(a.tools)+8)
+	infos := append(make([]core.ToolInfo, 0, len(a.info.Tools)+8), a.info.Tools...)
+	for name, t := range a.tools {
+		tools[name] = t
+	}
+	for _, src := range a.cfg.Sources {
+		for _, t := range src.Tools() {
+			if t == nil || t.Name == "" || tools[t.Name] != nil {
+				continue
+			}
+			if f, ok := a.cfg.SourceFlags[t.Name]; ok {
+				c := *t
+				c.Flags = f
+				t = &c
+			}
+			tools[t.Name] = t
+			infos = append(infos, t.Info())
+		}
+	}
+	return tools, infos
+}
 
 // Execute implements core.Agent: the tool-call loop.
 func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, error) {
@@ -80,13 +124,17 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		inputAt int // index in msgs of the run's input: history comes before
 	)
 	now := time.Now().Unix()
+	tools, infos := a.toolset()
 	if x.Resume != nil {
+		if x.Resume.Metrics != nil {
+			metrics = *x.Resume.Metrics
+		}
 		msgs = append(msgs, x.Resume.Messages...)
 		inputAt = min(max(x.Resume.RunStart, 0), len(msgs))
 		execs = append(execs, x.Resume.Done...)
 		turns = x.Resume.Turns
 		for _, p := range x.Resume.Pending {
-			te, msg, err := a.resolve(ctx, x, p)
+			te, msg, err := a.resolve(ctx, x, tools, p)
 			if err != nil {
 				return nil, err
 			}
@@ -102,11 +150,15 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		msgs = append(msgs, core.Message{Role: "user", Content: x.Message, CreatedAt: now})
 	}
 	start := time.Now()
+	prior := metrics.Duration
 	for {
 		if turns >= a.cfg.MaxTurns {
 			return nil, &core.AgentError{Type: "max_turns", Err: fmt.Errorf("agent made %d model requests without a final answer", turns)}
 		}
 		turns++
+		if turns > 1 || x.Resume != nil {
+			tools, infos = a.toolset()
+		}
 		info := a.info.Model
 		if err := x.Emit(ctx, core.Event{Event: core.EventModelRequestStarted, Model: info.Model, ModelProvider: info.Provider}); err != nil {
 			return nil, err
@@ -114,7 +166,7 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		reqStart := time.Now()
 		var ttft float64
 		var emitErr error // a failure to record an event is not the model's
-		resp, err := a.cfg.Model.Generate(ctx, model.Request{Messages: msgs, Tools: a.info.Tools}, func(d model.Delta) error {
+		resp, err := a.cfg.Model.Generate(ctx, model.Request{Messages: msgs, Tools: infos}, func(d model.Delta) error {
 			if ttft == 0 {
 				ttft = time.Since(reqStart).Seconds()
 			}
@@ -156,18 +208,17 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 			if err := x.Emit(ctx, core.Event{Event: core.EventRunContentCompleted}); err != nil {
 				return nil, err
 			}
-			metrics.Duration = time.Since(start).Seconds()
+			metrics.Duration = prior + time.Since(start).Seconds()
 			return &core.Outcome{Content: resp.Content, Messages: ownMessages(msgs, inputAt), Tools: execs, Metrics: metrics}, nil
 		}
 		var pending, done []core.ToolExecution
 		for _, call := range resp.ToolCalls {
 			te := core.ToolExecution{ToolCallID: call.ID, ToolName: call.Name, ToolArgs: call.Arguments, CreatedAt: time.Now().Unix()}
-			if t, ok := a.tools[call.Name]; ok && t.RequiresConfirmation {
-				te.RequiresConfirmation = true
-				pending = append(pending, te)
+			if t, ok := tools[call.Name]; ok && t.Pauses() {
+				pending = append(pending, pauseFor(t, te))
 				continue
 			}
-			te, msg, err := a.call(ctx, x, te)
+			te, msg, err := a.call(ctx, x, tools, te)
 			if err != nil {
 				return nil, err
 			}
@@ -176,9 +227,11 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		}
 		execs = append(execs, done...)
 		if len(pending) > 0 {
+			metrics.Duration = prior + time.Since(start).Seconds()
+			carried := metrics
 			return &core.Outcome{
 				Messages: ownMessages(msgs, inputAt), Tools: execs, Metrics: metrics,
-				Paused: &core.PausedState{Messages: msgs, RunStart: inputAt, Pending: pending, Done: execs, Turns: turns},
+				Paused: &core.PausedState{Messages: msgs, RunStart: inputAt, Pending: pending, Done: execs, Turns: turns, Metrics: &carried},
 			}, nil
 		}
 	}
@@ -195,8 +248,63 @@ func ownMessages(msgs []core.Message, start int) []core.Message {
 	return append(out, msgs[start:]...)
 }
 
-// resolve applies a user's decision on a paused tool call.
-func (a *Agent) resolve(ctx context.Context, x *core.Execution, p core.ToolExecution) (core.ToolExecution, core.Message, error) {
+// pauseFor marks a tool call that waits for a person or the caller, as
+// the tool's flags say.
+func pauseFor(t *tool.Tool, te core.ToolExecution) core.ToolExecution {
+	te.RequiresConfirmation = t.RequiresConfirmation
+	te.ExternalExecutionRequired = t.ExternalExecution
+	if t.RequiresUserInput {
+		te.RequiresUserInput = true
+		te.UserInputSchema = userInputSchema(t)
+	}
+	return te
+}
+
+// userInputSchema lists the fields a user supplies: the tool's
+// UserInputFields, or every property of its schema, in agno's shape.
+func userInputSchema(t *tool.Tool) []core.UserInputField {
+	props, _ := t.Parameters["properties"].(map[string]any)
+	names := t.UserInputFields
+	if len(names) == 0 {
+		names = make([]string, 0, len(props))
+		for name := range props {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+	}
+	out := make([]core.UserInputField, 0, len(names))
+	for _, name := range names {
+		f := core.UserInputField{Name: name, FieldType: "str"}
+		if p, ok := props[name].(map[string]any); ok {
+			f.Description, _ = p["description"].(string)
+			f.FieldType = pyType(p["type"])
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// pyType names a JSON Schema type the way agno (Python) does.
+func pyType(t any) string {
+	switch t {
+	case "integer":
+		return "int"
+	case "number":
+		return "float"
+	case "boolean":
+		return "bool"
+	case "array":
+		return "list"
+	case "object":
+		return "dict"
+	}
+	return "str"
+}
+
+// resolve applies a decision on a paused tool call: a rejection, an
+// external execution's result, or the user's input merged into the
+// arguments before the call.
+func (a *Agent) resolve(ctx context.Context, x *core.Execution, tools map[string]*tool.Tool, p core.ToolExecution) (core.ToolExecution, core.Message, error) {
 	if p.Confirmed != nil && !*p.Confirmed {
 		p.Result = core.ToolRejectedResult
 		if p.ConfirmationNote != "" {
@@ -204,13 +312,48 @@ func (a *Agent) resolve(ctx context.Context, x *core.Execution, p core.ToolExecu
 		}
 		return p, core.Message{Role: "tool", ToolCallID: p.ToolCallID, Name: p.ToolName, Content: p.Result, CreatedAt: time.Now().Unix()}, nil
 	}
-	return a.call(ctx, x, p)
+	if p.RequiresUserInput {
+		args, err := mergeInput(p.ToolArgs, p.UserInputSchema)
+		if err != nil {
+			return p, core.Message{}, &core.AgentError{Type: "tool_error", Err: fmt.Errorf("tool call %s: %w", p.ToolCallID, err)}
+		}
+		p.ToolArgs = args
+	}
+	if p.ExternalExecutionRequired {
+		started := p
+		if err := x.Emit(ctx, core.Event{Event: core.EventToolCallStarted, Tool: &started}); err != nil {
+			return p, core.Message{}, err
+		}
+		done := p
+		if err := x.Emit(ctx, core.Event{Event: core.EventToolCallCompleted, Tool: &done, Content: p.Result}); err != nil {
+			return p, core.Message{}, err
+		}
+		return p, core.Message{Role: "tool", ToolCallID: p.ToolCallID, Name: p.ToolName, Content: p.Result, CreatedAt: time.Now().Unix()}, nil
+	}
+	return a.call(ctx, x, tools, p)
+}
+
+// mergeInput sets the user's values into the model's arguments object.
+func mergeInput(raw json.RawMessage, fields []core.UserInputField) (json.RawMessage, error) {
+	args := map[string]any{}
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &args); err != nil {
+			return nil, fmt.Errorf("arguments are not a JSON object: %v", err)
+		}
+		if args == nil {
+			args = map[string]any{}
+		}
+	}
+	for _, f := range fields {
+		args[f.Name] = f.Value
+	}
+	return json.Marshal(args)
 }
 
 // call executes one tool, emitting ToolCallStarted and ToolCallCompleted or
 // ToolCallError. A failing tool does not fail the run: its error goes back
 // to the model.
-func (a *Agent) call(ctx context.Context, x *core.Execution, te core.ToolExecution) (core.ToolExecution, core.Message, error) {
+func (a *Agent) call(ctx context.Context, x *core.Execution, tools map[string]*tool.Tool, te core.ToolExecution) (core.ToolExecution, core.Message, error) {
 	started := te
 	if err := x.Emit(ctx, core.Event{Event: core.EventToolCallStarted, Tool: &started}); err != nil {
 		return te, core.Message{}, err
@@ -220,7 +363,7 @@ func (a *Agent) call(ctx context.Context, x *core.Execution, te core.ToolExecuti
 		result string
 		err    error
 	)
-	if t, ok := a.tools[te.ToolName]; !ok {
+	if t, ok := tools[te.ToolName]; !ok {
 		err = fmt.Errorf("unknown tool %q", te.ToolName)
 	} else {
 		result, err = safeCall(ctx, t, te.ToolArgs)

@@ -1,0 +1,167 @@
+package agentgate
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/agentgate/agentgate/core/agent"
+	"github.com/agentgate/agentgate/core/model"
+	"github.com/agentgate/agentgate/core/model/anthropic"
+	"github.com/agentgate/agentgate/core/model/openai"
+	"github.com/agentgate/agentgate/core/model/scripted"
+	"github.com/agentgate/agentgate/core/tool"
+	"github.com/agentgate/agentgate/core/tool/httptool"
+	"github.com/agentgate/agentgate/core/tool/mcptool"
+)
+
+// BuildModel returns the model a ModelConfig declares.
+func BuildModel(name string, mc ModelConfig) (model.Model, error) {
+	retries := 2
+	if mc.MaxRetries != nil {
+		retries = *mc.MaxRetries
+		if retries == 0 {
+			retries = -1 // the providers read 0 as their default
+		}
+	}
+	switch mc.Provider {
+	case "scripted":
+		rules := make([]scripted.Rule, 0, len(mc.Script))
+		for _, r := range mc.Script {
+			calls := make([]scripted.Call, 0, len(r.ToolCalls))
+			for _, c := range r.ToolCalls {
+				calls = append(calls, scripted.Call{Name: c.Name, Arguments: c.Arguments})
+			}
+			rules = append(rules, scripted.Rule{Match: r.Match, ToolCalls: calls, Reply: r.Reply, RejectedReply: r.RejectedReply, Error: r.Error})
+		}
+		return scripted.New(scripted.Config{Model: mc.Model, Chunks: mc.Chunks, ChunkDelay: mc.ChunkDelay, Rules: rules}), nil
+	case "openai":
+		m, err := openai.New(openai.Config{
+			Model: mc.Model, BaseURL: mc.BaseURL, APIKey: mc.APIKey, Timeout: mc.Timeout, MaxRetries: retries,
+			MaxTokens: mc.MaxTokens, Temperature: mc.Temperature, Headers: mc.Headers,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("model %s: %w", name, err)
+		}
+		return m, nil
+	case "anthropic":
+		m, err := anthropic.New(anthropic.Config{
+			Model: mc.Model, BaseURL: mc.BaseURL, APIKey: mc.APIKey, Timeout: mc.Timeout, MaxRetries: retries,
+			MaxTokens: mc.MaxTokens, Temperature: mc.Temperature, ThinkingBudget: mc.ThinkingBudget, Headers: mc.Headers,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("model %s: %w", name, err)
+		}
+		return m, nil
+	}
+	return nil, fmt.Errorf("model %s: provider %q is not available", name, mc.Provider)
+}
+
+func buildHTTPTool(name string, hc HTTPToolConfig) (*tool.Tool, error) {
+	return httptool.New(httptool.Spec{
+		Name: name, Description: hc.Description, Parameters: hc.Parameters, Method: hc.Method, URL: hc.URL,
+		Headers: hc.Headers, Body: hc.Body, Timeout: hc.Timeout, MaxResponseBytes: hc.MaxResponseBytes,
+	})
+}
+
+// knownTool reports whether name is a built-in or a declared HTTP tool.
+func (c *Config) knownTool(name string) bool {
+	if _, ok := tool.Builtins()[name]; ok {
+		return true
+	}
+	_, ok := c.HTTPTools[name]
+	return ok
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// startMCPServer connects to a declared MCP server once; agents that use
+// it share the connection.
+func (g *Gateway) startMCPServer(ctx context.Context, started map[string]tool.Source, name string) (tool.Source, error) {
+	if src, ok := started[name]; ok {
+		return src, nil
+	}
+	mc := g.cfg.MCPServers[name]
+	src, err := mcptool.Start(ctx, mcptool.Config{
+		Name: name, Command: mc.Command, Args: mc.Args, Env: mc.Env, Dir: mc.Dir, URL: mc.URL, Headers: mc.Headers,
+		Prefix: mc.ToolPrefix(name), CallTimeout: mc.CallTimeout, ConnectTimeout: mc.ConnectTimeout, Logger: g.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	started[name] = src
+	g.sources = append(g.sources, src)
+	return src, nil
+}
+
+func (g *Gateway) buildAgents(ctx context.Context) error {
+	models := map[string]model.Model{}
+	for name, mc := range g.cfg.Models {
+		m, err := BuildModel(name, mc)
+		if err != nil {
+			return err
+		}
+		models[name] = m
+	}
+	started := map[string]tool.Source{}
+	for _, ac := range g.cfg.Agents {
+		var (
+			tools   []*tool.Tool
+			sources []tool.Source
+			flags   = map[string]tool.Flags{}
+			using   = map[string]bool{}
+		)
+		for _, ref := range ac.Tools {
+			f := tool.Flags{
+				RequiresConfirmation: ref.RequiresConfirmation, RequiresUserInput: ref.RequiresUserInput,
+				UserInputFields: ref.UserInputFields, ExternalExecution: ref.ExternalExecution,
+			}
+			if ref.MCPServer != "" {
+				if !using[ref.MCPServer] {
+					src, err := g.startMCPServer(ctx, started, ref.MCPServer)
+					if err != nil {
+						return fmt.Errorf("agent %s: %w", ac.ID, err)
+					}
+					using[ref.MCPServer] = true
+					sources = append(sources, src)
+				}
+				if ref.Name != "" {
+					flags[ref.Name] = f
+				}
+				continue
+			}
+			var t *tool.Tool
+			if b, ok := tool.Builtins()[ref.Name]; ok {
+				t = b
+			} else if hc, ok := g.cfg.HTTPTools[ref.Name]; ok {
+				var err error
+				if t, err = buildHTTPTool(ref.Name, hc); err != nil {
+					return fmt.Errorf("agent %s: http tool %s: %w", ac.ID, ref.Name, err)
+				}
+			} else {
+				return fmt.Errorf("agent %s: unknown tool %q", ac.ID, ref.Name)
+			}
+			t.Flags = f
+			tools = append(tools, t)
+		}
+		a, err := agent.New(agent.Config{
+			ID: ac.ID, Name: ac.Name, Description: ac.Description, Instructions: ac.Instructions,
+			ModelName: ac.Model, Model: models[ac.Model], Tools: tools, Sources: sources, SourceFlags: flags,
+			MaxTurns: ac.MaxTurns,
+		})
+		if err != nil {
+			return err
+		}
+		if err := g.eng.RegisterAgent(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
