@@ -73,6 +73,18 @@ func TestValidateRejects(t *testing.T) {
 		"redis_url: http://127.0.0.1:6379": "redis_url",
 		"database_url: mysql://x":          "database_url",
 		"log_level: loud":                  "log_level",
+		"models: {m: {provider: openai}}":  "model is required",
+		"models: {m: {provider: anthropic, model: c, max_tokens: 100, thinking_budget: 200}}": "thinking_budget",
+		"models: {m: {provider: openai, model: x, max_retries: -1}}":                          "max_retries",
+		"mcp_servers: {fs: {}}": "exactly one of command",
+		"mcp_servers: {fs: {command: x, url: 'http://127.0.0.1:1/mcp'}}":                                                      "exactly one of command",
+		"mcp_servers: {fs: {url: 'ftp://x'}}":                                                                                 "url must be http",
+		"http_tools: {calculator: {url: 'http://x'}}":                                                                         "built-in",
+		"http_tools: {weather: {}}":                                                                                           "http_tools.weather",
+		"http_tools: {weather: {url: 'http://x/{city}', method: TELEPORT}}":                                                   "http_tools.weather",
+		"models: {m: {provider: scripted}}\nagents: [{id: a, model: m, tools: [{mcp_server: fs}]}]":                           "not declared under mcp_servers",
+		"models: {m: {provider: scripted}}\nagents: [{id: a, model: m, tools: [{user_input_fields: [x], name: calculator}]}]": "without requires_user_input",
+		"models: {m: {provider: scripted}}\nmcp_servers: {fs: {command: x}}\nagents: [{id: a, model: m, tools: [{mcp_server: fs, requires_confirmation: true}]}]": "need the name",
 	}
 	for in, want := range cases {
 		cfg, err := ParseConfig([]byte(in))
@@ -82,6 +94,66 @@ func TestValidateRejects(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want it to mention %q", in, err, want)
+		}
+	}
+}
+
+func TestToolsAndModelsConfig(t *testing.T) {
+	t.Setenv("AG_TEST_TOKEN", "s3cret")
+	t.Setenv("ANTHROPIC_API_KEY", "test-key")
+	cfg, err := ParseConfig([]byte(`
+models:
+  gpt: {provider: openai, model: gpt-4o-mini, base_url: "http://127.0.0.1:11434/v1", max_retries: 0, timeout: 30s, temperature: 0.2}
+  claude: {provider: anthropic, model: claude-sonnet-4-5, max_tokens: 8192, thinking_budget: 2048}
+mcp_servers:
+  fs: {command: mcp-fs, args: [--root, /tmp], env: {A: b}, call_timeout: 5s}
+  web: {url: "https://mcp.example.com/mcp", headers: {Authorization: "Bearer ${AG_TEST_TOKEN}"}, prefix: ""}
+http_tools:
+  weather:
+    description: Current weather of a city.
+    parameters: {type: object, required: [city], properties: {city: {type: string}}}
+    url: "https://api.example.com/weather{?city}"
+    headers: {Authorization: "Bearer ${AG_TEST_TOKEN}"}
+    timeout: 3s
+    max_response_bytes: 4096
+agents:
+  - id: a
+    model: gpt
+    tools:
+      - weather
+      - {name: calculator, requires_user_input: true, user_input_fields: [expression]}
+      - {name: current_time, external_execution: true}
+      - {mcp_server: fs}
+      - {mcp_server: fs, name: fs_write_file, requires_confirmation: true}
+      - {mcp_server: web}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.HTTPTools["weather"].Headers["Authorization"]; got != "Bearer s3cret" {
+		t.Fatalf("header from env = %q", got)
+	}
+	if cfg.MCPServers["fs"].ToolPrefix("fs") != "fs_" || cfg.MCPServers["web"].ToolPrefix("web") != "" {
+		t.Fatal("mcp prefixes: default is the name and _, an explicit empty prefix is none")
+	}
+	if m := cfg.Models["gpt"]; m.MaxRetries == nil || *m.MaxRetries != 0 || m.Temperature == nil || *m.Temperature != 0.2 {
+		t.Fatalf("gpt = %+v", m)
+	}
+	refs := cfg.Agents[0].Tools
+	if !refs[1].RequiresUserInput || refs[1].UserInputFields[0] != "expression" || !refs[2].ExternalExecution || refs[4].MCPServer != "fs" || !refs[4].RequiresConfirmation {
+		t.Fatalf("tool refs = %+v", refs)
+	}
+	for name, mc := range cfg.Models {
+		m, err := BuildModel(name, mc)
+		if err != nil {
+			t.Fatalf("build %s: %v", name, err)
+		}
+		if m.Provider() != mc.Provider || m.ID() != mc.Model {
+			t.Fatalf("%s: built %s/%s", name, m.Provider(), m.ID())
 		}
 	}
 }
