@@ -1,34 +1,78 @@
 // Package openai is the model provider for OpenAI's chat completions API
 // and every server that speaks it (Ollama, vLLM, llama.cpp server, LM
 // Studio, OpenRouter), on the official openai-go SDK.
+//
+// Requests are always streamed (stream:true with
+// stream_options.include_usage, so the final chunk carries the token
+// usage). Text deltas are passed on as they arrive; reasoning that
+// compatible servers stream in the non-standard delta fields
+// reasoning_content (DeepSeek, vLLM) or reasoning (Ollama, OpenRouter) is
+// passed on as model.Delta.Reasoning. Tool calls, streamed as fragments
+// keyed by index, are reassembled and returned in index order.
+//
+// Tool call arguments: empty arguments become {}. Arguments that are not
+// valid JSON (a model's mistake, or a reply cut off by max_tokens) are not
+// an error of the request: the call is returned with Arguments holding the
+// text encoded as a JSON string (e.g. "{\"expression\": \"1+"), so the
+// tool's argument decoding fails and the model is told so through the
+// tool's error result.
 package openai
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/respjson"
+	"github.com/openai/openai-go/v3/packages/ssestream"
+	"github.com/openai/openai-go/v3/shared"
+
+	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model"
 )
+
+// DefaultBaseURL is the API root used when Config.BaseURL is empty.
+const DefaultBaseURL = "https://api.openai.com/v1"
+
+// placeholderKey is sent when no key is configured, so servers that need
+// none (Ollama, llama.cpp, vLLM without --api-key) work.
+const placeholderKey = "agentgate-no-key"
 
 // Config configures one model.
 type Config struct {
 	// Model is the model id sent to the server (required).
 	Model string
 	// BaseURL is the API root, e.g. http://127.0.0.1:11434/v1 (default
-	// https://api.openai.com/v1).
+	// https://api.openai.com/v1). The OPENAI_BASE_URL environment variable
+	// is not consulted.
 	BaseURL string
 	// APIKey is the bearer key; empty reads OPENAI_API_KEY. Local servers
-	// that need none accept any value.
+	// that need none accept any value: with neither set, a placeholder is
+	// sent.
 	APIKey string
-	// Timeout bounds one request including its streamed body (default 120s).
+	// Timeout bounds one request including its streamed body (default
+	// 120s). It applies to each attempt; the waits between retries are
+	// bounded only by the caller's context.
 	Timeout time.Duration
 	// MaxRetries is how often a request failing with 408/409/429/5xx or a
 	// connection error is retried, with backoff honouring Retry-After
-	// (default 2; negative: none).
+	// (default 2; negative: none). A request whose stream has started is
+	// never retried.
 	MaxRetries int
-	// MaxTokens caps the completion (0: server default).
+	// MaxTokens caps the completion (0: server default). It is sent as
+	// max_tokens, which OpenAI still accepts for chat models and which
+	// Ollama, vLLM, llama.cpp and LM Studio understand (not all of them
+	// know max_completion_tokens).
 	MaxTokens int64
 	// Temperature, when set, is sent.
 	Temperature *float64
@@ -40,12 +84,51 @@ type Config struct {
 
 // Model is an OpenAI-compatible chat model. It is safe for concurrent use.
 type Model struct {
-	cfg Config
+	cfg    Config
+	client openai.Client
 }
 
 // New returns the model.
 func New(cfg Config) (*Model, error) {
-	return nil, errors.New("openai: not implemented yet")
+	if strings.TrimSpace(cfg.Model) == "" {
+		return nil, errors.New("openai: a model id is required")
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("openai: invalid base URL %q: want http(s)://host[:port]/path", cfg.BaseURL)
+	}
+	if cfg.APIKey == "" {
+		cfg.APIKey = os.Getenv("OPENAI_API_KEY")
+	}
+	if cfg.APIKey == "" {
+		cfg.APIKey = placeholderKey
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 120 * time.Second
+	}
+	switch {
+	case cfg.MaxRetries == 0:
+		cfg.MaxRetries = 2
+	case cfg.MaxRetries < 0:
+		cfg.MaxRetries = 0
+	}
+	opts := []option.RequestOption{
+		option.WithBaseURL(cfg.BaseURL),
+		option.WithAPIKey(cfg.APIKey),
+		option.WithMaxRetries(cfg.MaxRetries),
+		option.WithRequestTimeout(cfg.Timeout),
+		option.WithMiddleware(normalizeErrorBody),
+	}
+	for k, v := range cfg.Headers {
+		opts = append(opts, option.WithHeader(k, v))
+	}
+	if cfg.HTTPClient != nil {
+		opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))
+	}
+	return &Model{cfg: cfg, client: openai.NewClient(opts...)}, nil
 }
 
 // Provider implements model.Model.
@@ -56,7 +139,344 @@ func (m *Model) ID() string { return m.cfg.Model }
 
 // Generate implements model.Model.
 func (m *Model) Generate(ctx context.Context, req model.Request, onDelta func(model.Delta) error) (*model.Response, error) {
-	return nil, errors.New("openai: not implemented yet")
+	params, err := m.params(req)
+	if err != nil {
+		return nil, err
+	}
+	stream := m.client.Chat.Completions.NewStreaming(ctx, params)
+	defer stream.Close()
+
+	var (
+		content strings.Builder
+		calls   toolCalls
+		usage   core.Metrics
+		chunks  int
+	)
+	for stream.Next() {
+		chunk := stream.Current()
+		chunks++
+		if u := chunk.Usage; u.PromptTokens != 0 || u.CompletionTokens != 0 || u.TotalTokens != 0 {
+			usage = core.Metrics{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
+			if usage.TotalTokens == 0 {
+				usage.TotalTokens = usage.InputTokens + usage.OutputTokens
+			}
+		}
+		for _, choice := range chunk.Choices {
+			if choice.Index != 0 { // only one choice is asked for
+				continue
+			}
+			d := choice.Delta
+			delta := model.Delta{Content: d.Content + d.Refusal, Reasoning: reasoning(d.JSON.ExtraFields)}
+			for _, tc := range d.ToolCalls {
+				calls.add(tc)
+			}
+			if delta.Content == "" && delta.Reasoning == "" {
+				continue
+			}
+			content.WriteString(delta.Content)
+			if err := onDelta(delta); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return nil, m.wrap(ctx, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("openai: %w", err)
+	}
+	if chunks == 0 {
+		return nil, errors.New("openai: the server sent no stream events (does it support stream:true?)")
+	}
+	return &model.Response{Content: content.String(), ToolCalls: calls.result(), Usage: usage}, nil
+}
+
+// params builds the request body.
+func (m *Model) params(req model.Request) (openai.ChatCompletionNewParams, error) {
+	p := openai.ChatCompletionNewParams{
+		Model:         m.cfg.Model,
+		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
+	}
+	if m.cfg.MaxTokens > 0 {
+		p.MaxTokens = openai.Int(m.cfg.MaxTokens)
+	}
+	if m.cfg.Temperature != nil {
+		p.Temperature = openai.Float(*m.cfg.Temperature)
+	}
+	for i, msg := range req.Messages {
+		mp, err := message(msg)
+		if err != nil {
+			return p, fmt.Errorf("openai: message %d: %w", i, err)
+		}
+		p.Messages = append(p.Messages, mp)
+	}
+	for _, t := range req.Tools {
+		def := shared.FunctionDefinitionParam{Name: t.Name, Parameters: schema(t.Parameters)}
+		if t.Description != "" {
+			def.Description = openai.String(t.Description)
+		}
+		p.Tools = append(p.Tools, openai.ChatCompletionFunctionTool(def))
+	}
+	return p, nil
+}
+
+// message maps one core message to its chat completions shape.
+func message(msg core.Message) (openai.ChatCompletionMessageParamUnion, error) {
+	switch msg.Role {
+	case "system":
+		return openai.SystemMessage(msg.Content), nil
+	case "developer":
+		return openai.DeveloperMessage(msg.Content), nil
+	case "user":
+		return openai.UserMessage(msg.Content), nil
+	case "assistant":
+		var a openai.ChatCompletionAssistantMessageParam
+		// An assistant turn that only calls tools carries no content at
+		// all: some servers reject an empty string next to tool_calls.
+		if msg.Content != "" || len(msg.ToolCalls) == 0 {
+			a.Content.OfString = openai.String(msg.Content)
+		}
+		for _, tc := range msg.ToolCalls {
+			args := strings.TrimSpace(string(tc.Arguments))
+			if args == "" || args == "null" {
+				args = "{}"
+			}
+			a.ToolCalls = append(a.ToolCalls, openai.ChatCompletionMessageToolCallUnionParam{
+				OfFunction: &openai.ChatCompletionMessageFunctionToolCallParam{
+					ID:       tc.ID,
+					Function: openai.ChatCompletionMessageFunctionToolCallFunctionParam{Name: tc.Name, Arguments: args},
+				},
+			})
+		}
+		return openai.ChatCompletionMessageParamUnion{OfAssistant: &a}, nil
+	case "tool":
+		return openai.ToolMessage(msg.Content, msg.ToolCallID), nil
+	default:
+		return openai.ChatCompletionMessageParamUnion{}, fmt.Errorf("unknown role %q", msg.Role)
+	}
+}
+
+// schema returns a tool's parameters, an empty object schema when none.
+func schema(p map[string]any) shared.FunctionParameters {
+	if len(p) == 0 {
+		return shared.FunctionParameters{"type": "object", "properties": map[string]any{}}
+	}
+	if t, _ := p["type"].(string); t == "object" {
+		if _, ok := p["properties"]; !ok {
+			out := make(shared.FunctionParameters, len(p)+1)
+			for k, v := range p {
+				out[k] = v
+			}
+			out["properties"] = map[string]any{}
+			return out
+		}
+	}
+	return shared.FunctionParameters(p)
+}
+
+// reasoning reads the non-standard reasoning delta: reasoning_content
+// (DeepSeek, vLLM) or reasoning (Ollama, OpenRouter, newer vLLM). Servers
+// that send both send the same text, so reasoning_content wins.
+func reasoning(extra map[string]respjson.Field) string {
+	for _, key := range []string{"reasoning_content", "reasoning"} {
+		f, ok := extra[key]
+		if !ok {
+			continue
+		}
+		var s string
+		if json.Unmarshal([]byte(f.Raw()), &s) == nil && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// toolCalls accumulates streamed tool call fragments.
+type toolCalls struct {
+	calls   []*toolCall
+	byIndex map[int64]*toolCall
+}
+
+type toolCall struct {
+	index    int64
+	id, name string
+	args     strings.Builder
+}
+
+func (c *toolCalls) add(d openai.ChatCompletionChunkChoiceDeltaToolCall) {
+	if c.byIndex == nil {
+		c.byIndex = map[int64]*toolCall{}
+	}
+	tc := c.byIndex[d.Index]
+	// A new id at an index already in use starts a new call: some servers
+	// send every call complete, all at index 0.
+	if tc == nil || (d.ID != "" && tc.id != "" && d.ID != tc.id) {
+		tc = &toolCall{index: d.Index}
+		c.byIndex[d.Index] = tc
+		c.calls = append(c.calls, tc)
+	}
+	if d.ID != "" {
+		tc.id = d.ID
+	}
+	if n := d.Function.Name; n != "" && n != tc.name {
+		tc.name += n
+	}
+	tc.args.WriteString(d.Function.Arguments)
+}
+
+// result returns the calls in index order (stable for equal indexes).
+func (c *toolCalls) result() []core.ToolCall {
+	if len(c.calls) == 0 {
+		return nil
+	}
+	calls := append([]*toolCall(nil), c.calls...)
+	for i := 1; i < len(calls); i++ { // insertion sort: stable, few calls
+		for j := i; j > 0 && calls[j].index < calls[j-1].index; j-- {
+			calls[j], calls[j-1] = calls[j-1], calls[j]
+		}
+	}
+	out := make([]core.ToolCall, 0, len(calls))
+	for i, tc := range calls {
+		id := tc.id
+		if id == "" {
+			id = fmt.Sprintf("call_%d", i)
+		}
+		out = append(out, core.ToolCall{ID: id, Name: tc.name, Arguments: arguments(tc.args.String())})
+	}
+	return out
+}
+
+// arguments returns streamed argument text as JSON: {} when empty, the
+// text itself when it is valid JSON, else the text as a JSON string.
+func arguments(s string) json.RawMessage {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return json.RawMessage("{}")
+	}
+	if json.Valid([]byte(t)) {
+		return json.RawMessage(t)
+	}
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// apiError is an error response of the server, after retries.
+type apiError struct {
+	msg string
+	err *openai.Error
+}
+
+func (e *apiError) Error() string { return e.msg }
+func (e *apiError) Unwrap() error { return e.err }
+
+// wrap turns a request or stream error into the provider's error.
+func (m *Model) wrap(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("openai: %w", ctx.Err())
+	}
+	var ae *openai.Error
+	if errors.As(err, &ae) {
+		return &apiError{msg: apiErrorMessage(ae), err: ae}
+	}
+	var se *ssestream.StreamError
+	if errors.As(err, &se) {
+		return fmt.Errorf("openai: stream error: %s", streamErrorMessage(se))
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &syn) || errors.As(err, &typ) {
+		return fmt.Errorf("openai: invalid stream chunk: %w", err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("openai: request timed out after %s: %w", m.cfg.Timeout, err)
+	}
+	return fmt.Errorf("openai: %w", err)
+}
+
+// apiErrorMessage is "openai: 401 Unauthorized: <server's message>".
+func apiErrorMessage(e *openai.Error) string {
+	msg := fmt.Sprintf("openai: %d", e.StatusCode)
+	if t := http.StatusText(e.StatusCode); t != "" {
+		msg += " " + t
+	}
+	detail := e.Message
+	if detail == "" && e.Response != nil && e.Response.Body != nil {
+		// Not OpenAI's {"error":{...}} shape: vLLM's {"message": ...},
+		// {"error": "text"} or plain text.
+		body, _ := io.ReadAll(io.LimitReader(e.Response.Body, 4096))
+		detail = bodyMessage(body)
+	}
+	if detail != "" {
+		msg += ": " + detail
+	}
+	return msg
+}
+
+// normalizeErrorBody rewrites an error response whose "error" is not an
+// object (Ollama-style {"error": "text"}) to OpenAI's shape, which the SDK
+// otherwise fails to decode, losing the status code.
+func normalizeErrorBody(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	res, err := next(req)
+	if err != nil || res == nil || res.StatusCode < 400 || res.Body == nil {
+		return res, err
+	}
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	_ = res.Body.Close()
+	var v struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &v) == nil && len(v.Error) > 0 && v.Error[0] != '{' && string(v.Error) != "null" {
+		msg := string(v.Error)
+		var s string
+		if json.Unmarshal(v.Error, &s) == nil {
+			msg = s
+		}
+		body, _ = json.Marshal(map[string]any{"error": map[string]string{"message": msg}})
+		res.Header.Del("Content-Length")
+	}
+	res.ContentLength = int64(len(body))
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	return res, nil
+}
+
+// bodyMessage extracts a readable message from an error body.
+func bodyMessage(body []byte) string {
+	var v struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+		Detail  string          `json:"detail"`
+	}
+	if json.Unmarshal(body, &v) == nil {
+		var s string
+		if json.Unmarshal(v.Error, &s) == nil && s != "" {
+			return s
+		}
+		var obj struct {
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(v.Error, &obj) == nil && obj.Message != "" {
+			return obj.Message
+		}
+		if v.Message != "" {
+			return v.Message
+		}
+		if v.Detail != "" {
+			return v.Detail
+		}
+	}
+	s := strings.TrimSpace(string(body))
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}
+
+// streamErrorMessage extracts the message of an error event.
+func streamErrorMessage(se *ssestream.StreamError) string {
+	if m := bodyMessage(se.Event.Data); m != "" {
+		return m
+	}
+	return se.Message
 }
 
 var _ model.Model = (*Model)(nil)
