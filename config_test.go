@@ -194,3 +194,26 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// Every sample config in configs/ loads and validates.
+func TestSampleConfigs(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "sk-test")
+	t.Setenv("ANTHROPIC_API_KEY", "test")
+	t.Setenv("DOCS_MCP_TOKEN", "t")
+	files, err := filepath.Glob("configs/*.yaml")
+	if err != nil || len(files) < 5 {
+		t.Fatalf("sample configs: %v %v", files, err)
+	}
+	for _, f := range files {
+		cfg, err := LoadConfig(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		for name, mc := range cfg.Models {
+			if _, err := BuildModel(name, mc); err != nil {
+				t.Errorf("%s: %v", f, err)
+			}
+		}
+	}
+}
