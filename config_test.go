@@ -183,10 +183,37 @@ func TestEmbeddingAPI(t *testing.T) {
 	}
 }
 
+// A configured backend that cannot be reached fails startup with a clear
+// message: here an MCP server whose command does not exist, and a model
+// without its API key. Nothing is left open (the SQLite file is closed).
+func TestStartupFailsFastOnBadToolsAndModels(t *testing.T) {
+	t.Setenv("ANTHROPIC_API_KEY", "")
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"mcp": {"models: {m: {provider: scripted}}\nmcp_servers: {fs: {command: /nonexistent/mcp-server}}\nagents: [{id: a, model: m, tools: [{mcp_server: fs}]}]",
+			`mcp server fs`},
+		"anthropic key": {"models: {m: {provider: anthropic, model: c}}\nagents: [{id: a, model: m}]", "ANTHROPIC_API_KEY"},
+	} {
+		cfg, err := ParseConfig([]byte(tc.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.DatabaseURL = "sqlite://" + filepath.Join(t.TempDir(), "s.db")
+		g, err := New(context.Background(), cfg, Options{})
+		if err == nil {
+			_ = g.Shutdown(context.Background())
+			t.Fatalf("%s: started", name)
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%s: error %q, want it to mention %q", name, err, tc.want)
+		}
+	}
+}
+
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("name: x\nagents: [{id: a, model: m}]\n"))
 	f.Add([]byte("models: {m: {provider: scripted, chunk_delay: 5ms, script: [{match: a, tool_calls: [{name: t, arguments: {x: 1}}]}]}}"))
 	f.Add([]byte("agents:\n  - id: a\n    tools: [calculator, {name: current_time, requires_confirmation: true}]\n"))
+	f.Add([]byte("mcp_servers: {fs: {command: x, args: [a], prefix: ''}}\nhttp_tools: {w: {url: 'http://x/{c}', parameters: {type: object}}}\nagents: [{id: a, tools: [{mcp_server: fs, name: fs_w, requires_user_input: true, user_input_fields: [p]}, w]}]"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cfg, err := ParseConfig(b)
 		if err == nil {
