@@ -3,18 +3,18 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/agentgate/agentgate/core"
 )
 
 // Group commit. Every write goes through one goroutine that gathers the
-// writes waiting at that moment (up to maxBatch) into one transaction, each
-// inside its own savepoint: a write that fails is rolled back alone, and
-// the others commit together. Under concurrency this turns N commits (each
-// writing its WAL frames) into one; alone, a write is a transaction of its
-// own as before.
+// writes waiting at that moment (up to maxBatch) into one transaction.
+// Under concurrency this turns N commits (each writing its WAL frames)
+// into one; alone, a write is a transaction of its own. When a write of a
+// batch fails, the batch is rolled back and each write is retried in a
+// transaction of its own, so a failure never takes the others with it
+// (and the common case pays for no savepoints).
 
 // maxBatch bounds the writes committed together.
 const maxBatch = 128
@@ -128,55 +128,43 @@ func (s *Store) writer() {
 
 func (s *Store) commit(batch []*writeOp) {
 	results := make([]error, len(batch))
-	finish := func() {
+	defer func() {
 		for i, op := range batch {
 			op.done <- results[i]
 		}
+	}()
+	if len(batch) > 1 && s.commitTogether(batch, results) {
+		return
 	}
-	defer finish()
+	// Alone, or a write of the batch failed: each write in a transaction
+	// of its own, so a failure takes nothing else with it.
+	for i, op := range batch {
+		results[i] = s.commitAlone(op)
+	}
+}
+
+// commitTogether runs the whole batch in one transaction, without
+// savepoints. It reports false, having rolled everything back, when a
+// write failed (its partial effects must not commit); the caller then
+// retries each write alone. Writes are deterministic, so a write that
+// failed here fails again alone, and the others commit.
+func (s *Store) commitTogether(batch []*writeOp, results []error) bool {
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		for i := range results {
-			results[i] = fmt.Errorf("sqlite: begin: %w", err)
-		}
-		return
+		return false
 	}
 	w := &wtx{tx: tx, stmts: make(map[string]*sql.Stmt, 8)}
-	savepoints := len(batch) > 1
-	ok := 0
 	for i, op := range batch {
 		if err := op.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		opCtx := context.WithoutCancel(op.ctx)
-		if savepoints {
-			if _, err := w.ExecContext(ctx, "SAVEPOINT w"); err != nil {
-				results[i] = fmt.Errorf("sqlite: savepoint: %w", err)
-				continue
-			}
+		if err := s.run(context.WithoutCancel(op.ctx), w, op.fn); err != nil {
+			_ = tx.Rollback()
+			clear(results)
+			return false
 		}
-		results[i] = s.run(opCtx, w, op.fn)
-		if savepoints {
-			if results[i] != nil {
-				if _, err := w.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
-					abort(tx, results, fmt.Errorf("sqlite: rollback to savepoint: %w", err))
-					return
-				}
-			}
-			if _, err := w.ExecContext(ctx, "RELEASE w"); err != nil {
-				abort(tx, results, fmt.Errorf("sqlite: release savepoint: %w", err))
-				return
-			}
-		}
-		if results[i] == nil {
-			ok++
-		}
-	}
-	if ok == 0 {
-		_ = tx.Rollback()
-		return
 	}
 	if err := tx.Commit(); err != nil {
 		for i := range results {
@@ -185,6 +173,28 @@ func (s *Store) commit(batch []*writeOp) {
 			}
 		}
 	}
+	return true
+}
+
+// commitAlone runs one write in its own transaction.
+func (s *Store) commitAlone(op *writeOp) error {
+	if err := op.ctx.Err(); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	w := &wtx{tx: tx, stmts: make(map[string]*sql.Stmt, 4)}
+	if err := s.run(context.WithoutCancel(op.ctx), w, op.fn); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
 }
 
 // run calls fn, turning a panic into an error so the writer survives.
@@ -195,14 +205,4 @@ func (s *Store) run(ctx context.Context, tx *wtx, fn writeFn) (err error) {
 		}
 	}()
 	return fn(ctx, tx)
-}
-
-// abort rolls the whole batch back and fails every write that had succeeded.
-func abort(tx *sql.Tx, results []error, err error) {
-	_ = tx.Rollback()
-	for i := range results {
-		if results[i] == nil || errors.Is(results[i], core.ErrConflict) || errors.Is(results[i], core.ErrNotFound) {
-			results[i] = err
-		}
-	}
 }

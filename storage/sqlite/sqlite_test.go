@@ -435,3 +435,56 @@ func TestConcurrentOpenFreshFile(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// Group commit: writes that fail in a batch (here a run whose id exists,
+// after its session was inserted in the same write) leave nothing behind,
+// and the writes batched with them commit.
+func TestBatchedFailuresAreIsolated(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "batch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	mk := func(sid, rid string) (*core.Session, *core.Run) {
+		return &core.Session{SessionID: sid, SessionType: core.SessionAgent, AgentID: "a", CreatedAt: 1, UpdatedAt: 1},
+			&core.Run{RunID: rid, SessionID: sid, AgentID: "a", Status: core.RunRunning, CreatedAt: 1, UpdatedAt: 1}
+	}
+	s0, r0 := mk("s-taken", "r-taken")
+	if _, err := st.CreateRunInSession(ctx, s0, r0); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 5; round++ {
+		var wg sync.WaitGroup
+		errs := make([]error, 64)
+		for i := range errs {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				rid := fmt.Sprintf("r-%d-%d", round, i)
+				if i%3 == 0 {
+					rid = "r-taken" // fails after inserting its session
+				}
+				s, r := mk(fmt.Sprintf("s-%d-%d", round, i), rid)
+				_, errs[i] = st.CreateRunInSession(ctx, s, r)
+			}(i)
+		}
+		wg.Wait()
+		for i, err := range errs {
+			sid := fmt.Sprintf("s-%d-%d", round, i)
+			_, gerr := st.GetSession(ctx, sid)
+			if i%3 == 0 {
+				if !errors.Is(err, core.ErrConflict) || !errors.Is(gerr, core.ErrNotFound) {
+					t.Fatalf("duplicate run %d: err %v; its session: %v (want conflict and no session)", i, err, gerr)
+				}
+				continue
+			}
+			if err != nil || gerr != nil {
+				t.Fatalf("write %d batched with failures: %v / %v", i, err, gerr)
+			}
+			if _, err := st.GetRun(ctx, fmt.Sprintf("r-%d-%d", round, i)); err != nil {
+				t.Fatalf("run %d: %v", i, err)
+			}
+		}
+	}
+}
