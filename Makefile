@@ -41,6 +41,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime 10s ./adapters/slack
 	$(GO) test -run '^$$' -fuzz FuzzParseInteraction -fuzztime 10s ./adapters/slack
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 10s ./adapters/slack
+	$(GO) test -run '^$$' -fuzz FuzzCall -fuzztime 10s ./core/tool/httptool
+	$(GO) test -run '^$$' -fuzz FuzzNew -fuzztime 10s ./core/tool/httptool
 
 clean:
 	rm -rf bin
