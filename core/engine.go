@@ -429,28 +429,47 @@ type runWriter struct {
 }
 
 func (w *runWriter) emit(ctx context.Context, ev Event) error {
+	_, err := w.append(ctx, ev, false)
+	return err
+}
+
+// emitFinal appends the event that ends the segment. With a log that can
+// (FinishingAppender) it finishes the run's stream in the same step, and
+// reports that it did.
+func (w *runWriter) emitFinal(ctx context.Context, ev Event) (finished bool, err error) {
+	return w.append(ctx, ev, true)
+}
+
+func (w *runWriter) append(ctx context.Context, ev Event, final bool) (finished bool, err error) {
 	ev.RunID = w.run.RunID
 	ev.SessionID = w.run.SessionID
 	ev.AgentID = w.run.AgentID
 	ev.AgentName = w.run.AgentName
 	ev.CreatedAt = w.e.now()
 	if !ev.Event.Valid() {
-		return Errorf(CodeInvalid, "unknown event type %q", ev.Event)
+		return false, Errorf(CodeInvalid, "unknown event type %q", ev.Event)
 	}
 	if err := ctx.Err(); err != nil {
-		return err // nothing was sent: the index stays free
+		return false, err // nothing was sent: the index stays free
 	}
 	ev.EventIndex = max(w.last+1, w.floor) // honoured only if the log lost the run
 	// A started append is never cut short by the run's cancellation, so
 	// only a failing log leaves it undecided.
-	idx, err := w.e.log.Append(context.WithoutCancel(ctx), &ev)
+	var idx int64
+	fa, finishing := w.e.log.(FinishingAppender)
+	if final && finishing {
+		idx, err = fa.AppendFinish(context.WithoutCancel(ctx), &ev)
+	} else {
+		finishing = false
+		idx, err = w.e.log.Append(context.WithoutCancel(ctx), &ev)
+	}
 	if err != nil {
 		w.floor = max(w.floor, ev.EventIndex+1)
-		return err
+		return false, err
 	}
 	w.last = idx
 	w.floor = max(w.floor, idx+1)
-	return nil
+	return finishing, nil
 }
 
 // execute runs the agent for run. A run stored as PENDING (queued, not
@@ -729,8 +748,10 @@ func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunS
 	// The final event must reach the log, or subscribers wait: retry it
 	// (an outage of the log) for a while before giving up; subscribers
 	// then notice the store's end (see Stream.Next).
+	logFinished := false
 	for attempt := 0; ; attempt++ {
-		err := w.emit(ctx, ev)
+		var err error
+		logFinished, err = w.emitFinal(ctx, ev)
 		if err == nil {
 			break
 		}
@@ -748,8 +769,10 @@ func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunS
 			e.logger.Error("store run event count", "run_id", run.RunID, "err", err)
 		}
 	}
-	if err := e.log.Finish(ctx, run.RunID); err != nil {
-		e.logger.Error("finish log", "run_id", run.RunID, "err", err)
+	if !logFinished {
+		if err := e.log.Finish(ctx, run.RunID); err != nil {
+			e.logger.Error("finish log", "run_id", run.RunID, "err", err)
+		}
 	}
 	return stored
 }

@@ -59,6 +59,15 @@ type EventLog interface {
 	Close() error
 }
 
+// FinishingAppender is an optional extension of EventLog. AppendFinish is
+// Append of ev followed by Finish of ev.RunID, done as one step (a log over
+// the network saves a round trip): when it succeeds the run is finished as
+// by Finish; when it fails nothing may be assumed, as with Append. The
+// engine uses it for the event that ends a segment.
+type FinishingAppender interface {
+	AppendFinish(ctx context.Context, ev *Event) (int64, error)
+}
+
 // ReadParams selects events after a cursor.
 type ReadParams struct {
 	RunID string

@@ -69,7 +69,7 @@ func (l *Log) WatchCancel(ctx context.Context, runID string) (<-chan struct{}, f
 		// The watch is registered and the channel subscribed (since New),
 		// so a signal after this check reaches us as a message; one before
 		// it left the key.
-		n, err := l.rdb.Exists(ctx, l.cancelKey(runID)).Result()
+		n, err := l.ap.Exists(ctx, l.cancelKey(runID)).Result()
 		if err != nil {
 			stop()
 			return nil, nil, l.fail(ctx, "watch cancel", err)

@@ -36,6 +36,19 @@
 // run revived after Finish does not expire. Appends from any number of
 // processes are therefore serialised by Redis and indices stay dense.
 //
+// AppendFinish (core.FinishingAppender), which the engine uses for the
+// event that ends a segment, runs the same script with PEXPIRE by Retention
+// in place of the PERSIST: the append and Finish in one step.
+//
+// Appends, Finish and the cancel-key check of WatchCancel go through a
+// go-redis AutoPipeliner on the ordinary client: the commands that
+// concurrent callers issue meanwhile are written and read back as one
+// pipeline (one ordered stream; a lone caller still gets its own round
+// trip). Each caller still waits for its own reply, so per-run order is
+// that of the calls; what changes is that many runs share the system
+// calls and Redis's reads and writes. A queued command is not cut short by
+// its caller's context (it ends within go-redis's read timeout).
+//
 // go-redis retries a command whose connection failed after it was written,
 // which would append the event twice. Each Append therefore passes a token
 // unique to the call; if the stream's last entry already carries it, the
@@ -89,7 +102,8 @@
 //
 // # Retention
 //
-// Finish PEXPIREs the stream by Retention; Append PERSISTs it again. Runs
+// Finish PEXPIREs the stream by Retention (AppendFinish does it in its
+// script); Append PERSISTs it again. Runs
 // never finished are bounded only by MaxEventsPerRun.
 //
 // # Errors
@@ -182,10 +196,16 @@ func (c Config) WithDefaults() Config {
 // KEYS[1]: the run's stream. ARGV[1]: MaxEventsPerRun. ARGV[2]: the index to
 // start at when the stream does not exist. ARGV[3]: the append's token.
 // ARGV[4], ARGV[5], ...: each event's JSON, split where its index goes.
-// It returns the index of the first event appended.
+// An odd argument after the pairs is the Retention in milliseconds to
+// finish the run with (AppendFinish: PEXPIRE instead of PERSIST). It returns
+// the index of the first event appended.
 var appendScript = redis.NewScript(`
 local key, maxlen, token = KEYS[1], ARGV[1], ARGV[3]
-local n = (#ARGV - 3) / 2
+local last_arg, ttl = #ARGV, 0
+if (#ARGV - 3) % 2 == 1 then
+  ttl, last_arg = tonumber(ARGV[#ARGV]), #ARGV - 1
+end
+local n = (last_arg - 3) / 2
 local idx = tonumber(ARGV[2])
 local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
 if last then
@@ -196,16 +216,20 @@ if last then
   idx = at + 1
 end
 local first = idx
-for i = 4, #ARGV, 2 do
+for i = 4, last_arg, 2 do
   local s = string.format('%d', idx)
-  if i + 1 == #ARGV then
+  if i + 1 == last_arg then
     redis.call('XADD', key, 'MAXLEN', '=', maxlen, s .. '-1', 'e', ARGV[i] .. s .. ARGV[i + 1], 't', token)
   else
     redis.call('XADD', key, 'MAXLEN', '=', maxlen, s .. '-1', 'e', ARGV[i] .. s .. ARGV[i + 1])
   end
   idx = idx + 1
 end
-redis.call('PERSIST', key)
+if ttl > 0 then
+  redis.call('PEXPIRE', key, ttl)
+else
+  redis.call('PERSIST', key)
+end
 return first
 `)
 
@@ -215,6 +239,10 @@ return first
 type Log struct {
 	cfg Config
 	rdb *redis.Client // ordinary commands
+	// ap batches the hot single commands of concurrent callers (appends,
+	// Finish, the cancel-key check of WatchCancel) into shared pipelines on
+	// rdb; see the package doc.
+	ap  *redis.AutoPipeliner
 	blk *redis.Client // blocking XREADs of subscriptions
 	ps  *redis.PubSub // the cancel channel
 
@@ -268,6 +296,9 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	l.ps = l.rdb.Subscribe(ctx)
 	if err := l.rdb.Ping(ctx).Err(); err != nil {
 		return fail("ping", err)
+	}
+	if l.ap, err = l.rdb.AutoPipeline(); err != nil {
+		return fail("starting the pipeliner", err)
 	}
 	if err := appendScript.Load(ctx, l.rdb).Err(); err != nil {
 		return fail("loading the append script", err)
@@ -371,11 +402,27 @@ func (l *Log) Append(ctx context.Context, ev *core.Event) (int64, error) {
 	return l.AppendBatch(ctx, evs[:])
 }
 
+// AppendFinish implements core.FinishingAppender: Append, then Finish, in
+// one atomic step (the script expires the stream instead of persisting it).
+func (l *Log) AppendFinish(ctx context.Context, ev *core.Event) (int64, error) {
+	if ev == nil || ev.RunID == "" {
+		return -1, invalid("event has no run id")
+	}
+	evs := [1]*core.Event{ev}
+	return l.appendEvents(ctx, evs[:], max(l.cfg.EventLog.Retention, time.Millisecond))
+}
+
 // AppendBatch appends events of one run in one round trip and one atomic
 // step: they get consecutive indices, which it sets in each event, and it
 // returns the first. The starting-index rule of Append applies with
 // evs[0].EventIndex. It is Append for bursts (a batch of text deltas).
 func (l *Log) AppendBatch(ctx context.Context, evs []*core.Event) (int64, error) {
+	return l.appendEvents(ctx, evs, 0)
+}
+
+// appendEvents is AppendBatch; a finish > 0 also finishes the run with that
+// retention.
+func (l *Log) appendEvents(ctx context.Context, evs []*core.Event, finish time.Duration) (int64, error) {
 	if len(evs) == 0 {
 		return -1, invalid("no events to append")
 	}
@@ -391,7 +438,7 @@ func (l *Log) AppendBatch(ctx context.Context, evs []*core.Event) (int64, error)
 	if err := l.check(ctx); err != nil {
 		return -1, err
 	}
-	args := make([]any, 3, 3+2*len(evs))
+	args := make([]any, 3, 4+2*len(evs))
 	args[0] = l.cfg.EventLog.MaxEventsPerRun
 	args[1] = max(evs[0].EventIndex, 0)
 	args[2] = l.tokenBase + strconv.FormatUint(l.tokenSeq.Add(1), 36)
@@ -404,8 +451,11 @@ func (l *Log) AppendBatch(ctx context.Context, evs []*core.Event) (int64, error)
 		}
 		args = append(args, head, tail)
 	}
+	if finish > 0 {
+		args = append(args, finish.Milliseconds())
+	}
 	// The heads and tails alias buf, which is not written to any more.
-	first, err := appendScript.Run(ctx, l.rdb, []string{l.streamKey(runID)}, args...).Int64()
+	first, err := appendScript.Run(ctx, l.ap, []string{l.streamKey(runID)}, args...).Int64()
 	if err != nil {
 		return -1, l.fail(ctx, "append", err)
 	}
@@ -513,7 +563,7 @@ func (l *Log) Finish(ctx context.Context, runID string) error {
 		return err
 	}
 	ttl := max(l.cfg.EventLog.Retention, time.Millisecond)
-	return l.fail(ctx, "finish", l.rdb.PExpire(ctx, l.streamKey(runID), ttl).Err())
+	return l.fail(ctx, "finish", l.ap.PExpire(ctx, l.streamKey(runID), ttl).Err())
 }
 
 // Ping implements core.EventLog.
@@ -546,4 +596,7 @@ func ignoreClosed(err error) error {
 	return err
 }
 
-var _ core.EventLog = (*Log)(nil)
+var (
+	_ core.EventLog          = (*Log)(nil)
+	_ core.FinishingAppender = (*Log)(nil)
+)

@@ -637,3 +637,40 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
+
+// AppendFinish appends like Append and finishes the run like Finish, in one
+// step: the stream gets Retention as its TTL, and a later Append removes it.
+func TestAppendFinish(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	l := newLog(t, Config{EventLog: core.EventLogConfig{Retention: time.Minute}})
+	run := newRun()
+	mustAppend(t, l, event(run, 0), 0)
+	admin := adminClient(t)
+	key := l.streamKey(run)
+	if ttl := admin.PTTL(ctx, key).Val(); ttl != -1 {
+		t.Fatalf("TTL after Append: %v, want none", ttl)
+	}
+	ev := event(run, 0)
+	if idx, err := l.AppendFinish(ctx, ev); err != nil || idx != 1 || ev.EventIndex != 1 {
+		t.Fatalf("AppendFinish: %d (event %d), %v; want 1", idx, ev.EventIndex, err)
+	}
+	if ttl := admin.PTTL(ctx, key).Val(); ttl <= 0 || ttl > time.Minute {
+		t.Fatalf("TTL after AppendFinish: %v, want (0, 1m]", ttl)
+	}
+	mustAppend(t, l, event(run, 0), 2)
+	if ttl := admin.PTTL(ctx, key).Val(); ttl != -1 {
+		t.Fatalf("TTL after a later Append: %v, want none", ttl)
+	}
+	evs, err := l.Read(ctx, core.ReadParams{RunID: run, After: -1})
+	if err != nil || len(evs) != 3 || evs[1].EventIndex != 1 || evs[2].EventIndex != 2 {
+		t.Fatalf("Read: %d events, %v", len(evs), err)
+	}
+	// A new run starts at the caller's index, as with Append.
+	fresh := newRun()
+	ev = event(fresh, 0)
+	ev.EventIndex = 7
+	if idx, err := l.AppendFinish(ctx, ev); err != nil || idx != 7 {
+		t.Fatalf("AppendFinish of a new run: %d, %v; want 7", idx, err)
+	}
+}

@@ -9,6 +9,10 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// sseQueue is how many frames a source may have ready ahead of the writer;
+// frames waiting are written together and flushed once.
+const sseQueue = 16
+
 // Frame is one SSE frame to write (already rendered by an adapter).
 type Frame []byte
 
@@ -44,7 +48,9 @@ func (s *Server) StreamSSE(c *fiber.Ctx, src Source, onDisconnect func()) error 
 			f   Frame
 			err error
 		}
-		frames := make(chan item)
+		// Buffered, so that frames the source has ready (a replay) queue up
+		// while the previous write is flushed, and go out together.
+		frames := make(chan item, sseQueue)
 		go func() {
 			defer close(frames)
 			for {
@@ -59,17 +65,23 @@ func (s *Server) StreamSSE(c *fiber.Ctx, src Source, onDisconnect func()) error 
 				}
 			}
 		}()
-		// Flush headers at once so clients see the stream open.
-		if err := w.Flush(); err != nil {
+		disconnected := func() {
 			if onDisconnect != nil {
 				onDisconnect()
 			}
+		}
+		// Flush headers at once so clients see the stream open.
+		if err := w.Flush(); err != nil {
+			disconnected()
 			return
 		}
 		timer := time.NewTimer(heartbeat)
 		defer timer.Stop()
 		for {
-			var out []byte
+			var (
+				out []byte
+				end bool // the source ended: write what was taken, then stop
+			)
 			select {
 			case it, ok := <-frames:
 				if !ok || it.err != nil {
@@ -82,18 +94,36 @@ func (s *Server) StreamSSE(c *fiber.Ctx, src Source, onDisconnect func()) error 
 			case <-timer.C:
 				out = []byte(": heartbeat\n\n")
 			}
-			if _, err := w.Write(out); err == nil {
-				err = w.Flush()
-				if err != nil {
-					if onDisconnect != nil {
-						onDisconnect()
+			if _, err := w.Write(out); err != nil {
+				disconnected()
+				return
+			}
+			// Frames already waiting go out in the same flush; a frame is
+			// never held back for one that has not arrived.
+		more:
+			for range sseQueue {
+				select {
+				case it, ok := <-frames:
+					if !ok || it.err != nil {
+						if it.err != nil && ok {
+							logger.Debug("sse source ended", "err", it.err)
+						}
+						end = true
+						break more
 					}
-					return
+					if _, err := w.Write(it.f); err != nil {
+						disconnected()
+						return
+					}
+				default:
+					break more
 				}
-			} else {
-				if onDisconnect != nil {
-					onDisconnect()
-				}
+			}
+			if err := w.Flush(); err != nil {
+				disconnected()
+				return
+			}
+			if end {
 				return
 			}
 			if !timer.Stop() {
