@@ -89,8 +89,9 @@ var migrationFiles embed.FS
 
 // Store implements core.Store on PostgreSQL. Create it with Open.
 type Store struct {
-	pool *pgxpool.Pool
-	t    target
+	pool  *pgxpool.Pool
+	t     target
+	group *grouper // group commit of run writes; see group.go
 }
 
 // target is a parsed connection string.
@@ -120,7 +121,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, t: t}, nil
+	st := &Store{pool: pool, t: t}
+	st.startGrouper()
+	return st, nil
 }
 
 // Migrate moves the schema of the database named by url up or down to
@@ -192,6 +195,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
+	s.stopGrouper()
 	s.pool.Close()
 	return nil
 }

@@ -138,7 +138,7 @@ func (st *Store) CreateRunInSession(ctx context.Context, s *core.Session, r *cor
 		return false, err
 	}
 	var created int64
-	err = st.pool.QueryRow(ctx, createRunInSessionSQL, append(rvals, svals...)...).Scan(&created)
+	err = st.writeRow(ctx, createRunInSessionSQL, append(rvals, svals...), func(row pgx.Row) error { return row.Scan(&created) })
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation: runs.run_id
 		return false, fmt.Errorf("run %q already exists: %w", r.RunID, core.ErrConflict)
@@ -217,7 +217,9 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 		leaseUntil *int64
 	)
 	args := append(vals, ifStatus, p.IfLeaseExpiredBefore, txt(p.IfLeaseOwner))
-	if err := st.pool.QueryRow(ctx, updateRunSQL, args...).Scan(&updated, &status, &owner, &leaseUntil); err != nil {
+	if err := st.writeRow(ctx, updateRunSQL, args, func(row pgx.Row) error {
+		return row.Scan(&updated, &status, &owner, &leaseUntil)
+	}); err != nil {
 		return fmt.Errorf("postgres: update run %q: %w", r.RunID, dbErr(ctx, err))
 	}
 	switch {
