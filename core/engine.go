@@ -991,12 +991,15 @@ func decide(p *ToolExecution, d ToolExecution) error {
 // (io.EOF) after the event that ends the current segment (RunCompleted,
 // RunError, RunCancelled or RunPaused). It is used by one goroutine.
 type Stream struct {
-	sub   Subscription
-	log   EventLog
-	e     *Engine
-	runID string
-	last  int64 // index of the last event returned
-	done  bool
+	// replay holds the rest of a segment that had ended when the stream
+	// was opened, read in one go (no subscription then).
+	replay []Event
+	sub    Subscription
+	log    EventLog
+	e      *Engine
+	runID  string
+	last   int64 // index of the last event returned
+	done   bool
 	// idle counts consecutive silent checks that found the run ended in
 	// the store while its final event had not arrived.
 	idle int
@@ -1022,6 +1025,10 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 	switch {
 	case ev.Event.Terminal():
 		s.done = true
+	case ev.Event == EventRunPaused && s.sub == nil:
+		// A replay: what was read at the start says whether a continue
+		// followed.
+		s.done = len(s.replay) == 0
 	case ev.Event == EventRunPaused:
 		more, err := s.log.Read(ctx, ReadParams{RunID: ev.RunID, After: ev.EventIndex, Limit: 1})
 		s.done = err != nil || len(more) == 0
@@ -1034,6 +1041,14 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 // log (the log was unreachable when the run ended) ends the stream with an
 // explicit error after two checks, instead of leaving it waiting forever.
 func (s *Stream) next(ctx context.Context) (Event, error) {
+	if s.sub == nil {
+		if len(s.replay) == 0 {
+			return Event{}, io.EOF
+		}
+		ev := s.replay[0]
+		s.replay = s.replay[1:]
+		return ev, nil
+	}
 	for {
 		wctx, cancel := context.WithTimeout(ctx, streamCheckInterval)
 		ev, err := s.sub.Next(wctx)
@@ -1116,6 +1131,14 @@ func (e *Engine) SubscribeRun(ctx context.Context, run *Run, after int64) (*Stre
 		}
 		return &Stream{done: true}, nil
 	}
+	if segmentEnded {
+		// A segment that has ended is replayed from one read, which also
+		// checks the cursor; only if the log holds less than the segment
+		// does the stream subscribe instead.
+		if st, err := e.replaySegment(ctx, run, after); st != nil || err != nil {
+			return st, err
+		}
+	}
 	if after >= 0 {
 		// The event at the cursor must exist (or have been trimmed).
 		evs, err := e.log.Read(ctx, ReadParams{RunID: runID, After: after - 1, Limit: 1})
@@ -1151,6 +1174,32 @@ func (e *Engine) SubscribeRun(ctx context.Context, run *Run, after int64) (*Stre
 		return nil, err
 	}
 	return &Stream{sub: sub, log: e.log, e: e, runID: runID, last: after}, nil
+}
+
+// replaySegment reads the rest of run's ended segment after the cursor in
+// one read, including the cursor's own event (which must exist). It returns
+// a stream over them, an error that refuses the cursor, or neither when
+// the read does not hold the whole segment (the caller then subscribes).
+func (e *Engine) replaySegment(ctx context.Context, run *Run, after int64) (*Stream, error) {
+	evs, err := e.log.Read(ctx, ReadParams{RunID: run.RunID, After: max(after-1, -1)})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, &GoneError{RunID: run.RunID, FirstIndex: run.EventCount}
+	case errors.Is(err, ErrGone):
+		return nil, nil // the subscribing path tells a trimmed cursor from a gone one
+	case err != nil:
+		return nil, err
+	}
+	if after >= 0 {
+		if len(evs) == 0 || evs[0].EventIndex != after {
+			return nil, nil
+		}
+		evs = evs[1:]
+	}
+	if len(evs) == 0 || evs[len(evs)-1].EventIndex != run.EventCount-1 || evs[0].EventIndex != after+1 {
+		return nil, nil
+	}
+	return &Stream{replay: evs, log: e.log, e: e, runID: run.RunID, last: after}, nil
 }
 
 // Wait follows the run after the cursor (-1: from the start) until the

@@ -173,3 +173,44 @@ func TestUserInputRejected(t *testing.T) {
 		t.Fatalf("last %q", last.Content)
 	}
 }
+
+// A segment that has ended is replayed from one read: a paused run's
+// stream ends at RunPaused; once continued and completed, a replay from
+// the start goes through the pause to RunCompleted, and a cursor past the
+// end or on a missing event is refused.
+func TestReplayOfEndedSegments(t *testing.T) {
+	t.Parallel()
+	b := hitlBundle(t)
+	ctx := context.Background()
+	run, evs := pausedRun(t, b)
+	paused := evs[len(evs)-1]
+	s, err := b.eng.Subscribe(ctx, run.RunID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := collect(t, s); len(got) != len(evs) || got[len(got)-1].Event != core.EventRunPaused {
+		t.Fatalf("replay of the paused segment: %v", types(got))
+	}
+	yes := true
+	d := paused.Tools[0]
+	d.Confirmed = &yes
+	rest := continueAndCollect(t, b, run.RunID, d)
+	final := rest[len(rest)-1]
+	for _, after := range []int64{-1, 0, paused.EventIndex - 1, paused.EventIndex, final.EventIndex - 1} {
+		s, err := b.eng.Subscribe(ctx, run.RunID, after)
+		if err != nil {
+			t.Fatalf("after %d: %v", after, err)
+		}
+		got := collect(t, s)
+		checkDense(t, got, after+1)
+		if got[len(got)-1].EventIndex != final.EventIndex || got[len(got)-1].Event != core.EventRunCompleted {
+			t.Fatalf("after %d: replay ends with %v", after, types(got))
+		}
+	}
+	if s, err := b.eng.Subscribe(ctx, run.RunID, final.EventIndex); err != nil || !s.Done() {
+		t.Fatalf("at the end: %v", err)
+	}
+	if _, err := b.eng.Subscribe(ctx, run.RunID, final.EventIndex+1); core.CodeOf(err) != core.CodeInvalid {
+		t.Fatalf("beyond the end: %v", err)
+	}
+}
