@@ -28,6 +28,9 @@
 //     message on the same task continues the run: text "yes"/"no …" (the
 //     rest of a "no" is the rejection note) or a data part
 //     {"confirmed": bool, "note": "…"} or {"tools": [{"tool_call_id", "confirmed", "confirmation_note"}]}.
+//     Tools that need user input or run on the caller's side make the data
+//     part {"type": "input_required", ...}; their tools entries take
+//     "user_input" {field: value} or "result".
 //   - RunCompleted, RunError, RunCancelled are completed, failed, canceled.
 //     In v0.3 the last status update of a stream carries final: true.
 //   - Streams (SendStreamingMessage, SubscribeToTask and their v0.3 twins)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -404,17 +405,23 @@ var (
 		"denied": true, "decline": true, "declined": true, "refuse": true, "stop": true, "false": true}
 )
 
-// decision is what a reply says about one or all paused tool calls.
+// decision is what a reply says about one or all paused tool calls: a
+// confirmation (with a note), and for one call the values of a tool that
+// requires user input or the result of one executed by the caller.
 type decision struct {
-	Confirmed bool
+	Confirmed *bool
 	Note      string
+	UserInput map[string]any
+	Result    *string
 }
 
 // decisionsFor maps a reply to a paused run onto the decisions Continue
 // needs, one per pending tool call. A data part wins over the text: it is
 // either {"confirmed": bool, "note": "..."} for every call, or
-// {"tools": [{"tool_call_id", "confirmed", "confirmation_note"}]} per call;
-// text is "yes" or "no", optionally followed by a note.
+// {"tools": [{"tool_call_id", "confirmed", "confirmation_note", "user_input",
+// "result"}]} per call (user_input: the values of a tool that requires user
+// input, by field; result: that of a tool executed by the caller); text is
+// "yes" or "no", optionally followed by a note.
 func decisionsFor(m *inMessage, pending []core.ToolExecution) ([]core.ToolExecution, *Error) {
 	all, perTool, err := parseDecisions(m)
 	if err != nil {
@@ -429,8 +436,19 @@ func decisionsFor(m *inMessage, pending []core.ToolExecution) ([]core.ToolExecut
 			}
 			d = *all
 		}
-		c := d.Confirmed
-		out = append(out, core.ToolExecution{ToolCallID: p.ToolCallID, ToolName: p.ToolName, Confirmed: &c, ConfirmationNote: d.Note})
+		te := core.ToolExecution{ToolCallID: p.ToolCallID, ToolName: p.ToolName, Confirmed: d.Confirmed, ConfirmationNote: d.Note}
+		names := make([]string, 0, len(d.UserInput))
+		for name := range d.UserInput {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			te.UserInputSchema = append(te.UserInputSchema, core.UserInputField{Name: name, Value: d.UserInput[name]})
+		}
+		if d.Result != nil {
+			te.Result = *d.Result
+		}
+		out = append(out, te)
 	}
 	for id := range perTool {
 		found := false
@@ -454,10 +472,12 @@ func parseDecisions(m *inMessage) (*decision, map[string]decision, *Error) {
 			Note             *string   `json:"note"`
 			ConfirmationNote *string   `json:"confirmation_note"`
 			Tools            []struct {
-				ToolCallID       string    `json:"tool_call_id"`
-				Confirmed        *flexBool `json:"confirmed"`
-				ConfirmationNote string    `json:"confirmation_note"`
-				Note             string    `json:"note"`
+				ToolCallID       string         `json:"tool_call_id"`
+				Confirmed        *flexBool      `json:"confirmed"`
+				ConfirmationNote string         `json:"confirmation_note"`
+				Note             string         `json:"note"`
+				UserInput        map[string]any `json:"user_input"`
+				Result           *string        `json:"result"`
 			} `json:"tools"`
 		}
 		if kindOfJSON(raw) != jsonObject {
@@ -467,17 +487,23 @@ func parseDecisions(m *inMessage) (*decision, map[string]decision, *Error) {
 			return nil, nil, errf(KindInvalidParams, "data part: %s", cleanJSONError(err))
 		}
 		for i, t := range d.Tools {
-			if t.ToolCallID == "" || t.Confirmed == nil {
-				return nil, nil, errf(KindInvalidParams, "data part: tools[%d] needs tool_call_id and confirmed", i)
+			if t.ToolCallID == "" || t.Confirmed == nil && t.UserInput == nil && t.Result == nil {
+				return nil, nil, errf(KindInvalidParams, "data part: tools[%d] needs tool_call_id and confirmed (or user_input, or result)", i)
 			}
 			note := t.ConfirmationNote
 			if note == "" {
 				note = t.Note
 			}
-			perTool[t.ToolCallID] = decision{Confirmed: bool(*t.Confirmed), Note: note}
+			d := decision{Note: note, UserInput: t.UserInput, Result: t.Result}
+			if t.Confirmed != nil {
+				c := bool(*t.Confirmed)
+				d.Confirmed = &c
+			}
+			perTool[t.ToolCallID] = d
 		}
 		if d.Confirmed != nil {
-			all = &decision{Confirmed: bool(*d.Confirmed)}
+			c := bool(*d.Confirmed)
+			all = &decision{Confirmed: &c}
 			switch {
 			case d.ConfirmationNote != nil:
 				all.Note = *d.ConfirmationNote
@@ -492,9 +518,11 @@ func parseDecisions(m *inMessage) (*decision, map[string]decision, *Error) {
 		word, rest := firstWord(text)
 		switch {
 		case yesWords[word]:
-			all = &decision{Confirmed: true, Note: rest}
+			yes := true
+			all = &decision{Confirmed: &yes, Note: rest}
 		case noWords[word]:
-			all = &decision{Confirmed: false, Note: rest}
+			no := false
+			all = &decision{Confirmed: &no, Note: rest}
 		default:
 			return nil, nil, errf(KindInvalidParams, "the task waits for a confirmation: reply \"yes\" to run the tool call or \"no\" (optionally followed by a note) to reject it, not %s", strconv.Quote(clip(text)))
 		}

@@ -2,6 +2,7 @@ package a2a
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/agentgate/agentgate/core"
@@ -63,6 +64,48 @@ func TestDecisions(t *testing.T) {
 			if g.ToolCallID != pending[i].ToolCallID || g.Confirmed == nil || *g.Confirmed != w[i].c || g.ConfirmationNote != w[i].n {
 				t.Errorf("%v %v: tool %d = %+v (confirmed %v), want %+v", c.texts, c.data, i, g, *g.Confirmed, w[i])
 			}
+		}
+	}
+}
+
+// Tools that need user input or an external result are answered per tool
+// call in a data part; what is missing is refused by the engine, which
+// names it.
+func TestDecisionsWithInputAndResults(t *testing.T) {
+	t.Parallel()
+	pending := []core.ToolExecution{
+		{ToolCallID: "c1", ToolName: "calculator", RequiresUserInput: true, UserInputSchema: []core.UserInputField{{Name: "expression"}}},
+		{ToolCallID: "c2", ToolName: "lookup", ExternalExecutionRequired: true},
+	}
+	m := &inMessage{Data: []json.RawMessage{json.RawMessage(`{"tools":[` +
+		`{"tool_call_id":"c1","user_input":{"expression":"6*7","b":2}},` +
+		`{"tool_call_id":"c2","result":"found","confirmed":true}]}`)}}
+	got, err := decisionsFor(m, pending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Confirmed != nil || len(got[0].UserInputSchema) != 2 || got[0].UserInputSchema[0].Name != "b" ||
+		got[0].UserInputSchema[1].Value != "6*7" || got[0].Result != "" {
+		t.Fatalf("c1: %+v", got[0])
+	}
+	if got[1].Result != "found" || got[1].Confirmed == nil || !*got[1].Confirmed || got[1].UserInputSchema != nil {
+		t.Fatalf("c2: %+v", got[1])
+	}
+	for _, bad := range []string{
+		`{"tools":[{"tool_call_id":"c1","user_input":"6*7"}]}`, // not an object
+		`{"tools":[{"tool_call_id":"c2","result":42}]}`,         // not a string
+		`{"tools":[{"tool_call_id":"c2"}]}`,                     // nothing said
+	} {
+		if _, err := decisionsFor(&inMessage{Data: []json.RawMessage{json.RawMessage(bad)}}, pending[1:]); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+	msg := pausedMessage("r", "s", 3, pending)
+	b, _ := json.Marshal(msg)
+	for _, want := range []string{`"type":"input_required"`, `"user_input_schema":[{"name":"expression"`, `"external_execution_required":true`,
+		`calculator needs user input (expression)`, `lookup runs on your side`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("paused message lacks %s: %s", want, b)
 		}
 	}
 }

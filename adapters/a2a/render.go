@@ -163,6 +163,7 @@ func toolMessage(ev *core.Event) *Message {
 func pausedMessage(runID, sessionID string, index int64, tools []core.ToolExecution) *Message {
 	calls := make([]string, 0, len(tools))
 	list := make([]map[string]any, 0, len(tools))
+	var needs []string
 	for _, t := range tools {
 		args := "{}"
 		if a := rawJSON(t.ToolArgs); a != nil {
@@ -173,7 +174,21 @@ func pausedMessage(runID, sessionID string, index int64, tools []core.ToolExecut
 		if a := rawJSON(t.ToolArgs); a != nil {
 			item["tool_args"] = a
 		}
+		if t.RequiresUserInput {
+			item["requires_user_input"], item["user_input_schema"] = true, t.UserInputSchema
+			needs = append(needs, fmt.Sprintf("%s needs user input (%s)", t.ToolName, fieldNames(t.UserInputSchema)))
+		}
+		if t.ExternalExecutionRequired {
+			item["external_execution_required"] = true
+			needs = append(needs, t.ToolName+" runs on your side: send its result")
+		}
 		list = append(list, item)
+	}
+	if len(needs) > 0 {
+		text := fmt.Sprintf("Input required before going on with %s: %s. Reply with a data part "+
+			"{\"tools\": [{\"tool_call_id\": ..., \"user_input\": {field: value}}]} or {\"tools\": [{\"tool_call_id\": ..., \"result\": \"...\"}]} "+
+			"(add \"confirmed\": true|false where a confirmation is required).", strings.Join(calls, ", "), strings.Join(needs, "; "))
+		return agentMessage(runID, sessionID, index, TextPart(text), DataPart(map[string]any{"type": "input_required", "tools": list}))
 	}
 	it, them := "it", "it"
 	if len(tools) > 1 {
@@ -183,6 +198,14 @@ func pausedMessage(runID, sessionID string, index int64, tools []core.ToolExecut
 		"(optionally followed by a note) to reject %s.", strings.Join(calls, ", "), it, them)
 	data := map[string]any{"type": "confirmation_required", "tools": list}
 	return agentMessage(runID, sessionID, index, TextPart(text), DataPart(data))
+}
+
+func fieldNames(fields []core.UserInputField) string {
+	names := make([]string, 0, len(fields))
+	for _, f := range fields {
+		names = append(names, f.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 func errorMessage(runID, sessionID string, index int64, msg, errType string) *Message {
