@@ -93,8 +93,8 @@ func TestDecisionsWithInputAndResults(t *testing.T) {
 	}
 	for _, bad := range []string{
 		`{"tools":[{"tool_call_id":"c1","user_input":"6*7"}]}`, // not an object
-		`{"tools":[{"tool_call_id":"c2","result":42}]}`,         // not a string
-		`{"tools":[{"tool_call_id":"c2"}]}`,                     // nothing said
+		`{"tools":[{"tool_call_id":"c2","result":42}]}`,        // not a string
+		`{"tools":[{"tool_call_id":"c2"}]}`,                    // nothing said
 	} {
 		if _, err := decisionsFor(&inMessage{Data: []json.RawMessage{json.RawMessage(bad)}}, pending[1:]); err == nil {
 			t.Errorf("%s: accepted", bad)
