@@ -17,7 +17,30 @@ import (
 // approvalMessage renders a paused run's pending tool calls with Approve
 // and Reject buttons (their value is the run id; the decision applies to
 // every pending call, as the engine needs all of them decided at once).
+//
+// A run that waits for user input or for a result computed by the caller
+// gets no buttons: Slack cannot collect those here, so the message says how
+// to continue it.
 func approvalMessage(runID string, tools []core.ToolExecution) (string, []slackapi.Block) {
+	var needs []string
+	for _, t := range tools {
+		switch {
+		case t.RequiresUserInput:
+			names := make([]string, 0, len(t.UserInputSchema))
+			for _, f := range t.UserInputSchema {
+				names = append(names, f.Name)
+			}
+			needs = append(needs, fmt.Sprintf("`%s` needs input (%s)", escape(t.ToolName), escape(strings.Join(names, ", "))))
+		case t.ExternalExecutionRequired:
+			needs = append(needs, fmt.Sprintf("`%s` runs on the caller's side and needs its result", escape(t.ToolName)))
+		}
+	}
+	if len(needs) > 0 {
+		msg := ":pencil: *Input needed.* " + strings.Join(needs, "; ") + ". Slack cannot collect it here: continue run `" +
+			escape(runID) + "` through the REST API (`POST /agents/{agent_id}/runs/" + escape(runID) + "/continue`), WebSocket, MCP or A2A."
+		return "Input needed: " + strings.Join(needs, "; "),
+			[]slackapi.Block{slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, truncate(msg, 2900), false, false), nil, nil)}
+	}
 	var b strings.Builder
 	b.WriteString(":raised_hand: *Approval needed.* The agent wants to run:")
 	names := make([]string, 0, len(tools))

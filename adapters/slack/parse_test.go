@@ -226,3 +226,20 @@ func TestMemoryDedup(t *testing.T) {
 		t.Errorf("grew: %d keys, queue %d", d.Len(), len(d.queue)-d.head)
 	}
 }
+
+// A run paused for input Slack cannot collect gets no buttons, and says
+// how to continue it.
+func TestInputPauseHasNoButtons(t *testing.T) {
+	text, blocks := approvalMessage("run-9", []core.ToolExecution{
+		{ToolCallID: "c1", ToolName: "calculator", RequiresUserInput: true, UserInputSchema: []core.UserInputField{{Name: "expression"}}},
+		{ToolCallID: "c2", ToolName: "lookup", ExternalExecutionRequired: true},
+	})
+	b, _ := json.Marshal(blocks)
+	if len(blocks) != 1 || strings.Contains(string(b), ActionApprove) || !strings.Contains(string(b), "/runs/run-9/continue") ||
+		!strings.Contains(text, "calculator` needs input (expression)") || !strings.Contains(text, "lookup") {
+		t.Fatalf("text %q, blocks %s", text, b)
+	}
+	if _, blocks := approvalMessage("run-1", []core.ToolExecution{{ToolCallID: "c1", ToolName: "calculator", RequiresConfirmation: true}}); len(blocks) != 2 {
+		t.Fatalf("a confirmation gets its buttons: %d blocks", len(blocks))
+	}
+}
