@@ -196,6 +196,8 @@ type MCPServerConfig struct {
 	CallTimeout time.Duration `yaml:"call_timeout"`
 	// ConnectTimeout bounds starting and listing (default 30s).
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// MaxResultBytes limits a tool result's text (default 1 MiB).
+	MaxResultBytes int `yaml:"max_result_bytes"`
 }
 
 // ToolPrefix is the prefix of the server's tool names.

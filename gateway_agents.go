@@ -92,6 +92,7 @@ func (g *Gateway) startMCPServer(ctx context.Context, started map[string]tool.So
 	src, err := mcptool.Start(ctx, mcptool.Config{
 		Name: name, Command: mc.Command, Args: mc.Args, Env: mc.Env, Dir: mc.Dir, URL: mc.URL, Headers: mc.Headers,
 		Prefix: mc.ToolPrefix(name), CallTimeout: mc.CallTimeout, ConnectTimeout: mc.ConnectTimeout, Logger: g.logger,
+		MaxResultBytes: mc.MaxResultBytes, ClientVersion: Version,
 	})
 	if err != nil {
 		return nil, err

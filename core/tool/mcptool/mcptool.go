@@ -72,11 +72,15 @@ type Config struct {
 	// ClientVersion is the version the gateway gives in its client info
 	// (the name is "agentgate"; default "dev").
 	ClientVersion string
+	// MaxResultBytes limits the text of a tool result given to the model
+	// (default 1 MiB); a larger result fails the call.
+	MaxResultBytes int
 }
 
 const (
 	defaultCallTimeout    = 60 * time.Second
 	defaultConnectTimeout = 30 * time.Second
+	defaultMaxResult      = 1 << 20
 	minBackoff            = 100 * time.Millisecond
 	maxBackoff            = 5 * time.Second
 )
@@ -199,6 +203,9 @@ func (cfg *Config) normalize() error {
 	}
 	if cfg.ClientVersion == "" {
 		cfg.ClientVersion = "dev"
+	}
+	if cfg.MaxResultBytes <= 0 {
+		cfg.MaxResultBytes = defaultMaxResult
 	}
 	return nil
 }
@@ -477,6 +484,9 @@ func (s *Source) call(ctx context.Context, name string, raw json.RawMessage) (st
 		return "", fmt.Errorf("mcp server %s: tool %s: %w", s.cfg.Name, name, err)
 	}
 	text := resultText(res)
+	if len(text) > s.cfg.MaxResultBytes {
+		return "", fmt.Errorf("mcp server %s: tool %s: result larger than %d bytes", s.cfg.Name, name, s.cfg.MaxResultBytes)
+	}
 	if res.IsError {
 		if text == "" {
 			text = fmt.Sprintf("mcp server %s: tool %s failed", s.cfg.Name, name)

@@ -739,3 +739,19 @@ func TestConvertSkipsBadNames(t *testing.T) {
 		t.Fatalf("raw = %+v", raw)
 	}
 }
+
+// A result larger than MaxResultBytes fails the call instead of flooding
+// the model's context and the event log.
+func TestResultSizeLimit(t *testing.T) {
+	t.Parallel()
+	cfg := httpConfig(newHTTPServer(t, false).URL + "/mcp")
+	cfg.MaxResultBytes = 10
+	s := start(t, cfg)
+	if out := mustCall(t, s, "t_echo", map[string]any{"text": "0123456789"}); out != "0123456789" {
+		t.Fatalf("at the limit: %q", out)
+	}
+	_, err := find(s.Tools(), "t_echo").Call(context.Background(), json.RawMessage(`{"text":"0123456789x"}`))
+	if err == nil || !strings.Contains(err.Error(), "result larger than 10 bytes") {
+		t.Fatalf("over the limit: %v", err)
+	}
+}
