@@ -2,8 +2,6 @@ package core
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // EngineConfig configures an Engine. Store and Log are required.
@@ -22,7 +22,7 @@ type EngineConfig struct {
 	// HistoryRuns is how many earlier runs of a session are given to an
 	// agent as history. Default 10; negative means none.
 	HistoryRuns int
-	// NewID makes run and session ids; nil means random UUIDv4 strings.
+	// NewID makes run and session ids; nil means NewUUID (UUIDv7 strings).
 	NewID func() string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -128,14 +128,15 @@ func (e *Engine) leaseUntil() int64 {
 	return e.nowMs() + e.cfg.LeaseTTL.Milliseconds()
 }
 
-// NewUUID returns a random (version 4) UUID string.
+// NewUUID returns a version 7 UUID string: time-ordered (so new runs and
+// sessions go to the end of the stores' indexes instead of dirtying a
+// random page each), with 74 random bits.
 func NewUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = (b[6] & 0x0f) | 0x40
-	b[8] = (b[8] & 0x3f) | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString() // the clock or the random source failed: v4
+	}
+	return id.String()
 }
 
 // RegisterAgent adds an agent. An empty or duplicate id is an error.
