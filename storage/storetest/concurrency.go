@@ -35,6 +35,72 @@ func runAll(n int, f func(i int) error) []error {
 }
 
 func testConcurrency(t *testing.T, newStore Factory) {
+	parallel(t, "FailuresAmongConcurrentWrites", func(t *testing.T) {
+		// Stores may commit concurrent writes together (group commit). A
+		// write that fails among them — a duplicate run id after its
+		// session's insert, a compare-and-set that misses — fails alone:
+		// it leaves nothing behind and the others commit.
+		s := newStore(t)
+		ctx := t.Context()
+		taken := minimalRun(mustCreateSession(t, s, minimalSession()).SessionID)
+		if err := s.CreateRun(ctx, taken); err != nil {
+			t.Fatal(err)
+		}
+		const n = 3 * workers
+		sessions := make([]*core.Session, n)
+		runs := make([]*core.Run, n)
+		for i := range n {
+			sessions[i] = minimalSession()
+			runs[i] = minimalRun(sessions[i].SessionID)
+			if i%3 == 0 {
+				runs[i].RunID = taken.RunID // fails after inserting its session
+			}
+		}
+		errs := runAll(n, func(i int) error {
+			_, err := s.CreateRunInSession(ctx, sessions[i], runs[i])
+			return err
+		})
+		for i, err := range errs {
+			_, gerr := s.GetSession(ctx, sessions[i].SessionID)
+			if i%3 == 0 {
+				if !errors.Is(err, core.ErrConflict) || !errors.Is(gerr, core.ErrNotFound) {
+					t.Fatalf("duplicate run %d: %v; its session: %v (want a conflict and no session)", i, err, gerr)
+				}
+			} else if err != nil || gerr != nil {
+				t.Fatalf("write %d among failures: %v / %v", i, err, gerr)
+			}
+		}
+		// Updates: every other one names a status the run is not in.
+		errs = runAll(n, func(i int) error {
+			if i%3 == 0 {
+				return nil
+			}
+			r := *runs[i]
+			r.Status, r.Content = core.RunCompleted, fmt.Sprint("done ", i)
+			from := core.RunPending
+			if i%2 == 0 {
+				from = core.RunPaused
+			}
+			return s.UpdateRun(ctx, &r, core.UpdateRunParams{IfStatus: []core.RunStatus{from}})
+		})
+		for i, err := range errs {
+			if i%3 == 0 {
+				continue
+			}
+			got, gerr := s.GetRun(ctx, runs[i].RunID)
+			if gerr != nil {
+				t.Fatal(gerr)
+			}
+			if i%2 == 0 {
+				if !errors.Is(err, core.ErrConflict) || got.Status != core.RunPending {
+					t.Fatalf("update %d from PAUSED: %v, run %s", i, err, got.Status)
+				}
+			} else if err != nil || got.Status != core.RunCompleted || got.Content != fmt.Sprint("done ", i) {
+				t.Fatalf("update %d: %v, run %s %q", i, err, got.Status, got.Content)
+			}
+		}
+	})
+
 	parallel(t, "UpdatesOfDifferentRuns", func(t *testing.T) {
 		// Each goroutine drives its own run through a lifecycle with
 		// compare-and-set updates; none may fail or see another's writes.
