@@ -285,15 +285,7 @@ func TestAgentFailuresEndWithRunError(t *testing.T) {
 	b := setup(t, core.EventLogConfig{}, boom, panics, nothing)
 	ctx := context.Background()
 	for id, typ := range map[string]string{"boom": "model_error", "panics": "agent_panic", "nothing": "internal_error"} {
-		run, err := b.eng.Start(ctx, core.StartParams{AgentID: id, Message: "x"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := b.eng.Subscribe(ctx, run.RunID, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs := collect(t, s)
+		run, evs := startAndCollect(t, b, id, "x")
 		last := evs[len(evs)-1]
 		if last.Event != core.EventRunError || last.ErrorType != typ || last.Content == "" || last.ErrorID == "" {
 			t.Fatalf("%s: last event %+v", id, last)
@@ -335,15 +327,7 @@ func confirmTool() *tool.Tool {
 func pausedRun(t *testing.T, b *bundle) (*core.Run, []core.Event) {
 	t.Helper()
 	ctx := context.Background()
-	run, err := b.eng.Start(ctx, core.StartParams{AgentID: "hitl", Message: "compute"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := b.eng.Subscribe(ctx, run.RunID, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	evs := collect(t, s)
+	run, evs := startAndCollect(t, b, "hitl", "compute")
 	last := evs[len(evs)-1]
 	if last.Event != core.EventRunPaused || len(last.Tools) != 1 || !last.Tools[0].RequiresConfirmation || len(last.Requirements) != 1 {
 		t.Fatalf("want RunPaused with one tool, got %+v", last)

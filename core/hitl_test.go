@@ -11,11 +11,12 @@ import (
 	"github.com/agentgate/agentgate/core/tool"
 )
 
-// hitlRun starts a run of agent id and returns it with its RunPaused event.
-func hitlRun(t *testing.T, b *bundle, id string) (*core.Run, core.Event) {
+// startAndCollect starts a run of agent id and reads its stream to the end
+// of the first segment.
+func startAndCollect(t *testing.T, b *bundle, id, message string) (*core.Run, []core.Event) {
 	t.Helper()
 	ctx := context.Background()
-	run, err := b.eng.Start(ctx, core.StartParams{AgentID: id, Message: "go"})
+	run, err := b.eng.Start(ctx, core.StartParams{AgentID: id, Message: message})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +24,13 @@ func hitlRun(t *testing.T, b *bundle, id string) (*core.Run, core.Event) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := collect(t, s)
+	return run, collect(t, s)
+}
+
+// hitlRun starts a run of agent id and returns it with its RunPaused event.
+func hitlRun(t *testing.T, b *bundle, id string) (*core.Run, core.Event) {
+	t.Helper()
+	run, evs := startAndCollect(t, b, id, "go")
 	last := evs[len(evs)-1]
 	if last.Event != core.EventRunPaused || len(last.Tools) != 1 || len(last.Requirements) != 1 {
 		t.Fatalf("want RunPaused with one tool, got %v", types(evs))
