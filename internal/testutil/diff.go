@@ -1,5 +1,6 @@
-// Package testutil holds small helpers shared by the golden-file tests of
-// the adapters and the end-to-end suite.
+// Package testutil holds small helpers shared by tests: golden-file diffs
+// for the adapters and the end-to-end suite, and recorders for model and
+// agent tests (Deltas, Execute).
 package testutil
 
 import (

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/agentgate/agentgate/core/model/anthropic"
 	"github.com/agentgate/agentgate/core/model/anthropic/anthropictest"
 	"github.com/agentgate/agentgate/core/tool"
+	"github.com/agentgate/agentgate/internal/testutil"
 )
 
 const testKey = "sk-ant-test"
@@ -38,30 +38,6 @@ func newModel(t *testing.T, srv *anthropictest.Server, edit func(*anthropic.Conf
 
 func userRequest(text string) model.Request {
 	return model.Request{Messages: []core.Message{{Role: "user", Content: text}}}
-}
-
-// collect records deltas.
-type collect struct {
-	mu     sync.Mutex
-	deltas []model.Delta
-}
-
-func (c *collect) on(d model.Delta) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.deltas = append(c.deltas, d)
-	return nil
-}
-
-func (c *collect) text() (content, reasoning string, n int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var cb, rb strings.Builder
-	for _, d := range c.deltas {
-		cb.WriteString(d.Content)
-		rb.WriteString(d.Reasoning)
-	}
-	return cb.String(), rb.String(), len(c.deltas)
 }
 
 // asJSON re-encodes v, normalising for comparison.
@@ -88,20 +64,18 @@ func TestStreamedTextAndUsage(t *testing.T) {
 		Usage:  anthropictest.Usage{InputTokens: 12, OutputTokens: 7, CacheCreationInputTokens: 3, CacheReadInputTokens: 5},
 	})
 	m := newModel(t, srv, nil)
-	var c collect
-	resp, err := m.Generate(context.Background(), userRequest("hi"), c.on)
+	var c testutil.Deltas
+	resp, err := m.Generate(context.Background(), userRequest("hi"), c.On)
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
-	content, reasoning, n := c.text()
+	content, reasoning, n := c.Text()
 	if n != 4 || content != "Hello, world! How are you today?" || reasoning != "" {
 		t.Fatalf("deltas: %d pieces %q reasoning %q", n, content, reasoning)
 	}
-	c.mu.Lock()
-	if c.deltas[0].Content != "Hello, w" {
-		t.Errorf("first delta %q: not in order", c.deltas[0].Content)
+	if c.List()[0].Content != "Hello, w" {
+		t.Errorf("first delta %q: not in order", c.List()[0].Content)
 	}
-	c.mu.Unlock()
 	if resp.Content != content || len(resp.ToolCalls) != 0 {
 		t.Fatalf("response %+v", resp)
 	}
@@ -123,8 +97,8 @@ func TestToolUseBlocksReassembled(t *testing.T) {
 		anthropictest.ToolUse("toolu_01C", "now", ""),
 	}, Usage: anthropictest.Usage{InputTokens: 50, OutputTokens: 30}})
 	m := newModel(t, srv, nil)
-	var c collect
-	resp, err := m.Generate(context.Background(), userRequest("compute"), c.on)
+	var c testutil.Deltas
+	resp, err := m.Generate(context.Background(), userRequest("compute"), c.On)
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
@@ -160,12 +134,12 @@ func TestThinkingDeltasAreReasoning(t *testing.T) {
 		anthropictest.TextReply("done"),
 	)
 	m := newModel(t, srv, func(c *anthropic.Config) { c.ThinkingBudget = 2048 })
-	var c collect
-	resp, err := m.Generate(context.Background(), userRequest("2+3?"), c.on)
+	var c testutil.Deltas
+	resp, err := m.Generate(context.Background(), userRequest("2+3?"), c.On)
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
-	content, reasoning, n := c.text()
+	content, reasoning, n := c.Text()
 	if reasoning != "The user wants a sum. 2+3 is 5." || content != "5" || n != 4 {
 		t.Fatalf("reasoning %q content %q (%d deltas)", reasoning, content, n)
 	}
@@ -437,15 +411,15 @@ func TestStreamErrorEvent(t *testing.T) {
 		StreamError: &anthropictest.Error{Type: "overloaded_error", Message: "Overloaded"},
 	})
 	m := newModel(t, srv, nil)
-	var c collect
-	resp, err := m.Generate(context.Background(), userRequest("hi"), c.on)
+	var c testutil.Deltas
+	resp, err := m.Generate(context.Background(), userRequest("hi"), c.On)
 	if err == nil {
 		t.Fatalf("no error, response %+v", resp)
 	}
 	if !strings.Contains(err.Error(), "overloaded_error: Overloaded") {
 		t.Fatalf("err %q", err)
 	}
-	if content, _, _ := c.text(); content != "partial answer" {
+	if content, _, _ := c.Text(); content != "partial answer" {
 		t.Errorf("streamed %q before the error", content)
 	}
 	if n := len(srv.Requests()); n != 1 {
@@ -592,21 +566,7 @@ func TestAgentToolLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		mu     sync.Mutex
-		events []core.Event
-	)
-	x := &core.Execution{
-		Run:     &core.Run{RunID: "run-1", SessionID: "s-1", AgentID: "calc", Status: core.RunRunning},
-		Message: "What is (2+3)*4?",
-		Emit: func(_ context.Context, ev core.Event) error {
-			mu.Lock()
-			defer mu.Unlock()
-			events = append(events, ev)
-			return nil
-		},
-	}
-	out, err := a.Execute(context.Background(), x)
+	out, events, err := testutil.Execute(context.Background(), a, "What is (2+3)*4?")
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
@@ -694,12 +654,12 @@ func TestScriptJSON(t *testing.T) {
 	srv := anthropictest.NewServer(t)
 	srv.Push(replies...)
 	m := newModel(t, srv, nil)
-	var c collect
-	resp, err := m.Generate(context.Background(), userRequest("hi"), c.on)
+	var c testutil.Deltas
+	resp, err := m.Generate(context.Background(), userRequest("hi"), c.On)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, reasoning, _ := c.text(); reasoning != "hm" || len(resp.ToolCalls) != 1 || resp.Usage.TotalTokens != 7 {
+	if _, reasoning, _ := c.Text(); reasoning != "hm" || len(resp.ToolCalls) != 1 || resp.Usage.TotalTokens != 7 {
 		t.Fatalf("response %+v reasoning %q", resp, reasoning)
 	}
 	resp, err = m.Generate(context.Background(), userRequest("hi"), nil)

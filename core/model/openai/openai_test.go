@@ -18,6 +18,7 @@ import (
 	"github.com/agentgate/agentgate/core/model"
 	"github.com/agentgate/agentgate/core/model/openai/openaitest"
 	"github.com/agentgate/agentgate/core/tool"
+	"github.com/agentgate/agentgate/internal/testutil"
 )
 
 func newModel(t *testing.T, srv *openaitest.Server, mod func(*Config)) *Model {
@@ -33,30 +34,6 @@ func newModel(t *testing.T, srv *openaitest.Server, mod func(*Config)) *Model {
 	return m
 }
 
-// recorder collects deltas; it is safe for concurrent use.
-type recorder struct {
-	mu     sync.Mutex
-	deltas []model.Delta
-}
-
-func (r *recorder) on(d model.Delta) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.deltas = append(r.deltas, d)
-	return nil
-}
-
-func (r *recorder) text() (content, reasoning string, n int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var c, rs strings.Builder
-	for _, d := range r.deltas {
-		c.WriteString(d.Content)
-		rs.WriteString(d.Reasoning)
-	}
-	return c.String(), rs.String(), len(r.deltas)
-}
-
 func userReq(text string) model.Request {
 	return model.Request{Messages: []core.Message{{Role: "user", Content: text}}}
 }
@@ -67,17 +44,17 @@ func TestStreamedTextAndUsage(t *testing.T) {
 	const text = "Hello there, this reply arrives in several pieces."
 	srv.Push(openaitest.Reply{Text: text, Chunks: 5, Usage: &openaitest.Usage{PromptTokens: 12, CompletionTokens: 9, TotalTokens: 21}})
 	m := newModel(t, srv, nil)
-	var rec recorder
-	resp, err := m.Generate(context.Background(), userReq("hi"), rec.on)
+	var rec testutil.Deltas
+	resp, err := m.Generate(context.Background(), userReq("hi"), rec.On)
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
-	content, reasoning, n := rec.text()
+	content, reasoning, n := rec.Text()
 	if n != 5 {
-		t.Errorf("got %d deltas, want 5: %+v", n, rec.deltas)
+		t.Errorf("got %d deltas, want 5: %+v", n, rec.List())
 	}
 	want := openaitest.Split(text, 5)
-	for i, d := range rec.deltas {
+	for i, d := range rec.List() {
 		if i < len(want) && d.Content != want[i] {
 			t.Errorf("delta %d = %q, want %q", i, d.Content, want[i])
 		}
@@ -133,13 +110,13 @@ func TestParallelToolCallsReassembled(t *testing.T) {
 		{ID: "call_d", Name: "broken", Arguments: `{"expression": "1+`},
 	}})
 	m := newModel(t, srv, nil)
-	var rec recorder
-	resp, err := m.Generate(context.Background(), userReq("compute"), rec.on)
+	var rec testutil.Deltas
+	resp, err := m.Generate(context.Background(), userReq("compute"), rec.On)
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
-	if _, _, n := rec.text(); n != 0 {
-		t.Errorf("tool calls produced %d deltas: %+v", n, rec.deltas)
+	if _, _, n := rec.Text(); n != 0 {
+		t.Errorf("tool calls produced %d deltas: %+v", n, rec.List())
 	}
 	want := []core.ToolCall{
 		{ID: "call_a", Name: "calculator", Arguments: json.RawMessage(`{"expression": "(2+3)*4"}`)},
@@ -296,17 +273,17 @@ func TestReasoningDeltas(t *testing.T) {
 			t.Parallel()
 			srv := openaitest.NewServer(t, openaitest.Reply{Reasoning: "Let me think about it.", ReasoningField: field, Text: "Forty-two."})
 			m := newModel(t, srv, nil)
-			var rec recorder
-			resp, err := m.Generate(context.Background(), userReq("meaning?"), rec.on)
+			var rec testutil.Deltas
+			resp, err := m.Generate(context.Background(), userReq("meaning?"), rec.On)
 			if err != nil {
 				t.Fatalf("Generate: %v", err)
 			}
-			content, reasoning, _ := rec.text()
+			content, reasoning, _ := rec.Text()
 			if reasoning != "Let me think about it." || content != "Forty-two." || resp.Content != "Forty-two." {
 				t.Errorf("reasoning %q, content %q, response %q", reasoning, content, resp.Content)
 			}
-			if rec.deltas[0].Reasoning == "" || rec.deltas[0].Content != "" {
-				t.Errorf("first delta = %+v", rec.deltas[0])
+			if rec.List()[0].Reasoning == "" || rec.List()[0].Content != "" {
+				t.Errorf("first delta = %+v", rec.List()[0])
 			}
 		})
 	}
@@ -628,21 +605,7 @@ func TestAgentToolLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		mu     sync.Mutex
-		events []core.Event
-	)
-	x := &core.Execution{
-		Run:     &core.Run{RunID: "run-1", SessionID: "s-1", AgentID: "calc"},
-		Message: "What is (2+3)*4?",
-		Emit: func(_ context.Context, ev core.Event) error {
-			mu.Lock()
-			defer mu.Unlock()
-			events = append(events, ev)
-			return nil
-		},
-	}
-	out, err := a.Execute(context.Background(), x)
+	out, events, err := testutil.Execute(context.Background(), a, "What is (2+3)*4?")
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}

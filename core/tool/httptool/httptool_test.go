@@ -18,6 +18,7 @@ import (
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/core/tool/httptool"
+	"github.com/agentgate/agentgate/internal/testutil"
 )
 
 // request is what a test server received.
@@ -547,22 +548,10 @@ func runAgent(t *testing.T, tl *tool.Tool) (*core.Outcome, []core.Event) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		mu     sync.Mutex
-		events []core.Event
-	)
-	x := &core.Execution{Message: "What is the weather in São Paulo?", Emit: func(_ context.Context, ev core.Event) error {
-		mu.Lock()
-		defer mu.Unlock()
-		events = append(events, ev)
-		return nil
-	}}
-	out, err := a.Execute(context.Background(), x)
+	out, events, err := testutil.Execute(context.Background(), a, "What is the weather in São Paulo?")
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	return out, events
 }
 
