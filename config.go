@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	neturl "net/url"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -443,7 +445,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level must be debug, info, warn or error, not %q", c.LogLevel))
 	}
-	for _, name := range sortedKeys(c.Models) {
+	for _, name := range slices.Sorted(maps.Keys(c.Models)) {
 		m := c.Models[name]
 		switch m.Provider {
 		case "scripted", "openai", "anthropic":
@@ -460,7 +462,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("models.%s: provider must be scripted, openai or anthropic, not %q", name, m.Provider))
 		}
 	}
-	for _, name := range sortedKeys(c.MCPServers) {
+	for _, name := range slices.Sorted(maps.Keys(c.MCPServers)) {
 		m := c.MCPServers[name]
 		if (m.Command == "") == (m.URL == "") {
 			errs = append(errs, fmt.Errorf("mcp_servers.%s: set exactly one of command (stdio) and url (Streamable HTTP)", name))
@@ -469,7 +471,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("mcp_servers.%s: url must be http:// or https://", name))
 		}
 	}
-	for _, name := range sortedKeys(c.HTTPTools) {
+	for _, name := range slices.Sorted(maps.Keys(c.HTTPTools)) {
 		if _, builtin := tool.Builtins()[name]; builtin {
 			errs = append(errs, fmt.Errorf("http_tools.%s: the name of a built-in tool", name))
 			continue

@@ -3,7 +3,6 @@ package agentgate
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/agentgate/agentgate/core/agent"
 	"github.com/agentgate/agentgate/core/model"
@@ -71,15 +70,6 @@ func (c *Config) knownTool(name string) bool {
 	}
 	_, ok := c.HTTPTools[name]
 	return ok
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // startMCPServer connects to a declared MCP server once; agents that use

@@ -5,7 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -437,12 +438,7 @@ func decisionsFor(m *inMessage, pending []core.ToolExecution) ([]core.ToolExecut
 			d = *all
 		}
 		te := core.ToolExecution{ToolCallID: p.ToolCallID, ToolName: p.ToolName, Confirmed: d.Confirmed, ConfirmationNote: d.Note}
-		names := make([]string, 0, len(d.UserInput))
-		for name := range d.UserInput {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
+		for _, name := range slices.Sorted(maps.Keys(d.UserInput)) {
 			te.UserInputSchema = append(te.UserInputSchema, core.UserInputField{Name: name, Value: d.UserInput[name]})
 		}
 		if d.Result != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/agentgate/agentgate/core"
@@ -291,13 +290,4 @@ func id(name, v string) error {
 		return fmt.Errorf("argument %q is longer than %d bytes", name, maxIDLen)
 	}
 	return nil
-}
-
-func sortedNames(m map[string]any) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
 }

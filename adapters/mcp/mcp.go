@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -376,7 +377,7 @@ func (s *Server) continueRun(ctx context.Context, req mcpgo.CallToolRequest, run
 	tools := make([]core.ToolExecution, 0, len(a.Tools))
 	for _, t := range a.Tools {
 		te := core.ToolExecution{ToolCallID: t.ToolCallID, Confirmed: t.Confirmed, ConfirmationNote: t.ConfirmationNote, Result: t.Result}
-		for _, name := range sortedNames(t.UserInput) {
+		for _, name := range slices.Sorted(maps.Keys(t.UserInput)) {
 			te.UserInputSchema = append(te.UserInputSchema, core.UserInputField{Name: name, Value: t.UserInput[name]})
 		}
 		tools = append(tools, te)

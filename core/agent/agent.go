@@ -7,7 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/agentgate/agentgate/core"
@@ -124,7 +125,7 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		inputAt int // index in msgs of the run's input: history comes before
 	)
 	now := time.Now().Unix()
-	tools, infos := a.toolset()
+	tools, _ := a.toolset() // for the paused calls a continue resolves
 	if x.Resume != nil {
 		if x.Resume.Metrics != nil {
 			metrics = *x.Resume.Metrics
@@ -156,9 +157,7 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 			return nil, &core.AgentError{Type: "max_turns", Err: fmt.Errorf("agent made %d model requests without a final answer", turns)}
 		}
 		turns++
-		if turns > 1 || x.Resume != nil {
-			tools, infos = a.toolset()
-		}
+		tools, infos := a.toolset() // sources may have changed since the last turn
 		info := a.info.Model
 		if err := x.Emit(ctx, core.Event{Event: core.EventModelRequestStarted, Model: info.Model, ModelProvider: info.Provider}); err != nil {
 			return nil, err
@@ -266,11 +265,7 @@ func userInputSchema(t *tool.Tool) []core.UserInputField {
 	props, _ := t.Parameters["properties"].(map[string]any)
 	names := t.UserInputFields
 	if len(names) == 0 {
-		names = make([]string, 0, len(props))
-		for name := range props {
-			names = append(names, name)
-		}
-		sort.Strings(names)
+		names = slices.Sorted(maps.Keys(props))
 	}
 	out := make([]core.UserInputField, 0, len(names))
 	for _, name := range names {
