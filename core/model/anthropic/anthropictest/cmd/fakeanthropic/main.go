@@ -1,6 +1,8 @@
 // Command fakeanthropic serves a fake Anthropic Messages API
-// (package anthropictest) from a reply script, for end-to-end tests that
-// run agentgate as a separate process.
+// (package anthropictest) from a reply script, as a process of its own:
+// point a gateway's anthropic model at it (base_url) to try the provider,
+// or a test of another process, without an API key. The repository's own
+// end-to-end tests start the fake in the test process instead.
 //
 //	fakeanthropic -script replies.json [-addr 127.0.0.1:0] [-api-key KEY] [-repeat] [-requests log.jsonl]
 //

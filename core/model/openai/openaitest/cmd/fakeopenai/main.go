@@ -1,5 +1,7 @@
 // Command fakeopenai serves the openaitest fake OpenAI-compatible server
-// as a process, for end-to-end tests.
+// as a process of its own: point a gateway's openai model at it (base_url)
+// to try the provider without an API key. The repository's own end-to-end
+// tests start the fake in the test process instead.
 //
 //	fakeopenai [-addr 127.0.0.1:0] [-script replies.json] [-stdin]
 //
