@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 
 	"github.com/agentgate/agentgate/core"
 )
@@ -26,47 +27,82 @@ var errClosed = fmt.Errorf("sqlite: store is closed: %w", core.ErrUnavailable)
 // caller's result; it must not commit or roll back tx.
 type writeFn func(ctx context.Context, tx *wtx) error
 
-// wtx is the batch transaction as the writes see it: statements are
-// prepared once per batch and reused by every write of the batch.
+// wtx is the batch transaction as the writes see it. The writer goroutine
+// owns one pinned connection (Store.wc) and runs its transactions with
+// BEGIN IMMEDIATE / COMMIT on it; statements are prepared once on that
+// connection (Store.stmts) and reused by every later batch, so a write
+// never pays for parsing its SQL again.
 type wtx struct {
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	s *Store
 }
 
-// maxStmts bounds the statements a batch keeps prepared (queries with a
+// maxStmts bounds the statements the writer keeps prepared (queries with a
 // variable number of placeholders are not worth keeping beyond that).
 const maxStmts = 64
 
-func (w *wtx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
-	if st, ok := w.stmts[q]; ok {
-		return st, nil
+// stmt returns q prepared on the writer connection, and whether the caller
+// must close it (it was not kept).
+func (w *wtx) stmt(ctx context.Context, q string) (st *sql.Stmt, temporary bool, err error) {
+	if st, ok := w.s.stmts[q]; ok {
+		return st, false, nil
 	}
-	st, err := w.tx.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
+	if st, err = w.s.wc.PrepareContext(ctx, q); err != nil {
+		return nil, false, err
 	}
-	if len(w.stmts) < maxStmts {
-		w.stmts[q] = st
+	if len(w.s.stmts) >= maxStmts {
+		return st, true, nil
 	}
-	return st, nil
+	w.s.stmts[q] = st
+	return st, false, nil
 }
 
-// ExecContext executes q with a statement prepared for the batch.
+// ExecContext executes q in the batch transaction.
 func (w *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	st, err := w.stmt(ctx, q)
+	st, temporary, err := w.stmt(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	if temporary {
+		defer st.Close()
 	}
 	return st.ExecContext(ctx, args...)
 }
 
-// QueryRowContext queries one row with a statement prepared for the batch.
+// QueryRowContext queries one row in the batch transaction.
 func (w *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	st, err := w.stmt(ctx, q)
-	if err != nil {
-		return w.tx.QueryRowContext(ctx, q, args...) // reports the same error on Scan
+	st, temporary, err := w.stmt(ctx, q)
+	if err != nil || temporary {
+		if st != nil {
+			st.Close()
+		}
+		return w.s.wc.QueryRowContext(ctx, q, args...) // reports a prepare error on Scan
 	}
 	return st.QueryRowContext(ctx, args...)
+}
+
+// begin, commit and rollback run the batch transaction's boundaries on the
+// writer connection. BEGIN IMMEDIATE takes the write lock at once, so a
+// transaction never fails half-way when another process holds it: it waits
+// (busy_timeout) instead.
+func (s *Store) begin(ctx context.Context) error {
+	_, err := (&wtx{s: s}).ExecContext(ctx, "BEGIN IMMEDIATE")
+	return err
+}
+
+func (s *Store) commitTx(ctx context.Context) error {
+	w := &wtx{s: s}
+	if _, err := w.ExecContext(ctx, "COMMIT"); err != nil {
+		// A failed COMMIT may leave the transaction open (SQLITE_BUSY);
+		// end it so the next batch starts clean.
+		_, _ = w.ExecContext(ctx, "ROLLBACK")
+		return err
+	}
+	return nil
+}
+
+func (s *Store) rollback(ctx context.Context) {
+	// Fails harmlessly when SQLite already rolled back (an I/O error).
+	_, _ = (&wtx{s: s}).ExecContext(ctx, "ROLLBACK")
 }
 
 type writeOp struct {
@@ -113,6 +149,10 @@ func (s *Store) writer() {
 				}
 			}
 		}
+		for i, n := 0, -1; i < 8 && len(s.ops) != n && len(s.ops) < maxBatch-1; i++ {
+			n = len(s.ops)
+			runtime.Gosched()
+		}
 	gather:
 		for len(batch) < maxBatch {
 			select {
@@ -150,23 +190,22 @@ func (s *Store) commit(batch []*writeOp) {
 // failed here fails again alone, and the others commit.
 func (s *Store) commitTogether(batch []*writeOp, results []error) bool {
 	ctx := context.Background()
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
+	if err := s.begin(ctx); err != nil {
 		return false
 	}
-	w := &wtx{tx: tx, stmts: make(map[string]*sql.Stmt, 8)}
+	w := &wtx{s: s}
 	for i, op := range batch {
 		if err := op.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
 		if err := s.run(context.WithoutCancel(op.ctx), w, op.fn); err != nil {
-			_ = tx.Rollback()
+			s.rollback(ctx)
 			clear(results)
 			return false
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commitTx(ctx); err != nil {
 		for i := range results {
 			if results[i] == nil {
 				results[i] = fmt.Errorf("sqlite: commit: %w", err)
@@ -182,16 +221,14 @@ func (s *Store) commitAlone(op *writeOp) error {
 		return err
 	}
 	ctx := context.Background()
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
+	if err := s.begin(ctx); err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	w := &wtx{tx: tx, stmts: make(map[string]*sql.Stmt, 4)}
-	if err := s.run(context.WithoutCancel(op.ctx), w, op.fn); err != nil {
-		_ = tx.Rollback()
+	if err := s.run(context.WithoutCancel(op.ctx), &wtx{s: s}, op.fn); err != nil {
+		s.rollback(ctx)
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commitTx(ctx); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	return nil

@@ -42,10 +42,17 @@ var migrationFiles embed.FS
 
 // Store implements core.Store on SQLite. Create it with Open.
 type Store struct {
-	w    *sql.DB   // writer pool: one connection, used by the writer goroutine
+	// w is the writer pool: two connections, one pinned by the writer
+	// goroutine (wc), through which every write of the store goes, and one
+	// for Ping and DB.
+	w    *sql.DB
+	wc   *sql.Conn
 	r    *sql.DB   // reader pool: query_only connections
 	keep *sql.Conn // in-memory only: pins the database while the store is open
 
+	// stmts are the writer connection's prepared statements by SQL text;
+	// only the writer goroutine uses them (Close closes them after it).
+	stmts      map[string]*sql.Stmt
 	ops        chan *writeOp // writes waiting for the writer goroutine
 	stop       chan struct{} // closed by Close
 	writerDone chan struct{} // closed when the writer goroutine returns
@@ -66,14 +73,18 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := openPool(ctx, t.writerDSN(), 1)
+	w, err := openPool(ctx, t.writerDSN(), 2)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
 	}
-	s := &Store{w: w, ops: make(chan *writeOp, maxBatch), stop: make(chan struct{}), writerDone: make(chan struct{})}
+	s := &Store{w: w, stmts: make(map[string]*sql.Stmt), ops: make(chan *writeOp, maxBatch), stop: make(chan struct{}), writerDone: make(chan struct{})}
 	if err := Migrate(ctx, w, Latest); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if s.wc, err = w.Conn(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
 	}
 	readers := max(4, runtime.NumCPU())
 	if t.memory {
@@ -216,6 +227,12 @@ func (s *Store) Close() error {
 		return nil
 	}
 	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	if s.wc != nil {
+		errs = append(errs, s.wc.Close())
+	}
 	if s.keep != nil {
 		errs = append(errs, s.keep.Close())
 		s.keep = nil
