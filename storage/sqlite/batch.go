@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/agentgate/agentgate/core"
 )
@@ -85,7 +86,14 @@ func (w *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 // transaction never fails half-way when another process holds it: it waits
 // (busy_timeout) instead.
 func (s *Store) begin(ctx context.Context) error {
-	_, err := (&wtx{s: s}).ExecContext(ctx, "BEGIN IMMEDIATE")
+	w := &wtx{s: s}
+	_, err := w.ExecContext(ctx, "BEGIN IMMEDIATE")
+	if err != nil && strings.Contains(err.Error(), "within a transaction") {
+		// An earlier transaction was left open (its COMMIT and ROLLBACK
+		// both failed): end it rather than fail every later write.
+		s.rollback(ctx)
+		_, err = w.ExecContext(ctx, "BEGIN IMMEDIATE")
+	}
 	return err
 }
 
