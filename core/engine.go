@@ -43,6 +43,11 @@ type EngineConfig struct {
 	// that long ago is ended (worker_lost). It must exceed the queue's
 	// rescue time. Default 5 min.
 	QueueGrace time.Duration
+	// CreateDelay is how long a foreground run may execute before it is
+	// first written to the store, when the event log is ProcessLocal (see
+	// deferred.go): a run that ends sooner is written once, in its final
+	// state. Default 1 s; negative writes every run before it starts.
+	CreateDelay time.Duration
 }
 
 // Engine executes runs and owns their lifecycle: it creates runs, executes
@@ -100,6 +105,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.QueueGrace <= 0 {
 		cfg.QueueGrace = 5 * time.Minute
+	}
+	if cfg.CreateDelay == 0 {
+		cfg.CreateDelay = time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
@@ -242,7 +250,8 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 	}
 	info := a.Info()
 	now := e.now()
-	if p.SessionID == "" {
+	generatedSession := p.SessionID == ""
+	if generatedSession {
 		p.SessionID = e.cfg.NewID()
 	}
 	queued := p.Background && e.cfg.Queue != nil
@@ -262,6 +271,17 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 	sess := &Session{
 		SessionID: p.SessionID, SessionType: SessionAgent, UserID: p.UserID,
 		AgentID: info.ID, CreatedAt: now, UpdatedAt: now,
+	}
+	if !queued && e.defers() {
+		// Written when it ends, or after CreateDelay (deferred.go). A
+		// session id the caller did not give is new.
+		d := newDeferredCreate(sess, run)
+		// Armed once assigned, so the callback never races the assignment.
+		d.timer = time.AfterFunc(time.Hour, func() { _, _ = d.write(context.Background(), e.store, nil) })
+		d.timer.Reset(e.cfg.CreateDelay)
+		snapshot := *run
+		e.launch(a, run, execOpts{msg: p.Message, noHistory: generatedSession, create: d})
+		return &snapshot, nil
 	}
 	newSession, err := e.store.CreateRunInSession(ctx, sess, run)
 	if err != nil {
@@ -366,14 +386,16 @@ type execOpts struct {
 	resume    *PausedState // set when a paused run continues
 	noHistory bool         // the session is new: skip loading history
 	restart   int          // attempt number of a queued run taken over after its executor died
+	create    *deferredCreate // the run's first write, not made yet (deferred.go)
 }
 
 // activeRun is a run this process is executing. done is closed when the
 // current segment ends; final is then the run as stored, or nil if the
 // executor could not store it (Wait then reads the store).
 type activeRun struct {
-	done  chan struct{}
-	final *Run
+	done   chan struct{}
+	final  *Run
+	create *deferredCreate // pending first write, or nil
 }
 
 // launch executes the run in its own goroutine, detached from any request.
@@ -385,7 +407,7 @@ func (e *Engine) launch(a Agent, run *Run, o execOpts) *activeRun {
 	select {
 	case <-e.closed:
 		e.launchMu.Unlock()
-		w := &runWriter{e: e, run: run, last: run.EventCount - 1}
+		w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create}
 		e.finishCancelled(context.Background(), w, "server shutting down")
 		close(ar.done)
 		return ar
@@ -393,6 +415,7 @@ func (e *Engine) launch(a Agent, run *Run, o execOpts) *activeRun {
 	}
 	e.wg.Add(1)
 	e.launchMu.Unlock()
+	ar.create = o.create
 	e.activeMu.Lock()
 	e.active[run.RunID] = ar
 	e.activeMu.Unlock()
@@ -427,6 +450,8 @@ type runWriter struct {
 	// failed may still have landed (the connection broke after the write),
 	// so its index is never offered again, even to a log that lost the run.
 	floor int64
+	// create is the run's first write when Start deferred it (deferred.go).
+	create *deferredCreate
 }
 
 func (w *runWriter) emit(ctx context.Context, ev Event) error {
@@ -482,7 +507,7 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	continued := resume != nil
 	ctx, cancel := context.WithCancel(e.baseCtx)
 	defer cancel()
-	w := &runWriter{e: e, run: run, last: run.EventCount - 1}
+	w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create}
 	// Appends of the final events must not fail because the run's own
 	// context was cancelled.
 	bg := context.WithoutCancel(ctx)
@@ -521,7 +546,7 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	hbCtx, stopHeartbeat := context.WithCancel(ctx)
 	defer stopHeartbeat()
 	if e.cfg.LeaseTTL > 0 {
-		go e.heartbeat(hbCtx, run.RunID, cancel)
+		go e.heartbeat(hbCtx, run.RunID, o.create, cancel)
 	}
 	if o.restart > 0 {
 		if err := w.emit(bg, Event{Event: EventCustom, Data: map[string]any{
@@ -583,7 +608,7 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 // heartbeat renews the run's lease until ctx ends. If the lease was lost
 // (a reaper ended the run, or another worker took it over) the execution
 // here is stopped: its result would not be stored anyway.
-func (e *Engine) heartbeat(ctx context.Context, runID string, stop context.CancelFunc) {
+func (e *Engine) heartbeat(ctx context.Context, runID string, create *deferredCreate, stop context.CancelFunc) {
 	t := time.NewTicker(e.cfg.LeaseTTL / 3)
 	defer t.Stop()
 	for {
@@ -591,6 +616,12 @@ func (e *Engine) heartbeat(ctx context.Context, runID string, stop context.Cance
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if create != nil && !create.written() {
+			// Not stored yet (CreateDelay is longer than a third of the
+			// lease): store it, leased, instead of renewing.
+			_, _ = create.write(ctx, e.store, nil)
+			continue
 		}
 		err := e.store.RenewLease(ctx, LeaseParams{RunID: runID, Owner: e.cfg.InstanceID, Until: e.leaseUntil()})
 		switch {
@@ -738,7 +769,7 @@ func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunS
 	owner := run.LeaseOwner
 	run.LeaseOwner, run.LeaseUntil = "", 0
 	stored = true
-	if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: from, IfLeaseOwner: owner}); err != nil {
+	if err := e.storeFinal(ctx, w, run, UpdateRunParams{IfStatus: from, IfLeaseOwner: owner}); err != nil {
 		if errors.Is(err, ErrConflict) {
 			e.logger.Warn("run changed state under its executor", "run_id", run.RunID)
 			return false
@@ -776,6 +807,28 @@ func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunS
 		}
 	}
 	return stored
+}
+
+// storeFinal writes the run's end: with one write when its creation is
+// still pending (deferred.go), else as an update with p.
+func (e *Engine) storeFinal(ctx context.Context, w *runWriter, run *Run, p UpdateRunParams) error {
+	if d := w.create; d != nil {
+		wrote, err := d.write(ctx, e.store, run)
+		switch {
+		case wrote:
+			return err
+		case d.err != nil && !errors.Is(d.err, ErrConflict):
+			// The creation failed: store the run now, once.
+			_, err := e.store.CreateRunInSession(ctx, d.sess, run)
+			if !errors.Is(err, ErrConflict) {
+				return err
+			}
+			// It had landed after all: update it.
+		case err != nil:
+			return err
+		}
+	}
+	return e.store.UpdateRun(ctx, run, p)
 }
 
 // finalAppendAttempts bounds the retries of a run's final event (about
@@ -826,6 +879,9 @@ func (e *Engine) finishCancelled(ctx context.Context, w *runWriter, reason strin
 
 // Get returns the stored run.
 func (e *Engine) Get(ctx context.Context, runID string) (*Run, error) {
+	if r := e.deferred(runID).snapshot(); r != nil {
+		return r, nil // executing here and not stored yet
+	}
 	r, err := e.store.GetRun(ctx, runID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, Errorf(CodeNotFound, "run %q not found", runID)
@@ -835,6 +891,7 @@ func (e *Engine) Get(ctx context.Context, runID string) (*Run, error) {
 
 // List returns stored runs matching p.
 func (e *Engine) List(ctx context.Context, p ListRunsParams) ([]*Run, error) {
+	e.flushDeferred(ctx)
 	return e.store.ListRuns(ctx, p)
 }
 
@@ -843,6 +900,9 @@ func (e *Engine) List(ctx context.Context, p ListRunsParams) ([]*Run, error) {
 // cancelled at once; a finished run is left as it is. It returns the run as
 // stored after the request.
 func (e *Engine) Cancel(ctx context.Context, runID string) (*Run, error) {
+	if err := e.writeDeferred(ctx, runID); err != nil {
+		return nil, fmt.Errorf("store run: %w", err)
+	}
 	run, err := e.store.SetCancelRequested(ctx, runID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, Errorf(CodeNotFound, "run %q not found", runID)
@@ -1294,6 +1354,7 @@ func (e *Engine) CreateSession(ctx context.Context, s *Session) (*Session, error
 	}
 	now := e.now()
 	s.CreatedAt, s.UpdatedAt = now, now
+	e.flushDeferred(ctx) // a pending run's session exists
 	if err := e.store.CreateSession(ctx, s); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return nil, Errorf(CodeConflict, "session %q already exists", s.SessionID)
@@ -1305,6 +1366,7 @@ func (e *Engine) CreateSession(ctx context.Context, s *Session) (*Session, error
 
 // GetSession returns a session.
 func (e *Engine) GetSession(ctx context.Context, id string) (*Session, error) {
+	e.flushDeferred(ctx)
 	s, err := e.store.GetSession(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, Errorf(CodeNotFound, "session %q not found", id)
@@ -1317,11 +1379,13 @@ func (e *Engine) ListSessions(ctx context.Context, p ListSessionsParams) ([]*Ses
 	if _, _, err := p.Sort(); err != nil {
 		return nil, 0, err
 	}
+	e.flushDeferred(ctx)
 	return e.store.ListSessions(ctx, p)
 }
 
 // UpdateSession changes a session's name, state, metadata or summary.
 func (e *Engine) UpdateSession(ctx context.Context, p UpdateSessionParams) (*Session, error) {
+	e.flushDeferred(ctx)
 	p.UpdatedAt = e.now()
 	s, err := e.store.UpdateSession(ctx, p)
 	if errors.Is(err, ErrNotFound) {
@@ -1332,5 +1396,6 @@ func (e *Engine) UpdateSession(ctx context.Context, p UpdateSessionParams) (*Ses
 
 // DeleteSessions deletes sessions and their runs.
 func (e *Engine) DeleteSessions(ctx context.Context, ids []string) (int, error) {
+	e.flushDeferred(ctx)
 	return e.store.DeleteSessions(ctx, ids)
 }

@@ -68,6 +68,15 @@ type FinishingAppender interface {
 	AppendFinish(ctx context.Context, ev *Event) (int64, error)
 }
 
+// ProcessLocal is an optional extension of EventLog: a log whose events
+// only this process can read (the in-memory log) reports true. No other
+// process can then follow, cancel or resume a run this process executes
+// before the store has it, so the engine may defer writing a foreground
+// run until it ends (see EngineConfig.CreateDelay).
+type ProcessLocal interface {
+	ProcessLocal() bool
+}
+
 // ReadParams selects events after a cursor.
 type ReadParams struct {
 	RunID string

@@ -137,6 +137,10 @@ func New(cfg core.EventLogConfig) *Log {
 // Config returns the configuration in effect, defaults filled in.
 func (l *Log) Config() core.EventLogConfig { return l.cfg }
 
+// ProcessLocal reports true: only this process reads the log (see
+// core.ProcessLocal).
+func (l *Log) ProcessLocal() bool { return true }
+
 func (l *Log) shard(runID string) *shard {
 	return &l.shards[maphash.String(l.seed, runID)%numShards]
 }
