@@ -383,9 +383,9 @@ func (e *Engine) lastIndex(ctx context.Context, run *Run) (int64, error) {
 // execOpts says how execute starts a run.
 type execOpts struct {
 	msg       string
-	resume    *PausedState // set when a paused run continues
-	noHistory bool         // the session is new: skip loading history
-	restart   int          // attempt number of a queued run taken over after its executor died
+	resume    *PausedState    // set when a paused run continues
+	noHistory bool            // the session is new: skip loading history
+	restart   int             // attempt number of a queued run taken over after its executor died
 	create    *deferredCreate // the run's first write, not made yet (deferred.go)
 }
 
