@@ -91,6 +91,9 @@ func New(cfg Config) *Server {
 		// Idle keep-alive and WebSocket connections give their buffers back
 		// (an idle WebSocket costs ~11 KiB instead of ~28 KiB).
 		ReduceMemoryUsage: true,
+		// The run endpoints parse their own forms (adapters/rest.ParseForm);
+		// fasthttp would parse every multipart body once more before them.
+		DisablePreParseMultipartForm: true,
 	})
 	app.Use(recover.New())
 	app.Use(requestid.New())
