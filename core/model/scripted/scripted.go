@@ -110,7 +110,7 @@ func (m *Model) Generate(ctx context.Context, req model.Request, onDelta func(mo
 	if reply == "" {
 		reply = "You said: {{input}}"
 	}
-	reply = strings.NewReplacer("{{input}}", user, "{{tool_result}}", strings.Join(results, "; "), "{{note}}", note).Replace(reply)
+	reply = expand(reply, map[string]string{"{{input}}": user, "{{tool_result}}": strings.Join(results, "; "), "{{note}}": note})
 	for i, piece := range split(reply, m.cfg.Chunks) {
 		if i > 0 && m.cfg.ChunkDelay > 0 {
 			t := time.NewTimer(m.cfg.ChunkDelay)
@@ -211,3 +211,33 @@ func split(s string, n int) []string {
 }
 
 var _ model.Model = (*Model)(nil)
+
+// expand replaces the placeholders of vars in s in one pass (a value that
+// contains a placeholder is not expanded again), without building a
+// strings.Replacer per reply.
+func expand(s string, vars map[string]string) string {
+	i := strings.Index(s, "{{")
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 64)
+	for i >= 0 {
+		b.WriteString(s[:i])
+		s = s[i:]
+		j := strings.Index(s, "}}")
+		if j < 0 {
+			break
+		}
+		if v, ok := vars[s[:j+2]]; ok {
+			b.WriteString(v)
+			s = s[j+2:]
+		} else {
+			b.WriteString("{{")
+			s = s[2:]
+		}
+		i = strings.Index(s, "{{")
+	}
+	b.WriteString(s)
+	return b.String()
+}
