@@ -68,6 +68,17 @@ type FinishingAppender interface {
 	AppendFinish(ctx context.Context, ev *Event) (int64, error)
 }
 
+// BatchAppender is an optional extension of EventLog. AppendAll appends
+// events of one run in one atomic step: they get consecutive indices,
+// set in each event, and the first is returned; the starting-index rule of
+// Append applies with evs[0].EventIndex. With finish it also finishes the
+// run, as FinishingAppender does. When it fails nothing may be assumed, as
+// with Append. The engine uses it for the events of a run it held back
+// (see deferred.go).
+type BatchAppender interface {
+	AppendAll(ctx context.Context, evs []*Event, finish bool) (int64, error)
+}
+
 // ProcessLocal is an optional extension of EventLog: a log whose events
 // only this process can read (the in-memory log) reports true. No other
 // process can then follow, cancel or resume a run this process executes

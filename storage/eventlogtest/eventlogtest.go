@@ -61,6 +61,7 @@ func Run(t *testing.T, newLog func(t *testing.T, cfg core.EventLogConfig) core.E
 		fn   func(*testing.T, NewLogFunc)
 	}{
 		{"Append", testAppend},
+		{"Batch", testBatch},
 		{"Read", testRead},
 		{"Subscribe", testSubscribe},
 		{"Trim", testTrim},

@@ -248,8 +248,23 @@ func (r *run) gone() error {
 
 // Append implements core.EventLog. It stores a shallow copy of ev.
 func (l *Log) Append(ctx context.Context, ev *core.Event) (int64, error) {
-	if ev == nil || ev.RunID == "" {
-		return -1, invalid("event has no run id")
+	evs := [1]*core.Event{ev}
+	return l.AppendAll(ctx, evs[:], false)
+}
+
+// AppendAll implements core.BatchAppender: the events of one run under one
+// lock, finishing the run when finish is set. It stores shallow copies.
+func (l *Log) AppendAll(ctx context.Context, evs []*core.Event, finish bool) (int64, error) {
+	if len(evs) == 0 {
+		return -1, invalid("no events to append")
+	}
+	for _, ev := range evs {
+		if ev == nil || ev.RunID == "" {
+			return -1, invalid("event has no run id")
+		}
+		if ev.RunID != evs[0].RunID {
+			return -1, invalid("a batch holds events of one run")
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return -1, err
@@ -257,22 +272,28 @@ func (l *Log) Append(ctx context.Context, ev *core.Event) (int64, error) {
 	if l.closed.Load() {
 		return -1, ErrClosed
 	}
-	r := l.lookup(ev.RunID, true, true)
-	if r.n == 0 && r.base == 0 && ev.EventIndex > 0 {
+	r := l.lookup(evs[0].RunID, true, true)
+	if r.n == 0 && r.base == 0 && evs[0].EventIndex > 0 {
 		// A run the log holds nothing of (its events expired) continues
 		// at the index its writer expects, so indices are never reused.
-		r.base = ev.EventIndex
+		r.base = evs[0].EventIndex
 	}
-	idx := r.base + int64(r.n)
-	ev.EventIndex = idx
-	r.push(ev, l.cfg.MaxEventsPerRun)
-	r.finishedAt.Store(0)
+	first := r.base + int64(r.n)
+	for _, ev := range evs {
+		ev.EventIndex = r.base + int64(r.n)
+		r.push(ev, l.cfg.MaxEventsPerRun)
+	}
+	if finish {
+		r.finishedAt.Store(l.now())
+	} else {
+		r.finishedAt.Store(0)
+	}
 	if r.waiting.Swap(false) {
 		close(r.notify)
 		r.notify = make(chan struct{})
 	}
 	r.mu.Unlock()
-	return idx, nil
+	return first, nil
 }
 
 // Read implements core.EventLog. A cursor past the end reads nothing.

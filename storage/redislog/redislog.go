@@ -420,6 +420,15 @@ func (l *Log) AppendBatch(ctx context.Context, evs []*core.Event) (int64, error)
 	return l.appendEvents(ctx, evs, 0)
 }
 
+// AppendAll implements core.BatchAppender: AppendBatch, finishing the run
+// in the same step when finish is set.
+func (l *Log) AppendAll(ctx context.Context, evs []*core.Event, finish bool) (int64, error) {
+	if finish {
+		return l.appendEvents(ctx, evs, max(l.cfg.EventLog.Retention, time.Millisecond))
+	}
+	return l.appendEvents(ctx, evs, 0)
+}
+
 // appendEvents is AppendBatch; a finish > 0 also finishes the run with that
 // retention.
 func (l *Log) appendEvents(ctx context.Context, evs []*core.Event, finish time.Duration) (int64, error) {
