@@ -16,6 +16,14 @@ import (
 // lease) and then updated at the end as usual. agno's AgentOS likewise
 // stores a foreground run when it ends.
 //
+// A blocking run (StartParams.Blocking) goes further: nobody can know it
+// before it ends, whatever the log, so its events are held back too and
+// appended together with the final one, in one step (BatchAppender), after
+// the run is stored: one store write and one log write per run. Anything
+// that shows the run earlier (CreateDelay, a subscriber, a list, a cancel)
+// stores it and releases its events first, after which it goes on like any
+// other run.
+//
 // What the process itself reads stays consistent: Get answers an unwritten
 // run from memory, and every read that could miss it (run and session
 // lists, session reads and writes, cancel) first writes the runs still
@@ -32,6 +40,12 @@ type deferredCreate struct {
 	done  chan struct{} // closed when the write has been made (or failed)
 	err   error
 	final bool // the write stored the final state
+
+	// mu guards the held events of a blocking run.
+	mu        sync.Mutex
+	holding   bool     // events are held back until the run is stored
+	held      []*Event // in index order from the run's first
+	finalHeld bool     // the segment's last event is among them
 }
 
 func newDeferredCreate(sess *Session, run *Run) *deferredCreate {
@@ -81,6 +95,88 @@ func (d *deferredCreate) snapshot() *Run {
 	return &r
 }
 
+// isHolding reports whether the run's events are still held back.
+func (d *deferredCreate) isHolding() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.holding
+}
+
+// flush stores the run as created, if it was not yet, then releases the
+// events held back, so the run shows like any other. The events stay held
+// while the store has not got the run (a failed write): they are never
+// visible before it.
+func (d *deferredCreate) flush(ctx context.Context, e *Engine) error {
+	if _, err := d.write(ctx, e.store, nil); err != nil {
+		return err
+	}
+	if d.err != nil {
+		return d.err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.holding {
+		return nil
+	}
+	if len(d.held) > 0 {
+		if _, _, err := appendAll(ctx, e.log, d.held, false); err != nil {
+			return err
+		}
+	}
+	d.holding, d.held = false, nil
+	return nil
+}
+
+// hold keeps ev back while the run's events are held, giving it index
+// next. The segment's last event (final) releases them all with it and
+// finishes the run's stream; the run must be stored by then. It reports
+// whether it took ev; if so, idx is the index of ev and finished whether
+// the log finished the stream.
+func (d *deferredCreate) hold(ctx context.Context, log EventLog, ev *Event, next int64, final bool) (took bool, idx int64, finished bool, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.holding {
+		return false, 0, false, nil
+	}
+	if !final || !d.finalHeld {
+		ev.EventIndex = next
+		cp := *ev
+		d.held = append(d.held, &cp)
+		d.finalHeld = final
+	}
+	if !final {
+		return true, next, false, nil
+	}
+	first, finished, err := appendAll(ctx, log, d.held, true)
+	if err != nil {
+		return true, 0, false, err // held still: a retry sends them again
+	}
+	idx = first + int64(len(d.held)) - 1
+	d.holding, d.held = false, nil
+	return true, idx, finished, nil
+}
+
+// appendAll appends evs (one run's, in order) in one step when the log can
+// (BatchAppender), finishing the stream with them if finish is set; it
+// returns the first index and whether the stream was finished.
+func appendAll(ctx context.Context, log EventLog, evs []*Event, finish bool) (first int64, finished bool, err error) {
+	ctx = context.WithoutCancel(ctx)
+	if ba, ok := log.(BatchAppender); ok {
+		first, err = ba.AppendAll(ctx, evs, finish)
+		return first, err == nil && finish, err
+	}
+	for i, ev := range evs {
+		idx, err := log.Append(ctx, ev)
+		if err != nil {
+			return 0, false, err
+		}
+		if i == 0 {
+			first = idx
+		}
+	}
+	return first, false, nil
+}
+
 // defers reports whether Start may defer a foreground run's first write.
 func (e *Engine) defers() bool {
 	if e.cfg.CreateDelay <= 0 {
@@ -105,8 +201,7 @@ func (e *Engine) writeDeferred(ctx context.Context, runID string) error {
 	if d == nil {
 		return nil
 	}
-	_, err := d.write(ctx, e.store, nil)
-	return err
+	return d.flush(ctx, e)
 }
 
 // flushDeferred stores every run whose creation is pending, so a store read
@@ -117,18 +212,18 @@ func (e *Engine) flushDeferred(ctx context.Context) {
 	e.activeMu.Lock()
 	var pending []*deferredCreate
 	for _, ar := range e.active {
-		if ar.create != nil && !ar.create.written() {
+		if ar.create != nil && (!ar.create.written() || ar.create.isHolding()) {
 			pending = append(pending, ar.create)
 		}
 	}
 	e.activeMu.Unlock()
 	if len(pending) == 1 {
-		_, _ = pending[0].write(ctx, e.store, nil)
+		_ = pending[0].flush(ctx, e)
 		return
 	}
 	var wg sync.WaitGroup
 	for _, d := range pending {
-		wg.Go(func() { _, _ = d.write(ctx, e.store, nil) })
+		wg.Go(func() { _ = d.flush(ctx, e) })
 	}
 	wg.Wait()
 }

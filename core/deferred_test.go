@@ -279,3 +279,161 @@ func TestConcurrentReadsOfPendingRuns(t *testing.T) {
 		t.Fatalf("%d creates for %d runs", c, n)
 	}
 }
+
+// plainLog hides memlog's optional extensions: a log over the network
+// without batches.
+type plainLog struct{ core.EventLog }
+
+func readAll(t *testing.T, log core.EventLog, runID string) ([]core.Event, error) {
+	t.Helper()
+	return log.Read(context.Background(), core.ReadParams{RunID: runID, After: -1})
+}
+
+func TestBlockingRunIsStoredAndLoggedOnce(t *testing.T) {
+	t.Parallel()
+	for name, wrap := range map[string]func(core.EventLog) core.EventLog{
+		"batch": func(l core.EventLog) core.EventLog { return sharedLog{l} },
+		"plain": func(l core.EventLog) core.EventLog { return plainLog{l} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			inner, log := sharedBackends(t)
+			store := &countingStore{Store: inner}
+			started, release := make(chan struct{}, 1), make(chan struct{})
+			eng := engineOn(t, store, wrap(log), core.EngineConfig{CreateDelay: time.Hour}, gatedAgent("g", started, release))
+			ctx := context.Background()
+			run, err := eng.Start(ctx, core.StartParams{AgentID: "g", Message: "hello", Blocking: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-started
+			// Nothing shows before the end: not the run, not its events.
+			if _, err := inner.GetRun(ctx, run.RunID); !errors.Is(err, core.ErrNotFound) {
+				t.Fatalf("run stored during a blocking run: %v", err)
+			}
+			if evs, err := readAll(t, log, run.RunID); !errors.Is(err, core.ErrNotFound) {
+				t.Fatalf("events logged during a blocking run: %v %v", types(evs), err)
+			}
+			close(release)
+			done, err := eng.Wait(ctx, run.RunID, -1)
+			if err != nil || done.Status != core.RunCompleted {
+				t.Fatalf("Wait: %+v %v", done, err)
+			}
+			if c, u := store.creates.Load(), store.updates.Load(); c != 1 || u != 0 {
+				t.Fatalf("%d creates, %d updates; want one create", c, u)
+			}
+			evs, err := readAll(t, log, run.RunID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkDense(t, evs, 0)
+			if int64(len(evs)) != done.EventCount || evs[0].Event != core.EventRunStarted || evs[len(evs)-1].Event != core.EventRunCompleted {
+				t.Fatalf("logged %v, run says %d events", types(evs), done.EventCount)
+			}
+			// A later subscriber replays the whole run.
+			s, err := eng.Subscribe(ctx, run.RunID, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := collect(t, s); len(got) != len(evs) {
+				t.Fatalf("replayed %v", types(got))
+			}
+		})
+	}
+}
+
+func TestSubscriberReleasesABlockingRun(t *testing.T) {
+	t.Parallel()
+	inner, log := sharedBackends(t)
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	eng := engineOn(t, inner, sharedLog{log}, core.EngineConfig{CreateDelay: time.Hour}, gatedAgent("g", started, release))
+	ctx := context.Background()
+	run, err := eng.Start(ctx, core.StartParams{AgentID: "g", Message: "hello", Blocking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	s, err := eng.Subscribe(ctx, run.RunID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Subscribing stored the run, then released what it had emitted.
+	if got, err := inner.GetRun(ctx, run.RunID); err != nil || got.Status != core.RunRunning {
+		t.Fatalf("stored run %+v, %v", got, err)
+	}
+	if evs, err := readAll(t, log, run.RunID); err != nil || len(evs) != 2 {
+		t.Fatalf("logged %v, %v; want RunStarted and RunContent", types(evs), err)
+	}
+	close(release)
+	evs := collect(t, s)
+	checkDense(t, evs, 0)
+	if last := evs[len(evs)-1]; last.Event != core.EventRunCompleted {
+		t.Fatalf("stream %v", types(evs))
+	}
+	if done, err := eng.Wait(ctx, run.RunID, -1); err != nil || done.Status != core.RunCompleted || done.EventCount != int64(len(evs)) {
+		t.Fatalf("Wait: %+v %v", done, err)
+	}
+}
+
+func TestLongBlockingRunShowsAfterTheDelay(t *testing.T) {
+	t.Parallel()
+	inner, log := sharedBackends(t)
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	eng := engineOn(t, inner, sharedLog{log}, core.EngineConfig{CreateDelay: 20 * time.Millisecond}, gatedAgent("g", started, release))
+	ctx := context.Background()
+	run, err := eng.Start(ctx, core.StartParams{AgentID: "g", Message: "hello", Blocking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	eventually(t, 5*time.Second, "the run and its events shown after CreateDelay", func() bool {
+		got, err := inner.GetRun(ctx, run.RunID)
+		evs, lerr := readAll(t, log, run.RunID)
+		return err == nil && got.Status == core.RunRunning && lerr == nil && len(evs) == 2
+	})
+	// Another process could now cancel it through the store and the log.
+	if _, err := eng.Cancel(ctx, run.RunID); err != nil {
+		t.Fatal(err)
+	}
+	done, err := eng.Wait(ctx, run.RunID, -1)
+	if err != nil || done.Status != core.RunCancelled {
+		t.Fatalf("Wait: %+v %v", done, err)
+	}
+	evs, err := readAll(t, log, run.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDense(t, evs, 0)
+	if last := evs[len(evs)-1]; last.Event != core.EventRunCancelled || int64(len(evs)) != done.EventCount {
+		t.Fatalf("logged %v; run says %d", types(evs), done.EventCount)
+	}
+	close(release)
+}
+
+func TestCancelOfAHeldBlockingRun(t *testing.T) {
+	t.Parallel()
+	inner, log := sharedBackends(t)
+	started := make(chan struct{}, 1)
+	eng := engineOn(t, inner, sharedLog{log}, core.EngineConfig{CreateDelay: time.Hour}, blockingAgent("slow", started))
+	ctx := context.Background()
+	run, err := eng.Start(ctx, core.StartParams{AgentID: "slow", Message: "go", Blocking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if _, err := eng.Cancel(ctx, run.RunID); err != nil {
+		t.Fatal(err)
+	}
+	done, err := eng.Wait(ctx, run.RunID, -1)
+	if err != nil || done.Status != core.RunCancelled || !done.CancelRequested {
+		t.Fatalf("Wait: %+v %v", done, err)
+	}
+	evs, err := readAll(t, log, run.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDense(t, evs, 0)
+	if last := evs[len(evs)-1]; last.Event != core.EventRunCancelled {
+		t.Fatalf("logged %v", types(evs))
+	}
+}

@@ -231,6 +231,10 @@ type StartParams struct {
 	// Background marks a run detached from any request (informational;
 	// every run executes detached from the request that started it).
 	Background bool
+	// Blocking says the caller follows the run only with Wait and shows
+	// its id to no one before it ends: the engine may then store the run
+	// and append its events once, when it ends (see deferred.go).
+	Blocking bool
 }
 
 // Start creates a run and begins executing it. It returns the run as
@@ -272,12 +276,14 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 		SessionID: p.SessionID, SessionType: SessionAgent, UserID: p.UserID,
 		AgentID: info.ID, CreatedAt: now, UpdatedAt: now,
 	}
-	if !queued && e.defers() {
+	hold := p.Blocking && e.cfg.CreateDelay > 0
+	if !queued && (hold || e.defers()) {
 		// Written when it ends, or after CreateDelay (deferred.go). A
 		// session id the caller did not give is new.
 		d := newDeferredCreate(sess, run)
+		d.holding = hold
 		// Armed once assigned, so the callback never races the assignment.
-		d.timer = time.AfterFunc(time.Hour, func() { _, _ = d.write(context.Background(), e.store, nil) })
+		d.timer = time.AfterFunc(time.Hour, func() { _ = d.flush(context.Background(), e) })
 		d.timer.Reset(e.cfg.CreateDelay)
 		snapshot := *run
 		e.launch(a, run, execOpts{msg: p.Message, noHistory: generatedSession, create: d})
@@ -478,6 +484,18 @@ func (w *runWriter) append(ctx context.Context, ev Event, final bool) (finished 
 	if err := ctx.Err(); err != nil {
 		return false, err // nothing was sent: the index stays free
 	}
+	if w.create != nil {
+		took, idx, finished, err := w.create.hold(ctx, w.e.log, &ev, max(w.last+1, w.floor), final)
+		if took {
+			if err != nil {
+				w.floor = max(w.floor, ev.EventIndex+1)
+				return false, err
+			}
+			w.last = idx
+			w.floor = max(w.floor, idx+1)
+			return finished, nil
+		}
+	}
 	ev.EventIndex = max(w.last+1, w.floor) // honoured only if the log lost the run
 	// A started append is never cut short by the run's cancellation, so
 	// only a failing log leaves it undecided.
@@ -583,6 +601,9 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	}
 	switch {
 	case wasCancelled:
+		// The signal follows the stored intent (Cancel), so the final run
+		// says so too.
+		run.CancelRequested = true
 		return e.finishCancelled(bg, w, "cancelled by request")
 	case e.baseCtx.Err() != nil:
 		return e.finishCancelled(bg, w, "server shutting down")
@@ -620,7 +641,7 @@ func (e *Engine) heartbeat(ctx context.Context, runID string, create *deferredCr
 		if create != nil && !create.written() {
 			// Not stored yet (CreateDelay is longer than a third of the
 			// lease): store it, leased, instead of renewing.
-			_, _ = create.write(ctx, e.store, nil)
+			_ = create.flush(ctx, e)
 			continue
 		}
 		err := e.store.RenewLease(ctx, LeaseParams{RunID: runID, Owner: e.cfg.InstanceID, Until: e.leaseUntil()})
@@ -1164,8 +1185,14 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Str
 	if after < -1 {
 		return nil, Errorf(CodeInvalid, "last_event_index must be -1 or greater")
 	}
-	// A run this process is executing needs no store read.
+	// A run this process is executing needs no store read; one whose
+	// events are held back is shown first.
 	if e.activeRun(runID) != nil {
+		if d := e.deferred(runID); d != nil && d.isHolding() {
+			if err := d.flush(ctx, e); err != nil {
+				return nil, fmt.Errorf("store run: %w", err)
+			}
+		}
 		return e.SubscribeRun(ctx, &Run{RunID: runID, Status: RunRunning}, after)
 	}
 	run, err := e.Get(ctx, runID)

@@ -157,6 +157,8 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 	run, err := h.eng.Start(ctx, core.StartParams{
 		AgentID: agentID, Message: form.Message, SessionID: form.SessionID, UserID: userID,
 		Background: form.Background,
+		// A blocking request shows the run to no one before it ends.
+		Blocking: !form.Stream && !form.Background,
 	})
 	if err != nil {
 		return fail(c, err)
