@@ -82,14 +82,14 @@ func TestGenerateHonoursCancel(t *testing.T) {
 func TestExpandPlaceholders(t *testing.T) {
 	vars := map[string]string{"{{input}}": "hi {{note}}", "{{note}}": "N", "{{tool_result}}": ""}
 	for in, want := range map[string]string{
-		"":                                "",
-		"plain":                           "plain",
-		"You said: {{input}}":             "You said: hi {{note}}", // one pass: values are not expanded
-		"{{note}}{{note}}":                "NN",
-		"{{unknown}} {{note}}":            "{{unknown}} N",
-		"open {{ never closed":            "open {{ never closed",
+		"":                               "",
+		"plain":                          "plain",
+		"You said: {{input}}":            "You said: hi {{note}}", // one pass: values are not expanded
+		"{{note}}{{note}}":               "NN",
+		"{{unknown}} {{note}}":           "{{unknown}} N",
+		"open {{ never closed":           "open {{ never closed",
 		"{{input}} and {{tool_result}}.": "hi {{note}} and .",
-		"{{{{note}}}}":                    "{{N}}",
+		"{{{{note}}}}":                   "{{N}}",
 	} {
 		if got := expand(in, vars); got != want {
 			t.Errorf("expand(%q) = %q, want %q", in, got, want)
