@@ -94,6 +94,12 @@ type RunsConfig struct {
 	// whose replica died ends with RunError worker_lost about this long
 	// later (default 15s).
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// StoreDelay is how long a run nobody else can see yet may execute
+	// before it is first stored: a blocking run (stream=false), or any
+	// foreground run with the in-memory event log. One that ends sooner is
+	// stored once, in its final state, with its events appended at once
+	// (default 1s; a negative value stores every run before it starts).
+	StoreDelay time.Duration `yaml:"store_delay"`
 }
 
 // AuthConfig holds the rest of the authentication settings.

@@ -86,7 +86,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		queue = g.queue
 	}
 	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger,
-		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL, Queue: queue})
+		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL,
+		CreateDelay: cfg.Runs.StoreDelay, Queue: queue})
 	if err != nil {
 		_ = g.closeBackends()
 		return nil, err
