@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
 
@@ -105,18 +104,6 @@ func (st *Store) groupWriter() {
 		case <-g.stop:
 			return
 		}
-		// Let the goroutines that are about to write queue their writes
-		// (on a busy machine they are often runnable but not running):
-		// while more keep coming, yield a few times before gathering.
-		// Alone, a write pays one Gosched, which returns at once.
-		for i := 0; i < 4; i++ {
-			n := len(batch)
-			runtime.Gosched()
-			gatherReady(g.ops, &batch)
-			if len(batch) == n || len(batch) >= maxGroup {
-				break
-			}
-		}
 	gather:
 		for len(batch) < maxGroup {
 			select {
@@ -127,18 +114,6 @@ func (st *Store) groupWriter() {
 			}
 		}
 		st.commitGroup(batch)
-	}
-}
-
-// gatherReady appends the writes waiting on ops to batch, up to maxGroup.
-func gatherReady(ops chan *rowWrite, batch *[]*rowWrite) {
-	for len(*batch) < maxGroup {
-		select {
-		case op := <-ops:
-			*batch = append(*batch, op)
-		default:
-			return
-		}
 	}
 }
 
