@@ -33,6 +33,21 @@ func (s *countingStore) UpdateRun(ctx context.Context, r *core.Run, p core.Updat
 	return s.Store.UpdateRun(ctx, r, p)
 }
 
+// completedAndStored waits for the run's end on eng and checks that it
+// completed and that store holds it completed.
+func completedAndStored(t *testing.T, eng *core.Engine, store core.Store, runID string) *core.Run {
+	t.Helper()
+	ctx := context.Background()
+	done, err := eng.Wait(ctx, runID, -1)
+	if err != nil || done.Status != core.RunCompleted {
+		t.Fatalf("Wait: %+v %v", done, err)
+	}
+	if got, err := store.GetRun(ctx, runID); err != nil || got.Status != core.RunCompleted || got.LeaseOwner != "" {
+		t.Fatalf("stored run %+v, %v", got, err)
+	}
+	return done
+}
+
 // sharedLog hides memlog's ProcessLocal: a log other processes could read.
 type sharedLog struct{ core.EventLog }
 
@@ -118,16 +133,10 @@ func TestPendingRunIsVisibleToThisProcess(t *testing.T) {
 		t.Fatalf("%d creates after the reads, want 1", c)
 	}
 	close(release)
-	done, err := eng.Wait(ctx, run.RunID, -1)
-	if err != nil || done.Status != core.RunCompleted {
-		t.Fatalf("Wait: %+v %v", done, err)
-	}
-	// Then the end is an update, as for any stored run.
+	completedAndStored(t, eng, inner, run.RunID)
+	// The end was an update, as for any stored run.
 	if c, u := store.creates.Load(), store.updates.Load(); c != 1 || u != 1 {
 		t.Fatalf("%d creates, %d updates; want 1 and 1", c, u)
-	}
-	if got, err := inner.GetRun(ctx, run.RunID); err != nil || got.Status != core.RunCompleted {
-		t.Fatalf("stored run %+v, %v", got, err)
 	}
 }
 
@@ -148,12 +157,7 @@ func TestLongRunIsWrittenAfterTheDelay(t *testing.T) {
 		return err == nil && got.Status == core.RunRunning && got.LeaseOwner == eng.InstanceID() && got.LeaseUntil > 0
 	})
 	close(release)
-	if done, err := eng.Wait(ctx, run.RunID, -1); err != nil || done.Status != core.RunCompleted {
-		t.Fatalf("Wait: %+v %v", done, err)
-	}
-	if got, err := inner.GetRun(ctx, run.RunID); err != nil || got.Status != core.RunCompleted || got.LeaseOwner != "" {
-		t.Fatalf("stored run %+v, %v", got, err)
-	}
+	completedAndStored(t, eng, inner, run.RunID)
 }
 
 func TestCancelOfAPendingRun(t *testing.T) {
@@ -228,12 +232,7 @@ func TestFailedDeferredWriteIsMadeAtTheEnd(t *testing.T) {
 	}
 	store.failCreates.Store(false)
 	close(release)
-	if done, err := eng.Wait(ctx, run.RunID, -1); err != nil || done.Status != core.RunCompleted {
-		t.Fatalf("Wait: %+v %v", done, err)
-	}
-	if got, err := inner.GetRun(ctx, run.RunID); err != nil || got.Status != core.RunCompleted {
-		t.Fatalf("stored run %+v, %v", got, err)
-	}
+	completedAndStored(t, eng, inner, run.RunID)
 }
 
 func TestConcurrentReadsOfPendingRuns(t *testing.T) {

@@ -484,28 +484,22 @@ func (w *runWriter) append(ctx context.Context, ev Event, final bool) (finished 
 	if err := ctx.Err(); err != nil {
 		return false, err // nothing was sent: the index stays free
 	}
-	if w.create != nil {
-		took, idx, finished, err := w.create.hold(ctx, w.e.log, &ev, max(w.last+1, w.floor), final)
-		if took {
-			if err != nil {
-				w.floor = max(w.floor, ev.EventIndex+1)
-				return false, err
-			}
-			w.last = idx
-			w.floor = max(w.floor, idx+1)
-			return finished, nil
-		}
-	}
-	ev.EventIndex = max(w.last+1, w.floor) // honoured only if the log lost the run
-	// A started append is never cut short by the run's cancellation, so
-	// only a failing log leaves it undecided.
 	var idx int64
-	fa, finishing := w.e.log.(FinishingAppender)
-	if final && finishing {
-		idx, err = fa.AppendFinish(context.WithoutCancel(ctx), &ev)
-	} else {
-		finishing = false
-		idx, err = w.e.log.Append(context.WithoutCancel(ctx), &ev)
+	took := false
+	if w.create != nil {
+		// A run whose events are held back (deferred.go).
+		took, idx, finished, err = w.create.hold(ctx, w.e.log, &ev, max(w.last+1, w.floor), final)
+	}
+	if !took {
+		ev.EventIndex = max(w.last+1, w.floor) // honoured only if the log lost the run
+		// A started append is never cut short by the run's cancellation,
+		// so only a failing log leaves it undecided.
+		if fa, ok := w.e.log.(FinishingAppender); ok && final {
+			idx, err = fa.AppendFinish(context.WithoutCancel(ctx), &ev)
+			finished = err == nil
+		} else {
+			idx, err = w.e.log.Append(context.WithoutCancel(ctx), &ev)
+		}
 	}
 	if err != nil {
 		w.floor = max(w.floor, ev.EventIndex+1)
@@ -513,7 +507,7 @@ func (w *runWriter) append(ctx context.Context, ev Event, final bool) (finished 
 	}
 	w.last = idx
 	w.floor = max(w.floor, idx+1)
-	return finishing, nil
+	return finished, nil
 }
 
 // execute runs the agent for run. A run stored as PENDING (queued, not
