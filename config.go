@@ -100,6 +100,11 @@ type RunsConfig struct {
 	// stored once, in its final state, with its events appended at once
 	// (default 1s; a negative value stores every run before it starts).
 	StoreDelay time.Duration `yaml:"store_delay"`
+	// FinalCacheTTL is how long a replica answers a run that has ended
+	// from memory after reading it (replays of finished runs, polling):
+	// a deletion through another replica shows there within it (default
+	// 1s; a negative value reads the database every time).
+	FinalCacheTTL time.Duration `yaml:"final_cache_ttl"`
 }
 
 // AuthConfig holds the rest of the authentication settings.

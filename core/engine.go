@@ -48,6 +48,11 @@ type EngineConfig struct {
 	// deferred.go): a run that ends sooner is written once, in its final
 	// state. Default 1 s; negative writes every run before it starts.
 	CreateDelay time.Duration
+	// FinalCacheTTL is how long a run that has ended, once read from the
+	// store, is answered from memory (see finalcache.go): a change made to
+	// it through another replica (a deletion) shows here within it.
+	// Default 1 s; negative reads the store every time.
+	FinalCacheTTL time.Duration
 }
 
 // Engine executes runs and owns their lifecycle: it creates runs, executes
@@ -68,6 +73,8 @@ type Engine struct {
 	// launchMu orders wg.Add in launch against Close's closing of closed
 	// (a WaitGroup must not be added to from zero while Wait runs).
 	launchMu sync.Mutex
+	// final caches ended runs read from the store (nil: disabled).
+	final *finalCache
 	// activeMu guards active: the runs this process is executing.
 	activeMu sync.Mutex
 	active   map[string]*activeRun
@@ -109,11 +116,17 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if cfg.CreateDelay == 0 {
 		cfg.CreateDelay = time.Second
 	}
+	if cfg.FinalCacheTTL == 0 {
+		cfg.FinalCacheTTL = time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
 		store: cfg.Store, log: cfg.Log, logger: cfg.Logger, cfg: cfg,
 		agents: map[string]Agent{}, active: map[string]*activeRun{}, baseCtx: ctx, stopRuns: cancel,
 		closed: make(chan struct{}), reaperDone: make(chan struct{}),
+	}
+	if cfg.FinalCacheTTL > 0 {
+		e.final = newFinalCache(cfg.FinalCacheTTL, finalCacheMax)
 	}
 	if cfg.LeaseTTL > 0 {
 		go e.reaper()
@@ -897,12 +910,21 @@ func (e *Engine) Get(ctx context.Context, runID string) (*Run, error) {
 	if r := e.deferred(runID).snapshot(); r != nil {
 		return r, nil // executing here and not stored yet
 	}
+	if r := e.final.get(runID, e.cfg.Now()); r != nil {
+		return r, nil // ended, and read moments ago
+	}
 	r, err := e.store.GetRun(ctx, runID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, Errorf(CodeNotFound, "run %q not found", runID)
 	}
+	if err == nil {
+		e.final.put(r, e.cfg.Now())
+	}
 	return r, err
 }
+
+// finalCacheMax bounds the ended runs an engine keeps in memory.
+const finalCacheMax = 4096
 
 // List returns stored runs matching p.
 func (e *Engine) List(ctx context.Context, p ListRunsParams) ([]*Run, error) {
@@ -918,6 +940,7 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (*Run, error) {
 	if err := e.writeDeferred(ctx, runID); err != nil {
 		return nil, fmt.Errorf("store run: %w", err)
 	}
+	e.final.forget(runID) // an ended run gets the (late) intent
 	run, err := e.store.SetCancelRequested(ctx, runID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, Errorf(CodeNotFound, "run %q not found", runID)
@@ -1263,7 +1286,19 @@ func (e *Engine) SubscribeRun(ctx context.Context, run *Run, after int64) (*Stre
 // a stream over them, an error that refuses the cursor, or neither when
 // the read does not hold the whole segment (the caller then subscribes).
 func (e *Engine) replaySegment(ctx context.Context, run *Run, after int64) (*Stream, error) {
-	evs, err := e.log.Read(ctx, ReadParams{RunID: run.RunID, After: max(after-1, -1)})
+	// An ended run's whole stream may be at hand (finalcache.go); if not,
+	// it is read whole to be kept, when it may be.
+	whole := e.final != nil && run.Status.Final() && run.EventCount <= maxCachedEvents
+	if whole {
+		if evs := e.final.eventsOf(run.RunID, run.EventCount, e.cfg.Now()); evs != nil {
+			return &Stream{replay: evs[after+1:], log: e.log, e: e, runID: run.RunID, last: after}, nil
+		}
+	}
+	from := max(after-1, -1)
+	if whole {
+		from = -1
+	}
+	evs, err := e.log.Read(ctx, ReadParams{RunID: run.RunID, After: from})
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, &GoneError{RunID: run.RunID, FirstIndex: run.EventCount}
@@ -1271,6 +1306,13 @@ func (e *Engine) replaySegment(ctx context.Context, run *Run, after int64) (*Str
 		return nil, nil // the subscribing path tells a trimmed cursor from a gone one
 	case err != nil:
 		return nil, err
+	}
+	if whole && int64(len(evs)) == run.EventCount && evs[0].EventIndex == 0 && evs[len(evs)-1].EventIndex == run.EventCount-1 {
+		e.final.putEvents(run, evs, e.cfg.Now())
+		return &Stream{replay: evs[after+1:], log: e.log, e: e, runID: run.RunID, last: after}, nil
+	}
+	for len(evs) > 0 && evs[0].EventIndex < after {
+		evs = evs[1:] // read from the start: skip to the cursor's own event
 	}
 	if after >= 0 {
 		if len(evs) == 0 || evs[0].EventIndex != after {
@@ -1418,5 +1460,6 @@ func (e *Engine) UpdateSession(ctx context.Context, p UpdateSessionParams) (*Ses
 // DeleteSessions deletes sessions and their runs.
 func (e *Engine) DeleteSessions(ctx context.Context, ids []string) (int, error) {
 	e.flushDeferred(ctx)
+	defer e.final.forgetAll()
 	return e.store.DeleteSessions(ctx, ids)
 }

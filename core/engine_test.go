@@ -340,10 +340,7 @@ func pausedRun(t *testing.T, b *bundle) (*core.Run, []core.Event) {
 }
 
 func hitlBundle(t *testing.T) *bundle {
-	return setup(t, core.EventLogConfig{}, scriptedAgent(t, "hitl", scripted.Config{Rules: []scripted.Rule{{
-		ToolCalls: []scripted.Call{{Name: "calculator", Arguments: map[string]any{"expression": "6*7"}}},
-		Reply:     "result {{tool_result}}", RejectedReply: "rejected: {{note}}",
-	}}}, confirmTool()))
+	return setup(t, core.EventLogConfig{}, hitlAgentFor(t, "hitl"))
 }
 
 func TestPauseThenContinue(t *testing.T) {
