@@ -33,7 +33,7 @@ const (
 	// maxGroup bounds the writes committed together.
 	maxGroup = 64
 	// groupWriters is how many groups may be in flight at once.
-	groupWriters = 3
+	groupWriters = 2
 	// groupTimeout bounds one group's transaction.
 	groupTimeout = 30 * time.Second
 )
