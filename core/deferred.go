@@ -131,7 +131,8 @@ func (d *deferredCreate) flush(ctx context.Context, e *Engine) error {
 // next. The segment's last event (final) releases them all with it and
 // finishes the run's stream; the run must be stored by then. It reports
 // whether it took ev; if so, idx is the index of ev and finished whether
-// the log finished the stream.
+// the log finished the stream. ev is kept as given: the caller must not
+// change it afterwards.
 func (d *deferredCreate) hold(ctx context.Context, log EventLog, ev *Event, next int64, final bool) (took bool, idx int64, finished bool, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -140,8 +141,7 @@ func (d *deferredCreate) hold(ctx context.Context, log EventLog, ev *Event, next
 	}
 	if !final || !d.finalHeld {
 		ev.EventIndex = next
-		cp := *ev
-		d.held = append(d.held, &cp)
+		d.held = append(d.held, ev) // the writer's own copy: kept as is
 		d.finalHeld = final
 	}
 	if !final {

@@ -98,7 +98,7 @@ type run struct {
 	id string
 	mu sync.RWMutex
 
-	buf  []core.Event // ring buffer; len(buf) is its capacity
+	buf  []*core.Event // ring buffer (the appended events, kept as given); len(buf) is its capacity
 	head int          // position in buf of the event with index base
 	n    int          // number of events held
 	base int64        // index of the oldest event held
@@ -218,26 +218,26 @@ func (r *run) kill() {
 
 // at returns the event with index i, which must be held. Callers hold r.mu.
 func (r *run) at(i int64) core.Event {
-	return r.buf[(r.head+int(i-r.base))%len(r.buf)]
+	return *r.buf[(r.head+int(i-r.base))%len(r.buf)]
 }
 
 // push appends ev, trimming the oldest event when limit are held. Callers
 // hold r.mu for writing.
 func (r *run) push(ev *core.Event, limit int) {
 	if r.n == len(r.buf) && r.n < limit {
-		nb := make([]core.Event, min(max(2*len(r.buf), initialCapacity), limit))
+		nb := make([]*core.Event, min(max(2*len(r.buf), initialCapacity), limit))
 		for i := range r.n {
 			nb[i] = r.buf[(r.head+i)%len(r.buf)]
 		}
 		r.buf, r.head = nb, 0
 	}
 	if r.n < len(r.buf) {
-		r.buf[(r.head+r.n)%len(r.buf)] = *ev
+		r.buf[(r.head+r.n)%len(r.buf)] = ev
 		r.n++
 		return
 	}
 	// Full at limit: the new event takes the oldest one's slot.
-	r.buf[r.head] = *ev
+	r.buf[r.head] = ev
 	r.head = (r.head + 1) % len(r.buf)
 	r.base++
 }
@@ -246,14 +246,15 @@ func (r *run) gone() error {
 	return &core.GoneError{RunID: r.id, FirstIndex: r.base}
 }
 
-// Append implements core.EventLog. It stores a shallow copy of ev.
+// Append implements core.EventLog. It keeps ev as given (the caller must
+// not change it afterwards, as core.EventLog says).
 func (l *Log) Append(ctx context.Context, ev *core.Event) (int64, error) {
 	evs := [1]*core.Event{ev}
 	return l.AppendAll(ctx, evs[:], false)
 }
 
 // AppendAll implements core.BatchAppender: the events of one run under one
-// lock, finishing the run when finish is set. It stores shallow copies.
+// lock, finishing the run when finish is set. It keeps the events as given.
 func (l *Log) AppendAll(ctx context.Context, evs []*core.Event, finish bool) (int64, error) {
 	if len(evs) == 0 {
 		return -1, invalid("no events to append")
