@@ -568,11 +568,11 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 			return e.finishError(bg, w, fmt.Errorf("mark running: %w", err), "internal_error")
 		}
 	}
-	hbCtx, stopHeartbeat := context.WithCancel(ctx)
-	defer stopHeartbeat()
+	stopHeartbeat := func() {}
 	if e.cfg.LeaseTTL > 0 {
-		go e.heartbeat(hbCtx, run.RunID, o.create, cancel)
+		stopHeartbeat = e.heartbeat(ctx, run.RunID, o.create, cancel)
 	}
+	defer stopHeartbeat()
 	if o.restart > 0 {
 		if err := w.emit(bg, Event{Event: EventCustom, Data: map[string]any{
 			"kind": "run_restarted", "attempt": o.restart, "reason": "worker_lost",
@@ -633,35 +633,48 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	}
 }
 
-// heartbeat renews the run's lease until ctx ends. If the lease was lost
-// (a reaper ended the run, or another worker took it over) the execution
-// here is stopped: its result would not be stored anyway.
-func (e *Engine) heartbeat(ctx context.Context, runID string, create *deferredCreate, stop context.CancelFunc) {
-	t := time.NewTicker(e.cfg.LeaseTTL / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// heartbeat renews the run's lease every third of LeaseTTL until ctx ends
+// or stop is called. If the lease was lost (a reaper ended the run, or
+// another worker took it over) the execution here is stopped (stopRun):
+// its result would not be stored anyway.
+func (e *Engine) heartbeat(ctx context.Context, runID string, create *deferredCreate, stopRun context.CancelFunc) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	every := e.cfg.LeaseTTL / 3
+	// A timer rather than a goroutine: a run that ends within a third of
+	// its lease (most do) costs no goroutine for it. Armed once assigned,
+	// so the callback never races the assignment.
+	var t *time.Timer
+	t = time.AfterFunc(time.Hour, func() {
+		if e.renewLease(ctx, runID, create, stopRun) && ctx.Err() == nil {
+			t.Reset(every)
 		}
-		if create != nil && !create.written() {
-			// Not stored yet (CreateDelay is longer than a third of the
-			// lease): store it, leased, instead of renewing.
-			_ = create.flush(ctx, e)
-			continue
-		}
-		err := e.store.RenewLease(ctx, LeaseParams{RunID: runID, Owner: e.cfg.InstanceID, Until: e.leaseUntil()})
-		switch {
-		case err == nil, ctx.Err() != nil:
-		case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
-			e.logger.Warn("run lease lost; stopping its execution here", "run_id", runID)
-			stop()
-			return
-		default:
-			e.logger.Warn("renew run lease", "run_id", runID, "err", err)
-		}
+	})
+	t.Reset(every)
+	return func() {
+		cancel()
+		t.Stop()
 	}
+}
+
+// renewLease is one heartbeat; it reports whether to go on.
+func (e *Engine) renewLease(ctx context.Context, runID string, create *deferredCreate, stopRun context.CancelFunc) bool {
+	if create != nil && !create.written() {
+		// Not stored yet (CreateDelay is longer than a third of the
+		// lease): store it, leased, instead of renewing.
+		_ = create.flush(ctx, e)
+		return true
+	}
+	err := e.store.RenewLease(ctx, LeaseParams{RunID: runID, Owner: e.cfg.InstanceID, Until: e.leaseUntil()})
+	switch {
+	case err == nil, ctx.Err() != nil:
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+		e.logger.Warn("run lease lost; stopping its execution here", "run_id", runID)
+		stopRun()
+		return false
+	default:
+		e.logger.Warn("renew run lease", "run_id", runID, "err", err)
+	}
+	return true
 }
 
 // reaper ends, every half lease, the RUNNING runs whose executor vanished
