@@ -51,6 +51,9 @@ func scanRun(sc scanner) (*core.Run, error) {
 	return &r, nil
 }
 
+// runValueCount is how many values runValues returns.
+const runValueCount = 24
+
 // runValues returns r's column values in runColumns order, minus run_id.
 func runValues(r *core.Run) ([]any, error) {
 	input, err := jsonColumn("input", r.Input)
@@ -85,7 +88,11 @@ func runValues(r *core.Run) ([]any, error) {
 // CreateRun inserts r with its Paused state; a duplicate run_id is
 // core.ErrConflict.
 func (st *Store) CreateRun(ctx context.Context, r *core.Run) error {
-	return st.write(ctx, func(ctx context.Context, tx *wtx) error { return insertRun(ctx, tx, r) })
+	ins, err := newRunInsert(r)
+	if err != nil {
+		return err
+	}
+	return st.write(ctx, func(ctx context.Context, tx *wtx) error { return ins.exec(ctx, tx) })
 }
 
 // CreateRunInSession inserts s unless its session exists, and r, in one
@@ -94,35 +101,60 @@ func (st *Store) CreateRunInSession(ctx context.Context, s *core.Session, r *cor
 	if s == nil || r == nil || s.SessionID != r.SessionID {
 		return false, fmt.Errorf("sqlite: create run in session: the run must name the session: %w", core.ErrInvalid)
 	}
+	// Encoded here, by the caller, so the writer goroutine only executes.
+	sins, err := newSessionInsert(s)
+	if err != nil {
+		return false, err
+	}
+	ins, err := newRunInsert(r)
+	if err != nil {
+		return false, err
+	}
 	var created bool
-	err := st.write(ctx, func(ctx context.Context, tx *wtx) error {
+	err = st.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var err error
-		if created, err = insertSession(ctx, tx, s); err != nil {
+		if created, err = sins.exec(ctx, tx); err != nil {
 			return err
 		}
-		return insertRun(ctx, tx, r)
+		return ins.exec(ctx, tx)
 	})
 	return created && err == nil, err
 }
 
-func insertRun(ctx context.Context, ex execer, r *core.Run) error {
+// runInsert is a run's INSERT, its values encoded.
+type runInsert struct {
+	id   string
+	args []any
+}
+
+func newRunInsert(r *core.Run) (*runInsert, error) {
 	if r == nil || r.RunID == "" {
-		return fmt.Errorf("sqlite: create run: run_id is required: %w", core.ErrInvalid)
+		return nil, fmt.Errorf("sqlite: create run: run_id is required: %w", core.ErrInvalid)
 	}
 	vals, err := runValues(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	res, err := ex.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`)
-		VALUES (?, `+placeholders(len(vals))+`)
-		ON CONFLICT (run_id) DO NOTHING`, append([]any{r.RunID}, vals...)...)
+	if len(vals) != runValueCount {
+		return nil, fmt.Errorf("sqlite: create run: %d values for %d columns", len(vals), runValueCount)
+	}
+	return &runInsert{id: r.RunID, args: append([]any{r.RunID}, vals...)}, nil
+}
+
+// insertRunSQL inserts one run: run_id and runValues.
+var insertRunSQL = `INSERT INTO runs (` + runColumns + `)
+		VALUES (?, ` + placeholders(runValueCount) + `)
+		ON CONFLICT (run_id) DO NOTHING`
+
+func (ins *runInsert) exec(ctx context.Context, ex execer) error {
+	res, err := ex.ExecContext(ctx, insertRunSQL, ins.args...)
 	if err != nil {
-		return fmt.Errorf("sqlite: create run %q: %w", r.RunID, err)
+		return fmt.Errorf("sqlite: create run %q: %w", ins.id, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: create run %q: %w", r.RunID, err)
+		return fmt.Errorf("sqlite: create run %q: %w", ins.id, err)
 	} else if n == 0 {
-		return fmt.Errorf("run %q already exists: %w", r.RunID, core.ErrConflict)
+		return fmt.Errorf("run %q already exists: %w", ins.id, core.ErrConflict)
 	}
 	return nil
 }

@@ -38,8 +38,12 @@ func scanSession(sc scanner) (*core.Session, error) {
 
 // CreateSession inserts s; a duplicate session_id is core.ErrConflict.
 func (st *Store) CreateSession(ctx context.Context, s *core.Session) error {
+	ins, err := newSessionInsert(s)
+	if err != nil {
+		return err
+	}
 	return st.write(ctx, func(ctx context.Context, tx *wtx) error {
-		created, err := insertSession(ctx, tx, s)
+		created, err := ins.exec(ctx, tx)
 		if err == nil && !created {
 			return fmt.Errorf("session %q already exists: %w", s.SessionID, core.ErrConflict)
 		}
@@ -52,31 +56,41 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// insertSession inserts s unless a session with its id exists, and reports
-// whether it did.
-func insertSession(ctx context.Context, ex execer, s *core.Session) (bool, error) {
+// sessionInsert is a session's INSERT (unless it exists), its values
+// encoded.
+type sessionInsert struct {
+	id   string
+	args []any
+}
+
+func newSessionInsert(s *core.Session) (*sessionInsert, error) {
 	if s == nil || s.SessionID == "" {
-		return false, fmt.Errorf("sqlite: create session: session_id is required: %w", core.ErrInvalid)
+		return nil, fmt.Errorf("sqlite: create session: session_id is required: %w", core.ErrInvalid)
 	}
 	state, err := jsonColumn("session_state", s.SessionState)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	meta, err := jsonColumn("metadata", s.Metadata)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
+	return &sessionInsert{id: s.SessionID, args: []any{s.SessionID, string(s.SessionType), s.SessionName, s.UserID, s.AgentID, s.TeamID,
+		s.WorkflowID, state, meta, s.Summary, s.CreatedAt, s.UpdatedAt}}, nil
+}
+
+// exec inserts the session unless one with its id exists, and reports
+// whether it did.
+func (ins *sessionInsert) exec(ctx context.Context, ex execer) (bool, error) {
 	res, err := ex.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (session_id) DO NOTHING`,
-		s.SessionID, string(s.SessionType), s.SessionName, s.UserID, s.AgentID, s.TeamID,
-		s.WorkflowID, state, meta, s.Summary, s.CreatedAt, s.UpdatedAt)
+		ON CONFLICT (session_id) DO NOTHING`, ins.args...)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: create session %q: %w", s.SessionID, err)
+		return false, fmt.Errorf("sqlite: create session %q: %w", ins.id, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("sqlite: create session %q: %w", s.SessionID, err)
+		return false, fmt.Errorf("sqlite: create session %q: %w", ins.id, err)
 	}
 	return n == 1, nil
 }
