@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model"
@@ -128,7 +129,7 @@ func (m *Model) Generate(ctx context.Context, req model.Request, onDelta func(mo
 			return nil, err
 		}
 	}
-	usage.OutputTokens = int64(len(strings.Fields(reply)))
+	usage.OutputTokens = int64(words(reply))
 	usage.TotalTokens = usage.InputTokens + usage.OutputTokens
 	return &model.Response{Content: reply, Usage: usage}, nil
 }
@@ -180,7 +181,7 @@ func lastTurn(msgs []core.Message) (user string, toolResults []string, afterTool
 func countWords(msgs []core.Message) int64 {
 	n := 0
 	for _, m := range msgs {
-		n += len(strings.Fields(m.Content))
+		n += words(m.Content)
 	}
 	return int64(n)
 }
@@ -190,22 +191,21 @@ func split(s string, n int) []string {
 	if n <= 1 || s == "" {
 		return []string{s}
 	}
-	var words []string
-	start := 0
+	// A word starts after a space; the chunks are substrings of s from one
+	// word's start to another's, so nothing is copied.
+	starts := make([]int, 1, 64)
 	for i := 1; i < len(s); i++ {
 		if s[i-1] == ' ' && s[i] != ' ' {
-			words = append(words, s[start:i])
-			start = i
+			starts = append(starts, i)
 		}
 	}
-	words = append(words, s[start:])
-	if len(words) <= n {
-		return words
-	}
+	nw := len(starts)
+	starts = append(starts, len(s))
+	n = min(n, nw)
 	out := make([]string, 0, n)
 	for i := 0; i < n; i++ {
-		lo, hi := i*len(words)/n, (i+1)*len(words)/n
-		out = append(out, strings.Join(words[lo:hi], ""))
+		lo, hi := i*nw/n, (i+1)*nw/n
+		out = append(out, s[starts[lo]:starts[hi]])
 	}
 	return out
 }
@@ -240,4 +240,18 @@ func expand(s string, vars map[string]string) string {
 	}
 	b.WriteString(s)
 	return b.String()
+}
+
+// words is len(strings.Fields(s)) without building the slice.
+func words(s string) int {
+	n, in := 0, false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			in = false
+		} else if !in {
+			in = true
+			n++
+		}
+	}
+	return n
 }

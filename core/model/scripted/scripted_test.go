@@ -96,3 +96,11 @@ func TestExpandPlaceholders(t *testing.T) {
 		}
 	}
 }
+
+func TestWordsIsFields(t *testing.T) {
+	for _, s := range []string{"", " ", "one", " one  two\tthree\n", "héllo wörld", "a\u00a0b", "x\u3000y z"} {
+		if got, want := words(s), len(strings.Fields(s)); got != want {
+			t.Errorf("words(%q) = %d, strings.Fields gives %d", s, got, want)
+		}
+	}
+}
