@@ -99,9 +99,9 @@ type run struct {
 	mu sync.RWMutex
 
 	buf  []*core.Event // ring buffer (the appended events, kept as given); len(buf) is its capacity
-	head int          // position in buf of the event with index base
-	n    int          // number of events held
-	base int64        // index of the oldest event held
+	head int           // position in buf of the event with index base
+	n    int           // number of events held
+	base int64         // index of the oldest event held
 
 	subs   int           // open subscriptions
 	dead   bool          // removed from its shard; buf is released
