@@ -36,10 +36,9 @@ type deferredCreate struct {
 	run   Run // as created: RUNNING, leased to this engine
 	timer *time.Timer
 
-	once  sync.Once
-	done  chan struct{} // closed when the write has been made (or failed)
-	err   error
-	final bool // the write stored the final state
+	once sync.Once
+	done chan struct{} // closed when the write has been made (or failed)
+	err  error
 
 	// mu guards the held events of a blocking run.
 	mu        sync.Mutex
@@ -63,7 +62,7 @@ func (d *deferredCreate) write(ctx context.Context, store Store, final *Run) (wr
 		}
 		r := &d.run
 		if final != nil {
-			r, d.final = final, true
+			r = final
 		}
 		_, d.err = store.CreateRunInSession(context.WithoutCancel(ctx), d.sess, r)
 		close(d.done)
@@ -93,6 +92,12 @@ func (d *deferredCreate) snapshot() *Run {
 	}
 	r := d.run
 	return &r
+}
+
+// pending reports whether the run is not fully shown yet: not written, or
+// its events still held back.
+func (d *deferredCreate) pending() bool {
+	return !d.written() || d.isHolding()
 }
 
 // isHolding reports whether the run's events are still held back.
@@ -186,16 +191,17 @@ func (e *Engine) defers() bool {
 	return ok && pl.ProcessLocal()
 }
 
-// deferred returns the pending creation of an executing run, or nil.
+// deferred returns the deferred creation of an executing run while it is
+// pending, or nil.
 func (e *Engine) deferred(runID string) *deferredCreate {
-	if ar := e.activeRun(runID); ar != nil && ar.create != nil && !ar.create.written() {
+	if ar := e.activeRun(runID); ar != nil && ar.create != nil && ar.create.pending() {
 		return ar.create
 	}
 	return nil
 }
 
-// writeDeferred stores the run runID if its creation is still pending, so
-// a store operation on it that follows sees it.
+// writeDeferred stores the run runID and releases its events if it is
+// still pending, so a store or log operation on it that follows sees it.
 func (e *Engine) writeDeferred(ctx context.Context, runID string) error {
 	d := e.deferred(runID)
 	if d == nil {
@@ -212,15 +218,11 @@ func (e *Engine) flushDeferred(ctx context.Context) {
 	e.activeMu.Lock()
 	var pending []*deferredCreate
 	for _, ar := range e.active {
-		if ar.create != nil && (!ar.create.written() || ar.create.isHolding()) {
+		if ar.create != nil && ar.create.pending() {
 			pending = append(pending, ar.create)
 		}
 	}
 	e.activeMu.Unlock()
-	if len(pending) == 1 {
-		_ = pending[0].flush(ctx, e)
-		return
-	}
 	var wg sync.WaitGroup
 	for _, d := range pending {
 		wg.Go(func() { _ = d.flush(ctx, e) })

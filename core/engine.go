@@ -931,7 +931,7 @@ func (e *Engine) Get(ctx context.Context, runID string) (*Run, error) {
 		return nil, Errorf(CodeNotFound, "run %q not found", runID)
 	}
 	if err == nil {
-		e.final.put(r, e.cfg.Now())
+		e.final.put(r, nil, e.cfg.Now())
 	}
 	return r, err
 }
@@ -1321,7 +1321,7 @@ func (e *Engine) replaySegment(ctx context.Context, run *Run, after int64) (*Str
 		return nil, err
 	}
 	if whole && int64(len(evs)) == run.EventCount && evs[0].EventIndex == 0 && evs[len(evs)-1].EventIndex == run.EventCount-1 {
-		e.final.putEvents(run, evs, e.cfg.Now())
+		e.final.put(run, evs, e.cfg.Now())
 		return &Stream{replay: evs[after+1:], log: e.log, e: e, runID: run.RunID, last: after}, nil
 	}
 	for len(evs) > 0 && evs[0].EventIndex < after {

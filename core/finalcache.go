@@ -61,17 +61,9 @@ func (c *finalCache) get(id string, now time.Time) *Run {
 	return &r
 }
 
-// put keeps r if it has ended.
-func (c *finalCache) put(r *Run, now time.Time) {
-	c.store(r, nil, now)
-}
-
-// putEvents keeps r, which has ended, with its whole stream evs.
-func (c *finalCache) putEvents(r *Run, evs []Event, now time.Time) {
-	c.store(r, evs, now)
-}
-
-func (c *finalCache) store(r *Run, evs []Event, now time.Time) {
+// put keeps r if it has ended, with its whole stream evs when known (nil
+// otherwise).
+func (c *finalCache) put(r *Run, evs []Event, now time.Time) {
 	if c == nil || !r.Status.Final() || len(evs) > maxCachedEvents {
 		return
 	}
