@@ -26,6 +26,17 @@ const maxFormFields = 256
 // ParseForm decodes a run-endpoint body. It never panics; a malformed body
 // is an error of code invalid.
 func ParseForm(contentType string, body []byte) (Form, error) {
+	if boundary, ok := simpleBoundary(contentType); ok {
+		if f, ok := fastMultipart(body, boundary); ok {
+			return f, nil
+		}
+	}
+	return parseFormLibrary(contentType, body)
+}
+
+// parseFormLibrary is ParseForm through the standard library's parsers
+// only (mime, mime/multipart, net/url, encoding/json).
+func parseFormLibrary(contentType string, body []byte) (Form, error) {
 	mediaType, params, err := mime.ParseMediaType(contentType)
 	if contentType == "" {
 		if len(bytes.TrimSpace(body)) == 0 {
