@@ -171,6 +171,8 @@ func (s *Store) writer() {
 			}
 		}
 		s.commit(batch)
+		s.committed()
+		s.catchUpCheckpoint()
 	}
 }
 

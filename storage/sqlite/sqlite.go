@@ -1,12 +1,14 @@
 // Package sqlite is the embedded state store: core.Store on one SQLite file
 // (or an in-memory database), with the pure-Go modernc.org/sqlite driver.
 //
-// A Store holds two connection pools on the same database: a writer pool of
-// exactly one connection, through which every write goes (so the process's
-// own writers queue in Go instead of failing with SQLITE_BUSY), and a reader
-// pool of several query-only connections, which WAL lets run alongside the
-// writer. busy_timeout covers other processes (another replica, the migrate
-// command) writing to the same file.
+// A Store holds two connection pools on the same database: a writer pool
+// whose one writing connection is owned by one goroutine, through which
+// every write goes (so the process's own writers queue in Go, and commit
+// together, instead of failing with SQLITE_BUSY), and a reader pool of
+// several query-only connections, which WAL lets run alongside the writer.
+// The WAL is checkpointed in the background (checkpoint.go), not inside a
+// commit. busy_timeout covers other processes (another replica, the
+// migrate command) writing to the same file.
 //
 // The schema is versioned and embedded (migrations/*.sql, applied with
 // goose through storage/migrate); Open migrates to the latest version.
@@ -22,6 +24,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentgate/agentgate/core"
@@ -44,7 +47,7 @@ var migrationFiles embed.FS
 type Store struct {
 	// w is the writer pool: two connections, one pinned by the writer
 	// goroutine (wc), through which every write of the store goes, and one
-	// for Ping and DB.
+	// for the background checkpoints (checkpoint.go), Ping and DB.
 	w    *sql.DB
 	wc   *sql.Conn
 	r    *sql.DB   // reader pool: query_only connections
@@ -57,7 +60,15 @@ type Store struct {
 	stop       chan struct{} // closed by Close
 	writerDone chan struct{} // closed when the writer goroutine returns
 	closeOnce  sync.Once
-	started    bool // the writer goroutine runs
+	started    bool // the writer and checkpointer goroutines run
+
+	// WAL checkpoints (checkpoint.go): dirty tells the checkpointer that
+	// the writer committed; catchUp asks the writer to finish a checkpoint
+	// the checkpointer could not complete.
+	dirty            chan struct{}
+	catchUp          atomic.Bool
+	commits          atomic.Uint64 // batches committed
+	checkpointerDone chan struct{}
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it
@@ -73,11 +84,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := openPool(ctx, t.writerDSN(), 2)
+	w, err := openPool(ctx, t.storeWriterDSN(), 2)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
 	}
-	s := &Store{w: w, stmts: make(map[string]*sql.Stmt), ops: make(chan *writeOp, maxBatch), stop: make(chan struct{}), writerDone: make(chan struct{})}
+	s := &Store{w: w, stmts: make(map[string]*sql.Stmt), ops: make(chan *writeOp, maxBatch), stop: make(chan struct{}), writerDone: make(chan struct{}),
+		dirty: make(chan struct{}, 1), checkpointerDone: make(chan struct{})}
 	if err := Migrate(ctx, w, Latest); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -104,6 +116,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	s.started = true
 	go s.writer()
+	if t.memory {
+		close(s.checkpointerDone) // no WAL
+	} else {
+		go s.checkpointer(checkpointEvery)
+	}
 	return s, nil
 }
 
@@ -221,6 +238,7 @@ func (s *Store) Close() error {
 		close(s.stop)
 		if s.started {
 			<-s.writerDone
+			<-s.checkpointerDone
 		}
 	})
 	if !first {
@@ -302,6 +320,17 @@ func (t target) writerDSN() string {
 		p = append(p, "_pragma=journal_mode(WAL)")
 	}
 	return t.with(p...)
+}
+
+// storeWriterDSN is writerDSN for a Store's writer pool: SQLite's automatic
+// checkpoint is off, because the Store checkpoints in the background
+// (checkpoint.go), and a WAL that grew during a burst is cut back to
+// walSizeLimit when it restarts.
+func (t target) storeWriterDSN() string {
+	if t.memory {
+		return t.writerDSN()
+	}
+	return t.writerDSN() + "&_pragma=wal_autocheckpoint(0)" + fmt.Sprintf("&_pragma=journal_size_limit(%d)", walSizeLimit)
 }
 
 func (t target) readerDSN() string {
