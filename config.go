@@ -81,6 +81,9 @@ type HTTPConfig struct {
 type EventLogConfig struct {
 	MaxEventsPerRun int           `yaml:"max_events_per_run"`
 	Retention       time.Duration `yaml:"retention"`
+	// MaxEvents bounds the in-memory log's events in all (finished runs
+	// are dropped, earliest finished first); Redis ignores it.
+	MaxEvents int `yaml:"max_events"`
 	// Prefix of the Redis keys (default "agentgate:"); replicas that share
 	// runs use the same prefix.
 	Prefix string `yaml:"prefix"`
@@ -450,6 +453,9 @@ func (c *Config) Validate() error {
 	case "", "true", "false":
 	default:
 		errs = append(errs, fmt.Errorf("user_isolation must be true or false, not %q", c.UserIsolation))
+	}
+	if c.EventLog.MaxEventsPerRun < 0 || c.EventLog.MaxEvents < 0 || c.EventLog.Retention < 0 {
+		errs = append(errs, errors.New("event_log: max_events_per_run, max_events and retention must not be negative (0 takes the default)"))
 	}
 	switch c.LogLevel {
 	case "", "debug", "info", "warn", "error":

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/storage/memlog"
 )
 
 func TestEmbeddedDefaultConfig(t *testing.T) {
@@ -45,6 +46,7 @@ func TestEnvExpansionAndOverrides(t *testing.T) {
 	t.Setenv("AGENTGATE_ADDR", "127.0.0.1:9999")
 	t.Setenv("AGENTGATE_EVENT_LOG_MAX_EVENTS_PER_RUN", "42")
 	t.Setenv("AGENTGATE_EVENT_LOG_RETENTION", "90s")
+	t.Setenv("AGENTGATE_EVENT_LOG_MAX_EVENTS", "5000")
 	path := filepath.Join(t.TempDir(), "c.yaml")
 	if err := os.WriteFile(path, []byte("name: ${AG_TEST_NAME}\nmodels: {m: {provider: scripted}}\nagents: [{id: a, model: m, tools: [calculator]}]\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -53,7 +55,7 @@ func TestEnvExpansionAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Name != "from-env" || cfg.Addr != "127.0.0.1:9999" || cfg.EventLog.MaxEventsPerRun != 42 || cfg.EventLog.Retention != 90*time.Second {
+	if cfg.Name != "from-env" || cfg.Addr != "127.0.0.1:9999" || cfg.EventLog.MaxEventsPerRun != 42 || cfg.EventLog.Retention != 90*time.Second || cfg.EventLog.MaxEvents != 5000 {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 	t.Setenv("AGENTGATE_EVENT_LOG_RETENTION", "soon")
@@ -65,10 +67,11 @@ func TestEnvExpansionAndOverrides(t *testing.T) {
 func TestValidateRejects(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"models: {m: {provider: nope}}\nagents: [{id: a, model: m}]":                        "provider",
-		"models: {m: {provider: scripted}}\nagents: [{id: a, model: other}]":                "not declared",
-		"models: {m: {provider: scripted}}\nagents: [{id: a, model: m, tools: [rm_rf]}]":    "unknown tool",
-		"models: {m: {provider: scripted}}\nagents: [{id: a, model: m}, {id: a, model: m}]": "twice",
+		"models: {m: {provider: nope}}\nagents: [{id: a, model: m}]":                                  "provider",
+		"models: {m: {provider: scripted}}\nagents: [{id: a, model: other}]":                          "not declared",
+		"event_log: {max_events: -1}\nmodels: {m: {provider: scripted}}\nagents: [{id: a, model: m}]": "must not be negative",
+		"models: {m: {provider: scripted}}\nagents: [{id: a, model: m, tools: [rm_rf]}]":              "unknown tool",
+		"models: {m: {provider: scripted}}\nagents: [{id: a, model: m}, {id: a, model: m}]":           "twice",
 		"auth_mode: basic":                 "auth_mode must be",
 		"redis_url: http://127.0.0.1:6379": "redis_url",
 		"database_url: mysql://x":          "database_url",
@@ -242,5 +245,23 @@ func TestSampleConfigs(t *testing.T) {
 				t.Errorf("%s: %v", f, err)
 			}
 		}
+	}
+}
+
+func TestOpenBackendsPassesTheEventLogLimits(t *testing.T) {
+	t.Parallel()
+	cfg := &Config{DatabaseURL: "sqlite://:memory:", EventLog: EventLogConfig{MaxEventsPerRun: 7, Retention: time.Minute, MaxEvents: 70}}
+	store, elog, err := openBackends(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	defer elog.Close()
+	ml, ok := elog.(*memlog.Log)
+	if !ok {
+		t.Fatalf("event log %T, want the in-memory log", elog)
+	}
+	if got := ml.Config(); got.MaxEventsPerRun != 7 || got.Retention != time.Minute || got.MaxEvents != 70 {
+		t.Fatalf("memlog config = %+v", got)
 	}
 }

@@ -150,7 +150,7 @@ func openBackends(ctx context.Context, cfg *Config) (core.Store, core.EventLog, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot open the state store %s: %w", redact(cfg.DatabaseURL), err)
 	}
-	logCfg := core.EventLogConfig{MaxEventsPerRun: cfg.EventLog.MaxEventsPerRun, Retention: cfg.EventLog.Retention}
+	logCfg := core.EventLogConfig{MaxEventsPerRun: cfg.EventLog.MaxEventsPerRun, Retention: cfg.EventLog.Retention, MaxEvents: cfg.EventLog.MaxEvents}
 	if cfg.RedisURL == "" {
 		return store, memlog.New(logCfg), nil
 	}

@@ -120,6 +120,12 @@ type EventLogConfig struct {
 	// Retention is how long a run's events are kept after Finish.
 	// Default one hour.
 	Retention time.Duration
+	// MaxEvents bounds the events an in-memory log keeps in all: past it,
+	// finished runs are dropped, the earliest finished first, as if their
+	// retention had ended (live runs are never dropped). Default 100,000.
+	// A log in a server of its own (Redis) leaves its memory to that
+	// server's limits.
+	MaxEvents int
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -129,6 +135,9 @@ func (c EventLogConfig) WithDefaults() EventLogConfig {
 	}
 	if c.Retention <= 0 {
 		c.Retention = time.Hour
+	}
+	if c.MaxEvents <= 0 {
+		c.MaxEvents = 100000
 	}
 	return c
 }

@@ -1,7 +1,7 @@
 // Package memlog is the in-memory core.EventLog: the embedded default used
 // when no Redis is configured. It holds every run's stream in process memory,
 // bounded by core.EventLogConfig (events kept per run, time kept after
-// Finish), and passes storage/eventlogtest.
+// Finish, events kept in all), and passes storage/eventlogtest.
 //
 // # Layout and concurrency
 //
@@ -38,6 +38,14 @@
 // before that clears the stamp. Subscriptions of a removed run end with a
 // *core.GoneError whose FirstIndex is the run's event count. A run appended
 // to after its removal starts again at index 0: the log keeps no tombstones.
+//
+// The log also counts the events it holds in all. Past MaxEvents it drops
+// finished runs, the earliest finished first, as if their retention had
+// ended; a run that someone is reading is spared and queued again, and
+// live runs are never dropped. Finished runs queue in the order they
+// finish (a run that goes on and finishes again is queued again; its
+// earlier entry is skipped), and the janitor drops the entries of runs
+// whose retention ended.
 //
 // Cancel signals are remembered for Retention after they are signalled.
 //
@@ -79,10 +87,26 @@ type Log struct {
 	epoch  time.Time // finish times count from it (monotonic)
 	shards [numShards]shard
 
+	// held counts the events of every run; past cfg.MaxEvents, finished
+	// runs are dropped in the order they finished (finishedQ).
+	held      atomic.Int64
+	finishedQ struct {
+		sync.Mutex
+		q    []finishedRun
+		head int // q[:head] are popped
+	}
+
 	closed    atomic.Bool
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
 	janitor   sync.WaitGroup
+}
+
+// finishedRun is a run as it finished at Log.now() at; the run has
+// finished again (or been revived) since if its finishedAt differs.
+type finishedRun struct {
+	r  *run
+	at int64
 }
 
 type shard struct {
@@ -109,6 +133,7 @@ type run struct {
 
 	waiting    atomic.Bool  // a subscriber waits on notify
 	finishedAt atomic.Int64 // Log.now() of the latest Finish; 0 when live
+	removed    atomic.Bool  // dead, readable without mu
 }
 
 type cancelSignal struct {
@@ -170,7 +195,7 @@ func (l *Log) lookup(runID string, create, write bool) *run {
 			r.mu.Lock()
 			killed := l.expired(r, l.now())
 			if killed {
-				r.kill()
+				l.kill(r)
 				delete(sh.runs, runID)
 			}
 			r.mu.Unlock()
@@ -209,8 +234,14 @@ func (l *Log) lookup(runID string, create, write bool) *run {
 // kill releases the run's events and wakes its subscribers, which then fail
 // with a GoneError naming the run's event count. Callers hold the shard lock
 // and r.mu, and delete r from the shard.
+func (l *Log) kill(r *run) {
+	l.held.Add(-int64(r.n))
+	r.kill()
+}
+
 func (r *run) kill() {
 	r.dead = true
+	r.removed.Store(true)
 	r.base += int64(r.n)
 	r.buf, r.head, r.n = nil, 0, 0
 	close(r.notify)
@@ -221,9 +252,9 @@ func (r *run) at(i int64) core.Event {
 	return *r.buf[(r.head+int(i-r.base))%len(r.buf)]
 }
 
-// push appends ev, trimming the oldest event when limit are held. Callers
-// hold r.mu for writing.
-func (r *run) push(ev *core.Event, limit int) {
+// push appends ev, trimming the oldest event when limit are held, and
+// reports whether it trimmed one. Callers hold r.mu for writing.
+func (r *run) push(ev *core.Event, limit int) (trimmed bool) {
 	if r.n == len(r.buf) && r.n < limit {
 		nb := make([]*core.Event, min(max(2*len(r.buf), initialCapacity), limit))
 		for i := range r.n {
@@ -234,12 +265,13 @@ func (r *run) push(ev *core.Event, limit int) {
 	if r.n < len(r.buf) {
 		r.buf[(r.head+r.n)%len(r.buf)] = ev
 		r.n++
-		return
+		return false
 	}
 	// Full at limit: the new event takes the oldest one's slot.
 	r.buf[r.head] = ev
 	r.head = (r.head + 1) % len(r.buf)
 	r.base++
+	return true
 }
 
 func (r *run) gone() error {
@@ -280,20 +312,30 @@ func (l *Log) AppendAll(ctx context.Context, evs []*core.Event, finish bool) (in
 		r.base = evs[0].EventIndex
 	}
 	first := r.base + int64(r.n)
+	added := int64(0)
 	for _, ev := range evs {
 		ev.EventIndex = r.base + int64(r.n)
-		r.push(ev, l.cfg.MaxEventsPerRun)
+		if !r.push(ev, l.cfg.MaxEventsPerRun) {
+			added++
+		}
 	}
+	held := l.held.Add(added)
+	var at int64
 	if finish {
-		r.finishedAt.Store(l.now())
-	} else {
-		r.finishedAt.Store(0)
+		at = l.now()
 	}
+	r.finishedAt.Store(at)
 	if r.waiting.Swap(false) {
 		close(r.notify)
 		r.notify = make(chan struct{})
 	}
 	r.mu.Unlock()
+	if finish {
+		l.queueFinished(r, at)
+	}
+	if finish || held > int64(l.cfg.MaxEvents) {
+		l.makeRoom()
+	}
 	return first, nil
 }
 
@@ -379,10 +421,16 @@ func (l *Log) Finish(ctx context.Context, runID string) error {
 	if r == nil {
 		return nil
 	}
+	at := int64(0)
 	if r.n > 0 {
-		r.finishedAt.Store(l.now())
+		at = l.now()
+		r.finishedAt.Store(at)
 	}
 	r.mu.Unlock()
+	if at != 0 {
+		l.queueFinished(r, at)
+		l.makeRoom()
+	}
 	return nil
 }
 
@@ -505,7 +553,7 @@ func (l *Log) sweep(now time.Time) {
 				continue // busy, hence not expired; the next sweep will do
 			}
 			if l.expired(r, mono) || (r.n == 0 && r.subs == 0) {
-				r.kill()
+				l.kill(r)
 				delete(sh.runs, id)
 			}
 			r.mu.Unlock()
@@ -516,6 +564,94 @@ func (l *Log) sweep(now time.Time) {
 			}
 		}
 		sh.mu.Unlock()
+	}
+	l.pruneFinished()
+}
+
+// queueFinished queues r, which finished at at.
+func (l *Log) queueFinished(r *run, at int64) {
+	fq := &l.finishedQ
+	fq.Lock()
+	fq.q = append(fq.q, finishedRun{r: r, at: at})
+	fq.Unlock()
+}
+
+// makeRoom drops the earliest finished runs while the log holds more than
+// MaxEvents. A run someone is reading is not dropped: it goes to the back
+// of the queue, as if it had finished then. The caller holds no lock.
+func (l *Log) makeRoom() {
+	fq := &l.finishedQ
+	fq.Lock()
+	tries := len(fq.q) - fq.head
+	fq.Unlock()
+	for ; tries > 0 && l.held.Load() > int64(l.cfg.MaxEvents); tries-- {
+		fr, ok := l.popFinished()
+		if !ok {
+			return // only live runs are left
+		}
+		sh := l.shard(fr.r.id)
+		sh.mu.Lock()
+		fr.r.mu.Lock()
+		switch {
+		case fr.r.dead || fr.r.finishedAt.Load() != fr.at || sh.runs[fr.r.id] != fr.r:
+			// Gone already, or revived or finished again since.
+		case fr.r.subs > 0:
+			// Never cut a stream short for room.
+			fq.Lock()
+			fq.q = append(fq.q, fr)
+			fq.Unlock()
+		default:
+			l.kill(fr.r)
+			delete(sh.runs, fr.r.id)
+		}
+		fr.r.mu.Unlock()
+		sh.mu.Unlock()
+	}
+}
+
+// popFinished takes the earliest entry of the finished queue.
+func (l *Log) popFinished() (finishedRun, bool) {
+	fq := &l.finishedQ
+	fq.Lock()
+	defer fq.Unlock()
+	if fq.head == len(fq.q) {
+		return finishedRun{}, false
+	}
+	fr := fq.q[fq.head]
+	fq.q[fq.head] = finishedRun{}
+	fq.head++
+	l.compactFinished()
+	return fr, true
+}
+
+// pruneFinished drops the queue's leading entries whose run is gone
+// (retention ended) or finished again since, so the queue does not
+// outgrow the runs it names.
+func (l *Log) pruneFinished() {
+	fq := &l.finishedQ
+	fq.Lock()
+	defer fq.Unlock()
+	for fq.head < len(fq.q) {
+		fr := fq.q[fq.head]
+		if !fr.r.removed.Load() && fr.r.finishedAt.Load() == fr.at {
+			break
+		}
+		fq.q[fq.head] = finishedRun{}
+		fq.head++
+	}
+	l.compactFinished()
+}
+
+// compactFinished reuses the popped front of the queue. The caller holds
+// the queue's lock.
+func (l *Log) compactFinished() {
+	fq := &l.finishedQ
+	if fq.head == len(fq.q) {
+		fq.q, fq.head = fq.q[:0], 0
+	} else if fq.head > 1024 && fq.head > len(fq.q)/2 {
+		n := copy(fq.q, fq.q[fq.head:])
+		clear(fq.q[n:])
+		fq.q, fq.head = fq.q[:n], 0
 	}
 }
 
@@ -579,7 +715,7 @@ func (s *subscription) Close() error {
 		r.mu.Lock()
 		r.subs--
 		if r.subs == 0 && r.n == 0 && !r.dead && sh.runs[r.id] == r {
-			r.kill()
+			s.log.kill(r)
 			delete(sh.runs, r.id)
 		}
 		r.mu.Unlock()

@@ -48,7 +48,7 @@ func TestDefaults(t *testing.T) {
 	t.Parallel()
 	l := New(core.EventLogConfig{})
 	defer l.Close()
-	if got := l.Config(); got.MaxEventsPerRun != 10000 || got.Retention != time.Hour {
+	if got := l.Config(); got.MaxEventsPerRun != 10000 || got.Retention != time.Hour || got.MaxEvents != 100000 {
 		t.Fatalf("Config() = %+v, want the defaults", got)
 	}
 }
