@@ -471,6 +471,21 @@ type runWriter struct {
 	floor int64
 	// create is the run's first write when Start deferred it (deferred.go).
 	create *deferredCreate
+	// slab is where the run's events are allocated, eventSlab at a time:
+	// one allocation instead of one per event (the log keeps them).
+	slab []Event
+}
+
+// eventSlab is how many events a runWriter allocates at once.
+const eventSlab = 16
+
+// alloc returns a copy of e that the log may keep.
+func (w *runWriter) alloc(e Event) *Event {
+	if len(w.slab) == cap(w.slab) {
+		w.slab = make([]Event, 0, eventSlab)
+	}
+	w.slab = append(w.slab, e)
+	return &w.slab[len(w.slab)-1]
 }
 
 func (w *runWriter) emit(ctx context.Context, ev Event) error {
@@ -485,7 +500,8 @@ func (w *runWriter) emitFinal(ctx context.Context, ev Event) (finished bool, err
 	return w.append(ctx, ev, true)
 }
 
-func (w *runWriter) append(ctx context.Context, ev Event, final bool) (finished bool, err error) {
+func (w *runWriter) append(ctx context.Context, e Event, final bool) (finished bool, err error) {
+	ev := w.alloc(e)
 	ev.RunID = w.run.RunID
 	ev.SessionID = w.run.SessionID
 	ev.AgentID = w.run.AgentID
@@ -501,17 +517,17 @@ func (w *runWriter) append(ctx context.Context, ev Event, final bool) (finished 
 	took := false
 	if w.create != nil {
 		// A run whose events are held back (deferred.go).
-		took, idx, finished, err = w.create.hold(ctx, w.e.log, &ev, max(w.last+1, w.floor), final)
+		took, idx, finished, err = w.create.hold(ctx, w.e.log, ev, max(w.last+1, w.floor), final)
 	}
 	if !took {
 		ev.EventIndex = max(w.last+1, w.floor) // honoured only if the log lost the run
 		// A started append is never cut short by the run's cancellation,
 		// so only a failing log leaves it undecided.
 		if fa, ok := w.e.log.(FinishingAppender); ok && final {
-			idx, err = fa.AppendFinish(context.WithoutCancel(ctx), &ev)
+			idx, err = fa.AppendFinish(context.WithoutCancel(ctx), ev)
 			finished = err == nil
 		} else {
-			idx, err = w.e.log.Append(context.WithoutCancel(ctx), &ev)
+			idx, err = w.e.log.Append(context.WithoutCancel(ctx), ev)
 		}
 	}
 	if err != nil {

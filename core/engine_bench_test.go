@@ -13,8 +13,18 @@ import (
 )
 
 // BenchmarkEngineRun measures Start + Wait of a scripted agent (5 content
-// chunks) on SQLite + the in-memory log, with parallel callers.
+// chunks) on SQLite + the in-memory log, with parallel callers: a
+// foreground run as a stream starts it, and a blocking one (REST's
+// stream=false), whose events are held until it ends. Besides the wall time
+// per run it reports the process's CPU time per run (cpu-µs/op), which is
+// what the callers, the engine and the SQLite writer cost together: wall
+// time alone hides how much of the machine a run takes.
 func BenchmarkEngineRun(b *testing.B) {
+	b.Run("foreground", func(b *testing.B) { benchmarkEngineRun(b, false) })
+	b.Run("blocking", func(b *testing.B) { benchmarkEngineRun(b, true) })
+}
+
+func benchmarkEngineRun(b *testing.B, blocking bool) {
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
@@ -37,9 +47,10 @@ func BenchmarkEngineRun(b *testing.B) {
 	b.ReportAllocs()
 	b.SetParallelism(16) // 32 concurrent callers on 2 CPUs, like the load tool
 	b.ResetTimer()
+	cpu0, cpuOK := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			run, err := eng.Start(ctx, core.StartParams{AgentID: "bench", Message: "hello"})
+			run, err := eng.Start(ctx, core.StartParams{AgentID: "bench", Message: "hello", Blocking: blocking})
 			if err != nil {
 				b.Error(err)
 				return
@@ -51,5 +62,8 @@ func BenchmarkEngineRun(b *testing.B) {
 		}
 	})
 	b.StopTimer()
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	}
 	_ = eng.Close(ctx)
 }
