@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -553,20 +554,15 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	// context was cancelled.
 	bg := context.WithoutCancel(ctx)
 
-	cancelled := make(chan struct{})
-	cancelCh, stopWatch, err := e.log.WatchCancel(ctx, run.RunID)
+	var cancelled atomic.Bool
+	stopWatch, err := AfterCancel(ctx, e.log, run.RunID, func() {
+		cancelled.Store(true)
+		cancel()
+	})
 	if err != nil {
 		return e.finishError(bg, w, fmt.Errorf("watch cancel: %w", err), "internal_error")
 	}
 	defer stopWatch()
-	go func() {
-		select {
-		case <-cancelCh:
-			close(cancelled)
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 
 	if run.Status == RunPending {
 		// A cancel recorded before the run started means it never starts.
@@ -616,14 +612,8 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 		Emit: w.emit,
 	})
 	stopHeartbeat() // finishing clears the lease
-	wasCancelled := false
-	select {
-	case <-cancelled:
-		wasCancelled = true
-	default:
-	}
 	switch {
-	case wasCancelled:
+	case cancelled.Load():
 		// The signal follows the stored intent (Cancel), so the final run
 		// says so too.
 		run.CancelRequested = true

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -77,6 +78,51 @@ type FinishingAppender interface {
 // (see deferred.go).
 type BatchAppender interface {
 	AppendAll(ctx context.Context, evs []*Event, finish bool) (int64, error)
+}
+
+// CancelNotifier is an optional extension of EventLog. AfterCancel
+// arranges for f to be called, in a goroutine of its own, once the run's
+// cancel is signalled (at once if it already was), as WatchCancel's
+// channel would be closed; the caller needs no goroutine of its own
+// waiting on a channel for every run it executes. stop unregisters f
+// (any number of times); f may still be called if the signal races with
+// stop. The engine prefers it to WatchCancel.
+type CancelNotifier interface {
+	AfterCancel(ctx context.Context, runID string, f func()) (stop func(), err error)
+}
+
+// AfterCancel calls f, in a goroutine of its own, once runID's cancel is
+// signalled on log, until stop is called or ctx ends: through the log's
+// AfterCancel when it is a CancelNotifier, else by a goroutine waiting on
+// WatchCancel's channel.
+func AfterCancel(ctx context.Context, log EventLog, runID string, f func()) (stop func(), err error) {
+	if cn, ok := log.(CancelNotifier); ok {
+		return cn.AfterCancel(ctx, runID, f)
+	}
+	ch, stopWatch, err := log.WatchCancel(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case <-ch:
+			select {
+			case <-stopped:
+			default:
+				f()
+			}
+		case <-ctx.Done():
+		case <-stopped:
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stopped)
+			stopWatch()
+		})
+	}, nil
 }
 
 // ProcessLocal is an optional extension of EventLog: a log whose events

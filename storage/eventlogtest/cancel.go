@@ -1,8 +1,12 @@
 package eventlogtest
 
 import (
+	"errors"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/agentgate/agentgate/core"
 )
 
 func testCancel(t *testing.T, newLog NewLogFunc) {
@@ -166,5 +170,110 @@ func testCancel(t *testing.T, newLog NewLogFunc) {
 			})
 		}
 		wg.Wait()
+	})
+}
+
+// testAfterCancel covers core.AfterCancel on the log: the log's own
+// core.CancelNotifier when it has one, else the fallback on WatchCancel.
+func testAfterCancel(t *testing.T, newLog NewLogFunc) {
+	// called returns a function that records its calls on ch.
+	called := func() (func(), chan struct{}) {
+		ch := make(chan struct{}, 4)
+		return func() { ch <- struct{}{} }, ch
+	}
+	within := func(ch chan struct{}, d time.Duration) bool {
+		select {
+		case <-ch:
+			return true
+		case <-time.After(d):
+			return false
+		}
+	}
+
+	t.Run("SignalCalls", func(t *testing.T) {
+		t.Parallel()
+		ctx, l, run := testCtx(t), newLog(t, defaultConfig()), newRunID()
+		f, calls := called()
+		stop, err := core.AfterCancel(ctx, l, run, f)
+		if err != nil {
+			t.Fatalf("AfterCancel: %v", err)
+		}
+		defer stop()
+		if within(calls, waitShort) {
+			t.Fatal("called before any signal")
+		}
+		if err := l.SignalCancel(ctx, run); err != nil {
+			t.Fatalf("SignalCancel: %v", err)
+		}
+		if !within(calls, waitLong) {
+			t.Fatalf("not called %v after the signal", waitLong)
+		}
+		if err := l.SignalCancel(ctx, run); err != nil {
+			t.Fatalf("SignalCancel again: %v", err)
+		}
+		if within(calls, waitShort) {
+			t.Fatal("called twice")
+		}
+	})
+
+	t.Run("AlreadySignalled", func(t *testing.T) {
+		t.Parallel()
+		ctx, l, run := testCtx(t), newLog(t, defaultConfig()), newRunID()
+		if err := l.SignalCancel(ctx, run); err != nil {
+			t.Fatalf("SignalCancel: %v", err)
+		}
+		f, calls := called()
+		stop, err := core.AfterCancel(ctx, l, run, f)
+		if err != nil {
+			t.Fatalf("AfterCancel: %v", err)
+		}
+		defer stop()
+		if !within(calls, waitLong) {
+			t.Fatal("not called for a run already signalled")
+		}
+	})
+
+	t.Run("StopAndOtherRuns", func(t *testing.T) {
+		t.Parallel()
+		ctx, l, a, b := testCtx(t), newLog(t, defaultConfig()), newRunID(), newRunID()
+		fa, callsA := called()
+		stopA, err := core.AfterCancel(ctx, l, a, fa)
+		if err != nil {
+			t.Fatalf("AfterCancel(a): %v", err)
+		}
+		fb, callsB := called()
+		stopB, err := core.AfterCancel(ctx, l, b, fb)
+		if err != nil {
+			t.Fatalf("AfterCancel(b): %v", err)
+		}
+		defer stopB()
+		fa2, callsA2 := called()
+		stopA2, err := core.AfterCancel(ctx, l, a, fa2)
+		if err != nil {
+			t.Fatalf("AfterCancel(a) again: %v", err)
+		}
+		defer stopA2()
+		stopA()
+		stopA() // safe twice
+		if err := l.SignalCancel(ctx, a); err != nil {
+			t.Fatalf("SignalCancel(a): %v", err)
+		}
+		if !within(callsA2, waitLong) {
+			t.Fatal("the remaining function of a not called")
+		}
+		if within(callsA, waitShort) {
+			t.Fatal("a stopped function was called")
+		}
+		if within(callsB, waitShort) {
+			t.Fatal("b's function called by a's signal")
+		}
+	})
+
+	t.Run("RejectsBadInput", func(t *testing.T) {
+		t.Parallel()
+		ctx, l := testCtx(t), newLog(t, defaultConfig())
+		if _, err := core.AfterCancel(ctx, l, "", func() {}); !errors.Is(err, core.ErrInvalid) {
+			t.Fatalf("AfterCancel without a run: %v, want ErrInvalid", err)
+		}
 	})
 }

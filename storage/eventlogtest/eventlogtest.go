@@ -67,6 +67,7 @@ func Run(t *testing.T, newLog func(t *testing.T, cfg core.EventLogConfig) core.E
 		{"Trim", testTrim},
 		{"Retention", testRetention},
 		{"Cancel", testCancel},
+		{"AfterCancel", testAfterCancel},
 		{"Lifecycle", testLifecycle},
 	}
 	for _, a := range areas {

@@ -58,6 +58,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,6 +142,12 @@ type cancelSignal struct {
 	signalled bool
 	at        time.Time // when signalled
 	watchers  int
+	after     []*afterCancel // AfterCancel functions waiting for the signal
+}
+
+type afterCancel struct {
+	f       func()
+	stopped atomic.Bool
 }
 
 // New returns an empty log with cfg's limits (zero fields take the defaults
@@ -469,6 +476,10 @@ func (l *Log) SignalCancel(ctx context.Context, runID string) error {
 	if !c.signalled {
 		c.signalled, c.at = true, now
 		close(c.ch)
+		for _, a := range c.after {
+			go a.f()
+		}
+		c.after = nil
 	}
 	return nil
 }
@@ -502,6 +513,49 @@ func (l *Log) WatchCancel(ctx context.Context, runID string) (<-chan struct{}, f
 		})
 	}
 	return c.ch, stop, nil
+}
+
+// AfterCancel implements core.CancelNotifier. The stop function may be
+// called any number of times, from any goroutine.
+func (l *Log) AfterCancel(ctx context.Context, runID string, f func()) (func(), error) {
+	if runID == "" {
+		return nil, invalid("no run id")
+	}
+	if f == nil {
+		return nil, invalid("no function to call")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	sh := l.shard(runID)
+	sh.mu.Lock()
+	c := l.cancelLocked(sh, runID, time.Now())
+	if c.signalled {
+		sh.mu.Unlock()
+		go f()
+		return func() {}, nil
+	}
+	a := &afterCancel{f: f}
+	c.after = append(c.after, a)
+	c.watchers++
+	sh.mu.Unlock()
+	return func() {
+		if a.stopped.Swap(true) {
+			return
+		}
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		if i := slices.Index(c.after, a); i >= 0 {
+			c.after = slices.Delete(c.after, i, i+1)
+		}
+		c.watchers--
+		if c.watchers == 0 && !c.signalled && sh.cancels[runID] == c {
+			delete(sh.cancels, runID)
+		}
+	}, nil
 }
 
 // Ping implements core.EventLog: it fails only after Close.
