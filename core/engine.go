@@ -254,17 +254,50 @@ type StartParams struct {
 // Start creates a run and begins executing it. It returns the run as
 // stored (status PENDING); follow it with Subscribe or Wait.
 func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
+	run, _, err := e.start(ctx, p, goSpawn)
+	return run, err
+}
+
+// RunBlocking starts a run as Start does, with p.Blocking set, and executes
+// it in the caller's goroutine instead of one of its own; it returns the run
+// as its segment ended (completed, failed, cancelled or paused), as Wait
+// would. The run is otherwise like any other: listed, cancellable from
+// another request, and waited for by Close. A background or queued run is
+// only started (and waited for) as Start and Wait do.
+func (e *Engine) RunBlocking(ctx context.Context, p StartParams) (*Run, error) {
+	p.Blocking = true
+	var job func()
+	run, ar, err := e.start(ctx, p, func(f func()) { job = f })
+	if err != nil {
+		return nil, err
+	}
+	if job == nil || ar == nil {
+		return e.Wait(ctx, run.RunID, -1)
+	}
+	job()
+	if ar.final != nil {
+		r := *ar.final
+		return &r, nil
+	}
+	return e.Get(ctx, run.RunID)
+}
+
+// goSpawn runs f in a goroutine of its own.
+func goSpawn(f func()) { go f() }
+
+// start is Start; launch runs the run's execution through spawn.
+func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func())) (*Run, *activeRun, error) {
 	select {
 	case <-e.closed:
-		return nil, Errorf(CodeUnavailable, "server is shutting down")
+		return nil, nil, Errorf(CodeUnavailable, "server is shutting down")
 	default:
 	}
 	a, err := e.Agent(p.AgentID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if strings.TrimSpace(p.Message) == "" {
-		return nil, Errorf(CodeInvalid, "message is required")
+		return nil, nil, Errorf(CodeInvalid, "message is required")
 	}
 	info := a.Info()
 	now := e.now()
@@ -300,24 +333,24 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 		d.timer = time.AfterFunc(time.Hour, func() { _ = d.flush(context.Background(), e) })
 		d.timer.Reset(e.cfg.CreateDelay)
 		snapshot := *run
-		e.launch(a, run, execOpts{msg: p.Message, noHistory: generatedSession, create: d})
-		return &snapshot, nil
+		ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: generatedSession, create: d}, spawn)
+		return &snapshot, ar, nil
 	}
 	newSession, err := e.store.CreateRunInSession(ctx, sess, run)
 	if err != nil {
-		return nil, fmt.Errorf("create run: %w", err)
+		return nil, nil, fmt.Errorf("create run: %w", err)
 	}
 	snapshot := *run
 	if queued {
 		if err := e.cfg.Queue.Enqueue(ctx, run.RunID); err != nil {
 			w := &runWriter{e: e, run: run, last: -1}
 			e.finishError(context.WithoutCancel(ctx), w, fmt.Errorf("could not queue the run: %w", err), "queue_error")
-			return nil, &Error{Code: CodeUnavailable, Message: "could not queue the background run", Err: err}
+			return nil, nil, &Error{Code: CodeUnavailable, Message: "could not queue the background run", Err: err}
 		}
-		return &snapshot, nil
+		return &snapshot, nil, nil
 	}
-	e.launch(a, run, execOpts{msg: p.Message, noHistory: newSession})
-	return &snapshot, nil
+	ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: newSession}, spawn)
+	return &snapshot, ar, nil
 }
 
 // ExecuteQueued executes a queued background run; a queue's worker calls
@@ -365,7 +398,7 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 	if ar := e.activeRun(runID); ar != nil {
 		return e.waitActive(ctx, ar)
 	}
-	ar := e.launch(a, run, o)
+	ar := e.launch(a, run, o, goSpawn)
 	return e.waitActive(ctx, ar)
 }
 
@@ -418,10 +451,11 @@ type activeRun struct {
 	create *deferredCreate // pending first write, or nil
 }
 
-// launch executes the run in its own goroutine, detached from any request.
-// A run launched once Close has begun is ended at once (RunCancelled), so
-// Close never misses a run it must wait for.
-func (e *Engine) launch(a Agent, run *Run, o execOpts) *activeRun {
+// launch executes the run through spawn (in its own goroutine, detached
+// from any request, with goSpawn). A run launched once Close has begun is
+// ended at once (RunCancelled), so Close never misses a run it must wait
+// for; spawn is then not called.
+func (e *Engine) launch(a Agent, run *Run, o execOpts, spawn func(func())) *activeRun {
 	ar := &activeRun{done: make(chan struct{})}
 	e.launchMu.Lock()
 	select {
@@ -439,7 +473,7 @@ func (e *Engine) launch(a Agent, run *Run, o execOpts) *activeRun {
 	e.activeMu.Lock()
 	e.active[run.RunID] = ar
 	e.activeMu.Unlock()
-	go func() {
+	spawn(func() {
 		defer e.wg.Done()
 		if e.execute(a, run, o) {
 			final := *run
@@ -451,7 +485,7 @@ func (e *Engine) launch(a Agent, run *Run, o execOpts) *activeRun {
 		}
 		e.activeMu.Unlock()
 		close(ar.done)
-	}()
+	})
 	return ar
 }
 
@@ -1057,7 +1091,7 @@ func (e *Engine) Continue(ctx context.Context, p ContinueParams) (*Run, int64, e
 	}
 	run.EventCount = w.last + 1
 	snapshot := *run
-	e.launch(a, run, execOpts{resume: &resume})
+	e.launch(a, run, execOpts{resume: &resume}, goSpawn)
 	return &snapshot, pausedAt, nil
 }
 

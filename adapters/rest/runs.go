@@ -154,27 +154,27 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 			return fail(c, core.Errorf(core.CodeNotFound, "session %q not found", form.SessionID))
 		}
 	}
-	run, err := h.eng.Start(ctx, core.StartParams{
+	params := core.StartParams{
 		AgentID: agentID, Message: form.Message, SessionID: form.SessionID, UserID: userID,
 		Background: form.Background,
-		// A blocking request shows the run to no one before it ends.
-		Blocking: !form.Stream && !form.Background,
-	})
-	if err != nil {
-		return fail(c, err)
 	}
-	switch {
-	case form.Background && !form.Stream:
-		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
-	case !form.Stream:
-		done, err := h.eng.Wait(ctx, run.RunID, -1)
+	if !form.Stream && !form.Background {
+		// Blocking: the run executes on this request's goroutine, shown
+		// to no one before it ends.
+		done, err := h.eng.RunBlocking(ctx, params)
 		if err != nil {
 			return fail(c, err)
 		}
 		return c.JSON(done)
-	default:
-		return h.stream(c, run, -1, !form.Background)
 	}
+	run, err := h.eng.Start(ctx, params)
+	if err != nil {
+		return fail(c, err)
+	}
+	if !form.Stream {
+		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
+	}
+	return h.stream(c, run, -1, !form.Background)
 }
 
 // stream pumps the run's events after the cursor as SSE. When cancelOnDrop
