@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,17 +71,21 @@ func TestRunShort(t *testing.T) {
 		}
 	}
 
-	o.json = true
+	// Two interleaved rounds: each figure is a round's, every round's rate
+	// is reported.
+	o.json, o.rounds, o.duration = true, 2, 200*time.Millisecond
 	out.Reset()
 	if err := run(context.Background(), o, &out, &out); err != nil {
 		t.Fatal(err)
 	}
 	var got struct {
+		Rounds  int `json:"rounds"`
 		Results map[string]map[string]struct {
 			Requests   int                `json:"requests"`
 			Errors     int                `json:"errors"`
 			RunsPerSec float64            `json:"runs_per_sec"`
 			TTFE       map[string]float64 `json:"ttfe_ms"`
+			Rounds     []float64          `json:"rounds_runs_per_sec"`
 		} `json:"results"`
 		Targets struct {
 			BlockingRatio float64 `json:"blocking_runs_per_sec_ratio"`
@@ -98,10 +103,38 @@ func TestRunShort(t *testing.T) {
 			if (m == "streaming") != (r.TTFE != nil) {
 				t.Errorf("%s %s: ttfe_ms %v", tg, m, r.TTFE)
 			}
+			if len(r.Rounds) != 2 || !slices.Contains(r.Rounds, r.RunsPerSec) {
+				t.Errorf("%s %s: rounds %v, figure %v", tg, m, r.Rounds, r.RunsPerSec)
+			}
 		}
 	}
-	if got.Targets.BlockingRatio <= 0 {
-		t.Errorf("blocking ratio %v", got.Targets.BlockingRatio)
+	if got.Targets.BlockingRatio <= 0 || got.Rounds != 2 {
+		t.Errorf("blocking ratio %v, rounds %d", got.Targets.BlockingRatio, got.Rounds)
+	}
+}
+
+func TestMedianRound(t *testing.T) {
+	rs := []result{
+		{PerSecond: 300, Requests: 3, Errors: 1, FirstErr: "first"},
+		{PerSecond: 100, Requests: 1, Latency: percentiles{P50: time.Millisecond}},
+		{PerSecond: 200, Requests: 2, Errors: 2, Latency: percentiles{P50: 2 * time.Millisecond}},
+	}
+	m := medianRound(rs)
+	if m.PerSecond != 200 || m.Requests != 2 || m.Latency.P50 != 2*time.Millisecond {
+		t.Errorf("median = %+v, want the 200/s round whole", m)
+	}
+	if !slices.Equal(m.RoundsPerSecond, []float64{300, 100, 200}) || m.Errors != 3 || m.FirstErr != "first" {
+		t.Errorf("rounds %v, errors %d %q; want every round's rate in order and all the errors", m.RoundsPerSecond, m.Errors, m.FirstErr)
+	}
+	// An even number: the lower middle. One round: itself, no list.
+	if m := medianRound(rs[1:]); m.PerSecond != 100 {
+		t.Errorf("median of two = %v, want the lower", m.PerSecond)
+	}
+	if m := medianRound(rs[:1]); m.PerSecond != 300 || m.RoundsPerSecond != nil {
+		t.Errorf("one round = %+v", m)
+	}
+	if m := medianRound(nil); m.Requests != 0 {
+		t.Errorf("no round = %+v", m)
 	}
 }
 

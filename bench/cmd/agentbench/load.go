@@ -182,6 +182,37 @@ type result struct {
 	PerSecond float64       `json:"runs_per_sec"`
 	Latency   percentiles   `json:"latency_ms"`
 	TTFE      *percentiles  `json:"ttfe_ms,omitempty"`
+	// RoundsPerSecond are the rates of every round of the measurement,
+	// in order, when there were several; the other figures are those of
+	// the median round (medianRound).
+	RoundsPerSecond []float64 `json:"-"`
+}
+
+// medianRound returns the round with the median rate (the lower middle of
+// an even number), its figures whole (its latencies come from that same
+// round), with every round's rate and the errors of all of them.
+func medianRound(rs []result) *result {
+	if len(rs) == 0 {
+		return &result{}
+	}
+	idx := make([]int, len(rs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return rs[idx[a]].PerSecond < rs[idx[b]].PerSecond })
+	med := rs[idx[(len(rs)-1)/2]]
+	if len(rs) > 1 {
+		med.RoundsPerSecond = make([]float64, len(rs))
+		med.Errors = 0
+		for i, r := range rs {
+			med.RoundsPerSecond[i] = r.PerSecond
+			med.Errors += r.Errors
+			if med.FirstErr == "" {
+				med.FirstErr = r.FirstErr
+			}
+		}
+	}
+	return &med
 }
 
 type percentiles struct {

@@ -8,7 +8,7 @@
 // clients, and checks at least 2,000 blocking runs/s and a resume p99 under
 // 10 ms.
 //
-//	go run ./bench/cmd/agentbench [-duration 5s] [-concurrency 32] [-profile embedded|postgres-redis] [-json]
+//	go run ./bench/cmd/agentbench [-duration 5s] [-rounds 3] [-concurrency 32] [-profile embedded|postgres-redis] [-json]
 //
 // All traffic goes to loopback listeners on 127.0.0.1 that the tool starts
 // itself. See bench/README.md.
@@ -32,6 +32,7 @@ import (
 type options struct {
 	duration    time.Duration
 	warmup      time.Duration
+	rounds      int
 	concurrency int
 	profile     string
 	json        bool
@@ -44,6 +45,7 @@ func main() {
 	var o options
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "how long each HTTP measurement runs (2 targets x 2 modes, or 3 with postgres-redis; its component measurements run half as long)")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up load before each measurement (not counted; half as long for components); 0 disables")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of each HTTP measurement, agentgate and the baseline taking turns; each figure is the target's median round (0 or 1: one round)")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients, each doing one request after another")
 	flag.StringVar(&o.profile, "profile", "embedded", "agentgate backends: "+fmt.Sprint(profileNames()))
 	flag.BoolVar(&o.json, "json", false, "print machine-readable JSON instead of the table")
@@ -71,6 +73,8 @@ func (o options) validate() error {
 		return errors.New("-warmup must not be negative")
 	case o.concurrency < 1 || o.concurrency > 4096:
 		return errors.New("-concurrency must be between 1 and 4096")
+	case o.rounds < 0 || o.rounds > 20:
+		return errors.New("-rounds must be between 1 and 20")
 	}
 	if _, ok := profiles[o.profile]; !ok {
 		return unknownProfile(o.profile)
@@ -219,25 +223,41 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 			streaming bool
 		}{"resume", resumeRequest(capt.resume), true})
 	}
+	rounds := max(o.rounds, 1)
+	rep.Rounds = rounds
 	for _, m := range modes {
-		for _, t := range []*target{gw, base} {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+		// The two targets take turns, round after round, the first of a
+		// round alternating, so a machine that gets slower or faster
+		// meanwhile weighs on both alike; each figure is then the
+		// target's median round.
+		runs := map[string][]result{}
+		for round := range rounds {
+			order := []*target{gw, base}
+			if round%2 == 1 {
+				order = []*target{base, gw}
 			}
-			client := newClient(o.concurrency)
-			if o.warmup > 0 {
-				prog.printf("warming up %s %s (%s)...", t.name, m.name, o.warmup)
-				_ = load(ctx, client, t, m.fn, o.concurrency, o.warmup, m.streaming)
+			for _, t := range order {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				client := newClient(o.concurrency)
+				if o.warmup > 0 {
+					prog.printf("warming up %s %s (%s)...", t.name, m.name, o.warmup)
+					_ = load(ctx, client, t, m.fn, o.concurrency, o.warmup, m.streaming)
+				}
+				// Start each measurement from the same heap state.
+				runtime.GC()
+				prog.printf("measuring %s %s, round %d of %d (%s, %d clients)...", t.name, m.name, round+1, rounds, o.duration, o.concurrency)
+				res := load(ctx, client, t, m.fn, o.concurrency, o.duration, m.streaming)
+				client.CloseIdleConnections()
+				if res.Requests == 0 {
+					prog.printf("  %s %s: no request succeeded (%d errors: %s)", t.name, m.name, res.Errors, res.FirstErr)
+				}
+				runs[t.name] = append(runs[t.name], res)
 			}
-			// Start each measurement from the same heap state.
-			runtime.GC()
-			prog.printf("measuring %s %s (%s, %d clients)...", t.name, m.name, o.duration, o.concurrency)
-			res := load(ctx, client, t, m.fn, o.concurrency, o.duration, m.streaming)
-			client.CloseIdleConnections()
-			rep.Results[t.name][m.name] = &res
-			if res.Requests == 0 {
-				prog.printf("  %s %s: no request succeeded (%d errors: %s)", t.name, m.name, res.Errors, res.FirstErr)
-			}
+		}
+		for name, rs := range runs {
+			rep.Results[name][m.name] = medianRound(rs)
 		}
 	}
 	if ctx.Err() != nil {

@@ -21,6 +21,7 @@ type report struct {
 	Concurrency int           `json:"concurrency"`
 	Duration    time.Duration `json:"-"`
 	Warmup      time.Duration `json:"-"`
+	Rounds      int           `json:"rounds"`
 	GOMAXPROCS  int           `json:"gomaxprocs"`
 	GoVersion   string        `json:"go_version"`
 	Baseline    string        `json:"baseline_mode"`
@@ -145,8 +146,8 @@ func passMiss(ok bool) string {
 
 // writeTable prints the human-readable report.
 func (r *report) writeTable(w io.Writer) {
-	fmt.Fprintf(w, "agentbench: profile %s (%s), concurrency %d, %s per measurement (+%s warm-up), GOMAXPROCS %d, %s\n",
-		r.Profile, r.ProfileDesc, r.Concurrency, r.Duration, r.Warmup, r.GOMAXPROCS, r.GoVersion)
+	fmt.Fprintf(w, "agentbench: profile %s (%s), concurrency %d, %s per measurement (+%s warm-up), %s, GOMAXPROCS %d, %s\n",
+		r.Profile, r.ProfileDesc, r.Concurrency, r.Duration, r.Warmup, roundsNote(r.Rounds), r.GOMAXPROCS, r.GoVersion)
 	fmt.Fprintf(w, "workload: agent %q, scripted model, 5 chunks, no delay; run JSON %d B; stream %d frames, %d B; baseline %s\n\n",
 		benchAgentID, r.RunBytes, r.Frames, r.StreamBytes, r.Baseline)
 
@@ -217,6 +218,14 @@ func (r *report) writeTable(w io.Writer) {
 	if hasResume {
 		modes = append(modes, "resume")
 	}
+	if r.Rounds > 1 {
+		fmt.Fprintf(w, "\nper round (/s, in the order measured; the figures above are each target's median round):\n")
+		for _, m := range modes {
+			for _, t := range []string{"agentgate", "baseline"} {
+				fmt.Fprintf(w, "  %-10s %-9s %s\n", m, t, fmtRates(r.get(t, m).RoundsPerSecond))
+			}
+		}
+	}
 	for _, t := range []string{"agentgate", "baseline"} {
 		for _, m := range modes {
 			if e := r.get(t, m).FirstErr; e != "" {
@@ -268,6 +277,9 @@ type jsonResult struct {
 	RunsPerSec    float64            `json:"runs_per_sec"`
 	LatencyMillis map[string]float64 `json:"latency_ms"`
 	TTFEMillis    map[string]float64 `json:"ttfe_ms,omitempty"`
+	// RoundsPerSec is every round's rate (the figures are the median
+	// round's), when there were several.
+	RoundsPerSec []float64 `json:"rounds_runs_per_sec,omitempty"`
 }
 
 // jsonComponent is a component in the JSON report; ratio is agentgate ÷
@@ -313,7 +325,7 @@ func (r *report) writeJSON(w io.Writer) error {
 			jr := jsonResult{
 				Requests: res.Requests, Errors: res.Errors, FirstError: res.FirstErr,
 				ElapsedSec: res.Elapsed.Seconds(), RunsPerSec: res.PerSecond,
-				LatencyMillis: pctMap(res.Latency),
+				LatencyMillis: pctMap(res.Latency), RoundsPerSec: res.RoundsPerSecond,
 			}
 			if res.TTFE != nil {
 				jr.TTFEMillis = pctMap(*res.TTFE)
@@ -388,4 +400,20 @@ func (p progress) printf(format string, args ...any) {
 	if !strings.HasSuffix(format, "\n") {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// roundsNote says how many rounds each figure was taken from.
+func roundsNote(rounds int) string {
+	if rounds <= 1 {
+		return "one round"
+	}
+	return fmt.Sprintf("median of %d interleaved rounds", rounds)
+}
+
+func fmtRates(rs []float64) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%.0f", r)
+	}
+	return strings.Join(parts, " ")
 }
