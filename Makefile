@@ -33,6 +33,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseRunForm -fuzztime 10s ./adapters/rest
 	$(GO) test -run '^$$' -fuzz FuzzParseContinueForm -fuzztime 10s ./adapters/rest
 	$(GO) test -run '^$$' -fuzz FuzzParseEventIndex -fuzztime 10s ./adapters/rest
+	$(GO) test -run '^$$' -fuzz FuzzMultipartFastPath -fuzztime 10s ./adapters/rest
 	$(GO) test -run '^$$' -fuzz FuzzEvaluate -fuzztime 10s ./core/tool
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 10s .
 	$(GO) test -run '^$$' -fuzz FuzzAuthenticateToken -fuzztime 10s ./auth
