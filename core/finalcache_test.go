@@ -48,19 +48,24 @@ func TestEndedRunsAreReadOncePerTTL(t *testing.T) {
 		}
 		got.Content = "changed by a caller" // a copy: the cache is not touched
 	}
-	if n := store.reads.Load() - base; n != 1 {
-		t.Fatalf("%d store reads for 5 Gets of an ended run, want 1", n)
+	// One read at most: the first Get's, unless Wait read it already
+	// (the run ended before Wait looked for it).
+	if n := store.reads.Load() - base; n > 1 {
+		t.Fatalf("%d store reads for 5 Gets of an ended run, want at most 1", n)
 	}
 	if got, _ := eng.Get(ctx, run.RunID); got.Content != "hi" {
 		t.Fatalf("a caller's change reached the cache: %q", got.Content)
 	}
-	// After the TTL the store is read again.
+	// After the TTL the store is read again, once.
 	now.Add(int64(time.Second))
-	if _, err := eng.Get(ctx, run.RunID); err != nil {
-		t.Fatal(err)
+	base = store.reads.Load()
+	for range 3 {
+		if _, err := eng.Get(ctx, run.RunID); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if n := store.reads.Load() - base; n != 2 {
-		t.Fatalf("%d store reads after the TTL, want 2", n)
+	if n := store.reads.Load() - base; n != 1 {
+		t.Fatalf("%d store reads for 3 Gets after the TTL, want 1", n)
 	}
 	// A late cancel intent shows at once.
 	if _, err := eng.Cancel(ctx, run.RunID); err != nil {
