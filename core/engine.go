@@ -261,9 +261,11 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 // RunBlocking starts a run as Start does, with p.Blocking set, and executes
 // it in the caller's goroutine instead of one of its own; it returns the run
 // as its segment ended (completed, failed, cancelled or paused), as Wait
-// would. The run is otherwise like any other: listed, cancellable from
-// another request, and waited for by Close. A background or queued run is
-// only started (and waited for) as Start and Wait do.
+// would. Unlike Wait it does not return early when ctx ends: the execution
+// is the run's, which ctx does not cancel. The run is otherwise like any
+// other: listed, cancellable from another request, and waited for by
+// Close. A background or queued run is only started (and waited for) as
+// Start and Wait do.
 func (e *Engine) RunBlocking(ctx context.Context, p StartParams) (*Run, error) {
 	p.Blocking = true
 	var job func()
@@ -271,15 +273,21 @@ func (e *Engine) RunBlocking(ctx context.Context, p StartParams) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if job == nil || ar == nil {
+	if job == nil {
 		return e.Wait(ctx, run.RunID, -1)
 	}
 	job()
+	return e.ended(ctx, ar, run.RunID)
+}
+
+// ended returns the run of ar, whose segment has ended: as the executor
+// stored it, or, if it could not, as the store has it.
+func (e *Engine) ended(ctx context.Context, ar *activeRun, runID string) (*Run, error) {
 	if ar.final != nil {
 		r := *ar.final
 		return &r, nil
 	}
-	return e.Get(ctx, run.RunID)
+	return e.Get(ctx, runID)
 }
 
 // goSpawn runs f in a goroutine of its own.
@@ -1387,11 +1395,7 @@ func (e *Engine) Wait(ctx context.Context, runID string, after int64) (*Run, err
 		// Executing here: its segment ends when the executor is done.
 		select {
 		case <-ar.done:
-			if ar.final != nil {
-				r := *ar.final
-				return &r, nil
-			}
-			return e.Get(ctx, runID)
+			return e.ended(ctx, ar, runID)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

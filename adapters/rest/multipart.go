@@ -53,17 +53,16 @@ func simpleBoundary(contentType string) (string, bool) {
 // when every part has the simple shape described above. Its values are
 // copies (body may be a reused request buffer).
 func fastMultipart(body []byte, boundary string) (f Form, ok bool) {
-	if boundary == "" || len(boundary) > 70 {
+	if len(boundary) > 70 {
 		return nil, false
 	}
+	delim := append([]byte("\r\n--"), boundary...)
 	// "--boundary\r\n" opens the first part; nothing may precede it.
-	if len(body) < 2+len(boundary)+2 || body[0] != '-' || body[1] != '-' ||
-		string(body[2:2+len(boundary)]) != boundary || body[2+len(boundary)] != '\r' || body[3+len(boundary)] != '\n' {
+	rest, ok := bytes.CutPrefix(body, delim[2:])
+	if !ok || !bytes.HasPrefix(rest, crlf) {
 		return nil, false
 	}
-	rest := body[4+len(boundary):]
-	delim := make([]byte, 0, 4+len(boundary))
-	delim = append(append(delim, "\r\n--"...), boundary...)
+	rest = rest[2:]
 	for parts := 0; ; parts++ {
 		if parts == maxFastParts {
 			return nil, false

@@ -23,9 +23,10 @@
 // stalls an append; if trimming overtakes it, its Next returns a
 // *core.GoneError.
 //
-// Lock order is shard mutex, then run mutex. Whoever removes a run from its
-// shard (the janitor, a lazy expiry on lookup, the last subscriber of an
-// empty run) holds both and marks the run dead. Lookups find the run under
+// Lock order is shard mutex, then run mutex, then the finished-run queue's
+// mutex (see "Retention"). Whoever removes a run from its shard (the
+// janitor, a lazy expiry on lookup, the last subscriber of an empty run,
+// room making) holds both and marks the run dead. Lookups find the run under
 // the shard lock, release it, then lock the run and look again if it turned
 // out dead; so the shard is never held while waiting for a busy run, except
 // to remove that run. The janitor skips runs whose lock is busy.
@@ -116,9 +117,11 @@ type shard struct {
 	cancels map[string]*cancelSignal
 }
 
-// run is one run's stream. mu guards every field except finishedAt and
-// waiting, which are atomics so that readers holding only the read lock may
-// inspect (finishedAt) or set (waiting) them.
+// run is one run's stream. mu guards every field except finishedAt,
+// waiting and dead, which are atomics so that readers holding only the
+// read lock may inspect (finishedAt) or set (waiting) them, and the
+// janitor may tell a removed run from a live one without its lock (dead;
+// it is only set under mu).
 type run struct {
 	id string
 	mu sync.RWMutex
@@ -129,12 +132,11 @@ type run struct {
 	base int64         // index of the oldest event held
 
 	subs   int           // open subscriptions
-	dead   bool          // removed from its shard; buf is released
+	dead   atomic.Bool   // removed from its shard; buf is released
 	notify chan struct{} // closed on the next append when waiting is set
 
 	waiting    atomic.Bool  // a subscriber waits on notify
 	finishedAt atomic.Int64 // Log.now() of the latest Finish; 0 when live
-	removed    atomic.Bool  // dead, readable without mu
 }
 
 type cancelSignal struct {
@@ -224,13 +226,13 @@ func (l *Log) lookup(runID string, create, write bool) *run {
 		// removed meanwhile: then look again.
 		if write {
 			r.mu.Lock()
-			if !r.dead {
+			if !r.dead.Load() {
 				return r
 			}
 			r.mu.Unlock()
 		} else {
 			r.mu.RLock()
-			if !r.dead {
+			if !r.dead.Load() {
 				return r
 			}
 			r.mu.RUnlock()
@@ -247,8 +249,7 @@ func (l *Log) kill(r *run) {
 }
 
 func (r *run) kill() {
-	r.dead = true
-	r.removed.Store(true)
+	r.dead.Store(true)
 	r.base += int64(r.n)
 	r.buf, r.head, r.n = nil, 0, 0
 	close(r.notify)
@@ -634,6 +635,9 @@ func (l *Log) queueFinished(r *run, at int64) {
 // MaxEvents. A run someone is reading is not dropped: it goes to the back
 // of the queue, as if it had finished then. The caller holds no lock.
 func (l *Log) makeRoom() {
+	if l.held.Load() <= int64(l.cfg.MaxEvents) {
+		return
+	}
 	fq := &l.finishedQ
 	fq.Lock()
 	tries := len(fq.q) - fq.head
@@ -647,7 +651,7 @@ func (l *Log) makeRoom() {
 		sh.mu.Lock()
 		fr.r.mu.Lock()
 		switch {
-		case fr.r.dead || fr.r.finishedAt.Load() != fr.at || sh.runs[fr.r.id] != fr.r:
+		case fr.r.dead.Load() || fr.r.finishedAt.Load() != fr.at || sh.runs[fr.r.id] != fr.r:
 			// Gone already, or revived or finished again since.
 		case fr.r.subs > 0:
 			// Never cut a stream short for room.
@@ -687,7 +691,7 @@ func (l *Log) pruneFinished() {
 	defer fq.Unlock()
 	for fq.head < len(fq.q) {
 		fr := fq.q[fq.head]
-		if !fr.r.removed.Load() && fr.r.finishedAt.Load() == fr.at {
+		if !fr.r.dead.Load() && fr.r.finishedAt.Load() == fr.at {
 			break
 		}
 		fq.q[fq.head] = finishedRun{}
@@ -734,7 +738,7 @@ func (s *subscription) Next(ctx context.Context) (core.Event, error) {
 			return core.Event{}, err
 		}
 		r.mu.RLock()
-		if r.dead || s.next < r.base {
+		if r.dead.Load() || s.next < r.base {
 			err := r.gone()
 			r.mu.RUnlock()
 			return core.Event{}, err
@@ -768,7 +772,7 @@ func (s *subscription) Close() error {
 		sh.mu.Lock()
 		r.mu.Lock()
 		r.subs--
-		if r.subs == 0 && r.n == 0 && !r.dead && sh.runs[r.id] == r {
+		if r.subs == 0 && r.n == 0 && !r.dead.Load() && sh.runs[r.id] == r {
 			s.log.kill(r)
 			delete(sh.runs, r.id)
 		}

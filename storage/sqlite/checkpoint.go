@@ -50,11 +50,11 @@ func (s *Store) committed() {
 	}
 }
 
-// checkpointer checkpoints every period after a commit until the store
+// checkpointer checkpoints checkpointEvery after a commit until the store
 // closes.
-func (s *Store) checkpointer(every time.Duration) {
+func (s *Store) checkpointer() {
 	defer close(s.checkpointerDone)
-	timer := time.NewTimer(every)
+	timer := time.NewTimer(checkpointEvery)
 	timer.Stop()
 	for {
 		select {
@@ -62,7 +62,7 @@ func (s *Store) checkpointer(every time.Duration) {
 		case <-s.stop:
 			return
 		}
-		timer.Reset(every)
+		timer.Reset(checkpointEvery)
 		select {
 		case <-timer.C:
 		case <-s.stop:
@@ -106,6 +106,5 @@ func (s *Store) catchUpCheckpoint() {
 	if !s.catchUp.CompareAndSwap(true, false) {
 		return
 	}
-	var busy, log, done int64
-	_ = (&wtx{s: s}).QueryRowContext(context.Background(), checkpointSQL).Scan(&busy, &log, &done)
+	_, _ = (&wtx{s: s}).ExecContext(context.Background(), checkpointSQL)
 }

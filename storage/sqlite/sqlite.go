@@ -119,7 +119,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if t.memory {
 		close(s.checkpointerDone) // no WAL
 	} else {
-		go s.checkpointer(checkpointEvery)
+		go s.checkpointer()
 	}
 	return s, nil
 }
@@ -304,7 +304,7 @@ func (t target) with(params ...string) string {
 	return t.base + sep + strings.Join(params, "&")
 }
 
-func (t target) writerDSN() string {
+func (t target) writerDSN(extra ...string) string {
 	p := []string{
 		fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMS),
 		"_pragma=foreign_keys(1)",
@@ -319,7 +319,7 @@ func (t target) writerDSN() string {
 	if !t.memory {
 		p = append(p, "_pragma=journal_mode(WAL)")
 	}
-	return t.with(p...)
+	return t.with(append(p, extra...)...)
 }
 
 // storeWriterDSN is writerDSN for a Store's writer pool: SQLite's automatic
@@ -330,7 +330,7 @@ func (t target) storeWriterDSN() string {
 	if t.memory {
 		return t.writerDSN()
 	}
-	return t.writerDSN() + "&_pragma=wal_autocheckpoint(0)" + fmt.Sprintf("&_pragma=journal_size_limit(%d)", walSizeLimit)
+	return t.writerDSN("_pragma=wal_autocheckpoint(0)", fmt.Sprintf("_pragma=journal_size_limit(%d)", walSizeLimit))
 }
 
 func (t target) readerDSN() string {

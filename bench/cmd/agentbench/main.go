@@ -74,7 +74,7 @@ func (o options) validate() error {
 	case o.concurrency < 1 || o.concurrency > 4096:
 		return errors.New("-concurrency must be between 1 and 4096")
 	case o.rounds < 0 || o.rounds > 20:
-		return errors.New("-rounds must be between 1 and 20")
+		return errors.New("-rounds must be between 0 and 20 (0 or 1: one round)")
 	}
 	if _, ok := profiles[o.profile]; !ok {
 		return unknownProfile(o.profile)
@@ -240,20 +240,8 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
-				client := newClient(o.concurrency)
-				if o.warmup > 0 {
-					prog.printf("warming up %s %s (%s)...", t.name, m.name, o.warmup)
-					_ = load(ctx, client, t, m.fn, o.concurrency, o.warmup, m.streaming)
-				}
-				// Start each measurement from the same heap state.
-				runtime.GC()
-				prog.printf("measuring %s %s, round %d of %d (%s, %d clients)...", t.name, m.name, round+1, rounds, o.duration, o.concurrency)
-				res := load(ctx, client, t, m.fn, o.concurrency, o.duration, m.streaming)
-				client.CloseIdleConnections()
-				if res.Requests == 0 {
-					prog.printf("  %s %s: no request succeeded (%d errors: %s)", t.name, m.name, res.Errors, res.FirstErr)
-				}
-				runs[t.name] = append(runs[t.name], res)
+				label := fmt.Sprintf("round %d of %d", round+1, rounds)
+				runs[t.name] = append(runs[t.name], measure(ctx, o, prog, t, m.name, label, m.fn, m.streaming))
 			}
 		}
 		for name, rs := range runs {
@@ -281,6 +269,24 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 		return nil, ctx.Err()
 	}
 	return rep, nil
+}
+
+// measure warms t up with fn, then measures it: one round of one mode.
+func measure(ctx context.Context, o options, prog progress, t *target, mode, round string, fn requestFunc, streaming bool) result {
+	client := newClient(o.concurrency)
+	defer client.CloseIdleConnections()
+	if o.warmup > 0 {
+		prog.printf("warming up %s %s (%s)...", t.name, mode, o.warmup)
+		_ = load(ctx, client, t, fn, o.concurrency, o.warmup, streaming)
+	}
+	// Start each measurement from the same heap state.
+	runtime.GC()
+	prog.printf("measuring %s %s, %s (%s, %d clients)...", t.name, mode, round, o.duration, o.concurrency)
+	res := load(ctx, client, t, fn, o.concurrency, o.duration, streaming)
+	if res.Requests == 0 {
+		prog.printf("  %s %s: no request succeeded (%d errors: %s)", t.name, mode, res.Errors, res.FirstErr)
+	}
+	return res
 }
 
 func writeProfile(name, path string) error {
