@@ -1,0 +1,218 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// postKeyed POSTs a run form with an Idempotency-Key header.
+func (g *gateway) postKeyed(t testing.TB, ctx context.Context, agent, key string, form url.Values) *http.Response {
+	t.Helper()
+	return g.do(t, ctx, http.MethodPost, "/agents/"+agent+"/runs", strings.NewReader(form.Encode()),
+		"application/x-www-form-urlencoded", map[string]string{"Idempotency-Key": key})
+}
+
+// sessionRuns lists a session's runs (none when the session does not exist
+// yet).
+func (g *gateway) sessionRuns(t testing.TB, ctx context.Context, session string) []run {
+	t.Helper()
+	resp := g.get(t, ctx, "/sessions/"+session+"/runs")
+	if resp.StatusCode == http.StatusNotFound {
+		resp.Body.Close()
+		return nil
+	}
+	var runs []run
+	decode(t, expectStatus(t, resp, http.StatusOK), &runs)
+	return runs
+}
+
+// countEvents counts the frames of one event type.
+func countEvents(frames []frame, typ string) int {
+	n := 0
+	for _, f := range frames {
+		if f.Event == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// TestReplicaIdempotencyKey: a run creation retried with its
+// Idempotency-Key on the other replica (as a client whose connection
+// dropped would) gets the run the first request created, in each mode,
+// and no second run executes; the key with another request is 422;
+// concurrent requests with one key make one run; a bad key is 400.
+func TestReplicaIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	a, b := startPair(t, newBackends(t, ""))
+
+	t.Run("BlockingRetryOnB", func(t *testing.T) {
+		ctx := testCtx(t, 40*time.Second)
+		session, key := "idem-"+randHex(6), "key-"+randHex(8)
+		form := url.Values{"message": {"tell a story"}, "stream": {"false"}, "session_id": {session}}
+		first := make(chan run, 1)
+		go func() {
+			var r run
+			decode(t, expectStatus(t, a.postKeyed(t, ctx, "story", key, form), http.StatusOK), &r)
+			first <- r
+		}()
+		// The keyed run is stored before it executes (not deferred): B
+		// sees it in its session while A is still executing it.
+		var runs []run
+		deadline := time.Now().Add(15 * time.Second)
+		for len(runs) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the keyed blocking run never showed on B")
+			}
+			time.Sleep(20 * time.Millisecond)
+			runs = b.sessionRuns(t, ctx, session)
+		}
+		if runs[0].Status != "RUNNING" {
+			t.Fatalf("run as B saw it first: %+v", runs[0])
+		}
+		// B's retry waits for the run, as a blocking call does, and
+		// answers it.
+		var retried run
+		decode(t, expectStatus(t, b.postKeyed(t, ctx, "story", key, form), http.StatusOK), &retried)
+		orig := <-first
+		if retried.RunID != runs[0].RunID || orig.RunID != retried.RunID || retried.Status != "COMPLETED" ||
+			retried.Content != orig.Content || retried.EventCount != orig.EventCount {
+			t.Fatalf("retry on B: %+v; first answer on A: %+v", retried, orig)
+		}
+		if runs := a.sessionRuns(t, ctx, session); len(runs) != 1 {
+			t.Fatalf("session has %d runs after the retry, want 1: %+v", len(runs), runs)
+		}
+		frames := resumeGET(t, b.gateway, "story", retried.RunID, "")
+		if countEvents(frames, "RunStarted") != 1 || countEvents(frames, "RunCompleted") != 1 {
+			t.Fatalf("the run executed more than once: %v", types(frames))
+		}
+
+		// The same key with a different request: 422, on either replica,
+		// and nothing is started.
+		for _, g := range []*replica{a, b} {
+			for name, other := range map[string]url.Values{
+				"message": {"message": {"another story"}, "stream": {"false"}, "session_id": {session}},
+				"mode":    {"message": {"tell a story"}, "stream": {"true"}, "session_id": {session}},
+			} {
+				body := expectDetail(t, g.postKeyed(t, ctx, "story", key, other), http.StatusUnprocessableEntity)
+				if d := body["detail"].(string); !strings.Contains(d, "different request") {
+					t.Fatalf("%s on %s: detail %q", name, g.Name, d)
+				}
+			}
+		}
+		if runs := b.sessionRuns(t, ctx, session); len(runs) != 1 {
+			t.Fatalf("session has %d runs after the conflicting requests, want 1", len(runs))
+		}
+		// The key is the caller's for this agent only: on another agent it
+		// is a new key.
+		var other run
+		decode(t, expectStatus(t, b.postKeyed(t, ctx, "approver", key, url.Values{"message": {"compute 6*7"}, "stream": {"false"}}), http.StatusOK), &other)
+		if other.RunID == retried.RunID || other.AgentID != "approver" {
+			t.Fatalf("the key on another agent: %+v", other)
+		}
+	})
+
+	t.Run("StreamingRetryReplaysFromTheStart", func(t *testing.T) {
+		ctx := testCtx(t, 40*time.Second)
+		session, key := "idem-"+randHex(6), "key-"+randHex(8)
+		form := url.Values{"message": {"tell a story"}, "background": {"true"}, "session_id": {session}}
+		resp := a.postKeyed(t, ctx, "story", key, form)
+		expectSSE(t, resp)
+		f := follow(resp)
+		f.waitFrames(t, 3, 15*time.Second)
+		resp.Body.Close() // the connection drops
+		<-f.done
+
+		retry := b.postKeyed(t, ctx, "story", key, form)
+		expectSSE(t, retry)
+		frames := readFrames(t, retry.Body)
+		retry.Body.Close()
+		evs := events(t, frames, 0)
+		if len(evs) != storyEvents || evs[0].Event != "RunStarted" || evs[len(evs)-1].Event != "RunCompleted" ||
+			countEvents(frames, "RunStarted") != 1 {
+			t.Fatalf("retried stream on B: %d events %v", len(evs), types(frames))
+		}
+		if runs := b.sessionRuns(t, ctx, session); len(runs) != 1 || runs[0].RunID != evs[0].RunID {
+			t.Fatalf("session runs after the retry: %+v (stream of %s)", runs, evs[0].RunID)
+		}
+	})
+
+	t.Run("ConcurrentRequestsMakeOneRun", func(t *testing.T) {
+		ctx := testCtx(t, 40*time.Second)
+		session, key := "idem-"+randHex(6), "key-"+randHex(8)
+		form := url.Values{"message": {"tell a story"}, "background": {"true"}, "stream": {"false"}, "session_id": {session}}
+		const callers = 8
+		ids := make([]string, callers)
+		var wg sync.WaitGroup
+		for i := range callers {
+			g := a
+			if i%2 == 1 {
+				g = b
+			}
+			wg.Go(func() {
+				resp := g.postKeyed(t, ctx, "story", key, form)
+				var acc struct {
+					RunID string `json:"run_id"`
+				}
+				if resp.StatusCode != http.StatusAccepted {
+					t.Errorf("caller %d on %s: status %d: %s", i, g.Name, resp.StatusCode, readAll(t, resp))
+					return
+				}
+				decode(t, readAll(t, resp), &acc)
+				ids[i] = acc.RunID
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		for i, id := range ids {
+			if id == "" || id != ids[0] {
+				t.Fatalf("caller %d got run %q, caller 0 %q", i, id, ids[0])
+			}
+		}
+		done, _ := b.waitStatus(t, "story", ids[0], "COMPLETED")
+		if runs := a.sessionRuns(t, ctx, session); len(runs) != 1 {
+			t.Fatalf("session has %d runs, want 1", len(runs))
+		}
+		frames := resumeGET(t, a.gateway, "story", ids[0], "")
+		if int64(len(frames)) != done.EventCount || countEvents(frames, "RunStarted") != 1 {
+			t.Fatalf("stream of the one run: %v (run says %d events)", types(frames), done.EventCount)
+		}
+	})
+
+	t.Run("BadKeyIs400", func(t *testing.T) {
+		ctx := testCtx(t, 20*time.Second)
+		form := url.Values{"message": {"x"}, "stream": {"false"}}
+		for _, bad := range []string{strings.Repeat("k", 256), "clé"} {
+			body := expectDetail(t, a.postKeyed(t, ctx, "story", bad, form), http.StatusBadRequest)
+			if d := body["detail"].(string); !strings.Contains(d, "Idempotency-Key") {
+				t.Fatalf("key %q: detail %q does not name the header", bad, d)
+			}
+		}
+	})
+
+	t.Run("OpenAPIDocumentsTheHeader", func(t *testing.T) {
+		ctx := testCtx(t, 20*time.Second)
+		var doc struct {
+			Paths map[string]map[string]struct {
+				Parameters []struct {
+					Name string `json:"name"`
+					In   string `json:"in"`
+				} `json:"parameters"`
+			} `json:"paths"`
+		}
+		decode(t, expectStatus(t, a.get(t, ctx, "/openapi.json"), http.StatusOK), &doc)
+		for _, p := range doc.Paths["/agents/{agent_id}/runs"]["post"].Parameters {
+			if p.Name == "Idempotency-Key" && p.In == "header" {
+				return
+			}
+		}
+		t.Fatalf("POST /agents/{agent_id}/runs does not document the Idempotency-Key header: %+v", doc.Paths["/agents/{agent_id}/runs"]["post"])
+	})
+}
