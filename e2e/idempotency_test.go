@@ -186,6 +186,98 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 		}
 	})
 
+	t.Run("WSRetryOnB", func(t *testing.T) {
+		// A socket on A starts a (background) run and drops; the client
+		// sends the same start on a socket on B.
+		start := map[string]any{"action": "start", "id": "s", "agent_id": "story", "message": "tell me",
+			"background": true, "idempotency_key": "key-" + randHex(8)}
+		wa, _ := wsDial(t, a.gateway, nil)
+		wa.send(start)
+		ack := wa.expect("ack")
+		wa.untilN(ack.RunID, 5)
+		wa.drop()
+		wb, _ := wsDial(t, b.gateway, nil)
+		wb.send(start)
+		if again := wb.expect("ack"); again.RunID != ack.RunID || again.SessionID != ack.SessionID {
+			t.Fatalf("ack of the retry on B: %s; first ack %s", again, ack)
+		}
+		evs := wb.untilEnd(ack.RunID, 0)
+		if len(evs) != storyEvents || evs[0].Event != "RunStarted" || evs[len(evs)-1].Event != "RunCompleted" {
+			t.Fatalf("retry on B followed %d events: %s", len(evs), eventTypes(evs))
+		}
+		if runs := b.sessionRuns(t, testCtx(t, 10*time.Second), ack.SessionID); len(runs) != 1 {
+			t.Fatalf("session has %d runs, want 1", len(runs))
+		}
+		start["message"] = "tell me another"
+		wb.send(start)
+		if f := wb.expect("error"); f.Code != "invalid" || !strings.Contains(f.Detail, "different request") {
+			t.Fatalf("the key with another message: %s", f)
+		}
+		start["idempotency_key"] = "clé"
+		wb.send(start)
+		if f := wb.expect("error"); f.Code != "invalid" || !strings.Contains(f.Detail, "idempotency_key") {
+			t.Fatalf("a bad key: %s", f)
+		}
+	})
+
+	t.Run("MCPRetryOnB", func(t *testing.T) {
+		ctx := testCtx(t, 40*time.Second)
+		args := map[string]any{"agent_id": "story", "message": "tell me", "idempotency_key": "key-" + randHex(8)}
+		ca, err := mcpConnect(t, a.gateway, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, first, err := mcpCall(t, ctx, ca, "run_agent", args, nil)
+		if err != nil || res.IsError || first.Status != "COMPLETED" {
+			t.Fatalf("run_agent on A: %+v, %v", first, err)
+		}
+		cb, err := mcpConnect(t, b.gateway, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, again, err := mcpCall(t, ctx, cb, "run_agent", args, nil)
+		if err != nil || res.IsError || again.RunID != first.RunID || again.Content != first.Content {
+			t.Fatalf("retry on B: %+v, %v; first %+v", again, err, first)
+		}
+		if runs := b.sessionRuns(t, ctx, first.SessionID); len(runs) != 1 {
+			t.Fatalf("session has %d runs, want 1", len(runs))
+		}
+		args["message"] = "tell me another"
+		if res, _, err := mcpCall(t, ctx, cb, "run_agent", args, nil); err != nil || !res.IsError || !strings.Contains(mcpText(res), "different request") {
+			t.Fatalf("the key with another message: %+v, %v", res, err)
+		}
+	})
+
+	t.Run("A2AResendOnB", func(t *testing.T) {
+		msg := a2aMessage("tell me", nil)
+		var first, again struct {
+			Task a2aTask `json:"task"`
+		}
+		a2aResult(t, a.gateway, "", "/a2a/agents/story", "SendMessage", msg, &first)
+		a2aResult(t, b.gateway, "", "/a2a/agents/story", "SendMessage", msg, &again)
+		if first.Task.Status.State != "TASK_STATE_COMPLETED" || again.Task.ID != first.Task.ID ||
+			again.Task.ContextID != first.Task.ContextID || again.Task.text() != first.Task.text() {
+			t.Fatalf("re-sent message on B: task %+v; first %+v", again.Task, first.Task)
+		}
+		if runs := b.sessionRuns(t, testCtx(t, 10*time.Second), first.Task.ContextID); len(runs) != 1 {
+			t.Fatalf("context has %d runs, want 1", len(runs))
+		}
+		// Another message under the same messageId is refused.
+		msg["message"].(map[string]any)["parts"] = []any{map[string]any{"text": "another"}}
+		if _, out := a2aCall(t, b.gateway, "", "/a2a/agents/story", "SendMessage", msg); out.Error == nil ||
+			!strings.Contains(out.Error.Message, "different request") {
+			t.Fatalf("another message with the same messageId: %+v", out.Error)
+		}
+		// A new messageId is a new task.
+		var other struct {
+			Task a2aTask `json:"task"`
+		}
+		a2aResult(t, b.gateway, "", "/a2a/agents/story", "SendMessage", a2aMessage("tell me", nil), &other)
+		if other.Task.ID == first.Task.ID {
+			t.Fatalf("a new messageId got the first task")
+		}
+	})
+
 	t.Run("BadKeyIs400", func(t *testing.T) {
 		ctx := testCtx(t, 20*time.Second)
 		form := url.Values{"message": {"x"}, "stream": {"false"}}
