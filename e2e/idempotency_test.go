@@ -17,20 +17,6 @@ func (g *gateway) postKeyed(t testing.TB, ctx context.Context, agent, key string
 		"application/x-www-form-urlencoded", map[string]string{"Idempotency-Key": key})
 }
 
-// sessionRuns lists a session's runs (none when the session does not exist
-// yet).
-func (g *gateway) sessionRuns(t testing.TB, ctx context.Context, session string) []run {
-	t.Helper()
-	resp := g.get(t, ctx, "/sessions/"+session+"/runs")
-	if resp.StatusCode == http.StatusNotFound {
-		resp.Body.Close()
-		return nil
-	}
-	var runs []run
-	decode(t, expectStatus(t, resp, http.StatusOK), &runs)
-	return runs
-}
-
 // countEvents counts the frames of one event type.
 func countEvents(frames []frame, typ string) int {
 	n := 0
@@ -63,16 +49,16 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 		}()
 		// The keyed run is stored before it executes (not deferred): B
 		// sees it in its session while A is still executing it.
-		var runs []run
+		var runs []map[string]any
 		deadline := time.Now().Add(15 * time.Second)
 		for len(runs) == 0 {
 			if time.Now().After(deadline) {
 				t.Fatal("the keyed blocking run never showed on B")
 			}
 			time.Sleep(20 * time.Millisecond)
-			runs = b.sessionRuns(t, ctx, session)
+			runs = sessionRuns(t, b.gateway, "story", session)
 		}
-		if runs[0].Status != "RUNNING" {
+		if runs[0]["status"] != "RUNNING" {
 			t.Fatalf("run as B saw it first: %+v", runs[0])
 		}
 		// B's retry waits for the run, as a blocking call does, and
@@ -80,11 +66,11 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 		var retried run
 		decode(t, expectStatus(t, b.postKeyed(t, ctx, "story", key, form), http.StatusOK), &retried)
 		orig := <-first
-		if retried.RunID != runs[0].RunID || orig.RunID != retried.RunID || retried.Status != "COMPLETED" ||
+		if retried.RunID != runs[0]["run_id"] || orig.RunID != retried.RunID || retried.Status != "COMPLETED" ||
 			retried.Content != orig.Content || retried.EventCount != orig.EventCount {
 			t.Fatalf("retry on B: %+v; first answer on A: %+v", retried, orig)
 		}
-		if runs := a.sessionRuns(t, ctx, session); len(runs) != 1 {
+		if runs := sessionRuns(t, a.gateway, "story", session); len(runs) != 1 {
 			t.Fatalf("session has %d runs after the retry, want 1: %+v", len(runs), runs)
 		}
 		frames := resumeGET(t, b.gateway, "story", retried.RunID, "")
@@ -105,7 +91,7 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 				}
 			}
 		}
-		if runs := b.sessionRuns(t, ctx, session); len(runs) != 1 {
+		if runs := sessionRuns(t, b.gateway, "story", session); len(runs) != 1 {
 			t.Fatalf("session has %d runs after the conflicting requests, want 1", len(runs))
 		}
 		// The key is the caller's for this agent only: on another agent it
@@ -137,7 +123,7 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 			countEvents(frames, "RunStarted") != 1 {
 			t.Fatalf("retried stream on B: %d events %v", len(evs), types(frames))
 		}
-		if runs := b.sessionRuns(t, ctx, session); len(runs) != 1 || runs[0].RunID != evs[0].RunID {
+		if runs := sessionRuns(t, b.gateway, "story", session); len(runs) != 1 || runs[0]["run_id"] != evs[0].RunID {
 			t.Fatalf("session runs after the retry: %+v (stream of %s)", runs, evs[0].RunID)
 		}
 	})
@@ -177,7 +163,7 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 			}
 		}
 		done, _ := b.waitStatus(t, "story", ids[0], "COMPLETED")
-		if runs := a.sessionRuns(t, ctx, session); len(runs) != 1 {
+		if runs := sessionRuns(t, a.gateway, "story", session); len(runs) != 1 {
 			t.Fatalf("session has %d runs, want 1", len(runs))
 		}
 		frames := resumeGET(t, a.gateway, "story", ids[0], "")
@@ -205,7 +191,7 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 		if len(evs) != storyEvents || evs[0].Event != "RunStarted" || evs[len(evs)-1].Event != "RunCompleted" {
 			t.Fatalf("retry on B followed %d events: %s", len(evs), eventTypes(evs))
 		}
-		if runs := b.sessionRuns(t, testCtx(t, 10*time.Second), ack.SessionID); len(runs) != 1 {
+		if runs := sessionRuns(t, b.gateway, "story", ack.SessionID); len(runs) != 1 {
 			t.Fatalf("session has %d runs, want 1", len(runs))
 		}
 		start["message"] = "tell me another"
@@ -239,7 +225,7 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 		if err != nil || res.IsError || again.RunID != first.RunID || again.Content != first.Content {
 			t.Fatalf("retry on B: %+v, %v; first %+v", again, err, first)
 		}
-		if runs := b.sessionRuns(t, ctx, first.SessionID); len(runs) != 1 {
+		if runs := sessionRuns(t, b.gateway, "story", first.SessionID); len(runs) != 1 {
 			t.Fatalf("session has %d runs, want 1", len(runs))
 		}
 		args["message"] = "tell me another"
@@ -259,7 +245,7 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 			again.Task.ContextID != first.Task.ContextID || again.Task.text() != first.Task.text() {
 			t.Fatalf("re-sent message on B: task %+v; first %+v", again.Task, first.Task)
 		}
-		if runs := b.sessionRuns(t, testCtx(t, 10*time.Second), first.Task.ContextID); len(runs) != 1 {
+		if runs := sessionRuns(t, b.gateway, "story", first.Task.ContextID); len(runs) != 1 {
 			t.Fatalf("context has %d runs, want 1", len(runs))
 		}
 		// Another message under the same messageId is refused.
@@ -307,4 +293,41 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 		}
 		t.Fatalf("POST /agents/{agent_id}/runs does not document the Idempotency-Key header: %+v", doc.Paths["/agents/{agent_id}/runs"]["post"])
 	})
+}
+
+// TestIdempotencyKeyPerCaller: a key is its caller's: bob sending alice's
+// key with her very request gets a run of his own — never hers, nor a 422
+// that would tell him the key was taken — and each gets their own run
+// back on a retry.
+func TestIdempotencyKeyPerCaller(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, jwtConfig("auth:\n  jwt_algorithm: HS256\n"))
+	alice, bob := mint(t, "alice", userScopes...), mint(t, "bob", userScopes...)
+	form := url.Values{"message": {"hello"}, "stream": {"false"}}
+	post := func(tok string, form url.Values, status int) fullRun {
+		t.Helper()
+		h := bearer(tok)
+		h["Idempotency-Key"] = "the-same-key"
+		resp, b := callHeader(t, g, http.MethodPost, "/agents/assistant/runs", formBody(form), h)
+		if resp.StatusCode != status {
+			t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, b)
+		}
+		var r fullRun
+		if status == http.StatusOK {
+			decode(t, b, &r)
+		}
+		return r
+	}
+	ra := post(alice, form, http.StatusOK)
+	rb := post(bob, form, http.StatusOK)
+	if rb.RunID == ra.RunID || rb.UserID != "bob" || ra.UserID != "alice" {
+		t.Fatalf("bob with alice's key got %+v; alice's run %+v", rb, ra)
+	}
+	if again := post(alice, form, http.StatusOK); again.RunID != ra.RunID {
+		t.Fatalf("alice's retry got %s, want %s", again.RunID, ra.RunID)
+	}
+	if again := post(bob, form, http.StatusOK); again.RunID != rb.RunID {
+		t.Fatalf("bob's retry got %s, want %s", again.RunID, rb.RunID)
+	}
+	post(bob, url.Values{"message": {"something else"}, "stream": {"false"}}, http.StatusUnprocessableEntity)
 }
