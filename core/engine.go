@@ -82,6 +82,8 @@ type Engine struct {
 	// activeMu guards active: the runs this process is executing.
 	activeMu sync.Mutex
 	active   map[string]*activeRun
+	// sweepDone is closed when sweepKeys returns.
+	sweepDone chan struct{}
 
 	baseCtx    context.Context
 	stopRuns   context.CancelFunc
@@ -89,7 +91,6 @@ type Engine struct {
 	closed     chan struct{}
 	once       sync.Once
 	reaperDone chan struct{}
-	sweepDone  chan struct{} // closed when sweepKeys returns
 }
 
 // NewEngine returns an Engine over the given store and log.

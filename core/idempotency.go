@@ -104,20 +104,20 @@ func (e *Engine) createRun(ctx context.Context, key *IdempotencyKey, sess *Sessi
 	return false, existing, err
 }
 
-// sweepKeys deletes expired idempotency keys now and then until the engine
-// closes. Every replica sweeps; a delete is the same whoever makes it.
+// sweepKeys deletes expired idempotency keys at start, then every quarter
+// of IdempotencyTTL (at most hourly), until the engine closes. Every
+// replica sweeps; a delete is the same whoever makes it.
 func (e *Engine) sweepKeys() {
 	defer close(e.sweepDone)
-	t := time.NewTicker(max(min(e.cfg.IdempotencyTTL/4, time.Hour), time.Second))
-	defer t.Stop()
+	every := max(min(e.cfg.IdempotencyTTL/4, time.Hour), time.Second)
 	for {
+		if err := e.SweepKeys(e.baseCtx); err != nil && e.baseCtx.Err() == nil {
+			e.logger.Warn("delete expired idempotency keys", "err", err)
+		}
 		select {
 		case <-e.closed:
 			return
-		case <-t.C:
-		}
-		if err := e.SweepKeys(e.baseCtx); err != nil && e.baseCtx.Err() == nil {
-			e.logger.Warn("delete expired idempotency keys", "err", err)
+		case <-time.After(every):
 		}
 	}
 }
