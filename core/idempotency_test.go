@@ -111,6 +111,15 @@ func TestIdempotentStart(t *testing.T) {
 	if _, err := b.eng.Start(ctx, q); err != nil {
 		t.Fatalf("a key of the longest length: %v", err)
 	}
+
+	// A key whose run was deleted (with its session) says so: a conflict,
+	// neither the run nor a new one.
+	if _, err := b.eng.DeleteSessions(ctx, []string{first.SessionID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.eng.Start(ctx, p); core.CodeOf(err) != core.CodeConflict || !strings.Contains(core.MessageOf(err), "no longer exists") {
+		t.Fatalf("the key of a deleted run: %v", err)
+	}
 }
 
 // TestIdempotentStartConcurrent: requests with one key at once create one
