@@ -40,15 +40,16 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 	t.Run("BlockingRetryOnB", func(t *testing.T) {
 		ctx := testCtx(t, 40*time.Second)
 		session, key := "idem-"+randHex(6), "key-"+randHex(8)
-		form := url.Values{"message": {"tell a story"}, "stream": {"false"}, "session_id": {session}}
+		form := url.Values{"message": {"go on"}, "stream": {"false"}, "session_id": {session}}
 		first := make(chan run, 1)
 		go func() {
 			var r run
-			decode(t, expectStatus(t, a.postKeyed(t, ctx, "story", key, form), http.StatusOK), &r)
+			decode(t, expectStatus(t, a.postKeyed(t, ctx, "long", key, form), http.StatusOK), &r)
 			first <- r
 		}()
 		// The keyed run is stored before it executes (not deferred): B
-		// sees it in its session while A is still executing it.
+		// sees it in its session while A is still executing it (a 5 s
+		// run).
 		var runs []map[string]any
 		deadline := time.Now().Add(15 * time.Second)
 		for len(runs) == 0 {
@@ -56,7 +57,7 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 				t.Fatal("the keyed blocking run never showed on B")
 			}
 			time.Sleep(20 * time.Millisecond)
-			runs = sessionRuns(t, b.gateway, "story", session)
+			runs = sessionRuns(t, b.gateway, "long", session)
 		}
 		if runs[0]["status"] != "RUNNING" {
 			t.Fatalf("run as B saw it first: %+v", runs[0])
@@ -64,16 +65,21 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 		// B's retry waits for the run, as a blocking call does, and
 		// answers it.
 		var retried run
-		decode(t, expectStatus(t, b.postKeyed(t, ctx, "story", key, form), http.StatusOK), &retried)
-		orig := <-first
+		decode(t, expectStatus(t, b.postKeyed(t, ctx, "long", key, form), http.StatusOK), &retried)
+		var orig run
+		select {
+		case orig = <-first:
+		case <-ctx.Done():
+			t.Fatal("A's blocking answer never came")
+		}
 		if retried.RunID != runs[0]["run_id"] || orig.RunID != retried.RunID || retried.Status != "COMPLETED" ||
 			retried.Content != orig.Content || retried.EventCount != orig.EventCount {
 			t.Fatalf("retry on B: %+v; first answer on A: %+v", retried, orig)
 		}
-		if runs := sessionRuns(t, a.gateway, "story", session); len(runs) != 1 {
+		if runs := sessionRuns(t, a.gateway, "long", session); len(runs) != 1 {
 			t.Fatalf("session has %d runs after the retry, want 1: %+v", len(runs), runs)
 		}
-		frames := resumeGET(t, b.gateway, "story", retried.RunID, "")
+		frames := resumeGET(t, b.gateway, "long", retried.RunID, "")
 		if countEvents(frames, "RunStarted") != 1 || countEvents(frames, "RunCompleted") != 1 {
 			t.Fatalf("the run executed more than once: %v", types(frames))
 		}
@@ -82,16 +88,16 @@ func TestReplicaIdempotencyKey(t *testing.T) {
 		// and nothing is started.
 		for _, g := range []*replica{a, b} {
 			for name, other := range map[string]url.Values{
-				"message": {"message": {"another story"}, "stream": {"false"}, "session_id": {session}},
-				"mode":    {"message": {"tell a story"}, "stream": {"true"}, "session_id": {session}},
+				"message": {"message": {"go on and on"}, "stream": {"false"}, "session_id": {session}},
+				"mode":    {"message": {"go on"}, "stream": {"true"}, "session_id": {session}},
 			} {
-				body := expectDetail(t, g.postKeyed(t, ctx, "story", key, other), http.StatusUnprocessableEntity)
+				body := expectDetail(t, g.postKeyed(t, ctx, "long", key, other), http.StatusUnprocessableEntity)
 				if d := body["detail"].(string); !strings.Contains(d, "different request") {
 					t.Fatalf("%s on %s: detail %q", name, g.Name, d)
 				}
 			}
 		}
-		if runs := sessionRuns(t, b.gateway, "story", session); len(runs) != 1 {
+		if runs := sessionRuns(t, b.gateway, "long", session); len(runs) != 1 {
 			t.Fatalf("session has %d runs after the conflicting requests, want 1", len(runs))
 		}
 		// The key is the caller's for this agent only: on another agent it
