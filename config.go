@@ -108,6 +108,9 @@ type RunsConfig struct {
 	// a deletion through another replica shows there within it (default
 	// 1s; a negative value reads the database every time).
 	FinalCacheTTL time.Duration `yaml:"final_cache_ttl"`
+	// IdempotencyTTL is how long an Idempotency-Key names the run it
+	// created: a retry within it gets that run (default 24h).
+	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`
 }
 
 // AuthConfig holds the rest of the authentication settings.
@@ -453,6 +456,9 @@ func (c *Config) Validate() error {
 	case "", "true", "false":
 	default:
 		errs = append(errs, fmt.Errorf("user_isolation must be true or false, not %q", c.UserIsolation))
+	}
+	if c.Runs.IdempotencyTTL < 0 {
+		errs = append(errs, errors.New("runs.idempotency_ttl must not be negative (0 takes the default, 24h)"))
 	}
 	if c.EventLog.MaxEventsPerRun < 0 || c.EventLog.MaxEvents < 0 || c.EventLog.Retention < 0 {
 		errs = append(errs, errors.New("event_log: max_events_per_run, max_events and retention must not be negative (0 takes the default)"))

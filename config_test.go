@@ -76,6 +76,7 @@ func TestValidateRejects(t *testing.T) {
 		"redis_url: http://127.0.0.1:6379": "redis_url",
 		"database_url: mysql://x":          "database_url",
 		"log_level: loud":                  "log_level",
+		"runs: {idempotency_ttl: -1s}":     "runs.idempotency_ttl",
 		"models: {m: {provider: openai}}":  "model is required",
 		"models: {m: {provider: anthropic, model: c, max_tokens: 100, thinking_budget: 200}}": "thinking_budget",
 		"models: {m: {provider: openai, model: x, max_retries: -1}}":                          "max_retries",

@@ -87,7 +87,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger,
 		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL,
-		CreateDelay: cfg.Runs.StoreDelay, FinalCacheTTL: cfg.Runs.FinalCacheTTL, Queue: queue})
+		CreateDelay: cfg.Runs.StoreDelay, FinalCacheTTL: cfg.Runs.FinalCacheTTL, Queue: queue,
+		IdempotencyTTL: cfg.Runs.IdempotencyTTL})
 	if err != nil {
 		_ = g.closeBackends()
 		return nil, err

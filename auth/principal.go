@@ -102,6 +102,16 @@ func (p *Principal) CanAccessUser(userID string) bool {
 	return !p.Isolated || userID == p.UserID
 }
 
+// Owner names the caller for what it owns by a name of its choosing, such
+// as idempotency keys: its kind and subject. Every caller without
+// credentials (auth off) is one owner.
+func (p *Principal) Owner() string {
+	if p == nil || p.Kind == KindAnonymous {
+		return KindAnonymous
+	}
+	return p.Kind + ":" + p.Subject
+}
+
 // BindUserID returns the user id a request should act as: under isolation
 // the token's user id, whatever was asked; otherwise requested.
 func (p *Principal) BindUserID(requested string) string {

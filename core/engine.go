@@ -54,6 +54,9 @@ type EngineConfig struct {
 	// it through another replica (a deletion) shows here within it.
 	// Default 1 s; negative reads the store every time.
 	FinalCacheTTL time.Duration
+	// IdempotencyTTL is how long an idempotency key names its run (see
+	// idempotency.go); expired keys are deleted. Default 24 h.
+	IdempotencyTTL time.Duration
 }
 
 // Engine executes runs and owns their lifecycle: it creates runs, executes
@@ -79,6 +82,8 @@ type Engine struct {
 	// activeMu guards active: the runs this process is executing.
 	activeMu sync.Mutex
 	active   map[string]*activeRun
+	// sweepDone is closed when sweepKeys returns.
+	sweepDone chan struct{}
 
 	baseCtx    context.Context
 	stopRuns   context.CancelFunc
@@ -120,12 +125,16 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if cfg.FinalCacheTTL == 0 {
 		cfg.FinalCacheTTL = time.Second
 	}
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = 24 * time.Hour
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
 		store: cfg.Store, log: cfg.Log, logger: cfg.Logger, cfg: cfg,
 		agents: map[string]Agent{}, active: map[string]*activeRun{}, baseCtx: ctx, stopRuns: cancel,
-		closed: make(chan struct{}), reaperDone: make(chan struct{}),
+		closed: make(chan struct{}), reaperDone: make(chan struct{}), sweepDone: make(chan struct{}),
 	}
+	go e.sweepKeys()
 	if cfg.FinalCacheTTL > 0 {
 		e.final = newFinalCache(cfg.FinalCacheTTL, finalCacheMax)
 	}
@@ -249,6 +258,17 @@ type StartParams struct {
 	// its id to no one before it ends: the engine may then store the run
 	// and append its events once, when it ends (see deferred.go).
 	Blocking bool
+	// IdempotencyKey, when not empty, makes the start idempotent (see
+	// idempotency.go): a start with the same key and request, in the same
+	// IdempotencyScope and agent, returns that run instead of a new one.
+	IdempotencyKey string
+	// IdempotencyScope is whose key it is (the caller); empty is one scope
+	// shared by every caller that has none.
+	IdempotencyScope string
+	// IdempotencyRequest is what else of the request the caller counts as
+	// part of it (its mode flags): a retry with other values is another
+	// request.
+	IdempotencyRequest string
 }
 
 // Start creates a run and begins executing it. It returns the run as
@@ -307,6 +327,10 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func())) (
 	if strings.TrimSpace(p.Message) == "" {
 		return nil, nil, Errorf(CodeInvalid, "message is required")
 	}
+	key, err := e.keyOf(p) // the request as sent: before a session id is generated
+	if err != nil {
+		return nil, nil, err
+	}
 	info := a.Info()
 	now := e.now()
 	generatedSession := p.SessionID == ""
@@ -332,7 +356,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func())) (
 		AgentID: info.ID, CreatedAt: now, UpdatedAt: now,
 	}
 	hold := p.Blocking && e.cfg.CreateDelay > 0
-	if !queued && (hold || e.defers()) {
+	if !queued && key == nil && (hold || e.defers()) {
 		// Written when it ends, or after CreateDelay (deferred.go). A
 		// session id the caller did not give is new.
 		d := newDeferredCreate(sess, run)
@@ -344,9 +368,12 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func())) (
 		ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: generatedSession, create: d}, spawn)
 		return &snapshot, ar, nil
 	}
-	newSession, err := e.store.CreateRunInSession(ctx, sess, run)
+	newSession, existing, err := e.createRun(ctx, key, sess, run)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create run: %w", err)
+	}
+	if existing != nil {
+		return existing, nil, nil // a retry: the key's run
 	}
 	snapshot := *run
 	if queued {
@@ -1444,7 +1471,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		close(e.closed)
 		e.launchMu.Unlock()
 	})
-	defer func() { <-e.reaperDone }()
+	defer func() { <-e.reaperDone; <-e.sweepDone }()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
 	select {

@@ -22,6 +22,10 @@ const (
 	CodeNotImpl      ErrorCode = "not_implemented"
 )
 
+// CodeUnprocessable is well-formed input that cannot be done as asked: an
+// idempotency key sent again with a different request (HTTP 422).
+const CodeUnprocessable ErrorCode = "unprocessable"
+
 // Sentinel errors. Backends wrap them; callers test with errors.Is.
 var (
 	ErrNotFound       = errors.New("not found")

@@ -52,6 +52,18 @@ type Store interface {
 	// ListRuns returns runs matching the filter, oldest first.
 	ListRuns(ctx context.Context, p ListRunsParams) ([]*Run, error)
 
+	// CreateRunWithKey is CreateRunInSession under an idempotency key, in
+	// one transaction: unless the store holds p.Key's key in its scope,
+	// created at or after p.ExpiredBefore, it stores the key (replacing an
+	// expired one), p.Session unless it exists, and p.Run, and returns a
+	// nil key and whether the session was created. Otherwise it creates
+	// nothing and returns the key as stored. Concurrent calls with one key
+	// (on any replica) create one run.
+	CreateRunWithKey(ctx context.Context, p CreateRunWithKeyParams) (existing *IdempotencyKey, sessionCreated bool, err error)
+	// DeleteExpiredKeys deletes up to limit (<= 0: 1000) idempotency keys
+	// created before before (Unix milliseconds) and returns how many.
+	DeleteExpiredKeys(ctx context.Context, before int64, limit int) (int, error)
+
 	// CreateServiceAccount stores a; a duplicate id or token hash is
 	// ErrConflict.
 	CreateServiceAccount(ctx context.Context, a *ServiceAccount) error
@@ -160,6 +172,30 @@ type ListRunsParams struct {
 	CreatedAfter  int64 // Unix seconds, inclusive; 0: no bound
 	CreatedBefore int64 // Unix seconds, inclusive; 0: no bound
 	Limit         int   // <= 0: no limit
+}
+
+// IdempotencyKey is a client's idempotency key as stored: the run the
+// first request with it created, and a fingerprint of that request, so a
+// retry gets the same run and another request with the key is refused.
+type IdempotencyKey struct {
+	// Scope is whose keys this one is among: the caller and the agent
+	// (see Engine); Key is unique within it.
+	Scope string
+	Key   string
+	// Fingerprint is a hash of the normalized request.
+	Fingerprint string
+	RunID       string
+	CreatedAt   int64 // Unix milliseconds
+}
+
+// CreateRunWithKeyParams creates a run under an idempotency key.
+type CreateRunWithKeyParams struct {
+	Key     IdempotencyKey // Key.RunID is Run.RunID
+	Session *Session       // created unless it exists; Session.SessionID is Run.SessionID
+	Run     *Run
+	// ExpiredBefore (Unix milliseconds): a stored key created before it
+	// has expired, and is replaced as if it were not there.
+	ExpiredBefore int64
 }
 
 // ServiceAccount is a non-human principal with a long-lived token. Only

@@ -120,6 +120,8 @@ var kindOf = map[core.ErrorCode]ErrorKind{
 	core.CodeUnavailable:  KindUnavailable,
 	core.CodeNotImpl:      KindUnsupportedOperation,
 	core.CodeInternal:     KindInternal,
+
+	core.CodeUnprocessable: KindInvalidParams, // a messageId sent again with another message
 }
 
 // toError converts any error to an *Error (internal errors are not

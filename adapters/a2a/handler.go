@@ -388,8 +388,11 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 			}
 		}
 		var err error
+		// The messageId is A2A's own idempotency field: a message sent
+		// again (its answer lost to a dropped connection) gets the task the
+		// first one started, on any replica.
 		run, err = h.eng.Start(ctx, core.StartParams{AgentID: cl.agentID, Message: text, SessionID: m.ContextID,
-			UserID: principal(ctx).BindUserID("")})
+			UserID: principal(ctx).BindUserID(""), IdempotencyKey: idempotencyKey(m.MessageID), IdempotencyScope: principal(ctx).Owner()})
 		if err != nil {
 			return h.fail(cl, toError(err))
 		}

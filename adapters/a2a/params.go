@@ -2,7 +2,9 @@ package a2a
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -557,4 +559,15 @@ func parsePageToken(tok string) (int, *Error) {
 		}
 	}
 	return 0, errf(KindInvalidParams, "pageToken %s is not one this server issued", strconv.Quote(clip(tok)))
+}
+
+// idempotencyKey is the idempotency key of a message: its messageId, or
+// the messageId's hash when it is not a valid key (longer than a key may
+// be, or not printable ASCII); none without a messageId.
+func idempotencyKey(messageID string) string {
+	if messageID == "" || core.CheckIdempotencyKey("messageId", messageID) == nil {
+		return messageID
+	}
+	sum := sha256.Sum256([]byte(messageID))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

@@ -44,13 +44,17 @@ type RunArgs struct {
 	Message   string `json:"message"`
 	SessionID string `json:"session_id,omitempty"`
 	UserID    string `json:"user_id,omitempty"`
+	// IdempotencyKey makes the call safe to retry: the same key and
+	// arguments get the run the first call started.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // AskArgs are the arguments of an ask_<agent> tool.
 type AskArgs struct {
-	Message   string `json:"message"`
-	SessionID string `json:"session_id,omitempty"`
-	UserID    string `json:"user_id,omitempty"`
+	Message        string `json:"message"`
+	SessionID      string `json:"session_id,omitempty"`
+	UserID         string `json:"user_id,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // ToolDecision resolves one paused tool call: Confirmed true runs it, false
@@ -200,9 +204,9 @@ func jsonKind(goKind string) string {
 func fieldNames(v any) []string {
 	switch v.(type) {
 	case *RunArgs:
-		return []string{"agent_id", "message", "session_id", "user_id"}
+		return []string{"agent_id", "message", "session_id", "user_id", "idempotency_key"}
 	case *AskArgs:
-		return []string{"message", "session_id", "user_id"}
+		return []string{"message", "session_id", "user_id", "idempotency_key"}
 	case *ContinueArgs:
 		return []string{"run_id", "agent_id", "session_id", "tools"}
 	case *CancelArgs:
@@ -219,9 +223,11 @@ func validate(v any) error {
 	switch a := v.(type) {
 	case *RunArgs:
 		return errors.Join(required("agent_id", a.AgentID), id("agent_id", a.AgentID),
-			required("message", a.Message), id("session_id", a.SessionID), id("user_id", a.UserID))
+			required("message", a.Message), id("session_id", a.SessionID), id("user_id", a.UserID),
+			core.CheckIdempotencyKey(`argument "idempotency_key"`, a.IdempotencyKey))
 	case *AskArgs:
-		return errors.Join(required("message", a.Message), id("session_id", a.SessionID), id("user_id", a.UserID))
+		return errors.Join(required("message", a.Message), id("session_id", a.SessionID), id("user_id", a.UserID),
+			core.CheckIdempotencyKey(`argument "idempotency_key"`, a.IdempotencyKey))
 	case *ContinueArgs:
 		errs := []error{required("run_id", a.RunID), id("run_id", a.RunID), id("agent_id", a.AgentID), id("session_id", a.SessionID)}
 		switch {

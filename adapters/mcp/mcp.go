@@ -310,10 +310,10 @@ func (s *Server) call(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.Ca
 	}
 	switch a := args.(type) {
 	case *RunArgs:
-		return s.startRun(ctx, req, a.AgentID, a.Message, a.SessionID, a.UserID)
+		return s.startRun(ctx, req, a.AgentID, a.Message, a.SessionID, a.UserID, a.IdempotencyKey)
 	case *AskArgs:
 		id, _ := s.askAgent(name)
-		return s.startRun(ctx, req, id, a.Message, a.SessionID, a.UserID)
+		return s.startRun(ctx, req, id, a.Message, a.SessionID, a.UserID, a.IdempotencyKey)
 	case *ContinueArgs:
 		return s.continueRun(ctx, req, run, a)
 	case *CancelArgs:
@@ -357,7 +357,7 @@ func (s *Server) toolError(err error) (*mcpgo.CallToolResult, error) {
 	return mcpgo.NewToolResultError(core.MessageOf(err)), nil
 }
 
-func (s *Server) startRun(ctx context.Context, req mcpgo.CallToolRequest, agentID, message, sessionID, userID string) (*mcpgo.CallToolResult, error) {
+func (s *Server) startRun(ctx context.Context, req mcpgo.CallToolRequest, agentID, message, sessionID, userID, key string) (*mcpgo.CallToolResult, error) {
 	p, _ := auth.FromContext(ctx)
 	if sessionID != "" {
 		// Under isolation a session of another user is not found.
@@ -366,7 +366,7 @@ func (s *Server) startRun(ctx context.Context, req mcpgo.CallToolRequest, agentI
 		}
 	}
 	run, err := s.eng.Start(ctx, core.StartParams{AgentID: agentID, Message: message, SessionID: sessionID,
-		UserID: p.BindUserID(userID)})
+		UserID: p.BindUserID(userID), IdempotencyKey: key, IdempotencyScope: p.Owner()})
 	if err != nil {
 		return s.toolError(err)
 	}

@@ -11,7 +11,8 @@ import (
 // tools/list is exactly what the golden file shows) and annotations.
 
 const runArgsDoc = `"session_id":{"type":"string","description":"A session to continue: the agent sees its earlier runs. Empty starts a new session."},` +
-	`"user_id":{"type":"string","description":"The user the run is for. Under user isolation it is always the caller's own user."}`
+	`"user_id":{"type":"string","description":"The user the run is for. Under user isolation it is always the caller's own user."},` +
+	`"idempotency_key":{"type":"string","maxLength":255,"description":"Makes the call safe to retry (after a dropped connection): a call with the same key and arguments follows the run the first one started, from its start, instead of starting another. At most 255 printable ASCII characters."}`
 
 var (
 	runAgentSchema = json.RawMessage(`{"type":"object","properties":{` +

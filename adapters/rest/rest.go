@@ -60,6 +60,8 @@ var statusOf = map[core.ErrorCode]int{
 	core.CodeUnavailable:  http.StatusServiceUnavailable,
 	core.CodeNotImpl:      http.StatusNotImplemented,
 	core.CodeInternal:     http.StatusInternalServerError,
+
+	core.CodeUnprocessable: http.StatusUnprocessableEntity, // an idempotency key sent with another request
 }
 
 // StatusOf maps an error to its HTTP status.

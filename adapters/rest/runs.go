@@ -3,6 +3,8 @@ package rest
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/gofiber/fiber/v2"
@@ -40,7 +42,12 @@ func (h *Handler) registerRuns() {
 		Summary: "Run an agent",
 		Description: "Four modes: stream=true (SSE, default; a disconnect cancels the run), stream=false (blocking JSON), " +
 			"background=true (202 {run_id, session_id, status}; poll GET .../runs/{run_id}), background=true&stream=true (detached, resumable SSE).",
-		Parameters: []*huma.Param{{Name: "agent_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}},
+		Parameters: []*huma.Param{{Name: "agent_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}},
+			{Name: IdempotencyKeyHeader, In: "header", Schema: &huma.Schema{Type: "string", MaxLength: &maxKeyLen},
+				Description: "Makes the request safe to retry: the same key with the same request, from the same caller to the same agent, " +
+					"answers the run it created (on any replica, for runs.idempotency_ttl, default 24 h: blocking waits for it, streaming replays it from the start, " +
+					"background answers 202 with its run_id) instead of starting another; the key with a different request is 422. " +
+					"At most 255 printable ASCII characters (else 400)."}},
 	}, RunForm{}, core.Run{})
 	h.documentRaw(&huma.Operation{OperationID: "continue-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/continue", Tags: []string{"Runs"},
 		Summary:     "Continue a paused run",
@@ -137,9 +144,19 @@ func (h *Handler) runOf(ctx context.Context, agentID, runID, sessionID string) (
 	return run, nil
 }
 
+// IdempotencyKeyHeader is the header that makes a run creation safe to
+// retry (see core/idempotency.go).
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+var maxKeyLen = core.MaxIdempotencyKeyLen
+
 func (h *Handler) createRun(c *fiber.Ctx) error {
 	agentID := c.Params("agent_id")
 	if _, err := h.eng.Agent(agentID); err != nil {
+		return fail(c, err)
+	}
+	key := strings.Clone(c.Get(IdempotencyKeyHeader))
+	if err := core.CheckIdempotencyKey("the "+IdempotencyKeyHeader+" header", key); err != nil {
 		return fail(c, err)
 	}
 	form, err := ParseRunForm(string(c.Request().Header.ContentType()), c.Body())
@@ -157,6 +174,12 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 	params := core.StartParams{
 		AgentID: agentID, Message: form.Message, SessionID: form.SessionID, UserID: userID,
 		Background: form.Background,
+	}
+	if key != "" {
+		// The stream flag decides how the run is answered, not what it
+		// does, but a retry that changes it is not the same request.
+		params.IdempotencyKey, params.IdempotencyScope = key, principal(ctx).Owner()
+		params.IdempotencyRequest = "stream=" + strconv.FormatBool(form.Stream)
 	}
 	if !form.Stream && !form.Background {
 		// Blocking: the run executes on this request's goroutine, shown

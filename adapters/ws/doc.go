@@ -10,10 +10,17 @@
 //
 //	{"action":"authenticate","id":"1","token":"<JWT, security key or agw_sa_ token>"}
 //	{"action":"ping","id":"2"}
-//	{"action":"start","id":"3","agent_id":"assistant","message":"hi","session_id":"","user_id":"","background":false}
+//	{"action":"start","id":"3","agent_id":"assistant","message":"hi","session_id":"","user_id":"","background":false,"idempotency_key":""}
 //	{"action":"subscribe","id":"4","run_id":"…","last_event_index":7}     (absent or -1: from the start)
 //	{"action":"continue","id":"5","run_id":"…","tools":[…],"background":false}
 //	{"action":"cancel","id":"6","run_id":"…"}
+//
+// A start with an "idempotency_key" (at most 255 printable ASCII
+// characters) may be sent again, on any socket or replica, after a dropped
+// connection: the same key with the same request, from the same caller to
+// the same agent, acks and follows (from its first event) the run the
+// first one started instead of starting another; the key with a different
+// request is an error frame of code invalid.
 //
 // subscribe, continue and cancel also accept "agent_id" and "session_id";
 // when given they must match the run (as in the REST paths). "tools" has the

@@ -56,6 +56,9 @@ type ClientFrame struct {
 	// replays from the first event.
 	LastEventIndex int64
 	Tools          []core.ToolExecution // continue
+	// IdempotencyKey makes a start safe to send again (on any socket or
+	// replica): the same key and request get the run it started.
+	IdempotencyKey string // start
 }
 
 // wireFrame is the JSON shape of every client frame; a nil field was absent.
@@ -71,13 +74,14 @@ type wireFrame struct {
 	RunID          *string               `json:"run_id"`
 	LastEventIndex json.RawMessage       `json:"last_event_index"`
 	Tools          *[]core.ToolExecution `json:"tools"`
+	IdempotencyKey *string               `json:"idempotency_key"`
 }
 
 // allowed lists the fields each action may carry (besides action and id).
 var allowed = map[Action][]string{
 	ActionAuthenticate: {"token"},
 	ActionPing:         nil,
-	ActionStart:        {"agent_id", "message", "session_id", "user_id", "background"},
+	ActionStart:        {"agent_id", "message", "session_id", "user_id", "background", "idempotency_key"},
 	ActionSubscribe:    {"run_id", "last_event_index", "agent_id", "session_id"},
 	ActionContinue:     {"run_id", "tools", "background", "agent_id", "session_id"},
 	ActionCancel:       {"run_id", "agent_id", "session_id"},
@@ -100,6 +104,7 @@ func (w *wireFrame) present() []string {
 	add(w.RunID != nil, "run_id")
 	add(w.LastEventIndex != nil && string(w.LastEventIndex) != "null", "last_event_index")
 	add(w.Tools != nil, "tools")
+	add(w.IdempotencyKey != nil, "idempotency_key")
 	return p
 }
 
@@ -165,6 +170,7 @@ func ParseClientFrame(b []byte) (ClientFrame, error) {
 	f.SessionID = str(w.SessionID)
 	f.UserID = str(w.UserID)
 	f.RunID = str(w.RunID)
+	f.IdempotencyKey = str(w.IdempotencyKey)
 	if w.Message != nil {
 		f.Message = *w.Message
 	}
@@ -192,6 +198,9 @@ func ParseClientFrame(b []byte) (ClientFrame, error) {
 		}
 		if strings.TrimSpace(f.Message) == "" {
 			return f, invalid("message is required")
+		}
+		if err := core.CheckIdempotencyKey("idempotency_key", f.IdempotencyKey); err != nil {
+			return f, err
 		}
 	case ActionSubscribe, ActionCancel:
 		if f.RunID == "" {

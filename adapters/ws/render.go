@@ -36,6 +36,8 @@ var codeOf = map[core.ErrorCode]string{
 	core.CodeNotImpl:      CodeInvalid, // asks for something this server does not do
 	core.CodeUnavailable:  CodeUnavailable,
 	core.CodeInternal:     CodeInternal,
+
+	core.CodeUnprocessable: CodeInvalid, // an idempotency key sent with another request
 }
 
 // CodeOf maps an error to its frame error code (internal when unknown).

@@ -163,6 +163,7 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 	run, err := s.h.eng.Start(actx, core.StartParams{
 		AgentID: f.AgentID, Message: f.Message, SessionID: f.SessionID,
 		UserID: p.BindUserID(f.UserID), Background: f.Background,
+		IdempotencyKey: f.IdempotencyKey, IdempotencyScope: p.Owner(),
 	})
 	if err != nil {
 		return err

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) core.Store) {
 		{"Concurrency", testConcurrency},
 		{"Leases", testLeases},
 		{"ServiceAccounts", testServiceAccounts},
+		{"IdempotencyKeys", testIdempotencyKeys},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
