@@ -18,6 +18,7 @@ import (
 
 	"github.com/agentgate/agentgate/configs"
 	"github.com/agentgate/agentgate/core/tool"
+	"github.com/agentgate/agentgate/transport/egress"
 )
 
 // Config is the whole gateway configuration, as decoded (strictly) from
@@ -59,6 +60,7 @@ type Config struct {
 	MCP           MCPConfig              `yaml:"mcp"`
 	A2A           A2AConfig              `yaml:"a2a"`
 	Slack         SlackConfig            `yaml:"slack"`
+	Egress        EgressConfig           `yaml:"egress"`
 	Models        map[string]ModelConfig `yaml:"models"`
 	// MCPServers are external MCP servers whose tools agents may use.
 	MCPServers map[string]MCPServerConfig `yaml:"mcp_servers"`
@@ -152,6 +154,22 @@ type QueueConfig struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// MaxAttempts bounds how often a run's job is tried (default 5).
 	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// EgressConfig restricts the HTTP calls the gateway makes to URLs a caller
+// chose (A2A push webhooks): loopback, private, link-local, multicast,
+// CGNAT and cloud-metadata addresses are refused unless listed in Allow,
+// checked on the address actually dialled and on every redirect.
+type EgressConfig struct {
+	// Allow lists the internal destinations that may be called anyway:
+	// CIDRs or addresses (any port: 10.0.0.0/8, 127.0.0.1), ip:port
+	// (127.0.0.1:9000, [::1]:9000), host names (hooks.internal.example,
+	// trusted whatever they resolve to), host:port, and *.domain for its
+	// subdomains. AGENTGATE_EGRESS_ALLOW takes a comma-separated list.
+	Allow []string `yaml:"allow"`
+	// MaxRedirects bounds the redirects one call follows (default 5;
+	// negative: none).
+	MaxRedirects int `yaml:"max_redirects"`
 }
 
 // ModelConfig declares a model agents refer to by name.
@@ -461,6 +479,9 @@ func (c *Config) Validate() error {
 	case "", "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log_level must be debug, info, warn or error, not %q", c.LogLevel))
+	}
+	if _, err := egress.ParseAllow(c.Egress.Allow); err != nil {
+		errs = append(errs, err)
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Models)) {
 		m := c.Models[name]
