@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	neturl "net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/agentgate/agentgate/configs"
 	"github.com/agentgate/agentgate/core/tool"
+	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	"github.com/agentgate/agentgate/transport/egress"
 )
 
@@ -564,14 +564,6 @@ func databaseKind(url string) string {
 	return ""
 }
 
-// redact hides the password of a URL for messages and logs.
-func redact(raw string) string {
-	u, err := neturl.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, has := u.User.Password(); has {
-		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
+// redact hides the password of a URL (and secret query parameters) for
+// messages and logs.
+func redact(raw string) string { return redactpkg.URL(raw) }

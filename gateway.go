@@ -19,6 +19,7 @@ import (
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/tool"
+	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	riverqueue "github.com/agentgate/agentgate/queue/river"
 	"github.com/agentgate/agentgate/storage/memlog"
 	"github.com/agentgate/agentgate/storage/postgres"
@@ -67,6 +68,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	if logger == nil {
 		logger = NewLogger(cfg.LogLevel)
 	}
+	// Whatever a component logs, the configured secrets do not get out.
+	logger = slog.New(redactpkg.NewHandler(logger.Handler(), cfg.secrets()))
 	store, elog, err := openBackends(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -279,7 +282,7 @@ func (g *Gateway) ListenAndServe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", g.cfg.Addr, err)
 	}
-	g.logger.Info("agentgate listening", "addr", ln.Addr().String(), "database", g.cfg.DatabaseURL, "agents", len(g.eng.Agents()))
+	g.logger.Info("agentgate listening", "addr", ln.Addr().String(), "database", redactpkg.URL(g.cfg.DatabaseURL), "agents", len(g.eng.Agents()))
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(ln) }()
 	select {
