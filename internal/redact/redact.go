@@ -78,7 +78,7 @@ func Text(s string) string {
 	if strings.Contains(s, `":`) {
 		s = jsonValue.ReplaceAllString(s, `${1}"`+Mask+`"`)
 	}
-	if strings.Contains(s, " ") {
+	if strings.Contains(s, "earer ") || strings.Contains(s, "EARER ") || strings.Contains(s, "asic ") || strings.Contains(s, "ASIC ") {
 		s = authValue.ReplaceAllStringFunc(s, func(m string) string {
 			sub := authValue.FindStringSubmatch(m)
 			if strings.Trim(sub[2], "abcdefghijklmnopqrstuvwxyz") == "" {
