@@ -123,3 +123,29 @@ func TestWSCredentialsExpire(t *testing.T) {
 		}
 	})
 }
+
+// TestMCPStdioCredentialsExpire: `agentgate mcp --stdio` authenticates its
+// token once, at start, and every request checks that it still holds: a
+// JWT past its exp is refused (token expired) from then on.
+func TestMCPStdioCredentialsExpire(t *testing.T) {
+	t.Parallel()
+	tok, err := auth.MintJWT(auth.MintConfig{Algorithm: auth.AlgHS256}, mcpJWTSecret, "carol", []string{"agents:story:run"}, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := jwtExp(t, tok)
+	c, stderr, err := mcpStdio(t, mcpJWTConfig(""), "AGENTGATE_TOKEN="+tok)
+	if err != nil {
+		t.Fatalf("initialize: %v\n%s", err, stderr.String())
+	}
+	ctx := testCtx(t, 30*time.Second)
+	if _, r, err := mcpCall(t, ctx, c, "run_agent", map[string]any{"agent_id": "story", "message": "hi"}, nil); err != nil || r.Status != "COMPLETED" {
+		t.Fatalf("run_agent before exp: %v %+v", err, r)
+	}
+	for time.Now().Before(exp.Add(200 * time.Millisecond)) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, _, err := mcpCall(t, ctx, c, "run_agent", map[string]any{"agent_id": "story", "message": "hi"}, nil); err == nil || !strings.Contains(err.Error(), "token expired") {
+		t.Fatalf("run_agent after exp: %v, want token expired", err)
+	}
+}
