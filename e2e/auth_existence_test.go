@@ -150,6 +150,11 @@ func TestAuthForeignEqualsAbsent(t *testing.T) {
 			return map[string]any{"taskId": run, "url": "https://hooks.example.com/x"}
 		})},
 		{"a2a push list", true, a2a("ListTaskPushNotificationConfigs", func(_, run string) any { return map[string]any{"taskId": run} })},
+		{"a2a push get", true, a2a("GetTaskPushNotificationConfig", func(_, run string) any { return map[string]any{"taskId": run, "id": "c1"} })},
+		{"a2a push delete", true, a2a("DeleteTaskPushNotificationConfig", func(_, run string) any { return map[string]any{"taskId": run, "id": "c1"} })},
+		{"a2a push v0.3 set", true, a2a("tasks/pushNotificationConfig/set", func(_, run string) any {
+			return map[string]any{"taskId": run, "pushNotificationConfig": map[string]any{"url": "https://hooks.example.com/x"}}
+		})},
 		{"a2a tasks/get", true, a2a("tasks/get", func(_, run string) any { return map[string]any{"id": run} })},
 		{"a2a tasks/cancel", true, a2a("tasks/cancel", func(_, run string) any { return map[string]any{"id": run} })},
 		{"a2a tasks/resubscribe", true, a2a("tasks/resubscribe", func(_, run string) any { return map[string]any{"id": run} })},
