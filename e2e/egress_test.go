@@ -73,6 +73,11 @@ func TestA2APushEgress(t *testing.T) {
 		if out.Error == nil || out.Error.Code != -32602 {
 			t.Errorf("v0.3 config %s: %+v, want invalid params", u, out.Error)
 		}
+		resp, b := callHeader(t, g, http.MethodPost, "/a2a/agents/assistant/tasks/"+sent.Task.ID+"/pushNotificationConfigs",
+			jsonBody(t, map[string]any{"url": u}), map[string]string{"A2A-Version": "1.0"})
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "is refused") {
+			t.Errorf("HTTP+JSON config %s: %d %s, want 400 (refused)", u, resp.StatusCode, b)
+		}
 		params := a2aMessage("hi", nil)
 		params["configuration"] = map[string]any{"taskPushNotificationConfig": map[string]any{"url": u}}
 		_, out = a2aCall(t, g, "", "/a2a/agents/assistant", "SendMessage", params)
