@@ -157,7 +157,7 @@ type QueueConfig struct {
 }
 
 // EgressConfig restricts the HTTP calls the gateway makes to URLs a caller
-// chose (A2A push webhooks): loopback, private, link-local, multicast,
+// chose (A2A push webhooks, HTTP tools whose host the arguments choose): loopback, private, link-local, multicast,
 // CGNAT and cloud-metadata addresses are refused unless listed in Allow,
 // checked on the address actually dialled and on every redirect.
 type EgressConfig struct {
@@ -249,6 +249,8 @@ type HTTPToolConfig struct {
 	Parameters map[string]any `yaml:"parameters"`
 	Method     string         `yaml:"method"`
 	// URL is an RFC 6570 template: https://api.example.com/{city}{?units}.
+	// When the arguments choose the host ({+url}, http://{host}/), calls
+	// follow the egress rules (internal addresses need egress.allow).
 	URL string `yaml:"url"`
 	// Headers are sent with every call; use ${ENV} for secrets.
 	Headers map[string]string `yaml:"headers"`
@@ -514,7 +516,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("http_tools.%s: the name of a built-in tool", name))
 			continue
 		}
-		if _, err := buildHTTPTool(name, c.HTTPTools[name]); err != nil {
+		if _, err := buildHTTPTool(name, c.HTTPTools[name], nil); err != nil {
 			errs = append(errs, fmt.Errorf("http_tools.%s: %w", name, err))
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/agentgate/agentgate/storage/postgres"
 	"github.com/agentgate/agentgate/storage/redislog"
 	"github.com/agentgate/agentgate/storage/sqlite"
+	"github.com/agentgate/agentgate/transport/egress"
 	httptransport "github.com/agentgate/agentgate/transport/http"
 )
 
@@ -43,6 +44,8 @@ type Gateway struct {
 	srv     *httptransport.Server
 	// sources are the connected MCP servers whose tools agents use.
 	sources []tool.Source
+	// egress checks the URLs called on a caller's behalf (egress.allow).
+	egress *egress.Guard
 }
 
 // Options tune New beyond the Config.
@@ -102,6 +105,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 			_ = g.closeBackends()
 			return nil, fmt.Errorf("start the background-run queue: %w", err)
 		}
+	}
+	if g.egress, err = egress.New(egress.Config{Allow: cfg.Egress.Allow, MaxRedirects: cfg.Egress.MaxRedirects}); err != nil {
+		_ = g.closeBackends()
+		return nil, err
 	}
 	if err := g.buildAgents(ctx); err != nil {
 		_ = g.closeBackends()

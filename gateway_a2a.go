@@ -10,7 +10,6 @@ import (
 
 	"github.com/agentgate/agentgate/adapters/a2a"
 	"github.com/agentgate/agentgate/auth"
-	"github.com/agentgate/agentgate/transport/egress"
 )
 
 // A2AConfig configures the A2A interface (agent cards, JSON-RPC for A2A
@@ -117,16 +116,12 @@ func (g *Gateway) mountA2A(policy *auth.Policy) error {
 			skills[id] = append(skills[id], a2a.Skill{ID: s.ID, Name: s.Name, Description: s.Description, Tags: s.Tags, Examples: s.Examples})
 		}
 	}
-	guard, err := egress.New(egress.Config{Allow: g.cfg.Egress.Allow, MaxRedirects: g.cfg.Egress.MaxRedirects})
-	if err != nil {
-		return err
-	}
 	h := a2a.Register(g.srv, g.eng, a2a.Config{
 		Name: g.cfg.Name, Description: g.cfg.Description, Version: Version,
 		PublicURL: c.PublicURL, AuthMode: g.cfg.AuthMode, Policy: policy,
 		CardMaxAge: c.CardMaxAge, Skills: skills,
 		Push: a2a.PushOptions{Disabled: c.Push.Disabled, MaxAttempts: c.Push.MaxAttempts, Timeout: c.Push.Timeout,
-			MaxBackoff: c.Push.MaxBackoff, Egress: guard},
+			MaxBackoff: c.Push.MaxBackoff, Egress: g.egress},
 		Logger: g.logger,
 	})
 	// At shutdown (fiber runs the hook once the HTTP server stopped, while

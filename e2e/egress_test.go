@@ -140,3 +140,82 @@ func dropsAtLeast(logs, taskID string, n int) bool {
 	}
 	return c >= n
 }
+
+// TestHTTPToolEgress: an HTTP tool whose URL template lets the arguments
+// (the model, so whoever writes the prompt) choose the host is held to the
+// egress rules: a call to a loopback listener that is not allowed fails
+// as a refused ToolCallError without reaching it, one to the allowed
+// ip:port works; a tool whose host the operator wrote is not affected.
+func TestHTTPToolEgress(t *testing.T) {
+	t.Parallel()
+	var internalHits atomic.Int64
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		internalHits.Add(1)
+		_, _ = io.WriteString(w, "internal "+r.URL.Path)
+	}))
+	defer internal.Close()
+	allowed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "allowed") }))
+	defer allowed.Close()
+	ih, ah := strings.TrimPrefix(internal.URL, "http://"), strings.TrimPrefix(allowed.URL, "http://")
+	cfg := `
+egress:
+  allow: ["` + ah + `"]
+models:
+  m:
+    provider: scripted
+    model: tools-1
+    script:
+      - tool_calls:
+          - name: fetch_public
+            arguments: {target: "` + ah + `"}
+          - name: fetch_inside
+            arguments: {target: "` + ih + `"}
+          - name: fixed
+        reply: "done"
+http_tools:
+  fetch_public:
+    description: Fetch from any host.
+    parameters: {type: object, properties: {target: {type: string}}}
+    url: "http://{+target}/x"
+  fetch_inside:
+    description: Fetch from any host.
+    parameters: {type: object, properties: {target: {type: string}}}
+    url: "http://{+target}/x"
+  fixed:
+    description: The operator's own internal API.
+    url: "` + internal.URL + `/fixed"
+agents:
+  - id: tooler
+    model: m
+    tools: [fetch_public, fetch_inside, fixed]
+`
+	g := startGateway(t, cfg)
+	ctx := testCtx(t, 20*time.Second)
+	resp := g.postForm(t, ctx, "/agents/tooler/runs", url.Values{"message": {"go"}, "stream": {"true"}})
+	expectSSE(t, resp)
+	defer resp.Body.Close()
+	results := map[string]string{}
+	for _, ev := range events(t, readFrames(t, resp.Body), 0) {
+		if ev.Event != "ToolCallCompleted" && ev.Event != "ToolCallError" {
+			continue
+		}
+		var tool struct {
+			ToolName string `json:"tool_name"`
+			Result   string `json:"result"`
+		}
+		decode(t, *ev.Tool, &tool)
+		results[tool.ToolName] = ev.Event + " " + tool.Result
+	}
+	if r := results["fetch_public"]; r != "ToolCallCompleted allowed" {
+		t.Errorf("fetch_public: %q", r)
+	}
+	if r := results["fetch_inside"]; !strings.HasPrefix(r, "ToolCallError") || !strings.Contains(r, "is refused (loopback)") {
+		t.Errorf("fetch_inside: %q, want refused", r)
+	}
+	if r := results["fixed"]; r != "ToolCallCompleted internal /fixed" {
+		t.Errorf("fixed: %q", r)
+	}
+	if n := internalHits.Load(); n != 1 {
+		t.Errorf("the internal listener was reached %d times, want once (the fixed tool)", n)
+	}
+}
