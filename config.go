@@ -157,9 +157,10 @@ type QueueConfig struct {
 }
 
 // EgressConfig restricts the HTTP calls the gateway makes to URLs a caller
-// chose (A2A push webhooks, HTTP tools whose host the arguments choose): loopback, private, link-local, multicast,
-// CGNAT and cloud-metadata addresses are refused unless listed in Allow,
-// checked on the address actually dialled and on every redirect.
+// chose (A2A push webhooks, HTTP tools whose host the arguments choose):
+// loopback, private, link-local, multicast, CGNAT and cloud-metadata
+// addresses are refused unless listed in Allow, checked on the address
+// actually dialled and on every redirect.
 type EgressConfig struct {
 	// Allow lists the internal destinations that may be called anyway:
 	// CIDRs or addresses (any port: 10.0.0.0/8, 127.0.0.1), ip:port
