@@ -300,6 +300,7 @@ var (
 		{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol assignments"},
 		{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
 		{netip.MustParsePrefix("240.0.0.0/4"), "reserved"}, // 255.255.255.255 included
+		{netip.MustParsePrefix("fec0::/10"), "site-local"}, // deprecated, still routed inside some networks
 		{netip.MustParsePrefix("100::/64"), "discard-only"},
 		{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
 	}
