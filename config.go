@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	neturl "net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/agentgate/agentgate/configs"
 	"github.com/agentgate/agentgate/core/tool"
+	redactpkg "github.com/agentgate/agentgate/internal/redact"
+	"github.com/agentgate/agentgate/transport/egress"
 )
 
 // Config is the whole gateway configuration, as decoded (strictly) from
@@ -59,6 +60,7 @@ type Config struct {
 	MCP           MCPConfig              `yaml:"mcp"`
 	A2A           A2AConfig              `yaml:"a2a"`
 	Slack         SlackConfig            `yaml:"slack"`
+	Egress        EgressConfig           `yaml:"egress"`
 	Models        map[string]ModelConfig `yaml:"models"`
 	// MCPServers are external MCP servers whose tools agents may use.
 	MCPServers map[string]MCPServerConfig `yaml:"mcp_servers"`
@@ -157,6 +159,23 @@ type QueueConfig struct {
 	MaxAttempts int `yaml:"max_attempts"`
 }
 
+// EgressConfig restricts the HTTP calls the gateway makes to URLs a caller
+// chose (A2A push webhooks, HTTP tools whose host the arguments choose):
+// loopback, private, link-local, multicast, CGNAT and cloud-metadata
+// addresses are refused unless listed in Allow, checked on the address
+// actually dialled and on every redirect.
+type EgressConfig struct {
+	// Allow lists the internal destinations that may be called anyway:
+	// CIDRs or addresses (any port: 10.0.0.0/8, 127.0.0.1), ip:port
+	// (127.0.0.1:9000, [::1]:9000), host names (hooks.internal.example,
+	// trusted whatever they resolve to), host:port, and *.domain for its
+	// subdomains. AGENTGATE_EGRESS_ALLOW takes a comma-separated list.
+	Allow []string `yaml:"allow"`
+	// MaxRedirects bounds the redirects one call follows (default 5;
+	// negative: none).
+	MaxRedirects int `yaml:"max_redirects"`
+}
+
 // ModelConfig declares a model agents refer to by name.
 type ModelConfig struct {
 	Provider string `yaml:"provider"` // openai | anthropic | scripted
@@ -234,6 +253,8 @@ type HTTPToolConfig struct {
 	Parameters map[string]any `yaml:"parameters"`
 	Method     string         `yaml:"method"`
 	// URL is an RFC 6570 template: https://api.example.com/{city}{?units}.
+	// When the arguments choose the host ({+url}, http://{host}/), calls
+	// follow the egress rules (internal addresses need egress.allow).
 	URL string `yaml:"url"`
 	// Headers are sent with every call; use ${ENV} for secrets.
 	Headers map[string]string `yaml:"headers"`
@@ -468,6 +489,9 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level must be debug, info, warn or error, not %q", c.LogLevel))
 	}
+	if _, err := egress.ParseAllow(c.Egress.Allow); err != nil {
+		errs = append(errs, err)
+	}
 	for _, name := range slices.Sorted(maps.Keys(c.Models)) {
 		m := c.Models[name]
 		switch m.Provider {
@@ -499,7 +523,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("http_tools.%s: the name of a built-in tool", name))
 			continue
 		}
-		if _, err := buildHTTPTool(name, c.HTTPTools[name]); err != nil {
+		if _, err := buildHTTPTool(name, c.HTTPTools[name], nil); err != nil {
 			errs = append(errs, fmt.Errorf("http_tools.%s: %w", name, err))
 		}
 	}
@@ -549,14 +573,6 @@ func databaseKind(url string) string {
 	return ""
 }
 
-// redact hides the password of a URL for messages and logs.
-func redact(raw string) string {
-	u, err := neturl.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, has := u.User.Password(); has {
-		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
+// redact hides the password of a URL (and secret query parameters) for
+// messages and logs.
+func redact(raw string) string { return redactpkg.URL(raw) }

@@ -89,6 +89,8 @@ func TestValidateRejects(t *testing.T) {
 		"models: {m: {provider: scripted}}\nagents: [{id: a, model: m, tools: [{mcp_server: fs}]}]":                           "not declared under mcp_servers",
 		"models: {m: {provider: scripted}}\nagents: [{id: a, model: m, tools: [{user_input_fields: [x], name: calculator}]}]": "without requires_user_input",
 		"models: {m: {provider: scripted}}\nmcp_servers: {fs: {command: x}}\nagents: [{id: a, model: m, tools: [{mcp_server: fs, requires_confirmation: true}]}]": "need the name",
+		"egress: {allow: ['http://10.0.0.1']}": "egress.allow[0]",
+		"egress: {allow: ['10.0.0.1:0']}":      "egress.allow[0]",
 	}
 	for in, want := range cases {
 		cfg, err := ParseConfig([]byte(in))

@@ -19,11 +19,13 @@ import (
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/tool"
+	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	riverqueue "github.com/agentgate/agentgate/queue/river"
 	"github.com/agentgate/agentgate/storage/memlog"
 	"github.com/agentgate/agentgate/storage/postgres"
 	"github.com/agentgate/agentgate/storage/redislog"
 	"github.com/agentgate/agentgate/storage/sqlite"
+	"github.com/agentgate/agentgate/transport/egress"
 	httptransport "github.com/agentgate/agentgate/transport/http"
 )
 
@@ -42,6 +44,8 @@ type Gateway struct {
 	srv     *httptransport.Server
 	// sources are the connected MCP servers whose tools agents use.
 	sources []tool.Source
+	// egress checks the URLs called on a caller's behalf (egress.allow).
+	egress *egress.Guard
 }
 
 // Options tune New beyond the Config.
@@ -67,6 +71,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	if logger == nil {
 		logger = NewLogger(cfg.LogLevel)
 	}
+	// Whatever a component logs, the configured secrets do not get out.
+	logger = slog.New(redactpkg.NewHandler(logger.Handler(), cfg.secrets()))
 	store, elog, err := openBackends(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -100,6 +106,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 			_ = g.closeBackends()
 			return nil, fmt.Errorf("start the background-run queue: %w", err)
 		}
+	}
+	if g.egress, err = egress.New(egress.Config{Allow: cfg.Egress.Allow, MaxRedirects: cfg.Egress.MaxRedirects}); err != nil {
+		_ = g.closeBackends()
+		return nil, err
 	}
 	if err := g.buildAgents(ctx); err != nil {
 		_ = g.closeBackends()
@@ -280,7 +290,7 @@ func (g *Gateway) ListenAndServe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", g.cfg.Addr, err)
 	}
-	g.logger.Info("agentgate listening", "addr", ln.Addr().String(), "database", g.cfg.DatabaseURL, "agents", len(g.eng.Agents()))
+	g.logger.Info("agentgate listening", "addr", ln.Addr().String(), "database", redactpkg.URL(g.cfg.DatabaseURL), "agents", len(g.eng.Agents()))
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(ln) }()
 	select {

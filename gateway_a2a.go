@@ -120,7 +120,8 @@ func (g *Gateway) mountA2A(policy *auth.Policy) error {
 		Name: g.cfg.Name, Description: g.cfg.Description, Version: Version,
 		PublicURL: c.PublicURL, AuthMode: g.cfg.AuthMode, Policy: policy,
 		CardMaxAge: c.CardMaxAge, Skills: skills,
-		Push:   a2a.PushOptions{Disabled: c.Push.Disabled, MaxAttempts: c.Push.MaxAttempts, Timeout: c.Push.Timeout, MaxBackoff: c.Push.MaxBackoff},
+		Push: a2a.PushOptions{Disabled: c.Push.Disabled, MaxAttempts: c.Push.MaxAttempts, Timeout: c.Push.Timeout,
+			MaxBackoff: c.Push.MaxBackoff, Egress: g.egress},
 		Logger: g.logger,
 	})
 	// At shutdown (fiber runs the hook once the HTTP server stopped, while

@@ -3,6 +3,7 @@ package agentgate
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/agentgate/agentgate/core/agent"
 	"github.com/agentgate/agentgate/core/model"
@@ -12,6 +13,7 @@ import (
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/core/tool/httptool"
 	"github.com/agentgate/agentgate/core/tool/mcptool"
+	"github.com/agentgate/agentgate/transport/egress"
 )
 
 // BuildModel returns the model a ModelConfig declares.
@@ -56,11 +58,35 @@ func BuildModel(name string, mc ModelConfig) (model.Model, error) {
 	return nil, fmt.Errorf("model %s: provider %q is not available", name, mc.Provider)
 }
 
-func buildHTTPTool(name string, hc HTTPToolConfig) (*tool.Tool, error) {
-	return httptool.New(httptool.Spec{
+// buildHTTPTool builds an http_tools entry. guard (nil when only
+// validating) dials the tool's calls when its URL template lets the
+// arguments — the model, so whoever writes the prompt — choose the host:
+// then internal addresses are refused as for any caller-chosen URL.
+func buildHTTPTool(name string, hc HTTPToolConfig, guard *egress.Guard) (*tool.Tool, error) {
+	spec := httptool.Spec{
 		Name: name, Description: hc.Description, Parameters: hc.Parameters, Method: hc.Method, URL: hc.URL,
 		Headers: hc.Headers, Body: hc.Body, Timeout: hc.Timeout, MaxResponseBytes: hc.MaxResponseBytes,
-	})
+	}
+	if guard != nil && templatedHost(hc.URL) {
+		spec.Dial = guard.DialContext
+	}
+	return httptool.New(spec)
+}
+
+// templatedHost reports whether an RFC 6570 URL template may expand to a
+// host the arguments choose: an expression before the end of its
+// authority ("http://{host}/", "{+url}", "https://api.example{+path}",
+// conservatively also "https://api.example{/path}").
+func templatedHost(tmpl string) bool {
+	i := strings.Index(tmpl, "://")
+	if i < 0 {
+		return strings.Contains(tmpl, "{")
+	}
+	authority := tmpl[i+3:]
+	if end := strings.IndexAny(authority, "/?#"); end >= 0 {
+		authority = authority[:end]
+	}
+	return strings.Contains(tmpl[:i], "{") || strings.Contains(authority, "{")
 }
 
 // knownTool reports whether name is a built-in or a declared HTTP tool.
@@ -133,7 +159,7 @@ func (g *Gateway) buildAgents(ctx context.Context) error {
 				t = b
 			} else if hc, ok := g.cfg.HTTPTools[ref.Name]; ok {
 				var err error
-				if t, err = buildHTTPTool(ref.Name, hc); err != nil {
+				if t, err = buildHTTPTool(ref.Name, hc, g.egress); err != nil {
 					return fmt.Errorf("agent %s: http tool %s: %w", ac.ID, ref.Name, err)
 				}
 			} else {

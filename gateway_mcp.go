@@ -31,8 +31,9 @@ type MCPConfig struct {
 // agentTools reports whether per-agent tools are on (the default).
 func (c MCPConfig) agentTools() bool { return c.AgentTools == nil || *c.AgentTools }
 
-// mcpServer builds the MCP adapter over the gateway's engine.
-func (g *Gateway) mcpServer(policy *auth.Policy) *mcpadapter.Server {
+// mcpServer builds the MCP adapter over the gateway's engine; recheck (for
+// stdio) is asked before each request whether the caller still holds.
+func (g *Gateway) mcpServer(policy *auth.Policy, recheck func(context.Context, *auth.Principal) error) *mcpadapter.Server {
 	return mcpadapter.New(g.eng, mcpadapter.Config{
 		Name: g.cfg.Name, Description: g.cfg.Description, Version: Version,
 		Policy:         policy,
@@ -41,12 +42,13 @@ func (g *Gateway) mcpServer(policy *auth.Policy) *mcpadapter.Server {
 		AllowedHosts:   g.cfg.MCP.AllowedHosts,
 		Heartbeat:      g.srv.Config().HeartbeatInterval,
 		Logger:         g.logger,
+		Recheck:        recheck,
 	})
 }
 
 // mountMCP mounts the MCP adapter.
 func (g *Gateway) mountMCP(policy *auth.Policy) error {
-	g.mcpServer(policy).Register(g.srv.App, "/mcp")
+	g.mcpServer(policy, nil).Register(g.srv.App, "/mcp")
 	return nil
 }
 
@@ -71,5 +73,7 @@ func (g *Gateway) ServeMCPStdio(ctx context.Context, in io.Reader, out io.Writer
 	default:
 		p = a.Anonymous()
 	}
-	return g.mcpServer(auth.DefaultPolicy()).ServeStdio(ctx, p, in, out)
+	// The token is checked once, here; each request checks that it still
+	// holds (a JWT's exp, a service account not revoked since).
+	return g.mcpServer(auth.DefaultPolicy(), a.Recheck).ServeStdio(ctx, p, in, out)
 }

@@ -259,6 +259,10 @@ func (a *Authenticator) authenticateServiceAccount(ctx context.Context, token st
 		UserID:           acct.UserID,
 		Kind:             KindServiceAccount,
 		ServiceAccountID: acct.ID,
+		tokenHash:        acct.TokenHash,
+	}
+	if acct.ExpiresAt != nil {
+		p.ExpiresAt = *acct.ExpiresAt
 	}
 	if p.UserID == "" {
 		p.UserID = p.Subject
@@ -275,6 +279,38 @@ func (a *Authenticator) authenticateServiceAccount(ctx context.Context, token st
 	p.Isolated = a.isolation && !p.Admin
 	a.touch(ctx, acct.ID, now)
 	return p, nil
+}
+
+// Recheck tells whether p, authenticated earlier (a WebSocket's
+// principal), is still valid: its credential has not expired, and a
+// service account's token is still stored and not revoked. The lookup is
+// the one every HTTP request with such a token makes (one indexed read),
+// so it is not cached: a revocation holds from the next action on. It
+// returns a CodeUnauthorized error ("token expired", "token revoked") when
+// not, a CodeUnavailable one when the store cannot say.
+func (a *Authenticator) Recheck(ctx context.Context, p *Principal) error {
+	if p == nil || a.mode == ModeNone {
+		return nil
+	}
+	now := a.now()
+	if !p.ExpiresAt.IsZero() && !now.Before(p.ExpiresAt) {
+		return unauthorized("token expired", nil)
+	}
+	if p.Kind != KindServiceAccount || a.sa == nil {
+		return nil
+	}
+	acct, err := a.sa.Lookup(ctx, p.tokenHash)
+	switch {
+	case errors.Is(err, core.ErrNotFound) || err == nil && (acct == nil || acct.ID != p.ServiceAccountID):
+		return unauthorized("token revoked", err)
+	case err != nil:
+		return &core.Error{Code: core.CodeUnavailable, Message: "cannot verify the token now", Err: err}
+	case acct.RevokedAt != nil:
+		return unauthorized("token revoked", nil)
+	case acct.ExpiresAt != nil && !now.Before(*acct.ExpiresAt):
+		return unauthorized("token expired", nil)
+	}
+	return nil
 }
 
 func (a *Authenticator) adminScope() string {

@@ -164,6 +164,9 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (*Principal, err
 		return nil, unauthorized("invalid token", errors.New("subject names a reserved principal"))
 	}
 	p := &Principal{Subject: sub, UserID: userID, Kind: KindJWT}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		p.ExpiresAt = exp.Time
+	}
 	raw, err := scopeStrings(claims[v.cfg.ScopesClaim])
 	if err != nil {
 		return nil, unauthorized("invalid token", err)

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // Principal kinds.
@@ -31,6 +32,13 @@ type Principal struct {
 	// Isolated is true when user isolation applies to this caller: auth is
 	// on, isolation is not disabled, and the caller is not an admin.
 	Isolated bool
+	// ExpiresAt is when the credential stops being valid (a JWT's exp, a
+	// service account's expiry); zero: never. A request is checked once;
+	// a long-lived connection (a WebSocket) ends at this time.
+	ExpiresAt time.Time
+
+	// tokenHash is a service account's token hash, for Recheck.
+	tokenHash string
 }
 
 type principalKey struct{}

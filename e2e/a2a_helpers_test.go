@@ -64,6 +64,11 @@ agents:
         requires_confirmation: true
 `, words(30))
 
+// a2aAgentsLoopbackHooks is a2aAgents with webhooks allowed on 127.0.0.1
+// (the tests' receivers; push to an internal address is refused by
+// default).
+var a2aAgentsLoopbackHooks = a2aAgents + "egress:\n  allow: [\"127.0.0.1\"]\n"
+
 var a2aRPCID atomic.Int64
 
 // a2aRPC is a JSON-RPC answer.

@@ -31,7 +31,7 @@ func TestA2ANodeClient(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("node", "node_modules", "@a2a-js", "sdk", "package.json")); err != nil {
 		t.Fatalf("e2e/node/node_modules is missing @a2a-js/sdk: run `npm ci` in e2e/node (make node-deps): %v", err)
 	}
-	g := startGateway(t, a2aAgents)
+	g := startGateway(t, a2aAgentsLoopbackHooks)
 	for _, mode := range []string{"v1", "v1-rest", "v03"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()

@@ -152,7 +152,7 @@ func TestA2AStreamOutlivesItsClient(t *testing.T) {
 // least once: the failed ones again).
 func TestA2APushNotifications(t *testing.T) {
 	t.Parallel()
-	g := startGateway(t, a2aAgents)
+	g := startGateway(t, a2aAgentsLoopbackHooks)
 	var mu sync.Mutex
 	var accepted []a2aStreamItem
 	var tokens []string

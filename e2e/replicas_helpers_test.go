@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -461,32 +462,48 @@ func freePort(t testing.TB) int {
 // redisServer is a redis-server child process on its own port, without
 // persistence: restarting it loses every key.
 type redisServer struct {
-	t    *testing.T
-	Port int
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	out  *lockedBuffer
+	t        *testing.T
+	Port     int
+	Password string // requirepass, when set
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	done     chan struct{}
+	out      *lockedBuffer
 }
 
 func startRedisServer(t *testing.T) *redisServer {
 	t.Helper()
+	return startRedisServerWith(t, "")
+}
+
+// startRedisServerWith starts a redis-server that requires password (none
+// when empty).
+func startRedisServerWith(t *testing.T, password string) *redisServer {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server is not installed: %v", err)
 	}
-	s := &redisServer{t: t, Port: freePort(t), out: &lockedBuffer{}}
+	s := &redisServer{t: t, Port: freePort(t), Password: password, out: &lockedBuffer{}}
 	s.start()
 	t.Cleanup(func() { s.stop() })
 	return s
 }
 
-func (s *redisServer) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(s.Port) + "/0" }
+func (s *redisServer) URL() string {
+	if s.Password != "" {
+		return "redis://:" + url.QueryEscape(s.Password) + "@127.0.0.1:" + strconv.Itoa(s.Port) + "/0"
+	}
+	return "redis://127.0.0.1:" + strconv.Itoa(s.Port) + "/0"
+}
 
 func (s *redisServer) start() {
 	t := s.t
 	t.Helper()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--protected-mode", "no")
+	args := []string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"}
+	if s.Password != "" {
+		args = append(args, "--requirepass", s.Password)
+	}
+	cmd := exec.Command("redis-server", args...)
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
@@ -496,7 +513,7 @@ func (s *redisServer) start() {
 	s.mu.Lock()
 	s.cmd, s.done = cmd, done
 	s.mu.Unlock()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.Port), MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.Port), Password: s.Password, MaxRetries: -1})
 	defer rdb.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -223,21 +223,31 @@ func (w *wsConn) untilN(runID string, n int) []wsFrame {
 // when it ended without a close frame).
 func (w *wsConn) closeCode(within time.Duration) int {
 	w.t.Helper()
+	code, _, _ := w.closeFrame(within)
+	return code
+}
+
+// closeFrame reads until the socket ends and returns the close code and
+// reason (1006 and "" without a close frame) and the frames read before.
+func (w *wsConn) closeFrame(within time.Duration) (int, string, []wsFrame) {
+	w.t.Helper()
 	deadline := time.Now().Add(within)
+	var before []wsFrame
 	for {
-		_, err := w.tryRead(time.Until(deadline))
+		f, err := w.tryRead(time.Until(deadline))
 		if err == nil {
+			before = append(before, f)
 			continue
 		}
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) {
-			return ce.Code
+			return ce.Code, ce.Text, before
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			w.t.Fatalf("socket still open after %v", within)
 		}
-		return websocket.CloseAbnormalClosure
+		return websocket.CloseAbnormalClosure, "", before
 	}
 }
 

@@ -344,7 +344,7 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 		if h.cfg.Push.Disabled {
 			return h.fail(cl, errf(KindPushNotSupported, "push notifications are turned off on this gateway"))
 		}
-		if e := validatePushURL(p.Push.URL); e != nil {
+		if e := h.push.validatePushURL(ctx, p.Push.URL); e != nil {
 			return h.fail(cl, e)
 		}
 	}
@@ -559,7 +559,7 @@ func (h *Handler) pushConfig(cl *call, op operation, p *pushParams) error {
 	}
 	switch op {
 	case opPushSet:
-		if e := validatePushURL(p.Config.URL); e != nil {
+		if e := h.push.validatePushURL(cl.ctx, p.Config.URL); e != nil {
 			return h.fail(cl, e)
 		}
 		p.Config.TaskID = run.RunID

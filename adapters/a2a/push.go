@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/transport/egress"
 )
 
 // PushOptions configure push notification delivery. Zero values take the
@@ -33,7 +34,14 @@ type PushOptions struct {
 	Timeout time.Duration
 	// MaxConfigsPerTask bounds the configs of one task (default 10).
 	MaxConfigsPerTask int
-	// Client sends the POSTs (default: a client without redirects).
+	// Egress decides which webhook URLs may be called: the URL of a config
+	// is checked when it is set, and every connection of a delivery
+	// (redirects included) by the guard's dialer. Default: a guard with an
+	// empty allow-list (no internal address is called).
+	Egress *egress.Guard
+	// Client sends the POSTs (default: Egress's client, which drops the
+	// notification token and Authorization on a redirect to another
+	// host).
 	Client *http.Client
 }
 
@@ -53,8 +61,11 @@ func (o PushOptions) withDefaults() PushOptions {
 	if o.MaxConfigsPerTask <= 0 {
 		o.MaxConfigsPerTask = 10
 	}
+	if o.Egress == nil {
+		o.Egress, _ = egress.New(egress.Config{}) // an empty allow-list does not fail
+	}
 	if o.Client == nil {
-		o.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		o.Client = o.Egress.Client(0, tokenHeader, "Authorization")
 	}
 	return o
 }
@@ -484,7 +495,7 @@ func (p *pusher) post(cfg PushConfig, body []byte) (retry bool, wait time.Durati
 	req.Header.Set("Content-Type", "application/a2a+json")
 	req.Header.Set("User-Agent", "agentgate-a2a-push")
 	if cfg.Token != "" {
-		req.Header.Set("X-A2A-Notification-Token", cfg.Token)
+		req.Header.Set(tokenHeader, cfg.Token)
 	}
 	if cfg.AuthScheme != "" || cfg.AuthCredentials != "" {
 		v := cfg.AuthCredentials
@@ -495,7 +506,9 @@ func (p *pusher) post(cfg PushConfig, body []byte) (retry bool, wait time.Durati
 	}
 	resp, err := p.opt.Client.Do(req)
 	if err != nil {
-		return true, 0, err
+		// A refused destination stays refused: no retry.
+		var refused *egress.RefusedError
+		return !errors.As(err, &refused), 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
@@ -512,11 +525,19 @@ func (p *pusher) post(cfg PushConfig, body []byte) (retry bool, wait time.Durati
 	}
 }
 
-// validatePushURL checks a webhook URL: absolute http(s).
-func validatePushURL(raw string) *Error {
+// tokenHeader carries a config's token to its webhook.
+const tokenHeader = "X-A2A-Notification-Token"
+
+// validatePushURL checks a webhook URL: absolute http(s), and not plainly
+// internal (see egress.Guard.CheckURL; deliveries are checked again, on
+// the address dialled).
+func (p *pusher) validatePushURL(ctx context.Context, raw string) *Error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errf(KindInvalidParams, "the push notification url must be an absolute http(s) URL")
+	}
+	if err := p.opt.Egress.CheckURL(ctx, raw); err != nil {
+		return errf(KindInvalidParams, "the push notification url is not allowed: %v", err)
 	}
 	return nil
 }

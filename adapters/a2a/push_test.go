@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/transport/egress"
 )
 
 // hookServer is a webhook receiver: answer decides each POST's status.
@@ -100,7 +101,16 @@ func expectedUpdates(t *testing.T, eng *core.Engine, runID string) []string {
 	}
 }
 
+// newTestPusher makes a pusher whose webhooks may be on 127.0.0.1 (the
+// test servers), unless opt says otherwise.
 func newTestPusher(env *goldenEnv, opt PushOptions) *pusher {
+	if opt.Egress == nil {
+		g, err := egress.New(egress.Config{Allow: []string{"127.0.0.1"}})
+		if err != nil {
+			panic(err)
+		}
+		opt.Egress = g
+	}
 	var n atomic.Int64
 	return newPusher(env.eng, opt, slog.New(slog.DiscardHandler), func() string { return "cfg-" + string(rune('0'+n.Add(1))) })
 }

@@ -54,6 +54,11 @@ type Config struct {
 	Heartbeat time.Duration
 	// Logger receives the adapter's logs (default slog.Default()).
 	Logger *slog.Logger
+	// Recheck, when set, is asked before every request whether the
+	// caller's principal still holds (auth.Authenticator.Recheck): for
+	// stdio, whose token is authenticated once at start. Over HTTP every
+	// request is authenticated anew and it is not needed.
+	Recheck func(context.Context, *auth.Principal) error
 }
 
 // Server is the MCP adapter: the mcp-go server with the gateway's tools,
@@ -241,6 +246,13 @@ func (s *Server) admit(ctx context.Context, _ any, message any) error {
 	}
 	if raw, ok := message.(json.RawMessage); ok {
 		_ = json.Unmarshal(raw, &m)
+	}
+	if s.cfg.Recheck != nil {
+		if p, ok := auth.FromContext(ctx); ok {
+			if err := s.cfg.Recheck(ctx, p); err != nil {
+				return &denial{err: err}
+			}
+		}
 	}
 	return s.authorize(ctx, s.methodOp(m.Method), "")
 }

@@ -135,11 +135,16 @@ func (h *Handler) runOf(ctx context.Context, agentID, runID, sessionID string) (
 		return nil, err
 	}
 	run, err := h.eng.Get(ctx, runID)
+	if err == nil && (run.AgentID != agentID || (sessionID != "" && run.SessionID != sessionID) || !canSee(ctx, run.UserID)) {
+		err = core.ErrNotFound
+	}
+	if core.CodeOf(err) == core.CodeNotFound {
+		// One answer for a run that does not exist and one of another
+		// user, agent or session: the answer must not tell them apart.
+		return nil, core.Errorf(core.CodeNotFound, "run %q not found for agent %q", runID, agentID)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if run.AgentID != agentID || (sessionID != "" && run.SessionID != sessionID) || !canSee(ctx, run.UserID) {
-		return nil, core.Errorf(core.CodeNotFound, "run %q not found for agent %q", runID, agentID)
 	}
 	return run, nil
 }

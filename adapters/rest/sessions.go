@@ -146,6 +146,13 @@ func (h *Handler) registerSessions() {
 			Type string `query:"type" enum:"agent,team,workflow" default:"agent"`
 			Body CreateSessionBody
 		}) (*struct{ Body *SessionDetail }, error) {
+			// Session ids are global, so a client-chosen id that is taken
+			// cannot be created whoever holds it: the answer (409, the
+			// same detail) is the same for one of the caller's own
+			// sessions and another user's, and names no owner. Reading
+			// routes answer another user's session as absent (404);
+			// generated ids are random, so only ids clients chose can be
+			// probed this way.
 			s, err := h.eng.CreateSession(ctx, &core.Session{
 				SessionID: in.Body.SessionID, SessionName: in.Body.SessionName, SessionType: core.SessionType(in.Type),
 				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, UserID: principal(ctx).BindUserID(in.Body.UserID), AgentID: in.Body.AgentID,
@@ -260,6 +267,10 @@ func (h *Handler) registerSessions() {
 		}) (*struct{ Body *core.Run }, error) {
 			run, err := h.eng.Get(ctx, in.RunID)
 			if err == nil && (run.SessionID != in.SessionID || !canSee(ctx, run.UserID)) {
+				err = core.ErrNotFound
+			}
+			if core.CodeOf(err) == core.CodeNotFound {
+				// Absent, of another session or of another user: one answer.
 				err = core.Errorf(core.CodeNotFound, "run %q not found in session %q", in.RunID, in.SessionID)
 			}
 			if err != nil {

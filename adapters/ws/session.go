@@ -40,6 +40,10 @@ type session struct {
 	authFailures int
 	// closeWith, when set by handle, asks the socket to close with it.
 	closeWith *closeReason
+	// expireAt, when set (by the socket), is told when the principal's
+	// credential expires (zero: never), at the start and after each
+	// authenticate: the socket closes then.
+	expireAt func(time.Time)
 
 	// mu guards follows and foreground.
 	mu      sync.Mutex
@@ -90,6 +94,15 @@ func (s *session) handle(ctx context.Context, b []byte) {
 	}
 	actx, cancel := context.WithTimeout(ctx, s.h.cfg.ActionTimeout)
 	defer cancel()
+	if f.Action != ActionAuthenticate {
+		// The credentials were checked when they were presented; check
+		// that they still hold (not expired, a service account not
+		// deleted or revoked since) before acting on them.
+		if err := s.recheck(actx); err != nil {
+			s.reply(ctx, RenderError(f.ID, f.Action, f.RunID, err))
+			return
+		}
+	}
 	switch f.Action {
 	case ActionAuthenticate:
 		err = s.authenticate(actx, &f)
@@ -114,6 +127,21 @@ func (s *session) handle(ctx context.Context, b []byte) {
 	}
 }
 
+// recheck fails when the principal's credential no longer holds; an
+// unauthorized answer also asks the socket to close (1008, with the
+// reason): the client must open a new socket with a valid credential.
+func (s *session) recheck(ctx context.Context) error {
+	if s.h.authn == nil {
+		return nil
+	}
+	err := s.h.authn.Recheck(ctx, s.principal)
+	var ce *core.Error
+	if errors.As(err, &ce) && ce.Code == core.CodeUnauthorized {
+		s.closeWith = &closeReason{kind: closedByPolicy, code: closePolicyViolation, text: ce.Message, flush: true}
+	}
+	return err
+}
+
 // authorize asks the policy whether the socket's principal may do action
 // on the agent.
 func (s *session) authorize(ctx context.Context, a Action, agentID string) error {
@@ -134,12 +162,15 @@ func (s *session) authenticate(ctx context.Context, f *ClientFrame) error {
 	if err != nil {
 		if core.CodeOf(err) == core.CodeUnauthorized {
 			if s.authFailures++; s.authFailures >= maxAuthFailures {
-				s.closeWith = &closeReason{kind: closedByPolicy, code: closePolicyViolation, text: "too many failed authentications"}
+				s.closeWith = &closeReason{kind: closedByPolicy, code: closePolicyViolation, text: "too many failed authentications", flush: true}
 			}
 		}
 		return err
 	}
 	s.principal, s.authFailures = p, 0
+	if s.expireAt != nil {
+		s.expireAt(p.ExpiresAt)
+	}
 	s.reply(ctx, RenderAuthenticated(f.ID, p))
 	return nil
 }

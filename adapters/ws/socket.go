@@ -203,7 +203,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			s.sess.waitIdle(ctx)
-			s.close(closeReason{kind: closedByShutdown, code: websocket.CloseGoingAway, text: "server shutting down"})
+			s.close(closeReason{kind: closedByShutdown, code: websocket.CloseGoingAway, text: "server shutting down", flush: true})
 			select {
 			case <-s.ended:
 			case <-ctx.Done():
@@ -222,7 +222,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 
 // Close codes the server sends.
 const (
-	closePolicyViolation = websocket.ClosePolicyViolation // 1008: too many failed authentications
+	closePolicyViolation = websocket.ClosePolicyViolation // 1008: too many failed authentications, an expired or revoked credential
 	closeTryAgainLater   = websocket.CloseTryAgainLater   // 1013: slow consumer
 )
 
@@ -241,6 +241,9 @@ type closeReason struct {
 	kind closeKind
 	code int // close code to send; 0: none (the client already went away)
 	text string
+	// flush writes the frames already queued before the close frame (the
+	// last runs' frames at shutdown; the error frame that says why).
+	flush bool
 }
 
 // cancelsForeground: a client that went away (or was thrown out for
@@ -259,6 +262,9 @@ type socket struct {
 	q    frameQueue
 
 	pinger atomic.Pointer[time.Timer] // arms the next ping (no goroutine while idle)
+	// expiry closes the socket when its principal's credential expires;
+	// set by the reader goroutine only.
+	expiry *time.Timer
 
 	closeOnce sync.Once
 	reason    closeReason   // set once, before closing is closed
@@ -276,8 +282,10 @@ func (h *Handler) serve(c *websocket.Conn) {
 		readDone: make(chan struct{}), writeDone: make(chan struct{}), ended: make(chan struct{})}
 	s.q.max = h.cfg.QueueSize
 	s.sess = newSession(h, s, p)
+	s.sess.expireAt = s.expireAt
 	defer close(s.ended)
 	defer cancel()
+	defer s.expireAt(time.Time{})
 
 	h.mu.Lock()
 	if h.draining {
@@ -298,6 +306,7 @@ func (h *Handler) serve(c *websocket.Conn) {
 	pinger.Reset(h.cfg.PingInterval)
 	defer pinger.Stop()
 	s.send(ctx, RenderConnected(s.sess.authRequired(), h.cfg.MaxFrameBytes))
+	s.expireAt(s.sess.principal.ExpiresAt)
 	reason := s.readLoop(ctx)
 	s.close(reason)
 	close(s.readDone)
@@ -323,6 +332,21 @@ func (s *socket) send(ctx context.Context, frame []byte) bool {
 }
 
 func (s *socket) startWriter() { go s.writeLoop() }
+
+// expireAt arms the close of the socket at at (1008 "token expired"),
+// replacing the previous deadline; zero disarms it.
+func (s *socket) expireAt(at time.Time) {
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
+	if at.IsZero() {
+		return
+	}
+	s.expiry = time.AfterFunc(time.Until(at), func() {
+		s.close(closeReason{kind: closedByPolicy, code: closePolicyViolation, text: "token expired"})
+	})
+}
 
 // close starts closing the socket with reason; later calls do nothing.
 // The writer (started if none runs) writes what closing needs.
@@ -440,7 +464,7 @@ func (s *socket) writeLoop() {
 		// that does not take a batch within WriteTimeout is stuck.
 		_ = s.conn.SetWriteDeadline(time.Now().Add(s.h.cfg.WriteTimeout))
 		for _, f := range frames {
-			if s.isClosing() && s.reason.kind != closedByShutdown {
+			if s.isClosing() && !s.reason.flush {
 				break
 			}
 			if err := s.write(f); err != nil {
@@ -483,12 +507,13 @@ func (s *socket) writeFailed(err error) {
 // hijacked fasthttp connection is left to fasthttp, after serve returns).
 func (s *socket) abort() { _ = s.conn.NetConn().SetDeadline(time.Unix(1, 0)) }
 
-// finish writes what closing needs: on shutdown the frames still queued,
-// then the close frame (unless the client went away); it waits a moment for
+// finish writes what closing needs: the frames still queued when the
+// reason says so (shutdown, the error frame of a refused credential), then
+// the close frame (unless the client went away); it waits a moment for
 // the client's answering close frame, then closes the connection.
 func (s *socket) finish() {
 	r := s.reason
-	if r.kind == closedByShutdown {
+	if r.flush {
 		_ = s.conn.SetWriteDeadline(time.Now().Add(s.h.cfg.WriteTimeout))
 		for _, f := range s.q.take() {
 			if s.write(f) != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentgate/agentgate"
+	"github.com/agentgate/agentgate/internal/redact"
 )
 
 func main() {
@@ -31,9 +32,22 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetIn(stdin)
 	root.SetOut(stdout)
-	root.SetErr(stderr)
+	// Errors may quote a URL or a DSN: they are printed with credentials
+	// masked (the logs are, by the gateway's logger).
+	root.SetErr(redactingWriter{stderr})
 	root.AddCommand(serveCmd(), runCmd(), migrateCmd(), configCmd(), versionCmd(), tokenCmd(), mcpCmd())
 	return root
+}
+
+// redactingWriter masks credentials (URL passwords, key=value secrets,
+// Authorization values) in what it writes.
+type redactingWriter struct{ w io.Writer }
+
+func (r redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, redact.Text(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // configPath is --config, else AGENTGATE_CONFIG, else "" (embedded default).

@@ -117,6 +117,10 @@ type Spec struct {
 	// uses the proxy of the environment (HTTPS_PROXY...), follows at most
 	// 10 redirects, never to a different scheme.
 	HTTPClient *http.Client
+	// Dial, when set, dials the default client's connections (each
+	// redirect's too), without the environment's proxy: the gateway
+	// passes its egress guard's when the arguments choose the host.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 const (
@@ -267,7 +271,12 @@ func New(spec Spec) (*tool.Tool, error) {
 
 	h.client = spec.HTTPClient
 	if h.client == nil {
-		h.client = &http.Client{Transport: transport, CheckRedirect: h.checkRedirect}
+		tr := transport
+		if spec.Dial != nil {
+			tr = transport.Clone()
+			tr.Proxy, tr.DialContext = nil, spec.Dial
+		}
+		h.client = &http.Client{Transport: tr, CheckRedirect: h.checkRedirect}
 	}
 	return &tool.Tool{Name: spec.Name, Description: spec.Description, Parameters: params, Call: h.call}, nil
 }

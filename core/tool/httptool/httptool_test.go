@@ -3,7 +3,9 @@ package httptool_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -611,5 +613,33 @@ func TestAgentGoesOnAfterHTTPToolTimeout(t *testing.T) {
 	}
 	if len(out.Tools) != 1 || !out.Tools[0].ToolCallError {
 		t.Fatalf("outcome tools = %+v", out.Tools)
+	}
+}
+
+// Spec.Dial dials every connection of the default client: a refusal there
+// fails the call, an accepted dial reaches the server.
+func TestSpecDial(t *testing.T) {
+	t.Parallel()
+	srv := newRecorder(t, nil)
+	var dialled []string
+	refuse := errors.New("refused by the test dialer")
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dialled = append(dialled, addr)
+		if strings.HasSuffix(addr, ":1") {
+			return nil, refuse
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	tl := mustNew(t, httptool.Spec{Name: "anyhost", URL: "http://{+host}/x", Parameters: props("host"), Dial: dial})
+	if _, err := call(t, tl, `{"host":"127.0.0.1:1"}`); err == nil || !strings.Contains(err.Error(), "refused by the test dialer") {
+		t.Fatalf("refused dial: %v", err)
+	}
+	host := strings.TrimPrefix(srv.URL, "http://")
+	if out, err := call(t, tl, `{"host":"`+host+`"}`); err != nil || out != "ok" {
+		t.Fatalf("allowed dial: %q %v", out, err)
+	}
+	if len(dialled) != 2 || dialled[1] != host {
+		t.Fatalf("dialled %v", dialled)
 	}
 }
