@@ -733,3 +733,67 @@ func TestStopLifecycle(t *testing.T) {
 		}
 	})
 }
+
+// Rescue (the engine's reaper found the run's lease ended) hands a dead
+// worker's job to a live replica at once, without River's rescuer (which
+// would wait RescueAfter, here the default minute, and its 30 s period);
+// a job whose attempt was heard of after the lease's end is left alone.
+func TestRescueHandsALostJobOverAtOnce(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, newDB func(t *testing.T) testDB) {
+		db := newDB(t)
+		ctx := context.Background()
+		execA := newFake(func(ctx context.Context, _ string, _ int) error {
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		loggerA, logsA := newLogger(t)
+		qa, killA := db.newQueue(t, execA, riverqueue.Config{Logger: loggerA})
+		if err := qa.Start(ctx); err != nil {
+			t.Fatalf("Start A: %v", err)
+		}
+		if err := qa.Enqueue(ctx, "run-lost"); err != nil {
+			t.Fatalf("Enqueue: %v", err)
+		}
+		if c := execA.next(t, 10*time.Second); c != (call{"run-lost", 1}) {
+			t.Fatalf("A got %+v, want run-lost attempt 1", c)
+		}
+		execB := newFake(nil)
+		loggerB, _ := newLogger(t)
+		qb, _ := db.newQueue(t, execB, riverqueue.Config{Logger: loggerB})
+		if err := qb.Start(ctx); err != nil {
+			t.Fatalf("Start B: %v", err)
+		}
+		// A lease that ended before the attempt started: the attempt is
+		// newer than the loss, so it is left alone.
+		if err := qb.Rescue(ctx, "run-lost", time.Now().Add(-time.Hour)); err != nil {
+			t.Fatalf("Rescue: %v", err)
+		}
+		execB.quiet(t, 1500*time.Millisecond)
+		if n := db.queryString(t, "SELECT count(*) FROM river_job"); n != "1" {
+			t.Fatalf("%s jobs after rescuing a run with a running job, want 1", n)
+		}
+
+		logsA.muted.Store(true)
+		killA()
+		lost := time.Now()
+		if err := qb.Rescue(ctx, "run-lost", lost); err != nil {
+			t.Fatalf("Rescue: %v", err)
+		}
+		c := execB.next(t, 5*time.Second)
+		if c != (call{"run-lost", 2}) {
+			t.Fatalf("B got %+v, want run-lost attempt 2", c)
+		}
+		t.Logf("re-executed %v after Rescue", time.Since(lost).Round(10*time.Millisecond))
+		eventually(t, 5*time.Second, "the job to complete", func() bool {
+			return db.queryString(t, "SELECT state FROM river_job") == "completed"
+		})
+		// A run without a live job is enqueued again.
+		if err := qb.Rescue(ctx, "run-lost", time.Now()); err != nil {
+			t.Fatalf("Rescue: %v", err)
+		}
+		if c := execB.next(t, 5*time.Second); c != (call{"run-lost", 1}) {
+			t.Fatalf("B got %+v, want run-lost enqueued again (attempt 1)", c)
+		}
+	})
+}
