@@ -148,8 +148,8 @@ const (
 // the executor (if not given there) with SetExecutor, then Start it; Stop it
 // before closing the database. Enqueue works from construction until Stop.
 type Queue struct {
-	cfg    Config
-	logger *slog.Logger
+	cfg     Config
+	logger  *slog.Logger
 	client  riverClient
 	touch   touchFunc
 	release releaseFunc
