@@ -641,6 +641,11 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 		}
 	}
 
+	if run.Background && e.logUsable(bg) != nil {
+		// The log is known to be down: wait for it rather than start
+		// with appends that fail.
+		e.awaitLog(ctx)
+	}
 	restart, reason := o.restart, "worker_lost"
 	var out *Outcome
 	for {
