@@ -342,7 +342,7 @@ type streamResult struct {
 type follower struct {
 	mu     sync.Mutex
 	frames []frame
-	at     []time.Time // when each frame came
+	at     []time.Time   // when each frame came
 	n      chan struct{} // signalled (non-blocking) after each frame
 	done   chan struct{}
 	res    streamResult
