@@ -944,11 +944,14 @@ func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunS
 			e.logger.Warn("run changed state under its executor", "run_id", run.RunID)
 			return false
 		}
+		stored = false
+		e.logger.Error("store run", "run_id", run.RunID, "err", err)
+		if w.create.unseen() {
+			return false // nothing of it is anywhere: it is not shown now
+		}
 		// Given up (the engine is stopping hard, or the run is gone): the
 		// ending event still goes out, and a reaper stores the outcome it
 		// says (settleFromLog).
-		stored = false
-		e.logger.Error("store run", "run_id", run.RunID, "err", err)
 	}
 	if logFinished, err := w.emitFinal(ctx, ev); err == nil {
 		e.afterFinal(ctx, w, expected, stored, true, logFinished)

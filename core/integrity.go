@@ -97,6 +97,11 @@ func (e *Engine) storeFinalRetrying(ctx context.Context, w *runWriter, run *Run,
 			return err
 		}
 		e.noteStoreTrouble(err)
+		if w.create.unseen() {
+			// Nobody was shown the run: its caller is told the store
+			// failed, rather than kept waiting for it.
+			return err
+		}
 		if attempt == 0 {
 			e.logger.Warn("store the run's end; retrying until the store answers", "run_id", run.RunID, "err", err)
 		}
