@@ -41,7 +41,8 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, exec Executor, cfg Con
 	}
 	q.release = func(ctx context.Context, runID string, before time.Time) error {
 		_, err := pool.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
-			WHERE kind = $1 AND state = 'running' AND args->>'run_id' = $2 AND attempted_at < $3`, Kind, runID, before)
+			WHERE kind = $1 AND args->>'run_id' = $2
+			AND (state = 'running' AND attempted_at < $3 OR state = 'retryable')`, Kind, runID, before)
 		return err
 	}
 	rcfg, err := q.riverConfig()
@@ -100,7 +101,8 @@ func NewSQLite(ctx context.Context, db *sql.DB, exec Executor, cfg Config) (*Que
 	}
 	q.release = func(ctx context.Context, runID string, before time.Time) error {
 		_, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec')
-			WHERE kind = ? AND state = 'running' AND json_extract(args, '$.run_id') = ? AND attempted_at < ?`,
+			WHERE kind = ? AND json_extract(args, '$.run_id') = ?
+			AND (state = 'running' AND attempted_at < ? OR state = 'retryable')`,
 			Kind, runID, before.UTC().Format("2006-01-02 15:04:05.000"))
 		return err
 	}

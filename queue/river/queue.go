@@ -231,9 +231,11 @@ func (q *Queue) Enqueue(ctx context.Context, runID string) error {
 // heartbeat stopped then), it is made available at once, without waiting
 // for River's rescuer (which needs RescueAfter of silence and runs every
 // 30 s); the next fetch hands it, with the next attempt, to a live
-// worker, whose ExecuteQueued takes the run over. A run with no job
-// waiting or running is enqueued again. An attempt fetched after leaseEnd
-// is left alone: it is the one taking the run over.
+// worker, whose ExecuteQueued takes the run over. A job waiting for a
+// retry (an attempt found the run still leased) is made available at once
+// too, and a run with no job waiting or running is enqueued again. An
+// attempt fetched after leaseEnd is left alone: it is the one taking the
+// run over.
 func (q *Queue) Rescue(ctx context.Context, runID string, leaseEnd time.Time) error {
 	if runID == "" {
 		return errors.New("riverqueue: rescue: empty run id")

@@ -758,7 +758,12 @@ func TestRescueHandsALostJobOverAtOnce(t *testing.T) {
 		if c := execA.next(t, 10*time.Second); c != (call{"run-lost", 1}) {
 			t.Fatalf("A got %+v, want run-lost attempt 1", c)
 		}
-		execB := newFake(nil)
+		execB := newFake(func(_ context.Context, runID string, attempt int) error {
+			if runID == "run-retry" && attempt < 3 {
+				return errors.New("still leased elsewhere")
+			}
+			return nil
+		})
 		loggerB, _ := newLogger(t)
 		qb, _ := db.newQueue(t, execB, riverqueue.Config{Logger: loggerB})
 		if err := qb.Start(ctx); err != nil {
@@ -780,7 +785,9 @@ func TestRescueHandsALostJobOverAtOnce(t *testing.T) {
 		if err := qb.Rescue(ctx, "run-lost", lost); err != nil {
 			t.Fatalf("Rescue: %v", err)
 		}
-		c := execB.next(t, 5*time.Second)
+		// Well within RescueAfter (a minute): the dead process's SQLite
+		// connection may hold the write lock for a few seconds.
+		c := execB.next(t, 15*time.Second)
 		if c != (call{"run-lost", 2}) {
 			t.Fatalf("B got %+v, want run-lost attempt 2", c)
 		}
@@ -794,6 +801,22 @@ func TestRescueHandsALostJobOverAtOnce(t *testing.T) {
 		}
 		if c := execB.next(t, 5*time.Second); c != (call{"run-lost", 1}) {
 			t.Fatalf("B got %+v, want run-lost enqueued again (attempt 1)", c)
+		}
+		// A job waiting for its retry (River's backoff: 16 s after a second
+		// failure) is tried again at once.
+		if err := qb.Enqueue(ctx, "run-retry"); err != nil {
+			t.Fatal(err)
+		}
+		execB.next(t, 5*time.Second)
+		execB.next(t, 5*time.Second) // attempt 2 fails too: the next retry is far off
+		eventually(t, 5*time.Second, "the job to wait for its retry", func() bool {
+			return db.queryString(t, "SELECT state FROM river_job WHERE CAST(args AS TEXT) LIKE '%run-retry%'") == "retryable"
+		})
+		if err := qb.Rescue(ctx, "run-retry", time.Now()); err != nil {
+			t.Fatalf("Rescue: %v", err)
+		}
+		if c := execB.next(t, 5*time.Second); c != (call{"run-retry", 3}) {
+			t.Fatalf("B got %+v, want run-retry attempt 3 at once", c)
 		}
 	})
 }
