@@ -80,9 +80,10 @@ func (e *Engine) logUsable(ctx context.Context) error {
 }
 
 // storeFinalRetrying is storeFinal, retried with backoff while the store
-// fails (it is unreachable): the run's end is durable before its ending
-// event is appended. It gives up only on an answer (a conflict, a missing
-// run, a refused value) or once the engine is being stopped hard.
+// is unavailable: the run's end is durable before its ending event is
+// appended. It gives up on an answer (a conflict, a missing run, a refused
+// value), after a few tries on any other failure, and once the engine is
+// being stopped hard.
 func (e *Engine) storeFinalRetrying(ctx context.Context, w *runWriter, run *Run, p UpdateRunParams) error {
 	delay := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
@@ -105,7 +106,7 @@ func (e *Engine) storeFinalRetrying(ctx context.Context, w *runWriter, run *Run,
 		if attempt == 0 {
 			e.logger.Warn("store the run's end; retrying until the store answers", "run_id", run.RunID, "err", err)
 		}
-		if e.baseCtx.Err() != nil && attempt > 0 {
+		if e.baseCtx.Err() != nil && attempt > 0 || CodeOf(err) != CodeUnavailable && attempt >= otherFailureRetries {
 			return err
 		}
 		select {
@@ -115,6 +116,10 @@ func (e *Engine) storeFinalRetrying(ctx context.Context, w *runWriter, run *Run,
 		delay = min(2*delay, 500*time.Millisecond)
 	}
 }
+
+// otherFailureRetries bounds the retries of a store failure that does not
+// say the store is unavailable (it may not be transient).
+const otherFailureRetries = 5
 
 // lastEvent reads the run's last event in the log: its index (the stored
 // count less one when the log holds none after it) and the event itself
