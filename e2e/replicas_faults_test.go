@@ -26,15 +26,16 @@ type faultRun struct {
 	f  *follower
 }
 
-// startFaultRuns starts n foreground and n background runs of agent,
-// alternately on each replica, each streamed from its start (a background
-// run's stream does not cancel it when dropped), and returns once every one
-// has sent RunStarted and a first chunk: all are executing.
+// startFaultRuns starts n foreground and n background runs of agent, the
+// kinds interleaved and spread over the replicas, each streamed from its
+// start (a background run's stream does not cancel it when dropped), and
+// returns once every one has sent RunStarted and a first chunk: all are
+// executing.
 func startFaultRuns(t *testing.T, ctx context.Context, reps []*replica, agent string, n int) []*faultRun {
 	t.Helper()
 	runs := make([]*faultRun, 0, 2*n)
 	for i := range 2 * n {
-		r := &faultRun{on: reps[i%len(reps)], bg: i >= n}
+		r := &faultRun{on: reps[(i/2)%len(reps)], bg: i%2 == 1}
 		form := url.Values{"message": {"go"}, "stream": {"true"}}
 		if r.bg {
 			form.Set("background", "true")
