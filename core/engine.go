@@ -448,6 +448,7 @@ type execOpts struct {
 	noHistory bool            // the session is new: skip loading history
 	restart   int             // attempt number of a queued run taken over after its executor died
 	create    *deferredCreate // the run's first write, not made yet (deferred.go)
+	ar        *activeRun      // the execution's entry in Engine.active
 }
 
 // activeRun is a run this process is executing. done is closed when the
@@ -457,6 +458,18 @@ type activeRun struct {
 	done   chan struct{}
 	final  *Run
 	create *deferredCreate // pending first write, or nil
+	// ended is set once the segment's end is stored, before its ending
+	// event is appended: subscribers then read the run as stored.
+	ended atomic.Bool
+}
+
+// executing returns the run this process is executing, or nil (also once
+// its segment's end is stored).
+func (e *Engine) executing(runID string) *activeRun {
+	if ar := e.activeRun(runID); ar != nil && !ar.ended.Load() {
+		return ar
+	}
+	return nil
 }
 
 // launch executes the run through spawn (in its own goroutine, detached
@@ -481,6 +494,7 @@ func (e *Engine) launch(a Agent, run *Run, o execOpts, spawn func(func())) *acti
 	e.activeMu.Lock()
 	e.active[run.RunID] = ar
 	e.activeMu.Unlock()
+	o.ar = ar
 	spawn(func() {
 		defer e.wg.Done()
 		if e.execute(a, run, o) {
@@ -517,6 +531,7 @@ type runWriter struct {
 	// executing: the writer is a launched execution's (counted in the
 	// engine's wg), so its final event may be retried in the background.
 	executing bool
+	ar        *activeRun // the execution's, when executing
 	// logFailed: an append failed with the log unavailable.
 	logFailed bool
 	// slab is where the run's events are allocated, eventSlab at a time:
@@ -599,7 +614,7 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	resume := o.resume
 	ctx, cancel := context.WithCancel(e.baseCtx)
 	defer cancel()
-	w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create, executing: true}
+	w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create, executing: true, ar: o.ar}
 	// Appends of the final events must not fail because the run's own
 	// context was cancelled.
 	bg := context.WithoutCancel(ctx)
@@ -952,6 +967,8 @@ func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunS
 		// Given up (the engine is stopping hard, or the run is gone): the
 		// ending event still goes out, and a reaper stores the outcome it
 		// says (settleFromLog).
+	} else if w.ar != nil {
+		w.ar.ended.Store(true)
 	}
 	if logFinished, err := w.emitFinal(ctx, ev); err == nil {
 		e.afterFinal(ctx, w, expected, stored, true, logFinished)
@@ -1388,8 +1405,9 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Str
 		return nil, Errorf(CodeInvalid, "last_event_index must be -1 or greater")
 	}
 	// A run this process is executing needs no store read; one whose
-	// events are held back is shown first.
-	if e.activeRun(runID) != nil {
+	// events are held back is shown first (even if its end is stored: its
+	// events are not in the log yet).
+	if ar := e.activeRun(runID); ar != nil && (!ar.ended.Load() || ar.create != nil && ar.create.isHolding()) {
 		if d := e.deferred(runID); d != nil && d.isHolding() {
 			if err := d.flush(ctx, e); err != nil {
 				return nil, fmt.Errorf("store run: %w", err)
@@ -1414,7 +1432,7 @@ func (e *Engine) SubscribeRun(ctx context.Context, run *Run, after int64) (*Stre
 	runID := run.RunID
 	// A run this process is executing has not ended its segment (and if it
 	// ends meanwhile, the tail sees the end).
-	segmentEnded := e.activeRun(runID) == nil && (run.Status.Final() || run.Status == RunPaused)
+	segmentEnded := e.executing(runID) == nil && (run.Status.Final() || run.Status == RunPaused)
 	if segmentEnded && after >= run.EventCount-1 {
 		if after > run.EventCount-1 {
 			return nil, Errorf(CodeInvalid, "last_event_index %d is beyond the last event (%d)", after, run.EventCount-1)
