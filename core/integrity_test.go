@@ -340,3 +340,81 @@ func TestBackgroundRunSurvivesALogOutage(t *testing.T) {
 		t.Fatalf("stream after the outage (event_count %d): %v", done.EventCount, types(evs))
 	}
 }
+
+// rescuingQueue is a memQueue that records Rescue calls (core.QueueRescuer).
+type rescuingQueue struct {
+	memQueue
+	rescued chan string
+}
+
+func (q *rescuingQueue) Rescue(_ context.Context, runID string, leaseEnd time.Time) error {
+	if !leaseEnd.Before(time.Now()) {
+		return errors.New("rescued before the lease ended")
+	}
+	q.rescued <- runID
+	return nil
+}
+
+// The reaper hands a background run whose executor vanished back to the
+// queue as soon as its lease ended (QueueRescuer), instead of waiting for
+// the queue's own rescue.
+func TestReaperHandsALostBackgroundRunToTheQueue(t *testing.T) {
+	t.Parallel()
+	store, log := sharedBackends(t)
+	q := &rescuingQueue{rescued: make(chan string, 16)}
+	engineOn(t, store, log, core.EngineConfig{LeaseTTL: 100 * time.Millisecond, Queue: q})
+	run := runInLog(t, store, log, true, core.Event{Event: core.EventRunStarted})
+	select {
+	case id := <-q.rescued:
+		if id != run.RunID {
+			t.Fatalf("rescued %s, want %s", id, run.RunID)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the lost background run was not handed back to the queue")
+	}
+	if got, _ := store.GetRun(context.Background(), run.RunID); got.Status != core.RunRunning {
+		t.Fatalf("a lost background run is the queue's to execute again, not ended: %+v", got)
+	}
+}
+
+// watchDownLog fails WatchCancel (unavailable) while down is set.
+type watchDownLog struct {
+	core.EventLog
+	down atomic.Bool
+}
+
+func (l *watchDownLog) WatchCancel(ctx context.Context, runID string) (<-chan struct{}, func(), error) {
+	if l.down.Load() {
+		return nil, nil, errDown
+	}
+	return l.EventLog.WatchCancel(ctx, runID)
+}
+
+// A cancel watch that cannot be set up at the start does not end the run:
+// it is set up again, and a cancel then reaches the run.
+func TestCancelWatchIsRetried(t *testing.T) {
+	t.Parallel()
+	store, mem := sharedBackends(t)
+	log := &watchDownLog{EventLog: mem}
+	log.down.Store(true)
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	defer close(release)
+	eng := engineOn(t, store, log, core.EngineConfig{}, gatedAgent("g", started, release))
+	ctx := context.Background()
+	run, err := eng.Start(ctx, core.StartParams{AgentID: "g", Message: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	log.down.Store(false)
+	time.Sleep(500 * time.Millisecond) // the watch's first retry is 200 ms away
+	if _, err := eng.Cancel(ctx, run.RunID); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	done, err := eng.Wait(cctx, run.RunID, -1)
+	if err != nil || done.Status != core.RunCancelled {
+		t.Fatalf("run cancelled after its watch was set up again: %+v %v", done, err)
+	}
+}
