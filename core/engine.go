@@ -400,6 +400,11 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 			return Errorf(CodeConflict, "run %s: the state store was unavailable moments ago; trying again later", runID)
 		}
 		last, lastEv, _, err := e.lastEvent(ctx, run)
+		for CodeOf(err) == CodeUnavailable && e.awaitLog(ctx) {
+			// The log is down: wait for it here rather than spend the
+			// job's attempts.
+			last, lastEv, _, err = e.lastEvent(ctx, run)
+		}
 		if err != nil {
 			return err
 		}

@@ -293,6 +293,7 @@ func TestRedisOutageRunsEndOnce(t *testing.T) {
 			t.Logf("a blocking run on %s %v into the outage: %d after %v %s", g.Name, time.Since(down).Round(time.Millisecond), code, took.Round(time.Millisecond), tail(string(body), 200))
 			time.Sleep(500 * time.Millisecond)
 		}
+		t.Logf("a blocking run on %s %v into the outage: %d after %v", g.Name, time.Since(down).Round(time.Millisecond), code, took.Round(time.Millisecond))
 		if code != http.StatusServiceUnavailable || took > 1500*time.Millisecond {
 			t.Errorf("a foreground run on %s during the Redis outage: %d after %v, want 503 within about a second", g.Name, code, took)
 		}
