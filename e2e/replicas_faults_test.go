@@ -213,9 +213,14 @@ func TestPostgresOutageRunsEndOnce(t *testing.T) {
 		outage time.Duration
 		agent  string
 		reply  string
+		// cut is how many events the first run has sent when Postgres is
+		// cut: near its end for a short outage, so that every run (the
+		// others started after it) ends within the outage however slowly
+		// they were all started.
+		cut int
 	}{
-		{"2s", 2 * time.Second, "story", words(storyChunks)},
-		{"20s", 20 * time.Second, "long", words(longChunks)},
+		{"2s", 2 * time.Second, "story", words(storyChunks), storyEvents - 12},
+		{"20s", 20 * time.Second, "long", words(longChunks), 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -223,6 +228,7 @@ func TestPostgresOutageRunsEndOnce(t *testing.T) {
 			ctx := testCtx(t, 90*time.Second)
 			const n = 6
 			runs := startFaultRuns(t, ctx, []*replica{a, b}, c.agent, n)
+			runs[0].f.waitFrames(t, c.cut, 20*time.Second)
 
 			proxy.Partition()
 			down := time.Now()
