@@ -418,3 +418,43 @@ func TestCancelWatchIsRetried(t *testing.T) {
 		t.Fatalf("run cancelled after its watch was set up again: %+v %v", done, err)
 	}
 }
+
+// A run that ends while the log is down is stored at once and its waiter
+// answered; its ending event is appended once the log is back, at the
+// index the stored run says.
+func TestEndingEventRetriedAfterTheRun(t *testing.T) {
+	t.Parallel()
+	store, mem := sharedBackends(t)
+	log := &watchedLog{EventLog: mem}
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	eng := engineOn(t, store, log, core.EngineConfig{}, gatedAgent("g", started, release))
+	ctx := context.Background()
+	run, err := eng.Start(ctx, core.StartParams{AgentID: "g", Message: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	log.down.Store(true)
+	close(release)
+	start := time.Now()
+	done, err := eng.Wait(ctx, run.RunID, -1)
+	if err != nil || done.Status != core.RunCompleted {
+		t.Fatalf("run ended while the log was down: %+v %v", done, err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("the waiter was held %v by the log's outage", took)
+	}
+	if got, _ := store.GetRun(ctx, run.RunID); got.Status != core.RunCompleted {
+		t.Fatalf("stored run while the log is down: %+v", got)
+	}
+	log.down.Store(false)
+	eventually(t, 10*time.Second, "the ending event to be appended", func() bool {
+		evs, _ := mem.Read(ctx, core.ReadParams{RunID: run.RunID, After: -1})
+		return endings(evs) == 1
+	})
+	evs := logged(t, mem, run.RunID)
+	got, _ := store.GetRun(ctx, run.RunID)
+	if evs[len(evs)-1].Event != core.EventRunCompleted || got.EventCount != int64(len(evs)) {
+		t.Fatalf("stored count %d, log %v", got.EventCount, types(evs))
+	}
+}
