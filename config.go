@@ -97,7 +97,8 @@ type RunsConfig struct {
 	HistoryRuns int `yaml:"history_runs"`
 	// LeaseTTL is how long an executing run's lease lasts unrenewed; a run
 	// whose replica died ends with RunError worker_lost about this long
-	// later (default 15s).
+	// later, or, a background run, is executed again by another replica
+	// (default 15s).
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 	// StoreDelay is how long a run nobody else can see yet may execute
 	// before it is first stored: a blocking run (stream=false), or any
@@ -149,7 +150,8 @@ type QueueConfig struct {
 	// (default 10).
 	Workers int `yaml:"workers"`
 	// RescueAfter is how long a background run's job may go without its
-	// worker's heartbeat before another replica executes it again (default
+	// worker's heartbeat before another replica executes it again, when
+	// the run's lease did not already say its executor is gone (default
 	// 1m; keep it above runs.lease_ttl).
 	RescueAfter time.Duration `yaml:"rescue_after"`
 	// PollInterval is how often workers look for new jobs (default 200ms

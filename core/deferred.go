@@ -100,6 +100,15 @@ func (d *deferredCreate) pending() bool {
 	return !d.written() || d.isHolding()
 }
 
+// unseen reports whether nothing of the run was shown yet: the store has
+// not got it (its write not made, or failed) and its events are held back.
+func (d *deferredCreate) unseen() bool {
+	if d == nil || !d.isHolding() {
+		return false
+	}
+	return !d.written() || d.err != nil
+}
+
 // isHolding reports whether the run's events are still held back.
 func (d *deferredCreate) isHolding() bool {
 	d.mu.Lock()

@@ -91,6 +91,11 @@ type Engine struct {
 	closed     chan struct{}
 	once       sync.Once
 	reaperDone chan struct{}
+
+	// storeTrouble and logTrouble are when (Unix ms) this engine last saw
+	// the store, or the event log, fail to answer (0: never).
+	storeTrouble atomic.Int64
+	logTrouble   atomic.Int64
 }
 
 // NewEngine returns an Engine over the given store and log.
@@ -338,6 +343,13 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func())) (
 		p.SessionID = e.cfg.NewID()
 	}
 	queued := p.Background && e.cfg.Queue != nil
+	if !queued {
+		// Refused at once while the event log is down, instead of failing
+		// (or hanging) on its first event.
+		if err := e.logUsable(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
 	run := &Run{
 		RunID: e.cfg.NewID(), SessionID: p.SessionID, AgentID: info.ID, AgentName: info.Name,
 		UserID: p.UserID, Status: RunRunning, Input: RunInput{InputContent: p.Message},
@@ -408,11 +420,26 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 	case run.Status == RunPending:
 		o = execOpts{msg: run.Input.InputContent}
 	case run.Status == RunRunning && run.LeaseUntil < e.nowMs() && e.activeRun(runID) == nil:
-		last, err := e.lastIndex(ctx, run)
+		now := e.nowMs()
+		if !e.storeSettled(now) {
+			// The store just failed here: its executor may be alive and
+			// about to renew the lease or store the run's end.
+			return Errorf(CodeConflict, "run %s: the state store was unavailable moments ago; trying again later", runID)
+		}
+		last, lastEv, _, err := e.lastEvent(ctx, run)
+		for CodeOf(err) == CodeUnavailable && e.awaitLog(ctx) {
+			// The log is down: wait for it here rather than spend the
+			// job's attempts.
+			last, lastEv, _, err = e.lastEvent(ctx, run)
+		}
 		if err != nil {
 			return err
 		}
-		now := e.nowMs()
+		if lastEv != nil && lastEv.Event.EndsSegment() {
+			// Its segment ended (the executor could not store it): never
+			// executed again.
+			return e.settleFromLog(ctx, run, lastEv, now)
+		}
 		run.LeaseOwner, run.LeaseUntil, run.UpdatedAt = e.cfg.InstanceID, e.leaseUntil(), e.now()
 		if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunRunning}, IfLeaseExpiredBefore: now}); err != nil {
 			if errors.Is(err, ErrConflict) {
@@ -446,28 +473,6 @@ func (e *Engine) waitActive(ctx context.Context, ar *activeRun) error {
 	}
 }
 
-// lastIndex finds the index of the run's last event in the log (-1: none).
-func (e *Engine) lastIndex(ctx context.Context, run *Run) (int64, error) {
-	after := run.EventCount - 1
-	for {
-		evs, err := e.log.Read(ctx, ReadParams{RunID: run.RunID, After: after})
-		var ge *GoneError
-		switch {
-		case errors.As(err, &ge):
-			after = ge.FirstIndex - 1
-			continue
-		case errors.Is(err, ErrNotFound):
-			return after, nil
-		case err != nil:
-			return 0, err
-		}
-		if len(evs) == 0 {
-			return after, nil
-		}
-		after = evs[len(evs)-1].EventIndex
-	}
-}
-
 // execOpts says how execute starts a run.
 type execOpts struct {
 	msg       string
@@ -475,6 +480,7 @@ type execOpts struct {
 	noHistory bool            // the session is new: skip loading history
 	restart   int             // attempt number of a queued run taken over after its executor died
 	create    *deferredCreate // the run's first write, not made yet (deferred.go)
+	ar        *activeRun      // the execution's entry in Engine.active
 }
 
 // activeRun is a run this process is executing. done is closed when the
@@ -484,6 +490,18 @@ type activeRun struct {
 	done   chan struct{}
 	final  *Run
 	create *deferredCreate // pending first write, or nil
+	// ended is set once the segment's end is stored, before its ending
+	// event is appended: subscribers then read the run as stored.
+	ended atomic.Bool
+}
+
+// executing returns the run this process is executing, or nil (also once
+// its segment's end is stored).
+func (e *Engine) executing(runID string) *activeRun {
+	if ar := e.activeRun(runID); ar != nil && !ar.ended.Load() {
+		return ar
+	}
+	return nil
 }
 
 // launch executes the run through spawn (in its own goroutine, detached
@@ -508,6 +526,7 @@ func (e *Engine) launch(a Agent, run *Run, o execOpts, spawn func(func())) *acti
 	e.activeMu.Lock()
 	e.active[run.RunID] = ar
 	e.activeMu.Unlock()
+	o.ar = ar
 	spawn(func() {
 		defer e.wg.Done()
 		if e.execute(a, run, o) {
@@ -541,6 +560,12 @@ type runWriter struct {
 	floor int64
 	// create is the run's first write when Start deferred it (deferred.go).
 	create *deferredCreate
+	// executing: the writer is a launched execution's (counted in the
+	// engine's wg), so its final event may be retried in the background.
+	executing bool
+	ar        *activeRun // the execution's, when executing
+	// logFailed: an append failed with the log unavailable.
+	logFailed bool
 	// slab is where the run's events are allocated, eventSlab at a time:
 	// one allocation instead of one per event (the log keeps them).
 	slab []Event
@@ -602,6 +627,10 @@ func (w *runWriter) append(ctx context.Context, e Event, final bool) (finished b
 	}
 	if err != nil {
 		w.floor = max(w.floor, ev.EventIndex+1)
+		if CodeOf(err) == CodeUnavailable {
+			w.logFailed = true
+			w.e.noteLogTrouble(err)
+		}
 		return false, err
 	}
 	w.last = idx
@@ -615,22 +644,18 @@ func (w *runWriter) append(ctx context.Context, e Event, final bool) (finished b
 // signal, which the log remembers, so it costs no extra write.
 func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	resume := o.resume
-	continued := resume != nil
 	ctx, cancel := context.WithCancel(e.baseCtx)
 	defer cancel()
-	w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create}
+	w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create, executing: true, ar: o.ar}
 	// Appends of the final events must not fail because the run's own
 	// context was cancelled.
 	bg := context.WithoutCancel(ctx)
 
 	var cancelled atomic.Bool
-	stopWatch, err := AfterCancel(ctx, e.log, run.RunID, func() {
+	stopWatch := e.watchCancel(ctx, run.RunID, func() {
 		cancelled.Store(true)
 		cancel()
 	})
-	if err != nil {
-		return e.finishError(bg, w, fmt.Errorf("watch cancel: %w", err), "internal_error")
-	}
 	defer stopWatch()
 
 	if run.Status == RunPending {
@@ -654,20 +679,8 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 		stopHeartbeat = e.heartbeat(ctx, run.RunID, o.create, cancel)
 	}
 	defer stopHeartbeat()
-	if o.restart > 0 {
-		if err := w.emit(bg, Event{Event: EventCustom, Data: map[string]any{
-			"kind": "run_restarted", "attempt": o.restart, "reason": "worker_lost",
-		}}); err != nil {
-			return e.finishError(bg, w, err, "internal_error")
-		}
-	}
-	if !continued {
-		if err := w.emit(bg, Event{Event: EventRunStarted, Model: run.Model, ModelProvider: run.ModelProvider}); err != nil {
-			return e.finishError(bg, w, err, "internal_error")
-		}
-	}
-
 	var history []Message
+	var err error
 	if resume == nil && !o.noHistory && e.cfg.HistoryRuns > 0 {
 		history, err = e.history(bg, run)
 		if err != nil {
@@ -675,11 +688,33 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 		}
 	}
 
-	snapshot := *run
-	out, err := e.safeExecute(ctx, a, &Execution{
-		Run: &snapshot, Message: o.msg, History: history, Resume: resume,
-		Emit: w.emit,
-	})
+	if run.Background && e.logUsable(bg) != nil {
+		// The log is known to be down: wait for it rather than start
+		// with appends that fail.
+		e.awaitLog(ctx)
+	}
+	restart, reason := o.restart, "worker_lost"
+	var out *Outcome
+	for {
+		out, err = e.attempt(ctx, bg, a, w, o, history, restart, reason)
+		// A background run whose events could not reach the log is
+		// executed again once the log is back (its lease kept meanwhile by
+		// the heartbeat), as after a crash, rather than ended in an error.
+		if err == nil || !run.Background || !w.logFailed || cancelled.Load() || ctx.Err() != nil {
+			break
+		}
+		e.logger.Warn("background run interrupted by the event log; executing it again once the log is back",
+			"run_id", run.RunID, "err", err)
+		if !e.awaitLog(ctx) {
+			break
+		}
+		if cur, gerr := e.store.GetRun(bg, run.RunID); gerr == nil && cur.CancelRequested {
+			cancelled.Store(true) // cancelled while the log was down
+			break
+		}
+		w.logFailed = false
+		restart, reason = max(restart+1, 1), "event_log_unavailable"
+	}
 	stopHeartbeat() // finishing clears the lease
 	switch {
 	case cancelled.Load():
@@ -693,6 +728,8 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 		typ := "internal_error"
 		var ae *AgentError
 		switch {
+		case w.logFailed:
+			typ = "backend_unavailable" // the event log failed, not the agent
 		case errors.As(err, &ae) && ae.Type != "":
 			typ = ae.Type
 		case CodeOf(err) == CodeUnavailable:
@@ -706,6 +743,31 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	default:
 		return e.finishCompleted(bg, w, out)
 	}
+}
+
+// attempt executes the agent once: after a CustomEvent run_restarted when
+// restart > 0 (the run is executed again: its executor was lost, or its
+// events could not reach the log), and RunStarted unless the run continues
+// from a pause.
+func (e *Engine) attempt(ctx, bg context.Context, a Agent, w *runWriter, o execOpts, history []Message, restart int, reason string) (*Outcome, error) {
+	run := w.run
+	if restart > 0 {
+		if err := w.emit(bg, Event{Event: EventCustom, Data: map[string]any{
+			"kind": "run_restarted", "attempt": restart, "reason": reason,
+		}}); err != nil {
+			return nil, err
+		}
+	}
+	if o.resume == nil {
+		if err := w.emit(bg, Event{Event: EventRunStarted, Model: run.Model, ModelProvider: run.ModelProvider}); err != nil {
+			return nil, err
+		}
+	}
+	snapshot := *run
+	return e.safeExecute(ctx, a, &Execution{
+		Run: &snapshot, Message: o.msg, History: history, Resume: o.resume,
+		Emit: w.emit,
+	})
 }
 
 // heartbeat renews the run's lease every third of LeaseTTL until ctx ends
@@ -747,17 +809,19 @@ func (e *Engine) renewLease(ctx context.Context, runID string, create *deferredC
 		stopRun()
 		return false
 	default:
+		e.noteStoreTrouble(err)
 		e.logger.Warn("renew run lease", "run_id", runID, "err", err)
 	}
 	return true
 }
 
-// reaper ends, every half lease, the RUNNING runs whose executor vanished
-// (lease ended): with RunError worker_lost, so no subscriber waits forever.
-// Queued background runs are left to the queue, which executes them again.
+// reaper ends, every half lease (at most every reaperMaxInterval), the
+// RUNNING runs whose executor vanished (lease ended): with RunError
+// worker_lost, so no subscriber waits forever. Queued background runs are
+// handed back to the queue, which executes them again.
 func (e *Engine) reaper() {
 	defer close(e.reaperDone)
-	interval := max(e.cfg.LeaseTTL/2, 50*time.Millisecond)
+	interval := min(max(e.cfg.LeaseTTL/2, 50*time.Millisecond), reaperMaxInterval)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -772,12 +836,24 @@ func (e *Engine) reaper() {
 	}
 }
 
-// ReapExpired ends the RUNNING runs whose lease ended (see reaper).
+// reaperMaxInterval bounds the reaper's period, so a background run whose
+// executor died is executed again soon after its lease ends.
+const reaperMaxInterval = 2 * time.Second
+
+// ReapExpired ends the RUNNING runs whose lease ended (see reaper). A run
+// whose segment already ended in the log gets the outcome its ending event
+// says; a queued background run is handed back to the queue (QueueRescuer)
+// to be executed again. Right after this engine saw the store fail, it
+// leaves every run alone for a while (see storeSettled).
 func (e *Engine) ReapExpired(ctx context.Context) error {
 	now := e.nowMs()
 	runs, err := e.store.ListExpiredLeases(ctx, now, 100)
 	if err != nil {
+		e.noteStoreTrouble(err)
 		return err
+	}
+	if !e.storeSettled(now) {
+		return nil
 	}
 	for _, run := range runs {
 		if e.activeRun(run.RunID) != nil {
@@ -789,18 +865,33 @@ func (e *Engine) ReapExpired(ctx context.Context) error {
 			}
 			continue
 		}
-		if run.Background && e.cfg.Queue != nil && now-run.LeaseUntil < e.cfg.QueueGrace.Milliseconds() {
-			continue // the queue executes it again
-		}
-		last, err := e.lastIndex(ctx, run)
+		last, lastEv, empty, err := e.lastEvent(ctx, run)
 		if err != nil {
 			return err
+		}
+		if lastEv != nil && lastEv.Event.EndsSegment() {
+			if err := e.settleFromLog(ctx, run, lastEv, now); err != nil {
+				return err
+			}
+			continue
+		}
+		if run.Background && e.cfg.Queue != nil && now-run.LeaseUntil < e.cfg.QueueGrace.Milliseconds() {
+			// The queue executes it again: at once if it can tell its job
+			// was lost with the executor, else when it rescues the job.
+			if rq, ok := e.cfg.Queue.(QueueRescuer); ok {
+				if err := rq.Rescue(ctx, run.RunID, time.UnixMilli(run.LeaseUntil)); err != nil {
+					e.logger.Warn("hand a run whose executor vanished back to the queue", "run_id", run.RunID, "err", err)
+				}
+			}
+			continue
 		}
 		w := &runWriter{e: e, run: run, last: last}
 		msg := "the worker executing this run stopped"
 		run.Status, run.Error, run.ErrorType = RunError, msg, "worker_lost"
 		run.LeaseOwner, run.LeaseUntil = "", 0
-		run.EventCount = last + 2
+		if !empty {
+			run.EventCount = last + 2
+		}
 		run.UpdatedAt = e.now()
 		err = e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunRunning}, IfLeaseExpiredBefore: now})
 		if errors.Is(err, ErrConflict) {
@@ -809,7 +900,15 @@ func (e *Engine) ReapExpired(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if empty {
+			// The log lost the run's events (an emptied Redis): no index is
+			// known to be free of one a subscriber was sent, so nothing is
+			// appended; subscribers learn the end from the store.
+			e.logger.Warn("run's executor vanished and the log lost its events; ended it in the store only", "run_id", run.RunID)
+			continue
+		}
 		e.logger.Warn("run's executor vanished; ended it", "run_id", run.RunID)
+		// The log's next index: last is what the log holds now.
 		if err := w.emit(ctx, Event{Event: EventRunError, Content: msg, ErrorType: "worker_lost", ErrorID: e.cfg.NewID()}); err != nil {
 			return err
 		}
@@ -874,7 +973,9 @@ func (e *Engine) history(ctx context.Context, run *Run) ([]Message, error) {
 
 // finish stores run in its final (or paused) state, then appends the event
 // that ends the stream, so a subscriber that sees that event reads the
-// final state from the store.
+// final state from the store. The store write is retried while the store
+// is unavailable (see integrity.go): the ending event never goes out
+// before the state it announces is durable.
 func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunStatus) (stored bool) {
 	run := w.run
 	// The events so far plus ev, whose index is the writer's next (an
@@ -885,35 +986,79 @@ func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunS
 	owner := run.LeaseOwner
 	run.LeaseOwner, run.LeaseUntil = "", 0
 	stored = true
-	if err := e.storeFinal(ctx, w, run, UpdateRunParams{IfStatus: from, IfLeaseOwner: owner}); err != nil {
+	if err := e.storeFinalRetrying(ctx, w, run, UpdateRunParams{IfStatus: from, IfLeaseOwner: owner}); err != nil {
 		if errors.Is(err, ErrConflict) {
 			e.logger.Warn("run changed state under its executor", "run_id", run.RunID)
 			return false
 		}
 		stored = false
 		e.logger.Error("store run", "run_id", run.RunID, "err", err)
-	}
-	// The final event must reach the log, or subscribers wait: retry it
-	// (an outage of the log) for a while before giving up; subscribers
-	// then notice the store's end (see Stream.Next).
-	logFinished := false
-	for attempt := 0; ; attempt++ {
-		var err error
-		logFinished, err = w.emitFinal(ctx, ev)
-		if err == nil {
-			break
+		if w.create.unseen() {
+			return false // nothing of it is anywhere: it is not shown now
 		}
-		if attempt == finalAppendAttempts-1 || e.baseCtx.Err() != nil && attempt > 0 {
-			e.logger.Error("append final event", "run_id", run.RunID, "event", ev.Event, "err", err)
-			break
-		}
-		time.Sleep(min(time.Duration(attempt+1)*200*time.Millisecond, 2*time.Second))
+		// Given up (the engine is stopping hard, or the run is gone): the
+		// ending event still goes out, and a reaper stores the outcome it
+		// says (settleFromLog).
+	} else if w.ar != nil {
+		w.ar.ended.Store(true)
 	}
-	if w.last != expected && stored {
-		// An earlier append that reported an error had landed after all:
-		// keep the stored count exact.
+	if logFinished, err := w.emitFinal(ctx, ev); err == nil {
+		e.afterFinal(ctx, w, expected, stored, true, logFinished)
+	} else {
+		e.noteLogTrouble(err)
+		if ev.Event.Terminal() && w.executing {
+			// Nothing follows a terminal event: its retries need not hold
+			// up the executor (nor a blocking caller) while the log is
+			// down. The execution's own count in wg is still held.
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				e.retryFinal(ctx, w, ev, expected, stored)
+			}()
+			return stored
+		}
+		// A RunPaused must be in the log before anyone continues the run.
+		e.retryFinal(ctx, w, ev, expected, stored)
+	}
+	if w.last >= expected {
 		run.EventCount = w.last + 1
-		if err := e.store.UpdateRun(ctx, run, UpdateRunParams{}); err != nil {
+	}
+	return stored
+}
+
+// retryFinal retries the final event that failed to reach the log: it must
+// get there, or subscribers wait. It retries for a while (an outage of the
+// log) before giving up; subscribers then notice the store's end (see
+// Stream.Next).
+func (e *Engine) retryFinal(ctx context.Context, w *runWriter, ev Event, expected int64, stored bool) {
+	for attempt := 1; ; attempt++ {
+		time.Sleep(min(time.Duration(attempt)*200*time.Millisecond, 2*time.Second))
+		logFinished, err := w.emitFinal(ctx, ev)
+		if err == nil {
+			e.afterFinal(ctx, w, expected, stored, true, logFinished)
+			return
+		}
+		if attempt == finalAppendAttempts-1 || e.baseCtx.Err() != nil {
+			e.logger.Error("append final event", "run_id", w.run.RunID, "event", ev.Event, "err", err)
+			e.afterFinal(ctx, w, expected, stored, false, false)
+			return
+		}
+	}
+}
+
+// afterFinal completes finish once the final event was appended (or given
+// up on): it keeps the stored event count exact and finishes the log. Given
+// up on, the count keeps the final event's index, so subscribers learn from
+// the store that the run ended (see Stream.Next).
+func (e *Engine) afterFinal(ctx context.Context, w *runWriter, expected int64, stored, appended, logFinished bool) {
+	run := w.run
+	if appended && w.last != expected && stored {
+		// An earlier append that reported an error had landed after all
+		// (or had not, and the final event took its index): keep the
+		// stored count exact.
+		r := *run
+		r.EventCount = w.last + 1
+		if err := e.store.UpdateRun(ctx, &r, UpdateRunParams{}); err != nil {
 			e.logger.Error("store run event count", "run_id", run.RunID, "err", err)
 		}
 	}
@@ -922,7 +1067,6 @@ func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunS
 			e.logger.Error("finish log", "run_id", run.RunID, "err", err)
 		}
 	}
-	return stored
 }
 
 // storeFinal writes the run's end: with one write when its creation is
@@ -1251,8 +1395,10 @@ func (s *Stream) next(ctx context.Context) (Event, error) {
 			if s.e == nil {
 				continue
 			}
+			// (Even at or past the stored count: a log that lost the run
+			// may never deliver its end.)
 			run, gerr := s.e.store.GetRun(ctx, s.runID)
-			if gerr != nil || !run.Status.Final() || s.last >= run.EventCount-1 {
+			if gerr != nil || !run.Status.Final() {
 				s.idle = 0
 				continue
 			}
@@ -1291,8 +1437,9 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Str
 		return nil, Errorf(CodeInvalid, "last_event_index must be -1 or greater")
 	}
 	// A run this process is executing needs no store read; one whose
-	// events are held back is shown first.
-	if e.activeRun(runID) != nil {
+	// events are held back is shown first (even if its end is stored: its
+	// events are not in the log yet).
+	if ar := e.activeRun(runID); ar != nil && (!ar.ended.Load() || ar.create != nil && ar.create.isHolding()) {
 		if d := e.deferred(runID); d != nil && d.isHolding() {
 			if err := d.flush(ctx, e); err != nil {
 				return nil, fmt.Errorf("store run: %w", err)
@@ -1317,7 +1464,7 @@ func (e *Engine) SubscribeRun(ctx context.Context, run *Run, after int64) (*Stre
 	runID := run.RunID
 	// A run this process is executing has not ended its segment (and if it
 	// ends meanwhile, the tail sees the end).
-	segmentEnded := e.activeRun(runID) == nil && (run.Status.Final() || run.Status == RunPaused)
+	segmentEnded := e.executing(runID) == nil && (run.Status.Final() || run.Status == RunPaused)
 	if segmentEnded && after >= run.EventCount-1 {
 		if after > run.EventCount-1 {
 			return nil, Errorf(CodeInvalid, "last_event_index %d is beyond the last event (%d)", after, run.EventCount-1)

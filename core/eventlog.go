@@ -158,6 +158,17 @@ type Queue interface {
 	Enqueue(ctx context.Context, runID string) error
 }
 
+// QueueRescuer is an optional extension of Queue. Rescue is called by a
+// reaper for a RUNNING background run whose lease ended at leaseEnd (its
+// executor is gone): the queue makes the run's job, if it is still held by
+// a worker that has not been heard of since leaseEnd, executable again at
+// once (with its next attempt), and enqueues the run if it has no job
+// waiting or running; it then calls ExecuteQueued, which takes the run
+// over. Without it a dead worker's job waits for the queue's own rescue.
+type QueueRescuer interface {
+	Rescue(ctx context.Context, runID string, leaseEnd time.Time) error
+}
+
 // EventLogConfig is the retention configuration shared by event logs.
 type EventLogConfig struct {
 	// MaxEventsPerRun bounds what is kept per run; older events are trimmed

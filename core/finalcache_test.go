@@ -154,8 +154,10 @@ func TestEndedStreamsAreReplayedFromMemory(t *testing.T) {
 			t.Fatalf("replay after %d: %v", after, types(got))
 		}
 	}
-	if n := log.reads.Load() - base; n != 1 {
-		t.Fatalf("%d log reads for 5 replays of an ended run, want 1", n)
+	// The run may have ended before Wait looked for it: Wait then read
+	// (and cached) the stream itself.
+	if n := log.reads.Load() - base; n > 1 {
+		t.Fatalf("%d log reads for 5 replays of an ended run, want at most 1", n)
 	}
 	// At the end: nothing to replay, and a cursor beyond it is refused.
 	if s, err := eng.Subscribe(ctx, run.RunID, done.EventCount-1); err != nil || !s.Done() {

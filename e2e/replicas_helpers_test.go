@@ -343,6 +343,7 @@ type streamResult struct {
 type follower struct {
 	mu     sync.Mutex
 	frames []frame
+	at     []time.Time   // when each frame came
 	n      chan struct{} // signalled (non-blocking) after each frame
 	done   chan struct{}
 	res    streamResult
@@ -367,6 +368,7 @@ func follow(resp *http.Response) *follower {
 			}
 			f.mu.Lock()
 			f.frames = append(f.frames, fr)
+			f.at = append(f.at, time.Now())
 			f.mu.Unlock()
 			select {
 			case f.n <- struct{}{}:

@@ -21,12 +21,7 @@ func TestPostgresOutageAnswers503(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := startProxy(t, pu.Host)
-	pu.Host = proxy.Addr()
-	q := pu.Query()
-	q.Set("connect_timeout", "2")
-	pu.RawQuery = q.Encode()
-	env := []string{"AGENTGATE_DATABASE_URL=" + pu.String(), "AGENTGATE_REDIS_URL=" + b.RedisURL, "AGENTGATE_EVENT_LOG_PREFIX=" + b.Prefix}
-	a := startReplica(t, "A", replicaConfig(), env...)
+	a := startReplica(t, "A", replicaConfig(), proxiedEnv(t, b, proxy, true)...)
 
 	ctx := testCtx(t, 60*time.Second)
 	blocking := func() (int, string, time.Duration) {

@@ -39,6 +39,12 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, exec Executor, cfg Con
 			WHERE id = $1 AND attempt = $2 AND state = 'running'`, jobID, attempt)
 		return err
 	}
+	q.release = func(ctx context.Context, runID string, before time.Time) error {
+		_, err := pool.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
+			WHERE kind = $1 AND args->>'run_id' = $2
+			AND (state = 'running' AND attempted_at < $3 OR state = 'retryable')`, Kind, runID, before)
+		return err
+	}
 	rcfg, err := q.riverConfig()
 	if err != nil {
 		return nil, fmt.Errorf("riverqueue: %w", err)
@@ -91,6 +97,13 @@ func NewSQLite(ctx context.Context, db *sql.DB, exec Executor, cfg Config) (*Que
 		// which is what datetime('now', 'subsec') gives.
 		_, err := db.ExecContext(ctx, `UPDATE river_job SET attempted_at = datetime('now', 'subsec')
 			WHERE id = ? AND attempt = ? AND state = 'running'`, jobID, attempt)
+		return err
+	}
+	q.release = func(ctx context.Context, runID string, before time.Time) error {
+		_, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec')
+			WHERE kind = ? AND json_extract(args, '$.run_id') = ?
+			AND (state = 'running' AND attempted_at < ? OR state = 'retryable')`,
+			Kind, runID, before.UTC().Format("2006-01-02 15:04:05.000"))
 		return err
 	}
 	rcfg, err := q.riverConfig()

@@ -18,6 +18,11 @@
 // next fetch hands it to a live replica, whose ExecuteQueued takes the run
 // over once its engine lease has expired.
 //
+// That is the fallback. The engine's reaper knows sooner, from the run's
+// lease (runs.lease_ttl), that its executor is gone, and calls Rescue
+// (core.QueueRescuer), which makes the job available at once: the run is
+// executed again within about the lease's TTL of the crash.
+//
 // River measures "stuck" from the job's attempted_at, i.e. from when the
 // attempt started, and only rescues jobs that have a positive timeout. Runs
 // can be much longer than RescueAfter, so this package:
@@ -127,6 +132,10 @@ type riverClient interface {
 // is still running the given attempt.
 type touchFunc func(ctx context.Context, jobID int64, attempt int) error
 
+// releaseFunc makes the run's job available at once if it is running an
+// attempt that started (or last heartbeated) before the given time.
+type releaseFunc func(ctx context.Context, runID string, before time.Time) error
+
 type state int
 
 const (
@@ -139,10 +148,11 @@ const (
 // the executor (if not given there) with SetExecutor, then Start it; Stop it
 // before closing the database. Enqueue works from construction until Stop.
 type Queue struct {
-	cfg    Config
-	logger *slog.Logger
-	client riverClient
-	touch  touchFunc
+	cfg     Config
+	logger  *slog.Logger
+	client  riverClient
+	touch   touchFunc
+	release releaseFunc
 
 	mu    sync.Mutex
 	exec  Executor
@@ -213,6 +223,27 @@ func (q *Queue) Enqueue(ctx context.Context, runID string) error {
 		q.logger.DebugContext(ctx, "riverqueue: run already queued", "run_id", runID, "job_id", res.Job.ID)
 	}
 	return nil
+}
+
+// Rescue implements core.QueueRescuer: the engine's reaper found the run's
+// lease ended at leaseEnd, so the worker that held the run's job is gone.
+// If the job is still running an attempt not heard of since leaseEnd (its
+// heartbeat stopped then), it is made available at once, without waiting
+// for River's rescuer (which needs RescueAfter of silence and runs every
+// 30 s); the next fetch hands it, with the next attempt, to a live
+// worker, whose ExecuteQueued takes the run over. A job waiting for a
+// retry (an attempt found the run still leased) is made available at once
+// too, and a run with no job waiting or running is enqueued again. An
+// attempt fetched after leaseEnd is left alone: it is the one taking the
+// run over.
+func (q *Queue) Rescue(ctx context.Context, runID string, leaseEnd time.Time) error {
+	if runID == "" {
+		return errors.New("riverqueue: rescue: empty run id")
+	}
+	if err := q.release(ctx, runID, leaseEnd); err != nil {
+		return fmt.Errorf("riverqueue: rescue run %s: %w", runID, err)
+	}
+	return q.Enqueue(ctx, runID)
 }
 
 // Start starts fetching and working jobs. ctx is used for starting only (and

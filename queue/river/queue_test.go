@@ -733,3 +733,90 @@ func TestStopLifecycle(t *testing.T) {
 		}
 	})
 }
+
+// Rescue (the engine's reaper found the run's lease ended) hands a dead
+// worker's job to a live replica at once, without River's rescuer (which
+// would wait RescueAfter, here the default minute, and its 30 s period);
+// a job whose attempt was heard of after the lease's end is left alone.
+func TestRescueHandsALostJobOverAtOnce(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, newDB func(t *testing.T) testDB) {
+		db := newDB(t)
+		ctx := context.Background()
+		execA := newFake(func(ctx context.Context, _ string, _ int) error {
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		loggerA, logsA := newLogger(t)
+		qa, killA := db.newQueue(t, execA, riverqueue.Config{Logger: loggerA})
+		if err := qa.Start(ctx); err != nil {
+			t.Fatalf("Start A: %v", err)
+		}
+		if err := qa.Enqueue(ctx, "run-lost"); err != nil {
+			t.Fatalf("Enqueue: %v", err)
+		}
+		if c := execA.next(t, 10*time.Second); c != (call{"run-lost", 1}) {
+			t.Fatalf("A got %+v, want run-lost attempt 1", c)
+		}
+		execB := newFake(func(_ context.Context, runID string, attempt int) error {
+			if runID == "run-retry" && attempt < 3 {
+				return errors.New("still leased elsewhere")
+			}
+			return nil
+		})
+		loggerB, _ := newLogger(t)
+		qb, _ := db.newQueue(t, execB, riverqueue.Config{Logger: loggerB})
+		if err := qb.Start(ctx); err != nil {
+			t.Fatalf("Start B: %v", err)
+		}
+		// A lease that ended before the attempt started: the attempt is
+		// newer than the loss, so it is left alone.
+		if err := qb.Rescue(ctx, "run-lost", time.Now().Add(-time.Hour)); err != nil {
+			t.Fatalf("Rescue: %v", err)
+		}
+		execB.quiet(t, 1500*time.Millisecond)
+		if n := db.queryString(t, "SELECT count(*) FROM river_job"); n != "1" {
+			t.Fatalf("%s jobs after rescuing a run with a running job, want 1", n)
+		}
+
+		logsA.muted.Store(true)
+		killA()
+		lost := time.Now()
+		if err := qb.Rescue(ctx, "run-lost", lost); err != nil {
+			t.Fatalf("Rescue: %v", err)
+		}
+		// Well within RescueAfter (a minute): the dead process's SQLite
+		// connection may hold the write lock for a few seconds.
+		c := execB.next(t, 15*time.Second)
+		if c != (call{"run-lost", 2}) {
+			t.Fatalf("B got %+v, want run-lost attempt 2", c)
+		}
+		t.Logf("re-executed %v after Rescue", time.Since(lost).Round(10*time.Millisecond))
+		eventually(t, 5*time.Second, "the job to complete", func() bool {
+			return db.queryString(t, "SELECT state FROM river_job") == "completed"
+		})
+		// A run without a live job is enqueued again.
+		if err := qb.Rescue(ctx, "run-lost", time.Now()); err != nil {
+			t.Fatalf("Rescue: %v", err)
+		}
+		if c := execB.next(t, 5*time.Second); c != (call{"run-lost", 1}) {
+			t.Fatalf("B got %+v, want run-lost enqueued again (attempt 1)", c)
+		}
+		// A job waiting for its retry (River's backoff: 16 s after a second
+		// failure) is tried again at once.
+		if err := qb.Enqueue(ctx, "run-retry"); err != nil {
+			t.Fatal(err)
+		}
+		execB.next(t, 5*time.Second)
+		execB.next(t, 5*time.Second) // attempt 2 fails too: the next retry is far off
+		eventually(t, 5*time.Second, "the job to wait for its retry", func() bool {
+			return db.queryString(t, "SELECT state FROM river_job WHERE CAST(args AS TEXT) LIKE '%run-retry%'") == "retryable"
+		})
+		if err := qb.Rescue(ctx, "run-retry", time.Now()); err != nil {
+			t.Fatalf("Rescue: %v", err)
+		}
+		if c := execB.next(t, 5*time.Second); c != (call{"run-retry", 3}) {
+			t.Fatalf("B got %+v, want run-retry attempt 3 at once", c)
+		}
+	})
+}
