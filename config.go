@@ -449,6 +449,12 @@ func (c *Config) Validate() error {
 	if c.DatabaseURL != "" && databaseKind(c.DatabaseURL) == "" {
 		errs = append(errs, fmt.Errorf("database_url %q: want sqlite://FILE or postgres://…", redact(c.DatabaseURL)))
 	}
+	if c.AuthMode == "key" || c.AuthMode == "jwt" {
+		// Build the authenticator once, so `config check` reports a bad key.
+		if _, err := newAuthenticator(c, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	switch c.UserIsolation {
 	case "", "true", "false":
 	default:

@@ -172,11 +172,8 @@ func newAuthenticator(cfg *Config, store core.Store) (*auth.Authenticator, error
 		iso := cfg.UserIsolation == "true"
 		ac.UserIsolation = &iso
 	}
-	a, err := auth.New(ac, serviceAccounts{store})
-	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
-	}
-	return a, nil
+	// auth's errors already start with "auth: ".
+	return auth.New(ac, serviceAccounts{store})
 }
 
 // serviceAccounts lets auth look service-account tokens up in the store.

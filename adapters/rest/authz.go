@@ -28,6 +28,16 @@ func (h *Handler) authorize(ctx context.Context, opID, resourceID string) error 
 			return ae
 		}
 	}
+	if core.CodeOf(err) == core.CodeForbidden {
+		// Name the scope that is missing, as MCP and A2A do.
+		if op, ok := h.policy.Lookup(opID); ok {
+			scope := op.Scope(resourceID).String()
+			if op.AdminOnly || op.Resource == "" {
+				scope = "agent_os:admin"
+			}
+			return core.Errorf(core.CodeForbidden, "%s: needs scope %s", core.MessageOf(err), scope)
+		}
+	}
 	return err
 }
 
