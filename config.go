@@ -65,6 +65,9 @@ type Config struct {
 	// HTTPTools are tools that call an HTTP API, by tool name.
 	HTTPTools map[string]HTTPToolConfig `yaml:"http_tools"`
 	Agents    []AgentConfig             `yaml:"agents"`
+
+	// envWarnings are the unknown AGENTGATE_* variables LoadConfig saw.
+	envWarnings []EnvWarning
 }
 
 // HTTPConfig configures the HTTP server.
@@ -334,6 +337,11 @@ func LoadConfig(path string) (*Config, error) {
 	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
 		return nil, err
 	}
+	refs := map[string]bool{}
+	for _, m := range envRef.FindAllSubmatch(data, -1) {
+		refs[string(m[1])] = true
+	}
+	cfg.envWarnings = unknownEnv(os.Environ(), refs)
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err

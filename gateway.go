@@ -67,6 +67,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	if logger == nil {
 		logger = NewLogger(cfg.LogLevel)
 	}
+	for _, w := range cfg.EnvWarnings() {
+		logger.Warn("unknown environment variable ignored", "name", w.Name, "did_you_mean", w.Closest)
+	}
 	store, elog, err := openBackends(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -136,6 +136,9 @@ func configCmd() *cobra.Command {
 			if name == "" {
 				name = "embedded default config"
 			}
+			for _, w := range cfg.EnvWarnings() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is set but no setting reads it (did you mean %s?)\n", w.Name, w.Closest)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d models, %d agents)\n", name, len(cfg.Models), len(cfg.Agents))
 			return nil
 		},
