@@ -36,6 +36,8 @@ type Config struct {
 	RedisURL string `yaml:"redis_url"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// Log configures the access log.
+	Log LogConfig `yaml:"log"`
 	// AuthMode is none (default: then serve listens on loopback only),
 	// key (SecurityKey as a bearer token) or jwt.
 	AuthMode string `yaml:"auth_mode"`
@@ -78,6 +80,16 @@ type HTTPConfig struct {
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	// ShutdownTimeout bounds graceful shutdown (default 15s).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// LogConfig configures the access log: one line per request with its
+// method, path, status, duration and request id.
+type LogConfig struct {
+	// Access turns the access log on or off (default on).
+	Access *bool `yaml:"access"`
+	// AccessLevel is the level of its lines (default info; with debug they
+	// show only at log_level debug).
+	AccessLevel string `yaml:"access_level"`
 }
 
 // EventLogConfig configures event retention.
@@ -475,6 +487,11 @@ func (c *Config) Validate() error {
 	case "", "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log_level must be debug, info, warn or error, not %q", c.LogLevel))
+	}
+	switch c.Log.AccessLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.access_level must be debug, info, warn or error, not %q", c.Log.AccessLevel))
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Models)) {
 		m := c.Models[name]

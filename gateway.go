@@ -110,7 +110,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	g.srv = httptransport.New(httptransport.Config{
 		BodyLimit: cfg.HTTP.BodyLimit, HeartbeatInterval: cfg.HTTP.Heartbeat, Logger: logger,
 		Auth: authn, Limiter: auth.NewLimiter(auth.LimiterConfig{RPS: cfg.Auth.RateLimit.RPS, Burst: cfg.Auth.RateLimit.Burst}),
-		CORSOrigins: cfg.Auth.CORSOrigins,
+		CORSOrigins:  cfg.Auth.CORSOrigins,
+		AccessLogOff: cfg.Log.Access != nil && !*cfg.Log.Access, AccessLogLevel: parseLevel(cfg.Log.AccessLevel),
 	})
 	policy := auth.DefaultPolicy()
 	rest.Register(g.srv, eng, rest.Config{
@@ -238,9 +239,15 @@ func (g *Gateway) openQueue(ctx context.Context) error {
 
 // NewLogger returns a text logger on stderr at the named level.
 func NewLogger(level string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(level)}))
+}
+
+// parseLevel is the slog level named by a validated config value ("" and
+// anything unknown: info).
+func parseLevel(level string) slog.Level {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	return l
 }
 
 // RegisterAgent adds an agent written in Go; it is served on every
@@ -279,7 +286,16 @@ func (g *Gateway) ListenAndServe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", g.cfg.Addr, err)
 	}
+	return g.serveUntil(ctx, ln)
+}
+
+// serveUntil serves on ln until ctx is done, then shuts down gracefully.
+func (g *Gateway) serveUntil(ctx context.Context, ln net.Listener) error {
 	g.logger.Info("agentgate listening", "addr", ln.Addr().String(), "database", g.cfg.DatabaseURL, "agents", len(g.eng.Agents()))
+	if g.cfg.exposedWithoutAuth() {
+		g.logger.Warn("listening beyond loopback without authentication: every caller is an admin "+
+			"(auth.allow_remote_without_auth is set); set auth_mode to key or jwt to require credentials", "addr", ln.Addr().String())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(ln) }()
 	select {
@@ -305,18 +321,39 @@ func (c *Config) CheckExposure() error {
 	if c.AuthMode != "" && c.AuthMode != auth.ModeNone || c.Auth.AllowRemoteWithoutAuth {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(c.Addr)
+	loopback, err := loopbackAddr(c.Addr)
 	if err != nil {
-		return fmt.Errorf("addr %q: %w", c.Addr, err)
+		return err
 	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if loopback {
 		return nil
 	}
 	return fmt.Errorf("refusing to listen on %s without authentication: set auth_mode (key or jwt), "+
 		"or auth.allow_remote_without_auth: true (AGENTGATE_AUTH_ALLOW_REMOTE_WITHOUT_AUTH=true) to expose an open gateway", c.Addr)
+}
+
+// exposedWithoutAuth reports whether the gateway is open (auth mode none)
+// on an address beyond loopback, which only allow_remote_without_auth lets
+// it do.
+func (c *Config) exposedWithoutAuth() bool {
+	if c.AuthMode != "" && c.AuthMode != auth.ModeNone {
+		return false
+	}
+	loopback, err := loopbackAddr(c.Addr)
+	return err == nil && !loopback
+}
+
+// loopbackAddr reports whether HOST:PORT names only loopback interfaces.
+func loopbackAddr(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("addr %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
 }
 
 // Shutdown stops accepting runs and connections, lets running runs finish

@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"io"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -126,4 +132,196 @@ func writeFile(t *testing.T, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestAccessLog: one line per request, with its method, path, status,
+// duration and request id; log.access turns it off, log.access_level
+// lowers it below log_level.
+func TestAccessLog(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, errorsConfig)
+	ctx := testCtx(t, 20*time.Second)
+	reqs := []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/health", 200},
+		{http.MethodGet, "/agents/nope", 404},
+		{http.MethodPost, "/agents/assistant/runs", 200},
+	}
+	for _, r := range reqs {
+		var resp *http.Response
+		if r.method == http.MethodPost {
+			resp = g.postForm(t, ctx, r.path, map[string][]string{"message": {"hi"}, "stream": {"false"}})
+		} else {
+			resp = g.get(t, ctx, r.path)
+		}
+		readAll(t, resp)
+		if resp.StatusCode != r.status {
+			t.Fatalf("%s %s: %d, want %d", r.method, r.path, resp.StatusCode, r.status)
+		}
+		id := resp.Header.Get("X-Request-ID")
+		if id == "" {
+			t.Fatalf("%s %s: no X-Request-ID", r.method, r.path)
+		}
+		// The line is written as the answer goes out: wait for it.
+		var lines []string
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			lines = lines[:0]
+			for l := range strings.SplitSeq(g.Logs(), "\n") {
+				if strings.Contains(l, "msg=request ") && strings.Contains(l, "request_id="+id) {
+					lines = append(lines, l)
+				}
+			}
+			if len(lines) > 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if len(lines) != 1 {
+			t.Fatalf("%s %s: %d access-log lines with request_id=%s, want 1:\n%s", r.method, r.path, len(lines), id, g.Logs())
+		}
+		l := lines[0]
+		for _, want := range []string{"level=INFO", "method=" + r.method, "path=" + r.path, "status=" + strconv.Itoa(r.status), "dur="} {
+			if !strings.Contains(l, want) {
+				t.Errorf("access-log line lacks %s: %s", want, l)
+			}
+		}
+	}
+
+	for _, cfg := range []string{"log: {access: false}\n", "log: {access_level: debug}\n"} {
+		q := startGateway(t, cfg+errorsConfig)
+		for range 3 {
+			expectStatus(t, q.get(t, ctx, "/health"), http.StatusOK)
+		}
+		// A request logged after the probes would show the log is written.
+		expectStatus(t, q.get(t, ctx, "/agents/nope"), http.StatusNotFound)
+		if strings.Contains(q.Logs(), "msg=request ") {
+			t.Errorf("with %q and log_level info, requests were logged:\n%s", cfg, q.Logs())
+		}
+	}
+}
+
+// TestOpenOnNetworkWarns: an open gateway (auth none) allowed to listen
+// beyond loopback says so loudly; on loopback it does not.
+func TestOpenOnNetworkWarns(t *testing.T) {
+	t.Parallel()
+	const warning = "listening beyond loopback without authentication"
+	p := startServe(t, "auth:\n  allow_remote_without_auth: true\n"+authAgents, "--addr", "0.0.0.0:0")
+	p.listening(t)
+	waitLog(t, p.out, warning, 5*time.Second)
+	if !strings.Contains(p.out.String(), "level=WARN") {
+		t.Errorf("the warning is not at level WARN:\n%s", p.out.String())
+	}
+	q := startServe(t, authAgents, "--addr", "127.0.0.1:0")
+	q.listening(t)
+	if strings.Contains(q.out.String(), warning) {
+		t.Errorf("a loopback gateway warned about exposure:\n%s", q.out.String())
+	}
+}
+
+// waitLog waits until out contains s.
+func waitLog(t *testing.T, out *lockedBuffer, s string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(out.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log within %v:\n%s", s, d, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestServeBindsBeforeOpeningTheDatabase: serve binds its port before it
+// opens (and migrates) the database, and answers there meanwhile: /health
+// 200, /ready 503, other routes 503 with Retry-After. Here the database is
+// a listener that never answers, so the gateway stays starting until pgx's
+// connect timeout, then exits naming the store.
+func TestServeBindsBeforeOpeningTheDatabase(t *testing.T) {
+	t.Parallel()
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = hole.Close()
+		mu.Lock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+		mu.Unlock()
+	})
+	dir := t.TempDir()
+	cmd := exec.Command(binPath, "serve", "--addr", "127.0.0.1:0", "--config", writeFile(t, dir, "c.yaml", errorsConfig))
+	cmd.Dir = dir
+	cmd.Env = cleanEnv("AGENTGATE_DATABASE_URL=postgres://root@" + hole.Addr().String() + "/test?sslmode=disable&connect_timeout=8")
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	boundRE := regexp.MustCompile(`port bound\W.*?\baddr=(\S+)`)
+	waitLog(t, out, "port bound", 10*time.Second)
+	base := "http://" + boundRE.FindStringSubmatch(out.String())[1]
+	ctx := testCtx(t, 20*time.Second)
+	get := func(path string) (*http.Response, string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s while starting: %v\n%s", path, err, out.String())
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	if resp, b := get("/health"); resp.StatusCode != http.StatusOK {
+		t.Errorf("/health while the database is unreachable: %d %s, want 200", resp.StatusCode, b)
+	}
+	if resp, b := get("/ready"); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(b, `"ready":false`) {
+		t.Errorf("/ready while starting: %d %s, want 503 ready:false", resp.StatusCode, b)
+	}
+	if resp, b := get("/agents"); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("/agents while starting: %d %s (Retry-After %q), want 503 with Retry-After", resp.StatusCode, b, resp.Header.Get("Retry-After"))
+	}
+	if listeningRE.MatchString(out.String()) {
+		t.Errorf("logged the listening line before the database was open:\n%s", out.String())
+	}
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+		if err == nil || !strings.Contains(out.String(), "state store") {
+			t.Errorf("serve with an unreachable database: %v; want an error naming the state store:\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve still starting 30s after the database stopped answering:\n%s", out.String())
+	}
+	// The port is released.
+	if c, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second); err == nil {
+		c.Close()
+		t.Errorf("the port still accepts connections after serve exited")
+	}
 }

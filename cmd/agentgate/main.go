@@ -58,16 +58,11 @@ func serveCmd() *cobra.Command {
 			if addr != "" {
 				cfg.Addr = addr
 			}
-			if err := cfg.CheckExposure(); err != nil {
-				return err // before opening anything
-			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			g, err := agentgate.New(ctx, cfg, agentgate.Options{})
-			if err != nil {
-				return err
-			}
-			return g.ListenAndServe(ctx)
+			// Serve checks the exposure before opening anything, and binds
+			// the port before the (possibly long) migration.
+			return agentgate.Serve(ctx, cfg, agentgate.Options{})
 		},
 	}
 	cmd.Flags().StringVar(&cfgFile, "config", "", "config file (default: $AGENTGATE_CONFIG, else the embedded demo)")
