@@ -80,6 +80,9 @@ type HTTPConfig struct {
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	// ShutdownTimeout bounds graceful shutdown (default 15s).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// PublicURL is where clients reach the API (behind a proxy), the
+	// server of the OpenAPI document (default "/": where it is served).
+	PublicURL string `yaml:"public_url"`
 }
 
 // LogConfig configures the access log: one line per request with its

@@ -118,6 +118,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		Name: cfg.Name, Description: cfg.Description, Version: Version,
 		Databases: []rest.DatabaseInfo{{ID: "default", Kind: databaseKind(cfg.DatabaseURL)}},
 		Policy:    policy,
+		Docs:      rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},
 	})
 	if err := g.mountWS(policy); err != nil {
 		_ = g.Shutdown(context.Background())
