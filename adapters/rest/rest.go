@@ -113,7 +113,7 @@ func Register(srv *httptransport.Server, eng *core.Engine, cfg Config) *Handler 
 	hc := huma.DefaultConfig("agentgate", cfg.Version)
 	hc.Info.Description = "Multi-protocol gateway for AI agents: REST + SSE API (AgentOS-compatible)."
 	hc.CreateHooks = nil // no $schema links in bodies
-	hc.DocsPath = "" // /docs is served from embedded assets (registerDocs)
+	hc.DocsPath = ""     // /docs is served from embedded assets (registerDocs)
 	hc.OpenAPIPath = "/openapi"
 	hc.SchemasPath = "/schemas"
 	api := humafiber.New(srv.App, hc)
