@@ -29,8 +29,8 @@ type Config struct {
 	Description string `yaml:"description"`
 	// Addr is where serve listens (default 127.0.0.1:7777).
 	Addr string `yaml:"addr"`
-	// DatabaseURL selects the state store: sqlite://FILE (default
-	// sqlite://agentgate.db) or sqlite::memory:.
+	// DatabaseURL selects the state store: sqlite://FILE (default: see
+	// DefaultDatabaseURL), sqlite::memory: or postgres://….
 	DatabaseURL string `yaml:"database_url"`
 	// RedisURL selects the event log: empty means in memory.
 	RedisURL string `yaml:"redis_url"`
@@ -302,8 +302,7 @@ func (t *ToolRef) UnmarshalYAML(b []byte) error {
 
 // Defaults of the operator interface.
 const (
-	DefaultAddr        = "127.0.0.1:7777"
-	DefaultDatabaseURL = "sqlite://agentgate.db"
+	DefaultAddr = "127.0.0.1:7777"
 )
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -372,7 +371,7 @@ func (c *Config) applyDefaults() {
 		c.Addr = DefaultAddr
 	}
 	if c.DatabaseURL == "" {
-		c.DatabaseURL = DefaultDatabaseURL
+		c.DatabaseURL = DefaultDatabaseURL()
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"

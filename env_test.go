@@ -64,3 +64,29 @@ func TestEnvNames(t *testing.T) {
 		t.Errorf("edit distance = %d, want 1", d)
 	}
 }
+
+// TestDefaultDatabaseURL: the default SQLite file is in the user's data
+// directory, whatever the working directory.
+func TestDefaultDatabaseURL(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_DATA_HOME", "")
+	if got, want := DefaultDatabaseURL(), "sqlite://"+filepath.Join(home, ".local/share/agentgate/agentgate.db"); got != want {
+		t.Errorf("default = %s, want %s", got, want)
+	}
+	t.Setenv("XDG_DATA_HOME", "/srv/data")
+	if got := DefaultDatabaseURL(); got != "sqlite:///srv/data/agentgate/agentgate.db" {
+		t.Errorf("with XDG_DATA_HOME: %s", got)
+	}
+	t.Setenv("XDG_DATA_HOME", "relative/dir") // ignored, as the XDG spec says
+	if got := DefaultDatabaseURL(); !strings.HasPrefix(got, "sqlite://"+home) {
+		t.Errorf("a relative XDG_DATA_HOME should be ignored: %s", got)
+	}
+	cfg, err := LoadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := sqliteFile(cfg.DatabaseURL); !filepath.IsAbs(f) {
+		t.Errorf("the embedded config's database %q is not an absolute file", cfg.DatabaseURL)
+	}
+}

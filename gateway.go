@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -69,6 +70,17 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	for _, w := range cfg.EnvWarnings() {
 		logger.Warn("unknown environment variable ignored", "name", w.Name, "did_you_mean", w.Closest)
+	}
+	if abs, err := sqliteDir(cfg.DatabaseURL); err != nil {
+		return nil, err
+	} else if abs != "" {
+		// Say which file: a relative path depends on the working directory
+		// (an IDE launches `mcp --stdio` from anywhere).
+		if f := sqliteFile(cfg.DatabaseURL); filepath.IsAbs(f) {
+			logger.Info("state store: SQLite", "path", abs)
+		} else {
+			logger.Warn("state store: SQLite at a path relative to the working directory", "path", abs, "database_url", cfg.DatabaseURL)
+		}
 	}
 	store, elog, err := openBackends(ctx, cfg)
 	if err != nil {
@@ -409,6 +421,9 @@ type Migrator interface {
 func OpenMigrator(ctx context.Context, url string) (Migrator, error) {
 	if databaseKind(url) == "postgres" {
 		return pgMigrator(url), nil
+	}
+	if _, err := sqliteDir(url); err != nil {
+		return nil, err
 	}
 	db, err := sqlite.OpenDB(ctx, url)
 	if err != nil {

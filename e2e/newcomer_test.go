@@ -325,3 +325,36 @@ func TestServeBindsBeforeOpeningTheDatabase(t *testing.T) {
 		t.Errorf("the port still accepts connections after serve exited")
 	}
 }
+
+// TestDefaultDatabaseIsSharedAcrossDirectories: with no database_url,
+// `serve` and an `mcp --stdio` started from another working directory (as
+// an IDE does) use the same SQLite file, in the user's data directory, and
+// both log its absolute path.
+func TestDefaultDatabaseIsSharedAcrossDirectories(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	want := filepath.Join(home, ".local", "share", "agentgate", "agentgate.db")
+	env := []string{"HOME=" + home, "XDG_DATA_HOME="}
+	g := launch(t, errorsConfig, func(string) []string { return env }, nil)
+	if !strings.Contains(g.Logs(), "path="+want) {
+		t.Errorf("serve does not log the default SQLite path %s:\n%s", want, g.Logs())
+	}
+	if _, err := os.Stat(want); err != nil {
+		t.Fatalf("the default database file: %v", err)
+	}
+	ctx := testCtx(t, 30*time.Second)
+	var r run
+	decode(t, expectStatus(t, g.postForm(t, ctx, "/agents/assistant/runs", map[string][]string{"message": {"remember me"}, "stream": {"false"}}), http.StatusOK), &r)
+
+	c, stderr, err := mcpStdio(t, errorsConfig, append(env, "AGENTGATE_DATABASE_URL=", "AGENTGATE_LOG_LEVEL=info")...)
+	if err != nil {
+		t.Fatalf("mcp --stdio: %v\n%s", err, stderr.String())
+	}
+	res, _, err := mcpCall(t, ctx, c, "get_session_runs", map[string]any{"session_id": r.SessionID}, nil)
+	if err != nil || res.IsError || !strings.Contains(mcpText(res), r.RunID) {
+		t.Errorf("mcp --stdio (another working directory) does not see serve's run %s: %v %+v", r.RunID, err, res)
+	}
+	if !strings.Contains(stderr.String(), "path="+want) {
+		t.Errorf("mcp --stdio does not log the default SQLite path %s:\n%s", want, stderr.String())
+	}
+}
