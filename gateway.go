@@ -290,13 +290,16 @@ func (g *Gateway) Run(ctx context.Context, agentID, message string, p core.Start
 func (g *Gateway) Serve(ln net.Listener) error { return g.srv.Serve(ln) }
 
 // ListenAndServe listens on the configured address and serves until ctx is
-// done, then shuts down gracefully (within http.shutdown_timeout).
+// done, then shuts down gracefully (within http.shutdown_timeout). The
+// gateway is shut down when it returns, whatever the reason.
 func (g *Gateway) ListenAndServe(ctx context.Context) error {
 	if err := g.cfg.CheckExposure(); err != nil {
+		_ = g.Shutdown(context.Background())
 		return err
 	}
 	ln, err := net.Listen("tcp", g.cfg.Addr)
 	if err != nil {
+		_ = g.Shutdown(context.Background())
 		return fmt.Errorf("listen on %s: %w", g.cfg.Addr, err)
 	}
 	return g.serveUntil(ctx, ln)
