@@ -68,8 +68,10 @@ type Config struct {
 	HTTPTools map[string]HTTPToolConfig `yaml:"http_tools"`
 	Agents    []AgentConfig             `yaml:"agents"`
 
-	// envWarnings are the unknown AGENTGATE_* variables LoadConfig saw.
+	// envWarnings are the unknown AGENTGATE_* variables LoadConfig saw;
+	// unsetRefs the variables the file references (${NAME}) that are unset.
 	envWarnings []EnvWarning
+	unsetRefs   []string
 }
 
 // HTTPConfig configures the HTTP server.
@@ -353,7 +355,11 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	refs := map[string]bool{}
 	for _, m := range envRef.FindAllSubmatch(data, -1) {
-		refs[string(m[1])] = true
+		name := string(m[1])
+		if _, set := os.LookupEnv(name); !set && !refs[name] {
+			cfg.unsetRefs = append(cfg.unsetRefs, name)
+		}
+		refs[name] = true
 	}
 	cfg.envWarnings = unknownEnv(os.Environ(), refs)
 	cfg.applyDefaults()

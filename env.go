@@ -17,6 +17,11 @@ type EnvWarning struct {
 // but that nothing reads (New logs them as warnings).
 func (c *Config) EnvWarnings() []EnvWarning { return c.envWarnings }
 
+// UnsetEnvRefs returns the environment variables the config file
+// references as ${NAME} that were not set (they expanded to ""), so an
+// error about an empty setting can be traced to the variable.
+func (c *Config) UnsetEnvRefs() []string { return c.unsetRefs }
+
 // envOutsideConfig are the AGENTGATE_* variables read by the CLI and the
 // tests rather than by a Config field.
 var envOutsideConfig = []string{"AGENTGATE_CONFIG", "AGENTGATE_TOKEN", "AGENTGATE_E2E_RACE"}

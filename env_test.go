@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -29,6 +30,9 @@ func TestUnknownEnvIsWarned(t *testing.T) {
 	cfg, err := LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := cfg.UnsetEnvRefs(); len(got) != 0 {
+		t.Errorf("unset references = %v, want none", got)
 	}
 	got := cfg.EnvWarnings()
 	if len(got) != 1 || got[0].Name != "AGENTGATE_DATABSE_URL" || got[0].Closest != "AGENTGATE_DATABASE_URL" {
@@ -88,5 +92,34 @@ func TestDefaultDatabaseURL(t *testing.T) {
 	}
 	if f := sqliteFile(cfg.DatabaseURL); !filepath.IsAbs(f) {
 		t.Errorf("the embedded config's database %q is not an absolute file", cfg.DatabaseURL)
+	}
+}
+
+// TestUnsetEnvRefs: a ${NAME} of the config file whose variable is unset
+// is reported, once, with its name (New logs it), so the empty setting it
+// leaves can be traced to it.
+func TestUnsetEnvRefs(t *testing.T) {
+	t.Setenv("AG_TEST_SET", "x")
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	yaml := "name: ${AG_TEST_SET}\ndescription: ${AG_TEST_UNSET_1} ${AG_TEST_UNSET_1}\nmodels: {m: {provider: scripted}}\nagents: [{id: a, model: m}]\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.UnsetEnvRefs(); !slices.Equal(got, []string{"AG_TEST_UNSET_1"}) {
+		t.Fatalf("unset references = %v, want [AG_TEST_UNSET_1]", got)
+	}
+	cfg.DatabaseURL = "sqlite://" + filepath.Join(t.TempDir(), "s.db")
+	var logs bytes.Buffer
+	g, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	if !regexp.MustCompile(`level=WARN .*not set.* name=AG_TEST_UNSET_1`).MatchString(logs.String()) {
+		t.Errorf("New should warn about AG_TEST_UNSET_1:\n%s", logs.String())
 	}
 }

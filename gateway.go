@@ -71,6 +71,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	for _, w := range cfg.EnvWarnings() {
 		logger.Warn("unknown environment variable ignored", "name", w.Name, "did_you_mean", w.Closest)
 	}
+	for _, name := range cfg.UnsetEnvRefs() {
+		logger.Warn("the config references an environment variable that is not set; it expands to \"\"", "name", name)
+	}
 	if abs, err := sqliteDir(cfg.DatabaseURL); err != nil {
 		return nil, err
 	} else if abs != "" {

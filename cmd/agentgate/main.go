@@ -131,6 +131,9 @@ func configCmd() *cobra.Command {
 			if name == "" {
 				name = "embedded default config"
 			}
+			for _, name := range cfg.UnsetEnvRefs() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the config references ${%s}, which is not set (it expands to \"\")\n", name)
+			}
 			for _, w := range cfg.EnvWarnings() {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is set but no setting reads it (did you mean %s?)\n", w.Name, w.Closest)
 			}
