@@ -130,14 +130,15 @@ func (h *handoff) next() net.Listener {
 // Close closes the socket.
 func (h *handoff) Close() error {
 	err := h.ln.Close()
-	<-h.done
-	// A connection accepted just before is not left waiting in the loop.
-	select {
-	case c := <-h.conns:
-		_ = c.Close()
-	default:
+	for {
+		select {
+		case c := <-h.conns:
+			// Accepted just before, with no phase left to take it.
+			_ = c.Close()
+		case <-h.done:
+			return err
+		}
 	}
-	return err
 }
 
 // phase is one listener of a handoff.
