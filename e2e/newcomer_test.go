@@ -64,15 +64,23 @@ func TestErrorsNameTheFix(t *testing.T) {
 		t.Parallel()
 		g := startGateway(t, jwtConfig("auth:\n  jwt_algorithm: HS256\n"))
 		reader := mint(t, "carol", "agents:read")
-		b := want(t, g, reader, http.MethodPost, "/agents/assistant/runs", formBody(map[string][]string{"message": {"hi"}}), http.StatusForbidden)
-		if !strings.Contains(string(b), "agents:assistant:run") {
-			t.Errorf("REST 403 should name the missing scope agents:assistant:run: %s", b)
+		for _, c := range []struct {
+			method, path string
+			body         *reqBody
+			scope        string
+		}{
+			{http.MethodPost, "/agents/assistant/runs", formBody(map[string][]string{"message": {"hi"}}), "agents:assistant:run"}, // a plain route
+			{http.MethodGet, "/sessions", nil, "sessions:read"}, // a huma route
+		} {
+			resp, b := call(t, g, reader, c.method, c.path, c.body)
+			if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "needs scope "+c.scope) {
+				t.Errorf("%s %s: %d %s; want 403 naming the missing scope %s", c.method, c.path, resp.StatusCode, b, c.scope)
+			}
+			if ch := resp.Header.Get("WWW-Authenticate"); !strings.Contains(ch, `error="insufficient_scope"`) || !strings.Contains(ch, `scope="`+c.scope+`"`) {
+				t.Errorf("%s %s: WWW-Authenticate %q; want insufficient_scope with scope=%q", c.method, c.path, ch, c.scope)
+			}
 		}
-		b = want(t, g, reader, http.MethodGet, "/sessions", nil, http.StatusForbidden)
-		if !strings.Contains(string(b), "sessions:read") {
-			t.Errorf("REST 403 should name the missing scope sessions:read: %s", b)
-		}
-		b = want(t, g, reader, http.MethodGet, "/service-accounts", nil, http.StatusForbidden)
+		b := want(t, g, reader, http.MethodGet, "/service-accounts", nil, http.StatusForbidden)
 		if !strings.Contains(string(b), "agent_os:admin") {
 			t.Errorf("an admin-only route's 403 should name agent_os:admin: %s", b)
 		}
