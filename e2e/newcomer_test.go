@@ -70,7 +70,7 @@ func TestErrorsNameTheFix(t *testing.T) {
 			scope        string
 		}{
 			{http.MethodPost, "/agents/assistant/runs", formBody(map[string][]string{"message": {"hi"}}), "agents:assistant:run"}, // a plain route
-			{http.MethodGet, "/sessions", nil, "sessions:read"}, // a huma route
+			{http.MethodGet, "/sessions", nil, "sessions:read"},                                                                   // a huma route
 		} {
 			resp, b := call(t, g, reader, c.method, c.path, c.body)
 			if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "needs scope "+c.scope) {
