@@ -359,3 +359,45 @@ func TestDefaultDatabaseIsSharedAcrossDirectories(t *testing.T) {
 		t.Errorf("mcp --stdio does not log the default SQLite path %s:\n%s", want, stderr.String())
 	}
 }
+
+// TestReadmeA2AExamples runs the README's A2A block, as written, with bash
+// and curl against a gateway on the embedded demo config: every command
+// succeeds (no error answer), the followed task completes and the one
+// cancelled while working is canceled.
+func TestReadmeA2AExamples(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("the README's examples need %s: %v", tool, err)
+		}
+	}
+	demo, err := os.ReadFile(filepath.Join("..", "configs", "agentgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const first = "A=http://127.0.0.1:7777/a2a/agents\n"
+	m := regexp.MustCompile("(?s)```sh\n(" + regexp.QuoteMeta(first) + ".*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatalf("no sh block starting with %q in README.md", first)
+	}
+	g := startGateway(t, string(demo))
+	script := "A=" + g.URL + "/a2a/agents\n" + strings.TrimPrefix(string(m[1]), first)
+	cmd := exec.CommandContext(testCtx(t, 40*time.Second), "bash", "-eu", "-c", script)
+	cmd.Env = cleanEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README's A2A block failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{`"protocolVersion"`, "TASK_STATE_COMPLETED", `"kind":"task"`, "TASK_STATE_CANCELED"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the README's A2A block printed no %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), `"error":`) {
+		t.Errorf("a command of the README's A2A block got an error answer:\n%s", out)
+	}
+}
