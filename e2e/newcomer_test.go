@@ -401,3 +401,50 @@ func TestReadmeA2AExamples(t *testing.T) {
 		t.Errorf("a command of the README's A2A block got an error answer:\n%s", out)
 	}
 }
+
+// TestReadmeTryIt runs the README's "Try it" block, as written, with bash,
+// curl and the agentgate binary against a gateway on the embedded demo
+// config; RUN_ID is the run the block's background request started.
+func TestReadmeTryIt(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("the README's examples need %s: %v", tool, err)
+		}
+	}
+	demo, err := os.ReadFile(filepath.Join("..", "configs", "agentgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)## Try it\n\n```sh\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal(`no sh block under "## Try it" in README.md`)
+	}
+	g := startGateway(t, string(demo))
+	block := strings.ReplaceAll(string(m[1]), "localhost:7777", g.Addr)
+	// RUN_ID: the first background run the block starts (its 202 answer).
+	block = strings.Replace(block, "-F background=true -F stream=false\n",
+		"-F background=true -F stream=false | tee /dev/stderr | grep -o '\"run_id\":\"[^\"]*\"' | cut -d'\"' -f4 > run_id\nRUN_ID=$(cat run_id)\n", 1)
+	block = strings.ReplaceAll(block, "RUN_ID/", "$RUN_ID/")
+	block = strings.ReplaceAll(block, "runs/RUN_ID\n", "runs/$RUN_ID\n")
+	cmd := exec.CommandContext(testCtx(t, 50*time.Second), "bash", "-e", "-c", block)
+	cmd.Dir = t.TempDir()
+	cmd.Env = cleanEnv("PATH="+filepath.Dir(binPath)+string(os.PathListSeparator)+os.Getenv("PATH"), "AGENTGATE_ADDR="+g.Addr)
+	cmd.Stdin = strings.NewReader("y\n") // approval-demo asks to confirm its tool call
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README's Try it block failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{"event: RunCompleted", `"status":"COMPLETED"`, `"status":"PENDING"`, "the current time is", "returned 42", "You said", `"cancelling":false`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the Try it block printed no %q:\n%s", want, out)
+		}
+	}
+	if regexp.MustCompile(`"detail":"(run|agent|session) .*not found`).Match(out) || strings.Contains(string(out), "event: error") {
+		t.Errorf("a command of the Try it block got an error answer:\n%s", out)
+	}
+}
