@@ -448,3 +448,41 @@ func TestReadmeTryIt(t *testing.T) {
 		t.Errorf("a command of the Try it block got an error answer:\n%s", out)
 	}
 }
+
+// TestReadmeNodeSnippet runs the README's Node WebSocket snippet, as an ES
+// module (which it says it is), with the ws package of e2e/node: it prints
+// the demo's reply and exits when the run completes.
+func TestReadmeNodeSnippet(t *testing.T) {
+	t.Parallel()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is not installed (Node 20+ is needed for the real-client test): %v", err)
+	}
+	if _, err := os.Stat(filepath.Join("node", "node_modules", "ws", "package.json")); err != nil {
+		t.Fatalf("e2e/node/node_modules is missing: run `npm ci` in e2e/node (make node-deps): %v", err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```js\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("no js block in README.md")
+	}
+	if !regexp.MustCompile(`(?i)ES module.*\.mjs`).Match(readme) {
+		t.Error("the README should say the Node snippet is an ES module (.mjs)")
+	}
+	demo, err := os.ReadFile(filepath.Join("..", "configs", "agentgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, string(demo))
+	src := strings.ReplaceAll(string(m[1]), "127.0.0.1:7777", g.Addr)
+	// An ES module evaluated in e2e/node, where `ws` resolves.
+	cmd := exec.CommandContext(testCtx(t, 30*time.Second), node, "--input-type=module", "-e", src)
+	cmd.Dir = "node"
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `You said: "hi"`) {
+		t.Fatalf("the README's Node snippet: %v\n%s", err, out)
+	}
+}
