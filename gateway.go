@@ -74,16 +74,18 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	for _, name := range cfg.UnsetEnvRefs() {
 		logger.Warn("the config references an environment variable that is not set; it expands to \"\"", "name", name)
 	}
-	if abs, err := sqliteDir(cfg.DatabaseURL); err != nil {
+	sqlitePath, err := sqliteDir(cfg.DatabaseURL)
+	if err != nil {
 		return nil, err
-	} else if abs != "" {
-		// Say which file: a relative path depends on the working directory
-		// (an IDE launches `mcp --stdio` from anywhere).
-		if f := sqliteFile(cfg.DatabaseURL); filepath.IsAbs(f) {
-			logger.Info("state store: SQLite", "path", abs)
-		} else {
-			logger.Warn("state store: SQLite at a path relative to the working directory", "path", abs, "database_url", cfg.DatabaseURL)
-		}
+	}
+	// Say which file: a relative path depends on the working directory (an
+	// IDE launches `mcp --stdio` from anywhere).
+	switch {
+	case sqlitePath == "":
+	case filepath.IsAbs(sqliteFile(cfg.DatabaseURL)):
+		logger.Info("state store: SQLite", "path", sqlitePath)
+	default:
+		logger.Warn("state store: SQLite at a path relative to the working directory", "path", sqlitePath, "database_url", cfg.DatabaseURL)
 	}
 	store, elog, err := openBackends(ctx, cfg)
 	if err != nil {
