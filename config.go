@@ -30,13 +30,15 @@ type Config struct {
 	Description string `yaml:"description"`
 	// Addr is where serve listens (default 127.0.0.1:7777).
 	Addr string `yaml:"addr"`
-	// DatabaseURL selects the state store: sqlite://FILE (default
-	// sqlite://agentgate.db) or sqlite::memory:.
+	// DatabaseURL selects the state store: sqlite://FILE (default: see
+	// DefaultDatabaseURL), sqlite::memory: or postgres://….
 	DatabaseURL string `yaml:"database_url"`
 	// RedisURL selects the event log: empty means in memory.
 	RedisURL string `yaml:"redis_url"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// Log configures the access log.
+	Log LogConfig `yaml:"log"`
 	// AuthMode is none (default: then serve listens on loopback only),
 	// key (SecurityKey as a bearer token) or jwt.
 	AuthMode string `yaml:"auth_mode"`
@@ -67,6 +69,11 @@ type Config struct {
 	// HTTPTools are tools that call an HTTP API, by tool name.
 	HTTPTools map[string]HTTPToolConfig `yaml:"http_tools"`
 	Agents    []AgentConfig             `yaml:"agents"`
+
+	// envWarnings are the unknown AGENTGATE_* variables LoadConfig saw;
+	// unsetRefs the variables the file references (${NAME}) that are unset.
+	envWarnings []EnvWarning
+	unsetRefs   []string
 }
 
 // HTTPConfig configures the HTTP server.
@@ -77,6 +84,19 @@ type HTTPConfig struct {
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	// ShutdownTimeout bounds graceful shutdown (default 15s).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// PublicURL is where clients reach the API (behind a proxy), the
+	// server of the OpenAPI document (default "/": where it is served).
+	PublicURL string `yaml:"public_url"`
+}
+
+// LogConfig configures the access log: one line per request with its
+// method, path, status, duration and request id.
+type LogConfig struct {
+	// Access turns the access log on or off (default on).
+	Access *bool `yaml:"access"`
+	// AccessLevel is the level of its lines (default info; with debug they
+	// show only at log_level debug).
+	AccessLevel string `yaml:"access_level"`
 }
 
 // EventLogConfig configures event retention.
@@ -310,8 +330,7 @@ func (t *ToolRef) UnmarshalYAML(b []byte) error {
 
 // Defaults of the operator interface.
 const (
-	DefaultAddr        = "127.0.0.1:7777"
-	DefaultDatabaseURL = "sqlite://agentgate.db"
+	DefaultAddr = "127.0.0.1:7777"
 )
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -360,6 +379,15 @@ func LoadConfig(path string) (*Config, error) {
 	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
 		return nil, err
 	}
+	refs := map[string]bool{}
+	for _, m := range envRef.FindAllSubmatch(data, -1) {
+		name := string(m[1])
+		if _, set := os.LookupEnv(name); !set && !refs[name] {
+			cfg.unsetRefs = append(cfg.unsetRefs, name)
+		}
+		refs[name] = true
+	}
+	cfg.envWarnings = unknownEnv(os.Environ(), refs)
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -375,7 +403,7 @@ func (c *Config) applyDefaults() {
 		c.Addr = DefaultAddr
 	}
 	if c.DatabaseURL == "" {
-		c.DatabaseURL = DefaultDatabaseURL
+		c.DatabaseURL = DefaultDatabaseURL()
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
@@ -475,6 +503,12 @@ func (c *Config) Validate() error {
 	if c.DatabaseURL != "" && databaseKind(c.DatabaseURL) == "" {
 		errs = append(errs, fmt.Errorf("database_url %q: want sqlite://FILE or postgres://…", redact(c.DatabaseURL)))
 	}
+	if c.AuthMode == "key" || c.AuthMode == "jwt" {
+		// Build the authenticator once, so `config check` reports a bad key.
+		if _, err := newAuthenticator(c, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	switch c.UserIsolation {
 	case "", "true", "false":
 	default:
@@ -493,6 +527,11 @@ func (c *Config) Validate() error {
 	}
 	if _, err := egress.ParseAllow(c.Egress.Allow); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.Log.AccessLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.access_level must be debug, info, warn or error, not %q", c.Log.AccessLevel))
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Models)) {
 		m := c.Models[name]

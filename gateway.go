@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -73,6 +74,25 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	// Whatever a component logs, the configured secrets do not get out.
 	logger = slog.New(redactpkg.NewHandler(logger.Handler(), cfg.secrets()))
+	for _, w := range cfg.EnvWarnings() {
+		logger.Warn("unknown environment variable ignored", "name", w.Name, "did_you_mean", w.Closest)
+	}
+	for _, name := range cfg.UnsetEnvRefs() {
+		logger.Warn("the config references an environment variable that is not set; it expands to \"\"", "name", name)
+	}
+	sqlitePath, err := sqliteDir(cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	// Say which file: a relative path depends on the working directory (an
+	// IDE launches `mcp --stdio` from anywhere).
+	switch {
+	case sqlitePath == "":
+	case filepath.IsAbs(sqliteFile(cfg.DatabaseURL)):
+		logger.Info("state store: SQLite", "path", sqlitePath)
+	default:
+		logger.Warn("state store: SQLite at a path relative to the working directory", "path", sqlitePath, "database_url", redactpkg.URL(cfg.DatabaseURL))
+	}
 	store, elog, err := openBackends(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -118,13 +138,15 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	g.srv = httptransport.New(httptransport.Config{
 		BodyLimit: cfg.HTTP.BodyLimit, HeartbeatInterval: cfg.HTTP.Heartbeat, Logger: logger,
 		Auth: authn, Limiter: auth.NewLimiter(auth.LimiterConfig{RPS: cfg.Auth.RateLimit.RPS, Burst: cfg.Auth.RateLimit.Burst}),
-		CORSOrigins: cfg.Auth.CORSOrigins,
+		CORSOrigins:  cfg.Auth.CORSOrigins,
+		AccessLogOff: cfg.Log.Access != nil && !*cfg.Log.Access, AccessLogLevel: parseLevel(cfg.Log.AccessLevel),
 	})
 	policy := auth.DefaultPolicy()
 	rest.Register(g.srv, eng, rest.Config{
 		Name: cfg.Name, Description: cfg.Description, Version: Version,
 		Databases: []rest.DatabaseInfo{{ID: "default", Kind: databaseKind(cfg.DatabaseURL)}},
 		Policy:    policy,
+		Docs:      rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},
 	})
 	if err := g.mountWS(policy); err != nil {
 		_ = g.Shutdown(context.Background())
@@ -183,11 +205,8 @@ func newAuthenticator(cfg *Config, store core.Store) (*auth.Authenticator, error
 		iso := cfg.UserIsolation == "true"
 		ac.UserIsolation = &iso
 	}
-	a, err := auth.New(ac, serviceAccounts{store})
-	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
-	}
-	return a, nil
+	// auth's errors already start with "auth: ".
+	return auth.New(ac, serviceAccounts{store})
 }
 
 // serviceAccounts lets auth look service-account tokens up in the store.
@@ -249,9 +268,15 @@ func (g *Gateway) openQueue(ctx context.Context) error {
 
 // NewLogger returns a text logger on stderr at the named level.
 func NewLogger(level string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(level)}))
+}
+
+// parseLevel is the slog level named by a validated config value ("" and
+// anything unknown: info).
+func parseLevel(level string) slog.Level {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	return l
 }
 
 // RegisterAgent adds an agent written in Go; it is served on every
@@ -281,16 +306,28 @@ func (g *Gateway) Run(ctx context.Context, agentID, message string, p core.Start
 func (g *Gateway) Serve(ln net.Listener) error { return g.srv.Serve(ln) }
 
 // ListenAndServe listens on the configured address and serves until ctx is
-// done, then shuts down gracefully (within http.shutdown_timeout).
+// done, then shuts down gracefully (within http.shutdown_timeout). The
+// gateway is shut down when it returns, whatever the reason.
 func (g *Gateway) ListenAndServe(ctx context.Context) error {
 	if err := g.cfg.CheckExposure(); err != nil {
+		_ = g.Shutdown(context.Background())
 		return err
 	}
 	ln, err := net.Listen("tcp", g.cfg.Addr)
 	if err != nil {
+		_ = g.Shutdown(context.Background())
 		return fmt.Errorf("listen on %s: %w", g.cfg.Addr, err)
 	}
+	return g.serveUntil(ctx, ln)
+}
+
+// serveUntil serves on ln until ctx is done, then shuts down gracefully.
+func (g *Gateway) serveUntil(ctx context.Context, ln net.Listener) error {
 	g.logger.Info("agentgate listening", "addr", ln.Addr().String(), "database", redactpkg.URL(g.cfg.DatabaseURL), "agents", len(g.eng.Agents()))
+	if g.cfg.exposedWithoutAuth() {
+		g.logger.Warn("listening beyond loopback without authentication: every caller is an admin "+
+			"(auth.allow_remote_without_auth is set); set auth_mode to key or jwt to require credentials", "addr", ln.Addr().String())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(ln) }()
 	select {
@@ -316,18 +353,39 @@ func (c *Config) CheckExposure() error {
 	if c.AuthMode != "" && c.AuthMode != auth.ModeNone || c.Auth.AllowRemoteWithoutAuth {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(c.Addr)
+	loopback, err := loopbackAddr(c.Addr)
 	if err != nil {
-		return fmt.Errorf("addr %q: %w", c.Addr, err)
+		return err
 	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if loopback {
 		return nil
 	}
 	return fmt.Errorf("refusing to listen on %s without authentication: set auth_mode (key or jwt), "+
 		"or auth.allow_remote_without_auth: true (AGENTGATE_AUTH_ALLOW_REMOTE_WITHOUT_AUTH=true) to expose an open gateway", c.Addr)
+}
+
+// exposedWithoutAuth reports whether the gateway is open (auth mode none)
+// on an address beyond loopback, which only allow_remote_without_auth lets
+// it do.
+func (c *Config) exposedWithoutAuth() bool {
+	if c.AuthMode != "" && c.AuthMode != auth.ModeNone {
+		return false
+	}
+	loopback, err := loopbackAddr(c.Addr)
+	return err == nil && !loopback
+}
+
+// loopbackAddr reports whether HOST:PORT names only loopback interfaces.
+func loopbackAddr(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("addr %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
 }
 
 // Shutdown stops accepting runs and connections, lets running runs finish
@@ -382,6 +440,9 @@ type Migrator interface {
 func OpenMigrator(ctx context.Context, url string) (Migrator, error) {
 	if databaseKind(url) == "postgres" {
 		return pgMigrator(url), nil
+	}
+	if _, err := sqliteDir(url); err != nil {
+		return nil, err
 	}
 	db, err := sqlite.OpenDB(ctx, url)
 	if err != nil {

@@ -141,7 +141,7 @@ func New(cfg Config, accounts ServiceAccounts) (*Authenticator, error) {
 	switch mode {
 	case ModeKey:
 		if len(cfg.SecurityKey) < 16 {
-			return nil, errors.New("auth: mode key needs a security key of at least 16 characters")
+			return nil, errors.New("auth: mode key needs a security key of at least 16 characters: set security_key (AGENTGATE_SECURITY_KEY)")
 		}
 		a.keyDigest = sha256.Sum256([]byte(cfg.SecurityKey))
 	case ModeJWT:

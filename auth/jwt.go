@@ -98,7 +98,7 @@ func newJWTVerifier(cfg JWTConfig, now func() time.Time) (*jwtVerifier, error) {
 			minRefresh: cfg.JWKSMinRefresh, maxAge: cfg.JWKSMaxAge, now: now}
 	}
 	if v.static == nil && v.file == nil && v.remote == nil {
-		return nil, errors.New("auth: mode jwt needs a key source (jwt key, key file, jwks file or jwks url)")
+		return nil, errors.New("auth: mode jwt needs a key source: set jwt_key (AGENTGATE_JWT_KEY), auth.jwks_file (AGENTGATE_AUTH_JWKS_FILE) or jwks_url (AGENTGATE_JWKS_URL)")
 	}
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{cfg.Algorithm}),
@@ -249,6 +249,15 @@ func verificationKey(alg, key string) (any, error) {
 			return nil, fmt.Errorf("HS256 secret must be at least %d bytes", minHMACSecret)
 		}
 		return []byte(key), nil
+	}
+	if !strings.Contains(key, "-----BEGIN") {
+		// The usual mistake: a shared secret with the default algorithm.
+		which := alg
+		if alg == AlgRS256 {
+			which += " (the default)"
+		}
+		return nil, fmt.Errorf("the JWT algorithm is %s, which needs a PEM public key, and this key is not PEM: "+
+			"for a shared secret set auth.jwt_algorithm: HS256 (AGENTGATE_AUTH_JWT_ALGORITHM=HS256)", which)
 	}
 	pub, err := parsePublicKeyPEM([]byte(key))
 	if err != nil {

@@ -240,6 +240,7 @@ func defaultOperations() []Operation {
 		public("rest:GET /openapi-3.0.json"),
 		public("rest:GET /openapi-3.0.yaml"),
 		public("rest:GET /docs"),
+		public("rest:GET /docs/{asset}"),
 		public("rest:GET /schemas/{schema}"),
 		scoped("rest:GET /config", ResourceConfig, ActionRead, ""),
 

@@ -266,11 +266,22 @@ func TestAuthRateLimit(t *testing.T) {
 	// Anonymous callers share a bucket per client IP, public routes included.
 	codes := []int{}
 	for i := 0; i < 3; i++ {
-		r, _ := call(t, g, "", http.MethodGet, "/health", nil)
+		r, _ := call(t, g, "", http.MethodGet, "/openapi.json", nil)
 		codes = append(codes, r.StatusCode)
 	}
 	if codes[0] != 200 || codes[1] != 200 || codes[2] != 429 {
-		t.Errorf("anonymous GET /health ×3: %v, want [200 200 429]", codes)
+		t.Errorf("anonymous GET /openapi.json ×3: %v, want [200 200 429]", codes)
+	}
+	// The bucket is empty, and probes are still answered: a load balancer's
+	// health checks are never rate-limited, with or without credentials.
+	for _, tok := range []string{"", dave} {
+		for i := 0; i < 5; i++ {
+			want(t, g, tok, http.MethodGet, "/health", nil, http.StatusOK)
+			want(t, g, tok, http.MethodGet, "/ready", nil, http.StatusOK)
+		}
+	}
+	if r, _ := call(t, g, "", http.MethodGet, "/agents", nil); r.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("after the probes, anonymous GET /agents: %d, want 429 (the bucket is still empty)", r.StatusCode)
 	}
 	// After Retry-After, dave is served again.
 	time.Sleep(time.Duration(ra) * time.Second)

@@ -57,12 +57,14 @@ func TestCancel(t *testing.T) {
 
 		b := expectStatus(t, g.postForm(t, ctx, "/agents/long/runs/"+runID+"/cancel", nil), http.StatusOK)
 		var cb struct {
-			RunID  string `json:"run_id"`
-			Status string `json:"status"`
+			RunID      string `json:"run_id"`
+			Status     string `json:"status"`
+			Cancelling bool   `json:"cancelling"`
+			Detail     string `json:"detail"`
 		}
 		decode(t, b, &cb)
-		if cb.RunID != runID {
-			t.Errorf("cancel answer %s", b)
+		if cb.RunID != runID || cb.Status != "RUNNING" || !cb.Cancelling || !strings.Contains(cb.Detail, "cancelling") {
+			t.Errorf("cancel answer of a running run: %s; want status RUNNING, cancelling true and a detail saying so", b)
 		}
 
 		// The rest of the stream: live events, then RunCancelled, then the end.
@@ -94,9 +96,10 @@ func TestCancel(t *testing.T) {
 
 		// Cancelling again leaves it as it is; the whole stream replays.
 		b = expectStatus(t, g.postForm(t, ctx, "/agents/long/runs/"+runID+"/cancel", nil), http.StatusOK)
+		cb.Cancelling = true
 		decode(t, b, &cb)
-		if cb.Status != "CANCELLED" {
-			t.Errorf("second cancel: %s", b)
+		if cb.Status != "CANCELLED" || cb.Cancelling {
+			t.Errorf("second cancel: %s; want CANCELLED, cancelling false", b)
 		}
 		replay := resumeGET(t, g, "long", runID, "-1")
 		if len(replay) != len(frames) || replay[len(replay)-1].Event != "RunCancelled" {

@@ -330,18 +330,25 @@ func TestServiceRoutes(t *testing.T) {
 }
 
 // TestCLI runs the binary's other commands: config check, version, run.
+// runCLI runs the agentgate binary with args in a temporary directory, on a
+// clean environment plus env, and returns its combined output.
+func runCLI(t *testing.T, ctx context.Context, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = cleanEnv(env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
 func TestCLI(t *testing.T) {
 	t.Parallel()
 
 	cli := func(t *testing.T, ctx context.Context, args ...string) (string, error) {
 		t.Helper()
-		cmd := exec.CommandContext(ctx, binPath, args...)
-		cmd.Dir = t.TempDir()
-		cmd.Env = cleanEnv()
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		return out.String(), err
+		return runCLI(t, ctx, nil, args...)
 	}
 
 	t.Run("config_check", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -38,6 +39,8 @@ import (
 const (
 	CodeRPCUnauthorized = -32001
 	CodeRPCForbidden    = -32003
+	// CodeRPCInvalidRequest is JSON-RPC's own "Invalid Request".
+	CodeRPCInvalidRequest = -32600
 )
 
 // Register mounts the endpoint at path on app (POST, GET and DELETE).
@@ -66,6 +69,12 @@ func (s *Server) Handle(c *fiber.Ctx) error {
 	}
 	var peek rpcPeek
 	if c.Method() == http.MethodPost {
+		if b := bytes.TrimLeft(c.Body(), " \t\r\n"); len(b) > 0 && b[0] == '[' {
+			// MCP dropped JSON-RPC batching (2025-06-18); mcp-go would
+			// answer a batch with "request body is not valid json".
+			return writeRPCError(c, http.StatusBadRequest, nil, CodeRPCInvalidRequest,
+				"JSON-RPC batches are not supported: send one JSON-RPC message per POST")
+		}
 		_ = json.Unmarshal(c.Body(), &peek)
 	}
 	ctx := c.UserContext()

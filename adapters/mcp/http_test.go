@@ -673,3 +673,31 @@ func TestMCPHTTPFraming(t *testing.T) {
 		t.Errorf("SSE body:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestMCPStdioBatch: a JSON-RPC batch on stdio gets an Invalid Request error
+// saying batches are not supported, and the next message is served.
+func TestMCPStdioBatch(t *testing.T) {
+	t.Parallel()
+	eng := newEngine(t, false, agentsJSON(t, testAgents)...)
+	srv := mcpadapter.New(eng, mcpadapter.Config{Logger: quiet})
+	in := strings.NewReader(`[{"jsonrpc":"2.0","id":1,"method":"ping"}]` + "\n" + `{"jsonrpc":"2.0","id":2,"method":"ping"}` + "\n")
+	outR, outW := io.Pipe()
+	go func() {
+		_ = srv.ServeStdio(context.Background(), &auth.Principal{Subject: "local", Kind: auth.KindAnonymous, Admin: true}, in, outW)
+		_ = outW.Close()
+	}()
+	sc := bufio.NewScanner(outR)
+	var lines []string
+	for len(lines) < 2 && sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) < 2 {
+		t.Fatalf("answers: %q", lines)
+	}
+	if code, msg := rpcErrorOf(t, lines[0]); code != mcpadapter.CodeRPCInvalidRequest || !strings.Contains(msg, "batches are not supported") {
+		t.Errorf("the batch's answer: %s", lines[0])
+	}
+	if !strings.Contains(lines[1], `"id":2`) || !strings.Contains(lines[1], `"result"`) {
+		t.Errorf("the ping after the batch: %s", lines[1])
+	}
+}

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -28,7 +29,39 @@ func (h *Handler) authorize(ctx context.Context, opID, resourceID string) error 
 			return ae
 		}
 	}
+	if core.CodeOf(err) == core.CodeForbidden {
+		// Name the scope that is missing, as MCP and A2A do.
+		if op, ok := h.policy.Lookup(opID); ok {
+			scope := op.Scope(resourceID).String()
+			if op.AdminOnly || op.Resource == "" {
+				scope = "agent_os:admin"
+			}
+			return &missingScope{err: core.Errorf(core.CodeForbidden, "%s: needs scope %s", core.MessageOf(err), scope), scope: scope}
+		}
+	}
 	return err
+}
+
+// missingScope is a 403 with the scope the caller lacks, which the answer's
+// WWW-Authenticate names (RFC 6750 insufficient_scope, as over MCP).
+type missingScope struct {
+	err   *core.Error
+	scope string
+}
+
+func (m *missingScope) Error() string { return m.err.Error() }
+func (m *missingScope) Unwrap() error { return m.err }
+
+// challenge returns the WWW-Authenticate value of a refusal ("" for none).
+func challenge(err error) string {
+	if httptransport.IsUnauthorized(err) {
+		return `Bearer realm="agentgate"`
+	}
+	var m *missingScope
+	if errors.As(err, &m) {
+		return `Bearer realm="agentgate", error="insufficient_scope", scope="` + m.scope + `"`
+	}
+	return ""
 }
 
 // humaAuthz is the huma middleware that guards every documented route.
@@ -41,8 +74,8 @@ func (h *Handler) humaAuthz(ctx huma.Context, next func(huma.Context)) {
 		resID = ctx.Param(pol.IDParam)
 	}
 	if err := h.authorize(ctx.Context(), opID, resID); err != nil {
-		if httptransport.IsUnauthorized(err) {
-			ctx.SetHeader("WWW-Authenticate", `Bearer realm="agentgate"`)
+		if ch := challenge(err); ch != "" {
+			ctx.SetHeader("WWW-Authenticate", ch)
 		}
 		_ = huma.WriteErr(h.api, ctx, StatusOf(err), core.MessageOf(err))
 		return
@@ -65,6 +98,9 @@ func (h *Handler) guard(method, path string, fn fiber.Handler) fiber.Handler {
 		if err := h.authorize(c.UserContext(), opID, resID); err != nil {
 			if httptransport.IsUnauthorized(err) {
 				return httptransport.Unauthorized(c, err)
+			}
+			if ch := challenge(err); ch != "" {
+				c.Set(fiber.HeaderWWWAuthenticate, ch)
 			}
 			return fail(c, err)
 		}

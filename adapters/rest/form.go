@@ -68,6 +68,12 @@ func parseFormLibrary(contentType string, body []byte) (Form, error) {
 		if boundary == "" {
 			return nil, core.Errorf(core.CodeInvalid, "multipart body without a boundary")
 		}
+		if len(bytes.TrimSpace(body)) > 0 && !bytes.Contains(body, []byte("--"+boundary)) {
+			// mime/multipart reads such a body as a preamble and no parts,
+			// which would surface as "message is required".
+			return nil, core.Errorf(core.CodeInvalid, "the body could not be parsed as multipart/form-data: "+
+				"it never contains the boundary %q given in the Content-Type", boundary)
+		}
 		r := multipart.NewReader(bytes.NewReader(body), boundary)
 		f := Form{}
 		for {

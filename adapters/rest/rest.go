@@ -30,6 +30,8 @@ type Config struct {
 	Databases []DatabaseInfo
 	// Policy is the auth policy every route asks (default auth.DefaultPolicy()).
 	Policy *auth.Policy
+	// Docs describe security and servers in the OpenAPI document.
+	Docs DocsOptions
 }
 
 // DatabaseInfo describes a configured backend in /config.
@@ -113,7 +115,7 @@ func Register(srv *httptransport.Server, eng *core.Engine, cfg Config) *Handler 
 	hc := huma.DefaultConfig("agentgate", cfg.Version)
 	hc.Info.Description = "Multi-protocol gateway for AI agents: REST + SSE API (AgentOS-compatible)."
 	hc.CreateHooks = nil // no $schema links in bodies
-	hc.DocsPath = "/docs"
+	hc.DocsPath = ""     // /docs is served from embedded assets (registerDocs)
 	hc.OpenAPIPath = "/openapi"
 	hc.SchemasPath = "/schemas"
 	api := humafiber.New(srv.App, hc)
@@ -126,6 +128,8 @@ func Register(srv *httptransport.Server, eng *core.Engine, cfg Config) *Handler 
 	h.registerRuns()
 	h.registerSessions()
 	h.registerServiceAccounts()
+	h.registerDocs()
+	h.completeDocument()
 	h.checkPolicyCovers()
 	return h
 }

@@ -22,7 +22,26 @@ type BackgroundAccepted struct {
 // CancelBody answers a cancel request.
 type CancelBody struct {
 	RunID  string         `json:"run_id"`
-	Status core.RunStatus `json:"status"`
+	Status core.RunStatus `json:"status" doc:"The run's status once the cancel was recorded: RUNNING (or PENDING) while its executor stops it, CANCELLED, or the status it had already ended with."`
+	// Cancelling says the run has not ended yet: its executor was told and
+	// its stream will end with RunCancelled.
+	Cancelling bool   `json:"cancelling" doc:"true while the run is being cancelled: its stream ends with RunCancelled."`
+	Detail     string `json:"detail" doc:"What the cancel did, in words."`
+}
+
+// cancelBody describes the outcome of a cancel of run.
+func cancelBody(run *core.Run) CancelBody {
+	b := CancelBody{RunID: run.RunID, Status: run.Status}
+	switch {
+	case run.Status == core.RunCancelled:
+		b.Detail = "cancelled"
+	case run.Status.Final():
+		b.Detail = "the run had already ended (" + string(run.Status) + "); nothing was cancelled"
+	default:
+		b.Cancelling = true
+		b.Detail = "cancelling: the run's executor was told to stop; its stream ends with RunCancelled"
+	}
+	return b
 }
 
 // ResumeForm is the form of POST .../runs/{run_id}/resume.
@@ -118,7 +137,7 @@ func (h *Handler) registerRuns() {
 			if err != nil {
 				return nil, toAPIError(err)
 			}
-			return &struct{ Body CancelBody }{CancelBody{RunID: run.RunID, Status: run.Status}}, nil
+			return &struct{ Body CancelBody }{cancelBody(run)}, nil
 		})
 }
 

@@ -72,16 +72,11 @@ func serveCmd() *cobra.Command {
 			if addr != "" {
 				cfg.Addr = addr
 			}
-			if err := cfg.CheckExposure(); err != nil {
-				return err // before opening anything
-			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			g, err := agentgate.New(ctx, cfg, agentgate.Options{})
-			if err != nil {
-				return err
-			}
-			return g.ListenAndServe(ctx)
+			// Serve checks the exposure before opening anything, and binds
+			// the port before the (possibly long) migration.
+			return agentgate.Serve(ctx, cfg, agentgate.Options{})
 		},
 	}
 	cmd.Flags().StringVar(&cfgFile, "config", "", "config file (default: $AGENTGATE_CONFIG, else the embedded demo)")
@@ -149,6 +144,12 @@ func configCmd() *cobra.Command {
 			name := path
 			if name == "" {
 				name = "embedded default config"
+			}
+			for _, name := range cfg.UnsetEnvRefs() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the config references ${%s}, which is not set (it expands to \"\")\n", name)
+			}
+			for _, w := range cfg.EnvWarnings() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is set but no setting reads it (did you mean %s?)\n", w.Name, w.Closest)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d models, %d agents)\n", name, len(cfg.Models), len(cfg.Agents))
 			return nil

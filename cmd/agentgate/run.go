@@ -133,10 +133,19 @@ func apiError(resp *http.Response) error {
 	var body struct {
 		Detail string `json:"detail"`
 	}
+	msg := resp.Status
 	if json.Unmarshal(b, &body) == nil && body.Detail != "" {
-		return fmt.Errorf("%s: %s", resp.Status, body.Detail)
+		msg += ": " + body.Detail
 	}
-	return fmt.Errorf("%s", resp.Status)
+	if resp.StatusCode == http.StatusUnauthorized {
+		// The gateway has auth on: say how this client passes credentials.
+		if resp.Request == nil || resp.Request.Header.Get("Authorization") == "" {
+			msg += " (the gateway needs credentials: pass --token TOKEN or set AGENTGATE_TOKEN)"
+		} else {
+			msg += " (the token from --token / AGENTGATE_TOKEN was refused)"
+		}
+	}
+	return errors.New(msg)
 }
 
 func (c *client) run(ctx context.Context, agentID, message, session string) error {

@@ -124,7 +124,7 @@ func NewSQLite(ctx context.Context, db *sql.DB, exec Executor, cfg Config) (*Que
 // the other applied (nothing is changed then: every migration runs in its
 // own transaction).
 func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Config, attempts int) error {
-	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: cfg.Logger})
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(cfg.Logger)})
 	if err != nil {
 		return fmt.Errorf("riverqueue: migrate: %w", err)
 	}

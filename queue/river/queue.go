@@ -170,7 +170,7 @@ func (q *Queue) riverConfig() (*river.Config, error) {
 		return nil, err
 	}
 	return &river.Config{
-		Logger:      q.logger,
+		Logger:      quiet(q.logger),
 		MaxAttempts: q.cfg.MaxAttempts,
 		// No client-wide timeout; the run worker sets its own (see the
 		// package doc: it makes jobs rescuable, it does not bound runs).

@@ -43,6 +43,10 @@ type Config struct {
 	CORSOrigins []string
 	// MaxHeaderBytes bounds the request line and headers (default 16 KiB).
 	MaxHeaderBytes int
+	// AccessLogOff turns off the access log: one line per request (method,
+	// path, status, duration, request id) at AccessLogLevel (default info).
+	AccessLogOff   bool
+	AccessLogLevel slog.Level
 }
 
 func (c Config) withDefaults() Config {
@@ -97,7 +101,9 @@ func New(cfg Config) *Server {
 	})
 	app.Use(recover.New())
 	app.Use(requestid.New())
-	app.Use(accessLog(cfg.Logger))
+	if !cfg.AccessLogOff {
+		app.Use(accessLog(cfg.Logger, cfg.AccessLogLevel))
+	}
 	if len(cfg.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(cfg.CORSOrigins, ","),
@@ -151,13 +157,25 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 	}
 }
 
-func accessLog(logger *slog.Logger) fiber.Handler {
+func accessLog(logger *slog.Logger, level slog.Level) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
-		if logger.Enabled(c.UserContext(), slog.LevelDebug) {
-			logger.Debug("request", "method", c.Method(), "path", c.Path(),
-				"status", strconv.Itoa(c.Response().StatusCode()), "dur", time.Since(start).String(),
+		if ctx := c.UserContext(); logger.Enabled(ctx, level) {
+			status := c.Response().StatusCode()
+			if err != nil {
+				// The error handler writes the answer after this
+				// middleware returns: log the status it will write.
+				status = fiber.StatusInternalServerError
+				var fe *fiber.Error
+				if errors.As(err, &fe) {
+					status = fe.Code
+				}
+			}
+			// For a stream (SSE, a WebSocket upgrade) this is when its
+			// answer began, not when it ended.
+			logger.Log(ctx, level, "request", "method", c.Method(), "path", c.Path(),
+				"status", strconv.Itoa(status), "dur", time.Since(start).String(),
 				"request_id", c.GetRespHeader(fiber.HeaderXRequestID))
 		}
 		return err

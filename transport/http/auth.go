@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -41,12 +42,27 @@ func authenticate(a *auth.Authenticator, lim *auth.Limiter) fiber.Handler {
 		if p != nil && !p.Anonymous() {
 			key = "sub:" + p.Subject
 		}
+		if probe(c) {
+			// A load balancer's health checks must never be refused: they
+			// would take a healthy replica out of service.
+			return c.Next()
+		}
 		if ok, retry := lim.Allow(key); !ok {
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(auth.RetryAfterSeconds(retry)))
 			return WriteError(c, fiber.StatusTooManyRequests, ErrorBody{Detail: "rate limit exceeded"})
 		}
 		return c.Next()
 	}
+}
+
+// probe reports whether the request is a liveness or readiness check,
+// which the rate limit does not count.
+func probe(c *fiber.Ctx) bool {
+	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+		return false
+	}
+	p := strings.TrimSuffix(c.Path(), "/")
+	return p == "/health" || p == "/ready"
 }
 
 // anonymous is the principal of a request whose credentials were refused.
