@@ -42,6 +42,8 @@ type Gateway struct {
 	srv     *httptransport.Server
 	// sources are the connected MCP servers whose tools agents use.
 	sources []tool.Source
+	// stopReturner stops returnMemory's goroutine.
+	stopReturner func()
 }
 
 // Options tune New beyond the Config.
@@ -67,11 +69,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	if logger == nil {
 		logger = NewLogger(cfg.LogLevel)
 	}
+	applyMemoryLimit(cfg, logger)
 	store, elog, err := openBackends(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, logger: logger, store: store, log: elog}
+	g := &Gateway{cfg: cfg, logger: logger, store: store, log: elog, stopReturner: returnMemory(memoryReturnEvery)}
 	authn, err := newAuthenticator(cfg, store)
 	if err != nil {
 		_ = g.closeBackends()
@@ -87,7 +90,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger,
 		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL,
-		CreateDelay: cfg.Runs.StoreDelay, FinalCacheTTL: cfg.Runs.FinalCacheTTL, Queue: queue})
+		CreateDelay: cfg.Runs.StoreDelay, FinalCacheTTL: cfg.Runs.FinalCacheTTL, Queue: queue,
+		MaxMessageBytes: cfg.Limits.MaxMessageBytes})
 	if err != nil {
 		_ = g.closeBackends()
 		return nil, err
@@ -344,6 +348,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 }
 
 func (g *Gateway) closeBackends() error {
+	g.stopReturner()
 	var errs []error
 	if g.queue != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -54,6 +54,10 @@ type EngineConfig struct {
 	// it through another replica (a deletion) shows here within it.
 	// Default 1 s; negative reads the store every time.
 	FinalCacheTTL time.Duration
+	// MaxMessageBytes bounds a run's message: a longer one is refused
+	// (code too_large) on every interface. Default DefaultMaxMessageBytes;
+	// negative means no bound.
+	MaxMessageBytes int
 }
 
 // Engine executes runs and owns their lifecycle: it creates runs, executes
@@ -120,6 +124,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if cfg.FinalCacheTTL == 0 {
 		cfg.FinalCacheTTL = time.Second
 	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
 		store: cfg.Store, log: cfg.Log, logger: cfg.Logger, cfg: cfg,
@@ -179,6 +186,9 @@ func (e *Engine) RegisterAgent(a Agent) error {
 
 // Agent returns the agent with id, or a not_found error.
 func (e *Engine) Agent(id string) (Agent, error) {
+	if err := CheckID("agent_id", id); err != nil {
+		return nil, err
+	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	a, ok := e.agents[id]
@@ -306,6 +316,12 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func())) (
 	}
 	if strings.TrimSpace(p.Message) == "" {
 		return nil, nil, Errorf(CodeInvalid, "message is required")
+	}
+	if err := e.checkMessage(p.Message); err != nil {
+		return nil, nil, err
+	}
+	if err := errors.Join(CheckID("session_id", p.SessionID), CheckID("user_id", p.UserID)); err != nil {
+		return nil, nil, err
 	}
 	info := a.Info()
 	now := e.now()
@@ -968,6 +984,9 @@ func (e *Engine) finishCancelled(ctx context.Context, w *runWriter, reason strin
 
 // Get returns the stored run.
 func (e *Engine) Get(ctx context.Context, runID string) (*Run, error) {
+	if err := CheckID("run_id", runID); err != nil {
+		return nil, err
+	}
 	if r := e.deferred(runID).snapshot(); r != nil {
 		return r, nil // executing here and not stored yet
 	}
@@ -998,6 +1017,9 @@ func (e *Engine) List(ctx context.Context, p ListRunsParams) ([]*Run, error) {
 // cancelled at once; a finished run is left as it is. It returns the run as
 // stored after the request.
 func (e *Engine) Cancel(ctx context.Context, runID string) (*Run, error) {
+	if err := CheckID("run_id", runID); err != nil {
+		return nil, err
+	}
 	if err := e.writeDeferred(ctx, runID); err != nil {
 		return nil, fmt.Errorf("store run: %w", err)
 	}
@@ -1263,6 +1285,9 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Str
 	if after < -1 {
 		return nil, Errorf(CodeInvalid, "last_event_index must be -1 or greater")
 	}
+	if err := CheckID("run_id", runID); err != nil {
+		return nil, err
+	}
 	// A run this process is executing needs no store read; one whose
 	// events are held back is shown first.
 	if e.activeRun(runID) != nil {
@@ -1461,6 +1486,9 @@ func (e *Engine) Close(ctx context.Context) error {
 
 // CreateSession stores a new session; the id is generated when empty.
 func (e *Engine) CreateSession(ctx context.Context, s *Session) (*Session, error) {
+	if err := errors.Join(CheckID("session_id", s.SessionID), CheckID("user_id", s.UserID)); err != nil {
+		return nil, err
+	}
 	if s.SessionID == "" {
 		s.SessionID = e.cfg.NewID()
 	}
@@ -1486,6 +1514,9 @@ func (e *Engine) CreateSession(ctx context.Context, s *Session) (*Session, error
 
 // GetSession returns a session.
 func (e *Engine) GetSession(ctx context.Context, id string) (*Session, error) {
+	if err := CheckID("session_id", id); err != nil {
+		return nil, err
+	}
 	e.flushDeferred(ctx)
 	s, err := e.store.GetSession(ctx, id)
 	if errors.Is(err, ErrNotFound) {

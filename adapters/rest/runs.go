@@ -146,6 +146,9 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 	if err != nil {
 		return fail(c, err)
 	}
+	// The form holds copies of what it needs: the body (the size of the
+	// message) goes back to the server now, not when a stream ends.
+	c.Request().ResetBody()
 	ctx := c.UserContext()
 	userID := principal(ctx).BindUserID(form.UserID)
 	if form.SessionID != "" {
