@@ -264,7 +264,7 @@ type StartParams struct {
 // Start creates a run and begins executing it. It returns the run as
 // stored (status PENDING); follow it with Subscribe or Wait.
 func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
-	run, _, err := e.start(ctx, p, goSpawn)
+	run, _, err := e.start(ctx, p, goSpawn, nil)
 	return run, err
 }
 
@@ -279,7 +279,7 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 func (e *Engine) RunBlocking(ctx context.Context, p StartParams) (*Run, error) {
 	p.Blocking = true
 	var job func()
-	run, ar, err := e.start(ctx, p, func(f func()) { job = f })
+	run, ar, err := e.start(ctx, p, func(f func()) { job = f }, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -300,11 +300,33 @@ func (e *Engine) ended(ctx context.Context, ar *activeRun, runID string) (*Run, 
 	return e.Get(ctx, runID)
 }
 
+// StartStream is Start for a caller that follows the run from its first
+// event: the stream it returns is fed by the run's executor as events are
+// appended (see feed), so trimming never refuses it. A queued background
+// run, executed by whichever replica takes it, is followed through the log.
+func (e *Engine) StartStream(ctx context.Context, p StartParams) (*Run, *Stream, error) {
+	p.Blocking = false
+	f := newFeed()
+	run, ar, err := e.start(ctx, p, goSpawn, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ar == nil {
+		s, err := e.SubscribeRun(ctx, run, -1)
+		if err != nil {
+			return nil, nil, err
+		}
+		return run, s, nil
+	}
+	return run, &Stream{feed: f, log: e.log, e: e, runID: run.RunID, last: -1}, nil
+}
+
 // goSpawn runs f in a goroutine of its own.
 func goSpawn(f func()) { go f() }
 
-// start is Start; launch runs the run's execution through spawn.
-func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func())) (*Run, *activeRun, error) {
+// start is Start; launch runs the run's execution through spawn, feeding
+// its events to f (nil: none).
+func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f *feed) (*Run, *activeRun, error) {
 	select {
 	case <-e.closed:
 		return nil, nil, Errorf(CodeUnavailable, "server is shutting down")
@@ -357,7 +379,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func())) (
 		d.timer = time.AfterFunc(time.Hour, func() { _ = d.flush(context.Background(), e) })
 		d.timer.Reset(e.cfg.CreateDelay)
 		snapshot := *run
-		ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: generatedSession, create: d}, spawn)
+		ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: generatedSession, create: d, feed: f}, spawn)
 		return &snapshot, ar, nil
 	}
 	newSession, err := e.store.CreateRunInSession(ctx, sess, run)
@@ -373,7 +395,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func())) (
 		}
 		return &snapshot, nil, nil
 	}
-	ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: newSession}, spawn)
+	ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: newSession, feed: f}, spawn)
 	return &snapshot, ar, nil
 }
 
@@ -464,6 +486,7 @@ type execOpts struct {
 	noHistory bool            // the session is new: skip loading history
 	restart   int             // attempt number of a queued run taken over after its executor died
 	create    *deferredCreate // the run's first write, not made yet (deferred.go)
+	feed      *feed           // the starting request's stream (feed.go), or nil
 }
 
 // activeRun is a run this process is executing. done is closed when the
@@ -485,8 +508,11 @@ func (e *Engine) launch(a Agent, run *Run, o execOpts, spawn func(func())) *acti
 	select {
 	case <-e.closed:
 		e.launchMu.Unlock()
-		w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create}
+		w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create, feed: o.feed}
 		e.finishCancelled(context.Background(), w, "server shutting down")
+		if o.feed != nil {
+			o.feed.end()
+		}
 		close(ar.done)
 		return ar
 	default:
@@ -502,6 +528,9 @@ func (e *Engine) launch(a Agent, run *Run, o execOpts, spawn func(func())) *acti
 		if e.execute(a, run, o) {
 			final := *run
 			ar.final = &final
+		}
+		if o.feed != nil {
+			o.feed.end()
 		}
 		e.activeMu.Lock()
 		if e.active[run.RunID] == ar {
@@ -530,6 +559,8 @@ type runWriter struct {
 	floor int64
 	// create is the run's first write when Start deferred it (deferred.go).
 	create *deferredCreate
+	// feed, when set, gets every event appended (feed.go).
+	feed *feed
 	// slab is where the run's events are allocated, eventSlab at a time:
 	// one allocation instead of one per event (the log keeps them).
 	slab []Event
@@ -595,6 +626,11 @@ func (w *runWriter) append(ctx context.Context, e Event, final bool) (finished b
 	}
 	w.last = idx
 	w.floor = max(w.floor, idx+1)
+	if w.feed != nil {
+		fe := *ev
+		fe.EventIndex = idx
+		w.feed.push(fe)
+	}
 	return finished, nil
 }
 
@@ -607,7 +643,7 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	continued := resume != nil
 	ctx, cancel := context.WithCancel(e.baseCtx)
 	defer cancel()
-	w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create}
+	w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create, feed: o.feed}
 	// Appends of the final events must not fail because the run's own
 	// context was cancelled.
 	bg := context.WithoutCancel(ctx)
@@ -1176,12 +1212,15 @@ type Stream struct {
 	// replay holds the rest of a segment that had ended when the stream
 	// was opened, read in one go (no subscription then).
 	replay []Event
-	sub    Subscription
-	log    EventLog
-	e      *Engine
-	runID  string
-	last   int64 // index of the last event returned
-	done   bool
+	// feed, when set, is the executor's feed of a stream opened by
+	// StartStream; the stream reads the log only if it ends early.
+	feed  *feed
+	sub   Subscription
+	log   EventLog
+	e     *Engine
+	runID string
+	last  int64 // index of the last event returned
+	done  bool
 	// idle counts consecutive silent checks that found the run ended in
 	// the store while its final event had not arrived.
 	idle int
@@ -1207,7 +1246,7 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 	switch {
 	case ev.Event.Terminal():
 		s.done = true
-	case ev.Event == EventRunPaused && s.sub == nil:
+	case ev.Event == EventRunPaused && s.sub == nil && s.feed == nil:
 		// A replay: what was read at the start says whether a continue
 		// followed.
 		s.done = len(s.replay) == 0
@@ -1223,6 +1262,25 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 // log (the log was unreachable when the run ended) ends the stream with an
 // explicit error after two checks, instead of leaving it waiting forever.
 func (s *Stream) next(ctx context.Context) (Event, error) {
+	if s.feed != nil {
+		ev, ok, err := s.feed.next(ctx)
+		if err != nil {
+			return Event{}, err
+		}
+		if ok && ev.EventIndex == s.last+1 {
+			return ev, nil
+		}
+		// The execution ended without its final event (it went on
+		// elsewhere, or the log failed), or an append that reported an
+		// error had landed: the log has the rest.
+		s.feed.close()
+		s.feed = nil
+		sub, err := s.log.Subscribe(ctx, ReadParams{RunID: s.runID, After: s.last})
+		if err != nil {
+			return Event{}, err
+		}
+		s.sub = sub
+	}
 	if s.sub == nil {
 		if len(s.replay) == 0 {
 			return Event{}, io.EOF
@@ -1271,6 +1329,9 @@ func (s *Stream) Done() bool { return s.done }
 
 // Close releases the stream.
 func (s *Stream) Close() error {
+	if s.feed != nil {
+		s.feed.close()
+	}
 	if s.sub == nil {
 		return nil
 	}

@@ -170,14 +170,20 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 		}
 		return c.JSON(done)
 	}
-	run, err := h.eng.Start(ctx, params)
+	if !form.Stream {
+		run, err := h.eng.Start(ctx, params)
+		if err != nil {
+			return fail(c, err)
+		}
+		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
+	}
+	// The run's own stream is fed by its executor, so trimming never
+	// refuses it (core.Engine.StartStream).
+	run, s, err := h.eng.StartStream(ctx, params)
 	if err != nil {
 		return fail(c, err)
 	}
-	if !form.Stream {
-		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
-	}
-	return h.stream(c, run, -1, !form.Background)
+	return h.pump(c, run.RunID, s, !form.Background)
 }
 
 // stream pumps the run's events after the cursor as SSE. When cancelOnDrop
@@ -188,6 +194,11 @@ func (h *Handler) stream(c *fiber.Ctx, run *core.Run, after int64, cancelOnDrop 
 	if err != nil {
 		return fail(c, err)
 	}
+	return h.pump(c, runID, s, cancelOnDrop)
+}
+
+// pump streams s as SSE; see stream for cancelOnDrop.
+func (h *Handler) pump(c *fiber.Ctx, runID string, s *core.Stream, cancelOnDrop bool) error {
 	var onDrop func()
 	if cancelOnDrop {
 		eng := h.eng
