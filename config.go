@@ -123,6 +123,11 @@ type RunsConfig struct {
 	// stored once, in its final state, with its events appended at once
 	// (default 1s; a negative value stores every run before it starts).
 	StoreDelay time.Duration `yaml:"store_delay"`
+	// DisconnectGrace is how long a foreground run whose client went away
+	// (a dropped SSE stream, a closed WebSocket) keeps running before it
+	// is cancelled, unless someone follows it by then on any replica
+	// (default 10s; negative: cancelled at once). Replicas share it.
+	DisconnectGrace time.Duration `yaml:"disconnect_grace"`
 	// FinalCacheTTL is how long a replica answers a run that has ended
 	// from memory after reading it (replays of finished runs, polling):
 	// a deletion through another replica shows there within it (default

@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger,
 		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL,
 		CreateDelay: cfg.Runs.StoreDelay, FinalCacheTTL: cfg.Runs.FinalCacheTTL, Queue: queue,
-		MaxMessageBytes: cfg.Limits.MaxMessageBytes})
+		MaxMessageBytes: cfg.Limits.MaxMessageBytes, DisconnectGrace: cfg.Runs.DisconnectGrace})
 	if err != nil {
 		_ = g.closeBackends()
 		return nil, err

@@ -58,6 +58,10 @@ type EngineConfig struct {
 	// (code too_large) on every interface. Default DefaultMaxMessageBytes;
 	// negative means no bound.
 	MaxMessageBytes int
+	// DisconnectGrace is how long a foreground run whose client went away
+	// keeps running unfollowed before it is cancelled (see Disconnected).
+	// Default 10 s; negative cancels at once.
+	DisconnectGrace time.Duration
 }
 
 // Engine executes runs and owns their lifecycle: it creates runs, executes
@@ -83,6 +87,8 @@ type Engine struct {
 	// activeMu guards active: the runs this process is executing.
 	activeMu sync.Mutex
 	active   map[string]*activeRun
+	// followers counts the streams following live runs here (disconnect.go).
+	followers followers
 
 	baseCtx    context.Context
 	stopRuns   context.CancelFunc
@@ -126,6 +132,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if cfg.DisconnectGrace == 0 {
+		cfg.DisconnectGrace = 10 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
@@ -532,6 +541,7 @@ func (e *Engine) launch(a Agent, run *Run, o execOpts, spawn func(func())) *acti
 		if o.feed != nil {
 			o.feed.end()
 		}
+		e.followers.forget(run.RunID)
 		e.activeMu.Lock()
 		if e.active[run.RunID] == ar {
 			delete(e.active, run.RunID)
@@ -1224,6 +1234,9 @@ type Stream struct {
 	// idle counts consecutive silent checks that found the run ended in
 	// the store while its final event had not arrived.
 	idle int
+	// unfollow records that this follower of a live run left
+	// (disconnect.go); nil when not counted.
+	unfollow func()
 }
 
 // streamCheckInterval is the silence after which a stream checks the
@@ -1332,6 +1345,9 @@ func (s *Stream) Close() error {
 	if s.feed != nil {
 		s.feed.close()
 	}
+	if s.unfollow != nil {
+		s.unfollow()
+	}
 	if s.sub == nil {
 		return nil
 	}
@@ -1425,7 +1441,7 @@ func (e *Engine) SubscribeRun(ctx context.Context, run *Run, after int64) (*Stre
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{sub: sub, log: e.log, e: e, runID: runID, last: after}, nil
+	return &Stream{sub: sub, log: e.log, e: e, runID: runID, last: after, unfollow: e.follow(ctx, runID)}, nil
 }
 
 // replaySegment reads the rest of run's ended segment after the cursor in

@@ -38,7 +38,7 @@ func (h *Handler) registerRuns() {
 
 	h.documentRaw(&huma.Operation{OperationID: "create-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs", Tags: []string{"Runs"},
 		Summary: "Run an agent",
-		Description: "Four modes: stream=true (SSE, default; a disconnect cancels the run), stream=false (blocking JSON), " +
+		Description: "Four modes: stream=true (SSE, default; a disconnect cancels the run after runs.disconnect_grace unless it is followed again; on_disconnect=cancel|continue), stream=false (blocking JSON), " +
 			"background=true (202 {run_id, session_id, status}; poll GET .../runs/{run_id}), background=true&stream=true (detached, resumable SSE).",
 		Parameters: []*huma.Param{{Name: "agent_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}},
 	}, RunForm{}, core.Run{})
@@ -183,26 +183,36 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 	if err != nil {
 		return fail(c, err)
 	}
-	return h.pump(c, run.RunID, s, !form.Background)
+	mode := form.OnDisconnect
+	if form.Background {
+		mode = core.DisconnectContinue
+	}
+	return h.pump(c, run.RunID, s, mode)
 }
 
 // stream pumps the run's events after the cursor as SSE. When cancelOnDrop
-// is set (a foreground stream), a client disconnect cancels the run.
+// is set (a foreground stream), a client disconnect cancels the run once
+// runs.disconnect_grace passes with nobody following it.
 func (h *Handler) stream(c *fiber.Ctx, run *core.Run, after int64, cancelOnDrop bool) error {
 	runID := run.RunID
 	s, err := h.eng.SubscribeRun(c.UserContext(), run, after)
 	if err != nil {
 		return fail(c, err)
 	}
-	return h.pump(c, runID, s, cancelOnDrop)
+	mode := core.DisconnectContinue
+	if cancelOnDrop {
+		mode = core.DisconnectGrace
+	}
+	return h.pump(c, runID, s, mode)
 }
 
-// pump streams s as SSE; see stream for cancelOnDrop.
-func (h *Handler) pump(c *fiber.Ctx, runID string, s *core.Stream, cancelOnDrop bool) error {
+// pump streams s as SSE; a client disconnect is handed to the engine with
+// mode (core.Engine.Disconnected).
+func (h *Handler) pump(c *fiber.Ctx, runID string, s *core.Stream, mode core.DisconnectMode) error {
 	var onDrop func()
-	if cancelOnDrop {
+	if mode != core.DisconnectContinue {
 		eng := h.eng
-		onDrop = func() { _, _ = eng.Cancel(context.Background(), runID) }
+		onDrop = func() { eng.Disconnected(runID, mode) }
 	}
 	return h.srv.StreamSSE(c, &eventSource{stream: s}, onDrop)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"time"
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
@@ -355,7 +354,9 @@ func (s *session) waitIdle(ctx context.Context) {
 }
 
 // end stops every pump (the socket's ctx has ended) and, when the client
-// went away, cancels the foreground runs whose segment was still going.
+// went away, hands the foreground runs whose segment was still going to
+// the engine, which cancels them unless they are followed again within
+// runs.disconnect_grace (core.Engine.Disconnected).
 func (s *session) end(cancelForeground bool) {
 	s.mu.Lock()
 	for _, fl := range s.follows {
@@ -374,10 +375,8 @@ func (s *session) end(cancelForeground bool) {
 	s.foreground = map[string]bool{}
 	s.mu.Unlock()
 	for _, id := range runs {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if _, err := s.h.eng.Cancel(ctx, id); err != nil {
-			s.h.logger.Warn("ws: could not cancel a foreground run after its socket went away", "run_id", id, "err", err)
-		}
-		cancel()
+		// Cancelled once the disconnect grace passes with nobody following
+		// it: a client that reconnects and subscribes within it goes on.
+		s.h.eng.Disconnected(id, core.DisconnectGrace)
 	}
 }
