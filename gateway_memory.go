@@ -26,9 +26,9 @@ func applyMemoryLimit(cfg *Config, logger *slog.Logger) {
 // memoryReturnEvery is how often returnMemory looks at the heap.
 const memoryReturnEvery = 5 * time.Second
 
-// memoryIdleGarbage is the garbage returnMemory leaves to the next
-// collection the process would run anyway.
-const memoryIdleGarbage = 32 << 20
+// memoryIdleGarbage is the garbage (and free memory not returned yet)
+// returnMemory leaves to the runtime.
+const memoryIdleGarbage = 64 << 20
 
 // returnMemory collects the garbage a burst left behind once the process
 // goes quiet. The garbage collector only runs as the heap grows, so after a
@@ -37,8 +37,9 @@ const memoryIdleGarbage = 32 << 20
 // collection two minutes later, and even then the scavenger keeps pages for
 // a heap twice the live one. Every period, if no collection ran since the
 // last look and the heap holds more than memoryIdleGarbage beyond what the
-// last one found live, it collects and returns the free pages at once
-// (debug.FreeOSMemory). It returns the function that stops it.
+// last one found live, counting the free pages the runtime keeps (up to
+// the soft memory limit, after a burst that reached it), it collects and
+// returns the free pages at once (debug.FreeOSMemory). It returns the function that stops it.
 //
 // What stays is what is live (the in-memory event log keeps a run's
 // events for event_log.retention) and SQLite's own heap.
@@ -49,6 +50,7 @@ func returnMemory(every time.Duration) (stop func()) {
 			{Name: "/gc/cycles/total:gc-cycles"},
 			{Name: "/memory/classes/heap/objects:bytes"},
 			{Name: "/gc/heap/live:bytes"},
+			{Name: "/memory/classes/heap/free:bytes"},
 		}
 		t := time.NewTicker(every)
 		defer t.Stop()
@@ -60,8 +62,8 @@ func returnMemory(every time.Duration) (stop func()) {
 			case <-t.C:
 			}
 			metrics.Read(samples)
-			c, heap, live := samples[0].Value.Uint64(), samples[1].Value.Uint64(), samples[2].Value.Uint64()
-			if c == cycles && heap > live+memoryIdleGarbage {
+			c, heap, live, free := samples[0].Value.Uint64(), samples[1].Value.Uint64(), samples[2].Value.Uint64(), samples[3].Value.Uint64()
+			if c == cycles && heap-min(heap, live)+free > memoryIdleGarbage {
 				// Twice: objects pooled for reuse (request bodies, encoder
 				// buffers, megabytes each after a burst) survive one
 				// collection in sync.Pool's victim cache.

@@ -1275,13 +1275,22 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 // log (the log was unreachable when the run ended) ends the stream with an
 // explicit error after two checks, instead of leaving it waiting forever.
 func (s *Stream) next(ctx context.Context) (Event, error) {
-	if s.feed != nil {
-		ev, ok, err := s.feed.next(ctx)
-		if err != nil {
-			return Event{}, err
-		}
-		if ok && ev.EventIndex == s.last+1 {
+	for s.feed != nil {
+		wctx, cancel := context.WithTimeout(ctx, streamCheckInterval)
+		ev, ok, err := s.feed.next(wctx)
+		timedOut := wctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		switch {
+		case err == nil && ok && ev.EventIndex == s.last+1:
+			s.idle = 0
 			return ev, nil
+		case ctx.Err() != nil:
+			return Event{}, ctx.Err()
+		case timedOut:
+			if err := s.silence(ctx); err != nil {
+				return Event{}, err
+			}
+			continue
 		}
 		// The execution ended without its final event (it went on
 		// elsewhere, or the log failed), or an append that reported an
@@ -1314,17 +1323,8 @@ func (s *Stream) next(ctx context.Context) (Event, error) {
 		case ctx.Err() != nil:
 			return Event{}, ctx.Err()
 		case timedOut && errors.Is(err, context.DeadlineExceeded):
-			if s.e == nil {
-				continue
-			}
-			run, gerr := s.e.store.GetRun(ctx, s.runID)
-			if gerr != nil || !run.Status.Final() || s.last >= run.EventCount-1 {
-				s.idle = 0
-				continue
-			}
-			if s.idle++; s.idle >= 2 {
-				return Event{}, Errorf(CodeUnavailable,
-					"run %s ended %s but its events after index %d did not reach the event log; read the run", s.runID, run.Status, s.last)
+			if err := s.silence(ctx); err != nil {
+				return Event{}, err
 			}
 		case errors.Is(err, io.EOF):
 			// A log's connection ending is a failure, never the end of
@@ -1334,6 +1334,25 @@ func (s *Stream) next(ctx context.Context) (Event, error) {
 			return Event{}, err
 		}
 	}
+}
+
+// silence is a check of the store after streamCheckInterval without an
+// event: the second in a row that finds the run ended there with events
+// this stream has not had fails the stream.
+func (s *Stream) silence(ctx context.Context) error {
+	if s.e == nil {
+		return nil
+	}
+	run, err := s.e.store.GetRun(ctx, s.runID)
+	if err != nil || !run.Status.Final() || s.last >= run.EventCount-1 {
+		s.idle = 0
+		return nil
+	}
+	if s.idle++; s.idle >= 2 {
+		return Errorf(CodeUnavailable,
+			"run %s ended %s but its events after index %d did not reach the event log; read the run", s.runID, run.Status, s.last)
+	}
+	return nil
 }
 
 // Done reports whether the stream is known to have nothing more: the
