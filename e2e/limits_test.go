@@ -4,9 +4,7 @@ package e2e
 // of ids, and the memory that maximum-size messages cost the process.
 
 import (
-	"bytes"
 	"fmt"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -59,22 +57,6 @@ func message(n int) string {
 	return strings.Repeat(w, n/len(w)+1)[:n]
 }
 
-// multipartBody is a multipart/form-data body with the given fields.
-func multipartBody(t testing.TB, fields map[string]string) (*bytes.Buffer, string) {
-	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for k, v := range fields {
-		if err := mw.WriteField(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := mw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return &buf, mw.FormDataContentType()
-}
-
 const mib = 1 << 20
 
 // TestMaximumMessagesMemory sends six maximum-size messages at once to an
@@ -99,8 +81,7 @@ func TestMaximumMessagesMemory(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body, ct := multipartBody(t, map[string]string{"message": msg, "session_id": fmt.Sprintf("mem-%d", i)})
-			resp := g.do(t, ctx, http.MethodPost, "/agents/echo/runs", body, ct, nil)
+			resp := g.postMultipart(t, ctx, "/agents/echo/runs", url.Values{"message": {msg}, "session_id": {fmt.Sprintf("mem-%d", i)}})
 			expectSSE(t, resp)
 			frames := readFrames(t, resp.Body)
 			_ = resp.Body.Close()
@@ -129,8 +110,7 @@ func TestMaximumMessagesMemory(t *testing.T) {
 	}
 
 	// Over the limit by one byte: 413, naming the setting.
-	body, ct := multipartBody(t, map[string]string{"message": msg + "x"})
-	got := expectDetail(t, g.do(t, ctx, http.MethodPost, "/agents/echo/runs", body, ct, nil), http.StatusRequestEntityTooLarge)
+	got := expectDetail(t, g.postMultipart(t, ctx, "/agents/echo/runs", url.Values{"message": {msg + "x"}}), http.StatusRequestEntityTooLarge)
 	if d := got["detail"].(string); !strings.Contains(d, "limits.max_message_bytes") {
 		t.Errorf("413 detail %q does not name limits.max_message_bytes", d)
 	}
