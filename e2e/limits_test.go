@@ -157,3 +157,42 @@ func TestIDLimits(t *testing.T) {
 	expectStatus(t, g.postForm(t, ctx, "/agents/echo/runs", url.Values{"message": {"hi"}, "stream": {"false"},
 		"session_id": {strings.Repeat("s", 255)}}), http.StatusOK)
 }
+
+// TestMessageLimitEveryInterface: a message over limits.max_message_bytes
+// is refused on every interface that takes one, with that protocol's
+// error, naming the setting: REST 413, a WebSocket error frame, an MCP
+// tool error, an A2A JSON-RPC error.
+func TestMessageLimitEveryInterface(t *testing.T) {
+	g := startGateway(t, wsConfig("limits:\n  max_message_bytes: 1000\n"))
+	ctx := testCtx(t, 30*time.Second)
+	big := message(1001)
+	const setting = "limits.max_message_bytes"
+
+	body := expectDetail(t, g.postForm(t, ctx, "/agents/quick/runs", url.Values{"message": {big}}), http.StatusRequestEntityTooLarge)
+	if d := body["detail"].(string); !strings.Contains(d, setting) {
+		t.Errorf("REST: %q", d)
+	}
+	expectStatus(t, g.postForm(t, ctx, "/agents/quick/runs", url.Values{"message": {message(1000)}, "stream": {"false"}}), http.StatusOK)
+
+	w, _ := wsDial(t, g, nil)
+	w.send(map[string]any{"action": "start", "id": "big", "agent_id": "quick", "message": big})
+	if f := w.expect("error"); f.Code != "invalid" || !strings.Contains(f.Detail, setting) {
+		t.Errorf("WebSocket: %s", f)
+	}
+
+	c, err := mcpConnect(t, g, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := mcpCall(t, ctx, c, "run_agent", map[string]any{"agent_id": "quick", "message": big}, nil)
+	if err == nil && (!res.IsError || !strings.Contains(mcpText(res), setting)) {
+		t.Errorf("MCP: %+v", res)
+	} else if err != nil && !strings.Contains(err.Error(), setting) {
+		t.Errorf("MCP: %v", err)
+	}
+
+	_, out := a2aCall(t, g, "", "/a2a/agents/quick", "SendMessage", a2aMessage(big, nil))
+	if out.Error == nil || !strings.Contains(out.Error.Message, setting) {
+		t.Errorf("A2A: %+v", out.Error)
+	}
+}
