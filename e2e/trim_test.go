@@ -27,9 +27,10 @@ agents:
     model: burst
 `
 
-// TestOwnStreamSurvivesTrimming: a plain streaming POST gets its whole
-// stream however much the log trims (every time, on the in-memory log and
-// on Redis), while a resume from a trimmed cursor is still refused (410).
+// TestOwnStreamSurvivesTrimming: a plain streaming POST (and a WebSocket
+// start) gets its whole stream however much the log trims (every time, on
+// the in-memory log and on Redis), while a resume from a trimmed cursor is
+// still refused (410).
 func TestOwnStreamSurvivesTrimming(t *testing.T) {
 	cfg := fmt.Sprintf(trimConfig, words(40))
 	for _, tc := range []struct {
@@ -58,6 +59,15 @@ func TestOwnStreamSurvivesTrimming(t *testing.T) {
 					t.Fatalf("try %d: %d events, want the 40 chunks and more", i, len(evs))
 				}
 				runID = evs[0].RunID
+			}
+			// A WebSocket's start likewise gets its run's whole stream.
+			w, _ := wsDial(t, g, nil)
+			for i := range 5 {
+				w.send(map[string]any{"action": "start", "id": i, "agent_id": "burst", "message": "go"})
+				ack := w.expect("ack")
+				if evs := w.untilEnd(ack.RunID, 0); evs[len(evs)-1].Event != "RunCompleted" || len(evs) < 40 {
+					t.Fatalf("WebSocket try %d: %d events ending %s", i, len(evs), evs[len(evs)-1].Event)
+				}
 			}
 			// Resume from the start of a trimmed run: refused, naming the
 			// first index kept.

@@ -159,7 +159,9 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 	if err := s.roomFor(""); err != nil {
 		return err
 	}
-	run, err := s.h.eng.Start(actx, core.StartParams{
+	// The run's own stream is fed by its executor, so trimming never
+	// refuses it (core.Engine.StartStream).
+	run, stream, err := s.h.eng.StartStream(actx, core.StartParams{
 		AgentID: f.AgentID, Message: f.Message, SessionID: f.SessionID,
 		UserID: p.BindUserID(f.UserID), Background: f.Background,
 	})
@@ -168,7 +170,7 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 	}
 	ack := Ack{ID: f.ID, Action: ActionStart, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
 		Status: run.Status, Background: f.Background}
-	return s.follow(ctx, f, run.RunID, -1, !f.Background, ack)
+	return s.follow(ctx, f, run.RunID, -1, stream, !f.Background, ack)
 }
 
 // runOf returns the run named by the frame if the principal may act on it
@@ -205,7 +207,7 @@ func (s *session) subscribe(ctx, actx context.Context, f *ClientFrame) error {
 	after := f.LastEventIndex
 	ack := Ack{ID: f.ID, Action: ActionSubscribe, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
 		Status: run.Status, LastEventIndex: &after}
-	return s.follow(ctx, f, run.RunID, after, false, ack)
+	return s.follow(ctx, f, run.RunID, after, nil, false, ack)
 }
 
 func (s *session) continueRun(ctx, actx context.Context, f *ClientFrame) error {
@@ -221,7 +223,7 @@ func (s *session) continueRun(ctx, actx context.Context, f *ClientFrame) error {
 	}
 	ack := Ack{ID: f.ID, Action: ActionContinue, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
 		Status: run.Status, LastEventIndex: &pausedAt, Background: f.Background}
-	return s.follow(ctx, f, run.RunID, pausedAt, !f.Background, ack)
+	return s.follow(ctx, f, run.RunID, pausedAt, nil, !f.Background, ack)
 }
 
 func (s *session) cancelRun(ctx context.Context, f *ClientFrame) error {
@@ -251,12 +253,13 @@ func (s *session) roomFor(runID string) error {
 	return nil
 }
 
-// follow subscribes to the run after the cursor, sends the ack, then pumps
+// follow subscribes to the run after the cursor (unless given the stream,
+// a run's own, already open), sends the ack, then pumps
 // the run's events to the socket until its segment ends. A pump already
 // following the run on this socket is stopped first (its frames all come
 // before the ack). foreground marks the run to be cancelled if the client
 // goes away before its segment ends.
-func (s *session) follow(ctx context.Context, f *ClientFrame, runID string, after int64, foreground bool, ack Ack) error {
+func (s *session) follow(ctx context.Context, f *ClientFrame, runID string, after int64, stream *core.Stream, foreground bool, ack Ack) error {
 	s.mu.Lock()
 	old := s.follows[runID]
 	s.mu.Unlock()
@@ -265,10 +268,12 @@ func (s *session) follow(ctx context.Context, f *ClientFrame, runID string, afte
 		<-old.done
 	}
 	fctx, cancel := context.WithCancel(ctx)
-	stream, err := s.h.eng.Subscribe(fctx, runID, after)
-	if err != nil {
-		cancel()
-		return err
+	if stream == nil {
+		var err error
+		if stream, err = s.h.eng.Subscribe(fctx, runID, after); err != nil {
+			cancel()
+			return err
+		}
 	}
 	if foreground {
 		s.mu.Lock()
