@@ -1112,6 +1112,23 @@ type ContinueParams struct {
 // and executes the rest of the run on this process. It returns the run and
 // the index of the RunPaused event, so the caller can Subscribe after it.
 func (e *Engine) Continue(ctx context.Context, p ContinueParams) (*Run, int64, error) {
+	return e.continueRun(ctx, p, nil)
+}
+
+// ContinueStream is Continue for a caller that follows the rest of the run:
+// the stream it returns (after the RunPaused event) is fed by the executor,
+// as StartStream's is. It also returns the index of the RunPaused event.
+func (e *Engine) ContinueStream(ctx context.Context, p ContinueParams) (*Run, int64, *Stream, error) {
+	f := newFeed()
+	run, pausedAt, err := e.continueRun(ctx, p, f)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return run, pausedAt, &Stream{feed: f, log: e.log, e: e, runID: run.RunID, last: pausedAt}, nil
+}
+
+// continueRun is Continue, feeding the events to f (nil: none).
+func (e *Engine) continueRun(ctx context.Context, p ContinueParams, f *feed) (*Run, int64, error) {
 	select {
 	case <-e.closed:
 		return nil, 0, Errorf(CodeUnavailable, "server is shutting down")
@@ -1161,13 +1178,13 @@ func (e *Engine) Continue(ctx context.Context, p ContinueParams) (*Run, int64, e
 		}
 		return nil, 0, err
 	}
-	w := &runWriter{e: e, run: run, last: run.EventCount - 1}
+	w := &runWriter{e: e, run: run, last: run.EventCount - 1, feed: f}
 	if err := w.emit(ctx, Event{Event: EventRunContinued}); err != nil {
 		return nil, 0, err
 	}
 	run.EventCount = w.last + 1
 	snapshot := *run
-	e.launch(a, run, execOpts{resume: &resume}, goSpawn)
+	e.launch(a, run, execOpts{resume: &resume, feed: f}, goSpawn)
 	return &snapshot, pausedAt, nil
 }
 

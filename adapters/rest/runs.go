@@ -230,22 +230,31 @@ func (h *Handler) continueRun(c *fiber.Ctx) error {
 	if _, err := h.runOf(ctx, agentID, runID, form.SessionID); err != nil {
 		return fail(c, err)
 	}
-	run, pausedAt, err := h.eng.Continue(ctx, core.ContinueParams{RunID: runID, Tools: form.Tools})
-	if err != nil {
-		return fail(c, err)
-	}
-	switch {
-	case form.Background && !form.Stream:
-		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
-	case !form.Stream:
-		done, err := h.eng.Wait(ctx, run.RunID, pausedAt)
+	p := core.ContinueParams{RunID: runID, Tools: form.Tools}
+	if form.Stream {
+		// Fed by the executor, as a streaming POST's own stream is.
+		run, _, s, err := h.eng.ContinueStream(ctx, p)
 		if err != nil {
 			return fail(c, err)
 		}
-		return c.JSON(done)
-	default:
-		return h.stream(c, run, pausedAt, !form.Background)
+		mode := core.DisconnectGrace
+		if form.Background {
+			mode = core.DisconnectContinue
+		}
+		return h.pump(c, run.RunID, s, mode)
 	}
+	run, pausedAt, err := h.eng.Continue(ctx, p)
+	if err != nil {
+		return fail(c, err)
+	}
+	if form.Background {
+		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
+	}
+	done, err := h.eng.Wait(ctx, run.RunID, pausedAt)
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(done)
 }
 
 func (h *Handler) resumeRun(c *fiber.Ctx) error {

@@ -217,13 +217,13 @@ func (s *session) continueRun(ctx, actx context.Context, f *ClientFrame) error {
 	if err := s.roomFor(f.RunID); err != nil {
 		return err
 	}
-	run, pausedAt, err := s.h.eng.Continue(actx, core.ContinueParams{RunID: f.RunID, Tools: f.Tools})
+	run, pausedAt, stream, err := s.h.eng.ContinueStream(actx, core.ContinueParams{RunID: f.RunID, Tools: f.Tools})
 	if err != nil {
 		return err
 	}
 	ack := Ack{ID: f.ID, Action: ActionContinue, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
 		Status: run.Status, LastEventIndex: &pausedAt, Background: f.Background}
-	return s.follow(ctx, f, run.RunID, pausedAt, nil, !f.Background, ack)
+	return s.follow(ctx, f, run.RunID, pausedAt, stream, !f.Background, ack)
 }
 
 func (s *session) cancelRun(ctx context.Context, f *ClientFrame) error {
