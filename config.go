@@ -55,6 +55,8 @@ type Config struct {
 	UserIsolation string                 `yaml:"user_isolation"`
 	Auth          AuthConfig             `yaml:"auth"`
 	HTTP          HTTPConfig             `yaml:"http"`
+	Limits        LimitsConfig           `yaml:"limits"`
+	Runtime       RuntimeConfig          `yaml:"runtime"`
 	EventLog      EventLogConfig         `yaml:"event_log"`
 	Runs          RunsConfig             `yaml:"runs"`
 	Queue         QueueConfig            `yaml:"queue"`
@@ -99,6 +101,24 @@ type LogConfig struct {
 	AccessLevel string `yaml:"access_level"`
 }
 
+// LimitsConfig bounds what a request may carry.
+type LimitsConfig struct {
+	// MaxMessageBytes is the largest message a run accepts, on every
+	// interface (default 8 MiB, below http.body_limit's 10 MiB so that a
+	// form with a message of that size fits; -1: no bound). Over it REST
+	// answers 413.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+}
+
+// RuntimeConfig tunes the Go runtime of the process.
+type RuntimeConfig struct {
+	// MemoryLimit is the soft memory limit of the process ("512MiB",
+	// "2GB", bytes): past it the garbage collector works harder and memory
+	// is returned to the system sooner. Empty: GOMEMLIMIT if set, else
+	// none.
+	MemoryLimit string `yaml:"memory_limit"`
+}
+
 // EventLogConfig configures event retention.
 type EventLogConfig struct {
 	MaxEventsPerRun int           `yaml:"max_events_per_run"`
@@ -126,6 +146,11 @@ type RunsConfig struct {
 	// stored once, in its final state, with its events appended at once
 	// (default 1s; a negative value stores every run before it starts).
 	StoreDelay time.Duration `yaml:"store_delay"`
+	// DisconnectGrace is how long a foreground run whose client went away
+	// (a dropped SSE stream, a closed WebSocket) keeps running before it
+	// is cancelled, unless someone follows it by then on any replica
+	// (default 10s; negative: cancelled at once). Replicas share it.
+	DisconnectGrace time.Duration `yaml:"disconnect_grace"`
 	// FinalCacheTTL is how long a replica answers a run that has ended
 	// from memory after reading it (replays of finished runs, polling):
 	// a deletion through another replica shows there within it (default
@@ -517,6 +542,12 @@ func (c *Config) Validate() error {
 	if c.Runs.IdempotencyTTL < 0 {
 		errs = append(errs, errors.New("runs.idempotency_ttl must not be negative (0 takes the default, 24h)"))
 	}
+	if _, err := ParseSize(c.Runtime.MemoryLimit); err != nil {
+		errs = append(errs, fmt.Errorf("runtime.memory_limit: %w", err))
+	}
+	if c.Limits.MaxMessageBytes < -1 {
+		errs = append(errs, errors.New("limits.max_message_bytes must be -1 (no bound), 0 (the default) or positive"))
+	}
 	if c.EventLog.MaxEventsPerRun < 0 || c.EventLog.MaxEvents < 0 || c.EventLog.Retention < 0 {
 		errs = append(errs, errors.New("event_log: max_events_per_run, max_events and retention must not be negative (0 takes the default)"))
 	}
@@ -601,6 +632,25 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ParseSize parses a size in bytes: a number with an optional unit, B, KB,
+// MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024), as GOMEMLIMIT
+// takes them. Empty is 0.
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	num := strings.TrimRightFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	unit := strings.TrimSpace(s[len(num):])
+	mult, ok := map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+		"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[unit]
+	n, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size (like 512MiB or 2GB)", s)
+	}
+	return n * mult, nil
 }
 
 // databaseKind is "sqlite", "postgres", or "" for an unknown URL.

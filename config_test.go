@@ -268,3 +268,24 @@ func TestOpenBackendsPassesTheEventLogLimits(t *testing.T) {
 		t.Fatalf("memlog config = %+v", got)
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"": 0, "1024": 1024, "512MiB": 512 << 20, "2GB": 2e9, "64 KiB": 64 << 10, "1B": 1} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"x", "12XB", "-5MiB", "1.5GiB", "MiB", "99999999999999TiB"} {
+		if _, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) accepted", in)
+		}
+	}
+	cfg, err := ParseConfig([]byte("runtime: {memory_limit: lots}\nlimits: {max_message_bytes: -2}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "runtime.memory_limit") || !strings.Contains(err.Error(), "limits.max_message_bytes") {
+		t.Errorf("Validate: %v", err)
+	}
+}

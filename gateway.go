@@ -47,6 +47,8 @@ type Gateway struct {
 	sources []tool.Source
 	// egress checks the URLs called on a caller's behalf (egress.allow).
 	egress *egress.Guard
+	// stopReturner stops returnMemory's goroutine.
+	stopReturner func()
 }
 
 // Options tune New beyond the Config.
@@ -93,11 +95,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	default:
 		logger.Warn("state store: SQLite at a path relative to the working directory", "path", sqlitePath, "database_url", redactpkg.URL(cfg.DatabaseURL))
 	}
+	applyMemoryLimit(cfg, logger)
 	store, elog, err := openBackends(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, logger: logger, store: store, log: elog}
+	g := &Gateway{cfg: cfg, logger: logger, store: store, log: elog, stopReturner: returnMemory(memoryReturnEvery)}
 	authn, err := newAuthenticator(cfg, store)
 	if err != nil {
 		_ = g.closeBackends()
@@ -114,7 +117,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger,
 		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL,
 		CreateDelay: cfg.Runs.StoreDelay, FinalCacheTTL: cfg.Runs.FinalCacheTTL, Queue: queue,
-		IdempotencyTTL: cfg.Runs.IdempotencyTTL})
+		IdempotencyTTL:  cfg.Runs.IdempotencyTTL,
+		MaxMessageBytes: cfg.Limits.MaxMessageBytes, DisconnectGrace: cfg.Runs.DisconnectGrace})
 	if err != nil {
 		_ = g.closeBackends()
 		return nil, err
@@ -413,6 +417,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 }
 
 func (g *Gateway) closeBackends() error {
+	g.stopReturner()
 	var errs []error
 	if g.queue != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)

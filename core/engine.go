@@ -57,6 +57,14 @@ type EngineConfig struct {
 	// IdempotencyTTL is how long an idempotency key names its run (see
 	// idempotency.go); expired keys are deleted. Default 24 h.
 	IdempotencyTTL time.Duration
+	// MaxMessageBytes bounds a run's message: a longer one is refused
+	// (code too_large) on every interface. Default DefaultMaxMessageBytes;
+	// negative means no bound.
+	MaxMessageBytes int
+	// DisconnectGrace is how long a foreground run whose client went away
+	// keeps running unfollowed before it is cancelled (see Disconnected).
+	// Default 10 s; negative cancels at once.
+	DisconnectGrace time.Duration
 }
 
 // Engine executes runs and owns their lifecycle: it creates runs, executes
@@ -84,6 +92,8 @@ type Engine struct {
 	active   map[string]*activeRun
 	// sweepDone is closed when sweepKeys returns.
 	sweepDone chan struct{}
+	// followers counts the streams following live runs here (disconnect.go).
+	followers followers
 
 	baseCtx    context.Context
 	stopRuns   context.CancelFunc
@@ -132,6 +142,12 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.IdempotencyTTL <= 0 {
 		cfg.IdempotencyTTL = 24 * time.Hour
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if cfg.DisconnectGrace == 0 {
+		cfg.DisconnectGrace = 10 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
@@ -193,6 +209,9 @@ func (e *Engine) RegisterAgent(a Agent) error {
 
 // Agent returns the agent with id, or a not_found error.
 func (e *Engine) Agent(id string) (Agent, error) {
+	if err := CheckID("agent_id", id); err != nil {
+		return nil, err
+	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	a, ok := e.agents[id]
@@ -279,7 +298,7 @@ type StartParams struct {
 // Start creates a run and begins executing it. It returns the run as
 // stored (status PENDING); follow it with Subscribe or Wait.
 func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
-	run, _, err := e.start(ctx, p, goSpawn)
+	run, _, err := e.start(ctx, p, goSpawn, nil)
 	return run, err
 }
 
@@ -294,7 +313,7 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {
 func (e *Engine) RunBlocking(ctx context.Context, p StartParams) (*Run, error) {
 	p.Blocking = true
 	var job func()
-	run, ar, err := e.start(ctx, p, func(f func()) { job = f })
+	run, ar, err := e.start(ctx, p, func(f func()) { job = f }, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -315,11 +334,33 @@ func (e *Engine) ended(ctx context.Context, ar *activeRun, runID string) (*Run, 
 	return e.Get(ctx, runID)
 }
 
+// StartStream is Start for a caller that follows the run from its first
+// event: the stream it returns is fed by the run's executor as events are
+// appended (see feed), so trimming never refuses it. A queued background
+// run, executed by whichever replica takes it, is followed through the log.
+func (e *Engine) StartStream(ctx context.Context, p StartParams) (*Run, *Stream, error) {
+	p.Blocking = false
+	f := newFeed()
+	run, ar, err := e.start(ctx, p, goSpawn, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ar == nil {
+		s, err := e.SubscribeRun(ctx, run, -1)
+		if err != nil {
+			return nil, nil, err
+		}
+		return run, s, nil
+	}
+	return run, &Stream{feed: f, log: e.log, e: e, runID: run.RunID, last: -1}, nil
+}
+
 // goSpawn runs f in a goroutine of its own.
 func goSpawn(f func()) { go f() }
 
-// start is Start; launch runs the run's execution through spawn.
-func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func())) (*Run, *activeRun, error) {
+// start is Start; launch runs the run's execution through spawn, feeding
+// its events to f (nil: none).
+func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f *feed) (*Run, *activeRun, error) {
 	select {
 	case <-e.closed:
 		return nil, nil, Errorf(CodeUnavailable, "server is shutting down")
@@ -331,6 +372,12 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func())) (
 	}
 	if strings.TrimSpace(p.Message) == "" {
 		return nil, nil, Errorf(CodeInvalid, "message is required")
+	}
+	if err := e.checkMessage(p.Message); err != nil {
+		return nil, nil, err
+	}
+	if err := errors.Join(CheckID("session_id", p.SessionID), CheckID("user_id", p.UserID)); err != nil {
+		return nil, nil, err
 	}
 	key, err := e.keyOf(p) // the request as sent: before a session id is generated
 	if err != nil {
@@ -377,7 +424,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func())) (
 		d.timer = time.AfterFunc(time.Hour, func() { _ = d.flush(context.Background(), e) })
 		d.timer.Reset(e.cfg.CreateDelay)
 		snapshot := *run
-		ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: generatedSession, create: d}, spawn)
+		ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: generatedSession, create: d, feed: f}, spawn)
 		return &snapshot, ar, nil
 	}
 	newSession, existing, err := e.createRun(ctx, key, sess, run)
@@ -396,7 +443,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func())) (
 		}
 		return &snapshot, nil, nil
 	}
-	ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: newSession}, spawn)
+	ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: newSession, feed: f}, spawn)
 	return &snapshot, ar, nil
 }
 
@@ -481,6 +528,7 @@ type execOpts struct {
 	restart   int             // attempt number of a queued run taken over after its executor died
 	create    *deferredCreate // the run's first write, not made yet (deferred.go)
 	ar        *activeRun      // the execution's entry in Engine.active
+	feed      *feed           // the starting request's stream (feed.go), or nil
 }
 
 // activeRun is a run this process is executing. done is closed when the
@@ -514,8 +562,11 @@ func (e *Engine) launch(a Agent, run *Run, o execOpts, spawn func(func())) *acti
 	select {
 	case <-e.closed:
 		e.launchMu.Unlock()
-		w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create}
+		w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create, feed: o.feed}
 		e.finishCancelled(context.Background(), w, "server shutting down")
+		if o.feed != nil {
+			o.feed.end()
+		}
 		close(ar.done)
 		return ar
 	default:
@@ -533,6 +584,10 @@ func (e *Engine) launch(a Agent, run *Run, o execOpts, spawn func(func())) *acti
 			final := *run
 			ar.final = &final
 		}
+		if o.feed != nil {
+			o.feed.end()
+		}
+		e.followers.forget(run.RunID)
 		e.activeMu.Lock()
 		if e.active[run.RunID] == ar {
 			delete(e.active, run.RunID)
@@ -566,6 +621,8 @@ type runWriter struct {
 	ar        *activeRun // the execution's, when executing
 	// logFailed: an append failed with the log unavailable.
 	logFailed bool
+	// feed, when set, gets every event appended (feed.go).
+	feed *feed
 	// slab is where the run's events are allocated, eventSlab at a time:
 	// one allocation instead of one per event (the log keeps them).
 	slab []Event
@@ -635,6 +692,11 @@ func (w *runWriter) append(ctx context.Context, e Event, final bool) (finished b
 	}
 	w.last = idx
 	w.floor = max(w.floor, idx+1)
+	if w.feed != nil {
+		fe := *ev
+		fe.EventIndex = idx
+		w.feed.push(fe)
+	}
 	return finished, nil
 }
 
@@ -646,7 +708,7 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	resume := o.resume
 	ctx, cancel := context.WithCancel(e.baseCtx)
 	defer cancel()
-	w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create, executing: true, ar: o.ar}
+	w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create, executing: true, ar: o.ar, feed: o.feed}
 	// Appends of the final events must not fail because the run's own
 	// context was cancelled.
 	bg := context.WithoutCancel(ctx)
@@ -1139,6 +1201,9 @@ func (e *Engine) finishCancelled(ctx context.Context, w *runWriter, reason strin
 
 // Get returns the stored run.
 func (e *Engine) Get(ctx context.Context, runID string) (*Run, error) {
+	if err := CheckID("run_id", runID); err != nil {
+		return nil, err
+	}
 	if r := e.deferred(runID).snapshot(); r != nil {
 		return r, nil // executing here and not stored yet
 	}
@@ -1169,6 +1234,9 @@ func (e *Engine) List(ctx context.Context, p ListRunsParams) ([]*Run, error) {
 // cancelled at once; a finished run is left as it is. It returns the run as
 // stored after the request.
 func (e *Engine) Cancel(ctx context.Context, runID string) (*Run, error) {
+	if err := CheckID("run_id", runID); err != nil {
+		return nil, err
+	}
 	if err := e.writeDeferred(ctx, runID); err != nil {
 		return nil, fmt.Errorf("store run: %w", err)
 	}
@@ -1215,6 +1283,23 @@ type ContinueParams struct {
 // and executes the rest of the run on this process. It returns the run and
 // the index of the RunPaused event, so the caller can Subscribe after it.
 func (e *Engine) Continue(ctx context.Context, p ContinueParams) (*Run, int64, error) {
+	return e.continueRun(ctx, p, nil)
+}
+
+// ContinueStream is Continue for a caller that follows the rest of the run:
+// the stream it returns (after the RunPaused event) is fed by the executor,
+// as StartStream's is. It also returns the index of the RunPaused event.
+func (e *Engine) ContinueStream(ctx context.Context, p ContinueParams) (*Run, int64, *Stream, error) {
+	f := newFeed()
+	run, pausedAt, err := e.continueRun(ctx, p, f)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return run, pausedAt, &Stream{feed: f, log: e.log, e: e, runID: run.RunID, last: pausedAt}, nil
+}
+
+// continueRun is Continue, feeding the events to f (nil: none).
+func (e *Engine) continueRun(ctx context.Context, p ContinueParams, f *feed) (*Run, int64, error) {
 	select {
 	case <-e.closed:
 		return nil, 0, Errorf(CodeUnavailable, "server is shutting down")
@@ -1264,13 +1349,13 @@ func (e *Engine) Continue(ctx context.Context, p ContinueParams) (*Run, int64, e
 		}
 		return nil, 0, err
 	}
-	w := &runWriter{e: e, run: run, last: run.EventCount - 1}
+	w := &runWriter{e: e, run: run, last: run.EventCount - 1, feed: f}
 	if err := w.emit(ctx, Event{Event: EventRunContinued}); err != nil {
 		return nil, 0, err
 	}
 	run.EventCount = w.last + 1
 	snapshot := *run
-	e.launch(a, run, execOpts{resume: &resume}, goSpawn)
+	e.launch(a, run, execOpts{resume: &resume, feed: f}, goSpawn)
 	return &snapshot, pausedAt, nil
 }
 
@@ -1325,15 +1410,21 @@ type Stream struct {
 	// replay holds the rest of a segment that had ended when the stream
 	// was opened, read in one go (no subscription then).
 	replay []Event
-	sub    Subscription
-	log    EventLog
-	e      *Engine
-	runID  string
-	last   int64 // index of the last event returned
-	done   bool
+	// feed, when set, is the executor's feed of a stream opened by
+	// StartStream; the stream reads the log only if it ends early.
+	feed  *feed
+	sub   Subscription
+	log   EventLog
+	e     *Engine
+	runID string
+	last  int64 // index of the last event returned
+	done  bool
 	// idle counts consecutive silent checks that found the run ended in
 	// the store while its final event had not arrived.
 	idle int
+	// unfollow records that this follower of a live run left
+	// (disconnect.go); nil when not counted.
+	unfollow func()
 }
 
 // streamCheckInterval is the silence after which a stream checks the
@@ -1356,7 +1447,7 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 	switch {
 	case ev.Event.Terminal():
 		s.done = true
-	case ev.Event == EventRunPaused && s.sub == nil:
+	case ev.Event == EventRunPaused && s.sub == nil && s.feed == nil:
 		// A replay: what was read at the start says whether a continue
 		// followed.
 		s.done = len(s.replay) == 0
@@ -1372,6 +1463,34 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 // log (the log was unreachable when the run ended) ends the stream with an
 // explicit error after two checks, instead of leaving it waiting forever.
 func (s *Stream) next(ctx context.Context) (Event, error) {
+	for s.feed != nil {
+		wctx, cancel := context.WithTimeout(ctx, streamCheckInterval)
+		ev, ok, err := s.feed.next(wctx)
+		timedOut := wctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		switch {
+		case err == nil && ok && ev.EventIndex == s.last+1:
+			s.idle = 0
+			return ev, nil
+		case ctx.Err() != nil:
+			return Event{}, ctx.Err()
+		case timedOut:
+			if err := s.silence(ctx); err != nil {
+				return Event{}, err
+			}
+			continue
+		}
+		// The execution ended without its final event (it went on
+		// elsewhere, or the log failed), or an append that reported an
+		// error had landed: the log has the rest.
+		s.feed.close()
+		s.feed = nil
+		sub, err := s.log.Subscribe(ctx, ReadParams{RunID: s.runID, After: s.last})
+		if err != nil {
+			return Event{}, err
+		}
+		s.sub = sub
+	}
 	if s.sub == nil {
 		if len(s.replay) == 0 {
 			return Event{}, io.EOF
@@ -1392,19 +1511,8 @@ func (s *Stream) next(ctx context.Context) (Event, error) {
 		case ctx.Err() != nil:
 			return Event{}, ctx.Err()
 		case timedOut && errors.Is(err, context.DeadlineExceeded):
-			if s.e == nil {
-				continue
-			}
-			// (Even at or past the stored count: a log that lost the run
-			// may never deliver its end.)
-			run, gerr := s.e.store.GetRun(ctx, s.runID)
-			if gerr != nil || !run.Status.Final() {
-				s.idle = 0
-				continue
-			}
-			if s.idle++; s.idle >= 2 {
-				return Event{}, Errorf(CodeUnavailable,
-					"run %s ended %s but its events after index %d did not reach the event log; read the run", s.runID, run.Status, s.last)
+			if err := s.silence(ctx); err != nil {
+				return Event{}, err
 			}
 		case errors.Is(err, io.EOF):
 			// A log's connection ending is a failure, never the end of
@@ -1416,12 +1524,39 @@ func (s *Stream) next(ctx context.Context) (Event, error) {
 	}
 }
 
+// silence is a check of the store after streamCheckInterval without an
+// event: the second in a row that finds the run ended there with events
+// this stream has not had fails the stream.
+func (s *Stream) silence(ctx context.Context) error {
+	if s.e == nil {
+		return nil
+	}
+	// (Even at or past the stored count: a log that lost the run may
+	// never deliver its end.)
+	run, err := s.e.store.GetRun(ctx, s.runID)
+	if err != nil || !run.Status.Final() {
+		s.idle = 0
+		return nil
+	}
+	if s.idle++; s.idle >= 2 {
+		return Errorf(CodeUnavailable,
+			"run %s ended %s but its events after index %d did not reach the event log; read the run", s.runID, run.Status, s.last)
+	}
+	return nil
+}
+
 // Done reports whether the stream is known to have nothing more: the
 // segment already ended at the cursor.
 func (s *Stream) Done() bool { return s.done }
 
 // Close releases the stream.
 func (s *Stream) Close() error {
+	if s.feed != nil {
+		s.feed.close()
+	}
+	if s.unfollow != nil {
+		s.unfollow()
+	}
 	if s.sub == nil {
 		return nil
 	}
@@ -1435,6 +1570,9 @@ func (s *Stream) Close() error {
 func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Stream, error) {
 	if after < -1 {
 		return nil, Errorf(CodeInvalid, "last_event_index must be -1 or greater")
+	}
+	if err := CheckID("run_id", runID); err != nil {
+		return nil, err
 	}
 	// A run this process is executing needs no store read; one whose
 	// events are held back is shown first (even if its end is stored: its
@@ -1513,7 +1651,7 @@ func (e *Engine) SubscribeRun(ctx context.Context, run *Run, after int64) (*Stre
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{sub: sub, log: e.log, e: e, runID: runID, last: after}, nil
+	return &Stream{sub: sub, log: e.log, e: e, runID: runID, last: after, unfollow: e.follow(ctx, runID)}, nil
 }
 
 // replaySegment reads the rest of run's ended segment after the cursor in
@@ -1635,6 +1773,9 @@ func (e *Engine) Close(ctx context.Context) error {
 
 // CreateSession stores a new session; the id is generated when empty.
 func (e *Engine) CreateSession(ctx context.Context, s *Session) (*Session, error) {
+	if err := errors.Join(CheckID("session_id", s.SessionID), CheckID("user_id", s.UserID)); err != nil {
+		return nil, err
+	}
 	if s.SessionID == "" {
 		s.SessionID = e.cfg.NewID()
 	}
@@ -1660,6 +1801,9 @@ func (e *Engine) CreateSession(ctx context.Context, s *Session) (*Session, error
 
 // GetSession returns a session.
 func (e *Engine) GetSession(ctx context.Context, id string) (*Session, error) {
+	if err := CheckID("session_id", id); err != nil {
+		return nil, err
+	}
 	e.flushDeferred(ctx)
 	s, err := e.store.GetSession(ctx, id)
 	if errors.Is(err, ErrNotFound) {

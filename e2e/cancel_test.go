@@ -156,7 +156,7 @@ func TestForegroundDisconnectCancels(t *testing.T) {
 
 	t.Run("foreground", func(t *testing.T) {
 		t.Parallel()
-		runID := drop(t, url.Values{"message": {"go on"}, "stream": {"true"}})
+		runID := drop(t, url.Values{"message": {"go on"}, "stream": {"true"}, "on_disconnect": {"cancel"}})
 		g.waitStatus(t, "long", runID, "CANCELLED")
 		frames := resumeGET(t, g, "long", runID, "-1")
 		events(t, frames, 0)

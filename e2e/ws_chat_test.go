@@ -130,10 +130,11 @@ func TestWSMultiplex(t *testing.T) {
 
 // A background run survives its socket: after a drop, a new socket's
 // subscribe with last_event_index gets exactly the missing events, then the
-// live ones. A foreground run is cancelled when its socket drops.
+// live ones. A foreground run is cancelled when its socket drops and
+// nobody follows it within the disconnect grace.
 func TestWSReconnectResume(t *testing.T) {
 	t.Parallel()
-	g := startGateway(t, wsConfig(""))
+	g := startGateway(t, wsConfig("runs:\n  disconnect_grace: 200ms\n"))
 	w, _ := wsDial(t, g, nil)
 	w.send(`{"action":"start","id":"bg","agent_id":"story","message":"tell me","background":true}`)
 	ack := w.expect("ack")
@@ -163,7 +164,7 @@ func TestWSReconnectResume(t *testing.T) {
 		}
 	}
 
-	// Foreground: the drop cancels the run.
+	// Foreground: the drop cancels the run (after the grace).
 	w3, _ := wsDial(t, g, nil)
 	w3.send(`{"action":"start","id":"fg","agent_id":"story","message":"tell me"}`)
 	fg := w3.expect("ack")

@@ -149,6 +149,9 @@ type RunForm struct {
 	SessionID  string `json:"session_id,omitempty" doc:"Session to continue; a new one is created when empty."`
 	UserID     string `json:"user_id,omitempty"`
 	Background bool   `json:"background" doc:"Run detached: 202 and poll, or (with stream) a resumable stream."`
+	// OnDisconnect is what a streaming foreground run's client going away
+	// does to it.
+	OnDisconnect core.DisconnectMode `json:"on_disconnect,omitempty" enum:"cancel,continue," doc:"A foreground stream's disconnect: empty (default) keeps the run going for runs.disconnect_grace and cancels it then unless someone follows it (GET .../stream or POST .../resume, on any replica); cancel cancels it at once; continue never cancels it."`
 }
 
 // ParseRunForm decodes and validates a run form.
@@ -165,6 +168,9 @@ func ParseRunForm(contentType string, body []byte) (*RunForm, error) {
 		return nil, err
 	}
 	if rf.Background, err = f.Bool("background", false); err != nil {
+		return nil, err
+	}
+	if rf.OnDisconnect, err = core.ParseDisconnectMode(strings.TrimSpace(f["on_disconnect"])); err != nil {
 		return nil, err
 	}
 	return rf, nil

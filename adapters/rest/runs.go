@@ -59,7 +59,7 @@ func (h *Handler) registerRuns() {
 
 	h.documentRaw(&huma.Operation{OperationID: "create-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs", Tags: []string{"Runs"},
 		Summary: "Run an agent",
-		Description: "Four modes: stream=true (SSE, default; a disconnect cancels the run), stream=false (blocking JSON), " +
+		Description: "Four modes: stream=true (SSE, default; a disconnect cancels the run after runs.disconnect_grace unless it is followed again; on_disconnect=cancel|continue), stream=false (blocking JSON), " +
 			"background=true (202 {run_id, session_id, status}; poll GET .../runs/{run_id}), background=true&stream=true (detached, resumable SSE).",
 		Parameters: []*huma.Param{{Name: "agent_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}},
 			{Name: IdempotencyKeyHeader, In: "header", Schema: &huma.Schema{Type: "string", MaxLength: &maxKeyLen},
@@ -187,6 +187,9 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 	if err != nil {
 		return fail(c, err)
 	}
+	// The form holds copies of what it needs: the body (the size of the
+	// message) goes back to the server now, not when a stream ends.
+	c.Request().ResetBody()
 	ctx := c.UserContext()
 	userID := principal(ctx).BindUserID(form.UserID)
 	if form.SessionID != "" {
@@ -214,28 +217,49 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 		}
 		return c.JSON(done)
 	}
-	run, err := h.eng.Start(ctx, params)
+	if !form.Stream {
+		run, err := h.eng.Start(ctx, params)
+		if err != nil {
+			return fail(c, err)
+		}
+		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
+	}
+	// The run's own stream is fed by its executor, so trimming never
+	// refuses it (core.Engine.StartStream).
+	run, s, err := h.eng.StartStream(ctx, params)
 	if err != nil {
 		return fail(c, err)
 	}
-	if !form.Stream {
-		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
+	mode := form.OnDisconnect
+	if form.Background {
+		mode = core.DisconnectContinue
 	}
-	return h.stream(c, run, -1, !form.Background)
+	return h.pump(c, run.RunID, s, mode)
 }
 
 // stream pumps the run's events after the cursor as SSE. When cancelOnDrop
-// is set (a foreground stream), a client disconnect cancels the run.
+// is set (a foreground stream), a client disconnect cancels the run once
+// runs.disconnect_grace passes with nobody following it.
 func (h *Handler) stream(c *fiber.Ctx, run *core.Run, after int64, cancelOnDrop bool) error {
 	runID := run.RunID
 	s, err := h.eng.SubscribeRun(c.UserContext(), run, after)
 	if err != nil {
 		return fail(c, err)
 	}
-	var onDrop func()
+	mode := core.DisconnectContinue
 	if cancelOnDrop {
+		mode = core.DisconnectGrace
+	}
+	return h.pump(c, runID, s, mode)
+}
+
+// pump streams s as SSE; a client disconnect is handed to the engine with
+// mode (core.Engine.Disconnected).
+func (h *Handler) pump(c *fiber.Ctx, runID string, s *core.Stream, mode core.DisconnectMode) error {
+	var onDrop func()
+	if mode != core.DisconnectContinue {
 		eng := h.eng
-		onDrop = func() { _, _ = eng.Cancel(context.Background(), runID) }
+		onDrop = func() { eng.Disconnected(runID, mode) }
 	}
 	return h.srv.StreamSSE(c, &eventSource{stream: s}, onDrop)
 }
@@ -253,22 +277,31 @@ func (h *Handler) continueRun(c *fiber.Ctx) error {
 	if _, err := h.runOf(ctx, agentID, runID, form.SessionID); err != nil {
 		return fail(c, err)
 	}
-	run, pausedAt, err := h.eng.Continue(ctx, core.ContinueParams{RunID: runID, Tools: form.Tools})
-	if err != nil {
-		return fail(c, err)
-	}
-	switch {
-	case form.Background && !form.Stream:
-		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
-	case !form.Stream:
-		done, err := h.eng.Wait(ctx, run.RunID, pausedAt)
+	p := core.ContinueParams{RunID: runID, Tools: form.Tools}
+	if form.Stream {
+		// Fed by the executor, as a streaming POST's own stream is.
+		run, _, s, err := h.eng.ContinueStream(ctx, p)
 		if err != nil {
 			return fail(c, err)
 		}
-		return c.JSON(done)
-	default:
-		return h.stream(c, run, pausedAt, !form.Background)
+		mode := core.DisconnectGrace
+		if form.Background {
+			mode = core.DisconnectContinue
+		}
+		return h.pump(c, run.RunID, s, mode)
 	}
+	run, pausedAt, err := h.eng.Continue(ctx, p)
+	if err != nil {
+		return fail(c, err)
+	}
+	if form.Background {
+		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
+	}
+	done, err := h.eng.Wait(ctx, run.RunID, pausedAt)
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(done)
 }
 
 func (h *Handler) resumeRun(c *fiber.Ctx) error {

@@ -191,7 +191,9 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 	if err := s.roomFor(""); err != nil {
 		return err
 	}
-	run, err := s.h.eng.Start(actx, core.StartParams{
+	// The run's own stream is fed by its executor, so trimming never
+	// refuses it (core.Engine.StartStream).
+	run, stream, err := s.h.eng.StartStream(actx, core.StartParams{
 		AgentID: f.AgentID, Message: f.Message, SessionID: f.SessionID,
 		UserID: p.BindUserID(f.UserID), Background: f.Background,
 		IdempotencyKey: f.IdempotencyKey, IdempotencyScope: p.Owner(),
@@ -201,7 +203,7 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 	}
 	ack := Ack{ID: f.ID, Action: ActionStart, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
 		Status: run.Status, Background: f.Background}
-	return s.follow(ctx, f, run.RunID, -1, !f.Background, ack)
+	return s.follow(ctx, f, run.RunID, -1, stream, !f.Background, ack)
 }
 
 // runOf returns the run named by the frame if the principal may act on it
@@ -238,7 +240,7 @@ func (s *session) subscribe(ctx, actx context.Context, f *ClientFrame) error {
 	after := f.LastEventIndex
 	ack := Ack{ID: f.ID, Action: ActionSubscribe, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
 		Status: run.Status, LastEventIndex: &after}
-	return s.follow(ctx, f, run.RunID, after, false, ack)
+	return s.follow(ctx, f, run.RunID, after, nil, false, ack)
 }
 
 func (s *session) continueRun(ctx, actx context.Context, f *ClientFrame) error {
@@ -248,13 +250,13 @@ func (s *session) continueRun(ctx, actx context.Context, f *ClientFrame) error {
 	if err := s.roomFor(f.RunID); err != nil {
 		return err
 	}
-	run, pausedAt, err := s.h.eng.Continue(actx, core.ContinueParams{RunID: f.RunID, Tools: f.Tools})
+	run, pausedAt, stream, err := s.h.eng.ContinueStream(actx, core.ContinueParams{RunID: f.RunID, Tools: f.Tools})
 	if err != nil {
 		return err
 	}
 	ack := Ack{ID: f.ID, Action: ActionContinue, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
 		Status: run.Status, LastEventIndex: &pausedAt, Background: f.Background}
-	return s.follow(ctx, f, run.RunID, pausedAt, !f.Background, ack)
+	return s.follow(ctx, f, run.RunID, pausedAt, stream, !f.Background, ack)
 }
 
 func (s *session) cancelRun(ctx context.Context, f *ClientFrame) error {
@@ -284,12 +286,13 @@ func (s *session) roomFor(runID string) error {
 	return nil
 }
 
-// follow subscribes to the run after the cursor, sends the ack, then pumps
+// follow subscribes to the run after the cursor (unless given the stream,
+// a run's own, already open), sends the ack, then pumps
 // the run's events to the socket until its segment ends. A pump already
 // following the run on this socket is stopped first (its frames all come
 // before the ack). foreground marks the run to be cancelled if the client
 // goes away before its segment ends.
-func (s *session) follow(ctx context.Context, f *ClientFrame, runID string, after int64, foreground bool, ack Ack) error {
+func (s *session) follow(ctx context.Context, f *ClientFrame, runID string, after int64, stream *core.Stream, foreground bool, ack Ack) error {
 	s.mu.Lock()
 	old := s.follows[runID]
 	s.mu.Unlock()
@@ -298,10 +301,12 @@ func (s *session) follow(ctx context.Context, f *ClientFrame, runID string, afte
 		<-old.done
 	}
 	fctx, cancel := context.WithCancel(ctx)
-	stream, err := s.h.eng.Subscribe(fctx, runID, after)
-	if err != nil {
-		cancel()
-		return err
+	if stream == nil {
+		var err error
+		if stream, err = s.h.eng.Subscribe(fctx, runID, after); err != nil {
+			cancel()
+			return err
+		}
 	}
 	if foreground {
 		s.mu.Lock()
@@ -387,7 +392,9 @@ func (s *session) waitIdle(ctx context.Context) {
 }
 
 // end stops every pump (the socket's ctx has ended) and, when the client
-// went away, cancels the foreground runs whose segment was still going.
+// went away, hands the foreground runs whose segment was still going to
+// the engine, which cancels them unless they are followed again within
+// runs.disconnect_grace (core.Engine.Disconnected).
 func (s *session) end(cancelForeground bool) {
 	s.mu.Lock()
 	for _, fl := range s.follows {
@@ -406,10 +413,8 @@ func (s *session) end(cancelForeground bool) {
 	s.foreground = map[string]bool{}
 	s.mu.Unlock()
 	for _, id := range runs {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if _, err := s.h.eng.Cancel(ctx, id); err != nil {
-			s.h.logger.Warn("ws: could not cancel a foreground run after its socket went away", "run_id", id, "err", err)
-		}
-		cancel()
+		// Cancelled once the disconnect grace passes with nobody following
+		// it: a client that reconnects and subscribes within it goes on.
+		s.h.eng.Disconnected(id, core.DisconnectGrace)
 	}
 }

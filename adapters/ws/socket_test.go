@@ -69,7 +69,8 @@ func startWS(t *testing.T, cfg Config, agents ...core.Agent) *wsEnv {
 	}
 	elog := memlog.New(core.EventLogConfig{})
 	quiet := slog.New(slog.DiscardHandler)
-	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: quiet, LeaseTTL: -1})
+	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: quiet, LeaseTTL: -1,
+		DisconnectGrace: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,8 +358,9 @@ func smallBuffers(ctx context.Context, network, addr string) (net.Conn, error) {
 	return c, err
 }
 
-// A client that goes away takes its foreground runs with it; background
-// runs go on.
+// A client that goes away takes its foreground runs with it once the
+// disconnect grace (300 ms here) passes with nobody following them;
+// background runs go on.
 func TestWSSocketDisconnectCancelsForegroundRuns(t *testing.T) {
 	t.Parallel()
 	env := startWS(t, Config{}, &paceAgent{id: "slow", n: 200, size: 10, delay: 20 * time.Millisecond})

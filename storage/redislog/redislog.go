@@ -9,6 +9,7 @@
 //
 //	P{R}:events   a stream holding the run's retained events
 //	P{R}:cancel   a string, present once a cancel was signalled (TTL Retention)
+//	P{R}:followers  a sorted set of the run's followers (followers.go)
 //
 // and the log uses one pub/sub channel, P + "cancel", whose messages are run
 // ids. The braces would keep a run's keys in one Redis Cluster hash slot.

@@ -171,6 +171,9 @@ func (s *Store) writer() {
 			}
 		}
 		s.commit(batch)
+		// The array is reused: it must not keep the writes (and the values
+		// they bind, a run's messages) alive until overwritten.
+		clear(batch)
 		s.committed()
 		s.catchUpCheckpoint()
 	}

@@ -24,11 +24,14 @@ func jsonColumn(name string, v any) (any, error) {
 			return nil, nil
 		}
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
+	// Encoded straight into the string's own memory: json.Marshal's copy
+	// of its buffer and a conversion to string would be two more copies of
+	// a run's messages (megabytes for a large message).
+	var b strings.Builder
+	if err := json.NewEncoder(&b).Encode(v); err != nil {
 		return nil, fmt.Errorf("sqlite: encode %s: %w", name, err)
 	}
-	return string(b), nil
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 // decodeJSON decodes a nullable JSON TEXT column into dst; NULL leaves dst
