@@ -19,7 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	riverqueue "github.com/agentgate/agentgate/queue/river"
+	"github.com/agentgate/agentgate/queue/riverqueue"
 	"github.com/agentgate/agentgate/storage/sqlite"
 )
 
