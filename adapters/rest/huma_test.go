@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -82,5 +83,36 @@ func TestEmbedderHumaAPIKeepsHumaErrors(t *testing.T) {
 	}
 	if _, ok := doc.Components.Schemas["ErrorModel"]; !ok {
 		t.Error("the embedder's OpenAPI document has no ErrorModel schema")
+	}
+}
+
+// TestFromErrorModel covers the errors huma builds that no route provokes
+// on demand: an error that is not an ErrorDetail (a handler's unexpected
+// error, an unreadable body) never shows in "errors", so its text stays
+// out of the answer unless the detail would be empty.
+func TestFromErrorModel(t *testing.T) {
+	loc := func(l, msg string, v any) error { return &huma.ErrorDetail{Location: l, Message: msg, Value: v} }
+	for _, c := range []struct {
+		status     int
+		msg        string
+		errs       []error
+		wantDetail string
+		wantErrors int
+	}{
+		{422, "validation failed", []error{loc("body.a", "expected string", 5), loc("query.b", "expected number", "x")}, "expected string (body.a: 5)", 2},
+		{500, "unexpected error occurred", []error{errors.New("dial tcp 10.0.0.7:5432: refused")}, "unexpected error occurred", 0},
+		{500, "", []error{errors.New("boom")}, "boom", 0},
+		{400, "request body is required", nil, "request body is required", 0},
+		{422, "validation failed", []error{nil, loc("body", "unexpected property", nil)}, "unexpected property (body: <nil>)", 1},
+	} {
+		m, ok := huma.NewError(c.status, c.msg, c.errs...).(*huma.ErrorModel)
+		if !ok {
+			t.Fatalf("huma.NewError is not huma's own")
+		}
+		got := fromErrorModel(m)
+		if got.GetStatus() != c.status || got.Detail != c.wantDetail || len(got.Errors) != c.wantErrors {
+			t.Errorf("%d %q %v: got %d %q with %d errors, want %d %q with %d", c.status, c.msg, c.errs,
+				got.GetStatus(), got.Detail, len(got.Errors), c.status, c.wantDetail, c.wantErrors)
+		}
 	}
 }

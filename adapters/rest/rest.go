@@ -113,23 +113,21 @@ func fromErrorModel(m *huma.ErrorModel) *apiError {
 	return e
 }
 
-// errorTransformer returns the transformer that swaps huma's ErrorModel for
+// detailErrors is the adapter's transformer: it swaps huma's ErrorModel for
 // an apiError. huma chose the response's Content-Type from the ErrorModel
 // (application/problem+json); it is set back to the negotiated type, which
 // is what an apiError body is sent with.
-func errorTransformer(api *huma.API) huma.Transformer {
-	return func(ctx huma.Context, _ string, v any) (any, error) {
-		m, ok := v.(*huma.ErrorModel)
-		if !ok {
-			return v, nil
-		}
-		ct, err := (*api).Negotiate(ctx.Header("Accept"))
-		if err != nil {
-			ct = "application/json"
-		}
-		ctx.SetHeader("Content-Type", ct)
-		return fromErrorModel(m), nil
+func detailErrors(api huma.API, ctx huma.Context, v any) (any, error) {
+	m, ok := v.(*huma.ErrorModel)
+	if !ok {
+		return v, nil
 	}
+	ct, err := api.Negotiate(ctx.Header("Accept"))
+	if err != nil {
+		ct = "application/json"
+	}
+	ctx.SetHeader("Content-Type", ct)
+	return fromErrorModel(m), nil
 }
 
 // documentErrors makes the OpenAPI document describe the errors as they are
@@ -160,7 +158,9 @@ func Register(srv *httptransport.Server, eng *core.Engine, cfg Config) *Handler 
 	hc.OpenAPIPath = "/openapi"
 	hc.SchemasPath = "/schemas"
 	var api huma.API
-	hc.Transformers = append(hc.Transformers, errorTransformer(&api))
+	hc.Transformers = append(hc.Transformers, func(ctx huma.Context, _ string, v any) (any, error) {
+		return detailErrors(api, ctx, v)
+	})
 	documentErrors(hc.OpenAPI)
 	api = humafiber.New(srv.App, hc)
 	if cfg.Policy == nil {
