@@ -5,8 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -89,6 +94,8 @@ var rules = []rule{
 // pkg is a package as go list describes it.
 type pkg struct {
 	ImportPath string
+	Dir        string
+	GoFiles    []string
 	Standard   bool
 	Imports    []string
 	Module     *struct {
@@ -164,7 +171,7 @@ func check(module string, pkgs map[string][]string, std func(string) bool, rules
 
 // load lists the module's packages with their direct imports (production
 // code, not tests) and the standard library's packages among their deps.
-func load(t *testing.T) (module string, pkgs map[string][]string, std map[string]bool) {
+func load(t *testing.T) (module string, pkgs map[string][]string, std map[string]bool, files []string) {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -200,14 +207,17 @@ func load(t *testing.T) (module string, pkgs map[string][]string, std map[string
 	for _, p := range own {
 		r := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
 		pkgs[r] = p.Imports
+		for _, f := range p.GoFiles {
+			files = append(files, filepath.Join(p.Dir, f))
+		}
 	}
-	return module, pkgs, std
+	return module, pkgs, std, files
 }
 
 // TestImportRules fails when a package of the module breaks an import rule
 // of DESIGN.md.
 func TestImportRules(t *testing.T) {
-	module, pkgs, std := load(t)
+	module, pkgs, std, _ := load(t)
 	vs, err := check(module, pkgs, func(p string) bool { return std[p] }, rules)
 	if err != nil {
 		t.Error(err)
@@ -269,5 +279,50 @@ func TestCheckFindsViolations(t *testing.T) {
 	// silently passed.
 	if _, err := check(m, map[string][]string{"core": nil}, std, []rule{{name: "r", pkgs: []string{"nowhere/..."}, forbid: []string{"x"}}}); err == nil {
 		t.Error("a rule that binds no package passed")
+	}
+}
+
+// initFuncs returns the files (of those given) that declare func init.
+func initFuncs(files []string) ([]string, error) {
+	var out []string
+	fset := token.NewFileSet()
+	for _, f := range files {
+		af, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range af.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && fd.Name.Name == "init" {
+				out = append(out, fset.Position(fd.Pos()).String())
+			}
+		}
+	}
+	return out, nil
+}
+
+// TestNoInit fails when production code declares func init: DESIGN.md
+// wants explicit wiring, and an init that changes a library's globals (as
+// the REST adapter's huma.NewError override once did) changes an
+// embedder's own use of that library.
+func TestNoInit(t *testing.T) {
+	_, _, _, files := load(t)
+	found, err := initFuncs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range found {
+		t.Errorf("%s: func init: wiring is explicit, in cmd and the root package (DESIGN.md, Layout and who may import whom)", at)
+	}
+	if len(files) == 0 {
+		t.Fatal("no Go file listed")
+	}
+
+	// And the scan finds one.
+	f := filepath.Join(t.TempDir(), "x.go")
+	if err := os.WriteFile(f, []byte("package x\n\nfunc (T) init() {}\n\nfunc init() {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := initFuncs([]string{f}); err != nil || len(got) != 1 || !strings.HasSuffix(got[0], ":5:1") {
+		t.Errorf("initFuncs on a file with func init = %v, %v; want its line 5", got, err)
 	}
 }

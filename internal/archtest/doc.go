@@ -3,5 +3,6 @@
 // the direct imports of every package of the module (go list), so that
 // `make test` fails when core imports an adapter, storage backend or
 // protocol library, an adapter imports SQL or Redis, storage imports an
-// adapter, or a library package imports the root package or cmd.
+// adapter, or a library package imports the root package or cmd; and when
+// production code declares func init (wiring is explicit).
 package archtest
