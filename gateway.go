@@ -21,13 +21,13 @@ import (
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/tool"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
-	riverqueue "github.com/agentgate/agentgate/queue/river"
+	"github.com/agentgate/agentgate/queue/riverqueue"
 	"github.com/agentgate/agentgate/storage/memlog"
 	"github.com/agentgate/agentgate/storage/postgres"
 	"github.com/agentgate/agentgate/storage/redislog"
 	"github.com/agentgate/agentgate/storage/sqlite"
 	"github.com/agentgate/agentgate/transport/egress"
-	httptransport "github.com/agentgate/agentgate/transport/http"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // Version is the build's version, set with -ldflags "-X github.com/agentgate/agentgate.Version=...".

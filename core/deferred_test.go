@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model/scripted"
+	"github.com/agentgate/agentgate/internal/testutil"
 )
 
 // countingStore counts the run writes that reach the store and can fail
@@ -152,7 +153,7 @@ func TestLongRunIsWrittenAfterTheDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-started
-	eventually(t, 5*time.Second, "the run stored after CreateDelay", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the run stored after CreateDelay", func() bool {
 		got, err := inner.GetRun(ctx, run.RunID)
 		return err == nil && got.Status == core.RunRunning && got.LeaseOwner == eng.InstanceID() && got.LeaseUntil > 0
 	})
@@ -385,7 +386,7 @@ func TestLongBlockingRunShowsAfterTheDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-started
-	eventually(t, 5*time.Second, "the run and its events shown after CreateDelay", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the run and its events shown after CreateDelay", func() bool {
 		got, err := inner.GetRun(ctx, run.RunID)
 		evs, lerr := readAll(t, log, run.RunID)
 		return err == nil && got.Status == core.RunRunning && lerr == nil && len(evs) == 2

@@ -152,7 +152,7 @@ type Subscription interface {
 
 // Queue executes background runs durably: a run enqueued is executed by some
 // replica's worker (through Engine.ExecuteQueued) even if the process that
-// enqueued it dies. Implementations: queue/river.
+// enqueued it dies. Implementations: queue/riverqueue.
 type Queue interface {
 	// Enqueue schedules the PENDING run for execution.
 	Enqueue(ctx context.Context, runID string) error

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/internal/testutil"
 )
 
 // countingAgent counts its executions; each waits for release (nil: none).
@@ -196,7 +197,7 @@ func TestKeyedRunIsStoredBeforeStartReturns(t *testing.T) {
 		r, _ := b.eng.RunBlocking(ctx, core.StartParams{AgentID: "a", Message: "blocking", IdempotencyKey: "kb", SessionID: "s-kb"})
 		blocked <- r
 	}()
-	eventually(t, 5*time.Second, "the blocking keyed run in the store", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the blocking keyed run in the store", func() bool {
 		runs, err := b.store.ListRuns(ctx, core.ListRunsParams{SessionID: "s-kb"})
 		return err == nil && len(runs) == 1 && runs[0].Status == core.RunRunning
 	})

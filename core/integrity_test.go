@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model/scripted"
+	"github.com/agentgate/agentgate/internal/testutil"
 )
 
 var errDown = &core.Error{Code: core.CodeUnavailable, Message: "backend down (test)"}
@@ -150,7 +151,7 @@ func TestStoreFailingAtTheEndOfARun(t *testing.T) {
 	store.down.Store(true)
 	close(release)
 	// Down for several leases: every write of the run's end fails.
-	eventually(t, 5*time.Second, "the end's write to fail a few times", func() bool { return store.fails.Load() >= 5 })
+	testutil.Eventually(t, 5*time.Second, "the end's write to fail a few times", func() bool { return store.fails.Load() >= 5 })
 	time.Sleep(600 * time.Millisecond)
 	if evs := logged(t, mem, run.RunID); endings(evs) != 0 {
 		t.Fatalf("the ending event went out while the store could not hold the end: %v", types(evs))
@@ -214,7 +215,7 @@ func TestReaperStoresTheOutcomeTheLogEndedWith(t *testing.T) {
 		core.Event{Event: core.EventRunError, Content: "model broke", ErrorType: "model_error"})
 	eng := engineOn(t, store, log, core.EngineConfig{LeaseTTL: 100 * time.Millisecond, Queue: &memQueue{}})
 
-	eventually(t, 5*time.Second, "the runs to be settled", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the runs to be settled", func() bool {
 		a, _ := store.GetRun(ctx, completed.RunID)
 		b, _ := store.GetRun(ctx, failed.RunID)
 		return a.Status.Final() && b.Status.Final()
@@ -247,7 +248,7 @@ func TestReaperDoesNotAppendToALostLog(t *testing.T) {
 	ctx := context.Background()
 	run := runInLog(t, store, log, false)
 	engineOn(t, store, log, core.EngineConfig{LeaseTTL: 100 * time.Millisecond})
-	eventually(t, 5*time.Second, "the run to be reaped", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the run to be reaped", func() bool {
 		r, _ := store.GetRun(ctx, run.RunID)
 		return r.Status.Final()
 	})
@@ -304,12 +305,12 @@ func TestBackgroundRunSurvivesALogOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the run's first chunks", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the run's first chunks", func() bool {
 		evs, _ := mem.Read(ctx, core.ReadParams{RunID: run.RunID, After: -1})
 		return len(evs) >= 3
 	})
 	log.down.Store(true)
-	eventually(t, 5*time.Second, "the run to notice the outage", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the run to notice the outage", func() bool {
 		_, err := eng.Start(ctx, core.StartParams{AgentID: "slow", Message: "y"})
 		return err != nil
 	})
@@ -448,7 +449,7 @@ func TestEndingEventRetriedAfterTheRun(t *testing.T) {
 		t.Fatalf("stored run while the log is down: %+v", got)
 	}
 	log.down.Store(false)
-	eventually(t, 10*time.Second, "the ending event to be appended", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the ending event to be appended", func() bool {
 		evs, _ := mem.Read(ctx, core.ReadParams{RunID: run.RunID, After: -1})
 		return endings(evs) == 1
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model/scripted"
+	"github.com/agentgate/agentgate/internal/testutil"
 	"github.com/agentgate/agentgate/storage/memlog"
 	"github.com/agentgate/agentgate/storage/sqlite"
 )
@@ -44,17 +45,6 @@ func sharedBackends(t *testing.T) (core.Store, core.EventLog) {
 	log := memlog.New(core.EventLogConfig{})
 	t.Cleanup(func() { _ = log.Close(); _ = store.Close() })
 	return store, log
-}
-
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestReaperEndsRunWhoseExecutorVanished(t *testing.T) {
@@ -203,7 +193,7 @@ func TestReaperRequeuesQueuedRunNotStarted(t *testing.T) {
 	if err := store.CreateRun(ctx, lost); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the lost run to be enqueued again", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the lost run to be enqueued again", func() bool {
 		q.mu.Lock()
 		defer q.mu.Unlock()
 		return len(q.runs) == 1 && q.runs[0] == lost.RunID

@@ -29,7 +29,7 @@ import (
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/storage/memlog"
 	"github.com/agentgate/agentgate/storage/sqlite"
-	httptransport "github.com/agentgate/agentgate/transport/http"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

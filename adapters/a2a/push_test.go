@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/internal/testutil"
 	"github.com/agentgate/agentgate/transport/egress"
 )
 
@@ -50,18 +51,6 @@ func (h *hookServer) snapshot() (attempts, accepted []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.attempts...), append([]string(nil), h.accepted...)
-}
-
-// waitFor polls cond for up to d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 var pushAgents = func() []*scriptAgent {
@@ -139,7 +128,7 @@ func TestPushRetriesUntilAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := expectedUpdates(t, env.eng, run.RunID)
-	waitFor(t, 5*time.Second, "every update accepted", func() bool { _, acc := hook.snapshot(); return len(acc) >= len(want) })
+	testutil.Eventually(t, 5*time.Second, "every update accepted", func() bool { _, acc := hook.snapshot(); return len(acc) >= len(want) })
 	attempts, accepted := hook.snapshot()
 	for i := range want {
 		if accepted[i] != want[i] {
@@ -223,7 +212,7 @@ func TestPushGivesUp(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := expectedUpdates(t, env.eng, run.RunID)
-		waitFor(t, 5*time.Second, "every attempt", func() bool { a, _ := hook.snapshot(); return len(a) >= len(want)*c.perUpdate })
+		testutil.Eventually(t, 5*time.Second, "every attempt", func() bool { a, _ := hook.snapshot(); return len(a) >= len(want)*c.perUpdate })
 		time.Sleep(20 * time.Millisecond)
 		if a, _ := hook.snapshot(); len(a) != len(want)*c.perUpdate {
 			t.Errorf("%d: %d attempts, want %d", c.code, len(a), len(want)*c.perUpdate)
@@ -253,7 +242,7 @@ func TestPushFollowsAcrossPause(t *testing.T) {
 	if paused, err := env.eng.Wait(ctx, run.RunID, -1); err != nil || paused.Status != core.RunPaused {
 		t.Fatalf("%v %v", paused, err)
 	}
-	waitFor(t, 5*time.Second, "input-required delivered", func() bool {
+	testutil.Eventually(t, 5*time.Second, "input-required delivered", func() bool {
 		_, acc := hook.snapshot()
 		return len(acc) > 0 && json.Valid([]byte(acc[len(acc)-1])) && strings.Contains(acc[len(acc)-1], "TASK_STATE_INPUT_REQUIRED")
 	})
@@ -261,7 +250,7 @@ func TestPushFollowsAcrossPause(t *testing.T) {
 	if _, _, err := env.eng.Continue(ctx, core.ContinueParams{RunID: run.RunID, Tools: []core.ToolExecution{{ToolCallID: "c1", Confirmed: &yes}}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "completed delivered", func() bool {
+	testutil.Eventually(t, 10*time.Second, "completed delivered", func() bool {
 		_, acc := hook.snapshot()
 		return len(acc) > 0 && strings.Contains(acc[len(acc)-1], "TASK_STATE_COMPLETED")
 	})

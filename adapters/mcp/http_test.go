@@ -22,7 +22,7 @@ import (
 	mcpadapter "github.com/agentgate/agentgate/adapters/mcp"
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
-	httptransport "github.com/agentgate/agentgate/transport/http"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // These tests serve the adapter on the real transport (fiber app with the

@@ -13,7 +13,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
-	httptransport "github.com/agentgate/agentgate/transport/http"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // The REST adapter asks auth's one policy about every route (it never

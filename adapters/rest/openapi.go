@@ -12,7 +12,7 @@ import (
 	"github.com/swaggest/swgui/v5emb"
 
 	"github.com/agentgate/agentgate/auth"
-	httptransport "github.com/agentgate/agentgate/transport/http"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // The OpenAPI document says what the routes really answer: the statuses

@@ -8,7 +8,7 @@ import (
 	"strconv"
 
 	"github.com/agentgate/agentgate/core"
-	httptransport "github.com/agentgate/agentgate/transport/http"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // RenderEvent renders one event as an SSE frame:

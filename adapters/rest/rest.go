@@ -5,7 +5,6 @@ package rest
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"reflect"
 	"time"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
-	httptransport "github.com/agentgate/agentgate/transport/http"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // Config configures the REST adapter.
@@ -88,23 +87,65 @@ func toAPIError(err error) *apiError {
 	return &apiError{status: StatusOf(err), ErrorBody: errorBody(err)}
 }
 
-func init() {
-	// Validation errors from huma take the same {"detail"} shape.
-	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
-		e := &apiError{status: status, ErrorBody: httptransport.ErrorBody{Detail: msg}}
-		for _, x := range errs {
-			var d *huma.ErrorDetail
-			if errors.As(x, &d) {
-				e.Errors = append(e.Errors, d)
-				if e.Detail == "validation failed" || e.Detail == "" {
-					e.Detail = d.Error()
-				}
-			} else if x != nil && e.Detail == "" {
-				e.Detail = x.Error()
+// fromErrorModel gives the errors huma writes itself (validation, unreadable
+// bodies, and huma.WriteErr) the {"detail"} shape of every other error. It
+// runs as a transformer of this adapter's API instead of replacing the global
+// huma.NewError, so that another huma API in the same process (an embedder's)
+// keeps huma's own error model.
+//
+// huma builds the ErrorModel from the errors it was given: validation errors
+// are ErrorDetails, which always carry a location; any other error became a
+// detail without one. Those are left out of "errors" and only fill an empty
+// detail, and the first located error replaces the generic "validation
+// failed".
+func fromErrorModel(m *huma.ErrorModel) *apiError {
+	e := &apiError{status: m.Status, ErrorBody: httptransport.ErrorBody{Detail: m.Detail}}
+	for _, d := range m.Errors {
+		switch {
+		case d == nil:
+		case d.Location != "":
+			e.Errors = append(e.Errors, d)
+			if e.Detail == "validation failed" || e.Detail == "" {
+				e.Detail = d.Error()
+			}
+		case e.Detail == "":
+			e.Detail = d.Message
+		}
+	}
+	return e
+}
+
+// detailErrors is the adapter's transformer: it swaps huma's ErrorModel for
+// an apiError. huma chose the response's Content-Type from the ErrorModel
+// (application/problem+json); it is set back to the negotiated type, which
+// is what an apiError body is sent with.
+func detailErrors(api huma.API, ctx huma.Context, v any) (any, error) {
+	m, ok := v.(*huma.ErrorModel)
+	if !ok {
+		return v, nil
+	}
+	ct, err := api.Negotiate(ctx.Header("Accept"))
+	if err != nil {
+		ct = "application/json"
+	}
+	ctx.SetHeader("Content-Type", ct)
+	return fromErrorModel(m), nil
+}
+
+// documentErrors makes the OpenAPI document describe the errors as they are
+// sent: huma documents its ErrorModel; the alias makes that schema the
+// apiError's, and the hook files it under application/json, not
+// application/problem+json.
+func documentErrors(oapi *huma.OpenAPI) {
+	oapi.Components.Schemas.RegisterTypeAlias(reflect.TypeOf(huma.ErrorModel{}), reflect.TypeOf(apiError{}))
+	oapi.OnAddOperation = append(oapi.OnAddOperation, func(_ *huma.OpenAPI, op *huma.Operation) {
+		for _, r := range op.Responses {
+			if mt, ok := r.Content["application/problem+json"]; ok {
+				delete(r.Content, "application/problem+json")
+				r.Content["application/json"] = mt
 			}
 		}
-		return e
-	}
+	})
 }
 
 // Register mounts the REST routes, /openapi.json and /docs on srv's app.
@@ -118,7 +159,12 @@ func Register(srv *httptransport.Server, eng *core.Engine, cfg Config) *Handler 
 	hc.DocsPath = ""     // /docs is served from embedded assets (registerDocs)
 	hc.OpenAPIPath = "/openapi"
 	hc.SchemasPath = "/schemas"
-	api := humafiber.New(srv.App, hc)
+	var api huma.API
+	hc.Transformers = append(hc.Transformers, func(ctx huma.Context, _ string, v any) (any, error) {
+		return detailErrors(api, ctx, v)
+	})
+	documentErrors(hc.OpenAPI)
+	api = humafiber.New(srv.App, hc)
 	if cfg.Policy == nil {
 		cfg.Policy = auth.DefaultPolicy()
 	}

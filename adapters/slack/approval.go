@@ -11,7 +11,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/agentgate/agentgate/core"
-	httptransport "github.com/agentgate/agentgate/transport/http"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // approvalMessage renders a paused run's pending tool calls with Approve

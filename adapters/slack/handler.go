@@ -30,7 +30,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/agentgate/agentgate/core"
-	httptransport "github.com/agentgate/agentgate/transport/http"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // Operation ids of the two routes in the auth policy.

@@ -21,7 +21,7 @@ import (
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/storage/memlog"
 	"github.com/agentgate/agentgate/storage/sqlite"
-	httptransport "github.com/agentgate/agentgate/transport/http"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 const testSecret = "8f742231b10e8888abcd99yyyzzz85a5"

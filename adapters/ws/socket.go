@@ -19,7 +19,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
-	httptransport "github.com/agentgate/agentgate/transport/http"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // Path is where the WebSocket interface is served.

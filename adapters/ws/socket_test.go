@@ -19,7 +19,7 @@ import (
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/storage/memlog"
 	"github.com/agentgate/agentgate/storage/sqlite"
-	httptransport "github.com/agentgate/agentgate/transport/http"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // Socket tests: the handler behind the real fiber app and transport

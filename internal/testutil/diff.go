@@ -1,6 +1,7 @@
 // Package testutil holds small helpers shared by tests: golden-file diffs
 // for the adapters and the end-to-end suite, and recorders for model and
-// agent tests (Deltas, Execute).
+// agent tests (Deltas, Execute), and Eventually, the one wait-for-a-condition
+// helper.
 package testutil
 
 import (

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/internal/testutil"
 )
 
 // appendRun appends n events to run id, finishing it when finish is set.
@@ -125,7 +126,7 @@ func TestFinishedQueueForgetsExpiredRuns(t *testing.T) {
 		defer l.finishedQ.Unlock()
 		return len(l.finishedQ.q) - l.finishedQ.head
 	}
-	waitFor(t, "the janitor to drop the expired runs and their queue entries", func() bool {
+	testutil.Eventually(t, 3*time.Second, "the janitor to drop the expired runs and their queue entries", func() bool {
 		runs, _ := l.counts()
 		return runs == 0 && queued() == 0 && l.held.Load() == 0
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/internal/testutil"
 	"github.com/agentgate/agentgate/storage/eventlogtest"
 )
 
@@ -31,17 +32,6 @@ func (l *Log) counts() (runs, cancels int) {
 		sh.mu.Unlock()
 	}
 	return runs, cancels
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestDefaults(t *testing.T) {
@@ -158,7 +148,7 @@ func TestJanitor(t *testing.T) {
 	if runs, _ := l.counts(); runs != 10 {
 		t.Fatalf("holding %d runs after the placeholder's subscriber left, want 10", runs)
 	}
-	waitFor(t, "the janitor", func() bool {
+	testutil.Eventually(t, 3*time.Second, "the janitor", func() bool {
 		runs, cancels := l.counts()
 		return runs == 5 && cancels == 0
 	})

@@ -26,6 +26,7 @@ import (
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/internal/mcptestserver"
+	"github.com/agentgate/agentgate/internal/testutil"
 )
 
 // serveEnv, set in a child's environment, makes the test binary serve the
@@ -146,18 +147,6 @@ func mustCall(t *testing.T, s *Source, name string, args map[string]any) string 
 	return out
 }
 
-// eventually retries f until it reports true.
-func eventually(t *testing.T, within time.Duration, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestToolsAndCalls(t *testing.T) {
 	t.Parallel()
 	transports(t, func(t *testing.T, cfg Config) {
@@ -238,7 +227,7 @@ func TestListChanged(t *testing.T) {
 			t.Fatal("extra listed before add_tool")
 		}
 		mustCall(t, s, "t_add_tool", nil)
-		eventually(t, 10*time.Second, "t_extra listed", func() bool { return find(s.Tools(), "t_extra") != nil })
+		testutil.Eventually(t, 10*time.Second, "t_extra listed", func() bool { return find(s.Tools(), "t_extra") != nil })
 		if out := mustCall(t, s, "t_extra", nil); out != "extra" {
 			t.Fatalf("extra = %q", out)
 		}
@@ -287,7 +276,7 @@ func TestStdioReconnectAfterKill(t *testing.T) {
 		t.Fatalf("Tools while disconnected: %d", n)
 	}
 	var pid2 int
-	eventually(t, 10*time.Second, "a call on a new process", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a call on a new process", func() bool {
 		p, err := pidOf(t, s)
 		pid2 = p
 		return err == nil
@@ -300,7 +289,7 @@ func TestStdioReconnectAfterKill(t *testing.T) {
 	}
 	// Killed again: the process is restarted again.
 	kill(t, pid2)
-	eventually(t, 10*time.Second, "a call on a third process", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a call on a third process", func() bool {
 		p, err := pidOf(t, s)
 		return err == nil && p != pid2
 	})
@@ -327,7 +316,7 @@ func TestStdioKilledDuringCall(t *testing.T) {
 	if d := time.Since(begin); d > 5*time.Second {
 		t.Fatalf("the call failed after %v, not promptly", d)
 	}
-	eventually(t, 10*time.Second, "a call after reconnection", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a call after reconnection", func() bool {
 		p, err := pidOf(t, s)
 		return err == nil && p != pid
 	})
@@ -482,13 +471,13 @@ func TestHTTPServerRestart(t *testing.T) {
 				t.Fatalf("Tools while disconnected: %d", n)
 			}
 			srv.start()
-			eventually(t, 15*time.Second, "a call after the restart", func() bool {
+			testutil.Eventually(t, 15*time.Second, "a call after the restart", func() bool {
 				out, err := call(t, s, "t_echo", map[string]any{"text": "again"})
 				return err == nil && out == "again"
 			})
 			// The new server's list changes arrive too.
 			mustCall(t, s, "t_add_tool", nil)
-			eventually(t, 10*time.Second, "t_extra listed", func() bool { return find(s.Tools(), "t_extra") != nil })
+			testutil.Eventually(t, 10*time.Second, "t_extra listed", func() bool { return find(s.Tools(), "t_extra") != nil })
 
 			// Restarted between calls: a session-based server has forgotten
 			// the session (404), and the next call says so; a stateless one
@@ -499,14 +488,14 @@ func TestHTTPServerRestart(t *testing.T) {
 			if legacy && (err == nil || !strings.Contains(err.Error(), "mcp server t: connection lost")) {
 				t.Fatalf("call after a restart between calls: err = %v", err)
 			}
-			eventually(t, 15*time.Second, "a call after the second restart", func() bool {
+			testutil.Eventually(t, 15*time.Second, "a call after the second restart", func() bool {
 				out, err := call(t, s, "t_echo", map[string]any{"text": "again"})
 				return err == nil && out == "again"
 			})
 			if find(s.Tools(), "t_extra") != nil {
 				// The restarted server has no extra: listed again on
 				// reconnection (legacy) or when the listen stream reopened.
-				eventually(t, 10*time.Second, "t_extra gone", func() bool { return find(s.Tools(), "t_extra") == nil })
+				testutil.Eventually(t, 10*time.Second, "t_extra gone", func() bool { return find(s.Tools(), "t_extra") == nil })
 			}
 		})
 	}
@@ -575,7 +564,7 @@ func TestCloseIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustCall(t, s, "t_add_tool", nil)
-	eventually(t, 10*time.Second, "t_extra listed", func() bool { return find(s.Tools(), "t_extra") != nil })
+	testutil.Eventually(t, 10*time.Second, "t_extra listed", func() bool { return find(s.Tools(), "t_extra") != nil })
 	// A disconnection leaves a reconnection behind, which Close stops too.
 	kill(t, pid)
 	if _, err := call(t, s, "t_echo", map[string]any{"text": "x"}); err == nil {
@@ -591,7 +580,7 @@ func TestCloseIdempotent(t *testing.T) {
 	if _, err := tools[0].Call(context.Background(), nil); err == nil || err.Error() != "mcp server t: closed" {
 		t.Fatalf("call after Close: %v", err)
 	}
-	eventually(t, 10*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	testutil.Eventually(t, 10*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 
 	// Close while calls are in flight ends them.
 	s2, err := Start(context.Background(), cfg)
@@ -621,7 +610,7 @@ func TestCloseIdempotent(t *testing.T) {
 	if d := time.Since(begin); d > 5*time.Second {
 		t.Fatalf("Close took %v", d)
 	}
-	eventually(t, 10*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	testutil.Eventually(t, 10*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 // A run of the built-in agent calls two MCP tools; the server dies during
@@ -688,7 +677,7 @@ func TestAgentRunGoesOnWhenServerDies(t *testing.T) {
 		t.Fatalf("ToolCallError event = %+v", toolErr)
 	}
 	// The source recovers for the next run.
-	eventually(t, 10*time.Second, "a call after reconnection", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a call after reconnection", func() bool {
 		out, err := find(s.Tools(), "fs_pid").Call(context.Background(), nil)
 		return err == nil && out != strconv.Itoa(pid)
 	})

@@ -19,7 +19,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	riverqueue "github.com/agentgate/agentgate/queue/river"
+	"github.com/agentgate/agentgate/internal/testutil"
+	"github.com/agentgate/agentgate/queue/riverqueue"
 	"github.com/agentgate/agentgate/storage/sqlite"
 )
 
@@ -323,17 +324,6 @@ func (f *fakeExec) quiet(t *testing.T, d time.Duration) {
 	}
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // logRecorder is a slog.Handler that keeps messages (Warn and above are
 // also written to the test log) and can be muted (a killed replica).
 type logRecorder struct {
@@ -422,7 +412,7 @@ func TestExecutesOnce(t *testing.T) {
 		if c := exec.next(t, 10*time.Second); c != (call{"run-1", 1}) {
 			t.Fatalf("call = %+v, want run-1 attempt 1", c)
 		}
-		eventually(t, 5*time.Second, "the job to complete", func() bool {
+		testutil.Eventually(t, 5*time.Second, "the job to complete", func() bool {
 			return db.queryString(t, "SELECT state FROM river_job") == "completed"
 		})
 		exec.quiet(t, 500*time.Millisecond)
@@ -455,7 +445,7 @@ func TestConcurrencyBounded(t *testing.T) {
 				t.Fatalf("Enqueue: %v", err)
 			}
 		}
-		eventually(t, 10*time.Second, "3 runs executing", func() bool {
+		testutil.Eventually(t, 10*time.Second, "3 runs executing", func() bool {
 			_, running, _ := exec.snapshot()
 			return running == 3
 		})
@@ -464,7 +454,7 @@ func TestConcurrencyBounded(t *testing.T) {
 			t.Fatalf("running %d, max %d, calls %d; want 3, 3, 3", running, maxRunning, len(calls))
 		}
 		close(release)
-		eventually(t, 15*time.Second, "every run executed", func() bool {
+		testutil.Eventually(t, 15*time.Second, "every run executed", func() bool {
 			calls, _, _ := exec.snapshot()
 			return len(calls) == runs
 		})
@@ -508,7 +498,7 @@ func TestRetriesFailures(t *testing.T) {
 		if d := time.Since(start); d < 500*time.Millisecond {
 			t.Fatalf("retried after %v, want River's backoff (~1 s)", d)
 		}
-		eventually(t, 5*time.Second, "the job to be discarded", func() bool {
+		testutil.Eventually(t, 5*time.Second, "the job to be discarded", func() bool {
 			return db.queryString(t, "SELECT state FROM river_job") == "discarded"
 		})
 		if !logs.has("giving up") {
@@ -550,7 +540,7 @@ func TestLongRunHeartbeat(t *testing.T) {
 		if at1 := db.queryString(t, attemptedAt); at1 == at0 {
 			t.Fatalf("attempted_at still %s after 500 ms: no heartbeat", at0)
 		}
-		eventually(t, 5*time.Second, "the job to complete", func() bool {
+		testutil.Eventually(t, 5*time.Second, "the job to complete", func() bool {
 			return db.queryString(t, "SELECT state FROM river_job") == "completed"
 		})
 		if cutShort.Load() {
@@ -589,7 +579,7 @@ func TestRescuedAfterCrash(t *testing.T) {
 		if c := execA.next(t, 10*time.Second); c != (call{"run-crash", 1}) {
 			t.Fatalf("A got %+v, want run-crash attempt 1", c)
 		}
-		eventually(t, 10*time.Second, "A to lead", func() bool {
+		testutil.Eventually(t, 10*time.Second, "A to lead", func() bool {
 			return db.queryString(t, "SELECT count(*) FROM river_leader") == "1"
 		})
 
@@ -623,7 +613,7 @@ func TestRescuedAfterCrash(t *testing.T) {
 		if calls, _, _ := execA.snapshot(); len(calls) != 1 {
 			t.Fatalf("A calls %v, want 1", calls)
 		}
-		eventually(t, 5*time.Second, "the job to complete", func() bool {
+		testutil.Eventually(t, 5*time.Second, "the job to complete", func() bool {
 			return db.queryString(t, "SELECT state FROM river_job") == "completed"
 		})
 	})
@@ -792,7 +782,7 @@ func TestRescueHandsALostJobOverAtOnce(t *testing.T) {
 			t.Fatalf("B got %+v, want run-lost attempt 2", c)
 		}
 		t.Logf("re-executed %v after Rescue", time.Since(lost).Round(10*time.Millisecond))
-		eventually(t, 5*time.Second, "the job to complete", func() bool {
+		testutil.Eventually(t, 5*time.Second, "the job to complete", func() bool {
 			return db.queryString(t, "SELECT state FROM river_job") == "completed"
 		})
 		// A run without a live job is enqueued again.
@@ -809,7 +799,7 @@ func TestRescueHandsALostJobOverAtOnce(t *testing.T) {
 		}
 		execB.next(t, 5*time.Second)
 		execB.next(t, 5*time.Second) // attempt 2 fails too: the next retry is far off
-		eventually(t, 5*time.Second, "the job to wait for its retry", func() bool {
+		testutil.Eventually(t, 5*time.Second, "the job to wait for its retry", func() bool {
 			return db.queryString(t, "SELECT state FROM river_job WHERE CAST(args AS TEXT) LIKE '%run-retry%'") == "retryable"
 		})
 		if err := qb.Rescue(ctx, "run-retry", time.Now()); err != nil {

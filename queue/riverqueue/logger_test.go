@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	riverqueue "github.com/agentgate/agentgate/queue/river"
+	"github.com/agentgate/agentgate/queue/riverqueue"
 )
 
 // syncBuffer is a bytes.Buffer safe for River's goroutines.
