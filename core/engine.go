@@ -1486,6 +1486,11 @@ func (s *Stream) next(ctx context.Context) (Event, error) {
 		s.feed.close()
 		s.feed = nil
 		sub, err := s.log.Subscribe(ctx, ReadParams{RunID: s.runID, After: s.last})
+		if errors.Is(err, io.EOF) {
+			// As below: a log's connection ending is a failure, never
+			// the end of the stream (the error must not wrap io.EOF).
+			return Event{}, Errorf(CodeUnavailable, "%s; resume the run after index %d once it is back", MessageOf(err), s.last)
+		}
 		if err != nil {
 			return Event{}, err
 		}
