@@ -119,6 +119,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		BodyLimit: cfg.HTTP.BodyLimit, HeartbeatInterval: cfg.HTTP.Heartbeat, Logger: logger,
 		Auth: authn, Limiter: auth.NewLimiter(auth.LimiterConfig{RPS: cfg.Auth.RateLimit.RPS, Burst: cfg.Auth.RateLimit.Burst}),
 		CORSOrigins: cfg.Auth.CORSOrigins,
+		// Without auth the gateway listens on the loopback only; a chat UI
+		// served there too is allowed without configuration.
+		CORSLoopback: (cfg.AuthMode == "" || cfg.AuthMode == auth.ModeNone) && !cfg.Auth.AllowRemoteWithoutAuth,
 	})
 	policy := auth.DefaultPolicy()
 	rest.Register(g.srv, eng, rest.Config{

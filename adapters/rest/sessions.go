@@ -23,26 +23,57 @@ type PageMeta struct {
 
 // SessionPage is a page of sessions.
 type SessionPage struct {
-	Data []*core.Session `json:"data"`
+	Data []SessionSchema `json:"data"`
 	Meta PageMeta        `json:"meta"`
+}
+
+// SessionSchema is a session as AgentOS answers it (agno os/schema.py
+// SessionSchema): the summary is an object, not a bare string.
+type SessionSchema struct {
+	*core.Session
+	Summary *SessionSummary `json:"session_summary,omitempty"`
+}
+
+// SessionSummary is agno's session summary object.
+type SessionSummary struct {
+	Summary string `json:"summary"`
+}
+
+func sessionSchema(s *core.Session) SessionSchema {
+	out := SessionSchema{Session: s}
+	if s.Summary != "" {
+		out.Summary = &SessionSummary{Summary: s.Summary}
+	}
+	return out
 }
 
 // SessionDetail is one session with its chat history.
 type SessionDetail struct {
-	*core.Session
+	SessionSchema
 	AgentSessionID string         `json:"agent_session_id,omitempty"`
 	ChatHistory    []core.Message `json:"chat_history"`
 	TotalTokens    int64          `json:"total_tokens"`
 }
 
-// CreateSessionBody is the body of POST /sessions.
+// CreateSessionBody is the body of POST /sessions. agno's client sends
+// every field, null when unset, so each one may be null.
 type CreateSessionBody struct {
-	SessionID    string         `json:"session_id,omitempty"`
-	SessionName  string         `json:"session_name,omitempty" maxLength:"1024"`
-	SessionState map[string]any `json:"session_state,omitempty"`
-	Metadata     map[string]any `json:"metadata,omitempty"`
-	UserID       string         `json:"user_id,omitempty"`
-	AgentID      string         `json:"agent_id,omitempty"`
+	SessionID    *string        `json:"session_id,omitempty" nullable:"true"`
+	SessionName  *string        `json:"session_name,omitempty" maxLength:"1024" nullable:"true"`
+	SessionState map[string]any `json:"session_state,omitempty" nullable:"true"`
+	Metadata     map[string]any `json:"metadata,omitempty" nullable:"true"`
+	UserID       *string        `json:"user_id,omitempty" nullable:"true"`
+	AgentID      *string        `json:"agent_id,omitempty" nullable:"true"`
+	TeamID       *string        `json:"team_id,omitempty" nullable:"true"`
+	WorkflowID   *string        `json:"workflow_id,omitempty" nullable:"true"`
+}
+
+// deref is the string p points to, or "".
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // UpdateSessionBody is the body of PATCH /sessions/{session_id}.
@@ -73,9 +104,16 @@ func (h *Handler) detail(ctx context.Context, s *core.Session) (*SessionDetail, 
 	if err != nil {
 		return nil, err
 	}
-	d := &SessionDetail{Session: s, ChatHistory: []core.Message{}}
+	d := &SessionDetail{SessionSchema: sessionSchema(s), ChatHistory: []core.Message{}}
 	if s.SessionType == core.SessionAgent {
 		d.AgentSessionID = s.SessionID
+	}
+	if s.SessionName == "" && len(runs) > 0 {
+		// Unnamed (created before its first run): AgentOS names it after
+		// the first user message.
+		named := *s
+		named.SessionName = core.SessionNameOf(runs[0].Input.InputContent)
+		d.Session = &named
 	}
 	for _, r := range runs {
 		for _, m := range r.Messages {
@@ -132,11 +170,12 @@ func (h *Handler) registerSessions() {
 			if err != nil {
 				return nil, toAPIError(err)
 			}
-			if list == nil {
-				list = []*core.Session{}
+			data := make([]SessionSchema, 0, len(list))
+			for _, s := range list {
+				data = append(data, sessionSchema(s))
 			}
 			pages := int(math.Ceil(float64(total) / float64(in.Limit)))
-			return &struct{ Body SessionPage }{SessionPage{Data: list, Meta: PageMeta{
+			return &struct{ Body SessionPage }{SessionPage{Data: data, Meta: PageMeta{
 				Page: in.Page, Limit: in.Limit, TotalPages: pages, TotalCount: total,
 				SearchTimeMS: float64(time.Since(start).Microseconds()) / 1000,
 			}}}, nil
@@ -153,9 +192,11 @@ func (h *Handler) registerSessions() {
 			// routes answer another user's session as absent (404);
 			// generated ids are random, so only ids clients chose can be
 			// probed this way.
+			b := in.Body
 			s, err := h.eng.CreateSession(ctx, &core.Session{
-				SessionID: in.Body.SessionID, SessionName: in.Body.SessionName, SessionType: core.SessionType(in.Type),
-				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, UserID: principal(ctx).BindUserID(in.Body.UserID), AgentID: in.Body.AgentID,
+				SessionID: deref(b.SessionID), SessionName: deref(b.SessionName), SessionType: core.SessionType(in.Type),
+				SessionState: b.SessionState, Metadata: b.Metadata, UserID: principal(ctx).BindUserID(deref(b.UserID)),
+				AgentID: deref(b.AgentID), TeamID: deref(b.TeamID), WorkflowID: deref(b.WorkflowID),
 			})
 			if err != nil {
 				return nil, toAPIError(err)
@@ -247,7 +288,7 @@ func (h *Handler) registerSessions() {
 			SessionID     string `path:"session_id"`
 			CreatedAfter  int64  `query:"created_after" doc:"Unix seconds"`
 			CreatedBefore int64  `query:"created_before" doc:"Unix seconds"`
-		}) (*struct{ Body []*core.Run }, error) {
+		}) (*struct{ Body []RunSchema }, error) {
 			if _, err := h.session(ctx, in.SessionID); err != nil {
 				return nil, toAPIError(err)
 			}
@@ -255,16 +296,13 @@ func (h *Handler) registerSessions() {
 			if err != nil {
 				return nil, toAPIError(err)
 			}
-			if runs == nil {
-				runs = []*core.Run{}
-			}
-			return &struct{ Body []*core.Run }{runs}, nil
+			return &struct{ Body []RunSchema }{runSchemas(runs)}, nil
 		})
 	huma.Register(h.api, huma.Operation{OperationID: "get-session-run", Method: http.MethodGet, Path: "/sessions/{session_id}/runs/{run_id}", Summary: "Get one run of a session", Tags: tags},
 		func(ctx context.Context, in *struct {
 			SessionID string `path:"session_id"`
 			RunID     string `path:"run_id"`
-		}) (*struct{ Body *core.Run }, error) {
+		}) (*struct{ Body RunSchema }, error) {
 			run, err := h.eng.Get(ctx, in.RunID)
 			if err == nil && (run.SessionID != in.SessionID || !canSee(ctx, run.UserID)) {
 				err = core.ErrNotFound
@@ -276,6 +314,6 @@ func (h *Handler) registerSessions() {
 			if err != nil {
 				return nil, toAPIError(err)
 			}
-			return &struct{ Body *core.Run }{run}, nil
+			return &struct{ Body RunSchema }{runSchema(run)}, nil
 		})
 }
