@@ -81,7 +81,23 @@ type UpdateSessionBody struct {
 	SessionName  *string        `json:"session_name,omitempty" maxLength:"1024"`
 	SessionState map[string]any `json:"session_state,omitempty"`
 	Metadata     map[string]any `json:"metadata,omitempty"`
-	Summary      *string        `json:"summary,omitempty"`
+	// Summary is agno's summary object ({"summary": "..."}) or the text.
+	Summary any `json:"summary,omitempty" doc:"The summary: agno's {\"summary\": \"...\"} object, or its text."`
+}
+
+// summaryText reads PATCH's summary: nil when absent.
+func summaryText(v any) (*string, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return &x, nil
+	case map[string]any:
+		if s, ok := x["summary"].(string); ok {
+			return &s, nil
+		}
+	}
+	return nil, core.Errorf(core.CodeInvalid, `summary must be {"summary": "<text>"} or a string`)
 }
 
 // RenameBody is the body of POST /sessions/{session_id}/rename.
@@ -238,8 +254,12 @@ func (h *Handler) registerSessions() {
 			SessionID string `path:"session_id"`
 			Body      UpdateSessionBody
 		}) (*struct{ Body *SessionDetail }, error) {
+			summary, err := summaryText(in.Body.Summary)
+			if err != nil {
+				return nil, toAPIError(err)
+			}
 			return update(ctx, core.UpdateSessionParams{SessionID: in.SessionID, SessionName: in.Body.SessionName,
-				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, Summary: in.Body.Summary})
+				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, Summary: summary})
 		})
 	huma.Register(h.api, huma.Operation{OperationID: "rename-session", Method: http.MethodPost, Path: "/sessions/{session_id}/rename", Summary: "Rename a session", Tags: tags},
 		func(ctx context.Context, in *struct {
