@@ -453,18 +453,27 @@ func checkAgentOSContract(t *testing.T, g *gateway) {
 		t.Fatalf("blocking run: %v", done)
 	}
 
+	// A session created unnamed is named after its first run's message
+	// when read, as AgentOS does.
+	unnamed := conform(t, "POST /sessions (unnamed)", agentSessionDetailShape, expectStatus(t, g.sendJSON(t, ctx, http.MethodPost, "/sessions?type=agent", map[string]any{
+		"session_id": nil, "session_name": nil, "session_state": nil, "metadata": nil,
+		"user_id": nil, "agent_id": "assistant", "team_id": nil, "workflow_id": nil,
+	}), http.StatusCreated))
+	unnamedID, _ := unnamed["session_id"].(string)
+	expectStatus(t, g.postForm(t, ctx, "/agents/assistant/runs", url.Values{"message": {"first words"}, "stream": {"false"}, "session_id": {unnamedID}}), http.StatusOK)
+
 	page := conform(t, "GET /sessions", sessionPageShape, get("/sessions?type=agent&component_id=assistant&db_id="+url.QueryEscape(dbID)))
-	var named bool
+	names := map[string]any{}
 	for _, s := range page["data"].([]any) {
-		if m := s.(map[string]any); m["session_id"] == sessionID {
-			named = m["session_name"] == msg
-			if !named {
-				t.Errorf("the session the run created is named %q, want its first message %q", m["session_name"], msg)
-			}
-		}
+		m := s.(map[string]any)
+		names[m["session_id"].(string)] = m["session_name"]
 	}
-	if !named {
-		t.Errorf("GET /sessions does not list the run's session %s: %v", sessionID, page["data"])
+	if names[sessionID] != msg || names[unnamedID] != "first words" {
+		t.Errorf("GET /sessions names the sessions %v, want %s named after its first message %q, and %s %q",
+			names, sessionID, msg, unnamedID, "first words")
+	}
+	if d := conform(t, "GET /sessions/{id} (unnamed)", agentSessionDetailShape, get("/sessions/"+unnamedID)); d["session_name"] != "first words" {
+		t.Errorf("GET /sessions/{id} of the unnamed session: session_name %v", d["session_name"])
 	}
 	detail := conform(t, "GET /sessions/{id}", agentSessionDetailShape, get("/sessions/"+sessionID))
 	if h, _ := detail["chat_history"].([]any); len(h) < 2 {

@@ -125,11 +125,7 @@ func (h *Handler) detail(ctx context.Context, s *core.Session) (*SessionDetail, 
 		d.AgentSessionID = s.SessionID
 	}
 	if s.SessionName == "" && len(runs) > 0 {
-		// Unnamed (created before its first run): AgentOS names it after
-		// the first user message.
-		named := *s
-		named.SessionName = core.SessionNameOf(runs[0].Input.InputContent)
-		d.Session = &named
+		d.Session = namedAfter(s, runs[0])
 	}
 	for _, r := range runs {
 		for _, m := range r.Messages {
@@ -142,6 +138,14 @@ func (h *Handler) detail(ctx context.Context, s *core.Session) (*SessionDetail, 
 		}
 	}
 	return d, nil
+}
+
+// namedAfter is an unnamed session (created before its first run) named
+// after its first run's message, as AgentOS names it when it is read.
+func namedAfter(s *core.Session, first *core.Run) *core.Session {
+	named := *s
+	named.SessionName = core.SessionNameOf(first.Input.InputContent)
+	return &named
 }
 
 // session returns the session if the principal may see it (404 otherwise).
@@ -188,6 +192,16 @@ func (h *Handler) registerSessions() {
 			}
 			data := make([]SessionSchema, 0, len(list))
 			for _, s := range list {
+				if s.SessionName == "" {
+					// Rare: sessions a run creates are named then.
+					first, err := h.eng.List(ctx, core.ListRunsParams{SessionID: s.SessionID, Limit: 1})
+					if err != nil {
+						return nil, toAPIError(err)
+					}
+					if len(first) > 0 {
+						s = namedAfter(s, first[0])
+					}
+				}
 				data = append(data, sessionSchema(s))
 			}
 			pages := int(math.Ceil(float64(total) / float64(in.Limit)))

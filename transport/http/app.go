@@ -108,7 +108,7 @@ func New(cfg Config) *Server {
 		// Before authentication: preflights carry no credentials.
 		cc := cors.Config{
 			AllowOrigins:  strings.Join(cfg.CORSOrigins, ","),
-			AllowHeaders:  "Authorization, Content-Type, Last-Event-ID, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, A2A-Version",
+			AllowHeaders:  "Authorization, Content-Type, Idempotency-Key, Last-Event-ID, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, A2A-Version",
 			ExposeHeaders: "Retry-After, Mcp-Session-Id, WWW-Authenticate",
 		}
 		if cfg.CORSLoopback {
