@@ -534,8 +534,20 @@ func checkAgentOSContract(t *testing.T, g *gateway) {
 	if tool["tool_name"] != "calculator" || tool["requires_confirmation"] != true {
 		t.Errorf("paused tool: %v", tool)
 	}
-	tool["confirmed"] = true
-	decided, _ := json.Marshal([]any{tool})
+	// As agno's ToolExecution.to_dict sends it back: every field, null
+	// when unset (libs/agno/agno/models/response.py).
+	agnoTool := map[string]any{}
+	for _, k := range []string{"tool_call_id", "tool_name", "tool_args", "tool_call_error", "result", "metrics", "child_run_id",
+		"confirmation_note", "requires_user_input", "user_input_schema", "user_feedback_schema", "answered",
+		"external_execution_required", "external_execution_silent", "approval_type", "approval_id"} {
+		agnoTool[k] = nil
+	}
+	agnoTool["stop_after_tool_call"] = false
+	for k, v := range tool {
+		agnoTool[k] = v
+	}
+	agnoTool["confirmed"] = true
+	decided, _ := json.Marshal([]any{agnoTool})
 	cont := conform(t, "POST .../continue (blocking)", runOutputShape, expectStatus(t, g.postForm(t, ctx,
 		"/agents/approval-demo/runs/"+paused["run_id"].(string)+"/continue",
 		url.Values{"tools": {string(decided)}, "session_id": {paused["session_id"].(string)}, "stream": {"false"}}), http.StatusOK))
