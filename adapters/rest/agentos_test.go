@@ -9,7 +9,9 @@ import (
 func TestRunOutputOfAPausedRun(t *testing.T) {
 	yes := true
 	done := core.ToolExecution{ToolCallID: "c1", ToolName: "lookup", Result: "found"}
-	pending := func(te core.ToolExecution) core.RunRequirement { return core.RunRequirement{ID: te.ToolCallID, ToolExecution: &te} }
+	pending := func(te core.ToolExecution) core.RunRequirement {
+		return core.RunRequirement{ID: te.ToolCallID, ToolExecution: &te}
+	}
 	for _, c := range []struct {
 		name    string
 		reqs    []core.RunRequirement
