@@ -144,6 +144,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		Auth: authn, Limiter: auth.NewLimiter(auth.LimiterConfig{RPS: cfg.Auth.RateLimit.RPS, Burst: cfg.Auth.RateLimit.Burst}),
 		CORSOrigins:  cfg.Auth.CORSOrigins,
 		AccessLogOff: cfg.Log.Access != nil && !*cfg.Log.Access, AccessLogLevel: parseLevel(cfg.Log.AccessLevel),
+		// Without auth the gateway listens on the loopback only; a chat UI
+		// served there too is allowed without configuration.
+		CORSLoopback: (cfg.AuthMode == "" || cfg.AuthMode == auth.ModeNone) && !cfg.Auth.AllowRemoteWithoutAuth,
 	})
 	policy := auth.DefaultPolicy()
 	rest.Register(g.srv, eng, rest.Config{

@@ -197,6 +197,8 @@ const (
 	ResourceAgents          = "agents"
 	ResourceSessions        = "sessions"
 	ResourceServiceAccounts = "service_accounts"
+	ResourceTeams           = "teams"
+	ResourceWorkflows       = "workflows"
 )
 
 // Actions used in the default policy.
@@ -254,6 +256,10 @@ func defaultOperations() []Operation {
 		scoped("rest:POST /agents/{agent_id}/runs/{run_id}/continue", ResourceAgents, ActionRun, agentID),
 		scoped("rest:POST /agents/{agent_id}/runs/{run_id}/resume", ResourceAgents, ActionRun, agentID),
 		scoped("rest:GET /agents/{agent_id}/runs/{run_id}/stream", ResourceAgents, ActionRun, agentID),
+
+		// REST: teams and workflows (served empty until they exist).
+		scoped("rest:GET /teams", ResourceTeams, ActionRead, ""),
+		scoped("rest:GET /workflows", ResourceWorkflows, ActionRead, ""),
 
 		// REST: sessions.
 		list("rest:GET /sessions", ResourceSessions, ActionRead),

@@ -138,7 +138,7 @@ func TestRESTOperationID(t *testing.T) {
 var servedRESTRoutes = [][2]string{
 	{"GET", "/health"}, {"GET", "/ready"}, {"GET", "/config"},
 	{"GET", "/openapi.json"}, {"GET", "/openapi.yaml"}, {"GET", "/docs"},
-	{"GET", "/agents"}, {"GET", "/agents/{agent_id}"},
+	{"GET", "/agents"}, {"GET", "/agents/{agent_id}"}, {"GET", "/teams"}, {"GET", "/workflows"},
 	{"POST", "/agents/:agent_id/runs"},
 	{"POST", "/agents/:agent_id/runs/:run_id/continue"},
 	{"POST", "/agents/:agent_id/runs/:run_id/resume"},

@@ -411,7 +411,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 		run.Model, run.ModelProvider = info.Model.Model, info.Model.Provider
 	}
 	sess := &Session{
-		SessionID: p.SessionID, SessionType: SessionAgent, UserID: p.UserID,
+		SessionID: p.SessionID, SessionName: SessionNameOf(p.Message), SessionType: SessionAgent, UserID: p.UserID,
 		AgentID: info.ID, CreatedAt: now, UpdatedAt: now,
 	}
 	hold := p.Blocking && e.cfg.CreateDelay > 0

@@ -198,6 +198,16 @@ type Session struct {
 	UpdatedAt    int64          `json:"updated_at"`
 }
 
+// SessionNameOf is the name of a session a run creates: its first user
+// message, as AgentOS names sessions, cut to 1024 characters (the longest
+// name a rename accepts).
+func SessionNameOf(message string) string {
+	if r := []rune(message); len(r) > 1024 {
+		return string(r[:1024])
+	}
+	return message
+}
+
 // ToolRejectedResult is the tool result the model sees when a user rejects
 // a tool call (followed by the user's note, if any).
 const ToolRejectedResult = "The user rejected this tool call."

@@ -157,8 +157,10 @@ func TestSessionsAPI(t *testing.T) {
 		AgentID      string         `json:"agent_id"`
 		SessionState map[string]any `json:"session_state"`
 		Metadata     map[string]any `json:"metadata"`
-		Summary      string         `json:"session_summary"`
-		ChatHistory  []struct {
+		Summary      struct {
+			Summary string `json:"summary"`
+		} `json:"session_summary"` // agno's SessionSummary object
+		ChatHistory []struct {
 			Role    string `json:"role"`
 			Content string `json:"content"`
 		} `json:"chat_history"`
@@ -202,9 +204,17 @@ func TestSessionsAPI(t *testing.T) {
 	decode(t, expectStatus(t, g.sendJSON(t, ctx, http.MethodPatch, "/sessions/"+s.SessionID, map[string]any{
 		"session_state": map[string]any{"step": 2.0}, "summary": "two greetings",
 	}), http.StatusOK), &got)
-	if got.SessionState["step"] != 2.0 || got.Summary != "two greetings" || got.SessionName != "first" {
+	if got.SessionState["step"] != 2.0 || got.Summary.Summary != "two greetings" || got.SessionName != "first" {
 		t.Errorf("patched session: %+v", got)
 	}
+	// agno's UpdateSessionRequest sends the summary as an object.
+	decode(t, expectStatus(t, g.sendJSON(t, ctx, http.MethodPatch, "/sessions/"+s.SessionID, map[string]any{
+		"summary": map[string]any{"summary": "an object"},
+	}), http.StatusOK), &got)
+	if got.Summary.Summary != "an object" {
+		t.Errorf("patched with a summary object: %+v", got)
+	}
+	expectDetail(t, g.sendJSON(t, ctx, http.MethodPatch, "/sessions/"+s.SessionID, map[string]any{"summary": 42}), http.StatusBadRequest)
 	decode(t, expectStatus(t, g.sendJSON(t, ctx, http.MethodPost, "/sessions/"+s.SessionID+"/rename", map[string]any{
 		"session_name": "renamed",
 	}), http.StatusOK), &got)

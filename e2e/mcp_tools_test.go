@@ -170,13 +170,15 @@ func agentToolNames(t *testing.T, g *gateway) string {
 	t.Helper()
 	b := expectStatus(t, g.get(t, testCtx(t, 5*time.Second), "/agents/mcp"), http.StatusOK)
 	var a struct {
-		Tools []struct {
-			Name string `json:"name"`
+		Tools struct { // AgentOS's tools block
+			Tools []struct {
+				Name string `json:"name"`
+			} `json:"tools"`
 		} `json:"tools"`
 	}
 	decode(t, b, &a)
 	var names []string
-	for _, tl := range a.Tools {
+	for _, tl := range a.Tools.Tools {
 		names = append(names, tl.Name)
 	}
 	return strings.Join(names, ",")

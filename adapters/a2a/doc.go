@@ -9,7 +9,8 @@
 //
 //	GET  /.well-known/agent-card.json                    gateway card (agents as skills; one interface per agent, tenant = agent id)
 //	GET  /a2a/agents/{id}/.well-known/agent-card.json    agent card (v1.0 + v0.3 union card)
-//	POST /a2a/agents/{id}                                JSON-RPC 2.0, v1.0 and v0.3
+//	POST /a2a/agents/{id}                                JSON-RPC 2.0, v1.0 and v0.3 (GET there: the agent card)
+//	POST /a2a/agents/{id}/v1/message:send, /v1/message:stream   JSON-RPC 2.0 too (agno's A2AClient posts there)
 //	POST /a2a/agents                                     JSON-RPC 2.0 of the gateway card (v1.0; params.tenant names the agent)
 //	     /a2a/agents/{id}/message:send, /message:stream, /tasks, /tasks/{tid}, /tasks/{tid}:cancel,
 //	     /tasks/{tid}:subscribe (GET or POST), /tasks/{tid}/pushNotificationConfigs[/{cid}]   HTTP+JSON (v1.0)
@@ -32,7 +33,9 @@
 //     part {"type": "input_required", ...}; their tools entries take
 //     "user_input" {field: value} or "result".
 //   - RunCompleted, RunError, RunCancelled are completed, failed, canceled.
-//     In v0.3 the last status update of a stream carries final: true.
+//     In v0.3 the last status update of a stream carries final: true, and
+//     a message/stream opens with a status update rather than the task
+//     (agno's A2AClient ends a stream at its first task frame).
 //   - Streams (SendStreamingMessage, SubscribeToTask and their v0.3 twins)
 //     are read from the event log (core.Engine.Subscribe), so they work from
 //     any replica; SubscribeToTask sends the current task, then replays the

@@ -118,6 +118,8 @@ func Register(srv *httptransport.Server, eng *core.Engine, cfg Config) *Handler 
 	app.Get("/a2a/agents/:agent_id/.well-known/agent-card.json", h.serveAgentCard)
 	app.Post("/a2a/agents", func(c *fiber.Ctx) error { return h.serveRPC(c, "", true) })
 	app.Post("/a2a/agents/:agent_id", func(c *fiber.Ctx) error { return h.serveRPC(c, c.Params("agent_id"), false) })
+	// A client given the JSON-RPC URL (agno's A2AClient) reads the card there.
+	app.Get("/a2a/agents/:agent_id", h.serveAgentCard)
 	app.All("/a2a/agents/:agent_id/*", h.serveREST)
 	return h
 }
@@ -410,7 +412,13 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 		if err != nil {
 			return h.fail(cl, toError(err))
 		}
-		return h.stream(cl, []StreamItem{{Task: TaskFromRun(run, view)}}, s, &Renderer{}, run.RunID)
+		first := StreamItem{Task: TaskFromRun(run, view)}
+		if cl.ver == V03 {
+			// A v0.3 stream opens with the task's status, not the task:
+			// agno's A2A client takes a task frame for the stream's end.
+			first = StreamItem{Status: &StatusUpdate{TaskID: run.RunID, ContextID: run.SessionID, Status: first.Task.Status}}
+		}
+		return h.stream(cl, []StreamItem{first}, s, &Renderer{}, run.RunID)
 	}
 	if p.Blocking {
 		done, err := h.eng.Wait(ctx, run.RunID, after)

@@ -68,8 +68,13 @@ func (h *Handler) serveREST(c *fiber.Ctx) error {
 	agentID := c.Params("agent_id")
 	cl := &call{c: c, ctx: c.UserContext(), agentID: agentID, ver: V1, rest: true}
 	path := c.Params("*")
-	if path == ".well-known/agent-card.json" && c.Method() == http.MethodGet {
+	if (path == ".well-known/agent-card.json" || path == "") && c.Method() == http.MethodGet {
 		return h.serveAgentCard(c)
+	}
+	if strings.HasPrefix(path, "v1/") && c.Method() == http.MethodPost && isJSONRPC(c.Body()) {
+		// agno's A2AClient in its REST mode posts JSON-RPC requests to
+		// {url}/v1/message:send and {url}/v1/message:stream.
+		return h.serveRPC(c, agentID, false)
 	}
 	op, taskID, configID, e := restRoute(c.Method(), path)
 	if e != nil {
@@ -94,6 +99,15 @@ func (h *Handler) serveREST(c *fiber.Ctx) error {
 		return h.fail(cl, errf(KindInvalidParams, "tenant %q does not match the agent %q of this URL", t, agentID))
 	}
 	return h.do(cl, op, params)
+}
+
+// isJSONRPC reports whether body is a JSON-RPC 2.0 request object.
+func isJSONRPC(body []byte) bool {
+	var env struct {
+		JSONRPC *string `json:"jsonrpc"`
+		Method  *string `json:"method"`
+	}
+	return json.Unmarshal(body, &env) == nil && env.JSONRPC != nil && env.Method != nil
 }
 
 // restParams reads an operation's parameters from the path, the query and

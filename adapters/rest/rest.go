@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -25,7 +26,8 @@ type Config struct {
 	Description string
 	// Version is reported by /config and the OpenAPI document.
 	Version string
-	// ExtraConfig is merged into the /config answer (databases, interfaces).
+	// Databases are the configured backends /config names; the first is
+	// the db_id of every agent (where its sessions live).
 	Databases []DatabaseInfo
 	// Policy is the auth policy every route asks (default auth.DefaultPolicy()).
 	Policy *auth.Policy
@@ -222,17 +224,51 @@ type HealthBody struct {
 	InstantiatedAt int64  `json:"instantiated_at"`
 }
 
-// AgentResponse describes one agent.
+// AgentResponse describes one agent in AgentOS's shape (agno
+// os/routers/agents/schema.py AgentResponse): the optional settings are
+// objects, never bare lists or booleans, and db_id names the database
+// its sessions live in (without it agno's Agent UI never loads them).
 type AgentResponse struct {
-	core.AgentInfo
-	Streaming bool `json:"streaming"`
+	ID            string          `json:"id"`
+	Name          string          `json:"name"`
+	DBID          string          `json:"db_id"`
+	Description   string          `json:"description,omitempty"`
+	Model         *core.ModelInfo `json:"model,omitempty"`
+	Tools         *AgentTools     `json:"tools,omitempty"`
+	SystemMessage *AgentSystem    `json:"system_message,omitempty"`
+	Streaming     AgentStreaming  `json:"streaming"`
+	IsFactory     bool            `json:"is_factory"`
+	IsComponent   bool            `json:"is_component"`
+}
+
+// AgentTools is the tools block of an agent: {"tools": [...]}.
+type AgentTools struct {
+	Tools []core.ToolInfo `json:"tools"`
+}
+
+// AgentSystem is the system_message block: the agent's instructions.
+type AgentSystem struct {
+	Instructions string `json:"instructions,omitempty"`
+}
+
+// AgentStreaming is the streaming block: runs stream unless asked not to.
+type AgentStreaming struct {
+	Stream bool `json:"stream"`
 }
 
 // AgentSummary is an agent in /config.
 type AgentSummary struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Description string `json:"description,omitempty"`
+	ID          string        `json:"id"`
+	Name        string        `json:"name"`
+	Description string        `json:"description,omitempty"`
+	DBID        string        `json:"db_id"`
+	Model       *SummaryModel `json:"model,omitempty"`
+}
+
+// SummaryModel is the model of an agent summary: {id, provider}.
+type SummaryModel struct {
+	ID       string `json:"id"`
+	Provider string `json:"provider"`
 }
 
 // InterfaceInfo names a served interface in /config.
@@ -242,7 +278,25 @@ type InterfaceInfo struct {
 	Route   string `json:"route"`
 }
 
-// ConfigBody answers GET /config.
+// DomainConfig is one domain block of /config (AgentOS's SessionConfig
+// and its siblings in agno os/config.py): the databases serving it.
+type DomainConfig struct {
+	DBs []DomainDB `json:"dbs"`
+}
+
+// DomainDB is one database of a domain block.
+type DomainDB struct {
+	DBID         string        `json:"db_id"`
+	DomainConfig DomainDisplay `json:"domain_config"`
+	Tables       []string      `json:"tables"`
+}
+
+// DomainDisplay is how a UI labels a database.
+type DomainDisplay struct {
+	DisplayName string `json:"display_name"`
+}
+
+// ConfigBody answers GET /config (agno os/schema.py ConfigResponse).
 type ConfigBody struct {
 	OSID        string          `json:"os_id"`
 	Name        string          `json:"name"`
@@ -252,11 +306,40 @@ type ConfigBody struct {
 	Teams       []AgentSummary  `json:"teams"`
 	Workflows   []AgentSummary  `json:"workflows"`
 	Interfaces  []InterfaceInfo `json:"interfaces"`
-	Databases   []DatabaseInfo  `json:"databases"`
+	// Databases are the ids of the databases (AgentOS lists ids only).
+	Databases []string `json:"databases"`
+	// OSDatabase is the database of the gateway's own state.
+	OSDatabase string `json:"os_database,omitempty"`
+	// Session is the one domain block served: sessions and their runs.
+	Session *DomainConfig `json:"session,omitempty"`
+}
+
+// dbID is the id of the database the sessions live in.
+func (h *Handler) dbID() string {
+	if len(h.cfg.Databases) > 0 {
+		return h.cfg.Databases[0].ID
+	}
+	return ""
+}
+
+func summaryModel(m *core.ModelInfo) *SummaryModel {
+	if m == nil {
+		return nil
+	}
+	return &SummaryModel{ID: m.Model, Provider: m.Provider}
 }
 
 func (h *Handler) agentResponse(a core.Agent) AgentResponse {
-	return AgentResponse{AgentInfo: a.Info(), Streaming: true}
+	i := a.Info()
+	r := AgentResponse{ID: i.ID, Name: i.Name, DBID: h.dbID(), Description: i.Description, Model: i.Model,
+		Streaming: AgentStreaming{Stream: true}}
+	if len(i.Tools) > 0 {
+		r.Tools = &AgentTools{Tools: i.Tools}
+	}
+	if i.Instructions != "" {
+		r.SystemMessage = &AgentSystem{Instructions: i.Instructions}
+	}
+	return r
 }
 
 func (h *Handler) registerCore() {
@@ -287,14 +370,18 @@ func (h *Handler) registerCore() {
 			b := ConfigBody{OSID: h.cfg.Name, Name: h.cfg.Name, Description: h.cfg.Description, Version: h.cfg.Version,
 				Agents: []AgentSummary{}, Teams: []AgentSummary{}, Workflows: []AgentSummary{},
 				Interfaces: []InterfaceInfo{{Type: "rest", Version: "1", Route: "/"}},
-				Databases:  h.cfg.Databases}
-			if b.Databases == nil {
-				b.Databases = []DatabaseInfo{}
+				Databases:  []string{}, OSDatabase: h.dbID()}
+			if len(h.cfg.Databases) > 0 {
+				b.Session = &DomainConfig{DBs: []DomainDB{}}
+			}
+			for _, d := range h.cfg.Databases {
+				b.Databases = append(b.Databases, d.ID)
+				b.Session.DBs = append(b.Session.DBs, DomainDB{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{}})
 			}
 			see := visible(ctx, auth.ResourceAgents, auth.ActionRead)
 			for _, a := range h.eng.Agents() {
 				if i := a.Info(); see(i.ID) {
-					b.Agents = append(b.Agents, AgentSummary{ID: i.ID, Name: i.Name, Description: i.Description})
+					b.Agents = append(b.Agents, AgentSummary{ID: i.ID, Name: i.Name, Description: i.Description, DBID: h.dbID(), Model: summaryModel(i.Model)})
 				}
 			}
 			return &struct{ Body ConfigBody }{b}, nil
@@ -320,4 +407,13 @@ func (h *Handler) registerCore() {
 			}
 			return &struct{ Body AgentResponse }{h.agentResponse(a)}, nil
 		})
+	// Teams and workflows are AgentOS resource groups agentgate does not
+	// have yet; agno's clients and Agent UI list them on start, so they
+	// are served, empty.
+	for _, g := range []struct{ id, path, tag string }{{"list-teams", "/teams", "Teams"}, {"list-workflows", "/workflows", "Workflows"}} {
+		huma.Register(h.api, huma.Operation{OperationID: g.id, Method: http.MethodGet, Path: g.path, Summary: "List " + strings.ToLower(g.tag) + " (none yet)", Tags: []string{g.tag}},
+			func(ctx context.Context, _ *struct{}) (*struct{ Body []AgentSummary }, error) {
+				return &struct{ Body []AgentSummary }{[]AgentSummary{}}, nil
+			})
+	}
 }

@@ -96,14 +96,14 @@ func (h *Handler) registerRuns() {
 			if err != nil {
 				return nil, toAPIError(err)
 			}
-			return &struct{ Body *core.Run }{run}, nil
+			return &struct{ Body *core.Run }{runOutput(run)}, nil
 		})
 	huma.Register(h.api, huma.Operation{OperationID: "list-agent-runs", Method: http.MethodGet, Path: "/agents/{agent_id}/runs", Summary: "List an agent's runs in a session", Tags: []string{"Runs"}},
 		func(ctx context.Context, in *struct {
 			AgentID   string `path:"agent_id"`
 			SessionID string `query:"session_id" doc:"The session whose runs to list."`
 			Status    string `query:"status" enum:"PENDING,RUNNING,PAUSED,COMPLETED,CANCELLED,ERROR,"`
-		}) (*struct{ Body []*core.Run }, error) {
+		}) (*struct{ Body []RunSchema }, error) {
 			if _, err := h.eng.Agent(in.AgentID); err != nil {
 				return nil, toAPIError(err)
 			}
@@ -118,10 +118,7 @@ func (h *Handler) registerRuns() {
 			if err != nil {
 				return nil, toAPIError(err)
 			}
-			if runs == nil {
-				runs = []*core.Run{}
-			}
-			return &struct{ Body []*core.Run }{runs}, nil
+			return &struct{ Body []RunSchema }{runSchemas(runs)}, nil
 		})
 	huma.Register(h.api, huma.Operation{OperationID: "cancel-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/cancel", Summary: "Cancel a run (from any replica)", Tags: []string{"Runs"},
 		Description: "Stores the cancel intent and signals the executor; the run's stream ends with RunCancelled. A finished run is left as it is."},
@@ -215,7 +212,7 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 		if err != nil {
 			return fail(c, err)
 		}
-		return c.JSON(done)
+		return c.JSON(runOutput(done))
 	}
 	if !form.Stream {
 		run, err := h.eng.Start(ctx, params)
@@ -301,7 +298,7 @@ func (h *Handler) continueRun(c *fiber.Ctx) error {
 	if err != nil {
 		return fail(c, err)
 	}
-	return c.JSON(done)
+	return c.JSON(runOutput(done))
 }
 
 func (h *Handler) resumeRun(c *fiber.Ctx) error {

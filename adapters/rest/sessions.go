@@ -23,26 +23,57 @@ type PageMeta struct {
 
 // SessionPage is a page of sessions.
 type SessionPage struct {
-	Data []*core.Session `json:"data"`
+	Data []SessionSchema `json:"data"`
 	Meta PageMeta        `json:"meta"`
+}
+
+// SessionSchema is a session as AgentOS answers it (agno os/schema.py
+// SessionSchema): the summary is an object, not a bare string.
+type SessionSchema struct {
+	*core.Session
+	Summary *SessionSummary `json:"session_summary,omitempty"`
+}
+
+// SessionSummary is agno's session summary object.
+type SessionSummary struct {
+	Summary string `json:"summary"`
+}
+
+func sessionSchema(s *core.Session) SessionSchema {
+	out := SessionSchema{Session: s}
+	if s.Summary != "" {
+		out.Summary = &SessionSummary{Summary: s.Summary}
+	}
+	return out
 }
 
 // SessionDetail is one session with its chat history.
 type SessionDetail struct {
-	*core.Session
+	SessionSchema
 	AgentSessionID string         `json:"agent_session_id,omitempty"`
 	ChatHistory    []core.Message `json:"chat_history"`
 	TotalTokens    int64          `json:"total_tokens"`
 }
 
-// CreateSessionBody is the body of POST /sessions.
+// CreateSessionBody is the body of POST /sessions. agno's client sends
+// every field, null when unset, so each one may be null.
 type CreateSessionBody struct {
-	SessionID    string         `json:"session_id,omitempty"`
-	SessionName  string         `json:"session_name,omitempty" maxLength:"1024"`
-	SessionState map[string]any `json:"session_state,omitempty"`
-	Metadata     map[string]any `json:"metadata,omitempty"`
-	UserID       string         `json:"user_id,omitempty"`
-	AgentID      string         `json:"agent_id,omitempty"`
+	SessionID    *string        `json:"session_id,omitempty" nullable:"true"`
+	SessionName  *string        `json:"session_name,omitempty" maxLength:"1024" nullable:"true"`
+	SessionState map[string]any `json:"session_state,omitempty" nullable:"true"`
+	Metadata     map[string]any `json:"metadata,omitempty" nullable:"true"`
+	UserID       *string        `json:"user_id,omitempty" nullable:"true"`
+	AgentID      *string        `json:"agent_id,omitempty" nullable:"true"`
+	TeamID       *string        `json:"team_id,omitempty" nullable:"true"`
+	WorkflowID   *string        `json:"workflow_id,omitempty" nullable:"true"`
+}
+
+// deref is the string p points to, or "".
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // UpdateSessionBody is the body of PATCH /sessions/{session_id}.
@@ -50,7 +81,23 @@ type UpdateSessionBody struct {
 	SessionName  *string        `json:"session_name,omitempty" maxLength:"1024"`
 	SessionState map[string]any `json:"session_state,omitempty"`
 	Metadata     map[string]any `json:"metadata,omitempty"`
-	Summary      *string        `json:"summary,omitempty"`
+	// Summary is agno's summary object ({"summary": "..."}) or the text.
+	Summary any `json:"summary,omitempty" doc:"The summary: agno's {\"summary\": \"...\"} object, or its text."`
+}
+
+// summaryText reads PATCH's summary: nil when absent.
+func summaryText(v any) (*string, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return &x, nil
+	case map[string]any:
+		if s, ok := x["summary"].(string); ok {
+			return &s, nil
+		}
+	}
+	return nil, core.Errorf(core.CodeInvalid, `summary must be {"summary": "<text>"} or a string`)
 }
 
 // RenameBody is the body of POST /sessions/{session_id}/rename.
@@ -73,9 +120,12 @@ func (h *Handler) detail(ctx context.Context, s *core.Session) (*SessionDetail, 
 	if err != nil {
 		return nil, err
 	}
-	d := &SessionDetail{Session: s, ChatHistory: []core.Message{}}
+	d := &SessionDetail{SessionSchema: sessionSchema(s), ChatHistory: []core.Message{}}
 	if s.SessionType == core.SessionAgent {
 		d.AgentSessionID = s.SessionID
+	}
+	if s.SessionName == "" && len(runs) > 0 {
+		d.Session = namedAfter(s, runs[0])
 	}
 	for _, r := range runs {
 		for _, m := range r.Messages {
@@ -88,6 +138,14 @@ func (h *Handler) detail(ctx context.Context, s *core.Session) (*SessionDetail, 
 		}
 	}
 	return d, nil
+}
+
+// namedAfter is an unnamed session (created before its first run) named
+// after its first run's message, as AgentOS names it when it is read.
+func namedAfter(s *core.Session, first *core.Run) *core.Session {
+	named := *s
+	named.SessionName = core.SessionNameOf(first.Input.InputContent)
+	return &named
 }
 
 // session returns the session if the principal may see it (404 otherwise).
@@ -132,11 +190,22 @@ func (h *Handler) registerSessions() {
 			if err != nil {
 				return nil, toAPIError(err)
 			}
-			if list == nil {
-				list = []*core.Session{}
+			data := make([]SessionSchema, 0, len(list))
+			for _, s := range list {
+				if s.SessionName == "" {
+					// Rare: sessions a run creates are named then.
+					first, err := h.eng.List(ctx, core.ListRunsParams{SessionID: s.SessionID, Limit: 1})
+					if err != nil {
+						return nil, toAPIError(err)
+					}
+					if len(first) > 0 {
+						s = namedAfter(s, first[0])
+					}
+				}
+				data = append(data, sessionSchema(s))
 			}
 			pages := int(math.Ceil(float64(total) / float64(in.Limit)))
-			return &struct{ Body SessionPage }{SessionPage{Data: list, Meta: PageMeta{
+			return &struct{ Body SessionPage }{SessionPage{Data: data, Meta: PageMeta{
 				Page: in.Page, Limit: in.Limit, TotalPages: pages, TotalCount: total,
 				SearchTimeMS: float64(time.Since(start).Microseconds()) / 1000,
 			}}}, nil
@@ -153,9 +222,11 @@ func (h *Handler) registerSessions() {
 			// routes answer another user's session as absent (404);
 			// generated ids are random, so only ids clients chose can be
 			// probed this way.
+			b := in.Body
 			s, err := h.eng.CreateSession(ctx, &core.Session{
-				SessionID: in.Body.SessionID, SessionName: in.Body.SessionName, SessionType: core.SessionType(in.Type),
-				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, UserID: principal(ctx).BindUserID(in.Body.UserID), AgentID: in.Body.AgentID,
+				SessionID: deref(b.SessionID), SessionName: deref(b.SessionName), SessionType: core.SessionType(in.Type),
+				SessionState: b.SessionState, Metadata: b.Metadata, UserID: principal(ctx).BindUserID(deref(b.UserID)),
+				AgentID: deref(b.AgentID), TeamID: deref(b.TeamID), WorkflowID: deref(b.WorkflowID),
 			})
 			if err != nil {
 				return nil, toAPIError(err)
@@ -197,8 +268,12 @@ func (h *Handler) registerSessions() {
 			SessionID string `path:"session_id"`
 			Body      UpdateSessionBody
 		}) (*struct{ Body *SessionDetail }, error) {
+			summary, err := summaryText(in.Body.Summary)
+			if err != nil {
+				return nil, toAPIError(err)
+			}
 			return update(ctx, core.UpdateSessionParams{SessionID: in.SessionID, SessionName: in.Body.SessionName,
-				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, Summary: in.Body.Summary})
+				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, Summary: summary})
 		})
 	huma.Register(h.api, huma.Operation{OperationID: "rename-session", Method: http.MethodPost, Path: "/sessions/{session_id}/rename", Summary: "Rename a session", Tags: tags},
 		func(ctx context.Context, in *struct {
@@ -247,7 +322,7 @@ func (h *Handler) registerSessions() {
 			SessionID     string `path:"session_id"`
 			CreatedAfter  int64  `query:"created_after" doc:"Unix seconds"`
 			CreatedBefore int64  `query:"created_before" doc:"Unix seconds"`
-		}) (*struct{ Body []*core.Run }, error) {
+		}) (*struct{ Body []RunSchema }, error) {
 			if _, err := h.session(ctx, in.SessionID); err != nil {
 				return nil, toAPIError(err)
 			}
@@ -255,16 +330,13 @@ func (h *Handler) registerSessions() {
 			if err != nil {
 				return nil, toAPIError(err)
 			}
-			if runs == nil {
-				runs = []*core.Run{}
-			}
-			return &struct{ Body []*core.Run }{runs}, nil
+			return &struct{ Body []RunSchema }{runSchemas(runs)}, nil
 		})
 	huma.Register(h.api, huma.Operation{OperationID: "get-session-run", Method: http.MethodGet, Path: "/sessions/{session_id}/runs/{run_id}", Summary: "Get one run of a session", Tags: tags},
 		func(ctx context.Context, in *struct {
 			SessionID string `path:"session_id"`
 			RunID     string `path:"run_id"`
-		}) (*struct{ Body *core.Run }, error) {
+		}) (*struct{ Body RunSchema }, error) {
 			run, err := h.eng.Get(ctx, in.RunID)
 			if err == nil && (run.SessionID != in.SessionID || !canSee(ctx, run.UserID)) {
 				err = core.ErrNotFound
@@ -276,6 +348,6 @@ func (h *Handler) registerSessions() {
 			if err != nil {
 				return nil, toAPIError(err)
 			}
-			return &struct{ Body *core.Run }{run}, nil
+			return &struct{ Body RunSchema }{runSchema(run)}, nil
 		})
 }

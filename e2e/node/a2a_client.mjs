@@ -109,6 +109,17 @@ function artifactText(events) {
 }
 
 const cases = (events) => events.map((e) => e.payload?.$case)
+// taskRef is the task an opening stream event names: v1.0 streams open
+// with the task, v0.3 ones with its status (agno's A2A client ends a
+// stream at a task frame).
+const taskRef = (ev) => {
+  const v = ev?.payload?.value
+  if (ev?.payload?.$case === 'task') return {id: v.id, contextId: v.contextId}
+  if (ev?.payload?.$case === 'statusUpdate') return {id: v.taskId, contextId: v.contextId}
+  return undefined
+}
+const opening = mode === 'v03' ? 'statusUpdate' : 'task'
+
 const lastStatus = (events) => {
   const s = events.filter((e) => e.payload?.$case === 'statusUpdate').pop()
   return s?.payload.value.status
@@ -148,8 +159,8 @@ check('send: answer artifact', sent.artifacts?.[0]?.artifactId === 'response' &&
 
 // 2. Streaming send: the task first, artifact chunks (appending), the end.
 const streamed = await timed('stream', () => collect(assistant.sendMessageStream(request(message('stream please', {contextId: sent.contextId})))))
-check('stream: task first', streamed[0]?.payload?.$case === 'task', cases(streamed))
-const streamTask = streamed[0]?.payload?.value
+check(`stream: ${opening} first`, streamed[0]?.payload?.$case === opening, cases(streamed))
+const streamTask = taskRef(streamed[0])
 check('stream: same context', streamTask?.contextId === sent.contextId, streamTask?.contextId)
 check('stream: chunks append', streamed.filter((e) => e.payload?.$case === 'artifactUpdate' && e.payload.value.append).length >= 2, cases(streamed))
 check('stream: completed last', lastStatus(streamed)?.state === TaskState.TASK_STATE_COMPLETED, cases(streamed))
@@ -187,7 +198,7 @@ let droppedTask
 try {
   for await (const ev of story.sendMessageStream(request(message('another story')), {signal: abort.signal})) {
     dropped.push(ev)
-    if (ev.payload?.$case === 'task') droppedTask = ev.payload.value
+    if (!droppedTask) droppedTask = taskRef(ev)
     if (dropped.length >= 4) abort.abort()
   }
 } catch (e) {
@@ -209,7 +220,7 @@ const pausedStatus = lastStatus(paused)
 check('hitl: input-required', pausedStatus?.state === TaskState.TASK_STATE_INPUT_REQUIRED, cases(paused))
 const ask = pausedStatus?.message?.parts?.find((p) => p.content?.$case === 'data')?.content.value
 check('hitl: tools to confirm', ask?.type === 'confirmation_required' && ask.tools?.[0]?.tool_name === 'calculator', ask)
-const pausedTask = paused[0].payload.value
+const pausedTask = taskRef(paused[0])
 const confirmed = await timed('continue', () => approval.sendMessage(request(message('yes', {taskId: pausedTask.id, contextId: pausedTask.contextId}))))
 check('hitl: same task', confirmed.id === pausedTask.id, confirmed.id)
 check('hitl: completed', confirmed.status?.state === TaskState.TASK_STATE_COMPLETED, stateName(confirmed.status?.state))

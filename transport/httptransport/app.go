@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,11 @@ type Config struct {
 	Limiter *auth.Limiter
 	// CORSOrigins are the browser origins allowed (none: no CORS headers).
 	CORSOrigins []string
+	// CORSLoopback also allows every http origin on the loopback
+	// (localhost, 127.0.0.1, [::1], any port): a chat UI running on this
+	// machine works against a gateway without auth, which listens on the
+	// loopback only.
+	CORSLoopback bool
 	// MaxHeaderBytes bounds the request line and headers (default 16 KiB).
 	MaxHeaderBytes int
 	// AccessLogOff turns off the access log: one line per request (method,
@@ -104,15 +110,45 @@ func New(cfg Config) *Server {
 	if !cfg.AccessLogOff {
 		app.Use(accessLog(cfg.Logger, cfg.AccessLogLevel))
 	}
-	if len(cfg.CORSOrigins) > 0 {
-		app.Use(cors.New(cors.Config{
+	if len(cfg.CORSOrigins) > 0 || cfg.CORSLoopback {
+		// Before authentication: preflights carry no credentials.
+		cc := cors.Config{
 			AllowOrigins:  strings.Join(cfg.CORSOrigins, ","),
-			AllowHeaders:  "Authorization, Content-Type, Last-Event-ID, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, A2A-Version",
+			AllowHeaders:  "Authorization, Content-Type, Idempotency-Key, Last-Event-ID, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, A2A-Version",
 			ExposeHeaders: "Retry-After, Mcp-Session-Id, WWW-Authenticate",
-		}))
+		}
+		if cfg.CORSLoopback {
+			cc.AllowOrigins, cc.AllowOriginsFunc = "", originAllowed(cfg.CORSOrigins)
+		}
+		app.Use(cors.New(cc))
 	}
 	app.Use(authenticate(cfg.Auth, cfg.Limiter))
 	return &Server{App: app, cfg: cfg}
+}
+
+// originAllowed allows the configured origins and any http origin on the
+// loopback.
+func originAllowed(configured []string) func(origin string) bool {
+	set := map[string]bool{}
+	for _, o := range configured {
+		set[strings.ToLower(strings.TrimRight(strings.TrimSpace(o), "/"))] = true
+	}
+	return func(origin string) bool {
+		origin = strings.ToLower(origin)
+		if set["*"] || set[origin] {
+			return true
+		}
+		u, err := url.Parse(origin)
+		if err != nil || u.Scheme != "http" || u.Path != "" || u.User != nil {
+			return false
+		}
+		if h := u.Hostname(); h == "localhost" {
+			return true
+		} else if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+			return true
+		}
+		return false
+	}
 }
 
 // Config returns the effective configuration.
