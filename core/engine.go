@@ -15,7 +15,7 @@ import (
 
 // EngineConfig configures an Engine. Store and Log are required.
 type EngineConfig struct {
-	Store Store
+	Store RunStore
 	Log   EventLog
 	// Logger receives the engine's structured logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -71,7 +71,7 @@ type EngineConfig struct {
 // and serves cancel, continue and subscribe. All methods are safe for
 // concurrent use.
 type Engine struct {
-	store  Store
+	store  RunStore
 	log    EventLog
 	logger *slog.Logger
 	cfg    EngineConfig
@@ -259,9 +259,6 @@ func (e *Engine) Ready(ctx context.Context) Readiness {
 	r.Ready = r.Database == "ok" && r.EventLog == "ok"
 	return r
 }
-
-// Store returns the engine's state store (for the session API and readiness).
-func (e *Engine) Store() Store { return e.store }
 
 // EventLog returns the engine's event log (for readiness checks).
 func (e *Engine) EventLog() EventLog { return e.log }

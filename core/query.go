@@ -5,6 +5,21 @@ import (
 	"errors"
 )
 
+// RunReader reads runs and sessions, for code outside the engine (the
+// adapters, and every resource group that looks at runs). The Engine is
+// the one implementation and the RunStore is not reachable past it: a run
+// whose first write the engine still holds in memory (deferred.go) is
+// released to the store, or answered from memory, before the store is
+// read, so no reader misses a run that is executing and not stored yet.
+type RunReader interface {
+	Get(ctx context.Context, runID string) (*Run, error)
+	List(ctx context.Context, p ListRunsParams) ([]*Run, error)
+	GetSession(ctx context.Context, id string) (*Session, error)
+	ListSessions(ctx context.Context, p ListSessionsParams) ([]*Session, int, error)
+}
+
+var _ RunReader = (*Engine)(nil)
+
 // Get returns the stored run.
 func (e *Engine) Get(ctx context.Context, runID string) (*Run, error) {
 	if err := CheckID("run_id", runID); err != nil {

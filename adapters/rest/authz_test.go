@@ -46,7 +46,7 @@ func authzServer(t *testing.T, pol *auth.Policy) *httptransport.Server {
 		t.Fatal(err)
 	}
 	srv := httptransport.New(httptransport.Config{Auth: a})
-	Register(srv, eng, Config{Policy: pol})
+	Register(srv, eng, Config{Policy: pol, ServiceAccounts: store})
 	return srv
 }
 
