@@ -37,7 +37,7 @@ var Version = "0.1.0-dev"
 type Gateway struct {
 	cfg     *Config
 	logger  *slog.Logger
-	store   core.Store
+	store   stateStore
 	log     core.EventLog
 	queue   *riverqueue.Queue
 	queueDB *sql.DB // SQLite only: the queue's own connection
@@ -150,7 +150,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	})
 	policy := auth.DefaultPolicy()
 	rest.Register(g.srv, eng, rest.Config{
-		Name: cfg.Name, Description: cfg.Description, Version: Version,
+		Name: cfg.Name, Description: cfg.Description, Version: Version, ServiceAccounts: g.store,
 		Databases: []rest.DatabaseInfo{{ID: "default", Kind: databaseKind(cfg.DatabaseURL)}},
 		Policy:    policy,
 		Docs:      rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},
@@ -174,12 +174,19 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	return g, nil
 }
 
+// stateStore is every store the state database serves, one interface per
+// domain.
+type stateStore interface {
+	core.RunStore
+	auth.ServiceAccountStore
+}
+
 // openBackends opens the state store and the event log the config names,
 // failing fast, with a clear message, when one is unreachable.
-func openBackends(ctx context.Context, cfg *Config) (core.Store, core.EventLog, error) {
+func openBackends(ctx context.Context, cfg *Config) (stateStore, core.EventLog, error) {
 	octx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	var store core.Store
+	var store stateStore
 	var err error
 	switch databaseKind(cfg.DatabaseURL) {
 	case "postgres":
@@ -203,7 +210,7 @@ func openBackends(ctx context.Context, cfg *Config) (core.Store, core.EventLog, 
 }
 
 // newAuthenticator builds the authenticator the config asks for.
-func newAuthenticator(cfg *Config, store core.Store) (*auth.Authenticator, error) {
+func newAuthenticator(cfg *Config, accounts auth.ServiceAccountLookup) (*auth.Authenticator, error) {
 	ac := auth.Config{Mode: cfg.AuthMode, SecurityKey: cfg.SecurityKey, JWT: auth.JWTConfig{
 		Algorithm: cfg.Auth.JWTAlgorithm, Key: cfg.JWTKey, JWKSFile: cfg.Auth.JWKSFile, JWKSURL: cfg.JWKSURL,
 		Audience: cfg.Auth.Audience, Issuer: cfg.Auth.Issuer, Leeway: cfg.Auth.Leeway,
@@ -213,39 +220,7 @@ func newAuthenticator(cfg *Config, store core.Store) (*auth.Authenticator, error
 		ac.UserIsolation = &iso
 	}
 	// auth's errors already start with "auth: ".
-	return auth.New(ac, serviceAccounts{store})
-}
-
-// serviceAccounts lets auth look service-account tokens up in the store.
-type serviceAccounts struct{ store core.Store }
-
-func (s serviceAccounts) Lookup(ctx context.Context, hash string) (*auth.ServiceAccount, error) {
-	a, err := s.store.GetServiceAccountByTokenHash(ctx, hash)
-	if err != nil {
-		return nil, err
-	}
-	return toAuthAccount(a), nil
-}
-
-func (s serviceAccounts) Touch(ctx context.Context, id string, at time.Time) error {
-	return s.store.TouchServiceAccount(ctx, id, at.Unix())
-}
-
-func unixTime(sec int64) *time.Time {
-	if sec == 0 {
-		return nil
-	}
-	t := time.Unix(sec, 0)
-	return &t
-}
-
-func toAuthAccount(a *core.ServiceAccount) *auth.ServiceAccount {
-	return &auth.ServiceAccount{
-		ID: a.ID, Name: a.Name, Principal: a.Principal, UserID: a.UserID, TokenPrefix: a.TokenPrefix,
-		TokenHash: a.TokenHash, Scopes: a.Scopes, CreatedAt: time.Unix(a.CreatedAt, 0),
-		ExpiresAt: unixTime(a.ExpiresAt), LastUsedAt: unixTime(a.LastUsedAt), RevokedAt: unixTime(a.RevokedAt),
-		CreatedBy: a.CreatedBy,
-	}
+	return auth.New(ac, accounts)
 }
 
 // openQueue opens the durable queue of background runs on the state

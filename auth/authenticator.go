@@ -25,7 +25,7 @@ const (
 type Config struct {
 	// Mode is "none" (default: everyone is an anonymous admin), "key" (a
 	// shared security key) or "jwt". Service-account tokens are accepted in
-	// key and jwt modes when a ServiceAccounts store is given.
+	// key and jwt modes when a service-account store is given.
 	Mode string
 	// SecurityKey is the shared key of mode key (at least 16 characters),
 	// compared in constant time. Ignored in other modes.
@@ -112,7 +112,7 @@ type Authenticator struct {
 	isolation bool
 	keyDigest [32]byte
 	jwt       *jwtVerifier
-	sa        ServiceAccounts
+	sa        ServiceAccountLookup
 	now       func() time.Time
 
 	touchEvery time.Duration
@@ -122,7 +122,7 @@ type Authenticator struct {
 
 // New validates cfg and returns an Authenticator. accounts may be nil (then
 // service-account tokens are rejected).
-func New(cfg Config, accounts ServiceAccounts) (*Authenticator, error) {
+func New(cfg Config, accounts ServiceAccountLookup) (*Authenticator, error) {
 	mode := strings.ToLower(strings.TrimSpace(cfg.Mode))
 	switch mode {
 	case "", ModeNone:
@@ -237,7 +237,7 @@ func (a *Authenticator) authenticateServiceAccount(ctx context.Context, token st
 	if !wellFormedServiceAccountToken(token) {
 		return nil, unauthorized("invalid token", errors.New("malformed service-account token"))
 	}
-	acct, err := a.sa.Lookup(ctx, HashToken(token))
+	acct, err := a.sa.GetServiceAccountByTokenHash(ctx, HashToken(token))
 	if err != nil {
 		if errors.Is(err, core.ErrNotFound) {
 			return nil, unauthorized("invalid token", err)
@@ -248,10 +248,10 @@ func (a *Authenticator) authenticateServiceAccount(ctx context.Context, token st
 		return nil, unauthorized("invalid token", errors.New("unknown service-account token"))
 	}
 	now := a.now()
-	if acct.RevokedAt != nil {
+	if acct.RevokedAt != 0 {
 		return nil, unauthorized("token revoked", nil)
 	}
-	if acct.ExpiresAt != nil && !now.Before(*acct.ExpiresAt) {
+	if acct.expired(now) {
 		return nil, unauthorized("token expired", nil)
 	}
 	p := &Principal{
@@ -261,8 +261,8 @@ func (a *Authenticator) authenticateServiceAccount(ctx context.Context, token st
 		ServiceAccountID: acct.ID,
 		tokenHash:        acct.TokenHash,
 	}
-	if acct.ExpiresAt != nil {
-		p.ExpiresAt = *acct.ExpiresAt
+	if acct.ExpiresAt != 0 {
+		p.ExpiresAt = time.Unix(acct.ExpiresAt, 0)
 	}
 	if p.UserID == "" {
 		p.UserID = p.Subject
@@ -299,15 +299,15 @@ func (a *Authenticator) Recheck(ctx context.Context, p *Principal) error {
 	if p.Kind != KindServiceAccount || a.sa == nil {
 		return nil
 	}
-	acct, err := a.sa.Lookup(ctx, p.tokenHash)
+	acct, err := a.sa.GetServiceAccountByTokenHash(ctx, p.tokenHash)
 	switch {
 	case errors.Is(err, core.ErrNotFound) || err == nil && (acct == nil || acct.ID != p.ServiceAccountID):
 		return unauthorized("token revoked", err)
 	case err != nil:
 		return &core.Error{Code: core.CodeUnavailable, Message: "cannot verify the token now", Err: err}
-	case acct.RevokedAt != nil:
+	case acct.RevokedAt != 0:
 		return unauthorized("token revoked", nil)
-	case acct.ExpiresAt != nil && !now.Before(*acct.ExpiresAt):
+	case acct.expired(now):
 		return unauthorized("token expired", nil)
 	}
 	return nil
@@ -340,7 +340,7 @@ func (a *Authenticator) touch(ctx context.Context, id string, now time.Time) {
 	a.touchMu.Unlock()
 	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	_ = a.sa.Touch(tctx, id, now)
+	_ = a.sa.TouchServiceAccount(tctx, id, now.Unix())
 }
 
 // unauthorized builds the CodeUnauthorized error; msg is shown, cause not.

@@ -150,7 +150,7 @@ func jwks(keys ...map[string]any) []byte {
 	return b
 }
 
-func mustNew(t testing.TB, cfg Config, sa ServiceAccounts) *Authenticator {
+func mustNew(t testing.TB, cfg Config, sa ServiceAccountLookup) *Authenticator {
 	t.Helper()
 	a, err := New(cfg, sa)
 	if err != nil {
@@ -178,7 +178,7 @@ func wantCode(t testing.TB, err error, code core.ErrorCode) {
 	}
 }
 
-// memAccounts is an in-memory ServiceAccounts.
+// memAccounts is an in-memory ServiceAccountLookup.
 type memAccounts struct {
 	mu      sync.Mutex
 	byHash  map[string]*ServiceAccount
@@ -197,7 +197,7 @@ func (m *memAccounts) add(sa *ServiceAccount) {
 	m.byHash[sa.TokenHash] = sa
 }
 
-func (m *memAccounts) Lookup(_ context.Context, hash string) (*ServiceAccount, error) {
+func (m *memAccounts) GetServiceAccountByTokenHash(_ context.Context, hash string) (*ServiceAccount, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lookups++
@@ -212,13 +212,12 @@ func (m *memAccounts) Lookup(_ context.Context, hash string) (*ServiceAccount, e
 	return &cp, nil
 }
 
-func (m *memAccounts) Touch(_ context.Context, id string, at time.Time) error {
+func (m *memAccounts) TouchServiceAccount(_ context.Context, id string, at int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, sa := range m.byHash {
 		if sa.ID == id {
-			t := at
-			sa.LastUsedAt = &t
+			sa.LastUsedAt = at
 			m.touches[id]++
 			return nil
 		}

@@ -33,12 +33,12 @@ func TestRecheck(t *testing.T) {
 
 	token, prefix, hash := NewToken()
 	exp := clock.Now().Add(time.Hour)
-	accts.add(&ServiceAccount{ID: "sa1", Name: "bot", TokenPrefix: prefix, TokenHash: hash, ExpiresAt: &exp})
+	accts.add(&ServiceAccount{ID: "sa1", Name: "bot", TokenPrefix: prefix, TokenHash: hash, ExpiresAt: exp.Unix()})
 	p, err = a.AuthenticateToken(bg, token)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.ExpiresAt.Equal(exp) {
+	if !p.ExpiresAt.Equal(time.Unix(exp.Unix(), 0)) { // stored in whole seconds
 		t.Fatalf("service account ExpiresAt %v, want %v", p.ExpiresAt, exp)
 	}
 	for range 3 {
@@ -53,7 +53,7 @@ func TestRecheck(t *testing.T) {
 	accts.mu.Lock()
 	accts.err = nil
 	now := clock.Now()
-	accts.byHash[hash].RevokedAt = &now
+	accts.byHash[hash].RevokedAt = now.Unix()
 	accts.mu.Unlock()
 	err = a.Recheck(bg, p)
 	wantCode(t, err, core.CodeUnauthorized)
@@ -75,7 +75,7 @@ func TestRecheck(t *testing.T) {
 	}
 	soon := clock.Now().Add(time.Second)
 	accts.mu.Lock()
-	accts.byHash[hash].ExpiresAt = &soon
+	accts.byHash[hash].ExpiresAt = soon.Unix()
 	accts.mu.Unlock()
 	if err := a.Recheck(bg, p); err != nil {
 		t.Fatal(err)

@@ -24,8 +24,10 @@ const (
 	saPrefixShown = len(ServiceAccountTokenPrefix) + 8 // TokenPrefix: enough to recognise a token
 )
 
-// ServiceAccount is a non-human caller with its own scopes. Only the hash
-// of its token is stored; the token itself is shown once, at creation.
+// ServiceAccount is a non-human caller with its own scopes and a
+// long-lived token. Only the token's SHA-256 hash is stored; the token
+// itself is shown once, at creation. Times are Unix seconds (the form
+// stored and shown); 0 means not set.
 type ServiceAccount struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
@@ -36,13 +38,13 @@ type ServiceAccount struct {
 	// TokenPrefix is the start of the token, shown to recognise it.
 	TokenPrefix string `json:"token_prefix"`
 	// TokenHash is HashToken(token); never shown.
-	TokenHash  string     `json:"-"`
-	Scopes     []string   `json:"scopes"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
-	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
-	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
-	CreatedBy  string     `json:"created_by,omitempty"`
+	TokenHash  string   `json:"-"`
+	Scopes     []string `json:"scopes"`
+	CreatedAt  int64    `json:"created_at"`
+	ExpiresAt  int64    `json:"expires_at,omitempty"`
+	LastUsedAt int64    `json:"last_used_at,omitempty"`
+	RevokedAt  int64    `json:"revoked_at,omitempty"`
+	CreatedBy  string   `json:"created_by,omitempty"`
 }
 
 func (s *ServiceAccount) principal() string {
@@ -52,15 +54,45 @@ func (s *ServiceAccount) principal() string {
 	return "sa:" + s.ID
 }
 
-// ServiceAccounts stores service accounts (implemented by the storage
-// layer).
-type ServiceAccounts interface {
-	// Lookup returns the account whose TokenHash is hash, or an error
-	// matching core.ErrNotFound. Revoked and expired accounts are returned
-	// too (the Authenticator rejects them).
-	Lookup(ctx context.Context, hash string) (*ServiceAccount, error)
-	// Touch sets LastUsedAt of account id.
-	Touch(ctx context.Context, id string, at time.Time) error
+// expired reports whether the account's token has expired at now.
+func (s *ServiceAccount) expired(now time.Time) bool {
+	return s.ExpiresAt != 0 && !now.Before(time.Unix(s.ExpiresAt, 0))
+}
+
+// ServiceAccountLookup is what the Authenticator needs of the service
+// accounts' store.
+type ServiceAccountLookup interface {
+	// GetServiceAccountByTokenHash returns the account whose TokenHash is
+	// hash, or an error matching core.ErrNotFound. Revoked and expired
+	// accounts are returned too (the Authenticator rejects them).
+	GetServiceAccountByTokenHash(ctx context.Context, hash string) (*ServiceAccount, error)
+	// TouchServiceAccount sets LastUsedAt (Unix seconds) of account id.
+	TouchServiceAccount(ctx context.Context, id string, at int64) error
+}
+
+// ServiceAccountStore stores service accounts. Implementations:
+// storage/sqlite, storage/postgres; both pass storage/storetest.
+// A missing account is core.ErrNotFound (wrapped).
+type ServiceAccountStore interface {
+	ServiceAccountLookup
+	// CreateServiceAccount stores a; a duplicate id or token hash is
+	// core.ErrConflict.
+	CreateServiceAccount(ctx context.Context, a *ServiceAccount) error
+	// GetServiceAccount returns the account with id (revoked ones too).
+	GetServiceAccount(ctx context.Context, id string) (*ServiceAccount, error)
+	// ListServiceAccounts returns a page (newest first) and the total.
+	ListServiceAccounts(ctx context.Context, p ListServiceAccountsParams) ([]*ServiceAccount, int, error)
+	// RevokeServiceAccount sets RevokedAt (once: a second revoke keeps the
+	// first time) and returns the account.
+	RevokeServiceAccount(ctx context.Context, id string, at int64) (*ServiceAccount, error)
+}
+
+// ListServiceAccountsParams pages ListServiceAccounts (Page is 1-based;
+// Limit <= 0: no limit).
+type ListServiceAccountsParams struct {
+	IncludeRevoked bool
+	Limit          int
+	Page           int
 }
 
 // NewToken returns a fresh service-account token (prefix agw_sa_, 256
@@ -105,12 +137,11 @@ func NewServiceAccount(name, userID string, scopes []string, ttl time.Duration, 
 	now := time.Now().UTC().Truncate(time.Second)
 	sa := &ServiceAccount{
 		ID: hex.EncodeToString(idb[:]), Name: name, UserID: userID,
-		TokenPrefix: prefix, TokenHash: hash, Scopes: norm, CreatedAt: now, CreatedBy: createdBy,
+		TokenPrefix: prefix, TokenHash: hash, Scopes: norm, CreatedAt: now.Unix(), CreatedBy: createdBy,
 	}
 	sa.Principal = "sa:" + sa.ID
 	if ttl > 0 {
-		exp := now.Add(ttl)
-		sa.ExpiresAt = &exp
+		sa.ExpiresAt = now.Add(ttl).Unix()
 	}
 	return sa, token, nil
 }

@@ -103,7 +103,7 @@ func TestServiceAccountTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	if sa.TokenHash != HashToken(tok) || sa.Principal != "sa:"+sa.ID || !strings.HasPrefix(tok, sa.TokenPrefix) ||
-		!slices.Equal(sa.Scopes, []string{"agents:a1:run", "config:read"}) || sa.ExpiresAt == nil || sa.CreatedBy != "admin" {
+		!slices.Equal(sa.Scopes, []string{"agents:a1:run", "config:read"}) || sa.ExpiresAt == 0 || sa.CreatedBy != "admin" {
 		t.Fatalf("account %+v", sa)
 	}
 	store.add(sa)
@@ -118,7 +118,7 @@ func TestServiceAccountTokens(t *testing.T) {
 		t.Fatalf("principal %+v", p)
 	}
 	// last_used_at touched, at most once per interval
-	if store.touches[sa.ID] != 1 || store.byHash[sa.TokenHash].LastUsedAt == nil {
+	if store.touches[sa.ID] != 1 || store.byHash[sa.TokenHash].LastUsedAt == 0 {
 		t.Fatalf("touches %d", store.touches[sa.ID])
 	}
 	if _, err := a.AuthenticateToken(bg, tok); err != nil {
@@ -131,7 +131,7 @@ func TestServiceAccountTokens(t *testing.T) {
 	if _, err := a.AuthenticateToken(bg, tok); err != nil {
 		t.Fatal(err)
 	}
-	if store.touches[sa.ID] != 2 || !store.byHash[sa.TokenHash].LastUsedAt.Equal(clock.Now()) {
+	if store.touches[sa.ID] != 2 || store.byHash[sa.TokenHash].LastUsedAt != clock.Now().Unix() {
 		t.Fatalf("not touched after the interval: %d", store.touches[sa.ID])
 	}
 
@@ -147,12 +147,12 @@ func TestServiceAccountTokens(t *testing.T) {
 	sa2, tok2, _ := NewServiceAccount("bot", "", []string{"agents:read"}, 0, "")
 	store.add(sa2)
 	p, err = a.AuthenticateToken(bg, tok2)
-	if err != nil || p.UserID != p.Subject || sa2.ExpiresAt != nil {
+	if err != nil || p.UserID != p.Subject || sa2.ExpiresAt != 0 {
 		t.Fatalf("no-expiry account: %+v %v", p, err)
 	}
 	now := clock.Now()
 	store.mu.Lock()
-	store.byHash[sa2.TokenHash].RevokedAt = &now
+	store.byHash[sa2.TokenHash].RevokedAt = now.Unix()
 	store.mu.Unlock()
 	_, err = a.AuthenticateToken(bg, tok2)
 	wantCode(t, err, core.CodeUnauthorized)

@@ -54,7 +54,7 @@ func newDeferredCreate(sess *Session, run *Run) *deferredCreate {
 // write stores the run: as created when final is nil, else in its final
 // state. Only the first call writes; later ones wait for it and report
 // false.
-func (d *deferredCreate) write(ctx context.Context, store Store, final *Run) (wrote bool, err error) {
+func (d *deferredCreate) write(ctx context.Context, store RunStore, final *Run) (wrote bool, err error) {
 	d.once.Do(func() {
 		wrote = true
 		if d.timer != nil {

@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,7 +17,7 @@ import (
 // countingStore counts the run writes that reach the store and can fail
 // run creations on demand.
 type countingStore struct {
-	core.Store
+	core.RunStore
 	creates, updates atomic.Int32
 	failCreates      atomic.Bool
 }
@@ -26,17 +27,17 @@ func (s *countingStore) CreateRunInSession(ctx context.Context, sess *core.Sessi
 		return false, core.Errorf(core.CodeUnavailable, "store down (test)")
 	}
 	s.creates.Add(1)
-	return s.Store.CreateRunInSession(ctx, sess, r)
+	return s.RunStore.CreateRunInSession(ctx, sess, r)
 }
 
 func (s *countingStore) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunParams) error {
 	s.updates.Add(1)
-	return s.Store.UpdateRun(ctx, r, p)
+	return s.RunStore.UpdateRun(ctx, r, p)
 }
 
 // completedAndStored waits for the run's end on eng and checks that it
 // completed and that store holds it completed.
-func completedAndStored(t *testing.T, eng *core.Engine, store core.Store, runID string) *core.Run {
+func completedAndStored(t *testing.T, eng *core.Engine, store core.RunStore, runID string) *core.Run {
 	t.Helper()
 	ctx := context.Background()
 	done, err := eng.Wait(ctx, runID, -1)
@@ -72,7 +73,7 @@ func gatedAgent(id string, started chan<- struct{}, release <-chan struct{}) *fu
 func TestShortForegroundRunIsWrittenOnce(t *testing.T) {
 	t.Parallel()
 	inner, log := sharedBackends(t)
-	store := &countingStore{Store: inner}
+	store := &countingStore{RunStore: inner}
 	eng := engineOn(t, store, log, core.EngineConfig{CreateDelay: time.Hour},
 		scriptedAgent(t, "a", scripted.Config{Rules: []scripted.Rule{{Reply: "hi"}}}))
 	ctx := context.Background()
@@ -99,7 +100,7 @@ func TestShortForegroundRunIsWrittenOnce(t *testing.T) {
 func TestPendingRunIsVisibleToThisProcess(t *testing.T) {
 	t.Parallel()
 	inner, log := sharedBackends(t)
-	store := &countingStore{Store: inner}
+	store := &countingStore{RunStore: inner}
 	started, release := make(chan struct{}, 1), make(chan struct{})
 	eng := engineOn(t, store, log, core.EngineConfig{CreateDelay: time.Hour}, gatedAgent("g", started, release))
 	ctx := context.Background()
@@ -144,7 +145,7 @@ func TestPendingRunIsVisibleToThisProcess(t *testing.T) {
 func TestLongRunIsWrittenAfterTheDelay(t *testing.T) {
 	t.Parallel()
 	inner, log := sharedBackends(t)
-	store := &countingStore{Store: inner}
+	store := &countingStore{RunStore: inner}
 	started, release := make(chan struct{}, 1), make(chan struct{})
 	eng := engineOn(t, store, log, core.EngineConfig{CreateDelay: 20 * time.Millisecond}, gatedAgent("g", started, release))
 	ctx := context.Background()
@@ -216,7 +217,7 @@ func TestFailedDeferredWriteIsMadeAtTheEnd(t *testing.T) {
 	// end stores it once the store is back.
 	t.Parallel()
 	inner, log := sharedBackends(t)
-	store := &countingStore{Store: inner}
+	store := &countingStore{RunStore: inner}
 	store.failCreates.Store(true)
 	started, release := make(chan struct{}, 1), make(chan struct{})
 	eng := engineOn(t, store, log, core.EngineConfig{CreateDelay: time.Millisecond}, gatedAgent("g", started, release))
@@ -241,7 +242,7 @@ func TestConcurrentReadsOfPendingRuns(t *testing.T) {
 	// and the runs end: every run is stored exactly once, completed.
 	t.Parallel()
 	inner, log := sharedBackends(t)
-	store := &countingStore{Store: inner}
+	store := &countingStore{RunStore: inner}
 	eng := engineOn(t, store, log, core.EngineConfig{CreateDelay: time.Hour},
 		scriptedAgent(t, "a", scripted.Config{Chunks: 3, ChunkDelay: time.Millisecond, Rules: []scripted.Rule{{Reply: "one two three"}}}))
 	ctx := context.Background()
@@ -298,7 +299,7 @@ func TestBlockingRunIsStoredAndLoggedOnce(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			inner, log := sharedBackends(t)
-			store := &countingStore{Store: inner}
+			store := &countingStore{RunStore: inner}
 			started, release := make(chan struct{}, 1), make(chan struct{})
 			eng := engineOn(t, store, wrap(log), core.EngineConfig{CreateDelay: time.Hour}, gatedAgent("g", started, release))
 			ctx := context.Background()
@@ -435,5 +436,62 @@ func TestCancelOfAHeldBlockingRun(t *testing.T) {
 	checkDense(t, evs, 0)
 	if last := evs[len(evs)-1]; last.Event != core.EventRunCancelled {
 		t.Fatalf("logged %v", types(evs))
+	}
+}
+
+// TestRunReaderSeesHeldRuns reads a run the engine still holds in memory
+// through each method of core.RunReader, the only way code outside the
+// engine reads runs and sessions: none misses it.
+func TestRunReaderSeesHeldRuns(t *testing.T) {
+	t.Parallel()
+	reads := map[string]func(ctx context.Context, r core.RunReader, run *core.Run) error{
+		"Get": func(ctx context.Context, r core.RunReader, run *core.Run) error {
+			got, err := r.Get(ctx, run.RunID)
+			if err == nil && got.RunID != run.RunID {
+				err = fmt.Errorf("got run %s", got.RunID)
+			}
+			return err
+		},
+		"List": func(ctx context.Context, r core.RunReader, run *core.Run) error {
+			runs, err := r.List(ctx, core.ListRunsParams{UserID: run.UserID})
+			if err == nil && (len(runs) != 1 || runs[0].RunID != run.RunID) {
+				err = fmt.Errorf("listed %d runs", len(runs))
+			}
+			return err
+		},
+		"GetSession": func(ctx context.Context, r core.RunReader, run *core.Run) error {
+			_, err := r.GetSession(ctx, run.SessionID)
+			return err
+		},
+		"ListSessions": func(ctx context.Context, r core.RunReader, run *core.Run) error {
+			list, total, err := r.ListSessions(ctx, core.ListSessionsParams{UserID: run.UserID})
+			if err == nil && (total != 1 || len(list) != 1 || list[0].SessionID != run.SessionID) {
+				err = fmt.Errorf("listed %d sessions of %d", len(list), total)
+			}
+			return err
+		},
+	}
+	for name, read := range reads {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			inner, log := sharedBackends(t)
+			started, release := make(chan struct{}, 1), make(chan struct{})
+			eng := engineOn(t, inner, log, core.EngineConfig{CreateDelay: time.Hour}, gatedAgent("g", started, release))
+			ctx := context.Background()
+			run, err := eng.Start(ctx, core.StartParams{AgentID: "g", Message: "hello", UserID: core.NewUUID()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-started
+			if _, err := inner.GetRun(ctx, run.RunID); !errors.Is(err, core.ErrNotFound) {
+				t.Fatalf("the run reached the store before its delay: %v", err)
+			}
+			var r core.RunReader = eng
+			if err := read(ctx, r, run); err != nil {
+				t.Fatalf("%s of a held run: %v", name, err)
+			}
+			close(release)
+			completedAndStored(t, eng, inner, run.RunID)
+		})
 	}
 }

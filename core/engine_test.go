@@ -30,7 +30,7 @@ func (a *funcAgent) Execute(ctx context.Context, x *core.Execution) (*core.Outco
 
 type bundle struct {
 	eng   *core.Engine
-	store core.Store
+	store core.RunStore
 	log   core.EventLog
 }
 

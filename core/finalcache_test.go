@@ -12,19 +12,19 @@ import (
 
 // readCountingStore counts GetRun calls.
 type readCountingStore struct {
-	core.Store
+	core.RunStore
 	reads atomic.Int32
 }
 
 func (s *readCountingStore) GetRun(ctx context.Context, id string) (*core.Run, error) {
 	s.reads.Add(1)
-	return s.Store.GetRun(ctx, id)
+	return s.RunStore.GetRun(ctx, id)
 }
 
 func TestEndedRunsAreReadOncePerTTL(t *testing.T) {
 	t.Parallel()
 	inner, log := sharedBackends(t)
-	store := &readCountingStore{Store: inner}
+	store := &readCountingStore{RunStore: inner}
 	var now atomic.Int64
 	now.Store(time.Now().UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }

@@ -18,7 +18,7 @@ var errDown = &core.Error{Code: core.CodeUnavailable, Message: "backend down (te
 // outageStore is a store whose run writes and lease operations fail, as an
 // unreachable database's would, while down is set; fails counts them.
 type outageStore struct {
-	core.Store
+	core.RunStore
 	down  atomic.Bool
 	fails atomic.Int64
 }
@@ -35,28 +35,28 @@ func (s *outageStore) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateR
 	if s.fail() {
 		return errDown
 	}
-	return s.Store.UpdateRun(ctx, r, p)
+	return s.RunStore.UpdateRun(ctx, r, p)
 }
 
 func (s *outageStore) RenewLease(ctx context.Context, p core.LeaseParams) error {
 	if s.fail() {
 		return errDown
 	}
-	return s.Store.RenewLease(ctx, p)
+	return s.RunStore.RenewLease(ctx, p)
 }
 
 func (s *outageStore) ListExpiredLeases(ctx context.Context, now int64, limit int) ([]*core.Run, error) {
 	if s.fail() {
 		return nil, errDown
 	}
-	return s.Store.ListExpiredLeases(ctx, now, limit)
+	return s.RunStore.ListExpiredLeases(ctx, now, limit)
 }
 
 func (s *outageStore) GetRun(ctx context.Context, id string) (*core.Run, error) {
 	if s.fail() {
 		return nil, errDown
 	}
-	return s.Store.GetRun(ctx, id)
+	return s.RunStore.GetRun(ctx, id)
 }
 
 // watchedLog is a log that fails (unavailable) while down is set, and
@@ -64,7 +64,7 @@ func (s *outageStore) GetRun(ctx context.Context, id string) (*core.Run, error) 
 // was appended.
 type watchedLog struct {
 	core.EventLog
-	store core.Store
+	store core.RunStore
 	down  atomic.Bool
 
 	mu     sync.Mutex
@@ -135,7 +135,7 @@ func endings(evs []core.Event) int {
 func TestStoreFailingAtTheEndOfARun(t *testing.T) {
 	t.Parallel()
 	sqlStore, mem := sharedBackends(t)
-	store := &outageStore{Store: sqlStore}
+	store := &outageStore{RunStore: sqlStore}
 	log := &watchedLog{EventLog: mem, store: sqlStore}
 	started, release := make(chan struct{}, 1), make(chan struct{})
 	cfg := core.EngineConfig{LeaseTTL: 150 * time.Millisecond}
@@ -184,7 +184,7 @@ func TestStoreFailingAtTheEndOfARun(t *testing.T) {
 
 // runInLog stores a RUNNING run whose executor vanished (lease ended) and
 // appends the given events to the log.
-func runInLog(t *testing.T, store core.Store, log core.EventLog, bg bool, evs ...core.Event) *core.Run {
+func runInLog(t *testing.T, store core.RunStore, log core.EventLog, bg bool, evs ...core.Event) *core.Run {
 	t.Helper()
 	ctx := context.Background()
 	run := &core.Run{RunID: core.NewUUID(), SessionID: core.NewUUID(), AgentID: "a", Status: core.RunRunning,

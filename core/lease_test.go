@@ -16,7 +16,7 @@ import (
 )
 
 // engineOn builds one more engine (a "replica") on the given store and log.
-func engineOn(t *testing.T, store core.Store, log core.EventLog, cfg core.EngineConfig, agents ...core.Agent) *core.Engine {
+func engineOn(t *testing.T, store core.RunStore, log core.EventLog, cfg core.EngineConfig, agents ...core.Agent) *core.Engine {
 	t.Helper()
 	cfg.Store, cfg.Log = store, log
 	eng, err := core.NewEngine(cfg)
@@ -36,7 +36,7 @@ func engineOn(t *testing.T, store core.Store, log core.EventLog, cfg core.Engine
 	return eng
 }
 
-func sharedBackends(t *testing.T) (core.Store, core.EventLog) {
+func sharedBackends(t *testing.T) (core.RunStore, core.EventLog) {
 	t.Helper()
 	store, err := sqlite.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {

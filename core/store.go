@@ -2,13 +2,18 @@ package core
 
 import "context"
 
-// Store is the state store: sessions and runs (runs in their own table).
+// RunStore is the state of the run domain: sessions, runs (in their own
+// table) and the idempotency keys that create runs. They are one store
+// because they change together, in one transaction: a run is created with
+// its session and its key, and deleting a session deletes its runs. Every
+// other resource group declares its own small store in its own package
+// (service accounts: auth.ServiceAccountStore).
 // Implementations: storage/sqlite, storage/postgres; both pass
 // storage/storetest. All methods are safe for concurrent use.
 //
 // Errors: a missing row is ErrNotFound (wrapped); a duplicate id on create
 // is ErrConflict; a failed compare-and-set in UpdateRun is ErrConflict.
-type Store interface {
+type RunStore interface {
 	// CreateSession inserts s. CreatedAt/UpdatedAt are set by the caller.
 	CreateSession(ctx context.Context, s *Session) error
 	// GetSession returns the session with id.
@@ -64,22 +69,6 @@ type Store interface {
 	// created before before (Unix milliseconds) and returns how many.
 	DeleteExpiredKeys(ctx context.Context, before int64, limit int) (int, error)
 
-	// CreateServiceAccount stores a; a duplicate id or token hash is
-	// ErrConflict.
-	CreateServiceAccount(ctx context.Context, a *ServiceAccount) error
-	// GetServiceAccount returns the account with id (revoked ones too).
-	GetServiceAccount(ctx context.Context, id string) (*ServiceAccount, error)
-	// GetServiceAccountByTokenHash returns the account whose TokenHash is
-	// hash (revoked and expired ones too: the caller decides).
-	GetServiceAccountByTokenHash(ctx context.Context, hash string) (*ServiceAccount, error)
-	// ListServiceAccounts returns a page (newest first) and the total.
-	ListServiceAccounts(ctx context.Context, p ListServiceAccountsParams) ([]*ServiceAccount, int, error)
-	// RevokeServiceAccount sets RevokedAt (once: a second revoke keeps the
-	// first time) and returns the account.
-	RevokeServiceAccount(ctx context.Context, id string, at int64) (*ServiceAccount, error)
-	// TouchServiceAccount sets LastUsedAt.
-	TouchServiceAccount(ctx context.Context, id string, at int64) error
-
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -113,7 +102,7 @@ type ListSessionsParams struct {
 
 // Sort validates SortBy and SortOrder and returns the sort key (created_at
 // when empty) and whether the order is ascending (desc when empty). Every
-// Store and the Engine use it, so they agree on what is valid.
+// RunStore and the Engine use it, so they agree on what is valid.
 func (p ListSessionsParams) Sort() (by string, asc bool, err error) {
 	switch p.SortBy {
 	case "", "created_at":
@@ -196,30 +185,4 @@ type CreateRunWithKeyParams struct {
 	// ExpiredBefore (Unix milliseconds): a stored key created before it
 	// has expired, and is replaced as if it were not there.
 	ExpiredBefore int64
-}
-
-// ServiceAccount is a non-human principal with a long-lived token. Only
-// the token's SHA-256 hash is stored; the token is shown once.
-// Times are Unix seconds; 0 means not set.
-type ServiceAccount struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	Principal   string   `json:"principal"`
-	UserID      string   `json:"user_id,omitempty"`
-	TokenPrefix string   `json:"token_prefix"`
-	TokenHash   string   `json:"-"`
-	Scopes      []string `json:"scopes"`
-	CreatedAt   int64    `json:"created_at"`
-	ExpiresAt   int64    `json:"expires_at,omitempty"`
-	LastUsedAt  int64    `json:"last_used_at,omitempty"`
-	RevokedAt   int64    `json:"revoked_at,omitempty"`
-	CreatedBy   string   `json:"created_by,omitempty"`
-}
-
-// ListServiceAccountsParams pages ListServiceAccounts (Page is 1-based;
-// Limit <= 0: no limit).
-type ListServiceAccountsParams struct {
-	IncludeRevoked bool
-	Limit          int
-	Page           int
 }

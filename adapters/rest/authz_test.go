@@ -24,8 +24,21 @@ const authzTestSecret = "authz-unit-test-secret-0123456789abcdef"
 // (HS256), with an engine on an in-memory SQLite store and no agents.
 func authzServer(t *testing.T, pol *auth.Policy) *httptransport.Server {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, ":memory:")
+	eng, store := testEngine(t)
+	a, err := auth.New(auth.Config{Mode: auth.ModeJWT, JWT: auth.JWTConfig{Algorithm: auth.AlgHS256, Key: authzTestSecret}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptransport.New(httptransport.Config{Auth: a})
+	Register(srv, eng, Config{Policy: pol, ServiceAccounts: store})
+	return srv
+}
+
+// testEngine is an engine on an in-memory SQLite store and no agents,
+// closed with the test.
+func testEngine(t *testing.T) (*core.Engine, *sqlite.Store) {
+	t.Helper()
+	store, err := sqlite.Open(context.Background(), ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,13 +54,7 @@ func authzServer(t *testing.T, pol *auth.Policy) *httptransport.Server {
 		_ = elog.Close()
 		_ = store.Close()
 	})
-	a, err := auth.New(auth.Config{Mode: auth.ModeJWT, JWT: auth.JWTConfig{Algorithm: auth.AlgHS256, Key: authzTestSecret}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptransport.New(httptransport.Config{Auth: a})
-	Register(srv, eng, Config{Policy: pol})
-	return srv
+	return eng, store
 }
 
 // registeredOperations returns the operation id of every route on the app

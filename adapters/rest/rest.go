@@ -31,6 +31,9 @@ type Config struct {
 	Databases []DatabaseInfo
 	// Policy is the auth policy every route asks (default auth.DefaultPolicy()).
 	Policy *auth.Policy
+	// ServiceAccounts is the service accounts' store /service-accounts
+	// serves (nil: those routes answer 501).
+	ServiceAccounts auth.ServiceAccountStore
 	// Docs describe security and servers in the OpenAPI document.
 	Docs DocsOptions
 }

@@ -23,19 +23,22 @@ type CreateServiceAccountBody struct {
 // CreatedServiceAccount is the answer to a creation: the token is shown
 // this once and never stored.
 type CreatedServiceAccount struct {
-	*core.ServiceAccount
+	*auth.ServiceAccount
 	Token string `json:"token"`
 }
 
 // ServiceAccountPage is a page of service accounts.
 type ServiceAccountPage struct {
-	Data []*core.ServiceAccount `json:"data"`
+	Data []*auth.ServiceAccount `json:"data"`
 	Meta PageMeta               `json:"meta"`
 }
 
 func (h *Handler) registerServiceAccounts() {
 	tags := []string{"Service accounts"}
-	store := h.eng.Store()
+	store := h.cfg.ServiceAccounts
+	if store == nil {
+		store = noServiceAccounts{}
+	}
 	huma.Register(h.api, huma.Operation{OperationID: "create-service-account", Method: http.MethodPost, Path: "/service-accounts",
 		Summary: "Create a service account (its token is shown once)", Tags: tags, DefaultStatus: http.StatusCreated},
 		func(ctx context.Context, in *struct{ Body CreateServiceAccountBody }) (*struct{ Body CreatedServiceAccount }, error) {
@@ -52,17 +55,10 @@ func (h *Handler) registerServiceAccounts() {
 			if err != nil {
 				return nil, toAPIError(core.Errorf(core.CodeInvalid, "%v", err))
 			}
-			acct := &core.ServiceAccount{
-				ID: sa.ID, Name: sa.Name, Principal: sa.Principal, UserID: sa.UserID, TokenPrefix: sa.TokenPrefix,
-				TokenHash: sa.TokenHash, Scopes: sa.Scopes, CreatedAt: sa.CreatedAt.Unix(), CreatedBy: sa.CreatedBy,
-			}
-			if sa.ExpiresAt != nil {
-				acct.ExpiresAt = sa.ExpiresAt.Unix()
-			}
-			if err := store.CreateServiceAccount(ctx, acct); err != nil {
+			if err := store.CreateServiceAccount(ctx, sa); err != nil {
 				return nil, toAPIError(err)
 			}
-			return &struct{ Body CreatedServiceAccount }{CreatedServiceAccount{ServiceAccount: acct, Token: token}}, nil
+			return &struct{ Body CreatedServiceAccount }{CreatedServiceAccount{ServiceAccount: sa, Token: token}}, nil
 		})
 	huma.Register(h.api, huma.Operation{OperationID: "list-service-accounts", Method: http.MethodGet, Path: "/service-accounts",
 		Summary: "List service accounts", Tags: tags},
@@ -71,12 +67,12 @@ func (h *Handler) registerServiceAccounts() {
 			Page           int  `query:"page" default:"1" minimum:"1"`
 			IncludeRevoked bool `query:"include_revoked"`
 		}) (*struct{ Body ServiceAccountPage }, error) {
-			list, total, err := store.ListServiceAccounts(ctx, core.ListServiceAccountsParams{Limit: in.Limit, Page: in.Page, IncludeRevoked: in.IncludeRevoked})
+			list, total, err := store.ListServiceAccounts(ctx, auth.ListServiceAccountsParams{Limit: in.Limit, Page: in.Page, IncludeRevoked: in.IncludeRevoked})
 			if err != nil {
 				return nil, toAPIError(err)
 			}
 			if list == nil {
-				list = []*core.ServiceAccount{}
+				list = []*auth.ServiceAccount{}
 			}
 			return &struct{ Body ServiceAccountPage }{ServiceAccountPage{Data: list, Meta: PageMeta{
 				Page: in.Page, Limit: in.Limit, TotalCount: total, TotalPages: int(math.Ceil(float64(total) / float64(in.Limit))),
@@ -86,12 +82,12 @@ func (h *Handler) registerServiceAccounts() {
 		Summary: "Get a service account", Tags: tags},
 		func(ctx context.Context, in *struct {
 			ID string `path:"service_account_id"`
-		}) (*struct{ Body *core.ServiceAccount }, error) {
+		}) (*struct{ Body *auth.ServiceAccount }, error) {
 			a, err := store.GetServiceAccount(ctx, in.ID)
 			if err != nil {
 				return nil, toAPIError(notFound(err, "service account %q not found", in.ID))
 			}
-			return &struct{ Body *core.ServiceAccount }{a}, nil
+			return &struct{ Body *auth.ServiceAccount }{a}, nil
 		})
 	huma.Register(h.api, huma.Operation{OperationID: "revoke-service-account", Method: http.MethodDelete, Path: "/service-accounts/{service_account_id}",
 		Summary: "Revoke a service account (its token stops working at once)", Tags: tags, DefaultStatus: http.StatusNoContent},
@@ -103,6 +99,30 @@ func (h *Handler) registerServiceAccounts() {
 			}
 			return nil, nil
 		})
+}
+
+// noServiceAccounts is the store of a gateway built without one.
+type noServiceAccounts struct{}
+
+var errNoServiceAccounts = core.Errorf(core.CodeNotImpl, "service accounts need a state store")
+
+func (noServiceAccounts) GetServiceAccountByTokenHash(context.Context, string) (*auth.ServiceAccount, error) {
+	return nil, errNoServiceAccounts
+}
+func (noServiceAccounts) TouchServiceAccount(context.Context, string, int64) error {
+	return errNoServiceAccounts
+}
+func (noServiceAccounts) CreateServiceAccount(context.Context, *auth.ServiceAccount) error {
+	return errNoServiceAccounts
+}
+func (noServiceAccounts) GetServiceAccount(context.Context, string) (*auth.ServiceAccount, error) {
+	return nil, errNoServiceAccounts
+}
+func (noServiceAccounts) ListServiceAccounts(context.Context, auth.ListServiceAccountsParams) ([]*auth.ServiceAccount, int, error) {
+	return nil, 0, errNoServiceAccounts
+}
+func (noServiceAccounts) RevokeServiceAccount(context.Context, string, int64) (*auth.ServiceAccount, error) {
+	return nil, errNoServiceAccounts
 }
 
 // notFound gives a store's not-found a user-facing message.

@@ -1,5 +1,6 @@
-// Package postgres is the shared state store: core.Store on PostgreSQL,
-// with pgx v5 (a pgxpool.Pool for every query).
+// Package postgres is the shared state store: core.RunStore and the
+// groups' stores on PostgreSQL, with pgx v5 (a pgxpool.Pool for every
+// query).
 //
 // # URL
 //
@@ -87,7 +88,8 @@ const defaultConnectTimeout = 10 * time.Second
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Store implements core.Store on PostgreSQL. Create it with Open.
+// Store implements core.RunStore and auth.ServiceAccountStore on
+// PostgreSQL. Create it with Open.
 type Store struct {
 	pool  *pgxpool.Pool
 	t     target
@@ -341,4 +343,4 @@ func newMigrator(db *sql.DB) (*migrate.Migrator, error) {
 	return migrate.New(goose.DialectPostgres, db, sub)
 }
 
-var _ core.Store = (*Store)(nil)
+var _ core.RunStore = (*Store)(nil)

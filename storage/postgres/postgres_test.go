@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/storage/postgres"
 	"github.com/agentgate/agentgate/storage/postgres/pgtest"
@@ -119,7 +120,7 @@ func freshStores(t *testing.T, workers int) storetest.Factory {
 		drops.Wait()
 		admin.Close()
 	})
-	return func(t *testing.T) core.Store {
+	return func(t *testing.T) storetest.Store {
 		t.Helper()
 		p := <-ready
 		t.Cleanup(func() {
@@ -140,7 +141,7 @@ func freshStores(t *testing.T, workers int) storetest.Factory {
 func TestStoreShared(t *testing.T) {
 	t.Parallel()
 	s := openFresh(t)
-	storetest.Run(t, func(t *testing.T) core.Store { return s })
+	storetest.Run(t, func(t *testing.T) storetest.Store { return s })
 }
 
 // tables lists the tables of the store's schema.
@@ -477,11 +478,11 @@ func TestServerGoneIsUnavailable(t *testing.T) {
 			return err
 		},
 		"CreateServiceAccount": func() error {
-			return s.CreateServiceAccount(ctx, &core.ServiceAccount{ID: "sa", TokenHash: "h"})
+			return s.CreateServiceAccount(ctx, &auth.ServiceAccount{ID: "sa", TokenHash: "h"})
 		},
 		"GetServiceAccountByTokenHash": func() error { _, err := s.GetServiceAccountByTokenHash(ctx, "h"); return err },
 		"ListServiceAccounts": func() error {
-			_, _, err := s.ListServiceAccounts(ctx, core.ListServiceAccountsParams{Limit: 1})
+			_, _, err := s.ListServiceAccounts(ctx, auth.ListServiceAccountsParams{Limit: 1})
 			return err
 		},
 		"RevokeServiceAccount": func() error { _, err := s.RevokeServiceAccount(ctx, "sa", 1); return err },
@@ -539,7 +540,7 @@ func TestTextPostgresCannotStore(t *testing.T) {
 		t.Fatalf("DeleteSessions: %d, %v", n, err)
 	}
 
-	sa := &core.ServiceAccount{ID: "sa" + bad, Name: bad, TokenHash: "h" + bad, Scopes: []string{"runs:" + bad}}
+	sa := &auth.ServiceAccount{ID: "sa" + bad, Name: bad, TokenHash: "h" + bad, Scopes: []string{"runs:" + bad}}
 	if err := s.CreateServiceAccount(ctx, sa); err != nil {
 		t.Fatalf("CreateServiceAccount: %v", err)
 	}

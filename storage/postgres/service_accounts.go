@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -16,8 +17,8 @@ const serviceAccountColumns = `id, name, principal, user_id, token_prefix, token
 const serviceAccountParams = 12 // the columns of serviceAccountColumns
 
 // scanServiceAccount scans serviceAccountColumns, then extra.
-func scanServiceAccount(sc scanner, extra ...any) (*core.ServiceAccount, error) {
-	var a core.ServiceAccount
+func scanServiceAccount(sc scanner, extra ...any) (*auth.ServiceAccount, error) {
+	var a auth.ServiceAccount
 	dest := append([]any{&a.ID, &a.Name, &a.Principal, &a.UserID, &a.TokenPrefix, &a.TokenHash,
 		&a.Scopes, &a.CreatedAt, &a.ExpiresAt, &a.LastUsedAt, &a.RevokedAt, &a.CreatedBy}, extra...)
 	if err := sc.Scan(dest...); err != nil {
@@ -33,7 +34,7 @@ func scanServiceAccount(sc scanner, extra ...any) (*core.ServiceAccount, error) 
 // hash is core.ErrConflict; an account without an id or a token hash is
 // core.ErrInvalid. Scopes are a text[]: nil comes back as an empty
 // (non-nil) slice.
-func (st *Store) CreateServiceAccount(ctx context.Context, a *core.ServiceAccount) error {
+func (st *Store) CreateServiceAccount(ctx context.Context, a *auth.ServiceAccount) error {
 	if a == nil || a.ID == "" {
 		return fmt.Errorf("postgres: create service account: id is required: %w", core.ErrInvalid)
 	}
@@ -59,7 +60,7 @@ func (st *Store) CreateServiceAccount(ctx context.Context, a *core.ServiceAccoun
 
 // GetServiceAccount returns the account with id, revoked or not, or
 // core.ErrNotFound.
-func (st *Store) GetServiceAccount(ctx context.Context, id string) (*core.ServiceAccount, error) {
+func (st *Store) GetServiceAccount(ctx context.Context, id string) (*auth.ServiceAccount, error) {
 	a, err := scanServiceAccount(st.pool.QueryRow(ctx,
 		`SELECT `+serviceAccountColumns+` FROM service_accounts WHERE id = $1`, txt(id)))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -73,7 +74,7 @@ func (st *Store) GetServiceAccount(ctx context.Context, id string) (*core.Servic
 
 // GetServiceAccountByTokenHash returns the account whose token hash is
 // hash, revoked or expired ones included, or core.ErrNotFound.
-func (st *Store) GetServiceAccountByTokenHash(ctx context.Context, hash string) (*core.ServiceAccount, error) {
+func (st *Store) GetServiceAccountByTokenHash(ctx context.Context, hash string) (*auth.ServiceAccount, error) {
 	a, err := scanServiceAccount(st.pool.QueryRow(ctx,
 		`SELECT `+serviceAccountColumns+` FROM service_accounts WHERE token_hash = $1`, txt(hash)))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -90,7 +91,7 @@ func (st *Store) GetServiceAccountByTokenHash(ctx context.Context, hash string) 
 // (created_at, then insertion order), and how many there are in all;
 // revoked ones only with p.IncludeRevoked. Limit <= 0 returns every account
 // (Page is then ignored); Page < 1 is page 1.
-func (st *Store) ListServiceAccounts(ctx context.Context, p core.ListServiceAccountsParams) ([]*core.ServiceAccount, int, error) {
+func (st *Store) ListServiceAccounts(ctx context.Context, p auth.ListServiceAccountsParams) ([]*auth.ServiceAccount, int, error) {
 	where := ""
 	if !p.IncludeRevoked {
 		where = ` WHERE revoked_at = 0`
@@ -114,7 +115,7 @@ func (st *Store) ListServiceAccounts(ctx context.Context, p core.ListServiceAcco
 		return nil, 0, fmt.Errorf("postgres: list service accounts: %w", dbErr(ctx, err))
 	}
 	defer rows.Close()
-	out := []*core.ServiceAccount{}
+	out := []*auth.ServiceAccount{}
 	var total int64
 	for rows.Next() {
 		var extra []any
@@ -146,7 +147,7 @@ func (st *Store) ListServiceAccounts(ctx context.Context, p core.ListServiceAcco
 // revoked already (the first revocation's time is kept), and returns the
 // account as stored after that, in one statement. at must be positive (0
 // means "not revoked"): otherwise core.ErrInvalid.
-func (st *Store) RevokeServiceAccount(ctx context.Context, id string, at int64) (*core.ServiceAccount, error) {
+func (st *Store) RevokeServiceAccount(ctx context.Context, id string, at int64) (*auth.ServiceAccount, error) {
 	if at <= 0 {
 		return nil, fmt.Errorf("postgres: revoke service account %q: revocation time %d must be positive: %w", id, at, core.ErrInvalid)
 	}
@@ -177,3 +178,5 @@ func (st *Store) TouchServiceAccount(ctx context.Context, id string, at int64) e
 	}
 	return nil
 }
+
+var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -7,15 +7,16 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 )
 
 const serviceAccountColumns = `id, name, principal, user_id, token_prefix, token_hash, scopes,
 	created_at, expires_at, last_used_at, revoked_at, created_by`
 
-func scanServiceAccount(sc scanner) (*core.ServiceAccount, error) {
+func scanServiceAccount(sc scanner) (*auth.ServiceAccount, error) {
 	var (
-		a      core.ServiceAccount
+		a      auth.ServiceAccount
 		scopes string
 	)
 	if err := sc.Scan(&a.ID, &a.Name, &a.Principal, &a.UserID, &a.TokenPrefix, &a.TokenHash,
@@ -39,7 +40,7 @@ func scanServiceAccount(sc scanner) (*core.ServiceAccount, error) {
 // core.ErrConflict; an account without an id or a token hash is
 // core.ErrInvalid. Scopes are stored as a JSON array: nil comes back as
 // an empty (non-nil) slice.
-func (st *Store) CreateServiceAccount(ctx context.Context, a *core.ServiceAccount) error {
+func (st *Store) CreateServiceAccount(ctx context.Context, a *auth.ServiceAccount) error {
 	if a == nil || a.ID == "" {
 		return fmt.Errorf("sqlite: create service account: id is required: %w", core.ErrInvalid)
 	}
@@ -84,7 +85,7 @@ func (st *Store) CreateServiceAccount(ctx context.Context, a *core.ServiceAccoun
 
 // GetServiceAccount returns the account with id, revoked or not, or
 // core.ErrNotFound.
-func (st *Store) GetServiceAccount(ctx context.Context, id string) (*core.ServiceAccount, error) {
+func (st *Store) GetServiceAccount(ctx context.Context, id string) (*auth.ServiceAccount, error) {
 	a, err := scanServiceAccount(st.r.QueryRowContext(ctx,
 		`SELECT `+serviceAccountColumns+` FROM service_accounts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -98,7 +99,7 @@ func (st *Store) GetServiceAccount(ctx context.Context, id string) (*core.Servic
 
 // GetServiceAccountByTokenHash returns the account whose token hash is
 // hash, revoked or expired ones included, or core.ErrNotFound.
-func (st *Store) GetServiceAccountByTokenHash(ctx context.Context, hash string) (*core.ServiceAccount, error) {
+func (st *Store) GetServiceAccountByTokenHash(ctx context.Context, hash string) (*auth.ServiceAccount, error) {
 	a, err := scanServiceAccount(st.r.QueryRowContext(ctx,
 		`SELECT `+serviceAccountColumns+` FROM service_accounts WHERE token_hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -115,7 +116,7 @@ func (st *Store) GetServiceAccountByTokenHash(ctx context.Context, hash string) 
 // (created_at, then insertion order), and how many there are in all;
 // revoked ones only with p.IncludeRevoked. Limit <= 0 returns every account
 // (Page is then ignored); Page < 1 is page 1.
-func (st *Store) ListServiceAccounts(ctx context.Context, p core.ListServiceAccountsParams) ([]*core.ServiceAccount, int, error) {
+func (st *Store) ListServiceAccounts(ctx context.Context, p auth.ListServiceAccountsParams) ([]*auth.ServiceAccount, int, error) {
 	where := ""
 	if !p.IncludeRevoked {
 		where = ` WHERE revoked_at = 0`
@@ -140,7 +141,7 @@ func (st *Store) ListServiceAccounts(ctx context.Context, p core.ListServiceAcco
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: list service accounts: %w", err)
 	}
-	out := []*core.ServiceAccount{}
+	out := []*auth.ServiceAccount{}
 	for rows.Next() {
 		a, err := scanServiceAccount(rows)
 		if err != nil {
@@ -168,11 +169,11 @@ func (st *Store) ListServiceAccounts(ctx context.Context, p core.ListServiceAcco
 // revoked already (the first revocation's time is kept), and returns the
 // account as stored after that. at must be positive (0 means "not
 // revoked"): otherwise core.ErrInvalid.
-func (st *Store) RevokeServiceAccount(ctx context.Context, id string, at int64) (*core.ServiceAccount, error) {
+func (st *Store) RevokeServiceAccount(ctx context.Context, id string, at int64) (*auth.ServiceAccount, error) {
 	if at <= 0 {
 		return nil, fmt.Errorf("sqlite: revoke service account %q: revocation time %d must be positive: %w", id, at, core.ErrInvalid)
 	}
-	var a *core.ServiceAccount
+	var a *auth.ServiceAccount
 	err := st.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var err error
 		a, err = scanServiceAccount(tx.QueryRowContext(ctx, `UPDATE service_accounts
@@ -211,3 +212,5 @@ func (st *Store) TouchServiceAccount(ctx context.Context, id string, at int64) e
 		return nil
 	})
 }
+
+var _ auth.ServiceAccountStore = (*Store)(nil)

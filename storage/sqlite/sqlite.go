@@ -1,5 +1,5 @@
-// Package sqlite is the embedded state store: core.Store on one SQLite file
-// (or an in-memory database), with the pure-Go modernc.org/sqlite driver.
+// Package sqlite is the embedded state store: core.RunStore and the groups'
+// stores on one SQLite file (or an in-memory database), with the pure-Go modernc.org/sqlite driver.
 //
 // A Store holds two connection pools on the same database: a writer pool
 // whose one writing connection is owned by one goroutine, through which
@@ -43,7 +43,8 @@ const busyTimeoutMS = 10000
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Store implements core.Store on SQLite. Create it with Open.
+// Store implements core.RunStore and auth.ServiceAccountStore on SQLite.
+// Create it with Open.
 type Store struct {
 	// w is the writer pool: two connections, one pinned by the writer
 	// goroutine (wc), through which every write of the store goes, and one
@@ -371,4 +372,4 @@ func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 	}
 }
 
-var _ core.Store = (*Store)(nil)
+var _ core.RunStore = (*Store)(nil)

@@ -45,12 +45,12 @@ func openMemory(t testing.TB) *sqlite.Store {
 
 func TestStoreFile(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) core.Store { return openFile(t) })
+	storetest.Run(t, func(t *testing.T) storetest.Store { return openFile(t) })
 }
 
 func TestStoreMemory(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) core.Store { return openMemory(t) })
+	storetest.Run(t, func(t *testing.T) storetest.Store { return openMemory(t) })
 }
 
 // TestStoreSharedFile runs the suite with every subtest on one database, as
@@ -58,7 +58,7 @@ func TestStoreMemory(t *testing.T) {
 func TestStoreSharedFile(t *testing.T) {
 	t.Parallel()
 	s := openFile(t)
-	storetest.Run(t, func(t *testing.T) core.Store { return s })
+	storetest.Run(t, func(t *testing.T) storetest.Store { return s })
 }
 
 func TestOpenDSNForms(t *testing.T) {

@@ -221,7 +221,7 @@ func mustRoundTrip(from, to any) {
 
 // --- store helpers ----------------------------------------------------------
 
-func mustCreateSession(t *testing.T, s core.Store, sess *core.Session) *core.Session {
+func mustCreateSession(t *testing.T, s core.RunStore, sess *core.Session) *core.Session {
 	t.Helper()
 	if err := s.CreateSession(t.Context(), sess); err != nil {
 		t.Fatalf("CreateSession(%s): %v", sess.SessionID, err)
@@ -229,7 +229,7 @@ func mustCreateSession(t *testing.T, s core.Store, sess *core.Session) *core.Ses
 	return sess
 }
 
-func mustCreateRun(t *testing.T, s core.Store, r *core.Run) *core.Run {
+func mustCreateRun(t *testing.T, s core.RunStore, r *core.Run) *core.Run {
 	t.Helper()
 	if err := s.CreateRun(t.Context(), r); err != nil {
 		t.Fatalf("CreateRun(%s): %v", r.RunID, err)
@@ -237,7 +237,7 @@ func mustCreateRun(t *testing.T, s core.Store, r *core.Run) *core.Run {
 	return r
 }
 
-func mustGetRun(t *testing.T, s core.Store, id string) *core.Run {
+func mustGetRun(t *testing.T, s core.RunStore, id string) *core.Run {
 	t.Helper()
 	r, err := s.GetRun(t.Context(), id)
 	if err != nil {
@@ -246,7 +246,7 @@ func mustGetRun(t *testing.T, s core.Store, id string) *core.Run {
 	return r
 }
 
-func mustGetSession(t *testing.T, s core.Store, id string) *core.Session {
+func mustGetSession(t *testing.T, s core.RunStore, id string) *core.Session {
 	t.Helper()
 	sess, err := s.GetSession(t.Context(), id)
 	if err != nil {

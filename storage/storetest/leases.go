@@ -13,7 +13,7 @@ import (
 func testLeases(t *testing.T, newStore Factory) {
 	const now = int64(1_900_000_000_000) // Unix ms, far in the future of other tests' leases
 
-	leased := func(t *testing.T, s core.Store, owner string, until int64) *core.Run {
+	leased := func(t *testing.T, s core.RunStore, owner string, until int64) *core.Run {
 		t.Helper()
 		r := minimalRun(newID("session"))
 		r.Status, r.LeaseOwner, r.LeaseUntil = core.RunRunning, owner, until

@@ -9,7 +9,7 @@ import (
 // testListRuns covers ListRuns: oldest first, every filter, the limit. Each
 // test filters by ids it owns (a fresh session, agent or user id).
 func testListRuns(t *testing.T, newStore Factory) {
-	list := func(t *testing.T, s core.Store, p core.ListRunsParams) []*core.Run {
+	list := func(t *testing.T, s core.RunStore, p core.ListRunsParams) []*core.Run {
 		t.Helper()
 		got, err := s.ListRuns(t.Context(), p)
 		if err != nil {

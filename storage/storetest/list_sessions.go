@@ -13,7 +13,7 @@ import (
 func testListSessions(t *testing.T, newStore Factory) {
 	// seed creates n sessions of a new user, created_at base+i and
 	// updated_at base+(n-i) (the reverse order), named name(i).
-	seed := func(t *testing.T, s core.Store, n int, name func(i int) string) (string, []*core.Session) {
+	seed := func(t *testing.T, s core.RunStore, n int, name func(i int) string) (string, []*core.Session) {
 		t.Helper()
 		user := newID("user")
 		out := make([]*core.Session, n)
@@ -27,7 +27,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 		}
 		return user, out
 	}
-	list := func(t *testing.T, s core.Store, p core.ListSessionsParams) ([]*core.Session, int) {
+	list := func(t *testing.T, s core.RunStore, p core.ListSessionsParams) ([]*core.Session, int) {
 		t.Helper()
 		got, total, err := s.ListSessions(t.Context(), p)
 		if err != nil {

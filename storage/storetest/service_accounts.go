@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/google/uuid"
 )
@@ -35,7 +36,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	parallel(t, "MinimalRoundTrip", func(t *testing.T) {
 		s := newStore(t)
 		for _, scopes := range [][]string{nil, {}} {
-			want := mustCreateServiceAccount(t, s, &core.ServiceAccount{
+			want := mustCreateServiceAccount(t, s, &auth.ServiceAccount{
 				ID: newID("sa"), TokenHash: newTokenHash(), Scopes: scopes,
 			})
 			got := mustGetServiceAccount(t, s, want.ID)
@@ -240,20 +241,20 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 		s := newStore(t)
 		// Created at +1, +3, +2 and +2 again: newest first is 1, then
 		// 3 (the later insert of two equal times), 2, 0.
-		var mine []*core.ServiceAccount
+		var mine []*auth.ServiceAccount
 		for _, off := range []int64{1, 3, 2, 2} {
 			a := fullServiceAccount()
 			a.CreatedAt = baseTime() + off
 			mine = append(mine, mustCreateServiceAccount(t, s, a))
 		}
-		got, total := listServiceAccounts(t, s, core.ListServiceAccountsParams{IncludeRevoked: true})
+		got, total := listServiceAccounts(t, s, auth.ListServiceAccountsParams{IncludeRevoked: true})
 		if total != len(got) {
 			t.Fatalf("without a limit: %d accounts, total %d; want them equal", len(got), total)
 		}
 		own := ownAccounts(got, mine)
 		assertIDs(t, "own accounts, newest first", []string{mine[1].ID, mine[3].ID, mine[2].ID, mine[0].ID}, accountIDs(own))
 		for _, a := range own {
-			want := mine[slices.IndexFunc(mine, func(m *core.ServiceAccount) bool { return m.ID == a.ID })]
+			want := mine[slices.IndexFunc(mine, func(m *auth.ServiceAccount) bool { return m.ID == a.ID })]
 			assertServiceAccount(t, want, a)
 		}
 		assertNewestFirst(t, got)
@@ -267,16 +268,16 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 			t.Fatalf("RevokeServiceAccount: %v", err)
 		}
 		revoked.RevokedAt = baseTime() + 1
-		mine := []*core.ServiceAccount{kept, revoked}
+		mine := []*auth.ServiceAccount{kept, revoked}
 
-		got, _ := listServiceAccounts(t, s, core.ListServiceAccountsParams{})
+		got, _ := listServiceAccounts(t, s, auth.ListServiceAccountsParams{})
 		assertIDs(t, "own accounts without revoked ones", []string{kept.ID}, accountIDs(ownAccounts(got, mine)))
 		for _, a := range got {
 			if a.RevokedAt != 0 {
 				t.Fatalf("listed revoked account %s (revoked at %d) without IncludeRevoked", a.ID, a.RevokedAt)
 			}
 		}
-		got, _ = listServiceAccounts(t, s, core.ListServiceAccountsParams{IncludeRevoked: true})
+		got, _ = listServiceAccounts(t, s, auth.ListServiceAccountsParams{IncludeRevoked: true})
 		own := ownAccounts(got, mine)
 		if len(own) != 2 {
 			t.Fatalf("with IncludeRevoked: own accounts %v, want both", accountIDs(own))
@@ -295,8 +296,8 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 		a := fullServiceAccount()
 		a.ExpiresAt = baseTime() - 1 // long gone
 		mustCreateServiceAccount(t, s, a)
-		got, _ := listServiceAccounts(t, s, core.ListServiceAccountsParams{})
-		assertIDs(t, "expired account", []string{a.ID}, accountIDs(ownAccounts(got, []*core.ServiceAccount{a})))
+		got, _ := listServiceAccounts(t, s, auth.ListServiceAccountsParams{})
+		assertIDs(t, "expired account", []string{a.ID}, accountIDs(ownAccounts(got, []*auth.ServiceAccount{a})))
 	})
 
 	parallel(t, "Pagination", func(t *testing.T) {
@@ -304,7 +305,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 		// Later than any other test's accounts: the first rows of the
 		// list, newest first mine[6] ... mine[0].
 		future := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
-		mine := make([]*core.ServiceAccount, 7)
+		mine := make([]*auth.ServiceAccount, 7)
 		for i := range mine {
 			a := fullServiceAccount()
 			a.CreatedAt = future + int64(i)
@@ -318,7 +319,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 			return out
 		}
 		revoked := 0 // of mine
-		page := func(p core.ListServiceAccountsParams) []*core.ServiceAccount {
+		page := func(p auth.ListServiceAccountsParams) []*auth.ServiceAccount {
 			t.Helper()
 			got, total := listServiceAccounts(t, s, p)
 			least := len(mine)
@@ -333,7 +334,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 			}
 			return got
 		}
-		all := core.ListServiceAccountsParams{IncludeRevoked: true, Limit: 3}
+		all := auth.ListServiceAccountsParams{IncludeRevoked: true, Limit: 3}
 		for _, c := range []struct {
 			page int
 			want []string
@@ -364,7 +365,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 			t.Fatalf("RevokeServiceAccount: %v", err)
 		}
 		revoked++
-		p = core.ListServiceAccountsParams{Limit: 3, Page: 1}
+		p = auth.ListServiceAccountsParams{Limit: 3, Page: 1}
 		assertIDs(t, "page 1 without revoked ones", ids(6, 4, 3), accountIDs(page(p)))
 		p.Page = 2
 		assertIDs(t, "page 2 without revoked ones", ids(2, 1, 0), accountIDs(page(p)))
@@ -380,8 +381,8 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 			t.Fatalf("TouchServiceAccount: %v", err)
 		}
 		a.LastUsedAt = baseTime() + 9
-		got, _ := listServiceAccounts(t, s, core.ListServiceAccountsParams{})
-		own := ownAccounts(got, []*core.ServiceAccount{a})
+		got, _ := listServiceAccounts(t, s, auth.ListServiceAccountsParams{})
+		own := ownAccounts(got, []*auth.ServiceAccount{a})
 		if len(own) != 1 {
 			t.Fatalf("own accounts %v, want %s", accountIDs(own), a.ID)
 		}
@@ -410,9 +411,9 @@ func upperHex(s string) string {
 
 // fullServiceAccount returns an account with every field set but
 // LastUsedAt and RevokedAt (which the store's own methods set).
-func fullServiceAccount() *core.ServiceAccount {
+func fullServiceAccount() *auth.ServiceAccount {
 	id := newID("sa")
-	return &core.ServiceAccount{
+	return &auth.ServiceAccount{
 		ID:          id,
 		Name:        `CI deployer — 'quotes' "and" ünïcode 👋; DROP TABLE service_accounts; --`,
 		Principal:   "sa:" + id,
@@ -426,7 +427,7 @@ func fullServiceAccount() *core.ServiceAccount {
 	}
 }
 
-func mustCreateServiceAccount(t *testing.T, s core.Store, a *core.ServiceAccount) *core.ServiceAccount {
+func mustCreateServiceAccount(t *testing.T, s auth.ServiceAccountStore, a *auth.ServiceAccount) *auth.ServiceAccount {
 	t.Helper()
 	if err := s.CreateServiceAccount(t.Context(), a); err != nil {
 		t.Fatalf("CreateServiceAccount(%s): %v", a.ID, err)
@@ -434,7 +435,7 @@ func mustCreateServiceAccount(t *testing.T, s core.Store, a *core.ServiceAccount
 	return a
 }
 
-func mustGetServiceAccount(t *testing.T, s core.Store, id string) *core.ServiceAccount {
+func mustGetServiceAccount(t *testing.T, s auth.ServiceAccountStore, id string) *auth.ServiceAccount {
 	t.Helper()
 	a, err := s.GetServiceAccount(t.Context(), id)
 	if err != nil {
@@ -443,7 +444,7 @@ func mustGetServiceAccount(t *testing.T, s core.Store, id string) *core.ServiceA
 	return a
 }
 
-func listServiceAccounts(t *testing.T, s core.Store, p core.ListServiceAccountsParams) ([]*core.ServiceAccount, int) {
+func listServiceAccounts(t *testing.T, s auth.ServiceAccountStore, p auth.ListServiceAccountsParams) ([]*auth.ServiceAccount, int) {
 	t.Helper()
 	got, total, err := s.ListServiceAccounts(t.Context(), p)
 	if err != nil {
@@ -454,7 +455,7 @@ func listServiceAccounts(t *testing.T, s core.Store, p core.ListServiceAccountsP
 
 // assertServiceAccount checks every field, TokenHash included (it is not
 // part of the JSON form). Backends may not tell nil scopes from empty ones.
-func assertServiceAccount(t *testing.T, want, got *core.ServiceAccount) {
+func assertServiceAccount(t *testing.T, want, got *auth.ServiceAccount) {
 	t.Helper()
 	if got == nil {
 		t.Fatalf("service account %s: got nil", want.ID)
@@ -471,17 +472,17 @@ func assertServiceAccount(t *testing.T, want, got *core.ServiceAccount) {
 
 // ownAccounts returns the accounts of list that are among mine, in list's
 // order.
-func ownAccounts(list, mine []*core.ServiceAccount) []*core.ServiceAccount {
-	var out []*core.ServiceAccount
+func ownAccounts(list, mine []*auth.ServiceAccount) []*auth.ServiceAccount {
+	var out []*auth.ServiceAccount
 	for _, a := range list {
-		if slices.ContainsFunc(mine, func(m *core.ServiceAccount) bool { return m.ID == a.ID }) {
+		if slices.ContainsFunc(mine, func(m *auth.ServiceAccount) bool { return m.ID == a.ID }) {
 			out = append(out, a)
 		}
 	}
 	return out
 }
 
-func accountIDs(as []*core.ServiceAccount) []string {
+func accountIDs(as []*auth.ServiceAccount) []string {
 	out := make([]string, len(as))
 	for i, a := range as {
 		out[i] = a.ID
@@ -490,7 +491,7 @@ func accountIDs(as []*core.ServiceAccount) []string {
 }
 
 // assertNewestFirst checks that list is in non-increasing created_at order.
-func assertNewestFirst(t *testing.T, list []*core.ServiceAccount) {
+func assertNewestFirst(t *testing.T, list []*auth.ServiceAccount) {
 	t.Helper()
 	for i := 1; i < len(list); i++ {
 		if list[i].CreatedAt > list[i-1].CreatedAt {

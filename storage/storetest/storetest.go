@@ -1,8 +1,9 @@
-// Package storetest is the conformance suite for core.Store. Every backend
-// runs it unchanged from its own tests (river's riverdrivertest pattern):
+// Package storetest is the conformance suite for the state stores
+// (core.RunStore, auth.ServiceAccountStore), one file per domain. Every
+// backend runs it unchanged from its own tests (river's riverdrivertest pattern):
 //
 //	func TestStore(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) core.Store {
+//		storetest.Run(t, func(t *testing.T) storetest.Store {
 //			s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "state.db"))
 //			if err != nil {
 //				t.Fatal(err)
@@ -23,14 +24,21 @@ package storetest
 import (
 	"testing"
 
+	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 )
 
+// Store is every store a backend implements, one interface per domain.
+type Store interface {
+	core.RunStore
+	auth.ServiceAccountStore
+}
+
 // Factory returns a ready store for one (sub)test and arranges its cleanup.
-type Factory = func(t *testing.T) core.Store
+type Factory = func(t *testing.T) Store
 
 // Run runs the whole suite against the stores newStore returns.
-func Run(t *testing.T, newStore func(t *testing.T) core.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Helper()
 	areas := []struct {
 		name string

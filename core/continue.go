@@ -1,0 +1,138 @@
+package core
+
+import (
+	"context"
+	"errors"
+)
+
+// ContinueParams carries the decisions on a paused run's tools, in agno's
+// form: the paused tool executions with Confirmed (and an optional
+// ConfirmationNote) set.
+type ContinueParams struct {
+	RunID string
+	Tools []ToolExecution
+}
+
+// Continue resumes a paused run. It appends RunContinued to the same stream
+// and executes the rest of the run on this process. It returns the run and
+// the index of the RunPaused event, so the caller can Subscribe after it.
+func (e *Engine) Continue(ctx context.Context, p ContinueParams) (*Run, int64, error) {
+	return e.continueRun(ctx, p, nil)
+}
+
+// ContinueStream is Continue for a caller that follows the rest of the run:
+// the stream it returns (after the RunPaused event) is fed by the executor,
+// as StartStream's is. It also returns the index of the RunPaused event.
+func (e *Engine) ContinueStream(ctx context.Context, p ContinueParams) (*Run, int64, *Stream, error) {
+	f := newFeed()
+	run, pausedAt, err := e.continueRun(ctx, p, f)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return run, pausedAt, &Stream{feed: f, log: e.log, e: e, runID: run.RunID, last: pausedAt}, nil
+}
+
+// continueRun is Continue, feeding the events to f (nil: none).
+func (e *Engine) continueRun(ctx context.Context, p ContinueParams, f *feed) (*Run, int64, error) {
+	select {
+	case <-e.closed:
+		return nil, 0, Errorf(CodeUnavailable, "server is shutting down")
+	default:
+	}
+	run, err := e.Get(ctx, p.RunID)
+	if err != nil {
+		return nil, 0, err
+	}
+	if run.Status != RunPaused || run.Paused == nil {
+		return nil, 0, Errorf(CodeConflict, "run %s is %s, not PAUSED", run.RunID, run.Status)
+	}
+	a, err := e.Agent(run.AgentID)
+	if err != nil {
+		return nil, 0, err
+	}
+	decided := make(map[string]ToolExecution, len(p.Tools))
+	for _, t := range p.Tools {
+		if t.ToolCallID == "" {
+			return nil, 0, Errorf(CodeInvalid, "every tool needs its tool_call_id")
+		}
+		decided[t.ToolCallID] = t
+	}
+	resume := *run.Paused
+	resume.Pending = append([]ToolExecution(nil), run.Paused.Pending...)
+	for i, pend := range resume.Pending {
+		d, ok := decided[pend.ToolCallID]
+		if !ok {
+			return nil, 0, Errorf(CodeInvalid, "no decision for tool call %s (%s)", pend.ToolCallID, pend.ToolName)
+		}
+		if err := decide(&resume.Pending[i], d); err != nil {
+			return nil, 0, err
+		}
+		delete(decided, pend.ToolCallID)
+	}
+	for id := range decided {
+		return nil, 0, Errorf(CodeInvalid, "tool call %s is not pending on run %s", id, run.RunID)
+	}
+	pausedAt := run.EventCount - 1
+	run.Status = RunRunning
+	run.Paused = &resume
+	run.UpdatedAt = e.now()
+	run.LeaseOwner, run.LeaseUntil = e.cfg.InstanceID, e.leaseUntil()
+	if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunPaused}}); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, 0, Errorf(CodeConflict, "run %s is no longer paused", run.RunID)
+		}
+		return nil, 0, err
+	}
+	w := &runWriter{e: e, run: run, last: run.EventCount - 1, feed: f}
+	if err := w.emit(ctx, Event{Event: EventRunContinued}); err != nil {
+		return nil, 0, err
+	}
+	run.EventCount = w.last + 1
+	snapshot := *run
+	e.launch(a, run, execOpts{resume: &resume, feed: f}, goSpawn)
+	return &snapshot, pausedAt, nil
+}
+
+// decide applies one decision to a pending tool call: a confirmation
+// (confirmed, confirmation_note), the user's input (user_input_schema with
+// values) or an external execution's result. A rejected call needs nothing
+// else.
+func decide(p *ToolExecution, d ToolExecution) error {
+	if p.RequiresConfirmation && d.Confirmed == nil {
+		return Errorf(CodeInvalid, "tool call %s (%s) needs confirmed true or false", p.ToolCallID, p.ToolName)
+	}
+	if d.Confirmed != nil {
+		c := *d.Confirmed
+		p.Confirmed = &c
+	}
+	p.ConfirmationNote = d.ConfirmationNote
+	if p.Confirmed != nil && !*p.Confirmed {
+		return nil
+	}
+	if p.RequiresUserInput {
+		given := make(map[string]any, len(d.UserInputSchema))
+		for _, f := range d.UserInputSchema {
+			given[f.Name] = f.Value
+		}
+		schema := append([]UserInputField(nil), p.UserInputSchema...)
+		for i, f := range schema {
+			v, ok := given[f.Name]
+			if !ok || v == nil {
+				return Errorf(CodeInvalid, "tool call %s (%s) needs a value for user input field %q", p.ToolCallID, p.ToolName, f.Name)
+			}
+			schema[i].Value = v
+			delete(given, f.Name)
+		}
+		for name := range given {
+			return Errorf(CodeInvalid, "tool call %s (%s) has no user input field %q", p.ToolCallID, p.ToolName, name)
+		}
+		p.UserInputSchema, p.Answered = schema, true
+	}
+	if p.ExternalExecutionRequired {
+		if d.Result == "" {
+			return Errorf(CodeInvalid, "tool call %s (%s) is executed by the caller: continue it with its result", p.ToolCallID, p.ToolName)
+		}
+		p.Result = d.Result
+	}
+	return nil
+}

@@ -1,0 +1,426 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+)
+
+// ExecuteQueued executes a queued background run; a queue's worker calls
+// it, on any replica, and it returns when the run's segment ends (or ctx
+// ends: the run then goes on here until the engine closes). attempt counts
+// from 1; a later attempt takes over a RUNNING run whose executor's lease
+// ended (it died), restarting it with a CustomEvent that says so. A run
+// that is already final, paused, or alive elsewhere is left alone.
+func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) error {
+	run, err := e.Get(ctx, runID)
+	if err != nil {
+		return err
+	}
+	a, err := e.Agent(run.AgentID)
+	if err != nil {
+		return err
+	}
+	var o execOpts
+	switch {
+	case run.Status == RunPending:
+		o = execOpts{msg: run.Input.InputContent}
+	case run.Status == RunRunning && run.LeaseUntil < e.nowMs() && e.activeRun(runID) == nil:
+		now := e.nowMs()
+		if !e.storeSettled(now) {
+			// The store just failed here: its executor may be alive and
+			// about to renew the lease or store the run's end.
+			return Errorf(CodeConflict, "run %s: the state store was unavailable moments ago; trying again later", runID)
+		}
+		last, lastEv, _, err := e.lastEvent(ctx, run)
+		for CodeOf(err) == CodeUnavailable && e.awaitLog(ctx) {
+			// The log is down: wait for it here rather than spend the
+			// job's attempts.
+			last, lastEv, _, err = e.lastEvent(ctx, run)
+		}
+		if err != nil {
+			return err
+		}
+		if lastEv != nil && lastEv.Event.EndsSegment() {
+			// Its segment ended (the executor could not store it): never
+			// executed again.
+			return e.settleFromLog(ctx, run, lastEv, now)
+		}
+		run.LeaseOwner, run.LeaseUntil, run.UpdatedAt = e.cfg.InstanceID, e.leaseUntil(), e.now()
+		if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunRunning}, IfLeaseExpiredBefore: now}); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return nil // someone else took it over
+			}
+			return err
+		}
+		run.EventCount = last + 1
+		o = execOpts{msg: run.Input.InputContent, restart: attempt}
+	case run.Status == RunRunning && e.activeRun(runID) == nil:
+		// Alive elsewhere (or its lease not yet ended): try again later, so
+		// the run is executed again if that executor dies.
+		return Errorf(CodeConflict, "run %s is being executed by %s", runID, run.LeaseOwner)
+	case run.Status == RunRunning:
+	default:
+		return nil
+	}
+	if ar := e.activeRun(runID); ar != nil {
+		return e.waitActive(ctx, ar)
+	}
+	ar := e.launch(a, run, o, goSpawn)
+	return e.waitActive(ctx, ar)
+}
+
+func (e *Engine) waitActive(ctx context.Context, ar *activeRun) error {
+	select {
+	case <-ar.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// execOpts says how execute starts a run.
+type execOpts struct {
+	msg       string
+	resume    *PausedState    // set when a paused run continues
+	noHistory bool            // the session is new: skip loading history
+	restart   int             // attempt number of a queued run taken over after its executor died
+	create    *deferredCreate // the run's first write, not made yet (deferred.go)
+	ar        *activeRun      // the execution's entry in Engine.active
+	feed      *feed           // the starting request's stream (feed.go), or nil
+}
+
+// activeRun is a run this process is executing. done is closed when the
+// current segment ends; final is then the run as stored, or nil if the
+// executor could not store it (Wait then reads the store).
+type activeRun struct {
+	done   chan struct{}
+	final  *Run
+	create *deferredCreate // pending first write, or nil
+	// ended is set once the segment's end is stored, before its ending
+	// event is appended: subscribers then read the run as stored.
+	ended atomic.Bool
+}
+
+// executing returns the run this process is executing, or nil (also once
+// its segment's end is stored).
+func (e *Engine) executing(runID string) *activeRun {
+	if ar := e.activeRun(runID); ar != nil && !ar.ended.Load() {
+		return ar
+	}
+	return nil
+}
+
+// launch executes the run through spawn (in its own goroutine, detached
+// from any request, with goSpawn). A run launched once Close has begun is
+// ended at once (RunCancelled), so Close never misses a run it must wait
+// for; spawn is then not called.
+func (e *Engine) launch(a Agent, run *Run, o execOpts, spawn func(func())) *activeRun {
+	ar := &activeRun{done: make(chan struct{})}
+	e.launchMu.Lock()
+	select {
+	case <-e.closed:
+		e.launchMu.Unlock()
+		w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create, feed: o.feed}
+		e.finishCancelled(context.Background(), w, "server shutting down")
+		if o.feed != nil {
+			o.feed.end()
+		}
+		close(ar.done)
+		return ar
+	default:
+	}
+	e.wg.Add(1)
+	e.launchMu.Unlock()
+	ar.create = o.create
+	e.activeMu.Lock()
+	e.active[run.RunID] = ar
+	e.activeMu.Unlock()
+	o.ar = ar
+	spawn(func() {
+		defer e.wg.Done()
+		if e.execute(a, run, o) {
+			final := *run
+			ar.final = &final
+		}
+		if o.feed != nil {
+			o.feed.end()
+		}
+		e.followers.forget(run.RunID)
+		e.activeMu.Lock()
+		if e.active[run.RunID] == ar {
+			delete(e.active, run.RunID)
+		}
+		e.activeMu.Unlock()
+		close(ar.done)
+	})
+	return ar
+}
+
+func (e *Engine) activeRun(runID string) *activeRun {
+	e.activeMu.Lock()
+	defer e.activeMu.Unlock()
+	return e.active[runID]
+}
+
+// runWriter appends the events of one run; it is the run's single writer.
+type runWriter struct {
+	e    *Engine
+	run  *Run
+	last int64 // index of the last appended event, -1 before the first
+	// floor is the lowest index the next event may take: an append that
+	// failed may still have landed (the connection broke after the write),
+	// so its index is never offered again, even to a log that lost the run.
+	floor int64
+	// create is the run's first write when Start deferred it (deferred.go).
+	create *deferredCreate
+	// executing: the writer is a launched execution's (counted in the
+	// engine's wg), so its final event may be retried in the background.
+	executing bool
+	ar        *activeRun // the execution's, when executing
+	// logFailed: an append failed with the log unavailable.
+	logFailed bool
+	// feed, when set, gets every event appended (feed.go).
+	feed *feed
+	// slab is where the run's events are allocated, eventSlab at a time:
+	// one allocation instead of one per event (the log keeps them).
+	slab []Event
+}
+
+// eventSlab is how many events a runWriter allocates at once.
+const eventSlab = 16
+
+// alloc returns a copy of e that the log may keep.
+func (w *runWriter) alloc(e Event) *Event {
+	if len(w.slab) == cap(w.slab) {
+		w.slab = make([]Event, 0, eventSlab)
+	}
+	w.slab = append(w.slab, e)
+	return &w.slab[len(w.slab)-1]
+}
+
+func (w *runWriter) emit(ctx context.Context, ev Event) error {
+	_, err := w.append(ctx, ev, false)
+	return err
+}
+
+// emitFinal appends the event that ends the segment. With a log that can
+// (FinishingAppender) it finishes the run's stream in the same step, and
+// reports that it did.
+func (w *runWriter) emitFinal(ctx context.Context, ev Event) (finished bool, err error) {
+	return w.append(ctx, ev, true)
+}
+
+func (w *runWriter) append(ctx context.Context, e Event, final bool) (finished bool, err error) {
+	ev := w.alloc(e)
+	ev.RunID = w.run.RunID
+	ev.SessionID = w.run.SessionID
+	ev.AgentID = w.run.AgentID
+	ev.AgentName = w.run.AgentName
+	ev.CreatedAt = w.e.now()
+	if !ev.Event.Valid() {
+		return false, Errorf(CodeInvalid, "unknown event type %q", ev.Event)
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err // nothing was sent: the index stays free
+	}
+	var idx int64
+	took := false
+	if w.create != nil {
+		// A run whose events are held back (deferred.go).
+		took, idx, finished, err = w.create.hold(ctx, w.e.log, ev, max(w.last+1, w.floor), final)
+	}
+	if !took {
+		ev.EventIndex = max(w.last+1, w.floor) // honoured only if the log lost the run
+		// A started append is never cut short by the run's cancellation,
+		// so only a failing log leaves it undecided.
+		if fa, ok := w.e.log.(FinishingAppender); ok && final {
+			idx, err = fa.AppendFinish(context.WithoutCancel(ctx), ev)
+			finished = err == nil
+		} else {
+			idx, err = w.e.log.Append(context.WithoutCancel(ctx), ev)
+		}
+	}
+	if err != nil {
+		w.floor = max(w.floor, ev.EventIndex+1)
+		if CodeOf(err) == CodeUnavailable {
+			w.logFailed = true
+			w.e.noteLogTrouble(err)
+		}
+		return false, err
+	}
+	w.last = idx
+	w.floor = max(w.floor, idx+1)
+	if w.feed != nil {
+		fe := *ev
+		fe.EventIndex = idx
+		w.feed.push(fe)
+	}
+	return finished, nil
+}
+
+// execute runs the agent for run. A run stored as PENDING (queued, not
+// started by this process) is checked for a stored cancel intent and moved
+// to RUNNING first; a run created RUNNING by Start relies on the cancel
+// signal, which the log remembers, so it costs no extra write.
+func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
+	resume := o.resume
+	ctx, cancel := context.WithCancel(e.baseCtx)
+	defer cancel()
+	w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create, executing: true, ar: o.ar, feed: o.feed}
+	// Appends of the final events must not fail because the run's own
+	// context was cancelled.
+	bg := context.WithoutCancel(ctx)
+
+	var cancelled atomic.Bool
+	stopWatch := e.watchCancel(ctx, run.RunID, func() {
+		cancelled.Store(true)
+		cancel()
+	})
+	defer stopWatch()
+
+	if run.Status == RunPending {
+		// A cancel recorded before the run started means it never starts.
+		cur, err := e.store.GetRun(bg, run.RunID)
+		if err == nil && cur.CancelRequested {
+			return e.finishCancelled(bg, w, "cancelled before start")
+		}
+		run.Status = RunRunning
+		run.UpdatedAt = e.now()
+		run.LeaseOwner, run.LeaseUntil = e.cfg.InstanceID, e.leaseUntil()
+		if err := e.store.UpdateRun(bg, run, UpdateRunParams{IfStatus: []RunStatus{RunPending}}); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return false // someone else (a cancel) moved it on
+			}
+			return e.finishError(bg, w, fmt.Errorf("mark running: %w", err), "internal_error")
+		}
+	}
+	stopHeartbeat := func() {}
+	if e.cfg.LeaseTTL > 0 {
+		stopHeartbeat = e.heartbeat(ctx, run.RunID, o.create, cancel)
+	}
+	defer stopHeartbeat()
+	var history []Message
+	var err error
+	if resume == nil && !o.noHistory && e.cfg.HistoryRuns > 0 {
+		history, err = e.history(bg, run)
+		if err != nil {
+			return e.finishError(bg, w, fmt.Errorf("load history: %w", err), "internal_error")
+		}
+	}
+
+	if run.Background && e.logUsable(bg) != nil {
+		// The log is known to be down: wait for it rather than start
+		// with appends that fail.
+		e.awaitLog(ctx)
+	}
+	restart, reason := o.restart, "worker_lost"
+	var out *Outcome
+	for {
+		out, err = e.attempt(ctx, bg, a, w, o, history, restart, reason)
+		// A background run whose events could not reach the log is
+		// executed again once the log is back (its lease kept meanwhile by
+		// the heartbeat), as after a crash, rather than ended in an error.
+		if err == nil || !run.Background || !w.logFailed || cancelled.Load() || ctx.Err() != nil {
+			break
+		}
+		e.logger.Warn("background run interrupted by the event log; executing it again once the log is back",
+			"run_id", run.RunID, "err", err)
+		if !e.awaitLog(ctx) {
+			break
+		}
+		if cur, gerr := e.store.GetRun(bg, run.RunID); gerr == nil && cur.CancelRequested {
+			cancelled.Store(true) // cancelled while the log was down
+			break
+		}
+		w.logFailed = false
+		restart, reason = max(restart+1, 1), "event_log_unavailable"
+	}
+	stopHeartbeat() // finishing clears the lease
+	switch {
+	case cancelled.Load():
+		// The signal follows the stored intent (Cancel), so the final run
+		// says so too.
+		run.CancelRequested = true
+		return e.finishCancelled(bg, w, "cancelled by request")
+	case e.baseCtx.Err() != nil:
+		return e.finishCancelled(bg, w, "server shutting down")
+	case err != nil:
+		typ := "internal_error"
+		var ae *AgentError
+		switch {
+		case w.logFailed:
+			typ = "backend_unavailable" // the event log failed, not the agent
+		case errors.As(err, &ae) && ae.Type != "":
+			typ = ae.Type
+		case CodeOf(err) == CodeUnavailable:
+			typ = "backend_unavailable" // the event log or the store failed, not the agent
+		}
+		return e.finishError(bg, w, err, typ)
+	case out == nil:
+		return e.finishError(bg, w, errors.New("agent returned no outcome"), "internal_error")
+	case out.Paused != nil:
+		return e.finishPaused(bg, w, out)
+	default:
+		return e.finishCompleted(bg, w, out)
+	}
+}
+
+// attempt executes the agent once: after a CustomEvent run_restarted when
+// restart > 0 (the run is executed again: its executor was lost, or its
+// events could not reach the log), and RunStarted unless the run continues
+// from a pause.
+func (e *Engine) attempt(ctx, bg context.Context, a Agent, w *runWriter, o execOpts, history []Message, restart int, reason string) (*Outcome, error) {
+	run := w.run
+	if restart > 0 {
+		if err := w.emit(bg, Event{Event: EventCustom, Data: map[string]any{
+			"kind": "run_restarted", "attempt": restart, "reason": reason,
+		}}); err != nil {
+			return nil, err
+		}
+	}
+	if o.resume == nil {
+		if err := w.emit(bg, Event{Event: EventRunStarted, Model: run.Model, ModelProvider: run.ModelProvider}); err != nil {
+			return nil, err
+		}
+	}
+	snapshot := *run
+	return e.safeExecute(ctx, a, &Execution{
+		Run: &snapshot, Message: o.msg, History: history, Resume: o.resume,
+		Emit: w.emit,
+	})
+}
+
+// safeExecute turns a panicking agent into an error.
+func (e *Engine) safeExecute(ctx context.Context, a Agent, x *Execution) (out *Outcome, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.logger.Error("agent panicked", "run_id", x.Run.RunID, "panic", r)
+			out, err = nil, &AgentError{Type: "agent_panic", Err: fmt.Errorf("agent failed: %v", r)}
+		}
+	}()
+	return a.Execute(ctx, x)
+}
+
+func (e *Engine) history(ctx context.Context, run *Run) ([]Message, error) {
+	runs, err := e.store.ListRuns(ctx, ListRunsParams{SessionID: run.SessionID, Status: RunCompleted})
+	if err != nil {
+		return nil, err
+	}
+	if n := e.cfg.HistoryRuns; len(runs) > n {
+		runs = runs[len(runs)-n:]
+	}
+	var msgs []Message
+	for _, r := range runs {
+		if r.RunID == run.RunID {
+			continue
+		}
+		for _, m := range r.Messages {
+			if m.Role != "system" {
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	return msgs, nil
+}

@@ -1,0 +1,216 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// finish stores run in its final (or paused) state, then appends the event
+// that ends the stream, so a subscriber that sees that event reads the
+// final state from the store. The store write is retried while the store
+// is unavailable (see integrity.go): the ending event never goes out
+// before the state it announces is durable.
+func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunStatus) (stored bool) {
+	run := w.run
+	// The events so far plus ev, whose index is the writer's next (an
+	// append that failed ambiguously is counted: see runWriter.floor).
+	expected := max(w.last+1, w.floor)
+	run.EventCount = expected + 1
+	run.UpdatedAt = e.now()
+	owner := run.LeaseOwner
+	run.LeaseOwner, run.LeaseUntil = "", 0
+	stored = true
+	if err := e.storeFinalRetrying(ctx, w, run, UpdateRunParams{IfStatus: from, IfLeaseOwner: owner}); err != nil {
+		if errors.Is(err, ErrConflict) {
+			e.logger.Warn("run changed state under its executor", "run_id", run.RunID)
+			return false
+		}
+		stored = false
+		e.logger.Error("store run", "run_id", run.RunID, "err", err)
+		if w.create.unseen() {
+			return false // nothing of it is anywhere: it is not shown now
+		}
+		// Given up (the engine is stopping hard, or the run is gone): the
+		// ending event still goes out, and a reaper stores the outcome it
+		// says (settleFromLog).
+	} else if w.ar != nil {
+		w.ar.ended.Store(true)
+	}
+	if logFinished, err := w.emitFinal(ctx, ev); err == nil {
+		e.afterFinal(ctx, w, expected, stored, true, logFinished)
+	} else {
+		e.noteLogTrouble(err)
+		if ev.Event.Terminal() && w.executing {
+			// Nothing follows a terminal event: its retries need not hold
+			// up the executor (nor a blocking caller) while the log is
+			// down. The execution's own count in wg is still held.
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				e.retryFinal(ctx, w, ev, expected, stored)
+			}()
+			return stored
+		}
+		// A RunPaused must be in the log before anyone continues the run.
+		e.retryFinal(ctx, w, ev, expected, stored)
+	}
+	if w.last >= expected {
+		run.EventCount = w.last + 1
+	}
+	return stored
+}
+
+// retryFinal retries the final event that failed to reach the log: it must
+// get there, or subscribers wait. It retries for a while (an outage of the
+// log) before giving up; subscribers then notice the store's end (see
+// Stream.Next).
+func (e *Engine) retryFinal(ctx context.Context, w *runWriter, ev Event, expected int64, stored bool) {
+	for attempt := 1; ; attempt++ {
+		time.Sleep(min(time.Duration(attempt)*200*time.Millisecond, 2*time.Second))
+		logFinished, err := w.emitFinal(ctx, ev)
+		if err == nil {
+			e.afterFinal(ctx, w, expected, stored, true, logFinished)
+			return
+		}
+		if attempt == finalAppendAttempts-1 || e.baseCtx.Err() != nil {
+			e.logger.Error("append final event", "run_id", w.run.RunID, "event", ev.Event, "err", err)
+			e.afterFinal(ctx, w, expected, stored, false, false)
+			return
+		}
+	}
+}
+
+// afterFinal completes finish once the final event was appended (or given
+// up on): it keeps the stored event count exact and finishes the log. Given
+// up on, the count keeps the final event's index, so subscribers learn from
+// the store that the run ended (see Stream.Next).
+func (e *Engine) afterFinal(ctx context.Context, w *runWriter, expected int64, stored, appended, logFinished bool) {
+	run := w.run
+	if appended && w.last != expected && stored {
+		// An earlier append that reported an error had landed after all
+		// (or had not, and the final event took its index): keep the
+		// stored count exact.
+		r := *run
+		r.EventCount = w.last + 1
+		if err := e.store.UpdateRun(ctx, &r, UpdateRunParams{}); err != nil {
+			e.logger.Error("store run event count", "run_id", run.RunID, "err", err)
+		}
+	}
+	if !logFinished {
+		if err := e.log.Finish(ctx, run.RunID); err != nil {
+			e.logger.Error("finish log", "run_id", run.RunID, "err", err)
+		}
+	}
+}
+
+// storeFinal writes the run's end: with one write when its creation is
+// still pending (deferred.go), else as an update with p.
+func (e *Engine) storeFinal(ctx context.Context, w *runWriter, run *Run, p UpdateRunParams) error {
+	if d := w.create; d != nil {
+		wrote, err := d.write(ctx, e.store, run)
+		switch {
+		case wrote:
+			return err
+		case d.err != nil && !errors.Is(d.err, ErrConflict):
+			// The creation failed: store the run now, once.
+			_, err := e.store.CreateRunInSession(ctx, d.sess, run)
+			if !errors.Is(err, ErrConflict) {
+				return err
+			}
+			// It had landed after all: update it.
+		case err != nil:
+			return err
+		}
+	}
+	return e.store.UpdateRun(ctx, run, p)
+}
+
+// finalAppendAttempts bounds the retries of a run's final event (about
+// 20 s of backoff in all).
+const finalAppendAttempts = 14
+
+var activeStatuses = []RunStatus{RunPending, RunRunning}
+
+func (e *Engine) finishCompleted(ctx context.Context, w *runWriter, out *Outcome) bool {
+	run := w.run
+	run.Status = RunCompleted
+	run.Content, run.ContentType = out.Content, "str"
+	run.Messages, run.Tools, run.Paused, run.Requirements = out.Messages, out.Tools, nil, nil
+	m := out.Metrics
+	run.Metrics = &m
+	return e.finish(ctx, w, Event{Event: EventRunCompleted, Content: out.Content, ContentType: "str", Metrics: &m}, activeStatuses)
+}
+
+func (e *Engine) finishPaused(ctx context.Context, w *runWriter, out *Outcome) bool {
+	run := w.run
+	run.Status = RunPaused
+	run.Paused = out.Paused
+	run.Messages, run.Tools = out.Messages, out.Tools
+	run.Requirements = make([]RunRequirement, 0, len(out.Paused.Pending))
+	for i := range out.Paused.Pending {
+		t := out.Paused.Pending[i]
+		run.Requirements = append(run.Requirements, RunRequirement{ID: t.ToolCallID, CreatedAt: e.now(), ToolExecution: &t, UserInputSchema: t.UserInputSchema})
+	}
+	m := out.Metrics
+	run.Metrics = &m
+	return e.finish(ctx, w, Event{Event: EventRunPaused, Tools: out.Paused.Pending, Requirements: run.Requirements}, activeStatuses)
+}
+
+func (e *Engine) finishError(ctx context.Context, w *runWriter, err error, typ string) bool {
+	run := w.run
+	msg := err.Error()
+	if CodeOf(err) == CodeInternal && typ == "internal_error" {
+		e.logger.Error("run failed", "run_id", run.RunID, "err", err)
+	}
+	run.Status, run.Error, run.ErrorType = RunError, msg, typ
+	return e.finish(ctx, w, Event{Event: EventRunError, Content: msg, ErrorType: typ, ErrorID: e.cfg.NewID()}, activeStatuses)
+}
+
+func (e *Engine) finishCancelled(ctx context.Context, w *runWriter, reason string) bool {
+	w.run.Status = RunCancelled
+	return e.finish(ctx, w, Event{Event: EventRunCancelled, Reason: reason}, activeStatuses)
+}
+
+// Cancel asks for the run to be cancelled, from any replica. The intent is
+// stored first, so a run that has not started never starts; a paused run is
+// cancelled at once; a finished run is left as it is. It returns the run as
+// stored after the request.
+func (e *Engine) Cancel(ctx context.Context, runID string) (*Run, error) {
+	if err := CheckID("run_id", runID); err != nil {
+		return nil, err
+	}
+	if err := e.writeDeferred(ctx, runID); err != nil {
+		return nil, fmt.Errorf("store run: %w", err)
+	}
+	e.final.forget(runID) // an ended run gets the (late) intent
+	run, err := e.store.SetCancelRequested(ctx, runID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(CodeNotFound, "run %q not found", runID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case run.Status.Final():
+		return run, nil
+	case run.Status == RunPaused:
+		w := &runWriter{e: e, run: run, last: run.EventCount - 1}
+		run.Status = RunCancelled
+		run.EventCount = w.last + 2
+		run.UpdatedAt = e.now()
+		if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunPaused}}); err != nil {
+			if errors.Is(err, ErrConflict) { // continued meanwhile: signal the executor
+				return run, e.log.SignalCancel(ctx, runID)
+			}
+			return nil, err
+		}
+		if err := w.emit(ctx, Event{Event: EventRunCancelled, Reason: "cancelled by request"}); err != nil {
+			return nil, err
+		}
+		return run, e.log.Finish(ctx, runID)
+	default:
+		return run, e.log.SignalCancel(ctx, runID)
+	}
+}
