@@ -599,6 +599,16 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("http_tools.%s: %w", name, err))
 		}
 	}
+	// The interfaces' own settings, checked here rather than when each is
+	// mounted, so that `config check` refuses exactly what serve refuses.
+	if !c.WS.Disabled {
+		errs = append(errs, c.WS.Validate())
+	}
+	if !c.A2A.Disabled {
+		_, err := c.A2A.Validate(c.agentIDs())
+		errs = append(errs, err)
+	}
+	errs = append(errs, c.Slack.Validate(os.LookupEnv))
 	seen := map[string]bool{}
 	for i, a := range c.Agents {
 		if a.ID == "" {
@@ -632,6 +642,15 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// agentIDs are the ids of the configured agents.
+func (c *Config) agentIDs() map[string]bool {
+	ids := map[string]bool{}
+	for _, a := range c.Agents {
+		ids[a.ID] = true
+	}
+	return ids
 }
 
 // ParseSize parses a size in bytes: a number with an optional unit, B, KB,
