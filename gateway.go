@@ -47,6 +47,10 @@ type Gateway struct {
 	sources []tool.Source
 	// egress checks the URLs called on a caller's behalf (egress.allow).
 	egress *egress.Guard
+	// mounted are the interfaces mounted, in order; interfaces what
+	// /config says of them.
+	mounted    []adapter
+	interfaces []rest.InterfaceInfo
 	// stopReturner stops returnMemory's goroutine.
 	stopReturner func()
 }
@@ -148,26 +152,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		// served there too is allowed without configuration.
 		CORSLoopback: (cfg.AuthMode == "" || cfg.AuthMode == auth.ModeNone) && !cfg.Auth.AllowRemoteWithoutAuth,
 	})
-	policy := auth.DefaultPolicy()
-	rest.Register(g.srv, eng, rest.Config{
-		Name: cfg.Name, Description: cfg.Description, Version: Version,
-		Databases: []rest.DatabaseInfo{{ID: "default", Kind: databaseKind(cfg.DatabaseURL)}},
-		Policy:    policy,
-		Docs:      rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},
-	})
-	if err := g.mountWS(policy); err != nil {
-		_ = g.Shutdown(context.Background())
-		return nil, err
-	}
-	if err := g.mountMCP(policy); err != nil {
-		_ = g.Shutdown(context.Background())
-		return nil, err
-	}
-	if err := g.mountA2A(policy); err != nil {
-		_ = g.Shutdown(context.Background())
-		return nil, err
-	}
-	if err := g.mountSlack(policy); err != nil {
+	// The interfaces are shut down in reverse, once the HTTP server
+	// stopped accepting, on a failed start as on Shutdown.
+	g.srv.App.Hooks().OnShutdown(func() error { g.unmountInterfaces(); return nil })
+	if err := g.mountInterfaces(auth.DefaultPolicy(), adapters()); err != nil {
 		_ = g.Shutdown(context.Background())
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package agentgate
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters/a2a"
@@ -17,13 +18,17 @@ type (
 	A2APushConfig  = a2a.PushSettings
 )
 
-// mountA2A mounts the A2A adapter. The push notification operations it
+// a2aAdapter mounts the A2A adapter. The push notification operations it
 // serves beyond the default policy are registered here (same scope as the
 // other task methods: agents:<id>:run).
-func (g *Gateway) mountA2A(policy *auth.Policy) error {
+type a2aAdapter struct{ h *a2a.Handler }
+
+func (*a2aAdapter) name() string { return "a2a" }
+
+func (a *a2aAdapter) mount(g *Gateway, policy *auth.Policy) (string, bool, error) {
 	c := g.cfg.A2A
 	if c.Disabled {
-		return nil
+		return "", false, nil
 	}
 	// Config.Validate refused the errors already; the warnings are said here.
 	warnings, _ := c.Validate(g.cfg.agentIDs())
@@ -41,7 +46,7 @@ func (g *Gateway) mountA2A(policy *auth.Policy) error {
 			skills[id] = append(skills[id], a2a.Skill{ID: s.ID, Name: s.Name, Description: s.Description, Tags: s.Tags, Examples: s.Examples})
 		}
 	}
-	h := a2a.Register(g.srv, g.eng, a2a.Config{
+	a.h = a2a.Register(g.srv, g.eng, a2a.Config{
 		Name: g.cfg.Name, Description: g.cfg.Description, Version: Version,
 		PublicURL: c.PublicURL, AuthMode: g.cfg.AuthMode, Policy: policy,
 		CardMaxAge: c.CardMaxAge, Skills: skills,
@@ -49,21 +54,20 @@ func (g *Gateway) mountA2A(policy *auth.Policy) error {
 			MaxBackoff: c.Push.MaxBackoff, Egress: g.egress},
 		Logger: g.logger,
 	})
-	// At shutdown (fiber runs the hook once the HTTP server stopped, while
-	// the engine ends the remaining runs), the last notifications of the
-	// tasks still followed are delivered for up to half of
-	// http.shutdown_timeout; then what is left is dropped.
-	grace := g.cfg.HTTP.ShutdownTimeout / 2
-	if grace <= 0 {
-		grace = 7 * time.Second
-	}
-	g.srv.App.Hooks().OnShutdown(func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), grace)
+	return "/a2a/agents", true, nil
+}
+
+// shutdown delivers the last notifications of the tasks still followed
+// for up to half of the grace (the engine ends the remaining runs
+// meanwhile); then what is left is dropped.
+func (a *a2aAdapter) shutdown(ctx context.Context) error {
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/2))
 		defer cancel()
-		if err := h.Close(ctx); err != nil {
-			g.logger.Warn("a2a: push notifications still undelivered at the end of the shutdown grace")
-		}
-		return nil
-	})
+	}
+	if err := a.h.Close(ctx); err != nil {
+		return errors.New("push notifications still undelivered at the end of the shutdown grace")
+	}
 	return nil
 }

@@ -28,11 +28,19 @@ func (g *Gateway) mcpServer(policy *auth.Policy, recheck func(context.Context, *
 	})
 }
 
-// mountMCP mounts the MCP adapter.
-func (g *Gateway) mountMCP(policy *auth.Policy) error {
+// mcpAdapter mounts the MCP adapter's Streamable HTTP endpoint at /mcp.
+type mcpAdapter struct{}
+
+func (*mcpAdapter) name() string { return "mcp" }
+
+func (*mcpAdapter) mount(g *Gateway, policy *auth.Policy) (string, bool, error) {
 	g.mcpServer(policy, nil).Register(g.srv.App, "/mcp")
-	return nil
+	return "/mcp", true, nil
 }
+
+// shutdown has nothing to deliver: an MCP call's stream ends with its run,
+// which the engine ends.
+func (*mcpAdapter) shutdown(context.Context) error { return nil }
 
 // ServeMCPStdio serves the MCP tools over stdio (in and out carry the
 // JSON-RPC messages; logs go to the gateway's logger) until in ends or ctx

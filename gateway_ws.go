@@ -2,7 +2,7 @@ package agentgate
 
 import (
 	"context"
-	"time"
+	"fmt"
 
 	"github.com/agentgate/agentgate/adapters/ws"
 	"github.com/agentgate/agentgate/auth"
@@ -12,32 +12,31 @@ import (
 // the protocol); the ws package owns it.
 type WSConfig = ws.Settings
 
-// mountWS mounts the WebSocket adapter at /ws. On shutdown (after the HTTP
-// server stopped accepting) every socket gets the last frames of its runs,
-// for up to http.shutdown_timeout, then a 1001 close.
-func (g *Gateway) mountWS(policy *auth.Policy) error {
+// wsAdapter mounts the WebSocket adapter at /ws. On shutdown (after the
+// HTTP server stopped accepting) every socket gets the last frames of its
+// runs, for up to http.shutdown_timeout, then a 1001 close.
+type wsAdapter struct{ h *ws.Handler }
+
+func (*wsAdapter) name() string { return "ws" }
+
+func (a *wsAdapter) mount(g *Gateway, policy *auth.Policy) (string, bool, error) {
 	c := g.cfg.WS
 	if c.Disabled {
-		return nil
+		return "", false, nil
 	}
 	origins := append(append([]string(nil), c.AllowedOrigins...), g.cfg.Auth.CORSOrigins...)
-	h := ws.Register(g.srv.App, g.eng, ws.Config{
+	a.h = ws.Register(g.srv.App, g.eng, ws.Config{
 		Policy: policy, Auth: g.srv.Config().Auth, AllowedOrigins: origins,
 		MaxFrameBytes: c.MaxFrameBytes, QueueSize: c.QueueSize, MaxRuns: c.MaxRuns,
 		PingInterval: c.PingInterval, PongTimeout: c.PongTimeout, WriteTimeout: c.WriteTimeout,
 		SlowConsumerTimeout: c.SlowConsumerTimeout, Logger: g.logger,
 	})
-	grace := g.cfg.HTTP.ShutdownTimeout
-	if grace <= 0 {
-		grace = 15 * time.Second
+	return "/ws", true, nil
+}
+
+func (a *wsAdapter) shutdown(ctx context.Context) error {
+	if err := a.h.Shutdown(ctx); err != nil {
+		return fmt.Errorf("%d sockets still open at the end of the shutdown grace", a.h.Connections())
 	}
-	g.srv.App.Hooks().OnShutdown(func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), grace)
-		defer cancel()
-		if err := h.Shutdown(ctx); err != nil {
-			g.logger.Warn("ws: sockets still open at the end of the shutdown grace", "open", h.Connections())
-		}
-		return nil
-	})
 	return nil
 }
