@@ -18,6 +18,7 @@ import (
 	"github.com/agentgate/agentgate/configs"
 	"github.com/agentgate/agentgate/core/tool"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
+	"github.com/agentgate/agentgate/storage"
 	"github.com/agentgate/agentgate/transport/egress"
 )
 
@@ -673,15 +674,7 @@ func ParseSize(s string) (int64, error) {
 }
 
 // databaseKind is "sqlite", "postgres", or "" for an unknown URL.
-func databaseKind(url string) string {
-	switch {
-	case strings.HasPrefix(url, "sqlite:"):
-		return "sqlite"
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return "postgres"
-	}
-	return ""
-}
+func databaseKind(url string) string { return storage.Kind(url) }
 
 // redact hides the password of a URL (and secret query parameters) for
 // messages and logs.
