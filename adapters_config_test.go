@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // `agentgate config check` (LoadConfig) refuses every invalid interface
@@ -67,6 +68,67 @@ func TestConfigCheckRefusesWhatServeRefuses(t *testing.T) {
 				case tc.want != "" && !strings.Contains(err.Error(), tc.want):
 					t.Errorf("%s: error %q, want it to mention %q", what, err, tc.want)
 				}
+			}
+		})
+	}
+}
+
+// The tuning knobs' old names (runs.store_delay, runs.final_cache_ttl,
+// queue.poll_interval, in YAML or as variables) still work, moved under
+// tuning: with a deprecation warning; the new name wins over the old.
+func TestTuningKnobsOldNames(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		env        map[string]string
+		want       TuningConfig
+		warnings   []string
+	}{
+		{name: "new names", yaml: "tuning: {store_delay: -1s, final_cache_ttl: 2s, queue_poll_interval: 50ms}",
+			want: TuningConfig{StoreDelay: -time.Second, FinalCacheTTL: 2 * time.Second, QueuePollInterval: 50 * time.Millisecond}},
+		{name: "old names", yaml: "runs: {store_delay: -1s, final_cache_ttl: 2s}\nqueue: {poll_interval: 50ms}",
+			want:     TuningConfig{StoreDelay: -time.Second, FinalCacheTTL: 2 * time.Second, QueuePollInterval: 50 * time.Millisecond},
+			warnings: []string{"runs.store_delay is deprecated", "runs.final_cache_ttl is deprecated", "queue.poll_interval is deprecated"}},
+		{name: "old variable", env: map[string]string{"AGENTGATE_RUNS_STORE_DELAY": "3s"},
+			want: TuningConfig{StoreDelay: 3 * time.Second}, warnings: []string{"runs.store_delay is deprecated: it is an internal knob, now tuning.store_delay"}},
+		{name: "new variable", env: map[string]string{"AGENTGATE_TUNING_QUEUE_POLL_INTERVAL": "70ms"},
+			want: TuningConfig{QueuePollInterval: 70 * time.Millisecond}},
+		{name: "both", yaml: "runs: {store_delay: 5s}\ntuning: {store_delay: 4s}",
+			want: TuningConfig{StoreDelay: 4 * time.Second}, warnings: []string{"runs.store_delay is ignored: tuning.store_delay is set"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			dir := t.TempDir()
+			path := filepath.Join(dir, "agentgate.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := LoadConfig(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Tuning != tc.want {
+				t.Errorf("tuning %+v, want %+v", cfg.Tuning, tc.want)
+			}
+			got := cfg.Deprecations()
+			if len(got) != len(tc.warnings) {
+				t.Fatalf("warnings %q, want %d", got, len(tc.warnings))
+			}
+			for i, w := range tc.warnings {
+				if !strings.HasPrefix(got[i], w) {
+					t.Errorf("warning %q, want it to start %q", got[i], w)
+				}
+			}
+			// New applies the defaults again: the warnings are not repeated.
+			cfg.DatabaseURL = "sqlite://" + filepath.Join(dir, "s.db")
+			g, err := New(t.Context(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Shutdown(context.Background())
+			if len(g.Config().Deprecations()) != len(tc.warnings) || g.Config().Tuning != tc.want {
+				t.Errorf("after New: tuning %+v, warnings %q", g.Config().Tuning, g.Config().Deprecations())
 			}
 		})
 	}

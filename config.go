@@ -72,11 +72,15 @@ type Config struct {
 	// HTTPTools are tools that call an HTTP API, by tool name.
 	HTTPTools map[string]HTTPToolConfig `yaml:"http_tools"`
 	Agents    []AgentConfig             `yaml:"agents"`
+	// Tuning holds internal knobs: leave them out (see TuningConfig).
+	Tuning TuningConfig `yaml:"tuning"`
 
 	// envWarnings are the unknown AGENTGATE_* variables LoadConfig saw;
 	// unsetRefs the variables the file references (${NAME}) that are unset.
 	envWarnings []EnvWarning
 	unsetRefs   []string
+	// deprecations are the settings under their old names, moved.
+	deprecations []string
 }
 
 // HTTPConfig configures the HTTP server.
@@ -141,21 +145,16 @@ type RunsConfig struct {
 	// later, or, a background run, is executed again by another replica
 	// (default 15s).
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
-	// StoreDelay is how long a run nobody else can see yet may execute
-	// before it is first stored: a blocking run (stream=false), or any
-	// foreground run with the in-memory event log. One that ends sooner is
-	// stored once, in its final state, with its events appended at once
-	// (default 1s; a negative value stores every run before it starts).
+	// StoreDelay is the deprecated name of tuning.store_delay, still
+	// accepted (moved there with a warning).
 	StoreDelay time.Duration `yaml:"store_delay"`
 	// DisconnectGrace is how long a foreground run whose client went away
 	// (a dropped SSE stream, a closed WebSocket) keeps running before it
 	// is cancelled, unless someone follows it by then on any replica
 	// (default 10s; negative: cancelled at once). Replicas share it.
 	DisconnectGrace time.Duration `yaml:"disconnect_grace"`
-	// FinalCacheTTL is how long a replica answers a run that has ended
-	// from memory after reading it (replays of finished runs, polling):
-	// a deletion through another replica shows there within it (default
-	// 1s; a negative value reads the database every time).
+	// FinalCacheTTL is the deprecated name of tuning.final_cache_ttl,
+	// still accepted (moved there with a warning).
 	FinalCacheTTL time.Duration `yaml:"final_cache_ttl"`
 	// IdempotencyTTL is how long an Idempotency-Key names the run it
 	// created: a retry within it gets that run (default 24h).
@@ -200,12 +199,61 @@ type QueueConfig struct {
 	// the run's lease did not already say its executor is gone (default
 	// 1m; keep it above runs.lease_ttl).
 	RescueAfter time.Duration `yaml:"rescue_after"`
-	// PollInterval is how often workers look for new jobs (default 200ms
-	// on SQLite, 1s on Postgres, which is also notified).
+	// PollInterval is the deprecated name of tuning.queue_poll_interval,
+	// still accepted (moved there with a warning).
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// MaxAttempts bounds how often a run's job is tried (default 5).
 	MaxAttempts int `yaml:"max_attempts"`
 }
+
+// TuningConfig holds the engine's and the queue's internal knobs. Their
+// defaults suit every deployment; they exist for tests and benchmarks, and
+// may change or go without notice. Zero values take the defaults.
+type TuningConfig struct {
+	// StoreDelay is how long a run nobody else can see yet may execute
+	// before it is first stored: a blocking run (stream=false), or any
+	// foreground run with the in-memory event log. One that ends sooner is
+	// stored once, in its final state, with its events appended at once
+	// (default 1s; a negative value stores every run before it starts).
+	StoreDelay time.Duration `yaml:"store_delay"`
+	// FinalCacheTTL is how long a replica answers a run that has ended
+	// from memory after reading it (replays of finished runs, polling):
+	// a deletion through another replica shows there within it (default
+	// 1s; a negative value reads the database every time).
+	FinalCacheTTL time.Duration `yaml:"final_cache_ttl"`
+	// QueuePollInterval is how often the queue's workers look for new jobs
+	// (default 200ms on SQLite, 1s on Postgres, which is also notified).
+	QueuePollInterval time.Duration `yaml:"queue_poll_interval"`
+}
+
+// moveTuning moves the tuning knobs set under their old names (runs.*,
+// queue.*) to tuning:, each with a deprecation warning; the new name wins
+// when both are set. The old fields are cleared, so moving twice (LoadConfig,
+// then New) warns once.
+func (c *Config) moveTuning() {
+	for _, k := range []struct {
+		old, new string
+		from, to *time.Duration
+	}{
+		{"runs.store_delay", "tuning.store_delay", &c.Runs.StoreDelay, &c.Tuning.StoreDelay},
+		{"runs.final_cache_ttl", "tuning.final_cache_ttl", &c.Runs.FinalCacheTTL, &c.Tuning.FinalCacheTTL},
+		{"queue.poll_interval", "tuning.queue_poll_interval", &c.Queue.PollInterval, &c.Tuning.QueuePollInterval},
+	} {
+		if *k.from == 0 {
+			continue
+		}
+		if *k.to == 0 {
+			*k.to = *k.from
+			c.deprecations = append(c.deprecations, k.old+" is deprecated: it is an internal knob, now "+k.new+" (the default suits every deployment)")
+		} else {
+			c.deprecations = append(c.deprecations, k.old+" is ignored: "+k.new+" is set")
+		}
+		*k.from = 0
+	}
+}
+
+// Deprecations are the warnings about settings under deprecated names.
+func (c *Config) Deprecations() []string { return c.deprecations }
 
 // EgressConfig restricts the HTTP calls the gateway makes to URLs a caller
 // chose (A2A push webhooks, HTTP tools whose host the arguments choose):
@@ -422,6 +470,7 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 func (c *Config) applyDefaults() {
+	c.moveTuning()
 	if c.Name == "" {
 		c.Name = "agentgate"
 	}

@@ -79,6 +79,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	for _, w := range cfg.EnvWarnings() {
 		logger.Warn("unknown environment variable ignored", "name", w.Name, "did_you_mean", w.Closest)
 	}
+	for _, d := range cfg.Deprecations() {
+		logger.Warn(d)
+	}
 	for _, name := range cfg.UnsetEnvRefs() {
 		logger.Warn("the config references an environment variable that is not set; it expands to \"\"", "name", name)
 	}
@@ -117,7 +120,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger,
 		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL,
-		CreateDelay: cfg.Runs.StoreDelay, FinalCacheTTL: cfg.Runs.FinalCacheTTL, Queue: queue,
+		CreateDelay: cfg.Tuning.StoreDelay, FinalCacheTTL: cfg.Tuning.FinalCacheTTL, Queue: queue,
 		IdempotencyTTL:  cfg.Runs.IdempotencyTTL,
 		MaxMessageBytes: cfg.Limits.MaxMessageBytes, DisconnectGrace: cfg.Runs.DisconnectGrace})
 	if err != nil {
@@ -227,7 +230,7 @@ func toAuthAccount(a *core.ServiceAccount) *auth.ServiceAccount {
 // database.
 func (g *Gateway) openQueue(ctx context.Context) error {
 	qcfg := riverqueue.Config{Workers: g.cfg.Queue.Workers, RescueAfter: g.cfg.Queue.RescueAfter,
-		PollInterval: g.cfg.Queue.PollInterval, MaxAttempts: g.cfg.Queue.MaxAttempts, Logger: g.logger}
+		PollInterval: g.cfg.Tuning.QueuePollInterval, MaxAttempts: g.cfg.Queue.MaxAttempts, Logger: g.logger}
 	q, err := g.backend.OpenQueue(ctx, qcfg)
 	if err != nil {
 		return fmt.Errorf("open the background-run queue: %w", err)
