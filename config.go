@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentgate/agentgate/configs"
 	"github.com/agentgate/agentgate/core/tool"
+	"github.com/agentgate/agentgate/core/tool/mcptool"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	"github.com/agentgate/agentgate/storage"
 	"github.com/agentgate/agentgate/transport/egress"
@@ -314,33 +315,9 @@ type ScriptedCall struct {
 	Arguments map[string]any `yaml:"arguments"`
 }
 
-// MCPServerConfig declares an external MCP server: a stdio command or a
-// Streamable HTTP URL.
-type MCPServerConfig struct {
-	Command string            `yaml:"command"`
-	Args    []string          `yaml:"args"`
-	Env     map[string]string `yaml:"env"`
-	Dir     string            `yaml:"dir"`
-	URL     string            `yaml:"url"`
-	Headers map[string]string `yaml:"headers"`
-	// Prefix is prepended to the server's tool names (default the
-	// server's name and "_"; "" for none).
-	Prefix *string `yaml:"prefix"`
-	// CallTimeout bounds one tool call (default 60s).
-	CallTimeout time.Duration `yaml:"call_timeout"`
-	// ConnectTimeout bounds starting and listing (default 30s).
-	ConnectTimeout time.Duration `yaml:"connect_timeout"`
-	// MaxResultBytes limits a tool result's text (default 1 MiB).
-	MaxResultBytes int `yaml:"max_result_bytes"`
-}
-
-// ToolPrefix is the prefix of the server's tool names.
-func (m MCPServerConfig) ToolPrefix(name string) string {
-	if m.Prefix != nil {
-		return *m.Prefix
-	}
-	return name + "_"
-}
+// MCPServerConfig declares an external MCP server; the mcptool package
+// owns it.
+type MCPServerConfig = mcptool.Settings
 
 // HTTPToolConfig declares a tool that calls an HTTP API.
 type HTTPToolConfig struct {
@@ -632,13 +609,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.MCPServers)) {
-		m := c.MCPServers[name]
-		if (m.Command == "") == (m.URL == "") {
-			errs = append(errs, fmt.Errorf("mcp_servers.%s: set exactly one of command (stdio) and url (Streamable HTTP)", name))
-		}
-		if m.URL != "" && !strings.HasPrefix(m.URL, "http://") && !strings.HasPrefix(m.URL, "https://") {
-			errs = append(errs, fmt.Errorf("mcp_servers.%s: url must be http:// or https://", name))
-		}
+		errs = append(errs, c.MCPServers[name].Validate(name))
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.HTTPTools)) {
 		if _, builtin := tool.Builtins()[name]; builtin {
