@@ -14,7 +14,7 @@ import (
 type (
 	A2AConfig      = a2a.Settings
 	A2AAgentConfig = a2a.AgentSettings
-	A2ASkill       = a2a.SkillSettings
+	A2ASkill       = a2a.Skill
 	A2APushConfig  = a2a.PushSettings
 )
 
@@ -42,9 +42,7 @@ func (a *a2aAdapter) mount(g *Gateway, policy *auth.Policy) (string, bool, error
 	}
 	skills := map[string][]a2a.Skill{}
 	for id, ac := range c.Agents {
-		for _, s := range ac.Skills {
-			skills[id] = append(skills[id], a2a.Skill{ID: s.ID, Name: s.Name, Description: s.Description, Tags: s.Tags, Examples: s.Examples})
-		}
+		skills[id] = ac.Skills
 	}
 	a.h = a2a.Register(g.srv, g.eng, a2a.Config{
 		Name: g.cfg.Name, Description: g.cfg.Description, Version: Version,

@@ -31,16 +31,7 @@ type Settings struct {
 // config (name and description come from there).
 type AgentSettings struct {
 	// Skills replace the default skill (one skill describing the agent).
-	Skills []SkillSettings `yaml:"skills"`
-}
-
-// SkillSettings is one skill of an agent card.
-type SkillSettings struct {
-	ID          string   `yaml:"id"`
-	Name        string   `yaml:"name"`
-	Description string   `yaml:"description"`
-	Tags        []string `yaml:"tags"`
-	Examples    []string `yaml:"examples"`
+	Skills []Skill `yaml:"skills"`
 }
 
 // PushSettings configures push notification delivery. Configs are kept
