@@ -17,7 +17,9 @@ import (
 
 	"github.com/agentgate/agentgate/configs"
 	"github.com/agentgate/agentgate/core/tool"
+	"github.com/agentgate/agentgate/core/tool/mcptool"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
+	"github.com/agentgate/agentgate/storage"
 	"github.com/agentgate/agentgate/transport/egress"
 )
 
@@ -71,11 +73,15 @@ type Config struct {
 	// HTTPTools are tools that call an HTTP API, by tool name.
 	HTTPTools map[string]HTTPToolConfig `yaml:"http_tools"`
 	Agents    []AgentConfig             `yaml:"agents"`
+	// Tuning holds internal knobs: leave them out (see TuningConfig).
+	Tuning TuningConfig `yaml:"tuning"`
 
 	// envWarnings are the unknown AGENTGATE_* variables LoadConfig saw;
 	// unsetRefs the variables the file references (${NAME}) that are unset.
 	envWarnings []EnvWarning
 	unsetRefs   []string
+	// deprecations are the settings under their old names, moved.
+	deprecations []string
 }
 
 // HTTPConfig configures the HTTP server.
@@ -140,21 +146,16 @@ type RunsConfig struct {
 	// later, or, a background run, is executed again by another replica
 	// (default 15s).
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
-	// StoreDelay is how long a run nobody else can see yet may execute
-	// before it is first stored: a blocking run (stream=false), or any
-	// foreground run with the in-memory event log. One that ends sooner is
-	// stored once, in its final state, with its events appended at once
-	// (default 1s; a negative value stores every run before it starts).
+	// StoreDelay is the deprecated name of tuning.store_delay, still
+	// accepted (moved there with a warning).
 	StoreDelay time.Duration `yaml:"store_delay"`
 	// DisconnectGrace is how long a foreground run whose client went away
 	// (a dropped SSE stream, a closed WebSocket) keeps running before it
 	// is cancelled, unless someone follows it by then on any replica
 	// (default 10s; negative: cancelled at once). Replicas share it.
 	DisconnectGrace time.Duration `yaml:"disconnect_grace"`
-	// FinalCacheTTL is how long a replica answers a run that has ended
-	// from memory after reading it (replays of finished runs, polling):
-	// a deletion through another replica shows there within it (default
-	// 1s; a negative value reads the database every time).
+	// FinalCacheTTL is the deprecated name of tuning.final_cache_ttl,
+	// still accepted (moved there with a warning).
 	FinalCacheTTL time.Duration `yaml:"final_cache_ttl"`
 	// IdempotencyTTL is how long an Idempotency-Key names the run it
 	// created: a retry within it gets that run (default 24h).
@@ -199,12 +200,61 @@ type QueueConfig struct {
 	// the run's lease did not already say its executor is gone (default
 	// 1m; keep it above runs.lease_ttl).
 	RescueAfter time.Duration `yaml:"rescue_after"`
-	// PollInterval is how often workers look for new jobs (default 200ms
-	// on SQLite, 1s on Postgres, which is also notified).
+	// PollInterval is the deprecated name of tuning.queue_poll_interval,
+	// still accepted (moved there with a warning).
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// MaxAttempts bounds how often a run's job is tried (default 5).
 	MaxAttempts int `yaml:"max_attempts"`
 }
+
+// TuningConfig holds the engine's and the queue's internal knobs. Their
+// defaults suit every deployment; they exist for tests and benchmarks, and
+// may change or go without notice. Zero values take the defaults.
+type TuningConfig struct {
+	// StoreDelay is how long a run nobody else can see yet may execute
+	// before it is first stored: a blocking run (stream=false), or any
+	// foreground run with the in-memory event log. One that ends sooner is
+	// stored once, in its final state, with its events appended at once
+	// (default 1s; a negative value stores every run before it starts).
+	StoreDelay time.Duration `yaml:"store_delay"`
+	// FinalCacheTTL is how long a replica answers a run that has ended
+	// from memory after reading it (replays of finished runs, polling):
+	// a deletion through another replica shows there within it (default
+	// 1s; a negative value reads the database every time).
+	FinalCacheTTL time.Duration `yaml:"final_cache_ttl"`
+	// QueuePollInterval is how often the queue's workers look for new jobs
+	// (default 200ms on SQLite, 1s on Postgres, which is also notified).
+	QueuePollInterval time.Duration `yaml:"queue_poll_interval"`
+}
+
+// moveTuning moves the tuning knobs set under their old names (runs.*,
+// queue.*) to tuning:, each with a deprecation warning; the new name wins
+// when both are set. The old fields are cleared, so moving twice (LoadConfig,
+// then New) warns once.
+func (c *Config) moveTuning() {
+	for _, k := range []struct {
+		old, new string
+		from, to *time.Duration
+	}{
+		{"runs.store_delay", "tuning.store_delay", &c.Runs.StoreDelay, &c.Tuning.StoreDelay},
+		{"runs.final_cache_ttl", "tuning.final_cache_ttl", &c.Runs.FinalCacheTTL, &c.Tuning.FinalCacheTTL},
+		{"queue.poll_interval", "tuning.queue_poll_interval", &c.Queue.PollInterval, &c.Tuning.QueuePollInterval},
+	} {
+		if *k.from == 0 {
+			continue
+		}
+		if *k.to == 0 {
+			*k.to = *k.from
+			c.deprecations = append(c.deprecations, k.old+" is deprecated: it is an internal knob, now "+k.new+" (the default suits every deployment)")
+		} else {
+			c.deprecations = append(c.deprecations, k.old+" is ignored: "+k.new+" is set")
+		}
+		*k.from = 0
+	}
+}
+
+// Deprecations are the warnings about settings under deprecated names.
+func (c *Config) Deprecations() []string { return c.deprecations }
 
 // EgressConfig restricts the HTTP calls the gateway makes to URLs a caller
 // chose (A2A push webhooks, HTTP tools whose host the arguments choose):
@@ -265,33 +315,9 @@ type ScriptedCall struct {
 	Arguments map[string]any `yaml:"arguments"`
 }
 
-// MCPServerConfig declares an external MCP server: a stdio command or a
-// Streamable HTTP URL.
-type MCPServerConfig struct {
-	Command string            `yaml:"command"`
-	Args    []string          `yaml:"args"`
-	Env     map[string]string `yaml:"env"`
-	Dir     string            `yaml:"dir"`
-	URL     string            `yaml:"url"`
-	Headers map[string]string `yaml:"headers"`
-	// Prefix is prepended to the server's tool names (default the
-	// server's name and "_"; "" for none).
-	Prefix *string `yaml:"prefix"`
-	// CallTimeout bounds one tool call (default 60s).
-	CallTimeout time.Duration `yaml:"call_timeout"`
-	// ConnectTimeout bounds starting and listing (default 30s).
-	ConnectTimeout time.Duration `yaml:"connect_timeout"`
-	// MaxResultBytes limits a tool result's text (default 1 MiB).
-	MaxResultBytes int `yaml:"max_result_bytes"`
-}
-
-// ToolPrefix is the prefix of the server's tool names.
-func (m MCPServerConfig) ToolPrefix(name string) string {
-	if m.Prefix != nil {
-		return *m.Prefix
-	}
-	return name + "_"
-}
+// MCPServerConfig declares an external MCP server; the mcptool package
+// owns it.
+type MCPServerConfig = mcptool.Settings
 
 // HTTPToolConfig declares a tool that calls an HTTP API.
 type HTTPToolConfig struct {
@@ -421,6 +447,7 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 func (c *Config) applyDefaults() {
+	c.moveTuning()
 	if c.Name == "" {
 		c.Name = "agentgate"
 	}
@@ -582,13 +609,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.MCPServers)) {
-		m := c.MCPServers[name]
-		if (m.Command == "") == (m.URL == "") {
-			errs = append(errs, fmt.Errorf("mcp_servers.%s: set exactly one of command (stdio) and url (Streamable HTTP)", name))
-		}
-		if m.URL != "" && !strings.HasPrefix(m.URL, "http://") && !strings.HasPrefix(m.URL, "https://") {
-			errs = append(errs, fmt.Errorf("mcp_servers.%s: url must be http:// or https://", name))
-		}
+		errs = append(errs, c.MCPServers[name].Validate(name))
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.HTTPTools)) {
 		if _, builtin := tool.Builtins()[name]; builtin {
@@ -599,6 +620,16 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("http_tools.%s: %w", name, err))
 		}
 	}
+	// The interfaces' own settings, checked here rather than when each is
+	// mounted, so that `config check` refuses exactly what serve refuses.
+	if !c.WS.Disabled {
+		errs = append(errs, c.WS.Validate())
+	}
+	if !c.A2A.Disabled {
+		_, err := c.A2A.Validate(c.agentIDs())
+		errs = append(errs, err)
+	}
+	errs = append(errs, c.Slack.Validate(os.LookupEnv))
 	seen := map[string]bool{}
 	for i, a := range c.Agents {
 		if a.ID == "" {
@@ -634,6 +665,15 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// agentIDs are the ids of the configured agents.
+func (c *Config) agentIDs() map[string]bool {
+	ids := map[string]bool{}
+	for _, a := range c.Agents {
+		ids[a.ID] = true
+	}
+	return ids
+}
+
 // ParseSize parses a size in bytes: a number with an optional unit, B, KB,
 // MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024), as GOMEMLIMIT
 // takes them. Empty is 0.
@@ -654,15 +694,7 @@ func ParseSize(s string) (int64, error) {
 }
 
 // databaseKind is "sqlite", "postgres", or "" for an unknown URL.
-func databaseKind(url string) string {
-	switch {
-	case strings.HasPrefix(url, "sqlite:"):
-		return "sqlite"
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return "postgres"
-	}
-	return ""
-}
+func databaseKind(url string) string { return storage.Kind(url) }
 
 // redact hides the password of a URL (and secret query parameters) for
 // messages and logs.

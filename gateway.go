@@ -5,7 +5,6 @@ package agentgate
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,10 +21,7 @@ import (
 	"github.com/agentgate/agentgate/core/tool"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	"github.com/agentgate/agentgate/queue/riverqueue"
-	"github.com/agentgate/agentgate/storage/memlog"
-	"github.com/agentgate/agentgate/storage/postgres"
-	"github.com/agentgate/agentgate/storage/redislog"
-	"github.com/agentgate/agentgate/storage/sqlite"
+	"github.com/agentgate/agentgate/storage"
 	"github.com/agentgate/agentgate/transport/egress"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
@@ -37,16 +33,20 @@ var Version = "0.1.0-dev"
 type Gateway struct {
 	cfg     *Config
 	logger  *slog.Logger
-	store   stateStore
+	backend *storage.Backend
+	store   storage.Store
 	log     core.EventLog
 	queue   *riverqueue.Queue
-	queueDB *sql.DB // SQLite only: the queue's own connection
 	eng     *core.Engine
 	srv     *httptransport.Server
 	// sources are the connected MCP servers whose tools agents use.
 	sources []tool.Source
 	// egress checks the URLs called on a caller's behalf (egress.allow).
 	egress *egress.Guard
+	// mounted are the interfaces mounted, in order; interfaces what
+	// /config says of them.
+	mounted    []adapter
+	interfaces []rest.InterfaceInfo
 	// stopReturner stops returnMemory's goroutine.
 	stopReturner func()
 }
@@ -79,6 +79,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	for _, w := range cfg.EnvWarnings() {
 		logger.Warn("unknown environment variable ignored", "name", w.Name, "did_you_mean", w.Closest)
 	}
+	for _, d := range cfg.Deprecations() {
+		logger.Warn(d)
+	}
 	for _, name := range cfg.UnsetEnvRefs() {
 		logger.Warn("the config references an environment variable that is not set; it expands to \"\"", "name", name)
 	}
@@ -96,11 +99,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		logger.Warn("state store: SQLite at a path relative to the working directory", "path", sqlitePath, "database_url", redactpkg.URL(cfg.DatabaseURL))
 	}
 	applyMemoryLimit(cfg, logger)
-	store, elog, err := openBackends(ctx, cfg)
+	backend, elog, err := openBackends(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, logger: logger, store: store, log: elog, stopReturner: returnMemory(memoryReturnEvery)}
+	store := backend.Store
+	g := &Gateway{cfg: cfg, logger: logger, backend: backend, store: store, log: elog, stopReturner: returnMemory(memoryReturnEvery)}
 	authn, err := newAuthenticator(cfg, store)
 	if err != nil {
 		_ = g.closeBackends()
@@ -116,7 +120,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger,
 		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL,
-		CreateDelay: cfg.Runs.StoreDelay, FinalCacheTTL: cfg.Runs.FinalCacheTTL, Queue: queue,
+		CreateDelay: cfg.Tuning.StoreDelay, FinalCacheTTL: cfg.Tuning.FinalCacheTTL, Queue: queue,
 		IdempotencyTTL:  cfg.Runs.IdempotencyTTL,
 		MaxMessageBytes: cfg.Limits.MaxMessageBytes, DisconnectGrace: cfg.Runs.DisconnectGrace})
 	if err != nil {
@@ -148,65 +152,32 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		// served there too is allowed without configuration.
 		CORSLoopback: (cfg.AuthMode == "" || cfg.AuthMode == auth.ModeNone) && !cfg.Auth.AllowRemoteWithoutAuth,
 	})
-	policy := auth.DefaultPolicy()
-	rest.Register(g.srv, eng, rest.Config{
-		Name: cfg.Name, Description: cfg.Description, Version: Version, ServiceAccounts: g.store,
-		Databases: []rest.DatabaseInfo{{ID: "default", Kind: databaseKind(cfg.DatabaseURL)}},
-		Policy:    policy,
-		Docs:      rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},
-	})
-	if err := g.mountWS(policy); err != nil {
-		_ = g.Shutdown(context.Background())
-		return nil, err
-	}
-	if err := g.mountMCP(policy); err != nil {
-		_ = g.Shutdown(context.Background())
-		return nil, err
-	}
-	if err := g.mountA2A(policy); err != nil {
-		_ = g.Shutdown(context.Background())
-		return nil, err
-	}
-	if err := g.mountSlack(policy); err != nil {
+	// The interfaces are shut down in reverse, once the HTTP server
+	// stopped accepting, on a failed start as on Shutdown.
+	g.srv.App.Hooks().OnShutdown(func() error { g.unmountInterfaces(); return nil })
+	if err := g.mountInterfaces(auth.DefaultPolicy(), adapters()); err != nil {
 		_ = g.Shutdown(context.Background())
 		return nil, err
 	}
 	return g, nil
 }
 
-// stateStore is every store the state database serves, one interface per
-// domain.
-type stateStore interface {
-	core.RunStore
-	auth.ServiceAccountStore
-}
-
-// openBackends opens the state store and the event log the config names,
-// failing fast, with a clear message, when one is unreachable.
-func openBackends(ctx context.Context, cfg *Config) (stateStore, core.EventLog, error) {
+// openBackends opens the state database and the event log the config
+// names, failing fast, with a clear message, when one is unreachable.
+func openBackends(ctx context.Context, cfg *Config) (*storage.Backend, core.EventLog, error) {
 	octx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	var store stateStore
-	var err error
-	switch databaseKind(cfg.DatabaseURL) {
-	case "postgres":
-		store, err = postgres.Open(octx, cfg.DatabaseURL)
-	default:
-		store, err = sqlite.Open(octx, cfg.DatabaseURL)
-	}
+	backend, err := storage.Open(octx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot open the state store %s: %w", redact(cfg.DatabaseURL), err)
 	}
 	logCfg := core.EventLogConfig{MaxEventsPerRun: cfg.EventLog.MaxEventsPerRun, Retention: cfg.EventLog.Retention, MaxEvents: cfg.EventLog.MaxEvents}
-	if cfg.RedisURL == "" {
-		return store, memlog.New(logCfg), nil
-	}
-	elog, err := redislog.New(octx, redislog.Config{URL: cfg.RedisURL, Prefix: cfg.EventLog.Prefix, EventLog: logCfg})
+	elog, err := storage.OpenEventLog(octx, cfg.RedisURL, cfg.EventLog.Prefix, logCfg)
 	if err != nil {
-		_ = store.Close()
+		_ = backend.Close()
 		return nil, nil, fmt.Errorf("cannot open the event log %s: %w", redact(cfg.RedisURL), err)
 	}
-	return store, elog, nil
+	return backend, elog, nil
 }
 
 // newAuthenticator builds the authenticator the config asks for.
@@ -224,27 +195,15 @@ func newAuthenticator(cfg *Config, accounts auth.ServiceAccountLookup) (*auth.Au
 }
 
 // openQueue opens the durable queue of background runs on the state
-// database: River on the store's Postgres pool, or on its own connection to
-// the SQLite file.
+// database.
 func (g *Gateway) openQueue(ctx context.Context) error {
 	qcfg := riverqueue.Config{Workers: g.cfg.Queue.Workers, RescueAfter: g.cfg.Queue.RescueAfter,
-		PollInterval: g.cfg.Queue.PollInterval, MaxAttempts: g.cfg.Queue.MaxAttempts, Logger: g.logger}
-	var err error
-	switch st := g.store.(type) {
-	case *postgres.Store:
-		g.queue, err = riverqueue.NewPostgres(ctx, st.Pool(), nil, qcfg)
-	case *sqlite.Store:
-		if g.queueDB, err = sqlite.OpenDB(ctx, g.cfg.DatabaseURL); err != nil {
-			return fmt.Errorf("open the background-run queue: %w", err)
-		}
-		g.queue, err = riverqueue.NewSQLite(ctx, g.queueDB, nil, qcfg)
-	default:
-		return nil
-	}
+		PollInterval: g.cfg.Tuning.QueuePollInterval, MaxAttempts: g.cfg.Queue.MaxAttempts, Logger: g.logger}
+	q, err := g.backend.OpenQueue(ctx, qcfg)
 	if err != nil {
-		g.queue = nil
 		return fmt.Errorf("open the background-run queue: %w", err)
 	}
+	g.queue = q
 	return nil
 }
 
@@ -402,55 +361,22 @@ func (g *Gateway) closeBackends() error {
 		errs = append(errs, g.queue.Stop(cctx))
 		cancel()
 	}
-	if g.queueDB != nil {
-		errs = append(errs, g.queueDB.Close())
-	}
 	for _, src := range g.sources {
 		errs = append(errs, src.Close())
 	}
-	return errors.Join(append(errs, g.log.Close(), g.store.Close())...)
+	return errors.Join(append(errs, g.log.Close(), g.backend.Close())...)
 }
 
 // Migrator moves a state database's schema (agentgate migrate).
-type Migrator interface {
-	Version(ctx context.Context) (int64, error)
-	// Migrate moves to target: -1 the latest, 0 no tables, else a version.
-	Migrate(ctx context.Context, target int64) error
-	Close() error
-}
+type Migrator = storage.Migrator
 
 // OpenMigrator opens the database at url for schema changes only.
 func OpenMigrator(ctx context.Context, url string) (Migrator, error) {
-	if databaseKind(url) == "postgres" {
-		return pgMigrator(url), nil
-	}
 	if _, err := sqliteDir(url); err != nil {
 		return nil, err
 	}
-	db, err := sqlite.OpenDB(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	return sqliteMigrator{db}, nil
+	return storage.OpenMigrator(ctx, url)
 }
-
-type sqliteMigrator struct{ db *sql.DB }
-
-func (m sqliteMigrator) Version(ctx context.Context) (int64, error) { return sqlite.Version(ctx, m.db) }
-func (m sqliteMigrator) Migrate(ctx context.Context, target int64) error {
-	return sqlite.Migrate(ctx, m.db, target)
-}
-func (m sqliteMigrator) Close() error { return m.db.Close() }
-
-type pgMigrator string
-
-func (m pgMigrator) Version(ctx context.Context) (int64, error) {
-	return postgres.Version(ctx, string(m))
-}
-func (m pgMigrator) Migrate(ctx context.Context, target int64) error {
-	return postgres.Migrate(ctx, string(m), target)
-}
-func (m pgMigrator) Close() error { return nil }
 
 // Redact hides the password of a URL for messages and logs.
 func Redact(url string) string { return redact(url) }

@@ -105,11 +105,7 @@ func (g *Gateway) startMCPServer(ctx context.Context, started map[string]tool.So
 		return src, nil
 	}
 	mc := g.cfg.MCPServers[name]
-	src, err := mcptool.Start(ctx, mcptool.Config{
-		Name: name, Command: mc.Command, Args: mc.Args, Env: mc.Env, Dir: mc.Dir, URL: mc.URL, Headers: mc.Headers,
-		Prefix: mc.ToolPrefix(name), CallTimeout: mc.CallTimeout, ConnectTimeout: mc.ConnectTimeout, Logger: g.logger,
-		MaxResultBytes: mc.MaxResultBytes, ClientVersion: Version,
-	})
+	src, err := mcptool.Start(ctx, mc.Config(name, g.logger, Version))
 	if err != nil {
 		return nil, err
 	}

@@ -10,26 +10,8 @@ import (
 	"github.com/agentgate/agentgate/core"
 )
 
-// MCPConfig configures the MCP interface: Streamable HTTP at /mcp (both the
-// 2026-07-28 and 2025-11-25 protocol eras) and `agentgate mcp --stdio`.
-type MCPConfig struct {
-	// AgentTools adds one ask_<agent> tool per agent, described by the
-	// agent's description (default true; false keeps only run_agent and
-	// the other built-in tools).
-	AgentTools *bool `yaml:"agent_tools"`
-	// AllowedOrigins are the browser origins (scheme://host[:port]) allowed
-	// to call /mcp besides loopback ones ("*": any). Requests with another
-	// Origin header get 403.
-	AllowedOrigins []string `yaml:"allowed_origins"`
-	// AllowedHosts are Host header values accepted on loopback connections
-	// besides localhost and loopback IPs, e.g. the public name a reverse
-	// proxy on the same machine forwards ("*": any). Other hosts get 403:
-	// the DNS-rebinding guard of a gateway listening on 127.0.0.1.
-	AllowedHosts []string `yaml:"allowed_hosts"`
-}
-
-// agentTools reports whether per-agent tools are on (the default).
-func (c MCPConfig) agentTools() bool { return c.AgentTools == nil || *c.AgentTools }
+// MCPConfig configures the MCP interface; the mcp package owns it.
+type MCPConfig = mcpadapter.Settings
 
 // mcpServer builds the MCP adapter over the gateway's engine; recheck (for
 // stdio) is asked before each request whether the caller still holds.
@@ -37,7 +19,7 @@ func (g *Gateway) mcpServer(policy *auth.Policy, recheck func(context.Context, *
 	return mcpadapter.New(g.eng, mcpadapter.Config{
 		Name: g.cfg.Name, Description: g.cfg.Description, Version: Version,
 		Policy:         policy,
-		AgentTools:     g.cfg.MCP.agentTools(),
+		AgentTools:     g.cfg.MCP.AgentToolsOn(),
 		AllowedOrigins: g.cfg.MCP.AllowedOrigins,
 		AllowedHosts:   g.cfg.MCP.AllowedHosts,
 		Heartbeat:      g.srv.Config().HeartbeatInterval,
@@ -46,11 +28,19 @@ func (g *Gateway) mcpServer(policy *auth.Policy, recheck func(context.Context, *
 	})
 }
 
-// mountMCP mounts the MCP adapter.
-func (g *Gateway) mountMCP(policy *auth.Policy) error {
+// mcpAdapter mounts the MCP adapter's Streamable HTTP endpoint at /mcp.
+type mcpAdapter struct{}
+
+func (*mcpAdapter) name() string { return "mcp" }
+
+func (*mcpAdapter) mount(g *Gateway, policy *auth.Policy) (string, bool, error) {
 	g.mcpServer(policy, nil).Register(g.srv.App, "/mcp")
-	return nil
+	return "/mcp", true, nil
 }
+
+// shutdown has nothing to deliver: an MCP call's stream ends with its run,
+// which the engine ends.
+func (*mcpAdapter) shutdown(context.Context) error { return nil }
 
 // ServeMCPStdio serves the MCP tools over stdio (in and out carry the
 // JSON-RPC messages; logs go to the gateway's logger) until in ends or ctx

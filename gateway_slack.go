@@ -3,198 +3,61 @@ package agentgate
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	slackadapter "github.com/agentgate/agentgate/adapters/slack"
 	"github.com/agentgate/agentgate/auth"
 )
 
-// SlackConfig configures the Slack interface (/slack/events,
-// /slack/interactions, or Socket Mode). The top-level secret and token
-// describe one app (AGENTGATE_SLACK_SIGNING_SECRET, AGENTGATE_SLACK_BOT_TOKEN,
-// AGENTGATE_SLACK_AGENT, AGENTGATE_SLACK_API_URL); setting both turns Slack
-// on. Apps adds more apps, each bound to its own agent.
-type SlackConfig struct {
-	// SigningSecret verifies Slack's HTTP deliveries (the app's "Signing
-	// Secret").
-	SigningSecret string `yaml:"signing_secret"`
-	// BotToken is the app's bot token (xoxb-…).
-	BotToken string `yaml:"bot_token"`
-	// AppToken is the app-level token (xapp-…, connections:write) Socket
-	// Mode connects with.
-	AppToken string `yaml:"app_token"`
-	// Agent answers the app's mentions and DMs (default assistant).
-	Agent string `yaml:"agent"`
-	// APIURL is Slack's Web API base (default https://slack.com/api/); also
-	// the default of every app in Apps.
-	APIURL string `yaml:"api_url"`
-	// Streaming writes replies with chat.startStream/appendStream/stopStream
-	// instead of a placeholder edited with chat.update.
-	Streaming bool `yaml:"streaming"`
-	// SocketMode receives events over Socket Mode (apps with an app token)
-	// instead of the public HTTP routes.
-	SocketMode bool `yaml:"socket_mode"`
-	// UpdateInterval is the least time between two edits of one reply
-	// (default 1s).
-	UpdateInterval time.Duration `yaml:"update_interval"`
-	// AnyoneCanApprove lets anyone in the channel click Approve/Reject; by
-	// default only the user whose message started the run can.
-	AnyoneCanApprove bool `yaml:"anyone_can_approve"`
-	// Apps are further Slack apps, each bound to an agent.
-	Apps []SlackAppConfig `yaml:"apps"`
-}
+// SlackConfig configures the Slack interface; the slack package owns it.
+type (
+	SlackConfig    = slackadapter.Settings
+	SlackAppConfig = slackadapter.AppSettings
+)
 
-// SlackAppConfig is one more Slack app. Its secrets come from the
-// environment: the variables named by *_env, else
-// AGENTGATE_SLACK_APPS_<NAME>_SIGNING_SECRET, _BOT_TOKEN and _APP_TOKEN
-// (NAME upper-cased, other characters as _); a value written here (for
-// instance "${MY_SECRET}") wins over both.
-type SlackAppConfig struct {
-	// Name identifies the app (default: the agent id).
-	Name  string `yaml:"name"`
-	Agent string `yaml:"agent"`
-	// APIURL defaults to slack.api_url.
-	APIURL           string `yaml:"api_url"`
-	SigningSecret    string `yaml:"signing_secret"`
-	BotToken         string `yaml:"bot_token"`
-	AppToken         string `yaml:"app_token"`
-	SigningSecretEnv string `yaml:"signing_secret_env"`
-	BotTokenEnv      string `yaml:"bot_token_env"`
-	AppTokenEnv      string `yaml:"app_token_env"`
-}
+// slackAdapter mounts the Slack adapter when at least one app is
+// configured. At shutdown, replies still being written get up to
+// http.shutdown_timeout to finish (runs the engine cancels end with a final
+// message).
+type slackAdapter struct{ h *slackadapter.Handler }
 
-// slackApps resolves the configured apps (none: Slack is off).
-func (c SlackConfig) slackApps(lookup func(string) (string, bool)) ([]slackadapter.App, error) {
-	var apps []slackadapter.App
-	var errs []error
-	if c.SigningSecret != "" || c.BotToken != "" || c.AppToken != "" {
-		a := slackadapter.App{Name: "default", AgentID: c.Agent, SigningSecret: c.SigningSecret,
-			BotToken: c.BotToken, AppToken: c.AppToken, APIURL: c.APIURL}
-		if a.AgentID == "" {
-			a.AgentID = "assistant"
-		}
-		if err := c.checkApp("slack", a); err != nil {
-			errs = append(errs, err)
-		}
-		apps = append(apps, a)
-	}
-	for i, ac := range c.Apps {
-		name := ac.Name
-		if name == "" {
-			name = ac.Agent
-		}
-		where := fmt.Sprintf("slack.apps[%d] (%s)", i, name)
-		if ac.Agent == "" {
-			errs = append(errs, fmt.Errorf("%s: agent is required", where))
-			continue
-		}
-		prefix := "AGENTGATE_SLACK_APPS_" + envName(name) + "_"
-		get := func(value, envVar, suffix string) string {
-			if value != "" {
-				return value
-			}
-			if envVar != "" {
-				v, ok := lookup(envVar)
-				if !ok || v == "" {
-					errs = append(errs, fmt.Errorf("%s: environment variable %s is not set", where, envVar))
-				}
-				return v
-			}
-			v, _ := lookup(prefix + suffix)
-			return v
-		}
-		a := slackadapter.App{Name: name, AgentID: ac.Agent, APIURL: ac.APIURL,
-			SigningSecret: get(ac.SigningSecret, ac.SigningSecretEnv, "SIGNING_SECRET"),
-			BotToken:      get(ac.BotToken, ac.BotTokenEnv, "BOT_TOKEN"),
-			AppToken:      get(ac.AppToken, ac.AppTokenEnv, "APP_TOKEN"),
-		}
-		if a.APIURL == "" {
-			a.APIURL = c.APIURL
-		}
-		if err := c.checkApp(where, a); err != nil {
-			errs = append(errs, err)
-		}
-		apps = append(apps, a)
-	}
-	return apps, errors.Join(errs...)
-}
+func (*slackAdapter) name() string { return "slack" }
 
-// checkApp refuses a half-configured app rather than ignoring it.
-func (c SlackConfig) checkApp(where string, a slackadapter.App) error {
-	var missing []string
-	if a.BotToken == "" {
-		missing = append(missing, "bot token")
-	}
-	switch {
-	case c.SocketMode && a.AppToken != "":
-	case a.SigningSecret == "" && c.SocketMode:
-		missing = append(missing, "signing secret or app token (socket mode)")
-	case a.SigningSecret == "":
-		missing = append(missing, "signing secret")
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%s: the Slack app %q has no %s", where, a.Name, strings.Join(missing, " and no "))
-	}
-	return nil
-}
-
-// envName turns an app name into the part of an environment variable name.
-func envName(name string) string {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(name) {
-		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
-}
-
-// mountSlack mounts the Slack adapter when at least one app is configured.
-// At shutdown, replies still being written get up to http.shutdown_timeout
-// to finish (runs the engine cancels end with a final message).
-func (g *Gateway) mountSlack(policy *auth.Policy) error {
+func (a *slackAdapter) mount(g *Gateway, policy *auth.Policy) (string, bool, error) {
 	c := g.cfg.Slack
-	if c.UpdateInterval < 0 {
-		return errors.New("slack.update_interval must not be negative")
-	}
-	apps, err := c.slackApps(os.LookupEnv)
+	apps, err := c.ResolveApps(os.LookupEnv)
 	if err != nil {
-		return err
+		return "", false, err
 	}
 	if len(apps) == 0 {
-		return nil
+		return "", false, nil
 	}
 	h, err := slackadapter.New(g.eng, slackadapter.Config{
 		Apps: apps, Streaming: c.Streaming, SocketMode: c.SocketMode, UpdateInterval: c.UpdateInterval,
 		AnyoneCanApprove: c.AnyoneCanApprove, Policy: policy, Logger: g.logger,
 	})
 	if err != nil {
-		return err
+		return "", false, err
 	}
+	a.h = h
+	// Socket Mode apps only: no route, Slack is reached from here.
+	route := ""
 	if h.HasHTTPApps() {
 		h.Register(g.srv.App)
+		route = "/slack"
 	}
 	names := make([]string, 0, len(apps))
 	for _, a := range apps {
 		names = append(names, a.Name+"→"+a.AgentID)
 	}
 	g.logger.Info("slack interface on", "apps", strings.Join(names, ","), "streaming", c.Streaming, "socket_mode", c.SocketMode)
-	grace := g.cfg.HTTP.ShutdownTimeout
-	if grace <= 0 {
-		grace = 15 * time.Second
+	return route, true, nil
+}
+
+func (a *slackAdapter) shutdown(ctx context.Context) error {
+	if err := a.h.Shutdown(ctx); err != nil {
+		return errors.New("replies still being written at the end of the shutdown grace were cut short")
 	}
-	g.srv.App.Hooks().OnShutdown(func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), grace)
-		defer cancel()
-		if err := h.Shutdown(ctx); err != nil {
-			g.logger.Warn("slack: replies still being written at the end of the shutdown grace were cut short")
-		}
-		return nil
-	})
 	return nil
 }

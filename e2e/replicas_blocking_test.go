@@ -10,7 +10,7 @@ import (
 // TestReplicaBlockingRuns: a blocking run (stream=false) is stored and its
 // events appended once, when it ends — so a run that pauses on A reads
 // the same, gapless, on B and continues there — and one that runs longer
-// than runs.store_delay shows on B while it runs: B finds it in its
+// than tuning.store_delay shows on B while it runs: B finds it in its
 // session, follows its stream from the start and cancels it, and A's
 // blocking answer is the cancelled run.
 func TestReplicaBlockingRuns(t *testing.T) {
@@ -58,7 +58,7 @@ func TestReplicaBlockingRuns(t *testing.T) {
 				url.Values{"message": {"go on"}, "stream": {"false"}, "session_id": {session}}), http.StatusOK), &r)
 			answer <- r
 		}()
-		// After runs.store_delay (default 1 s) the run is in its session,
+		// After tuning.store_delay (default 1 s) the run is in its session,
 		// as read on B.
 		var runs []run
 		deadline := time.Now().Add(10 * time.Second)

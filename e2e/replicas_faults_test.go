@@ -109,7 +109,7 @@ func checkEndedOnce(t *testing.T, g *replica, agent string, r *faultRun, reply s
 	}
 	last := evs[len(evs)-1]
 	// A replica answers an ended run from memory for a second after it
-	// read it (final_cache_ttl): one read while the ending event was
+	// read it (tuning.final_cache_ttl): one read while the ending event was
 	// pending may show the count it had then.
 	ctx := testCtx(t, 20*time.Second)
 	stored, body := g.getRun(t, ctx, agent, r.id)

@@ -10,11 +10,11 @@ import (
 
 // Skill is one skill an agent card advertises.
 type Skill struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Tags        []string `json:"tags"`
-	Examples    []string `json:"examples,omitempty"`
+	ID          string   `json:"id" yaml:"id"`
+	Name        string   `json:"name" yaml:"name"`
+	Description string   `json:"description" yaml:"description"`
+	Tags        []string `json:"tags" yaml:"tags"`
+	Examples    []string `json:"examples,omitempty" yaml:"examples"`
 }
 
 // The agent card is a union of the v1.0 and v0.3 shapes (what the official

@@ -36,6 +36,9 @@ type Config struct {
 	ServiceAccounts auth.ServiceAccountStore
 	// Docs describe security and servers in the OpenAPI document.
 	Docs DocsOptions
+	// Interfaces are the interfaces /config lists (default REST alone),
+	// asked on each request: the gateway mounts the others after REST.
+	Interfaces func() []InterfaceInfo
 }
 
 // DatabaseInfo describes a configured backend in /config.
@@ -380,6 +383,9 @@ func (h *Handler) registerCore() {
 			for _, d := range h.cfg.Databases {
 				b.Databases = append(b.Databases, d.ID)
 				b.Session.DBs = append(b.Session.DBs, DomainDB{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{}})
+			}
+			if h.cfg.Interfaces != nil {
+				b.Interfaces = h.cfg.Interfaces()
 			}
 			see := visible(ctx, auth.ResourceAgents, auth.ActionRead)
 			for _, a := range h.eng.Agents() {

@@ -151,6 +151,9 @@ func configCmd() *cobra.Command {
 			for _, w := range cfg.EnvWarnings() {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is set but no setting reads it (did you mean %s?)\n", w.Name, w.Closest)
 			}
+			for _, d := range cfg.Deprecations() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", d)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d models, %d agents)\n", name, len(cfg.Models), len(cfg.Agents))
 			return nil
 		},
