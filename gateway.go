@@ -148,7 +148,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		// served there too is allowed without configuration.
 		CORSLoopback: (cfg.AuthMode == "" || cfg.AuthMode == auth.ModeNone) && !cfg.Auth.AllowRemoteWithoutAuth,
 	})
-	policy := auth.DefaultPolicy()
+	// Each interface declares its own policy entries as it mounts.
+	policy := auth.NewPolicy()
 	rest.Register(g.srv, eng, rest.Config{
 		Name: cfg.Name, Description: cfg.Description, Version: Version,
 		Databases: []rest.DatabaseInfo{{ID: "default", Kind: databaseKind(cfg.DatabaseURL)}},
@@ -168,6 +169,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	if err := g.mountSlack(policy); err != nil {
+		_ = g.Shutdown(context.Background())
+		return nil, err
+	}
+	if err := policy.CheckCoverage(); err != nil {
 		_ = g.Shutdown(context.Background())
 		return nil, err
 	}

@@ -105,11 +105,6 @@ func (g *Gateway) mountA2A(policy *auth.Policy) error {
 	for _, w := range warnings {
 		g.logger.Warn(w)
 	}
-	for _, op := range a2a.PolicyOperations() {
-		if _, ok := policy.Lookup(op.ID); !ok {
-			policy.Register(op)
-		}
-	}
 	skills := map[string][]a2a.Skill{}
 	for id, ac := range c.Agents {
 		for _, s := range ac.Skills {

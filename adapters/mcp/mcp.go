@@ -34,7 +34,8 @@ type Config struct {
 	// Name, Description and Version describe the gateway (serverInfo and
 	// get_config). Name defaults to "agentgate".
 	Name, Description, Version string
-	// Policy is the auth policy every call asks (default auth.DefaultPolicy()).
+	// Policy is the auth policy every call asks (default: a new one); New
+	// declares Operations in it.
 	Policy *auth.Policy
 	// AgentTools adds one ask_<agent> tool per agent, described by the
 	// agent's description.
@@ -91,7 +92,7 @@ func New(eng *core.Engine, cfg Config) *Server {
 		cfg.Version = "dev"
 	}
 	if cfg.Policy == nil {
-		cfg.Policy = auth.DefaultPolicy()
+		cfg.Policy = auth.NewPolicy()
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
@@ -112,8 +113,20 @@ func New(eng *core.Engine, cfg Config) *Server {
 		server.WithHooks(hooks),
 		server.WithInstructions(instructions),
 	)
+	for _, op := range Operations() {
+		if op.ID != auth.OpMCPAskAgent || cfg.AgentTools {
+			s.policy.Declare(op)
+		}
+	}
+	for _, m := range gatedMethods {
+		s.policy.Served("mcp:" + m)
+	}
 	for _, t := range builtinTools() {
 		s.mcp.AddTool(t, s.call)
+		s.policy.Served("mcp:" + t.Name)
+	}
+	if cfg.AgentTools {
+		s.policy.Served(auth.OpMCPAskAgent)
 	}
 	s.syncAgentTools()
 	s.http = server.NewStreamableHTTPServer(s.mcp,
@@ -222,6 +235,29 @@ func isDenial(err error) bool {
 		return true
 	}
 	return false
+}
+
+// gatedMethods are the protocol methods with their own policy entry (see
+// methodOp for the others).
+var gatedMethods = []string{"initialize", "notifications/initialized", "ping", "tools/list"}
+
+// Operations are the policy entries of the MCP server: protocol methods
+// need a caller; tools need their REST twin's scope.
+func Operations() []auth.Operation {
+	const agentID, sessionID = "agent_id", "session_id"
+	return []auth.Operation{
+		auth.Authenticated("mcp:initialize"),
+		auth.Authenticated("mcp:notifications/initialized"),
+		auth.Authenticated("mcp:ping"),
+		auth.Authenticated("mcp:tools/list"),
+		auth.Scoped("mcp:"+ToolGetConfig, auth.ResourceConfig, auth.ActionRead, ""),
+		auth.Scoped("mcp:"+ToolRunAgent, auth.ResourceAgents, auth.ActionRun, agentID),
+		auth.Scoped("mcp:"+ToolContinueRun, auth.ResourceAgents, auth.ActionRun, agentID),
+		auth.Scoped("mcp:"+ToolCancelRun, auth.ResourceAgents, auth.ActionRun, agentID),
+		auth.Listed("mcp:"+ToolGetSessions, auth.ResourceSessions, auth.ActionRead),
+		auth.Scoped("mcp:"+ToolGetSessionRuns, auth.ResourceSessions, auth.ActionRead, sessionID),
+		auth.Scoped(auth.OpMCPAskAgent, auth.ResourceAgents, auth.ActionRun, agentID),
+	}
 }
 
 // methodOp is the operation of a protocol method: "mcp:<method>" when the

@@ -160,10 +160,12 @@ func (h *Handler) session(ctx context.Context, id string) (*core.Session, error)
 	return s, nil
 }
 
-func (h *Handler) registerSessions() {
+func (h *Handler) sessionRoutes() []Route {
 	tags := []string{"Sessions"}
-	huma.Register(h.api, huma.Operation{OperationID: "list-sessions", Method: http.MethodGet, Path: "/sessions", Summary: "List sessions", Tags: tags},
-		func(ctx context.Context, in *struct {
+	var routes []Route
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "list-sessions", Method: http.MethodGet, Path: "/sessions", Summary: "List sessions", Tags: tags},
+		Access: listed(auth.ResourceSessions, auth.ActionRead), Owner: OwnerFiltered, Errors: []int{422},
+		Handle: typed(func(ctx context.Context, in *struct {
 			Type        string `query:"type" enum:"agent,team,workflow" default:"agent"`
 			ComponentID string `query:"component_id"`
 			UserID      string `query:"user_id"`
@@ -209,9 +211,10 @@ func (h *Handler) registerSessions() {
 				Page: in.Page, Limit: in.Limit, TotalPages: pages, TotalCount: total,
 				SearchTimeMS: float64(time.Since(start).Microseconds()) / 1000,
 			}}}, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "create-session", Method: http.MethodPost, Path: "/sessions", Summary: "Create a session", Tags: tags, DefaultStatus: http.StatusCreated},
-		func(ctx context.Context, in *struct {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "create-session", Method: http.MethodPost, Path: "/sessions", Summary: "Create a session", Tags: tags, DefaultStatus: http.StatusCreated},
+		Access: scoped(auth.ResourceSessions, auth.ActionWrite, ""), Owner: OwnerAssigned, Errors: []int{400, 409, 413, 422},
+		Handle: typed(func(ctx context.Context, in *struct {
 			Type string `query:"type" enum:"agent,team,workflow" default:"agent"`
 			Body CreateSessionBody
 		}) (*struct{ Body *SessionDetail }, error) {
@@ -236,9 +239,10 @@ func (h *Handler) registerSessions() {
 				return nil, toAPIError(err)
 			}
 			return &struct{ Body *SessionDetail }{d}, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "get-session", Method: http.MethodGet, Path: "/sessions/{session_id}", Summary: "Get a session with its chat history", Tags: tags},
-		func(ctx context.Context, in *sessionPath) (*struct{ Body *SessionDetail }, error) {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "get-session", Method: http.MethodGet, Path: "/sessions/{session_id}", Summary: "Get a session with its chat history", Tags: tags},
+		Access: scoped(auth.ResourceSessions, auth.ActionRead, "session_id"), Owner: OwnerBound, Errors: []int{404},
+		Handle: typed(func(ctx context.Context, in *sessionPath) (*struct{ Body *SessionDetail }, error) {
 			s, err := h.session(ctx, in.SessionID)
 			if err != nil {
 				return nil, toAPIError(err)
@@ -248,7 +252,7 @@ func (h *Handler) registerSessions() {
 				return nil, toAPIError(err)
 			}
 			return &struct{ Body *SessionDetail }{d}, nil
-		})
+		})})
 	update := func(ctx context.Context, p core.UpdateSessionParams) (*struct{ Body *SessionDetail }, error) {
 		if _, err := h.session(ctx, p.SessionID); err != nil {
 			return nil, toAPIError(err)
@@ -263,8 +267,9 @@ func (h *Handler) registerSessions() {
 		}
 		return &struct{ Body *SessionDetail }{d}, nil
 	}
-	huma.Register(h.api, huma.Operation{OperationID: "update-session", Method: http.MethodPatch, Path: "/sessions/{session_id}", Summary: "Update a session", Tags: tags},
-		func(ctx context.Context, in *struct {
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "update-session", Method: http.MethodPatch, Path: "/sessions/{session_id}", Summary: "Update a session", Tags: tags},
+		Access: scoped(auth.ResourceSessions, auth.ActionWrite, "session_id"), Owner: OwnerBound, Errors: []int{400, 404, 413, 422},
+		Handle: typed(func(ctx context.Context, in *struct {
 			SessionID string `path:"session_id"`
 			Body      UpdateSessionBody
 		}) (*struct{ Body *SessionDetail }, error) {
@@ -274,17 +279,19 @@ func (h *Handler) registerSessions() {
 			}
 			return update(ctx, core.UpdateSessionParams{SessionID: in.SessionID, SessionName: in.Body.SessionName,
 				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, Summary: summary})
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "rename-session", Method: http.MethodPost, Path: "/sessions/{session_id}/rename", Summary: "Rename a session", Tags: tags},
-		func(ctx context.Context, in *struct {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "rename-session", Method: http.MethodPost, Path: "/sessions/{session_id}/rename", Summary: "Rename a session", Tags: tags},
+		Access: scoped(auth.ResourceSessions, auth.ActionWrite, "session_id"), Owner: OwnerBound, Errors: []int{400, 404, 413, 422},
+		Handle: typed(func(ctx context.Context, in *struct {
 			SessionID string `path:"session_id"`
 			Body      RenameBody
 		}) (*struct{ Body *SessionDetail }, error) {
 			name := in.Body.SessionName
 			return update(ctx, core.UpdateSessionParams{SessionID: in.SessionID, SessionName: &name})
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "delete-session", Method: http.MethodDelete, Path: "/sessions/{session_id}", Summary: "Delete a session and its runs", Tags: tags, DefaultStatus: http.StatusNoContent},
-		func(ctx context.Context, in *sessionPath) (*struct{}, error) {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "delete-session", Method: http.MethodDelete, Path: "/sessions/{session_id}", Summary: "Delete a session and its runs", Tags: tags, DefaultStatus: http.StatusNoContent},
+		Access: scoped(auth.ResourceSessions, auth.ActionDelete, "session_id"), Owner: OwnerBound, Errors: []int{404},
+		Handle: typed(func(ctx context.Context, in *sessionPath) (*struct{}, error) {
 			if _, err := h.session(ctx, in.SessionID); err != nil {
 				return nil, toAPIError(err)
 			}
@@ -296,9 +303,10 @@ func (h *Handler) registerSessions() {
 				return nil, toAPIError(core.Errorf(core.CodeNotFound, "session %q not found", in.SessionID))
 			}
 			return nil, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "delete-sessions", Method: http.MethodDelete, Path: "/sessions", Summary: "Delete sessions in bulk", Tags: tags, DefaultStatus: http.StatusNoContent},
-		func(ctx context.Context, in *struct{ Body DeleteSessionsBody }) (*struct{}, error) {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "delete-sessions", Method: http.MethodDelete, Path: "/sessions", Summary: "Delete sessions in bulk", Tags: tags, DefaultStatus: http.StatusNoContent},
+		Access: scoped(auth.ResourceSessions, auth.ActionDelete, ""), Owner: OwnerFiltered, Errors: []int{400, 413, 422},
+		Handle: typed(func(ctx context.Context, in *struct{ Body DeleteSessionsBody }) (*struct{}, error) {
 			if len(in.Body.SessionTypes) > 0 && len(in.Body.SessionTypes) != len(in.Body.SessionIDs) {
 				return nil, toAPIError(core.Errorf(core.CodeInvalid, "session_ids and session_types must have the same length"))
 			}
@@ -316,9 +324,10 @@ func (h *Handler) registerSessions() {
 				return nil, toAPIError(err)
 			}
 			return nil, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "list-session-runs", Method: http.MethodGet, Path: "/sessions/{session_id}/runs", Summary: "List a session's runs", Tags: tags},
-		func(ctx context.Context, in *struct {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "list-session-runs", Method: http.MethodGet, Path: "/sessions/{session_id}/runs", Summary: "List a session's runs", Tags: tags},
+		Access: scoped(auth.ResourceSessions, auth.ActionRead, "session_id"), Owner: OwnerBound, Errors: []int{404},
+		Handle: typed(func(ctx context.Context, in *struct {
 			SessionID     string `path:"session_id"`
 			CreatedAfter  int64  `query:"created_after" doc:"Unix seconds"`
 			CreatedBefore int64  `query:"created_before" doc:"Unix seconds"`
@@ -331,9 +340,10 @@ func (h *Handler) registerSessions() {
 				return nil, toAPIError(err)
 			}
 			return &struct{ Body []RunSchema }{runSchemas(runs)}, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "get-session-run", Method: http.MethodGet, Path: "/sessions/{session_id}/runs/{run_id}", Summary: "Get one run of a session", Tags: tags},
-		func(ctx context.Context, in *struct {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "get-session-run", Method: http.MethodGet, Path: "/sessions/{session_id}/runs/{run_id}", Summary: "Get one run of a session", Tags: tags},
+		Access: scoped(auth.ResourceSessions, auth.ActionRead, "session_id"), Owner: OwnerBound, Errors: []int{404},
+		Handle: typed(func(ctx context.Context, in *struct {
 			SessionID string `path:"session_id"`
 			RunID     string `path:"run_id"`
 		}) (*struct{ Body RunSchema }, error) {
@@ -349,5 +359,6 @@ func (h *Handler) registerSessions() {
 				return nil, toAPIError(err)
 			}
 			return &struct{ Body RunSchema }{runSchema(run)}, nil
-		})
+		})})
+	return routes
 }
