@@ -152,7 +152,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	policy := auth.NewPolicy()
 	rest.Register(g.srv, eng, rest.Config{
 		Name: cfg.Name, Description: cfg.Description, Version: Version,
-		Databases: []rest.DatabaseInfo{{ID: "default", Kind: databaseKind(cfg.DatabaseURL)}},
+		Databases: []rest.DatabaseInfo{{ID: "default", Kind: databaseKind(cfg.DatabaseURL), Migrator: storeMigrator(store)}},
+		MCPPath:   "/mcp",
 		Policy:    policy,
 		Docs:      rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},
 	})
@@ -447,6 +448,15 @@ type Migrator interface {
 	// Migrate moves to target: -1 the latest, 0 no tables, else a version.
 	Migrate(ctx context.Context, target int64) error
 	Close() error
+}
+
+// storeMigrator is the state store's own migrator (the one `agentgate
+// migrate` drives through OpenMigrator), for POST /databases/{db_id}/migrate.
+func storeMigrator(store core.Store) rest.Migrator {
+	if m, ok := store.(rest.Migrator); ok {
+		return m
+	}
+	return nil
 }
 
 // OpenMigrator opens the database at url for schema changes only.

@@ -67,6 +67,7 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 // matrixParams fills path parameters by name.
 var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"agent_id":           func(*matrixFixtures) string { return "assistant" },
+	"db_id":              func(*matrixFixtures) string { return "default" },
 	"run_id":             func(fx *matrixFixtures) string { return fx.done.RunID },
 	"session_id":         func(fx *matrixFixtures) string { return fx.done.SessionID },
 	"service_account_id": func(fx *matrixFixtures) string { return fx.sa.ID },

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/gofiber/fiber/v2"
@@ -79,6 +81,14 @@ func (h *Handler) humaAuthz(ctx huma.Context, next func(huma.Context)) {
 		}
 		_ = huma.WriteErr(h.api, ctx, StatusOf(err), core.MessageOf(err))
 		return
+	}
+	if r := h.byOperation[op.OperationID]; r != nil && r.DBScoped {
+		if id := ctx.Query("db_id"); id != "" {
+			if _, ok := h.database(id); !ok {
+				_ = huma.WriteErr(h.api, ctx, http.StatusNotFound, "database "+strconv.Quote(id)+" not found: GET /config lists the databases")
+				return
+			}
+		}
 	}
 	next(ctx)
 }

@@ -26,6 +26,12 @@ const authzTestSecret = "authz-unit-test-secret-0123456789abcdef"
 // (HS256), with an engine on an in-memory SQLite store and no agents.
 func authzServer(t *testing.T, pol *auth.Policy) *httptransport.Server {
 	t.Helper()
+	return authzServerWith(t, Config{Policy: pol})
+}
+
+// authzServerWith is authzServer with the adapter's configuration.
+func authzServerWith(t *testing.T, cfg Config) *httptransport.Server {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, ":memory:")
 	if err != nil {
@@ -48,7 +54,7 @@ func authzServer(t *testing.T, pol *auth.Policy) *httptransport.Server {
 		t.Fatal(err)
 	}
 	srv := httptransport.New(httptransport.Config{Auth: a})
-	Register(srv, eng, Config{Policy: pol})
+	Register(srv, eng, cfg)
 	return srv
 }
 

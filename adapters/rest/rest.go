@@ -33,6 +33,9 @@ type Config struct {
 	// Register declares the routes' entries in it. The caller checks it
 	// with CheckCoverage once every interface is mounted.
 	Policy *auth.Policy
+	// MCPPath is where the MCP server is served ("" when it is not), as
+	// /info reports it.
+	MCPPath string
 	// Docs describe security and servers in the OpenAPI document.
 	Docs DocsOptions
 }
@@ -41,6 +44,9 @@ type Config struct {
 type DatabaseInfo struct {
 	ID   string `json:"db_id"`
 	Kind string `json:"kind"`
+	// Migrator moves its schema (POST /databases/{db_id}/migrate); nil
+	// when it cannot be migrated from the API.
+	Migrator Migrator `json:"-"`
 }
 
 // Handler serves the REST routes.

@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -38,6 +39,9 @@ type Route struct {
 	Errors []int
 	// Also are success answers besides the documented one.
 	Also map[int]string
+	// DBScoped routes take AgentOS's db_id query parameter: one of the
+	// databases /config lists; another is a 404, not ignored.
+	DBScoped bool
 
 	// One of: Handle registers a typed huma handler (see typed); Raw is a
 	// plain fiber handler (forms, SSE) whose OpenAPI operation is
@@ -99,7 +103,7 @@ func (r *Route) policyEntry() (auth.Operation, bool) {
 // routes are every route of the adapter, group by group, in mount order.
 func (h *Handler) routes() []Route {
 	var all []Route
-	for _, group := range [][]Route{h.coreRoutes(), h.runRoutes(), h.sessionRoutes(), h.serviceAccountRoutes(), h.docsRoutes()} {
+	for _, group := range [][]Route{h.coreRoutes(), h.systemRoutes(), h.runRoutes(), h.sessionRoutes(), h.serviceAccountRoutes(), h.docsRoutes()} {
 		all = append(all, group...)
 	}
 	return all
@@ -128,6 +132,13 @@ func (h *Handler) mount(routes []Route) {
 			continue // CheckCoverage names it
 		}
 		h.policy.Declare(op)
+		if r.DBScoped {
+			r.Parameters = append(r.Parameters, &huma.Param{Name: "db_id", In: "query", Schema: &huma.Schema{Type: "string"},
+				Description: "The database to use: one of those GET /config lists (default: the first)."})
+			if !slices.Contains(r.Errors, http.StatusNotFound) {
+				r.Errors = append(r.Errors, http.StatusNotFound)
+			}
+		}
 		switch {
 		case r.Builtin:
 		case r.Raw != nil:

@@ -164,7 +164,7 @@ func (h *Handler) sessionRoutes() []Route {
 	tags := []string{"Sessions"}
 	var routes []Route
 	routes = append(routes, Route{Operation: huma.Operation{OperationID: "list-sessions", Method: http.MethodGet, Path: "/sessions", Summary: "List sessions", Tags: tags},
-		Access: listed(auth.ResourceSessions, auth.ActionRead), Owner: OwnerFiltered, Errors: []int{422},
+		DBScoped: true, Access: listed(auth.ResourceSessions, auth.ActionRead), Owner: OwnerFiltered, Errors: []int{422},
 		Handle: typed(func(ctx context.Context, in *struct {
 			Type        string `query:"type" enum:"agent,team,workflow" default:"agent"`
 			ComponentID string `query:"component_id"`
@@ -213,7 +213,7 @@ func (h *Handler) sessionRoutes() []Route {
 			}}}, nil
 		})})
 	routes = append(routes, Route{Operation: huma.Operation{OperationID: "create-session", Method: http.MethodPost, Path: "/sessions", Summary: "Create a session", Tags: tags, DefaultStatus: http.StatusCreated},
-		Access: scoped(auth.ResourceSessions, auth.ActionWrite, ""), Owner: OwnerAssigned, Errors: []int{400, 409, 413, 422},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionWrite, ""), Owner: OwnerAssigned, Errors: []int{400, 409, 413, 422},
 		Handle: typed(func(ctx context.Context, in *struct {
 			Type string `query:"type" enum:"agent,team,workflow" default:"agent"`
 			Body CreateSessionBody
@@ -241,7 +241,7 @@ func (h *Handler) sessionRoutes() []Route {
 			return &struct{ Body *SessionDetail }{d}, nil
 		})})
 	routes = append(routes, Route{Operation: huma.Operation{OperationID: "get-session", Method: http.MethodGet, Path: "/sessions/{session_id}", Summary: "Get a session with its chat history", Tags: tags},
-		Access: scoped(auth.ResourceSessions, auth.ActionRead, "session_id"), Owner: OwnerBound, Errors: []int{404},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionRead, "session_id"), Owner: OwnerBound, Errors: []int{404},
 		Handle: typed(func(ctx context.Context, in *sessionPath) (*struct{ Body *SessionDetail }, error) {
 			s, err := h.session(ctx, in.SessionID)
 			if err != nil {
@@ -268,7 +268,7 @@ func (h *Handler) sessionRoutes() []Route {
 		return &struct{ Body *SessionDetail }{d}, nil
 	}
 	routes = append(routes, Route{Operation: huma.Operation{OperationID: "update-session", Method: http.MethodPatch, Path: "/sessions/{session_id}", Summary: "Update a session", Tags: tags},
-		Access: scoped(auth.ResourceSessions, auth.ActionWrite, "session_id"), Owner: OwnerBound, Errors: []int{400, 404, 413, 422},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionWrite, "session_id"), Owner: OwnerBound, Errors: []int{400, 404, 413, 422},
 		Handle: typed(func(ctx context.Context, in *struct {
 			SessionID string `path:"session_id"`
 			Body      UpdateSessionBody
@@ -281,7 +281,7 @@ func (h *Handler) sessionRoutes() []Route {
 				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, Summary: summary})
 		})})
 	routes = append(routes, Route{Operation: huma.Operation{OperationID: "rename-session", Method: http.MethodPost, Path: "/sessions/{session_id}/rename", Summary: "Rename a session", Tags: tags},
-		Access: scoped(auth.ResourceSessions, auth.ActionWrite, "session_id"), Owner: OwnerBound, Errors: []int{400, 404, 413, 422},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionWrite, "session_id"), Owner: OwnerBound, Errors: []int{400, 404, 413, 422},
 		Handle: typed(func(ctx context.Context, in *struct {
 			SessionID string `path:"session_id"`
 			Body      RenameBody
@@ -290,7 +290,7 @@ func (h *Handler) sessionRoutes() []Route {
 			return update(ctx, core.UpdateSessionParams{SessionID: in.SessionID, SessionName: &name})
 		})})
 	routes = append(routes, Route{Operation: huma.Operation{OperationID: "delete-session", Method: http.MethodDelete, Path: "/sessions/{session_id}", Summary: "Delete a session and its runs", Tags: tags, DefaultStatus: http.StatusNoContent},
-		Access: scoped(auth.ResourceSessions, auth.ActionDelete, "session_id"), Owner: OwnerBound, Errors: []int{404},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionDelete, "session_id"), Owner: OwnerBound, Errors: []int{404},
 		Handle: typed(func(ctx context.Context, in *sessionPath) (*struct{}, error) {
 			if _, err := h.session(ctx, in.SessionID); err != nil {
 				return nil, toAPIError(err)
@@ -305,7 +305,7 @@ func (h *Handler) sessionRoutes() []Route {
 			return nil, nil
 		})})
 	routes = append(routes, Route{Operation: huma.Operation{OperationID: "delete-sessions", Method: http.MethodDelete, Path: "/sessions", Summary: "Delete sessions in bulk", Tags: tags, DefaultStatus: http.StatusNoContent},
-		Access: scoped(auth.ResourceSessions, auth.ActionDelete, ""), Owner: OwnerFiltered, Errors: []int{400, 413, 422},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionDelete, ""), Owner: OwnerFiltered, Errors: []int{400, 413, 422},
 		Handle: typed(func(ctx context.Context, in *struct{ Body DeleteSessionsBody }) (*struct{}, error) {
 			if len(in.Body.SessionTypes) > 0 && len(in.Body.SessionTypes) != len(in.Body.SessionIDs) {
 				return nil, toAPIError(core.Errorf(core.CodeInvalid, "session_ids and session_types must have the same length"))
@@ -326,7 +326,7 @@ func (h *Handler) sessionRoutes() []Route {
 			return nil, nil
 		})})
 	routes = append(routes, Route{Operation: huma.Operation{OperationID: "list-session-runs", Method: http.MethodGet, Path: "/sessions/{session_id}/runs", Summary: "List a session's runs", Tags: tags},
-		Access: scoped(auth.ResourceSessions, auth.ActionRead, "session_id"), Owner: OwnerBound, Errors: []int{404},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionRead, "session_id"), Owner: OwnerBound, Errors: []int{404},
 		Handle: typed(func(ctx context.Context, in *struct {
 			SessionID     string `path:"session_id"`
 			CreatedAfter  int64  `query:"created_after" doc:"Unix seconds"`
@@ -342,7 +342,7 @@ func (h *Handler) sessionRoutes() []Route {
 			return &struct{ Body []RunSchema }{runSchemas(runs)}, nil
 		})})
 	routes = append(routes, Route{Operation: huma.Operation{OperationID: "get-session-run", Method: http.MethodGet, Path: "/sessions/{session_id}/runs/{run_id}", Summary: "Get one run of a session", Tags: tags},
-		Access: scoped(auth.ResourceSessions, auth.ActionRead, "session_id"), Owner: OwnerBound, Errors: []int{404},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionRead, "session_id"), Owner: OwnerBound, Errors: []int{404},
 		Handle: typed(func(ctx context.Context, in *struct {
 			SessionID string `path:"session_id"`
 			RunID     string `path:"run_id"`
