@@ -314,14 +314,14 @@ func (h *Handler) do(cl *call, op operation, params any) error {
 // taskOf returns the run behind a task id if the caller may see it on this
 // agent (anything else is not found: never reveal other users' tasks).
 func (h *Handler) taskOf(ctx context.Context, agentID, taskID string) (*core.Run, *Error) {
-	run, err := h.eng.Get(ctx, taskID)
+	run, err := principal(ctx).Owned(h.eng).Run(ctx, taskID)
 	if err != nil {
 		if core.CodeOf(err) == core.CodeNotFound {
 			return nil, errf(KindTaskNotFound, "task %q not found", taskID)
 		}
 		return nil, toError(err)
 	}
-	if run.AgentID != agentID || !principal(ctx).CanAccessUser(run.UserID) {
+	if run.AgentID != agentID {
 		return nil, errf(KindTaskNotFound, "task %q not found", taskID)
 	}
 	return run, nil
@@ -375,18 +375,17 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 		if text == "" {
 			return h.fail(cl, errf(KindInvalidParams, "the message has no text"))
 		}
-		if m.ContextID != "" {
-			// Under user isolation another user's conversation is not found.
-			if s, err := h.eng.GetSession(ctx, m.ContextID); err == nil && !principal(ctx).CanAccessUser(s.UserID) {
-				return h.fail(cl, errf(KindInvalidParams, "contextId %q not found", m.ContextID))
-			}
+		owned := principal(ctx).Owned(h.eng)
+		// Under user isolation another user's conversation is not found.
+		if err := owned.UsableSession(ctx, m.ContextID); err != nil {
+			return h.fail(cl, errf(KindInvalidParams, "contextId %q not found", m.ContextID))
 		}
 		var err error
 		// The messageId is A2A's own idempotency field: a message sent
 		// again (its answer lost to a dropped connection) gets the task the
 		// first one started, on any replica.
 		run, err = h.eng.Start(ctx, core.StartParams{AgentID: cl.agentID, Message: text, SessionID: m.ContextID,
-			UserID: principal(ctx).BindUserID(""), IdempotencyKey: idempotencyKey(m.MessageID), IdempotencyScope: principal(ctx).Owner()})
+			UserID: owned.UserID(""), IdempotencyKey: idempotencyKey(m.MessageID), IdempotencyScope: principal(ctx).Owner()})
 		if err != nil {
 			return h.fail(cl, toError(err))
 		}
@@ -441,9 +440,7 @@ func (h *Handler) listTasks(cl *call, p *listParams) error {
 			return h.replyList(cl, nil, "", p.PageSize, 0) // a state runs never have
 		}
 	}
-	if pr.Isolated {
-		lp.UserID = pr.UserID
-	}
+	lp.UserID = pr.Owned(h.eng).UserID("")
 	offset, e := parsePageToken(p.PageToken)
 	if e != nil {
 		return h.fail(cl, e)

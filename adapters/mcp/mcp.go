@@ -237,6 +237,12 @@ func isDenial(err error) bool {
 	return false
 }
 
+// owned is the caller's view of owner-bound records (user isolation).
+func (s *Server) owned(ctx context.Context) auth.Owned {
+	p, _ := auth.FromContext(ctx)
+	return p.Owned(s.eng)
+}
+
 // gatedMethods are the protocol methods with their own policy entry (see
 // methodOp for the others).
 var gatedMethods = []string{"initialize", "notifications/initialized", "ping", "tools/list"}
@@ -327,12 +333,11 @@ func (s *Server) runTarget(ctx context.Context, opID, runID, agentID, sessionID 
 			return nil, err
 		}
 	}
-	run, err := s.eng.Get(ctx, runID)
+	run, err := s.owned(ctx).Run(ctx, runID)
 	if err != nil {
 		return nil, err
 	}
-	p, _ := auth.FromContext(ctx)
-	if (agentID != "" && run.AgentID != agentID) || (sessionID != "" && run.SessionID != sessionID) || !p.CanAccessUser(run.UserID) {
+	if (agentID != "" && run.AgentID != agentID) || (sessionID != "" && run.SessionID != sessionID) {
 		return nil, core.Errorf(core.CodeNotFound, "run %q not found", runID)
 	}
 	if agentID == "" {
@@ -407,14 +412,13 @@ func (s *Server) toolError(err error) (*mcpgo.CallToolResult, error) {
 
 func (s *Server) startRun(ctx context.Context, req mcpgo.CallToolRequest, agentID, message, sessionID, userID, key string) (*mcpgo.CallToolResult, error) {
 	p, _ := auth.FromContext(ctx)
-	if sessionID != "" {
-		// Under isolation a session of another user is not found.
-		if sess, err := s.eng.GetSession(ctx, sessionID); err == nil && !p.CanAccessUser(sess.UserID) {
-			return s.toolError(core.Errorf(core.CodeNotFound, "session %q not found", sessionID))
-		}
+	owned := s.owned(ctx)
+	// Under isolation a session of another user is not found.
+	if err := owned.UsableSession(ctx, sessionID); err != nil {
+		return s.toolError(err)
 	}
 	run, err := s.eng.Start(ctx, core.StartParams{AgentID: agentID, Message: message, SessionID: sessionID,
-		UserID: p.BindUserID(userID), IdempotencyKey: key, IdempotencyScope: p.Owner()})
+		UserID: owned.UserID(userID), IdempotencyKey: key, IdempotencyScope: p.Owner()})
 	if err != nil {
 		return s.toolError(err)
 	}
@@ -630,10 +634,7 @@ func (s *Server) getSessions(ctx context.Context, a *SessionsArgs) (*mcpgo.CallT
 		order = string(core.SortDesc)
 	}
 	p, _ := auth.FromContext(ctx)
-	userID := a.UserID
-	if p != nil && p.Isolated {
-		userID = p.UserID
-	}
+	userID := s.owned(ctx).UserID(a.UserID)
 	list, total, err := s.eng.ListSessions(ctx, core.ListSessionsParams{
 		Type: core.SessionType(typ), ComponentID: a.ComponentID, UserID: userID, NameLike: a.SessionName,
 		SortBy: sortBy, SortOrder: core.SortOrder(order), Limit: limit, Page: page,
@@ -660,12 +661,8 @@ type SessionRuns struct {
 }
 
 func (s *Server) getSessionRuns(ctx context.Context, a *SessionRunsArgs) (*mcpgo.CallToolResult, error) {
-	sess, err := s.eng.GetSession(ctx, a.SessionID)
-	if err != nil {
+	if _, err := s.owned(ctx).Session(ctx, a.SessionID); err != nil {
 		return s.toolError(err)
-	}
-	if p, _ := auth.FromContext(ctx); !p.CanAccessUser(sess.UserID) {
-		return s.toolError(core.Errorf(core.CodeNotFound, "session %q not found", a.SessionID))
 	}
 	runs, err := s.eng.List(ctx, core.ListRunsParams{SessionID: a.SessionID})
 	if err != nil {

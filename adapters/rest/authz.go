@@ -127,11 +127,9 @@ func principal(ctx context.Context) *auth.Principal {
 	return &auth.Principal{Kind: auth.KindAnonymous, Admin: true}
 }
 
-// canSee reports whether the principal may see a record owned by userID
-// (user isolation); records of others are answered as not found.
-func canSee(ctx context.Context, userID string) bool {
-	return principal(ctx).CanAccessUser(userID)
-}
+// owned is the principal's view of owner-bound records (user isolation:
+// records of others are answered as not found).
+func (h *Handler) owned(ctx context.Context) auth.Owned { return principal(ctx).Owned(h.eng) }
 
 // visible filters ids of a resource by the principal's per-resource scopes.
 func visible(ctx context.Context, resource, action string) func(id string) bool {

@@ -117,10 +117,8 @@ func (h *Handler) runRoutes() []Route {
 				if in.SessionID == "" {
 					return nil, toAPIError(core.Errorf(core.CodeInvalid, "session_id is required"))
 				}
-				p := core.ListRunsParams{AgentID: in.AgentID, SessionID: in.SessionID, Status: core.RunStatus(in.Status)}
-				if pr := principal(ctx); pr.Isolated {
-					p.UserID = pr.UserID
-				}
+				p := core.ListRunsParams{AgentID: in.AgentID, SessionID: in.SessionID, Status: core.RunStatus(in.Status),
+					UserID: h.owned(ctx).UserID("")}
 				runs, err := h.eng.List(ctx, p)
 				if err != nil {
 					return nil, toAPIError(err)
@@ -159,8 +157,8 @@ func (h *Handler) runOf(ctx context.Context, agentID, runID, sessionID string) (
 	if _, err := h.eng.Agent(agentID); err != nil {
 		return nil, err
 	}
-	run, err := h.eng.Get(ctx, runID)
-	if err == nil && (run.AgentID != agentID || (sessionID != "" && run.SessionID != sessionID) || !canSee(ctx, run.UserID)) {
+	run, err := h.owned(ctx).Run(ctx, runID)
+	if err == nil && (run.AgentID != agentID || (sessionID != "" && run.SessionID != sessionID)) {
 		err = core.ErrNotFound
 	}
 	if core.CodeOf(err) == core.CodeNotFound {
@@ -197,12 +195,11 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 	// message) goes back to the server now, not when a stream ends.
 	c.Request().ResetBody()
 	ctx := c.UserContext()
-	userID := principal(ctx).BindUserID(form.UserID)
-	if form.SessionID != "" {
-		// Under isolation a session of another user is not found.
-		if s, err := h.eng.GetSession(ctx, form.SessionID); err == nil && !canSee(ctx, s.UserID) {
-			return fail(c, core.Errorf(core.CodeNotFound, "session %q not found", form.SessionID))
-		}
+	owned := h.owned(ctx)
+	userID := owned.UserID(form.UserID)
+	// Under isolation a session of another user is not found.
+	if err := owned.UsableSession(ctx, form.SessionID); err != nil {
+		return fail(c, err)
 	}
 	params := core.StartParams{
 		AgentID: agentID, Message: form.Message, SessionID: form.SessionID, UserID: userID,

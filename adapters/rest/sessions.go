@@ -150,14 +150,7 @@ func namedAfter(s *core.Session, first *core.Run) *core.Session {
 
 // session returns the session if the principal may see it (404 otherwise).
 func (h *Handler) session(ctx context.Context, id string) (*core.Session, error) {
-	s, err := h.eng.GetSession(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !canSee(ctx, s.UserID) {
-		return nil, core.Errorf(core.CodeNotFound, "session %q not found", id)
-	}
-	return s, nil
+	return h.owned(ctx).Session(ctx, id)
 }
 
 func (h *Handler) sessionRoutes() []Route {
@@ -176,10 +169,7 @@ func (h *Handler) sessionRoutes() []Route {
 			SortOrder   string `query:"sort_order" default:"desc" enum:"asc,desc"`
 		}) (*struct{ Body SessionPage }, error) {
 			start := time.Now()
-			userID := in.UserID
-			if pr := principal(ctx); pr.Isolated {
-				userID = pr.UserID
-			}
+			userID := h.owned(ctx).UserID(in.UserID)
 			var ids []string // nil: every session; else only those the scopes name
 			if all, scoped := principal(ctx).VisibleIDs(auth.ResourceSessions, auth.ActionRead); !all {
 				ids = append([]string{}, scoped...)
@@ -228,7 +218,7 @@ func (h *Handler) sessionRoutes() []Route {
 			b := in.Body
 			s, err := h.eng.CreateSession(ctx, &core.Session{
 				SessionID: deref(b.SessionID), SessionName: deref(b.SessionName), SessionType: core.SessionType(in.Type),
-				SessionState: b.SessionState, Metadata: b.Metadata, UserID: principal(ctx).BindUserID(deref(b.UserID)),
+				SessionState: b.SessionState, Metadata: b.Metadata, UserID: h.owned(ctx).UserID(deref(b.UserID)),
 				AgentID: deref(b.AgentID), TeamID: deref(b.TeamID), WorkflowID: deref(b.WorkflowID),
 			})
 			if err != nil {
@@ -310,16 +300,8 @@ func (h *Handler) sessionRoutes() []Route {
 			if len(in.Body.SessionTypes) > 0 && len(in.Body.SessionTypes) != len(in.Body.SessionIDs) {
 				return nil, toAPIError(core.Errorf(core.CodeInvalid, "session_ids and session_types must have the same length"))
 			}
-			ids := in.Body.SessionIDs
-			if principal(ctx).Isolated {
-				// Only the caller's own sessions are deleted.
-				ids = ids[:0:0]
-				for _, id := range in.Body.SessionIDs {
-					if _, err := h.session(ctx, id); err == nil {
-						ids = append(ids, id)
-					}
-				}
-			}
+			// Only the caller's own sessions are deleted.
+			ids := h.owned(ctx).Sessions(ctx, in.Body.SessionIDs)
 			if _, err := h.eng.DeleteSessions(ctx, ids); err != nil {
 				return nil, toAPIError(err)
 			}
@@ -347,8 +329,8 @@ func (h *Handler) sessionRoutes() []Route {
 			SessionID string `path:"session_id"`
 			RunID     string `path:"run_id"`
 		}) (*struct{ Body RunSchema }, error) {
-			run, err := h.eng.Get(ctx, in.RunID)
-			if err == nil && (run.SessionID != in.SessionID || !canSee(ctx, run.UserID)) {
+			run, err := h.owned(ctx).Run(ctx, in.RunID)
+			if err == nil && run.SessionID != in.SessionID {
 				err = core.ErrNotFound
 			}
 			if core.CodeOf(err) == core.CodeNotFound {
