@@ -155,7 +155,13 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	// The interfaces are shut down in reverse, once the HTTP server
 	// stopped accepting, on a failed start as on Shutdown.
 	g.srv.App.Hooks().OnShutdown(func() error { g.unmountInterfaces(); return nil })
-	if err := g.mountInterfaces(auth.DefaultPolicy(), adapters()); err != nil {
+	// Each interface declares its own policy entries as it mounts.
+	policy := auth.NewPolicy()
+	if err := g.mountInterfaces(policy, adapters()); err != nil {
+		_ = g.Shutdown(context.Background())
+		return nil, err
+	}
+	if err := policy.CheckCoverage(); err != nil {
 		_ = g.Shutdown(context.Background())
 		return nil, err
 	}
@@ -369,6 +375,15 @@ func (g *Gateway) closeBackends() error {
 
 // Migrator moves a state database's schema (agentgate migrate).
 type Migrator = storage.Migrator
+
+// storeMigrator is the state store's own migrator (the one `agentgate
+// migrate` drives through OpenMigrator), for POST /databases/{db_id}/migrate.
+func storeMigrator(store storage.Store) rest.Migrator {
+	if m, ok := store.(rest.Migrator); ok {
+		return m
+	}
+	return nil
+}
 
 // OpenMigrator opens the database at url for schema changes only.
 func OpenMigrator(ctx context.Context, url string) (Migrator, error) {

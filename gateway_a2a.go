@@ -35,11 +35,6 @@ func (a *a2aAdapter) mount(g *Gateway, policy *auth.Policy) (string, bool, error
 	for _, w := range warnings {
 		g.logger.Warn(w)
 	}
-	for _, op := range a2a.PolicyOperations() {
-		if _, ok := policy.Lookup(op.ID); !ok {
-			policy.Register(op)
-		}
-	}
 	skills := map[string][]a2a.Skill{}
 	for id, ac := range c.Agents {
 		skills[id] = ac.Skills

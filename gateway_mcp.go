@@ -65,5 +65,5 @@ func (g *Gateway) ServeMCPStdio(ctx context.Context, in io.Reader, out io.Writer
 	}
 	// The token is checked once, here; each request checks that it still
 	// holds (a JWT's exp, a service account not revoked since).
-	return g.mcpServer(auth.DefaultPolicy(), a.Recheck).ServeStdio(ctx, p, in, out)
+	return g.mcpServer(auth.NewPolicy(), a.Recheck).ServeStdio(ctx, p, in, out)
 }

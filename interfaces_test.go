@@ -106,7 +106,7 @@ func TestInterfacesUnwindInReverse(t *testing.T) {
 		&recordingAdapter{id: "b", log: &log}, &recordingAdapter{id: "c", log: &log},
 		&recordingAdapter{id: "bad", failing: true, log: &log}, &recordingAdapter{id: "never", log: &log},
 	}
-	if err := g.mountInterfaces(auth.DefaultPolicy(), all); err == nil || err.Error() != "bad cannot mount" {
+	if err := g.mountInterfaces(auth.NewPolicy(), all); err == nil || err.Error() != "bad cannot mount" {
 		t.Fatalf("mount: %v, want bad's error", err)
 	}
 	g.unmountInterfaces()

@@ -332,7 +332,7 @@ func TestJWTMissingScopesClaim(t *testing.T) {
 	if len(p.Scopes) != 0 || p.Admin {
 		t.Fatalf("principal %+v", p)
 	}
-	pol := DefaultPolicy()
+	pol := testPolicy()
 	ctx := WithPrincipal(bg, p)
 	wantCode(t, pol.Authorize(ctx, "rest:GET /agents", ""), core.CodeForbidden)
 	wantCode(t, pol.Authorize(ctx, "rest:POST /agents/{agent_id}/runs", "a1"), core.CodeForbidden)

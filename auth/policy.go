@@ -57,12 +57,68 @@ func (o Operation) Scope(id string) Scope {
 
 // Policy is the one table of operations. It is safe for concurrent use.
 type Policy struct {
-	mu  sync.RWMutex
-	ops map[string]Operation
+	mu     sync.RWMutex
+	ops    map[string]Operation
+	served map[string]bool
 }
 
 // NewPolicy returns an empty policy.
-func NewPolicy() *Policy { return &Policy{ops: map[string]Operation{}} }
+func NewPolicy() *Policy { return &Policy{ops: map[string]Operation{}, served: map[string]bool{}} }
+
+// Declare registers each operation the policy does not have yet (an entry
+// registered or overridden before stays as it is). Adapters declare the
+// operations of their tables when they mount.
+func (p *Policy) Declare(ops ...Operation) {
+	for _, op := range ops {
+		if _, ok := p.Lookup(op.ID); !ok {
+			p.Register(op)
+		}
+	}
+}
+
+// Served records that an adapter really serves these operations (it
+// mounted the route, dispatches the method or tool). CheckCoverage
+// compares them with the table.
+func (p *Policy) Served(ids ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range ids {
+		p.served[id] = true
+	}
+}
+
+// CheckCoverage fails, naming them, when a served operation has no entry
+// (it would be refused at every call, fail closed) or an entry has no
+// served operation (a stale or mistyped entry, which would silently
+// govern nothing). The gateway calls it once every interface is mounted.
+func (p *Policy) CheckCoverage() error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var noEntry, noRoute []string
+	for id := range p.served {
+		if _, ok := p.ops[id]; !ok {
+			noEntry = append(noEntry, id)
+		}
+	}
+	for id := range p.ops {
+		if !p.served[id] {
+			noRoute = append(noRoute, id)
+		}
+	}
+	sort.Strings(noEntry)
+	sort.Strings(noRoute)
+	var msgs []string
+	if len(noEntry) > 0 {
+		msgs = append(msgs, "served without an authorization policy entry: "+strings.Join(noEntry, ", "))
+	}
+	if len(noRoute) > 0 {
+		msgs = append(msgs, "policy entries that nothing serves: "+strings.Join(noRoute, ", "))
+	}
+	if len(msgs) > 0 {
+		return fmt.Errorf("auth policy: %s", strings.Join(msgs, "; "))
+	}
+	return nil
+}
 
 // Register adds op. It panics on an empty or duplicate id, on a non-public
 // operation with an action but no resource (or the reverse), and on a public
@@ -191,7 +247,7 @@ const (
 	OpA2AAgentCard = "a2a:agent-card"
 )
 
-// Resource names used in the default policy.
+// Resource names used in the adapters' tables.
 const (
 	ResourceConfig          = "config"
 	ResourceAgents          = "agents"
@@ -201,7 +257,7 @@ const (
 	ResourceWorkflows       = "workflows"
 )
 
-// Actions used in the default policy.
+// Actions used in the adapters' tables.
 const (
 	ActionRead   = "read"
 	ActionWrite  = "write"
@@ -209,117 +265,24 @@ const (
 	ActionRun    = "run"
 )
 
-// DefaultPolicy returns the table for the routes, tools, methods and actions
-// agentgate serves (mapped as in AgentOS's default route→scope map).
-func DefaultPolicy() *Policy {
-	p := NewPolicy()
-	for _, op := range defaultOperations() {
-		p.Register(op)
-	}
-	return p
+// Constructors of the common shapes, for the adapters' tables.
+
+// Public is an operation that needs no credentials.
+func Public(id string) Operation { return Operation{ID: id, Public: true} }
+
+// Authenticated is an operation any authenticated caller may do.
+func Authenticated(id string) Operation { return Operation{ID: id} }
+
+// Scoped is an operation that needs resource:action (or
+// resource:<id>:action on the id in idParam).
+func Scoped(id, resource, action, idParam string) Operation {
+	return Operation{ID: id, Resource: resource, Action: action, IDParam: idParam}
 }
 
-func defaultOperations() []Operation {
-	public := func(id string) Operation { return Operation{ID: id, Public: true} }
-	authed := func(id string) Operation { return Operation{ID: id} }
-	scoped := func(id, res, act, idParam string) Operation {
-		return Operation{ID: id, Resource: res, Action: act, IDParam: idParam}
-	}
-	list := func(id, res, act string) Operation {
-		return Operation{ID: id, Resource: res, Action: act, List: true}
-	}
-	admin := func(op Operation) Operation { op.AdminOnly = true; return op }
-	const (
-		agentID   = "agent_id"
-		sessionID = "session_id"
-	)
-	return []Operation{
-		// REST: core and documentation.
-		public("rest:GET /health"),
-		public("rest:GET /ready"),
-		public("rest:GET /openapi.json"),
-		public("rest:GET /openapi.yaml"),
-		public("rest:GET /openapi-3.0.json"),
-		public("rest:GET /openapi-3.0.yaml"),
-		public("rest:GET /docs"),
-		public("rest:GET /docs/{asset}"),
-		public("rest:GET /schemas/{schema}"),
-		scoped("rest:GET /config", ResourceConfig, ActionRead, ""),
-
-		// REST: agents and runs. Run routes act on the agent: agents:<id>:run.
-		list("rest:GET /agents", ResourceAgents, ActionRead),
-		scoped("rest:GET /agents/{agent_id}", ResourceAgents, ActionRead, agentID),
-		scoped("rest:POST /agents/{agent_id}/runs", ResourceAgents, ActionRun, agentID),
-		scoped("rest:GET /agents/{agent_id}/runs", ResourceAgents, ActionRun, agentID),
-		scoped("rest:GET /agents/{agent_id}/runs/{run_id}", ResourceAgents, ActionRun, agentID),
-		scoped("rest:POST /agents/{agent_id}/runs/{run_id}/cancel", ResourceAgents, ActionRun, agentID),
-		scoped("rest:POST /agents/{agent_id}/runs/{run_id}/continue", ResourceAgents, ActionRun, agentID),
-		scoped("rest:POST /agents/{agent_id}/runs/{run_id}/resume", ResourceAgents, ActionRun, agentID),
-		scoped("rest:GET /agents/{agent_id}/runs/{run_id}/stream", ResourceAgents, ActionRun, agentID),
-
-		// REST: teams and workflows (served empty until they exist).
-		scoped("rest:GET /teams", ResourceTeams, ActionRead, ""),
-		scoped("rest:GET /workflows", ResourceWorkflows, ActionRead, ""),
-
-		// REST: sessions.
-		list("rest:GET /sessions", ResourceSessions, ActionRead),
-		scoped("rest:POST /sessions", ResourceSessions, ActionWrite, ""),
-		scoped("rest:DELETE /sessions", ResourceSessions, ActionDelete, ""),
-		scoped("rest:GET /sessions/{session_id}", ResourceSessions, ActionRead, sessionID),
-		scoped("rest:PATCH /sessions/{session_id}", ResourceSessions, ActionWrite, sessionID),
-		scoped("rest:POST /sessions/{session_id}/rename", ResourceSessions, ActionWrite, sessionID),
-		scoped("rest:DELETE /sessions/{session_id}", ResourceSessions, ActionDelete, sessionID),
-		scoped("rest:GET /sessions/{session_id}/runs", ResourceSessions, ActionRead, sessionID),
-		scoped("rest:GET /sessions/{session_id}/runs/{run_id}", ResourceSessions, ActionRead, sessionID),
-
-		// REST: service accounts (admin only unless overridden).
-		admin(list("rest:GET /service-accounts", ResourceServiceAccounts, ActionRead)),
-		admin(scoped("rest:POST /service-accounts", ResourceServiceAccounts, ActionWrite, "")),
-		admin(scoped("rest:GET /service-accounts/{service_account_id}", ResourceServiceAccounts, ActionRead, "service_account_id")),
-		admin(scoped("rest:PATCH /service-accounts/{service_account_id}", ResourceServiceAccounts, ActionWrite, "service_account_id")),
-		admin(scoped("rest:POST /service-accounts/{service_account_id}/rotate", ResourceServiceAccounts, ActionWrite, "service_account_id")),
-		admin(scoped("rest:DELETE /service-accounts/{service_account_id}", ResourceServiceAccounts, ActionDelete, "service_account_id")),
-
-		// REST: Slack verifies its own requests (signing secret).
-		public("rest:POST /slack/events"),
-		public("rest:POST /slack/interactions"),
-
-		// MCP: protocol methods need a caller; tools need their REST twin's scope.
-		authed("mcp:initialize"),
-		authed("mcp:notifications/initialized"),
-		authed("mcp:ping"),
-		authed("mcp:tools/list"),
-		scoped("mcp:get_config", ResourceConfig, ActionRead, ""),
-		scoped("mcp:run_agent", ResourceAgents, ActionRun, agentID),
-		scoped("mcp:continue_run", ResourceAgents, ActionRun, agentID),
-		scoped("mcp:cancel_run", ResourceAgents, ActionRun, agentID),
-		list("mcp:get_sessions", ResourceSessions, ActionRead),
-		scoped("mcp:get_session_runs", ResourceSessions, ActionRead, sessionID),
-		scoped(OpMCPAskAgent, ResourceAgents, ActionRun, agentID),
-
-		// A2A: every method acts on the agent the endpoint serves.
-		public(OpA2AAgentCard),
-		scoped("a2a:GetExtendedAgentCard", ResourceAgents, ActionRead, agentID),
-		scoped("a2a:SendMessage", ResourceAgents, ActionRun, agentID),
-		scoped("a2a:SendStreamingMessage", ResourceAgents, ActionRun, agentID),
-		scoped("a2a:GetTask", ResourceAgents, ActionRun, agentID),
-		scoped("a2a:ListTasks", ResourceAgents, ActionRun, agentID),
-		scoped("a2a:CancelTask", ResourceAgents, ActionRun, agentID),
-		scoped("a2a:SubscribeToTask", ResourceAgents, ActionRun, agentID),
-		scoped("a2a:agent/getAuthenticatedExtendedCard", ResourceAgents, ActionRead, agentID),
-		scoped("a2a:message/send", ResourceAgents, ActionRun, agentID),
-		scoped("a2a:message/stream", ResourceAgents, ActionRun, agentID),
-		scoped("a2a:tasks/get", ResourceAgents, ActionRun, agentID),
-		scoped("a2a:tasks/list", ResourceAgents, ActionRun, agentID),
-		scoped("a2a:tasks/cancel", ResourceAgents, ActionRun, agentID),
-		scoped("a2a:tasks/resubscribe", ResourceAgents, ActionRun, agentID),
-
-		// WebSocket: authenticate and ping come before credentials.
-		public("ws:authenticate"),
-		public("ws:ping"),
-		scoped("ws:start", ResourceAgents, ActionRun, agentID),
-		scoped("ws:subscribe", ResourceAgents, ActionRun, agentID),
-		scoped("ws:continue", ResourceAgents, ActionRun, agentID),
-		scoped("ws:cancel", ResourceAgents, ActionRun, agentID),
-	}
+// Listed is a list operation on resource (see Operation.List).
+func Listed(id, resource, action string) Operation {
+	return Operation{ID: id, Resource: resource, Action: action, List: true}
 }
+
+// AdminOnly returns op refused to non-admins whatever their scopes.
+func AdminOnly(op Operation) Operation { op.AdminOnly = true; return op }

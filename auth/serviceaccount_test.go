@@ -23,7 +23,7 @@ func TestModeNone(t *testing.T) {
 	if a.UserIsolation() || a.Enabled() {
 		t.Fatal("isolation or auth on in mode none")
 	}
-	pol := DefaultPolicy()
+	pol := testPolicy()
 	ctx := WithPrincipal(bg, a.Anonymous())
 	for _, op := range pol.All() {
 		if err := pol.Authorize(ctx, op.ID, "x"); err != nil {
@@ -39,7 +39,7 @@ func TestModeKey(t *testing.T) {
 	if err != nil || p.Kind != KindKey || !p.Admin || p.Isolated {
 		t.Fatalf("right key: %+v %v", p, err)
 	}
-	if err := DefaultPolicy().Authorize(WithPrincipal(bg, p), "rest:DELETE /service-accounts/{service_account_id}", "x"); err != nil {
+	if err := testPolicy().Authorize(WithPrincipal(bg, p), "rest:DELETE /service-accounts/{service_account_id}", "x"); err != nil {
 		t.Fatalf("key holder refused: %v", err)
 	}
 	for _, wrong := range []string{key[:len(key)-1], key + "x", strings.ToUpper(key), " " + key + "x", "x", strings.Repeat("a", len(key))} {
@@ -50,8 +50,8 @@ func TestModeKey(t *testing.T) {
 	if err != nil || !p.Anonymous() || p.Admin {
 		t.Fatalf("no header: %+v %v", p, err)
 	}
-	wantCode(t, DefaultPolicy().Authorize(WithPrincipal(bg, p), "rest:GET /agents", ""), core.CodeUnauthorized)
-	if err := DefaultPolicy().Authorize(WithPrincipal(bg, p), "rest:GET /health", ""); err != nil {
+	wantCode(t, testPolicy().Authorize(WithPrincipal(bg, p), "rest:GET /agents", ""), core.CodeUnauthorized)
+	if err := testPolicy().Authorize(WithPrincipal(bg, p), "rest:GET /health", ""); err != nil {
 		t.Fatal(err)
 	}
 	// A JWT is not the key.

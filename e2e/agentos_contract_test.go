@@ -58,6 +58,20 @@ var healthShape = &shape{Name: "HealthResponse", Source: "os/schema.py", Fields:
 	req("status", "string"), req("instantiated_at", datetime),
 }}
 
+// GET / (AgentOS's API root: name, id, version, links).
+var rootShape = &shape{Name: "root", Source: "os/app.py", Fields: []field{
+	req("name", "string"), req("id", "string"), req("version", "string"), req("links", "object"),
+}}
+
+// GET /info (AgentOS's public info; agentgate reports its own version,
+// not an agno_version).
+var infoShape = &shape{Name: "info", Source: "os/app.py", Fields: []field{
+	req("os_id", "string"), opt("name", "string|null"), opt("version", "string|null"),
+	req("agent_count", "integer"), req("team_count", "integer"), req("workflow_count", "integer"),
+	req("mcp", "object").of(&shape{Name: "mcp", Source: "os/app.py", Fields: []field{req("enabled", "boolean"), opt("path", "string|null")}}),
+	req("auth_mode", "string").enum("none", "security_key", "jwt"),
+}}
+
 // libs/agno/agno/os/schema.py InterfaceResponse.
 var interfaceShape = &shape{Name: "InterfaceResponse", Source: "os/schema.py", Fields: []field{
 	req("type", "string"), req("version", "string"), req("route", "string"),
@@ -401,6 +415,15 @@ func checkAgentOSContract(t *testing.T, g *gateway) {
 	}
 
 	conform(t, "GET /health", healthShape, get("/health"))
+	conform(t, "GET /", rootShape, get("/"))
+	info := conform(t, "GET /info", infoShape, get("/info"))
+	if fmt.Sprint(info["agent_count"]) != "3" || info["auth_mode"] != "none" {
+		t.Errorf("GET /info: %v, want 3 agents and auth_mode none", info)
+	}
+	models := conformList(t, "GET /models", summaryModelShape, get("/models"))
+	if len(models) == 0 {
+		t.Error("GET /models lists no model")
+	}
 
 	cfg := conform(t, "GET /config", configShape, get("/config"))
 	dbs, _ := cfg["databases"].([]any)
@@ -408,6 +431,16 @@ func checkAgentOSContract(t *testing.T, g *gateway) {
 		t.Fatalf("GET /config names no database: %v", cfg)
 	}
 	dbID, _ := dbs[0].(string)
+	// db_id names one of /config's databases; another is not ignored.
+	expectStatus(t, g.get(t, ctx, "/sessions?db_id=no-such-db"), http.StatusNotFound)
+	// The schema migration routes (to the latest version: a no-op here).
+	var migrated map[string]any
+	decode(t, expectStatus(t, g.sendJSON(t, ctx, http.MethodPost, "/databases/"+url.PathEscape(dbID)+"/migrate?target_version=latest", nil), http.StatusOK), &migrated)
+	if migrated["db_id"] != dbID || migrated["to_version"] != migrated["from_version"] {
+		t.Errorf("POST /databases/%s/migrate: %v", dbID, migrated)
+	}
+	expectStatus(t, g.sendJSON(t, ctx, http.MethodPost, "/databases/all/migrate", nil), http.StatusOK)
+	expectStatus(t, g.sendJSON(t, ctx, http.MethodPost, "/databases/no-such-db/migrate", nil), http.StatusNotFound)
 
 	agents := conformList(t, "GET /agents", agentShape, get("/agents"))
 	if len(agents) != 3 {

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentgate/agentgate/adapters/a2a"
+	"github.com/agentgate/agentgate"
 	"github.com/agentgate/agentgate/auth"
 )
 
 // TestAuthMatrixProtocols extends the generated REST matrix (auth_matrix_test.go)
 // to the policy's WebSocket, MCP and A2A operations: every "ws:", "mcp:" and
-// "a2a:" operation of the policy the gateway uses (auth.DefaultPolicy() plus
+// "a2a:" operation of the policy the gateway uses (agentgate.DefaultPolicy() plus
 // the A2A push config operations registered at mount) is driven through its
 // real interface against one jwt-mode gateway (isolation off, so only scopes
 // decide). An operation added to the policy fails this test until it gets a
@@ -310,17 +310,8 @@ func protoV03Message(px *protoFixtures) map[string]any {
 		"parts": []any{map[string]any{"kind": "text", "text": "hi"}}}}
 }
 
-// protoPolicy is the policy the gateway asks: the default one plus the A2A
-// operations registered at mount.
-func protoPolicy() *auth.Policy {
-	p := auth.DefaultPolicy()
-	for _, op := range a2a.PolicyOperations() {
-		if _, ok := p.Lookup(op.ID); !ok {
-			p.Register(op)
-		}
-	}
-	return p
-}
+// protoPolicy is the policy the gateway asks: every adapter's table.
+func protoPolicy() *auth.Policy { return agentgate.DefaultPolicy() }
 
 func isProtoOp(id string) bool {
 	return strings.HasPrefix(id, "ws:") || strings.HasPrefix(id, "mcp:") || strings.HasPrefix(id, "a2a:")

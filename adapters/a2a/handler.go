@@ -29,9 +29,8 @@ type Config struct {
 	PublicURL string
 	// AuthMode (none, key, jwt) decides the security schemes cards show.
 	AuthMode string
-	// Policy is asked about every operation (default auth.DefaultPolicy()
-	// plus PolicyOperations()). Register panics if an operation the
-	// adapter serves is missing from it.
+	// Policy is asked about every operation (default: a new one);
+	// Register declares Operations in it.
 	Policy *auth.Policy
 	// CardMaxAge is the Cache-Control max-age of cards (default 5m).
 	CardMaxAge time.Duration
@@ -56,12 +55,7 @@ func (c Config) withDefaults() Config {
 		c.Version = "0.0.0"
 	}
 	if c.Policy == nil {
-		c.Policy = auth.DefaultPolicy()
-		for _, op := range PolicyOperations() {
-			if _, ok := c.Policy.Lookup(op.ID); !ok {
-				c.Policy.Register(op)
-			}
-		}
+		c.Policy = auth.NewPolicy()
 	}
 	if c.CardMaxAge <= 0 {
 		c.CardMaxAge = 5 * time.Minute
@@ -79,20 +73,26 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// PolicyOperations are the operations the adapter serves beyond those of
-// auth.DefaultPolicy: the push notification config methods of both
-// generations. Like the other task methods they act on the agent
-// (agents:<id>:run).
-func PolicyOperations() []auth.Operation {
-	ids := []string{
-		"a2a:CreateTaskPushNotificationConfig", "a2a:GetTaskPushNotificationConfig",
-		"a2a:ListTaskPushNotificationConfigs", "a2a:DeleteTaskPushNotificationConfig",
-		"a2a:tasks/pushNotificationConfig/set", "a2a:tasks/pushNotificationConfig/get",
-		"a2a:tasks/pushNotificationConfig/list", "a2a:tasks/pushNotificationConfig/delete",
+// Operations are the policy entries of the A2A endpoints: the public agent
+// card, and every method of both generations, which act on the agent the
+// endpoint serves (agents:<id>:read for the extended card,
+// agents:<id>:run for the others).
+func Operations() []auth.Operation {
+	read := []string{"GetExtendedAgentCard", "agent/getAuthenticatedExtendedCard"}
+	run := []string{
+		"SendMessage", "SendStreamingMessage", "GetTask", "ListTasks", "CancelTask", "SubscribeToTask",
+		"message/send", "message/stream", "tasks/get", "tasks/list", "tasks/cancel", "tasks/resubscribe",
+		"CreateTaskPushNotificationConfig", "GetTaskPushNotificationConfig",
+		"ListTaskPushNotificationConfigs", "DeleteTaskPushNotificationConfig",
+		"tasks/pushNotificationConfig/set", "tasks/pushNotificationConfig/get",
+		"tasks/pushNotificationConfig/list", "tasks/pushNotificationConfig/delete",
 	}
-	out := make([]auth.Operation, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, auth.Operation{ID: id, Resource: auth.ResourceAgents, Action: auth.ActionRun, IDParam: "agent_id"})
+	out := []auth.Operation{auth.Public(auth.OpA2AAgentCard)}
+	for _, m := range read {
+		out = append(out, auth.Scoped("a2a:"+m, auth.ResourceAgents, auth.ActionRead, "agent_id"))
+	}
+	for _, m := range run {
+		out = append(out, auth.Scoped("a2a:"+m, auth.ResourceAgents, auth.ActionRun, "agent_id"))
 	}
 	return out
 }
@@ -111,7 +111,7 @@ type Handler struct {
 func Register(srv *httptransport.Server, eng *core.Engine, cfg Config) *Handler {
 	cfg = cfg.withDefaults()
 	h := &Handler{eng: eng, srv: srv, policy: cfg.Policy, cfg: cfg, logger: cfg.Logger}
-	h.checkPolicy()
+	h.declarePolicy()
 	h.push = newPusher(eng, cfg.Push, cfg.Logger, cfg.NewID)
 	app := srv.App
 	app.Get("/.well-known/agent-card.json", h.serveGatewayCard)
@@ -128,24 +128,16 @@ func Register(srv *httptransport.Server, eng *core.Engine, cfg Config) *Handler 
 // lost) and waits for it until ctx ends.
 func (h *Handler) Close(ctx context.Context) error { return h.push.close(ctx) }
 
-// checkPolicy panics if an operation the adapter serves has no policy.
-func (h *Handler) checkPolicy() {
-	var missing []string
-	names := []string{auth.OpA2AAgentCard}
+// declarePolicy declares the table's entries and what the method tables
+// really dispatch (auth.Policy.CheckCoverage compares them).
+func (h *Handler) declarePolicy() {
+	h.policy.Declare(Operations()...)
+	h.policy.Served(auth.OpA2AAgentCard)
 	for name := range v1Methods {
-		names = append(names, "a2a:"+name)
+		h.policy.Served("a2a:" + name)
 	}
 	for name := range v03Methods {
-		names = append(names, "a2a:"+name)
-	}
-	for _, id := range names {
-		if _, ok := h.policy.Lookup(id); !ok {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		panic("a2a: operations missing from the auth policy: " + strings.Join(missing, ", "))
+		h.policy.Served("a2a:" + name)
 	}
 }
 
@@ -322,14 +314,14 @@ func (h *Handler) do(cl *call, op operation, params any) error {
 // taskOf returns the run behind a task id if the caller may see it on this
 // agent (anything else is not found: never reveal other users' tasks).
 func (h *Handler) taskOf(ctx context.Context, agentID, taskID string) (*core.Run, *Error) {
-	run, err := h.eng.Get(ctx, taskID)
+	run, err := principal(ctx).Owned(h.eng).Run(ctx, taskID)
 	if err != nil {
 		if core.CodeOf(err) == core.CodeNotFound {
 			return nil, errf(KindTaskNotFound, "task %q not found", taskID)
 		}
 		return nil, toError(err)
 	}
-	if run.AgentID != agentID || !principal(ctx).CanAccessUser(run.UserID) {
+	if run.AgentID != agentID {
 		return nil, errf(KindTaskNotFound, "task %q not found", taskID)
 	}
 	return run, nil
@@ -383,18 +375,17 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 		if text == "" {
 			return h.fail(cl, errf(KindInvalidParams, "the message has no text"))
 		}
-		if m.ContextID != "" {
-			// Under user isolation another user's conversation is not found.
-			if s, err := h.eng.GetSession(ctx, m.ContextID); err == nil && !principal(ctx).CanAccessUser(s.UserID) {
-				return h.fail(cl, errf(KindInvalidParams, "contextId %q not found", m.ContextID))
-			}
+		owned := principal(ctx).Owned(h.eng)
+		// Under user isolation another user's conversation is not found.
+		if err := owned.UsableSession(ctx, m.ContextID); err != nil {
+			return h.fail(cl, errf(KindInvalidParams, "contextId %q not found", m.ContextID))
 		}
 		var err error
 		// The messageId is A2A's own idempotency field: a message sent
 		// again (its answer lost to a dropped connection) gets the task the
 		// first one started, on any replica.
 		run, err = h.eng.Start(ctx, core.StartParams{AgentID: cl.agentID, Message: text, SessionID: m.ContextID,
-			UserID: principal(ctx).BindUserID(""), IdempotencyKey: idempotencyKey(m.MessageID), IdempotencyScope: principal(ctx).Owner()})
+			UserID: owned.UserID(""), IdempotencyKey: idempotencyKey(m.MessageID), IdempotencyScope: principal(ctx).Owner()})
 		if err != nil {
 			return h.fail(cl, toError(err))
 		}
@@ -449,9 +440,7 @@ func (h *Handler) listTasks(cl *call, p *listParams) error {
 			return h.replyList(cl, nil, "", p.PageSize, 0) // a state runs never have
 		}
 	}
-	if pr.Isolated {
-		lp.UserID = pr.UserID
-	}
+	lp.UserID = pr.Owned(h.eng).UserID("")
 	offset, e := parsePageToken(p.PageToken)
 	if e != nil {
 		return h.fail(cl, e)

@@ -34,7 +34,8 @@ type Config struct {
 	// Name, Description and Version describe the gateway (serverInfo and
 	// get_config). Name defaults to "agentgate".
 	Name, Description, Version string
-	// Policy is the auth policy every call asks (default auth.DefaultPolicy()).
+	// Policy is the auth policy every call asks (default: a new one); New
+	// declares Operations in it.
 	Policy *auth.Policy
 	// AgentTools adds one ask_<agent> tool per agent, described by the
 	// agent's description.
@@ -91,7 +92,7 @@ func New(eng *core.Engine, cfg Config) *Server {
 		cfg.Version = "dev"
 	}
 	if cfg.Policy == nil {
-		cfg.Policy = auth.DefaultPolicy()
+		cfg.Policy = auth.NewPolicy()
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
@@ -112,8 +113,20 @@ func New(eng *core.Engine, cfg Config) *Server {
 		server.WithHooks(hooks),
 		server.WithInstructions(instructions),
 	)
+	for _, op := range Operations() {
+		if op.ID != auth.OpMCPAskAgent || cfg.AgentTools {
+			s.policy.Declare(op)
+		}
+	}
+	for _, m := range gatedMethods {
+		s.policy.Served("mcp:" + m)
+	}
 	for _, t := range builtinTools() {
 		s.mcp.AddTool(t, s.call)
+		s.policy.Served("mcp:" + t.Name)
+	}
+	if cfg.AgentTools {
+		s.policy.Served(auth.OpMCPAskAgent)
 	}
 	s.syncAgentTools()
 	s.http = server.NewStreamableHTTPServer(s.mcp,
@@ -224,6 +237,35 @@ func isDenial(err error) bool {
 	return false
 }
 
+// owned is the caller's view of owner-bound records (user isolation).
+func (s *Server) owned(ctx context.Context) auth.Owned {
+	p, _ := auth.FromContext(ctx)
+	return p.Owned(s.eng)
+}
+
+// gatedMethods are the protocol methods with their own policy entry (see
+// methodOp for the others).
+var gatedMethods = []string{"initialize", "notifications/initialized", "ping", "tools/list"}
+
+// Operations are the policy entries of the MCP server: protocol methods
+// need a caller; tools need their REST twin's scope.
+func Operations() []auth.Operation {
+	const agentID, sessionID = "agent_id", "session_id"
+	return []auth.Operation{
+		auth.Authenticated("mcp:initialize"),
+		auth.Authenticated("mcp:notifications/initialized"),
+		auth.Authenticated("mcp:ping"),
+		auth.Authenticated("mcp:tools/list"),
+		auth.Scoped("mcp:"+ToolGetConfig, auth.ResourceConfig, auth.ActionRead, ""),
+		auth.Scoped("mcp:"+ToolRunAgent, auth.ResourceAgents, auth.ActionRun, agentID),
+		auth.Scoped("mcp:"+ToolContinueRun, auth.ResourceAgents, auth.ActionRun, agentID),
+		auth.Scoped("mcp:"+ToolCancelRun, auth.ResourceAgents, auth.ActionRun, agentID),
+		auth.Listed("mcp:"+ToolGetSessions, auth.ResourceSessions, auth.ActionRead),
+		auth.Scoped("mcp:"+ToolGetSessionRuns, auth.ResourceSessions, auth.ActionRead, sessionID),
+		auth.Scoped(auth.OpMCPAskAgent, auth.ResourceAgents, auth.ActionRun, agentID),
+	}
+}
+
 // methodOp is the operation of a protocol method: "mcp:<method>" when the
 // policy has it, else "mcp:initialize" — admission to an MCP conversation,
 // which covers the plumbing the table does not list (server/discover,
@@ -291,12 +333,11 @@ func (s *Server) runTarget(ctx context.Context, opID, runID, agentID, sessionID 
 			return nil, err
 		}
 	}
-	run, err := s.eng.Get(ctx, runID)
+	run, err := s.owned(ctx).Run(ctx, runID)
 	if err != nil {
 		return nil, err
 	}
-	p, _ := auth.FromContext(ctx)
-	if (agentID != "" && run.AgentID != agentID) || (sessionID != "" && run.SessionID != sessionID) || !p.CanAccessUser(run.UserID) {
+	if (agentID != "" && run.AgentID != agentID) || (sessionID != "" && run.SessionID != sessionID) {
 		return nil, core.Errorf(core.CodeNotFound, "run %q not found", runID)
 	}
 	if agentID == "" {
@@ -371,14 +412,13 @@ func (s *Server) toolError(err error) (*mcpgo.CallToolResult, error) {
 
 func (s *Server) startRun(ctx context.Context, req mcpgo.CallToolRequest, agentID, message, sessionID, userID, key string) (*mcpgo.CallToolResult, error) {
 	p, _ := auth.FromContext(ctx)
-	if sessionID != "" {
-		// Under isolation a session of another user is not found.
-		if sess, err := s.eng.GetSession(ctx, sessionID); err == nil && !p.CanAccessUser(sess.UserID) {
-			return s.toolError(core.Errorf(core.CodeNotFound, "session %q not found", sessionID))
-		}
+	owned := s.owned(ctx)
+	// Under isolation a session of another user is not found.
+	if err := owned.UsableSession(ctx, sessionID); err != nil {
+		return s.toolError(err)
 	}
 	run, err := s.eng.Start(ctx, core.StartParams{AgentID: agentID, Message: message, SessionID: sessionID,
-		UserID: p.BindUserID(userID), IdempotencyKey: key, IdempotencyScope: p.Owner()})
+		UserID: owned.UserID(userID), IdempotencyKey: key, IdempotencyScope: p.Owner()})
 	if err != nil {
 		return s.toolError(err)
 	}
@@ -594,10 +634,7 @@ func (s *Server) getSessions(ctx context.Context, a *SessionsArgs) (*mcpgo.CallT
 		order = string(core.SortDesc)
 	}
 	p, _ := auth.FromContext(ctx)
-	userID := a.UserID
-	if p != nil && p.Isolated {
-		userID = p.UserID
-	}
+	userID := s.owned(ctx).UserID(a.UserID)
 	list, total, err := s.eng.ListSessions(ctx, core.ListSessionsParams{
 		Type: core.SessionType(typ), ComponentID: a.ComponentID, UserID: userID, NameLike: a.SessionName,
 		SortBy: sortBy, SortOrder: core.SortOrder(order), Limit: limit, Page: page,
@@ -624,12 +661,8 @@ type SessionRuns struct {
 }
 
 func (s *Server) getSessionRuns(ctx context.Context, a *SessionRunsArgs) (*mcpgo.CallToolResult, error) {
-	sess, err := s.eng.GetSession(ctx, a.SessionID)
-	if err != nil {
+	if _, err := s.owned(ctx).Session(ctx, a.SessionID); err != nil {
 		return s.toolError(err)
-	}
-	if p, _ := auth.FromContext(ctx); !p.CanAccessUser(sess.UserID) {
-		return s.toolError(core.Errorf(core.CodeNotFound, "session %q not found", a.SessionID))
 	}
 	runs, err := s.eng.List(ctx, core.ListRunsParams{SessionID: a.SessionID})
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/storage/memlog"
@@ -24,13 +26,23 @@ const authzTestSecret = "authz-unit-test-secret-0123456789abcdef"
 // (HS256), with an engine on an in-memory SQLite store and no agents.
 func authzServer(t *testing.T, pol *auth.Policy) *httptransport.Server {
 	t.Helper()
+	return authzServerWith(t, Config{Policy: pol})
+}
+
+// authzServerWith is authzServer with the adapter's configuration (its
+// service accounts on the engine's store unless cfg names a store).
+func authzServerWith(t *testing.T, cfg Config) *httptransport.Server {
+	t.Helper()
 	eng, store := testEngine(t)
+	if cfg.ServiceAccounts == nil {
+		cfg.ServiceAccounts = store
+	}
 	a, err := auth.New(auth.Config{Mode: auth.ModeJWT, JWT: auth.JWTConfig{Algorithm: auth.AlgHS256, Key: authzTestSecret}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptransport.New(httptransport.Config{Auth: a})
-	Register(srv, eng, Config{Policy: pol, ServiceAccounts: store})
+	Register(srv, eng, cfg)
 	return srv
 }
 
@@ -82,11 +94,11 @@ func registeredOperations(t *testing.T, srv *httptransport.Server) map[string]bo
 }
 
 // TestAuthzEveryRouteInPolicy checks that every route the REST adapter
-// registers is in the default policy, that no registered route is reachable
-// without credentials unless the policy says it is public, and lists the
-// policy's REST operations the adapter does not serve.
+// registers on the fiber app is in the policy its tables declared, that no
+// registered route is reachable without credentials unless the policy says
+// it is public, and that every REST entry of the policy is a route.
 func TestAuthzEveryRouteInPolicy(t *testing.T) {
-	pol := auth.DefaultPolicy()
+	pol := auth.NewPolicy()
 	srv := authzServer(t, pol)
 	ops := registeredOperations(t, srv)
 	var ids []string
@@ -97,7 +109,7 @@ func TestAuthzEveryRouteInPolicy(t *testing.T) {
 	for _, id := range ids {
 		op, ok := pol.Lookup(id)
 		if !ok {
-			t.Errorf("route %s is registered but not in auth.DefaultPolicy()", id)
+			t.Errorf("route %s is registered but not in the policy", id)
 			continue
 		}
 		method, path, _ := strings.Cut(strings.TrimPrefix(id, "rest:"), " ")
@@ -125,7 +137,66 @@ func TestAuthzEveryRouteInPolicy(t *testing.T) {
 			unserved = append(unserved, op.ID)
 		}
 	}
-	t.Logf("%d routes registered, all in the policy; policy REST operations not served: %v", len(ids), unserved)
+	if len(unserved) > 0 {
+		t.Errorf("policy REST operations not routed: %v", unserved)
+	}
+	if err := pol.CheckCoverage(); err != nil {
+		t.Error(err)
+	}
+	t.Logf("%d routes registered, all in the policy, every entry routed", len(ids))
+}
+
+// TestRouteTableCoverage checks the start-time check in both directions
+// through the adapter: a policy entry no route serves (the service-account
+// PATCH the hand-written table used to list) and a route declared without
+// an access rule are both named, and such a route is not mounted.
+func TestRouteTableCoverage(t *testing.T) {
+	pol := auth.NewPolicy()
+	stale := auth.AdminOnly(auth.Scoped("rest:PATCH /service-accounts/{service_account_id}", auth.ResourceServiceAccounts, auth.ActionWrite, "service_account_id"))
+	pol.Register(stale)
+	authzServer(t, pol)
+	err := pol.CheckCoverage()
+	if err == nil || !strings.Contains(err.Error(), "nothing serves: "+stale.ID) {
+		t.Fatalf("stale entry: CheckCoverage = %v", err)
+	}
+
+	// The handlers are not called: no engine is needed.
+	pol = auth.NewPolicy()
+	h := Register(httptransport.New(httptransport.Config{}), nil, Config{Policy: pol})
+	if err := pol.CheckCoverage(); err != nil {
+		t.Fatalf("the adapter's own tables: %v", err)
+	}
+	h.mount([]Route{{Operation: huma.Operation{OperationID: "unguarded", Method: http.MethodGet, Path: "/unguarded"},
+		Handle: typed(func(context.Context, *struct{}) (*struct{ Body string }, error) {
+			return &struct{ Body string }{"reached"}, nil
+		})}})
+	err = pol.CheckCoverage()
+	if err == nil || !strings.Contains(err.Error(), "without an authorization policy entry: rest:GET /unguarded") {
+		t.Fatalf("route without entry: CheckCoverage = %v", err)
+	}
+	resp, err := h.srv.App.Test(httptest.NewRequest(http.MethodGet, "/unguarded", nil), 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a route without policy entry was mounted: %d", resp.StatusCode)
+	}
+}
+
+// TestRouteOwnerRules checks that every route on an owner-bound record
+// (a run_id or session_id in its path) says how it treats another user's,
+// and that every route of the runs and sessions tables has a rule.
+func TestRouteOwnerRules(t *testing.T) {
+	h := &Handler{}
+	for _, r := range append(h.runRoutes(), h.sessionRoutes()...) {
+		if r.Owner == OwnerNone {
+			t.Errorf("%s: no owner rule", r.ID())
+		}
+		if (strings.Contains(r.Path, "{run_id}") || strings.Contains(r.Path, "{session_id}")) && r.Owner != OwnerBound {
+			t.Errorf("%s acts on one owner-bound record: want OwnerBound, got %d", r.ID(), r.Owner)
+		}
+	}
 }
 
 // TestAuthzServiceAccountNoEscalation relaxes POST /service-accounts to
@@ -133,7 +204,8 @@ func TestAuthzEveryRouteInPolicy(t *testing.T) {
 // admin-only, which hides this check) and checks that such a caller can
 // grant only scopes it holds itself.
 func TestAuthzServiceAccountNoEscalation(t *testing.T) {
-	pol := auth.DefaultPolicy()
+	pol := auth.NewPolicy()
+	pol.Declare(Operations()...)
 	pol.Override(auth.Operation{ID: "rest:POST /service-accounts", Resource: auth.ResourceServiceAccounts, Action: auth.ActionWrite})
 	srv := authzServer(t, pol)
 	tok, err := auth.MintJWT(auth.MintConfig{Algorithm: auth.AlgHS256}, authzTestSecret, "alice",

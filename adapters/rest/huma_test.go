@@ -22,7 +22,7 @@ import (
 // validation errors are {"detail"} bodies, the embedder's stay huma's own
 // problem+json ErrorModel, because the adapter changes no huma global.
 func TestEmbedderHumaAPIKeepsHumaErrors(t *testing.T) {
-	srv := authzServer(t, auth.DefaultPolicy())
+	srv := authzServer(t, auth.NewPolicy())
 	tok, err := auth.MintJWT(auth.MintConfig{Algorithm: auth.AlgHS256}, authzTestSecret, "alice", []string{"agent_os:admin"}, time.Minute)
 	if err != nil {
 		t.Fatal(err)

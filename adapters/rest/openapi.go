@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/swaggest/swgui"
 	"github.com/swaggest/swgui/v5emb"
@@ -27,39 +28,6 @@ const (
 	SchemeSecurityKey    = "securityKey"
 	SchemeServiceAccount = "serviceAccount"
 )
-
-// errorStatuses are the error answers of each operation besides the ones
-// every guarded operation may give (401 and 403 with auth on, 429 with a
-// rate limit, 503 when a backend does not answer).
-var errorStatuses = map[string][]int{
-	"create-agent-run":       {400, 404, 413},
-	"continue-agent-run":     {400, 404, 409, 413},
-	"resume-agent-run":       {400, 404, 410, 413},
-	"stream-agent-run":       {400, 404, 410},
-	"get-agent-run":          {404},
-	"list-agent-runs":        {400, 404, 422},
-	"cancel-agent-run":       {404},
-	"get-agent":              {404},
-	"list-sessions":          {422},
-	"create-session":         {400, 409, 413, 422},
-	"get-session":            {404},
-	"update-session":         {400, 404, 413, 422},
-	"rename-session":         {400, 404, 413, 422},
-	"delete-session":         {404},
-	"delete-sessions":        {400, 413, 422},
-	"list-session-runs":      {404},
-	"get-session-run":        {404},
-	"create-service-account": {400, 413, 422},
-	"get-service-account":    {404},
-	"revoke-service-account": {404},
-}
-
-// successStatuses are answers besides an operation's documented success.
-var successStatuses = map[string]map[int]string{
-	"create-agent-run":   {http.StatusAccepted: "background=true&stream=false: the run is queued; poll GET .../runs/{run_id}."},
-	"continue-agent-run": {http.StatusAccepted: "background=true&stream=false: the run goes on in the background."},
-	"stream-agent-run":   {http.StatusNoContent: "Nothing is left to stream: the run had ended and the client has every event."},
-}
 
 // DocsOptions describe how the document presents the API.
 type DocsOptions struct {
@@ -108,7 +76,11 @@ func (h *Handler) completeDocument() {
 				continue
 			}
 			pol, _ := h.policy.Lookup(auth.RESTOperationID(method, path))
-			statuses := slices.Clone(errorStatuses[op.OperationID])
+			var route Route
+			if r := h.byOperation[op.OperationID]; r != nil {
+				route = *r
+			}
+			statuses := slices.Clone(route.Errors)
 			if !pol.Public {
 				statuses = append(statuses, http.StatusServiceUnavailable)
 				if authOn {
@@ -136,7 +108,7 @@ func (h *Handler) completeDocument() {
 				op.Responses[code] = &huma.Response{Description: http.StatusText(s),
 					Content: map[string]*huma.MediaType{"application/json": {Schema: errSchema}}}
 			}
-			for s, desc := range successStatuses[op.OperationID] {
+			for s, desc := range route.Also {
 				r := &huma.Response{Description: desc}
 				if s == http.StatusAccepted {
 					r.Content = map[string]*huma.MediaType{"application/json": {Schema: reg.Schema(reflect.TypeOf(BackgroundAccepted{}), true, "")}}
@@ -147,13 +119,9 @@ func (h *Handler) completeDocument() {
 	}
 }
 
-// registerDocs serves Swagger UI at /docs from assets embedded in the
-// binary (github.com/swaggest/swgui's v5emb).
-func (h *Handler) registerDocs() {
-	ui := adaptor.HTTPHandler(v5emb.NewHandlerWithConfig(swgui.Config{
+// swaggerUI serves Swagger UI from assets embedded in the binary.
+func (h *Handler) swaggerUI() fiber.Handler {
+	return adaptor.HTTPHandler(v5emb.NewHandlerWithConfig(swgui.Config{
 		Title: h.cfg.Name + " API", SwaggerJSON: "/openapi.json", BasePath: "/docs/",
 	}))
-	app := h.srv.App
-	app.Get("/docs", h.guard(http.MethodGet, "/docs", ui))
-	app.Get("/docs/:asset", h.guard(http.MethodGet, "/docs/:asset", ui))
 }

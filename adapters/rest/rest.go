@@ -29,22 +29,30 @@ type Config struct {
 	// Databases are the configured backends /config names; the first is
 	// the db_id of every agent (where its sessions live).
 	Databases []DatabaseInfo
-	// Policy is the auth policy every route asks (default auth.DefaultPolicy()).
+	// Policy is the auth policy every route asks (default: a new one);
+	// Register declares the routes' entries in it. The caller checks it
+	// with CheckCoverage once every interface is mounted.
 	Policy *auth.Policy
 	// ServiceAccounts is the service accounts' store /service-accounts
 	// serves (nil: those routes answer 501).
 	ServiceAccounts auth.ServiceAccountStore
-	// Docs describe security and servers in the OpenAPI document.
-	Docs DocsOptions
 	// Interfaces are the interfaces /config lists (default REST alone),
 	// asked on each request: the gateway mounts the others after REST.
 	Interfaces func() []InterfaceInfo
+	// MCPPath is where the MCP server is served ("" when it is not), as
+	// /info reports it.
+	MCPPath string
+	// Docs describe security and servers in the OpenAPI document.
+	Docs DocsOptions
 }
 
 // DatabaseInfo describes a configured backend in /config.
 type DatabaseInfo struct {
 	ID   string `json:"db_id"`
 	Kind string `json:"kind"`
+	// Migrator moves its schema (POST /databases/{db_id}/migrate); nil
+	// when it cannot be migrated from the API.
+	Migrator Migrator `json:"-"`
 }
 
 // Handler serves the REST routes.
@@ -55,6 +63,8 @@ type Handler struct {
 	cfg     Config
 	api     huma.API
 	started int64
+	// byOperation are the mounted routes by OpenAPI operation id.
+	byOperation map[string]*Route
 }
 
 // statusOf is the one table from core error codes to HTTP statuses.
@@ -174,17 +184,13 @@ func Register(srv *httptransport.Server, eng *core.Engine, cfg Config) *Handler 
 	documentErrors(hc.OpenAPI)
 	api = humafiber.New(srv.App, hc)
 	if cfg.Policy == nil {
-		cfg.Policy = auth.DefaultPolicy()
+		cfg.Policy = auth.NewPolicy()
 	}
-	h := &Handler{policy: cfg.Policy, eng: eng, srv: srv, cfg: cfg, api: api, started: time.Now().Unix()}
+	h := &Handler{policy: cfg.Policy, eng: eng, srv: srv, cfg: cfg, api: api, started: time.Now().Unix(),
+		byOperation: map[string]*Route{}}
 	api.UseMiddleware(h.humaAuthz)
-	h.registerCore()
-	h.registerRuns()
-	h.registerSessions()
-	h.registerServiceAccounts()
-	h.registerDocs()
+	h.mount(h.routes())
 	h.completeDocument()
-	h.checkPolicyCovers()
 	return h
 }
 
@@ -348,81 +354,93 @@ func (h *Handler) agentResponse(a core.Agent) AgentResponse {
 	return r
 }
 
-func (h *Handler) registerCore() {
-	huma.Register(h.api, huma.Operation{OperationID: "health", Method: http.MethodGet, Path: "/health", Summary: "Liveness", Tags: []string{"Core"}},
-		func(ctx context.Context, _ *struct{}) (*struct{ Body HealthBody }, error) {
-			return &struct{ Body HealthBody }{HealthBody{Status: "ok", InstantiatedAt: h.started}}, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "ready", Method: http.MethodGet, Path: "/ready", Summary: "Readiness: the state store and the event log answer", Tags: []string{"Core"},
-		Responses: map[string]*huma.Response{"503": {Description: "A backend does not answer"}}},
-		func(ctx context.Context, _ *struct{}) (*struct {
-			Status int
-			Body   core.Readiness
-		}, error) {
-			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			r := h.eng.Ready(cctx)
-			status := http.StatusOK
-			if !r.Ready {
-				status = http.StatusServiceUnavailable
-			}
-			return &struct {
+func (h *Handler) coreRoutes() []Route {
+	routes := []Route{
+		{Operation: huma.Operation{OperationID: "health", Method: http.MethodGet, Path: "/health", Summary: "Liveness", Tags: []string{"Core"}},
+			Access: public(),
+			Handle: typed(func(ctx context.Context, _ *struct{}) (*struct{ Body HealthBody }, error) {
+				return &struct{ Body HealthBody }{HealthBody{Status: "ok", InstantiatedAt: h.started}}, nil
+			})},
+		{Operation: huma.Operation{OperationID: "ready", Method: http.MethodGet, Path: "/ready", Summary: "Readiness: the state store and the event log answer", Tags: []string{"Core"},
+			Responses: map[string]*huma.Response{"503": {Description: "A backend does not answer"}}},
+			Access: public(),
+			Handle: typed(func(ctx context.Context, _ *struct{}) (*struct {
 				Status int
 				Body   core.Readiness
-			}{status, r}, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "get-config", Method: http.MethodGet, Path: "/config", Summary: "Gateway configuration", Tags: []string{"Core"}},
-		func(ctx context.Context, _ *struct{}) (*struct{ Body ConfigBody }, error) {
-			b := ConfigBody{OSID: h.cfg.Name, Name: h.cfg.Name, Description: h.cfg.Description, Version: h.cfg.Version,
-				Agents: []AgentSummary{}, Teams: []AgentSummary{}, Workflows: []AgentSummary{},
-				Interfaces: []InterfaceInfo{{Type: "rest", Version: "1", Route: "/"}},
-				Databases:  []string{}, OSDatabase: h.dbID()}
-			if len(h.cfg.Databases) > 0 {
-				b.Session = &DomainConfig{DBs: []DomainDB{}}
-			}
-			for _, d := range h.cfg.Databases {
-				b.Databases = append(b.Databases, d.ID)
-				b.Session.DBs = append(b.Session.DBs, DomainDB{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{}})
-			}
-			if h.cfg.Interfaces != nil {
-				b.Interfaces = h.cfg.Interfaces()
-			}
-			see := visible(ctx, auth.ResourceAgents, auth.ActionRead)
-			for _, a := range h.eng.Agents() {
-				if i := a.Info(); see(i.ID) {
-					b.Agents = append(b.Agents, AgentSummary{ID: i.ID, Name: i.Name, Description: i.Description, DBID: h.dbID(), Model: summaryModel(i.Model)})
+			}, error) {
+				cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				defer cancel()
+				r := h.eng.Ready(cctx)
+				status := http.StatusOK
+				if !r.Ready {
+					status = http.StatusServiceUnavailable
 				}
-			}
-			return &struct{ Body ConfigBody }{b}, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "list-agents", Method: http.MethodGet, Path: "/agents", Summary: "List agents", Tags: []string{"Agents"}},
-		func(ctx context.Context, _ *struct{}) (*struct{ Body []AgentResponse }, error) {
-			out := []AgentResponse{}
-			see := visible(ctx, auth.ResourceAgents, auth.ActionRead)
-			for _, a := range h.eng.Agents() {
-				if see(a.Info().ID) {
-					out = append(out, h.agentResponse(a))
+				return &struct {
+					Status int
+					Body   core.Readiness
+				}{status, r}, nil
+			})},
+		{Operation: huma.Operation{OperationID: "get-config", Method: http.MethodGet, Path: "/config", Summary: "Gateway configuration", Tags: []string{"Core"}},
+			Access: scoped(auth.ResourceConfig, auth.ActionRead, ""),
+			Handle: typed(func(ctx context.Context, _ *struct{}) (*struct{ Body ConfigBody }, error) {
+				b := ConfigBody{OSID: h.cfg.Name, Name: h.cfg.Name, Description: h.cfg.Description, Version: h.cfg.Version,
+					Agents: []AgentSummary{}, Teams: []AgentSummary{}, Workflows: []AgentSummary{},
+					Interfaces: []InterfaceInfo{{Type: "rest", Version: "1", Route: "/"}},
+					Databases:  []string{}, OSDatabase: h.dbID()}
+				if len(h.cfg.Databases) > 0 {
+					b.Session = &DomainConfig{DBs: []DomainDB{}}
 				}
-			}
-			return &struct{ Body []AgentResponse }{out}, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "get-agent", Method: http.MethodGet, Path: "/agents/{agent_id}", Summary: "Get an agent", Tags: []string{"Agents"}},
-		func(ctx context.Context, in *struct {
-			AgentID string `path:"agent_id"`
-		}) (*struct{ Body AgentResponse }, error) {
-			a, err := h.eng.Agent(in.AgentID)
-			if err != nil {
-				return nil, toAPIError(err)
-			}
-			return &struct{ Body AgentResponse }{h.agentResponse(a)}, nil
-		})
+				for _, d := range h.cfg.Databases {
+					b.Databases = append(b.Databases, d.ID)
+					b.Session.DBs = append(b.Session.DBs, DomainDB{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{}})
+				}
+				if h.cfg.Interfaces != nil {
+					b.Interfaces = h.cfg.Interfaces()
+				}
+				see := visible(ctx, auth.ResourceAgents, auth.ActionRead)
+				for _, a := range h.eng.Agents() {
+					if i := a.Info(); see(i.ID) {
+						b.Agents = append(b.Agents, AgentSummary{ID: i.ID, Name: i.Name, Description: i.Description, DBID: h.dbID(), Model: summaryModel(i.Model)})
+					}
+				}
+				return &struct{ Body ConfigBody }{b}, nil
+			})},
+		{Operation: huma.Operation{OperationID: "list-agents", Method: http.MethodGet, Path: "/agents", Summary: "List agents", Tags: []string{"Agents"}},
+			Access: listed(auth.ResourceAgents, auth.ActionRead),
+			Handle: typed(func(ctx context.Context, _ *struct{}) (*struct{ Body []AgentResponse }, error) {
+				out := []AgentResponse{}
+				see := visible(ctx, auth.ResourceAgents, auth.ActionRead)
+				for _, a := range h.eng.Agents() {
+					if see(a.Info().ID) {
+						out = append(out, h.agentResponse(a))
+					}
+				}
+				return &struct{ Body []AgentResponse }{out}, nil
+			})},
+		{Operation: huma.Operation{OperationID: "get-agent", Method: http.MethodGet, Path: "/agents/{agent_id}", Summary: "Get an agent", Tags: []string{"Agents"}},
+			Access: scoped(auth.ResourceAgents, auth.ActionRead, "agent_id"), Errors: []int{404},
+			Handle: typed(func(ctx context.Context, in *struct {
+				AgentID string `path:"agent_id"`
+			}) (*struct{ Body AgentResponse }, error) {
+				a, err := h.eng.Agent(in.AgentID)
+				if err != nil {
+					return nil, toAPIError(err)
+				}
+				return &struct{ Body AgentResponse }{h.agentResponse(a)}, nil
+			})},
+	}
 	// Teams and workflows are AgentOS resource groups agentgate does not
 	// have yet; agno's clients and Agent UI list them on start, so they
 	// are served, empty.
-	for _, g := range []struct{ id, path, tag string }{{"list-teams", "/teams", "Teams"}, {"list-workflows", "/workflows", "Workflows"}} {
-		huma.Register(h.api, huma.Operation{OperationID: g.id, Method: http.MethodGet, Path: g.path, Summary: "List " + strings.ToLower(g.tag) + " (none yet)", Tags: []string{g.tag}},
-			func(ctx context.Context, _ *struct{}) (*struct{ Body []AgentSummary }, error) {
+	for _, g := range []struct{ id, path, tag, resource string }{
+		{"list-teams", "/teams", "Teams", auth.ResourceTeams}, {"list-workflows", "/workflows", "Workflows", auth.ResourceWorkflows},
+	} {
+		routes = append(routes, Route{
+			Operation: huma.Operation{OperationID: g.id, Method: http.MethodGet, Path: g.path, Summary: "List " + strings.ToLower(g.tag) + " (none yet)", Tags: []string{g.tag}},
+			Access:    scoped(g.resource, auth.ActionRead, ""),
+			Handle: typed(func(ctx context.Context, _ *struct{}) (*struct{ Body []AgentSummary }, error) {
 				return &struct{ Body []AgentSummary }{[]AgentSummary{}}, nil
-			})
+			})})
 	}
+	return routes
 }

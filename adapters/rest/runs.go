@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 )
 
@@ -50,92 +51,98 @@ type ResumeForm struct {
 	SessionID      string `json:"session_id,omitempty"`
 }
 
-func (h *Handler) registerRuns() {
-	app := h.srv.App
-	app.Post("/agents/:agent_id/runs", h.guard(http.MethodPost, "/agents/:agent_id/runs", h.createRun))
-	app.Post("/agents/:agent_id/runs/:run_id/continue", h.guard(http.MethodPost, "/agents/:agent_id/runs/:run_id/continue", h.continueRun))
-	app.Post("/agents/:agent_id/runs/:run_id/resume", h.guard(http.MethodPost, "/agents/:agent_id/runs/:run_id/resume", h.resumeRun))
-	app.Get("/agents/:agent_id/runs/:run_id/stream", h.guard(http.MethodGet, "/agents/:agent_id/runs/:run_id/stream", h.streamRun))
+func (h *Handler) runRoutes() []Route {
+	// Run routes act on the agent: agents:<id>:run.
+	run := scoped(auth.ResourceAgents, auth.ActionRun, "agent_id")
+	return []Route{
+		{Operation: huma.Operation{OperationID: "create-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs", Tags: []string{"Runs"},
+			Summary: "Run an agent",
+			Description: "Four modes: stream=true (SSE, default; a disconnect cancels the run after runs.disconnect_grace unless it is followed again; on_disconnect=cancel|continue), stream=false (blocking JSON), " +
+				"background=true (202 {run_id, session_id, status}; poll GET .../runs/{run_id}), background=true&stream=true (detached, resumable SSE).",
+			Parameters: []*huma.Param{{Name: "agent_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}},
+				{Name: IdempotencyKeyHeader, In: "header", Schema: &huma.Schema{Type: "string", MaxLength: &maxKeyLen},
+					Description: "Makes the request safe to retry: the same key with the same request, from the same caller to the same agent, " +
+						"answers the run it created (on any replica, for runs.idempotency_ttl, default 24 h: blocking waits for it, streaming replays it from the start, " +
+						"background answers 202 with its run_id) instead of starting another; the key with a different request is 422. " +
+						"At most 255 printable ASCII characters (else 400)."}},
+		}, Access: run, Owner: OwnerAssigned, Errors: []int{400, 404, 413},
+			Also: map[int]string{http.StatusAccepted: "background=true&stream=false: the run is queued; poll GET .../runs/{run_id}."},
+			Raw:  h.createRun, Form: RunForm{}, Resp: core.Run{}},
+		{Operation: huma.Operation{OperationID: "continue-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/continue", Tags: []string{"Runs"},
+			Summary:     "Continue a paused run",
+			Description: "Resolves the paused tool calls (confirmed true/false with confirmation_note; user_input_schema values; result of an external execution) and goes on in the same event stream (RunContinued first). 409 if the run is not paused.",
+			Parameters:  runParams(),
+		}, Access: run, Owner: OwnerBound, Errors: []int{400, 404, 409, 413},
+			Also: map[int]string{http.StatusAccepted: "background=true&stream=false: the run goes on in the background."},
+			Raw:  h.continueRun, Form: ContinueForm{}, Resp: core.Run{}},
+		{Operation: huma.Operation{OperationID: "resume-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/resume", Tags: []string{"Runs"},
+			Summary:     "Resume a run's event stream after last_event_index",
+			Description: "Replays exactly the events after last_event_index, then live ones. 410 with first_available_index if they are no longer retained.",
+			Parameters:  runParams(),
+		}, Access: run, Owner: OwnerBound, Errors: []int{400, 404, 410, 413},
+			Raw: h.resumeRun, Form: ResumeForm{}},
+		{Operation: huma.Operation{OperationID: "stream-agent-run", Method: http.MethodGet, Path: "/agents/{agent_id}/runs/{run_id}/stream", Tags: []string{"Runs"},
+			Summary:     "Follow a run's event stream (EventSource; honours Last-Event-ID)",
+			Description: "Standard SSE resume: the Last-Event-ID header (or ?last_event_index=) is the last index seen. 204 when nothing is left to stream.",
+			Parameters: append(runParams(),
+				&huma.Param{Name: "Last-Event-ID", In: "header", Schema: &huma.Schema{Type: "string"}},
+				&huma.Param{Name: "last_event_index", In: "query", Schema: &huma.Schema{Type: "integer"}}),
+		}, Access: run, Owner: OwnerBound, Errors: []int{400, 404, 410},
+			Also: map[int]string{http.StatusNoContent: "Nothing is left to stream: the run had ended and the client has every event."},
+			Raw:  h.streamRun},
 
-	h.documentRaw(&huma.Operation{OperationID: "create-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs", Tags: []string{"Runs"},
-		Summary: "Run an agent",
-		Description: "Four modes: stream=true (SSE, default; a disconnect cancels the run after runs.disconnect_grace unless it is followed again; on_disconnect=cancel|continue), stream=false (blocking JSON), " +
-			"background=true (202 {run_id, session_id, status}; poll GET .../runs/{run_id}), background=true&stream=true (detached, resumable SSE).",
-		Parameters: []*huma.Param{{Name: "agent_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}},
-			{Name: IdempotencyKeyHeader, In: "header", Schema: &huma.Schema{Type: "string", MaxLength: &maxKeyLen},
-				Description: "Makes the request safe to retry: the same key with the same request, from the same caller to the same agent, " +
-					"answers the run it created (on any replica, for runs.idempotency_ttl, default 24 h: blocking waits for it, streaming replays it from the start, " +
-					"background answers 202 with its run_id) instead of starting another; the key with a different request is 422. " +
-					"At most 255 printable ASCII characters (else 400)."}},
-	}, RunForm{}, core.Run{})
-	h.documentRaw(&huma.Operation{OperationID: "continue-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/continue", Tags: []string{"Runs"},
-		Summary:     "Continue a paused run",
-		Description: "Resolves the paused tool calls (confirmed true/false with confirmation_note; user_input_schema values; result of an external execution) and goes on in the same event stream (RunContinued first). 409 if the run is not paused.",
-		Parameters:  runParams(),
-	}, ContinueForm{}, core.Run{})
-	h.documentRaw(&huma.Operation{OperationID: "resume-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/resume", Tags: []string{"Runs"},
-		Summary:     "Resume a run's event stream after last_event_index",
-		Description: "Replays exactly the events after last_event_index, then live ones. 410 with first_available_index if they are no longer retained.",
-		Parameters:  runParams(),
-	}, ResumeForm{}, nil)
-	h.documentRaw(&huma.Operation{OperationID: "stream-agent-run", Method: http.MethodGet, Path: "/agents/{agent_id}/runs/{run_id}/stream", Tags: []string{"Runs"},
-		Summary:     "Follow a run's event stream (EventSource; honours Last-Event-ID)",
-		Description: "Standard SSE resume: the Last-Event-ID header (or ?last_event_index=) is the last index seen. 204 when nothing is left to stream.",
-		Parameters: append(runParams(),
-			&huma.Param{Name: "Last-Event-ID", In: "header", Schema: &huma.Schema{Type: "string"}},
-			&huma.Param{Name: "last_event_index", In: "query", Schema: &huma.Schema{Type: "integer"}}),
-	}, nil, nil)
-
-	huma.Register(h.api, huma.Operation{OperationID: "get-agent-run", Method: http.MethodGet, Path: "/agents/{agent_id}/runs/{run_id}", Summary: "Get a run (poll background runs)", Tags: []string{"Runs"}},
-		func(ctx context.Context, in *struct {
-			AgentID   string `path:"agent_id"`
-			RunID     string `path:"run_id"`
-			SessionID string `query:"session_id"`
-		}) (*struct{ Body *core.Run }, error) {
-			run, err := h.runOf(ctx, in.AgentID, in.RunID, in.SessionID)
-			if err != nil {
-				return nil, toAPIError(err)
-			}
-			return &struct{ Body *core.Run }{runOutput(run)}, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "list-agent-runs", Method: http.MethodGet, Path: "/agents/{agent_id}/runs", Summary: "List an agent's runs in a session", Tags: []string{"Runs"}},
-		func(ctx context.Context, in *struct {
-			AgentID   string `path:"agent_id"`
-			SessionID string `query:"session_id" doc:"The session whose runs to list."`
-			Status    string `query:"status" enum:"PENDING,RUNNING,PAUSED,COMPLETED,CANCELLED,ERROR,"`
-		}) (*struct{ Body []RunSchema }, error) {
-			if _, err := h.eng.Agent(in.AgentID); err != nil {
-				return nil, toAPIError(err)
-			}
-			if in.SessionID == "" {
-				return nil, toAPIError(core.Errorf(core.CodeInvalid, "session_id is required"))
-			}
-			p := core.ListRunsParams{AgentID: in.AgentID, SessionID: in.SessionID, Status: core.RunStatus(in.Status)}
-			if pr := principal(ctx); pr.Isolated {
-				p.UserID = pr.UserID
-			}
-			runs, err := h.eng.List(ctx, p)
-			if err != nil {
-				return nil, toAPIError(err)
-			}
-			return &struct{ Body []RunSchema }{runSchemas(runs)}, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "cancel-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/cancel", Summary: "Cancel a run (from any replica)", Tags: []string{"Runs"},
-		Description: "Stores the cancel intent and signals the executor; the run's stream ends with RunCancelled. A finished run is left as it is."},
-		func(ctx context.Context, in *struct {
-			AgentID   string `path:"agent_id"`
-			RunID     string `path:"run_id"`
-			SessionID string `query:"session_id"`
-		}) (*struct{ Body CancelBody }, error) {
-			if _, err := h.runOf(ctx, in.AgentID, in.RunID, in.SessionID); err != nil {
-				return nil, toAPIError(err)
-			}
-			run, err := h.eng.Cancel(ctx, in.RunID)
-			if err != nil {
-				return nil, toAPIError(err)
-			}
-			return &struct{ Body CancelBody }{cancelBody(run)}, nil
-		})
+		{Operation: huma.Operation{OperationID: "get-agent-run", Method: http.MethodGet, Path: "/agents/{agent_id}/runs/{run_id}", Summary: "Get a run (poll background runs)", Tags: []string{"Runs"}},
+			Access: run, Owner: OwnerBound, Errors: []int{404},
+			Handle: typed(func(ctx context.Context, in *struct {
+				AgentID   string `path:"agent_id"`
+				RunID     string `path:"run_id"`
+				SessionID string `query:"session_id"`
+			}) (*struct{ Body *core.Run }, error) {
+				run, err := h.runOf(ctx, in.AgentID, in.RunID, in.SessionID)
+				if err != nil {
+					return nil, toAPIError(err)
+				}
+				return &struct{ Body *core.Run }{runOutput(run)}, nil
+			})},
+		{Operation: huma.Operation{OperationID: "list-agent-runs", Method: http.MethodGet, Path: "/agents/{agent_id}/runs", Summary: "List an agent's runs in a session", Tags: []string{"Runs"}},
+			Access: run, Owner: OwnerFiltered, Errors: []int{400, 404, 422},
+			Handle: typed(func(ctx context.Context, in *struct {
+				AgentID   string `path:"agent_id"`
+				SessionID string `query:"session_id" doc:"The session whose runs to list."`
+				Status    string `query:"status" enum:"PENDING,RUNNING,PAUSED,COMPLETED,CANCELLED,ERROR,"`
+			}) (*struct{ Body []RunSchema }, error) {
+				if _, err := h.eng.Agent(in.AgentID); err != nil {
+					return nil, toAPIError(err)
+				}
+				if in.SessionID == "" {
+					return nil, toAPIError(core.Errorf(core.CodeInvalid, "session_id is required"))
+				}
+				p := core.ListRunsParams{AgentID: in.AgentID, SessionID: in.SessionID, Status: core.RunStatus(in.Status),
+					UserID: h.owned(ctx).UserID("")}
+				runs, err := h.eng.List(ctx, p)
+				if err != nil {
+					return nil, toAPIError(err)
+				}
+				return &struct{ Body []RunSchema }{runSchemas(runs)}, nil
+			})},
+		{Operation: huma.Operation{OperationID: "cancel-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/cancel", Summary: "Cancel a run (from any replica)", Tags: []string{"Runs"},
+			Description: "Stores the cancel intent and signals the executor; the run's stream ends with RunCancelled. A finished run is left as it is."},
+			Access: run, Owner: OwnerBound, Errors: []int{404},
+			Handle: typed(func(ctx context.Context, in *struct {
+				AgentID   string `path:"agent_id"`
+				RunID     string `path:"run_id"`
+				SessionID string `query:"session_id"`
+			}) (*struct{ Body CancelBody }, error) {
+				if _, err := h.runOf(ctx, in.AgentID, in.RunID, in.SessionID); err != nil {
+					return nil, toAPIError(err)
+				}
+				run, err := h.eng.Cancel(ctx, in.RunID)
+				if err != nil {
+					return nil, toAPIError(err)
+				}
+				return &struct{ Body CancelBody }{cancelBody(run)}, nil
+			})},
+	}
 }
 
 func runParams() []*huma.Param {
@@ -150,8 +157,8 @@ func (h *Handler) runOf(ctx context.Context, agentID, runID, sessionID string) (
 	if _, err := h.eng.Agent(agentID); err != nil {
 		return nil, err
 	}
-	run, err := h.eng.Get(ctx, runID)
-	if err == nil && (run.AgentID != agentID || (sessionID != "" && run.SessionID != sessionID) || !canSee(ctx, run.UserID)) {
+	run, err := h.owned(ctx).Run(ctx, runID)
+	if err == nil && (run.AgentID != agentID || (sessionID != "" && run.SessionID != sessionID)) {
 		err = core.ErrNotFound
 	}
 	if core.CodeOf(err) == core.CodeNotFound {
@@ -188,12 +195,11 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 	// message) goes back to the server now, not when a stream ends.
 	c.Request().ResetBody()
 	ctx := c.UserContext()
-	userID := principal(ctx).BindUserID(form.UserID)
-	if form.SessionID != "" {
-		// Under isolation a session of another user is not found.
-		if s, err := h.eng.GetSession(ctx, form.SessionID); err == nil && !canSee(ctx, s.UserID) {
-			return fail(c, core.Errorf(core.CodeNotFound, "session %q not found", form.SessionID))
-		}
+	owned := h.owned(ctx)
+	userID := owned.UserID(form.UserID)
+	// Under isolation a session of another user is not found.
+	if err := owned.UsableSession(ctx, form.SessionID); err != nil {
+		return fail(c, err)
 	}
 	params := core.StartParams{
 		AgentID: agentID, Message: form.Message, SessionID: form.SessionID, UserID: userID,

@@ -150,20 +150,15 @@ func namedAfter(s *core.Session, first *core.Run) *core.Session {
 
 // session returns the session if the principal may see it (404 otherwise).
 func (h *Handler) session(ctx context.Context, id string) (*core.Session, error) {
-	s, err := h.eng.GetSession(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !canSee(ctx, s.UserID) {
-		return nil, core.Errorf(core.CodeNotFound, "session %q not found", id)
-	}
-	return s, nil
+	return h.owned(ctx).Session(ctx, id)
 }
 
-func (h *Handler) registerSessions() {
+func (h *Handler) sessionRoutes() []Route {
 	tags := []string{"Sessions"}
-	huma.Register(h.api, huma.Operation{OperationID: "list-sessions", Method: http.MethodGet, Path: "/sessions", Summary: "List sessions", Tags: tags},
-		func(ctx context.Context, in *struct {
+	var routes []Route
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "list-sessions", Method: http.MethodGet, Path: "/sessions", Summary: "List sessions", Tags: tags},
+		DBScoped: true, Access: listed(auth.ResourceSessions, auth.ActionRead), Owner: OwnerFiltered, Errors: []int{422},
+		Handle: typed(func(ctx context.Context, in *struct {
 			Type        string `query:"type" enum:"agent,team,workflow" default:"agent"`
 			ComponentID string `query:"component_id"`
 			UserID      string `query:"user_id"`
@@ -174,10 +169,7 @@ func (h *Handler) registerSessions() {
 			SortOrder   string `query:"sort_order" default:"desc" enum:"asc,desc"`
 		}) (*struct{ Body SessionPage }, error) {
 			start := time.Now()
-			userID := in.UserID
-			if pr := principal(ctx); pr.Isolated {
-				userID = pr.UserID
-			}
+			userID := h.owned(ctx).UserID(in.UserID)
 			var ids []string // nil: every session; else only those the scopes name
 			if all, scoped := principal(ctx).VisibleIDs(auth.ResourceSessions, auth.ActionRead); !all {
 				ids = append([]string{}, scoped...)
@@ -209,9 +201,10 @@ func (h *Handler) registerSessions() {
 				Page: in.Page, Limit: in.Limit, TotalPages: pages, TotalCount: total,
 				SearchTimeMS: float64(time.Since(start).Microseconds()) / 1000,
 			}}}, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "create-session", Method: http.MethodPost, Path: "/sessions", Summary: "Create a session", Tags: tags, DefaultStatus: http.StatusCreated},
-		func(ctx context.Context, in *struct {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "create-session", Method: http.MethodPost, Path: "/sessions", Summary: "Create a session", Tags: tags, DefaultStatus: http.StatusCreated},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionWrite, ""), Owner: OwnerAssigned, Errors: []int{400, 409, 413, 422},
+		Handle: typed(func(ctx context.Context, in *struct {
 			Type string `query:"type" enum:"agent,team,workflow" default:"agent"`
 			Body CreateSessionBody
 		}) (*struct{ Body *SessionDetail }, error) {
@@ -225,7 +218,7 @@ func (h *Handler) registerSessions() {
 			b := in.Body
 			s, err := h.eng.CreateSession(ctx, &core.Session{
 				SessionID: deref(b.SessionID), SessionName: deref(b.SessionName), SessionType: core.SessionType(in.Type),
-				SessionState: b.SessionState, Metadata: b.Metadata, UserID: principal(ctx).BindUserID(deref(b.UserID)),
+				SessionState: b.SessionState, Metadata: b.Metadata, UserID: h.owned(ctx).UserID(deref(b.UserID)),
 				AgentID: deref(b.AgentID), TeamID: deref(b.TeamID), WorkflowID: deref(b.WorkflowID),
 			})
 			if err != nil {
@@ -236,9 +229,10 @@ func (h *Handler) registerSessions() {
 				return nil, toAPIError(err)
 			}
 			return &struct{ Body *SessionDetail }{d}, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "get-session", Method: http.MethodGet, Path: "/sessions/{session_id}", Summary: "Get a session with its chat history", Tags: tags},
-		func(ctx context.Context, in *sessionPath) (*struct{ Body *SessionDetail }, error) {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "get-session", Method: http.MethodGet, Path: "/sessions/{session_id}", Summary: "Get a session with its chat history", Tags: tags},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionRead, "session_id"), Owner: OwnerBound, Errors: []int{404},
+		Handle: typed(func(ctx context.Context, in *sessionPath) (*struct{ Body *SessionDetail }, error) {
 			s, err := h.session(ctx, in.SessionID)
 			if err != nil {
 				return nil, toAPIError(err)
@@ -248,7 +242,7 @@ func (h *Handler) registerSessions() {
 				return nil, toAPIError(err)
 			}
 			return &struct{ Body *SessionDetail }{d}, nil
-		})
+		})})
 	update := func(ctx context.Context, p core.UpdateSessionParams) (*struct{ Body *SessionDetail }, error) {
 		if _, err := h.session(ctx, p.SessionID); err != nil {
 			return nil, toAPIError(err)
@@ -263,8 +257,9 @@ func (h *Handler) registerSessions() {
 		}
 		return &struct{ Body *SessionDetail }{d}, nil
 	}
-	huma.Register(h.api, huma.Operation{OperationID: "update-session", Method: http.MethodPatch, Path: "/sessions/{session_id}", Summary: "Update a session", Tags: tags},
-		func(ctx context.Context, in *struct {
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "update-session", Method: http.MethodPatch, Path: "/sessions/{session_id}", Summary: "Update a session", Tags: tags},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionWrite, "session_id"), Owner: OwnerBound, Errors: []int{400, 404, 413, 422},
+		Handle: typed(func(ctx context.Context, in *struct {
 			SessionID string `path:"session_id"`
 			Body      UpdateSessionBody
 		}) (*struct{ Body *SessionDetail }, error) {
@@ -274,17 +269,19 @@ func (h *Handler) registerSessions() {
 			}
 			return update(ctx, core.UpdateSessionParams{SessionID: in.SessionID, SessionName: in.Body.SessionName,
 				SessionState: in.Body.SessionState, Metadata: in.Body.Metadata, Summary: summary})
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "rename-session", Method: http.MethodPost, Path: "/sessions/{session_id}/rename", Summary: "Rename a session", Tags: tags},
-		func(ctx context.Context, in *struct {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "rename-session", Method: http.MethodPost, Path: "/sessions/{session_id}/rename", Summary: "Rename a session", Tags: tags},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionWrite, "session_id"), Owner: OwnerBound, Errors: []int{400, 404, 413, 422},
+		Handle: typed(func(ctx context.Context, in *struct {
 			SessionID string `path:"session_id"`
 			Body      RenameBody
 		}) (*struct{ Body *SessionDetail }, error) {
 			name := in.Body.SessionName
 			return update(ctx, core.UpdateSessionParams{SessionID: in.SessionID, SessionName: &name})
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "delete-session", Method: http.MethodDelete, Path: "/sessions/{session_id}", Summary: "Delete a session and its runs", Tags: tags, DefaultStatus: http.StatusNoContent},
-		func(ctx context.Context, in *sessionPath) (*struct{}, error) {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "delete-session", Method: http.MethodDelete, Path: "/sessions/{session_id}", Summary: "Delete a session and its runs", Tags: tags, DefaultStatus: http.StatusNoContent},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionDelete, "session_id"), Owner: OwnerBound, Errors: []int{404},
+		Handle: typed(func(ctx context.Context, in *sessionPath) (*struct{}, error) {
 			if _, err := h.session(ctx, in.SessionID); err != nil {
 				return nil, toAPIError(err)
 			}
@@ -296,29 +293,23 @@ func (h *Handler) registerSessions() {
 				return nil, toAPIError(core.Errorf(core.CodeNotFound, "session %q not found", in.SessionID))
 			}
 			return nil, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "delete-sessions", Method: http.MethodDelete, Path: "/sessions", Summary: "Delete sessions in bulk", Tags: tags, DefaultStatus: http.StatusNoContent},
-		func(ctx context.Context, in *struct{ Body DeleteSessionsBody }) (*struct{}, error) {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "delete-sessions", Method: http.MethodDelete, Path: "/sessions", Summary: "Delete sessions in bulk", Tags: tags, DefaultStatus: http.StatusNoContent},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionDelete, ""), Owner: OwnerFiltered, Errors: []int{400, 413, 422},
+		Handle: typed(func(ctx context.Context, in *struct{ Body DeleteSessionsBody }) (*struct{}, error) {
 			if len(in.Body.SessionTypes) > 0 && len(in.Body.SessionTypes) != len(in.Body.SessionIDs) {
 				return nil, toAPIError(core.Errorf(core.CodeInvalid, "session_ids and session_types must have the same length"))
 			}
-			ids := in.Body.SessionIDs
-			if principal(ctx).Isolated {
-				// Only the caller's own sessions are deleted.
-				ids = ids[:0:0]
-				for _, id := range in.Body.SessionIDs {
-					if _, err := h.session(ctx, id); err == nil {
-						ids = append(ids, id)
-					}
-				}
-			}
+			// Only the caller's own sessions are deleted.
+			ids := h.owned(ctx).Sessions(ctx, in.Body.SessionIDs)
 			if _, err := h.eng.DeleteSessions(ctx, ids); err != nil {
 				return nil, toAPIError(err)
 			}
 			return nil, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "list-session-runs", Method: http.MethodGet, Path: "/sessions/{session_id}/runs", Summary: "List a session's runs", Tags: tags},
-		func(ctx context.Context, in *struct {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "list-session-runs", Method: http.MethodGet, Path: "/sessions/{session_id}/runs", Summary: "List a session's runs", Tags: tags},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionRead, "session_id"), Owner: OwnerBound, Errors: []int{404},
+		Handle: typed(func(ctx context.Context, in *struct {
 			SessionID     string `path:"session_id"`
 			CreatedAfter  int64  `query:"created_after" doc:"Unix seconds"`
 			CreatedBefore int64  `query:"created_before" doc:"Unix seconds"`
@@ -331,14 +322,15 @@ func (h *Handler) registerSessions() {
 				return nil, toAPIError(err)
 			}
 			return &struct{ Body []RunSchema }{runSchemas(runs)}, nil
-		})
-	huma.Register(h.api, huma.Operation{OperationID: "get-session-run", Method: http.MethodGet, Path: "/sessions/{session_id}/runs/{run_id}", Summary: "Get one run of a session", Tags: tags},
-		func(ctx context.Context, in *struct {
+		})})
+	routes = append(routes, Route{Operation: huma.Operation{OperationID: "get-session-run", Method: http.MethodGet, Path: "/sessions/{session_id}/runs/{run_id}", Summary: "Get one run of a session", Tags: tags},
+		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionRead, "session_id"), Owner: OwnerBound, Errors: []int{404},
+		Handle: typed(func(ctx context.Context, in *struct {
 			SessionID string `path:"session_id"`
 			RunID     string `path:"run_id"`
 		}) (*struct{ Body RunSchema }, error) {
-			run, err := h.eng.Get(ctx, in.RunID)
-			if err == nil && (run.SessionID != in.SessionID || !canSee(ctx, run.UserID)) {
+			run, err := h.owned(ctx).Run(ctx, in.RunID)
+			if err == nil && run.SessionID != in.SessionID {
 				err = core.ErrNotFound
 			}
 			if core.CodeOf(err) == core.CodeNotFound {
@@ -349,5 +341,6 @@ func (h *Handler) registerSessions() {
 				return nil, toAPIError(err)
 			}
 			return &struct{ Body RunSchema }{runSchema(run)}, nil
-		})
+		})})
+	return routes
 }

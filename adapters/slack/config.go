@@ -85,7 +85,7 @@ func (c *Config) defaults() error {
 		c.Dedup = NewMemoryDedup(time.Hour, 0, nil)
 	}
 	if c.Policy == nil {
-		c.Policy = auth.DefaultPolicy()
+		c.Policy = auth.NewPolicy()
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 15 * time.Second}

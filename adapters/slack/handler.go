@@ -29,6 +29,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
@@ -100,8 +101,16 @@ func New(eng *core.Engine, cfg Config) (*Handler, error) {
 // Apps that have no signing secret (Socket Mode only) are not reachable
 // over HTTP.
 func (h *Handler) Register(app *fiber.App) {
+	h.cfg.Policy.Declare(Operations()...)
 	app.Post("/slack/events", h.guard(OpEvents, h.serveEvents))
 	app.Post("/slack/interactions", h.guard(OpInteractions, h.serveInteractions))
+	h.cfg.Policy.Served(OpEvents, OpInteractions)
+}
+
+// Operations are the policy entries of the Slack routes: public, as Slack
+// signs its requests (the signing secret is the authentication).
+func Operations() []auth.Operation {
+	return []auth.Operation{auth.Public(OpEvents), auth.Public(OpInteractions)}
 }
 
 // HasHTTPApps reports whether any app can be reached over HTTP (has a

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 )
 
@@ -25,6 +26,19 @@ const (
 	ActionContinue     Action = "continue"
 	ActionCancel       Action = "cancel"
 )
+
+// Operations are the policy entries of the actions: authenticate and ping
+// come before credentials; the others act on the agent
+// (agents:<id>:run).
+func Operations() []auth.Operation {
+	run := func(a Action) auth.Operation {
+		return auth.Scoped(a.OperationID(), auth.ResourceAgents, auth.ActionRun, "agent_id")
+	}
+	return []auth.Operation{
+		auth.Public(ActionAuthenticate.OperationID()), auth.Public(ActionPing.OperationID()),
+		run(ActionStart), run(ActionSubscribe), run(ActionContinue), run(ActionCancel),
+	}
+}
 
 // OperationID is the auth policy's operation id of the action ("ws:start").
 func (a Action) OperationID() string { return "ws:" + string(a) }

@@ -182,11 +182,10 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 		return err
 	}
 	p := s.principal
-	if f.SessionID != "" {
-		// Under isolation a session of another user is not found.
-		if sess, err := s.h.eng.GetSession(actx, f.SessionID); err == nil && !p.CanAccessUser(sess.UserID) {
-			return core.Errorf(core.CodeNotFound, "session %q not found", f.SessionID)
-		}
+	owned := p.Owned(s.h.eng)
+	// Under isolation a session of another user is not found.
+	if err := owned.UsableSession(actx, f.SessionID); err != nil {
+		return err
 	}
 	if err := s.roomFor(""); err != nil {
 		return err
@@ -195,7 +194,7 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 	// refuses it (core.Engine.StartStream).
 	run, stream, err := s.h.eng.StartStream(actx, core.StartParams{
 		AgentID: f.AgentID, Message: f.Message, SessionID: f.SessionID,
-		UserID: p.BindUserID(f.UserID), Background: f.Background,
+		UserID: owned.UserID(f.UserID), Background: f.Background,
 		IdempotencyKey: f.IdempotencyKey, IdempotencyScope: p.Owner(),
 	})
 	if err != nil {
@@ -215,12 +214,11 @@ func (s *session) runOf(ctx context.Context, a Action, f *ClientFrame) (*core.Ru
 	if err := s.authorize(ctx, a, ""); core.CodeOf(err) == core.CodeUnauthorized {
 		return nil, err
 	}
-	run, err := s.h.eng.Get(ctx, f.RunID)
+	run, err := s.principal.Owned(s.h.eng).Run(ctx, f.RunID)
 	if err != nil {
 		return nil, err
 	}
-	if (f.AgentID != "" && run.AgentID != f.AgentID) || (f.SessionID != "" && run.SessionID != f.SessionID) ||
-		!s.principal.CanAccessUser(run.UserID) {
+	if (f.AgentID != "" && run.AgentID != f.AgentID) || (f.SessionID != "" && run.SessionID != f.SessionID) {
 		return nil, core.Errorf(core.CodeNotFound, "run %q not found", f.RunID)
 	}
 	if err := s.authorize(ctx, a, run.AgentID); err != nil {

@@ -27,7 +27,8 @@ const Path = "/ws"
 
 // Config configures the WebSocket interface. The zero value is usable.
 type Config struct {
-	// Policy is asked about every action (default auth.DefaultPolicy()).
+	// Policy is asked about every action (default: a new one); Register
+	// declares Operations in it.
 	Policy *auth.Policy
 	// Auth checks the token of the authenticate action; nil means auth
 	// mode none (everyone is an anonymous admin).
@@ -87,7 +88,7 @@ func (c Config) withDefaults() Config {
 	defDur(&c.SlowConsumerTimeout, 5*time.Second)
 	defDur(&c.ActionTimeout, 30*time.Second)
 	if c.Policy == nil {
-		c.Policy = auth.DefaultPolicy()
+		c.Policy = auth.NewPolicy()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -114,10 +115,11 @@ type Handler struct {
 func Register(app *fiber.App, eng *core.Engine, cfg Config) *Handler {
 	cfg = cfg.withDefaults()
 	h := &Handler{eng: eng, policy: cfg.Policy, authn: cfg.Auth, cfg: cfg, logger: cfg.Logger, sockets: map[*socket]struct{}{}}
+	// The table declares the entries; the actions the dispatcher knows
+	// are what is served (auth.Policy.CheckCoverage compares them).
+	h.policy.Declare(Operations()...)
 	for _, a := range Actions() {
-		if _, ok := h.policy.Lookup(a.OperationID()); !ok {
-			panic("ws: action " + string(a) + " is not in the auth policy")
-		}
+		h.policy.Served(a.OperationID())
 	}
 	app.Get(Path, h.upgrade, websocket.New(h.serve, websocket.Config{
 		ReadBufferSize:  cfg.ReadBufferSize,

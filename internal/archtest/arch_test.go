@@ -326,3 +326,57 @@ func TestNoInit(t *testing.T) {
 		t.Errorf("initFuncs on a file with func init = %v, %v; want its line 5", got, err)
 	}
 }
+
+// isolationChecks returns where files of the adapters decide user isolation
+// themselves (a principal's CanAccessUser, BindUserID or Isolated) instead
+// of going through auth.Owned, the one owner-scoped accessor.
+func isolationChecks(files []string) ([]string, error) {
+	var out []string
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if !strings.Contains(filepath.ToSlash(f), "/adapters/") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return nil, err
+		}
+		ast.Inspect(af, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok {
+				switch sel.Sel.Name {
+				case "CanAccessUser", "BindUserID", "Isolated":
+					out = append(out, fset.Position(sel.Sel.Pos()).String()+" "+sel.Sel.Name)
+				}
+			}
+			return true
+		})
+	}
+	return out, nil
+}
+
+// TestIsolationInOnePlace fails when an adapter checks record owners
+// itself: owner-bound records are read, listed and bound through
+// auth.Owned, so that a new handler cannot forget user isolation.
+func TestIsolationInOnePlace(t *testing.T) {
+	_, _, _, files := load(t)
+	found, err := isolationChecks(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range found {
+		t.Errorf("%s: adapters read owner-bound records through auth.Owned (principal.Owned(engine)), not by comparing users", at)
+	}
+
+	// And the scan finds one.
+	dir := filepath.Join(t.TempDir(), "adapters", "x")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "x.go")
+	if err := os.WriteFile(f, []byte("package x\n\nfunc f(p P) bool {\n\treturn p.Isolated\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := isolationChecks([]string{f}); err != nil || len(got) != 1 || !strings.Contains(got[0], ":4:") {
+		t.Errorf("isolationChecks on a file that reads Isolated = %v, %v; want its line 4", got, err)
+	}
+}
