@@ -312,16 +312,20 @@ func (s *session) follow(ctx context.Context, f *ClientFrame, runID string, afte
 		s.mu.Unlock()
 	}
 	ack.Done = stream.Done()
-	if !s.out.send(fctx, RenderAck(ack)) || ack.Done {
-		cancel()
-		_ = stream.Close()
-		return nil
-	}
+	// Followed before the ack goes out: a shutdown that the client asks
+	// for once it has the ack waits for this run's frames (waitIdle).
 	fl := &follow{runID: runID, id: f.ID, action: f.Action, cancel: cancel, done: make(chan struct{})}
 	s.mu.Lock()
 	s.follows[runID] = fl
 	s.pumps.Add(1)
 	s.mu.Unlock()
+	if !s.out.send(fctx, RenderAck(ack)) || ack.Done {
+		cancel()
+		_ = stream.Close()
+		s.unfollow(fl)
+		s.pumps.Done()
+		return nil
+	}
 	go s.pump(fctx, fl, stream)
 	return nil
 }
