@@ -327,17 +327,8 @@ func (env *goldenEnv) directive(t *testing.T, line string) string {
 	f := strings.Fields(strings.TrimPrefix(line, "! "))
 	switch f[0] {
 	case "wait":
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			run, err := env.eng.Get(context.Background(), f[1])
-			if err == nil && string(run.Status) == f[2] {
-				return ""
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: run still %v (%v)", line, run, err)
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
+		testutil.WaitRunStatus(t, env.eng, f[1], core.RunStatus(f[2]), 10*time.Second)
+		return ""
 	case "release":
 		runs, err := env.eng.List(context.Background(), core.ListRunsParams{AgentID: f[1]})
 		if err != nil {
