@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,8 +12,7 @@ import (
 	"github.com/agentgate/agentgate/core/agent"
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/core/tool"
-	"github.com/agentgate/agentgate/storage/memlog"
-	"github.com/agentgate/agentgate/storage/sqlite"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 )
 
 // funcAgent is an agent whose behaviour the test writes.
@@ -36,29 +34,8 @@ type bundle struct {
 
 func setup(t *testing.T, logCfg core.EventLogConfig, agents ...core.Agent) *bundle {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := memlog.New(logCfg)
-	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range agents {
-		if err := eng.RegisterAgent(a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = eng.Close(cctx)
-		_ = log.Close()
-		_ = store.Close()
-	})
-	return &bundle{eng: eng, store: store, log: log}
+	env := enginetest.New(t, enginetest.Options{Log: logCfg}, agents...)
+	return &bundle{eng: env.Engine, store: env.Store, log: env.Log}
 }
 
 func scriptedAgent(t *testing.T, id string, cfg scripted.Config, tools ...*tool.Tool) core.Agent {

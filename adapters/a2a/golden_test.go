@@ -27,8 +27,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
-	"github.com/agentgate/agentgate/storage/memlog"
-	"github.com/agentgate/agentgate/storage/sqlite"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
@@ -211,29 +210,24 @@ type goldenEnv struct {
 
 func newGoldenEnv(t *testing.T, gc goldenConfig, agents []*scriptAgent) *goldenEnv {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	elog := memlog.New(core.EventLogConfig{MaxEventsPerRun: gc.MaxEventsPerRun})
-	var n atomic.Int64
-	eng, err := core.NewEngine(core.EngineConfig{
-		Store: store, Log: elog, LeaseTTL: -1, Logger: slog.New(slog.DiscardHandler),
-		NewID: func() string { return fmt.Sprintf("id-%04d", n.Add(1)) },
-		Now:   func() time.Time { return time.Unix(1767225600, 0) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &goldenEnv{eng: eng, agents: map[string]*scriptAgent{}, hooks: &hookRecorder{}}
+	env := &goldenEnv{agents: map[string]*scriptAgent{}, hooks: &hookRecorder{}}
+	var as []core.Agent
 	for _, a := range agents {
 		a.changed = make(chan struct{})
 		env.agents[a.ID] = a
-		if err := eng.RegisterAgent(a); err != nil {
-			t.Fatal(err)
-		}
+		as = append(as, a)
 	}
+	var n atomic.Int64
+	eng := enginetest.New(t, enginetest.Options{
+		Engine: core.EngineConfig{
+			LeaseTTL: -1, Logger: slog.New(slog.DiscardHandler),
+			NewID: func() string { return fmt.Sprintf("id-%04d", n.Add(1)) },
+			Now:   func() time.Time { return time.Unix(1767225600, 0) },
+		},
+		Log: core.EventLogConfig{MaxEventsPerRun: gc.MaxEventsPerRun},
+	}, as...).Engine
+	env.eng = eng
+	var err error
 	var authn *auth.Authenticator
 	if gc.AuthMode != "" {
 		if authn, err = auth.New(auth.Config{Mode: gc.AuthMode, JWT: auth.JWTConfig{Algorithm: auth.AlgHS256, Key: goldenSecret}}, nil); err != nil {
@@ -256,9 +250,6 @@ func newGoldenEnv(t *testing.T, gc goldenConfig, agents []*scriptAgent) *goldenE
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = env.h.Close(cctx)
-		_ = eng.Close(cctx)
-		_ = elog.Close()
-		_ = store.Close()
 	})
 	return env
 }
@@ -336,17 +327,8 @@ func (env *goldenEnv) directive(t *testing.T, line string) string {
 	f := strings.Fields(strings.TrimPrefix(line, "! "))
 	switch f[0] {
 	case "wait":
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			run, err := env.eng.Get(context.Background(), f[1])
-			if err == nil && string(run.Status) == f[2] {
-				return ""
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: run still %v (%v)", line, run, err)
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
+		testutil.WaitRunStatus(t, env.eng, f[1], core.RunStatus(f[2]), 10*time.Second)
+		return ""
 	case "release":
 		runs, err := env.eng.List(context.Background(), core.ListRunsParams{AgentID: f[1]})
 		if err != nil {

@@ -2,10 +2,8 @@ package mcp_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,8 +12,7 @@ import (
 	"github.com/agentgate/agentgate/core/agent"
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/core/tool"
-	"github.com/agentgate/agentgate/storage/memlog"
-	"github.com/agentgate/agentgate/storage/sqlite"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 )
 
 // agentSpec declares a scripted agent (the golden files' "agents.json").
@@ -88,56 +85,11 @@ func parseAgents(t testing.TB, data []byte) []core.Agent {
 // With deterministic set, ids are "id-1", "id-2", … and the clock is fixed.
 func newEngine(t testing.TB, deterministic bool, agents ...core.Agent) *core.Engine {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := memlog.New(core.EventLogConfig{})
-	cfg := core.EngineConfig{Store: store, Log: log, LeaseTTL: -1}
+	cfg := core.EngineConfig{LeaseTTL: -1}
 	if deterministic {
 		var n atomic.Int64
 		cfg.NewID = func() string { return fmt.Sprintf("id-%d", n.Add(1)) }
 		cfg.Now = func() time.Time { return time.Unix(1700000000, 0) }
 	}
-	eng, err := core.NewEngine(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range agents {
-		if err := eng.RegisterAgent(a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = eng.Close(cctx)
-		_ = log.Close()
-		_ = store.Close()
-	})
-	return eng
-}
-
-// waitRun polls the engine until the run has status want.
-func waitRun(t testing.TB, eng *core.Engine, runID string, want core.RunStatus) *core.Run {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r, err := eng.Get(context.Background(), runID)
-		if err == nil && r.Status == want {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %s: status %v (err %v), want %s", runID, statusOf(r), err, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func statusOf(r *core.Run) core.RunStatus {
-	if r == nil {
-		return ""
-	}
-	return r.Status
+	return enginetest.New(t, enginetest.Options{Engine: cfg}, agents...).Engine
 }

@@ -22,6 +22,7 @@ import (
 	mcpadapter "github.com/agentgate/agentgate/adapters/mcp"
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/internal/testutil"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
@@ -275,7 +276,7 @@ func TestMCPClosedStreamCancels(t *testing.T) {
 			if id == "" {
 				t.Fatalf("run not found: %+v", runs)
 			}
-			waitRun(t, f.eng, id, era.want)
+			testutil.WaitRunStatus(t, f.eng, id, era.want, 10*time.Second)
 		})
 	}
 }
@@ -347,7 +348,7 @@ func TestMCPNotificationsCancelled(t *testing.T) {
 		t.Errorf("notifications/cancelled: status %d", n.StatusCode)
 	}
 	readBody(t, n)
-	waitRun(t, f.eng, runID, core.RunCancelled)
+	testutil.WaitRunStatus(t, f.eng, runID, core.RunCancelled, 10*time.Second)
 }
 
 func mintToken(t *testing.T, sub string, scopes ...string) string {
@@ -510,7 +511,7 @@ func TestMCPAuthJWT(t *testing.T) {
 		if res, err := callTool(ctx, c1, "cancel_run", map[string]any{"run_id": p.RunID}, nil); err != nil || res.IsError {
 			t.Errorf("u1 cancel_run: %v %+v", err, res)
 		}
-		waitRun(t, f.eng, p.RunID, core.RunCancelled)
+		testutil.WaitRunStatus(t, f.eng, p.RunID, core.RunCancelled, 10*time.Second)
 	})
 }
 
@@ -622,7 +623,7 @@ func TestMCPStdioInProcess(t *testing.T) {
 	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
 		t.Errorf("ServeStdio: %v", err)
 	}
-	waitRun(t, eng, runID, core.RunCancelled)
+	testutil.WaitRunStatus(t, eng, runID, core.RunCancelled, 10*time.Second)
 }
 
 // TestMCPHTTPFraming pins the exact SSE body of a streamed tools/call over

@@ -14,16 +14,14 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/agentgate/agentgate/auth"
-	"github.com/agentgate/agentgate/core"
-	"github.com/agentgate/agentgate/storage/memlog"
-	"github.com/agentgate/agentgate/storage/sqlite"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 const authzTestSecret = "authz-unit-test-secret-0123456789abcdef"
 
 // authzServer registers the REST adapter on a fresh server in jwt mode
-// (HS256), with an engine on an in-memory SQLite store and no agents.
+// (HS256), with an engine on a fresh SQLite store and no agents.
 func authzServer(t *testing.T, pol *auth.Policy) *httptransport.Server {
 	t.Helper()
 	return authzServerWith(t, Config{Policy: pol})
@@ -33,9 +31,10 @@ func authzServer(t *testing.T, pol *auth.Policy) *httptransport.Server {
 // service accounts on the engine's store unless cfg names a store).
 func authzServerWith(t *testing.T, cfg Config) *httptransport.Server {
 	t.Helper()
-	eng, store := testEngine(t)
+	env := enginetest.New(t, enginetest.Options{})
+	eng := env.Engine
 	if cfg.ServiceAccounts == nil {
-		cfg.ServiceAccounts = store
+		cfg.ServiceAccounts = env.Store
 	}
 	a, err := auth.New(auth.Config{Mode: auth.ModeJWT, JWT: auth.JWTConfig{Algorithm: auth.AlgHS256, Key: authzTestSecret}}, nil)
 	if err != nil {
@@ -44,29 +43,6 @@ func authzServerWith(t *testing.T, cfg Config) *httptransport.Server {
 	srv := httptransport.New(httptransport.Config{Auth: a})
 	Register(srv, eng, cfg)
 	return srv
-}
-
-// testEngine is an engine on an in-memory SQLite store and no agents,
-// closed with the test.
-func testEngine(t *testing.T) (*core.Engine, *sqlite.Store) {
-	t.Helper()
-	store, err := sqlite.Open(context.Background(), ":memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	elog := memlog.New(core.EventLogConfig{})
-	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = eng.Close(cctx)
-		_ = elog.Close()
-		_ = store.Close()
-	})
-	return eng, store
 }
 
 // registeredOperations returns the operation id of every route on the app

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/auth"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
@@ -15,7 +16,7 @@ import (
 // accounts' store (an embedder's engine alone): the routes exist, as the
 // policy requires, and answer 501 rather than failing or panicking.
 func TestServiceAccountsWithoutStore(t *testing.T) {
-	eng, _ := testEngine(t)
+	eng := enginetest.New(t, enginetest.Options{}).Engine
 	a, err := auth.New(auth.Config{}, nil) // mode none: an anonymous admin
 	if err != nil {
 		t.Fatal(err)

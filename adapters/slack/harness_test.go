@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,8 +18,7 @@ import (
 	"github.com/agentgate/agentgate/core/agent"
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/core/tool"
-	"github.com/agentgate/agentgate/storage/memlog"
-	"github.com/agentgate/agentgate/storage/sqlite"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
@@ -94,22 +92,8 @@ type harness struct {
 // apps default to one app "main" bound to agent, signed with testSecret).
 func newHarness(t *testing.T, agentID string, mutate func(*Config)) *harness {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	elog := memlog.New(core.EventLogConfig{})
-	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog})
-	if err != nil {
-		t.Fatal(err)
-	}
 	release := make(chan struct{})
-	for _, a := range testAgents(t, release) {
-		if err := eng.RegisterAgent(a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	eng := enginetest.New(t, enginetest.Options{}, testAgents(t, release)...).Engine
 	fake := fakeslack.New()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -147,9 +131,9 @@ func newHarness(t *testing.T, agentID string, mutate func(*Config)) *harness {
 		if err := h.Shutdown(sctx); err != nil {
 			t.Errorf("adapter shutdown: %v", err)
 		}
+		// The engine before the fake Slack, as its runs may still post
+		// (enginetest closes it again, idempotently, with its log and store).
 		_ = eng.Close(sctx)
-		_ = elog.Close()
-		_ = store.Close()
 		fake.Close()
 	})
 	return hs

@@ -21,8 +21,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
-	"github.com/agentgate/agentgate/storage/memlog"
-	"github.com/agentgate/agentgate/storage/sqlite"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the transcripts in testdata/*.txtar")
@@ -115,33 +114,22 @@ type goldenEnv struct {
 
 func newGoldenEnv(t *testing.T, gc goldenConfig, agents []*scriptAgent) *goldenEnv {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	elog := memlog.New(core.EventLogConfig{MaxEventsPerRun: gc.MaxEventsPerRun})
-	var n atomic.Int64
-	eng, err := core.NewEngine(core.EngineConfig{
-		Store: store, Log: elog, LeaseTTL: -1, Logger: slog.New(slog.DiscardHandler),
-		NewID: func() string { return fmt.Sprintf("id-%04d", n.Add(1)) },
-		Now:   func() time.Time { return time.Unix(1767225600, 0) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var (
+		n  atomic.Int64
+		as []core.Agent
+	)
 	for _, a := range agents {
-		if err := eng.RegisterAgent(a); err != nil {
-			t.Fatal(err)
-		}
+		as = append(as, a)
 	}
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = eng.Close(cctx)
-		_ = elog.Close()
-		_ = store.Close()
-	})
+	eng := enginetest.New(t, enginetest.Options{
+		Engine: core.EngineConfig{
+			LeaseTTL: -1, Logger: slog.New(slog.DiscardHandler),
+			NewID: func() string { return fmt.Sprintf("id-%04d", n.Add(1)) },
+			Now:   func() time.Time { return time.Unix(1767225600, 0) },
+		},
+		Log: core.EventLogConfig{MaxEventsPerRun: gc.MaxEventsPerRun},
+	}, as...).Engine
+	var err error
 	var authn *auth.Authenticator
 	if gc.AuthMode != "" {
 		if authn, err = auth.New(auth.Config{Mode: gc.AuthMode, SecurityKey: gc.SecurityKey}, nil); err != nil {

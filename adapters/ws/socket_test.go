@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,8 +16,8 @@ import (
 	fws "github.com/fasthttp/websocket"
 
 	"github.com/agentgate/agentgate/core"
-	"github.com/agentgate/agentgate/storage/memlog"
-	"github.com/agentgate/agentgate/storage/sqlite"
+	"github.com/agentgate/agentgate/internal/testutil"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
@@ -62,23 +61,9 @@ type wsEnv struct {
 
 func startWS(t *testing.T, cfg Config, agents ...core.Agent) *wsEnv {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	elog := memlog.New(core.EventLogConfig{})
 	quiet := slog.New(slog.DiscardHandler)
-	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: quiet, LeaseTTL: -1,
-		DisconnectGrace: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range agents {
-		if err := eng.RegisterAgent(a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	eng := enginetest.New(t, enginetest.Options{Engine: core.EngineConfig{Logger: quiet, LeaseTTL: -1,
+		DisconnectGrace: 300 * time.Millisecond}}, agents...).Engine
 	srv := httptransport.New(httptransport.Config{Logger: quiet, Auth: cfg.Auth})
 	cfg.Logger = quiet
 	h := Register(srv.App, eng, cfg)
@@ -90,11 +75,11 @@ func startWS(t *testing.T, cfg Config, agents ...core.Agent) *wsEnv {
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		// The engine first, as its runs end before the sockets go (closing
+		// is idempotent: enginetest closes it again with its log and store).
 		_ = eng.Close(sctx)
 		_ = h.Shutdown(sctx)
 		_ = srv.Shutdown(sctx)
-		_ = elog.Close()
-		_ = store.Close()
 	})
 	return &wsEnv{url: "ws://" + ln.Addr().String() + Path, h: h, eng: eng}
 }
@@ -185,21 +170,6 @@ func closeCode(t *testing.T, c *fws.Conn, within time.Duration) int {
 			t.Fatalf("socket still open after %v", within)
 		}
 		return fws.CloseAbnormalClosure
-	}
-}
-
-func waitRunStatus(t *testing.T, eng *core.Engine, runID string, want core.RunStatus) *core.Run {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r, err := eng.Get(context.Background(), runID)
-		if err == nil && r.Status == want {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %s: status %v (err %v), want %s", runID, r, err, want)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -376,7 +346,7 @@ func TestWSSocketDisconnectCancelsForegroundRuns(t *testing.T) {
 	readFrame(t, c)
 	_ = c.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(fws.CloseNormalClosure, "bye"), time.Now().Add(time.Second))
 	c.Close()
-	r := waitRunStatus(t, env.eng, runs["fg"], core.RunCancelled)
+	r := testutil.WaitRunStatus(t, env.eng, runs["fg"], core.RunCancelled, 10*time.Second)
 	if r.Status != core.RunCancelled {
 		t.Fatalf("foreground run %s", r.Status)
 	}

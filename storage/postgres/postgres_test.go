@@ -50,6 +50,12 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, freshStores(t, 6))
 }
 
+// backend is what the conformance suite tests of s: one store serves
+// every domain.
+func backend(s *postgres.Store) storetest.Backend {
+	return storetest.Backend{Runs: s, ServiceAccounts: s}
+}
+
 // freshStores returns a storetest factory handing out stores on fresh
 // schemas (created by Open, from the schema= parameter), which workers
 // goroutines prepare ahead of need: opening one mostly waits on the
@@ -120,7 +126,7 @@ func freshStores(t *testing.T, workers int) storetest.Factory {
 		drops.Wait()
 		admin.Close()
 	})
-	return func(t *testing.T) storetest.Store {
+	return func(t *testing.T) storetest.Backend {
 		t.Helper()
 		p := <-ready
 		t.Cleanup(func() {
@@ -132,7 +138,7 @@ func freshStores(t *testing.T, workers int) storetest.Factory {
 		if p.err != nil {
 			t.Fatal(p.err)
 		}
-		return p.s
+		return backend(p.s)
 	}
 }
 
@@ -140,8 +146,8 @@ func freshStores(t *testing.T, workers int) storetest.Factory {
 // store, as replicas share one database.
 func TestStoreShared(t *testing.T) {
 	t.Parallel()
-	s := openFresh(t)
-	storetest.Run(t, func(t *testing.T) storetest.Store { return s })
+	b := backend(openFresh(t))
+	storetest.Run(t, func(t *testing.T) storetest.Backend { return b })
 }
 
 // tables lists the tables of the store's schema.

@@ -43,22 +43,28 @@ func openMemory(t testing.TB) *sqlite.Store {
 	return s
 }
 
+// backend is what the conformance suite tests of s: one store serves
+// every domain.
+func backend(s *sqlite.Store) storetest.Backend {
+	return storetest.Backend{Runs: s, ServiceAccounts: s}
+}
+
 func TestStoreFile(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) storetest.Store { return openFile(t) })
+	storetest.Run(t, func(t *testing.T) storetest.Backend { return backend(openFile(t)) })
 }
 
 func TestStoreMemory(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) storetest.Store { return openMemory(t) })
+	storetest.Run(t, func(t *testing.T) storetest.Backend { return backend(openMemory(t)) })
 }
 
 // TestStoreSharedFile runs the suite with every subtest on one database, as
 // a shared Postgres would: the suite must not assume an empty database.
 func TestStoreSharedFile(t *testing.T) {
 	t.Parallel()
-	s := openFile(t)
-	storetest.Run(t, func(t *testing.T) storetest.Store { return s })
+	b := backend(openFile(t))
+	storetest.Run(t, func(t *testing.T) storetest.Backend { return b })
 }
 
 func TestOpenDSNForms(t *testing.T) {

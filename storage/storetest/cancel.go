@@ -8,9 +8,9 @@ import (
 
 // testCancelIntent covers SetCancelRequested: the stored intent to cancel,
 // which lets a run that has not started yet never start, from any replica.
-func testCancelIntent(t *testing.T, newStore Factory) {
+func testCancelIntent(t *testing.T, newBackend Factory) {
 	parallel(t, "SetAndGet", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := mustCreateRun(t, s, fullRun(newID("sess")))
 		got, err := s.SetCancelRequested(t.Context(), r.RunID)
 		if err != nil {
@@ -24,7 +24,7 @@ func testCancelIntent(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "Idempotent", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := mustCreateRun(t, s, minimalRun(newID("sess")))
 		for i := range 3 {
 			got, err := s.SetCancelRequested(t.Context(), r.RunID)
@@ -38,7 +38,7 @@ func testCancelIntent(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "MissingNotFound", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		_, err := s.SetCancelRequested(t.Context(), newID("missing"))
 		wantErr(t, err, core.ErrNotFound, "SetCancelRequested missing")
 	})
@@ -46,7 +46,7 @@ func testCancelIntent(t *testing.T, newStore Factory) {
 	parallel(t, "FinalRunKeepsItsStatus", func(t *testing.T) {
 		// The store records the intent in any status; deciding what a
 		// cancel means for a finished run is the engine's business.
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := minimalRun(newID("sess"))
 		r.Status = core.RunCompleted
 		mustCreateRun(t, s, r)
@@ -60,7 +60,7 @@ func testCancelIntent(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "CreateWithIntent", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := fullRun(newID("sess"))
 		r.CancelRequested = true
 		mustCreateRun(t, s, r)
@@ -71,7 +71,7 @@ func testCancelIntent(t *testing.T, newStore Factory) {
 		// An executor writes back its own copy of the run, read before a
 		// cancel arrived (CancelRequested false). The intent must survive
 		// it, while every other field is replaced as usual.
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := mustCreateRun(t, s, minimalRun(newID("sess")))
 		stale := cloneRun(r)
 		if _, err := s.SetCancelRequested(t.Context(), r.RunID); err != nil {
@@ -96,7 +96,7 @@ func testCancelIntent(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "FailedCompareAndSetKeepsIntent", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := mustCreateRun(t, s, minimalRun(newID("sess")))
 		if _, err := s.SetCancelRequested(t.Context(), r.RunID); err != nil {
 			t.Fatalf("SetCancelRequested: %v", err)

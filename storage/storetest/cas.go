@@ -9,11 +9,11 @@ import (
 
 // testCompareAndSet covers UpdateRunParams.IfStatus: the update happens only
 // if the stored status is one of them, and a miss changes nothing.
-func testCompareAndSet(t *testing.T, newStore Factory) {
+func testCompareAndSet(t *testing.T, newBackend Factory) {
 	ifStatus := func(ss ...core.RunStatus) core.UpdateRunParams { return core.UpdateRunParams{IfStatus: ss} }
 
 	parallel(t, "MatchingStatusUpdates", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := mustCreateRun(t, s, minimalRun(newID("sess")))
 		next := cloneRun(r)
 		next.Status, next.UpdatedAt = core.RunRunning, r.UpdatedAt+1
@@ -24,7 +24,7 @@ func testCompareAndSet(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "AnyOfSeveralStatuses", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := mustCreateRun(t, s, minimalRun(newID("sess")))
 		next := cloneRun(r)
 		next.Status = core.RunError
@@ -36,7 +36,7 @@ func testCompareAndSet(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "MismatchIsConflictAndChangesNothing", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := mustCreateRun(t, s, fullRun(newID("sess"))) // PAUSED
 		next := cloneRun(r)
 		next.Status, next.Content, next.Paused, next.EventCount = core.RunCompleted, "late", nil, 99
@@ -49,7 +49,7 @@ func testCompareAndSet(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "MissingRunIsNotFound", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := minimalRun(newID("sess"))
 		err := s.UpdateRun(t.Context(), r, ifStatus(core.RunPending))
 		wantErr(t, err, core.ErrNotFound, "UpdateRun of a missing run with IfStatus")
@@ -59,7 +59,7 @@ func testCompareAndSet(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "EmptyIfStatusIsUnconditional", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := minimalRun(newID("sess"))
 		r.Status = core.RunCompleted
 		mustCreateRun(t, s, r)
@@ -72,7 +72,7 @@ func testCompareAndSet(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "SameStatusMatches", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := minimalRun(newID("sess"))
 		r.Status = core.RunRunning
 		mustCreateRun(t, s, r)
@@ -85,7 +85,7 @@ func testCompareAndSet(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "Lifecycle", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := mustCreateRun(t, s, minimalRun(newID("sess")))
 		active := []core.RunStatus{core.RunPending, core.RunRunning}
 		steps := []struct {

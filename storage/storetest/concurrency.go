@@ -34,13 +34,13 @@ func runAll(n int, f func(i int) error) []error {
 	return errs
 }
 
-func testConcurrency(t *testing.T, newStore Factory) {
+func testConcurrency(t *testing.T, newBackend Factory) {
 	parallel(t, "FailuresAmongConcurrentWrites", func(t *testing.T) {
 		// Stores may commit concurrent writes together (group commit). A
 		// write that fails among them — a duplicate run id after its
 		// session's insert, a compare-and-set that misses — fails alone:
 		// it leaves nothing behind and the others commit.
-		s := newStore(t)
+		s := newBackend(t).Runs
 		ctx := t.Context()
 		taken := minimalRun(mustCreateSession(t, s, minimalSession()).SessionID)
 		if err := s.CreateRun(ctx, taken); err != nil {
@@ -104,7 +104,7 @@ func testConcurrency(t *testing.T, newStore Factory) {
 	parallel(t, "UpdatesOfDifferentRuns", func(t *testing.T) {
 		// Each goroutine drives its own run through a lifecycle with
 		// compare-and-set updates; none may fail or see another's writes.
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := mustCreateSession(t, s, minimalSession())
 		const steps = 5
 		errs := runAll(workers, func(i int) error {
@@ -163,7 +163,7 @@ func testConcurrency(t *testing.T, newStore Factory) {
 		// Many executors try to start the same PENDING run: exactly one
 		// wins, the rest get ErrConflict, and the stored run is the
 		// winner's.
-		s := newStore(t)
+		s := newBackend(t).Runs
 		base := mustCreateRun(t, s, minimalRun(newID("sess")))
 		errs := runAll(workers, func(i int) error {
 			r := cloneRun(base)
@@ -191,7 +191,7 @@ func testConcurrency(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "DuplicateCreatesHaveOneWinner", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		id := newID("run")
 		sessID := newID("sess")
 		var ok atomic.Int32
@@ -237,7 +237,7 @@ func testConcurrency(t *testing.T, newStore Factory) {
 	parallel(t, "CancelIsNotLostUnderUpdates", func(t *testing.T) {
 		// An executor keeps writing its copy (CancelRequested false) while
 		// other replicas record a cancel: the intent survives.
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := minimalRun(newID("sess"))
 		r.Status = core.RunRunning
 		mustCreateRun(t, s, r)
@@ -266,7 +266,7 @@ func testConcurrency(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "ReadersAlongsideWriters", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		user := newID("user")
 		const perWriter = 4
 		errs := runAll(workers, func(i int) error {

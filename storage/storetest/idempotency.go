@@ -14,11 +14,11 @@ func keyedRun(scope, key string, createdAt int64) (*core.Session, *core.Run, cor
 	return sess, r, core.IdempotencyKey{Scope: scope, Key: key, Fingerprint: newID("fp"), RunID: r.RunID, CreatedAt: createdAt}
 }
 
-func testIdempotencyKeys(t *testing.T, newStore Factory) {
+func testIdempotencyKeys(t *testing.T, newBackend Factory) {
 	now := baseTime() * 1000
 
 	parallel(t, "CreateThenTaken", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		ctx := t.Context()
 		scope := newID("scope")
 		sess, r, k := keyedRun(scope, "key-1", now)
@@ -56,7 +56,7 @@ func testIdempotencyKeys(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "ScopesAreApart", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		ctx := t.Context()
 		key := newID("key")
 		for i := range 2 {
@@ -69,7 +69,7 @@ func testIdempotencyKeys(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "ExpiredKeyIsReplaced", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		ctx := t.Context()
 		scope := newID("scope")
 		sess, r, k := keyedRun(scope, "key", now)
@@ -97,7 +97,7 @@ func testIdempotencyKeys(t *testing.T, newStore Factory) {
 	parallel(t, "FailedRunStoresNoKey", func(t *testing.T) {
 		// A run that cannot be created (a duplicate id) leaves its key
 		// free: the key and the run commit together or not at all.
-		s := newStore(t)
+		s := newBackend(t).Runs
 		ctx := t.Context()
 		existing := mustCreateRun(t, s, minimalRun(newID("sess")))
 		scope := newID("scope")
@@ -115,7 +115,7 @@ func testIdempotencyKeys(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "ConcurrentCallsCreateOneRun", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		ctx := t.Context()
 		scope := newID("scope")
 		type result struct {
@@ -160,7 +160,7 @@ func testIdempotencyKeys(t *testing.T, newStore Factory) {
 	parallel(t, "DeleteExpiredKeys", func(t *testing.T) {
 		// Times far below every other test's, so a shared database's other
 		// keys are not counted (nor deleted).
-		s := newStore(t)
+		s := newBackend(t).Runs
 		ctx := t.Context()
 		scope := newID("scope")
 		for i := range 5 {

@@ -10,7 +10,7 @@ import (
 // Leases: the engine's executor holds a lease on a RUNNING run and renews
 // it; a reaper lists runs whose lease ended and takes them over with a
 // compare-and-set on the lease.
-func testLeases(t *testing.T, newStore Factory) {
+func testLeases(t *testing.T, newBackend Factory) {
 	const now = int64(1_900_000_000_000) // Unix ms, far in the future of other tests' leases
 
 	leased := func(t *testing.T, s core.RunStore, owner string, until int64) *core.Run {
@@ -21,7 +21,7 @@ func testLeases(t *testing.T, newStore Factory) {
 	}
 
 	parallel(t, "RoundTrip", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := leased(t, s, "engine-a", now+5000)
 		assertRun(t, r, mustGetRun(t, s, r.RunID))
 		r.LeaseOwner, r.LeaseUntil = "", 0
@@ -32,7 +32,7 @@ func testLeases(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "RenewByOwner", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := leased(t, s, "engine-a", now)
 		if err := s.RenewLease(t.Context(), core.LeaseParams{RunID: r.RunID, Owner: "engine-a", Until: now + 9000}); err != nil {
 			t.Fatalf("RenewLease by the owner: %v", err)
@@ -50,7 +50,7 @@ func testLeases(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "RenewNotRunning", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := leased(t, s, "engine-a", now)
 		r.Status = core.RunCompleted
 		if err := s.UpdateRun(t.Context(), r, core.UpdateRunParams{}); err != nil {
@@ -61,7 +61,7 @@ func testLeases(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "ListExpired", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		expired1 := leased(t, s, "a", now-2000)
 		expired2 := leased(t, s, "b", now-1000)
 		live := leased(t, s, "c", now+1000)
@@ -96,7 +96,7 @@ func testLeases(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "TakeOverCompareAndSet", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := leased(t, s, "dead", now-1000)
 		// A reaper that saw the lease expired ends the run...
 		reaped := cloneRun(r)
@@ -117,7 +117,7 @@ func testLeases(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "FinishOnlyByOwner", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := leased(t, s, "engine-b", now+5000) // engine-b took the run over
 		stale := cloneRun(r)
 		stale.Status, stale.LeaseOwner, stale.LeaseUntil = core.RunCompleted, "", 0

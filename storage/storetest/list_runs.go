@@ -8,7 +8,7 @@ import (
 
 // testListRuns covers ListRuns: oldest first, every filter, the limit. Each
 // test filters by ids it owns (a fresh session, agent or user id).
-func testListRuns(t *testing.T, newStore Factory) {
+func testListRuns(t *testing.T, newBackend Factory) {
 	list := func(t *testing.T, s core.RunStore, p core.ListRunsParams) []*core.Run {
 		t.Helper()
 		got, err := s.ListRuns(t.Context(), p)
@@ -19,7 +19,7 @@ func testListRuns(t *testing.T, newStore Factory) {
 	}
 
 	parallel(t, "OldestFirstWithFullRows", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := mustCreateSession(t, s, minimalSession())
 		// Inserted out of order; created_at decides.
 		offsets := []int64{5, 1, 3, 2, 4}
@@ -42,7 +42,7 @@ func testListRuns(t *testing.T, newStore Factory) {
 	parallel(t, "TiesInInsertionOrder", func(t *testing.T) {
 		// Runs created within the same second come back in the order they
 		// were created (a session's history depends on it).
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := newID("sess")
 		var want []string
 		for range 6 {
@@ -52,7 +52,7 @@ func testListRuns(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "EachFilter", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess, agent, user := newID("sess"), newID("agent"), newID("user")
 		mk := func(off int64, f func(*core.Run)) string {
 			r := minimalRun(sess)
@@ -89,7 +89,7 @@ func testListRuns(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "CreatedBoundsAreInclusive", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := newID("sess")
 		var ids []string
 		for off := range int64(6) {
@@ -117,7 +117,7 @@ func testListRuns(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "LimitKeepsTheOldest", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := newID("sess")
 		var ids []string
 		for off := range int64(5) {
@@ -134,7 +134,7 @@ func testListRuns(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "ReflectsUpdates", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := newID("sess")
 		r := mustCreateRun(t, s, minimalRun(sess))
 		next := cloneRun(r)

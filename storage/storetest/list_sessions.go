@@ -10,7 +10,7 @@ import (
 // testListSessions covers filters, sorting, pagination and the total count.
 // Every test owns a fresh user id and filters by it, so other tests' rows in
 // a shared database never show up.
-func testListSessions(t *testing.T, newStore Factory) {
+func testListSessions(t *testing.T, newBackend Factory) {
 	// seed creates n sessions of a new user, created_at base+i and
 	// updated_at base+(n-i) (the reverse order), named name(i).
 	seed := func(t *testing.T, s core.RunStore, n int, name func(i int) string) (string, []*core.Session) {
@@ -45,7 +45,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 	letters := func(i int) string { return string(rune('a' + i)) }
 
 	parallel(t, "FilterByUserWithFullRows", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		user := newID("user")
 		want := []*core.Session{fullSession(user), fullSession(user)}
 		want[1].CreatedAt++
@@ -63,7 +63,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "DefaultIsCreatedAtDescending", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		user, ss := seed(t, s, 4, letters)
 		got, total := list(t, s, core.ListSessionsParams{UserID: user})
 		assertIDs(t, "default order", ids(ss, 3, 2, 1, 0), sessionIDs(got))
@@ -73,7 +73,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "SortByEachColumn", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		// created_at ascending: 0 1 2 3; updated_at ascending: 3 2 1 0;
 		// names ascending: 2 (apple) 0 (banana) 3 (cherry) 1 (date).
 		names := []string{"banana", "date", "apple", "cherry"}
@@ -99,7 +99,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "InvalidSortIsInvalid", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		for _, p := range []core.ListSessionsParams{
 			{SortBy: "run_id"},
 			{SortBy: "created_at; DROP TABLE sessions"},
@@ -113,7 +113,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "Pagination", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		user, ss := seed(t, s, 7, letters)
 		p := core.ListSessionsParams{UserID: user, SortOrder: core.SortAsc, Limit: 3}
 		for _, c := range []struct {
@@ -143,7 +143,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "FilterBySessionIDsBeforePaging", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		user, ss := seed(t, s, 6, letters)
 		// Only sessions 1, 3 and 4 may be seen: pages and total count them.
 		p := core.ListSessionsParams{UserID: user, SortOrder: core.SortAsc, Limit: 2, Page: 1,
@@ -166,7 +166,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 	parallel(t, "PaginationIsStableOnTies", func(t *testing.T) {
 		// Every session has the same created_at, updated_at and name: the
 		// pages must still partition the set, for every sort, both ways.
-		s := newStore(t)
+		s := newBackend(t).Runs
 		user := newID("user")
 		var all []string
 		for range 9 {
@@ -194,7 +194,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "FilterByType", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		user := newID("user")
 		byType := map[core.SessionType][]string{}
 		for i, typ := range []core.SessionType{core.SessionAgent, core.SessionTeam, core.SessionAgent, core.SessionWorkflow} {
@@ -213,7 +213,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "FilterByComponent", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		user := newID("user")
 		agent, team, wf := newID("agent"), newID("team"), newID("wf")
 		mk := func(i int, typ core.SessionType, f func(*core.Session)) string {
@@ -250,7 +250,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "FilterByComponentAcrossUsers", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		agent := newID("agent")
 		var want []string
 		for i := range 3 {
@@ -266,7 +266,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "NameLikeIsCaseInsensitiveSubstring", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		names := []string{"Trip to Paris", "paris weekend", "Berlin", "PARISIAN food", "100% done", "1000 done", "snake_case", "snakeXcase"}
 		user, ss := seed(t, s, len(names), func(i int) string { return names[i] })
 		for _, c := range []struct {
@@ -290,7 +290,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "CombinedFiltersPageAndCount", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		user, agent := newID("user"), newID("agent")
 		var want []string
 		for i := range 10 {
@@ -316,7 +316,7 @@ func testListSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "NoMatchIsEmpty", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		got, total := list(t, s, core.ListSessionsParams{UserID: newID("nobody"), Limit: 10, Page: 1})
 		if len(got) != 0 || total != 0 {
 			t.Fatalf("got %d sessions, total %d", len(got), total)

@@ -9,9 +9,9 @@ import (
 // testPausedState covers core.Run.Paused, which is not part of the run's
 // JSON form and must still survive every store operation, so a paused run
 // can be continued on any replica.
-func testPausedState(t *testing.T, newStore Factory) {
+func testPausedState(t *testing.T, newBackend Factory) {
 	parallel(t, "CreateGetRoundTrip", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		want := mustCreateRun(t, s, fullRun(newID("sess")))
 		got := mustGetRun(t, s, want.RunID)
 		assertRun(t, want, got)
@@ -37,7 +37,7 @@ func testPausedState(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "EmptyPausedStateIsNotNil", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := minimalRun(newID("sess"))
 		r.Status = core.RunPaused
 		r.Paused = &core.PausedState{}
@@ -48,7 +48,7 @@ func testPausedState(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "SetByUpdate", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := mustCreateRun(t, s, minimalRun(newID("sess")))
 		paused := cloneRun(r)
 		paused.Status = core.RunPaused
@@ -61,7 +61,7 @@ func testPausedState(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "ReplacedByUpdate", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := mustCreateRun(t, s, fullRun(newID("sess")))
 		next := cloneRun(r)
 		next.Paused = &core.PausedState{
@@ -80,7 +80,7 @@ func testPausedState(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "ClearedByUpdate", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := mustCreateRun(t, s, fullRun(newID("sess")))
 		resumed := cloneRun(r)
 		resumed.Status = core.RunRunning
@@ -98,7 +98,7 @@ func testPausedState(t *testing.T, newStore Factory) {
 	parallel(t, "ReturnedBySetCancelRequested", func(t *testing.T) {
 		// Cancelling a paused run rewrites it from what SetCancelRequested
 		// returns, so that must carry the paused state.
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := mustCreateRun(t, s, fullRun(newID("sess")))
 		got, err := s.SetCancelRequested(t.Context(), r.RunID)
 		if err != nil {

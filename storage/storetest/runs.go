@@ -7,9 +7,9 @@ import (
 	"github.com/agentgate/agentgate/core"
 )
 
-func testRuns(t *testing.T, newStore Factory) {
+func testRuns(t *testing.T, newBackend Factory) {
 	parallel(t, "CreateGetRoundTrip", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := mustCreateSession(t, s, minimalSession())
 		want := mustCreateRun(t, s, fullRun(sess.SessionID))
 		got := mustGetRun(t, s, want.RunID)
@@ -44,7 +44,7 @@ func testRuns(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "CreateRunInSession", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := fullSession(newID("user"))
 		r1 := fullRun(sess.SessionID)
 		created, err := s.CreateRunInSession(t.Context(), sess, r1)
@@ -80,7 +80,7 @@ func testRuns(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "MinimalRoundTrip", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := mustCreateSession(t, s, minimalSession())
 		want := mustCreateRun(t, s, minimalRun(sess.SessionID))
 		got := mustGetRun(t, s, want.RunID)
@@ -97,7 +97,7 @@ func testRuns(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "EveryStatusRoundTrips", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := mustCreateSession(t, s, minimalSession())
 		for _, st := range []core.RunStatus{core.RunPending, core.RunRunning, core.RunPaused,
 			core.RunCompleted, core.RunCancelled, core.RunError} {
@@ -113,13 +113,13 @@ func testRuns(t *testing.T, newStore Factory) {
 	parallel(t, "CreateWithoutStoredSession", func(t *testing.T) {
 		// Runs refer to their session by id only; the store does not
 		// require the session row to exist.
-		s := newStore(t)
+		s := newBackend(t).Runs
 		want := mustCreateRun(t, s, fullRun(newID("no-such-session")))
 		assertRun(t, want, mustGetRun(t, s, want.RunID))
 	})
 
 	parallel(t, "CreateDuplicateConflict", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := mustCreateSession(t, s, minimalSession())
 		orig := mustCreateRun(t, s, fullRun(sess.SessionID))
 		dup := minimalRun(sess.SessionID)
@@ -129,20 +129,20 @@ func testRuns(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "CreateEmptyIDInvalid", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := minimalRun(newID("sess"))
 		r.RunID = ""
 		wantErr(t, s.CreateRun(t.Context(), r), core.ErrInvalid, "CreateRun without id")
 	})
 
 	parallel(t, "GetMissingNotFound", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		_, err := s.GetRun(t.Context(), newID("missing"))
 		wantErr(t, err, core.ErrNotFound, "GetRun missing")
 	})
 
 	parallel(t, "UpdateReplacesEveryField", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := mustCreateSession(t, s, minimalSession())
 		orig := mustCreateRun(t, s, minimalRun(sess.SessionID))
 
@@ -170,7 +170,7 @@ func testRuns(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "UpdateDoesNotTouchOtherRuns", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := mustCreateSession(t, s, minimalSession())
 		a := mustCreateRun(t, s, fullRun(sess.SessionID))
 		b := mustCreateRun(t, s, fullRun(sess.SessionID))
@@ -184,7 +184,7 @@ func testRuns(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "UpdateMissingNotFound", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := minimalRun(newID("sess"))
 		wantErr(t, s.UpdateRun(t.Context(), r, core.UpdateRunParams{}), core.ErrNotFound, "UpdateRun missing")
 		if _, err := s.GetRun(t.Context(), r.RunID); err == nil {
@@ -195,7 +195,7 @@ func testRuns(t *testing.T, newStore Factory) {
 	parallel(t, "CallerCopyIsNotAliased", func(t *testing.T) {
 		// Changing the caller's run after CreateRun must not change what
 		// is stored, and two GetRuns must not share state.
-		s := newStore(t)
+		s := newBackend(t).Runs
 		r := fullRun(newID("sess"))
 		want := cloneRun(r)
 		mustCreateRun(t, s, r)

@@ -21,9 +21,9 @@ import (
 // check the relative order and the membership of their own accounts, and
 // the paging test gives its accounts creation times no other test uses
 // (after every other account), so they are the first rows of the list.
-func testServiceAccounts(t *testing.T, newStore Factory) {
+func testServiceAccounts(t *testing.T, newBackend Factory) {
 	parallel(t, "CreateGetRoundTrip", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		want := mustCreateServiceAccount(t, s, fullServiceAccount())
 		assertServiceAccount(t, want, mustGetServiceAccount(t, s, want.ID))
 		got, err := s.GetServiceAccountByTokenHash(t.Context(), want.TokenHash)
@@ -34,7 +34,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "MinimalRoundTrip", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		for _, scopes := range [][]string{nil, {}} {
 			want := mustCreateServiceAccount(t, s, &auth.ServiceAccount{
 				ID: newID("sa"), TokenHash: newTokenHash(), Scopes: scopes,
@@ -47,7 +47,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	parallel(t, "StoredTimesAreSet", func(t *testing.T) {
 		// An account created already used, revoked and expiring keeps
 		// those times (an import or a restore).
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		a := fullServiceAccount()
 		a.LastUsedAt, a.RevokedAt = baseTime()+5, baseTime()+6
 		want := mustCreateServiceAccount(t, s, a)
@@ -55,7 +55,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "CreateDuplicateIDConflict", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		orig := mustCreateServiceAccount(t, s, fullServiceAccount())
 		dup := fullServiceAccount()
 		dup.ID, dup.Name = orig.ID, "impostor"
@@ -66,7 +66,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "CreateDuplicateTokenHashConflict", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		orig := mustCreateServiceAccount(t, s, fullServiceAccount())
 		dup := fullServiceAccount()
 		dup.TokenHash, dup.Name = orig.TokenHash, "impostor"
@@ -81,7 +81,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "DuplicateCreatesHaveOneWinner", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		hash := newTokenHash()
 		const n = 8
 		errs := make([]error, n)
@@ -111,7 +111,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "CreateWithoutIDOrHashInvalid", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		a := fullServiceAccount()
 		a.ID = ""
 		wantErr(t, s.CreateServiceAccount(t.Context(), a), core.ErrInvalid, "CreateServiceAccount without id")
@@ -123,7 +123,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "GetMissingNotFound", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		_, err := s.GetServiceAccount(t.Context(), newID("missing"))
 		wantErr(t, err, core.ErrNotFound, "GetServiceAccount missing")
 		_, err = s.GetServiceAccountByTokenHash(t.Context(), newTokenHash())
@@ -134,7 +134,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 
 	parallel(t, "GetByHashIsExact", func(t *testing.T) {
 		// The hash is looked up as it is: no prefix or case folding.
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		a := mustCreateServiceAccount(t, s, fullServiceAccount())
 		for _, h := range []string{a.TokenHash[:32], a.TokenHash + "0", upperHex(a.TokenHash), a.TokenPrefix, a.ID} {
 			_, err := s.GetServiceAccountByTokenHash(t.Context(), h)
@@ -143,7 +143,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "RevokeOnce", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		want := mustCreateServiceAccount(t, s, fullServiceAccount())
 		at := baseTime() + 100
 		got, err := s.RevokeServiceAccount(t.Context(), want.ID, at)
@@ -172,13 +172,13 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "RevokeMissingNotFound", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		_, err := s.RevokeServiceAccount(t.Context(), newID("missing"), baseTime())
 		wantErr(t, err, core.ErrNotFound, "RevokeServiceAccount missing")
 	})
 
 	parallel(t, "ConcurrentRevokesKeepOneTime", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		a := mustCreateServiceAccount(t, s, fullServiceAccount())
 		const n = 8
 		times := make([]int64, n)
@@ -208,7 +208,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "Touch", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		want := mustCreateServiceAccount(t, s, fullServiceAccount())
 		for _, at := range []int64{baseTime() + 10, baseTime() + 20} {
 			if err := s.TouchServiceAccount(t.Context(), want.ID, at); err != nil {
@@ -233,12 +233,12 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "TouchMissingNotFound", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		wantErr(t, s.TouchServiceAccount(t.Context(), newID("missing"), baseTime()), core.ErrNotFound, "TouchServiceAccount missing")
 	})
 
 	parallel(t, "ListNewestFirstWithFullRows", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		// Created at +1, +3, +2 and +2 again: newest first is 1, then
 		// 3 (the later insert of two equal times), 2, 0.
 		var mine []*auth.ServiceAccount
@@ -261,7 +261,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "ListHidesRevoked", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		kept := mustCreateServiceAccount(t, s, fullServiceAccount())
 		revoked := mustCreateServiceAccount(t, s, fullServiceAccount())
 		if _, err := s.RevokeServiceAccount(t.Context(), revoked.ID, baseTime()+1); err != nil {
@@ -292,7 +292,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	parallel(t, "ListExpiredAreListed", func(t *testing.T) {
 		// Only revocation hides an account; expiry is the caller's to
 		// judge.
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		a := fullServiceAccount()
 		a.ExpiresAt = baseTime() - 1 // long gone
 		mustCreateServiceAccount(t, s, a)
@@ -301,7 +301,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "Pagination", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		// Later than any other test's accounts: the first rows of the
 		// list, newest first mine[6] ... mine[0].
 		future := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
@@ -375,7 +375,7 @@ func testServiceAccounts(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "ListReflectsTouch", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).ServiceAccounts
 		a := mustCreateServiceAccount(t, s, fullServiceAccount())
 		if err := s.TouchServiceAccount(t.Context(), a.ID, baseTime()+9); err != nil {
 			t.Fatalf("TouchServiceAccount: %v", err)

@@ -6,15 +6,15 @@ import (
 	"github.com/agentgate/agentgate/core"
 )
 
-func testSessions(t *testing.T, newStore Factory) {
+func testSessions(t *testing.T, newBackend Factory) {
 	parallel(t, "CreateGetRoundTrip", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		want := mustCreateSession(t, s, fullSession(newID("user")))
 		assertSession(t, want, mustGetSession(t, s, want.SessionID))
 	})
 
 	parallel(t, "MinimalRoundTrip", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		want := mustCreateSession(t, s, minimalSession())
 		got := mustGetSession(t, s, want.SessionID)
 		assertSession(t, want, got)
@@ -24,7 +24,7 @@ func testSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "EverySessionType", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		for _, typ := range []core.SessionType{core.SessionAgent, core.SessionTeam, core.SessionWorkflow} {
 			want := fullSession(newID("user"))
 			want.SessionType = typ
@@ -34,7 +34,7 @@ func testSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "CreateDuplicateConflict", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		orig := mustCreateSession(t, s, fullSession(newID("user")))
 		dup := minimalSession()
 		dup.SessionID = orig.SessionID
@@ -44,20 +44,20 @@ func testSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "CreateEmptyIDInvalid", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := minimalSession()
 		sess.SessionID = ""
 		wantErr(t, s.CreateSession(t.Context(), sess), core.ErrInvalid, "CreateSession without id")
 	})
 
 	parallel(t, "GetMissingNotFound", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		_, err := s.GetSession(t.Context(), newID("missing"))
 		wantErr(t, err, core.ErrNotFound, "GetSession missing")
 	})
 
 	parallel(t, "UpdateEachField", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		want := mustCreateSession(t, s, fullSession(newID("user")))
 		steps := []struct {
 			name   string
@@ -91,7 +91,7 @@ func testSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "UpdateReplacesMaps", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		sess := mustCreateSession(t, s, fullSession(newID("user")))
 		got, err := s.UpdateSession(t.Context(), core.UpdateSessionParams{
 			SessionID:    sess.SessionID,
@@ -114,7 +114,7 @@ func testSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "UpdateNothingReturnsCurrent", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		want := mustCreateSession(t, s, fullSession(newID("user")))
 		got, err := s.UpdateSession(t.Context(), core.UpdateSessionParams{SessionID: want.SessionID})
 		if err != nil {
@@ -124,7 +124,7 @@ func testSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "UpdateZeroUpdatedAtKeepsIt", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		want := mustCreateSession(t, s, fullSession(newID("user")))
 		got, err := s.UpdateSession(t.Context(), core.UpdateSessionParams{
 			SessionID: want.SessionID, Summary: ptr("s"),
@@ -139,7 +139,7 @@ func testSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "UpdateMissingNotFound", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		_, err := s.UpdateSession(t.Context(), core.UpdateSessionParams{
 			SessionID: newID("missing"), SessionName: ptr("x"), UpdatedAt: baseTime(),
 		})
@@ -149,7 +149,7 @@ func testSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "DeleteRemovesSessionsAndTheirRuns", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		gone1 := mustCreateSession(t, s, fullSession(newID("user")))
 		gone2 := mustCreateSession(t, s, minimalSession())
 		kept := mustCreateSession(t, s, minimalSession())
@@ -188,7 +188,7 @@ func testSessions(t *testing.T, newStore Factory) {
 	})
 
 	parallel(t, "DeleteNothing", func(t *testing.T) {
-		s := newStore(t)
+		s := newBackend(t).Runs
 		for _, ids := range [][]string{nil, {}, {newID("missing")}} {
 			n, err := s.DeleteSessions(t.Context(), ids)
 			if err != nil || n != 0 {
@@ -200,7 +200,7 @@ func testSessions(t *testing.T, newStore Factory) {
 	parallel(t, "DeleteManyIDs", func(t *testing.T) {
 		// More ids than fit in one statement on some backends; only a
 		// few exist, spread over the list, one of them twice.
-		s := newStore(t)
+		s := newBackend(t).Runs
 		ids := make([]string, 1200)
 		for i := range ids {
 			ids[i] = newID("missing")

@@ -1,24 +1,26 @@
 // Package storetest is the conformance suite for the state stores
 // (core.RunStore, auth.ServiceAccountStore), one file per domain. Every
-// backend runs it unchanged from its own tests (river's riverdrivertest pattern):
+// backend runs it unchanged from its own tests (river's riverdrivertest
+// pattern), with one factory returning the backend's stores:
 //
 //	func TestStore(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) storetest.Store {
+//		storetest.Run(t, func(t *testing.T) storetest.Backend {
 //			s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "state.db"))
 //			if err != nil {
 //				t.Fatal(err)
 //			}
 //			t.Cleanup(func() { s.Close() })
-//			return s
+//			return storetest.Backend{Runs: s, ServiceAccounts: s}
 //		})
 //	}
 //
-// The suite is split into one file per behaviour area. Every subtest is
-// parallel and asks the factory for its own store, and the suite never
-// closes it: the factory owns the store's lifetime (usually t.Cleanup).
-// The factory may return stores that share one database: tests use fresh
-// uuids and count only rows they can tell apart (a unique user, session or
-// agent id), so nothing assumes an empty database.
+// The suite is split into one file per behaviour area, each testing the
+// store of its domain. Every subtest is parallel and asks the factory for
+// its own backend, and the suite never closes it: the factory owns the
+// stores' lifetime (usually t.Cleanup). The factory may return stores that
+// share one database: tests use fresh uuids and count only rows they can
+// tell apart (a unique user, session or agent id), so nothing assumes an
+// empty database.
 package storetest
 
 import (
@@ -28,17 +30,21 @@ import (
 	"github.com/agentgate/agentgate/core"
 )
 
-// Store is every store a backend implements, one interface per domain.
-type Store interface {
-	core.RunStore
-	auth.ServiceAccountStore
+// Backend carries the stores of one backend the suite tests, one per
+// domain; a new domain adds its store here and its file to Run. It is
+// declared here, not taken from package storage, which imports the
+// backends whose tests import this package.
+type Backend struct {
+	Runs            core.RunStore
+	ServiceAccounts auth.ServiceAccountStore
 }
 
-// Factory returns a ready store for one (sub)test and arranges its cleanup.
-type Factory = func(t *testing.T) Store
+// Factory returns a ready backend for one (sub)test and arranges its
+// cleanup.
+type Factory = func(t *testing.T) Backend
 
-// Run runs the whole suite against the stores newStore returns.
-func Run(t *testing.T, newStore func(t *testing.T) Store) {
+// Run runs the whole suite against the backends newBackend returns.
+func Run(t *testing.T, newBackend Factory) {
 	t.Helper()
 	areas := []struct {
 		name string
@@ -60,13 +66,13 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
 			t.Parallel()
-			a.run(t, newStore)
+			a.run(t, newBackend)
 		})
 	}
 }
 
-func testPing(t *testing.T, newStore Factory) {
-	s := newStore(t)
+func testPing(t *testing.T, newBackend Factory) {
+	s := newBackend(t).Runs
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
