@@ -1,34 +1,15 @@
 package riverqueue_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/internal/testutil"
 	"github.com/agentgate/agentgate/queue/riverqueue"
 )
-
-// syncBuffer is a bytes.Buffer safe for River's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // River's housekeeping reaches the gateway's log at Debug: at the default
 // Info level a queue that starts, executes a job and stops logs nothing;
@@ -37,7 +18,7 @@ func TestRiverChatterIsDebug(t *testing.T) {
 	t.Parallel()
 	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
 		db := newSQLiteDB(t)
-		var out syncBuffer
+		var out testutil.SyncBuffer
 		logger := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: level}))
 		exec := newFake(nil)
 		q, _ := db.newQueue(t, exec, riverqueue.Config{Logger: logger})

@@ -1,41 +1,23 @@
 package httptransport
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/agentgate/agentgate/internal/testutil"
 )
-
-// syncBuffer is a log sink safe for the handler's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestAccessLogStatus checks that the access log records the status the
 // client really got: a route that is not found, an error a handler
 // returns, a status a handler writes itself, and a plain success.
 func TestAccessLogStatus(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	srv := New(Config{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	srv.App.Get("/ok", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	srv.App.Get("/teapot", func(c *fiber.Ctx) error { return c.SendStatus(http.StatusTeapot) })
