@@ -376,15 +376,6 @@ func (g *Gateway) closeBackends() error {
 // Migrator moves a state database's schema (agentgate migrate).
 type Migrator = storage.Migrator
 
-// storeMigrator is the state store's own migrator (the one `agentgate
-// migrate` drives through OpenMigrator), for POST /databases/{db_id}/migrate.
-func storeMigrator(store storage.Store) rest.Migrator {
-	if m, ok := store.(rest.Migrator); ok {
-		return m
-	}
-	return nil
-}
-
 // OpenMigrator opens the database at url for schema changes only.
 func OpenMigrator(ctx context.Context, url string) (Migrator, error) {
 	if _, err := sqliteDir(url); err != nil {

@@ -52,7 +52,8 @@ type Backend struct {
 	Kind string
 	// Store holds every store of the gateway's state.
 	Store Store
-	// Migrator moves the database's schema.
+	// Migrator moves the database's schema through the store's own
+	// connections (POST /databases/{db_id}/migrate).
 	Migrator Migrator
 	// openQueue builds River on this database; queueDB is the SQLite
 	// queue's own connection, closed with the backend.
@@ -69,7 +70,7 @@ func Open(ctx context.Context, url string) (*Backend, error) {
 		if err != nil {
 			return nil, err
 		}
-		b := &Backend{Kind: Postgres, Store: st, Migrator: pgMigrator(url)}
+		b := &Backend{Kind: Postgres, Store: st, Migrator: ownMigrator{st}}
 		// River runs on the store's own pool.
 		b.openQueue = func(ctx context.Context, cfg riverqueue.Config) (*riverqueue.Queue, error) {
 			return riverqueue.NewPostgres(ctx, st.Pool(), nil, cfg)
@@ -80,7 +81,7 @@ func Open(ctx context.Context, url string) (*Backend, error) {
 		if err != nil {
 			return nil, err
 		}
-		b := &Backend{Kind: SQLite, Store: st, Migrator: sqliteMigrator(url)}
+		b := &Backend{Kind: SQLite, Store: st, Migrator: ownMigrator{st}}
 		// River gets its own connection to the file: the store's writer
 		// is single and batches its commits.
 		b.openQueue = func(ctx context.Context, cfg riverqueue.Config) (*riverqueue.Queue, error) {
@@ -159,27 +160,21 @@ func (m *sqliteDBMigrator) Migrate(ctx context.Context, target int64) error {
 }
 func (m *sqliteDBMigrator) Close() error { return m.db.Close() }
 
-// sqliteMigrator is an open backend's: it connects to the file for each
-// call, so an open store holds no connection for it.
-type sqliteMigrator string
-
-func (m sqliteMigrator) Version(ctx context.Context) (int64, error) {
-	var v int64
-	err := m.with(ctx, func(db *sql.DB) (err error) { v, err = sqlite.Version(ctx, db); return err })
-	return v, err
-}
-func (m sqliteMigrator) Migrate(ctx context.Context, target int64) error {
-	return m.with(ctx, func(db *sql.DB) error { return sqlite.Migrate(ctx, db, target) })
-}
-func (m sqliteMigrator) Close() error { return nil }
-
-func (m sqliteMigrator) with(ctx context.Context, f func(*sql.DB) error) error {
-	db, err := sqlite.OpenDB(ctx, string(m))
-	if err != nil {
-		return err
+// ownMigrator is an open store's own migrator (its connections, so an
+// in-memory SQLite database is the one migrated); Close leaves the store
+// open: Backend.Close closes it.
+type ownMigrator struct {
+	schema interface {
+		Version(ctx context.Context) (int64, error)
+		Migrate(ctx context.Context, target int64) error
 	}
-	return errors.Join(f(db), db.Close())
 }
+
+func (m ownMigrator) Version(ctx context.Context) (int64, error) { return m.schema.Version(ctx) }
+func (m ownMigrator) Migrate(ctx context.Context, target int64) error {
+	return m.schema.Migrate(ctx, target)
+}
+func (ownMigrator) Close() error { return nil }
 
 // pgMigrator connects for each call (Migrate and Version do).
 type pgMigrator string

@@ -16,6 +16,20 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 )
 
+// withClient gives q its River client on driver, configured from q.
+func withClient[TTx any](q *Queue, driver riverdriver.Driver[TTx]) (*Queue, error) {
+	rcfg, err := q.riverConfig()
+	if err != nil {
+		return nil, fmt.Errorf("riverqueue: %w", err)
+	}
+	client, err := river.NewClient(driver, rcfg)
+	if err != nil {
+		return nil, fmt.Errorf("riverqueue: %w", err)
+	}
+	q.client = client
+	return q, nil
+}
+
 // migrateLockKey is the Postgres advisory lock that serialises River
 // migrations of replicas starting together ("agqriver").
 const migrateLockKey int64 = 0x6167717269766572
@@ -45,16 +59,7 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, exec Executor, cfg Con
 			AND (state = 'running' AND attempted_at < $3 OR state = 'retryable')`, Kind, runID, before)
 		return err
 	}
-	rcfg, err := q.riverConfig()
-	if err != nil {
-		return nil, fmt.Errorf("riverqueue: %w", err)
-	}
-	client, err := river.NewClient(driver, rcfg)
-	if err != nil {
-		return nil, fmt.Errorf("riverqueue: %w", err)
-	}
-	q.client = client
-	return q, nil
+	return withClient(q, driver)
 }
 
 func migratePostgres(ctx context.Context, pool *pgxpool.Pool, driver riverdriver.Driver[pgx.Tx], cfg Config) error {
@@ -106,16 +111,7 @@ func NewSQLite(ctx context.Context, db *sql.DB, exec Executor, cfg Config) (*Que
 			Kind, runID, before.UTC().Format("2006-01-02 15:04:05.000"))
 		return err
 	}
-	rcfg, err := q.riverConfig()
-	if err != nil {
-		return nil, fmt.Errorf("riverqueue: %w", err)
-	}
-	client, err := river.NewClient(driver, rcfg)
-	if err != nil {
-		return nil, fmt.Errorf("riverqueue: %w", err)
-	}
-	q.client = client
-	return q, nil
+	return withClient(q, driver)
 }
 
 // migrate applies River's migrations, trying up to attempts times: the
