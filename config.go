@@ -550,10 +550,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("auth_mode must be none, key or jwt, not %q", c.AuthMode))
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
-		errs = append(errs, fmt.Errorf("redis_url %q: want redis://HOST:PORT/DB or rediss://…", redact(c.RedisURL)))
+		errs = append(errs, fmt.Errorf("redis_url %q: want redis://HOST:PORT/DB or rediss://…", redactpkg.URL(c.RedisURL)))
 	}
 	if c.DatabaseURL != "" && databaseKind(c.DatabaseURL) == "" {
-		errs = append(errs, fmt.Errorf("database_url %q: want sqlite://FILE or postgres://…", redact(c.DatabaseURL)))
+		errs = append(errs, fmt.Errorf("database_url %q: want sqlite://FILE or postgres://…", redactpkg.URL(c.DatabaseURL)))
 	}
 	if c.AuthMode == "key" || c.AuthMode == "jwt" {
 		// Build the authenticator once, so `config check` reports a bad key.
@@ -695,7 +695,3 @@ func ParseSize(s string) (int64, error) {
 
 // databaseKind is "sqlite", "postgres", or "" for an unknown URL.
 func databaseKind(url string) string { return storage.Kind(url) }
-
-// redact hides the password of a URL (and secret query parameters) for
-// messages and logs.
-func redact(raw string) string { return redactpkg.URL(raw) }

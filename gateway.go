@@ -175,13 +175,13 @@ func openBackends(ctx context.Context, cfg *Config) (*storage.Backend, core.Even
 	defer cancel()
 	backend, err := storage.Open(octx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot open the state store %s: %w", redact(cfg.DatabaseURL), err)
+		return nil, nil, fmt.Errorf("cannot open the state store %s: %w", redactpkg.URL(cfg.DatabaseURL), err)
 	}
 	logCfg := core.EventLogConfig{MaxEventsPerRun: cfg.EventLog.MaxEventsPerRun, Retention: cfg.EventLog.Retention, MaxEvents: cfg.EventLog.MaxEvents}
 	elog, err := storage.OpenEventLog(octx, cfg.RedisURL, cfg.EventLog.Prefix, logCfg)
 	if err != nil {
 		_ = backend.Close()
-		return nil, nil, fmt.Errorf("cannot open the event log %s: %w", redact(cfg.RedisURL), err)
+		return nil, nil, fmt.Errorf("cannot open the event log %s: %w", redactpkg.URL(cfg.RedisURL), err)
 	}
 	return backend, elog, nil
 }
@@ -385,4 +385,4 @@ func OpenMigrator(ctx context.Context, url string) (Migrator, error) {
 }
 
 // Redact hides the password of a URL for messages and logs.
-func Redact(url string) string { return redact(url) }
+func Redact(url string) string { return redactpkg.URL(url) }
