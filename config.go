@@ -552,7 +552,7 @@ func (c *Config) Validate() error {
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		errs = append(errs, fmt.Errorf("redis_url %q: want redis://HOST:PORT/DB or rediss://…", redactpkg.URL(c.RedisURL)))
 	}
-	if c.DatabaseURL != "" && databaseKind(c.DatabaseURL) == "" {
+	if c.DatabaseURL != "" && storage.Kind(c.DatabaseURL) == "" {
 		errs = append(errs, fmt.Errorf("database_url %q: want sqlite://FILE or postgres://…", redactpkg.URL(c.DatabaseURL)))
 	}
 	if c.AuthMode == "key" || c.AuthMode == "jwt" {
@@ -692,6 +692,3 @@ func ParseSize(s string) (int64, error) {
 	}
 	return n * mult, nil
 }
-
-// databaseKind is "sqlite", "postgres", or "" for an unknown URL.
-func databaseKind(url string) string { return storage.Kind(url) }

@@ -1,6 +1,8 @@
 package agentgate
 
 import (
+	"github.com/agentgate/agentgate/storage"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,7 +48,7 @@ func sqliteDir(url string) (string, error) {
 // sqliteFile returns the file of a SQLite database URL, "" for anything
 // else (Postgres, an in-memory database, a file: URI).
 func sqliteFile(url string) string {
-	if databaseKind(url) != "sqlite" {
+	if storage.Kind(url) != storage.SQLite {
 		return ""
 	}
 	p := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")

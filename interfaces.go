@@ -80,7 +80,7 @@ func (*restAdapter) mount(g *Gateway, policy *auth.Policy) (string, bool, error)
 	cfg := g.cfg
 	rest.Register(g.srv, g.eng, rest.Config{
 		Name: cfg.Name, Description: cfg.Description, Version: Version, ServiceAccounts: g.store,
-		Databases:  []rest.DatabaseInfo{{ID: "default", Kind: databaseKind(cfg.DatabaseURL), Migrator: g.backend.Migrator}},
+		Databases:  []rest.DatabaseInfo{{ID: "default", Kind: g.backend.Kind, Migrator: g.backend.Migrator}},
 		MCPPath:    "/mcp",
 		Policy:     policy,
 		Docs:       rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},
