@@ -1,12 +1,12 @@
 package agentgate
 
 import (
-	"github.com/agentgate/agentgate/storage"
-
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/agentgate/agentgate/storage"
 )
 
 // DefaultDatabaseURL is the state store when database_url is not set: a
