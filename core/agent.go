@@ -1,6 +1,9 @@
 package core
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+)
 
 // Agent is anything the engine can run: the built-in LLM agent
 // (core/agent), or an agent written in Go and registered through the root
@@ -23,6 +26,28 @@ type AgentInfo struct {
 	Instructions string     `json:"instructions,omitempty"`
 	Model        *ModelInfo `json:"model,omitempty"`
 	Tools        []ToolInfo `json:"tools,omitempty"`
+	// Kind is the runnable's kind (empty: an agent).
+	Kind Kind `json:"kind,omitempty"`
+	// Mode is a team's mode (coordinate, route, broadcast, tasks).
+	Mode string `json:"mode,omitempty"`
+	// Members are a team's members.
+	Members []AgentInfo `json:"members,omitempty"`
+	// Steps are a workflow's steps.
+	Steps []StepInfo `json:"steps,omitempty"`
+	// Remote, when set, is where a remote runnable lives (a URL, no
+	// credentials).
+	Remote string `json:"remote,omitempty"`
+}
+
+// StepInfo describes one step of a workflow.
+type StepInfo struct {
+	Name        string `json:"name"`
+	StepType    string `json:"step_type"` // step, steps, parallel, condition, loop, router
+	Description string `json:"description,omitempty"`
+	// Executor is what a step of type step runs (an agent, a team, or a
+	// function when empty).
+	Executor *Ref      `json:"-"`
+	Steps    []StepInfo `json:"steps,omitempty"`
 }
 
 // ModelInfo names an agent's model.
@@ -58,6 +83,12 @@ type Execution struct {
 	// the index and created_at. It returns an error when the event cannot be
 	// recorded; the agent should then stop.
 	Emit func(ctx context.Context, ev Event) error
+	// SessionState is the session's state when the run starts (teams and
+	// workflows; nil for agents).
+	SessionState map[string]any
+	// RunChild executes another runnable as a child of this run (a team's
+	// member, a workflow's step): see ChildParams. Nil outside the engine.
+	RunChild func(ctx context.Context, p ChildParams) (*Run, error)
 }
 
 // Outcome is what an agent returns.
@@ -71,6 +102,15 @@ type Outcome struct {
 	// Paused, when set, pauses the run waiting for decisions on
 	// Paused.Pending.
 	Paused *PausedState
+	// SessionState is the session's state as the run leaves it (teams and
+	// workflows share it with their members); nil leaves it as it was.
+	SessionState map[string]any
+	// StepResults are a workflow's step outputs (its own JSON shape).
+	StepResults json.RawMessage
+	// Requirements, with Paused, are what the paused run waits for when
+	// they are not simply Paused.Pending (a team whose member paused names
+	// the member on each); nil: one per pending tool call.
+	Requirements []RunRequirement
 }
 
 // AgentError lets an agent name the error_type of the RunError it causes.

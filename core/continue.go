@@ -46,35 +46,17 @@ func (e *Engine) continueRun(ctx context.Context, p ContinueParams, f *feed) (*R
 	if run.Status != RunPaused || run.Paused == nil {
 		return nil, 0, Errorf(CodeConflict, "run %s is %s, not PAUSED", run.RunID, run.Status)
 	}
-	a, err := e.Agent(run.AgentID)
+	a, err := e.runnableOf(run)
 	if err != nil {
 		return nil, 0, err
 	}
-	decided := make(map[string]ToolExecution, len(p.Tools))
-	for _, t := range p.Tools {
-		if t.ToolCallID == "" {
-			return nil, 0, Errorf(CodeInvalid, "every tool needs its tool_call_id")
-		}
-		decided[t.ToolCallID] = t
-	}
-	resume := *run.Paused
-	resume.Pending = append([]ToolExecution(nil), run.Paused.Pending...)
-	for i, pend := range resume.Pending {
-		d, ok := decided[pend.ToolCallID]
-		if !ok {
-			return nil, 0, Errorf(CodeInvalid, "no decision for tool call %s (%s)", pend.ToolCallID, pend.ToolName)
-		}
-		if err := decide(&resume.Pending[i], d); err != nil {
-			return nil, 0, err
-		}
-		delete(decided, pend.ToolCallID)
-	}
-	for id := range decided {
-		return nil, 0, Errorf(CodeInvalid, "tool call %s is not pending on run %s", id, run.RunID)
+	resume, err := resumeState(run, p.Tools)
+	if err != nil {
+		return nil, 0, err
 	}
 	pausedAt := run.EventCount - 1
 	run.Status = RunRunning
-	run.Paused = &resume
+	run.Paused = resume
 	run.UpdatedAt = e.now()
 	run.LeaseOwner, run.LeaseUntil = e.cfg.InstanceID, e.leaseUntil()
 	if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunPaused}}); err != nil {
@@ -89,8 +71,37 @@ func (e *Engine) continueRun(ctx context.Context, p ContinueParams, f *feed) (*R
 	}
 	run.EventCount = w.last + 1
 	snapshot := *run
-	e.launch(a, run, execOpts{resume: &resume, feed: f}, goSpawn)
+	e.launch(a, run, execOpts{resume: resume, feed: f}, goSpawn)
 	return &snapshot, pausedAt, nil
+}
+
+// resumeState is the paused state of run with the decisions on its
+// pending tool calls applied: every pending call needs one, and each
+// decision must name a pending call.
+func resumeState(run *Run, tools []ToolExecution) (*PausedState, error) {
+	decided := make(map[string]ToolExecution, len(tools))
+	for _, t := range tools {
+		if t.ToolCallID == "" {
+			return nil, Errorf(CodeInvalid, "every tool needs its tool_call_id")
+		}
+		decided[t.ToolCallID] = t
+	}
+	resume := *run.Paused
+	resume.Pending = append([]ToolExecution(nil), run.Paused.Pending...)
+	for i, pend := range resume.Pending {
+		d, ok := decided[pend.ToolCallID]
+		if !ok {
+			return nil, Errorf(CodeInvalid, "no decision for tool call %s (%s)", pend.ToolCallID, pend.ToolName)
+		}
+		if err := decide(&resume.Pending[i], d); err != nil {
+			return nil, err
+		}
+		delete(decided, pend.ToolCallID)
+	}
+	for id := range decided {
+		return nil, Errorf(CodeInvalid, "tool call %s is not pending on run %s", id, run.RunID)
+	}
+	return &resume, nil
 }
 
 // decide applies one decision to a pending tool call: a confirmation

@@ -3,9 +3,7 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,10 +74,10 @@ type Engine struct {
 	logger *slog.Logger
 	cfg    EngineConfig
 
-	// mu guards agents and order.
+	// mu guards agents and order: the runnables of every kind.
 	mu     sync.RWMutex
-	agents map[string]Agent
-	order  []string
+	agents map[Ref]Agent
+	order  []Ref
 
 	// launchMu orders wg.Add in launch against Close's closing of closed
 	// (a WaitGroup must not be added to from zero while Wait runs).
@@ -151,7 +149,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
 		store: cfg.Store, log: cfg.Log, logger: cfg.Logger, cfg: cfg,
-		agents: map[string]Agent{}, active: map[string]*activeRun{}, baseCtx: ctx, stopRuns: cancel,
+		agents: map[Ref]Agent{}, active: map[string]*activeRun{}, baseCtx: ctx, stopRuns: cancel,
 		closed: make(chan struct{}), reaperDone: make(chan struct{}), sweepDone: make(chan struct{}),
 	}
 	go e.sweepKeys()
@@ -190,46 +188,15 @@ func NewUUID() string {
 	return id.String()
 }
 
-// RegisterAgent adds an agent. An empty or duplicate id is an error.
-func (e *Engine) RegisterAgent(a Agent) error {
-	id := a.Info().ID
-	if strings.TrimSpace(id) == "" {
-		return errors.New("core: agent id is empty")
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if _, dup := e.agents[id]; dup {
-		return fmt.Errorf("core: agent %q registered twice", id)
-	}
-	e.agents[id] = a
-	e.order = append(e.order, id)
-	return nil
-}
+// RegisterAgent adds a runnable (an agent, a team or a workflow: see
+// RegisterRunnable). An empty or duplicate id is an error.
+func (e *Engine) RegisterAgent(a Agent) error { return e.RegisterRunnable(a) }
 
 // Agent returns the agent with id, or a not_found error.
-func (e *Engine) Agent(id string) (Agent, error) {
-	if err := CheckID("agent_id", id); err != nil {
-		return nil, err
-	}
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	a, ok := e.agents[id]
-	if !ok {
-		return nil, Errorf(CodeNotFound, "agent %q not found", id)
-	}
-	return a, nil
-}
+func (e *Engine) Agent(id string) (Agent, error) { return e.Runnable(KindAgent, id) }
 
 // Agents returns the registered agents in registration order.
-func (e *Engine) Agents() []Agent {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	out := make([]Agent, 0, len(e.order))
-	for _, id := range e.order {
-		out = append(out, e.agents[id])
-	}
-	return out
-}
+func (e *Engine) Agents() []Agent { return e.Runnables(KindAgent) }
 
 // Readiness is the state of each backend: "ok" or the error.
 type Readiness struct {

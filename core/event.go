@@ -1,7 +1,10 @@
 package core
 
+import "encoding/json"
+
 // EventType is the type of one event of a run's stream. The set is closed:
-// these are agno's names (teams add the "Team" prefix).
+// these are agno's names (teams add the "Team" prefix, workflows have their
+// own set: see ForKind).
 type EventType string
 
 const (
@@ -26,28 +29,176 @@ const (
 	EventCustom                EventType = "CustomEvent"
 )
 
-var knownEvents = map[EventType]bool{
-	EventRunStarted: true, EventRunContent: true, EventRunContentCompleted: true,
-	EventReasoningStarted: true, EventReasoningContentDelta: true, EventReasoningCompleted: true,
-	EventToolCallStarted: true, EventToolCallCompleted: true, EventToolCallError: true,
-	EventModelRequestStarted: true, EventModelRequestCompleted: true,
-	EventMemoryUpdateStarted: true, EventMemoryUpdateCompleted: true,
-	EventRunPaused: true, EventRunContinued: true, EventRunCompleted: true,
-	EventRunError: true, EventRunCancelled: true, EventCustom: true,
+// Team-only events (the task mode's task list and iterations).
+const (
+	EventTeamTaskIterationStarted   EventType = "TeamTaskIterationStarted"
+	EventTeamTaskIterationCompleted EventType = "TeamTaskIterationCompleted"
+	EventTeamTaskStateUpdated       EventType = "TeamTaskStateUpdated"
+	EventTeamTaskCreated            EventType = "TeamTaskCreated"
+	EventTeamTaskUpdated            EventType = "TeamTaskUpdated"
+)
+
+// Workflow events (agno's WorkflowRunEvent set). A workflow run's own
+// start, pause, continue and end are named by the engine from the run
+// events (see ForKind); the step events are the workflow's own.
+const (
+	EventWorkflowStarted             EventType = "WorkflowStarted"
+	EventWorkflowCompleted           EventType = "WorkflowCompleted"
+	EventWorkflowPaused              EventType = "WorkflowPaused"
+	EventWorkflowCancelled           EventType = "WorkflowCancelled"
+	EventWorkflowError               EventType = "WorkflowError"
+	EventStepStarted                 EventType = "StepStarted"
+	EventStepCompleted               EventType = "StepCompleted"
+	EventStepPaused                  EventType = "StepPaused"
+	EventStepContinued               EventType = "StepContinued"
+	EventStepError                   EventType = "StepError"
+	EventStepOutput                  EventType = "StepOutput"
+	EventStepExecutorPaused          EventType = "StepExecutorPaused"
+	EventStepExecutorContinued       EventType = "StepExecutorContinued"
+	EventLoopExecutionStarted        EventType = "LoopExecutionStarted"
+	EventLoopIterationStarted        EventType = "LoopIterationStarted"
+	EventLoopIterationCompleted      EventType = "LoopIterationCompleted"
+	EventLoopExecutionCompleted      EventType = "LoopExecutionCompleted"
+	EventParallelExecutionStarted    EventType = "ParallelExecutionStarted"
+	EventParallelExecutionCompleted  EventType = "ParallelExecutionCompleted"
+	EventConditionExecutionStarted   EventType = "ConditionExecutionStarted"
+	EventConditionExecutionCompleted EventType = "ConditionExecutionCompleted"
+	EventRouterExecutionStarted      EventType = "RouterExecutionStarted"
+	EventRouterExecutionCompleted    EventType = "RouterExecutionCompleted"
+	EventStepsExecutionStarted       EventType = "StepsExecutionStarted"
+	EventStepsExecutionCompleted     EventType = "StepsExecutionCompleted"
+	EventWorkflowAgentStarted        EventType = "WorkflowAgentStarted"
+	EventWorkflowAgentCompleted      EventType = "WorkflowAgentCompleted"
+)
+
+// runEvents are the agent event set: every one has a team twin ("Team"
+// prefix), except CustomEvent, which teams share.
+var runEvents = []EventType{
+	EventRunStarted, EventRunContent, EventRunContentCompleted,
+	EventReasoningStarted, EventReasoningContentDelta, EventReasoningCompleted,
+	EventToolCallStarted, EventToolCallCompleted, EventToolCallError,
+	EventModelRequestStarted, EventModelRequestCompleted,
+	EventMemoryUpdateStarted, EventMemoryUpdateCompleted,
+	EventRunPaused, EventRunContinued, EventRunCompleted,
+	EventRunError, EventRunCancelled,
+}
+
+// workflowNames are the names a workflow's own run events take.
+var workflowNames = map[EventType]EventType{
+	EventRunStarted:   EventWorkflowStarted,
+	EventRunCompleted: EventWorkflowCompleted,
+	EventRunPaused:    EventWorkflowPaused,
+	EventRunCancelled: EventWorkflowCancelled,
+	EventRunError:     EventWorkflowError,
+	EventRunContinued: EventStepContinued,
+}
+
+// eventNames are the lookup tables of the closed event set.
+type eventNames struct {
+	known map[EventType]bool
+	team  map[EventType]EventType // agent event → its team twin
+	base  map[EventType]EventType // team or workflow name → the agent event it stands for
+}
+
+var names = newEventNames()
+
+func newEventNames() eventNames {
+	n := eventNames{known: map[EventType]bool{EventCustom: true}, team: map[EventType]EventType{}, base: map[EventType]EventType{}}
+	for _, t := range runEvents {
+		tt := "Team" + t
+		n.known[t], n.known[tt] = true, true
+		n.team[t], n.base[tt] = tt, t
+	}
+	for t, w := range workflowNames {
+		n.known[w] = true
+		n.base[w] = t
+	}
+	for _, t := range []EventType{
+		EventTeamTaskIterationStarted, EventTeamTaskIterationCompleted, EventTeamTaskStateUpdated,
+		EventTeamTaskCreated, EventTeamTaskUpdated,
+		EventStepStarted, EventStepCompleted, EventStepPaused, EventStepError, EventStepOutput,
+		EventStepExecutorPaused, EventStepExecutorContinued,
+		EventLoopExecutionStarted, EventLoopIterationStarted, EventLoopIterationCompleted, EventLoopExecutionCompleted,
+		EventParallelExecutionStarted, EventParallelExecutionCompleted,
+		EventConditionExecutionStarted, EventConditionExecutionCompleted,
+		EventRouterExecutionStarted, EventRouterExecutionCompleted,
+		EventStepsExecutionStarted, EventStepsExecutionCompleted,
+		EventWorkflowAgentStarted, EventWorkflowAgentCompleted,
+	} {
+		n.known[t] = true
+	}
+	return n
+}
+
+// ForKind is t as a runnable of kind k names it: a team's own events take
+// the "Team" prefix (TeamRunContent), a workflow's own start, pause,
+// continue and end are WorkflowStarted, WorkflowPaused, StepContinued,
+// WorkflowCompleted, WorkflowError and WorkflowCancelled. Anything else
+// (CustomEvent, the team-only and step events, a name already given) is
+// left as it is.
+func (t EventType) ForKind(k Kind) EventType {
+	switch k {
+	case KindTeam:
+		if tt, ok := names.team[t]; ok {
+			return tt
+		}
+	case KindWorkflow:
+		if w, ok := workflowNames[t]; ok {
+			return w
+		}
+	}
+	return t
+}
+
+// Base is the agent event t stands for: RunContent for TeamRunContent,
+// RunCompleted for WorkflowCompleted; t itself for the agent events and the
+// events that have no agent twin.
+func (t EventType) Base() EventType {
+	if b, ok := names.base[t]; ok {
+		return b
+	}
+	return t
 }
 
 // Valid reports whether t is one of the closed set of event types.
-func (t EventType) Valid() bool { return knownEvents[t] }
+func (t EventType) Valid() bool { return names.known[t] }
 
-// Terminal reports whether t ends a run's stream for good.
+// Terminal reports whether t, in whichever runnable's naming, ends a run's
+// stream for good (RunCompleted, TeamRunError, WorkflowCancelled, …).
 func (t EventType) Terminal() bool {
-	return t == EventRunCompleted || t == EventRunError || t == EventRunCancelled
+	b := t.Base()
+	return b == EventRunCompleted || b == EventRunError || b == EventRunCancelled
 }
 
-// EndsSegment reports whether a subscriber's stream ends after t: a terminal
-// event, or RunPaused (a later continue goes on in the same stream, read by a
-// new subscription after the RunPaused index).
-func (t EventType) EndsSegment() bool { return t.Terminal() || t == EventRunPaused }
+// EndsSegment reports whether t ends a subscriber's segment: a terminal
+// event, or a pause (a later continue goes on in the same stream, read by a
+// new subscription after the pause's index).
+func (t EventType) EndsSegment() bool { return t.Terminal() || t.Base() == EventRunPaused }
+
+// Forwarded reports whether ev is a child run's event (a team member's, a
+// workflow step's) forwarded into its parent's stream: it never ends that
+// stream, whatever its type.
+func (ev *Event) Forwarded() bool { return ev.ParentRunID != "" }
+
+// Terminal reports whether ev ends its stream for good: a terminal event of
+// the stream's own run, not a forwarded one.
+func (ev *Event) Terminal() bool { return !ev.Forwarded() && ev.Event.Terminal() }
+
+// EndsSegment reports whether ev ends its stream's segment (see
+// EventType.EndsSegment): never for a forwarded event.
+func (ev *Event) EndsSegment() bool { return !ev.Forwarded() && ev.Event.EndsSegment() }
+
+// Stream is the run whose stream ev belongs to: StreamRunID, or RunID.
+// Event logs key events by it.
+func (ev *Event) Stream() string {
+	if ev.StreamRunID != "" {
+		return ev.StreamRunID
+	}
+	return ev.RunID
+}
+
+// Base is ev's type as the agent event it stands for (see EventType.Base).
+func (ev *Event) Base() EventType { return ev.Event.Base() }
 
 // Event is one entry of a run's stream. The JSON form is the wire form of
 // every adapter that renders events as JSON (SSE data, WebSocket frames).
@@ -62,6 +213,22 @@ type Event struct {
 	AgentID    string    `json:"agent_id,omitempty"`
 	AgentName  string    `json:"agent_name,omitempty"`
 	CreatedAt  int64     `json:"created_at"`
+	// The runnable's ids (see Run): a team's own events carry team_id, a
+	// workflow's workflow_id; a forwarded child run's events carry
+	// parent_run_id, the child's own run_id and ids, and nested_depth.
+	TeamID       string `json:"team_id,omitempty"`
+	TeamName     string `json:"team_name,omitempty"`
+	WorkflowID   string `json:"workflow_id,omitempty"`
+	WorkflowName string `json:"workflow_name,omitempty"`
+	ParentRunID  string `json:"parent_run_id,omitempty"`
+	NestedDepth  int    `json:"nested_depth,omitempty"`
+	StepID       string `json:"step_id,omitempty"`
+	StepName     string `json:"step_name,omitempty"`
+	StepIndex    *int   `json:"step_index,omitempty"`
+	// StreamRunID is the run whose stream a forwarded event is appended
+	// to (the top-level run; empty: RunID). It is not part of the wire
+	// form: a reader knows which run's stream it reads.
+	StreamRunID string `json:"-"`
 
 	// Payload; which fields are set depends on Event.
 	Model            string           `json:"model,omitempty"`
@@ -82,4 +249,20 @@ type Event struct {
 	TotalTokens      int64            `json:"total_tokens,omitempty"`
 	TimeToFirstToken float64          `json:"time_to_first_token,omitempty"`
 	Data             map[string]any   `json:"data,omitempty"` // CustomEvent payload
+	// SessionState is on a team's or workflow's completion.
+	SessionState map[string]any `json:"session_state,omitempty"`
+	// StepResults are on a workflow's completion and pause.
+	StepResults json.RawMessage `json:"step_results,omitempty"`
+	// Team task and loop events.
+	Iteration     int    `json:"iteration,omitempty"`
+	MaxIterations int    `json:"max_iterations,omitempty"`
+	TaskID        string `json:"task_id,omitempty"`
+	Title         string `json:"title,omitempty"`
+	Description   string `json:"description,omitempty"`
+	TaskSummary   string `json:"task_summary,omitempty"`
+	GoalComplete  *bool  `json:"goal_complete,omitempty"`
+	// Workflow pause events.
+	PausedStepIndex  *int            `json:"paused_step_index,omitempty"`
+	PausedStepName   string          `json:"paused_step_name,omitempty"`
+	StepRequirements json.RawMessage `json:"step_requirements,omitempty"`
 }

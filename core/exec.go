@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 )
 
@@ -18,7 +19,7 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 	if err != nil {
 		return err
 	}
-	a, err := e.Agent(run.AgentID)
+	a, err := e.runnableOf(run)
 	if err != nil {
 		return err
 	}
@@ -42,7 +43,7 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 		if err != nil {
 			return err
 		}
-		if lastEv != nil && lastEv.Event.EndsSegment() {
+		if lastEv != nil && lastEv.EndsSegment() {
 			// Its segment ended (the executor could not store it): never
 			// executed again.
 			return e.settleFromLog(ctx, run, lastEv, now)
@@ -55,6 +56,11 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 			return err
 		}
 		run.EventCount = last + 1
+		if run.Kind() != KindAgent {
+			// The lost attempt's children are not executed again: the
+			// run starts over with new ones.
+			e.endChildren(ctx, run.RunID, RunError, "worker_lost", "the worker executing this run stopped")
+		}
 		o = execOpts{msg: run.Input.InputContent, restart: attempt}
 	case run.Status == RunRunning && e.activeRun(runID) == nil:
 		// Alive elsewhere (or its lease not yet ended): try again later, so
@@ -186,6 +192,11 @@ type runWriter struct {
 	// slab is where the run's events are allocated, eventSlab at a time:
 	// one allocation instead of one per event (the log keeps them).
 	slab []Event
+	// mu serialises appends: a team's members forward their events from
+	// goroutines of their own.
+	mu sync.Mutex
+	// childrenRan: the execution ran child runs (see finishParent).
+	childrenRan bool
 }
 
 // eventSlab is how many events a runWriter allocates at once.
@@ -213,11 +224,19 @@ func (w *runWriter) emitFinal(ctx context.Context, ev Event) (finished bool, err
 }
 
 func (w *runWriter) append(ctx context.Context, e Event, final bool) (finished bool, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	ev := w.alloc(e)
-	ev.RunID = w.run.RunID
-	ev.SessionID = w.run.SessionID
-	ev.AgentID = w.run.AgentID
-	ev.AgentName = w.run.AgentName
+	if ev.Forwarded() {
+		// A child run's event (team member, workflow step): it keeps the
+		// child's ids and goes into this run's stream.
+		ev.StreamRunID = w.run.RunID
+	} else {
+		w.run.stamp(ev)
+		if k := w.run.Kind(); k != KindAgent {
+			ev.Event = ev.Event.ForKind(k)
+		}
+	}
 	ev.CreatedAt = w.e.now()
 	if !ev.Event.Valid() {
 		return false, Errorf(CodeInvalid, "unknown event type %q", ev.Event)
@@ -386,10 +405,18 @@ func (e *Engine) attempt(ctx, bg context.Context, a Agent, w *runWriter, o execO
 		}
 	}
 	snapshot := *run
-	return e.safeExecute(ctx, a, &Execution{
-		Run: &snapshot, Message: o.msg, History: history, Resume: o.resume,
-		Emit: w.emit,
-	})
+	x := &Execution{Run: &snapshot, Message: o.msg, History: history, Resume: o.resume, Emit: w.emit}
+	if run.Kind() != KindAgent {
+		x.SessionState = e.sessionState(bg, run)
+	}
+	children := e.childRunner(run, w.emit)
+	x.RunChild = func(ctx context.Context, p ChildParams) (*Run, error) {
+		w.mu.Lock()
+		w.childrenRan = true
+		w.mu.Unlock()
+		return children(ctx, p)
+	}
+	return e.safeExecute(ctx, a, x)
 }
 
 // safeExecute turns a panicking agent into an error.
@@ -403,8 +430,21 @@ func (e *Engine) safeExecute(ctx context.Context, a Agent, x *Execution) (out *O
 	return a.Execute(ctx, x)
 }
 
+// sessionState is the state of run's session (nil when it has none or it
+// cannot be read: the run starts from an empty state).
+func (e *Engine) sessionState(ctx context.Context, run *Run) map[string]any {
+	s, err := e.store.GetSession(ctx, run.SessionID)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			e.logger.Warn("read session state", "run_id", run.RunID, "err", err)
+		}
+		return nil
+	}
+	return s.SessionState
+}
+
 func (e *Engine) history(ctx context.Context, run *Run) ([]Message, error) {
-	runs, err := e.store.ListRuns(ctx, ListRunsParams{SessionID: run.SessionID, Status: RunCompleted})
+	runs, err := e.store.ListRuns(ctx, ListRunsParams{SessionID: run.SessionID, Status: RunCompleted, TopLevel: true})
 	if err != nil {
 		return nil, err
 	}

@@ -134,28 +134,45 @@ const finalAppendAttempts = 14
 var activeStatuses = []RunStatus{RunPending, RunRunning}
 
 func (e *Engine) finishCompleted(ctx context.Context, w *runWriter, out *Outcome) bool {
-	run := w.run
-	run.Status = RunCompleted
-	run.Content, run.ContentType = out.Content, "str"
-	run.Messages, run.Tools, run.Paused, run.Requirements = out.Messages, out.Tools, nil, nil
-	m := out.Metrics
-	run.Metrics = &m
-	return e.finish(ctx, w, Event{Event: EventRunCompleted, Content: out.Content, ContentType: "str", Metrics: &m}, activeStatuses)
+	ev := applyCompleted(w.run, out)
+	if out.SessionState != nil {
+		e.saveSessionState(ctx, w.run, out.SessionState)
+	}
+	return e.finishParent(ctx, w, ev)
 }
 
 func (e *Engine) finishPaused(ctx context.Context, w *runWriter, out *Outcome) bool {
-	run := w.run
-	run.Status = RunPaused
-	run.Paused = out.Paused
-	run.Messages, run.Tools = out.Messages, out.Tools
-	run.Requirements = make([]RunRequirement, 0, len(out.Paused.Pending))
-	for i := range out.Paused.Pending {
-		t := out.Paused.Pending[i]
-		run.Requirements = append(run.Requirements, RunRequirement{ID: t.ToolCallID, CreatedAt: e.now(), ToolExecution: &t, UserInputSchema: t.UserInputSchema})
+	ev := e.applyPaused(w.run, out)
+	if out.SessionState != nil {
+		e.saveSessionState(ctx, w.run, out.SessionState)
 	}
-	m := out.Metrics
-	run.Metrics = &m
-	return e.finish(ctx, w, Event{Event: EventRunPaused, Tools: out.Paused.Pending, Requirements: run.Requirements}, activeStatuses)
+	return e.finish(ctx, w, ev, activeStatuses)
+}
+
+// finishParent is finish for a run that may have children (a team's, a
+// workflow's): any child still running or paused when the parent ends is
+// ended with it, in the store.
+func (e *Engine) finishParent(ctx context.Context, w *runWriter, ev Event) bool {
+	stored := e.finish(ctx, w, ev, activeStatuses)
+	if w.run.Kind() != KindAgent || w.childrenRan {
+		status, msg := RunCancelled, ""
+		if ev.Base() == EventRunError {
+			status, msg = RunError, ev.Content
+		}
+		e.endChildren(ctx, w.run.RunID, status, w.run.ErrorType, msg)
+	}
+	return stored
+}
+
+// saveSessionState stores the session state a run ended with on its
+// session.
+func (e *Engine) saveSessionState(ctx context.Context, run *Run, state map[string]any) {
+	if err := e.writeDeferred(ctx, run.RunID); err != nil {
+		e.logger.Warn("store run before its session state", "run_id", run.RunID, "err", err)
+	}
+	if _, err := e.store.UpdateSession(ctx, UpdateSessionParams{SessionID: run.SessionID, SessionState: state, UpdatedAt: e.now()}); err != nil {
+		e.logger.Warn("store session state", "run_id", run.RunID, "session_id", run.SessionID, "err", err)
+	}
 }
 
 func (e *Engine) finishError(ctx context.Context, w *runWriter, err error, typ string) bool {
@@ -165,12 +182,12 @@ func (e *Engine) finishError(ctx context.Context, w *runWriter, err error, typ s
 		e.logger.Error("run failed", "run_id", run.RunID, "err", err)
 	}
 	run.Status, run.Error, run.ErrorType = RunError, msg, typ
-	return e.finish(ctx, w, Event{Event: EventRunError, Content: msg, ErrorType: typ, ErrorID: e.cfg.NewID()}, activeStatuses)
+	return e.finishParent(ctx, w, Event{Event: EventRunError, Content: msg, ErrorType: typ, ErrorID: e.cfg.NewID()})
 }
 
 func (e *Engine) finishCancelled(ctx context.Context, w *runWriter, reason string) bool {
 	w.run.Status = RunCancelled
-	return e.finish(ctx, w, Event{Event: EventRunCancelled, Reason: reason}, activeStatuses)
+	return e.finishParent(ctx, w, Event{Event: EventRunCancelled, Reason: reason})
 }
 
 // Cancel asks for the run to be cancelled, from any replica. The intent is
@@ -208,6 +225,9 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (*Run, error) {
 		}
 		if err := w.emit(ctx, Event{Event: EventRunCancelled, Reason: "cancelled by request"}); err != nil {
 			return nil, err
+		}
+		if run.Kind() != KindAgent {
+			e.endChildren(ctx, run.RunID, RunCancelled, "", "")
 		}
 		return run, e.log.Finish(ctx, runID)
 	default:

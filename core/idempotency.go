@@ -54,10 +54,14 @@ func (e *Engine) keyOf(p StartParams) (*IdempotencyKey, error) {
 	if err := CheckIdempotencyKey("idempotency key", p.IdempotencyKey); err != nil {
 		return nil, err
 	}
+	target := p.AgentID // an agent's keys as before teams and workflows existed
+	if ref, err := p.Ref(); err == nil && ref.Kind != KindAgent {
+		target = string(ref.Kind) + ":" + ref.ID
+	}
 	return &IdempotencyKey{
-		Scope: hashFields(p.IdempotencyScope, p.AgentID),
+		Scope: hashFields(p.IdempotencyScope, target),
 		Key:   p.IdempotencyKey,
-		Fingerprint: hashFields(p.AgentID, p.Message, p.SessionID, p.UserID,
+		Fingerprint: hashFields(target, p.Message, p.SessionID, p.UserID,
 			fmt.Sprint(p.Background), p.IdempotencyRequest),
 		CreatedAt: e.nowMs(),
 	}, nil

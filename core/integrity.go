@@ -159,7 +159,7 @@ func (e *Engine) lastEvent(ctx context.Context, run *Run) (idx int64, last *Even
 // RUNNING with a lease that ended before now. Nothing is appended: the
 // segment has its one ending event.
 func (e *Engine) settleFromLog(ctx context.Context, run *Run, ev *Event, now int64) error {
-	switch ev.Event {
+	switch ev.Base() {
 	case EventRunCompleted:
 		run.Status, run.Content, run.ContentType = RunCompleted, ev.Content, ev.ContentType
 		run.Paused, run.Requirements = nil, nil

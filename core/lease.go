@@ -105,7 +105,7 @@ func (e *Engine) ReapExpired(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if lastEv != nil && lastEv.Event.EndsSegment() {
+		if lastEv != nil && lastEv.EndsSegment() {
 			if err := e.settleFromLog(ctx, run, lastEv, now); err != nil {
 				return err
 			}
@@ -141,9 +141,15 @@ func (e *Engine) ReapExpired(ctx context.Context) error {
 			// known to be free of one a subscriber was sent, so nothing is
 			// appended; subscribers learn the end from the store.
 			e.logger.Warn("run's executor vanished and the log lost its events; ended it in the store only", "run_id", run.RunID)
+			if run.Kind() != KindAgent {
+				e.endChildren(ctx, run.RunID, RunError, "worker_lost", msg)
+			}
 			continue
 		}
 		e.logger.Warn("run's executor vanished; ended it", "run_id", run.RunID)
+		if run.Kind() != KindAgent {
+			e.endChildren(ctx, run.RunID, RunError, "worker_lost", msg)
+		}
 		// The log's next index: last is what the log holds now.
 		if err := w.emit(ctx, Event{Event: EventRunError, Content: msg, ErrorType: "worker_lost", ErrorID: e.cfg.NewID()}); err != nil {
 			return err

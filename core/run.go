@@ -90,6 +90,12 @@ type RunRequirement struct {
 	ToolExecution    *ToolExecution `json:"tool_execution"`
 	Confirmation     *bool          `json:"confirmation,omitempty"`
 	ConfirmationNote string         `json:"confirmation_note,omitempty"`
+	// MemberAgentID, MemberAgentName and MemberRunID name the team member
+	// (or workflow step executor) whose tool call this is, when a child
+	// run paused its parent.
+	MemberAgentID   string `json:"member_agent_id,omitempty"`
+	MemberAgentName string `json:"member_agent_name,omitempty"`
+	MemberRunID     string `json:"member_run_id,omitempty"`
 	// UserInputSchema is the tool call's user input, for requirements of
 	// tools that need it.
 	UserInputSchema []UserInputField `json:"user_input_schema,omitempty"`
@@ -135,6 +141,8 @@ type PausedState struct {
 	Turns int `json:"turns"`
 	// Metrics are the counters so far, carried into the continued run.
 	Metrics *Metrics `json:"metrics,omitempty"`
+	// Runnable is state private to the runnable (team, workflow, remote agent) needed to resume it.
+	Runnable json.RawMessage `json:"runnable,omitempty"`
 }
 
 // Run is the stored record of one run. Runs live in their own table.
@@ -143,6 +151,27 @@ type Run struct {
 	SessionID       string           `json:"session_id"`
 	AgentID         string           `json:"agent_id"`
 	AgentName       string           `json:"agent_name,omitempty"`
+	// TeamID / WorkflowID name the team or workflow that runs it (see
+	// Run.Kind); a member agent's run inside a workflow carries the
+	// workflow's id too.
+	TeamID       string `json:"team_id,omitempty"`
+	TeamName     string `json:"team_name,omitempty"`
+	WorkflowID   string `json:"workflow_id,omitempty"`
+	WorkflowName string `json:"workflow_name,omitempty"`
+	// ParentRunID is set on a child run: a team member's or a workflow
+	// step's execution, whose events went into the parent's stream.
+	ParentRunID string `json:"parent_run_id,omitempty"`
+	NestedDepth int    `json:"nested_depth,omitempty"`
+	// StepID, StepName and StepIndex name the workflow step a child run
+	// executed.
+	StepID    string `json:"step_id,omitempty"`
+	StepName  string `json:"step_name,omitempty"`
+	StepIndex *int   `json:"step_index,omitempty"`
+	// SessionState is the session state the run ended with (teams and
+	// workflows).
+	SessionState map[string]any `json:"session_state,omitempty"`
+	// StepResults are a workflow run's step outputs.
+	StepResults json.RawMessage `json:"step_results,omitempty"`
 	UserID          string           `json:"user_id,omitempty"`
 	Status          RunStatus        `json:"status"`
 	Input           RunInput         `json:"input"`

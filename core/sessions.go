@@ -16,8 +16,11 @@ func (e *Engine) CreateSession(ctx context.Context, s *Session) (*Session, error
 	if s.SessionType == "" {
 		s.SessionType = SessionAgent
 	}
-	if s.AgentID != "" {
-		if _, err := e.Agent(s.AgentID); err != nil {
+	for _, r := range []Ref{{KindAgent, s.AgentID}, {KindTeam, s.TeamID}, {KindWorkflow, s.WorkflowID}} {
+		if r.ID == "" {
+			continue
+		}
+		if _, err := e.Runnable(r.Kind, r.ID); err != nil {
 			return nil, err
 		}
 	}

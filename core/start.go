@@ -10,8 +10,11 @@ import (
 
 // StartParams starts a run.
 type StartParams struct {
-	AgentID   string
-	Message   string
+	// AgentID, TeamID or WorkflowID (exactly one) names what runs.
+	AgentID    string
+	TeamID     string
+	WorkflowID string
+	Message    string
 	SessionID string // empty: a new session
 	UserID    string
 	// Background marks a run detached from any request (informational;
@@ -32,6 +35,24 @@ type StartParams struct {
 	// part of it (its mode flags): a retry with other values is another
 	// request.
 	IdempotencyRequest string
+}
+
+// Ref is the runnable p names: exactly one of AgentID, TeamID and
+// WorkflowID.
+func (p StartParams) Ref() (Ref, error) {
+	var refs []Ref
+	for _, r := range []Ref{{KindAgent, p.AgentID}, {KindTeam, p.TeamID}, {KindWorkflow, p.WorkflowID}} {
+		if r.ID != "" {
+			refs = append(refs, r)
+		}
+	}
+	switch len(refs) {
+	case 1:
+		return refs[0], nil
+	case 0:
+		return Ref{}, Errorf(CodeInvalid, "agent_id, team_id or workflow_id is required")
+	}
+	return Ref{}, Errorf(CodeInvalid, "give one of agent_id, team_id and workflow_id")
 }
 
 // Start creates a run and begins executing it. It returns the run as
@@ -105,7 +126,11 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 		return nil, nil, Errorf(CodeUnavailable, "server is shutting down")
 	default:
 	}
-	a, err := e.Agent(p.AgentID)
+	ref, err := p.Ref()
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := e.Runnable(ref.Kind, ref.ID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,21 +162,25 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 		}
 	}
 	run := &Run{
-		RunID: e.cfg.NewID(), SessionID: p.SessionID, AgentID: info.ID, AgentName: info.Name,
+		RunID: e.cfg.NewID(), SessionID: p.SessionID,
 		UserID: p.UserID, Status: RunRunning, Input: RunInput{InputContent: p.Message},
 		Background: p.Background, CreatedAt: now, UpdatedAt: now,
 		LeaseOwner: e.cfg.InstanceID, LeaseUntil: e.leaseUntil(),
 	}
+	run.setRunnable(info)
 	if queued {
 		// Unowned; the lease bounds how long it may wait to be started.
 		run.Status, run.LeaseOwner, run.LeaseUntil = RunPending, "", e.nowMs()+e.cfg.QueueGrace.Milliseconds()
 	}
-	if info.Model != nil {
-		run.Model, run.ModelProvider = info.Model.Model, info.Model.Provider
-	}
 	sess := &Session{
 		SessionID: p.SessionID, SessionName: SessionNameOf(p.Message), SessionType: SessionAgent, UserID: p.UserID,
-		AgentID: info.ID, CreatedAt: now, UpdatedAt: now,
+		AgentID: run.AgentID, TeamID: run.TeamID, WorkflowID: run.WorkflowID, CreatedAt: now, UpdatedAt: now,
+	}
+	switch ref.Kind {
+	case KindTeam:
+		sess.SessionType = SessionTeam
+	case KindWorkflow:
+		sess.SessionType = SessionWorkflow
 	}
 	hold := p.Blocking && e.cfg.CreateDelay > 0
 	if !queued && key == nil && (hold || e.defers()) {

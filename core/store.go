@@ -158,6 +158,13 @@ type ListRunsParams struct {
 	AgentID       string
 	UserID        string
 	Status        RunStatus
+	// TeamID and WorkflowID match the runs of that team or workflow.
+	TeamID     string
+	WorkflowID string
+	// ParentRunID matches the child runs of that run (team members,
+	// workflow steps); TopLevel matches only runs that have no parent.
+	ParentRunID   string
+	TopLevel      bool
 	CreatedAfter  int64 // Unix seconds, inclusive; 0: no bound
 	CreatedBefore int64 // Unix seconds, inclusive; 0: no bound
 	Limit         int   // <= 0: no limit

@@ -50,14 +50,15 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 	}
 	s.last = ev.EventIndex
 	switch {
-	case ev.Event.Terminal():
+	case ev.Terminal():
 		s.done = true
-	case ev.Event == EventRunPaused && s.sub == nil && s.feed == nil:
+	case !ev.EndsSegment():
+	case s.sub == nil && s.feed == nil:
 		// A replay: what was read at the start says whether a continue
 		// followed.
 		s.done = len(s.replay) == 0
-	case ev.Event == EventRunPaused:
-		more, err := s.log.Read(ctx, ReadParams{RunID: ev.RunID, After: ev.EventIndex, Limit: 1})
+	default: // a pause
+		more, err := s.log.Read(ctx, ReadParams{RunID: s.runID, After: ev.EventIndex, Limit: 1})
 		s.done = err != nil || len(more) == 0
 	}
 	return ev, nil

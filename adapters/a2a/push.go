@@ -349,7 +349,7 @@ func (p *pusher) follow(taskID string, tp *taskPush, r *Renderer, after *int64) 
 				return false, p.ctx.Err()
 			}
 		}
-		if ev.Event.Terminal() {
+		if ev.Terminal() {
 			return true, nil
 		}
 	}

@@ -40,7 +40,12 @@ func (r *Renderer) Render(ev *core.Event) []StreamItem {
 		return StreamItem{Status: &StatusUpdate{TaskID: ev.RunID, ContextID: ev.SessionID,
 			Status: Status{State: st, Message: msg, Timestamp: ev.CreatedAt}, Final: final}}
 	}
-	switch ev.Event {
+	if ev.Forwarded() {
+		// A team member's or workflow step's own events: the task is the
+		// parent run's, whose answer and status are its own events.
+		return nil
+	}
+	switch ev.Base() {
 	case core.EventRunStarted, core.EventRunContinued:
 		r.ended = false
 		return []StreamItem{status(StateWorking, nil)}
@@ -132,7 +137,7 @@ func toolMessage(ev *core.Event) *Message {
 	}
 	data := map[string]any{"tool_call_id": t.ToolCallID, "tool_name": t.ToolName}
 	var text string
-	switch ev.Event {
+	switch ev.Base() {
 	case core.EventToolCallStarted:
 		data["type"] = "tool_call_started"
 		if a := rawJSON(t.ToolArgs); a != nil {

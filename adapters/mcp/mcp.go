@@ -491,10 +491,10 @@ func (s *Server) follow(ctx context.Context, req mcpgo.CallToolRequest, runID st
 			}
 			return s.stored(ctx, runID, err)
 		}
-		if ev.Event == core.EventRunContent && ev.Content != "" {
+		if !ev.Forwarded() && ev.Base() == core.EventRunContent && ev.Content != "" {
 			prog.send(ctx, ev.Content)
 		}
-		if ev.Event.EndsSegment() && st.Done() {
+		if ev.EndsSegment() && st.Done() {
 			prog.flush(ctx)
 			return RenderEnd(&ev), nil
 		}

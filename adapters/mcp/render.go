@@ -67,7 +67,7 @@ func ProgressParams(token any, n int, delta string) map[string]any {
 // cancelled run is a tool error (isError: true) that says why.
 func RenderEnd(ev *core.Event) *mcpgo.CallToolResult {
 	r := RunResult{RunID: ev.RunID, SessionID: ev.SessionID, AgentID: ev.AgentID}
-	switch ev.Event {
+	switch ev.Base() {
 	case core.EventRunCompleted:
 		r.Status, r.Content = core.RunCompleted, ev.Content
 		return mcpgo.NewToolResultStructured(r, ev.Content)

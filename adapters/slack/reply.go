@@ -83,7 +83,10 @@ func (h *Handler) follow(ctx context.Context, a *app, t target, runID string, af
 				return
 			}
 			ev := it.ev
-			switch ev.Event {
+			if ev.Forwarded() {
+				continue // a member's or step's own events: the reply is the run's
+			}
+			switch ev.Base() {
 			case core.EventRunContent:
 				r.add(ev.Content)
 			case core.EventRunCompleted:

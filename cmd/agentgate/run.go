@@ -215,7 +215,15 @@ func (c *client) follow(ctx context.Context, resp *http.Response) (core.EventTyp
 		if c.runID == "" {
 			c.runID, c.sessionID = ev.RunID, ev.SessionID
 		}
-		switch ev.Event {
+		if ev.Forwarded() {
+			// A team member's or workflow step's events: its tool calls
+			// are shown, its text is not the answer.
+			if ev.Base() == core.EventToolCallStarted && ev.Tool != nil {
+				fmt.Fprintf(c.errw, "[%s: tool %s %s]\n", memberName(&ev), ev.Tool.ToolName, string(ev.Tool.ToolArgs))
+			}
+			return true
+		}
+		switch ev.Base() {
 		case core.EventRunContent:
 			fmt.Fprint(c.out, ev.Content)
 		case core.EventToolCallStarted:
@@ -227,9 +235,9 @@ func (c *client) follow(ctx context.Context, resp *http.Response) (core.EventTyp
 		case core.EventRunPaused:
 			c.pending = ev.Tools
 		}
-		if ev.Event.EndsSegment() {
-			end = ev.Event
-			if ev.Event == core.EventRunCompleted {
+		if ev.EndsSegment() {
+			end = ev.Base()
+			if end == core.EventRunCompleted {
 				fmt.Fprintln(c.out)
 			}
 			return false
@@ -308,4 +316,14 @@ func (c *client) decide(ctx context.Context) (*http.Response, error) {
 		return nil, apiError(resp)
 	}
 	return resp, nil
+}
+
+// memberName names the child run a forwarded event is of.
+func memberName(ev *core.Event) string {
+	for _, n := range []string{ev.StepName, ev.AgentName, ev.AgentID, ev.TeamName, ev.TeamID} {
+		if n != "" {
+			return n
+		}
+	}
+	return ev.RunID
 }

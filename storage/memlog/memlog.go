@@ -300,10 +300,10 @@ func (l *Log) AppendAll(ctx context.Context, evs []*core.Event, finish bool) (in
 		return -1, invalid("no events to append")
 	}
 	for _, ev := range evs {
-		if ev == nil || ev.RunID == "" {
+		if ev == nil || ev.Stream() == "" {
 			return -1, invalid("event has no run id")
 		}
-		if ev.RunID != evs[0].RunID {
+		if ev.Stream() != evs[0].Stream() {
 			return -1, invalid("a batch holds events of one run")
 		}
 	}
@@ -313,7 +313,7 @@ func (l *Log) AppendAll(ctx context.Context, evs []*core.Event, finish bool) (in
 	if l.closed.Load() {
 		return -1, ErrClosed
 	}
-	r := l.lookup(evs[0].RunID, true, true)
+	r := l.lookup(evs[0].Stream(), true, true)
 	if r.n == 0 && r.base == 0 && evs[0].EventIndex > 0 {
 		// A run the log holds nothing of (its events expired) continues
 		// at the index its writer expects, so indices are never reused.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/storage/internal/runextra"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -16,20 +17,22 @@ import (
 const runColumns = `run_id, session_id, agent_id, agent_name, user_id, status, input, content,
 	content_type, model, model_provider, messages, tools, requirements, metrics, error,
 	error_type, cancel_requested, background, event_count, paused_state, created_at, updated_at,
-	lease_owner, lease_until`
+	lease_owner, lease_until, team_id, workflow_id, parent_run_id, extra`
 
-const runParams = 25 // len(runValues(...))
+const runParams = 29 // len(runValues(...))
 
 func scanRun(sc scanner) (*core.Run, error) {
 	var (
 		r                                             core.Run
 		status                                        string
 		input, messages, tools, reqs, metrics, paused []byte
+		extra                                         []byte
 	)
 	if err := sc.Scan(&r.RunID, &r.SessionID, &r.AgentID, &r.AgentName, &r.UserID, &status,
 		&input, &r.Content, &r.ContentType, &r.Model, &r.ModelProvider, &messages, &tools,
 		&reqs, &metrics, &r.Error, &r.ErrorType, &r.CancelRequested, &r.Background,
-		&r.EventCount, &paused, &r.CreatedAt, &r.UpdatedAt, &r.LeaseOwner, &r.LeaseUntil); err != nil {
+		&r.EventCount, &paused, &r.CreatedAt, &r.UpdatedAt, &r.LeaseOwner, &r.LeaseUntil,
+		&r.TeamID, &r.WorkflowID, &r.ParentRunID, &extra); err != nil {
 		return nil, err
 	}
 	r.Status = core.RunStatus(status)
@@ -48,6 +51,9 @@ func scanRun(sc scanner) (*core.Run, error) {
 		if err := decodeJSON(c.name, c.col, c.dst); err != nil {
 			return nil, fmt.Errorf("run %q: %w", r.RunID, err)
 		}
+	}
+	if err := runextra.Decode(&r, extra); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return &r, nil
 }
@@ -80,8 +86,16 @@ func runValues(r *core.Run) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	extra, err := runextra.Encode(r)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if s, ok := extra.(string); ok {
+		extra = string(noNULEscapes([]byte(s)))
+	}
 	return append(vals, txt(r.Error), txt(r.ErrorType), r.CancelRequested, r.Background,
-		r.EventCount, paused, r.CreatedAt, r.UpdatedAt, txt(r.LeaseOwner), r.LeaseUntil), nil
+		r.EventCount, paused, r.CreatedAt, r.UpdatedAt, txt(r.LeaseOwner), r.LeaseUntil,
+		txt(r.TeamID), txt(r.WorkflowID), txt(r.ParentRunID), extra), nil
 }
 
 // CreateRun inserts r with its Paused state; a duplicate run_id is
@@ -178,11 +192,12 @@ var updateRunSQL = `WITH
 			metrics = $15, error = $16, error_type = $17,
 			cancel_requested = (runs.cancel_requested OR $18), background = $19,
 			event_count = $20, paused_state = $21, created_at = $22, updated_at = $23,
-			lease_owner = $24, lease_until = $25
+			lease_owner = $24, lease_until = $25, team_id = $26, workflow_id = $27,
+			parent_run_id = $28, extra = $29
 		WHERE run_id = $1
-			AND (cardinality($26::text[]) = 0 OR status = ANY($26::text[]))
-			AND ($27::bigint = 0 OR lease_until < $27::bigint)
-			AND ($28::text = '' OR lease_owner = $28::text)
+			AND (cardinality($30::text[]) = 0 OR status = ANY($30::text[]))
+			AND ($31::bigint = 0 OR lease_until < $31::bigint)
+			AND ($32::text = '' OR lease_owner = $32::text)
 		RETURNING 1)
 	SELECT EXISTS (SELECT 1 FROM changed), prior.status, prior.lease_owner, prior.lease_until
 	FROM (SELECT) AS one LEFT JOIN prior ON true`
@@ -336,6 +351,18 @@ func (st *Store) ListRuns(ctx context.Context, p core.ListRunsParams) ([]*core.R
 	}
 	if p.UserID != "" {
 		add("user_id =", txt(p.UserID))
+	}
+	if p.TeamID != "" {
+		add("team_id =", txt(p.TeamID))
+	}
+	if p.WorkflowID != "" {
+		add("workflow_id =", txt(p.WorkflowID))
+	}
+	if p.ParentRunID != "" {
+		add("parent_run_id =", txt(p.ParentRunID))
+	}
+	if p.TopLevel {
+		conds = append(conds, "parent_run_id = ''")
 	}
 	if p.Status != "" {
 		add("status =", txt(string(p.Status)))

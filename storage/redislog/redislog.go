@@ -396,7 +396,7 @@ func encode(buf *bytes.Buffer, ev *core.Event) (head, tail []byte, err error) {
 
 // Append implements core.EventLog.
 func (l *Log) Append(ctx context.Context, ev *core.Event) (int64, error) {
-	if ev == nil || ev.RunID == "" {
+	if ev == nil || ev.Stream() == "" {
 		return -1, invalid("event has no run id")
 	}
 	evs := [1]*core.Event{ev}
@@ -406,7 +406,7 @@ func (l *Log) Append(ctx context.Context, ev *core.Event) (int64, error) {
 // AppendFinish implements core.FinishingAppender: Append, then Finish, in
 // one atomic step (the script expires the stream instead of persisting it).
 func (l *Log) AppendFinish(ctx context.Context, ev *core.Event) (int64, error) {
-	if ev == nil || ev.RunID == "" {
+	if ev == nil || ev.Stream() == "" {
 		return -1, invalid("event has no run id")
 	}
 	evs := [1]*core.Event{ev}
@@ -436,12 +436,12 @@ func (l *Log) appendEvents(ctx context.Context, evs []*core.Event, finish time.D
 	if len(evs) == 0 {
 		return -1, invalid("no events to append")
 	}
-	if evs[0] == nil || evs[0].RunID == "" {
+	if evs[0] == nil || evs[0].Stream() == "" {
 		return -1, invalid("event has no run id")
 	}
-	runID := evs[0].RunID
+	runID := evs[0].Stream()
 	for _, ev := range evs[1:] {
-		if ev == nil || ev.RunID != runID {
+		if ev == nil || ev.Stream() != runID {
 			return -1, invalid("a batch holds events of one run")
 		}
 	}

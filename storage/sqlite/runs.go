@@ -8,12 +8,13 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/storage/internal/runextra"
 )
 
 const runColumns = `run_id, session_id, agent_id, agent_name, user_id, status, input, content,
 	content_type, model, model_provider, messages, tools, requirements, metrics, error,
 	error_type, cancel_requested, background, event_count, paused_state, created_at, updated_at,
-	lease_owner, lease_until`
+	lease_owner, lease_until, team_id, workflow_id, parent_run_id, extra`
 
 func scanRun(sc scanner) (*core.Run, error) {
 	var (
@@ -21,11 +22,13 @@ func scanRun(sc scanner) (*core.Run, error) {
 		status                                 string
 		input                                  sql.NullString
 		messages, tools, reqs, metrics, paused sql.NullString
+		extra                                  sql.NullString
 	)
 	if err := sc.Scan(&r.RunID, &r.SessionID, &r.AgentID, &r.AgentName, &r.UserID, &status,
 		&input, &r.Content, &r.ContentType, &r.Model, &r.ModelProvider, &messages, &tools,
 		&reqs, &metrics, &r.Error, &r.ErrorType, &r.CancelRequested, &r.Background,
-		&r.EventCount, &paused, &r.CreatedAt, &r.UpdatedAt, &r.LeaseOwner, &r.LeaseUntil); err != nil {
+		&r.EventCount, &paused, &r.CreatedAt, &r.UpdatedAt, &r.LeaseOwner, &r.LeaseUntil,
+		&r.TeamID, &r.WorkflowID, &r.ParentRunID, &extra); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}
@@ -48,11 +51,16 @@ func scanRun(sc scanner) (*core.Run, error) {
 			return nil, fmt.Errorf("run %q: %w", r.RunID, err)
 		}
 	}
+	if extra.Valid {
+		if err := runextra.Decode(&r, []byte(extra.String)); err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+	}
 	return &r, nil
 }
 
 // runValueCount is how many values runValues returns.
-const runValueCount = 24
+const runValueCount = 28
 
 // runValues returns r's column values in runColumns order, minus run_id.
 func runValues(r *core.Run) ([]any, error) {
@@ -81,8 +89,13 @@ func runValues(r *core.Run) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	extra, err := runextra.Encode(r)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	return append(vals, r.Error, r.ErrorType, r.CancelRequested, r.Background, r.EventCount,
-		paused, r.CreatedAt, r.UpdatedAt, r.LeaseOwner, r.LeaseUntil), nil
+		paused, r.CreatedAt, r.UpdatedAt, r.LeaseOwner, r.LeaseUntil,
+		r.TeamID, r.WorkflowID, r.ParentRunID, extra), nil
 }
 
 // CreateRun inserts r with its Paused state; a duplicate run_id is
@@ -193,7 +206,8 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 		input = ?, content = ?, content_type = ?, model = ?, model_provider = ?, messages = ?,
 		tools = ?, requirements = ?, metrics = ?, error = ?, error_type = ?,
 		cancel_requested = (cancel_requested OR ?), background = ?, event_count = ?,
-		paused_state = ?, created_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?
+		paused_state = ?, created_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?,
+		team_id = ?, workflow_id = ?, parent_run_id = ?, extra = ?
 		WHERE run_id = ?`
 	args := append(vals, r.RunID)
 	if len(p.IfStatus) > 0 {
@@ -346,6 +360,18 @@ func (st *Store) ListRuns(ctx context.Context, p core.ListRunsParams) ([]*core.R
 	}
 	if p.UserID != "" {
 		add("user_id = ?", p.UserID)
+	}
+	if p.TeamID != "" {
+		add("team_id = ?", p.TeamID)
+	}
+	if p.WorkflowID != "" {
+		add("workflow_id = ?", p.WorkflowID)
+	}
+	if p.ParentRunID != "" {
+		add("parent_run_id = ?", p.ParentRunID)
+	}
+	if p.TopLevel {
+		conds = append(conds, "parent_run_id = ''")
 	}
 	if p.Status != "" {
 		add("status = ?", string(p.Status))

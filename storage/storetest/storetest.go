@@ -62,6 +62,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"Leases", testLeases},
 		{"ServiceAccounts", testServiceAccounts},
 		{"IdempotencyKeys", testIdempotencyKeys},
+		{"ChildRuns", testChildRuns},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {

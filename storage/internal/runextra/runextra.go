@@ -1,0 +1,56 @@
+// Package runextra is the stored form of the run fields that only teams,
+// workflows and child runs use: one JSON column (extra) next to the
+// indexed team_id, workflow_id and parent_run_id columns, shared by the
+// SQL backends.
+package runextra
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/agentgate/agentgate/core"
+)
+
+// Extra is the JSON of the extra column.
+type Extra struct {
+	TeamName     string          `json:"team_name,omitempty"`
+	WorkflowName string          `json:"workflow_name,omitempty"`
+	NestedDepth  int             `json:"nested_depth,omitempty"`
+	StepID       string          `json:"step_id,omitempty"`
+	StepName     string          `json:"step_name,omitempty"`
+	StepIndex    *int            `json:"step_index,omitempty"`
+	SessionState map[string]any  `json:"session_state,omitempty"`
+	StepResults  json.RawMessage `json:"step_results,omitempty"`
+}
+
+// Encode returns r's extra column: nil (NULL) when r has none of them,
+// which is every agent run's case.
+func Encode(r *core.Run) (any, error) {
+	x := Extra{TeamName: r.TeamName, WorkflowName: r.WorkflowName, NestedDepth: r.NestedDepth,
+		StepID: r.StepID, StepName: r.StepName, StepIndex: r.StepIndex,
+		SessionState: r.SessionState, StepResults: r.StepResults}
+	if x.TeamName == "" && x.WorkflowName == "" && x.NestedDepth == 0 && x.StepID == "" && x.StepName == "" &&
+		x.StepIndex == nil && x.SessionState == nil && x.StepResults == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(x)
+	if err != nil {
+		return nil, fmt.Errorf("encode run %q extra: %w", r.RunID, err)
+	}
+	return string(b), nil
+}
+
+// Decode sets r's extra fields from the column (empty: none).
+func Decode(r *core.Run, col []byte) error {
+	if len(col) == 0 {
+		return nil
+	}
+	var x Extra
+	if err := json.Unmarshal(col, &x); err != nil {
+		return fmt.Errorf("decode run %q extra: %w", r.RunID, err)
+	}
+	r.TeamName, r.WorkflowName, r.NestedDepth = x.TeamName, x.WorkflowName, x.NestedDepth
+	r.StepID, r.StepName, r.StepIndex = x.StepID, x.StepName, x.StepIndex
+	r.SessionState, r.StepResults = x.SessionState, x.StepResults
+	return nil
+}
