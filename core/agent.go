@@ -46,7 +46,7 @@ type StepInfo struct {
 	Description string `json:"description,omitempty"`
 	// Executor is what a step of type step runs (an agent, a team, or a
 	// function when empty).
-	Executor *Ref      `json:"-"`
+	Executor *Ref       `json:"-"`
 	Steps    []StepInfo `json:"steps,omitempty"`
 }
 

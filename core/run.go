@@ -147,10 +147,10 @@ type PausedState struct {
 
 // Run is the stored record of one run. Runs live in their own table.
 type Run struct {
-	RunID           string           `json:"run_id"`
-	SessionID       string           `json:"session_id"`
-	AgentID         string           `json:"agent_id"`
-	AgentName       string           `json:"agent_name,omitempty"`
+	RunID     string `json:"run_id"`
+	SessionID string `json:"session_id"`
+	AgentID   string `json:"agent_id"`
+	AgentName string `json:"agent_name,omitempty"`
 	// TeamID / WorkflowID name the team or workflow that runs it (see
 	// Run.Kind); a member agent's run inside a workflow carries the
 	// workflow's id too.
@@ -171,7 +171,7 @@ type Run struct {
 	// workflows).
 	SessionState map[string]any `json:"session_state,omitempty"`
 	// StepResults are a workflow run's step outputs.
-	StepResults json.RawMessage `json:"step_results,omitempty"`
+	StepResults     json.RawMessage  `json:"step_results,omitempty"`
 	UserID          string           `json:"user_id,omitempty"`
 	Status          RunStatus        `json:"status"`
 	Input           RunInput         `json:"input"`

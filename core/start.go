@@ -15,8 +15,8 @@ type StartParams struct {
 	TeamID     string
 	WorkflowID string
 	Message    string
-	SessionID string // empty: a new session
-	UserID    string
+	SessionID  string // empty: a new session
+	UserID     string
 	// Background marks a run detached from any request (informational;
 	// every run executes detached from the request that started it).
 	Background bool

@@ -154,10 +154,10 @@ type LeaseParams struct {
 
 // ListRunsParams filters ListRuns; empty fields match anything.
 type ListRunsParams struct {
-	SessionID     string
-	AgentID       string
-	UserID        string
-	Status        RunStatus
+	SessionID string
+	AgentID   string
+	UserID    string
+	Status    RunStatus
 	// TeamID and WorkflowID match the runs of that team or workflow.
 	TeamID     string
 	WorkflowID string
