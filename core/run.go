@@ -135,6 +135,8 @@ type PausedState struct {
 	Turns int `json:"turns"`
 	// Metrics are the counters so far, carried into the continued run.
 	Metrics *Metrics `json:"metrics,omitempty"`
+	// Runnable is state private to the runnable (team, workflow, remote agent) needed to resume it.
+	Runnable json.RawMessage `json:"runnable,omitempty"`
 }
 
 // Run is the stored record of one run. Runs live in their own table.
