@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
 )
 
 // fakeA2A is a JSON-RPC A2A server: card serves the card (its %s is the
