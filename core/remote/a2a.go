@@ -173,6 +173,7 @@ func (c *a2aClient) execute(ctx context.Context, x *core.Execution) (*core.Outco
 		if ep.v1 {
 			method = "SendStreamingMessage"
 		}
+		m.streaming = true
 		err = c.agent.stream(ctx, func(rctx context.Context) (*http.Request, error) {
 			return c.request(rctx, ep, method, params)
 		}, func(f sseEvent) (bool, error) {
@@ -191,6 +192,7 @@ func (c *a2aClient) execute(ctx context.Context, x *core.Execution) (*core.Outco
 			return err
 		})
 		if err == nil && m.end == "" {
+			m.streaming = false
 			err = c.poll(ctx, ep, m)
 		}
 	} else {
@@ -344,12 +346,13 @@ func replyOf(pending []core.ToolExecution) (string, error) {
 
 // a2aMapper maps the remote's task and updates onto the run's events.
 type a2aMapper struct {
-	x       *core.Execution
-	st      *a2aState
-	content strings.Builder
-	tools   []core.ToolExecution
-	end     string // the state that ended the task, once it did
-	endText string // its status message's text
+	x         *core.Execution
+	st        *a2aState
+	streaming bool // items come from a stream (not a blocking answer or a poll)
+	content   strings.Builder
+	tools     []core.ToolExecution
+	end       string // the state that ended the task, once it did
+	endText   string // its status message's text
 }
 
 // item handles one result or stream item; done once the task ended.
@@ -393,7 +396,9 @@ func (m *a2aMapper) ids(taskID, contextID string) {
 func (m *a2aMapper) task(ctx context.Context, t *wireTask) error {
 	m.ids(t.ID, t.ContextID)
 	st := normState(t.Status.State)
-	if !stateEnds(st) {
+	if !stateEnds(st) || m.streaming && (st == "input-required" || st == "auth-required") {
+		// A stream's task snapshot comes first, and a continued task's
+		// still says it waits for input: its status updates tell the rest.
 		return nil
 	}
 	if m.content.Len() == 0 {
