@@ -40,13 +40,13 @@ agents:
 	bad := map[string]string{
 		`remote: {}`: "agents[0] (r): remote: set a2a",
 		`remote: {a2a: "http://h/c", agentos: {url: "http://h", agent_id: a}}`: "set only one of a2a and agentos",
-		`remote: {a2a: "not a url"}`:                                       "agents[0] (r): remote.a2a:",
-		`remote: {agentos: {url: "ftp://h", agent_id: a}}`:                 "remote.agentos.url:",
-		`remote: {agentos: {url: "http://h"}}`:                             "remote.agentos.agent_id:",
-		`remote: {a2a: "http://h/c", timeout: -1s}`:                        "remote.timeout:",
-		"model: m\n    remote: {a2a: \"http://h/c\"}":                      "no model, instructions, tools",
-		"tools: [calculator]\n    remote: {a2a: \"http://h/c\"}":           "no model, instructions, tools",
-		`remote: {a2a: "http://h/c", headers: {"Bad Header": x}}`:          "remote.headers:",
+		`remote: {a2a: "not a url"}`:                              "agents[0] (r): remote.a2a:",
+		`remote: {agentos: {url: "ftp://h", agent_id: a}}`:        "remote.agentos.url:",
+		`remote: {agentos: {url: "http://h"}}`:                    "remote.agentos.agent_id:",
+		`remote: {a2a: "http://h/c", timeout: -1s}`:               "remote.timeout:",
+		"model: m\n    remote: {a2a: \"http://h/c\"}":             "no model, instructions, tools",
+		"tools: [calculator]\n    remote: {a2a: \"http://h/c\"}":  "no model, instructions, tools",
+		`remote: {a2a: "http://h/c", headers: {"Bad Header": x}}`: "remote.headers:",
 	}
 	for block, want := range bad {
 		cfg, err := ParseConfig([]byte("models: {m: {provider: scripted}}\nagents:\n  - id: r\n    " + block + "\n"))
