@@ -123,7 +123,9 @@ agents:
     remote: {agentos: {url: %q, agent_id: slow}}
   - id: remote-approver
     remote: {agentos: {url: %q, agent_id: approver}, headers: {X-Test: "yes"}}
-`, b.URL, b.URL, b.URL))
+  - id: a2a-approver
+    remote: {a2a: %q}
+`, b.URL, b.URL, b.URL, b.URL+"/a2a/agents/approver/.well-known/agent-card.json"))
 
 	t.Run("listed", func(t *testing.T) {
 		body := string(expectStatus(t, a.get(t, testCtx(t, 10*time.Second), "/agents"), http.StatusOK))
@@ -201,6 +203,38 @@ agents:
 			t.Fatalf("continued events: %s", seq)
 		}
 		r, body := a.getRun(t, ctx, "remote-approver", last.RunID)
+		if r.Status != "COMPLETED" || !strings.Contains(r.Content, "approved and returned 42") {
+			t.Errorf("continued run: %s", body)
+		}
+	})
+	// The same agent through the second gateway's A2A interface: its
+	// confirmation is an input-required task answered with "yes".
+	t.Run("a2a_pause_continue", func(t *testing.T) {
+		frames, _, last := streamText(t, a, "a2a-approver", "compute 6*7")
+		if last.Event != "RunPaused" || len(last.Tools) != 1 {
+			t.Fatalf("events %v", names(frames))
+		}
+		var tool struct {
+			ToolCallID      string `json:"tool_call_id"`
+			UserInputSchema []struct {
+				Description string `json:"description"`
+			} `json:"user_input_schema"`
+		}
+		decode(t, last.Tools[0], &tool)
+		if len(tool.UserInputSchema) != 1 || !strings.Contains(tool.UserInputSchema[0].Description, "calculator") {
+			t.Fatalf("paused tool %s", last.Tools[0])
+		}
+		ctx := testCtx(t, 20*time.Second)
+		decision, _ := json.Marshal([]map[string]any{{"tool_call_id": tool.ToolCallID,
+			"user_input_schema": []map[string]any{{"name": "reply", "value": "yes"}}}})
+		resp := a2aContinue(t, a, ctx, "a2a-approver", last.RunID, string(decision))
+		rest := readFrames(t, resp.Body)
+		resp.Body.Close()
+		seq := strings.Join(names(rest), ",")
+		if !strings.HasPrefix(seq, "RunContinued,ToolCallStarted,ToolCallCompleted,") {
+			t.Errorf("continued events (the remote's tool call mapped): %s", seq)
+		}
+		r, body := a.getRun(t, ctx, "a2a-approver", last.RunID)
 		if r.Status != "COMPLETED" || !strings.Contains(r.Content, "approved and returned 42") {
 			t.Errorf("continued run: %s", body)
 		}
