@@ -16,6 +16,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/agentgate/agentgate/configs"
+	"github.com/agentgate/agentgate/core/remote"
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/core/tool/mcptool"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
@@ -337,7 +338,8 @@ type HTTPToolConfig struct {
 	MaxResponseBytes int64         `yaml:"max_response_bytes"`
 }
 
-// AgentConfig declares a built-in agent.
+// AgentConfig declares a built-in agent, or with Remote an agent that
+// lives elsewhere.
 type AgentConfig struct {
 	ID           string    `yaml:"id"`
 	Name         string    `yaml:"name"`
@@ -346,6 +348,77 @@ type AgentConfig struct {
 	Instructions string    `yaml:"instructions"`
 	Tools        []ToolRef `yaml:"tools"`
 	MaxTurns     int       `yaml:"max_turns"`
+	// Remote makes the agent a remote A2A or AgentOS agent (core/remote):
+	// it then has no model, instructions or tools of its own.
+	Remote *RemoteAgentConfig `yaml:"remote"`
+}
+
+// RemoteAgentConfig points an agent at a remote A2A agent (its agent card
+// URL) or at an agent of a remote AgentOS-compatible server (another
+// agentgate too). Exactly one of A2A and AgentOS is set.
+type RemoteAgentConfig struct {
+	// A2A is the agent card's URL (http://host/.well-known/agent-card.json).
+	A2A string `yaml:"a2a"`
+	// AgentOS is the server and the agent's id there.
+	AgentOS *RemoteAgentOSConfig `yaml:"agentos"`
+	// Headers are sent with every request to the remote; use ${ENV} for
+	// credentials.
+	Headers map[string]string `yaml:"headers"`
+	// Timeout bounds connecting and each wait for the remote (its answer,
+	// the next bytes of its stream); default 60s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// RemoteAgentOSConfig is a remote AgentOS server's base URL and agent id.
+type RemoteAgentOSConfig struct {
+	URL     string `yaml:"url"`
+	AgentID string `yaml:"agent_id"`
+}
+
+// validateRemote checks agents[i]'s remote block; errors name the field.
+func (a AgentConfig) validateRemote(i int) []error {
+	where := fmt.Sprintf("agents[%d] (%s): remote", i, a.ID)
+	r := a.Remote
+	var errs []error
+	if a.Model != "" || len(a.Tools) > 0 || a.Instructions != "" || a.MaxTurns != 0 {
+		errs = append(errs, fmt.Errorf("%s: a remote agent has no model, instructions, tools or max_turns of its own", where))
+	}
+	switch {
+	case r.A2A == "" && r.AgentOS == nil:
+		errs = append(errs, fmt.Errorf("%s: set a2a (an agent card URL) or agentos {url, agent_id}", where))
+	case r.A2A != "" && r.AgentOS != nil:
+		errs = append(errs, fmt.Errorf("%s: set only one of a2a and agentos", where))
+	case r.A2A != "":
+		if _, err := remote.CheckURL(r.A2A); err != nil {
+			errs = append(errs, fmt.Errorf("%s.a2a: %w", where, err))
+		}
+	default:
+		if _, err := remote.CheckURL(r.AgentOS.URL); err != nil {
+			errs = append(errs, fmt.Errorf("%s.agentos.url: %w", where, err))
+		}
+		if r.AgentOS.AgentID == "" {
+			errs = append(errs, fmt.Errorf("%s.agentos.agent_id: the id of the agent on that server is required", where))
+		}
+	}
+	if r.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("%s.timeout: must not be negative (0 takes the default, 60s)", where))
+	}
+	for k := range r.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n") {
+			errs = append(errs, fmt.Errorf("%s.headers: %q is not a header name", where, k))
+		}
+	}
+	return errs
+}
+
+// remoteConfig is the core/remote config of a remote agent entry.
+func (a AgentConfig) remoteConfig() remote.Config {
+	rc := remote.Config{ID: a.ID, Name: a.Name, Description: a.Description, A2A: a.Remote.A2A,
+		Headers: a.Remote.Headers, Timeout: a.Remote.Timeout}
+	if os := a.Remote.AgentOS; os != nil {
+		rc.AgentOS, rc.AgentID = os.URL, os.AgentID
+	}
+	return rc
 }
 
 // ToolRef names a tool of an agent, optionally with human-in-the-loop
@@ -640,6 +713,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("agents[%d]: id %q is used twice", i, a.ID))
 		}
 		seen[a.ID] = true
+		if a.Remote != nil {
+			errs = append(errs, a.validateRemote(i)...)
+			continue
+		}
 		if _, ok := c.Models[a.Model]; !ok {
 			errs = append(errs, fmt.Errorf("agents[%d] (%s): model %q is not declared under models", i, a.ID, a.Model))
 		}

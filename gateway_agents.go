@@ -10,6 +10,7 @@ import (
 	"github.com/agentgate/agentgate/core/model/anthropic"
 	"github.com/agentgate/agentgate/core/model/openai"
 	"github.com/agentgate/agentgate/core/model/scripted"
+	"github.com/agentgate/agentgate/core/remote"
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/core/tool/httptool"
 	"github.com/agentgate/agentgate/core/tool/mcptool"
@@ -125,6 +126,21 @@ func (g *Gateway) buildAgents(ctx context.Context) error {
 	}
 	started := map[string]tool.Source{}
 	for _, ac := range g.cfg.Agents {
+		if ac.Remote != nil {
+			// The operator's URL is dialled as configured; what the remote
+			// names elsewhere (a card's interface URL, a redirect) follows
+			// the egress rules.
+			rc := ac.remoteConfig()
+			rc.Dial = g.egress.DialContext
+			a, err := remote.New(rc)
+			if err != nil {
+				return err
+			}
+			if err := g.eng.RegisterAgent(a); err != nil {
+				return err
+			}
+			continue
+		}
 		var (
 			tools   []*tool.Tool
 			sources []tool.Source
