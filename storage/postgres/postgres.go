@@ -100,6 +100,7 @@ type Store struct {
 	// (sqlstore.go), on sql.
 	sql *sqlstore.DB
 	*serviceAccounts
+	*sessions
 }
 
 // target is a parsed connection string.

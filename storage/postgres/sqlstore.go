@@ -36,6 +36,7 @@ func isUnique(err error) bool {
 // The groups whose plain CRUD is storage/sqlstore's; Store embeds them.
 type (
 	serviceAccounts = sqlstore.ServiceAccounts
+	sessions        = sqlstore.Sessions
 )
 
 // pgxQuerier is what *pgxpool.Pool, *pgx.Conn and pgx.Tx have in common.
@@ -87,6 +88,7 @@ func (c conn) WriteStmt(ctx context.Context, fn func(ctx context.Context, q sqls
 func (s *Store) initShared() {
 	s.sql = sqlstore.New(dialect, conn{s})
 	s.serviceAccounts = sqlstore.NewServiceAccounts(s.sql)
+	s.sessions = sqlstore.NewSessions(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -76,6 +76,7 @@ type Store struct {
 	// (sqlstore.go), on sql.
 	sql *sqlstore.DB
 	*serviceAccounts
+	*sessions
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it

@@ -25,6 +25,7 @@ func isUnique(err error) bool {
 // The groups whose plain CRUD is storage/sqlstore's; Store embeds them.
 type (
 	serviceAccounts = sqlstore.ServiceAccounts
+	sessions        = sqlstore.Sessions
 )
 
 // conn is the Store as storage/sqlstore uses it: reads on the reader pool,
@@ -59,6 +60,7 @@ func (c conn) WriteStmt(ctx context.Context, fn func(ctx context.Context, q sqls
 func (s *Store) initShared() {
 	s.sql = sqlstore.New(dialect, conn{s})
 	s.serviceAccounts = sqlstore.NewServiceAccounts(s.sql)
+	s.sessions = sqlstore.NewSessions(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -130,7 +130,11 @@ func (db *DB) Dialect() Dialect { return db.d }
 // On wraps q, a querier of the backend's own (a transaction it opened for
 // its hot path), with the dialect: shared statements can then run inside
 // that transaction.
-func (db *DB) On(q Querier) Querier { return dialectQuerier{db.d, q} }
+func (db *DB) On(q Querier) Querier { return Bind(db.d, q) }
+
+// Bind wraps q with d: statements with ? placeholders, arguments mapped
+// by d.Arg. (DB.On, for code that has the dialect but not the DB.)
+func Bind(d Dialect, q Querier) Querier { return dialectQuerier{d, q} }
 
 // ReadStmt runs fn's one read statement (see Conn.ReadStmt).
 func (db *DB) ReadStmt(ctx context.Context, fn func(ctx context.Context, q Querier) error) error {
