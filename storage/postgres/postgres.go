@@ -101,6 +101,7 @@ type Store struct {
 	sql *sqlstore.DB
 	*serviceAccounts
 	*sessions
+	*idempotencyKeys
 }
 
 // target is a parsed connection string.

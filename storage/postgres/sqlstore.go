@@ -37,6 +37,7 @@ func isUnique(err error) bool {
 type (
 	serviceAccounts = sqlstore.ServiceAccounts
 	sessions        = sqlstore.Sessions
+	idempotencyKeys = sqlstore.IdempotencyKeys
 )
 
 // pgxQuerier is what *pgxpool.Pool, *pgx.Conn and pgx.Tx have in common.
@@ -89,6 +90,7 @@ func (s *Store) initShared() {
 	s.sql = sqlstore.New(dialect, conn{s})
 	s.serviceAccounts = sqlstore.NewServiceAccounts(s.sql)
 	s.sessions = sqlstore.NewSessions(s.sql)
+	s.idempotencyKeys = sqlstore.NewIdempotencyKeys(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -77,6 +77,7 @@ type Store struct {
 	sql *sqlstore.DB
 	*serviceAccounts
 	*sessions
+	*idempotencyKeys
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it

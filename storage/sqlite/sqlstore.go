@@ -26,6 +26,7 @@ func isUnique(err error) bool {
 type (
 	serviceAccounts = sqlstore.ServiceAccounts
 	sessions        = sqlstore.Sessions
+	idempotencyKeys = sqlstore.IdempotencyKeys
 )
 
 // conn is the Store as storage/sqlstore uses it: reads on the reader pool,
@@ -61,6 +62,7 @@ func (s *Store) initShared() {
 	s.sql = sqlstore.New(dialect, conn{s})
 	s.serviceAccounts = sqlstore.NewServiceAccounts(s.sql)
 	s.sessions = sqlstore.NewSessions(s.sql)
+	s.idempotencyKeys = sqlstore.NewIdempotencyKeys(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)
