@@ -93,16 +93,14 @@ func (f *Fields) Scan(row Row, extra ...any) error {
 }
 
 // EncodeJSON encodes v for a nullable JSON column (TEXT on SQLite, JSONB on
-// PostgreSQL): a nil slice, map, pointer or interface is NULL; anything
-// else, an empty slice or map included, is its JSON text, so nil and empty
-// survive a round trip distinctly. On PostgreSQL a \u0000 escape, which
-// JSONB refuses, becomes \ufffd (U+FFFD, as the backend stores NUL in
-// text).
+// PostgreSQL): a nil slice, map or pointer is NULL; anything else, an
+// empty slice or map included, is its JSON text (an untyped nil is the
+// JSON null), so nil and empty survive a round trip distinctly. On
+// PostgreSQL a \u0000 escape, which JSONB refuses, becomes \ufffd (U+FFFD,
+// as the backend stores NUL in text).
 func EncodeJSON(d Dialect, name string, v any) (any, error) {
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
-	case reflect.Invalid:
-		return nil, nil
 	case reflect.Slice, reflect.Map, reflect.Pointer, reflect.Interface:
 		if rv.IsNil() {
 			return nil, nil
