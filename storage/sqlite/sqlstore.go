@@ -66,3 +66,8 @@ func (s *Store) initShared() {
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)
+
+// SQL returns the store's database as storage/sqlstore uses it, for a
+// group whose store is written once there (wire it with the group's
+// sqlstore constructor, as initShared does).
+func (s *Store) SQL() *sqlstore.DB { return s.sql }
