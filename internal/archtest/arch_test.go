@@ -34,6 +34,11 @@ var (
 	sqlLibs = []string{"database/sql/...", "github.com/jackc/...", "modernc.org/sqlite/...",
 		"github.com/mattn/go-sqlite3/...", "github.com/ncruces/go-sqlite3/...", "github.com/lib/pq/...",
 		"github.com/pressly/goose/..."}
+	// driverLibs are sqlLibs but database/sql itself.
+	driverLibs = slices.DeleteFunc(slices.Clone(sqlLibs), func(l string) bool { return l == "database/sql/..." })
+	// backendPkgs are the module's storage backends and queue.
+	backendPkgs = []string{"storage/sqlite/...", "storage/postgres/...", "storage/memlog/...",
+		"storage/redislog/...", "storage/migrate/...", "queue/..."}
 	redisLibs  = []string{"github.com/redis/..."}
 	queueLibs  = []string{"github.com/riverqueue/..."}
 	serverLibs = []string{"github.com/gofiber/...", "github.com/valyala/fasthttp/...", "github.com/fasthttp/...",
@@ -73,6 +78,12 @@ var rules = []rule{
 		name:   "storage never imports an adapter or the HTTP transport",
 		pkgs:   []string{"storage/..."},
 		forbid: []string{"adapters/...", "transport/..."},
+	},
+	{
+		// database/sql is its level; the backends bring the drivers.
+		name:   "storage/sqlstore imports database/sql-level libraries only: no driver, backend, Redis or queue",
+		pkgs:   []string{"storage/sqlstore"},
+		forbid: slices.Concat(driverLibs, redisLibs, queueLibs, backendPkgs),
 	},
 	{
 		name:   "auth imports no adapter, storage, transport or queue",
@@ -234,17 +245,18 @@ func TestImportRules(t *testing.T) {
 func TestCheckFindsViolations(t *testing.T) {
 	const m = "example.com/gw"
 	pkgs := map[string][]string{
-		"":                {m + "/core", "database/sql"},                                        // the root wires: anything goes
-		"core":            {"context", "github.com/google/uuid", "github.com/gofiber/fiber/v2"}, // fiber: not a leaf library
-		"core/agent":      {m + "/core", m + "/storage/sqlite"},
-		"core/tool/mcp":   {"github.com/mark3labs/mcp-go/client", "github.com/mark3labs/mcp-go/server"},
-		"core/model/x":    {"github.com/openai/openai-go/v3"},
-		"adapters/rest":   {m + "/core", m + "/transport/httptransport", "database/sql", "github.com/redis/go-redis/v9"},
-		"storage/sqlite":  {m + "/core", "modernc.org/sqlite", m + "/adapters/rest"},
-		"auth":            {m + "/core", m + "/queue/riverqueue"},
-		"transport/httpx": {m + "/auth", m + "/storage/memlog"},
-		"queue/q":         {m, "github.com/riverqueue/river"},
-		"cmd/gw":          {m},
+		"":                 {m + "/core", "database/sql"},                                        // the root wires: anything goes
+		"core":             {"context", "github.com/google/uuid", "github.com/gofiber/fiber/v2"}, // fiber: not a leaf library
+		"core/agent":       {m + "/core", m + "/storage/sqlite"},
+		"core/tool/mcp":    {"github.com/mark3labs/mcp-go/client", "github.com/mark3labs/mcp-go/server"},
+		"core/model/x":     {"github.com/openai/openai-go/v3"},
+		"adapters/rest":    {m + "/core", m + "/transport/httptransport", "database/sql", "github.com/redis/go-redis/v9"},
+		"storage/sqlite":   {m + "/core", "modernc.org/sqlite", m + "/adapters/rest"},
+		"storage/sqlstore": {m + "/core", "database/sql", "github.com/jackc/pgx/v5/pgconn", m + "/storage/sqlite"},
+		"auth":             {m + "/core", m + "/queue/riverqueue"},
+		"transport/httpx":  {m + "/auth", m + "/storage/memlog"},
+		"queue/q":          {m, "github.com/riverqueue/river"},
+		"cmd/gw":           {m},
 	}
 	std := func(p string) bool { return !strings.Contains(strings.Split(p, "/")[0], ".") }
 	vs, err := check(m, pkgs, std, rules)
@@ -269,6 +281,8 @@ func TestCheckFindsViolations(t *testing.T) {
 		"core/tool/mcp -> github.com/mark3labs/mcp-go/server",
 		"queue/q -> " + m,
 		"storage/sqlite -> " + m + "/adapters/rest",
+		"storage/sqlstore -> " + m + "/storage/sqlite",
+		"storage/sqlstore -> github.com/jackc/pgx/v5/pgconn",
 		"transport/httpx -> " + m + "/storage/memlog",
 	}
 	if !slices.Equal(got, want) {

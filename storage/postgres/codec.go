@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/storage/sqlstore"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -42,48 +42,10 @@ func txts(ss []string) []string {
 
 // jsonColumn encodes v for a nullable JSONB column: a nil slice, map or
 // pointer is NULL; anything else (including an empty slice or map) is its
-// JSON text, so nil and empty survive a round trip distinctly.
-func jsonColumn(name string, v any) (any, error) {
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Slice, reflect.Map, reflect.Pointer, reflect.Interface:
-		if rv.IsNil() {
-			return nil, nil
-		}
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: encode %s: %w", name, err)
-	}
-	return string(noNULEscapes(b)), nil
-}
-
-// noNULEscapes replaces every \u0000 escape in the JSON text b (which JSONB
-// refuses) by \ufffd. encoding/json writes a NUL character only as \u0000
-// and never leaves invalid UTF-8, so nothing else needs fixing.
-func noNULEscapes(b []byte) []byte {
-	const nul, repl = `\u0000`, `\ufffd`
-	if !strings.Contains(string(b), nul) {
-		return b
-	}
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); i++ {
-		if b[i] != '\\' || i+1 == len(b) {
-			out = append(out, b[i])
-			continue
-		}
-		// An escape: \u0000 is replaced, any other (\\ included) is
-		// copied whole so its second byte is never read as a backslash.
-		if strings.HasPrefix(string(b[i:]), nul) {
-			out = append(out, repl...)
-			i += len(nul) - 1
-			continue
-		}
-		out = append(out, b[i], b[i+1])
-		i++
-	}
-	return out
-}
+// JSON text, so nil and empty survive a round trip distinctly (see
+// sqlstore.EncodeJSON, which also replaces the \u0000 escapes JSONB
+// refuses).
+func jsonColumn(name string, v any) (any, error) { return sqlstore.EncodeJSON(dialect, name, v) }
 
 // decodeJSON decodes a nullable JSONB column into dst; NULL leaves dst
 // untouched (nil).

@@ -69,6 +69,7 @@ import (
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/storage/migrate"
+	"github.com/agentgate/agentgate/storage/sqlstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -94,6 +95,13 @@ type Store struct {
 	pool  *pgxpool.Pool
 	t     target
 	group *grouper // group commit of run writes; see group.go
+
+	// The groups whose plain CRUD is the shared SQL of storage/sqlstore
+	// (sqlstore.go), on sql.
+	sql *sqlstore.DB
+	*serviceAccounts
+	*sessions
+	*idempotencyKeys
 }
 
 // target is a parsed connection string.
@@ -124,6 +132,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, err
 	}
 	st := &Store{pool: pool, t: t}
+	st.initShared()
 	st.startGrouper()
 	return st, nil
 }

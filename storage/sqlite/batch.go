@@ -69,6 +69,21 @@ func (w *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Resul
 	return st.ExecContext(ctx, args...)
 }
 
+// QueryContext queries rows in the batch transaction.
+func (w *wtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, temporary, err := w.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if temporary {
+		// The rows outlive nothing but the statement: query on the
+		// connection instead of closing a statement still in use.
+		st.Close()
+		return w.s.wc.QueryContext(ctx, q, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
 // QueryRowContext queries one row in the batch transaction.
 func (w *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	st, temporary, err := w.stmt(ctx, q)

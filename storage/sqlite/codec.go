@@ -4,8 +4,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"reflect"
-	"strings"
+
+	"github.com/agentgate/agentgate/storage/sqlstore"
 )
 
 // scanner is *sql.Row or *sql.Rows.
@@ -15,24 +15,9 @@ type scanner interface {
 
 // jsonColumn encodes v for a nullable JSON TEXT column: a nil slice, map or
 // pointer is NULL; anything else (including an empty slice or map) is its
-// JSON text, so nil and empty survive a round trip distinctly.
-func jsonColumn(name string, v any) (any, error) {
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Slice, reflect.Map, reflect.Pointer, reflect.Interface:
-		if rv.IsNil() {
-			return nil, nil
-		}
-	}
-	// Encoded straight into the string's own memory: json.Marshal's copy
-	// of its buffer and a conversion to string would be two more copies of
-	// a run's messages (megabytes for a large message).
-	var b strings.Builder
-	if err := json.NewEncoder(&b).Encode(v); err != nil {
-		return nil, fmt.Errorf("sqlite: encode %s: %w", name, err)
-	}
-	return strings.TrimSuffix(b.String(), "\n"), nil
-}
+// JSON text, so nil and empty survive a round trip distinctly (see
+// sqlstore.EncodeJSON).
+func jsonColumn(name string, v any) (any, error) { return sqlstore.EncodeJSON(dialect, name, v) }
 
 // decodeJSON decodes a nullable JSON TEXT column into dst; NULL leaves dst
 // untouched (nil).
@@ -47,9 +32,4 @@ func decodeJSON(name string, col sql.NullString, dst any) error {
 }
 
 // placeholders returns "?, ?, ..." for n values.
-func placeholders(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return strings.Repeat("?, ", n-1) + "?"
-}
+func placeholders(n int) string { return sqlstore.Placeholders(n) }

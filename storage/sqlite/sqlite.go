@@ -29,6 +29,7 @@ import (
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/storage/migrate"
+	"github.com/agentgate/agentgate/storage/sqlstore"
 	"github.com/google/uuid"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -70,6 +71,13 @@ type Store struct {
 	catchUp          atomic.Bool
 	commits          atomic.Uint64 // batches committed
 	checkpointerDone chan struct{}
+
+	// The groups whose plain CRUD is the shared SQL of storage/sqlstore
+	// (sqlstore.go), on sql.
+	sql *sqlstore.DB
+	*serviceAccounts
+	*sessions
+	*idempotencyKeys
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it
@@ -115,6 +123,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
 		}
 	}
+	s.initShared()
 	s.started = true
 	go s.writer()
 	if t.memory {
