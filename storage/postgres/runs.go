@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/storage/internal/runextra"
+	"github.com/agentgate/agentgate/storage/sqlstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -91,7 +92,7 @@ func runValues(r *core.Run) ([]any, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	if s, ok := extra.(string); ok {
-		extra = string(noNULEscapes([]byte(s)))
+		extra = sqlstore.NoNULEscapes(s)
 	}
 	return append(vals, txt(r.Error), txt(r.ErrorType), r.CancelRequested, r.Background,
 		r.EventCount, paused, r.CreatedAt, r.UpdatedAt, txt(r.LeaseOwner), r.LeaseUntil,
