@@ -1,0 +1,146 @@
+package agentgate
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/agentgate/agentgate/core/team"
+)
+
+// TeamConfig declares a team (core/team): a leader model and members —
+// agents (built-in or remote) or other teams, by id — in one of agno's
+// modes.
+type TeamConfig struct {
+	ID          string `yaml:"id"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// Model is the leader's model, a name under models: (optional in
+	// broadcast mode: the members' answers are then joined).
+	Model        string `yaml:"model"`
+	Instructions string `yaml:"instructions"`
+	// Members are agent ids (remote agents too) or team ids.
+	Members []string `yaml:"members"`
+	// Mode is coordinate (default), route, broadcast or tasks.
+	Mode string `yaml:"mode"`
+	// MaxParallel bounds the members a broadcast runs at once (default 4).
+	MaxParallel int `yaml:"max_parallel"`
+	// StreamMemberEvents forwards the members' events into the team's
+	// stream (default true; false: only each member's start and end).
+	StreamMemberEvents *bool `yaml:"stream_member_events"`
+	// OnMemberError is tell_leader (default: the leader sees the error as
+	// the delegation's result) or fail (the team's run ends in error).
+	OnMemberError string `yaml:"on_member_error"`
+	// MaxIterations bounds the tasks mode's iterations (default 10).
+	MaxIterations int `yaml:"max_iterations"`
+	// MaxTurns bounds the leader's model requests (default 10).
+	MaxTurns int `yaml:"max_turns"`
+}
+
+// validateTeams checks the teams: ids, modes, models, members (each an
+// agent or a team) and that no team contains itself through its members.
+// Errors name the team.
+func (c *Config) validateTeams() []error {
+	var errs []error
+	agents := c.agentIDs()
+	teams := map[string]*TeamConfig{}
+	for i := range c.Teams {
+		tc := &c.Teams[i]
+		where := fmt.Sprintf("teams[%d] (%s)", i, tc.ID)
+		switch {
+		case strings.TrimSpace(tc.ID) == "":
+			errs = append(errs, fmt.Errorf("teams[%d]: id is required", i))
+			continue
+		case teams[tc.ID] != nil:
+			errs = append(errs, fmt.Errorf("%s: id %q is used twice", where, tc.ID))
+			continue
+		case agents[tc.ID]:
+			errs = append(errs, fmt.Errorf("%s: id %q is an agent's too (members name agents and teams by id)", where, tc.ID))
+		}
+		teams[tc.ID] = tc
+	}
+	for i := range c.Teams {
+		tc := &c.Teams[i]
+		if teams[tc.ID] != tc {
+			continue
+		}
+		where := fmt.Sprintf("teams[%d] (%s)", i, tc.ID)
+		mode := team.Mode(tc.Mode)
+		if !mode.Valid() {
+			errs = append(errs, fmt.Errorf("%s: unknown mode %q (coordinate, route, broadcast or tasks)", where, tc.Mode))
+		}
+		switch {
+		case tc.Model == "" && mode != team.Broadcast:
+			errs = append(errs, fmt.Errorf("%s: model is required (the leader's; a name under models)", where))
+		case tc.Model != "":
+			if _, ok := c.Models[tc.Model]; !ok {
+				errs = append(errs, fmt.Errorf("%s: model %q is not declared under models", where, tc.Model))
+			}
+		}
+		if len(tc.Members) == 0 {
+			errs = append(errs, fmt.Errorf("%s: members is empty (list agent or team ids)", where))
+		}
+		seen := map[string]bool{}
+		for _, m := range tc.Members {
+			switch {
+			case seen[m]:
+				errs = append(errs, fmt.Errorf("%s: member %q is listed twice", where, m))
+			case m == tc.ID:
+				errs = append(errs, fmt.Errorf("%s: a team cannot be its own member", where))
+			case !agents[m] && teams[m] == nil:
+				errs = append(errs, fmt.Errorf("%s: unknown member %q (not an agent or a team id)", where, m))
+			}
+			seen[m] = true
+		}
+		switch tc.OnMemberError {
+		case "", team.TellLeader, team.Fail:
+		default:
+			errs = append(errs, fmt.Errorf("%s: on_member_error must be fail or tell_leader, not %q", where, tc.OnMemberError))
+		}
+		if tc.MaxParallel < 0 || tc.MaxIterations < 0 || tc.MaxTurns < 0 {
+			errs = append(errs, fmt.Errorf("%s: max_parallel, max_iterations and max_turns must not be negative (0 takes the default)", where))
+		}
+	}
+	// Cycles through nested teams (a team that is its own member is
+	// reported above).
+	const (
+		visiting = 1
+		done     = 2
+	)
+	mark := map[string]int{}
+	var visit func(id string, path []string) []string
+	visit = func(id string, path []string) []string {
+		switch mark[id] {
+		case visiting:
+			return append(path, id)
+		case done:
+			return nil
+		}
+		mark[id] = visiting
+		for _, m := range teams[id].Members {
+			if teams[m] != nil && m != id {
+				if cyc := visit(m, append(path, id)); cyc != nil {
+					return cyc
+				}
+			}
+		}
+		mark[id] = done
+		return nil
+	}
+	for i := range c.Teams {
+		id := c.Teams[i].ID
+		if teams[id] != &c.Teams[i] || mark[id] != 0 {
+			continue
+		}
+		if cyc := visit(id, nil); cyc != nil {
+			start := 0
+			for j, x := range cyc {
+				if x == cyc[len(cyc)-1] {
+					start = j
+					break
+				}
+			}
+			errs = append(errs, fmt.Errorf("teams: a cycle of nested teams: %s", strings.Join(cyc[start:], " -> ")))
+		}
+	}
+	return errs
+}
