@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+
 	"github.com/agentgate/agentgate/core/team"
 )
 
@@ -34,6 +37,38 @@ type TeamConfig struct {
 	MaxIterations int `yaml:"max_iterations"`
 	// MaxTurns bounds the leader's model requests (default 10).
 	MaxTurns int `yaml:"max_turns"`
+
+	// line is where the entry starts in the YAML (0: not from YAML).
+	line int
+}
+
+// UnmarshalYAML decodes the entry strictly and keeps its line, so that
+// validation errors name it.
+func (tc *TeamConfig) UnmarshalYAML(node ast.Node) error {
+	type plain TeamConfig
+	var p plain
+	if err := yaml.NodeToValue(node, &p, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		return err
+	}
+	*tc = TeamConfig(p)
+	if tok := node.GetToken(); tok != nil && tok.Position != nil {
+		tc.line = tok.Position.Line
+	}
+	return nil
+}
+
+// where names teams[i] in errors: its index, id and line.
+func (tc *TeamConfig) where(i int) string {
+	s := fmt.Sprintf("teams[%d]", i)
+	switch {
+	case tc.ID != "" && tc.line > 0:
+		s += fmt.Sprintf(" (%s, line %d)", tc.ID, tc.line)
+	case tc.ID != "":
+		s += " (" + tc.ID + ")"
+	case tc.line > 0:
+		s += fmt.Sprintf(" (line %d)", tc.line)
+	}
+	return s
 }
 
 // validateTeams checks the teams: ids, modes, models, members (each an
@@ -45,10 +80,10 @@ func (c *Config) validateTeams() []error {
 	teams := map[string]*TeamConfig{}
 	for i := range c.Teams {
 		tc := &c.Teams[i]
-		where := fmt.Sprintf("teams[%d] (%s)", i, tc.ID)
+		where := tc.where(i)
 		switch {
 		case strings.TrimSpace(tc.ID) == "":
-			errs = append(errs, fmt.Errorf("teams[%d]: id is required", i))
+			errs = append(errs, fmt.Errorf("%s: id is required", where))
 			continue
 		case teams[tc.ID] != nil:
 			errs = append(errs, fmt.Errorf("%s: id %q is used twice", where, tc.ID))
@@ -63,7 +98,7 @@ func (c *Config) validateTeams() []error {
 		if teams[tc.ID] != tc {
 			continue
 		}
-		where := fmt.Sprintf("teams[%d] (%s)", i, tc.ID)
+		where := tc.where(i)
 		mode := team.Mode(tc.Mode)
 		if !mode.Valid() {
 			errs = append(errs, fmt.Errorf("%s: unknown mode %q (coordinate, route, broadcast or tasks)", where, tc.Mode))
@@ -139,8 +174,17 @@ func (c *Config) validateTeams() []error {
 					break
 				}
 			}
-			errs = append(errs, fmt.Errorf("teams: a cycle of nested teams: %s", strings.Join(cyc[start:], " -> ")))
+			errs = append(errs, fmt.Errorf("%s: a cycle of nested teams: %s", teams[cyc[start]].where(indexOf(c.Teams, cyc[start])), strings.Join(cyc[start:], " -> ")))
 		}
 	}
 	return errs
+}
+
+func indexOf(teams []TeamConfig, id string) int {
+	for i := range teams {
+		if teams[i].ID == id {
+			return i
+		}
+	}
+	return -1
 }

@@ -14,21 +14,23 @@ const teamsBase = "models: {m: {provider: scripted}}\nagents: [{id: a, model: m}
 func TestTeamConfigValidation(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ teams, want string }{
-		{"teams: [{id: t, model: m, members: [a, ghost]}]", `teams[0] (t): unknown member "ghost"`},
-		{"teams: [{id: t, model: m, members: []}]", "teams[0] (t): members is empty"},
-		{"teams: [{id: t, model: m}]", "teams[0] (t): members is empty"},
-		{"teams: [{id: t, model: m, mode: vote, members: [a]}]", `teams[0] (t): unknown mode "vote"`},
-		{"teams: [{id: t, model: nope, members: [a]}]", `teams[0] (t): model "nope" is not declared`},
-		{"teams: [{id: t, members: [a]}]", "teams[0] (t): model is required"},
-		{"teams: [{id: t, model: m, members: [a], on_member_error: ignore}]", "teams[0] (t): on_member_error"},
-		{"teams: [{id: t, model: m, members: [a, a]}]", `teams[0] (t): member "a" is listed twice`},
-		{"teams: [{id: t, model: m, members: [t]}]", "teams[0] (t): a team cannot be its own member"},
-		{"teams: [{id: a, model: m, members: [b]}]", `teams[0] (a): id "a" is an agent's too`},
-		{"teams: [{id: t, model: m, members: [a]}, {id: t, model: m, members: [b]}]", `teams[1] (t): id "t" is used twice`},
-		{"teams: [{model: m, members: [a]}]", "teams[0]: id is required"},
+		{"teams: [{id: t, model: m, members: [a, ghost]}]", `teams[0] (t, line 3): unknown member "ghost"`},
+		{"teams: [{id: t, model: m, members: []}]", "teams[0] (t, line 3): members is empty"},
+		{"teams: [{id: t, model: m}]", "teams[0] (t, line 3): members is empty"},
+		{"teams: [{id: t, model: m, mode: vote, members: [a]}]", `teams[0] (t, line 3): unknown mode "vote"`},
+		{"teams: [{id: t, model: nope, members: [a]}]", `teams[0] (t, line 3): model "nope" is not declared`},
+		{"teams: [{id: t, members: [a]}]", "teams[0] (t, line 3): model is required"},
+		{"teams: [{id: t, model: m, members: [a], on_member_error: ignore}]", "teams[0] (t, line 3): on_member_error"},
+		{"teams: [{id: t, model: m, members: [a, a]}]", `teams[0] (t, line 3): member "a" is listed twice`},
+		{"teams: [{id: t, model: m, members: [t]}]", "teams[0] (t, line 3): a team cannot be its own member"},
+		{"teams: [{id: a, model: m, members: [b]}]", `teams[0] (a, line 3): id "a" is an agent's too`},
+		{"teams: [{id: t, model: m, members: [a]}, {id: t, model: m, members: [b]}]", `teams[1] (t, line 3): id "t" is used twice`},
+		{"teams: [{model: m, members: [a]}]", "teams[0] (line 3): id is required"},
 		{"teams: [{id: t, model: m, members: [a], max_parallel: -1}]", "must not be negative"},
 		{"teams: [{id: x, model: m, members: [y]}, {id: y, model: m, members: [z]}, {id: z, model: m, members: [a, x]}]",
-			"a cycle of nested teams: x -> y -> z -> x"},
+			"teams[0] (x, line 3): a cycle of nested teams: x -> y -> z -> x"},
+		{"teams:\n  - id: ok\n    model: m\n    members: [a]\n  - id: bad\n    model: m\n    members: [ghost]\n",
+			`teams[1] (bad, line 7): unknown member "ghost"`},
 	}
 	for _, c := range cases {
 		cfg, err := ParseConfig([]byte(teamsBase + c.teams))
