@@ -393,3 +393,44 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		t.Errorf("broadcast without a leader: %v", err)
 	}
 }
+
+// A paused member resumes the leader's loop in route and tasks modes too:
+// route answers with the member's reply, tasks completes the member's task.
+func TestPauseInRouteAndTasks(t *testing.T) {
+	t.Parallel()
+	route := newTeam(t, team.Config{ID: "r", Mode: team.Route,
+		Model: leader(scripted.Rule{ToolCalls: []scripted.Call{delegate("approver", "compute")}})}, "approver")
+	tasks := newTeam(t, team.Config{ID: "k", Mode: team.Tasks, Model: leader(scripted.Rule{
+		ToolCalls: []scripted.Call{
+			{Name: team.ToolCreateTask, Arguments: map[string]any{"title": "Compute", "assignee": "approver"}},
+			{Name: team.ToolExecuteTask, Arguments: map[string]any{"task_id": "task-1"}},
+		},
+		Reply: "tasks: {{tool_result}}",
+	})}, "approver")
+	eng := newEngine(t, hitlMember(t, "approver"), route, tasks)
+	ctx := context.Background()
+	for id, want := range map[string]string{"r": "rejected: not now", "k": "tasks: Created task-1 \"Compute\", assigned to approver.; rejected: not now"} {
+		run, evs := start(t, eng, id, "go", "")
+		end := last(evs)
+		if end.Event != "TeamRunPaused" || end.Requirements[0].MemberAgentID != "approver" {
+			t.Fatalf("%s: end = %+v", id, end)
+		}
+		no := false
+		_, after, err := eng.Continue(ctx, core.ContinueParams{RunID: run.RunID, Tools: []core.ToolExecution{{ToolCallID: end.Requirements[0].ToolExecution.ToolCallID, Confirmed: &no, ConfirmationNote: "not now"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := eng.Subscribe(ctx, run.RunID, after)
+		all := append(evs, collect(t, s)...)
+		checkFidelity(t, run, all)
+		if id == "k" {
+			up := find(all, core.EventTeamTaskUpdated, "")
+			if len(up) != 2 || up[1].TaskStatus != "completed" || up[1].TaskResult != "rejected: not now" {
+				t.Fatalf("task updates = %+v", up)
+			}
+		}
+		if c := last(all).Content; last(all).Event != "TeamRunCompleted" || c != want {
+			t.Fatalf("%s: content = %q, want %q (%v)", id, c, want, types(all))
+		}
+	}
+}
