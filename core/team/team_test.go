@@ -2,6 +2,7 @@ package team_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -432,5 +433,41 @@ func TestPauseInRouteAndTasks(t *testing.T) {
 		if c := last(all).Content; last(all).Event != "TeamRunCompleted" || c != want {
 			t.Fatalf("%s: content = %q, want %q (%v)", id, c, want, types(all))
 		}
+	}
+}
+
+func TestBroadcastMemberFailure(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 1)
+	tell := newTeam(t, team.Config{ID: "tell", Mode: team.Broadcast}, "broken", "w")
+	fail := newTeam(t, team.Config{ID: "fail", Mode: team.Broadcast, OnMemberError: team.Fail}, "broken", "slow")
+	// broken fails once slow is running.
+	broken := &funcAgent{id: "broken", fn: func(ctx context.Context, x *core.Execution) (*core.Outcome, error) {
+		if x.Message == "wait" {
+			<-started
+		}
+		return nil, &core.AgentError{Type: "model_error", Err: errors.New("the model is down")}
+	}}
+	eng := newEngine(t, broken, echoMember(t, "w"), blockingMember("slow", started), tell, fail)
+
+	run, evs := start(t, eng, "tell", "x", "")
+	checkFidelity(t, run, evs)
+	if c := last(evs).Content; c != "Agent broken: Error: member broken failed: the model is down\n\nAgent w: w says: x" {
+		t.Fatalf("tell_leader: content = %q", c)
+	}
+	// fail: the failing member ends the team, and the team's other running
+	// member is cancelled.
+	run, evs = start(t, eng, "fail", "wait", "")
+	checkFidelity(t, run, evs)
+	if end := last(evs); end.Event != "TeamRunError" || !strings.Contains(end.Content, "member broken failed") {
+		t.Fatalf("fail: %+v (%v)", end, types(evs))
+	}
+	kids, _ := eng.List(context.Background(), core.ListRunsParams{ParentRunID: run.RunID})
+	status := map[string]core.RunStatus{}
+	for _, k := range kids {
+		status[k.AgentID] = k.Status
+	}
+	if status["broken"] != core.RunError || status["slow"] != core.RunCancelled {
+		t.Fatalf("fail: members = %v", status)
 	}
 }
