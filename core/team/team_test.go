@@ -471,3 +471,47 @@ func TestBroadcastMemberFailure(t *testing.T) {
 		t.Fatalf("fail: members = %v", status)
 	}
 }
+
+// Members see the team's session state; a nested team's state comes back
+// into the team's and is saved on the session.
+func TestSessionStateIsShared(t *testing.T) {
+	t.Parallel()
+	reader := &funcAgent{id: "reader", fn: func(_ context.Context, x *core.Execution) (*core.Outcome, error) {
+		topic, _ := x.SessionState["topic"].(string)
+		return &core.Outcome{Content: "topic is " + topic}, nil
+	}}
+	// inner is a Go team that adds to the state it is given.
+	inner := &funcAgent{id: "inner", fn: func(_ context.Context, x *core.Execution) (*core.Outcome, error) {
+		st := map[string]any{"inner_saw": x.SessionState["topic"]}
+		return &core.Outcome{Content: "inner done", SessionState: st}, nil
+	}}
+	tm, err := team.New(team.Config{ID: "st", Mode: team.Broadcast, MaxParallel: 1,
+		Members: []team.Member{{ID: "reader"}, {Kind: core.KindTeam, ID: "inner"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := newEngine(t, reader, &kindAgent{Agent: inner, kind: core.KindTeam}, tm)
+	sess := seedSession(t, eng, map[string]any{"topic": "teams"})
+	run, evs := start(t, eng, "st", "x", sess)
+	checkFidelity(t, run, evs)
+	end := last(evs)
+	if end.Content != "reader: topic is teams\n\ninner: inner done" || end.SessionState["topic"] != "teams" || end.SessionState["inner_saw"] != "teams" {
+		t.Fatalf("end = %q %v", end.Content, end.SessionState)
+	}
+	s, err := eng.GetSession(context.Background(), sess)
+	if err != nil || s.SessionState["inner_saw"] != "teams" {
+		t.Fatalf("session = %+v, %v", s, err)
+	}
+}
+
+// kindAgent registers an agent under another kind.
+type kindAgent struct {
+	core.Agent
+	kind core.Kind
+}
+
+func (k *kindAgent) Info() core.AgentInfo {
+	i := k.Agent.Info()
+	i.Kind = k.kind
+	return i
+}
