@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -47,7 +48,10 @@ func (a *Agent) stream(ctx context.Context, build func(context.Context) (*http.R
 	defer timer.Stop()
 	resp, err := a.client.Do(req)
 	if err != nil {
-		if silent.Load() && ctx.Err() == nil {
+		// The timer or the client's own header timeout (the same bound)
+		// may fire first: either way the remote did not answer in time.
+		var ne net.Error
+		if ctx.Err() == nil && (silent.Load() || (errors.As(err, &ne) && ne.Timeout())) {
 			return fmt.Errorf("no answer from the remote in %s", a.cfg.Timeout)
 		}
 		return err
