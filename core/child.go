@@ -57,7 +57,12 @@ func (e *Engine) runChild(ctx context.Context, parent *Run, emit func(context.Co
 	now := e.now()
 	var child *Run
 	var resume *PausedState
+	// created reports the child's first write: made off the child's path
+	// (its events need not wait for it), and waited for before its end is
+	// stored.
+	created := make(chan error, 1)
 	if p.RunID != "" {
+		created <- nil
 		child, err = e.store.GetRun(ctx, p.RunID)
 		if errors.Is(err, ErrNotFound) {
 			return nil, Errorf(CodeNotFound, "child run %q not found", p.RunID)
@@ -94,9 +99,8 @@ func (e *Engine) runChild(ctx context.Context, parent *Run, emit func(context.Co
 			// A step's executor (and what it runs) belongs to the workflow.
 			child.WorkflowID, child.WorkflowName = parent.WorkflowID, parent.WorkflowName
 		}
-		if err := e.store.CreateRun(ctx, child); err != nil {
-			return nil, fmt.Errorf("create child run: %w", err)
-		}
+		first := *child
+		go func() { created <- e.store.CreateRun(bg, &first) }()
 	}
 	kind := child.Kind()
 	cemit := func(ctx context.Context, ev Event) error {
@@ -114,7 +118,7 @@ func (e *Engine) runChild(ctx context.Context, parent *Run, emit func(context.Co
 		start = Event{Event: EventRunContinued}
 	}
 	if err := cemit(bg, start); err != nil {
-		return e.endChild(bg, child, cemit, nil, err)
+		return e.endChild(bg, child, created, cemit, nil, err)
 	}
 	snapshot := *child
 	out, xerr := e.safeExecute(ctx, a, &Execution{
@@ -124,13 +128,13 @@ func (e *Engine) runChild(ctx context.Context, parent *Run, emit func(context.Co
 	if xerr == nil && ctx.Err() != nil {
 		xerr = ctx.Err()
 	}
-	return e.endChild(bg, child, cemit, out, xerr)
+	return e.endChild(bg, child, created, cemit, out, xerr)
 }
 
 // endChild stores the child's end and appends its ending event; it returns
 // the child as it ended. Only a failure to store or append is an error: a
 // child that failed is a child run in ERROR.
-func (e *Engine) endChild(ctx context.Context, child *Run, emit func(context.Context, Event) error, out *Outcome, xerr error) (*Run, error) {
+func (e *Engine) endChild(ctx context.Context, child *Run, created <-chan error, emit func(context.Context, Event) error, out *Outcome, xerr error) (*Run, error) {
 	var ev Event
 	switch {
 	case xerr != nil && (errors.Is(xerr, context.Canceled) || errors.Is(xerr, context.DeadlineExceeded)):
@@ -153,6 +157,9 @@ func (e *Engine) endChild(ctx context.Context, child *Run, emit func(context.Con
 		ev = applyCompleted(child, out)
 	}
 	child.UpdatedAt = e.now()
+	if err := <-created; err != nil {
+		return nil, fmt.Errorf("create child run %s: %w", child.RunID, err)
+	}
 	if err := e.store.UpdateRun(ctx, child, UpdateRunParams{IfStatus: []RunStatus{RunRunning}}); err != nil {
 		return nil, fmt.Errorf("store child run %s: %w", child.RunID, err)
 	}

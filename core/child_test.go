@@ -41,8 +41,8 @@ func (f *fanTeam) Execute(ctx context.Context, x *core.Execution) (*core.Outcome
 		if err != nil {
 			return nil, err
 		}
-		if out := f.collect(child, &st); out != nil {
-			return out, nil
+		if paused := f.collect(child, &st); paused != nil {
+			return f.pause(paused, &st), nil
 		}
 	} else {
 		todo = f.members
@@ -50,7 +50,7 @@ func (f *fanTeam) Execute(ctx context.Context, x *core.Execution) (*core.Outcome
 	var (
 		mu     sync.Mutex
 		wg     sync.WaitGroup
-		paused *core.Outcome
+		paused *core.Run
 		ferr   error
 	)
 	for _, m := range todo {
@@ -64,8 +64,8 @@ func (f *fanTeam) Execute(ctx context.Context, x *core.Execution) (*core.Outcome
 				ferr = err
 				return
 			}
-			if out := f.collect(child, &st); out != nil {
-				paused = out
+			if p := f.collect(child, &st); p != nil {
+				paused = p
 			}
 		}()
 	}
@@ -74,7 +74,7 @@ func (f *fanTeam) Execute(ctx context.Context, x *core.Execution) (*core.Outcome
 		return nil, ferr
 	}
 	if paused != nil {
-		return paused, nil
+		return f.pause(paused, &st), nil // once every member's answer is in st
 	}
 	content := ""
 	for _, m := range f.members {
@@ -87,13 +87,17 @@ func (f *fanTeam) Execute(ctx context.Context, x *core.Execution) (*core.Outcome
 	return &core.Outcome{Content: content, SessionState: state}, nil
 }
 
-// collect records a member's answer, or returns the team's pause when the
-// member paused.
-func (f *fanTeam) collect(child *core.Run, st *fanState) *core.Outcome {
+// collect records a member's answer, or returns the member when it paused.
+func (f *fanTeam) collect(child *core.Run, st *fanState) *core.Run {
 	if child.Status != core.RunPaused {
 		st.Answers[child.AgentID] = child.Content + string(child.Status)
 		return nil
 	}
+	return child
+}
+
+// pause is the team's pause on its paused member child.
+func (f *fanTeam) pause(child *core.Run, st *fanState) *core.Outcome {
 	st.Paused, st.Member = child.RunID, child.AgentID
 	b, _ := json.Marshal(st)
 	reqs := make([]core.RunRequirement, len(child.Requirements))
