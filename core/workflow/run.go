@@ -66,8 +66,8 @@ type runner struct {
 
 	mu       sync.Mutex
 	st       state
-	outputs  map[string]StepResult      // by step name, for expressions and functions
-	resuming map[string]pausedStep      // by key: the pauses this continue answers
+	outputs  map[string]StepResult         // by step name, for expressions and functions
+	resuming map[string]pausedStep         // by key: the pauses this continue answers
 	decided  map[string]core.ToolExecution // the engine-applied decisions, by tool_call_id
 	pending  []core.ToolExecution
 	reqs     []core.RunRequirement
