@@ -74,6 +74,8 @@ type Config struct {
 	// HTTPTools are tools that call an HTTP API, by tool name.
 	HTTPTools map[string]HTTPToolConfig `yaml:"http_tools"`
 	Agents    []AgentConfig             `yaml:"agents"`
+	// Workflows are agno-style workflows over the agents (and teams).
+	Workflows []WorkflowConfig `yaml:"workflows"`
 	// Tuning holds internal knobs: leave them out (see TuningConfig).
 	Tuning TuningConfig `yaml:"tuning"`
 
@@ -739,6 +741,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.validateWorkflows()...)
 	return errors.Join(errs...)
 }
 
