@@ -1,6 +1,8 @@
 package agentgate
 
 import (
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -103,6 +105,32 @@ func TestEmbeddedConfigHasTheDemoWorkflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(cfg.Workflows) != 1 || cfg.Workflows[0].ID != "content-pipeline" {
+		t.Fatalf("workflows = %+v", cfg.Workflows)
+	}
+}
+
+// TestReadmeWorkflowSnippet: the README's workflow example is a valid
+// config over the embedded default's agents.
+func TestReadmeWorkflowSnippet(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)## Workflows\n.*?```yaml\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("no yaml block under \"Workflows\" in README.md")
+	}
+	base := "models: {demo: {provider: scripted}}\nagents: [{id: assistant, model: demo}]\n"
+	cfg, err := ParseConfig(append([]byte(base), m[1]...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Workflows) != 1 || len(cfg.Workflows[0].Steps) != 5 {
 		t.Fatalf("workflows = %+v", cfg.Workflows)
 	}
 }
