@@ -30,7 +30,9 @@ type WorkflowStepConfig struct {
 	Description string `yaml:"description"`
 	Type        string `yaml:"type"`
 	Agent       string `yaml:"agent"`
-	Team        string `yaml:"team"`
+	// Team is a team step's target. Agent on a router instead of a
+	// selector: the agent picks the choice.
+	Team string `yaml:"team"`
 	// Function is a built-in workflow function: echo or join.
 	Function string `yaml:"function"`
 	// Input is a string expression for the step's input (default: the

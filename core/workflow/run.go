@@ -358,7 +358,15 @@ func (r *runner) router(ctx context.Context, n *node, scope, k, in string) (*Ste
 	r.mu.Unlock()
 	if !ok {
 		var err error
-		if names, err = n.sel.Choices(r.env(in, iterationOf(scope), nil)); err != nil {
+		if n.sel != nil {
+			names, err = n.sel.Choices(r.env(in, iterationOf(scope), nil))
+		} else {
+			names, err = r.askRouter(ctx, n, in)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			return r.failComposite(ctx, n, k, in, err)
 		}
 		for _, name := range names {
@@ -467,3 +475,42 @@ func (r *runner) previous() map[string]StepResult {
 
 // sortedKeys is for stable messages.
 func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
+
+// askRouter asks a router's agent which choice fits in: the first choice
+// name its answer mentions (the earliest in the answer).
+func (r *runner) askRouter(ctx context.Context, n *node, in string) ([]string, error) {
+	if r.x.RunChild == nil {
+		return nil, errors.New("workflow: executed outside the engine (no RunChild)")
+	}
+	var b strings.Builder
+	b.WriteString("Choose the one route that fits the input below. Answer with the route's name only.\n\nRoutes:\n")
+	for _, c := range n.choices {
+		fmt.Fprintf(&b, "- %s", c.Name)
+		if c.Description != "" {
+			fmt.Fprintf(&b, ": %s", c.Description)
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("\nInput:\n")
+	b.WriteString(in)
+	i := n.index
+	child, err := r.x.RunChild(ctx, core.ChildParams{Kind: core.KindAgent, ID: n.Agent, Message: b.String(),
+		StepID: n.id, StepName: n.Name, StepIndex: &i, SessionState: r.x.SessionState})
+	if err != nil {
+		return nil, err
+	}
+	if child.Status != core.RunCompleted {
+		return nil, fmt.Errorf("router agent %s ended %s: %s", n.Agent, child.Status, child.Error)
+	}
+	answer := strings.ToLower(child.Content)
+	best, at := "", -1
+	for _, c := range n.choices {
+		if j := strings.Index(answer, strings.ToLower(c.Name)); j >= 0 && (at < 0 || j < at || (j == at && len(c.Name) > len(best))) {
+			best, at = c.Name, j
+		}
+	}
+	if best == "" {
+		return nil, fmt.Errorf("router agent %s named no route in its answer %q", n.Agent, child.Content)
+	}
+	return []string{best}, nil
+}

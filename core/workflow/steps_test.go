@@ -258,3 +258,35 @@ func TestCancelMidStep(t *testing.T) {
 		t.Fatalf("a cancelled step is not a step error: %v", own(evs))
 	}
 }
+
+func TestRouterAskingAnAgent(t *testing.T) {
+	t.Parallel()
+	w := build(t, workflow.Definition{ID: "ask", Steps: []workflow.Step{
+		{Name: "pick", Type: workflow.TypeRouter, Agent: "chooser",
+			Choices: []workflow.Step{{Name: "coder", Agent: "coder", Description: "writes code"}, {Name: "writer", Func: upper}}},
+	}})
+	eng := engine(t, replyAgent(t, "chooser", "Writer fits best (not coder)."), replyAgent(t, "coder", "code"), w)
+	_, evs := runWorkflow(t, eng, "ask", "a poem")
+	end := last(evs)
+	if end.Event != core.EventWorkflowCompleted || end.Content != "A POEM" {
+		t.Fatalf("end = %s %q", end.Event, end.Content)
+	}
+	var asked bool
+	for _, e := range evs {
+		asked = asked || (e.Forwarded() && e.AgentID == "chooser" && e.Event == core.EventRunCompleted)
+		if e.Event == core.EventRouterExecutionStarted && !slices.Equal(e.SelectedSteps, []string{"writer"}) {
+			t.Fatalf("selected %v", e.SelectedSteps)
+		}
+	}
+	if !asked {
+		t.Fatalf("the router's agent did not run: %v", names(evs))
+	}
+	w2 := build(t, workflow.Definition{ID: "vague", Steps: []workflow.Step{
+		{Name: "pick", Type: workflow.TypeRouter, Agent: "vague", Choices: []workflow.Step{{Name: "coder", Func: upper}}},
+	}})
+	eng = engine(t, replyAgent(t, "vague", "no idea"), w2)
+	_, evs = runWorkflow(t, eng, "vague", "x")
+	if end := last(evs); end.Event != core.EventWorkflowError || !strings.Contains(end.Content, "named no route") {
+		t.Fatalf("vague router: %+v", end)
+	}
+}

@@ -129,7 +129,10 @@ type Step struct {
 	MaxIterations int
 	EndCondition  string
 	// Selector is a router's expression giving the name of one of its
-	// Choices (or a list of names, run in order).
+	// Choices (or a list of names, run in order). Instead of a selector,
+	// a router may set Agent: that agent is asked, with the choices'
+	// names and descriptions, which one fits the input; the first
+	// choice name its answer contains is run.
 	Selector string
 	Choices  []Step
 }
@@ -306,7 +309,14 @@ func (n *node) compile(opts Options, errs *[]error) {
 			n.fail(errs, "a router needs choices (its routes)")
 		}
 		n.choices = compileList(n.Choices, n.id, sub, opts, errs)
-		if n.sel = n.expr(n.Selector, choiceExpr, errs); n.sel != nil {
+		if n.Agent != "" || n.Team != "" || n.Func != nil {
+			if n.Selector != "" || n.Team != "" || n.Func != nil {
+				n.fail(errs, "a router selects with a selector expression or an agent, not both (nor a team or function)")
+			}
+			if opts.Known != nil && n.Agent != "" && !opts.Known(core.KindAgent, n.Agent) {
+				n.fail(errs, "agent %q is not declared", n.Agent)
+			}
+		} else if n.sel = n.expr(n.Selector, choiceExpr, errs); n.sel != nil {
 			for _, name := range n.sel.literalChoices() {
 				if n.choice(name) == nil {
 					n.fail(errs, "the selector names %q, which is not one of its choices", name)

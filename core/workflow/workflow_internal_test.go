@@ -32,6 +32,8 @@ func TestNewRefusesBadDefinitions(t *testing.T) {
 		{"bad on_error", Step{Name: "s", Agent: "ok", OnError: "explode"}, "on_error must be"},
 		{"user input without schema", Step{Name: "s", Agent: "ok", RequiresUserInput: true}, "needs a user_input_schema"},
 		{"bad loop end", Step{Name: "l", Type: TypeLoop, EndCondition: "((", Steps: []Step{{Name: "a", Agent: "ok"}}}, "step l: invalid expression"},
+		{"router with selector and agent", Step{Name: "r", Type: TypeRouter, Selector: `"a"`, Agent: "ok", Choices: []Step{{Name: "a", Agent: "ok"}}}, "not both"},
+		{"router with unknown agent", Step{Name: "r", Type: TypeRouter, Agent: "ghost", Choices: []Step{{Name: "a", Agent: "ok"}}}, `agent "ghost" is not declared`},
 		{"bad input", Step{Name: "s", Agent: "ok", Input: "1 + 1"}, "invalid expression"},
 	}
 	for _, c := range cases {
