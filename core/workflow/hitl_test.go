@@ -44,7 +44,8 @@ func TestStepConfirmationPausesAndContinues(t *testing.T) {
 			paused = e
 		}
 	}
-	if !paused.RequiresConfirmation || paused.ConfirmationMessage != "Publish it?" || !paused.RequiresUserInput || len(paused.UserInputSchema) != 1 {
+	if !paused.RequiresConfirmation || paused.ConfirmationMessage != "Publish it?" || !paused.RequiresUserInput || len(paused.UserInputSchema) != 1 ||
+		paused.PausedStepName != "publish" || paused.PausedStepIndex == nil || len(stepReqs(t, paused)) != 1 {
 		t.Fatalf("StepPaused = %+v", paused)
 	}
 	reqs := stepReqs(t, end)

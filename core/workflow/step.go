@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -165,9 +166,12 @@ func (r *runner) pauseForHuman(ctx context.Context, n *node, k string) error {
 		RequiresConfirmation: n.RequiresConfirmation, ConfirmationMessage: n.ConfirmationMessage,
 		RequiresUserInput: n.RequiresUserInput, UserInputMessage: n.UserInputMessage,
 		UserInputSchema: append([]core.UserInputField(nil), n.UserInputSchema...)}
+	sj, _ := json.Marshal([]StepRequirement{req})
+	idx := n.index
 	if err := r.emit(ctx, n, core.Event{Event: core.EventStepPaused,
 		RequiresConfirmation: n.RequiresConfirmation, ConfirmationMessage: n.ConfirmationMessage,
 		RequiresUserInput: n.RequiresUserInput, UserInputMessage: n.UserInputMessage, UserInputSchema: req.UserInputSchema,
+		PausedStepIndex: &idx, PausedStepName: n.Name, StepRequirements: sj,
 	}); err != nil {
 		return err
 	}
