@@ -86,7 +86,13 @@ func (c *Config) validateWorkflows() []error {
 			}})
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("workflows[%d]: %w", i, err))
+			list := []error{err}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				list = j.Unwrap()
+			}
+			for _, e := range list {
+				errs = append(errs, fmt.Errorf("workflows[%d]: %w", i, e))
+			}
 		}
 	}
 	return errs
