@@ -76,6 +76,8 @@ type Config struct {
 	Agents    []AgentConfig             `yaml:"agents"`
 	// Teams are teams of agents and other teams (see TeamConfig).
 	Teams []TeamConfig `yaml:"teams"`
+	// Workflows are agno-style workflows over the agents (and teams).
+	Workflows []WorkflowConfig `yaml:"workflows"`
 	// Tuning holds internal knobs: leave them out (see TuningConfig).
 	Tuning TuningConfig `yaml:"tuning"`
 
@@ -742,6 +744,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.validateWorkflows()...)
 	return errors.Join(errs...)
 }
 

@@ -143,6 +143,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		_ = g.closeBackends()
 		return nil, err
 	}
+	if err := g.buildWorkflows(); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
 	g.srv = httptransport.New(httptransport.Config{
 		BodyLimit: cfg.HTTP.BodyLimit, HeartbeatInterval: cfg.HTTP.Heartbeat, Logger: logger,
 		Auth: authn, Limiter: auth.NewLimiter(auth.LimiterConfig{RPS: cfg.Auth.RateLimit.RPS, Burst: cfg.Auth.RateLimit.Burst}),

@@ -111,6 +111,10 @@ type Outcome struct {
 	// they are not simply Paused.Pending (a team whose member paused names
 	// the member on each); nil: one per pending tool call.
 	Requirements []RunRequirement
+	// PausedStep, with Paused, is a workflow's pause: its
+	// PausedStepIndex, PausedStepName and StepRequirements go on the
+	// WorkflowPaused event.
+	PausedStep *Event
 }
 
 // AgentError lets an agent name the error_type of the RunError it causes.

@@ -212,8 +212,12 @@ func (e *Engine) applyPaused(run *Run, out *Outcome) Event {
 	if out.StepResults != nil {
 		run.StepResults = out.StepResults
 	}
-	return Event{Event: EventRunPaused, Tools: out.Paused.Pending, Requirements: run.Requirements,
+	ev := Event{Event: EventRunPaused, Tools: out.Paused.Pending, Requirements: run.Requirements,
 		StepResults: out.StepResults}
+	if p := out.PausedStep; p != nil {
+		ev.PausedStepIndex, ev.PausedStepName, ev.StepRequirements = p.PausedStepIndex, p.PausedStepName, p.StepRequirements
+	}
+	return ev
 }
 
 // stamp fills ev's ids from run (an event of run's own).

@@ -270,4 +270,13 @@ type Event struct {
 	PausedStepIndex  *int            `json:"paused_step_index,omitempty"`
 	PausedStepName   string          `json:"paused_step_name,omitempty"`
 	StepRequirements json.RawMessage `json:"step_requirements,omitempty"`
+	// workflow: StepPaused's human-in-the-loop request, a condition's
+	// result and a router's selection.
+	RequiresConfirmation bool             `json:"requires_confirmation,omitempty"`
+	ConfirmationMessage  string           `json:"confirmation_message,omitempty"`
+	RequiresUserInput    bool             `json:"requires_user_input,omitempty"`
+	UserInputMessage     string           `json:"user_input_message,omitempty"`
+	UserInputSchema      []UserInputField `json:"user_input_schema,omitempty"`
+	ConditionResult      *bool            `json:"condition_result,omitempty"`
+	SelectedSteps        []string         `json:"selected_steps,omitempty"`
 }
