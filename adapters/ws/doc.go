@@ -22,10 +22,24 @@
 // first one started instead of starting another; the key with a different
 // request is an error frame of code invalid.
 //
-// subscribe, continue and cancel also accept "agent_id" and "session_id";
-// when given they must match the run (as in the REST paths). "tools" has the
-// shape of REST /continue: the paused tool executions as RunPaused carried
-// them, each with "confirmed" and an optional "confirmation_note".
+// start names exactly one of "agent_id", "team_id" and "workflow_id": a
+// team's or workflow's run streams its own events (TeamRunStarted…,
+// WorkflowStarted, StepStarted…) and its members' (labelled with
+// parent_run_id), and its ack names team_id or workflow_id instead of
+// agent_id.
+//
+// subscribe, continue and cancel also accept "agent_id", "team_id",
+// "workflow_id" and "session_id"; when given they must match the run (as in
+// the REST paths). "tools" has the shape of REST /continue: the paused tool
+// executions as RunPaused carried them, each with "confirmed" and an
+// optional "confirmation_note". A team or workflow paused by a member may
+// instead be continued with "requirements": the requirements its
+// TeamRunPaused (or WorkflowPaused) carried, each with "confirmation" true
+// or false (and "confirmation_note", or "external_execution_result").
+//
+// Scopes: actions on an agent's run need agents:<id>:run (policy
+// operations ws:start, ws:subscribe…), on a team's teams:<id>:run
+// (ws:start:team…), on a workflow's workflows:<id>:run (ws:start:workflow…).
 //
 // # Server frames
 //

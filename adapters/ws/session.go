@@ -107,7 +107,7 @@ func (s *session) handle(ctx context.Context, b []byte) {
 	case ActionAuthenticate:
 		err = s.authenticate(actx, &f)
 	case ActionPing:
-		if err = s.authorize(actx, ActionPing, ""); err == nil {
+		if err = s.authorize(actx, ActionPing, core.Ref{}); err == nil {
 			s.reply(ctx, RenderPong(f.ID))
 		}
 	case ActionStart:
@@ -143,13 +143,13 @@ func (s *session) recheck(ctx context.Context) error {
 }
 
 // authorize asks the policy whether the socket's principal may do action
-// on the agent.
-func (s *session) authorize(ctx context.Context, a Action, agentID string) error {
-	return s.h.policy.Authorize(auth.WithPrincipal(ctx, s.principal), a.OperationID(), agentID)
+// on the runnable (an empty ref: an agent, or the action as a whole).
+func (s *session) authorize(ctx context.Context, a Action, ref core.Ref) error {
+	return s.h.policy.Authorize(auth.WithPrincipal(ctx, s.principal), a.OperationIDFor(ref.Kind), ref.ID)
 }
 
 func (s *session) authenticate(ctx context.Context, f *ClientFrame) error {
-	if err := s.authorize(ctx, ActionAuthenticate, ""); err != nil {
+	if err := s.authorize(ctx, ActionAuthenticate, core.Ref{}); err != nil {
 		return err
 	}
 	var p *auth.Principal
@@ -178,7 +178,8 @@ func (s *session) authenticate(ctx context.Context, f *ClientFrame) error {
 // start, subscribe and continue take the socket's ctx (the pump they
 // start lives as long as it) and the action's actx (bounded engine calls).
 func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
-	if err := s.authorize(actx, ActionStart, f.AgentID); err != nil {
+	ref := f.Ref()
+	if err := s.authorize(actx, ActionStart, ref); err != nil {
 		return err
 	}
 	p := s.principal
@@ -193,15 +194,15 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 	// The run's own stream is fed by its executor, so trimming never
 	// refuses it (core.Engine.StartStream).
 	run, stream, err := s.h.eng.StartStream(actx, core.StartParams{
-		AgentID: f.AgentID, Message: f.Message, SessionID: f.SessionID,
+		AgentID: f.AgentID, TeamID: f.TeamID, WorkflowID: f.WorkflowID, Message: f.Message, SessionID: f.SessionID,
 		UserID: owned.UserID(f.UserID), Background: f.Background,
 		IdempotencyKey: f.IdempotencyKey, IdempotencyScope: p.Owner(),
 	})
 	if err != nil {
 		return err
 	}
-	ack := Ack{ID: f.ID, Action: ActionStart, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
-		Status: run.Status, Background: f.Background}
+	ack := ackOf(f.ID, ActionStart, run)
+	ack.Background = f.Background
 	return s.follow(ctx, f, run.RunID, -1, stream, !f.Background, ack)
 }
 
@@ -209,19 +210,19 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 // with action: credentials first (an anonymous caller learns nothing about
 // runs), then the run (not found also when it belongs to another user or
 // does not match the frame's agent_id or session_id), then the scope on
-// the run's agent.
+// the run's runnable.
 func (s *session) runOf(ctx context.Context, a Action, f *ClientFrame) (*core.Run, error) {
-	if err := s.authorize(ctx, a, ""); core.CodeOf(err) == core.CodeUnauthorized {
+	if err := s.authorize(ctx, a, core.Ref{}); core.CodeOf(err) == core.CodeUnauthorized {
 		return nil, err
 	}
 	run, err := s.principal.Owned(s.h.eng).Run(ctx, f.RunID)
 	if err != nil {
 		return nil, err
 	}
-	if (f.AgentID != "" && run.AgentID != f.AgentID) || (f.SessionID != "" && run.SessionID != f.SessionID) {
+	if !f.matches(run) {
 		return nil, core.Errorf(core.CodeNotFound, "run %q not found", f.RunID)
 	}
-	if err := s.authorize(ctx, a, run.AgentID); err != nil {
+	if err := s.authorize(ctx, a, run.Ref()); err != nil {
 		return nil, err
 	}
 	return run, nil
@@ -236,8 +237,8 @@ func (s *session) subscribe(ctx, actx context.Context, f *ClientFrame) error {
 		return err
 	}
 	after := f.LastEventIndex
-	ack := Ack{ID: f.ID, Action: ActionSubscribe, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
-		Status: run.Status, LastEventIndex: &after}
+	ack := ackOf(f.ID, ActionSubscribe, run)
+	ack.LastEventIndex = &after
 	return s.follow(ctx, f, run.RunID, after, nil, false, ack)
 }
 
@@ -252,8 +253,8 @@ func (s *session) continueRun(ctx, actx context.Context, f *ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	ack := Ack{ID: f.ID, Action: ActionContinue, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
-		Status: run.Status, LastEventIndex: &pausedAt, Background: f.Background}
+	ack := ackOf(f.ID, ActionContinue, run)
+	ack.LastEventIndex, ack.Background = &pausedAt, f.Background
 	return s.follow(ctx, f, run.RunID, pausedAt, stream, !f.Background, ack)
 }
 
@@ -265,7 +266,7 @@ func (s *session) cancelRun(ctx context.Context, f *ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	s.reply(ctx, RenderAck(Ack{ID: f.ID, Action: ActionCancel, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID, Status: run.Status}))
+	s.reply(ctx, RenderAck(ackOf(f.ID, ActionCancel, run)))
 	return nil
 }
 

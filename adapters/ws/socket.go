@@ -118,9 +118,7 @@ func Register(app *fiber.App, eng *core.Engine, cfg Config) *Handler {
 	// The table declares the entries; the actions the dispatcher knows
 	// are what is served (auth.Policy.CheckCoverage compares them).
 	h.policy.Declare(Operations()...)
-	for _, a := range Actions() {
-		h.policy.Served(a.OperationID())
-	}
+	h.policy.Served(OperationIDs()...)
 	app.Get(Path, h.upgrade, websocket.New(h.serve, websocket.Config{
 		ReadBufferSize:  cfg.ReadBufferSize,
 		WriteBufferSize: cfg.WriteBufferSize,
