@@ -34,6 +34,8 @@ const maxAuthFailures = 5
 type session struct {
 	h   *Handler
 	out outbox
+	// agno: the socket speaks agno's workflow protocol (AgnoPath).
+	agno bool
 
 	// principal and authFailures are used by the reader goroutine only.
 	principal    *auth.Principal
@@ -65,6 +67,10 @@ type follow struct {
 	action Action
 	cancel context.CancelFunc
 	done   chan struct{}
+	// frames renders one event (default: RenderEvent); failed renders the
+	// error that ends the follow (default: an error frame naming it).
+	frames func(ev *core.Event) [][]byte
+	failed func(err error) []byte
 }
 
 func newSession(h *Handler, out outbox, p *auth.Principal) *session {
@@ -83,6 +89,10 @@ func (s *session) reply(ctx context.Context, frame []byte) { s.out.send(ctx, fra
 
 // handle answers one client text frame. ctx is the socket's.
 func (s *session) handle(ctx context.Context, b []byte) {
+	if s.agno {
+		s.handleAgno(ctx, b)
+		return
+	}
 	f, err := ParseClientFrame(b)
 	if err != nil {
 		s.reply(ctx, RenderError(f.ID, f.Action, "", err))
@@ -149,8 +159,28 @@ func (s *session) authorize(ctx context.Context, a Action, ref core.Ref) error {
 }
 
 func (s *session) authenticate(ctx context.Context, f *ClientFrame) error {
-	if err := s.authorize(ctx, ActionAuthenticate, core.Ref{}); err != nil {
+	p, err := s.checkToken(ctx, f)
+	if err != nil {
 		return err
+	}
+	s.reply(ctx, RenderAuthenticated(f.ID, p))
+	return nil
+}
+
+// errorFrame renders an error the socket reports on its own (a binary or
+// oversized frame) in the socket's protocol.
+func (s *session) errorFrame(err error) []byte {
+	if s.agno {
+		return renderAgnoError(err)
+	}
+	return RenderError(nil, "", "", err)
+}
+
+// checkToken authenticates the frame's token and makes its principal the
+// socket's (too many refusals in a row close the socket).
+func (s *session) checkToken(ctx context.Context, f *ClientFrame) (*auth.Principal, error) {
+	if err := s.authorize(ctx, ActionAuthenticate, core.Ref{}); err != nil {
+		return nil, err
 	}
 	var p *auth.Principal
 	var err error
@@ -165,14 +195,13 @@ func (s *session) authenticate(ctx context.Context, f *ClientFrame) error {
 				s.closeWith = &closeReason{kind: closedByPolicy, code: closePolicyViolation, text: "too many failed authentications", flush: true}
 			}
 		}
-		return err
+		return nil, err
 	}
 	s.principal, s.authFailures = p, 0
 	if s.expireAt != nil {
 		s.expireAt(p.ExpiresAt)
 	}
-	s.reply(ctx, RenderAuthenticated(f.ID, p))
-	return nil
+	return p, nil
 }
 
 // start, subscribe and continue take the socket's ctx (the pump they
@@ -292,6 +321,21 @@ func (s *session) roomFor(runID string) error {
 // before the ack). foreground marks the run to be cancelled if the client
 // goes away before its segment ends.
 func (s *session) follow(ctx context.Context, f *ClientFrame, runID string, after int64, stream *core.Stream, foreground bool, ack Ack) error {
+	fl := &follow{runID: runID, id: f.ID, action: f.Action,
+		frames: func(ev *core.Event) [][]byte { return [][]byte{RenderEvent(ev)} },
+		failed: func(err error) []byte { return RenderError(f.ID, f.Action, runID, err) }}
+	first := func(done bool) [][]byte {
+		ack.Done = done
+		return [][]byte{RenderAck(ack)}
+	}
+	return s.followWith(ctx, fl, after, stream, foreground, first)
+}
+
+// followWith is follow with fl's renderers: first gives the frames sent
+// before any event (done: nothing is left after the cursor, and nothing
+// more is sent).
+func (s *session) followWith(ctx context.Context, fl *follow, after int64, stream *core.Stream, foreground bool, first func(done bool) [][]byte) error {
+	runID := fl.runID
 	s.mu.Lock()
 	old := s.follows[runID]
 	s.mu.Unlock()
@@ -312,15 +356,21 @@ func (s *session) follow(ctx context.Context, f *ClientFrame, runID string, afte
 		s.foreground[runID] = true
 		s.mu.Unlock()
 	}
-	ack.Done = stream.Done()
+	done := stream.Done()
 	// Followed before the ack goes out: a shutdown that the client asks
 	// for once it has the ack waits for this run's frames (waitIdle).
-	fl := &follow{runID: runID, id: f.ID, action: f.Action, cancel: cancel, done: make(chan struct{})}
+	fl.cancel, fl.done = cancel, make(chan struct{})
 	s.mu.Lock()
 	s.follows[runID] = fl
 	s.pumps.Add(1)
 	s.mu.Unlock()
-	if !s.out.send(fctx, RenderAck(ack)) || ack.Done {
+	sent := true
+	for _, fr := range first(done) {
+		if sent = s.out.send(fctx, fr); !sent {
+			break
+		}
+	}
+	if !sent || done {
 		cancel()
 		_ = stream.Close()
 		s.unfollow(fl)
@@ -347,12 +397,14 @@ func (s *session) pump(ctx context.Context, fl *follow, stream *core.Stream) {
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				s.out.send(ctx, RenderError(fl.id, fl.action, fl.runID, err))
+				s.out.send(ctx, fl.failed(err))
 			}
 			return
 		}
-		if !s.out.send(ctx, RenderEvent(&ev)) {
-			return
+		for _, fr := range fl.frames(&ev) {
+			if !s.out.send(ctx, fr) {
+				return
+			}
 		}
 	}
 }
