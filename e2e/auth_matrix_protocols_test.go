@@ -29,6 +29,7 @@ var protoSkipped = map[string]string{
 	// scopes are driven by the adapters' tests (TestWSTeamAndWorkflowScopes…).
 	"ws:start:team": noRunnables, "ws:subscribe:team": noRunnables, "ws:continue:team": noRunnables, "ws:cancel:team": noRunnables,
 	"mcp:run_team": noRunnables, "mcp:run_workflow": noRunnables,
+	"mcp:ask_team_{team_id}": noRunnables, "mcp:ask_workflow_{workflow_id}": noRunnables,
 	"mcp:continue_run:team": noRunnables, "mcp:continue_run:workflow": noRunnables,
 	"mcp:cancel_run:team": noRunnables, "mcp:cancel_run:workflow": noRunnables,
 	"ws:start:workflow": noRunnables, "ws:subscribe:workflow": noRunnables, "ws:continue:workflow": noRunnables, "ws:cancel:workflow": noRunnables,

@@ -74,8 +74,8 @@ type Server struct {
 
 	// mu guards asks and skipped: the per-agent tools added so far.
 	mu      sync.Mutex
-	asks    map[string]string // tool name → agent id
-	skipped map[string]bool   // agents whose tool name collided
+	asks    map[string]core.Ref // tool name → agent (team, workflow)
+	skipped map[core.Ref]bool   // runnables whose tool name collided
 }
 
 const instructions = "agentgate runs AI agents. get_config lists the agents; run_agent (or ask_<agent>) runs one on a message " +
@@ -101,7 +101,7 @@ func New(eng *core.Engine, cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{eng: eng, cfg: cfg, policy: cfg.Policy, log: cfg.Logger,
-		asks: map[string]string{}, skipped: map[string]bool{}}
+		asks: map[string]core.Ref{}, skipped: map[core.Ref]bool{}}
 	hooks := &server.Hooks{}
 	hooks.AddOnRequestInitialization(s.admit)
 	hooks.AddBeforeListTools(func(context.Context, any, *mcpgo.ListToolsRequest) { s.syncAgentTools(); s.syncRunnableTools() })
@@ -114,7 +114,7 @@ func New(eng *core.Engine, cfg Config) *Server {
 		server.WithInstructions(instructions),
 	)
 	for _, op := range Operations() {
-		if op.ID != auth.OpMCPAskAgent || cfg.AgentTools {
+		if !isAskOp(op.ID) || cfg.AgentTools {
 			s.policy.Declare(op)
 		}
 	}
@@ -128,7 +128,7 @@ func New(eng *core.Engine, cfg Config) *Server {
 	s.policy.Served(kindOps...)
 	s.policy.Served("mcp:"+ToolRunTeam, "mcp:"+ToolRunWorkflow)
 	if cfg.AgentTools {
-		s.policy.Served(auth.OpMCPAskAgent)
+		s.policy.Served(auth.OpMCPAskAgent, askOp(core.KindTeam), askOp(core.KindWorkflow))
 	}
 	s.syncAgentTools()
 	s.syncRunnableTools()
@@ -157,19 +157,22 @@ func (s *Server) syncAgentTools() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var add []server.ServerTool
-	for _, a := range s.eng.Agents() {
-		info := a.Info()
-		name := AskToolName(info.ID)
-		if id, ok := s.asks[name]; (ok && id == info.ID) || s.skipped[info.ID] {
-			continue
+	for _, k := range []core.Kind{core.KindAgent, core.KindTeam, core.KindWorkflow} {
+		for _, a := range s.eng.Runnables(k) {
+			info := a.Info()
+			ref := core.Ref{Kind: k, ID: info.ID}
+			name := askName(ref)
+			if got, ok := s.asks[name]; (ok && got == ref) || s.skipped[ref] {
+				continue
+			}
+			if _, taken := s.asks[name]; taken || s.mcp.GetTool(name) != nil {
+				s.skipped[ref] = true
+				s.log.Warn("mcp: no ask tool for a runnable: its tool name is taken", string(k)+"_id", info.ID, "tool", name)
+				continue
+			}
+			s.asks[name] = ref
+			add = append(add, server.ServerTool{Tool: askTool(name, info.Name, info.Description), Handler: s.call})
 		}
-		if _, taken := s.asks[name]; taken || s.mcp.GetTool(name) != nil {
-			s.skipped[info.ID] = true
-			s.log.Warn("mcp: no ask tool for agent: its tool name is taken", "agent_id", info.ID, "tool", name)
-			continue
-		}
-		s.asks[name] = info.ID
-		add = append(add, server.ServerTool{Tool: askTool(name, info.Name, info.Description), Handler: s.call})
 	}
 	if len(add) > 0 {
 		s.mcp.AddTools(add...)
@@ -186,12 +189,33 @@ func (s *Server) syncRunnableTools() {
 	}
 }
 
-// askAgent returns the agent of a per-agent tool.
-func (s *Server) askAgent(tool string) (string, bool) {
+// askAgent returns the runnable of a per-runnable tool.
+func (s *Server) askAgent(tool string) (core.Ref, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id, ok := s.asks[tool]
-	return id, ok
+	ref, ok := s.asks[tool]
+	return ref, ok
+}
+
+// askName is the ask tool of a runnable: ask_<agent>, ask_team_<team>,
+// ask_workflow_<workflow> (see AskToolName).
+func askName(ref core.Ref) string {
+	if ref.Kind.OrAgent() == core.KindAgent {
+		return AskToolName(ref.ID)
+	}
+	return AskToolName(string(ref.Kind) + "_" + ref.ID)
+}
+
+// askOp is the operation of the ask tools of a kind.
+func askOp(k core.Kind) string {
+	if k.OrAgent() == core.KindAgent {
+		return auth.OpMCPAskAgent
+	}
+	return "mcp:ask_" + string(k) + "_{" + string(k) + "_id}"
+}
+
+func isAskOp(id string) bool {
+	return id == askOp(core.KindAgent) || id == askOp(core.KindTeam) || id == askOp(core.KindWorkflow)
 }
 
 // hideAskTools drops from tools/list the per-agent tools the caller may not
@@ -203,7 +227,7 @@ func (s *Server) hideAskTools(ctx context.Context, _ any, _ *mcpgo.ListToolsRequ
 	p, _ := auth.FromContext(ctx)
 	kept := make([]mcpgo.Tool, 0, len(result.Tools))
 	for _, t := range result.Tools {
-		if id, ok := s.askAgent(t.Name); ok && !p.Allows(auth.ResourceAgents, id, auth.ActionRun) {
+		if ref, ok := s.askAgent(t.Name); ok && !p.Allows(resourceOf(ref.Kind), ref.ID, auth.ActionRun) {
 			continue
 		}
 		kept = append(kept, t)
@@ -276,6 +300,8 @@ func Operations() []auth.Operation {
 		auth.Listed("mcp:"+ToolGetSessions, auth.ResourceSessions, auth.ActionRead),
 		auth.Scoped("mcp:"+ToolGetSessionRuns, auth.ResourceSessions, auth.ActionRead, sessionID),
 		auth.Scoped(auth.OpMCPAskAgent, auth.ResourceAgents, auth.ActionRun, agentID),
+		auth.Scoped(askOp(core.KindTeam), auth.ResourceTeams, auth.ActionRun, teamID),
+		auth.Scoped(askOp(core.KindWorkflow), auth.ResourceWorkflows, auth.ActionRun, workflowID),
 		auth.Scoped("mcp:"+ToolRunTeam, auth.ResourceTeams, auth.ActionRun, teamID),
 		auth.Scoped("mcp:"+ToolRunWorkflow, auth.ResourceWorkflows, auth.ActionRun, workflowID),
 		auth.Scoped(runOp(ToolContinueRun, core.KindTeam), auth.ResourceTeams, auth.ActionRun, teamID),
@@ -348,11 +374,11 @@ func (s *Server) authorizeCall(ctx context.Context, tool string, args any) (*cor
 	case *RunWorkflowArgs:
 		return nil, s.authorize(ctx, "mcp:"+ToolRunWorkflow, a.WorkflowID)
 	case *AskArgs:
-		id, ok := s.askAgent(tool)
+		ref, ok := s.askAgent(tool)
 		if !ok {
 			return nil, core.Errorf(core.CodeNotFound, "unknown tool %q", tool)
 		}
-		return nil, s.authorize(ctx, auth.OpMCPAskAgent, id)
+		return nil, s.authorize(ctx, askOp(ref.Kind), ref.ID)
 	case *ContinueArgs:
 		return s.runTarget(ctx, ToolContinueRun, a.RunID, agentRef(a.AgentID), a.SessionID)
 	case *CancelArgs:
@@ -424,9 +450,17 @@ func (s *Server) call(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.Ca
 		return s.startRun(ctx, req, core.StartParams{WorkflowID: a.WorkflowID, Message: a.Message, SessionID: a.SessionID,
 			UserID: a.UserID, IdempotencyKey: a.IdempotencyKey})
 	case *AskArgs:
-		id, _ := s.askAgent(name)
-		return s.startRun(ctx, req, core.StartParams{AgentID: id, Message: a.Message, SessionID: a.SessionID,
-			UserID: a.UserID, IdempotencyKey: a.IdempotencyKey})
+		ref, _ := s.askAgent(name)
+		sp := core.StartParams{Message: a.Message, SessionID: a.SessionID, UserID: a.UserID, IdempotencyKey: a.IdempotencyKey}
+		switch ref.Kind {
+		case core.KindTeam:
+			sp.TeamID = ref.ID
+		case core.KindWorkflow:
+			sp.WorkflowID = ref.ID
+		default:
+			sp.AgentID = ref.ID
+		}
+		return s.startRun(ctx, req, sp)
 	case *ContinueArgs:
 		return s.continueRun(ctx, req, run, a)
 	case *CancelArgs:
@@ -771,7 +805,7 @@ func (s *Server) getConfig(ctx context.Context) (*mcpgo.CallToolResult, error) {
 		}
 		sum := AgentSummary{ID: info.ID, Name: info.Name, Description: info.Description}
 		if name := AskToolName(info.ID); s.cfg.AgentTools {
-			if id, ok := s.askAgent(name); ok && id == info.ID {
+			if ref, ok := s.askAgent(name); ok && ref == (core.Ref{Kind: core.KindAgent, ID: info.ID}) {
 				sum.Tool = name
 			}
 		}
@@ -789,8 +823,24 @@ func (s *Server) visible(p *auth.Principal, k core.Kind, resource string) []Agen
 	for _, r := range s.eng.Runnables(k) {
 		info := r.Info()
 		if all || slices.Contains(ids, info.ID) {
-			out = append(out, AgentSummary{ID: info.ID, Name: info.Name, Description: info.Description})
+			sum := AgentSummary{ID: info.ID, Name: info.Name, Description: info.Description}
+			ref := core.Ref{Kind: k, ID: info.ID}
+			if got, ok := s.askAgent(askName(ref)); ok && got == ref {
+				sum.Tool = askName(ref)
+			}
+			out = append(out, sum)
 		}
 	}
 	return out
+}
+
+// resourceOf is the scope resource of a kind.
+func resourceOf(k core.Kind) string {
+	switch k {
+	case core.KindTeam:
+		return auth.ResourceTeams
+	case core.KindWorkflow:
+		return auth.ResourceWorkflows
+	}
+	return auth.ResourceAgents
 }

@@ -36,12 +36,16 @@ func TestMCPTeamsAndWorkflows(t *testing.T) {
 		for _, tl := range tools.Tools {
 			names[tl.Name] = true
 		}
-		if !names["run_team"] || !names["run_workflow"] {
-			t.Fatalf("legacy=%v: tools %v lack run_team/run_workflow", legacy, names)
+		if !names["run_team"] || !names["run_workflow"] || !names["ask_team_crew"] || !names["ask_workflow_pipeline"] {
+			t.Fatalf("legacy=%v: tools %v lack run_team/run_workflow or the per-team/workflow tools", legacy, names)
+		}
+		res, err := callTool(ctx, c, "ask_workflow_pipeline", map[string]any{"message": "ask"}, nil)
+		if err != nil || structured(t, res).Content != "echo: echo: ask" || structured(t, res).WorkflowID != "pipeline" {
+			t.Fatalf("ask_workflow_pipeline: %v %+v", err, res)
 		}
 
 		prog := watchProgress(c)
-		res, err := callTool(ctx, c, "run_workflow", map[string]any{"workflow_id": "pipeline", "message": "hi"}, "p1")
+		res, err = callTool(ctx, c, "run_workflow", map[string]any{"workflow_id": "pipeline", "message": "hi"}, "p1")
 		if err != nil || res.IsError {
 			t.Fatalf("run_workflow: %v %+v", err, res)
 		}
@@ -86,7 +90,7 @@ func TestMCPTeamsAndWorkflows(t *testing.T) {
 			t.Fatal(err)
 		}
 		txt := textOf(res)
-		for _, id := range []string{`"teams":[`, `"id":"crew"`, `"workflows":[`, `"id":"gated"`} {
+		for _, id := range []string{`"teams":[`, `"id":"crew"`, `"workflows":[`, `"id":"gated"`, `"tool":"ask_team_crew"`} {
 			if !strings.Contains(txt, id) {
 				t.Errorf("get_config lacks %s: %s", id, txt)
 			}
@@ -123,6 +127,21 @@ func TestMCPTeamScopes(t *testing.T) {
 	cl, err := connect(t, f.URL, false, bearerHeader(tok))
 	if err != nil {
 		t.Fatal(err)
+	}
+	listed, err := cl.ListTools(ctx, mcpgo.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, tl := range listed.Tools {
+		seen[tl.Name] = true
+	}
+	if !seen["ask_team_crew"] || !seen["ask_workflow_pipeline"] || seen["ask_team_duo"] || seen["ask_workflow_gated"] || seen["ask_echo"] {
+		t.Errorf("ask tools listed to a caller with teams:crew:run and workflows:pipeline:run: %v", seen)
+	}
+	resp := rpc(t, f.URL, bearerHeader(tok), body("ask_team_duo", `{"message":"x"}`))
+	if b := readBody(t, resp); resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `scope="teams:duo:run"`) {
+		t.Errorf("ask_team_duo without its scope: %d %s", resp.StatusCode, b)
 	}
 	res, err := callTool(ctx, cl, "run_workflow", map[string]any{"workflow_id": "pipeline", "message": "x"}, nil)
 	if err != nil || structured(t, res).Status != core.RunCompleted {
