@@ -92,6 +92,12 @@
 // authenticate actions in a row close it (1008). Browser origins must be
 // the server's own or listed (Config.AllowedOrigins).
 //
+// # agno's workflow protocol
+//
+// The same handler serves AgnoPath (/workflows/ws), agno's AgentOS
+// workflow WebSocket protocol (see AgnoPath and agno.go), on the same
+// socket machinery: limits, keepalive, origins and credentials as /ws.
+//
 // The package is split so that rendering stays separate from I/O:
 // protocol.go parses client frames, render.go renders server frames and
 // maps errors, session.go maps actions onto Engine calls (asking the auth
