@@ -52,18 +52,35 @@ type agnoFrame struct {
 	StepRequirements []core.RunRequirement `json:"step_requirements"`
 }
 
+// ordered renders a JSON object with the keys in the order given
+// (key, value, key, value…): "event" first, as agno writes them.
+func ordered(kv ...any) []byte {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(marshal(kv[i]))
+		b.WriteByte(':')
+		b.Write(marshal(kv[i+1]))
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
 // renderAgnoConnected is the first frame of an agno socket.
 func renderAgnoConnected(requiresAuth bool) []byte {
 	msg := "Connected to workflow events"
 	if requiresAuth {
 		msg += ". Please authenticate to continue."
 	}
-	return marshal(map[string]any{"event": "connected", "message": msg, "requires_auth": requiresAuth})
+	return ordered("event", "connected", "message", msg, "requires_auth", requiresAuth)
 }
 
 // renderAgnoError is agno's error message.
 func renderAgnoError(err error) []byte {
-	return marshal(map[string]any{"event": "error", "error": core.MessageOf(err)})
+	return ordered("event", "error", "error", core.MessageOf(err))
 }
 
 // renderAgnoLive renders a live event as agno does: an SSE-formatted text
@@ -98,14 +115,13 @@ func (s *session) handleAgno(ctx context.Context, b []byte) {
 		return
 	}
 	if s.authRequired() {
-		s.reply(ctx, marshal(map[string]any{"event": "auth_required",
-			"error": "Authentication required. Send authenticate action with a valid token."}))
+		s.reply(ctx, ordered("event", "auth_required", "error", "Authentication required. Send authenticate action with a valid token."))
 		return
 	}
 	var err error
 	switch f.Action {
 	case "ping":
-		s.reply(ctx, marshal(map[string]any{"event": "pong"}))
+		s.reply(ctx, ordered("event", "pong"))
 	case "start-workflow":
 		err = s.agnoStart(ctx, actx, &f)
 	case "reconnect":
@@ -125,7 +141,7 @@ func (s *session) handleAgno(ctx context.Context, b []byte) {
 
 func (s *session) agnoAuthenticate(ctx context.Context, f *agnoFrame) {
 	if strings.TrimSpace(f.Token) == "" {
-		s.reply(ctx, marshal(map[string]any{"event": "auth_error", "error": "Token is required"}))
+		s.reply(ctx, ordered("event", "auth_error", "error", "Token is required"))
 		return
 	}
 	cf := ClientFrame{Action: ActionAuthenticate, Token: strings.TrimSpace(f.Token)}
@@ -135,10 +151,10 @@ func (s *session) agnoAuthenticate(ctx context.Context, f *agnoFrame) {
 		if strings.Contains(strings.ToLower(core.MessageOf(err)), "expired") {
 			typ = "expired"
 		}
-		s.reply(ctx, marshal(map[string]any{"event": "auth_error", "error": core.MessageOf(err), "error_type": typ}))
+		s.reply(ctx, ordered("event", "auth_error", "error", core.MessageOf(err), "error_type", typ))
 		return
 	}
-	s.reply(ctx, marshal(map[string]any{"event": "authenticated", "message": "Authentication successful.", "user_id": p.UserID}))
+	s.reply(ctx, ordered("event", "authenticated", "message", "Authentication successful.", "user_id", p.UserID))
 }
 
 // agnoMessage is the workflow's input: a string, or any other JSON value
@@ -178,7 +194,7 @@ func (s *session) agnoStart(ctx, actx context.Context, f *agnoFrame) error {
 	if err != nil {
 		return err
 	}
-	return s.agnoFollow(ctx, run.RunID, -1, stream, nil, -1)
+	return s.agnoFollow(ctx, run.RunID, -1, stream, nil, false, -1)
 }
 
 // agnoRun resolves the run of a reconnect or continue-workflow message.
@@ -225,17 +241,16 @@ func (s *session) agnoReconnect(ctx, actx context.Context, f *agnoFrame) error {
 		liveFrom = backlog[missed-1].EventIndex + 1
 	}
 	total := max(liveFrom, run.EventCount)
-	var meta map[string]any
+	var meta []byte
+	replay := false
 	if run.Status.Final() || run.Status == core.RunPaused {
 		status := strings.ToLower(string(run.Status))
-		meta = map[string]any{"event": "replay", "run_id": run.RunID, "status": status,
-			"total_events": missed, "total_buffered": total, "last_event_index_requested": after,
-			"message": fmt.Sprintf("Run %s. Replaying %d missed events (of %d total).", status, missed, total)}
+		replay = true
+		meta = ordered("event", "replay", "run_id", run.RunID, "status", status, "total_events", missed, "total_buffered", total, "last_event_index_requested", after, "message", fmt.Sprintf("Run %s. Replaying %d missed events (of %d total).", status, missed, total))
 	} else if missed > 0 {
-		meta = map[string]any{"event": "catch_up", "run_id": run.RunID, "status": "running", "missed_events": missed,
-			"current_event_count": liveFrom, "message": fmt.Sprintf("Catching up on %d missed events.", missed)}
+		meta = ordered("event", "catch_up", "run_id", run.RunID, "status", "running", "missed_events", missed, "current_event_count", liveFrom, "message", fmt.Sprintf("Catching up on %d missed events.", missed))
 	}
-	return s.agnoFollow(ctx, run.RunID, after, nil, meta, liveFrom)
+	return s.agnoFollow(ctx, run.RunID, after, nil, meta, replay, liveFrom)
 }
 
 func (s *session) agnoContinue(ctx, actx context.Context, f *agnoFrame) error {
@@ -260,18 +275,16 @@ func (s *session) agnoContinue(ctx, actx context.Context, f *agnoFrame) error {
 	if err != nil {
 		return err
 	}
-	return s.agnoFollow(ctx, run.RunID, pausedAt, stream, nil, -1)
+	return s.agnoFollow(ctx, run.RunID, pausedAt, stream, nil, false, -1)
 }
 
 // agnoFollow pumps a workflow run's events after the cursor: meta first
-// (replay or catch_up) when given; events with an index below liveFrom as
+// (replay — then every event is plain JSON — or catch_up) when given; events with an index below liveFrom as
 // plain JSON (the catch-up), then — once caught up, for a run still going
 // — "subscribed", then live events in SSE format.
-func (s *session) agnoFollow(ctx context.Context, runID string, after int64, stream *core.Stream, meta map[string]any, liveFrom int64) error {
-	replay := meta != nil && meta["event"] == "replay"
+func (s *session) agnoFollow(ctx context.Context, runID string, after int64, stream *core.Stream, meta []byte, replay bool, liveFrom int64) error {
 	subscribed := func() []byte {
-		return marshal(map[string]any{"event": "subscribed", "run_id": runID, "status": "running", "current_event_count": liveFrom,
-			"message": "Subscribed to workflow run. You will receive new events as they occur."})
+		return ordered("event", "subscribed", "run_id", runID, "status", "running", "current_event_count", liveFrom, "message", "Subscribed to workflow run. You will receive new events as they occur.")
 	}
 	fl := &follow{runID: runID, failed: renderAgnoError}
 	fl.frames = func(ev *core.Event) [][]byte {
@@ -287,7 +300,7 @@ func (s *session) agnoFollow(ctx context.Context, runID string, after int64, str
 	first := func(done bool) [][]byte {
 		var out [][]byte
 		if meta != nil {
-			out = append(out, marshal(meta))
+			out = append(out, meta)
 		}
 		if liveFrom >= 0 && !replay && after >= liveFrom-1 {
 			out = append(out, subscribed()) // nothing to catch up on
