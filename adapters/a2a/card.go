@@ -88,12 +88,16 @@ var (
 	outputModes = []string{"text/plain", "application/json"}
 )
 
-// agentPath is the JSON-RPC endpoint (and HTTP+JSON base) of an agent.
-func agentPath(agentID string) string { return "/a2a/agents/" + agentID }
+// agentPath is the JSON-RPC endpoint (and HTTP+JSON base) of an agent;
+// runnablePath that of a team (/a2a/teams/{id}) or workflow
+// (/a2a/workflows/{id}) too.
+func agentPath(agentID string) string { return runnablePath(core.KindAgent, agentID) }
+
+func runnablePath(k core.Kind, id string) string { return prefixOf(k) + "/" + id }
 
 // defaultSkill describes an agent as one skill.
 func defaultSkill(info core.AgentInfo) Skill {
-	tags := []string{"agent"}
+	tags := []string{string(info.KindOf())}
 	for _, t := range info.Tools {
 		tags = append(tags, t.Name)
 	}
@@ -111,7 +115,7 @@ func agentDescription(info core.AgentInfo) string {
 	if strings.TrimSpace(info.Description) != "" {
 		return info.Description
 	}
-	return "The " + displayName(info) + " agent, served by agentgate."
+	return "The " + displayName(info) + " " + string(info.KindOf()) + ", served by agentgate."
 }
 
 // security returns the card's schemes for the auth mode.
@@ -146,7 +150,7 @@ func (h *Handler) baseCard() agentCard {
 
 // AgentCard builds an agent's card with endpoints under base (scheme://host).
 func (h *Handler) agentCard(base string, info core.AgentInfo) agentCard {
-	url := base + agentPath(info.ID)
+	url := base + runnablePath(info.KindOf(), info.ID)
 	c := h.baseCard()
 	c.Name, c.Description, c.URL = displayName(info), agentDescription(info), url
 	c.SupportedInterfaces = []agentInterface{

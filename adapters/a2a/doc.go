@@ -12,6 +12,7 @@
 //	POST /a2a/agents/{id}                                JSON-RPC 2.0, v1.0 and v0.3 (GET there: the agent card)
 //	POST /a2a/agents/{id}/v1/message:send, /v1/message:stream   JSON-RPC 2.0 too (agno's A2AClient posts there)
 //	POST /a2a/agents                                     JSON-RPC 2.0 of the gateway card (v1.0; params.tenant names the agent)
+//	     /a2a/teams/{id}/…, /a2a/workflows/{id}/…         the same routes for a team and a workflow (card, JSON-RPC, HTTP+JSON)
 //	     /a2a/agents/{id}/message:send, /message:stream, /tasks, /tasks/{tid}, /tasks/{tid}:cancel,
 //	     /tasks/{tid}:subscribe (GET or POST), /tasks/{tid}/pushNotificationConfigs[/{cid}]   HTTP+JSON (v1.0)
 //
@@ -32,6 +33,12 @@
 //     Tools that need user input or run on the caller's side make the data
 //     part {"type": "input_required", ...}; their tools entries take
 //     "user_input" {field: value} or "result".
+//   - A team's or workflow's task is its own run (TeamRunContent… are read
+//     by their base names; its members' forwarded events are not rendered).
+//     A team paused by a member is input-required like an agent; each tool
+//     in the data part also names the member (member_agent_id,
+//     member_agent_name, member_run_id), and a message on the task
+//     continues the team. Scopes: teams:<id>:run, workflows:<id>:run.
 //   - RunCompleted, RunError, RunCancelled are completed, failed, canceled.
 //     In v0.3 the last status update of a stream carries final: true, and
 //     a message/stream opens with a status update rather than the task

@@ -28,6 +28,7 @@ import (
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/internal/testutil/enginetest"
+	"github.com/agentgate/agentgate/internal/testutil/runnabletest"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
@@ -156,6 +157,9 @@ type goldenConfig struct {
 	Skills          map[string][]Skill `json:"skills"`
 	PublicURL       string             `json:"public_url"`
 	MaxEventsPerRun int                `json:"max_events_per_run"`
+	// Runnables registers runnabletest.All(): agents echo and approver,
+	// teams crew and duo, workflows pipeline and gated.
+	Runnables bool `json:"runnables"`
 }
 
 const goldenSecret = "golden-hs256-secret-0123456789abcdef-0123"
@@ -227,6 +231,13 @@ func newGoldenEnv(t *testing.T, gc goldenConfig, agents []*scriptAgent) *goldenE
 		Log: core.EventLogConfig{MaxEventsPerRun: gc.MaxEventsPerRun},
 	}, as...).Engine
 	env.eng = eng
+	if gc.Runnables {
+		for _, r := range runnabletest.All() {
+			if err := eng.RegisterRunnable(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	var err error
 	var authn *auth.Authenticator
 	if gc.AuthMode != "" {

@@ -75,7 +75,9 @@ func (c Config) withDefaults() Config {
 // Operations are the policy entries of the A2A endpoints: the public agent
 // card, and every method of both generations, which act on the agent the
 // endpoint serves (agents:<id>:read for the extended card,
-// agents:<id>:run for the others).
+// agents:<id>:run for the others). A team's endpoint asks the same of
+// teams:<id>:… ("a2a:SendMessage:team"), a workflow's of workflows:<id>:…
+// ("a2a:SendMessage:workflow").
 func Operations() []auth.Operation {
 	read := []string{"GetExtendedAgentCard", "agent/getAuthenticatedExtendedCard"}
 	run := []string{
@@ -87,13 +89,53 @@ func Operations() []auth.Operation {
 		"tasks/pushNotificationConfig/list", "tasks/pushNotificationConfig/delete",
 	}
 	out := []auth.Operation{auth.Public(auth.OpA2AAgentCard)}
-	for _, m := range read {
-		out = append(out, auth.Scoped("a2a:"+m, auth.ResourceAgents, auth.ActionRead, "agent_id"))
-	}
-	for _, m := range run {
-		out = append(out, auth.Scoped("a2a:"+m, auth.ResourceAgents, auth.ActionRun, "agent_id"))
+	for _, k := range kinds {
+		res, param := resourceOf(k), string(k)+"_id"
+		for _, m := range read {
+			out = append(out, auth.Scoped(opFor(m, k), res, auth.ActionRead, param))
+		}
+		for _, m := range run {
+			out = append(out, auth.Scoped(opFor(m, k), res, auth.ActionRun, param))
+		}
 	}
 	return out
+}
+
+// kinds are the kinds of runnables served, each under its own prefix.
+var kinds = []core.Kind{core.KindAgent, core.KindTeam, core.KindWorkflow}
+
+// opFor is the operation id of a method on a runnable of kind k:
+// "a2a:SendMessage" for an agent, "a2a:SendMessage:team" for a team.
+func opFor(method string, k core.Kind) string {
+	if k.OrAgent() == core.KindAgent {
+		return "a2a:" + method
+	}
+	return "a2a:" + method + ":" + string(k)
+}
+
+// resourceOf is the scope resource of a kind.
+func resourceOf(k core.Kind) string {
+	switch k {
+	case core.KindTeam:
+		return auth.ResourceTeams
+	case core.KindWorkflow:
+		return auth.ResourceWorkflows
+	}
+	return auth.ResourceAgents
+}
+
+// prefixOf is where runnables of kind k are served: /a2a/agents,
+// /a2a/teams, /a2a/workflows.
+func prefixOf(k core.Kind) string { return "/a2a/" + string(k.OrAgent()) + "s" }
+
+const localsKind = "agentgate.a2a.kind"
+
+// routeKind is the kind of runnable the request's route serves.
+func routeKind(c *fiber.Ctx) core.Kind {
+	if k, ok := c.Locals(localsKind).(core.Kind); ok {
+		return k
+	}
+	return core.KindAgent
 }
 
 // Handler serves the A2A routes.
@@ -114,12 +156,16 @@ func Register(srv *httptransport.Server, eng *core.Engine, cfg Config) *Handler 
 	h.push = newPusher(eng, pushOptions{cfg.Push, cfg.PushDelivery}, cfg.Logger, cfg.NewID)
 	app := srv.App
 	app.Get("/.well-known/agent-card.json", h.serveGatewayCard)
-	app.Get("/a2a/agents/:agent_id/.well-known/agent-card.json", h.serveAgentCard)
 	app.Post("/a2a/agents", func(c *fiber.Ctx) error { return h.serveRPC(c, "", true) })
-	app.Post("/a2a/agents/:agent_id", func(c *fiber.Ctx) error { return h.serveRPC(c, c.Params("agent_id"), false) })
-	// A client given the JSON-RPC URL (agno's A2AClient) reads the card there.
-	app.Get("/a2a/agents/:agent_id", h.serveAgentCard)
-	app.All("/a2a/agents/:agent_id/*", h.serveREST)
+	for _, k := range kinds {
+		prefix := prefixOf(k)
+		mark := func(c *fiber.Ctx) error { c.Locals(localsKind, k); return c.Next() }
+		app.Get(prefix+"/:agent_id/.well-known/agent-card.json", mark, h.serveAgentCard)
+		app.Post(prefix+"/:agent_id", mark, func(c *fiber.Ctx) error { return h.serveRPC(c, c.Params("agent_id"), false) })
+		// A client given the JSON-RPC URL (agno's A2AClient) reads the card there.
+		app.Get(prefix+"/:agent_id", mark, h.serveAgentCard)
+		app.All(prefix+"/:agent_id/*", mark, h.serveREST)
+	}
 	return h
 }
 
@@ -132,11 +178,13 @@ func (h *Handler) Close(ctx context.Context) error { return h.push.close(ctx) }
 func (h *Handler) declarePolicy() {
 	h.policy.Declare(Operations()...)
 	h.policy.Served(auth.OpA2AAgentCard)
-	for name := range v1Methods {
-		h.policy.Served("a2a:" + name)
-	}
-	for name := range v03Methods {
-		h.policy.Served("a2a:" + name)
+	for _, k := range kinds {
+		for name := range v1Methods {
+			h.policy.Served(opFor(name, k))
+		}
+		for name := range v03Methods {
+			h.policy.Served(opFor(name, k))
+		}
 	}
 }
 
@@ -174,8 +222,11 @@ func (h *Handler) authorize(ctx context.Context, opID, agentID string) *Error {
 
 // call is one A2A request being answered.
 type call struct {
-	c       *fiber.Ctx
-	ctx     context.Context
+	c   *fiber.Ctx
+	ctx context.Context
+	// kind and agentID are the runnable the endpoint serves (an agent, a
+	// team or a workflow).
+	kind    core.Kind
 	agentID string
 	ver     Version
 	rest    bool            // the HTTP+JSON binding (else JSON-RPC)
@@ -229,7 +280,7 @@ func versionOf(c *fiber.Ctx) string {
 // gateway endpoint (gateway: the agent is params.tenant).
 func (h *Handler) serveRPC(c *fiber.Ctx, agentID string, gateway bool) error {
 	hdrVer, given, verErr := parseVersionHeader(versionOf(c))
-	cl := &call{c: c, ctx: c.UserContext(), agentID: agentID, ver: hdrVer, id: nullID}
+	cl := &call{c: c, ctx: c.UserContext(), kind: routeKind(c), agentID: agentID, ver: hdrVer, id: nullID}
 	if verErr != nil {
 		cl.ver = V1
 	}
@@ -253,7 +304,7 @@ func (h *Handler) serveRPC(c *fiber.Ctx, agentID string, gateway bool) error {
 		}
 		cl.agentID = t.Tenant
 	}
-	if e := h.authorize(cl.ctx, "a2a:"+req.Method, cl.agentID); e != nil {
+	if e := h.authorize(cl.ctx, opFor(req.Method, cl.kind), cl.agentID); e != nil {
 		return h.fail(cl, e)
 	}
 	if verErr != nil {
@@ -267,13 +318,24 @@ func (h *Handler) serveRPC(c *fiber.Ctx, agentID string, gateway bool) error {
 		return h.fail(cl, perr)
 	}
 	if t := tenantOf(params); !gateway && t != "" && t != cl.agentID {
-		return h.fail(cl, errf(KindInvalidParams, "tenant %q does not match this endpoint's agent %q", t, cl.agentID))
+		return h.fail(cl, errf(KindInvalidParams, "tenant %q does not match this endpoint's %s %q", t, cl.kind, cl.agentID))
 	}
-	if _, err := h.eng.Agent(cl.agentID); err != nil {
-		return h.fail(cl, errf(KindAgentNotFound, "agent %q not found", cl.agentID))
+	if e := h.served(cl); e != nil {
+		return h.fail(cl, e)
 	}
 	return h.do(cl, op, params)
 }
+
+// served fails when the endpoint's runnable is not registered.
+func (h *Handler) served(cl *call) *Error {
+	if _, err := h.eng.Runnable(cl.kind, cl.agentID); err != nil {
+		return errf(KindAgentNotFound, "%s %q not found", cl.kind.OrAgent(), cl.agentID)
+	}
+	return nil
+}
+
+// ref is the runnable the call's endpoint serves.
+func (cl *call) ref() core.Ref { return core.Ref{Kind: cl.kind.OrAgent(), ID: cl.agentID} }
 
 func tenantOf(params any) string {
 	switch p := params.(type) {
@@ -311,8 +373,9 @@ func (h *Handler) do(cl *call, op operation, params any) error {
 }
 
 // taskOf returns the run behind a task id if the caller may see it on this
-// agent (anything else is not found: never reveal other users' tasks).
-func (h *Handler) taskOf(ctx context.Context, agentID, taskID string) (*core.Run, *Error) {
+// endpoint's runnable (anything else is not found: never reveal other
+// users' tasks).
+func (h *Handler) taskOf(ctx context.Context, ref core.Ref, taskID string) (*core.Run, *Error) {
 	run, err := principal(ctx).Owned(h.eng).Run(ctx, taskID)
 	if err != nil {
 		if core.CodeOf(err) == core.CodeNotFound {
@@ -320,7 +383,7 @@ func (h *Handler) taskOf(ctx context.Context, agentID, taskID string) (*core.Run
 		}
 		return nil, toError(err)
 	}
-	if run.AgentID != agentID {
+	if run.Ref() != ref {
 		return nil, errf(KindTaskNotFound, "task %q not found", taskID)
 	}
 	return run, nil
@@ -345,7 +408,7 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 	var run *core.Run
 	after := int64(-1)
 	if m.TaskID != "" {
-		cur, e := h.taskOf(ctx, cl.agentID, m.TaskID)
+		cur, e := h.taskOf(ctx, cl.ref(), m.TaskID)
 		if e != nil {
 			return h.fail(cl, e)
 		}
@@ -383,8 +446,17 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 		// The messageId is A2A's own idempotency field: a message sent
 		// again (its answer lost to a dropped connection) gets the task the
 		// first one started, on any replica.
-		run, err = h.eng.Start(ctx, core.StartParams{AgentID: cl.agentID, Message: text, SessionID: m.ContextID,
-			UserID: owned.UserID(""), IdempotencyKey: idempotencyKey(m.MessageID), IdempotencyScope: principal(ctx).Owner()})
+		sp := core.StartParams{Message: text, SessionID: m.ContextID,
+			UserID: owned.UserID(""), IdempotencyKey: idempotencyKey(m.MessageID), IdempotencyScope: principal(ctx).Owner()}
+		switch cl.kind {
+		case core.KindTeam:
+			sp.TeamID = cl.agentID
+		case core.KindWorkflow:
+			sp.WorkflowID = cl.agentID
+		default:
+			sp.AgentID = cl.agentID
+		}
+		run, err = h.eng.Start(ctx, sp)
 		if err != nil {
 			return h.fail(cl, toError(err))
 		}
@@ -421,7 +493,7 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 }
 
 func (h *Handler) getTask(cl *call, p *taskParams) error {
-	run, e := h.taskOf(cl.ctx, cl.agentID, p.ID)
+	run, e := h.taskOf(cl.ctx, cl.ref(), p.ID)
 	if e != nil {
 		return h.fail(cl, e)
 	}
@@ -433,7 +505,15 @@ func (h *Handler) getTask(cl *call, p *taskParams) error {
 // artifacts unless includeArtifacts).
 func (h *Handler) listTasks(cl *call, p *listParams) error {
 	pr := principal(cl.ctx)
-	lp := core.ListRunsParams{AgentID: cl.agentID, SessionID: p.ContextID}
+	lp := core.ListRunsParams{SessionID: p.ContextID}
+	switch cl.kind {
+	case core.KindTeam:
+		lp.TeamID = cl.agentID
+	case core.KindWorkflow:
+		lp.WorkflowID = cl.agentID
+	default:
+		lp.AgentID = cl.agentID
+	}
 	if p.Status != StateUnspecified {
 		if lp.Status = runStatusOf(p.Status); lp.Status == "" {
 			return h.replyList(cl, nil, "", p.PageSize, 0) // a state runs never have
@@ -450,7 +530,9 @@ func (h *Handler) listTasks(cl *call, p *listParams) error {
 	}
 	var matched []*core.Run
 	for i := len(runs) - 1; i >= 0; i-- { // newest first
-		if p.StatusAfter == 0 || runs[i].UpdatedAt >= p.StatusAfter {
+		// A workflow's member runs carry its id too: only its own runs
+		// are its tasks.
+		if (p.StatusAfter == 0 || runs[i].UpdatedAt >= p.StatusAfter) && runs[i].Ref() == cl.ref() {
 			matched = append(matched, runs[i])
 		}
 	}
@@ -485,7 +567,7 @@ func (h *Handler) replyList(cl *call, tasks []json.RawMessage, next string, size
 // to CancelWait, until the run recorded it.
 func (h *Handler) cancelTask(cl *call, p *taskParams) error {
 	ctx := cl.ctx
-	run, e := h.taskOf(ctx, cl.agentID, p.ID)
+	run, e := h.taskOf(ctx, cl.ref(), p.ID)
 	if e != nil {
 		return h.fail(cl, e)
 	}
@@ -512,7 +594,7 @@ func (h *Handler) cancelTask(cl *call, p *taskParams) error {
 // for input gets its snapshot and the input-required update.
 func (h *Handler) subscribe(cl *call, p *taskParams) error {
 	ctx := cl.ctx
-	run, e := h.taskOf(ctx, cl.agentID, p.ID)
+	run, e := h.taskOf(ctx, cl.ref(), p.ID)
 	if e != nil {
 		return h.fail(cl, e)
 	}
@@ -543,7 +625,7 @@ func (h *Handler) pushConfig(cl *call, op operation, p *pushParams) error {
 	if h.cfg.Push.Disabled {
 		return h.fail(cl, errf(KindPushNotSupported, "push notifications are turned off on this gateway"))
 	}
-	run, e := h.taskOf(cl.ctx, cl.agentID, p.TaskID)
+	run, e := h.taskOf(cl.ctx, cl.ref(), p.TaskID)
 	if e != nil {
 		return h.fail(cl, e)
 	}
@@ -681,13 +763,13 @@ func (h *Handler) baseURL(c *fiber.Ctx) string {
 
 func (h *Handler) serveAgentCard(c *fiber.Ctx) error {
 	agentID := c.Params("agent_id")
-	cl := &call{c: c, ctx: c.UserContext(), agentID: agentID, ver: V1, rest: true}
+	cl := &call{c: c, ctx: c.UserContext(), kind: routeKind(c), agentID: agentID, ver: V1, rest: true}
 	if e := h.authorize(cl.ctx, auth.OpA2AAgentCard, agentID); e != nil {
 		return h.fail(cl, e)
 	}
-	a, err := h.eng.Agent(agentID)
+	a, err := h.eng.Runnable(cl.kind, agentID)
 	if err != nil {
-		return h.fail(cl, errf(KindAgentNotFound, "agent %q not found", agentID))
+		return h.fail(cl, errf(KindAgentNotFound, "%s %q not found", cl.kind.OrAgent(), agentID))
 	}
 	return h.sendCard(c, h.agentCard(h.baseURL(c), a.Info()))
 }

@@ -62,7 +62,7 @@ func (r *Renderer) Render(ev *core.Event) []StreamItem {
 		return []StreamItem{status(StateWorking, toolMessage(ev))}
 	case core.EventRunPaused:
 		out := r.close(ev)
-		return append(out, status(StateInputRequired, pausedMessage(ev.RunID, ev.SessionID, ev.EventIndex, ev.Tools)))
+		return append(out, status(StateInputRequired, pausedMessageFor(ev.RunID, ev.SessionID, ev.EventIndex, ev.Tools, ev.Requirements)))
 	case core.EventRunCompleted:
 		var out []StreamItem
 		if !r.sent && ev.Content != "" {
@@ -166,6 +166,20 @@ func toolMessage(ev *core.Event) *Message {
 
 // pausedMessage asks for the decisions a paused run waits for.
 func pausedMessage(runID, sessionID string, index int64, tools []core.ToolExecution) *Message {
+	return pausedMessageFor(runID, sessionID, index, tools, nil)
+}
+
+// pausedMessageFor is pausedMessage for a run whose requirements may name
+// the team member (workflow step agent) each tool call is waiting in:
+// its entry in the data part then has member_agent_id, member_agent_name
+// and member_run_id.
+func pausedMessageFor(runID, sessionID string, index int64, tools []core.ToolExecution, reqs []core.RunRequirement) *Message {
+	member := map[string]core.RunRequirement{}
+	for _, rq := range reqs {
+		if rq.ToolExecution != nil && rq.MemberAgentID != "" {
+			member[rq.ToolExecution.ToolCallID] = rq
+		}
+	}
 	calls := make([]string, 0, len(tools))
 	list := make([]map[string]any, 0, len(tools))
 	var needs []string
@@ -178,6 +192,12 @@ func pausedMessage(runID, sessionID string, index int64, tools []core.ToolExecut
 		item := map[string]any{"tool_call_id": t.ToolCallID, "tool_name": t.ToolName, "requires_confirmation": t.RequiresConfirmation}
 		if a := rawJSON(t.ToolArgs); a != nil {
 			item["tool_args"] = a
+		}
+		if rq, ok := member[t.ToolCallID]; ok {
+			item["member_agent_id"], item["member_run_id"] = rq.MemberAgentID, rq.MemberRunID
+			if rq.MemberAgentName != "" {
+				item["member_agent_name"] = rq.MemberAgentName
+			}
 		}
 		if t.RequiresUserInput {
 			item["requires_user_input"], item["user_input_schema"] = true, t.UserInputSchema
@@ -253,7 +273,7 @@ func TaskFromRun(run *core.Run, view TaskView) *Task {
 	last := run.EventCount - 1
 	switch run.Status {
 	case core.RunPaused:
-		t.Status.Message = pausedMessage(run.RunID, run.SessionID, last, pendingTools(run))
+		t.Status.Message = pausedMessageFor(run.RunID, run.SessionID, last, pendingTools(run), run.Requirements)
 	case core.RunError:
 		t.Status.Message = errorMessage(run.RunID, run.SessionID, last, run.Error, run.ErrorType)
 	}

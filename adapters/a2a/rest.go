@@ -66,7 +66,7 @@ func restRoute(method, path string) (op operation, taskID, configID string, e *E
 // serveREST answers the HTTP+JSON binding.
 func (h *Handler) serveREST(c *fiber.Ctx) error {
 	agentID := c.Params("agent_id")
-	cl := &call{c: c, ctx: c.UserContext(), agentID: agentID, ver: V1, rest: true}
+	cl := &call{c: c, ctx: c.UserContext(), kind: routeKind(c), agentID: agentID, ver: V1, rest: true}
 	path := c.Params("*")
 	if (path == ".well-known/agent-card.json" || path == "") && c.Method() == http.MethodGet {
 		return h.serveAgentCard(c)
@@ -80,7 +80,7 @@ func (h *Handler) serveREST(c *fiber.Ctx) error {
 	if e != nil {
 		return h.fail(cl, e)
 	}
-	if e := h.authorize(cl.ctx, "a2a:"+v1NameOf[op], agentID); e != nil {
+	if e := h.authorize(cl.ctx, opFor(v1NameOf[op], cl.kind), agentID); e != nil {
 		return h.fail(cl, e)
 	}
 	if v, given, verr := parseVersionHeader(versionOf(c)); verr != nil {
@@ -88,15 +88,15 @@ func (h *Handler) serveREST(c *fiber.Ctx) error {
 	} else if given && v != V1 {
 		return h.fail(cl, errf(KindVersionNotSupported, "the HTTP+JSON binding here speaks A2A 1.0; A2A 0.3 clients use JSON-RPC at this URL"))
 	}
-	if _, err := h.eng.Agent(agentID); err != nil {
-		return h.fail(cl, errf(KindAgentNotFound, "agent %q not found", agentID))
+	if e := h.served(cl); e != nil {
+		return h.fail(cl, e)
 	}
 	params, e := restParams(c, op, taskID, configID)
 	if e != nil {
 		return h.fail(cl, e)
 	}
 	if t := tenantOf(params); t != "" && t != agentID {
-		return h.fail(cl, errf(KindInvalidParams, "tenant %q does not match the agent %q of this URL", t, agentID))
+		return h.fail(cl, errf(KindInvalidParams, "tenant %q does not match the %s %q of this URL", t, cl.kind.OrAgent(), agentID))
 	}
 	return h.do(cl, op, params)
 }

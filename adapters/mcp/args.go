@@ -21,6 +21,8 @@ import (
 // Tool names served by the adapter.
 const (
 	ToolRunAgent       = "run_agent"
+	ToolRunTeam        = "run_team"
+	ToolRunWorkflow    = "run_workflow"
 	ToolContinueRun    = "continue_run"
 	ToolCancelRun      = "cancel_run"
 	ToolGetSessions    = "get_sessions"
@@ -49,6 +51,24 @@ type RunArgs struct {
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
+// RunTeamArgs are the arguments of run_team.
+type RunTeamArgs struct {
+	TeamID         string `json:"team_id"`
+	Message        string `json:"message"`
+	SessionID      string `json:"session_id,omitempty"`
+	UserID         string `json:"user_id,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// RunWorkflowArgs are the arguments of run_workflow.
+type RunWorkflowArgs struct {
+	WorkflowID     string `json:"workflow_id"`
+	Message        string `json:"message"`
+	SessionID      string `json:"session_id,omitempty"`
+	UserID         string `json:"user_id,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
 // AskArgs are the arguments of an ask_<agent> tool.
 type AskArgs struct {
 	Message        string `json:"message"`
@@ -73,7 +93,9 @@ type ToolDecision struct {
 // ContinueArgs are the arguments of continue_run. A paused run's result
 // carries them ready to use, minus the decisions (confirmed) themselves.
 type ContinueArgs struct {
-	RunID     string         `json:"run_id"`
+	RunID string `json:"run_id"`
+	// AgentID, when given, must be the run's agent (a team's or workflow's
+	// run is continued by its run_id alone).
 	AgentID   string         `json:"agent_id,omitempty"`
 	SessionID string         `json:"session_id,omitempty"`
 	Tools     []ToolDecision `json:"tools"`
@@ -117,6 +139,10 @@ func DecodeArgs(tool string, raw []byte) (any, error) {
 	switch {
 	case tool == ToolRunAgent:
 		v = &RunArgs{}
+	case tool == ToolRunTeam:
+		v = &RunTeamArgs{}
+	case tool == ToolRunWorkflow:
+		v = &RunWorkflowArgs{}
 	case tool == ToolContinueRun:
 		v = &ContinueArgs{}
 	case tool == ToolCancelRun:
@@ -207,6 +233,10 @@ func fieldNames(v any) []string {
 		return []string{"agent_id", "message", "session_id", "user_id", "idempotency_key"}
 	case *AskArgs:
 		return []string{"message", "session_id", "user_id", "idempotency_key"}
+	case *RunTeamArgs:
+		return []string{"team_id", "message", "session_id", "user_id", "idempotency_key"}
+	case *RunWorkflowArgs:
+		return []string{"workflow_id", "message", "session_id", "user_id", "idempotency_key"}
 	case *ContinueArgs:
 		return []string{"run_id", "agent_id", "session_id", "tools"}
 	case *CancelArgs:
@@ -223,6 +253,14 @@ func validate(v any) error {
 	switch a := v.(type) {
 	case *RunArgs:
 		return errors.Join(required("agent_id", a.AgentID), id("agent_id", a.AgentID),
+			required("message", a.Message), id("session_id", a.SessionID), id("user_id", a.UserID),
+			core.CheckIdempotencyKey(`argument "idempotency_key"`, a.IdempotencyKey))
+	case *RunTeamArgs:
+		return errors.Join(required("team_id", a.TeamID), id("team_id", a.TeamID),
+			required("message", a.Message), id("session_id", a.SessionID), id("user_id", a.UserID),
+			core.CheckIdempotencyKey(`argument "idempotency_key"`, a.IdempotencyKey))
+	case *RunWorkflowArgs:
+		return errors.Join(required("workflow_id", a.WorkflowID), id("workflow_id", a.WorkflowID),
 			required("message", a.Message), id("session_id", a.SessionID), id("user_id", a.UserID),
 			core.CheckIdempotencyKey(`argument "idempotency_key"`, a.IdempotencyKey))
 	case *AskArgs:

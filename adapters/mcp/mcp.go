@@ -66,8 +66,8 @@ type Server struct {
 
 	// mu guards asks and skipped: the per-agent tools added so far.
 	mu      sync.Mutex
-	asks    map[string]string // tool name → agent id
-	skipped map[string]bool   // agents whose tool name collided
+	asks    map[string]core.Ref // tool name → agent (team, workflow)
+	skipped map[core.Ref]bool   // runnables whose tool name collided
 }
 
 const instructions = "agentgate runs AI agents. get_config lists the agents; run_agent (or ask_<agent>) runs one on a message " +
@@ -93,11 +93,11 @@ func New(eng *core.Engine, cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{eng: eng, cfg: cfg, policy: cfg.Policy, log: cfg.Logger,
-		asks: map[string]string{}, skipped: map[string]bool{}}
+		asks: map[string]core.Ref{}, skipped: map[core.Ref]bool{}}
 	hooks := &server.Hooks{}
 	hooks.AddOnRequestInitialization(s.admit)
-	hooks.AddBeforeListTools(func(context.Context, any, *mcpgo.ListToolsRequest) { s.syncAgentTools() })
-	hooks.AddBeforeCallTool(func(context.Context, any, *mcpgo.CallToolRequest) { s.syncAgentTools() })
+	hooks.AddBeforeListTools(func(context.Context, any, *mcpgo.ListToolsRequest) { s.syncAgentTools(); s.syncRunnableTools() })
+	hooks.AddBeforeCallTool(func(context.Context, any, *mcpgo.CallToolRequest) { s.syncAgentTools(); s.syncRunnableTools() })
 	hooks.AddAfterListTools(s.hideAskTools)
 	s.mcp = server.NewMCPServer(cfg.Name, cfg.Version,
 		server.WithToolCapabilities(true),
@@ -106,7 +106,7 @@ func New(eng *core.Engine, cfg Config) *Server {
 		server.WithInstructions(instructions),
 	)
 	for _, op := range Operations() {
-		if op.ID != auth.OpMCPAskAgent || cfg.AgentToolsOn() {
+		if !isAskOp(op.ID) || cfg.AgentToolsOn() {
 			s.policy.Declare(op)
 		}
 	}
@@ -117,10 +117,13 @@ func New(eng *core.Engine, cfg Config) *Server {
 		s.mcp.AddTool(t, s.call)
 		s.policy.Served("mcp:" + t.Name)
 	}
+	s.policy.Served(kindOps...)
+	s.policy.Served("mcp:"+ToolRunTeam, "mcp:"+ToolRunWorkflow)
 	if cfg.AgentToolsOn() {
-		s.policy.Served(auth.OpMCPAskAgent)
+		s.policy.Served(auth.OpMCPAskAgent, askOp(core.KindTeam), askOp(core.KindWorkflow))
 	}
 	s.syncAgentTools()
+	s.syncRunnableTools()
 	s.http = server.NewStreamableHTTPServer(s.mcp,
 		// The DNS-rebinding guard runs in our fiber handler (checkHost):
 		// mcp-go's needs the net/http local address, which the fiber
@@ -146,31 +149,65 @@ func (s *Server) syncAgentTools() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var add []server.ServerTool
-	for _, a := range s.eng.Agents() {
-		info := a.Info()
-		name := AskToolName(info.ID)
-		if id, ok := s.asks[name]; (ok && id == info.ID) || s.skipped[info.ID] {
-			continue
+	for _, k := range []core.Kind{core.KindAgent, core.KindTeam, core.KindWorkflow} {
+		for _, a := range s.eng.Runnables(k) {
+			info := a.Info()
+			ref := core.Ref{Kind: k, ID: info.ID}
+			name := askName(ref)
+			if got, ok := s.asks[name]; (ok && got == ref) || s.skipped[ref] {
+				continue
+			}
+			if _, taken := s.asks[name]; taken || s.mcp.GetTool(name) != nil {
+				s.skipped[ref] = true
+				s.log.Warn("mcp: no ask tool for a runnable: its tool name is taken", string(k)+"_id", info.ID, "tool", name)
+				continue
+			}
+			s.asks[name] = ref
+			add = append(add, server.ServerTool{Tool: askTool(name, info.Name, info.Description), Handler: s.call})
 		}
-		if _, taken := s.asks[name]; taken || s.mcp.GetTool(name) != nil {
-			s.skipped[info.ID] = true
-			s.log.Warn("mcp: no ask tool for agent: its tool name is taken", "agent_id", info.ID, "tool", name)
-			continue
-		}
-		s.asks[name] = info.ID
-		add = append(add, server.ServerTool{Tool: askTool(name, info.Name, info.Description), Handler: s.call})
 	}
 	if len(add) > 0 {
 		s.mcp.AddTools(add...)
 	}
 }
 
-// askAgent returns the agent of a per-agent tool.
-func (s *Server) askAgent(tool string) (string, bool) {
+// syncRunnableTools adds run_team (run_workflow) once the engine has a
+// team (a workflow).
+func (s *Server) syncRunnableTools() {
+	for k, t := range runnableTools() {
+		if s.mcp.GetTool(t.Name) == nil && len(s.eng.Runnables(k)) > 0 {
+			s.mcp.AddTool(t, s.call)
+		}
+	}
+}
+
+// askAgent returns the runnable of a per-runnable tool.
+func (s *Server) askAgent(tool string) (core.Ref, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id, ok := s.asks[tool]
-	return id, ok
+	ref, ok := s.asks[tool]
+	return ref, ok
+}
+
+// askName is the ask tool of a runnable: ask_<agent>, ask_team_<team>,
+// ask_workflow_<workflow> (see AskToolName).
+func askName(ref core.Ref) string {
+	if ref.Kind.OrAgent() == core.KindAgent {
+		return AskToolName(ref.ID)
+	}
+	return AskToolName(string(ref.Kind) + "_" + ref.ID)
+}
+
+// askOp is the operation of the ask tools of a kind.
+func askOp(k core.Kind) string {
+	if k.OrAgent() == core.KindAgent {
+		return auth.OpMCPAskAgent
+	}
+	return "mcp:ask_" + string(k) + "_{" + string(k) + "_id}"
+}
+
+func isAskOp(id string) bool {
+	return id == askOp(core.KindAgent) || id == askOp(core.KindTeam) || id == askOp(core.KindWorkflow)
 }
 
 // hideAskTools drops from tools/list the per-agent tools the caller may not
@@ -182,7 +219,7 @@ func (s *Server) hideAskTools(ctx context.Context, _ any, _ *mcpgo.ListToolsRequ
 	p, _ := auth.FromContext(ctx)
 	kept := make([]mcpgo.Tool, 0, len(result.Tools))
 	for _, t := range result.Tools {
-		if id, ok := s.askAgent(t.Name); ok && !p.Allows(auth.ResourceAgents, id, auth.ActionRun) {
+		if ref, ok := s.askAgent(t.Name); ok && !p.Allows(resourceOf(ref.Kind), ref.ID, auth.ActionRun) {
 			continue
 		}
 		kept = append(kept, t)
@@ -255,8 +292,33 @@ func Operations() []auth.Operation {
 		auth.Listed("mcp:"+ToolGetSessions, auth.ResourceSessions, auth.ActionRead),
 		auth.Scoped("mcp:"+ToolGetSessionRuns, auth.ResourceSessions, auth.ActionRead, sessionID),
 		auth.Scoped(auth.OpMCPAskAgent, auth.ResourceAgents, auth.ActionRun, agentID),
+		auth.Scoped(askOp(core.KindTeam), auth.ResourceTeams, auth.ActionRun, teamID),
+		auth.Scoped(askOp(core.KindWorkflow), auth.ResourceWorkflows, auth.ActionRun, workflowID),
+		auth.Scoped("mcp:"+ToolRunTeam, auth.ResourceTeams, auth.ActionRun, teamID),
+		auth.Scoped("mcp:"+ToolRunWorkflow, auth.ResourceWorkflows, auth.ActionRun, workflowID),
+		auth.Scoped(runOp(ToolContinueRun, core.KindTeam), auth.ResourceTeams, auth.ActionRun, teamID),
+		auth.Scoped(runOp(ToolContinueRun, core.KindWorkflow), auth.ResourceWorkflows, auth.ActionRun, workflowID),
+		auth.Scoped(runOp(ToolCancelRun, core.KindTeam), auth.ResourceTeams, auth.ActionRun, teamID),
+		auth.Scoped(runOp(ToolCancelRun, core.KindWorkflow), auth.ResourceWorkflows, auth.ActionRun, workflowID),
 	}
 }
+
+const teamID, workflowID = "team_id", "workflow_id"
+
+// runOp is the operation of continue_run or cancel_run on a run of kind
+// k: "mcp:continue_run" on an agent's run (agents:<id>:run),
+// "mcp:continue_run:team" on a team's (teams:<id>:run),
+// "mcp:continue_run:workflow" on a workflow's (workflows:<id>:run).
+func runOp(tool string, k core.Kind) string {
+	if k.OrAgent() == core.KindAgent {
+		return "mcp:" + tool
+	}
+	return "mcp:" + tool + ":" + string(k)
+}
+
+// kindOps are the operations served besides one per tool.
+var kindOps = []string{runOp(ToolContinueRun, core.KindTeam), runOp(ToolContinueRun, core.KindWorkflow),
+	runOp(ToolCancelRun, core.KindTeam), runOp(ToolCancelRun, core.KindWorkflow)}
 
 // methodOp is the operation of a protocol method: "mcp:<method>" when the
 // policy has it, else "mcp:initialize" — admission to an MCP conversation,
@@ -299,16 +361,20 @@ func (s *Server) authorizeCall(ctx context.Context, tool string, args any) (*cor
 	switch a := args.(type) {
 	case *RunArgs:
 		return nil, s.authorize(ctx, "mcp:"+ToolRunAgent, a.AgentID)
+	case *RunTeamArgs:
+		return nil, s.authorize(ctx, "mcp:"+ToolRunTeam, a.TeamID)
+	case *RunWorkflowArgs:
+		return nil, s.authorize(ctx, "mcp:"+ToolRunWorkflow, a.WorkflowID)
 	case *AskArgs:
-		id, ok := s.askAgent(tool)
+		ref, ok := s.askAgent(tool)
 		if !ok {
 			return nil, core.Errorf(core.CodeNotFound, "unknown tool %q", tool)
 		}
-		return nil, s.authorize(ctx, auth.OpMCPAskAgent, id)
+		return nil, s.authorize(ctx, askOp(ref.Kind), ref.ID)
 	case *ContinueArgs:
-		return s.runTarget(ctx, "mcp:"+ToolContinueRun, a.RunID, a.AgentID, a.SessionID)
+		return s.runTarget(ctx, ToolContinueRun, a.RunID, agentRef(a.AgentID), a.SessionID)
 	case *CancelArgs:
-		return s.runTarget(ctx, "mcp:"+ToolCancelRun, a.RunID, a.AgentID, a.SessionID)
+		return s.runTarget(ctx, ToolCancelRun, a.RunID, agentRef(a.AgentID), a.SessionID)
 	case *SessionsArgs:
 		return nil, s.authorize(ctx, "mcp:"+ToolGetSessions, "")
 	case *SessionRunsArgs:
@@ -319,9 +385,20 @@ func (s *Server) authorizeCall(ctx context.Context, tool string, args any) (*cor
 	return nil, core.Errorf(core.CodeInternal, "tool %q has no authorization", tool)
 }
 
-func (s *Server) runTarget(ctx context.Context, opID, runID, agentID, sessionID string) (*core.Run, error) {
-	if agentID != "" {
-		if err := s.authorize(ctx, opID, agentID); err != nil {
+// agentRef names an agent (none when id is empty).
+func agentRef(id string) core.Ref {
+	if id == "" {
+		return core.Ref{}
+	}
+	return core.Ref{Kind: core.KindAgent, ID: id}
+}
+
+// runTarget resolves the run of a continue_run or cancel_run call: named
+// (ref: the runnable the call names, if any) it needs that runnable's scope
+// first; the run must be that runnable's, in the session given.
+func (s *Server) runTarget(ctx context.Context, tool, runID string, ref core.Ref, sessionID string) (*core.Run, error) {
+	if ref.ID != "" {
+		if err := s.authorize(ctx, runOp(tool, ref.Kind), ref.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -329,11 +406,12 @@ func (s *Server) runTarget(ctx context.Context, opID, runID, agentID, sessionID 
 	if err != nil {
 		return nil, err
 	}
-	if (agentID != "" && run.AgentID != agentID) || (sessionID != "" && run.SessionID != sessionID) {
+	if (ref.ID != "" && run.Ref() != ref) || (sessionID != "" && run.SessionID != sessionID) {
 		return nil, core.Errorf(core.CodeNotFound, "run %q not found", runID)
 	}
-	if agentID == "" {
-		if err := s.authorize(ctx, opID, run.AgentID); err != nil {
+	if ref.ID == "" {
+		own := run.Ref()
+		if err := s.authorize(ctx, runOp(tool, own.Kind), own.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -355,10 +433,26 @@ func (s *Server) call(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.Ca
 	}
 	switch a := args.(type) {
 	case *RunArgs:
-		return s.startRun(ctx, req, a.AgentID, a.Message, a.SessionID, a.UserID, a.IdempotencyKey)
+		return s.startRun(ctx, req, core.StartParams{AgentID: a.AgentID, Message: a.Message, SessionID: a.SessionID,
+			UserID: a.UserID, IdempotencyKey: a.IdempotencyKey})
+	case *RunTeamArgs:
+		return s.startRun(ctx, req, core.StartParams{TeamID: a.TeamID, Message: a.Message, SessionID: a.SessionID,
+			UserID: a.UserID, IdempotencyKey: a.IdempotencyKey})
+	case *RunWorkflowArgs:
+		return s.startRun(ctx, req, core.StartParams{WorkflowID: a.WorkflowID, Message: a.Message, SessionID: a.SessionID,
+			UserID: a.UserID, IdempotencyKey: a.IdempotencyKey})
 	case *AskArgs:
-		id, _ := s.askAgent(name)
-		return s.startRun(ctx, req, id, a.Message, a.SessionID, a.UserID, a.IdempotencyKey)
+		ref, _ := s.askAgent(name)
+		sp := core.StartParams{Message: a.Message, SessionID: a.SessionID, UserID: a.UserID, IdempotencyKey: a.IdempotencyKey}
+		switch ref.Kind {
+		case core.KindTeam:
+			sp.TeamID = ref.ID
+		case core.KindWorkflow:
+			sp.WorkflowID = ref.ID
+		default:
+			sp.AgentID = ref.ID
+		}
+		return s.startRun(ctx, req, sp)
 	case *ContinueArgs:
 		return s.continueRun(ctx, req, run, a)
 	case *CancelArgs:
@@ -402,15 +496,17 @@ func (s *Server) toolError(err error) (*mcpgo.CallToolResult, error) {
 	return mcpgo.NewToolResultError(core.MessageOf(err)), nil
 }
 
-func (s *Server) startRun(ctx context.Context, req mcpgo.CallToolRequest, agentID, message, sessionID, userID, key string) (*mcpgo.CallToolResult, error) {
+// startRun starts the run sp names (an agent's, a team's or a
+// workflow's) for the caller and follows it.
+func (s *Server) startRun(ctx context.Context, req mcpgo.CallToolRequest, sp core.StartParams) (*mcpgo.CallToolResult, error) {
 	p, _ := auth.FromContext(ctx)
 	owned := s.owned(ctx)
 	// Under isolation a session of another user is not found.
-	if err := owned.UsableSession(ctx, sessionID); err != nil {
+	if err := owned.UsableSession(ctx, sp.SessionID); err != nil {
 		return s.toolError(err)
 	}
-	run, err := s.eng.Start(ctx, core.StartParams{AgentID: agentID, Message: message, SessionID: sessionID,
-		UserID: owned.UserID(userID), IdempotencyKey: key, IdempotencyScope: p.Owner()})
+	sp.UserID, sp.IdempotencyScope = owned.UserID(sp.UserID), p.Owner()
+	run, err := s.eng.Start(ctx, sp)
 	if err != nil {
 		return s.toolError(err)
 	}
@@ -674,6 +770,10 @@ type GatewayConfig struct {
 	Description string         `json:"description,omitempty"`
 	Version     string         `json:"version"`
 	Agents      []AgentSummary `json:"agents"`
+	// Teams and Workflows are the teams and workflows the caller may see
+	// (run them with run_team and run_workflow); absent when there are none.
+	Teams     []AgentSummary `json:"teams,omitempty"`
+	Workflows []AgentSummary `json:"workflows,omitempty"`
 }
 
 // AgentSummary is an agent in get_config.
@@ -697,11 +797,42 @@ func (s *Server) getConfig(ctx context.Context) (*mcpgo.CallToolResult, error) {
 		}
 		sum := AgentSummary{ID: info.ID, Name: info.Name, Description: info.Description}
 		if name := AskToolName(info.ID); s.cfg.AgentToolsOn() {
-			if id, ok := s.askAgent(name); ok && id == info.ID {
+			if ref, ok := s.askAgent(name); ok && ref == (core.Ref{Kind: core.KindAgent, ID: info.ID}) {
 				sum.Tool = name
 			}
 		}
 		out.Agents = append(out.Agents, sum)
 	}
+	out.Teams = s.visible(p, core.KindTeam, auth.ResourceTeams)
+	out.Workflows = s.visible(p, core.KindWorkflow, auth.ResourceWorkflows)
 	return mcpgo.NewToolResultStructuredOnly(out), nil
+}
+
+// visible lists the runnables of kind k the principal may read.
+func (s *Server) visible(p *auth.Principal, k core.Kind, resource string) []AgentSummary {
+	all, ids := p.VisibleIDs(resource, auth.ActionRead)
+	var out []AgentSummary
+	for _, r := range s.eng.Runnables(k) {
+		info := r.Info()
+		if all || slices.Contains(ids, info.ID) {
+			sum := AgentSummary{ID: info.ID, Name: info.Name, Description: info.Description}
+			ref := core.Ref{Kind: k, ID: info.ID}
+			if got, ok := s.askAgent(askName(ref)); ok && got == ref {
+				sum.Tool = askName(ref)
+			}
+			out = append(out, sum)
+		}
+	}
+	return out
+}
+
+// resourceOf is the scope resource of a kind.
+func resourceOf(k core.Kind) string {
+	switch k {
+	case core.KindTeam:
+		return auth.ResourceTeams
+	case core.KindWorkflow:
+		return auth.ResourceWorkflows
+	}
+	return auth.ResourceAgents
 }

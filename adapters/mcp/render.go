@@ -19,10 +19,14 @@ import (
 // continue_run, ask_<agent>): agno's "trimmed" shape — the ids, the status,
 // the answer, and what a paused run waits for.
 type RunResult struct {
-	RunID     string         `json:"run_id"`
-	SessionID string         `json:"session_id"`
-	AgentID   string         `json:"agent_id"`
-	Status    core.RunStatus `json:"status"`
+	RunID     string `json:"run_id"`
+	SessionID string `json:"session_id"`
+	AgentID   string `json:"agent_id"`
+	// TeamID and WorkflowID name a team's or workflow's run (AgentID is
+	// then empty).
+	TeamID     string         `json:"team_id,omitempty"`
+	WorkflowID string         `json:"workflow_id,omitempty"`
+	Status     core.RunStatus `json:"status"`
 	// Content is the answer of a completed run.
 	Content string `json:"content,omitempty"`
 	// PendingTools are the tool calls a paused run waits for a decision on.
@@ -66,14 +70,23 @@ func ProgressParams(token any, n int, delta string) map[string]any {
 // RunPaused, RunError or RunCancelled) as the tool's result. A failed or
 // cancelled run is a tool error (isError: true) that says why.
 func RenderEnd(ev *core.Event) *mcpgo.CallToolResult {
-	r := RunResult{RunID: ev.RunID, SessionID: ev.SessionID, AgentID: ev.AgentID}
+	r := RunResult{RunID: ev.RunID, SessionID: ev.SessionID, AgentID: ev.AgentID, TeamID: ev.TeamID, WorkflowID: ev.WorkflowID}
+	if ev.TeamID != "" || ev.WorkflowID != "" {
+		// A team's or workflow's own event (a member's run inside a
+		// workflow carries the workflow's id too, but is not followed
+		// here): its run is the runnable's.
+		r.AgentID = ""
+		if r.TeamID != "" {
+			r.WorkflowID = ""
+		}
+	}
 	switch ev.Base() {
 	case core.EventRunCompleted:
 		r.Status, r.Content = core.RunCompleted, ev.Content
 		return mcpgo.NewToolResultStructured(r, ev.Content)
 	case core.EventRunPaused:
 		r.Status = core.RunPaused
-		r.PendingTools, r.ContinueRun = pending(ev.RunID, ev.AgentID, ev.SessionID, ev.Tools)
+		r.PendingTools, r.ContinueRun = pending(ev.RunID, r.AgentID, ev.SessionID, ev.Tools)
 		return mcpgo.NewToolResultStructured(r, pausedText(&r))
 	case core.EventRunError:
 		r.Status, r.Error, r.ErrorType = core.RunError, ev.Content, ev.ErrorType
@@ -95,7 +108,15 @@ func RenderEnd(ev *core.Event) *mcpgo.CallToolResult {
 // RenderRun renders a stored run whose segment ended (used when the event
 // log no longer holds the run's end).
 func RenderRun(run *core.Run) *mcpgo.CallToolResult {
-	ev := &core.Event{RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID}
+	ev := &core.Event{RunID: run.RunID, SessionID: run.SessionID}
+	switch ref := run.Ref(); ref.Kind {
+	case core.KindTeam:
+		ev.TeamID = ref.ID
+	case core.KindWorkflow:
+		ev.WorkflowID = ref.ID
+	default:
+		ev.AgentID = ref.ID
+	}
 	switch run.Status {
 	case core.RunCompleted:
 		ev.Event, ev.Content = core.EventRunCompleted, run.Content

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/agentgate/agentgate/core"
 )
 
 // The tool definitions: names, descriptions, JSON Schemas (written out, so
@@ -19,6 +21,16 @@ var (
 		`"agent_id":{"type":"string","description":"The agent to run (get_config lists them)."},` +
 		`"message":{"type":"string","description":"The user's message."},` + runArgsDoc +
 		`},"required":["agent_id","message"],"additionalProperties":false}`)
+
+	runTeamSchema = json.RawMessage(`{"type":"object","properties":{` +
+		`"team_id":{"type":"string","description":"The team to run (get_config lists them)."},` +
+		`"message":{"type":"string","description":"The user's message."},` + runArgsDoc +
+		`},"required":["team_id","message"],"additionalProperties":false}`)
+
+	runWorkflowSchema = json.RawMessage(`{"type":"object","properties":{` +
+		`"workflow_id":{"type":"string","description":"The workflow to run (get_config lists them)."},` +
+		`"message":{"type":"string","description":"The workflow's input."},` + runArgsDoc +
+		`},"required":["workflow_id","message"],"additionalProperties":false}`)
 
 	askSchema = json.RawMessage(`{"type":"object","properties":{` +
 		`"message":{"type":"string","description":"The user's message."},` + runArgsDoc +
@@ -114,6 +126,23 @@ func builtinTools() []mcpgo.Tool {
 			RawInputSchema: noArgsSchema,
 			Annotations:    annotations("Gateway configuration", true, false, true, false)},
 	}
+}
+
+// runnableTools are run_team and run_workflow, listed once the engine has
+// a team (a workflow). Their results are run_agent's, with team_id or
+// workflow_id (agent_id is empty).
+func runnableTools() map[core.Kind]mcpgo.Tool {
+	t := []mcpgo.Tool{
+		{Name: ToolRunTeam, Title: "Run a team",
+			Description:    "Run a team (a leader and its member agents) on a message and return the team's answer." + runDoc,
+			RawInputSchema: runTeamSchema, RawOutputSchema: runResultSchema,
+			Annotations: annotations("Run a team", false, false, false, true)},
+		{Name: ToolRunWorkflow, Title: "Run a workflow",
+			Description:    "Run a workflow (its steps in order) on an input and return its final output." + runDoc,
+			RawInputSchema: runWorkflowSchema, RawOutputSchema: runResultSchema,
+			Annotations: annotations("Run a workflow", false, false, false, true)},
+	}
+	return map[core.Kind]mcpgo.Tool{core.KindTeam: t[0], core.KindWorkflow: t[1]}
 }
 
 // askTool is the per-agent tool of an agent.

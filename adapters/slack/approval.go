@@ -103,8 +103,9 @@ func (h *Handler) decide(a *app, d Decision) {
 		return
 	}
 	agent, channel, threadTS, ok := splitSession(run.SessionID)
-	// An app only decides runs of its own agent, started in this channel.
-	if !ok || agent != a.AgentID || run.AgentID != a.AgentID || channel != d.ChannelID {
+	// An app only decides runs of its own agent (team, workflow), started
+	// in this channel.
+	if !ok || agent != a.sessionKey() || run.Ref() != a.Runnable() || channel != d.ChannelID {
 		notFound()
 		return
 	}

@@ -9,14 +9,19 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/auth"
+	"github.com/agentgate/agentgate/core"
 )
 
-// App is one Slack app, bound to one agent.
+// App is one Slack app, bound to one agent, team or workflow.
 type App struct {
-	// Name identifies the app in logs and dedup keys (default: the agent id).
+	// Name identifies the app in logs and dedup keys (default: the agent,
+	// team or workflow id).
 	Name string
-	// AgentID is the agent that answers the app's mentions and DMs.
-	AgentID string
+	// AgentID is the agent that answers the app's mentions and DMs; or
+	// TeamID a team, or WorkflowID a workflow (exactly one of the three).
+	AgentID    string
+	TeamID     string
+	WorkflowID string
 	// SigningSecret verifies the app's HTTP deliveries. Required unless the
 	// app uses Socket Mode only.
 	SigningSecret string
@@ -27,6 +32,50 @@ type App struct {
 	AppToken string
 	// APIURL is Slack's Web API base (default https://slack.com/api/).
 	APIURL string
+}
+
+// Runnable is what answers the app: its agent, team or workflow.
+func (a App) Runnable() core.Ref {
+	switch {
+	case a.TeamID != "":
+		return core.Ref{Kind: core.KindTeam, ID: a.TeamID}
+	case a.WorkflowID != "":
+		return core.Ref{Kind: core.KindWorkflow, ID: a.WorkflowID}
+	}
+	return core.Ref{Kind: core.KindAgent, ID: a.AgentID}
+}
+
+// sessionKey is the runnable's part of the app's session ids: the agent
+// id (as before teams), "team:<id>" or "workflow:<id>".
+func (a App) sessionKey() string {
+	if r := a.Runnable(); r.Kind != core.KindAgent {
+		return string(r.Kind) + ":" + r.ID
+	}
+	return a.AgentID
+}
+
+// start is the start of a run of the app's runnable.
+func (a App) start(p core.StartParams) core.StartParams {
+	p.AgentID, p.TeamID, p.WorkflowID = a.AgentID, a.TeamID, a.WorkflowID
+	return p
+}
+
+// checkBinding refuses an app bound to none or more than one of an agent,
+// a team and a workflow.
+func (a App) checkBinding(where string) error {
+	n := 0
+	for _, id := range []string{a.AgentID, a.TeamID, a.WorkflowID} {
+		if id != "" {
+			n++
+		}
+	}
+	switch n {
+	case 1:
+		return nil
+	case 0:
+		return fmt.Errorf("%s: the Slack app %q is bound to no agent, team or workflow", where, a.Name)
+	}
+	return fmt.Errorf("%s: the Slack app %q is bound to more than one of agent, team and workflow (give exactly one)", where, a.Name)
 }
 
 // Config configures the Slack adapter.
@@ -106,11 +155,13 @@ func (c *Config) defaults() error {
 	names := map[string]bool{}
 	for i := range c.Apps {
 		a := &c.Apps[i]
-		if a.AgentID == "" {
+		if a.AgentID == "" && a.TeamID == "" && a.WorkflowID == "" {
 			errs = append(errs, fmt.Errorf("slack: app %d has no agent", i))
+		} else if err := a.checkBinding("slack"); err != nil {
+			errs = append(errs, err)
 		}
 		if a.Name == "" {
-			a.Name = a.AgentID
+			a.Name = a.Runnable().ID
 		}
 		if names[a.Name] {
 			errs = append(errs, fmt.Errorf("slack: app name %q is used twice", a.Name))

@@ -85,8 +85,8 @@ func New(eng *core.Engine, cfg Config) (*Handler, error) {
 		h.apps = append(h.apps, &app{App: a, api: api})
 	}
 	for _, a := range h.apps {
-		if _, err := eng.Agent(a.AgentID); err != nil {
-			h.log.Warn("slack app bound to an agent that is not registered (yet)", "app", a.Name, "agent", a.AgentID)
+		if r := a.Runnable(); !registered(eng, r) {
+			h.log.Warn("slack app bound to a runnable that is not registered (yet)", "app", a.Name, string(r.Kind), r.ID)
 		}
 		a := a
 		h.goBackground(func() { a.identity(h.ctx, h.log) })
@@ -355,15 +355,21 @@ func (h *Handler) handleMessage(a *app, env *Envelope, ev *InnerEvent) {
 		h.post(ctx, a, t, "Ask me something after the mention, and I will answer in this thread.")
 		return
 	}
-	run, err := h.eng.Start(ctx, core.StartParams{
-		AgentID: a.AgentID, Message: text, SessionID: SessionID(a.AgentID, t.channel, t.threadTS), UserID: t.userID,
-	})
+	run, err := h.eng.Start(ctx, a.start(core.StartParams{
+		Message: text, SessionID: SessionID(a.sessionKey(), t.channel, t.threadTS), UserID: t.userID,
+	}))
 	if err != nil {
-		h.log.Warn("slack: could not start a run", "app", a.Name, "agent", a.AgentID, "err", err)
+		h.log.Warn("slack: could not start a run", "app", a.Name, "runnable", a.Runnable().String(), "err", err)
 		h.post(ctx, a, t, ":warning: Sorry, I could not start: "+escape(core.MessageOf(err)))
 		return
 	}
 	h.follow(ctx, a, t, run.RunID, -1)
+}
+
+// registered reports whether the engine has the runnable r.
+func registered(eng *core.Engine, r core.Ref) bool {
+	_, err := eng.Runnable(r.Kind, r.ID)
+	return err == nil
 }
 
 // cleanText turns a Slack message's text into the agent's input: the

@@ -22,8 +22,11 @@ type Settings struct {
 	// AppToken is the app-level token (xapp-…, connections:write) Socket
 	// Mode connects with.
 	AppToken string `yaml:"app_token"`
-	// Agent answers the app's mentions and DMs (default assistant).
-	Agent string `yaml:"agent"`
+	// Agent answers the app's mentions and DMs (default assistant), or
+	// Team, or Workflow: at most one of the three.
+	Agent    string `yaml:"agent"`
+	Team     string `yaml:"team"`
+	Workflow string `yaml:"workflow"`
 	// APIURL is Slack's Web API base (default https://slack.com/api/); also
 	// the default of every app in Apps.
 	APIURL string `yaml:"api_url"`
@@ -39,7 +42,8 @@ type Settings struct {
 	// AnyoneCanApprove lets anyone in the channel click Approve/Reject; by
 	// default only the user whose message started the run can.
 	AnyoneCanApprove bool `yaml:"anyone_can_approve"`
-	// Apps are further Slack apps, each bound to an agent.
+	// Apps are further Slack apps, each bound to an agent, a team or a
+	// workflow.
 	Apps []AppSettings `yaml:"apps"`
 }
 
@@ -49,9 +53,12 @@ type Settings struct {
 // (NAME upper-cased, other characters as _); a value written here (for
 // instance "${MY_SECRET}") wins over both.
 type AppSettings struct {
-	// Name identifies the app (default: the agent id).
-	Name  string `yaml:"name"`
-	Agent string `yaml:"agent"`
+	// Name identifies the app (default: the agent, team or workflow id).
+	Name string `yaml:"name"`
+	// Agent, Team or Workflow (exactly one) answers the app's messages.
+	Agent    string `yaml:"agent"`
+	Team     string `yaml:"team"`
+	Workflow string `yaml:"workflow"`
 	// APIURL defaults to slack.api_url.
 	APIURL           string `yaml:"api_url"`
 	SigningSecret    string `yaml:"signing_secret"`
@@ -68,10 +75,13 @@ func (c Settings) ResolveApps(lookup func(string) (string, bool)) ([]App, error)
 	var apps []App
 	var errs []error
 	if c.SigningSecret != "" || c.BotToken != "" || c.AppToken != "" {
-		a := App{Name: "default", AgentID: c.Agent, SigningSecret: c.SigningSecret,
+		a := App{Name: "default", AgentID: c.Agent, TeamID: c.Team, WorkflowID: c.Workflow, SigningSecret: c.SigningSecret,
 			BotToken: c.BotToken, AppToken: c.AppToken, APIURL: c.APIURL}
-		if a.AgentID == "" {
+		if a.AgentID == "" && a.TeamID == "" && a.WorkflowID == "" {
 			a.AgentID = "assistant"
+		}
+		if err := a.checkBinding("slack"); err != nil {
+			errs = append(errs, err)
 		}
 		if err := c.checkApp("slack", a); err != nil {
 			errs = append(errs, err)
@@ -79,13 +89,18 @@ func (c Settings) ResolveApps(lookup func(string) (string, bool)) ([]App, error)
 		apps = append(apps, a)
 	}
 	for i, ac := range c.Apps {
+		bound := App{AgentID: ac.Agent, TeamID: ac.Team, WorkflowID: ac.Workflow}
 		name := ac.Name
 		if name == "" {
-			name = ac.Agent
+			name = bound.Runnable().ID
 		}
 		where := fmt.Sprintf("slack.apps[%d] (%s)", i, name)
-		if ac.Agent == "" {
-			errs = append(errs, fmt.Errorf("%s: agent is required", where))
+		if ac.Agent == "" && ac.Team == "" && ac.Workflow == "" {
+			errs = append(errs, fmt.Errorf("%s: agent is required (or team, or workflow)", where))
+			continue
+		}
+		if err := bound.checkBinding(where); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		prefix := "AGENTGATE_SLACK_APPS_" + envName(name) + "_"
@@ -103,7 +118,7 @@ func (c Settings) ResolveApps(lookup func(string) (string, bool)) ([]App, error)
 			v, _ := lookup(prefix + suffix)
 			return v
 		}
-		a := App{Name: name, AgentID: ac.Agent, APIURL: ac.APIURL,
+		a := App{Name: name, AgentID: ac.Agent, TeamID: ac.Team, WorkflowID: ac.Workflow, APIURL: ac.APIURL,
 			SigningSecret: get(ac.SigningSecret, ac.SigningSecretEnv, "SIGNING_SECRET"),
 			BotToken:      get(ac.BotToken, ac.BotTokenEnv, "BOT_TOKEN"),
 			AppToken:      get(ac.AppToken, ac.AppTokenEnv, "APP_TOKEN"),

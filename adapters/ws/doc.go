@@ -22,10 +22,24 @@
 // first one started instead of starting another; the key with a different
 // request is an error frame of code invalid.
 //
-// subscribe, continue and cancel also accept "agent_id" and "session_id";
-// when given they must match the run (as in the REST paths). "tools" has the
-// shape of REST /continue: the paused tool executions as RunPaused carried
-// them, each with "confirmed" and an optional "confirmation_note".
+// start names exactly one of "agent_id", "team_id" and "workflow_id": a
+// team's or workflow's run streams its own events (TeamRunStarted…,
+// WorkflowStarted, StepStarted…) and its members' (labelled with
+// parent_run_id), and its ack names team_id or workflow_id instead of
+// agent_id.
+//
+// subscribe, continue and cancel also accept "agent_id", "team_id",
+// "workflow_id" and "session_id"; when given they must match the run (as in
+// the REST paths). "tools" has the shape of REST /continue: the paused tool
+// executions as RunPaused carried them, each with "confirmed" and an
+// optional "confirmation_note". A team or workflow paused by a member may
+// instead be continued with "requirements": the requirements its
+// TeamRunPaused (or WorkflowPaused) carried, each with "confirmation" true
+// or false (and "confirmation_note", or "external_execution_result").
+//
+// Scopes: actions on an agent's run need agents:<id>:run (policy
+// operations ws:start, ws:subscribe…), on a team's teams:<id>:run
+// (ws:start:team…), on a workflow's workflows:<id>:run (ws:start:workflow…).
 //
 // # Server frames
 //
@@ -77,6 +91,12 @@
 // one over four times the limit closes the socket (1009). Five refused
 // authenticate actions in a row close it (1008). Browser origins must be
 // the server's own or listed (Config.AllowedOrigins).
+//
+// # agno's workflow protocol
+//
+// The same handler serves AgnoPath (/workflows/ws), agno's AgentOS
+// workflow WebSocket protocol (see AgnoPath and agno.go), on the same
+// socket machinery: limits, keepalive, origins and credentials as /ws.
 //
 // The package is split so that rendering stays separate from I/O:
 // protocol.go parses client frames, render.go renders server frames and

@@ -22,6 +22,7 @@ import (
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/internal/testutil/enginetest"
+	"github.com/agentgate/agentgate/internal/testutil/runnabletest"
 )
 
 var update = flag.Bool("update", false, "rewrite the transcripts in testdata/*.txtar")
@@ -84,6 +85,12 @@ type goldenConfig struct {
 	SecurityKey     string `json:"security_key"`
 	MaxEventsPerRun int    `json:"max_events_per_run"`
 	MaxRuns         int    `json:"max_runs"`
+	// Runnables registers runnabletest.All() (teams crew and duo, workflows
+	// pipeline and gated, agents echo and approver).
+	Runnables bool `json:"runnables"`
+	// Agno speaks agno's /workflows/ws protocol; its multi-line (SSE-style)
+	// frames are shown with "\n" for their newlines.
+	Agno bool `json:"agno"`
 }
 
 // recorder is an unbounded outbox that keeps every frame.
@@ -129,6 +136,13 @@ func newGoldenEnv(t *testing.T, gc goldenConfig, agents []*scriptAgent) *goldenE
 		},
 		Log: core.EventLogConfig{MaxEventsPerRun: gc.MaxEventsPerRun},
 	}, as...).Engine
+	if gc.Runnables {
+		for _, r := range runnabletest.All() {
+			if err := eng.RegisterRunnable(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	var err error
 	var authn *auth.Authenticator
 	if gc.AuthMode != "" {
@@ -212,13 +226,18 @@ func runGolden(t *testing.T, file string) {
 		p = env.h.authn.Anonymous()
 	}
 	s := newSession(env.h, rec, p)
-	rec.send(ctx, RenderConnected(s.authRequired(), env.h.cfg.MaxFrameBytes))
+	s.agno = gc.Agno
+	if gc.Agno {
+		rec.send(ctx, renderAgnoConnected(s.authRequired()))
+	} else {
+		rec.send(ctx, RenderConnected(s.authRequired(), env.h.cfg.MaxFrameBytes))
+	}
 
 	var out bytes.Buffer
 	emit := func() {
 		for _, f := range rec.drain() {
 			out.WriteString("< ")
-			out.Write(f)
+			out.Write(bytes.ReplaceAll(f, []byte("\n"), []byte(`\n`)))
 			out.WriteByte('\n')
 		}
 	}

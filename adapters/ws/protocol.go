@@ -28,20 +28,55 @@ const (
 )
 
 // Operations are the policy entries of the actions: authenticate and ping
-// come before credentials; the others act on the agent
-// (agents:<id>:run).
+// come before credentials; the others act on the runnable: an agent
+// (agents:<id>:run, "ws:start"), a team (teams:<id>:run, "ws:start:team")
+// or a workflow (workflows:<id>:run, "ws:start:workflow").
 func Operations() []auth.Operation {
-	run := func(a Action) auth.Operation {
-		return auth.Scoped(a.OperationID(), auth.ResourceAgents, auth.ActionRun, "agent_id")
+	ops := []auth.Operation{auth.Public(ActionAuthenticate.OperationID()), auth.Public(ActionPing.OperationID())}
+	for _, k := range []core.Kind{core.KindAgent, core.KindTeam, core.KindWorkflow} {
+		for _, a := range runActions {
+			ops = append(ops, auth.Scoped(a.OperationIDFor(k), resourceOf(k), auth.ActionRun, string(k)+"_id"))
+		}
 	}
-	return []auth.Operation{
-		auth.Public(ActionAuthenticate.OperationID()), auth.Public(ActionPing.OperationID()),
-		run(ActionStart), run(ActionSubscribe), run(ActionContinue), run(ActionCancel),
+	return ops
+}
+
+// runActions are the actions that act on a runnable.
+var runActions = []Action{ActionStart, ActionSubscribe, ActionContinue, ActionCancel}
+
+// resourceOf is the scope resource of a kind of runnable.
+func resourceOf(k core.Kind) string {
+	switch k {
+	case core.KindTeam:
+		return auth.ResourceTeams
+	case core.KindWorkflow:
+		return auth.ResourceWorkflows
 	}
+	return auth.ResourceAgents
 }
 
 // OperationID is the auth policy's operation id of the action ("ws:start").
 func (a Action) OperationID() string { return "ws:" + string(a) }
+
+// OperationIDFor is the operation id of the action on a runnable of kind
+// k: OperationID for an agent, "ws:start:team" for a team.
+func (a Action) OperationIDFor(k core.Kind) string {
+	if k.OrAgent() == core.KindAgent {
+		return a.OperationID()
+	}
+	return a.OperationID() + ":" + string(k)
+}
+
+// OperationIDs are every operation id the dispatcher serves.
+func OperationIDs() []string {
+	ids := []string{ActionAuthenticate.OperationID(), ActionPing.OperationID()}
+	for _, k := range []core.Kind{core.KindAgent, core.KindTeam, core.KindWorkflow} {
+		for _, a := range runActions {
+			ids = append(ids, a.OperationIDFor(k))
+		}
+	}
+	return ids
+}
 
 // Actions lists every action, in the order of the protocol description.
 func Actions() []Action {
@@ -59,8 +94,12 @@ type ClientFrame struct {
 	// verbatim in replies; nil when the frame had none.
 	ID json.RawMessage
 
-	Token      string // authenticate
-	AgentID    string // start (required); subscribe, continue, cancel (optional check)
+	Token string // authenticate
+	// AgentID, TeamID, WorkflowID: start needs exactly one (what runs);
+	// subscribe, continue and cancel check the run against any given.
+	AgentID    string
+	TeamID     string
+	WorkflowID string
 	Message    string // start
 	SessionID  string // start; subscribe, continue, cancel (optional check)
 	UserID     string // start
@@ -70,6 +109,9 @@ type ClientFrame struct {
 	// replays from the first event.
 	LastEventIndex int64
 	Tools          []core.ToolExecution // continue
+	// Requirements are a paused team's or workflow's requirements with
+	// their decisions (continue; instead of tools).
+	Requirements []core.RunRequirement
 	// IdempotencyKey makes a start safe to send again (on any socket or
 	// replica): the same key and request get the run it started.
 	IdempotencyKey string // start
@@ -77,28 +119,31 @@ type ClientFrame struct {
 
 // wireFrame is the JSON shape of every client frame; a nil field was absent.
 type wireFrame struct {
-	Action         *string               `json:"action"`
-	ID             json.RawMessage       `json:"id"`
-	Token          *string               `json:"token"`
-	AgentID        *string               `json:"agent_id"`
-	Message        *string               `json:"message"`
-	SessionID      *string               `json:"session_id"`
-	UserID         *string               `json:"user_id"`
-	Background     *bool                 `json:"background"`
-	RunID          *string               `json:"run_id"`
-	LastEventIndex json.RawMessage       `json:"last_event_index"`
-	Tools          *[]core.ToolExecution `json:"tools"`
-	IdempotencyKey *string               `json:"idempotency_key"`
+	Action         *string                `json:"action"`
+	ID             json.RawMessage        `json:"id"`
+	Token          *string                `json:"token"`
+	AgentID        *string                `json:"agent_id"`
+	TeamID         *string                `json:"team_id"`
+	WorkflowID     *string                `json:"workflow_id"`
+	Message        *string                `json:"message"`
+	SessionID      *string                `json:"session_id"`
+	UserID         *string                `json:"user_id"`
+	Background     *bool                  `json:"background"`
+	RunID          *string                `json:"run_id"`
+	LastEventIndex json.RawMessage        `json:"last_event_index"`
+	Tools          *[]core.ToolExecution  `json:"tools"`
+	Requirements   *[]core.RunRequirement `json:"requirements"`
+	IdempotencyKey *string                `json:"idempotency_key"`
 }
 
 // allowed lists the fields each action may carry (besides action and id).
 var allowed = map[Action][]string{
 	ActionAuthenticate: {"token"},
 	ActionPing:         nil,
-	ActionStart:        {"agent_id", "message", "session_id", "user_id", "background", "idempotency_key"},
-	ActionSubscribe:    {"run_id", "last_event_index", "agent_id", "session_id"},
-	ActionContinue:     {"run_id", "tools", "background", "agent_id", "session_id"},
-	ActionCancel:       {"run_id", "agent_id", "session_id"},
+	ActionStart:        {"agent_id", "team_id", "workflow_id", "message", "session_id", "user_id", "background", "idempotency_key"},
+	ActionSubscribe:    {"run_id", "last_event_index", "agent_id", "team_id", "workflow_id", "session_id"},
+	ActionContinue:     {"run_id", "tools", "requirements", "background", "agent_id", "team_id", "workflow_id", "session_id"},
+	ActionCancel:       {"run_id", "agent_id", "team_id", "workflow_id", "session_id"},
 }
 
 // present names the fields that were present in w.
@@ -111,6 +156,8 @@ func (w *wireFrame) present() []string {
 	}
 	add(w.Token != nil, "token")
 	add(w.AgentID != nil, "agent_id")
+	add(w.TeamID != nil, "team_id")
+	add(w.WorkflowID != nil, "workflow_id")
 	add(w.Message != nil, "message")
 	add(w.SessionID != nil, "session_id")
 	add(w.UserID != nil, "user_id")
@@ -118,6 +165,7 @@ func (w *wireFrame) present() []string {
 	add(w.RunID != nil, "run_id")
 	add(w.LastEventIndex != nil && string(w.LastEventIndex) != "null", "last_event_index")
 	add(w.Tools != nil, "tools")
+	add(w.Requirements != nil, "requirements")
 	add(w.IdempotencyKey != nil, "idempotency_key")
 	return p
 }
@@ -181,6 +229,8 @@ func ParseClientFrame(b []byte) (ClientFrame, error) {
 	}
 	f.Token = str(w.Token)
 	f.AgentID = str(w.AgentID)
+	f.TeamID = str(w.TeamID)
+	f.WorkflowID = str(w.WorkflowID)
 	f.SessionID = str(w.SessionID)
 	f.UserID = str(w.UserID)
 	f.RunID = str(w.RunID)
@@ -193,6 +243,13 @@ func ParseClientFrame(b []byte) (ClientFrame, error) {
 	}
 	if w.Tools != nil {
 		f.Tools = *w.Tools
+	}
+	if w.Requirements != nil {
+		tools, err := toolsOf(*w.Requirements)
+		if err != nil {
+			return f, err
+		}
+		f.Requirements, f.Tools = *w.Requirements, tools
 	}
 	if raw := string(w.LastEventIndex); raw != "" && raw != "null" {
 		n, err := strconv.ParseInt(raw, 10, 64)
@@ -207,8 +264,12 @@ func ParseClientFrame(b []byte) (ClientFrame, error) {
 			return f, invalid("authenticate needs a token")
 		}
 	case ActionStart:
-		if f.AgentID == "" {
+		switch f.named() {
+		case 0:
 			return f, invalid("start needs an agent_id")
+		case 1:
+		default:
+			return f, invalid("start takes exactly one of agent_id, team_id and workflow_id")
 		}
 		if strings.TrimSpace(f.Message) == "" {
 			return f, invalid("message is required")
@@ -224,11 +285,68 @@ func ParseClientFrame(b []byte) (ClientFrame, error) {
 		if f.RunID == "" {
 			return f, invalid("continue needs a run_id")
 		}
-		if w.Tools == nil {
+		if w.Tools == nil && w.Requirements == nil {
 			return f, invalid("continue needs tools: the paused tool executions with confirmed true or false")
+		}
+		if w.Tools != nil && w.Requirements != nil {
+			return f, invalid("continue takes tools or requirements, not both")
 		}
 	}
 	return f, nil
+}
+
+// named counts the runnable ids the frame names.
+func (f *ClientFrame) named() int {
+	n := 0
+	for _, id := range []string{f.AgentID, f.TeamID, f.WorkflowID} {
+		if id != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Ref is the runnable a start frame names.
+func (f *ClientFrame) Ref() core.Ref {
+	switch {
+	case f.TeamID != "":
+		return core.Ref{Kind: core.KindTeam, ID: f.TeamID}
+	case f.WorkflowID != "":
+		return core.Ref{Kind: core.KindWorkflow, ID: f.WorkflowID}
+	}
+	return core.Ref{Kind: core.KindAgent, ID: f.AgentID}
+}
+
+// matches reports whether run is the one the frame's optional agent_id,
+// team_id, workflow_id and session_id name.
+func (f *ClientFrame) matches(run *core.Run) bool {
+	return (f.AgentID == "" || run.AgentID == f.AgentID) && (f.TeamID == "" || run.TeamID == f.TeamID) &&
+		(f.WorkflowID == "" || run.WorkflowID == f.WorkflowID) && (f.SessionID == "" || run.SessionID == f.SessionID)
+}
+
+// toolsOf turns requirements (a paused team's, as its pause event carried
+// them, with the caller's decisions) into the tool executions to continue
+// with: the requirement's confirmation, note and external result win over
+// its tool execution's.
+func toolsOf(reqs []core.RunRequirement) ([]core.ToolExecution, error) {
+	tools := make([]core.ToolExecution, 0, len(reqs))
+	for i, r := range reqs {
+		if r.ToolExecution == nil || r.ToolExecution.ToolCallID == "" {
+			return nil, invalid("requirements[%d] has no tool_execution with a tool_call_id", i)
+		}
+		te := *r.ToolExecution
+		if r.Confirmation != nil {
+			te.Confirmed = r.Confirmation
+		}
+		if r.ConfirmationNote != "" {
+			te.ConfirmationNote = r.ConfirmationNote
+		}
+		if r.ExternalExecutionResult != nil {
+			te.Result = *r.ExternalExecutionResult
+		}
+		tools = append(tools, te)
+	}
+	return tools, nil
 }
 
 // checkID accepts a JSON string of at most maxIDLen bytes or an integer.
@@ -298,6 +416,8 @@ func typeName(field string) string {
 		return "an integer"
 	case "tools":
 		return "an array of tool executions"
+	case "requirements":
+		return "an array of requirements"
 	}
 	if strings.HasPrefix(field, "tools.") {
 		return "of the tool execution's type"

@@ -99,6 +99,8 @@ type Ack struct {
 	RunID     string
 	SessionID string
 	AgentID   string
+	// TeamID and WorkflowID name a team's or workflow's run instead.
+	TeamID, WorkflowID string
 	// Status is the run's status as stored after the action.
 	Status core.RunStatus
 	// LastEventIndex is the cursor a subscription starts after (subscribe
@@ -118,16 +120,32 @@ type ackFrame struct {
 	RunID          string          `json:"run_id"`
 	SessionID      string          `json:"session_id,omitempty"`
 	AgentID        string          `json:"agent_id,omitempty"`
+	TeamID         string          `json:"team_id,omitempty"`
+	WorkflowID     string          `json:"workflow_id,omitempty"`
 	Status         core.RunStatus  `json:"status,omitempty"`
 	LastEventIndex *int64          `json:"last_event_index,omitempty"`
 	Background     bool            `json:"background,omitempty"`
 	Done           bool            `json:"done,omitempty"`
 }
 
+// ackOf is the ack of action a on run.
+func ackOf(id json.RawMessage, a Action, run *core.Run) Ack {
+	ack := Ack{ID: id, Action: a, RunID: run.RunID, SessionID: run.SessionID, Status: run.Status}
+	switch run.Kind() {
+	case core.KindTeam:
+		ack.TeamID = run.TeamID
+	case core.KindWorkflow:
+		ack.WorkflowID = run.WorkflowID
+	default:
+		ack.AgentID = run.AgentID
+	}
+	return ack
+}
+
 // RenderAck renders an ack frame.
 func RenderAck(a Ack) []byte {
 	return marshal(ackFrame{Event: "ack", ID: a.ID, Action: a.Action, RunID: a.RunID, SessionID: a.SessionID,
-		AgentID: a.AgentID, Status: a.Status, LastEventIndex: a.LastEventIndex, Background: a.Background, Done: a.Done})
+		AgentID: a.AgentID, TeamID: a.TeamID, WorkflowID: a.WorkflowID, Status: a.Status, LastEventIndex: a.LastEventIndex, Background: a.Background, Done: a.Done})
 }
 
 type errorFrame struct {

@@ -34,6 +34,8 @@ const maxAuthFailures = 5
 type session struct {
 	h   *Handler
 	out outbox
+	// agno: the socket speaks agno's workflow protocol (AgnoPath).
+	agno bool
 
 	// principal and authFailures are used by the reader goroutine only.
 	principal    *auth.Principal
@@ -65,6 +67,10 @@ type follow struct {
 	action Action
 	cancel context.CancelFunc
 	done   chan struct{}
+	// frames renders one event (default: RenderEvent); failed renders the
+	// error that ends the follow (default: an error frame naming it).
+	frames func(ev *core.Event) [][]byte
+	failed func(err error) []byte
 }
 
 func newSession(h *Handler, out outbox, p *auth.Principal) *session {
@@ -83,6 +89,10 @@ func (s *session) reply(ctx context.Context, frame []byte) { s.out.send(ctx, fra
 
 // handle answers one client text frame. ctx is the socket's.
 func (s *session) handle(ctx context.Context, b []byte) {
+	if s.agno {
+		s.handleAgno(ctx, b)
+		return
+	}
 	f, err := ParseClientFrame(b)
 	if err != nil {
 		s.reply(ctx, RenderError(f.ID, f.Action, "", err))
@@ -107,7 +117,7 @@ func (s *session) handle(ctx context.Context, b []byte) {
 	case ActionAuthenticate:
 		err = s.authenticate(actx, &f)
 	case ActionPing:
-		if err = s.authorize(actx, ActionPing, ""); err == nil {
+		if err = s.authorize(actx, ActionPing, core.Ref{}); err == nil {
 			s.reply(ctx, RenderPong(f.ID))
 		}
 	case ActionStart:
@@ -143,14 +153,34 @@ func (s *session) recheck(ctx context.Context) error {
 }
 
 // authorize asks the policy whether the socket's principal may do action
-// on the agent.
-func (s *session) authorize(ctx context.Context, a Action, agentID string) error {
-	return s.h.policy.Authorize(auth.WithPrincipal(ctx, s.principal), a.OperationID(), agentID)
+// on the runnable (an empty ref: an agent, or the action as a whole).
+func (s *session) authorize(ctx context.Context, a Action, ref core.Ref) error {
+	return s.h.policy.Authorize(auth.WithPrincipal(ctx, s.principal), a.OperationIDFor(ref.Kind), ref.ID)
 }
 
 func (s *session) authenticate(ctx context.Context, f *ClientFrame) error {
-	if err := s.authorize(ctx, ActionAuthenticate, ""); err != nil {
+	p, err := s.checkToken(ctx, f)
+	if err != nil {
 		return err
+	}
+	s.reply(ctx, RenderAuthenticated(f.ID, p))
+	return nil
+}
+
+// errorFrame renders an error the socket reports on its own (a binary or
+// oversized frame) in the socket's protocol.
+func (s *session) errorFrame(err error) []byte {
+	if s.agno {
+		return renderAgnoError(err)
+	}
+	return RenderError(nil, "", "", err)
+}
+
+// checkToken authenticates the frame's token and makes its principal the
+// socket's (too many refusals in a row close the socket).
+func (s *session) checkToken(ctx context.Context, f *ClientFrame) (*auth.Principal, error) {
+	if err := s.authorize(ctx, ActionAuthenticate, core.Ref{}); err != nil {
+		return nil, err
 	}
 	var p *auth.Principal
 	var err error
@@ -165,20 +195,20 @@ func (s *session) authenticate(ctx context.Context, f *ClientFrame) error {
 				s.closeWith = &closeReason{kind: closedByPolicy, code: closePolicyViolation, text: "too many failed authentications", flush: true}
 			}
 		}
-		return err
+		return nil, err
 	}
 	s.principal, s.authFailures = p, 0
 	if s.expireAt != nil {
 		s.expireAt(p.ExpiresAt)
 	}
-	s.reply(ctx, RenderAuthenticated(f.ID, p))
-	return nil
+	return p, nil
 }
 
 // start, subscribe and continue take the socket's ctx (the pump they
 // start lives as long as it) and the action's actx (bounded engine calls).
 func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
-	if err := s.authorize(actx, ActionStart, f.AgentID); err != nil {
+	ref := f.Ref()
+	if err := s.authorize(actx, ActionStart, ref); err != nil {
 		return err
 	}
 	p := s.principal
@@ -193,15 +223,15 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 	// The run's own stream is fed by its executor, so trimming never
 	// refuses it (core.Engine.StartStream).
 	run, stream, err := s.h.eng.StartStream(actx, core.StartParams{
-		AgentID: f.AgentID, Message: f.Message, SessionID: f.SessionID,
+		AgentID: f.AgentID, TeamID: f.TeamID, WorkflowID: f.WorkflowID, Message: f.Message, SessionID: f.SessionID,
 		UserID: owned.UserID(f.UserID), Background: f.Background,
 		IdempotencyKey: f.IdempotencyKey, IdempotencyScope: p.Owner(),
 	})
 	if err != nil {
 		return err
 	}
-	ack := Ack{ID: f.ID, Action: ActionStart, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
-		Status: run.Status, Background: f.Background}
+	ack := ackOf(f.ID, ActionStart, run)
+	ack.Background = f.Background
 	return s.follow(ctx, f, run.RunID, -1, stream, !f.Background, ack)
 }
 
@@ -209,19 +239,19 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 // with action: credentials first (an anonymous caller learns nothing about
 // runs), then the run (not found also when it belongs to another user or
 // does not match the frame's agent_id or session_id), then the scope on
-// the run's agent.
+// the run's runnable.
 func (s *session) runOf(ctx context.Context, a Action, f *ClientFrame) (*core.Run, error) {
-	if err := s.authorize(ctx, a, ""); core.CodeOf(err) == core.CodeUnauthorized {
+	if err := s.authorize(ctx, a, core.Ref{}); core.CodeOf(err) == core.CodeUnauthorized {
 		return nil, err
 	}
 	run, err := s.principal.Owned(s.h.eng).Run(ctx, f.RunID)
 	if err != nil {
 		return nil, err
 	}
-	if (f.AgentID != "" && run.AgentID != f.AgentID) || (f.SessionID != "" && run.SessionID != f.SessionID) {
+	if !f.matches(run) {
 		return nil, core.Errorf(core.CodeNotFound, "run %q not found", f.RunID)
 	}
-	if err := s.authorize(ctx, a, run.AgentID); err != nil {
+	if err := s.authorize(ctx, a, run.Ref()); err != nil {
 		return nil, err
 	}
 	return run, nil
@@ -236,8 +266,8 @@ func (s *session) subscribe(ctx, actx context.Context, f *ClientFrame) error {
 		return err
 	}
 	after := f.LastEventIndex
-	ack := Ack{ID: f.ID, Action: ActionSubscribe, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
-		Status: run.Status, LastEventIndex: &after}
+	ack := ackOf(f.ID, ActionSubscribe, run)
+	ack.LastEventIndex = &after
 	return s.follow(ctx, f, run.RunID, after, nil, false, ack)
 }
 
@@ -252,8 +282,8 @@ func (s *session) continueRun(ctx, actx context.Context, f *ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	ack := Ack{ID: f.ID, Action: ActionContinue, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID,
-		Status: run.Status, LastEventIndex: &pausedAt, Background: f.Background}
+	ack := ackOf(f.ID, ActionContinue, run)
+	ack.LastEventIndex, ack.Background = &pausedAt, f.Background
 	return s.follow(ctx, f, run.RunID, pausedAt, stream, !f.Background, ack)
 }
 
@@ -265,7 +295,7 @@ func (s *session) cancelRun(ctx context.Context, f *ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	s.reply(ctx, RenderAck(Ack{ID: f.ID, Action: ActionCancel, RunID: run.RunID, SessionID: run.SessionID, AgentID: run.AgentID, Status: run.Status}))
+	s.reply(ctx, RenderAck(ackOf(f.ID, ActionCancel, run)))
 	return nil
 }
 
@@ -291,6 +321,21 @@ func (s *session) roomFor(runID string) error {
 // before the ack). foreground marks the run to be cancelled if the client
 // goes away before its segment ends.
 func (s *session) follow(ctx context.Context, f *ClientFrame, runID string, after int64, stream *core.Stream, foreground bool, ack Ack) error {
+	fl := &follow{runID: runID, id: f.ID, action: f.Action,
+		frames: func(ev *core.Event) [][]byte { return [][]byte{RenderEvent(ev)} },
+		failed: func(err error) []byte { return RenderError(f.ID, f.Action, runID, err) }}
+	first := func(done bool) [][]byte {
+		ack.Done = done
+		return [][]byte{RenderAck(ack)}
+	}
+	return s.followWith(ctx, fl, after, stream, foreground, first)
+}
+
+// followWith is follow with fl's renderers: first gives the frames sent
+// before any event (done: nothing is left after the cursor, and nothing
+// more is sent).
+func (s *session) followWith(ctx context.Context, fl *follow, after int64, stream *core.Stream, foreground bool, first func(done bool) [][]byte) error {
+	runID := fl.runID
 	s.mu.Lock()
 	old := s.follows[runID]
 	s.mu.Unlock()
@@ -311,15 +356,21 @@ func (s *session) follow(ctx context.Context, f *ClientFrame, runID string, afte
 		s.foreground[runID] = true
 		s.mu.Unlock()
 	}
-	ack.Done = stream.Done()
+	done := stream.Done()
 	// Followed before the ack goes out: a shutdown that the client asks
 	// for once it has the ack waits for this run's frames (waitIdle).
-	fl := &follow{runID: runID, id: f.ID, action: f.Action, cancel: cancel, done: make(chan struct{})}
+	fl.cancel, fl.done = cancel, make(chan struct{})
 	s.mu.Lock()
 	s.follows[runID] = fl
 	s.pumps.Add(1)
 	s.mu.Unlock()
-	if !s.out.send(fctx, RenderAck(ack)) || ack.Done {
+	sent := true
+	for _, fr := range first(done) {
+		if sent = s.out.send(fctx, fr); !sent {
+			break
+		}
+	}
+	if !sent || done {
 		cancel()
 		_ = stream.Close()
 		s.unfollow(fl)
@@ -346,12 +397,14 @@ func (s *session) pump(ctx context.Context, fl *follow, stream *core.Stream) {
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				s.out.send(ctx, RenderError(fl.id, fl.action, fl.runID, err))
+				s.out.send(ctx, fl.failed(err))
 			}
 			return
 		}
-		if !s.out.send(ctx, RenderEvent(&ev)) {
-			return
+		for _, fr := range fl.frames(&ev) {
+			if !s.out.send(ctx, fr) {
+				return
+			}
 		}
 	}
 }

@@ -98,15 +98,15 @@ func Register(app *fiber.App, eng *core.Engine, cfg Config) *Handler {
 	// The table declares the entries; the actions the dispatcher knows
 	// are what is served (auth.Policy.CheckCoverage compares them).
 	h.policy.Declare(Operations()...)
-	for _, a := range Actions() {
-		h.policy.Served(a.OperationID())
-	}
-	app.Get(Path, h.upgrade, websocket.New(h.serve, websocket.Config{
+	h.policy.Served(OperationIDs()...)
+	wsc := websocket.Config{
 		ReadBufferSize:  cfg.ReadBufferSize,
 		WriteBufferSize: cfg.WriteBufferSize,
 		WriteBufferPool: &h.pool,
 		RecoverHandler:  h.recoverPanic,
-	}))
+	}
+	app.Get(Path, h.upgrade, websocket.New(func(c *websocket.Conn) { h.serve(c, false) }, wsc))
+	app.Get(AgnoPath, h.upgrade, websocket.New(func(c *websocket.Conn) { h.serve(c, true) }, wsc))
 	return h
 }
 
@@ -256,14 +256,15 @@ type socket struct {
 	ended     chan struct{} // closed when the handler is done with the socket
 }
 
-// serve runs one socket.
-func (h *Handler) serve(c *websocket.Conn) {
+// serve runs one socket; agno: in agno's workflow protocol (AgnoPath).
+func (h *Handler) serve(c *websocket.Conn, agno bool) {
 	p, _ := c.Locals(localsPrincipal).(*auth.Principal)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &socket{h: h, conn: c, closing: make(chan struct{}),
 		readDone: make(chan struct{}), writeDone: make(chan struct{}), ended: make(chan struct{})}
 	s.q.max = h.cfg.QueueSize
 	s.sess = newSession(h, s, p)
+	s.sess.agno = agno
 	s.sess.expireAt = s.expireAt
 	defer close(s.ended)
 	defer cancel()
@@ -287,7 +288,11 @@ func (h *Handler) serve(c *websocket.Conn) {
 	s.pinger.Store(pinger)
 	pinger.Reset(h.cfg.PingInterval)
 	defer pinger.Stop()
-	s.send(ctx, RenderConnected(s.sess.authRequired(), h.cfg.MaxFrameBytes))
+	if agno {
+		s.send(ctx, renderAgnoConnected(s.sess.authRequired()))
+	} else {
+		s.send(ctx, RenderConnected(s.sess.authRequired(), h.cfg.MaxFrameBytes))
+	}
 	s.expireAt(s.sess.principal.ExpiresAt)
 	reason := s.readLoop(ctx)
 	s.close(reason)
@@ -390,7 +395,7 @@ func (s *socket) readLoop(ctx context.Context) closeReason {
 			if _, err := io.Copy(io.Discard, r); err != nil {
 				continue // the next NextReader reports it
 			}
-			s.sess.reply(ctx, RenderError(nil, "", "", core.Errorf(core.CodeInvalid, "binary frames are not supported: send JSON text frames")))
+			s.sess.reply(ctx, s.sess.errorFrame(core.Errorf(core.CodeInvalid, "binary frames are not supported: send JSON text frames")))
 			continue
 		}
 		buf.Reset()
@@ -402,7 +407,7 @@ func (s *socket) readLoop(ctx context.Context) closeReason {
 			if _, err := io.Copy(io.Discard, r); err != nil {
 				continue
 			}
-			s.sess.reply(ctx, RenderError(nil, "", "", core.Errorf(core.CodeInvalid, "frame exceeds %d bytes", cfg.MaxFrameBytes)))
+			s.sess.reply(ctx, s.sess.errorFrame(core.Errorf(core.CodeInvalid, "frame exceeds %d bytes", cfg.MaxFrameBytes)))
 			continue
 		}
 		s.sess.handle(ctx, buf.Bytes())
