@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/workflow"
 )
@@ -18,6 +21,33 @@ type WorkflowConfig struct {
 	Name        string               `yaml:"name"`
 	Description string               `yaml:"description"`
 	Steps       []WorkflowStepConfig `yaml:"steps"`
+
+	// line is where the entry starts in the YAML (0: not from YAML).
+	line int
+}
+
+// UnmarshalYAML decodes the entry strictly and keeps its line, so that
+// validation errors name it.
+func (wc *WorkflowConfig) UnmarshalYAML(node ast.Node) error {
+	type plain WorkflowConfig
+	var p plain
+	if err := yaml.NodeToValue(node, &p, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		return err
+	}
+	*wc = WorkflowConfig(p)
+	if tok := node.GetToken(); tok != nil && tok.Position != nil {
+		wc.line = tok.Position.Line
+	}
+	return nil
+}
+
+// at is " (line N)" for errors about the entry, or "" when it did not
+// come from YAML.
+func (wc *WorkflowConfig) at() string {
+	if wc.line > 0 {
+		return fmt.Sprintf(" (line %d)", wc.line)
+	}
+	return ""
 }
 
 // WorkflowStepConfig is one step. Type is step (the default: it runs
@@ -76,11 +106,11 @@ func (c *Config) validateWorkflows() []error {
 	}
 	for i, wc := range c.Workflows {
 		if strings.TrimSpace(wc.ID) == "" {
-			errs = append(errs, fmt.Errorf("workflows[%d]: id is required", i))
+			errs = append(errs, fmt.Errorf("workflows[%d]: id is required%s", i, wc.at()))
 			continue
 		}
 		if seen[wc.ID] {
-			errs = append(errs, fmt.Errorf("workflows[%d]: id %q is used twice", i, wc.ID))
+			errs = append(errs, fmt.Errorf("workflows[%d]: id %q is used twice%s", i, wc.ID, wc.at()))
 		}
 		seen[wc.ID] = true
 		def, err := wc.definition()
@@ -98,7 +128,7 @@ func (c *Config) validateWorkflows() []error {
 				list = j.Unwrap()
 			}
 			for _, e := range list {
-				errs = append(errs, fmt.Errorf("workflows[%d]: %w", i, e))
+				errs = append(errs, fmt.Errorf("workflows[%d]: %w%s", i, e, wc.at()))
 			}
 		}
 	}

@@ -36,7 +36,7 @@ func TestConfigWorkflowValidation(t *testing.T) {
 		{"unknown agent", `
   - id: wf
     steps: [{name: ask, agent: ghost}]
-`, `workflows[0]: workflow wf: step ask: agent "ghost" is not declared`},
+`, `workflows[0]: workflow wf: step ask: agent "ghost" is not declared (line 9)`},
 		{"unknown team", `
   - id: wf
     steps: [{name: crew, team: ghost-team}]
