@@ -43,6 +43,17 @@ var matrixDocsRoutes = []string{
 	"rest:GET /openapi-3.0.yaml", "rest:GET /schemas/{schema}", "rest:GET /docs", "rest:GET /docs/{asset}",
 }
 
+// matrixAbsent are the resources whose runnables the e2e gateway's
+// configuration cannot declare yet (teams and workflows: their
+// configuration comes with core/team and core/workflow). Their routes are
+// in the matrix all the same, on ids that name no runnable: every refusal
+// (401, 403) is checked as for agents, and where access is granted the
+// request must get past authorization to the handler, which answers the
+// runnable as absent (404 "... not found") or an empty list. Once teams
+// and workflows can be configured, configure one of each in the matrix
+// gateways, use their ids in matrixParams and empty this map.
+var matrixAbsent = map[string]bool{auth.ResourceTeams: true, auth.ResourceWorkflows: true}
+
 // matrixFixtures are the resources the requests refer to.
 type matrixFixtures struct {
 	g        *gateway
@@ -71,6 +82,8 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"run_id":             func(fx *matrixFixtures) string { return fx.done.RunID },
 	"session_id":         func(fx *matrixFixtures) string { return fx.done.SessionID },
 	"service_account_id": func(fx *matrixFixtures) string { return fx.sa.ID },
+	"team_id":            func(*matrixFixtures) string { return "matrix-team" },
+	"workflow_id":        func(*matrixFixtures) string { return "matrix-flow" },
 	"schema":             func(*matrixFixtures) string { return "ErrorBody" },
 	"asset":              func(*matrixFixtures) string { return "swagger-ui.css" },
 }
@@ -93,6 +106,14 @@ var matrixSpecs = map[string]matrixSpec{
 	"rest:POST /agents/{agent_id}/runs/{run_id}/resume": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", formBody(url.Values{"last_event_index": {"-1"}})
 	},
+	"rest:POST /teams/{team_id}/runs":                           runFormSpec,
+	"rest:POST /workflows/{workflow_id}/runs":                   runFormSpec,
+	"rest:GET /teams/{team_id}/runs":                            sessionQuerySpec,
+	"rest:GET /workflows/{workflow_id}/runs":                    sessionQuerySpec,
+	"rest:POST /teams/{team_id}/runs/{run_id}/resume":           resumeFormSpec,
+	"rest:POST /workflows/{workflow_id}/runs/{run_id}/resume":   resumeFormSpec,
+	"rest:POST /teams/{team_id}/runs/{run_id}/continue":         continueRequirementsSpec("requirements"),
+	"rest:POST /workflows/{workflow_id}/runs/{run_id}/continue": continueRequirementsSpec("step_requirements"),
 	"rest:GET /sessions": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "limit=1000", nil
 	},
@@ -119,9 +140,30 @@ var matrixSpecs = map[string]matrixSpec{
 	},
 }
 
+// The specs the run families share.
+func runFormSpec(*testing.T, *matrixFixtures) (map[string]string, string, *reqBody) {
+	return nil, "", formBody(url.Values{"message": {"hi"}, "stream": {"false"}})
+}
+
+func sessionQuerySpec(_ *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+	return nil, "session_id=" + fx.done.SessionID, nil
+}
+
+func resumeFormSpec(*testing.T, *matrixFixtures) (map[string]string, string, *reqBody) {
+	return nil, "", formBody(url.Values{"last_event_index": {"-1"}})
+}
+
+func continueRequirementsSpec(field string) matrixSpec {
+	return func(*testing.T, *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", formBody(url.Values{field: {`[]`}, "stream": {"false"}})
+	}
+}
+
 // matrixListID is the id field of a listed item, per resource.
 var matrixListID = map[string]string{
 	auth.ResourceAgents:          "id",
+	auth.ResourceTeams:           "id",
+	auth.ResourceWorkflows:       "id",
 	auth.ResourceSessions:        "session_id",
 	auth.ResourceServiceAccounts: "id",
 }
@@ -136,6 +178,10 @@ func (fx *matrixFixtures) homeID(resource string) string {
 		return fx.done.SessionID
 	case auth.ResourceServiceAccounts:
 		return fx.sa.ID
+	case auth.ResourceTeams:
+		return "matrix-team"
+	case auth.ResourceWorkflows:
+		return "matrix-flow"
 	}
 	return "some-id"
 }
@@ -263,6 +309,10 @@ func (m *matrixRun) send(t *testing.T, op auth.Operation, name string, creds fun
 	switch want {
 	case allowed:
 		ok = got >= 200 && got <= 299
+		if matrixAbsent[op.Resource] && got == http.StatusNotFound {
+			// Past authorization: the handler answers the absent runnable.
+			ok = strings.Contains(string(b), "not found")
+		}
 	case unauthorized:
 		ok = got == http.StatusUnauthorized
 	case forbidden:
@@ -471,7 +521,7 @@ func TestAuthMatrix(t *testing.T) {
 					b := m.checkScoped(t, op, "per-resource scope, list", func(matrixReq) []string {
 						return []string{op.Resource + ":" + home + ":" + op.Action}
 					}, granted)
-					if granted == allowed {
+					if granted == allowed && !matrixAbsent[op.Resource] {
 						if ids := listedIDs(t, op.Resource, b); !slices.Equal(ids, []string{home}) {
 							t.Errorf("%s with %s:%s:%s lists %v, want only %q", op.ID, op.Resource, home, op.Action, ids, home)
 						}
