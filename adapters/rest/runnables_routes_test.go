@@ -112,6 +112,10 @@ func TestTeamRunModes(t *testing.T) {
 	if sess.SessionType != core.SessionTeam || sess.TeamID != "relay" {
 		t.Errorf("team session = %+v", sess.Session)
 	}
+	// The chat history is the team's conversation, not its members'.
+	if len(sess.ChatHistory) != 2 || sess.ChatHistory[0].Content != "hi" || sess.ChatHistory[1].Content != done.Content {
+		t.Errorf("team chat_history = %+v", sess.ChatHistory)
+	}
 
 	// Background: 202, then poll.
 	var acc BackgroundAccepted

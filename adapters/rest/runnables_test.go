@@ -75,7 +75,9 @@ func (r *relayTeam) Execute(ctx context.Context, x *core.Execution) (*core.Outco
 			return out, nil
 		}
 	}
-	return &core.Outcome{Content: strings.Join(st.Done, " | "), SessionState: map[string]any{"members": float64(len(st.Done))}}, nil
+	content := strings.Join(st.Done, " | ")
+	return &core.Outcome{Content: content, SessionState: map[string]any{"members": float64(len(st.Done))},
+		Messages: []core.Message{{Role: "user", Content: x.Run.Input.InputContent}, {Role: "assistant", Content: content}}}, nil
 }
 
 // after records a member's answer, or returns the team's pause.

@@ -128,6 +128,14 @@ func (h *Handler) detail(ctx context.Context, s *core.Session) (*SessionDetail, 
 		d.Session = namedAfter(s, runs[0])
 	}
 	for _, r := range runs {
+		if r.ParentRunID != "" {
+			// A team member's or a workflow step's run: its tokens count,
+			// its messages are not the session's conversation.
+			if r.Metrics != nil {
+				d.TotalTokens += r.Metrics.TotalTokens
+			}
+			continue
+		}
 		for _, m := range r.Messages {
 			if m.Role != "system" {
 				d.ChatHistory = append(d.ChatHistory, m)
