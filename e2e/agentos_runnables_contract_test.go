@@ -17,6 +17,9 @@ import (
 	"github.com/agentgate/agentgate/core/agent"
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/internal/testutil/enginetest"
+	"github.com/agentgate/agentgate/storage/memlog"
+	"github.com/agentgate/agentgate/storage/postgres"
+	"github.com/agentgate/agentgate/storage/postgres/pgtest"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
@@ -159,8 +162,8 @@ func (contractFlow) Execute(ctx context.Context, x *core.Execution) (*core.Outco
 }
 
 // inProcessGateway serves the REST adapter (no auth) over an engine with
-// the contract's team and workflow.
-func inProcessGateway(t *testing.T) *gateway {
+// the contract's team and workflow, on store (nil: a fresh SQLite file).
+func inProcessGateway(t *testing.T, store core.RunStore) *gateway {
 	t.Helper()
 	mk := func(id, reply string) core.Agent {
 		a, err := agent.New(agent.Config{ID: id, Name: strings.ToUpper(id[:1]) + id[1:], Model: scripted.New(scripted.Config{Chunks: 3, Rules: []scripted.Rule{{Reply: reply}}})})
@@ -169,11 +172,31 @@ func inProcessGateway(t *testing.T) *gateway {
 		}
 		return a
 	}
-	env := enginetest.New(t, enginetest.Options{},
-		mk("reader", "I read it twice"), mk("writer", "Short and clear"),
-		&contractTeam{members: []string{"reader", "writer"}}, contractFlow{})
+	runnables := []core.Agent{mk("reader", "I read it twice"), mk("writer", "Short and clear"),
+		&contractTeam{members: []string{"reader", "writer"}}, contractFlow{}}
+	var eng *core.Engine
+	if store == nil {
+		eng = enginetest.New(t, enginetest.Options{}, runnables...).Engine
+	} else {
+		log := memlog.New(core.EventLogConfig{})
+		var err error
+		if eng, err = core.NewEngine(core.EngineConfig{Store: store, Log: log}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = eng.Close(ctx)
+			_ = log.Close()
+		})
+		for _, r := range runnables {
+			if err := eng.RegisterRunnable(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	srv := httptransport.New(httptransport.Config{})
-	rest.Register(srv, env.Engine, rest.Config{Databases: []rest.DatabaseInfo{{ID: "default", Kind: "sqlite"}}})
+	rest.Register(srv, eng, rest.Config{Databases: []rest.DatabaseInfo{{ID: "default", Kind: "sqlite"}}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +215,22 @@ func inProcessGateway(t *testing.T) *gateway {
 // streamed events (and an exact resume after index N), sessions.
 func TestAgentOSContractTeamsWorkflows(t *testing.T) {
 	t.Parallel()
-	g := inProcessGateway(t)
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		checkRunnablesContract(t, inProcessGateway(t, nil))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		store, err := postgres.Open(context.Background(), pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = store.Close() })
+		checkRunnablesContract(t, inProcessGateway(t, store))
+	})
+}
+
+func checkRunnablesContract(t *testing.T, g *gateway) {
 	ctx := testCtx(t, 30*time.Second)
 	get := func(path string) []byte {
 		t.Helper()
