@@ -321,6 +321,45 @@ func TestRunnableScopes(t *testing.T) {
 	}
 }
 
+// TestRunnableIsolation checks user isolation on a team's and a
+// workflow's runs: another user's run is answered as absent.
+func TestRunnableIsolation(t *testing.T) {
+	t.Parallel()
+	base, _ := runnableServer(t)
+	scopes := []string{"teams:run", "workflows:run", "sessions:read"}
+	alice, bob := newUserClient(t, base, "alice", scopes...), newUserClient(t, base, "bob", scopes...)
+	for _, p := range []string{"/teams/relay", "/workflows/flow"} {
+		var run core.Run
+		alice.json(http.MethodPost, p+"/runs", url.Values{"message": {"mine"}, "stream": {"false"}}, http.StatusOK, &run)
+		if run.UserID != "alice" {
+			t.Errorf("%s run user_id = %q, want alice", p, run.UserID)
+		}
+		alice.json(http.MethodGet, p+"/runs/"+run.RunID, nil, http.StatusOK, nil)
+		for _, r := range []struct{ method, path string }{
+			{http.MethodGet, p + "/runs/" + run.RunID},
+			{http.MethodPost, p + "/runs/" + run.RunID + "/cancel"},
+			{http.MethodGet, p + "/runs/" + run.RunID + "/stream"},
+			{http.MethodGet, "/sessions/" + run.SessionID + "/runs"},
+		} {
+			if st, b := bob.do(r.method, r.path, nil); st != http.StatusNotFound {
+				t.Errorf("bob %s %s: %d %s, want 404", r.method, r.path, st, b)
+			}
+		}
+		if st, b := bob.do(http.MethodPost, p+"/runs/"+run.RunID+"/resume", url.Values{"last_event_index": {"-1"}}); st != http.StatusNotFound {
+			t.Errorf("bob resumes alice's run: %d %s, want 404", st, b)
+		}
+		var listed []RunSchema
+		bob.json(http.MethodGet, p+"/runs?session_id="+run.SessionID, nil, http.StatusOK, &listed)
+		if len(listed) != 0 {
+			t.Errorf("bob lists alice's runs: %+v", listed)
+		}
+		// Bob cannot run in alice's session either.
+		if st, b := bob.do(http.MethodPost, p+"/runs", url.Values{"message": {"x"}, "stream": {"false"}, "session_id": {run.SessionID}}); st != http.StatusNotFound {
+			t.Errorf("bob runs in alice's session: %d %s, want 404", st, b)
+		}
+	}
+}
+
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)

@@ -218,7 +218,13 @@ type client struct {
 
 func newClient(t *testing.T, base string, scopes ...string) *client {
 	t.Helper()
-	tok, err := auth.MintJWT(auth.MintConfig{Algorithm: auth.AlgHS256}, authzTestSecret, "alice", scopes, time.Minute)
+	return newUserClient(t, base, "alice", scopes...)
+}
+
+// newUserClient is newClient for the user sub.
+func newUserClient(t *testing.T, base, sub string, scopes ...string) *client {
+	t.Helper()
+	tok, err := auth.MintJWT(auth.MintConfig{Algorithm: auth.AlgHS256}, authzTestSecret, sub, scopes, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
