@@ -288,7 +288,9 @@ func checkRunnablesContract(t *testing.T, g *gateway) {
 	if td["team_id"] != "pair" || td["session_name"] != "read this" {
 		t.Errorf("team session = %v", td)
 	}
-	conform(t, "GET /sessions/{workflow session}", workflowSessionDetailShape, get("/sessions/"+wr["session_id"].(string)))
+	if wd := conform(t, "GET /sessions/{workflow session}", workflowSessionDetailShape, get("/sessions/"+wr["session_id"].(string))); wd["workflow_id"] != "digest" || wd["workflow_name"] != "Digest" {
+		t.Errorf("workflow session = %v", wd)
+	}
 	runs := conformList(t, "GET /sessions/{team session}/runs", runSchemaShape, get("/sessions/"+teamSession+"/runs"))
 	children := 0
 	for _, r := range runs {

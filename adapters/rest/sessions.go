@@ -51,6 +51,9 @@ func sessionSchema(s *core.Session) SessionSchema {
 type SessionDetail struct {
 	SessionSchema
 	AgentSessionID string         `json:"agent_session_id,omitempty"`
+	// WorkflowName names a workflow session's workflow (agno's
+	// WorkflowSessionDetailSchema).
+	WorkflowName string `json:"workflow_name,omitempty"`
 	ChatHistory    []core.Message `json:"chat_history"`
 	TotalTokens    int64          `json:"total_tokens"`
 }
@@ -123,6 +126,11 @@ func (h *Handler) detail(ctx context.Context, s *core.Session) (*SessionDetail, 
 	d := &SessionDetail{SessionSchema: sessionSchema(s), ChatHistory: []core.Message{}}
 	if s.SessionType == core.SessionAgent {
 		d.AgentSessionID = s.SessionID
+	}
+	if s.WorkflowID != "" {
+		if w, err := h.eng.Runnable(core.KindWorkflow, s.WorkflowID); err == nil {
+			d.WorkflowName = w.Info().Name
+		}
 	}
 	if s.SessionName == "" && len(runs) > 0 {
 		d.Session = namedAfter(s, runs[0])
