@@ -50,12 +50,12 @@ func sessionSchema(s *core.Session) SessionSchema {
 // SessionDetail is one session with its chat history.
 type SessionDetail struct {
 	SessionSchema
-	AgentSessionID string         `json:"agent_session_id,omitempty"`
+	AgentSessionID string `json:"agent_session_id,omitempty"`
 	// WorkflowName names a workflow session's workflow (agno's
 	// WorkflowSessionDetailSchema).
-	WorkflowName string `json:"workflow_name,omitempty"`
-	ChatHistory    []core.Message `json:"chat_history"`
-	TotalTokens    int64          `json:"total_tokens"`
+	WorkflowName string         `json:"workflow_name,omitempty"`
+	ChatHistory  []core.Message `json:"chat_history"`
+	TotalTokens  int64          `json:"total_tokens"`
 }
 
 // CreateSessionBody is the body of POST /sessions. agno's client sends
