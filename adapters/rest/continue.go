@@ -2,6 +2,8 @@ package rest
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/agentgate/agentgate/core"
@@ -21,17 +23,22 @@ type TeamContinueForm struct {
 // WorkflowContinueForm documents POST /workflows/{workflow_id}/runs/{run_id}/continue.
 type WorkflowContinueForm struct {
 	ContinueForm
-	StepRequirements []StepDecision `json:"step_requirements,omitempty" doc:"JSON array: one decision per step requirement WorkflowPaused carried, naming it by requirement_id (or step_id). Instead of tools."`
+	StepRequirements []StepDecision `json:"step_requirements,omitempty" doc:"JSON array: the step requirements WorkflowPaused carried, each decided (step_id, or requirement_id; confirmed; user_input values or user_input_schema filled; or executor_requirements decided as a team's requirements). Instead of tools."`
 }
 
 // StepDecision is the caller's decision on one step requirement of a
-// paused workflow.
+// paused workflow (agno's StepRequirement dict, as a client sends it back).
 type StepDecision struct {
-	RequirementID    string         `json:"requirement_id,omitempty"`
-	StepID           string         `json:"step_id,omitempty"`
-	Confirmed        *bool          `json:"confirmed,omitempty"`
-	ConfirmationNote string         `json:"confirmation_note,omitempty"`
-	UserInput        map[string]any `json:"user_input,omitempty" doc:"The values of the step's user input fields, by name."`
+	StepID           string                `json:"step_id,omitempty"`
+	RequirementID    string                `json:"requirement_id,omitempty" doc:"Names the requirement when step_id is not given."`
+	StepName         string                `json:"step_name,omitempty"`
+	Confirmed        *bool                 `json:"confirmed,omitempty"`
+	ConfirmationNote string                `json:"confirmation_note,omitempty"`
+	UserInput        map[string]any        `json:"user_input,omitempty" doc:"The values of the step's user input fields, by name."`
+	UserInputSchema  []core.UserInputField `json:"user_input_schema,omitempty" doc:"Or the step's user_input_schema with each value filled."`
+	// ExecutorRequirements are the decided requirements of the agent or
+	// team a step ran, when that is what paused.
+	ExecutorRequirements []core.RunRequirement `json:"executor_requirements,omitempty"`
 }
 
 // KindContinueForm is a decoded continue form of any kind: the tools, or
@@ -96,21 +103,18 @@ func (f *KindContinueForm) decisions(run *core.Run) ([]core.ToolExecution, error
 }
 
 // requirementDecisions maps a team's decided requirements (agno
-// RunRequirement dicts) to decisions on its pending tool calls: each
-// names its call by tool_execution.tool_call_id; the confirmation is
-// confirmation, or else tool_execution.confirmed; the user's input is
-// user_input_schema, or else tool_execution's; an external result is
-// external_execution_result, or else tool_execution.result. A requirement
-// that names a member (member_agent_id, member_run_id) must name the one
-// the run's requirement of that call names: a decision is never applied
-// to another member's call.
+// RunRequirement dicts) to decisions on its pending tool calls (see
+// requirementDecision). A requirement that names a member
+// (member_agent_id, member_run_id) must name the one the run's
+// requirement of that call names: a decision is never applied to another
+// member's call.
 func requirementDecisions(run *core.Run, reqs []core.RunRequirement) ([]core.ToolExecution, error) {
 	out := make([]core.ToolExecution, 0, len(reqs))
 	for i, r := range reqs {
-		if r.ToolExecution == nil || r.ToolExecution.ToolCallID == "" {
-			return nil, core.Errorf(core.CodeInvalid, "requirements[%d] has no tool_execution.tool_call_id", i)
+		t, err := requirementDecision(r)
+		if err != nil {
+			return nil, core.Errorf(core.CodeInvalid, "requirements[%d]: %s", i, core.MessageOf(err))
 		}
-		t := *r.ToolExecution
 		for _, p := range run.Requirements {
 			if p.ToolExecution == nil || p.ToolExecution.ToolCallID != t.ToolCallID {
 				continue
@@ -120,43 +124,76 @@ func requirementDecisions(run *core.Run, reqs []core.RunRequirement) ([]core.Too
 					i, t.ToolCallID, p.MemberAgentID, p.MemberRunID, r.MemberAgentID+r.MemberRunID)
 			}
 		}
-		if r.Confirmation != nil {
-			c := *r.Confirmation
-			t.Confirmed = &c
-		}
-		if r.ConfirmationNote != "" {
-			t.ConfirmationNote = r.ConfirmationNote
-		}
-		if len(r.UserInputSchema) > 0 {
-			t.UserInputSchema = r.UserInputSchema
-		}
-		if r.ExternalExecutionResult != nil {
-			t.Result = *r.ExternalExecutionResult
-		}
 		out = append(out, t)
 	}
 	return out, nil
 }
 
+// requirementDecision is the decision one decided requirement carries: it
+// names its call by tool_execution.tool_call_id; the confirmation is
+// confirmation, or else tool_execution.confirmed; the user's input is
+// user_input_schema, or else tool_execution's; an external result is
+// external_execution_result, or else tool_execution.result.
+func requirementDecision(r core.RunRequirement) (core.ToolExecution, error) {
+	if r.ToolExecution == nil || r.ToolExecution.ToolCallID == "" {
+		return core.ToolExecution{}, core.Errorf(core.CodeInvalid, "no tool_execution.tool_call_id")
+	}
+	t := *r.ToolExecution
+	if r.Confirmation != nil {
+		c := *r.Confirmation
+		t.Confirmed = &c
+	}
+	if r.ConfirmationNote != "" {
+		t.ConfirmationNote = r.ConfirmationNote
+	}
+	if len(r.UserInputSchema) > 0 {
+		t.UserInputSchema = r.UserInputSchema
+	}
+	if r.ExternalExecutionResult != nil {
+		t.Result = *r.ExternalExecutionResult
+	}
+	return t, nil
+}
+
 // stepDecisions maps a workflow's step decisions to decisions on the
-// synthetic pending tool calls its pause holds: the workflow names each
-// call after its step requirement (tool_call_id = the requirement's id),
-// so requirement_id (or step_id) is the tool_call_id, confirmed and
-// confirmation_note carry over, and user_input's values fill
-// user_input_schema by field name.
+// pending tool calls its pause holds. A step's own requirement is one
+// synthetic call whose tool_call_id is the requirement's id (the step's
+// step_id; requirement_id when no step_id is sent): confirmed and
+// confirmation_note carry over, and user_input's values (or the filled
+// user_input_schema) fill its user_input_schema by field name. A step
+// whose agent or team paused is decided by its executor_requirements, each
+// mapped as a team's requirement (requirementDecision).
 func stepDecisions(steps []StepDecision) ([]core.ToolExecution, error) {
 	out := make([]core.ToolExecution, 0, len(steps))
 	for i, s := range steps {
-		id := s.RequirementID
+		if len(s.ExecutorRequirements) > 0 {
+			for j, r := range s.ExecutorRequirements {
+				t, err := requirementDecision(r)
+				if err != nil {
+					return nil, core.Errorf(core.CodeInvalid, "step_requirements[%d].executor_requirements[%d]: %s", i, j, core.MessageOf(err))
+				}
+				out = append(out, t)
+			}
+			continue
+		}
+		id := s.StepID
 		if id == "" {
-			id = s.StepID
+			id = s.RequirementID
 		}
 		if id == "" {
-			return nil, core.Errorf(core.CodeInvalid, "step_requirements[%d] needs requirement_id or step_id", i)
+			return nil, core.Errorf(core.CodeInvalid, "step_requirements[%d] needs step_id (or requirement_id)", i)
 		}
-		t := core.ToolExecution{ToolCallID: id, Confirmed: s.Confirmed, ConfirmationNote: s.ConfirmationNote}
-		for name, v := range s.UserInput {
-			t.UserInputSchema = append(t.UserInputSchema, core.UserInputField{Name: name, Value: v})
+		t := core.ToolExecution{ToolCallID: id, ToolName: s.StepName, Confirmed: s.Confirmed, ConfirmationNote: s.ConfirmationNote}
+		if len(s.UserInput) > 0 {
+			for _, name := range slices.Sorted(maps.Keys(s.UserInput)) {
+				t.UserInputSchema = append(t.UserInputSchema, core.UserInputField{Name: name, Value: s.UserInput[name]})
+			}
+		} else {
+			for _, f := range s.UserInputSchema {
+				if f.Value != nil {
+					t.UserInputSchema = append(t.UserInputSchema, f)
+				}
+			}
 		}
 		out = append(out, t)
 	}

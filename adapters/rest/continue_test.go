@@ -18,7 +18,7 @@ func TestParseKindContinueForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(d) != 2 || d[0].ToolCallID != "s1" || *d[0].Confirmed || d[0].ConfirmationNote != "no" ||
-		d[1].ToolCallID != "r2" || !*d[1].Confirmed || len(d[1].UserInputSchema) != 1 ||
+		d[1].ToolCallID != "s2" || !*d[1].Confirmed || len(d[1].UserInputSchema) != 1 ||
 		d[1].UserInputSchema[0] != (core.UserInputField{Name: "channel", Value: "blog"}) || f.Stream {
 		t.Errorf("step decisions = %+v (stream %v)", d, f.Stream)
 	}
@@ -40,6 +40,21 @@ func TestParseKindContinueForm(t *testing.T) {
 		if _, err := ParseKindContinueForm(core.KindTeam, ct, []byte(body)); core.CodeOf(err) != core.CodeInvalid {
 			t.Errorf("team %s: %v, want invalid", body, err)
 		}
+	}
+}
+
+func TestStepDecisionsOfExecutorsAndSchemas(t *testing.T) {
+	yes := true
+	d, err := stepDecisions([]StepDecision{
+		{RequirementID: "r1", Confirmed: &yes, UserInputSchema: []core.UserInputField{{Name: "a", Value: "x"}, {Name: "b"}}},
+		{StepID: "s2", ExecutorRequirements: []core.RunRequirement{{Confirmation: &yes, ToolExecution: &core.ToolExecution{ToolCallID: "c9"}}}},
+	})
+	if err != nil || len(d) != 2 || d[0].ToolCallID != "r1" || len(d[0].UserInputSchema) != 1 || d[0].UserInputSchema[0].Name != "a" ||
+		d[1].ToolCallID != "c9" || !*d[1].Confirmed {
+		t.Fatalf("decisions = %+v, %v", d, err)
+	}
+	if _, err := stepDecisions([]StepDecision{{StepID: "s", ExecutorRequirements: []core.RunRequirement{{ID: "q"}}}}); core.CodeOf(err) != core.CodeInvalid {
+		t.Errorf("executor requirement without a tool call: %v", err)
 	}
 }
 
