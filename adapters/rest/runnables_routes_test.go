@@ -21,7 +21,7 @@ func TestTeamAndWorkflowDescriptions(t *testing.T) {
 	c := newClient(t, base, "agent_os:admin")
 	var teams []TeamResponse
 	c.json(http.MethodGet, "/teams", nil, http.StatusOK, &teams)
-	if len(teams) != 2 || teams[0].ID != "relay" || teams[1].ID != "gate" {
+	if len(teams) != 3 || teams[0].ID != "relay" || teams[1].ID != "slowteam" || teams[2].ID != "gate" {
 		t.Fatalf("GET /teams = %+v", teams)
 	}
 	var team map[string]any
@@ -54,12 +54,12 @@ func TestTeamAndWorkflowDescriptions(t *testing.T) {
 	}
 	var cfg ConfigBody
 	c.json(http.MethodGet, "/config", nil, http.StatusOK, &cfg)
-	if len(cfg.Agents) != 3 || len(cfg.Teams) != 2 || len(cfg.Workflows) != 2 || cfg.Teams[0].DBID != "db" {
+	if len(cfg.Agents) != 4 || len(cfg.Teams) != 3 || len(cfg.Workflows) != 2 || cfg.Teams[0].DBID != "db" {
 		t.Errorf("GET /config: agents %v teams %v workflows %v", cfg.Agents, cfg.Teams, cfg.Workflows)
 	}
 	var info InfoBody
 	c.json(http.MethodGet, "/info", nil, http.StatusOK, &info)
-	if info.AgentCount != 3 || info.TeamCount != 2 || info.WorkflowCount != 2 {
+	if info.AgentCount != 4 || info.TeamCount != 3 || info.WorkflowCount != 2 {
 		t.Errorf("GET /info = %+v", info)
 	}
 }
@@ -357,6 +357,34 @@ func TestRunnableIsolation(t *testing.T) {
 		if st, b := bob.do(http.MethodPost, p+"/runs", url.Values{"message": {"x"}, "stream": {"false"}, "session_id": {run.SessionID}}); st != http.StatusNotFound {
 			t.Errorf("bob runs in alice's session: %d %s, want 404", st, b)
 		}
+	}
+}
+
+// TestTeamCancel cancels a running team: its stream ends with
+// TeamRunCancelled, and the run and its member's are CANCELLED.
+func TestTeamCancel(t *testing.T) {
+	t.Parallel()
+	base, eng := runnableServer(t)
+	c := newClient(t, base, "agent_os:admin")
+	var acc BackgroundAccepted
+	c.json(http.MethodPost, "/teams/slowteam/runs", url.Values{"message": {"go"}, "stream": {"false"}, "background": {"true"}}, http.StatusAccepted, &acc)
+	testutil.Eventually(t, 10*time.Second, "the member is running", func() bool {
+		kids, err := eng.List(t.Context(), core.ListRunsParams{ParentRunID: acc.RunID})
+		return err == nil && len(kids) == 1 && kids[0].Status == core.RunRunning
+	})
+	var cb CancelBody
+	c.json(http.MethodPost, "/teams/slowteam/runs/"+acc.RunID+"/cancel", nil, http.StatusOK, &cb)
+	if !cb.Cancelling && cb.Status != core.RunCancelled {
+		t.Fatalf("cancel = %+v", cb)
+	}
+	evs := c.events(http.MethodGet, "/teams/slowteam/runs/"+acc.RunID+"/stream", nil)
+	if len(evs) == 0 || evs[len(evs)-1].Event != "TeamRunCancelled" {
+		t.Fatalf("cancelled team stream = %v", eventTypes(evs))
+	}
+	var run core.Run
+	c.json(http.MethodGet, "/teams/slowteam/runs/"+acc.RunID, nil, http.StatusOK, &run)
+	if run.Status != core.RunCancelled {
+		t.Errorf("team run = %s, want CANCELLED", run.Status)
 	}
 }
 
