@@ -81,3 +81,26 @@ func TestRequirementDecisions(t *testing.T) {
 		}
 	}
 }
+
+func FuzzKindContinueForm(f *testing.F) {
+	f.Add(false, "application/x-www-form-urlencoded", []byte(`requirements=[{"tool_execution":{"tool_call_id":"c"},"confirmation":true}]`))
+	f.Add(true, "application/json", []byte(`{"step_requirements":[{"step_id":"s","confirmed":true,"user_input":{"a":1}}]}`))
+	f.Add(true, "application/json", []byte(`{"step_requirements":[{"executor_requirements":[{"id":"q"}]}]}`))
+	f.Fuzz(func(t *testing.T, workflow bool, ct string, body []byte) {
+		k := core.KindTeam
+		if workflow {
+			k = core.KindWorkflow
+		}
+		form, err := ParseKindContinueForm(k, ct, body)
+		if err != nil {
+			if core.CodeOf(err) != core.CodeInvalid {
+				t.Fatalf("error of code %s: %v", core.CodeOf(err), err)
+			}
+			return
+		}
+		run := &core.Run{Requirements: []core.RunRequirement{{ToolExecution: &core.ToolExecution{ToolCallID: "c"}, MemberAgentID: "m"}}}
+		if _, err := form.decisions(run); err != nil && core.CodeOf(err) != core.CodeInvalid {
+			t.Fatalf("decisions: error of code %s: %v", core.CodeOf(err), err)
+		}
+	})
+}
