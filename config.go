@@ -74,6 +74,8 @@ type Config struct {
 	// HTTPTools are tools that call an HTTP API, by tool name.
 	HTTPTools map[string]HTTPToolConfig `yaml:"http_tools"`
 	Agents    []AgentConfig             `yaml:"agents"`
+	// Teams are teams of agents and other teams (see TeamConfig).
+	Teams []TeamConfig `yaml:"teams"`
 	// Tuning holds internal knobs: leave them out (see TuningConfig).
 	Tuning TuningConfig `yaml:"tuning"`
 
@@ -703,6 +705,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.Slack.Validate(os.LookupEnv))
+	errs = append(errs, c.validateTeams()...)
 	seen := map[string]bool{}
 	for i, a := range c.Agents {
 		if a.ID == "" {

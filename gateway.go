@@ -43,10 +43,10 @@ type Gateway struct {
 	sources []tool.Source
 	// egress checks the URLs called on a caller's behalf (egress.allow).
 	egress *egress.Guard
-	// mounted are the interfaces mounted, in order; interfaces what
+	// mounted are the interfaces mounted, in order; mountedInfo what
 	// /config says of them.
-	mounted    []adapter
-	interfaces []rest.InterfaceInfo
+	mounted     []httptransport.Interface
+	mountedInfo []rest.InterfaceInfo
 	// stopReturner stops returnMemory's goroutine.
 	stopReturner func()
 }
@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	g.srv.App.Hooks().OnShutdown(func() error { g.unmountInterfaces(); return nil })
 	// Each interface declares its own policy entries as it mounts.
 	policy := auth.NewPolicy()
-	if err := g.mountInterfaces(policy, adapters()); err != nil {
+	if err := g.mountInterfaces(policy, g.interfaces()); err != nil {
 		_ = g.Shutdown(context.Background())
 		return nil, err
 	}

@@ -192,5 +192,5 @@ func (g *Gateway) buildAgents(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return g.buildTeams()
 }

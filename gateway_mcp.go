@@ -10,38 +10,6 @@ import (
 	"github.com/agentgate/agentgate/core"
 )
 
-// MCPConfig configures the MCP interface; the mcp package owns it.
-type MCPConfig = mcpadapter.Settings
-
-// mcpServer builds the MCP adapter over the gateway's engine; recheck (for
-// stdio) is asked before each request whether the caller still holds.
-func (g *Gateway) mcpServer(policy *auth.Policy, recheck func(context.Context, *auth.Principal) error) *mcpadapter.Server {
-	return mcpadapter.New(g.eng, mcpadapter.Config{
-		Name: g.cfg.Name, Description: g.cfg.Description, Version: Version,
-		Policy:         policy,
-		AgentTools:     g.cfg.MCP.AgentToolsOn(),
-		AllowedOrigins: g.cfg.MCP.AllowedOrigins,
-		AllowedHosts:   g.cfg.MCP.AllowedHosts,
-		Heartbeat:      g.srv.Config().HeartbeatInterval,
-		Logger:         g.logger,
-		Recheck:        recheck,
-	})
-}
-
-// mcpAdapter mounts the MCP adapter's Streamable HTTP endpoint at /mcp.
-type mcpAdapter struct{}
-
-func (*mcpAdapter) name() string { return "mcp" }
-
-func (*mcpAdapter) mount(g *Gateway, policy *auth.Policy) (string, bool, error) {
-	g.mcpServer(policy, nil).Register(g.srv.App, "/mcp")
-	return "/mcp", true, nil
-}
-
-// shutdown has nothing to deliver: an MCP call's stream ends with its run,
-// which the engine ends.
-func (*mcpAdapter) shutdown(context.Context) error { return nil }
-
 // ServeMCPStdio serves the MCP tools over stdio (in and out carry the
 // JSON-RPC messages; logs go to the gateway's logger) until in ends or ctx
 // is done. It is what `agentgate mcp --stdio` runs: no HTTP listener, the
@@ -65,5 +33,9 @@ func (g *Gateway) ServeMCPStdio(ctx context.Context, in io.Reader, out io.Writer
 	}
 	// The token is checked once, here; each request checks that it still
 	// holds (a JWT's exp, a service account not revoked since).
-	return g.mcpServer(auth.NewPolicy(), a.Recheck).ServeStdio(ctx, p, in, out)
+	srv := mcpadapter.New(g.eng, mcpadapter.Config{
+		Name: g.cfg.Name, Description: g.cfg.Description, Version: Version, Settings: g.cfg.MCP,
+		Policy: auth.NewPolicy(), Heartbeat: g.srv.Config().HeartbeatInterval, Logger: g.logger, Recheck: a.Recheck,
+	})
+	return srv.ServeStdio(ctx, p, in, out)
 }

@@ -2,48 +2,73 @@ package agentgate
 
 import (
 	"context"
+	"os"
 	"time"
 
+	"github.com/agentgate/agentgate/adapters/a2a"
+	mcpadapter "github.com/agentgate/agentgate/adapters/mcp"
 	"github.com/agentgate/agentgate/adapters/rest"
+	slackadapter "github.com/agentgate/agentgate/adapters/slack"
+	"github.com/agentgate/agentgate/adapters/ws"
 	"github.com/agentgate/agentgate/auth"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
-// An adapter is one interface the gateway serves its agents on (rest, ws,
-// mcp, a2a, slack). Each wraps its package's own Register/New; New mounts
-// the enabled ones in order and they are shut down in reverse, on a failed
-// start as on Shutdown. A new interface (AG-UI) is one more adapter in
-// adapters().
-type adapter interface {
-	// name is the interface's type as /config lists it.
-	name() string
-	// mount registers the interface's routes on g and starts what it runs;
-	// mounted is false (and err nil) when the config turns it off. route
-	// is where /config says it is served.
-	mount(g *Gateway, policy *auth.Policy) (route string, mounted bool, err error)
-	// shutdown lets the interface deliver what it still owes its clients
-	// (the last frames of their runs, push notifications, Slack replies)
-	// within ctx. It runs once the HTTP server stopped accepting, while the
-	// engine ends the remaining runs.
-	shutdown(ctx context.Context) error
+// The interfaces' settings, as Config embeds them: each adapter package
+// owns its block (yaml tags, defaults, Validate).
+type (
+	// WSConfig configures the WebSocket interface at /ws (the ws: block).
+	WSConfig = ws.Settings
+	// MCPConfig configures the MCP interface (the mcp: block).
+	MCPConfig = mcpadapter.Settings
+	// A2AConfig configures the A2A interface (the a2a: block) and its parts.
+	A2AConfig      = a2a.Settings
+	A2AAgentConfig = a2a.AgentSettings
+	A2ASkill       = a2a.Skill
+	A2APushConfig  = a2a.PushSettings
+	// SlackConfig configures the Slack interface (the slack: block).
+	SlackConfig    = slackadapter.Settings
+	SlackAppConfig = slackadapter.AppSettings
+)
+
+// interfaces are the gateway's interfaces in mounting order, each over its
+// block of the config; a new one (AG-UI) is one more line here.
+func (g *Gateway) interfaces() []httptransport.Interface {
+	cfg := g.cfg
+	return []httptransport.Interface{
+		rest.NewInterface(rest.Config{
+			ServiceAccounts: g.store,
+			Databases:       []rest.DatabaseInfo{{ID: "default", Kind: g.backend.Kind, Migrator: g.backend.Migrator}},
+			MCPPath:         mcpadapter.Path,
+			Docs:            rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},
+			Interfaces:      func() []rest.InterfaceInfo { return g.mountedInfo },
+		}),
+		ws.NewInterface(ws.Config{Settings: cfg.WS}),
+		mcpadapter.NewInterface(mcpadapter.Config{Settings: cfg.MCP}),
+		a2a.NewInterface(a2a.Config{Settings: cfg.A2A, PushDelivery: a2a.PushDelivery{Egress: g.egress}}),
+		slackadapter.NewInterface(cfg.Slack, os.LookupEnv),
+	}
 }
 
-// adapters are the gateway's interfaces in mounting order.
-func adapters() []adapter {
-	return []adapter{&restAdapter{}, &wsAdapter{}, &mcpAdapter{}, &a2aAdapter{}, &slackAdapter{}}
+// deps are what every interface is mounted with.
+func (g *Gateway) deps(policy *auth.Policy) httptransport.Deps {
+	return httptransport.Deps{Server: g.srv, Engine: g.eng, Policy: policy, Logger: g.logger,
+		Gateway: httptransport.GatewayInfo{Name: g.cfg.Name, Description: g.cfg.Description, Version: Version}}
 }
 
 // mountInterfaces mounts the enabled interfaces of all, in order. On a
 // failure the ones already mounted are left in g.mounted for Shutdown to
 // unwind.
-func (g *Gateway) mountInterfaces(policy *auth.Policy, all []adapter) error {
-	for _, a := range all {
-		route, mounted, err := a.mount(g, policy)
+func (g *Gateway) mountInterfaces(policy *auth.Policy, all []httptransport.Interface) error {
+	d := g.deps(policy)
+	for _, i := range all {
+		route, mounted, err := i.Mount(d)
 		if err != nil {
 			return err
 		}
 		if mounted {
-			g.mounted = append(g.mounted, a)
-			g.interfaces = append(g.interfaces, rest.InterfaceInfo{Type: a.name(), Version: "1", Route: route})
+			g.mounted = append(g.mounted, i)
+			g.mountedInfo = append(g.mountedInfo, rest.InterfaceInfo{Type: i.Name(), Version: "1", Route: route})
 		}
 	}
 	return nil
@@ -55,8 +80,8 @@ func (g *Gateway) mountInterfaces(policy *auth.Policy, all []adapter) error {
 func (g *Gateway) unmountInterfaces() {
 	for i := len(g.mounted) - 1; i >= 0; i-- {
 		ctx, cancel := context.WithTimeout(context.Background(), g.shutdownGrace())
-		if err := g.mounted[i].shutdown(ctx); err != nil {
-			g.logger.Warn(g.mounted[i].name()+": shutdown cut short", "err", err)
+		if err := g.mounted[i].Shutdown(ctx); err != nil {
+			g.logger.Warn(g.mounted[i].Name()+": shutdown cut short", "err", err)
 		}
 		cancel()
 		g.mounted = g.mounted[:i]
@@ -70,25 +95,3 @@ func (g *Gateway) shutdownGrace() time.Duration {
 	}
 	return 15 * time.Second
 }
-
-// restAdapter is the REST + SSE API (always on).
-type restAdapter struct{}
-
-func (*restAdapter) name() string { return "rest" }
-
-func (*restAdapter) mount(g *Gateway, policy *auth.Policy) (string, bool, error) {
-	cfg := g.cfg
-	rest.Register(g.srv, g.eng, rest.Config{
-		Name: cfg.Name, Description: cfg.Description, Version: Version, ServiceAccounts: g.store,
-		Databases:  []rest.DatabaseInfo{{ID: "default", Kind: g.backend.Kind, Migrator: g.backend.Migrator}},
-		MCPPath:    "/mcp",
-		Policy:     policy,
-		Docs:       rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},
-		Interfaces: func() []rest.InterfaceInfo { return g.interfaces },
-	})
-	return "/", true, nil
-}
-
-// shutdown has nothing to deliver: REST's streams end with their runs,
-// which the engine ends.
-func (*restAdapter) shutdown(context.Context) error { return nil }

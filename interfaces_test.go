@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters/rest"
 	"github.com/agentgate/agentgate/auth"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // /config lists the interfaces really mounted: those the config turns off
@@ -74,9 +75,9 @@ type recordingAdapter struct {
 	log     *[]string
 }
 
-func (a *recordingAdapter) name() string { return a.id }
+func (a *recordingAdapter) Name() string { return a.id }
 
-func (a *recordingAdapter) mount(*Gateway, *auth.Policy) (string, bool, error) {
+func (a *recordingAdapter) Mount(httptransport.Deps) (string, bool, error) {
 	if a.failing {
 		return "", false, errors.New(a.id + " cannot mount")
 	}
@@ -87,7 +88,7 @@ func (a *recordingAdapter) mount(*Gateway, *auth.Policy) (string, bool, error) {
 	return "/" + a.id, true, nil
 }
 
-func (a *recordingAdapter) shutdown(context.Context) error {
+func (a *recordingAdapter) Shutdown(context.Context) error {
 	*a.log = append(*a.log, "shutdown "+a.id)
 	if a.id == "b" {
 		return errors.New("b cut short") // logged; the others still shut down
@@ -101,7 +102,7 @@ func TestInterfacesUnwindInReverse(t *testing.T) {
 	t.Parallel()
 	var log []string
 	g := &Gateway{cfg: &Config{}, logger: slog.New(slog.DiscardHandler)}
-	all := []adapter{
+	all := []httptransport.Interface{
 		&recordingAdapter{id: "a", log: &log}, &recordingAdapter{id: "off", off: true, log: &log},
 		&recordingAdapter{id: "b", log: &log}, &recordingAdapter{id: "c", log: &log},
 		&recordingAdapter{id: "bad", failing: true, log: &log}, &recordingAdapter{id: "never", log: &log},
@@ -116,7 +117,7 @@ func TestInterfacesUnwindInReverse(t *testing.T) {
 		t.Fatalf("lifecycle %v, want %v", log, want)
 	}
 	var types []string
-	for _, i := range g.interfaces {
+	for _, i := range g.mountedInfo {
 		types = append(types, i.Type)
 	}
 	if !slices.Equal(types, []string{"a", "b", "c"}) {

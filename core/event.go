@@ -261,6 +261,11 @@ type Event struct {
 	Description   string `json:"description,omitempty"`
 	TaskSummary   string `json:"task_summary,omitempty"`
 	GoalComplete  *bool  `json:"goal_complete,omitempty"`
+	// teams: a task's assignee, status and result (TeamTaskCreated,
+	// TeamTaskUpdated).
+	Assignee   string `json:"assignee,omitempty"`
+	TaskStatus string `json:"status,omitempty"`
+	TaskResult string `json:"result,omitempty"`
 	// Workflow pause events.
 	PausedStepIndex  *int            `json:"paused_step_index,omitempty"`
 	PausedStepName   string          `json:"paused_step_name,omitempty"`

@@ -272,9 +272,7 @@ func (w *runWriter) append(ctx context.Context, e Event, final bool) (finished b
 	w.last = idx
 	w.floor = max(w.floor, idx+1)
 	if w.feed != nil {
-		fe := *ev
-		fe.EventIndex = idx
-		w.feed.push(fe)
+		w.feed.push(ev, idx, took)
 	}
 	return finished, nil
 }

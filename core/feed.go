@@ -12,35 +12,73 @@ import (
 // events a fast run may trim before a slow client has read them. The feed
 // keeps what its reader has not read yet; once the reader goes away
 // (close) it keeps nothing.
+//
+// The feed allocates nothing per event: it queues the events the log
+// keeps (not copies), its array is reused once drained, and one buffered
+// channel signals the reader.
 type feed struct {
 	mu     sync.Mutex
-	evs    []Event
-	wake   chan struct{} // closed (and replaced) when an event comes or the feed ends
+	evs    []*Event      // evs[head:] are unread; read-only, shared with the log
+	head   int           // the next event to read
+	wake   chan struct{} // holds a signal (buffer of 1) once an event came or the feed ended
 	ended  bool          // the execution is over: nothing more will come
 	closed bool          // the reader went away
 }
 
-func newFeed() *feed { return &feed{wake: make(chan struct{})} }
+// feedSize is the queue's first capacity: a run's first events, which
+// its executor emits before the reader gets them, without growing.
+const feedSize = 16
 
-// push hands ev (its index set by the log) to the reader.
-func (f *feed) push(ev Event) {
+func newFeed() *feed {
+	return &feed{evs: make([]*Event, 0, feedSize), wake: make(chan struct{}, 1)}
+}
+
+// signal wakes the reader if it waits; a signal already pending suffices
+// (the reader checks the queue before waiting again).
+func (f *feed) signal() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// push hands the reader the event the writer appended at idx. ev is the
+// writer's copy, which nobody changes once the log has indexed it: it is
+// shared, as the log's subscribers share it. A held event (held: the log
+// is still to index it, deferred.go), or one the log did not index, is
+// copied.
+func (f *feed) push(ev *Event, idx int64, held bool) {
+	if held || ev.EventIndex != idx {
+		c := *ev
+		c.EventIndex = idx
+		ev = &c
+	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.closed || f.ended {
+		f.mu.Unlock()
 		return
 	}
+	if f.head > 0 && len(f.evs) == cap(f.evs) {
+		// Full, with read slots at the front: move the unread ones there
+		// rather than grow (a reader always behind keeps the array at
+		// about what it has not read).
+		n := copy(f.evs, f.evs[f.head:])
+		clear(f.evs[n:])
+		f.evs, f.head = f.evs[:n], 0
+	}
 	f.evs = append(f.evs, ev)
-	close(f.wake)
-	f.wake = make(chan struct{})
+	f.mu.Unlock()
+	f.signal()
 }
 
 // end says that the execution is over.
 func (f *feed) end() {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.ended {
-		f.ended = true
-		close(f.wake)
+	ended := f.ended
+	f.ended = true
+	f.mu.Unlock()
+	if !ended {
+		f.signal()
 	}
 }
 
@@ -48,7 +86,7 @@ func (f *feed) end() {
 func (f *feed) close() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.closed, f.evs = true, nil
+	f.closed, f.evs, f.head = true, nil, 0
 }
 
 // next returns the next event; ok is false once the execution ended and
@@ -56,10 +94,12 @@ func (f *feed) close() {
 func (f *feed) next(ctx context.Context) (ev Event, ok bool, err error) {
 	for {
 		f.mu.Lock()
-		if len(f.evs) > 0 {
-			ev = f.evs[0]
-			f.evs[0] = Event{}
-			f.evs = f.evs[1:]
+		if f.head < len(f.evs) {
+			ev = *f.evs[f.head]
+			f.evs[f.head] = nil // the array is kept: drop the event
+			if f.head++; f.head == len(f.evs) {
+				f.evs, f.head = f.evs[:0], 0
+			}
 			f.mu.Unlock()
 			return ev, true, nil
 		}
@@ -67,10 +107,9 @@ func (f *feed) next(ctx context.Context) (ev Event, ok bool, err error) {
 			f.mu.Unlock()
 			return Event{}, false, nil
 		}
-		wake := f.wake
 		f.mu.Unlock()
 		select {
-		case <-wake:
+		case <-f.wake:
 		case <-ctx.Done():
 			return Event{}, false, ctx.Err()
 		}

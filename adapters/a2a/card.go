@@ -159,7 +159,7 @@ func (h *Handler) agentCard(base string, info core.AgentInfo) agentCard {
 }
 
 func (h *Handler) skills(info core.AgentInfo) []Skill {
-	if s, ok := h.cfg.Skills[info.ID]; ok && len(s) > 0 {
+	if s := h.cfg.Agents[info.ID].Skills; len(s) > 0 {
 		out := make([]Skill, len(s))
 		for i, sk := range s {
 			if sk.Tags == nil {

@@ -236,12 +236,17 @@ func newGoldenEnv(t *testing.T, gc goldenConfig, agents []*scriptAgent) *goldenE
 	}
 	env.srv = httptransport.New(httptransport.Config{Auth: authn, Logger: slog.New(slog.DiscardHandler)})
 	var pushN atomic.Int64
+	agentSettings := map[string]AgentSettings{}
+	for id, skills := range gc.Skills {
+		agentSettings[id] = AgentSettings{Skills: skills}
+	}
 	env.h = Register(env.srv, eng, Config{
-		Name: "golden gateway", Version: "1.2.3", AuthMode: gc.AuthMode, Skills: gc.Skills, PublicURL: gc.PublicURL,
-		Push: PushOptions{Disabled: gc.PushDisabled, Client: &http.Client{Transport: env.hooks},
-			InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxAttempts: 3},
-		NewID:  func() string { return fmt.Sprintf("push-%d", pushN.Add(1)) },
-		Logger: slog.New(slog.DiscardHandler),
+		Name: "golden gateway", Version: "1.2.3", AuthMode: gc.AuthMode,
+		Settings: Settings{PublicURL: gc.PublicURL, Agents: agentSettings,
+			Push: PushSettings{Disabled: gc.PushDisabled, MaxBackoff: 2 * time.Millisecond, MaxAttempts: 3}},
+		PushDelivery: PushDelivery{Client: &http.Client{Transport: env.hooks}, InitialBackoff: time.Millisecond},
+		NewID:        func() string { return fmt.Sprintf("push-%d", pushN.Add(1)) },
+		Logger:       slog.New(slog.DiscardHandler),
 	})
 	t.Cleanup(func() {
 		for _, a := range env.agents {

@@ -24,21 +24,20 @@ type Config struct {
 	// Name, Description and Version describe the gateway card; Version is
 	// also every agent card's version.
 	Name, Description, Version string
-	// PublicURL is the scheme://host[:port][/prefix] clients reach the
-	// gateway at, for the URLs in cards; empty: the request's own.
-	PublicURL string
 	// AuthMode (none, key, jwt) decides the security schemes cards show.
 	AuthMode string
 	// Policy is asked about every operation (default: a new one);
 	// Register declares Operations in it.
 	Policy *auth.Policy
-	// CardMaxAge is the Cache-Control max-age of cards (default 5m).
-	CardMaxAge time.Duration
-	// Skills overrides the skills of an agent's card, by agent id (default:
-	// one skill describing the agent).
-	Skills map[string][]Skill
-	// Push configures push notifications.
-	Push PushOptions
+	// Settings are the operator's settings (the a2a: block of the config
+	// file): the public URL of the cards (scheme://host[:port][/prefix];
+	// empty: the request's own), their max-age (default 5m), the skills of
+	// each agent's card (default: one skill describing the agent) and push
+	// notifications. Disabled is the gateway's to read (Interface.Mount);
+	// Register mounts regardless.
+	Settings
+	// PushDelivery tunes push notification delivery beyond Settings.Push.
+	PushDelivery PushDelivery
 	// CancelWait bounds how long CancelTask waits for the run to record
 	// its cancellation before answering (default 10s).
 	CancelWait time.Duration
@@ -112,7 +111,7 @@ func Register(srv *httptransport.Server, eng *core.Engine, cfg Config) *Handler 
 	cfg = cfg.withDefaults()
 	h := &Handler{eng: eng, srv: srv, policy: cfg.Policy, cfg: cfg, logger: cfg.Logger}
 	h.declarePolicy()
-	h.push = newPusher(eng, cfg.Push, cfg.Logger, cfg.NewID)
+	h.push = newPusher(eng, pushOptions{cfg.Push, cfg.PushDelivery}, cfg.Logger, cfg.NewID)
 	app := srv.App
 	app.Get("/.well-known/agent-card.json", h.serveGatewayCard)
 	app.Get("/a2a/agents/:agent_id/.well-known/agent-card.json", h.serveAgentCard)

@@ -16,22 +16,13 @@ import (
 	"github.com/agentgate/agentgate/transport/egress"
 )
 
-// PushOptions configure push notification delivery. Zero values take the
-// defaults.
-type PushOptions struct {
-	// Disabled turns push notifications off (the card then says so and the
-	// config methods answer PushNotificationNotSupportedError).
-	Disabled bool
-	// MaxAttempts bounds the POSTs of one notification to one URL
-	// (default 6); then it is dropped and logged.
-	MaxAttempts int
+// PushDelivery tunes push notification delivery beyond the operator's
+// PushSettings. Zero values take the defaults.
+type PushDelivery struct {
 	// InitialBackoff is the wait before the first retry (default 500ms);
-	// it doubles up to MaxBackoff (default 10s). A Retry-After header is
-	// honoured up to MaxBackoff.
+	// it doubles up to PushSettings.MaxBackoff (default 10s). A
+	// Retry-After header is honoured up to MaxBackoff.
 	InitialBackoff time.Duration
-	MaxBackoff     time.Duration
-	// Timeout bounds one POST (default 10s).
-	Timeout time.Duration
 	// MaxConfigsPerTask bounds the configs of one task (default 10).
 	MaxConfigsPerTask int
 	// Egress decides which webhook URLs may be called: the URL of a config
@@ -45,7 +36,17 @@ type PushOptions struct {
 	Client *http.Client
 }
 
-func (o PushOptions) withDefaults() PushOptions {
+// pushOptions are everything the pusher is configured with: the
+// operator's settings (when Disabled, the card says so and the config
+// methods answer PushNotificationNotSupportedError; MaxAttempts bounds the
+// POSTs of one notification to one URL, default 6, then it is dropped and
+// logged) and the delivery tuning.
+type pushOptions struct {
+	PushSettings
+	PushDelivery
+}
+
+func (o pushOptions) withDefaults() pushOptions {
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 6
 	}
@@ -82,7 +83,7 @@ func (o PushOptions) withDefaults() PushOptions {
 // MaxAttempts is spent: at-least-once delivery while the process lives.
 type pusher struct {
 	eng    *core.Engine
-	opt    PushOptions
+	opt    pushOptions
 	logger *slog.Logger
 	newID  func() string
 
@@ -115,7 +116,7 @@ type pushTarget struct {
 	stop  chan struct{} // closed when the config is deleted
 }
 
-func newPusher(eng *core.Engine, opt PushOptions, logger *slog.Logger, newID func() string) *pusher {
+func newPusher(eng *core.Engine, opt pushOptions, logger *slog.Logger, newID func() string) *pusher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &pusher{eng: eng, opt: opt.withDefaults(), logger: logger, newID: newID, ctx: ctx, cancel: cancel,
 		closing: make(chan struct{}), tasks: map[string]*taskPush{}}

@@ -92,7 +92,7 @@ func expectedUpdates(t *testing.T, eng *core.Engine, runID string) []string {
 
 // newTestPusher makes a pusher whose webhooks may be on 127.0.0.1 (the
 // test servers), unless opt says otherwise.
-func newTestPusher(env *goldenEnv, opt PushOptions) *pusher {
+func newTestPusher(env *goldenEnv, opt pushOptions) *pusher {
 	if opt.Egress == nil {
 		g, err := egress.New(egress.Config{Allow: []string{"127.0.0.1"}})
 		if err != nil {
@@ -115,7 +115,7 @@ func TestPushRetriesUntilAccepted(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	p := newTestPusher(env, PushOptions{InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxAttempts: 5})
+	p := newTestPusher(env, pushOptions{PushSettings{MaxBackoff: 5 * time.Millisecond, MaxAttempts: 5}, PushDelivery{InitialBackoff: time.Millisecond}})
 	defer p.close(context.Background())
 	run, err := env.eng.Start(context.Background(), core.StartParams{AgentID: "echo", Message: "hi"})
 	if err != nil {
@@ -165,7 +165,7 @@ func TestPushNeverBlocksTheRun(t *testing.T) {
 		close(stuck) // let the handler go before Close waits for it
 		hook.Close()
 	}()
-	p := newTestPusher(env, PushOptions{Timeout: time.Minute})
+	p := newTestPusher(env, pushOptions{PushSettings: PushSettings{Timeout: time.Minute}})
 	run, err := env.eng.Start(context.Background(), core.StartParams{AgentID: "echo", Message: "hi"})
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +200,7 @@ func TestPushGivesUp(t *testing.T) {
 	}{{http.StatusInternalServerError, 3}, {http.StatusTooManyRequests, 3}, {http.StatusNotFound, 1}} {
 		env := newGoldenEnv(t, goldenConfig{}, pushAgents())
 		hook := newHookServer(t, func(int) int { return c.code })
-		p := newTestPusher(env, PushOptions{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, MaxAttempts: 3})
+		p := newTestPusher(env, pushOptions{PushSettings{MaxBackoff: time.Millisecond, MaxAttempts: 3}, PushDelivery{InitialBackoff: time.Millisecond}})
 		run, err := env.eng.Start(context.Background(), core.StartParams{AgentID: "echo", Message: "hi"})
 		if err != nil {
 			t.Fatal(err)
@@ -228,7 +228,7 @@ func TestPushFollowsAcrossPause(t *testing.T) {
 	t.Parallel()
 	env := newGoldenEnv(t, goldenConfig{}, pushAgents())
 	hook := newHookServer(t, func(int) int { return http.StatusNoContent })
-	p := newTestPusher(env, PushOptions{})
+	p := newTestPusher(env, pushOptions{})
 	defer p.close(context.Background())
 	ctx := context.Background()
 	run, err := env.eng.Start(ctx, core.StartParams{AgentID: "approver", Message: "6*7"})
@@ -275,7 +275,7 @@ func TestPushFollowsAcrossPause(t *testing.T) {
 func TestPushConfigLimit(t *testing.T) {
 	t.Parallel()
 	env := newGoldenEnv(t, goldenConfig{}, pushAgents())
-	p := newTestPusher(env, PushOptions{MaxConfigsPerTask: 2})
+	p := newTestPusher(env, pushOptions{PushDelivery: PushDelivery{MaxConfigsPerTask: 2}})
 	defer p.close(context.Background())
 	for _, id := range []string{"a", "b", "a"} {
 		if _, err := p.set(PushConfig{ID: id, TaskID: "t", URL: "http://x/" + id}, true); err != nil {

@@ -60,7 +60,7 @@ func TestMCPGolden(t *testing.T) {
 				}
 			}
 			eng := newEngine(t, true, agents...)
-			srv := mcpadapter.New(eng, mcpadapter.Config{Name: "agentgate", Description: "Golden gateway.", Version: "test", AgentTools: true})
+			srv := mcpadapter.New(eng, mcpadapter.Config{Name: "agentgate", Description: "Golden gateway.", Version: "test", Settings: mcpadapter.Settings{AgentTools: new(true)}})
 			sess := &goldenSession{ch: make(chan mcpgo.JSONRPCNotification, 10000)}
 			admin := &auth.Principal{Subject: "golden", Kind: auth.KindKey, Admin: true}
 			ctx := srv.MCPServer().WithContext(auth.WithPrincipal(context.Background(), admin), sess)
@@ -174,8 +174,8 @@ func TestMCPAgentTools(t *testing.T) {
 		return names
 	}
 	eng := newEngine(t, true, agents[0])
-	on := mcpadapter.New(eng, mcpadapter.Config{AgentTools: true})
-	off := mcpadapter.New(eng, mcpadapter.Config{AgentTools: false})
+	on := mcpadapter.New(eng, mcpadapter.Config{Settings: mcpadapter.Settings{AgentTools: new(true)}})
+	off := mcpadapter.New(eng, mcpadapter.Config{Settings: mcpadapter.Settings{AgentTools: new(false)}})
 	if got := strings.Join(list(off), " "); strings.Contains(got, "ask_") {
 		t.Errorf("AgentTools off lists %s", got)
 	}

@@ -50,7 +50,7 @@ func serve(t *testing.T, authCfg auth.Config, mcfg mcpadapter.Config, agents ...
 	srv := httptransport.New(httptransport.Config{Auth: authn, HeartbeatInterval: 100 * time.Millisecond, Logger: quiet})
 	mcfg.Heartbeat = 100 * time.Millisecond
 	mcfg.Logger = quiet
-	mcfg.AgentTools = true
+	mcfg.AgentTools = new(true)
 	mcpadapter.New(eng, mcfg).Register(srv.App, "/mcp")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -520,9 +520,9 @@ func TestMCPAuthJWT(t *testing.T) {
 // loopback and configured origins and hosts pass.
 func TestMCPOriginGuard(t *testing.T) {
 	t.Parallel()
-	f := serve(t, auth.Config{Mode: auth.ModeNone}, mcpadapter.Config{
+	f := serve(t, auth.Config{Mode: auth.ModeNone}, mcpadapter.Config{Settings: mcpadapter.Settings{
 		AllowedOrigins: []string{"https://app.example.com"}, AllowedHosts: []string{"gateway.example.com"},
-	}, agentsJSON(t, testAgents)...)
+	}}, agentsJSON(t, testAgents)...)
 	ping := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`
 	for _, c := range []struct {
 		name   string
@@ -572,7 +572,7 @@ func TestMCPOriginGuard(t *testing.T) {
 func TestMCPStdioInProcess(t *testing.T) {
 	t.Parallel()
 	eng := newEngine(t, false, agentsJSON(t, testAgents)...)
-	srv := mcpadapter.New(eng, mcpadapter.Config{AgentTools: true, Logger: quiet})
+	srv := mcpadapter.New(eng, mcpadapter.Config{Settings: mcpadapter.Settings{AgentTools: new(true)}, Logger: quiet})
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	served := make(chan error, 1)

@@ -37,18 +37,10 @@ type Config struct {
 	// Policy is the auth policy every call asks (default: a new one); New
 	// declares Operations in it.
 	Policy *auth.Policy
-	// AgentTools adds one ask_<agent> tool per agent, described by the
-	// agent's description.
-	AgentTools bool
-	// AllowedOrigins are browser origins (scheme://host[:port]) allowed to
-	// call /mcp besides loopback ones; "*" allows any. A request with any
-	// other Origin is refused with 403.
-	AllowedOrigins []string
-	// AllowedHosts are Host header values accepted on a loopback connection
-	// besides loopback names (a reverse proxy on the same machine that keeps
-	// the public Host); "*" accepts any. Other hosts get 403 (DNS
-	// rebinding guard).
-	AllowedHosts []string
+	// Settings are the operator's settings (the mcp: block of the config
+	// file): per-agent tools (on unless AgentTools is false), the allowed
+	// origins and hosts.
+	Settings
 	// Heartbeat is the interval of the SSE comments that keep a tool call's
 	// response alive while its run is silent, and reveal a client that left
 	// (default 15s).
@@ -114,7 +106,7 @@ func New(eng *core.Engine, cfg Config) *Server {
 		server.WithInstructions(instructions),
 	)
 	for _, op := range Operations() {
-		if op.ID != auth.OpMCPAskAgent || cfg.AgentTools {
+		if op.ID != auth.OpMCPAskAgent || cfg.AgentToolsOn() {
 			s.policy.Declare(op)
 		}
 	}
@@ -125,7 +117,7 @@ func New(eng *core.Engine, cfg Config) *Server {
 		s.mcp.AddTool(t, s.call)
 		s.policy.Served("mcp:" + t.Name)
 	}
-	if cfg.AgentTools {
+	if cfg.AgentToolsOn() {
 		s.policy.Served(auth.OpMCPAskAgent)
 	}
 	s.syncAgentTools()
@@ -148,7 +140,7 @@ func (s *Server) MCPServer() *server.MCPServer { return s.mcp }
 // the last call (agents registered from Go after the gateway was built
 // get theirs on the next tools/list or tools/call).
 func (s *Server) syncAgentTools() {
-	if !s.cfg.AgentTools {
+	if !s.cfg.AgentToolsOn() {
 		return
 	}
 	s.mu.Lock()
@@ -704,7 +696,7 @@ func (s *Server) getConfig(ctx context.Context) (*mcpgo.CallToolResult, error) {
 			continue
 		}
 		sum := AgentSummary{ID: info.ID, Name: info.Name, Description: info.Description}
-		if name := AskToolName(info.ID); s.cfg.AgentTools {
+		if name := AskToolName(info.ID); s.cfg.AgentToolsOn() {
 			if id, ok := s.askAgent(name); ok && id == info.ID {
 				sum.Tool = name
 			}

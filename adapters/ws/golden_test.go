@@ -136,7 +136,7 @@ func newGoldenEnv(t *testing.T, gc goldenConfig, agents []*scriptAgent) *goldenE
 			t.Fatal(err)
 		}
 	}
-	cfg := Config{Auth: authn, MaxRuns: gc.MaxRuns, Logger: slog.New(slog.DiscardHandler)}.withDefaults()
+	cfg := Config{Settings: Settings{MaxRuns: gc.MaxRuns}, Auth: authn, Logger: slog.New(slog.DiscardHandler)}.withDefaults()
 	cfg.Policy.Declare(Operations()...) // as Register does
 	h := &Handler{eng: eng, policy: cfg.Policy, authn: authn, cfg: cfg, logger: cfg.Logger, sockets: map[*socket]struct{}{}}
 	return &goldenEnv{h: h, eng: eng}

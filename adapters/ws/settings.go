@@ -7,8 +7,8 @@ import (
 )
 
 // Settings are the operator's settings of the WebSocket interface at /ws,
-// as the gateway's config file spells them (the ws: block). Zero values
-// take the defaults of Config.
+// as the gateway's config file spells them (the ws: block); Config embeds
+// them. Zero values take the defaults.
 type Settings struct {
 	// Disabled turns the interface off.
 	Disabled bool `yaml:"disabled"`
@@ -16,7 +16,9 @@ type Settings struct {
 	// ("*": any), in addition to auth.cors_origins. Clients that send no
 	// Origin (not browsers) and same-origin pages are always allowed.
 	AllowedOrigins []string `yaml:"allowed_origins"`
-	// MaxFrameBytes bounds one client frame (default 1 MiB).
+	// MaxFrameBytes bounds one client frame (default 1 MiB). A larger
+	// frame is discarded and answered with an error frame (code invalid);
+	// one over 4x the limit closes the socket (1009).
 	MaxFrameBytes int `yaml:"max_frame_bytes"`
 	// QueueSize bounds the frames waiting to be written to one socket
 	// (default 256).
@@ -27,11 +29,12 @@ type Settings struct {
 	// silent for PingInterval+PongTimeout (default 15s) is disconnected.
 	PingInterval time.Duration `yaml:"ping_interval"`
 	PongTimeout  time.Duration `yaml:"pong_timeout"`
-	// WriteTimeout bounds writing one batch of queued frames to a socket
-	// (default 10s); a client that takes longer is dropped.
+	// WriteTimeout bounds writing one batch of queued frames (at most
+	// QueueSize) to a socket (default 10s); a client that takes longer is
+	// dropped as a slow consumer.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
-	// SlowConsumerTimeout is how long a full queue may stay full before
-	// the socket is closed with 1013 (default 5s).
+	// SlowConsumerTimeout is how long a producer waits for room in a full
+	// queue before the socket is closed with 1013 (default 5s).
 	SlowConsumerTimeout time.Duration `yaml:"slow_consumer_timeout"`
 }
 

@@ -27,36 +27,16 @@ const Path = "/ws"
 
 // Config configures the WebSocket interface. The zero value is usable.
 type Config struct {
+	// Settings are the operator's settings (the ws: block of the config
+	// file): origins, frame and queue bounds, timeouts. Disabled is the
+	// gateway's to read (Interface.Mount); Register mounts regardless.
+	Settings
 	// Policy is asked about every action (default: a new one); Register
 	// declares Operations in it.
 	Policy *auth.Policy
 	// Auth checks the token of the authenticate action; nil means auth
 	// mode none (everyone is an anonymous admin).
 	Auth *auth.Authenticator
-	// AllowedOrigins are the browser origins (scheme://host[:port]) allowed
-	// to open a socket; "*" allows any. A request without an Origin header
-	// (not a browser) and a same-origin request are always allowed.
-	AllowedOrigins []string
-	// MaxFrameBytes bounds a client frame (default 1 MiB). A larger frame
-	// is discarded and answered with an error frame (code invalid); one
-	// over 4x the limit closes the socket (1009).
-	MaxFrameBytes int
-	// QueueSize bounds the frames waiting for the socket's writer
-	// (default 256).
-	QueueSize int
-	// MaxRuns bounds the runs one socket follows at once (default 64).
-	MaxRuns int
-	// PingInterval is how often the server pings (default 30 s); a client
-	// that sends nothing and answers no ping for PingInterval+PongTimeout
-	// (default 15 s) is disconnected.
-	PingInterval, PongTimeout time.Duration
-	// WriteTimeout bounds writing one batch of queued frames (at most
-	// QueueSize) to the socket (default 10 s); a client that takes longer
-	// is dropped as a slow consumer.
-	WriteTimeout time.Duration
-	// SlowConsumerTimeout is how long a producer waits for room in a full
-	// queue before the socket is closed with 1013 (default 5 s).
-	SlowConsumerTimeout time.Duration
 	// ActionTimeout bounds the engine calls of one action (default 30 s).
 	ActionTimeout time.Duration
 	// ReadBufferSize and WriteBufferSize size the socket's I/O buffers

@@ -175,7 +175,7 @@ func closeCode(t *testing.T, c *fws.Conn, within time.Duration) int {
 
 func TestWSSocketUpgradeChecks(t *testing.T) {
 	t.Parallel()
-	env := startWS(t, Config{AllowedOrigins: []string{"https://chat.example.com"}})
+	env := startWS(t, Config{Settings: Settings{AllowedOrigins: []string{"https://chat.example.com"}}})
 	httpURL := "http" + strings.TrimPrefix(env.url, "ws")
 	resp, err := http.Get(httpURL)
 	if err != nil {
@@ -212,7 +212,7 @@ func TestWSSocketUpgradeChecks(t *testing.T) {
 // stays usable; a frame over 4x the limit closes it with 1009.
 func TestWSSocketFrameLimits(t *testing.T) {
 	t.Parallel()
-	env := startWS(t, Config{MaxFrameBytes: 1024})
+	env := startWS(t, Config{Settings: Settings{MaxFrameBytes: 1024}})
 	c := env.dial(t, nil)
 	if err := c.WriteMessage(fws.BinaryMessage, []byte{1, 2, 3}); err != nil {
 		t.Fatal(err)
@@ -239,7 +239,7 @@ func TestWSSocketFrameLimits(t *testing.T) {
 // cancelled, and can be resumed on a new socket.
 func TestWSSocketSlowConsumer(t *testing.T) {
 	t.Parallel()
-	env := startWS(t, Config{QueueSize: 16, SlowConsumerTimeout: 500 * time.Millisecond},
+	env := startWS(t, Config{Settings: Settings{QueueSize: 16, SlowConsumerTimeout: 500 * time.Millisecond}},
 		&paceAgent{id: "firehose", n: 400, size: 32 << 10})
 	c, _, err := (&fws.Dialer{NetDialContext: smallBuffers}).Dial(env.url, nil)
 	if err != nil {
@@ -360,7 +360,7 @@ func TestWSSocketDisconnectCancelsForegroundRuns(t *testing.T) {
 // not is dropped after ping_interval + pong_timeout.
 func TestWSSocketKeepalive(t *testing.T) {
 	t.Parallel()
-	env := startWS(t, Config{PingInterval: 200 * time.Millisecond, PongTimeout: 400 * time.Millisecond})
+	env := startWS(t, Config{Settings: Settings{PingInterval: 200 * time.Millisecond, PongTimeout: 400 * time.Millisecond}})
 	alive := env.dial(t, nil)
 	pings := 0
 	alive.SetPingHandler(func(data string) error {
