@@ -44,21 +44,22 @@ var matrixDocsRoutes = []string{
 }
 
 // matrixAbsent are the resources whose runnables the e2e gateway's
-// configuration cannot declare yet (teams and workflows: their
-// configuration comes with core/team and core/workflow). Their routes are
-// in the matrix all the same, on ids that name no runnable: every refusal
-// (401, 403) is checked as for agents, and where access is granted the
-// request must get past authorization to the handler, which answers the
-// runnable as absent (404 "... not found") or an empty list. Once teams
-// and workflows can be configured, configure one of each in the matrix
-// gateways, use their ids in matrixParams and empty this map.
-var matrixAbsent = map[string]bool{auth.ResourceTeams: true, auth.ResourceWorkflows: true}
+// configuration cannot declare yet (workflows: their configuration comes
+// with core/workflow). Their routes are in the matrix all the same, on ids
+// that name no runnable: every refusal (401, 403) is checked as for
+// agents, and where access is granted the request must get past
+// authorization to the handler, which answers the runnable as absent (404
+// "... not found") or an empty list. Once workflows can be configured,
+// configure one in the matrix gateways (authAgents), use its id and runs
+// in matrixParams as teams do, and empty this map.
+var matrixAbsent = map[string]bool{auth.ResourceWorkflows: true}
 
 // matrixFixtures are the resources the requests refer to.
 type matrixFixtures struct {
 	g        *gateway
 	admin    string // an admin credential (JWT or security key)
 	done     fullRun
+	teamDone fullRun // a completed run of matrix-team
 	paused   fullRun
 	sessionS string
 	sa, sa2  serviceAccount
@@ -68,6 +69,7 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	t.Helper()
 	fx := &matrixFixtures{g: g, admin: admin}
 	fx.done = completedRun(t, g, admin, "assistant", nil)
+	fx.teamDone = teamRun(t, g, admin, "matrix-team", "COMPLETED")
 	fx.paused = pausedRun(t, g, admin, nil)
 	fx.sessionS = createSession(t, g, admin, map[string]any{"session_name": "matrix"})
 	fx.sa = createServiceAccount(t, g, admin, "matrix-1", "agents:read")
@@ -83,6 +85,7 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"session_id":         func(fx *matrixFixtures) string { return fx.done.SessionID },
 	"service_account_id": func(fx *matrixFixtures) string { return fx.sa.ID },
 	"team_id":            func(*matrixFixtures) string { return "matrix-team" },
+	"team_run_id":        func(fx *matrixFixtures) string { return fx.teamDone.RunID },
 	"workflow_id":        func(*matrixFixtures) string { return "matrix-flow" },
 	"schema":             func(*matrixFixtures) string { return "ErrorBody" },
 	"asset":              func(*matrixFixtures) string { return "swagger-ui.css" },
@@ -106,13 +109,16 @@ var matrixSpecs = map[string]matrixSpec{
 	"rest:POST /agents/{agent_id}/runs/{run_id}/resume": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", formBody(url.Values{"last_event_index": {"-1"}})
 	},
-	"rest:POST /teams/{team_id}/runs":                           runFormSpec,
-	"rest:POST /workflows/{workflow_id}/runs":                   runFormSpec,
-	"rest:GET /teams/{team_id}/runs":                            sessionQuerySpec,
-	"rest:GET /workflows/{workflow_id}/runs":                    sessionQuerySpec,
-	"rest:POST /teams/{team_id}/runs/{run_id}/resume":           resumeFormSpec,
-	"rest:POST /workflows/{workflow_id}/runs/{run_id}/resume":   resumeFormSpec,
-	"rest:POST /teams/{team_id}/runs/{run_id}/continue":         continueRequirementsSpec("requirements"),
+	"rest:POST /teams/{team_id}/runs":                         runFormSpec,
+	"rest:POST /workflows/{workflow_id}/runs":                 runFormSpec,
+	"rest:GET /teams/{team_id}/runs":                          sessionQuerySpec,
+	"rest:GET /workflows/{workflow_id}/runs":                  sessionQuerySpec,
+	"rest:POST /teams/{team_id}/runs/{run_id}/resume":         resumeFormSpec,
+	"rest:POST /workflows/{workflow_id}/runs/{run_id}/resume": resumeFormSpec,
+	"rest:POST /teams/{team_id}/runs/{run_id}/continue": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		r := teamRun(t, fx.g, fx.admin, "matrix-gate", "PAUSED") // continuing consumes the pause
+		return map[string]string{"team_id": "matrix-gate", "run_id": r.RunID}, "", requirementsForm(t, r)
+	},
 	"rest:POST /workflows/{workflow_id}/runs/{run_id}/continue": continueRequirementsSpec("step_requirements"),
 	"rest:GET /sessions": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "limit=1000", nil
@@ -151,6 +157,32 @@ func sessionQuerySpec(_ *testing.T, fx *matrixFixtures) (map[string]string, stri
 
 func resumeFormSpec(*testing.T, *matrixFixtures) (map[string]string, string, *reqBody) {
 	return nil, "", formBody(url.Values{"last_event_index": {"-1"}})
+}
+
+// teamRun runs team with stream=false as tok; it must end with status.
+func teamRun(t testing.TB, g *gateway, tok, team, status string) fullRun {
+	t.Helper()
+	var r fullRun
+	decode(t, want(t, g, tok, http.MethodPost, "/teams/"+team+"/runs", formBody(url.Values{"message": {"compute 6*7"}, "stream": {"false"}}), http.StatusOK), &r)
+	if r.Status != status || r.RunID == "" {
+		t.Fatalf("run of team %s: %+v, want %s", team, r, status)
+	}
+	return r
+}
+
+// requirementsForm confirms every requirement of a paused team run r, as
+// agno's requirements (blocking answer).
+func requirementsForm(t testing.TB, r fullRun) *reqBody {
+	t.Helper()
+	var reqs []map[string]any
+	for _, q := range r.Requirements {
+		reqs = append(reqs, map[string]any{"tool_execution": q.ToolExecution, "confirmation": true})
+	}
+	b, err := json.Marshal(reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return formBody(url.Values{"requirements": {string(b)}, "stream": {"false"}})
 }
 
 func continueRequirementsSpec(field string) matrixSpec {
@@ -196,6 +228,8 @@ func (fx *matrixFixtures) otherID(resource, home string) string {
 		ids = []string{fx.done.SessionID, fx.sessionS}
 	case auth.ResourceServiceAccounts:
 		ids = []string{fx.sa.ID, fx.sa2.ID}
+	case auth.ResourceTeams:
+		ids = []string{"matrix-team", "matrix-gate"}
 	}
 	for _, id := range ids {
 		if id != home {
@@ -233,7 +267,11 @@ func (fx *matrixFixtures) build(t *testing.T, op auth.Operation) matrixReq {
 		name := m[1 : len(m)-1]
 		v, ok := over[name]
 		if !ok {
-			fill, known := matrixParams[name]
+			key := name
+			if name == "run_id" && strings.HasPrefix(tmpl, "/teams/") {
+				key = "team_run_id" // a team's routes act on a team's run
+			}
+			fill, known := matrixParams[key]
 			if !known {
 				t.Fatalf("%s: no fixture for path parameter {%s}: add it to matrixParams", op.ID, name)
 			}
