@@ -335,3 +335,104 @@ func checkRunnablesContract(t *testing.T, g *gateway) {
 		}
 	}
 }
+
+// TestAgentOSContractConfiguredTeam checks the team routes of the real
+// binary on teams from its configuration (core/team, broadcast mode):
+// TeamResponse, TeamRunOutput (completed and paused), team sessions, the
+// event names agno decodes, an exact resume after index N, and a continue
+// with agno's requirements.
+func TestAgentOSContractConfiguredTeam(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, authAgents)
+	ctx := testCtx(t, 40*time.Second)
+	get := func(path string) []byte {
+		t.Helper()
+		return expectStatus(t, g.get(t, ctx, path), http.StatusOK)
+	}
+	if l := conformList(t, "GET /teams", teamShape, get("/teams")); len(l) != 2 {
+		t.Errorf("GET /teams = %v, want matrix-team and matrix-gate", l)
+	}
+	team := conform(t, "GET /teams/matrix-team", teamShape, get("/teams/matrix-team"))
+	if m, _ := team["members"].([]any); len(m) != 1 || m[0].(map[string]any)["id"] != "assistant" {
+		t.Errorf("GET /teams/matrix-team members = %v", team["members"])
+	}
+	cfg := conform(t, "GET /config", configShape, get("/config"))
+	if l, _ := cfg["teams"].([]any); len(l) != 2 {
+		t.Errorf("GET /config teams = %v", cfg["teams"])
+	}
+	if info := conform(t, "GET /info", infoShape, get("/info")); info["team_count"] != json.Number("2") {
+		t.Errorf("GET /info team_count = %v", info["team_count"])
+	}
+
+	done := conform(t, "POST /teams/matrix-team/runs (blocking)", teamRunOutputShape,
+		expectStatus(t, g.postForm(t, ctx, "/teams/matrix-team/runs", url.Values{"message": {"hello team"}, "stream": {"false"}}), http.StatusOK))
+	if done["status"] != "COMPLETED" || done["team_id"] != "matrix-team" {
+		t.Fatalf("team run = %v", done)
+	}
+	runID, sessionID := done["run_id"].(string), done["session_id"].(string)
+	conform(t, "GET /teams/matrix-team/runs/{id}", teamRunOutputShape, get("/teams/matrix-team/runs/"+runID))
+	conform(t, "GET /sessions?type=team", sessionPageShape, get("/sessions?type=team"))
+	if d := conform(t, "GET /sessions/{team session}", teamSessionDetailShape, get("/sessions/"+sessionID)); d["team_id"] != "matrix-team" {
+		t.Errorf("team session = %v", d)
+	}
+	kids := 0
+	for _, r := range conformList(t, "GET /sessions/{id}/runs", runSchemaShape, get("/sessions/"+sessionID+"/runs")) {
+		if r.(map[string]any)["parent_run_id"] == runID {
+			kids++
+		}
+	}
+	if kids != 1 {
+		t.Errorf("the team session lists %d member runs, want 1", kids)
+	}
+
+	// The stream: names agno decodes; resume after N replays exactly.
+	resp := g.postForm(t, ctx, "/teams/matrix-team/runs", url.Values{"message": {"stream it"}})
+	expectSSE(t, resp)
+	frames := readFrames(t, resp.Body)
+	resp.Body.Close()
+	evs := events(t, frames, 0)
+	names := teamEventNames()
+	for _, f := range frames {
+		if !slices.Contains(names, f.Event) {
+			t.Errorf("team event %q is not one agno decodes", f.Event)
+		}
+	}
+	if frames[0].Event != "TeamRunStarted" || frames[len(frames)-1].Event != "TeamRunCompleted" {
+		t.Fatalf("team stream = %v", types(frames))
+	}
+	for _, n := range []int{0, len(frames) / 2, len(frames) - 2} {
+		resp := g.postForm(t, ctx, "/teams/matrix-team/runs/"+evs[0].RunID+"/resume", url.Values{"last_event_index": {strconv.Itoa(n)}})
+		expectSSE(t, resp)
+		tail := readFrames(t, resp.Body)
+		resp.Body.Close()
+		if len(tail) != len(frames)-n-1 {
+			t.Fatalf("resume after %d: %v, want %v", n, types(tail), types(frames[n+1:]))
+		}
+		for i := range tail {
+			if tail[i].Raw != frames[n+1+i].Raw {
+				t.Errorf("resume after %d: frame %d differs:\n%s\nwant\n%s", n, i, tail[i].Raw, frames[n+1+i].Raw)
+			}
+		}
+	}
+
+	// A member's pause pauses the team; agno's requirements continue it.
+	paused := conform(t, "POST /teams/matrix-gate/runs (paused)", teamRunOutputShape,
+		expectStatus(t, g.postForm(t, ctx, "/teams/matrix-gate/runs", url.Values{"message": {"compute"}, "stream": {"false"}}), http.StatusOK))
+	reqs, _ := paused["requirements"].([]any)
+	if paused["status"] != "PAUSED" || len(reqs) != 1 || reqs[0].(map[string]any)["member_agent_id"] != "approval-demo" {
+		t.Fatalf("paused team run = %v", paused)
+	}
+	q := reqs[0].(map[string]any)
+	q["confirmation"] = true
+	b, _ := json.Marshal([]any{q})
+	resp = g.postForm(t, ctx, "/teams/matrix-gate/runs/"+paused["run_id"].(string)+"/continue", url.Values{"requirements": {string(b)}})
+	expectSSE(t, resp)
+	tail := readFrames(t, resp.Body)
+	resp.Body.Close()
+	if len(tail) == 0 || tail[0].Event != "TeamRunContinued" || tail[len(tail)-1].Event != "TeamRunCompleted" {
+		t.Fatalf("continued team stream = %v", types(tail))
+	}
+	if !slices.ContainsFunc(tail, func(f frame) bool { return f.Event == "ToolCallCompleted" }) {
+		t.Errorf("the member's confirmed tool call is not in the continued stream: %v", types(tail))
+	}
+}
