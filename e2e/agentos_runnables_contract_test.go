@@ -24,11 +24,12 @@ import (
 )
 
 // The AgentOS contract of the team and workflow routes. The gateway's
-// configuration has no teams or workflows in this build (core/team and
-// core/workflow bring them), so these routes are checked in process: the
-// REST adapter over an engine with two scripted agents, a team that runs
-// them in turn and a workflow that runs one as its step (x.RunChild), on
-// the same shapes as the rest of the contract.
+// configuration has no workflows in this build (core/workflow brings
+// them), so these routes are checked in process: the REST adapter over an
+// engine with two scripted agents, a team that runs them in turn and a
+// workflow that runs one as its step (x.RunChild), on the same shapes as
+// the rest of the contract. Configured teams (core/team) are checked on
+// the binary too (TestAgentOSContractConfiguredTeam).
 
 // libs/agno/agno/os/routers/teams/schema.py TeamResponse (db_id: UI).
 var teamShape = &shape{Name: "TeamResponse", Source: "os/routers/teams/schema.py", Fields: []field{
