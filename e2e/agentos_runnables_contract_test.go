@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -196,7 +198,7 @@ func inProcessGateway(t *testing.T, store core.RunStore) *gateway {
 			}
 		}
 	}
-	srv := httptransport.New(httptransport.Config{})
+	srv := httptransport.New(httptransport.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	rest.Register(srv, eng, rest.Config{Databases: []rest.DatabaseInfo{{ID: "default", Kind: "sqlite"}}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

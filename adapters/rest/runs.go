@@ -174,7 +174,7 @@ func (h *Handler) familyRunRoutes(f family) []Route {
 				}
 				return &struct{ Body *core.Run }{runOutput(run)}, nil
 			})},
-		{Operation: huma.Operation{OperationID: f.opID("list", "runs"), Method: http.MethodGet, Path: f.base(), Summary: "List " + f.A[strings.IndexByte(f.A, ' ')+1:] + "'s runs in a session", Tags: f.Tags,
+		{Operation: huma.Operation{OperationID: f.opID("list", "runs"), Method: http.MethodGet, Path: f.base(), Summary: "List " + f.A + "'s runs in a session", Tags: f.Tags,
 			Parameters: []*huma.Param{idParam}},
 			Access: run, Owner: OwnerFiltered, Errors: []int{400, 404, 422},
 			Handle: typed(func(ctx context.Context, in *struct {
