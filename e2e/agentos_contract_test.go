@@ -458,8 +458,8 @@ func checkAgentOSContract(t *testing.T, g *gateway) {
 	if st, _ := agent["streaming"].(map[string]any); st == nil || st["stream"] != true {
 		t.Errorf("GET /agents/assistant: streaming %v, want {stream: true}", agent["streaming"])
 	}
-	for _, path := range []string{"/teams", "/workflows"} {
-		if l := conformList(t, "GET "+path, agentSummaryShape, get(path)); len(l) != 0 {
+	for path, s := range map[string]*shape{"/teams": teamShape, "/workflows": workflowShape} {
+		if l := conformList(t, "GET "+path, s, get(path)); len(l) != 0 {
 			t.Errorf("GET %s: %v, want []", path, l)
 		}
 	}

@@ -54,6 +54,15 @@ agents:
     tools:
       - name: calculator
         requires_confirmation: true
+teams:
+  - id: matrix-team
+    name: Matrix team
+    mode: broadcast
+    members: [assistant]
+  - id: matrix-gate
+    name: Matrix gate
+    mode: broadcast
+    members: [approval-demo]
 `
 
 // jwtConfig is a jwt-mode (HS256) config; extra is more top-level YAML.

@@ -43,11 +43,23 @@ var matrixDocsRoutes = []string{
 	"rest:GET /openapi-3.0.yaml", "rest:GET /schemas/{schema}", "rest:GET /docs", "rest:GET /docs/{asset}",
 }
 
+// matrixAbsent are the resources whose runnables the e2e gateway's
+// configuration cannot declare yet (workflows: their configuration comes
+// with core/workflow). Their routes are in the matrix all the same, on ids
+// that name no runnable: every refusal (401, 403) is checked as for
+// agents, and where access is granted the request must get past
+// authorization to the handler, which answers the runnable as absent (404
+// "... not found") or an empty list. Once workflows can be configured,
+// configure one in the matrix gateways (authAgents), use its id and runs
+// in matrixParams as teams do, and empty this map.
+var matrixAbsent = map[string]bool{auth.ResourceWorkflows: true}
+
 // matrixFixtures are the resources the requests refer to.
 type matrixFixtures struct {
 	g        *gateway
 	admin    string // an admin credential (JWT or security key)
 	done     fullRun
+	teamDone fullRun // a completed run of matrix-team
 	paused   fullRun
 	sessionS string
 	sa, sa2  serviceAccount
@@ -57,6 +69,7 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	t.Helper()
 	fx := &matrixFixtures{g: g, admin: admin}
 	fx.done = completedRun(t, g, admin, "assistant", nil)
+	fx.teamDone = teamRun(t, g, admin, "matrix-team", "COMPLETED")
 	fx.paused = pausedRun(t, g, admin, nil)
 	fx.sessionS = createSession(t, g, admin, map[string]any{"session_name": "matrix"})
 	fx.sa = createServiceAccount(t, g, admin, "matrix-1", "agents:read")
@@ -71,6 +84,9 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"run_id":             func(fx *matrixFixtures) string { return fx.done.RunID },
 	"session_id":         func(fx *matrixFixtures) string { return fx.done.SessionID },
 	"service_account_id": func(fx *matrixFixtures) string { return fx.sa.ID },
+	"team_id":            func(*matrixFixtures) string { return "matrix-team" },
+	"team_run_id":        func(fx *matrixFixtures) string { return fx.teamDone.RunID },
+	"workflow_id":        func(*matrixFixtures) string { return "matrix-flow" },
 	"schema":             func(*matrixFixtures) string { return "ErrorBody" },
 	"asset":              func(*matrixFixtures) string { return "swagger-ui.css" },
 }
@@ -93,6 +109,17 @@ var matrixSpecs = map[string]matrixSpec{
 	"rest:POST /agents/{agent_id}/runs/{run_id}/resume": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", formBody(url.Values{"last_event_index": {"-1"}})
 	},
+	"rest:POST /teams/{team_id}/runs":                         runFormSpec,
+	"rest:POST /workflows/{workflow_id}/runs":                 runFormSpec,
+	"rest:GET /teams/{team_id}/runs":                          sessionQuerySpec,
+	"rest:GET /workflows/{workflow_id}/runs":                  sessionQuerySpec,
+	"rest:POST /teams/{team_id}/runs/{run_id}/resume":         resumeFormSpec,
+	"rest:POST /workflows/{workflow_id}/runs/{run_id}/resume": resumeFormSpec,
+	"rest:POST /teams/{team_id}/runs/{run_id}/continue": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		r := teamRun(t, fx.g, fx.admin, "matrix-gate", "PAUSED") // continuing consumes the pause
+		return map[string]string{"team_id": "matrix-gate", "run_id": r.RunID}, "", requirementsForm(t, r)
+	},
+	"rest:POST /workflows/{workflow_id}/runs/{run_id}/continue": continueRequirementsSpec("step_requirements"),
 	"rest:GET /sessions": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "limit=1000", nil
 	},
@@ -119,9 +146,56 @@ var matrixSpecs = map[string]matrixSpec{
 	},
 }
 
+// The specs the run families share.
+func runFormSpec(*testing.T, *matrixFixtures) (map[string]string, string, *reqBody) {
+	return nil, "", formBody(url.Values{"message": {"hi"}, "stream": {"false"}})
+}
+
+func sessionQuerySpec(_ *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+	return nil, "session_id=" + fx.done.SessionID, nil
+}
+
+func resumeFormSpec(*testing.T, *matrixFixtures) (map[string]string, string, *reqBody) {
+	return nil, "", formBody(url.Values{"last_event_index": {"-1"}})
+}
+
+// teamRun runs team with stream=false as tok; it must end with status.
+func teamRun(t testing.TB, g *gateway, tok, team, status string) fullRun {
+	t.Helper()
+	var r fullRun
+	decode(t, want(t, g, tok, http.MethodPost, "/teams/"+team+"/runs", formBody(url.Values{"message": {"compute 6*7"}, "stream": {"false"}}), http.StatusOK), &r)
+	if r.Status != status || r.RunID == "" {
+		t.Fatalf("run of team %s: %+v, want %s", team, r, status)
+	}
+	return r
+}
+
+// requirementsForm confirms every requirement of a paused team run r, as
+// agno's requirements (blocking answer).
+func requirementsForm(t testing.TB, r fullRun) *reqBody {
+	t.Helper()
+	var reqs []map[string]any
+	for _, q := range r.Requirements {
+		reqs = append(reqs, map[string]any{"tool_execution": q.ToolExecution, "confirmation": true})
+	}
+	b, err := json.Marshal(reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return formBody(url.Values{"requirements": {string(b)}, "stream": {"false"}})
+}
+
+func continueRequirementsSpec(field string) matrixSpec {
+	return func(*testing.T, *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", formBody(url.Values{field: {`[]`}, "stream": {"false"}})
+	}
+}
+
 // matrixListID is the id field of a listed item, per resource.
 var matrixListID = map[string]string{
 	auth.ResourceAgents:          "id",
+	auth.ResourceTeams:           "id",
+	auth.ResourceWorkflows:       "id",
 	auth.ResourceSessions:        "session_id",
 	auth.ResourceServiceAccounts: "id",
 }
@@ -136,6 +210,10 @@ func (fx *matrixFixtures) homeID(resource string) string {
 		return fx.done.SessionID
 	case auth.ResourceServiceAccounts:
 		return fx.sa.ID
+	case auth.ResourceTeams:
+		return "matrix-team"
+	case auth.ResourceWorkflows:
+		return "matrix-flow"
 	}
 	return "some-id"
 }
@@ -150,6 +228,8 @@ func (fx *matrixFixtures) otherID(resource, home string) string {
 		ids = []string{fx.done.SessionID, fx.sessionS}
 	case auth.ResourceServiceAccounts:
 		ids = []string{fx.sa.ID, fx.sa2.ID}
+	case auth.ResourceTeams:
+		ids = []string{"matrix-team", "matrix-gate"}
 	}
 	for _, id := range ids {
 		if id != home {
@@ -187,7 +267,11 @@ func (fx *matrixFixtures) build(t *testing.T, op auth.Operation) matrixReq {
 		name := m[1 : len(m)-1]
 		v, ok := over[name]
 		if !ok {
-			fill, known := matrixParams[name]
+			key := name
+			if name == "run_id" && strings.HasPrefix(tmpl, "/teams/") {
+				key = "team_run_id" // a team's routes act on a team's run
+			}
+			fill, known := matrixParams[key]
 			if !known {
 				t.Fatalf("%s: no fixture for path parameter {%s}: add it to matrixParams", op.ID, name)
 			}
@@ -263,6 +347,10 @@ func (m *matrixRun) send(t *testing.T, op auth.Operation, name string, creds fun
 	switch want {
 	case allowed:
 		ok = got >= 200 && got <= 299
+		if matrixAbsent[op.Resource] && got == http.StatusNotFound {
+			// Past authorization: the handler answers the absent runnable.
+			ok = strings.Contains(string(b), "not found")
+		}
 	case unauthorized:
 		ok = got == http.StatusUnauthorized
 	case forbidden:
@@ -471,7 +559,7 @@ func TestAuthMatrix(t *testing.T) {
 					b := m.checkScoped(t, op, "per-resource scope, list", func(matrixReq) []string {
 						return []string{op.Resource + ":" + home + ":" + op.Action}
 					}, granted)
-					if granted == allowed {
+					if granted == allowed && !matrixAbsent[op.Resource] {
 						if ids := listedIDs(t, op.Resource, b); !slices.Equal(ids, []string{home}) {
 							t.Errorf("%s with %s:%s:%s lists %v, want only %q", op.ID, op.Resource, home, op.Action, ids, home)
 						}

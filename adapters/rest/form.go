@@ -191,6 +191,12 @@ func ParseContinueForm(contentType string, body []byte) (*ContinueForm, error) {
 	if err != nil {
 		return nil, err
 	}
+	return continueForm(f)
+}
+
+// continueForm reads a decoded continue form.
+func continueForm(f Form) (*ContinueForm, error) {
+	var err error
 	cf := &ContinueForm{SessionID: strings.TrimSpace(f["session_id"]), UserID: strings.TrimSpace(f["user_id"])}
 	raw, ok := f["tools"]
 	if !ok || strings.TrimSpace(raw) == "" {

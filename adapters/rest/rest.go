@@ -7,7 +7,6 @@ import (
 	"context"
 	"net/http"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -341,21 +340,10 @@ func summaryModel(m *core.ModelInfo) *SummaryModel {
 	return &SummaryModel{ID: m.Model, Provider: m.Provider}
 }
 
-func (h *Handler) agentResponse(a core.Agent) AgentResponse {
-	i := a.Info()
-	r := AgentResponse{ID: i.ID, Name: i.Name, DBID: h.dbID(), Description: i.Description, Model: i.Model,
-		Streaming: AgentStreaming{Stream: true}}
-	if len(i.Tools) > 0 {
-		r.Tools = &AgentTools{Tools: i.Tools}
-	}
-	if i.Instructions != "" {
-		r.SystemMessage = &AgentSystem{Instructions: i.Instructions}
-	}
-	return r
-}
+func (h *Handler) agentResponse(a core.Agent) AgentResponse { return h.agentInfoResponse(a.Info()) }
 
 func (h *Handler) coreRoutes() []Route {
-	routes := []Route{
+	return []Route{
 		{Operation: huma.Operation{OperationID: "health", Method: http.MethodGet, Path: "/health", Summary: "Liveness", Tags: []string{"Core"}},
 			Access: public(),
 			Handle: typed(func(ctx context.Context, _ *struct{}) (*struct{ Body HealthBody }, error) {
@@ -397,12 +385,9 @@ func (h *Handler) coreRoutes() []Route {
 				if h.cfg.Interfaces != nil {
 					b.Interfaces = h.cfg.Interfaces()
 				}
-				see := visible(ctx, auth.ResourceAgents, auth.ActionRead)
-				for _, a := range h.eng.Agents() {
-					if i := a.Info(); see(i.ID) {
-						b.Agents = append(b.Agents, AgentSummary{ID: i.ID, Name: i.Name, Description: i.Description, DBID: h.dbID(), Model: summaryModel(i.Model)})
-					}
-				}
+				b.Agents = h.summaries(ctx, core.KindAgent, auth.ResourceAgents)
+				b.Teams = h.summaries(ctx, core.KindTeam, auth.ResourceTeams)
+				b.Workflows = h.summaries(ctx, core.KindWorkflow, auth.ResourceWorkflows)
 				return &struct{ Body ConfigBody }{b}, nil
 			})},
 		{Operation: huma.Operation{OperationID: "list-agents", Method: http.MethodGet, Path: "/agents", Summary: "List agents", Tags: []string{"Agents"}},
@@ -429,18 +414,4 @@ func (h *Handler) coreRoutes() []Route {
 				return &struct{ Body AgentResponse }{h.agentResponse(a)}, nil
 			})},
 	}
-	// Teams and workflows are AgentOS resource groups agentgate does not
-	// have yet; agno's clients and Agent UI list them on start, so they
-	// are served, empty.
-	for _, g := range []struct{ id, path, tag, resource string }{
-		{"list-teams", "/teams", "Teams", auth.ResourceTeams}, {"list-workflows", "/workflows", "Workflows", auth.ResourceWorkflows},
-	} {
-		routes = append(routes, Route{
-			Operation: huma.Operation{OperationID: g.id, Method: http.MethodGet, Path: g.path, Summary: "List " + strings.ToLower(g.tag) + " (none yet)", Tags: []string{g.tag}},
-			Access:    scoped(g.resource, auth.ActionRead, ""),
-			Handle: typed(func(ctx context.Context, _ *struct{}) (*struct{ Body []AgentSummary }, error) {
-				return &struct{ Body []AgentSummary }{[]AgentSummary{}}, nil
-			})})
-	}
-	return routes
 }

@@ -51,89 +51,169 @@ type ResumeForm struct {
 	SessionID      string `json:"session_id,omitempty"`
 }
 
+// family is one runnable kind's run route family: agents, teams and
+// workflows are served by the same handlers and table, under their own
+// path, id parameter, auth resource and operation ids.
+type family struct {
+	Kind core.Kind
+	// Plural is the path segment and the auth resource (agents, teams,
+	// workflows); Param the path parameter of the runnable's id.
+	Plural, Param string
+	// A is the kind with its article ("an agent"), for summaries.
+	A string
+	// Tags are the run routes' OpenAPI tags.
+	Tags []string
+}
+
+// families are the run route families, in mount order.
+var families = []family{
+	{Kind: core.KindAgent, Plural: auth.ResourceAgents, Param: "agent_id", A: "an agent", Tags: []string{"Runs"}},
+	{Kind: core.KindTeam, Plural: auth.ResourceTeams, Param: "team_id", A: "a team", Tags: []string{"Teams"}},
+	{Kind: core.KindWorkflow, Plural: auth.ResourceWorkflows, Param: "workflow_id", A: "a workflow", Tags: []string{"Workflows"}},
+}
+
+// opID is the family's operation id of a verb: create-team-run.
+func (f family) opID(verb, noun string) string { return verb + "-" + string(f.Kind) + "-" + noun }
+
+// base is the family's runs path with its id placeholder.
+func (f family) base() string { return "/" + f.Plural + "/{" + f.Param + "}/runs" }
+
+// startParams names the runnable in a start.
+func (f family) startParams(id string) core.StartParams {
+	switch f.Kind {
+	case core.KindTeam:
+		return core.StartParams{TeamID: id}
+	case core.KindWorkflow:
+		return core.StartParams{WorkflowID: id}
+	}
+	return core.StartParams{AgentID: id}
+}
+
+// listParams names the runnable in a run listing.
+func (f family) listParams(id string) core.ListRunsParams {
+	switch f.Kind {
+	case core.KindTeam:
+		return core.ListRunsParams{TeamID: id}
+	case core.KindWorkflow:
+		return core.ListRunsParams{WorkflowID: id}
+	}
+	return core.ListRunsParams{AgentID: id}
+}
+
 func (h *Handler) runRoutes() []Route {
-	// Run routes act on the agent: agents:<id>:run.
-	run := scoped(auth.ResourceAgents, auth.ActionRun, "agent_id")
+	var out []Route
+	for _, f := range families {
+		out = append(out, h.familyRunRoutes(f)...)
+	}
+	return out
+}
+
+// familyRunRoutes are the run routes of one family.
+func (h *Handler) familyRunRoutes(f family) []Route {
+	// Run routes act on the runnable: agents:<id>:run, teams:<id>:run...
+	run := scoped(f.Plural, auth.ActionRun, f.Param)
+	idParam := &huma.Param{Name: f.Param, In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}
+	var form any = ContinueForm{}
+	continueDoc := "Resolves the paused tool calls (confirmed true/false with confirmation_note; user_input_schema values; result of an external execution) and goes on in the same event stream (RunContinued first). 409 if the run is not paused."
+	switch f.Kind {
+	case core.KindTeam:
+		form = TeamContinueForm{}
+		continueDoc += " A team takes its paused members' requirements (requirements, as TeamRunPaused carried them, each decided) or their tools."
+	case core.KindWorkflow:
+		form = WorkflowContinueForm{}
+		continueDoc += " A workflow takes step_requirements (each names its requirement_id or step_id, with confirmed and user_input) or the paused tools."
+	}
 	return []Route{
-		{Operation: huma.Operation{OperationID: "create-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs", Tags: []string{"Runs"},
-			Summary: "Run an agent",
+		{Operation: huma.Operation{OperationID: f.opID("create", "run"), Method: http.MethodPost, Path: f.base(), Tags: f.Tags,
+			Summary: "Run " + f.A,
 			Description: "Four modes: stream=true (SSE, default; a disconnect cancels the run after runs.disconnect_grace unless it is followed again; on_disconnect=cancel|continue), stream=false (blocking JSON), " +
 				"background=true (202 {run_id, session_id, status}; poll GET .../runs/{run_id}), background=true&stream=true (detached, resumable SSE).",
-			Parameters: []*huma.Param{{Name: "agent_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}},
+			Parameters: []*huma.Param{idParam,
 				{Name: IdempotencyKeyHeader, In: "header", Schema: &huma.Schema{Type: "string", MaxLength: &maxKeyLen},
-					Description: "Makes the request safe to retry: the same key with the same request, from the same caller to the same agent, " +
+					Description: "Makes the request safe to retry: the same key with the same request, from the same caller to the same " + string(f.Kind) + ", " +
 						"answers the run it created (on any replica, for runs.idempotency_ttl, default 24 h: blocking waits for it, streaming replays it from the start, " +
 						"background answers 202 with its run_id) instead of starting another; the key with a different request is 422. " +
 						"At most 255 printable ASCII characters (else 400)."}},
 		}, Access: run, Owner: OwnerAssigned, Errors: []int{400, 404, 413},
 			Also: map[int]string{http.StatusAccepted: "background=true&stream=false: the run is queued; poll GET .../runs/{run_id}."},
-			Raw:  h.createRun, Form: RunForm{}, Resp: core.Run{}},
-		{Operation: huma.Operation{OperationID: "continue-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/continue", Tags: []string{"Runs"},
+			Raw:  h.createRun(f), Form: RunForm{}, Resp: core.Run{}},
+		{Operation: huma.Operation{OperationID: f.opID("continue", "run"), Method: http.MethodPost, Path: f.base() + "/{run_id}/continue", Tags: f.Tags,
 			Summary:     "Continue a paused run",
-			Description: "Resolves the paused tool calls (confirmed true/false with confirmation_note; user_input_schema values; result of an external execution) and goes on in the same event stream (RunContinued first). 409 if the run is not paused.",
-			Parameters:  runParams(),
+			Description: continueDoc,
+			Parameters:  f.runParams(),
 		}, Access: run, Owner: OwnerBound, Errors: []int{400, 404, 409, 413},
 			Also: map[int]string{http.StatusAccepted: "background=true&stream=false: the run goes on in the background."},
-			Raw:  h.continueRun, Form: ContinueForm{}, Resp: core.Run{}},
-		{Operation: huma.Operation{OperationID: "resume-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/resume", Tags: []string{"Runs"},
+			Raw:  h.continueRun(f), Form: form, Resp: core.Run{}},
+		{Operation: huma.Operation{OperationID: f.opID("resume", "run"), Method: http.MethodPost, Path: f.base() + "/{run_id}/resume", Tags: f.Tags,
 			Summary:     "Resume a run's event stream after last_event_index",
 			Description: "Replays exactly the events after last_event_index, then live ones. 410 with first_available_index if they are no longer retained.",
-			Parameters:  runParams(),
+			Parameters:  f.runParams(),
 		}, Access: run, Owner: OwnerBound, Errors: []int{400, 404, 410, 413},
-			Raw: h.resumeRun, Form: ResumeForm{}},
-		{Operation: huma.Operation{OperationID: "stream-agent-run", Method: http.MethodGet, Path: "/agents/{agent_id}/runs/{run_id}/stream", Tags: []string{"Runs"},
+			Raw: h.resumeRun(f), Form: ResumeForm{}},
+		{Operation: huma.Operation{OperationID: f.opID("stream", "run"), Method: http.MethodGet, Path: f.base() + "/{run_id}/stream", Tags: f.Tags,
 			Summary:     "Follow a run's event stream (EventSource; honours Last-Event-ID)",
 			Description: "Standard SSE resume: the Last-Event-ID header (or ?last_event_index=) is the last index seen. 204 when nothing is left to stream.",
-			Parameters: append(runParams(),
+			Parameters: append(f.runParams(),
 				&huma.Param{Name: "Last-Event-ID", In: "header", Schema: &huma.Schema{Type: "string"}},
 				&huma.Param{Name: "last_event_index", In: "query", Schema: &huma.Schema{Type: "integer"}}),
 		}, Access: run, Owner: OwnerBound, Errors: []int{400, 404, 410},
 			Also: map[int]string{http.StatusNoContent: "Nothing is left to stream: the run had ended and the client has every event."},
-			Raw:  h.streamRun},
+			Raw:  h.streamRun(f)},
 
-		{Operation: huma.Operation{OperationID: "get-agent-run", Method: http.MethodGet, Path: "/agents/{agent_id}/runs/{run_id}", Summary: "Get a run (poll background runs)", Tags: []string{"Runs"}},
+		{Operation: huma.Operation{OperationID: f.opID("get", "run"), Method: http.MethodGet, Path: f.base() + "/{run_id}", Summary: "Get a run (poll background runs)", Tags: f.Tags,
+			Parameters: []*huma.Param{idParam}},
 			Access: run, Owner: OwnerBound, Errors: []int{404},
 			Handle: typed(func(ctx context.Context, in *struct {
-				AgentID   string `path:"agent_id"`
+				runnablePath
 				RunID     string `path:"run_id"`
 				SessionID string `query:"session_id"`
 			}) (*struct{ Body *core.Run }, error) {
-				run, err := h.runOf(ctx, in.AgentID, in.RunID, in.SessionID)
+				run, err := h.runOf(ctx, f, in.ID, in.RunID, in.SessionID)
 				if err != nil {
 					return nil, toAPIError(err)
 				}
 				return &struct{ Body *core.Run }{runOutput(run)}, nil
 			})},
-		{Operation: huma.Operation{OperationID: "list-agent-runs", Method: http.MethodGet, Path: "/agents/{agent_id}/runs", Summary: "List an agent's runs in a session", Tags: []string{"Runs"}},
+		{Operation: huma.Operation{OperationID: f.opID("list", "runs"), Method: http.MethodGet, Path: f.base(), Summary: "List " + f.A + "'s runs in a session", Tags: f.Tags,
+			Parameters: []*huma.Param{idParam}},
 			Access: run, Owner: OwnerFiltered, Errors: []int{400, 404, 422},
 			Handle: typed(func(ctx context.Context, in *struct {
-				AgentID   string `path:"agent_id"`
+				runnablePath
 				SessionID string `query:"session_id" doc:"The session whose runs to list."`
 				Status    string `query:"status" enum:"PENDING,RUNNING,PAUSED,COMPLETED,CANCELLED,ERROR,"`
 			}) (*struct{ Body []RunSchema }, error) {
-				if _, err := h.eng.Agent(in.AgentID); err != nil {
+				if _, err := h.eng.Runnable(f.Kind, in.ID); err != nil {
 					return nil, toAPIError(err)
 				}
 				if in.SessionID == "" {
 					return nil, toAPIError(core.Errorf(core.CodeInvalid, "session_id is required"))
 				}
-				p := core.ListRunsParams{AgentID: in.AgentID, SessionID: in.SessionID, Status: core.RunStatus(in.Status),
-					UserID: h.owned(ctx).UserID("")}
+				p := f.listParams(in.ID)
+				p.SessionID, p.Status, p.UserID = in.SessionID, core.RunStatus(in.Status), h.owned(ctx).UserID("")
 				runs, err := h.eng.List(ctx, p)
 				if err != nil {
 					return nil, toAPIError(err)
 				}
-				return &struct{ Body []RunSchema }{runSchemas(runs)}, nil
+				// A step's agent run inside a workflow carries the
+				// workflow's id too: only the family's own runs are listed.
+				own := runs[:0:0]
+				for _, r := range runs {
+					if r.Ref() == (core.Ref{Kind: f.Kind, ID: in.ID}) {
+						own = append(own, r)
+					}
+				}
+				return &struct{ Body []RunSchema }{runSchemas(own)}, nil
 			})},
-		{Operation: huma.Operation{OperationID: "cancel-agent-run", Method: http.MethodPost, Path: "/agents/{agent_id}/runs/{run_id}/cancel", Summary: "Cancel a run (from any replica)", Tags: []string{"Runs"},
-			Description: "Stores the cancel intent and signals the executor; the run's stream ends with RunCancelled. A finished run is left as it is."},
+		{Operation: huma.Operation{OperationID: f.opID("cancel", "run"), Method: http.MethodPost, Path: f.base() + "/{run_id}/cancel", Summary: "Cancel a run (from any replica)", Tags: f.Tags,
+			Description: "Stores the cancel intent and signals the executor; the run's stream ends with its cancel event. A finished run is left as it is.",
+			Parameters:  []*huma.Param{idParam}},
 			Access: run, Owner: OwnerBound, Errors: []int{404},
 			Handle: typed(func(ctx context.Context, in *struct {
-				AgentID   string `path:"agent_id"`
+				runnablePath
 				RunID     string `path:"run_id"`
 				SessionID string `query:"session_id"`
 			}) (*struct{ Body CancelBody }, error) {
-				if _, err := h.runOf(ctx, in.AgentID, in.RunID, in.SessionID); err != nil {
+				if _, err := h.runOf(ctx, f, in.ID, in.RunID, in.SessionID); err != nil {
 					return nil, toAPIError(err)
 				}
 				run, err := h.eng.Cancel(ctx, in.RunID)
@@ -145,26 +225,47 @@ func (h *Handler) runRoutes() []Route {
 	}
 }
 
-func runParams() []*huma.Param {
+// runnablePath reads a family route's runnable id: the path parameter that
+// is not run_id (agent_id, team_id or workflow_id), documented by the
+// route's Parameters since a struct tag cannot name it per family.
+type runnablePath struct {
+	ID string `json:"-"`
+}
+
+// Resolve implements huma.Resolver.
+func (p *runnablePath) Resolve(ctx huma.Context) []error {
+	for _, prm := range ctx.Operation().Parameters {
+		if prm.In == "path" && prm.Name != "run_id" {
+			p.ID = ctx.Param(prm.Name)
+			break
+		}
+	}
+	return nil
+}
+
+// runParams are the path parameters of a route on one run: the
+// runnable's id and run_id.
+func (f family) runParams() []*huma.Param {
 	return []*huma.Param{
-		{Name: "agent_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}},
+		{Name: f.Param, In: "path", Required: true, Schema: &huma.Schema{Type: "string"}},
 		{Name: "run_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}},
 	}
 }
 
-// runOf returns the run if it belongs to the agent (and session, if given).
-func (h *Handler) runOf(ctx context.Context, agentID, runID, sessionID string) (*core.Run, error) {
-	if _, err := h.eng.Agent(agentID); err != nil {
+// runOf returns the run if the family's runnable id runs it (and it is in
+// the session, if given).
+func (h *Handler) runOf(ctx context.Context, f family, id, runID, sessionID string) (*core.Run, error) {
+	if _, err := h.eng.Runnable(f.Kind, id); err != nil {
 		return nil, err
 	}
 	run, err := h.owned(ctx).Run(ctx, runID)
-	if err == nil && (run.AgentID != agentID || (sessionID != "" && run.SessionID != sessionID)) {
+	if err == nil && (run.Ref() != (core.Ref{Kind: f.Kind, ID: id}) || (sessionID != "" && run.SessionID != sessionID)) {
 		err = core.ErrNotFound
 	}
 	if core.CodeOf(err) == core.CodeNotFound {
 		// One answer for a run that does not exist and one of another
-		// user, agent or session: the answer must not tell them apart.
-		return nil, core.Errorf(core.CodeNotFound, "run %q not found for agent %q", runID, agentID)
+		// user, runnable or session: the answer must not tell them apart.
+		return nil, core.Errorf(core.CodeNotFound, "run %q not found for %s %q", runID, f.Kind, id)
 	}
 	if err != nil {
 		return nil, err
@@ -178,9 +279,13 @@ const IdempotencyKeyHeader = "Idempotency-Key"
 
 var maxKeyLen = core.MaxIdempotencyKeyLen
 
-func (h *Handler) createRun(c *fiber.Ctx) error {
-	agentID := c.Params("agent_id")
-	if _, err := h.eng.Agent(agentID); err != nil {
+func (h *Handler) createRun(f family) fiber.Handler {
+	return func(c *fiber.Ctx) error { return h.create(c, f) }
+}
+
+func (h *Handler) create(c *fiber.Ctx, f family) error {
+	id := c.Params(f.Param)
+	if _, err := h.eng.Runnable(f.Kind, id); err != nil {
 		return fail(c, err)
 	}
 	key := strings.Clone(c.Get(IdempotencyKeyHeader))
@@ -201,10 +306,8 @@ func (h *Handler) createRun(c *fiber.Ctx) error {
 	if err := owned.UsableSession(ctx, form.SessionID); err != nil {
 		return fail(c, err)
 	}
-	params := core.StartParams{
-		AgentID: agentID, Message: form.Message, SessionID: form.SessionID, UserID: userID,
-		Background: form.Background,
-	}
+	params := f.startParams(id)
+	params.Message, params.SessionID, params.UserID, params.Background = form.Message, form.SessionID, userID, form.Background
 	if key != "" {
 		// The stream flag decides how the run is answered, not what it
 		// does, but a retry that changes it is not the same request.
@@ -267,20 +370,29 @@ func (h *Handler) pump(c *fiber.Ctx, runID string, s *core.Stream, mode core.Dis
 	return h.srv.StreamSSE(c, &eventSource{stream: s}, onDrop)
 }
 
-func (h *Handler) continueRun(c *fiber.Ctx) error {
-	agentID, runID := c.Params("agent_id"), c.Params("run_id")
-	form, err := ParseContinueForm(string(c.Request().Header.ContentType()), c.Body())
+func (h *Handler) continueRun(f family) fiber.Handler {
+	return func(c *fiber.Ctx) error { return h.continueOne(c, f) }
+}
+
+func (h *Handler) continueOne(c *fiber.Ctx, f family) error {
+	id, runID := c.Params(f.Param), c.Params("run_id")
+	form, err := ParseKindContinueForm(f.Kind, string(c.Request().Header.ContentType()), c.Body())
 	if err != nil {
-		if _, nf := h.runOf(c.UserContext(), agentID, runID, ""); nf != nil {
+		if _, nf := h.runOf(c.UserContext(), f, id, runID, ""); nf != nil {
 			return fail(c, nf)
 		}
 		return fail(c, err)
 	}
 	ctx := c.UserContext()
-	if _, err := h.runOf(ctx, agentID, runID, form.SessionID); err != nil {
+	run, err := h.runOf(ctx, f, id, runID, form.SessionID)
+	if err != nil {
 		return fail(c, err)
 	}
-	p := core.ContinueParams{RunID: runID, Tools: form.Tools}
+	tools, err := form.decisions(run)
+	if err != nil {
+		return fail(c, err)
+	}
+	p := core.ContinueParams{RunID: runID, Tools: tools}
 	if form.Stream {
 		// Fed by the executor, as a streaming POST's own stream is.
 		run, _, s, err := h.eng.ContinueStream(ctx, p)
@@ -307,26 +419,34 @@ func (h *Handler) continueRun(c *fiber.Ctx) error {
 	return c.JSON(runOutput(done))
 }
 
-func (h *Handler) resumeRun(c *fiber.Ctx) error {
-	agentID, runID := c.Params("agent_id"), c.Params("run_id")
+func (h *Handler) resumeRun(f family) fiber.Handler {
+	return func(c *fiber.Ctx) error { return h.resume(c, f) }
+}
+
+func (h *Handler) resume(c *fiber.Ctx, fam family) error {
+	id, runID := c.Params(fam.Param), c.Params("run_id")
 	ctx := c.UserContext()
-	f, err := ParseForm(string(c.Request().Header.ContentType()), c.Body())
+	form, err := ParseForm(string(c.Request().Header.ContentType()), c.Body())
 	if err != nil {
 		return fail(c, err)
 	}
-	after, err := ParseEventIndex(f["last_event_index"])
+	after, err := ParseEventIndex(form["last_event_index"])
 	if err != nil {
 		return fail(c, err)
 	}
-	run, err := h.runOf(ctx, agentID, runID, f["session_id"])
+	run, err := h.runOf(ctx, fam, id, runID, form["session_id"])
 	if err != nil {
 		return fail(c, err)
 	}
 	return h.stream(c, run, after, false)
 }
 
-func (h *Handler) streamRun(c *fiber.Ctx) error {
-	agentID, runID := c.Params("agent_id"), c.Params("run_id")
+func (h *Handler) streamRun(f family) fiber.Handler {
+	return func(c *fiber.Ctx) error { return h.follow(c, f) }
+}
+
+func (h *Handler) follow(c *fiber.Ctx, f family) error {
+	id, runID := c.Params(f.Param), c.Params("run_id")
 	ctx := c.UserContext()
 	cursor := c.Get("Last-Event-ID")
 	if cursor == "" {
@@ -336,7 +456,7 @@ func (h *Handler) streamRun(c *fiber.Ctx) error {
 	if err != nil {
 		return fail(c, err)
 	}
-	run, err := h.runOf(ctx, agentID, runID, c.Query("session_id"))
+	run, err := h.runOf(ctx, f, id, runID, c.Query("session_id"))
 	if err != nil {
 		return fail(c, err)
 	}

@@ -50,9 +50,12 @@ func sessionSchema(s *core.Session) SessionSchema {
 // SessionDetail is one session with its chat history.
 type SessionDetail struct {
 	SessionSchema
-	AgentSessionID string         `json:"agent_session_id,omitempty"`
-	ChatHistory    []core.Message `json:"chat_history"`
-	TotalTokens    int64          `json:"total_tokens"`
+	AgentSessionID string `json:"agent_session_id,omitempty"`
+	// WorkflowName names a workflow session's workflow (agno's
+	// WorkflowSessionDetailSchema).
+	WorkflowName string         `json:"workflow_name,omitempty"`
+	ChatHistory  []core.Message `json:"chat_history"`
+	TotalTokens  int64          `json:"total_tokens"`
 }
 
 // CreateSessionBody is the body of POST /sessions. agno's client sends
@@ -124,10 +127,23 @@ func (h *Handler) detail(ctx context.Context, s *core.Session) (*SessionDetail, 
 	if s.SessionType == core.SessionAgent {
 		d.AgentSessionID = s.SessionID
 	}
+	if s.WorkflowID != "" {
+		if w, err := h.eng.Runnable(core.KindWorkflow, s.WorkflowID); err == nil {
+			d.WorkflowName = w.Info().Name
+		}
+	}
 	if s.SessionName == "" && len(runs) > 0 {
 		d.Session = namedAfter(s, runs[0])
 	}
 	for _, r := range runs {
+		if r.ParentRunID != "" {
+			// A team member's or a workflow step's run: its tokens count,
+			// its messages are not the session's conversation.
+			if r.Metrics != nil {
+				d.TotalTokens += r.Metrics.TotalTokens
+			}
+			continue
+		}
 		for _, m := range r.Messages {
 			if m.Role != "system" {
 				d.ChatHistory = append(d.ChatHistory, m)

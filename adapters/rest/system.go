@@ -90,6 +90,7 @@ func (h *Handler) systemRoutes() []Route {
 					mode = "none"
 				}
 				b := InfoBody{OSID: h.cfg.Name, Name: h.cfg.Name, Version: h.cfg.Version, AgentCount: len(h.eng.Agents()),
+					TeamCount: len(h.eng.Runnables(core.KindTeam)), WorkflowCount: len(h.eng.Runnables(core.KindWorkflow)),
 					MCP: MCPInfo{Enabled: h.cfg.MCPPath != "", Path: h.cfg.MCPPath}, AuthMode: mode}
 				return &struct{ Body InfoBody }{b}, nil
 			})},

@@ -21,13 +21,17 @@ import (
 )
 
 func runCmd() *cobra.Command {
-	var session, base, token string
+	var session, base, token, team, workflow string
 	var retries int
 	cmd := &cobra.Command{
-		Use:   "run AGENT MESSAGE",
-		Short: "Run an agent on a running gateway and stream the reply (resumes if the connection drops)",
-		Args:  cobra.ExactArgs(2),
+		Use:   "run {AGENT | --team ID | --workflow ID} MESSAGE",
+		Short: "Run an agent, a team or a workflow on a running gateway and stream the reply (resumes if the connection drops)",
+		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			prefix, message, err := runTarget(team, workflow, args)
+			if err != nil {
+				return err
+			}
 			if base == "" {
 				addr := os.Getenv("AGENTGATE_ADDR")
 				if addr == "" {
@@ -42,14 +46,36 @@ func runCmd() *cobra.Command {
 			}
 			c := &client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: bearer{token}}, out: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(),
 				in: bufio.NewReader(cmd.InOrStdin()), retries: retries}
-			return c.run(ctx, args[0], args[1], session)
+			return c.run(ctx, prefix, message, session)
 		},
 	}
+	cmd.Flags().StringVar(&team, "team", "", "run this team instead of an agent (then the only argument is the message)")
+	cmd.Flags().StringVar(&workflow, "workflow", "", "run this workflow instead of an agent (then the only argument is the message)")
 	cmd.Flags().StringVar(&session, "session", "", "session id to continue (default: a new session)")
 	cmd.Flags().StringVar(&base, "url", "", "gateway base URL (default: http://$AGENTGATE_ADDR, else http://127.0.0.1:7777)")
 	cmd.Flags().IntVar(&retries, "retries", 10, "reconnect attempts when the stream drops")
 	cmd.Flags().StringVar(&token, "token", "", "bearer token (default: $AGENTGATE_TOKEN): the security key, a JWT or a service-account token")
 	return cmd
+}
+
+// runTarget is the runs path prefix (/agents/ID, /teams/ID or
+// /workflows/ID) and the message of the command's arguments.
+func runTarget(team, workflow string, args []string) (string, string, error) {
+	switch {
+	case team != "" && workflow != "":
+		return "", "", errors.New("--team and --workflow exclude each other")
+	case team != "" || workflow != "":
+		if len(args) != 1 {
+			return "", "", errors.New("with --team or --workflow, give only the message")
+		}
+		if team != "" {
+			return "/teams/" + url.PathEscape(team), args[0], nil
+		}
+		return "/workflows/" + url.PathEscape(workflow), args[0], nil
+	case len(args) != 2:
+		return "", "", errors.New("give the agent and the message (or --team ID / --workflow ID and the message)")
+	}
+	return "/agents/" + url.PathEscape(args[0]), args[1], nil
 }
 
 // bearer adds the Authorization header to every request.
@@ -72,9 +98,10 @@ type client struct {
 	in      *bufio.Reader
 	retries int
 
-	agent, runID, sessionID string
-	last                    int64
-	pending                 []core.ToolExecution
+	// prefix is the runnable's path: /agents/ID, /teams/ID, /workflows/ID.
+	prefix, runID, sessionID string
+	last                     int64
+	pending                  []core.ToolExecution
 }
 
 // sseEvent is one parsed SSE frame.
@@ -148,13 +175,13 @@ func apiError(resp *http.Response) error {
 	return errors.New(msg)
 }
 
-func (c *client) run(ctx context.Context, agentID, message, session string) error {
-	c.agent, c.last = agentID, -1
+func (c *client) run(ctx context.Context, prefix, message, session string) error {
+	c.prefix, c.last = prefix, -1
 	form := url.Values{"message": {message}, "stream": {"true"}, "background": {"true"}}
 	if session != "" {
 		form.Set("session_id", session)
 	}
-	resp, err := c.post(ctx, "/agents/"+url.PathEscape(agentID)+"/runs", form)
+	resp, err := c.post(ctx, c.prefix+"/runs", form)
 	if err != nil {
 		return fmt.Errorf("cannot reach the gateway at %s: %w", c.base, err)
 	}
@@ -167,7 +194,7 @@ func (c *client) run(ctx context.Context, agentID, message, session string) erro
 			if c.runID != "" {
 				cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				if r, err := c.post(cctx, "/agents/"+url.PathEscape(c.agent)+"/runs/"+c.runID+"/cancel", nil); err == nil {
+				if r, err := c.post(cctx, c.prefix+"/runs/"+c.runID+"/cancel", nil); err == nil {
 					r.Body.Close()
 				}
 				fmt.Fprintln(c.errw, "\ncancelled")
@@ -269,7 +296,7 @@ func (c *client) reconnect(ctx context.Context) (*http.Response, error) {
 			case <-time.After(time.Duration(attempt) * 300 * time.Millisecond):
 			}
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/agents/"+url.PathEscape(c.agent)+"/runs/"+c.runID+"/stream", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+c.prefix+"/runs/"+c.runID+"/stream", nil)
 		if err != nil {
 			return nil, err
 		}
@@ -284,7 +311,7 @@ func (c *client) reconnect(ctx context.Context) (*http.Response, error) {
 		}
 		if resp.StatusCode == http.StatusNoContent {
 			resp.Body.Close()
-			return nil, errors.New("the run's stream ended while disconnected; see GET /agents/" + c.agent + "/runs/" + c.runID)
+			return nil, errors.New("the run's stream ended while disconnected; see GET " + c.prefix + "/runs/" + c.runID)
 		}
 		return nil, apiError(resp)
 	}
@@ -301,13 +328,20 @@ func (c *client) decide(ctx context.Context) (*http.Response, error) {
 		tools[i].Confirmed = &ok
 		if !ok {
 			tools[i].ConfirmationNote = "rejected from the terminal"
+			continue
+		}
+		for j, f := range tools[i].UserInputSchema {
+			// A workflow step's (or a tool's) user input: asked field by field.
+			fmt.Fprintf(c.errw, "  %s (%s): ", f.Name, f.Description)
+			v, _ := c.in.ReadString('\n')
+			tools[i].UserInputSchema[j].Value = strings.TrimSpace(v)
 		}
 	}
 	b, err := json.Marshal(tools)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.post(ctx, "/agents/"+url.PathEscape(c.agent)+"/runs/"+c.runID+"/continue",
+	resp, err := c.post(ctx, c.prefix+"/runs/"+c.runID+"/continue",
 		url.Values{"tools": {string(b)}, "stream": {"true"}, "background": {"true"}, "session_id": {c.sessionID}})
 	if err != nil {
 		return nil, err
