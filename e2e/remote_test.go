@@ -125,7 +125,61 @@ agents:
     remote: {agentos: {url: %q, agent_id: approver}, headers: {X-Test: "yes"}}
   - id: a2a-approver
     remote: {a2a: %q}
+teams:
+  - id: remote-crew
+    mode: broadcast
+    members: [remote-story, remote-approver]
 `, b.URL, b.URL, b.URL, b.URL+"/a2a/agents/approver/.well-known/agent-card.json"))
+
+	t.Run("team member", func(t *testing.T) {
+		// Remote agents as members of a local team: their events are
+		// forwarded into the team's stream, the remote's pause pauses the
+		// team, and the team's continue continues the remote run.
+		ctx := testCtx(t, 30*time.Second)
+		resp := a.postForm(t, ctx, "/teams/remote-crew/runs", url.Values{"message": {"compute 6*7"}})
+		expectSSE(t, resp)
+		frames := readFrames(t, resp.Body)
+		resp.Body.Close()
+		last := frames[len(frames)-1]
+		if last.Event != "TeamRunPaused" {
+			t.Fatalf("team with a remote approver should pause: %v", names(frames))
+		}
+		storyContent := ""
+		for _, f := range frames {
+			if f.Event == "RunContent" && strings.Contains(f.Data, `"agent_id":"remote-story"`) && strings.Contains(f.Data, `"parent_run_id"`) {
+				var ev struct {
+					Content string `json:"content"`
+				}
+				decode(t, []byte(f.Data), &ev)
+				storyContent += ev.Content
+			}
+		}
+		if storyContent != "Once upon a time there was a gateway." {
+			t.Errorf("the remote member's content, forwarded and labelled: %q in %v", storyContent, names(frames))
+		}
+		var paused struct {
+			RunID        string           `json:"run_id"`
+			Requirements []map[string]any `json:"requirements"`
+		}
+		decode(t, []byte(last.Data), &paused)
+		if len(paused.Requirements) != 1 || paused.Requirements[0]["member_agent_id"] != "remote-approver" {
+			t.Fatalf("TeamRunPaused requirements: %s", last.Data)
+		}
+		req := paused.Requirements[0]
+		req["confirmation"] = true
+		if te, ok := req["tool_execution"].(map[string]any); ok {
+			te["confirmed"] = true
+		}
+		reqs, _ := json.Marshal([]map[string]any{req})
+		cresp := a.postForm(t, ctx, "/teams/remote-crew/runs/"+paused.RunID+"/continue", url.Values{"requirements": {string(reqs)}})
+		expectSSE(t, cresp)
+		rest := readFrames(t, cresp.Body)
+		cresp.Body.Close()
+		end := rest[len(rest)-1]
+		if end.Event != "TeamRunCompleted" || !strings.Contains(end.Data, "42") {
+			t.Fatalf("after the continue: %v; last %s", names(rest), end.Data)
+		}
+	})
 
 	t.Run("listed", func(t *testing.T) {
 		body := string(expectStatus(t, a.get(t, testCtx(t, 10*time.Second), "/agents"), http.StatusOK))
