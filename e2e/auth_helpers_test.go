@@ -63,6 +63,15 @@ teams:
     name: Matrix gate
     mode: broadcast
     members: [approval-demo]
+workflows:
+  - id: matrix-flow
+    name: Matrix flow
+    steps:
+      - {name: answer, agent: assistant}
+  - id: matrix-flow-gate
+    name: Matrix flow gate
+    steps:
+      - {name: gated, agent: assistant, requires_confirmation: true, confirmation_message: "Go?"}
 `
 
 // jwtConfig is a jwt-mode (HS256) config; extra is more top-level YAML.

@@ -25,8 +25,9 @@ import (
 // protoSkipped are operations not driven, with the reason.
 var protoSkipped = map[string]string{
 	"ws:authenticate": "public; its answer depends on the token in the frame (token validation, covered by TestWSAuth), not on the socket's credentials",
-	// Teams and workflows: the matrix gateway's config has none; their
-	// scopes are driven by the adapters' tests (TestWSTeamAndWorkflowScopes…).
+	// Teams and workflows over WS, MCP and A2A: this matrix has no
+	// drivers for them yet; their scopes are driven by the adapters' tests
+	// (TestWSTeamAndWorkflowScopes, TestMCPTeamScopes, a2a's runnables).
 	"ws:start:team": noRunnables, "ws:subscribe:team": noRunnables, "ws:continue:team": noRunnables, "ws:cancel:team": noRunnables,
 	"mcp:run_team": noRunnables, "mcp:run_workflow": noRunnables,
 	"mcp:ask_team_{team_id}": noRunnables, "mcp:ask_workflow_{workflow_id}": noRunnables,
@@ -35,7 +36,7 @@ var protoSkipped = map[string]string{
 	"ws:start:workflow": noRunnables, "ws:subscribe:workflow": noRunnables, "ws:continue:workflow": noRunnables, "ws:cancel:workflow": noRunnables,
 }
 
-const noRunnables = "the matrix gateway has no team or workflow; the scope is driven by the adapter's tests"
+const noRunnables = "no driver in this matrix for team and workflow operations yet; the scope is driven by the adapter's tests"
 
 // protoKnownGaps are driven operations whose checks fail because of a gateway
 // bug; their mismatches are logged, not failed, and the test fails once they

@@ -43,16 +43,12 @@ var matrixDocsRoutes = []string{
 	"rest:GET /openapi-3.0.yaml", "rest:GET /schemas/{schema}", "rest:GET /docs", "rest:GET /docs/{asset}",
 }
 
-// matrixAbsent are the resources whose runnables the e2e gateway's
-// configuration cannot declare yet (workflows: their configuration comes
-// with core/workflow). Their routes are in the matrix all the same, on ids
-// that name no runnable: every refusal (401, 403) is checked as for
-// agents, and where access is granted the request must get past
-// authorization to the handler, which answers the runnable as absent (404
-// "... not found") or an empty list. Once workflows can be configured,
-// configure one in the matrix gateways (authAgents), use its id and runs
-// in matrixParams as teams do, and empty this map.
-var matrixAbsent = map[string]bool{auth.ResourceWorkflows: true}
+// matrixAbsent are the resources whose runnables the matrix gateways
+// cannot declare (none now: agents, teams and workflows are all
+// configured in authAgents). For such a resource, where access is granted
+// the request must get past authorization to the handler, which answers
+// the runnable as absent (404 "... not found") or an empty list.
+var matrixAbsent = map[string]bool{}
 
 // matrixFixtures are the resources the requests refer to.
 type matrixFixtures struct {
@@ -60,6 +56,7 @@ type matrixFixtures struct {
 	admin    string // an admin credential (JWT or security key)
 	done     fullRun
 	teamDone fullRun // a completed run of matrix-team
+	flowDone fullRun // a completed run of matrix-flow
 	paused   fullRun
 	sessionS string
 	sa, sa2  serviceAccount
@@ -70,6 +67,7 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	fx := &matrixFixtures{g: g, admin: admin}
 	fx.done = completedRun(t, g, admin, "assistant", nil)
 	fx.teamDone = teamRun(t, g, admin, "matrix-team", "COMPLETED")
+	fx.flowDone = workflowRun(t, g, admin, "matrix-flow", "COMPLETED")
 	fx.paused = pausedRun(t, g, admin, nil)
 	fx.sessionS = createSession(t, g, admin, map[string]any{"session_name": "matrix"})
 	fx.sa = createServiceAccount(t, g, admin, "matrix-1", "agents:read")
@@ -86,6 +84,7 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"service_account_id": func(fx *matrixFixtures) string { return fx.sa.ID },
 	"team_id":            func(*matrixFixtures) string { return "matrix-team" },
 	"team_run_id":        func(fx *matrixFixtures) string { return fx.teamDone.RunID },
+	"workflow_run_id":    func(fx *matrixFixtures) string { return fx.flowDone.RunID },
 	"workflow_id":        func(*matrixFixtures) string { return "matrix-flow" },
 	"schema":             func(*matrixFixtures) string { return "ErrorBody" },
 	"asset":              func(*matrixFixtures) string { return "swagger-ui.css" },
@@ -119,7 +118,10 @@ var matrixSpecs = map[string]matrixSpec{
 		r := teamRun(t, fx.g, fx.admin, "matrix-gate", "PAUSED") // continuing consumes the pause
 		return map[string]string{"team_id": "matrix-gate", "run_id": r.RunID}, "", requirementsForm(t, r)
 	},
-	"rest:POST /workflows/{workflow_id}/runs/{run_id}/continue": continueRequirementsSpec("step_requirements"),
+	"rest:POST /workflows/{workflow_id}/runs/{run_id}/continue": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		r := workflowRun(t, fx.g, fx.admin, "matrix-flow-gate", "PAUSED") // continuing consumes the pause
+		return map[string]string{"workflow_id": "matrix-flow-gate", "run_id": r.RunID}, "", stepRequirementsForm(t, r)
+	},
 	"rest:GET /sessions": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "limit=1000", nil
 	},
@@ -185,10 +187,37 @@ func requirementsForm(t testing.TB, r fullRun) *reqBody {
 	return formBody(url.Values{"requirements": {string(b)}, "stream": {"false"}})
 }
 
-func continueRequirementsSpec(field string) matrixSpec {
-	return func(*testing.T, *matrixFixtures) (map[string]string, string, *reqBody) {
-		return nil, "", formBody(url.Values{field: {`[]`}, "stream": {"false"}})
+// workflowRun runs workflow with stream=false as tok; it must end with
+// status.
+func workflowRun(t testing.TB, g *gateway, tok, workflow, status string) fullRun {
+	t.Helper()
+	var r fullRun
+	decode(t, want(t, g, tok, http.MethodPost, "/workflows/"+workflow+"/runs", formBody(url.Values{"message": {"go"}, "stream": {"false"}}), http.StatusOK), &r)
+	if r.Status != status || r.RunID == "" {
+		t.Fatalf("run of workflow %s: %+v, want %s", workflow, r, status)
 	}
+	return r
+}
+
+// stepRequirementsForm confirms every pending step of a paused workflow
+// run r, as agno's step_requirements (blocking answer): a step's id is its
+// requirement's tool call id.
+func stepRequirementsForm(t testing.TB, r fullRun) *reqBody {
+	t.Helper()
+	var reqs []map[string]any
+	for _, q := range r.Requirements {
+		var te struct {
+			ToolCallID string `json:"tool_call_id"`
+		}
+		b, _ := json.Marshal(q.ToolExecution)
+		_ = json.Unmarshal(b, &te)
+		reqs = append(reqs, map[string]any{"step_id": te.ToolCallID, "confirmed": true})
+	}
+	b, err := json.Marshal(reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return formBody(url.Values{"step_requirements": {string(b)}, "stream": {"false"}})
 }
 
 // matrixListID is the id field of a listed item, per resource.
@@ -230,6 +259,8 @@ func (fx *matrixFixtures) otherID(resource, home string) string {
 		ids = []string{fx.sa.ID, fx.sa2.ID}
 	case auth.ResourceTeams:
 		ids = []string{"matrix-team", "matrix-gate"}
+	case auth.ResourceWorkflows:
+		ids = []string{"matrix-flow", "matrix-flow-gate"}
 	}
 	for _, id := range ids {
 		if id != home {
@@ -270,6 +301,9 @@ func (fx *matrixFixtures) build(t *testing.T, op auth.Operation) matrixReq {
 			key := name
 			if name == "run_id" && strings.HasPrefix(tmpl, "/teams/") {
 				key = "team_run_id" // a team's routes act on a team's run
+			}
+			if name == "run_id" && strings.HasPrefix(tmpl, "/workflows/") {
+				key = "workflow_run_id"
 			}
 			fill, known := matrixParams[key]
 			if !known {
