@@ -3,6 +3,7 @@ package agentgate
 import (
 	"context"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters/a2a"
@@ -32,10 +33,14 @@ type (
 )
 
 // interfaces are the gateway's interfaces in mounting order, each over its
-// block of the config; a new one (AG-UI) is one more line here.
+// block of the config; a new one (AG-UI) is one more line here. WebSocket
+// is mounted first: fiber matches routes in the order they were added, and
+// its /workflows/ws (agno's workflow socket) must win over REST's
+// /workflows/{workflow_id}. /config lists them in listingOrder.
 func (g *Gateway) interfaces() []httptransport.Interface {
 	cfg := g.cfg
 	return []httptransport.Interface{
+		ws.NewInterface(ws.Config{Settings: cfg.WS}),
 		rest.NewInterface(rest.Config{
 			ServiceAccounts: g.store,
 			Databases:       []rest.DatabaseInfo{{ID: "default", Kind: g.backend.Kind, Migrator: g.backend.Migrator}},
@@ -43,7 +48,6 @@ func (g *Gateway) interfaces() []httptransport.Interface {
 			Docs:            rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},
 			Interfaces:      func() []rest.InterfaceInfo { return g.mountedInfo },
 		}),
-		ws.NewInterface(ws.Config{Settings: cfg.WS}),
 		mcpadapter.NewInterface(mcpadapter.Config{Settings: cfg.MCP}),
 		a2a.NewInterface(a2a.Config{Settings: cfg.A2A, PushDelivery: a2a.PushDelivery{Egress: g.egress}}),
 		slackadapter.NewInterface(cfg.Slack, os.LookupEnv),
@@ -71,7 +75,19 @@ func (g *Gateway) mountInterfaces(policy *auth.Policy, all []httptransport.Inter
 			g.mountedInfo = append(g.mountedInfo, rest.InterfaceInfo{Type: i.Name(), Version: "1", Route: route})
 		}
 	}
+	slices.SortStableFunc(g.mountedInfo, func(a, b rest.InterfaceInfo) int {
+		return listingOrder(a.Type) - listingOrder(b.Type)
+	})
 	return nil
+}
+
+// listingOrder is where /config lists an interface: REST first, then the
+// others as they were added to the product.
+func listingOrder(name string) int {
+	if i := slices.Index([]string{"rest", "ws", "mcp", "a2a", "slack"}, name); i >= 0 {
+		return i
+	}
+	return 100
 }
 
 // unmountInterfaces shuts the mounted interfaces down in reverse order,
