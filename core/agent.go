@@ -67,6 +67,15 @@ type ToolInfo struct {
 	ExternalExecution    bool           `json:"external_execution,omitempty"`
 }
 
+// PausedCanceller is an optional interface of a runnable whose paused run
+// holds something elsewhere (a remote agent's paused task or run): when a
+// paused run is cancelled, which executes nothing, the engine calls
+// CancelPaused with the run as stored (its Paused state included), so the
+// runnable can release it. It is best effort and must return promptly.
+type PausedCanceller interface {
+	CancelPaused(ctx context.Context, run *Run)
+}
+
 // Execution is the input of one Agent.Execute call.
 type Execution struct {
 	// Run is a snapshot of the stored run; agents must not modify it.

@@ -246,12 +246,19 @@ func (e *Engine) endChildren(ctx context.Context, parentID string, status RunSta
 			continue
 		}
 		e.endChildren(ctx, k.RunID, status, errType, msg)
+		wasPaused := k.Status == RunPaused
 		k.Status, k.LeaseOwner, k.LeaseUntil, k.UpdatedAt = status, "", 0, e.now()
 		if status == RunError {
 			k.Error, k.ErrorType = msg, errType
 		}
-		if err := e.store.UpdateRun(ctx, k, UpdateRunParams{IfStatus: []RunStatus{RunRunning, RunPaused}}); err != nil && !errors.Is(err, ErrConflict) {
-			e.logger.Warn("end child run", "run_id", k.RunID, "err", err)
+		if err := e.store.UpdateRun(ctx, k, UpdateRunParams{IfStatus: []RunStatus{RunRunning, RunPaused}}); err != nil {
+			if !errors.Is(err, ErrConflict) {
+				e.logger.Warn("end child run", "run_id", k.RunID, "err", err)
+			}
+			continue
+		}
+		if wasPaused {
+			e.cancelPaused(ctx, k) // a paused member's remote task, say
 		}
 	}
 }

@@ -226,11 +226,27 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (*Run, error) {
 		if err := w.emit(ctx, Event{Event: EventRunCancelled, Reason: "cancelled by request"}); err != nil {
 			return nil, err
 		}
+		e.cancelPaused(ctx, run)
 		if run.Kind() != KindAgent {
 			e.endChildren(ctx, run.RunID, RunCancelled, "", "")
 		}
 		return run, e.log.Finish(ctx, runID)
 	default:
 		return run, e.log.SignalCancel(ctx, runID)
+	}
+}
+
+// cancelPaused lets the runnable of a paused run that was cancelled
+// release what the pause holds elsewhere (see PausedCanceller).
+func (e *Engine) cancelPaused(ctx context.Context, run *Run) {
+	if run.Paused == nil {
+		return
+	}
+	a, err := e.runnableOf(run)
+	if err != nil {
+		return
+	}
+	if pc, ok := a.(PausedCanceller); ok {
+		pc.CancelPaused(context.WithoutCancel(ctx), run)
 	}
 }

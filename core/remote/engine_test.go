@@ -20,7 +20,7 @@ import (
 // store and completes; a failing remote ends a run RunError remote_error;
 // Cancel cancels the remote run.
 func TestInEngine(t *testing.T) {
-	var cancels atomic.Int64
+	var cancels, pausedCancels atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseMultipartForm(1 << 20)
 		switch {
@@ -42,6 +42,8 @@ func TestInEngine(t *testing.T) {
 			sse(w, "RunCompleted", `{"event":"RunCompleted","run_id":"r-1","content":"Deployed."}`)
 		case r.URL.Path == "/agents/assistant/runs/r-slow/cancel":
 			cancels.Add(1)
+		case r.URL.Path == "/agents/assistant/runs/r-1/cancel":
+			pausedCancels.Add(1)
 		default:
 			http.Error(w, "unexpected "+r.URL.Path+" "+r.Form.Encode(), http.StatusTeapot)
 		}
@@ -96,6 +98,21 @@ func TestInEngine(t *testing.T) {
 	testutil.WaitRunStatus(t, env.Engine, slow.RunID, core.RunCancelled, 5*time.Second)
 	if cancels.Load() != 1 {
 		t.Errorf("the remote run was cancelled %d times, want 1", cancels.Load())
+	}
+
+	// A paused run cancelled here cancels the remote run it paused on.
+	again, err := env.Engine.RunBlocking(ctx, core.StartParams{AgentID: "remote", Message: "deploy"})
+	if err != nil || again.Status != core.RunPaused {
+		t.Fatalf("second pause: %+v, %v", again, err)
+	}
+	if _, err := env.Engine.Cancel(ctx, again.RunID); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.WaitRunStatus(t, env.Engine, again.RunID, core.RunCancelled, 5*time.Second); got.Status != core.RunCancelled {
+		t.Fatalf("cancelled paused run %+v", got)
+	}
+	if pausedCancels.Load() != 1 {
+		t.Errorf("the remote's paused run was cancelled %d times, want 1", pausedCancels.Load())
 	}
 }
 

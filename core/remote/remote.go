@@ -15,6 +15,7 @@ package remote
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -140,6 +141,33 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 	}
 	return a.os.execute(ctx, x)
 }
+
+// CancelPaused implements core.PausedCanceller: a paused run that is
+// cancelled here cancels the remote task (A2A) or run (AgentOS) it paused
+// on, best effort.
+func (a *Agent) CancelPaused(ctx context.Context, run *core.Run) {
+	if run.Paused == nil || len(run.Paused.Runnable) == 0 {
+		return
+	}
+	if a.a2a != nil {
+		var st a2aState
+		if json.Unmarshal(run.Paused.Runnable, &st) != nil || st.TaskID == "" {
+			return
+		}
+		cctx, done := a.detached(ctx)
+		defer done()
+		if ep, err := a.a2a.endpoint(cctx); err == nil {
+			a.a2a.cancel(cctx, ep, st.TaskID)
+		}
+		return
+	}
+	var st osState
+	if json.Unmarshal(run.Paused.Runnable, &st) == nil {
+		a.os.cancel(ctx, st)
+	}
+}
+
+var _ core.PausedCanceller = (*Agent)(nil)
 
 // remoteError is the error of a failing remote.
 func remoteError(format string, args ...any) error {
