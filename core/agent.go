@@ -96,7 +96,8 @@ type Execution struct {
 	// workflows; nil for agents).
 	SessionState map[string]any
 	// RunChild executes another runnable as a child of this run (a team's
-	// member, a workflow's step): see ChildParams. Nil outside the engine.
+	// member, a workflow's step): see ChildParams. The engine sets it for
+	// teams and workflows (nil for agents, and outside the engine).
 	RunChild func(ctx context.Context, p ChildParams) (*Run, error)
 }
 

@@ -214,8 +214,8 @@ func (e *Engine) applyPaused(run *Run, out *Outcome) Event {
 	}
 	ev := Event{Event: EventRunPaused, Tools: out.Paused.Pending, Requirements: run.Requirements,
 		StepResults: out.StepResults}
-	if p := out.PausedStep; p != nil {
-		ev.PausedStepIndex, ev.PausedStepName, ev.StepRequirements = p.PausedStepIndex, p.PausedStepName, p.StepRequirements
+	if p := out.PausedStep; p != nil && p.EventDetail != nil {
+		ev.EventDetail = &EventDetail{PausedStepIndex: p.PausedStepIndex, PausedStepName: p.PausedStepName, StepRequirements: p.StepRequirements}
 	}
 	return ev
 }

@@ -197,6 +197,14 @@ func (ev *Event) Stream() string {
 	return ev.RunID
 }
 
+// Detail returns ev's EventDetail, allocating it when ev has none.
+func (ev *Event) Detail() *EventDetail {
+	if ev.EventDetail == nil {
+		ev.EventDetail = &EventDetail{}
+	}
+	return ev.EventDetail
+}
+
 // Base is ev's type as the agent event it stands for (see EventType.Base).
 func (ev *Event) Base() EventType { return ev.Event.Base() }
 
@@ -253,6 +261,17 @@ type Event struct {
 	SessionState map[string]any `json:"session_state,omitempty"`
 	// StepResults are on a workflow's completion and pause.
 	StepResults json.RawMessage `json:"step_results,omitempty"`
+	// EventDetail is the payload of the team-only and workflow-only
+	// events (a task list, iterations, a step's pause, a condition or a
+	// router); nil on every other event, which keeps the event small (a
+	// run's events are allocated and kept by the log).
+	*EventDetail
+}
+
+// EventDetail is the payload of the team-only and workflow-only events;
+// its fields are part of the event's JSON form, as if they were the
+// event's own.
+type EventDetail struct {
 	// Team task and loop events.
 	Iteration     int    `json:"iteration,omitempty"`
 	MaxIterations int    `json:"max_iterations,omitempty"`

@@ -403,18 +403,20 @@ func (e *Engine) attempt(ctx, bg context.Context, a Agent, w *runWriter, o execO
 		}
 	}
 	snapshot := *run
-	x := &Execution{Run: &snapshot, Message: o.msg, History: history, Resume: o.resume, Emit: w.emit}
+	x := Execution{Run: &snapshot, Message: o.msg, History: history, Resume: o.resume, Emit: w.emit}
 	if run.Kind() != KindAgent {
+		// Teams and workflows run children and share the session's
+		// state; an agent's run costs neither.
 		x.SessionState = e.sessionState(bg, run)
+		children := e.childRunner(run, w.emit)
+		x.RunChild = func(ctx context.Context, p ChildParams) (*Run, error) {
+			w.mu.Lock()
+			w.childrenRan = true
+			w.mu.Unlock()
+			return children(ctx, p)
+		}
 	}
-	children := e.childRunner(run, w.emit)
-	x.RunChild = func(ctx context.Context, p ChildParams) (*Run, error) {
-		w.mu.Lock()
-		w.childrenRan = true
-		w.mu.Unlock()
-		return children(ctx, p)
-	}
-	return e.safeExecute(ctx, a, x)
+	return e.safeExecute(ctx, a, &x)
 }
 
 // safeExecute turns a panicking agent into an error.

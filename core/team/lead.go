@@ -144,7 +144,7 @@ func (t *Team) lead(ctx context.Context, x *core.Execution, st *state) (*core.Ou
 }
 
 func (t *Team) emitIteration(ctx context.Context, x *core.Execution, ev core.EventType, i int) error {
-	return x.Emit(ctx, core.Event{Event: ev, Iteration: i, MaxIterations: t.cfg.MaxIterations})
+	return x.Emit(ctx, core.Event{Event: ev, EventDetail: &core.EventDetail{Iteration: i, MaxIterations: t.cfg.MaxIterations}})
 }
 
 // ask makes one model request of the leader, streaming its content as

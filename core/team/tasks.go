@@ -51,8 +51,8 @@ func (t *Team) taskTool(ctx context.Context, x *core.Execution, st *state, name 
 		st.NextTask++
 		tk := task{ID: fmt.Sprintf("task-%d", st.NextTask), Title: arg("title"), Description: arg("description"), Assignee: arg("assignee"), Status: taskPending}
 		st.TaskList = append(st.TaskList, tk)
-		if err := x.Emit(ctx, core.Event{Event: core.EventTeamTaskCreated, TaskID: tk.ID, Title: tk.Title, Description: tk.Description,
-			Assignee: tk.Assignee, TaskStatus: tk.Status}); err != nil {
+		if err := x.Emit(ctx, core.Event{Event: core.EventTeamTaskCreated, EventDetail: &core.EventDetail{TaskID: tk.ID, Title: tk.Title, Description: tk.Description,
+			Assignee: tk.Assignee, TaskStatus: tk.Status}}); err != nil {
 			return result{}, nil, err
 		}
 		if err := t.emitState(ctx, x, st); err != nil {
@@ -133,8 +133,8 @@ func (t *Team) taskDone(ctx context.Context, x *core.Execution, st *state, id st
 
 // emitTask emits TeamTaskUpdated for tk, then the list's state.
 func (t *Team) emitTask(ctx context.Context, x *core.Execution, st *state, tk *task) error {
-	if err := x.Emit(ctx, core.Event{Event: core.EventTeamTaskUpdated, TaskID: tk.ID, Title: tk.Title,
-		Assignee: tk.Assignee, TaskStatus: tk.Status, TaskResult: tk.Result}); err != nil {
+	if err := x.Emit(ctx, core.Event{Event: core.EventTeamTaskUpdated, EventDetail: &core.EventDetail{TaskID: tk.ID, Title: tk.Title,
+		Assignee: tk.Assignee, TaskStatus: tk.Status, TaskResult: tk.Result}}); err != nil {
 		return err
 	}
 	return t.emitState(ctx, x, st)
@@ -144,7 +144,7 @@ func (t *Team) emitTask(ctx context.Context, x *core.Execution, st *state, tk *t
 // goal is complete.
 func (t *Team) emitState(ctx context.Context, x *core.Execution, st *state) error {
 	done := st.GoalComplete
-	return x.Emit(ctx, core.Event{Event: core.EventTeamTaskStateUpdated, TaskSummary: t.taskSummary(st), GoalComplete: &done})
+	return x.Emit(ctx, core.Event{Event: core.EventTeamTaskStateUpdated, EventDetail: &core.EventDetail{TaskSummary: t.taskSummary(st), GoalComplete: &done}})
 }
 
 // taskSummary describes the task list, one line a task, after the goal's

@@ -56,9 +56,13 @@ func goldenLines(runID string, evs []core.Event) []byte {
 	}
 	var b bytes.Buffer
 	for _, e := range evs {
+		d := e.EventDetail
+		if d == nil {
+			d = &core.EventDetail{}
+		}
 		l := line{Event: e.Event, Run: "workflow", StepName: e.StepName, StepIndex: e.StepIndex, AgentID: e.AgentID,
-			NestedDepth: e.NestedDepth, Content: e.Content, Iteration: e.Iteration, MaxIterations: e.MaxIterations,
-			ConditionResult: e.ConditionResult, SelectedSteps: e.SelectedSteps, ErrorType: e.ErrorType}
+			NestedDepth: e.NestedDepth, Content: e.Content, Iteration: d.Iteration, MaxIterations: d.MaxIterations,
+			ConditionResult: d.ConditionResult, SelectedSteps: d.SelectedSteps, ErrorType: e.ErrorType}
 		if e.RunID != runID {
 			l.Run = "step " + e.StepName
 		}

@@ -138,7 +138,7 @@ func (r *runner) paused(results []StepResult) (*core.Outcome, error) {
 		Paused:       &core.PausedState{Pending: r.pending, Runnable: b},
 		Requirements: r.reqs,
 		StepResults:  rj,
-		PausedStep:   &core.Event{PausedStepIndex: &idx, PausedStepName: first.StepName, StepRequirements: sj},
+		PausedStep:   &core.Event{EventDetail: &core.EventDetail{PausedStepIndex: &idx, PausedStepName: first.StepName, StepRequirements: sj}},
 	}, nil
 }
 
@@ -349,7 +349,7 @@ func (r *runner) condition(ctx context.Context, n *node, scope, k, in string) (*
 	h := holds
 	return r.composite(ctx, n, k, in, core.EventConditionExecutionStarted, core.EventConditionExecutionCompleted,
 		func(ctx context.Context) ([]StepResult, string, error) { return r.sequence(ctx, branch, scope, in) },
-		func(ev *core.Event) { ev.ConditionResult = &h })
+		func(ev *core.Event) { ev.Detail().ConditionResult = &h })
 }
 
 func (r *runner) router(ctx context.Context, n *node, scope, k, in string) (*StepResult, error) {
@@ -384,7 +384,7 @@ func (r *runner) router(ctx context.Context, n *node, scope, k, in string) (*Ste
 	}
 	return r.composite(ctx, n, k, in, core.EventRouterExecutionStarted, core.EventRouterExecutionCompleted,
 		func(ctx context.Context) ([]StepResult, string, error) { return r.sequence(ctx, picked, scope, in) },
-		func(ev *core.Event) { ev.SelectedSteps = names })
+		func(ev *core.Event) { ev.Detail().SelectedSteps = names })
 }
 
 func (r *runner) loop(ctx context.Context, n *node, scope, k, in string) (*StepResult, error) {
@@ -397,7 +397,7 @@ func (r *runner) loop(ctx context.Context, n *node, scope, k, in string) (*StepR
 				iscope := fmt.Sprintf("%s#%s.%d", scope, n.id, it)
 				tag := k + iscope
 				if r.once(tag + "!start") {
-					if err := r.emit(ctx, n, core.Event{Event: core.EventLoopIterationStarted, Iteration: it, MaxIterations: max}); err != nil {
+					if err := r.emit(ctx, n, core.Event{Event: core.EventLoopIterationStarted, EventDetail: &core.EventDetail{Iteration: it, MaxIterations: max}}); err != nil {
 						return all, cur, err
 					}
 				}
@@ -408,7 +408,7 @@ func (r *runner) loop(ctx context.Context, n *node, scope, k, in string) (*StepR
 				}
 				cur = out
 				if r.once(tag + "!end") {
-					if err := r.emit(ctx, n, core.Event{Event: core.EventLoopIterationCompleted, Iteration: it, MaxIterations: max, Content: out}); err != nil {
+					if err := r.emit(ctx, n, core.Event{Event: core.EventLoopIterationCompleted, Content: out, EventDetail: &core.EventDetail{Iteration: it, MaxIterations: max}}); err != nil {
 						return all, cur, err
 					}
 				}
@@ -424,7 +424,7 @@ func (r *runner) loop(ctx context.Context, n *node, scope, k, in string) (*StepR
 			}
 			return all, cur, nil
 		},
-		func(ev *core.Event) { ev.MaxIterations = max })
+		func(ev *core.Event) { ev.Detail().MaxIterations = max })
 }
 
 // iterationOf is the innermost loop iteration of scope (0: none).

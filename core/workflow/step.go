@@ -168,11 +168,11 @@ func (r *runner) pauseForHuman(ctx context.Context, n *node, k string) error {
 		UserInputSchema: append([]core.UserInputField(nil), n.UserInputSchema...)}
 	sj, _ := json.Marshal([]StepRequirement{req})
 	idx := n.index
-	if err := r.emit(ctx, n, core.Event{Event: core.EventStepPaused,
+	if err := r.emit(ctx, n, core.Event{Event: core.EventStepPaused, EventDetail: &core.EventDetail{
 		RequiresConfirmation: n.RequiresConfirmation, ConfirmationMessage: n.ConfirmationMessage,
 		RequiresUserInput: n.RequiresUserInput, UserInputMessage: n.UserInputMessage, UserInputSchema: req.UserInputSchema,
 		PausedStepIndex: &idx, PausedStepName: n.Name, StepRequirements: sj,
-	}); err != nil {
+	}}); err != nil {
 		return err
 	}
 	t := req.toolCall()
