@@ -82,9 +82,12 @@ func TestHeartbeatKeepsALongRunAlive(t *testing.T) {
 	t.Parallel()
 	store, log := sharedBackends(t)
 	ctx := context.Background()
-	slow := scriptedAgent(t, "slow", scripted.Config{Chunks: 10, ChunkDelay: 60 * time.Millisecond, Rules: []scripted.Rule{{Reply: "a b c d e f g h i j"}}})
-	a := engineOn(t, store, log, core.EngineConfig{LeaseTTL: 150 * time.Millisecond}, slow)
-	engineOn(t, store, log, core.EngineConfig{LeaseTTL: 150 * time.Millisecond}) // a second replica's reaper
+	// The run lasts about three leases. A lease of 300 ms leaves a renewal
+	// (every 100 ms) 200 ms of slack: under -race, with every package's
+	// tests at once, 150 ms leases were lost to a stalled renewal.
+	slow := scriptedAgent(t, "slow", scripted.Config{Chunks: 20, ChunkDelay: 45 * time.Millisecond, Rules: []scripted.Rule{{Reply: "a b c d e f g h i j k l m n o p q r s t"}}})
+	a := engineOn(t, store, log, core.EngineConfig{LeaseTTL: 300 * time.Millisecond}, slow)
+	engineOn(t, store, log, core.EngineConfig{LeaseTTL: 300 * time.Millisecond}) // a second replica's reaper
 	run, err := a.Start(ctx, core.StartParams{AgentID: "slow", Message: "x"})
 	if err != nil {
 		t.Fatal(err)
