@@ -257,6 +257,18 @@ const (
 	ResourceWorkflows       = "workflows"
 )
 
+// ResourceOf is the scope resource of a kind of runnable: agents, teams
+// or workflows.
+func ResourceOf(k core.Kind) string {
+	switch k {
+	case core.KindTeam:
+		return ResourceTeams
+	case core.KindWorkflow:
+		return ResourceWorkflows
+	}
+	return ResourceAgents
+}
+
 // Actions used in the adapters' tables.
 const (
 	ActionRead   = "read"

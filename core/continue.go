@@ -75,6 +75,33 @@ func (e *Engine) continueRun(ctx context.Context, p ContinueParams, f *feed) (*R
 	return &snapshot, pausedAt, nil
 }
 
+// Decision is the decision a decided requirement carries on its tool call,
+// as clients continue a paused run with agno's RunRequirement dicts (a
+// team's requirements, a workflow step's executor requirements): its
+// tool_execution, named by tool_call_id, where confirmation,
+// confirmation_note, user_input_schema and external_execution_result,
+// when set, take precedence over the tool execution's own fields.
+func (r RunRequirement) Decision() (ToolExecution, error) {
+	if r.ToolExecution == nil || r.ToolExecution.ToolCallID == "" {
+		return ToolExecution{}, Errorf(CodeInvalid, "no tool_execution.tool_call_id")
+	}
+	t := *r.ToolExecution
+	if r.Confirmation != nil {
+		c := *r.Confirmation
+		t.Confirmed = &c
+	}
+	if r.ConfirmationNote != "" {
+		t.ConfirmationNote = r.ConfirmationNote
+	}
+	if len(r.UserInputSchema) > 0 {
+		t.UserInputSchema = r.UserInputSchema
+	}
+	if r.ExternalExecutionResult != nil {
+		t.Result = *r.ExternalExecutionResult
+	}
+	return t, nil
+}
+
 // resumeState is the paused state of run with the decisions on its
 // pending tool calls applied: every pending call needs one, and each
 // decision must name a pending call.

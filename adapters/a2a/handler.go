@@ -90,7 +90,7 @@ func Operations() []auth.Operation {
 	}
 	out := []auth.Operation{auth.Public(auth.OpA2AAgentCard)}
 	for _, k := range kinds {
-		res, param := resourceOf(k), string(k)+"_id"
+		res, param := auth.ResourceOf(k), string(k)+"_id"
 		for _, m := range read {
 			out = append(out, auth.Scoped(opFor(m, k), res, auth.ActionRead, param))
 		}
@@ -111,17 +111,6 @@ func opFor(method string, k core.Kind) string {
 		return "a2a:" + method
 	}
 	return "a2a:" + method + ":" + string(k)
-}
-
-// resourceOf is the scope resource of a kind.
-func resourceOf(k core.Kind) string {
-	switch k {
-	case core.KindTeam:
-		return auth.ResourceTeams
-	case core.KindWorkflow:
-		return auth.ResourceWorkflows
-	}
-	return auth.ResourceAgents
 }
 
 // prefixOf is where runnables of kind k are served: /a2a/agents,

@@ -219,7 +219,7 @@ func (s *Server) hideAskTools(ctx context.Context, _ any, _ *mcpgo.ListToolsRequ
 	p, _ := auth.FromContext(ctx)
 	kept := make([]mcpgo.Tool, 0, len(result.Tools))
 	for _, t := range result.Tools {
-		if ref, ok := s.askAgent(t.Name); ok && !p.Allows(resourceOf(ref.Kind), ref.ID, auth.ActionRun) {
+		if ref, ok := s.askAgent(t.Name); ok && !p.Allows(auth.ResourceOf(ref.Kind), ref.ID, auth.ActionRun) {
 			continue
 		}
 		kept = append(kept, t)
@@ -824,15 +824,4 @@ func (s *Server) visible(p *auth.Principal, k core.Kind, resource string) []Agen
 		}
 	}
 	return out
-}
-
-// resourceOf is the scope resource of a kind.
-func resourceOf(k core.Kind) string {
-	switch k {
-	case core.KindTeam:
-		return auth.ResourceTeams
-	case core.KindWorkflow:
-		return auth.ResourceWorkflows
-	}
-	return auth.ResourceAgents
 }

@@ -104,14 +104,14 @@ func (f *KindContinueForm) decisions(run *core.Run) ([]core.ToolExecution, error
 
 // requirementDecisions maps a team's decided requirements (agno
 // RunRequirement dicts) to decisions on its pending tool calls (see
-// requirementDecision). A requirement that names a member
+// core.RunRequirement.Decision). A requirement that names a member
 // (member_agent_id, member_run_id) must name the one the run's
 // requirement of that call names: a decision is never applied to another
 // member's call.
 func requirementDecisions(run *core.Run, reqs []core.RunRequirement) ([]core.ToolExecution, error) {
 	out := make([]core.ToolExecution, 0, len(reqs))
 	for i, r := range reqs {
-		t, err := requirementDecision(r)
+		t, err := r.Decision()
 		if err != nil {
 			return nil, core.Errorf(core.CodeInvalid, "requirements[%d]: %s", i, core.MessageOf(err))
 		}
@@ -129,32 +129,6 @@ func requirementDecisions(run *core.Run, reqs []core.RunRequirement) ([]core.Too
 	return out, nil
 }
 
-// requirementDecision is the decision one decided requirement carries: it
-// names its call by tool_execution.tool_call_id; the confirmation is
-// confirmation, or else tool_execution.confirmed; the user's input is
-// user_input_schema, or else tool_execution's; an external result is
-// external_execution_result, or else tool_execution.result.
-func requirementDecision(r core.RunRequirement) (core.ToolExecution, error) {
-	if r.ToolExecution == nil || r.ToolExecution.ToolCallID == "" {
-		return core.ToolExecution{}, core.Errorf(core.CodeInvalid, "no tool_execution.tool_call_id")
-	}
-	t := *r.ToolExecution
-	if r.Confirmation != nil {
-		c := *r.Confirmation
-		t.Confirmed = &c
-	}
-	if r.ConfirmationNote != "" {
-		t.ConfirmationNote = r.ConfirmationNote
-	}
-	if len(r.UserInputSchema) > 0 {
-		t.UserInputSchema = r.UserInputSchema
-	}
-	if r.ExternalExecutionResult != nil {
-		t.Result = *r.ExternalExecutionResult
-	}
-	return t, nil
-}
-
 // stepDecisions maps a workflow's step decisions to decisions on the
 // pending tool calls its pause holds. A step's own requirement is one
 // synthetic call whose tool_call_id is the requirement's id (the step's
@@ -162,13 +136,13 @@ func requirementDecision(r core.RunRequirement) (core.ToolExecution, error) {
 // confirmation_note carry over, and user_input's values (or the filled
 // user_input_schema) fill its user_input_schema by field name. A step
 // whose agent or team paused is decided by its executor_requirements, each
-// mapped as a team's requirement (requirementDecision).
+// mapped as a team's requirement (core.RunRequirement.Decision).
 func stepDecisions(steps []StepDecision) ([]core.ToolExecution, error) {
 	out := make([]core.ToolExecution, 0, len(steps))
 	for i, s := range steps {
 		if len(s.ExecutorRequirements) > 0 {
 			for j, r := range s.ExecutorRequirements {
-				t, err := requirementDecision(r)
+				t, err := r.Decision()
 				if err != nil {
 					return nil, core.Errorf(core.CodeInvalid, "step_requirements[%d].executor_requirements[%d]: %s", i, j, core.MessageOf(err))
 				}

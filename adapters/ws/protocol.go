@@ -35,7 +35,7 @@ func Operations() []auth.Operation {
 	ops := []auth.Operation{auth.Public(ActionAuthenticate.OperationID()), auth.Public(ActionPing.OperationID())}
 	for _, k := range []core.Kind{core.KindAgent, core.KindTeam, core.KindWorkflow} {
 		for _, a := range runActions {
-			ops = append(ops, auth.Scoped(a.OperationIDFor(k), resourceOf(k), auth.ActionRun, string(k)+"_id"))
+			ops = append(ops, auth.Scoped(a.OperationIDFor(k), auth.ResourceOf(k), auth.ActionRun, string(k)+"_id"))
 		}
 	}
 	return ops
@@ -43,17 +43,6 @@ func Operations() []auth.Operation {
 
 // runActions are the actions that act on a runnable.
 var runActions = []Action{ActionStart, ActionSubscribe, ActionContinue, ActionCancel}
-
-// resourceOf is the scope resource of a kind of runnable.
-func resourceOf(k core.Kind) string {
-	switch k {
-	case core.KindTeam:
-		return auth.ResourceTeams
-	case core.KindWorkflow:
-		return auth.ResourceWorkflows
-	}
-	return auth.ResourceAgents
-}
 
 // OperationID is the auth policy's operation id of the action ("ws:start").
 func (a Action) OperationID() string { return "ws:" + string(a) }
@@ -331,18 +320,9 @@ func (f *ClientFrame) matches(run *core.Run) bool {
 func toolsOf(reqs []core.RunRequirement) ([]core.ToolExecution, error) {
 	tools := make([]core.ToolExecution, 0, len(reqs))
 	for i, r := range reqs {
-		if r.ToolExecution == nil || r.ToolExecution.ToolCallID == "" {
+		te, err := r.Decision()
+		if err != nil {
 			return nil, invalid("requirements[%d] has no tool_execution with a tool_call_id", i)
-		}
-		te := *r.ToolExecution
-		if r.Confirmation != nil {
-			te.Confirmed = r.Confirmation
-		}
-		if r.ConfirmationNote != "" {
-			te.ConfirmationNote = r.ConfirmationNote
-		}
-		if r.ExternalExecutionResult != nil {
-			te.Result = *r.ExternalExecutionResult
 		}
 		tools = append(tools, te)
 	}

@@ -84,25 +84,13 @@ func Decisions(reqs []StepRequirement) []core.ToolExecution {
 	return out
 }
 
+// executorDecision is an executor requirement's decision
+// (core.RunRequirement.Decision); one without a tool execution names its
+// call by its id.
 func executorDecision(er core.RunRequirement) core.ToolExecution {
-	var d core.ToolExecution
-	if er.ToolExecution != nil {
-		d = *er.ToolExecution
-	} else {
-		d.ToolCallID = er.ID
+	if er.ToolExecution == nil {
+		er.ToolExecution = &core.ToolExecution{ToolCallID: er.ID}
 	}
-	if er.Confirmation != nil {
-		c := *er.Confirmation
-		d.Confirmed = &c
-	}
-	if er.ConfirmationNote != "" {
-		d.ConfirmationNote = er.ConfirmationNote
-	}
-	if len(er.UserInputSchema) > 0 {
-		d.UserInputSchema = er.UserInputSchema
-	}
-	if er.ExternalExecutionResult != nil {
-		d.Result = *er.ExternalExecutionResult
-	}
+	d, _ := er.Decision() // an empty id is refused by core.Continue
 	return d
 }
