@@ -2,11 +2,10 @@ package rest
 
 import (
 	"encoding/json"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/workflow"
 )
 
 // The continue forms of teams and workflows. Every kind takes tools (the
@@ -138,38 +137,23 @@ func requirementDecisions(run *core.Run, reqs []core.RunRequirement) ([]core.Too
 // whose agent or team paused is decided by its executor_requirements, each
 // mapped as a team's requirement (core.RunRequirement.Decision).
 func stepDecisions(steps []StepDecision) ([]core.ToolExecution, error) {
-	out := make([]core.ToolExecution, 0, len(steps))
+	reqs := make([]workflow.StepRequirement, 0, len(steps))
 	for i, s := range steps {
-		if len(s.ExecutorRequirements) > 0 {
-			for j, r := range s.ExecutorRequirements {
-				t, err := r.Decision()
-				if err != nil {
-					return nil, core.Errorf(core.CodeInvalid, "step_requirements[%d].executor_requirements[%d]: %s", i, j, core.MessageOf(err))
-				}
-				out = append(out, t)
+		for j, r := range s.ExecutorRequirements {
+			if _, err := r.Decision(); err != nil {
+				return nil, core.Errorf(core.CodeInvalid, "step_requirements[%d].executor_requirements[%d]: %s", i, j, core.MessageOf(err))
 			}
-			continue
 		}
 		id := s.StepID
 		if id == "" {
 			id = s.RequirementID
 		}
-		if id == "" {
+		if id == "" && len(s.ExecutorRequirements) == 0 {
 			return nil, core.Errorf(core.CodeInvalid, "step_requirements[%d] needs step_id (or requirement_id)", i)
 		}
-		t := core.ToolExecution{ToolCallID: id, ToolName: s.StepName, Confirmed: s.Confirmed, ConfirmationNote: s.ConfirmationNote}
-		if len(s.UserInput) > 0 {
-			for _, name := range slices.Sorted(maps.Keys(s.UserInput)) {
-				t.UserInputSchema = append(t.UserInputSchema, core.UserInputField{Name: name, Value: s.UserInput[name]})
-			}
-		} else {
-			for _, f := range s.UserInputSchema {
-				if f.Value != nil {
-					t.UserInputSchema = append(t.UserInputSchema, f)
-				}
-			}
-		}
-		out = append(out, t)
+		reqs = append(reqs, workflow.StepRequirement{StepID: id, StepName: s.StepName, Confirmed: s.Confirmed,
+			ConfirmationNote: s.ConfirmationNote, UserInput: s.UserInput, UserInputSchema: s.UserInputSchema,
+			ExecutorRequirements: s.ExecutorRequirements})
 	}
-	return out, nil
+	return workflow.Decisions(reqs), nil
 }

@@ -31,6 +31,7 @@ type StepRequirement struct {
 	RequiresConfirmation bool                  `json:"requires_confirmation"`
 	ConfirmationMessage  string                `json:"confirmation_message,omitempty"`
 	Confirmed            *bool                 `json:"confirmed,omitempty"`
+	ConfirmationNote     string                `json:"confirmation_note,omitempty"`
 	RequiresUserInput    bool                  `json:"requires_user_input"`
 	UserInputMessage     string                `json:"user_input_message,omitempty"`
 	UserInputSchema      []core.UserInputField `json:"user_input_schema,omitempty"`
@@ -53,8 +54,9 @@ func (q StepRequirement) toolCall() core.ToolExecution {
 
 // Decisions maps agno's step_requirements (as a client continues a
 // workflow with them) to the tool decisions core.Continue takes: a step's
-// own requirement becomes the decision on its synthetic call (confirmed;
-// user_input values, or the filled user_input_schema); an executor's, the
+// own requirement becomes the decision on its synthetic call (confirmed,
+// confirmation_note; user_input values, or the filled user_input_schema),
+// user_input's fields in name order; an executor's, the
 // decisions on the child's calls (each executor requirement's
 // confirmation, user input or external execution result).
 func Decisions(reqs []StepRequirement) []core.ToolExecution {
@@ -66,7 +68,7 @@ func Decisions(reqs []StepRequirement) []core.ToolExecution {
 			}
 			continue
 		}
-		d := core.ToolExecution{ToolCallID: q.StepID, ToolName: q.StepName, Confirmed: q.Confirmed}
+		d := core.ToolExecution{ToolCallID: q.StepID, ToolName: q.StepName, Confirmed: q.Confirmed, ConfirmationNote: q.ConfirmationNote}
 		switch {
 		case len(q.UserInput) > 0:
 			for _, name := range sortedKeys(q.UserInput) {
