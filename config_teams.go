@@ -47,14 +47,26 @@ type TeamConfig struct {
 func (tc *TeamConfig) UnmarshalYAML(node ast.Node) error {
 	type plain TeamConfig
 	var p plain
-	if err := yaml.NodeToValue(node, &p, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+	line, err := decodeEntry(node, &p)
+	if err != nil {
 		return err
 	}
 	*tc = TeamConfig(p)
-	if tok := node.GetToken(); tok != nil && tok.Position != nil {
-		tc.line = tok.Position.Line
-	}
+	tc.line = line
 	return nil
+}
+
+// decodeEntry decodes a list entry strictly into dst (the entry's plain
+// type, without its UnmarshalYAML) and returns the line it starts on (0:
+// unknown), for errors that name it.
+func decodeEntry(node ast.Node, dst any) (line int, err error) {
+	if err := yaml.NodeToValue(node, dst, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		return 0, err
+	}
+	if tok := node.GetToken(); tok != nil && tok.Position != nil {
+		line = tok.Position.Line
+	}
+	return line, nil
 }
 
 // where names teams[i] in errors: its index, id and line.

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/agentgate/agentgate/core"
@@ -31,13 +30,12 @@ type WorkflowConfig struct {
 func (wc *WorkflowConfig) UnmarshalYAML(node ast.Node) error {
 	type plain WorkflowConfig
 	var p plain
-	if err := yaml.NodeToValue(node, &p, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+	line, err := decodeEntry(node, &p)
+	if err != nil {
 		return err
 	}
 	*wc = WorkflowConfig(p)
-	if tok := node.GetToken(); tok != nil && tok.Position != nil {
-		wc.line = tok.Position.Line
-	}
+	wc.line = line
 	return nil
 }
 
@@ -93,9 +91,8 @@ type UserInputFieldConfig struct {
 }
 
 // validateWorkflows checks the workflows: ids, targets (agents declared
-// under agents, built-in functions; a team target is checked when the
-// gateway wires the workflow, against the registered teams), expressions
-// and routers. Errors name the workflow and the step.
+// under agents, teams under teams, built-in functions), expressions and
+// routers. Errors name the workflow, the step and the entry's line.
 func (c *Config) validateWorkflows() []error {
 	var errs []error
 	seen := map[string]bool{}
