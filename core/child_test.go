@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model/scripted"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 )
 
 // fanTeam is a minimal team for the engine's child runs: it runs every
@@ -126,7 +127,7 @@ func TestTeamChildRunsShareTheParentStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := collect(t, s)
+	evs := enginetest.Collect(t, s)
 	checkDense(t, evs, 0)
 	if evs[0].Event != core.EventType("TeamRunStarted") || evs[len(evs)-1].Event != core.EventType("TeamRunCompleted") {
 		t.Fatalf("team events = %v", types(evs))
@@ -183,7 +184,7 @@ func TestTeamMemberPauseContinues(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := b.eng.Subscribe(ctx, run.RunID, -1)
-	evs := collect(t, s)
+	evs := enginetest.Collect(t, s)
 	last := evs[len(evs)-1]
 	if last.Event != core.EventType("TeamRunPaused") || len(last.Requirements) != 1 {
 		t.Fatalf("want TeamRunPaused, got %v", types(evs))
@@ -209,7 +210,7 @@ func TestTeamMemberPauseContinues(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ = b.eng.Subscribe(ctx, run.RunID, after)
-	rest := collect(t, s)
+	rest := enginetest.Collect(t, s)
 	checkDense(t, rest, after+1)
 	if rest[0].Event != core.EventType("TeamRunContinued") || rest[len(rest)-1].Event != core.EventType("TeamRunCompleted") {
 		t.Fatalf("after continue = %v", types(rest))

@@ -12,6 +12,7 @@ import (
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/internal/testutil"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 )
 
 // countingStore counts the run writes that reach the store and can fail
@@ -180,7 +181,7 @@ func TestCancelOfAPendingRun(t *testing.T) {
 	if _, err := eng.Cancel(ctx, run.RunID); err != nil {
 		t.Fatal(err)
 	}
-	evs := collect(t, s)
+	evs := enginetest.Collect(t, s)
 	if last := evs[len(evs)-1]; last.Event != core.EventRunCancelled {
 		t.Fatalf("last event %s, want RunCancelled (%v)", last.Event, types(evs))
 	}
@@ -336,7 +337,7 @@ func TestBlockingRunIsStoredAndLoggedOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := collect(t, s); len(got) != len(evs) {
+			if got := enginetest.Collect(t, s); len(got) != len(evs) {
 				t.Fatalf("replayed %v", types(got))
 			}
 		})
@@ -366,7 +367,7 @@ func TestSubscriberReleasesABlockingRun(t *testing.T) {
 		t.Fatalf("logged %v, %v; want RunStarted and RunContent", types(evs), err)
 	}
 	close(release)
-	evs := collect(t, s)
+	evs := enginetest.Collect(t, s)
 	checkDense(t, evs, 0)
 	if last := evs[len(evs)-1]; last.Event != core.EventRunCompleted {
 		t.Fatalf("stream %v", types(evs))

@@ -3,7 +3,6 @@ package core_test
 import (
 	"context"
 	"errors"
-	"io"
 	"sync"
 	"testing"
 	"time"
@@ -47,24 +46,6 @@ func scriptedAgent(t *testing.T, id string, cfg scripted.Config, tools ...*tool.
 	return a
 }
 
-// collect reads a stream to its end.
-func collect(t *testing.T, s *core.Stream) []core.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var out []core.Event
-	for {
-		ev, err := s.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("stream: %v (after %d events)", err, len(out))
-		}
-		out = append(out, ev)
-	}
-}
-
 func types(evs []core.Event) []core.EventType {
 	out := make([]core.EventType, len(evs))
 	for i, e := range evs {
@@ -94,7 +75,7 @@ func TestRunCompletesWithOrderedEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := collect(t, s)
+	evs := enginetest.Collect(t, s)
 	want := []core.EventType{core.EventRunStarted, core.EventModelRequestStarted, core.EventRunContent, core.EventRunContent,
 		core.EventRunContent, core.EventModelRequestCompleted, core.EventRunContentCompleted, core.EventRunCompleted}
 	if len(evs) != len(want) {
@@ -121,7 +102,7 @@ func TestRunCompletesWithOrderedEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rest := collect(t, s2)
+	rest := enginetest.Collect(t, s2)
 	checkDense(t, rest, 5)
 	if len(rest) != len(evs)-5 {
 		t.Fatalf("replay after 4 gave %d events", len(rest))
@@ -200,7 +181,7 @@ func TestCancelRunningRun(t *testing.T) {
 	if _, err := b.eng.Cancel(ctx, run.RunID); err != nil {
 		t.Fatal(err)
 	}
-	evs := collect(t, s)
+	evs := enginetest.Collect(t, s)
 	if last := evs[len(evs)-1]; last.Event != core.EventRunCancelled {
 		t.Fatalf("last event %s, want RunCancelled (%v)", last.Event, types(evs))
 	}
@@ -341,7 +322,7 @@ func TestPauseThenContinue(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rest := collect(t, s)
+		rest := enginetest.Collect(t, s)
 		checkDense(t, rest, after+1)
 		if rest[0].Event != core.EventRunContinued {
 			t.Fatalf("first event after continue: %s", rest[0].Event)
@@ -441,7 +422,7 @@ func TestCancelPausedRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rest := collect(t, s)
+	rest := enginetest.Collect(t, s)
 	if len(rest) != 1 || rest[0].Event != core.EventRunCancelled {
 		t.Fatalf("after pause: %v", types(rest))
 	}
@@ -472,7 +453,7 @@ func TestResumeIsExactOrRefused(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cursor at the boundary: %v", err)
 	}
-	if rest := collect(t, s); len(rest) != 5 {
+	if rest := enginetest.Collect(t, s); len(rest) != 5 {
 		t.Fatalf("boundary replay gave %d events", len(rest))
 	}
 }

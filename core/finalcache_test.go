@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model/scripted"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 )
 
 // readCountingStore counts GetRun calls.
@@ -145,7 +146,7 @@ func TestEndedStreamsAreReplayedFromMemory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := collect(t, s)
+		got := enginetest.Collect(t, s)
 		if int64(len(got)) != done.EventCount-after-1 {
 			t.Fatalf("replay after %d: %v", after, types(got))
 		}

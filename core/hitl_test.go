@@ -9,6 +9,7 @@ import (
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/core/tool"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 )
 
 // startAndCollect starts a run of agent id and reads its stream to the end
@@ -24,7 +25,7 @@ func startAndCollect(t *testing.T, b *bundle, id, message string) (*core.Run, []
 	if err != nil {
 		t.Fatal(err)
 	}
-	return run, collect(t, s)
+	return run, enginetest.Collect(t, s)
 }
 
 // hitlRun starts a run of agent id and returns it with its RunPaused event.
@@ -50,7 +51,7 @@ func continueAndCollect(t *testing.T, b *bundle, runID string, decision core.Too
 	if err != nil {
 		t.Fatal(err)
 	}
-	rest := collect(t, s)
+	rest := enginetest.Collect(t, s)
 	checkDense(t, rest, after+1)
 	return rest
 }
@@ -195,7 +196,7 @@ func TestReplayOfEndedSegments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := collect(t, s); len(got) != len(evs) || got[len(got)-1].Event != core.EventRunPaused {
+	if got := enginetest.Collect(t, s); len(got) != len(evs) || got[len(got)-1].Event != core.EventRunPaused {
 		t.Fatalf("replay of the paused segment: %v", types(got))
 	}
 	yes := true
@@ -208,7 +209,7 @@ func TestReplayOfEndedSegments(t *testing.T) {
 		if err != nil {
 			t.Fatalf("after %d: %v", after, err)
 		}
-		got := collect(t, s)
+		got := enginetest.Collect(t, s)
 		checkDense(t, got, after+1)
 		if got[len(got)-1].EventIndex != final.EventIndex || got[len(got)-1].Event != core.EventRunCompleted {
 			t.Fatalf("after %d: replay ends with %v", after, types(got))

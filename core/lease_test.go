@@ -11,6 +11,7 @@ import (
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/internal/testutil"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 	"github.com/agentgate/agentgate/storage/memlog"
 	"github.com/agentgate/agentgate/storage/sqlite"
 )
@@ -68,7 +69,7 @@ func TestReaperEndsRunWhoseExecutorVanished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := collect(t, s)
+	evs := enginetest.Collect(t, s)
 	if len(evs) != 1 || evs[0].Event != core.EventRunError || evs[0].ErrorType != "worker_lost" || evs[0].EventIndex != 3 {
 		t.Fatalf("after the reaper: %+v", evs)
 	}
@@ -161,7 +162,7 @@ func TestQueuedBackgroundRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := collect(t, s)
+	evs := enginetest.Collect(t, s)
 	checkDense(t, evs, 1)
 	if evs[0].Event != core.EventCustom || evs[0].Data["kind"] != "run_restarted" || evs[len(evs)-1].Event != core.EventRunCompleted {
 		t.Fatalf("taken-over run events: %v", types(evs))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model/scripted"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 )
 
 // RunBlocking executes the run on the caller's goroutine and returns it as
@@ -35,7 +36,7 @@ func TestRunBlockingExecutesInTheCaller(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := collect(t, s)
+	evs := enginetest.Collect(t, s)
 	if int64(len(evs)) != run.EventCount || evs[len(evs)-1].Event != core.EventRunCompleted {
 		t.Fatalf("replayed %v, want %d events ending RunCompleted", types(evs), run.EventCount)
 	}

@@ -2,11 +2,7 @@ package team_test
 
 import (
 	"context"
-	"errors"
-	"io"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/agent"
@@ -14,8 +10,6 @@ import (
 	"github.com/agentgate/agentgate/core/team"
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/internal/testutil/enginetest"
-	"github.com/agentgate/agentgate/storage/memlog"
-	"github.com/agentgate/agentgate/storage/sqlite"
 )
 
 // member returns a scripted built-in agent.
@@ -111,30 +105,8 @@ func newEngine(t testing.TB, runnables ...core.Agent) *core.Engine {
 // replicas are two engines on one store and one event log.
 func replicas(t testing.TB, runnables func() []core.Agent) (a, b *core.Engine) {
 	t.Helper()
-	store, err := sqlite.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := memlog.New(core.EventLogConfig{})
-	t.Cleanup(func() { _ = log.Close(); _ = store.Close() })
-	mk := func(name string) *core.Engine {
-		eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: log, InstanceID: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range runnables() {
-			if err := eng.RegisterRunnable(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = eng.Close(ctx)
-		})
-		return eng
-	}
-	return mk("replica-a"), mk("replica-b")
+	env := enginetest.New(t, enginetest.Options{Engine: core.EngineConfig{InstanceID: "replica-a"}}, runnables()...)
+	return env.Engine, env.Replica(t, core.EngineConfig{InstanceID: "replica-b"}, runnables()...)
 }
 
 // start starts the team in session (empty: a new one) and reads its
@@ -150,25 +122,7 @@ func start(t testing.TB, eng *core.Engine, teamID, msg, session string) (*core.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	return run, collect(t, s)
-}
-
-// collect reads a stream to its end.
-func collect(t testing.TB, s *core.Stream) []core.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var out []core.Event
-	for {
-		ev, err := s.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("stream: %v (after %d events)", err, len(out))
-		}
-		out = append(out, ev)
-	}
+	return run, enginetest.Collect(t, s)
 }
 
 // seedSession creates a session with state.

@@ -10,6 +10,7 @@ import (
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/core/team"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 )
 
 func find(evs []core.Event, typ core.EventType, agentID string) []core.Event {
@@ -206,7 +207,7 @@ func TestMemberPauseContinuesOnAnotherReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rest := collect(t, s)
+	rest := enginetest.Collect(t, s)
 	all := append(append([]core.Event(nil), evs...), rest...)
 	checkFidelity(t, run, all)
 	if rest[0].Event != "TeamRunContinued" || last(rest).Event != "TeamRunCompleted" {
@@ -246,7 +247,7 @@ func TestBroadcastMembersPauseOneAfterAnother(t *testing.T) {
 			t.Fatal(err)
 		}
 		s, _ := eng.Subscribe(ctx, run.RunID, after)
-		all = append(all, collect(t, s)...)
+		all = append(all, enginetest.Collect(t, s)...)
 	}
 	checkFidelity(t, run, all)
 	if end := last(all); end.Event != "TeamRunCompleted" || end.Content != "Agent p1: approved: 42\n\nAgent p2: approved: 42\n\nAgent w: w says: x" {
@@ -313,7 +314,7 @@ func TestCancelMidMember(t *testing.T) {
 		t.Fatalf("members = %+v", kids)
 	}
 	s, _ := eng.Subscribe(ctx, run.RunID, -1)
-	evs := collect(t, s)
+	evs := enginetest.Collect(t, s)
 	checkFidelity(t, run, evs)
 	if last(evs).Event != "TeamRunCancelled" {
 		t.Fatalf("events = %v", types(evs))
@@ -366,7 +367,7 @@ func TestNestedTeam(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := eng.Subscribe(ctx, run.RunID, after)
-	rest := collect(t, s)
+	rest := enginetest.Collect(t, s)
 	checkFidelity(t, run, append(evs, rest...))
 	if c := last(rest).Content; c != "outer: approver: approved: 42" {
 		t.Fatalf("content = %q (%v)", c, types(rest))
@@ -422,7 +423,7 @@ func TestPauseInRouteAndTasks(t *testing.T) {
 			t.Fatal(err)
 		}
 		s, _ := eng.Subscribe(ctx, run.RunID, after)
-		all := append(evs, collect(t, s)...)
+		all := append(evs, enginetest.Collect(t, s)...)
 		checkFidelity(t, run, all)
 		if id == "k" {
 			up := find(all, core.EventTeamTaskUpdated, "")

@@ -2,11 +2,8 @@ package workflow_test
 
 import (
 	"context"
-	"errors"
-	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/agent"
@@ -74,23 +71,11 @@ func runWorkflow(t *testing.T, eng *core.Engine, id, msg string) (*core.Run, []c
 
 func read(t *testing.T, eng *core.Engine, runID string, after int64) []core.Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	s, err := eng.Subscribe(ctx, runID, after)
+	s, err := eng.Subscribe(context.Background(), runID, after)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []core.Event
-	for {
-		ev, err := s.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("stream: %v (after %v)", err, names(out))
-		}
-		out = append(out, ev)
-	}
+	return enginetest.Collect(t, s)
 }
 
 // own are the workflow's own events (not its children's), by type.

@@ -3,7 +3,6 @@ package workflow_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/workflow"
@@ -25,20 +24,7 @@ func TestPausedWorkflowContinuesOnAnotherReplica(t *testing.T) {
 		}})
 	}
 	a := enginetest.New(t, enginetest.Options{}, replyAgent(t, "echo", "e:{{input}}"), def())
-	b, err := core.NewEngine(core.EngineConfig{Store: a.Store, Log: a.Log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = b.Close(ctx)
-	})
-	for _, r := range []core.Runnable{replyAgent(t, "echo", "e:{{input}}"), def()} {
-		if err := b.RegisterRunnable(r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b := a.Replica(t, core.EngineConfig{}, replyAgent(t, "echo", "e:{{input}}"), def())
 	ctx := context.Background()
 	run, evs := runWorkflow(t, a.Engine, "rep", "x")
 	yes := true

@@ -1,5 +1,5 @@
 // Package enginetest builds the engine the adapter and core tests run
-// against: a core.Engine on a fresh SQLite file and an in-memory event log,
+// against (and more replicas on its store and log, and reads streams): a core.Engine on a fresh SQLite file and an in-memory event log,
 // closed with the test. It is a package of its own, not part of testutil,
 // because memlog's internal tests import testutil: testutil cannot import
 // memlog without a cycle.
@@ -7,6 +7,8 @@ package enginetest
 
 import (
 	"context"
+	"errors"
+	"io"
 	"path/filepath"
 	"testing"
 	"time"
@@ -63,4 +65,44 @@ func New(t testing.TB, opts Options, agents ...core.Agent) *Env {
 		}
 	}
 	return &Env{Engine: eng, Store: store, Log: log}
+}
+
+// Replica returns one more engine (another "replica") on env's store and
+// log, with runnables registered, closed with the test before them.
+func (env *Env) Replica(t testing.TB, cfg core.EngineConfig, runnables ...core.Agent) *core.Engine {
+	t.Helper()
+	cfg.Store, cfg.Log = env.Store, env.Log
+	eng, err := core.NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = eng.Close(ctx)
+	})
+	for _, a := range runnables {
+		if err := eng.RegisterRunnable(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return eng
+}
+
+// Collect reads a stream to its end (io.EOF), within 10 s.
+func Collect(t testing.TB, s *core.Stream) []core.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out []core.Event
+	for {
+		ev, err := s.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("stream: %v (after %d events)", err, len(out))
+		}
+		out = append(out, ev)
+	}
 }
