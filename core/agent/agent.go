@@ -158,50 +158,11 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		}
 		turns++
 		tools, infos := a.toolset() // sources may have changed since the last turn
-		info := a.info.Model
-		if err := x.Emit(ctx, core.Event{Event: core.EventModelRequestStarted, Model: info.Model, ModelProvider: info.Provider}); err != nil {
-			return nil, err
-		}
-		reqStart := time.Now()
-		var ttft float64
-		var emitErr error // a failure to record an event is not the model's
-		resp, err := a.cfg.Model.Generate(ctx, model.Request{Messages: msgs, Tools: infos}, func(d model.Delta) error {
-			if ttft == 0 {
-				ttft = time.Since(reqStart).Seconds()
-			}
-			if d.Reasoning != "" {
-				if emitErr = x.Emit(ctx, core.Event{Event: core.EventReasoningContentDelta, ReasoningContent: d.Reasoning}); emitErr != nil {
-					return emitErr
-				}
-			}
-			if d.Content != "" {
-				emitErr = x.Emit(ctx, core.Event{Event: core.EventRunContent, Content: d.Content, ContentType: "str"})
-				return emitErr
-			}
-			return nil
-		})
+		resp, err := model.Stream(ctx, a.cfg.Model, model.Request{Messages: msgs, Tools: infos}, *a.info.Model, x.Emit)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if emitErr != nil {
-				return nil, emitErr
-			}
-			var ae *core.AgentError
-			if errors.As(err, &ae) {
-				return nil, err
-			}
-			return nil, &core.AgentError{Type: "model_error", Err: err}
-		}
-		u := resp.Usage
-		u.TimeToFirstToken = ttft
-		metrics.Add(u)
-		if err := x.Emit(ctx, core.Event{
-			Event: core.EventModelRequestCompleted, Model: info.Model, ModelProvider: info.Provider,
-			InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, TotalTokens: u.TotalTokens, TimeToFirstToken: ttft,
-		}); err != nil {
 			return nil, err
 		}
+		metrics.Add(resp.Usage)
 		msgs = append(msgs, core.Message{Role: "assistant", Content: resp.Content, ToolCalls: resp.ToolCalls, CreatedAt: time.Now().Unix()})
 		if len(resp.ToolCalls) == 0 {
 			if err := x.Emit(ctx, core.Event{Event: core.EventRunContentCompleted}); err != nil {

@@ -1,10 +1,13 @@
 // Package model defines the small streaming interface every model provider
 // implements (scripted, openai, anthropic) and the request and response
-// types the built-in agent exchanges with them.
+// types the built-in agent and team leaders exchange with them, and
+// Stream, which makes one request of a run as its events.
 package model
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/agentgate/agentgate/core"
 )
@@ -39,4 +42,54 @@ type Response struct {
 	Content   string
 	ToolCalls []core.ToolCall
 	Usage     core.Metrics
+}
+
+// Stream makes one model request of a run as its events: ModelRequestStarted,
+// each delta as ReasoningContentDelta or RunContent, then
+// ModelRequestCompleted with the usage. info names the model in the events.
+// The response's Usage carries the time to the first token. A failure to
+// emit an event is returned as it is; the model's own failure is a
+// model_error (unless the model named its error type, or ctx ended: then
+// ctx's error).
+func Stream(ctx context.Context, m Model, req Request, info core.ModelInfo, emit func(context.Context, core.Event) error) (*Response, error) {
+	if err := emit(ctx, core.Event{Event: core.EventModelRequestStarted, Model: info.Model, ModelProvider: info.Provider}); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	var ttft float64
+	var emitErr error // a failure to record an event is not the model's
+	resp, err := m.Generate(ctx, req, func(d Delta) error {
+		if ttft == 0 {
+			ttft = time.Since(start).Seconds()
+		}
+		if d.Reasoning != "" {
+			if emitErr = emit(ctx, core.Event{Event: core.EventReasoningContentDelta, ReasoningContent: d.Reasoning}); emitErr != nil {
+				return emitErr
+			}
+		}
+		if d.Content != "" {
+			emitErr = emit(ctx, core.Event{Event: core.EventRunContent, Content: d.Content, ContentType: "str"})
+		}
+		return emitErr
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if emitErr != nil {
+			return nil, emitErr
+		}
+		var ae *core.AgentError
+		if errors.As(err, &ae) {
+			return nil, err
+		}
+		return nil, &core.AgentError{Type: "model_error", Err: err}
+	}
+	u := &resp.Usage
+	u.TimeToFirstToken = ttft
+	if err := emit(ctx, core.Event{Event: core.EventModelRequestCompleted, Model: info.Model, ModelProvider: info.Provider,
+		InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, TotalTokens: u.TotalTokens, TimeToFirstToken: ttft}); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }

@@ -3,7 +3,6 @@ package team
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -150,47 +149,11 @@ func (t *Team) emitIteration(ctx context.Context, x *core.Execution, ev core.Eve
 // ask makes one model request of the leader, streaming its content as
 // the team's.
 func (t *Team) ask(ctx context.Context, x *core.Execution, st *state, tools []core.ToolInfo) (*model.Response, error) {
-	info := t.info.Model
-	if err := x.Emit(ctx, core.Event{Event: core.EventModelRequestStarted, Model: info.Model, ModelProvider: info.Provider}); err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	var ttft float64
-	var emitErr error
-	resp, err := t.cfg.Model.Generate(ctx, model.Request{Messages: st.Messages, Tools: tools}, func(d model.Delta) error {
-		if ttft == 0 {
-			ttft = time.Since(start).Seconds()
-		}
-		if d.Reasoning != "" {
-			if emitErr = x.Emit(ctx, core.Event{Event: core.EventReasoningContentDelta, ReasoningContent: d.Reasoning}); emitErr != nil {
-				return emitErr
-			}
-		}
-		if d.Content != "" {
-			emitErr = x.Emit(ctx, core.Event{Event: core.EventRunContent, Content: d.Content, ContentType: "str"})
-		}
-		return emitErr
-	})
+	resp, err := model.Stream(ctx, t.cfg.Model, model.Request{Messages: st.Messages, Tools: tools}, *t.info.Model, x.Emit)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if emitErr != nil {
-			return nil, emitErr
-		}
-		var ae *core.AgentError
-		if errors.As(err, &ae) {
-			return nil, err
-		}
-		return nil, &core.AgentError{Type: "model_error", Err: err}
-	}
-	u := resp.Usage
-	u.TimeToFirstToken = ttft
-	st.Metrics.Add(u)
-	if err := x.Emit(ctx, core.Event{Event: core.EventModelRequestCompleted, Model: info.Model, ModelProvider: info.Provider,
-		InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, TotalTokens: u.TotalTokens, TimeToFirstToken: ttft}); err != nil {
 		return nil, err
 	}
+	st.Metrics.Add(resp.Usage)
 	return resp, nil
 }
 
