@@ -35,6 +35,17 @@ type Ref struct {
 	ID   string
 }
 
+// ids are r's id in the field of its kind: agent, team, workflow.
+func (r Ref) ids() (agent, team, workflow string) {
+	switch r.Kind {
+	case KindTeam:
+		return "", r.ID, ""
+	case KindWorkflow:
+		return "", "", r.ID
+	}
+	return r.ID, "", ""
+}
+
 func (r Ref) String() string { return string(r.Kind.OrAgent()) + " " + r.ID }
 
 // Runnable is anything the engine runs; Agent is its historical name and

@@ -55,6 +55,13 @@ func (p StartParams) Ref() (Ref, error) {
 	return Ref{}, Errorf(CodeInvalid, "give one of agent_id, team_id and workflow_id")
 }
 
+// For sets the id field of ref's kind (AgentID, TeamID or WorkflowID) and
+// returns p.
+func (p StartParams) For(ref Ref) StartParams {
+	p.AgentID, p.TeamID, p.WorkflowID = ref.ids()
+	return p
+}
+
 // Start creates a run and begins executing it. It returns the run as
 // stored (status PENDING); follow it with Subscribe or Wait.
 func (e *Engine) Start(ctx context.Context, p StartParams) (*Run, error) {

@@ -170,6 +170,13 @@ type ListRunsParams struct {
 	Limit         int   // <= 0: no limit
 }
 
+// For sets the id field of ref's kind (AgentID, TeamID or WorkflowID) and
+// returns p: the runs of that runnable.
+func (p ListRunsParams) For(ref Ref) ListRunsParams {
+	p.AgentID, p.TeamID, p.WorkflowID = ref.ids()
+	return p
+}
+
 // IdempotencyKey is a client's idempotency key as stored: the run the
 // first request with it created, and a fingerprint of that request, so a
 // retry gets the same run and another request with the key is refused.

@@ -436,15 +436,8 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 		// again (its answer lost to a dropped connection) gets the task the
 		// first one started, on any replica.
 		sp := core.StartParams{Message: text, SessionID: m.ContextID,
-			UserID: owned.UserID(""), IdempotencyKey: idempotencyKey(m.MessageID), IdempotencyScope: principal(ctx).Owner()}
-		switch cl.kind {
-		case core.KindTeam:
-			sp.TeamID = cl.agentID
-		case core.KindWorkflow:
-			sp.WorkflowID = cl.agentID
-		default:
-			sp.AgentID = cl.agentID
-		}
+			UserID: owned.UserID(""), IdempotencyKey: idempotencyKey(m.MessageID), IdempotencyScope: principal(ctx).Owner(),
+		}.For(core.Ref{Kind: cl.kind, ID: cl.agentID})
 		run, err = h.eng.Start(ctx, sp)
 		if err != nil {
 			return h.fail(cl, toError(err))
@@ -494,15 +487,7 @@ func (h *Handler) getTask(cl *call, p *taskParams) error {
 // artifacts unless includeArtifacts).
 func (h *Handler) listTasks(cl *call, p *listParams) error {
 	pr := principal(cl.ctx)
-	lp := core.ListRunsParams{SessionID: p.ContextID}
-	switch cl.kind {
-	case core.KindTeam:
-		lp.TeamID = cl.agentID
-	case core.KindWorkflow:
-		lp.WorkflowID = cl.agentID
-	default:
-		lp.AgentID = cl.agentID
-	}
+	lp := core.ListRunsParams{SessionID: p.ContextID}.For(core.Ref{Kind: cl.kind, ID: cl.agentID})
 	if p.Status != StateUnspecified {
 		if lp.Status = runStatusOf(p.Status); lp.Status == "" {
 			return h.replyList(cl, nil, "", p.PageSize, 0) // a state runs never have

@@ -443,15 +443,7 @@ func (s *Server) call(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.Ca
 			UserID: a.UserID, IdempotencyKey: a.IdempotencyKey})
 	case *AskArgs:
 		ref, _ := s.askAgent(name)
-		sp := core.StartParams{Message: a.Message, SessionID: a.SessionID, UserID: a.UserID, IdempotencyKey: a.IdempotencyKey}
-		switch ref.Kind {
-		case core.KindTeam:
-			sp.TeamID = ref.ID
-		case core.KindWorkflow:
-			sp.WorkflowID = ref.ID
-		default:
-			sp.AgentID = ref.ID
-		}
+		sp := core.StartParams{Message: a.Message, SessionID: a.SessionID, UserID: a.UserID, IdempotencyKey: a.IdempotencyKey}.For(ref)
 		return s.startRun(ctx, req, sp)
 	case *ContinueArgs:
 		return s.continueRun(ctx, req, run, a)

@@ -80,24 +80,12 @@ func (f family) base() string { return "/" + f.Plural + "/{" + f.Param + "}/runs
 
 // startParams names the runnable in a start.
 func (f family) startParams(id string) core.StartParams {
-	switch f.Kind {
-	case core.KindTeam:
-		return core.StartParams{TeamID: id}
-	case core.KindWorkflow:
-		return core.StartParams{WorkflowID: id}
-	}
-	return core.StartParams{AgentID: id}
+	return core.StartParams{}.For(core.Ref{Kind: f.Kind, ID: id})
 }
 
 // listParams names the runnable in a run listing.
 func (f family) listParams(id string) core.ListRunsParams {
-	switch f.Kind {
-	case core.KindTeam:
-		return core.ListRunsParams{TeamID: id}
-	case core.KindWorkflow:
-		return core.ListRunsParams{WorkflowID: id}
-	}
-	return core.ListRunsParams{AgentID: id}
+	return core.ListRunsParams{}.For(core.Ref{Kind: f.Kind, ID: id})
 }
 
 func (h *Handler) runRoutes() []Route {
