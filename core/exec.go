@@ -195,8 +195,6 @@ type runWriter struct {
 	// mu serialises appends: a team's members forward their events from
 	// goroutines of their own.
 	mu sync.Mutex
-	// childrenRan: the execution ran child runs (see finishParent).
-	childrenRan bool
 }
 
 // eventSlab is how many events a runWriter allocates at once.
@@ -406,15 +404,12 @@ func (e *Engine) attempt(ctx, bg context.Context, a Agent, w *runWriter, o execO
 	x := Execution{Run: &snapshot, Message: o.msg, History: history, Resume: o.resume, Emit: w.emit}
 	if run.Kind() != KindAgent {
 		// Teams and workflows run children and share the session's
-		// state; an agent's run costs neither.
-		x.SessionState = e.sessionState(bg, run)
-		children := e.childRunner(run, w.emit)
-		x.RunChild = func(ctx context.Context, p ChildParams) (*Run, error) {
-			w.mu.Lock()
-			w.childrenRan = true
-			w.mu.Unlock()
-			return children(ctx, p)
+		// state (none yet in a session the run just created); an agent's
+		// run costs neither.
+		if !o.noHistory {
+			x.SessionState = e.sessionState(bg, run)
 		}
+		x.RunChild = e.childRunner(run, w.emit)
 	}
 	return e.safeExecute(ctx, a, &x)
 }

@@ -154,7 +154,7 @@ func (e *Engine) finishPaused(ctx context.Context, w *runWriter, out *Outcome) b
 // ended with it, in the store.
 func (e *Engine) finishParent(ctx context.Context, w *runWriter, ev Event) bool {
 	stored := e.finish(ctx, w, ev, activeStatuses)
-	if w.run.Kind() != KindAgent || w.childrenRan {
+	if w.run.Kind() != KindAgent {
 		status, msg := RunCancelled, ""
 		if ev.Base() == EventRunError {
 			status, msg = RunError, ev.Content
