@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/core"
-	"github.com/agentgate/agentgate/storage/internal/runextra"
 	"github.com/agentgate/agentgate/storage/sqlstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -53,7 +52,7 @@ func scanRun(sc scanner) (*core.Run, error) {
 			return nil, fmt.Errorf("run %q: %w", r.RunID, err)
 		}
 	}
-	if err := runextra.Decode(&r, extra); err != nil {
+	if err := sqlstore.DecodeRunExtra(&r, extra); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return &r, nil
@@ -87,7 +86,7 @@ func runValues(r *core.Run) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	extra, err := runextra.Encode(r)
+	extra, err := sqlstore.EncodeRunExtra(r)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/core"
-	"github.com/agentgate/agentgate/storage/internal/runextra"
+	"github.com/agentgate/agentgate/storage/sqlstore"
 )
 
 const runColumns = `run_id, session_id, agent_id, agent_name, user_id, status, input, content,
@@ -52,7 +52,7 @@ func scanRun(sc scanner) (*core.Run, error) {
 		}
 	}
 	if extra.Valid {
-		if err := runextra.Decode(&r, []byte(extra.String)); err != nil {
+		if err := sqlstore.DecodeRunExtra(&r, []byte(extra.String)); err != nil {
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
 	}
@@ -89,7 +89,7 @@ func runValues(r *core.Run) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	extra, err := runextra.Encode(r)
+	extra, err := sqlstore.EncodeRunExtra(r)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}

@@ -1,8 +1,9 @@
-// Package runextra is the stored form of the run fields that only teams,
-// workflows and child runs use: one JSON column (extra) next to the
-// indexed team_id, workflow_id and parent_run_id columns, shared by the
-// SQL backends.
-package runextra
+package sqlstore
+
+// The runs table's extra column: the run fields only teams, workflows and
+// child runs use, as one JSON value next to the indexed team_id,
+// workflow_id and parent_run_id columns. Both backends' run paths encode
+// and decode it here.
 
 import (
 	"encoding/json"
@@ -11,8 +12,8 @@ import (
 	"github.com/agentgate/agentgate/core"
 )
 
-// Extra is the JSON of the extra column.
-type Extra struct {
+// runExtra is the JSON of the runs table's extra column.
+type runExtra struct {
 	TeamName     string          `json:"team_name,omitempty"`
 	WorkflowName string          `json:"workflow_name,omitempty"`
 	NestedDepth  int             `json:"nested_depth,omitempty"`
@@ -23,10 +24,10 @@ type Extra struct {
 	StepResults  json.RawMessage `json:"step_results,omitempty"`
 }
 
-// Encode returns r's extra column: nil (NULL) when r has none of them,
+// EncodeRunExtra returns r's extra column: nil (NULL) when r has none of them,
 // which is every agent run's case.
-func Encode(r *core.Run) (any, error) {
-	x := Extra{TeamName: r.TeamName, WorkflowName: r.WorkflowName, NestedDepth: r.NestedDepth,
+func EncodeRunExtra(r *core.Run) (any, error) {
+	x := runExtra{TeamName: r.TeamName, WorkflowName: r.WorkflowName, NestedDepth: r.NestedDepth,
 		StepID: r.StepID, StepName: r.StepName, StepIndex: r.StepIndex,
 		SessionState: r.SessionState, StepResults: r.StepResults}
 	if x.TeamName == "" && x.WorkflowName == "" && x.NestedDepth == 0 && x.StepID == "" && x.StepName == "" &&
@@ -40,12 +41,12 @@ func Encode(r *core.Run) (any, error) {
 	return string(b), nil
 }
 
-// Decode sets r's extra fields from the column (empty: none).
-func Decode(r *core.Run, col []byte) error {
+// DecodeRunExtra sets r's extra fields from the column (empty: none).
+func DecodeRunExtra(r *core.Run, col []byte) error {
 	if len(col) == 0 {
 		return nil
 	}
-	var x Extra
+	var x runExtra
 	if err := json.Unmarshal(col, &x); err != nil {
 		return fmt.Errorf("decode run %q extra: %w", r.RunID, err)
 	}
