@@ -59,6 +59,14 @@ type ToolExecution struct {
 	// ExternalExecutionRequired: the caller runs the tool and continues the
 	// run with Result set.
 	ExternalExecutionRequired bool `json:"external_execution_required,omitempty"`
+	// ApprovalType marks a call of a tool that needs an approval
+	// (required) or records one (audit); ApprovalID is the approval the
+	// pause wrote (agno's fields).
+	ApprovalType ApprovalType `json:"approval_type,omitempty"`
+	ApprovalID   string       `json:"approval_id,omitempty"`
+	// Approval is the tool's approval policy, for the record its pause
+	// writes (not stored with the tool execution).
+	Approval *ApprovalPolicy `json:"-"`
 }
 
 // UserInputField is one argument a user supplies to a paused tool call
@@ -171,7 +179,11 @@ type Run struct {
 	// workflows).
 	SessionState map[string]any `json:"session_state,omitempty"`
 	// StepResults are a workflow run's step outputs.
-	StepResults     json.RawMessage  `json:"step_results,omitempty"`
+	StepResults json.RawMessage `json:"step_results,omitempty"`
+	// ScheduleID and ScheduleRunID name the schedule fire that started
+	// the run.
+	ScheduleID      string           `json:"schedule_id,omitempty"`
+	ScheduleRunID   string           `json:"schedule_run_id,omitempty"`
 	UserID          string           `json:"user_id,omitempty"`
 	Status          RunStatus        `json:"status"`
 	Input           RunInput         `json:"input"`
@@ -198,8 +210,11 @@ type Run struct {
 	// or, for a queued background run, the queue executes it again.
 	LeaseOwner string `json:"-"`
 	LeaseUntil int64  `json:"-"`
-	CreatedAt  int64  `json:"created_at"`
-	UpdatedAt  int64  `json:"updated_at"`
+	// NewApprovals are approvals to insert with this write of the run, in
+	// its transaction (see RunStore); they are not read back with it.
+	NewApprovals []*Approval `json:"-"`
+	CreatedAt    int64       `json:"created_at"`
+	UpdatedAt    int64       `json:"updated_at"`
 }
 
 // SessionType is agno's session kind.

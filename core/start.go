@@ -35,6 +35,10 @@ type StartParams struct {
 	// part of it (its mode flags): a retry with other values is another
 	// request.
 	IdempotencyRequest string
+	// ScheduleID and ScheduleRunID name the schedule fire starting the
+	// run (stored on it, and on the approvals it pauses for).
+	ScheduleID    string
+	ScheduleRunID string
 }
 
 // Ref is the runnable p names: exactly one of AgentID, TeamID and
@@ -171,7 +175,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 	run := &Run{
 		RunID: e.cfg.NewID(), SessionID: p.SessionID,
 		UserID: p.UserID, Status: RunRunning, Input: RunInput{InputContent: p.Message},
-		Background: p.Background, CreatedAt: now, UpdatedAt: now,
+		Background: p.Background, ScheduleID: p.ScheduleID, ScheduleRunID: p.ScheduleRunID, CreatedAt: now, UpdatedAt: now,
 		LeaseOwner: e.cfg.InstanceID, LeaseUntil: e.leaseUntil(),
 	}
 	run.setRunnable(info)

@@ -126,6 +126,7 @@ type riverClient interface {
 	Stop(ctx context.Context) error
 	StopAndCancel(ctx context.Context) error
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	PeriodicJobs() *river.PeriodicJobBundle
 }
 
 // touchFunc sets attempted_at of job jobID to the database's now, if the job
@@ -154,9 +155,10 @@ type Queue struct {
 	touch   touchFunc
 	release releaseFunc
 
-	mu    sync.Mutex
-	exec  Executor
-	state state
+	mu       sync.Mutex
+	exec     Executor
+	state    state
+	periodic map[string]func(context.Context) error
 }
 
 func newQueue(exec Executor, cfg Config) *Queue {
@@ -167,6 +169,9 @@ func newQueue(exec Executor, cfg Config) *Queue {
 func (q *Queue) riverConfig() (*river.Config, error) {
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely[RunArgs](workers, &runWorker{q: q}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely[PeriodicArgs](workers, &periodicWorker{q: q}); err != nil {
 		return nil, err
 	}
 	return &river.Config{
@@ -181,8 +186,9 @@ func (q *Queue) riverConfig() (*river.Config, error) {
 		JobStuckThreshold: 100 * 365 * 24 * time.Hour,
 		FetchPollInterval: q.cfg.PollInterval,
 		FetchCooldown:     min(river.FetchCooldownDefault, q.cfg.PollInterval),
-		Queues:            map[string]river.QueueConfig{QueueName: {MaxWorkers: q.cfg.Workers}},
-		Workers:           workers,
+		Queues: map[string]river.QueueConfig{QueueName: {MaxWorkers: q.cfg.Workers},
+			PeriodicQueueName: {MaxWorkers: periodicWorkers}},
+		Workers: workers,
 	}, nil
 }
 
