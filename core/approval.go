@@ -175,3 +175,15 @@ type ResolveApprovalParams struct {
 	ResolutionData map[string]any
 	ResolvedAt     int64 // Unix seconds; also its updated_at
 }
+
+// ApprovalObserver is told about approvals as they are stored: created
+// (pending, by a pause) and resolved (approved, rejected, expired or
+// cancelled, on any replica: the replica that resolved it tells its
+// observers). Calls come after the store write, off the run's path; an
+// observer must return promptly (enqueue, don't deliver) and is best
+// effort: what must not be lost is made durable by the observer itself.
+// Register observers with Engine.AddApprovalObserver before serving.
+type ApprovalObserver interface {
+	ApprovalCreated(ctx context.Context, a *Approval)
+	ApprovalResolved(ctx context.Context, a *Approval)
+}
