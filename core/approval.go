@@ -139,6 +139,10 @@ type ApprovalStore interface {
 	ResolveApproval(ctx context.Context, p ResolveApprovalParams) (*Approval, error)
 	// DeleteApproval deletes the approval with id.
 	DeleteApproval(ctx context.Context, id string) error
+	// AnnotateApproval merges keys into the approval's Context, whatever
+	// its status (an interface noting where it showed the approval, e.g.
+	// a Slack message, so it can update it once resolved).
+	AnnotateApproval(ctx context.Context, id string, context map[string]any) error
 }
 
 // ListApprovalsParams filters and pages ListApprovals; empty fields match
