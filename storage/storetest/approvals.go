@@ -458,6 +458,8 @@ func testApprovalLists(t *testing.T, newBackend Factory) {
 		if got[0].RunStatus != core.RunPaused {
 			t.Fatalf("listed approval: run status %q, want PAUSED", got[0].RunStatus)
 		}
+		_, _, err = s.ListApprovals(ctx, core.ListApprovalsParams{Statuses: []core.ApprovalStatus{"maybe"}})
+		wantErr(t, err, core.ErrInvalid, "ListApprovals with an unknown status")
 		// Another user's approvals are not this user's.
 		got, total, err = s.ListApprovals(ctx, core.ListApprovalsParams{UserID: newID("user")})
 		if err != nil || total != 0 || len(got) != 0 {
