@@ -163,9 +163,15 @@ func (as *Approvals) GetApproval(ctx context.Context, id string) (*core.Approval
 
 // ListApprovals returns one page of the approvals matching p, newest first
 // (created_at, then id in byte order, both descending), and how many match
-// in all. Limit <= 0 returns every match; Page < 1 is page 1.
+// in all. Limit <= 0 returns every match; Page < 1 is page 1. An unknown
+// status in p.Statuses is core.ErrInvalid.
 func (as *Approvals) ListApprovals(ctx context.Context, p core.ListApprovalsParams) ([]*core.Approval, int, error) {
 	d := as.db.d
+	for _, st := range p.Statuses {
+		if !st.Valid() {
+			return nil, 0, fmt.Errorf("status %q: must be pending, approved, rejected, expired or cancelled: %w", st, core.ErrInvalid)
+		}
+	}
 	var (
 		conds []string
 		args  []any
@@ -176,7 +182,13 @@ func (as *Approvals) ListApprovals(ctx context.Context, p core.ListApprovalsPara
 			cond("a."+col+" = ?", v)
 		}
 	}
-	if len(p.Statuses) > 0 {
+	switch {
+	case len(p.Statuses) == 1 && p.Statuses[0] == core.ApprovalPending:
+		// A literal, not a bound value: the condition then implies the
+		// partial index of the pending approvals' expiry (the expiry
+		// sweep's list) to both planners.
+		cond("a.status = 'pending'")
+	case len(p.Statuses) > 0:
 		ss := make([]string, len(p.Statuses))
 		for i, s := range p.Statuses {
 			ss[i] = string(s)
