@@ -59,42 +59,38 @@ func scanRun(sc scanner) (*core.Run, error) {
 	return &r, nil
 }
 
-// runValueCount is how many values runValues returns.
+// runValueCount is how many values runArgs returns after run_id.
 const runValueCount = 28
 
-// runValues returns r's column values in runColumns order, minus run_id.
-func runValues(r *core.Run) ([]any, error) {
-	input, err := jsonColumn("input", r.Input)
-	if err != nil {
-		return nil, err
-	}
-	vals := []any{r.SessionID, r.AgentID, r.AgentName, r.UserID, string(r.Status), input,
-		r.Content, r.ContentType, r.Model, r.ModelProvider}
-	for _, c := range []struct {
+// runArgs returns run_id and r's other column values, in runColumns order,
+// in one slice with room for spare more arguments (UpdateRun's): the run
+// write paths allocate it once instead of piece by piece.
+func runArgs(r *core.Run, spare int) ([]any, error) {
+	// The JSON columns: input, messages, tools, requirements, metrics,
+	// paused_state (the input by pointer: boxing the struct would copy it).
+	var js [6]any
+	for i, c := range [...]struct {
 		name string
 		v    any
 	}{
-		{"messages", r.Messages},
-		{"tools", r.Tools},
-		{"requirements", r.Requirements},
-		{"metrics", r.Metrics},
+		{"input", &r.Input}, {"messages", r.Messages}, {"tools", r.Tools},
+		{"requirements", r.Requirements}, {"metrics", r.Metrics}, {"paused_state", r.Paused},
 	} {
 		v, err := jsonColumn(c.name, c.v)
 		if err != nil {
 			return nil, err
 		}
-		vals = append(vals, v)
-	}
-	paused, err := jsonColumn("paused_state", r.Paused)
-	if err != nil {
-		return nil, err
+		js[i] = v
 	}
 	extra, err := sqlstore.EncodeRunExtra(r)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	return append(vals, r.Error, r.ErrorType, r.CancelRequested, r.Background, r.EventCount,
-		paused, r.CreatedAt, r.UpdatedAt, r.LeaseOwner, r.LeaseUntil,
+	args := make([]any, 0, 1+runValueCount+spare)
+	return append(args, r.RunID, r.SessionID, r.AgentID, r.AgentName, r.UserID, string(r.Status), js[0],
+		r.Content, r.ContentType, r.Model, r.ModelProvider, js[1], js[2], js[3], js[4],
+		r.Error, r.ErrorType, r.CancelRequested, r.Background, r.EventCount,
+		js[5], r.CreatedAt, r.UpdatedAt, r.LeaseOwner, r.LeaseUntil,
 		r.TeamID, r.WorkflowID, r.ParentRunID, extra), nil
 }
 
@@ -144,17 +140,17 @@ func newRunInsert(r *core.Run) (*runInsert, error) {
 	if r == nil || r.RunID == "" {
 		return nil, fmt.Errorf("sqlite: create run: run_id is required: %w", core.ErrInvalid)
 	}
-	vals, err := runValues(r)
+	args, err := runArgs(r, 0)
 	if err != nil {
 		return nil, err
 	}
-	if len(vals) != runValueCount {
-		return nil, fmt.Errorf("sqlite: create run: %d values for %d columns", len(vals), runValueCount)
+	if len(args) != 1+runValueCount {
+		return nil, fmt.Errorf("sqlite: create run: %d values for %d columns", len(args), 1+runValueCount)
 	}
-	return &runInsert{id: r.RunID, args: append([]any{r.RunID}, vals...)}, nil
+	return &runInsert{id: r.RunID, args: args}, nil
 }
 
-// insertRunSQL inserts one run: run_id and runValues.
+// insertRunSQL inserts one run: runArgs.
 var insertRunSQL = `INSERT INTO runs (` + runColumns + `)
 		VALUES (?, ` + placeholders(runValueCount) + `)
 		ON CONFLICT (run_id) DO NOTHING`
@@ -198,7 +194,8 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 	if r == nil || r.RunID == "" {
 		return fmt.Errorf("sqlite: update run: run_id is required: %w", core.ErrInvalid)
 	}
-	vals, err := runValues(r)
+	// The values but run_id, then run_id and the conditions, in place.
+	vals, err := runArgs(r, 3+len(p.IfStatus))
 	if err != nil {
 		return err
 	}
@@ -209,7 +206,7 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 		paused_state = ?, created_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?,
 		team_id = ?, workflow_id = ?, parent_run_id = ?, extra = ?
 		WHERE run_id = ?`
-	args := append(vals, r.RunID)
+	args := append(vals[1:], r.RunID)
 	if len(p.IfStatus) > 0 {
 		q += ` AND status IN (` + placeholders(len(p.IfStatus)) + `)`
 		for _, s := range p.IfStatus {

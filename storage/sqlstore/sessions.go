@@ -64,6 +64,7 @@ func SessionValues(d Dialect, s *core.Session) ([]any, error) {
 // path, and runs it there, in the transaction that creates a run too.
 type SessionInsert struct {
 	id   string
+	d    Dialect
 	args []any
 }
 
@@ -73,14 +74,34 @@ func NewSessionInsert(d Dialect, s *core.Session) (*SessionInsert, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SessionInsert{id: s.SessionID, args: args}, nil
+	return &SessionInsert{id: s.SessionID, d: d, args: args}, nil
 }
+
+// insertSessionSQL is the session INSERT, with ? placeholders, built once:
+// it runs with every run that creates its session.
+var insertSessionSQL = `INSERT INTO sessions (` + SessionColumns.String() + `)
+		VALUES (` + SessionColumns.Placeholders() + `) ON CONFLICT (session_id) DO NOTHING`
 
 // Exec inserts the session unless one with its id exists, and reports
 // whether it did. q is a Querier of the DB (or Bind's).
 func (ins *SessionInsert) Exec(ctx context.Context, q Querier) (bool, error) {
-	n, err := q.Exec(ctx, `INSERT INTO sessions (`+SessionColumns.String()+`)
-		VALUES (`+SessionColumns.Placeholders()+`) ON CONFLICT (session_id) DO NOTHING`, ins.args...)
+	n, err := q.Exec(ctx, insertSessionSQL, ins.args...)
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+// ExecSQL is Exec on a database/sql querier of the backend's own (the
+// transaction of its run write path), rebound and with its arguments
+// mapped by the dialect as Bind's would be, but without the two wrappers
+// Bind and FromSQL allocate: the run path runs it for every new session.
+func (ins *SessionInsert) ExecSQL(ctx context.Context, q SQLQuerier) (bool, error) {
+	res, err := q.ExecContext(ctx, ins.d.Rebind(insertSessionSQL), ins.d.args(ins.args)...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
 	if err != nil {
 		return false, err
 	}
