@@ -11,10 +11,19 @@ import (
 	"github.com/agentgate/agentgate/storage/sqlstore"
 )
 
-const runColumns = `run_id, session_id, agent_id, agent_name, user_id, status, input, content,
+const runColumns = runBaseColumns + `, ` + runKindColumns
+
+// runBaseColumns are the columns every run sets; runKindColumns, last, are
+// those only teams', workflows' and child runs set (an agent's top-level
+// run leaves them to their defaults: ” and NULL).
+const (
+	runBaseColumns = `run_id, session_id, agent_id, agent_name, user_id, status, input, content,
 	content_type, model, model_provider, messages, tools, requirements, metrics, error,
 	error_type, cancel_requested, background, event_count, paused_state, created_at, updated_at,
-	lease_owner, lease_until, team_id, workflow_id, parent_run_id, extra`
+	lease_owner, lease_until`
+	runKindColumns = `team_id, workflow_id, parent_run_id, extra`
+	runKindCount   = 4 // in runKindColumns
+)
 
 func scanRun(sc scanner) (*core.Run, error) {
 	var (
@@ -133,6 +142,7 @@ func (st *Store) CreateRunInSession(ctx context.Context, s *core.Session, r *cor
 // runInsert is a run's INSERT, its values encoded.
 type runInsert struct {
 	id   string
+	sql  string // insertRunSQL or insertBaseRunSQL
 	args []any
 }
 
@@ -147,16 +157,29 @@ func newRunInsert(r *core.Run) (*runInsert, error) {
 	if len(args) != 1+runValueCount {
 		return nil, fmt.Errorf("sqlite: create run: %d values for %d columns", len(args), 1+runValueCount)
 	}
-	return &runInsert{id: r.RunID, args: args}, nil
+	ins := &runInsert{id: r.RunID, sql: insertRunSQL, args: args}
+	if r.TeamID == "" && r.WorkflowID == "" && r.ParentRunID == "" && args[len(args)-1] == nil {
+		// An agent's top-level run: the kind columns keep their defaults,
+		// the same row with four values fewer to bind (the driver copies
+		// every text value it binds, even an empty one).
+		ins.sql, ins.args = insertBaseRunSQL, args[:len(args)-runKindCount]
+	}
+	return ins, nil
 }
 
-// insertRunSQL inserts one run: runArgs.
-var insertRunSQL = `INSERT INTO runs (` + runColumns + `)
+// insertRunSQL inserts one run: runArgs. insertBaseRunSQL inserts a run
+// without its kind columns: runArgs but the last runKindCount.
+var (
+	insertRunSQL = `INSERT INTO runs (` + runColumns + `)
 		VALUES (?, ` + placeholders(runValueCount) + `)
 		ON CONFLICT (run_id) DO NOTHING`
+	insertBaseRunSQL = `INSERT INTO runs (` + runBaseColumns + `)
+		VALUES (?, ` + placeholders(runValueCount-runKindCount) + `)
+		ON CONFLICT (run_id) DO NOTHING`
+)
 
 func (ins *runInsert) exec(ctx context.Context, ex execer) error {
-	res, err := ex.ExecContext(ctx, insertRunSQL, ins.args...)
+	res, err := ex.ExecContext(ctx, ins.sql, ins.args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create run %q: %w", ins.id, err)
 	}
