@@ -24,12 +24,11 @@ func (st *Store) CreateRunWithKey(ctx context.Context, p core.CreateRunWithKeyPa
 	if k.Key == "" || p.Run.RunID == "" {
 		return nil, false, fmt.Errorf("postgres: create run with key: the key and the run id are required: %w", core.ErrInvalid)
 	}
-	svals, err := sessionValues(p.Session)
+	args, err := runValues(p.Run, sessionParams)
 	if err != nil {
 		return nil, false, err
 	}
-	rvals, err := runValues(p.Run)
-	if err != nil {
+	if args, err = appendSessionValues(args, p.Session); err != nil {
 		return nil, false, err
 	}
 	var (
@@ -41,7 +40,7 @@ func (st *Store) CreateRunWithKey(ctx context.Context, p core.CreateRunWithKeyPa
 		if taken, err = sqlstore.ClaimKey(ctx, sqlstore.Bind(dialect, querier{tx}), k, p.ExpiredBefore); err != nil || taken != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, createRunInSessionSQL, append(rvals, svals...)...).Scan(&created)
+		return tx.QueryRow(ctx, createRunInSessionSQL, args...).Scan(&created)
 	})
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation: runs.run_id

@@ -44,6 +44,13 @@ func ScanSession(d Dialect, row Row, extra ...any) (*core.Session, error) {
 // Querier of the DB applies it). A session without an id is
 // core.ErrInvalid.
 func SessionValues(d Dialect, s *core.Session) ([]any, error) {
+	return AppendSessionValues(d, make([]any, 0, len(SessionColumns)), s)
+}
+
+// AppendSessionValues is SessionValues appended to dst: a backend binding
+// a session with a run in one statement builds their arguments in one
+// slice.
+func AppendSessionValues(d Dialect, dst []any, s *core.Session) ([]any, error) {
 	if s == nil || s.SessionID == "" {
 		return nil, fmt.Errorf("%s: create session: session_id is required: %w", d.Name, core.ErrInvalid)
 	}
@@ -55,8 +62,8 @@ func SessionValues(d Dialect, s *core.Session) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{s.SessionID, string(s.SessionType), s.SessionName, s.UserID, s.AgentID, s.TeamID,
-		s.WorkflowID, state, meta, s.Summary, s.CreatedAt, s.UpdatedAt}, nil
+	return append(dst, s.SessionID, string(s.SessionType), s.SessionName, s.UserID, s.AgentID, s.TeamID,
+		s.WorkflowID, state, meta, s.Summary, s.CreatedAt, s.UpdatedAt), nil
 }
 
 // SessionInsert is a session's INSERT (unless one with its id exists), its
