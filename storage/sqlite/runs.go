@@ -222,26 +222,15 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 	if err != nil {
 		return err
 	}
-	q := `UPDATE runs SET session_id = ?, agent_id = ?, agent_name = ?, user_id = ?, status = ?,
-		input = ?, content = ?, content_type = ?, model = ?, model_provider = ?, messages = ?,
-		tools = ?, requirements = ?, metrics = ?, error = ?, error_type = ?,
-		cancel_requested = (cancel_requested OR ?), background = ?, event_count = ?,
-		paused_state = ?, created_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?,
-		team_id = ?, workflow_id = ?, parent_run_id = ?, extra = ?
-		WHERE run_id = ?`
+	q := updateRunSQL(len(p.IfStatus), p.IfLeaseExpiredBefore != 0, p.IfLeaseOwner != "")
 	args := append(vals[1:], r.RunID)
-	if len(p.IfStatus) > 0 {
-		q += ` AND status IN (` + placeholders(len(p.IfStatus)) + `)`
-		for _, s := range p.IfStatus {
-			args = append(args, string(s))
-		}
+	for _, s := range p.IfStatus {
+		args = append(args, string(s))
 	}
 	if p.IfLeaseExpiredBefore != 0 {
-		q += ` AND lease_until < ?`
 		args = append(args, p.IfLeaseExpiredBefore)
 	}
 	if p.IfLeaseOwner != "" {
-		q += ` AND lease_owner = ?`
 		args = append(args, p.IfLeaseOwner)
 	}
 
@@ -251,6 +240,54 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 	return st.write(ctx, func(ctx context.Context, tx *wtx) error {
 		return updateRun(ctx, tx, r, p, q, args)
 	})
+}
+
+// updateRunSQL is UpdateRun's statement: runArgs but run_id, run_id, then
+// the conditions set (nStatus statuses, the lease's end, its owner). The
+// shapes the engine uses are built once, not for every run it ends.
+func updateRunSQL(nStatus int, expired, owner bool) string {
+	if nStatus < len(updateRunSQLs) {
+		return updateRunSQLs[nStatus][b2i(expired)][b2i(owner)]
+	}
+	return buildUpdateRunSQL(nStatus, expired, owner)
+}
+
+var updateRunSQLs = func() (t [4][2][2]string) {
+	for n := range t {
+		for e := range 2 {
+			for o := range 2 {
+				t[n][e][o] = buildUpdateRunSQL(n, e == 1, o == 1)
+			}
+		}
+	}
+	return t
+}()
+
+func buildUpdateRunSQL(nStatus int, expired, owner bool) string {
+	q := `UPDATE runs SET session_id = ?, agent_id = ?, agent_name = ?, user_id = ?, status = ?,
+		input = ?, content = ?, content_type = ?, model = ?, model_provider = ?, messages = ?,
+		tools = ?, requirements = ?, metrics = ?, error = ?, error_type = ?,
+		cancel_requested = (cancel_requested OR ?), background = ?, event_count = ?,
+		paused_state = ?, created_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?,
+		team_id = ?, workflow_id = ?, parent_run_id = ?, extra = ?
+		WHERE run_id = ?`
+	if nStatus > 0 {
+		q += ` AND status IN (` + placeholders(nStatus) + `)`
+	}
+	if expired {
+		q += ` AND lease_until < ?`
+	}
+	if owner {
+		q += ` AND lease_owner = ?`
+	}
+	return q
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func updateRun(ctx context.Context, tx *wtx, r *core.Run, p core.UpdateRunParams, q string, args []any) error {

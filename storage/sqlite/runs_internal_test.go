@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/agentgate/agentgate/core"
@@ -93,5 +94,24 @@ func TestRunWriteAllocs(t *testing.T) {
 	// The args slice and the insert; 4 boxed strings and 2 timestamps.
 	if n := testing.AllocsPerRun(100, func() { _, _ = newSessionInsert(s) }); n > 8 {
 		t.Errorf("a session's insert: %v allocations, want at most 8", n)
+	}
+}
+
+// TestUpdateRunSQL: the statements built once are those built on demand,
+// with a placeholder for every argument UpdateRun binds.
+func TestUpdateRunSQL(t *testing.T) {
+	for n := range 6 {
+		for _, expired := range []bool{false, true} {
+			for _, owner := range []bool{false, true} {
+				q := updateRunSQL(n, expired, owner)
+				if q != buildUpdateRunSQL(n, expired, owner) {
+					t.Errorf("updateRunSQL(%d, %v, %v) differs from the statement built on demand", n, expired, owner)
+				}
+				want := 1 + runValueCount + n + b2i(expired) + b2i(owner)
+				if got := strings.Count(q, "?"); got != want {
+					t.Errorf("updateRunSQL(%d, %v, %v): %d placeholders, want %d", n, expired, owner, got, want)
+				}
+			}
+		}
 	}
 }
