@@ -82,6 +82,10 @@ type Error struct {
 	Message string
 	// Metadata goes into the ErrorInfo detail (v1.0).
 	Metadata map[string]string
+	// textOnly marks a reply whose only fault is a text that is no
+	// decision (decisionsFor lets it continue a run whose pending calls
+	// all wait on approvals).
+	textOnly bool
 }
 
 func (e *Error) Error() string { return e.Message }
