@@ -144,6 +144,11 @@ func toError(err error) *Error {
 	if errors.As(err, &ge) {
 		out.Metadata = map[string]string{"first_available_index": fmt.Sprint(ge.FirstIndex)}
 	}
+	var ape *core.ApprovalPendingError
+	if errors.As(err, &ape) {
+		// Which approval to resolve, for a client that acts on it.
+		out.Metadata = map[string]string{"approval_id": ape.ApprovalID}
+	}
 	return out
 }
 

@@ -2,6 +2,7 @@ package a2a
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/agentgate/agentgate/core"
@@ -34,5 +35,16 @@ func TestDecisionsForApprovals(t *testing.T) {
 	// A malformed data part is refused whatever the approvals.
 	if _, err := decisionsFor(&inMessage{Data: []json.RawMessage{json.RawMessage(`{"tools":[{"tool_call_id":"c1"}]}`)}}, gated); err == nil {
 		t.Error("a data part deciding nothing: accepted")
+	}
+}
+
+// TestApprovalPendingError: a continue refused for a pending approval is
+// forbidden, names the approval and carries its id in the error's
+// metadata.
+func TestApprovalPendingError(t *testing.T) {
+	t.Parallel()
+	e := toError(&core.ApprovalPendingError{RunID: "r1", ApprovalID: "a1"})
+	if e.Kind != KindForbidden || e.Metadata["approval_id"] != "a1" || !strings.Contains(e.Message, "a1") {
+		t.Fatalf("toError = %+v", e)
 	}
 }
