@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentgate/agentgate/auth"
+)
+
+// Continue is gated on a pending required approval on every interface of
+// the real binary (jwt mode, user isolation on): the run's owner, without
+// approvals:write, is refused naming the approval (REST 403 with
+// approval_id, an MCP tool error, an A2A error, a WebSocket error frame);
+// once an admin resolved it over REST, the owner continues with nothing
+// more to send and the run completes with the approved call's result.
+func TestApprovalsContinueEveryInterface(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, withGatedAgent(t, jwtConfig("auth:\n  jwt_algorithm: HS256\n")))
+	owner := mint(t, "alice", "agents:run", "agents:read", "sessions:read")
+	admin := mint(t, "root", auth.AdminScope)
+	const result = "returned 42"
+
+	t.Run("rest", func(t *testing.T) {
+		t.Parallel()
+		r := pauseGated(t, g, owner, nil)
+		path := "/agents/approval-gated/runs/" + r.RunID + "/continue"
+		empty := formBody(url.Values{"tools": {"[]"}, "stream": {"false"}})
+		var refused struct {
+			Detail     string `json:"detail"`
+			ApprovalID string `json:"approval_id"`
+		}
+		decode(t, want(t, g, owner, http.MethodPost, path, empty, http.StatusForbidden), &refused)
+		if refused.ApprovalID != r.ApprovalID || !strings.Contains(refused.Detail, r.ApprovalID) {
+			t.Fatalf("continue while pending: %+v, want approval_id %s", refused, r.ApprovalID)
+		}
+		resolveApproval(t, g, admin, r.ApprovalID, "approved")
+		var done fullRunContent
+		decode(t, want(t, g, owner, http.MethodPost, path, empty, http.StatusOK), &done)
+		if done.Status != "COMPLETED" || !strings.Contains(done.Content, result) {
+			t.Fatalf("continue after approval: %+v", done)
+		}
+	})
+
+	t.Run("mcp", func(t *testing.T) {
+		t.Parallel()
+		r := pauseGated(t, g, owner, nil)
+		c, err := mcpConnect(t, g, false, bearer(owner))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := testCtx(t, 30*time.Second)
+		res, _, err := mcpCall(t, ctx, c, "continue_run", map[string]any{"run_id": r.RunID}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.IsError || !strings.Contains(mcpText(res), r.ApprovalID) {
+			t.Fatalf("continue_run while pending: error %v, %q; want a tool error naming %s", res.IsError, mcpText(res), r.ApprovalID)
+		}
+		resolveApproval(t, g, admin, r.ApprovalID, "approved")
+		res, out, err := mcpCall(t, ctx, c, "continue_run", map[string]any{"run_id": r.RunID}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.IsError || out.Status != "COMPLETED" || !strings.Contains(out.Content, result) {
+			t.Fatalf("continue_run without tools after approval: error %v %q, %+v", res.IsError, mcpText(res), out)
+		}
+	})
+
+	t.Run("a2a", func(t *testing.T) {
+		t.Parallel()
+		const ep = "/a2a/agents/approval-gated"
+		send := func(text, taskID string) a2aRPC {
+			t.Helper()
+			extra := map[string]any{}
+			if taskID != "" {
+				extra["taskId"] = taskID
+			}
+			_, out := a2aCall(t, g, owner, ep, "SendMessage", a2aMessage(text, extra))
+			return out
+		}
+		taskOf := func(out a2aRPC) a2aTask {
+			t.Helper()
+			if out.Error != nil {
+				t.Fatalf("SendMessage: %+v", out.Error)
+			}
+			var res struct {
+				Task a2aTask `json:"task"`
+			}
+			decode(t, out.Result, &res)
+			return res.Task
+		}
+		task := taskOf(send("compute 6*7", ""))
+		if task.Status.State != "TASK_STATE_INPUT_REQUIRED" {
+			t.Fatalf("task: %s", task.Status.State)
+		}
+		id := approvalOfRun(t, g, admin, task.ID)
+		if !strings.Contains(string(task.Status.Message), id) {
+			t.Errorf("the input-required message does not carry approval %s: %s", id, task.Status.Message)
+		}
+		out := send("please go on", task.ID)
+		if out.Error == nil || !strings.Contains(out.Error.Message, id) || !strings.Contains(string(out.Error.Data), id) {
+			t.Fatalf("continue while pending: %+v, want an error naming %s (and it in the metadata)", out.Error, id)
+		}
+		resolveApproval(t, g, admin, id, "approved")
+		done := taskOf(send("please go on", task.ID))
+		if done.Status.State != "TASK_STATE_COMPLETED" || !strings.Contains(done.text(), result) {
+			b, _ := json.Marshal(done)
+			t.Fatalf("continue without a decision after approval: %s", b)
+		}
+	})
+
+	t.Run("ws", func(t *testing.T) {
+		t.Parallel()
+		w, _ := wsDial(t, g, http.Header{"Authorization": {"Bearer " + owner}})
+		w.send(map[string]any{"action": "start", "id": "s", "agent_id": "approval-gated", "message": "compute 6*7"})
+		ack := w.expect("ack")
+		frames := w.untilEnd(ack.RunID, 0)
+		paused := frames[len(frames)-1]
+		var tools []struct {
+			ApprovalID   string `json:"approval_id"`
+			ApprovalType string `json:"approval_type"`
+		}
+		decode(t, paused.Tools, &tools)
+		if paused.Event != "RunPaused" || len(tools) != 1 || tools[0].ApprovalID == "" || tools[0].ApprovalType != "required" {
+			t.Fatalf("pause: %s", paused)
+		}
+		id := tools[0].ApprovalID
+		w.send(map[string]any{"action": "continue", "id": "c1", "run_id": ack.RunID})
+		if f := w.expect("error"); f.Code != "forbidden" || !strings.Contains(f.Detail, id) {
+			t.Fatalf("continue while pending: %s, want forbidden naming %s", f, id)
+		}
+		resolveApproval(t, g, admin, id, "approved")
+		w.send(map[string]any{"action": "continue", "id": "c2", "run_id": ack.RunID})
+		cont := w.expect("ack")
+		evs := w.untilEnd(ack.RunID, paused.EventIndex+1)
+		last := evs[len(evs)-1]
+		if cont.RunID != ack.RunID || last.Event != "RunCompleted" || !strings.Contains(last.Content, result) {
+			t.Fatalf("continue without tools after approval: ack %s, last %s", cont, last)
+		}
+	})
+}
+
+// fullRunContent is a run's status and content (blocking answer).
+type fullRunContent struct {
+	Status  string `json:"status"`
+	Content string `json:"content"`
+}
+
+// approvalOfRun is the one approval of run runID, read as tok.
+func approvalOfRun(t testing.TB, g *gateway, tok, runID string) string {
+	t.Helper()
+	var page struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	decode(t, want(t, g, tok, http.MethodGet, "/approvals?run_id="+url.QueryEscape(runID), nil, http.StatusOK), &page)
+	if len(page.Data) != 1 {
+		t.Fatalf("run %s has %d approvals, want 1", runID, len(page.Data))
+	}
+	return page.Data[0].ID
+}
