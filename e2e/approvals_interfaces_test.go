@@ -164,3 +164,77 @@ func approvalOfRun(t testing.TB, g *gateway, tok, runID string) string {
 	}
 	return page.Data[0].ID
 }
+
+// TestApprovalsApproverContinuesEveryInterface: the run's owner who may
+// approve (approvals:write) is not refused on any interface: a continue
+// with a decision goes on and resolves the approval, recorded as the
+// caller.
+func TestApprovalsApproverContinuesEveryInterface(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, withGatedAgent(t, jwtConfig("auth:\n  jwt_algorithm: HS256\n")))
+	owner := mint(t, "dana", "agents:run", "agents:read", "approvals:read", "approvals:write")
+	const result = "returned 42"
+	resolvedBy := func(t *testing.T, id, status string) {
+		t.Helper()
+		var a struct {
+			Status     string `json:"status"`
+			ResolvedBy string `json:"resolved_by"`
+		}
+		decode(t, want(t, g, owner, http.MethodGet, "/approvals/"+id, nil, http.StatusOK), &a)
+		if a.Status != status || a.ResolvedBy != "dana" {
+			t.Errorf("approval %s after the continue: %+v, want %s by dana", id, a, status)
+		}
+	}
+
+	t.Run("mcp", func(t *testing.T) {
+		t.Parallel()
+		r := pauseGated(t, g, owner, nil)
+		c, err := mcpConnect(t, g, false, bearer(owner))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, out, err := mcpCall(t, testCtx(t, 30*time.Second), c, "continue_run", map[string]any{"run_id": r.RunID,
+			"tools": []any{map[string]any{"tool_call_id": r.ToolCallID, "confirmed": true}}}, nil)
+		if err != nil || res.IsError || out.Status != "COMPLETED" || !strings.Contains(out.Content, result) {
+			t.Fatalf("continue_run by an approver: %v %q %+v", err, mcpText(res), out)
+		}
+		resolvedBy(t, r.ApprovalID, "approved")
+	})
+
+	t.Run("a2a", func(t *testing.T) {
+		t.Parallel()
+		const ep = "/a2a/agents/approval-gated"
+		var sent struct {
+			Task a2aTask `json:"task"`
+		}
+		a2aResult(t, g, owner, ep, "SendMessage", a2aMessage("compute 6*7", nil), &sent)
+		id := approvalOfRun(t, g, owner, sent.Task.ID)
+		var done struct {
+			Task a2aTask `json:"task"`
+		}
+		a2aResult(t, g, owner, ep, "SendMessage", a2aMessage("no, not today", map[string]any{"taskId": sent.Task.ID}), &done)
+		if done.Task.Status.State != "TASK_STATE_COMPLETED" || !strings.Contains(done.Task.text(), "Rejected") {
+			t.Fatalf("an approver's no: %s %q", done.Task.Status.State, done.Task.text())
+		}
+		resolvedBy(t, id, "rejected")
+	})
+
+	t.Run("ws", func(t *testing.T) {
+		t.Parallel()
+		r := pauseGated(t, g, owner, nil)
+		w, _ := wsDial(t, g, http.Header{"Authorization": {"Bearer " + owner}})
+		w.send(map[string]any{"action": "continue", "id": "c", "run_id": r.RunID,
+			"tools": []any{map[string]any{"tool_call_id": r.ToolCallID, "confirmed": true}}})
+		ack := w.expect("ack")
+		var last wsFrame
+		for last.Event != "RunCompleted" {
+			if last = w.read(); last.RunID != ack.RunID || last.Event == "RunError" {
+				t.Fatalf("following the continued run: %s", last)
+			}
+		}
+		if !strings.Contains(last.Content, result) {
+			t.Fatalf("continued by an approver: %s", last)
+		}
+		resolvedBy(t, r.ApprovalID, "approved")
+	})
+}

@@ -463,3 +463,36 @@ func TestApprovalListPerResourceScopes(t *testing.T) {
 		t.Errorf("mallory with approvals:<alice's>:read lists %v (%d)", ids, page.Meta.TotalCount)
 	}
 }
+
+// TestApprovalApproverContinues: an owner who may approve
+// (approvals:write) continues a pending approval's run with decisions of
+// their own, which resolve it (recorded as them): approved runs the call,
+// rejected rejects it.
+func TestApprovalApproverContinues(t *testing.T) {
+	base := approvalServer(t)
+	carol := newUserClient(t, base, "carol", "agents:run", "agents:read", "approvals:read", "approvals:write")
+	for _, confirmed := range []bool{true, false} {
+		var r struct {
+			RunID string           `json:"run_id"`
+			Tools []map[string]any `json:"tools"`
+		}
+		carol.json(http.MethodPost, "/agents/gated/runs", url.Values{"message": {"go"}, "stream": {"false"}}, http.StatusOK, &r)
+		id, _ := r.Tools[0]["approval_id"].(string)
+		r.Tools[0]["confirmed"] = confirmed
+		b, _ := json.Marshal(r.Tools)
+		var done struct {
+			Status  string `json:"status"`
+			Content string `json:"content"`
+		}
+		carol.json(http.MethodPost, "/agents/gated/runs/"+r.RunID+"/continue", url.Values{"tools": {string(b)}, "stream": {"false"}}, http.StatusOK, &done)
+		var a approvalJSON
+		carol.json(http.MethodGet, "/approvals/"+id, nil, http.StatusOK, &a)
+		wantContent, wantStatus := "result 42", "approved"
+		if !confirmed {
+			wantContent, wantStatus = "rejected", "rejected"
+		}
+		if done.Status != "COMPLETED" || !strings.Contains(done.Content, wantContent) || a.Status != wantStatus || a.ResolvedBy != "carol" {
+			t.Errorf("approver continues with confirmed=%v: run %+v, approval %+v", confirmed, done, a)
+		}
+	}
+}
