@@ -48,3 +48,17 @@ func TestApprovalPendingError(t *testing.T) {
 		t.Fatalf("toError = %+v", e)
 	}
 }
+
+// TestPausedMessageNamesApproval: the input-required message's tools carry
+// the approval a call waits on.
+func TestPausedMessageNamesApproval(t *testing.T) {
+	t.Parallel()
+	msg := pausedMessage("r", "s", 3, []core.ToolExecution{{ToolCallID: "c1", ToolName: "calculator", RequiresConfirmation: true,
+		ApprovalType: core.ApprovalRequired, ApprovalID: "a1"}})
+	b, _ := json.Marshal(msg)
+	for _, want := range []string{`"approval_id":"a1"`, `"approval_type":"required"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("paused message lacks %s: %s", want, b)
+		}
+	}
+}
