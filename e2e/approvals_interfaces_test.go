@@ -238,3 +238,64 @@ func TestApprovalsApproverContinuesEveryInterface(t *testing.T) {
 		resolvedBy(t, r.ApprovalID, "approved")
 	})
 }
+
+// TestApprovalsListedAndIsolated: through the binary (jwt mode, user
+// isolation on), a paused run's approval is listed and counted for its
+// owner and for an admin, not for another user, who cannot read, resolve
+// or delete it (404); the owner, not an admin, cannot delete it either.
+func TestApprovalsListedAndIsolated(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, withGatedAgent(t, jwtConfig("auth:\n  jwt_algorithm: HS256\n")))
+	scopes := []string{"agents:run", "agents:read", "approvals:read", "approvals:write", "approvals:delete"}
+	alice, bob := mint(t, "alice", scopes...), mint(t, "bob", scopes...)
+	admin := mint(t, "root", auth.AdminScope)
+	mine := pauseGated(t, g, alice, nil)
+	theirs := pauseGated(t, g, bob, nil)
+
+	type page struct {
+		Data []struct {
+			ID     string `json:"id"`
+			RunID  string `json:"run_id"`
+			UserID string `json:"user_id"`
+			Status string `json:"status"`
+		} `json:"data"`
+		Meta struct {
+			TotalCount int `json:"total_count"`
+		} `json:"meta"`
+	}
+	var p page
+	decode(t, want(t, g, alice, http.MethodGet, "/approvals?status=pending", nil, http.StatusOK), &p)
+	if len(p.Data) != 1 || p.Data[0].ID != mine.ApprovalID || p.Data[0].RunID != mine.RunID || p.Data[0].UserID != "alice" || p.Meta.TotalCount != 1 {
+		t.Errorf("alice's pending approvals: %+v, want only %s", p, mine.ApprovalID)
+	}
+	decode(t, want(t, g, admin, http.MethodGet, "/approvals", nil, http.StatusOK), &p)
+	if len(p.Data) != 2 || p.Meta.TotalCount != 2 {
+		t.Errorf("admin lists %+v, want both", p)
+	}
+	var n struct {
+		Count int `json:"count"`
+	}
+	decode(t, want(t, g, bob, http.MethodGet, "/approvals/count", nil, http.StatusOK), &n)
+	if n.Count != 1 {
+		t.Errorf("bob counts %d, want 1", n.Count)
+	}
+	want(t, g, bob, http.MethodGet, "/approvals/"+mine.ApprovalID, nil, http.StatusNotFound)
+	want(t, g, bob, http.MethodGet, "/approvals/"+mine.ApprovalID+"/status", nil, http.StatusNotFound)
+	want(t, g, bob, http.MethodPost, "/approvals/"+mine.ApprovalID+"/resolve", jsonBody(t, map[string]any{"status": "approved"}), http.StatusNotFound)
+	want(t, g, bob, http.MethodDelete, "/approvals/"+mine.ApprovalID, nil, http.StatusNotFound)
+	want(t, g, alice, http.MethodDelete, "/approvals/"+mine.ApprovalID, nil, http.StatusNotFound)
+
+	// The owner, an approver of their own runs, resolves it; twice is 409.
+	var a struct {
+		Status     string `json:"status"`
+		ResolvedBy string `json:"resolved_by"`
+	}
+	decode(t, want(t, g, alice, http.MethodPost, "/approvals/"+mine.ApprovalID+"/resolve",
+		jsonBody(t, map[string]any{"status": "approved", "resolved_by": "bob"}), http.StatusOK), &a)
+	if a.Status != "approved" || a.ResolvedBy != "alice" {
+		t.Errorf("resolved: %+v, want approved by alice (the body said bob)", a)
+	}
+	want(t, g, alice, http.MethodPost, "/approvals/"+mine.ApprovalID+"/resolve", jsonBody(t, map[string]any{"status": "rejected"}), http.StatusConflict)
+	want(t, g, admin, http.MethodDelete, "/approvals/"+theirs.ApprovalID, nil, http.StatusNoContent)
+	want(t, g, bob, http.MethodGet, "/approvals/"+theirs.ApprovalID, nil, http.StatusNotFound)
+}
