@@ -180,6 +180,7 @@ var toolShape = &shape{Name: "ToolExecution", Source: "models/response.py", Fiel
 	opt("requires_confirmation", "boolean|null"), opt("confirmed", "boolean|null"),
 	opt("requires_user_input", "boolean|null"), opt("user_input_schema", "array|null"),
 	opt("external_execution_required", "boolean|null"),
+	opt("approval_type", "string|null").enum("required", "audit"), opt("approval_id", "string|null"),
 }}
 
 // libs/agno/agno/os/schema.py RunSchema (run_input: UI).

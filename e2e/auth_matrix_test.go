@@ -60,6 +60,8 @@ type matrixFixtures struct {
 	paused   fullRun
 	sessionS string
 	sa, sa2  serviceAccount
+	// approval, approval2: pending approvals of approval-gated runs.
+	approval, approval2 gatedRun
 }
 
 func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
@@ -72,6 +74,8 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	fx.sessionS = createSession(t, g, admin, map[string]any{"session_name": "matrix"})
 	fx.sa = createServiceAccount(t, g, admin, "matrix-1", "agents:read")
 	fx.sa2 = createServiceAccount(t, g, admin, "matrix-2", "agents:read")
+	fx.approval = pauseGated(t, g, admin, nil)
+	fx.approval2 = pauseGated(t, g, admin, nil)
 	return fx
 }
 
@@ -88,6 +92,7 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"workflow_id":        func(*matrixFixtures) string { return "matrix-flow" },
 	"schema":             func(*matrixFixtures) string { return "ErrorBody" },
 	"asset":              func(*matrixFixtures) string { return "swagger-ui.css" },
+	"approval_id":        func(fx *matrixFixtures) string { return fx.approval.ApprovalID },
 }
 
 // matrixSpec adjusts the generic request of one operation: parameter
@@ -146,6 +151,19 @@ var matrixSpecs = map[string]matrixSpec{
 	"rest:DELETE /service-accounts/{service_account_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return map[string]string{"service_account_id": createServiceAccount(t, fx.g, fx.admin, "to revoke", "agents:read").ID}, "", nil
 	},
+	// Resolving and deleting consume the approval: a fresh one each time.
+	"rest:POST /approvals/{approval_id}/resolve": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"approval_id": pauseGated(t, fx.g, fx.admin, nil).ApprovalID}, "", jsonBody(t, map[string]any{"status": "approved"})
+	},
+	"rest:DELETE /approvals/{approval_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"approval_id": pauseGated(t, fx.g, fx.admin, nil).ApprovalID}, "", nil
+	},
+}
+
+// matrixCounts are the listed operations that answer a count ({"count":
+// n}), not a list: with a per-resource scope the count is of those ids.
+var matrixCounts = map[string]bool{
+	"rest:GET /approvals/count": true,
 }
 
 // The specs the run families share.
@@ -227,6 +245,7 @@ var matrixListID = map[string]string{
 	auth.ResourceWorkflows:       "id",
 	auth.ResourceSessions:        "session_id",
 	auth.ResourceServiceAccounts: "id",
+	auth.ResourceApprovals:       "id",
 }
 
 // homeID is the resource id a per-resource scope names for an operation
@@ -243,6 +262,8 @@ func (fx *matrixFixtures) homeID(resource string) string {
 		return "matrix-team"
 	case auth.ResourceWorkflows:
 		return "matrix-flow"
+	case auth.ResourceApprovals:
+		return fx.approval.ApprovalID
 	}
 	return "some-id"
 }
@@ -261,6 +282,8 @@ func (fx *matrixFixtures) otherID(resource, home string) string {
 		ids = []string{"matrix-team", "matrix-gate"}
 	case auth.ResourceWorkflows:
 		ids = []string{"matrix-flow", "matrix-flow-gate"}
+	case auth.ResourceApprovals:
+		ids = []string{fx.approval.ApprovalID, fx.approval2.ApprovalID}
 	}
 	for _, id := range ids {
 		if id != home {
@@ -480,6 +503,19 @@ func listedIDs(t *testing.T, resource string, b []byte) []string {
 	return ids
 }
 
+// matrixCount is the count of a count answer ({"count": n}).
+func matrixCount(t *testing.T, b []byte) int {
+	t.Helper()
+	var c struct {
+		Count *int `json:"count"`
+	}
+	decode(t, b, &c)
+	if c.Count == nil {
+		t.Fatalf("a count answer without a count: %s", truncateBody(b))
+	}
+	return *c.Count
+}
+
 // servedRoutes are the REST operation ids the gateway documents: the
 // OpenAPI document's operations, raw routes (forms, SSE) included. The
 // route tables' hidden routes are matrixDocsRoutes; that nothing else is
@@ -515,7 +551,7 @@ func TestAuthMatrix(t *testing.T) {
 	t.Run("jwt", func(t *testing.T) {
 		t.Parallel()
 		start := time.Now()
-		g := startGateway(t, jwtConfig("auth:\n  jwt_algorithm: HS256\nuser_isolation: \"false\"\n"))
+		g := startGateway(t, withGatedAgent(t, jwtConfig("auth:\n  jwt_algorithm: HS256\nuser_isolation: \"false\"\n")))
 		adminTok := mint(t, "matrix-admin", auth.AdminScope)
 		fx := newMatrixFixtures(t, g, adminTok)
 		m := &matrixRun{fx: fx}
@@ -593,7 +629,16 @@ func TestAuthMatrix(t *testing.T) {
 					b := m.checkScoped(t, op, "per-resource scope, list", func(matrixReq) []string {
 						return []string{op.Resource + ":" + home + ":" + op.Action}
 					}, granted)
-					if granted == allowed && !matrixAbsent[op.Resource] {
+					if granted == allowed && matrixCounts[op.ID] {
+						if n := matrixCount(t, b); n != 1 {
+							t.Errorf("%s with %s:%s:%s counts %d, want 1", op.ID, op.Resource, home, op.Action, n)
+						}
+						if n := matrixCount(t, m.checkScoped(t, op, "admin count", func(matrixReq) []string {
+							return []string{auth.AdminScope}
+						}, allowed)); n < 2 {
+							t.Errorf("%s as admin counts %d: want 2 or more (else filtering proves nothing)", op.ID, n)
+						}
+					} else if granted == allowed && !matrixAbsent[op.Resource] {
 						if ids := listedIDs(t, op.Resource, b); !slices.Equal(ids, []string{home}) {
 							t.Errorf("%s with %s:%s:%s lists %v, want only %q", op.ID, op.Resource, home, op.Action, ids, home)
 						}
@@ -619,7 +664,7 @@ func TestAuthMatrix(t *testing.T) {
 	t.Run("key", func(t *testing.T) {
 		t.Parallel()
 		start := time.Now()
-		g := startGateway(t, "auth_mode: key\nsecurity_key: \""+authKey+"\"\n"+authAgents)
+		g := startGateway(t, withGatedAgent(t, "auth_mode: key\nsecurity_key: \""+authKey+"\"\n"+authAgents))
 		fx := newMatrixFixtures(t, g, authKey)
 		m := &matrixRun{fx: fx}
 		for _, op := range ops {
@@ -683,5 +728,44 @@ func TestAuthListFilteredBeforePaging(t *testing.T) {
 	if len(page.Data) != 1 || page.Data[0].SessionID != mine {
 		t.Errorf("GET %s with sessions:%s:read returns %d sessions, want its one session "+
 			"(the page was cut from the unfiltered list, then filtered to nothing)", q, mine, len(page.Data))
+	}
+}
+
+// TestAuthMatrixApprovalScopes pins the scope each /approvals route needs
+// (the matrix above derives its checks from the policy, so it would follow
+// a route table that declared the wrong action): reading approvals:read,
+// resolving approvals:write, deleting approvals:delete, the list and count
+// admitted by per-resource scopes (and filtered to them).
+func TestAuthMatrixApprovalScopes(t *testing.T) {
+	t.Parallel()
+	pol := agentgate.DefaultPolicy()
+	for id, want := range map[string]struct {
+		action, idParam string
+		list            bool
+	}{
+		"rest:GET /approvals":                        {auth.ActionRead, "", true},
+		"rest:GET /approvals/count":                  {auth.ActionRead, "", true},
+		"rest:GET /approvals/{approval_id}":          {auth.ActionRead, "approval_id", false},
+		"rest:GET /approvals/{approval_id}/status":   {auth.ActionRead, "approval_id", false},
+		"rest:POST /approvals/{approval_id}/resolve": {auth.ActionWrite, "approval_id", false},
+		"rest:DELETE /approvals/{approval_id}":       {auth.ActionDelete, "approval_id", false},
+	} {
+		op, ok := pol.Lookup(id)
+		if !ok {
+			t.Errorf("%s is not in the policy", id)
+			continue
+		}
+		if op.Public || op.AdminOnly || op.Resource != auth.ResourceApprovals || op.Action != want.action || op.IDParam != want.idParam || op.List != want.list {
+			t.Errorf("%s: %+v, want approvals:%s (id param %q, list %v)", id, op, want.action, want.idParam, want.list)
+		}
+	}
+	var n int
+	for _, op := range pol.All() {
+		if strings.HasPrefix(op.ID, "rest:") && strings.Contains(op.ID, " /approvals") {
+			n++
+		}
+	}
+	if n != 6 {
+		t.Errorf("the policy has %d /approvals routes, this test pins 6: add the new one", n)
 	}
 }

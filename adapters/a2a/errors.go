@@ -82,6 +82,10 @@ type Error struct {
 	Message string
 	// Metadata goes into the ErrorInfo detail (v1.0).
 	Metadata map[string]string
+	// textOnly marks a reply whose only fault is a text that is no
+	// decision (decisionsFor lets it continue a run whose pending calls
+	// all wait on approvals).
+	textOnly bool
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -139,6 +143,11 @@ func toError(err error) *Error {
 	var ge *core.GoneError
 	if errors.As(err, &ge) {
 		out.Metadata = map[string]string{"first_available_index": fmt.Sprint(ge.FirstIndex)}
+	}
+	var ape *core.ApprovalPendingError
+	if errors.As(err, &ape) {
+		// Which approval to resolve, for a client that acts on it.
+		out.Metadata = map[string]string{"approval_id": ape.ApprovalID}
 	}
 	return out
 }

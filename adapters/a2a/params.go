@@ -428,7 +428,12 @@ type decision struct {
 func decisionsFor(m *inMessage, pending []core.ToolExecution) ([]core.ToolExecution, *Error) {
 	all, perTool, err := parseDecisions(m)
 	if err != nil {
-		return nil, err
+		if !err.textOnly || !allApproved(pending) {
+			return nil, err
+		}
+		// Every call waits on an approval, whose decision comes from the
+		// store: a text that is no yes or no (a "please go on") continues.
+		all, perTool = nil, map[string]decision{}
 	}
 	out := make([]core.ToolExecution, 0, len(pending))
 	for _, p := range pending {
@@ -461,6 +466,16 @@ func decisionsFor(m *inMessage, pending []core.ToolExecution) ([]core.ToolExecut
 		}
 	}
 	return out, nil
+}
+
+// allApproved reports whether every pending call is covered by an approval.
+func allApproved(pending []core.ToolExecution) bool {
+	for _, p := range pending {
+		if p.ApprovalID == "" {
+			return false
+		}
+	}
+	return len(pending) > 0
 }
 
 func parseDecisions(m *inMessage) (*decision, map[string]decision, *Error) {
@@ -525,7 +540,9 @@ func parseDecisions(m *inMessage) (*decision, map[string]decision, *Error) {
 			no := false
 			all = &decision{Confirmed: &no, Note: rest}
 		default:
-			return nil, nil, errf(KindInvalidParams, "the task waits for a confirmation: reply \"yes\" to run the tool call or \"no\" (optionally followed by a note) to reject it, not %s", strconv.Quote(clip(text)))
+			e := errf(KindInvalidParams, "the task waits for a confirmation: reply \"yes\" to run the tool call or \"no\" (optionally followed by a note) to reject it, not %s", strconv.Quote(clip(text)))
+			e.textOnly = true
+			return nil, nil, e
 		}
 	}
 	return all, perTool, nil

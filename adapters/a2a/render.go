@@ -193,6 +193,14 @@ func pausedMessageFor(runID, sessionID string, index int64, tools []core.ToolExe
 		if a := rawJSON(t.ToolArgs); a != nil {
 			item["tool_args"] = a
 		}
+		if t.ApprovalType != "" {
+			item["approval_type"] = t.ApprovalType
+		}
+		if t.ApprovalID != "" {
+			// A required approval's id: the call goes on once an approver
+			// resolves it (its decision is read from the store).
+			item["approval_id"] = t.ApprovalID
+		}
 		if rq, ok := member[t.ToolCallID]; ok {
 			item["member_agent_id"], item["member_run_id"] = rq.MemberAgentID, rq.MemberRunID
 			if rq.MemberAgentName != "" {

@@ -268,10 +268,10 @@ func validate(v any) error {
 			core.CheckIdempotencyKey(`argument "idempotency_key"`, a.IdempotencyKey))
 	case *ContinueArgs:
 		errs := []error{required("run_id", a.RunID), id("run_id", a.RunID), id("agent_id", a.AgentID), id("session_id", a.SessionID)}
-		switch {
-		case a.Tools == nil:
-			errs = append(errs, errors.New(`argument "tools" is required: one decision per paused tool call`))
-		case len(a.Tools) > maxDecisions:
+		// tools may be absent: a call covered by a resolved approval takes
+		// its decision from the store (the engine names any call left
+		// undecided).
+		if len(a.Tools) > maxDecisions {
 			errs = append(errs, fmt.Errorf(`argument "tools" has more than %d entries`, maxDecisions))
 		}
 		seen := map[string]bool{}

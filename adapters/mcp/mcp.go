@@ -479,7 +479,11 @@ func rawArguments(req mcpgo.CallToolRequest) []byte {
 // everything else is a tool error (isError: true) with a message the
 // caller can act on. Internal errors are logged, not described.
 func (s *Server) toolError(err error) (*mcpgo.CallToolResult, error) {
-	if isDenial(err) {
+	// A continue refused while an approval is pending is no denial of the
+	// call: the same call succeeds once an approver resolved it. The tool
+	// error names the approval.
+	var pending *core.ApprovalPendingError
+	if isDenial(err) && !errors.As(err, &pending) {
 		return nil, err
 	}
 	if core.CodeOf(err) == core.CodeInternal {

@@ -40,14 +40,14 @@ var (
 		`"run_id":{"type":"string","description":"The paused run."},` +
 		`"agent_id":{"type":"string","description":"The run's agent (optional; checked when given)."},` +
 		`"session_id":{"type":"string","description":"The run's session (optional; checked when given)."},` +
-		`"tools":{"type":"array","description":"One decision per pending tool call.","items":{"type":"object","properties":{` +
+		`"tools":{"type":"array","description":"One decision per pending tool call (none for a call whose approval an approver resolved: its decision is read from the store).","items":{"type":"object","properties":{` +
 		`"tool_call_id":{"type":"string","description":"The pending tool call."},` +
 		`"confirmed":{"type":"boolean","description":"true runs the tool call, false rejects it."},` +
 		`"confirmation_note":{"type":"string","description":"Why it was rejected (the agent sees it)."},` +
 		`"user_input":{"type":"object","description":"Values of the fields a tool requiring user input asks for, by name."},` +
 		`"result":{"type":"string","description":"The result of a tool you executed yourself (external execution)."}` +
 		`},"required":["tool_call_id"],"additionalProperties":false}}` +
-		`},"required":["run_id","tools"],"additionalProperties":false}`)
+		`},"required":["run_id"],"additionalProperties":false}`)
 
 	cancelSchema = json.RawMessage(`{"type":"object","properties":{` +
 		`"run_id":{"type":"string","description":"The run to cancel."},` +

@@ -1,9 +1,12 @@
 package rest
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -80,7 +83,7 @@ func (h *Handler) approvalRoutes() []Route {
 				if in.Status != "" {
 					p.Statuses = []core.ApprovalStatus{core.ApprovalStatus(in.Status)}
 				}
-				list, total, err := h.eng.ListApprovals(ctx, p)
+				list, total, err := h.listApprovals(ctx, p)
 				if err != nil {
 					return nil, toAPIError(err)
 				}
@@ -96,7 +99,7 @@ func (h *Handler) approvalRoutes() []Route {
 			Handle: typed(func(ctx context.Context, in *struct {
 				UserID string `query:"user_id"`
 			}) (*struct{ Body ApprovalCount }, error) {
-				_, total, err := h.eng.ListApprovals(ctx, core.ListApprovalsParams{
+				_, total, err := h.listApprovals(ctx, core.ListApprovalsParams{
 					Statuses: []core.ApprovalStatus{core.ApprovalPending}, UserID: h.owned(ctx).UserID(in.UserID), Limit: 1, Page: 1})
 				if err != nil {
 					return nil, toAPIError(err)
@@ -146,7 +149,7 @@ func (h *Handler) approvalRoutes() []Route {
 			DefaultStatus: http.StatusNoContent, Description: "Under user isolation only admins delete approvals (they are audit records): anyone else gets 404."},
 			Access: scoped(auth.ResourceApprovals, auth.ActionDelete, idParam), Owner: OwnerBound, Errors: []int{404},
 			Handle: typed(func(ctx context.Context, in *byID) (*struct{}, error) {
-				if principal(ctx).Isolated {
+				if h.boundToUser(ctx) {
 					return nil, toAPIError(core.Errorf(core.CodeNotFound, "approval %q not found", in.ApprovalID))
 				}
 				if err := h.eng.DeleteApproval(ctx, in.ApprovalID); err != nil {
@@ -155,6 +158,69 @@ func (h *Handler) approvalRoutes() []Route {
 				return nil, nil
 			})},
 	}
+}
+
+// listApprovals is ListApprovals under the caller's per-resource scopes: a
+// caller admitted by approvals:<id>:read scopes only lists and counts
+// those approvals (read one by one, under isolation, filtered and paged
+// here: the filter applies before paging and counting, so neither the
+// page nor total_count tells of approvals the caller may not see).
+func (h *Handler) listApprovals(ctx context.Context, p core.ListApprovalsParams) ([]*core.Approval, int, error) {
+	all, ids := principal(ctx).VisibleIDs(auth.ResourceApprovals, auth.ActionRead)
+	if all {
+		return h.eng.ListApprovals(ctx, p)
+	}
+	// (The route's enums checked status, source_type and approval_type.)
+	var matched []*core.Approval
+	for _, id := range ids {
+		a, err := h.approval(ctx, id)
+		if core.CodeOf(err) == core.CodeNotFound {
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		if approvalMatches(a, p) {
+			matched = append(matched, a)
+		}
+	}
+	slices.SortFunc(matched, func(a, b *core.Approval) int {
+		if c := cmp.Compare(b.CreatedAt, a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	total := len(matched)
+	if p.Limit > 0 {
+		from := min(max(p.Page-1, 0)*p.Limit, total)
+		matched = matched[from:min(from+p.Limit, total)]
+	}
+	return matched, total, nil
+}
+
+// approvalMatches reports whether a passes p's filters (its paging aside).
+func approvalMatches(a *core.Approval, p core.ListApprovalsParams) bool {
+	if len(p.Statuses) > 0 && !slices.Contains(p.Statuses, a.Status) {
+		return false
+	}
+	for _, f := range [][2]string{
+		{string(p.SourceType), string(a.SourceType)}, {string(p.ApprovalType), string(a.ApprovalType)},
+		{p.PauseType, a.PauseType}, {p.AgentID, a.AgentID}, {p.TeamID, a.TeamID}, {p.WorkflowID, a.WorkflowID},
+		{p.UserID, a.UserID}, {p.ScheduleID, a.ScheduleID}, {p.RunID, a.RunID},
+	} {
+		if f[0] != "" && f[0] != f[1] {
+			return false
+		}
+	}
+	return true
+}
+
+// boundToUser reports whether user isolation binds the caller to their own
+// records (a non-admin under isolation), asked of auth.Owned, which binds
+// any requested user id to the caller's then.
+func (h *Handler) boundToUser(ctx context.Context) bool {
+	const probe = "\x00any user"
+	return h.owned(ctx).UserID(probe) != probe
 }
 
 // approval reads an approval under the caller's isolation.

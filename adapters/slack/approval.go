@@ -134,6 +134,16 @@ func (h *Handler) decide(a *app, d Decision) {
 	}
 	_, pausedAt, err := h.eng.Continue(ctx, core.ContinueParams{RunID: run.RunID, Tools: tools, Approver: "slack:" + d.UserID})
 	if err != nil {
+		var gate *core.ApprovalPendingError
+		if errors.As(err, &gate) {
+			// A thread click is no approver's: the run waits for its
+			// approval, and the clicker is told which one (the buttons
+			// stay, for a click once it is resolved).
+			h.ephemeral(ctx, a, t, d.UserID, fmt.Sprintf(":lock: This call needs an approver: approval `%s` must be resolved first "+
+				"(`POST /approvals/%s/resolve`, or the approvals channel). Click again once it is, or it continues by itself if set to.",
+				escape(gate.ApprovalID), escape(gate.ApprovalID)))
+			return
+		}
 		if errors.Is(err, core.ErrConflict) {
 			h.ephemeral(ctx, a, t, d.UserID, "This request was already decided.")
 			return

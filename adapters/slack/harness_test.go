@@ -42,7 +42,8 @@ func (a *funcAgent) Execute(ctx context.Context, x *core.Execution) (*core.Outco
 //   - echo: reply20 in 20 chunks 20 ms apart;
 //   - approver: calls calculator(6*7), which requires confirmation;
 //   - failing: its model request fails;
-//   - slow: waits for release (a channel the test closes), then answers.
+//   - slow: waits for release (a channel the test closes), then answers;
+//   - gated: calls calculator(6*7), marked approval: required.
 func testAgents(t *testing.T, release chan struct{}) []core.Agent {
 	t.Helper()
 	mk := func(id string, m *scripted.Model, tools ...*tool.Tool) core.Agent {
@@ -54,6 +55,8 @@ func testAgents(t *testing.T, release chan struct{}) []core.Agent {
 	}
 	calc := tool.Calculator()
 	calc.RequiresConfirmation = true
+	gatedCalc := tool.Calculator()
+	gatedCalc.Flags = tool.Flags{Approval: core.ApprovalRequired}
 	slow := &funcAgent{id: "slow", fn: func(ctx context.Context, x *core.Execution) (*core.Outcome, error) {
 		select {
 		case <-release:
@@ -74,6 +77,11 @@ func testAgents(t *testing.T, release chan struct{}) []core.Agent {
 		}}}), calc),
 		mk("failing", scripted.New(scripted.Config{Rules: []scripted.Rule{{Error: "the model is on fire"}}})),
 		slow,
+		mk("gated", scripted.New(scripted.Config{Chunks: 3, Rules: []scripted.Rule{{
+			ToolCalls:     []scripted.Call{{Name: "calculator", Arguments: map[string]any{"expression": "6*7"}}},
+			Reply:         "The calculator was approved and returned {{tool_result}}.",
+			RejectedReply: "The calculator call was rejected. Note: {{note}}",
+		}}}), gatedCalc),
 	}
 }
 

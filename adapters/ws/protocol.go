@@ -274,9 +274,9 @@ func ParseClientFrame(b []byte) (ClientFrame, error) {
 		if f.RunID == "" {
 			return f, invalid("continue needs a run_id")
 		}
-		if w.Tools == nil && w.Requirements == nil {
-			return f, invalid("continue needs tools: the paused tool executions with confirmed true or false")
-		}
+		// Neither tools nor requirements: the calls covered by resolved
+		// approvals take their decisions from the store (the engine names
+		// any call left undecided).
 		if w.Tools != nil && w.Requirements != nil {
 			return f, invalid("continue takes tools or requirements, not both")
 		}

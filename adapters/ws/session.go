@@ -152,6 +152,13 @@ func (s *session) recheck(ctx context.Context) error {
 	return err
 }
 
+// continuing fills p's approver from the socket's principal (the action's
+// context does not carry it): one who may resolve approvals is not
+// refused by a pending one, and resolves it by continuing.
+func (s *session) continuing(ctx context.Context, p core.ContinueParams) core.ContinueParams {
+	return auth.Continuing(auth.WithPrincipal(ctx, s.principal), p)
+}
+
 // authorize asks the policy whether the socket's principal may do action
 // on the runnable (an empty ref: an agent, or the action as a whole).
 func (s *session) authorize(ctx context.Context, a Action, ref core.Ref) error {
@@ -278,7 +285,7 @@ func (s *session) continueRun(ctx, actx context.Context, f *ClientFrame) error {
 	if err := s.roomFor(f.RunID); err != nil {
 		return err
 	}
-	run, pausedAt, stream, err := s.h.eng.ContinueStream(actx, auth.Continuing(actx, core.ContinueParams{RunID: f.RunID, Tools: f.Tools}))
+	run, pausedAt, stream, err := s.h.eng.ContinueStream(actx, s.continuing(actx, core.ContinueParams{RunID: f.RunID, Tools: f.Tools}))
 	if err != nil {
 		return err
 	}
