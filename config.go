@@ -16,6 +16,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/agentgate/agentgate/configs"
+	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/remote"
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/core/tool/mcptool"
@@ -68,6 +69,7 @@ type Config struct {
 	A2A           A2AConfig              `yaml:"a2a"`
 	Slack         SlackConfig            `yaml:"slack"`
 	Egress        EgressConfig           `yaml:"egress"`
+	Approvals     ApprovalsConfig        `yaml:"approvals"`
 	Models        map[string]ModelConfig `yaml:"models"`
 	// MCPServers are external MCP servers whose tools agents may use.
 	MCPServers map[string]MCPServerConfig `yaml:"mcp_servers"`
@@ -440,6 +442,22 @@ type ToolRef struct {
 	RequiresUserInput    bool     `yaml:"requires_user_input"`
 	UserInputFields      []string `yaml:"user_input_fields"`
 	ExternalExecution    bool     `yaml:"external_execution"`
+	// Approval is required (an approver resolves the call before the run
+	// goes on) or audit (the decision on its pause is recorded); see
+	// core/approval.go. AutoContinue continues the run once resolved;
+	// ExpiresIn expires an unresolved approval.
+	Approval     string        `yaml:"approval"`
+	AutoContinue bool          `yaml:"auto_continue"`
+	ExpiresIn    time.Duration `yaml:"expires_in"`
+}
+
+// Flags are the tool's human-in-the-loop flags.
+func (t ToolRef) Flags() tool.Flags {
+	return tool.Flags{
+		RequiresConfirmation: t.RequiresConfirmation, RequiresUserInput: t.RequiresUserInput,
+		UserInputFields: t.UserInputFields, ExternalExecution: t.ExternalExecution,
+		Approval: core.ApprovalType(t.Approval), AutoContinue: t.AutoContinue, ApprovalExpiresIn: t.ExpiresIn,
+	}
 }
 
 // UnmarshalYAML accepts a plain name or a strict mapping.
@@ -640,6 +658,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if err := c.Approvals.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	switch c.UserIsolation {
 	case "", "true", "false":
 	default:
@@ -741,7 +762,13 @@ func (c *Config) Validate() error {
 			if len(t.UserInputFields) > 0 && !t.RequiresUserInput {
 				errs = append(errs, fmt.Errorf("agents[%d] (%s): tool %q lists user_input_fields without requires_user_input", i, a.ID, t.Name))
 			}
-			if t.MCPServer != "" && t.Name == "" && (t.RequiresConfirmation || t.RequiresUserInput || t.ExternalExecution) {
+			if err := t.Flags().Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("agents[%d] (%s): tool %q: %w", i, a.ID, t.Name+t.MCPServer, err))
+			}
+			if t.ExpiresIn > 0 && t.ExpiresIn < time.Second {
+				errs = append(errs, fmt.Errorf("agents[%d] (%s): tool %q: expires_in must be at least 1s", i, a.ID, t.Name))
+			}
+			if t.MCPServer != "" && t.Name == "" && (t.RequiresConfirmation || t.RequiresUserInput || t.ExternalExecution || t.Approval != "") {
 				errs = append(errs, fmt.Errorf("agents[%d] (%s): flags on mcp_server %q need the name of one of its tools", i, a.ID, t.MCPServer))
 			}
 		}

@@ -4,6 +4,7 @@
 package agentgate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -124,7 +125,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL,
 		CreateDelay: cfg.Tuning.StoreDelay, FinalCacheTTL: cfg.Tuning.FinalCacheTTL, Queue: queue,
 		IdempotencyTTL:  cfg.Runs.IdempotencyTTL,
-		MaxMessageBytes: cfg.Limits.MaxMessageBytes, DisconnectGrace: cfg.Runs.DisconnectGrace})
+		MaxMessageBytes: cfg.Limits.MaxMessageBytes, DisconnectGrace: cfg.Runs.DisconnectGrace,
+		Approvals: cfg.Approvals.settings()})
 	if err != nil {
 		_ = g.closeBackends()
 		return nil, err
@@ -137,6 +139,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	if g.queue != nil {
 		g.queue.SetExecutor(eng)
+		if err := g.queue.AddPeriodic("approvals", cmp.Or(cfg.Approvals.SweepInterval, DefaultApprovalSweepInterval), eng.SweepApprovals); err != nil {
+			_ = g.closeBackends()
+			return nil, err
+		}
 		if err := g.queue.Start(ctx); err != nil {
 			_ = g.closeBackends()
 			return nil, fmt.Errorf("start the background-run queue: %w", err)

@@ -148,10 +148,7 @@ func (g *Gateway) buildAgents(ctx context.Context) error {
 			using   = map[string]bool{}
 		)
 		for _, ref := range ac.Tools {
-			f := tool.Flags{
-				RequiresConfirmation: ref.RequiresConfirmation, RequiresUserInput: ref.RequiresUserInput,
-				UserInputFields: ref.UserInputFields, ExternalExecution: ref.ExternalExecution,
-			}
+			f := ref.Flags()
 			if ref.MCPServer != "" {
 				if !using[ref.MCPServer] {
 					src, err := g.startMCPServer(ctx, started, ref.MCPServer)

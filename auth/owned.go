@@ -14,6 +14,7 @@ import (
 type Records interface {
 	Get(ctx context.Context, runID string) (*core.Run, error)
 	GetSession(ctx context.Context, sessionID string) (*core.Session, error)
+	GetApproval(ctx context.Context, id string) (*core.Approval, error)
 }
 
 // Owned is the principal's view of owner-bound records. Under user
@@ -53,6 +54,19 @@ func (o Owned) Session(ctx context.Context, sessionID string) (*core.Session, er
 	return s, nil
 }
 
+// Approval returns the approval if the principal may see it: its own
+// runs' approvals under isolation.
+func (o Owned) Approval(ctx context.Context, id string) (*core.Approval, error) {
+	a, err := o.src.GetApproval(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !o.p.CanAccessUser(a.UserID) {
+		return nil, core.Errorf(core.CodeNotFound, "approval %q not found", id)
+	}
+	return a, nil
+}
+
 // UsableSession checks a session a new run names: "" and a session that
 // does not exist (yet: the run creates it) are fine; another user's is not
 // found. A failure to read it is left to the run's start to report.
@@ -84,4 +98,14 @@ func (o Owned) Sessions(ctx context.Context, ids []string) []string {
 		}
 	}
 	return kept
+}
+
+// Continuing fills in who continues a paused run, from the principal in
+// ctx: the approver identity its approvals are resolved or recorded by,
+// and whether it may resolve them (so a pending approval does not refuse
+// it). Every interface's continue goes through it.
+func Continuing(ctx context.Context, p core.ContinueParams) core.ContinueParams {
+	pr, _ := FromContext(ctx)
+	p.Approver, p.CanApprove = pr.Approver(), pr.MayApprove()
+	return p
 }

@@ -10,8 +10,16 @@ import (
 
 // records is an in-memory Records.
 type records struct {
-	runs     map[string]*core.Run
-	sessions map[string]*core.Session
+	runs      map[string]*core.Run
+	sessions  map[string]*core.Session
+	approvals map[string]*core.Approval
+}
+
+func (r records) GetApproval(_ context.Context, id string) (*core.Approval, error) {
+	if a, ok := r.approvals[id]; ok {
+		return a, nil
+	}
+	return nil, core.Errorf(core.CodeNotFound, "approval %q not found", id)
 }
 
 func (r records) Get(_ context.Context, id string) (*core.Run, error) {
@@ -37,6 +45,7 @@ func TestOwned(t *testing.T) {
 	src := records{
 		runs:     map[string]*core.Run{"r-alice": {RunID: "r-alice", UserID: "alice"}, "r-bob": {RunID: "r-bob", UserID: "bob"}},
 		sessions: map[string]*core.Session{"s-alice": {SessionID: "s-alice", UserID: "alice"}, "s-bob": {SessionID: "s-bob", UserID: "bob"}},
+		approvals: map[string]*core.Approval{"a-alice": {ID: "a-alice", UserID: "alice"}, "a-bob": {ID: "a-bob", UserID: "bob"}},
 	}
 	alice := &Principal{Kind: KindJWT, Subject: "alice", UserID: "alice", Isolated: true}
 	open := &Principal{Kind: KindJWT, Subject: "carol", UserID: "carol"}
@@ -61,6 +70,12 @@ func TestOwned(t *testing.T) {
 			t.Errorf("UsableSession(%q): %v", id, err)
 		}
 	}
+	if a, err := o.Approval(ctx, "a-alice"); err != nil || a.ID != "a-alice" {
+		t.Errorf("own approval: %v %v", a, err)
+	}
+	if _, err := o.Approval(ctx, "a-bob"); core.CodeOf(err) != core.CodeNotFound || core.MessageOf(err) != `approval "a-bob" not found` {
+		t.Errorf("foreign approval: %v", err)
+	}
 	if got := o.UserID("bob"); got != "alice" {
 		t.Errorf("isolated UserID(bob) = %q", got)
 	}
@@ -72,6 +87,9 @@ func TestOwned(t *testing.T) {
 	if _, err := o.Run(ctx, "r-bob"); err != nil {
 		t.Errorf("without isolation: %v", err)
 	}
+	if _, err := o.Approval(ctx, "a-bob"); err != nil {
+		t.Errorf("approval without isolation: %v", err)
+	}
 	if got := o.UserID("bob"); got != "bob" {
 		t.Errorf("UserID(bob) without isolation = %q", got)
 	}
@@ -82,5 +100,29 @@ func TestOwned(t *testing.T) {
 	var none *Principal
 	if _, err := none.Owned(src).Run(ctx, "r-alice"); core.CodeOf(err) != core.CodeNotFound {
 		t.Errorf("no principal: %v", err)
+	}
+}
+
+// TestContinuing: a continue carries who continues and whether they may
+// resolve approvals, from the principal alone.
+func TestContinuing(t *testing.T) {
+	for _, c := range []struct {
+		p       *Principal
+		by      string
+		approve bool
+	}{
+		{&Principal{Kind: KindJWT, Subject: "alice", Scopes: []Scope{{Resource: ResourceApprovals, Action: ActionWrite}}}, "alice", true},
+		{&Principal{Kind: KindJWT, Subject: "bob", Scopes: []Scope{{Resource: ResourceApprovals, Action: ActionRead}}}, "bob", false},
+		{&Principal{Kind: KindAnonymous, Subject: "anonymous", Admin: true}, "anonymous", true},
+		{nil, "", false},
+	} {
+		ctx := context.Background()
+		if c.p != nil {
+			ctx = WithPrincipal(ctx, c.p)
+		}
+		got := Continuing(ctx, core.ContinueParams{RunID: "r"})
+		if got.RunID != "r" || got.Approver != c.by || got.CanApprove != c.approve {
+			t.Errorf("%+v: got approver %q, can approve %v", c.p, got.Approver, got.CanApprove)
+		}
 	}
 }

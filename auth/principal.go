@@ -101,6 +101,20 @@ func (p *Principal) VisibleIDs(resource, action string) (all bool, ids []string)
 	return false, slices.Compact(ids)
 }
 
+// MayApprove reports whether p may resolve approvals (approvals:write):
+// a pending approval then does not refuse p's continue of its run, whose
+// decisions resolve it.
+func (p *Principal) MayApprove() bool { return p.Allows(ResourceApprovals, "", ActionWrite) }
+
+// Approver is how p is recorded as the one who resolved an approval
+// (resolved_by): its subject, never what a request body claims.
+func (p *Principal) Approver() string {
+	if p == nil {
+		return ""
+	}
+	return p.Subject
+}
+
 // CanAccessUser reports whether p may see or touch data owned by userID:
 // always without isolation, else only its own.
 func (p *Principal) CanAccessUser(userID string) bool {

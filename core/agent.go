@@ -65,6 +65,7 @@ type ToolInfo struct {
 	RequiresConfirmation bool           `json:"requires_confirmation,omitempty"`
 	RequiresUserInput    bool           `json:"requires_user_input,omitempty"`
 	ExternalExecution    bool           `json:"external_execution,omitempty"`
+	ApprovalType         ApprovalType   `json:"approval_type,omitempty"`
 }
 
 // PausedCanceller is an optional interface of a runnable whose paused run

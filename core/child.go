@@ -204,6 +204,7 @@ func (e *Engine) applyPaused(run *Run, out *Outcome) Event {
 			run.Requirements = append(run.Requirements, RunRequirement{ID: t.ToolCallID, CreatedAt: e.now(), ToolExecution: &t, UserInputSchema: t.UserInputSchema})
 		}
 	}
+	e.pauseApprovals(run)
 	m := out.Metrics
 	run.Metrics = &m
 	if out.SessionState != nil {

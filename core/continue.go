@@ -11,6 +11,12 @@ import (
 type ContinueParams struct {
 	RunID string
 	Tools []ToolExecution
+	// Approver is who continues (the caller's identity): the resolved_by
+	// of the approvals the continue resolves or records.
+	Approver string
+	// CanApprove: the caller may resolve the run's approvals, so a pending
+	// one does not refuse the continue; the caller's decisions resolve it.
+	CanApprove bool
 }
 
 // Continue resumes a paused run. It appends RunContinued to the same stream
@@ -50,21 +56,34 @@ func (e *Engine) continueRun(ctx context.Context, p ContinueParams, f *feed) (*R
 	if err != nil {
 		return nil, 0, err
 	}
-	resume, err := resumeState(run, p.Tools)
+	tools, resolving, err := e.approvalGate(ctx, run, p)
 	if err != nil {
 		return nil, 0, err
 	}
+	resume, err := resumeState(run, tools)
+	if err != nil {
+		return nil, 0, err
+	}
+	resume.AutoContinue = false
+	if err := e.resolveByContinue(ctx, run, resume, resolving, p.Approver); err != nil {
+		return nil, 0, err
+	}
+	audits := e.auditApprovals(run, resume, p.Approver)
 	pausedAt := run.EventCount - 1
 	run.Status = RunRunning
 	run.Paused = resume
 	run.UpdatedAt = e.now()
 	run.LeaseOwner, run.LeaseUntil = e.cfg.InstanceID, e.leaseUntil()
-	if err := e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunPaused}}); err != nil {
+	run.NewApprovals = audits
+	err = e.store.UpdateRun(ctx, run, UpdateRunParams{IfStatus: []RunStatus{RunPaused}})
+	run.NewApprovals = nil
+	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			return nil, 0, Errorf(CodeConflict, "run %s is no longer paused", run.RunID)
 		}
 		return nil, 0, err
 	}
+	e.approvalsCreated(ctx, audits)
 	w := &runWriter{e: e, run: run, last: run.EventCount - 1, feed: f}
 	if err := w.emit(ctx, Event{Event: EventRunContinued}); err != nil {
 		return nil, 0, err

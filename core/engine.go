@@ -62,6 +62,8 @@ type EngineConfig struct {
 	// keeps running unfollowed before it is cancelled (see Disconnected).
 	// Default 10 s; negative cancels at once.
 	DisconnectGrace time.Duration
+	// Approvals is the gateway-wide approval policy (see approvals.go).
+	Approvals ApprovalSettings
 }
 
 // Engine executes runs and owns their lifecycle: it creates runs, executes
@@ -78,6 +80,8 @@ type Engine struct {
 	mu     sync.RWMutex
 	agents map[Ref]Agent
 	order  []Ref
+	// observers are told of approvals (guarded by mu too).
+	observers []ApprovalObserver
 
 	// launchMu orders wg.Add in launch against Close's closing of closed
 	// (a WaitGroup must not be added to from zero while Wait runs).

@@ -98,6 +98,10 @@ func CodeOf(err error) ErrorCode {
 	if errors.As(err, &ce) {
 		return ce.Code
 	}
+	var ape *ApprovalPendingError
+	if errors.As(err, &ape) {
+		return CodeForbidden
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return CodeNotFound
@@ -125,6 +129,10 @@ func MessageOf(err error) string {
 	var ge *GoneError
 	if errors.As(err, &ge) {
 		return ge.Error()
+	}
+	var ape *ApprovalPendingError
+	if errors.As(err, &ape) {
+		return ape.Error()
 	}
 	if CodeOf(err) != CodeInternal {
 		return err.Error()

@@ -22,7 +22,11 @@ func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunS
 	owner := run.LeaseOwner
 	run.LeaseOwner, run.LeaseUntil = "", 0
 	stored = true
-	if err := e.storeFinalRetrying(ctx, w, run, UpdateRunParams{IfStatus: from, IfLeaseOwner: owner}); err != nil {
+	err := e.storeFinalRetrying(ctx, w, run, UpdateRunParams{IfStatus: from, IfLeaseOwner: owner})
+	// The approvals went in with that write, or not at all: no later write
+	// of the run inserts them again.
+	run.NewApprovals = nil
+	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			e.logger.Warn("run changed state under its executor", "run_id", run.RunID)
 			return false
@@ -146,7 +150,12 @@ func (e *Engine) finishPaused(ctx context.Context, w *runWriter, out *Outcome) b
 	if out.SessionState != nil {
 		e.saveSessionState(ctx, w.run, out.SessionState)
 	}
-	return e.finish(ctx, w, ev, activeStatuses)
+	created := w.run.NewApprovals
+	stored := e.finish(ctx, w, ev, activeStatuses)
+	if stored {
+		e.approvalsCreated(ctx, created)
+	}
+	return stored
 }
 
 // finishParent is finish for a run that may have children (a team's, a
@@ -195,6 +204,11 @@ func (e *Engine) finishCancelled(ctx context.Context, w *runWriter, reason strin
 // cancelled at once; a finished run is left as it is. It returns the run as
 // stored after the request.
 func (e *Engine) Cancel(ctx context.Context, runID string) (*Run, error) {
+	return e.cancel(ctx, runID, "cancelled by request")
+}
+
+// cancel is Cancel with the reason a paused run's RunCancelled gives.
+func (e *Engine) cancel(ctx context.Context, runID, reason string) (*Run, error) {
 	if err := CheckID("run_id", runID); err != nil {
 		return nil, err
 	}
@@ -223,10 +237,11 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (*Run, error) {
 			}
 			return nil, err
 		}
-		if err := w.emit(ctx, Event{Event: EventRunCancelled, Reason: "cancelled by request"}); err != nil {
+		if err := w.emit(ctx, Event{Event: EventRunCancelled, Reason: reason}); err != nil {
 			return nil, err
 		}
 		e.cancelPaused(ctx, run)
+		e.cancelApprovals(ctx, runID)
 		if run.Kind() != KindAgent {
 			e.endChildren(ctx, run.RunID, RunCancelled, "", "")
 		}

@@ -151,6 +151,9 @@ type PausedState struct {
 	Metrics *Metrics `json:"metrics,omitempty"`
 	// Runnable is state private to the runnable (team, workflow, remote agent) needed to resume it.
 	Runnable json.RawMessage `json:"runnable,omitempty"`
+	// AutoContinue: the pause waits for an approval that continues the run
+	// by itself once resolved, so its followers' streams stay open.
+	AutoContinue bool `json:"auto_continue,omitempty"`
 }
 
 // Run is the stored record of one run. Runs live in their own table.

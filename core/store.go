@@ -3,7 +3,8 @@ package core
 import "context"
 
 // RunStore is the state of the run domain: sessions, runs (in their own
-// table) and the idempotency keys that create runs. They are one store
+// table), the approvals that gate them and the idempotency keys that
+// create runs. They are one store
 // because they change together, in one transaction: a run is created with
 // its session and its key, and deleting a session deletes its runs. Every
 // other resource group declares its own small store in its own package
@@ -14,6 +15,13 @@ import "context"
 // Errors: a missing row is ErrNotFound (wrapped); a duplicate id on create
 // is ErrConflict; a failed compare-and-set in UpdateRun is ErrConflict.
 type RunStore interface {
+	// Approvals change with the runs they gate: every run write
+	// (CreateRun, CreateRunInSession, CreateRunWithKey, UpdateRun) also
+	// inserts the run's NewApprovals in its transaction; both or neither
+	// are stored (a duplicate approval id is ErrConflict and leaves the run
+	// as it was).
+	ApprovalStore
+
 	// CreateSession inserts s. CreatedAt/UpdatedAt are set by the caller.
 	CreateSession(ctx context.Context, s *Session) error
 	// GetSession returns the session with id.

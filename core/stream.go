@@ -45,6 +45,10 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 		return Event{}, io.EOF
 	}
 	ev, err := s.next(ctx)
+	if errors.Is(err, errPauseEnded) {
+		s.done = true
+		return Event{}, io.EOF
+	}
 	if err != nil {
 		return Event{}, err
 	}
@@ -59,10 +63,31 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 		s.done = len(s.replay) == 0
 	default: // a pause
 		more, err := s.log.Read(ctx, ReadParams{RunID: s.runID, After: ev.EventIndex, Limit: 1})
-		s.done = err != nil || len(more) == 0
+		s.done = err != nil || len(more) == 0 && !s.awaitsAutoContinue(ctx)
 	}
 	return ev, nil
 }
+
+// awaitsAutoContinue reports whether the stream's run is paused on an
+// approval that continues it by itself once resolved: its followers'
+// streams then stay open through the pause (heartbeats keep them), and go
+// on with the run, on whichever replica continues it.
+func (s *Stream) awaitsAutoContinue(ctx context.Context) bool {
+	if s.e == nil {
+		return false
+	}
+	run, err := s.e.store.GetRun(ctx, s.runID)
+	return err == nil && awaitsAutoContinue(run)
+}
+
+func awaitsAutoContinue(run *Run) bool {
+	return run.Status == RunPaused && run.Paused != nil && run.Paused.AutoContinue
+}
+
+// errPauseEnded ends a stream kept open through a pause whose run no
+// longer awaits an auto-continue (its approval expired, leaving it
+// paused).
+var errPauseEnded = errors.New("the pause no longer awaits an approval")
 
 // next waits for the log's next event. During silences it checks the
 // store: a run that ended there while its final event never reached the
@@ -145,6 +170,9 @@ func (s *Stream) silence(ctx context.Context) error {
 	// (Even at or past the stored count: a log that lost the run may
 	// never deliver its end.)
 	run, err := s.e.store.GetRun(ctx, s.runID)
+	if err == nil && run.Status == RunPaused && !awaitsAutoContinue(run) && s.last >= run.EventCount-1 {
+		return errPauseEnded
+	}
 	if err != nil || !run.Status.Final() {
 		s.idle = 0
 		return nil
@@ -213,7 +241,7 @@ func (e *Engine) SubscribeRun(ctx context.Context, run *Run, after int64) (*Stre
 	runID := run.RunID
 	// A run this process is executing has not ended its segment (and if it
 	// ends meanwhile, the tail sees the end).
-	segmentEnded := e.executing(runID) == nil && (run.Status.Final() || run.Status == RunPaused)
+	segmentEnded := e.executing(runID) == nil && (run.Status.Final() || run.Status == RunPaused && !awaitsAutoContinue(run))
 	if segmentEnded && after >= run.EventCount-1 {
 		if after > run.EventCount-1 {
 			return nil, Errorf(CodeInvalid, "last_event_index %d is beyond the last event (%d)", after, run.EventCount-1)

@@ -417,7 +417,7 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 			return h.fail(cl, e)
 		}
 		var err error
-		if run, after, err = h.eng.Continue(ctx, core.ContinueParams{RunID: cur.RunID, Tools: decisions}); err != nil {
+		if run, after, err = h.eng.Continue(ctx, auth.Continuing(ctx, core.ContinueParams{RunID: cur.RunID, Tools: decisions})); err != nil {
 			return h.fail(cl, toError(err))
 		}
 		h.push.kick(run.RunID)

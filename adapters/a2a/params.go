@@ -434,6 +434,9 @@ func decisionsFor(m *inMessage, pending []core.ToolExecution) ([]core.ToolExecut
 	for _, p := range pending {
 		d, ok := perTool[p.ToolCallID]
 		if !ok {
+			if all == nil && p.ApprovalID != "" {
+				continue // the approval's decision, from the store
+			}
 			if all == nil {
 				return nil, errf(KindInvalidParams, "the task waits for a decision on tool call %s (%s): reply \"yes\" or \"no\", or send a data part {\"confirmed\": true|false}", p.ToolCallID, p.ToolName)
 			}

@@ -514,7 +514,7 @@ func (s *Server) continueRun(ctx context.Context, req mcpgo.CallToolRequest, run
 		}
 		tools = append(tools, te)
 	}
-	_, pausedAt, err := s.eng.Continue(ctx, core.ContinueParams{RunID: run.RunID, Tools: tools})
+	_, pausedAt, err := s.eng.Continue(ctx, auth.Continuing(ctx, core.ContinueParams{RunID: run.RunID, Tools: tools}))
 	if err != nil {
 		return s.toolError(err)
 	}

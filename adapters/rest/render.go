@@ -51,6 +51,10 @@ func errorBody(err error) httptransport.ErrorBody {
 		idx := ge.FirstIndex
 		body.FirstAvailableIndex = &idx
 	}
+	var ape *core.ApprovalPendingError
+	if errors.As(err, &ape) {
+		body.ApprovalID = ape.ApprovalID
+	}
 	return body
 }
 

@@ -380,7 +380,7 @@ func (h *Handler) continueOne(c *fiber.Ctx, f family) error {
 	if err != nil {
 		return fail(c, err)
 	}
-	p := core.ContinueParams{RunID: runID, Tools: tools}
+	p := auth.Continuing(ctx, core.ContinueParams{RunID: runID, Tools: tools})
 	if form.Stream {
 		// Fed by the executor, as a streaming POST's own stream is.
 		run, _, s, err := h.eng.ContinueStream(ctx, p)

@@ -135,7 +135,7 @@ func (h *Handler) decide(a *app, d Decision) {
 		}
 		tools = append(tools, te)
 	}
-	_, pausedAt, err := h.eng.Continue(ctx, core.ContinueParams{RunID: run.RunID, Tools: tools})
+	_, pausedAt, err := h.eng.Continue(ctx, core.ContinueParams{RunID: run.RunID, Tools: tools, Approver: "slack:" + d.UserID})
 	if err != nil {
 		if errors.Is(err, core.ErrConflict) {
 			h.ephemeral(ctx, a, t, d.UserID, "This request was already decided.")

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 )
 
@@ -271,7 +272,7 @@ func (s *session) agnoContinue(ctx, actx context.Context, f *agnoFrame) error {
 	if err := s.roomFor(run.RunID); err != nil {
 		return err
 	}
-	run, pausedAt, stream, err := s.h.eng.ContinueStream(actx, core.ContinueParams{RunID: run.RunID, Tools: tools})
+	run, pausedAt, stream, err := s.h.eng.ContinueStream(actx, auth.Continuing(actx, core.ContinueParams{RunID: run.RunID, Tools: tools}))
 	if err != nil {
 		return err
 	}

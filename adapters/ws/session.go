@@ -278,7 +278,7 @@ func (s *session) continueRun(ctx, actx context.Context, f *ClientFrame) error {
 	if err := s.roomFor(f.RunID); err != nil {
 		return err
 	}
-	run, pausedAt, stream, err := s.h.eng.ContinueStream(actx, core.ContinueParams{RunID: f.RunID, Tools: f.Tools})
+	run, pausedAt, stream, err := s.h.eng.ContinueStream(actx, auth.Continuing(actx, core.ContinueParams{RunID: f.RunID, Tools: f.Tools}))
 	if err != nil {
 		return err
 	}

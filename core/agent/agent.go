@@ -217,6 +217,17 @@ func pauseFor(t *tool.Tool, te core.ToolExecution) core.ToolExecution {
 		te.RequiresUserInput = true
 		te.UserInputSchema = userInputSchema(t)
 	}
+	if t.Approval != "" {
+		te.ApprovalType = t.Approval
+		if !te.Pauses() {
+			// An approval with nothing else asked is a confirmation, by
+			// an approver.
+			te.RequiresConfirmation = true
+		}
+		if t.AutoContinue || t.ApprovalExpiresIn > 0 {
+			te.Approval = &core.ApprovalPolicy{AutoContinue: t.AutoContinue, ExpiresIn: int64(t.ApprovalExpiresIn / time.Second)}
+		}
+	}
 	return te
 }
 

@@ -7,6 +7,9 @@ package tool
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/agentgate/agentgate/core"
 )
@@ -37,11 +40,40 @@ type Flags struct {
 	// ExternalExecution: the caller runs the tool and continues the run
 	// with its result; the gateway never calls it.
 	ExternalExecution bool
+	// Approval marks the tool's calls for an approval: required (an
+	// approver must resolve it before the run goes on; without another
+	// flag the call waits for a confirmation) or audit (the decision on
+	// the call's pause is recorded; it needs one of the flags above).
+	Approval core.ApprovalType
+	// AutoContinue: once the approval is resolved the run continues by
+	// itself. ApprovalExpiresIn, when > 0, expires it.
+	AutoContinue      bool
+	ApprovalExpiresIn time.Duration
 }
 
 // Pauses reports whether a call of a tool with these flags pauses the run.
 func (f Flags) Pauses() bool {
-	return f.RequiresConfirmation || f.RequiresUserInput || f.ExternalExecution
+	return f.RequiresConfirmation || f.RequiresUserInput || f.ExternalExecution || f.Approval == core.ApprovalRequired
+}
+
+// Validate reports flags that cannot work together.
+func (f Flags) Validate() error {
+	switch f.Approval {
+	case "", core.ApprovalRequired:
+	case core.ApprovalAudit:
+		if !f.RequiresConfirmation && !f.RequiresUserInput && !f.ExternalExecution {
+			return errors.New("approval: audit records the decision on a pause: give the tool requires_confirmation, requires_user_input or external_execution too")
+		}
+	default:
+		return fmt.Errorf("approval %q: must be required or audit", f.Approval)
+	}
+	if f.Approval == "" && (f.AutoContinue || f.ApprovalExpiresIn != 0) {
+		return errors.New("auto_continue and expires_in need approval: required")
+	}
+	if f.ApprovalExpiresIn < 0 {
+		return errors.New("expires_in must not be negative")
+	}
+	return nil
 }
 
 // Info describes the tool for the model and for listings.
@@ -51,6 +83,7 @@ func (t *Tool) Info() core.ToolInfo {
 		RequiresConfirmation: t.RequiresConfirmation,
 		RequiresUserInput:    t.RequiresUserInput,
 		ExternalExecution:    t.ExternalExecution,
+		ApprovalType:         t.Approval,
 	}
 }
 

@@ -32,6 +32,10 @@ func (st *Store) CreateRunWithKey(ctx context.Context, p core.CreateRunWithKeyPa
 	if err != nil {
 		return nil, false, err
 	}
+	aps, err := newApprovalInsert(p.Run) // nil without approvals
+	if err != nil {
+		return nil, false, err
+	}
 	var (
 		taken   *core.IdempotencyKey
 		created int64
@@ -41,7 +45,10 @@ func (st *Store) CreateRunWithKey(ctx context.Context, p core.CreateRunWithKeyPa
 		if taken, err = sqlstore.ClaimKey(ctx, sqlstore.Bind(dialect, querier{tx}), k, p.ExpiredBefore); err != nil || taken != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, createRunInSessionSQL, append(rvals, svals...)...).Scan(&created)
+		if err := tx.QueryRow(ctx, createRunInSessionSQL, append(rvals, svals...)...).Scan(&created); err != nil {
+			return err
+		}
+		return insertApprovals(ctx, tx, aps)
 	})
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation: runs.run_id

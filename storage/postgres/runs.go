@@ -108,9 +108,10 @@ func (st *Store) CreateRun(ctx context.Context, r *core.Run) error {
 	if err != nil {
 		return err
 	}
-	tag, err := st.pool.Exec(ctx, `INSERT INTO runs (`+runColumns+`)
-		VALUES (`+placeholders(1, runParams)+`)
-		ON CONFLICT (run_id) DO NOTHING`, vals...)
+	if len(r.NewApprovals) > 0 {
+		return st.createRunWithApprovals(ctx, r, vals)
+	}
+	tag, err := st.pool.Exec(ctx, insertRunSQL, vals...)
 	if err != nil {
 		return fmt.Errorf("postgres: create run %q: %w", r.RunID, dbErr(ctx, err))
 	}
@@ -119,6 +120,11 @@ func (st *Store) CreateRun(ctx context.Context, r *core.Run) error {
 	}
 	return nil
 }
+
+// insertRunSQL is CreateRun's statement.
+var insertRunSQL = `INSERT INTO runs (` + runColumns + `)
+		VALUES (` + placeholders(1, runParams) + `)
+		ON CONFLICT (run_id) DO NOTHING`
 
 // createRunInSessionSQL inserts the session ($26...) unless it exists and the
 // run ($1...), in one statement: a duplicate run id fails the whole
@@ -152,7 +158,16 @@ func (st *Store) CreateRunInSession(ctx context.Context, s *core.Session, r *cor
 		return false, err
 	}
 	var created int64
-	err = st.writeRow(ctx, createRunInSessionSQL, append(rvals, svals...), func(row pgx.Row) error { return row.Scan(&created) })
+	scan := func(row pgx.Row) error { return row.Scan(&created) }
+	if len(r.NewApprovals) > 0 {
+		var aps *sqlstore.ApprovalInsert
+		if aps, err = newApprovalInsert(r); err != nil {
+			return false, err
+		}
+		err = st.writeRowWithApprovals(ctx, aps, createRunInSessionSQL, append(rvals, svals...), scan, nil)
+	} else {
+		err = st.writeRow(ctx, createRunInSessionSQL, append(rvals, svals...), scan)
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation: runs.run_id
 		return false, fmt.Errorf("run %q already exists: %w", r.RunID, core.ErrConflict)
@@ -232,9 +247,18 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 		leaseUntil *int64
 	)
 	args := append(vals, ifStatus, p.IfLeaseExpiredBefore, txt(p.IfLeaseOwner))
-	if err := st.writeRow(ctx, updateRunSQL, args, func(row pgx.Row) error {
-		return row.Scan(&updated, &status, &owner, &leaseUntil)
-	}); err != nil {
+	scan := func(row pgx.Row) error { return row.Scan(&updated, &status, &owner, &leaseUntil) }
+	if len(r.NewApprovals) > 0 {
+		// A failed compare-and-set inserts no approvals.
+		var aps *sqlstore.ApprovalInsert
+		if aps, err = newApprovalInsert(r); err != nil {
+			return err
+		}
+		err = st.writeRowWithApprovals(ctx, aps, updateRunSQL, args, scan, func() bool { return updated })
+	} else {
+		err = st.writeRow(ctx, updateRunSQL, args, scan)
+	}
+	if err != nil {
 		return fmt.Errorf("postgres: update run %q: %w", r.RunID, dbErr(ctx, err))
 	}
 	switch {

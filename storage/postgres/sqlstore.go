@@ -38,6 +38,7 @@ type (
 	serviceAccounts = sqlstore.ServiceAccounts
 	sessions        = sqlstore.Sessions
 	idempotencyKeys = sqlstore.IdempotencyKeys
+	approvals       = sqlstore.Approvals
 )
 
 // pgxQuerier is what *pgxpool.Pool, *pgx.Conn and pgx.Tx have in common.
@@ -91,6 +92,7 @@ func (s *Store) initShared() {
 	s.serviceAccounts = sqlstore.NewServiceAccounts(s.sql)
 	s.sessions = sqlstore.NewSessions(s.sql)
 	s.idempotencyKeys = sqlstore.NewIdempotencyKeys(s.sql)
+	s.approvals = sqlstore.NewApprovals(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -28,6 +28,10 @@ func (st *Store) CreateRunWithKey(ctx context.Context, p core.CreateRunWithKeyPa
 	if err != nil {
 		return nil, false, err
 	}
+	aps, err := newApprovalInsert(p.Run)
+	if err != nil {
+		return nil, false, err
+	}
 	var (
 		taken   *core.IdempotencyKey
 		created bool
@@ -44,7 +48,10 @@ func (st *Store) CreateRunWithKey(ctx context.Context, p core.CreateRunWithKeyPa
 		if created, err = sins.exec(ctx, tx); err != nil {
 			return err
 		}
-		return ins.exec(ctx, tx)
+		if err := ins.exec(ctx, tx); err != nil {
+			return err
+		}
+		return aps.exec(ctx, tx)
 	})
 	if err != nil {
 		return nil, false, err

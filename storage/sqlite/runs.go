@@ -105,7 +105,16 @@ func (st *Store) CreateRun(ctx context.Context, r *core.Run) error {
 	if err != nil {
 		return err
 	}
-	return st.write(ctx, func(ctx context.Context, tx *wtx) error { return ins.exec(ctx, tx) })
+	aps, err := newApprovalInsert(r)
+	if err != nil {
+		return err
+	}
+	return st.write(ctx, func(ctx context.Context, tx *wtx) error {
+		if err := ins.exec(ctx, tx); err != nil {
+			return err
+		}
+		return aps.exec(ctx, tx)
+	})
 }
 
 // CreateRunInSession inserts s unless its session exists, and r, in one
@@ -123,13 +132,20 @@ func (st *Store) CreateRunInSession(ctx context.Context, s *core.Session, r *cor
 	if err != nil {
 		return false, err
 	}
+	aps, err := newApprovalInsert(r)
+	if err != nil {
+		return false, err
+	}
 	var created bool
 	err = st.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var err error
 		if created, err = sins.exec(ctx, tx); err != nil {
 			return err
 		}
-		return ins.exec(ctx, tx)
+		if err := ins.exec(ctx, tx); err != nil {
+			return err
+		}
+		return aps.exec(ctx, tx)
 	})
 	return created && err == nil, err
 }
@@ -228,8 +244,15 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 	// The writer pool has one connection, so this transaction is the only
 	// writer; BEGIN IMMEDIATE also excludes other processes. The UPDATE is
 	// the compare-and-set; the SELECT only explains a miss.
+	aps, err := newApprovalInsert(r)
+	if err != nil {
+		return err
+	}
 	return st.write(ctx, func(ctx context.Context, tx *wtx) error {
-		return updateRun(ctx, tx, r, p, q, args)
+		if err := updateRun(ctx, tx, r, p, q, args); err != nil {
+			return err // a failed compare-and-set inserts no approvals
+		}
+		return aps.exec(ctx, tx)
 	})
 }
 

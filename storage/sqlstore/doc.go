@@ -63,6 +63,9 @@
 // whitelist for ORDER BY and a Page, and run as a List (one statement for
 // the page and its total). Writes of one statement use DB.WriteStmt;
 // statements that must commit together DB.Write, whose function may run
-// again on SQLite (keep no state across calls). ServiceAccounts, Sessions
-// and IdempotencyKeys are the groups written this way so far.
+// again on SQLite (keep no state across calls). ServiceAccounts, Sessions,
+// IdempotencyKeys and Approvals are the groups written this way so far; a
+// group whose rows are written with a backend's run (ClaimKey,
+// SessionInsert, ApprovalInsert) also gives the backend the statement to
+// run in its own transaction.
 package sqlstore

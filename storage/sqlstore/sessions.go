@@ -258,8 +258,8 @@ func (ss *Sessions) UpdateSession(ctx context.Context, p core.UpdateSessionParam
 // binds them as one array).
 const deleteChunk = 500
 
-// DeleteSessions deletes the sessions and every run of them, in one
-// transaction. Missing ids are ignored; it returns how many sessions were
+// DeleteSessions deletes the sessions, every run of them and those runs'
+// approvals, in one transaction. Missing ids are ignored; it returns how many sessions were
 // deleted.
 func (ss *Sessions) DeleteSessions(ctx context.Context, ids []string) (int, error) {
 	d := ss.db.d
@@ -275,6 +275,11 @@ func (ss *Sessions) DeleteSessions(ctx context.Context, ids []string) (int, erro
 		total = 0 // a batch that failed runs this again alone
 		for start := 0; start < len(ids); start += chunk {
 			in, args := d.InStrings("session_id", ids[start:min(start+chunk, len(ids))])
+			// The approvals of the sessions' runs go with them (an
+			// approval names its run's session).
+			if _, err := q.Exec(ctx, `DELETE FROM approvals WHERE `+in, args...); err != nil {
+				return fmt.Errorf("delete approvals of sessions: %w", err)
+			}
 			if _, err := q.Exec(ctx, `DELETE FROM runs WHERE `+in, args...); err != nil {
 				return fmt.Errorf("delete runs of sessions: %w", err)
 			}

@@ -1,5 +1,5 @@
 // Package storetest is the conformance suite for the state stores
-// (core.RunStore, auth.ServiceAccountStore), one file per domain. Every
+// (core.RunStore with its approvals, auth.ServiceAccountStore), one file per domain. Every
 // backend runs it unchanged from its own tests (river's riverdrivertest
 // pattern), with one factory returning the backend's stores:
 //
@@ -63,6 +63,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"ServiceAccounts", testServiceAccounts},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"ChildRuns", testChildRuns},
+		{"Approvals", testApprovals},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {

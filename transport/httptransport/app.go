@@ -168,6 +168,9 @@ type ErrorBody struct {
 	Detail string `json:"detail"`
 	// FirstAvailableIndex is set on 410 answers to a resume.
 	FirstAvailableIndex *int64 `json:"first_available_index,omitempty"`
+	// ApprovalID is set on 403 answers to a continue refused while the
+	// run's approval is pending.
+	ApprovalID string `json:"approval_id,omitempty"`
 }
 
 // WriteError answers with status and {"detail": msg}.
