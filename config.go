@@ -80,8 +80,6 @@ type Config struct {
 	Teams []TeamConfig `yaml:"teams"`
 	// Workflows are agno-style workflows over the agents (and teams).
 	Workflows []WorkflowConfig `yaml:"workflows"`
-	// Approvals configures how approvers are told (see ApprovalsConfig).
-	Approvals ApprovalsConfig `yaml:"approvals"`
 	// Tuning holds internal knobs: leave them out (see TuningConfig).
 	Tuning TuningConfig `yaml:"tuning"`
 
@@ -774,7 +772,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateWorkflows()...)
-	errs = append(errs, c.Approvals.validate()...)
+	errs = append(errs, c.Approvals.validateWebhook()...)
 	return errors.Join(errs...)
 }
 

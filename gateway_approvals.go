@@ -17,15 +17,6 @@ import (
 	"github.com/agentgate/agentgate/transport/webhook"
 )
 
-// ApprovalsConfig configures how approvers are told about approvals (the
-// approvals: block). The Slack approvals channel is configured per Slack
-// app (slack.apps[].approvals).
-type ApprovalsConfig struct {
-	// Webhook, when its url is set, is POSTed a signed JSON body each time
-	// an approval is created or resolved.
-	Webhook ApprovalWebhookConfig `yaml:"webhook"`
-}
-
 // ApprovalWebhookConfig is the approvals webhook. Each delivery is a job
 // of the durable queue on the state database: it survives a crash and is
 // retried, on any replica, until the receiver answers 2xx, answers a final
@@ -65,9 +56,9 @@ const (
 	maxApprovalWebhookBackoff      = 10 * time.Minute
 )
 
-// validate checks the approvals block (config check refuses what serve
-// refuses).
-func (c ApprovalsConfig) validate() []error {
+// validateWebhook checks the approvals webhook (config check refuses what
+// serve refuses).
+func (c ApprovalsConfig) validateWebhook() []error {
 	w := c.Webhook
 	var errs []error
 	if w.URL == "" {
@@ -227,5 +218,6 @@ func (g *Gateway) setupApprovals(ctx context.Context) error {
 		return err
 	}
 	g.approvalWebhook = w
+	g.eng.AddApprovalObserver(w)
 	return nil
 }

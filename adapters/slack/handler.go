@@ -86,6 +86,9 @@ func New(eng *core.Engine, cfg Config) (*Handler, error) {
 			slackapi.OptionAppLevelToken(a.AppToken))
 		h.apps = append(h.apps, &app{App: a, api: api})
 	}
+	if cfg.ApprovalService == nil {
+		cfg.ApprovalService = eng
+	}
 	h.ac = newApprovalsChannel(h, cfg.ApprovalService)
 	for _, a := range h.apps {
 		if r := a.Runnable(); !registered(eng, r) {
