@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/adapters/slack/fakeslack"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/internal/testutil"
 	"github.com/agentgate/agentgate/transport/webhook"
@@ -235,5 +237,193 @@ func TestApprovalsConfigValidation(t *testing.T) {
 		t.Fatal("a loopback webhook without egress.allow was accepted")
 	} else if !strings.Contains(err.Error(), "approvals.webhook.url") || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// End to end through the gateway's own config, HTTP server and engine: an
+// agent whose tool is marked approval: required pauses; the approvals
+// webhook is told (signed) and the Slack app posts the approval to its
+// approvals channel; resolved over REST, the Slack message is edited and
+// the webhook is told of the resolution; a second run's approval is
+// resolved by an approver's click at /slack/interactions, as the identity
+// the approvers map gives, and the run goes on by itself (auto_continue).
+func TestApprovalsNotifyEndToEnd(t *testing.T) {
+	t.Parallel()
+	recv := newHookReceiver(t, "hook-secret", func(int) int { return http.StatusOK })
+	fake := fakeslack.New()
+	t.Cleanup(fake.Close)
+	const channel, signing = "CAPPROVALS", "slack-signing-secret"
+	cfg, err := ParseConfig([]byte(`
+models:
+  m:
+    provider: scripted
+    script:
+      - tool_calls: [{name: calculator, arguments: {expression: "6*7"}}]
+        reply: "result {{tool_result}}"
+        rejected_reply: "rejected"
+agents:
+  - id: gated
+    model: m
+    tools: [{name: calculator, approval: required}]
+  - id: auto
+    model: m
+    tools: [{name: calculator, approval: required, auto_continue: true}]
+approvals:
+  webhook: {url: "` + recv.URL + `/hook", secret: hook-secret, events: [created, resolved], max_attempts: 3}
+slack:
+  apps:
+    - {name: ops, agent: gated, signing_secret: ` + signing + `, bot_token: xoxb-ops, api_url: "` + fake.URL() + `",
+       approvals: {channel: ` + channel + `, approvers: {UALICE: alice@example.com}}}
+    - {name: ops2, agent: auto, signing_secret: ` + signing + `-2, bot_token: xoxb-ops2, api_url: "` + fake.URL() + `",
+       approvals: {channel: ` + channel + `, approvers: {UALICE: alice@example.com}}}
+egress: {allow: [127.0.0.1]}
+tuning: {queue_poll_interval: 50ms}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DatabaseURL = "sqlite://" + filepath.Join(t.TempDir(), "s.db")
+	ctx := context.Background()
+	g, err := New(ctx, cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.Serve(ln) }()
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = g.Shutdown(sctx)
+	})
+	base := "http://" + ln.Addr().String()
+
+	// hookEvents are the verified deliveries' (event, approval) so far.
+	type delivered struct {
+		event    string
+		approval core.Approval
+	}
+	hookEvents := func() []delivered {
+		var out []delivered
+		for _, p := range recv.snapshot() {
+			if p.verified != nil {
+				t.Fatalf("a delivery failed verification: %v", p.verified)
+			}
+			var d struct {
+				Event    string        `json:"event"`
+				Approval core.Approval `json:"approval"`
+			}
+			if err := json.Unmarshal(p.body, &d); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, delivered{d.Event, d.Approval})
+		}
+		return out
+	}
+	hasEvent := func(event, id string, cond func(core.Approval) bool) bool {
+		for _, d := range hookEvents() {
+			if d.event == event && d.approval.ID == id && (cond == nil || cond(d.approval)) {
+				return true
+			}
+		}
+		return false
+	}
+	pausedApproval := func(agentID string) (runID, approvalID string) {
+		run, err := g.Engine().Start(ctx, core.StartParams{AgentID: agentID, Message: "compute", UserID: "bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 10*time.Second, "the pending approval", func() bool {
+			list, _, err := g.Engine().ListApprovals(ctx, core.ListApprovalsParams{RunID: run.RunID})
+			if err != nil || len(list) != 1 {
+				return false
+			}
+			approvalID = list[0].ID
+			return true
+		})
+		return run.RunID, approvalID
+	}
+	messageOf := func(approvalID string) fakeslack.Message {
+		var msg fakeslack.Message
+		testutil.Eventually(t, 10*time.Second, "the approval's Slack message", func() bool {
+			ap, err := g.Engine().GetApproval(ctx, approvalID)
+			if err != nil || ap.Context["slack_ts"] == nil {
+				return false
+			}
+			for _, m := range fake.Messages(channel, "") {
+				if m.TS == ap.Context["slack_ts"] {
+					msg = m
+					return true
+				}
+			}
+			return false
+		})
+		return msg
+	}
+
+	// 1. Resolved over REST.
+	runID, apID := pausedApproval("gated")
+	testutil.Eventually(t, 10*time.Second, "approval.created delivered", func() bool {
+		return hasEvent("approval.created", apID, func(a core.Approval) bool { return a.RunID == runID && a.ToolName == "calculator" })
+	})
+	msg := messageOf(apID)
+	if !strings.Contains(msg.Blocks, `"value":"`+apID+`"`) || !strings.Contains(msg.Blocks, "calculator") {
+		t.Fatalf("slack message %s", msg.Blocks)
+	}
+	resp, err := http.Post(base+"/approvals/"+apID+"/resolve", "application/json", strings.NewReader(`{"status":"rejected"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("resolve: %d %s", resp.StatusCode, b)
+	}
+	testutil.Eventually(t, 10*time.Second, "approval.resolved delivered", func() bool {
+		return hasEvent("approval.resolved", apID, func(a core.Approval) bool { return a.Status == core.ApprovalRejected })
+	})
+	testutil.Eventually(t, 10*time.Second, "the Slack message edited to the REST decision", func() bool {
+		for _, m := range fake.Messages(channel, "") {
+			if m.TS == msg.TS {
+				return m.Edits == 1 && strings.Contains(m.Blocks, "Rejected*") && !strings.Contains(m.Blocks, "agentgate_approval_reject")
+			}
+		}
+		return false
+	})
+
+	// 2. Resolved by a click, as the mapped identity; auto_continue.
+	runID, apID = pausedApproval("auto")
+	msg = messageOf(apID)
+	payload, err := fakeslack.ButtonClick(msg, "agentgate_approval_approve", "UALICE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := fakeslack.InteractionForm(payload)
+	req, err := fakeslack.Request(base+"/slack/interactions", signing+"-2", time.Now().Unix(), "application/x-www-form-urlencoded", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("interaction: %d", resp.StatusCode)
+	}
+	testutil.Eventually(t, 10*time.Second, "approval.resolved by alice delivered", func() bool {
+		return hasEvent("approval.resolved", apID, func(a core.Approval) bool {
+			return a.Status == core.ApprovalApproved && a.ResolvedBy == "alice@example.com"
+		})
+	})
+	testutil.Eventually(t, 15*time.Second, "the run to complete by itself", func() bool {
+		r, err := g.Engine().Get(ctx, runID)
+		return err == nil && r.Status == core.RunCompleted && strings.Contains(r.Content, "result 42")
+	})
+	ap, err := g.Engine().GetApproval(ctx, apID)
+	if err != nil || ap.RunStatus != core.RunCompleted {
+		t.Fatalf("approval run_status %q, %v: want it live (COMPLETED)", ap.RunStatus, err)
 	}
 }

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"maps"
@@ -11,6 +12,10 @@ import (
 
 	"github.com/agentgate/agentgate/adapters/slack/fakeslack"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/agent"
+	"github.com/agentgate/agentgate/core/model/scripted"
+	"github.com/agentgate/agentgate/core/tool"
+	"github.com/agentgate/agentgate/internal/testutil"
 )
 
 // fakeApprovals is an in-memory ApprovalService that, like the engine,
@@ -342,4 +347,91 @@ func TestApprovalsChannelSettingsValidate(t *testing.T) {
 	if err := s.Validate(func(string) (string, bool) { return "", false }); err == nil || !strings.Contains(err.Error(), "slack.apps[0] (a).approvals") {
 		t.Fatalf("Settings.Validate: %v", err)
 	}
+}
+
+// Through the real engine: a run of the app's agent pausing on an
+// approval: required (auto_continue) tool is posted to the approvals
+// channel; a refused user's click leaves it pending; an approver's click
+// resolves it in the store as the mapped identity, edits the message, and
+// the run goes on by itself to completion.
+func TestApprovalsChannelWithEngine(t *testing.T) {
+	hs := newHarness(t, "gated", func(c *Config) {
+		c.Apps[0].Approvals = ApprovalsChannel{Channel: approvalsChannelID, Approvers: map[string]string{"UALICE": "alice@example.com"}}
+	})
+	calc := tool.Calculator()
+	calc.Flags = tool.Flags{Approval: core.ApprovalRequired, AutoContinue: true}
+	gated, err := agent.New(agent.Config{ID: "gated", ModelName: "gated", Tools: []*tool.Tool{calc},
+		Model: scripted.New(scripted.Config{Rules: []scripted.Rule{{
+			ToolCalls: []scripted.Call{{Name: "calculator", Arguments: map[string]any{"expression": "6*7"}}},
+			Reply:     "result {{tool_result}}", RejectedReply: "rejected",
+		}}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hs.eng.RegisterAgent(gated); err != nil {
+		t.Fatal(err)
+	}
+	if !hs.h.HasApprovalsChannel() {
+		t.Fatal("approvals channel off")
+	}
+	hs.eng.AddApprovalObserver(hs.h) // what Interface.Mount does
+	ctx := context.Background()
+	run, err := hs.eng.Start(ctx, core.StartParams{AgentID: "gated", Message: "compute", UserID: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paused := hs.waitRun(run.RunID, core.RunPaused)
+	var approvalID string
+	if paused.Paused != nil {
+		for _, tl := range paused.Paused.Pending {
+			approvalID = cmp.Or(approvalID, tl.ApprovalID)
+		}
+	}
+	if approvalID == "" {
+		t.Fatalf("the paused run carries no approval id: %+v", paused.Paused)
+	}
+	var msg fakeslack.Message
+	testutil.Eventually(t, 10*time.Second, "the approval message, noted in the approval", func() bool {
+		ap, err := hs.eng.GetApproval(ctx, approvalID)
+		if err != nil || ap.Context[ContextSlackTS] == nil {
+			return false
+		}
+		for _, m := range hs.fake.Messages(approvalsChannelID, "") {
+			if m.TS == ap.Context[ContextSlackTS] {
+				msg = m
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(msg.Blocks, `"value":"`+approvalID+`"`) || !strings.Contains(msg.Blocks, "calculator") ||
+		!strings.Contains(msg.Blocks, run.RunID) || !strings.Contains(msg.Blocks, "bob") {
+		t.Fatalf("message %s", msg.Blocks)
+	}
+	hs.click(msg, ActionApprovalApprove, "UMALLORY")
+	hs.drain()
+	if ap, _ := hs.eng.GetApproval(ctx, approvalID); ap.Status != core.ApprovalPending {
+		t.Fatalf("a refused click resolved it: %s", ap.Status)
+	}
+	if eph := hs.fake.Calls("chat.postEphemeral"); len(eph) != 1 || eph[0].Values.Get("user") != "UMALLORY" {
+		t.Fatalf("ephemeral refusal: %+v", eph)
+	}
+	hs.click(msg, ActionApprovalApprove, "UALICE")
+	hs.drain()
+	ap, err := hs.eng.GetApproval(ctx, approvalID)
+	if err != nil || ap.Status != core.ApprovalApproved || ap.ResolvedBy != "alice@example.com" {
+		t.Fatalf("approval %+v, %v", ap, err)
+	}
+	done := hs.waitRun(run.RunID, core.RunCompleted)
+	if !strings.Contains(done.Content, "result 42") {
+		t.Fatalf("run content %q", done.Content)
+	}
+	testutil.Eventually(t, 10*time.Second, "the message edited", func() bool {
+		for _, m := range hs.fake.Messages(approvalsChannelID, "") {
+			if m.TS == msg.TS {
+				return m.Edits == 1 && strings.Contains(m.Blocks, "Approved* by alice@example.com") && !strings.Contains(m.Blocks, ActionApprovalApprove)
+			}
+		}
+		return false
+	})
 }
