@@ -143,6 +143,7 @@ func CheckURL(raw string) error {
 // Sender sends deliveries. It is safe for concurrent use.
 type Sender struct {
 	client    *http.Client
+	timeout   time.Duration
 	userAgent string
 	now       func() time.Time
 }
@@ -158,17 +159,24 @@ type Options struct {
 	UserAgent string
 	// Now is the clock of the signatures (default time.Now).
 	Now func() time.Time
+	// Client, when set, sends the POSTs instead of Egress's client (which
+	// it should be built from: Egress.Client with the headers to drop on
+	// a redirect); Timeout still bounds each Send.
+	Client *http.Client
 }
 
 // NewSender returns a sender over o's egress guard. The client drops the
 // signature on a redirect to another host:port: it is the receiver's
 // proof, not a token, but there is no reason to hand it on.
 func NewSender(o Options) *Sender {
-	if o.Egress == nil {
-		o.Egress, _ = egress.New(egress.Config{}) // an empty allow-list does not fail
-	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.Client == nil {
+		if o.Egress == nil {
+			o.Egress, _ = egress.New(egress.Config{}) // an empty allow-list does not fail
+		}
+		o.Client = o.Egress.Client(o.Timeout, HeaderSignature)
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = "agentgate-webhook"
@@ -176,7 +184,7 @@ func NewSender(o Options) *Sender {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Sender{client: o.Egress.Client(o.Timeout, HeaderSignature), userAgent: o.UserAgent, now: o.Now}
+	return &Sender{client: o.Client, timeout: o.Timeout, userAgent: o.UserAgent, now: o.Now}
 }
 
 // Delivery is one webhook POST.
@@ -227,6 +235,8 @@ func (s *Sender) Send(ctx context.Context, d Delivery) error {
 	if err := CheckURL(d.URL); err != nil {
 		return &Error{Err: err}
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
 	if err != nil {
 		return &Error{Err: err}
