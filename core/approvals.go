@@ -357,7 +357,7 @@ func (e *Engine) auditApprovals(run *Run, resume *PausedState, by string) []*App
 }
 
 // GetApproval returns the approval with id, with its run's status as it
-// is now.
+// is now (the store reads it with the approval).
 func (e *Engine) GetApproval(ctx context.Context, id string) (*Approval, error) {
 	if err := CheckID("approval_id", id); err != nil {
 		return nil, err
@@ -366,11 +366,7 @@ func (e *Engine) GetApproval(ctx context.Context, id string) (*Approval, error) 
 	if errors.Is(err, ErrNotFound) {
 		return nil, Errorf(CodeNotFound, "approval %q not found", id)
 	}
-	if err != nil {
-		return nil, err
-	}
-	e.fillRunStatus(ctx, a)
-	return a, nil
+	return a, err
 }
 
 // ListApprovals returns one page of approvals matching p and the total,
@@ -386,22 +382,7 @@ func (e *Engine) ListApprovals(ctx context.Context, p ListApprovalsParams) ([]*A
 	default:
 		return nil, 0, Errorf(CodeInvalid, "approval_type %q: must be required or audit", p.ApprovalType)
 	}
-	list, total, err := e.store.ListApprovals(ctx, p)
-	if err != nil {
-		return nil, 0, err
-	}
-	for _, a := range list {
-		e.fillRunStatus(ctx, a)
-	}
-	return list, total, nil
-}
-
-// fillRunStatus sets a.RunStatus from the run as it is now (empty when the
-// run is gone).
-func (e *Engine) fillRunStatus(ctx context.Context, a *Approval) {
-	if run, err := e.Get(ctx, a.RunID); err == nil {
-		a.RunStatus = run.Status
-	}
+	return e.store.ListApprovals(ctx, p)
 }
 
 // ResolveApproval resolves a pending approval (approved or rejected) on
@@ -449,7 +430,6 @@ func (e *Engine) ResolveApproval(ctx context.Context, p ResolveApprovalParams) (
 	if a.AutoContinue {
 		e.autoContinue(a)
 	}
-	e.fillRunStatus(ctx, a)
 	return a, nil
 }
 
