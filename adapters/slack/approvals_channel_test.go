@@ -435,3 +435,39 @@ func TestApprovalsChannelWithEngine(t *testing.T) {
 		return false
 	})
 }
+
+// Over Socket Mode, an approver's click (an interactive envelope) on the
+// approvals channel's message resolves the approval too.
+func TestApprovalsChannelSocketMode(t *testing.T) {
+	svc := newFakeApprovals()
+	hs := newHarness(t, "approver", func(c *Config) {
+		c.SocketMode = true
+		c.Apps[0].SigningSecret = ""
+		c.Apps[0].AppToken = "xapp-test"
+		c.Apps[0].Approvals = ApprovalsChannel{Channel: approvalsChannelID, Approvers: map[string]string{"UALICE": "alice@example.com"}}
+		c.ApprovalService = svc
+	})
+	svc.observer = hs.h
+	conn, ok := hs.fake.WaitSocket(10 * time.Second)
+	if !ok {
+		t.Fatal("no Socket Mode connection")
+	}
+	ap := pendingApproval("ap-sock")
+	svc.add(ap)
+	hs.h.ApprovalCreated(context.Background(), ap)
+	msg := waitPosted(t, hs, svc, ap.ID)
+	payload, err := fakeslack.ButtonClick(msg, ActionApprovalApprove, "UALICE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := hs.fake.SendEnvelope(conn, "interactive", payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the click to resolve the approval", func() bool {
+		return hs.fake.Acked(id) && svc.get(ap.ID).Status == core.ApprovalApproved
+	})
+	if got := svc.get(ap.ID); got.ResolvedBy != "alice@example.com" {
+		t.Fatalf("resolved by %q", got.ResolvedBy)
+	}
+}
