@@ -155,6 +155,11 @@ func (d *deferredCreate) hold(ctx context.Context, log EventLog, ev *Event, next
 	}
 	if !final || !d.finalHeld {
 		ev.EventIndex = next
+		if d.held == nil {
+			// Room for a short run's events at once (the slice would
+			// otherwise grow from one, an allocation per doubling).
+			d.held = make([]*Event, 0, eventSlab)
+		}
 		d.held = append(d.held, ev) // the writer's own copy: kept as is
 		d.finalHeld = final
 	}

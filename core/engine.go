@@ -107,6 +107,8 @@ type Engine struct {
 	// the store, or the event log, fail to answer (0: never).
 	storeTrouble atomic.Int64
 	logTrouble   atomic.Int64
+	// slabHint sizes a run's first slab of events (exec.go).
+	slabHint atomic.Int64
 }
 
 // NewEngine returns an Engine over the given store and log.

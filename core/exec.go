@@ -189,24 +189,63 @@ type runWriter struct {
 	logFailed bool
 	// feed, when set, gets every event appended (feed.go).
 	feed *feed
-	// slab is where the run's events are allocated, eventSlab at a time:
-	// one allocation instead of one per event (the log keeps them).
-	slab []Event
+	// slab is where the run's events are allocated, a slab at a time: one
+	// allocation instead of one per event (the log keeps them). events
+	// counts them.
+	slab   []Event
+	events int
 	// mu serialises appends: a team's members forward their events from
 	// goroutines of their own.
 	mu sync.Mutex
 }
 
-// eventSlab is how many events a runWriter allocates at once.
+// eventSlab is how many events a runWriter allocates at once after its
+// first slab, which fits what the engine's segments had lately
+// (slabHint), at most eventSlab: a short run's events are in one slab,
+// without room for events it never has (an Event is half a kilobyte).
 const eventSlab = 16
+
+// minFirstSlab bounds the first slab from below.
+const minFirstSlab = 4
 
 // alloc returns a copy of e that the log may keep.
 func (w *runWriter) alloc(e Event) *Event {
 	if len(w.slab) == cap(w.slab) {
-		w.slab = make([]Event, 0, eventSlab)
+		n := eventSlab
+		if w.slab == nil {
+			n = w.e.firstSlab()
+		}
+		w.slab = make([]Event, 0, n)
 	}
 	w.slab = append(w.slab, e)
+	w.events++
 	return &w.slab[len(w.slab)-1]
+}
+
+// firstSlab is the size of a writer's first slab: the events of the
+// engine's recent segments (see noteEvents), within [minFirstSlab,
+// eventSlab]; eventSlab before any ended.
+func (e *Engine) firstSlab() int {
+	n := int(e.slabHint.Load())
+	if n == 0 {
+		return eventSlab
+	}
+	return min(max(n, minFirstSlab), eventSlab)
+}
+
+// noteEvents records that a segment had n events. The hint is a decaying
+// maximum: it follows the longest segments at once, and shorter ones only
+// slowly (by an eighth, at least one, per segment), so a mix of short and long runs sizes
+// for the long ones (as a fixed eventSlab did) rather than giving them two
+// slabs each.
+func (e *Engine) noteEvents(n int) {
+	for {
+		old := e.slabHint.Load()
+		next := max(int64(n), old-max(old/8, 1))
+		if next == old || e.slabHint.CompareAndSwap(old, next) {
+			return
+		}
+	}
 }
 
 func (w *runWriter) emit(ctx context.Context, ev Event) error {
@@ -269,6 +308,9 @@ func (w *runWriter) append(ctx context.Context, e Event, final bool) (finished b
 	}
 	w.last = idx
 	w.floor = max(w.floor, idx+1)
+	if final {
+		w.e.noteEvents(w.events)
+	}
 	if w.feed != nil {
 		w.feed.push(ev, idx, took)
 	}

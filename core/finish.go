@@ -50,10 +50,13 @@ func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunS
 			// Nothing follows a terminal event: its retries need not hold
 			// up the executor (nor a blocking caller) while the log is
 			// down. The execution's own count in wg is still held.
+			// The goroutine gets copies of its own: were it to capture ev
+			// and stored, they would be on the heap for every run.
 			e.wg.Add(1)
+			final, wasStored := ev, stored
 			go func() {
 				defer e.wg.Done()
-				e.retryFinal(ctx, w, ev, expected, stored)
+				e.retryFinal(ctx, w, final, expected, wasStored)
 			}()
 			return stored
 		}

@@ -24,12 +24,11 @@ func (st *Store) CreateRunWithKey(ctx context.Context, p core.CreateRunWithKeyPa
 	if k.Key == "" || p.Run.RunID == "" {
 		return nil, false, fmt.Errorf("postgres: create run with key: the key and the run id are required: %w", core.ErrInvalid)
 	}
-	svals, err := sessionValues(p.Session)
+	args, err := runValues(p.Run, sessionParams)
 	if err != nil {
 		return nil, false, err
 	}
-	rvals, err := runValues(p.Run)
-	if err != nil {
+	if args, err = appendSessionValues(args, p.Session); err != nil {
 		return nil, false, err
 	}
 	aps, err := newApprovalInsert(p.Run) // nil without approvals
@@ -45,7 +44,7 @@ func (st *Store) CreateRunWithKey(ctx context.Context, p core.CreateRunWithKeyPa
 		if taken, err = sqlstore.ClaimKey(ctx, sqlstore.Bind(dialect, querier{tx}), k, p.ExpiredBefore); err != nil || taken != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, createRunInSessionSQL, append(rvals, svals...)...).Scan(&created); err != nil {
+		if err := tx.QueryRow(ctx, createRunInSessionSQL, args...).Scan(&created); err != nil {
 			return err
 		}
 		return insertApprovals(ctx, tx, aps)

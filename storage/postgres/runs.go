@@ -58,33 +58,25 @@ func scanRun(sc scanner) (*core.Run, error) {
 	return &r, nil
 }
 
-// runValues returns r's column values in runColumns order ($1 is run_id).
-func runValues(r *core.Run) ([]any, error) {
-	input, err := jsonColumn("input", r.Input)
-	if err != nil {
-		return nil, err
-	}
-	vals := []any{txt(r.RunID), txt(r.SessionID), txt(r.AgentID), txt(r.AgentName), txt(r.UserID),
-		txt(string(r.Status)), input, txt(r.Content), txt(r.ContentType), txt(r.Model),
-		txt(r.ModelProvider)}
-	for _, c := range []struct {
+// runValues returns r's column values in runColumns order ($1 is run_id),
+// in one slice with room for spare more arguments (the session's, or
+// UpdateRun's conditions): the run write paths allocate it once.
+func runValues(r *core.Run, spare int) ([]any, error) {
+	// The JSON columns: input, messages, tools, requirements, metrics,
+	// paused_state (the input by pointer: boxing the struct would copy it).
+	var js [6]any
+	for i, c := range [...]struct {
 		name string
 		v    any
 	}{
-		{"messages", r.Messages},
-		{"tools", r.Tools},
-		{"requirements", r.Requirements},
-		{"metrics", r.Metrics},
+		{"input", &r.Input}, {"messages", r.Messages}, {"tools", r.Tools},
+		{"requirements", r.Requirements}, {"metrics", r.Metrics}, {"paused_state", r.Paused},
 	} {
 		v, err := jsonColumn(c.name, c.v)
 		if err != nil {
 			return nil, err
 		}
-		vals = append(vals, v)
-	}
-	paused, err := jsonColumn("paused_state", r.Paused)
-	if err != nil {
-		return nil, err
+		js[i] = v
 	}
 	extra, err := sqlstore.EncodeRunExtra(r)
 	if err != nil {
@@ -93,8 +85,12 @@ func runValues(r *core.Run) ([]any, error) {
 	if s, ok := extra.(string); ok {
 		extra = sqlstore.NoNULEscapes(s)
 	}
-	return append(vals, txt(r.Error), txt(r.ErrorType), r.CancelRequested, r.Background,
-		r.EventCount, paused, r.CreatedAt, r.UpdatedAt, txt(r.LeaseOwner), r.LeaseUntil,
+	vals := make([]any, 0, runParams+spare)
+	return append(vals, txt(r.RunID), txt(r.SessionID), txt(r.AgentID), txt(r.AgentName), txt(r.UserID),
+		txt(string(r.Status)), js[0], txt(r.Content), txt(r.ContentType), txt(r.Model),
+		txt(r.ModelProvider), js[1], js[2], js[3], js[4],
+		txt(r.Error), txt(r.ErrorType), r.CancelRequested, r.Background,
+		r.EventCount, js[5], r.CreatedAt, r.UpdatedAt, txt(r.LeaseOwner), r.LeaseUntil,
 		txt(r.TeamID), txt(r.WorkflowID), txt(r.ParentRunID), extra), nil
 }
 
@@ -104,7 +100,7 @@ func (st *Store) CreateRun(ctx context.Context, r *core.Run) error {
 	if r == nil || r.RunID == "" {
 		return fmt.Errorf("postgres: create run: run_id is required: %w", core.ErrInvalid)
 	}
-	vals, err := runValues(r)
+	vals, err := runValues(r, 0)
 	if err != nil {
 		return err
 	}
@@ -149,12 +145,11 @@ func (st *Store) CreateRunInSession(ctx context.Context, s *core.Session, r *cor
 	if r.RunID == "" {
 		return false, fmt.Errorf("postgres: create run: run_id is required: %w", core.ErrInvalid)
 	}
-	svals, err := sessionValues(s)
+	args, err := runValues(r, sessionParams)
 	if err != nil {
 		return false, err
 	}
-	rvals, err := runValues(r)
-	if err != nil {
+	if args, err = appendSessionValues(args, s); err != nil {
 		return false, err
 	}
 	var created int64
@@ -164,9 +159,9 @@ func (st *Store) CreateRunInSession(ctx context.Context, s *core.Session, r *cor
 		if aps, err = newApprovalInsert(r); err != nil {
 			return false, err
 		}
-		err = st.writeRowWithApprovals(ctx, aps, createRunInSessionSQL, append(rvals, svals...), scan, nil)
+		err = st.writeRowWithApprovals(ctx, aps, createRunInSessionSQL, args, scan, nil)
 	} else {
-		err = st.writeRow(ctx, createRunInSessionSQL, append(rvals, svals...), scan)
+		err = st.writeRow(ctx, createRunInSessionSQL, args, scan)
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation: runs.run_id
@@ -232,7 +227,7 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 	if r == nil || r.RunID == "" {
 		return fmt.Errorf("postgres: update run: run_id is required: %w", core.ErrInvalid)
 	}
-	vals, err := runValues(r)
+	vals, err := runValues(r, 3) // and the conditions
 	if err != nil {
 		return err
 	}

@@ -11,17 +11,18 @@ import (
 
 var sessionColumns = sqlstore.SessionColumns.String()
 
-const sessionParams = 12 // len(sessionValues(...))
+const sessionParams = 12 // len(sqlstore.SessionColumns)
 
-// sessionValues returns s's column values in sessionColumns order, ready
-// to bind with pgx.
-func sessionValues(s *core.Session) ([]any, error) {
-	vals, err := sqlstore.SessionValues(dialect, s)
+// appendSessionValues appends s's column values in sessionColumns order
+// to dst, ready to bind with pgx.
+func appendSessionValues(dst []any, s *core.Session) ([]any, error) {
+	n := len(dst)
+	vals, err := sqlstore.AppendSessionValues(dialect, dst, s)
 	if err != nil {
 		return nil, err
 	}
-	for i, v := range vals {
-		vals[i] = pgArg(v)
+	for i := n; i < len(vals); i++ {
+		vals[i] = pgArg(vals[i])
 	}
 	return vals, nil
 }

@@ -18,11 +18,15 @@ var dialect = sqlstore.Dialect{Name: "postgres", Engine: sqlstore.Postgres, Arg:
 
 // pgArg maps a bound value through txt.
 func pgArg(v any) any {
-	switch v := v.(type) {
+	switch x := v.(type) {
 	case string:
-		return txt(v)
+		if t := txt(x); t != x {
+			return t
+		}
+		// Unchanged, as nearly every value is: v as it came, not the same
+		// string boxed again.
 	case []string:
-		return txts(v)
+		return txts(x)
 	}
 	return v
 }

@@ -11,10 +11,19 @@ import (
 	"github.com/agentgate/agentgate/storage/sqlstore"
 )
 
-const runColumns = `run_id, session_id, agent_id, agent_name, user_id, status, input, content,
+const runColumns = runBaseColumns + `, ` + runKindColumns
+
+// runBaseColumns are the columns every run sets; runKindColumns, last, are
+// those only teams', workflows' and child runs set (an agent's top-level
+// run leaves them to their defaults: ” and NULL).
+const (
+	runBaseColumns = `run_id, session_id, agent_id, agent_name, user_id, status, input, content,
 	content_type, model, model_provider, messages, tools, requirements, metrics, error,
 	error_type, cancel_requested, background, event_count, paused_state, created_at, updated_at,
-	lease_owner, lease_until, team_id, workflow_id, parent_run_id, extra`
+	lease_owner, lease_until`
+	runKindColumns = `team_id, workflow_id, parent_run_id, extra`
+	runKindCount   = 4 // in runKindColumns
+)
 
 func scanRun(sc scanner) (*core.Run, error) {
 	var (
@@ -59,42 +68,38 @@ func scanRun(sc scanner) (*core.Run, error) {
 	return &r, nil
 }
 
-// runValueCount is how many values runValues returns.
+// runValueCount is how many values runArgs returns after run_id.
 const runValueCount = 28
 
-// runValues returns r's column values in runColumns order, minus run_id.
-func runValues(r *core.Run) ([]any, error) {
-	input, err := jsonColumn("input", r.Input)
-	if err != nil {
-		return nil, err
-	}
-	vals := []any{r.SessionID, r.AgentID, r.AgentName, r.UserID, string(r.Status), input,
-		r.Content, r.ContentType, r.Model, r.ModelProvider}
-	for _, c := range []struct {
+// runArgs returns run_id and r's other column values, in runColumns order,
+// in one slice with room for spare more arguments (UpdateRun's): the run
+// write paths allocate it once instead of piece by piece.
+func runArgs(r *core.Run, spare int) ([]any, error) {
+	// The JSON columns: input, messages, tools, requirements, metrics,
+	// paused_state (the input by pointer: boxing the struct would copy it).
+	var js [6]any
+	for i, c := range [...]struct {
 		name string
 		v    any
 	}{
-		{"messages", r.Messages},
-		{"tools", r.Tools},
-		{"requirements", r.Requirements},
-		{"metrics", r.Metrics},
+		{"input", &r.Input}, {"messages", r.Messages}, {"tools", r.Tools},
+		{"requirements", r.Requirements}, {"metrics", r.Metrics}, {"paused_state", r.Paused},
 	} {
 		v, err := jsonColumn(c.name, c.v)
 		if err != nil {
 			return nil, err
 		}
-		vals = append(vals, v)
-	}
-	paused, err := jsonColumn("paused_state", r.Paused)
-	if err != nil {
-		return nil, err
+		js[i] = v
 	}
 	extra, err := sqlstore.EncodeRunExtra(r)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	return append(vals, r.Error, r.ErrorType, r.CancelRequested, r.Background, r.EventCount,
-		paused, r.CreatedAt, r.UpdatedAt, r.LeaseOwner, r.LeaseUntil,
+	args := make([]any, 0, 1+runValueCount+spare)
+	return append(args, r.RunID, r.SessionID, r.AgentID, r.AgentName, r.UserID, string(r.Status), js[0],
+		r.Content, r.ContentType, r.Model, r.ModelProvider, js[1], js[2], js[3], js[4],
+		r.Error, r.ErrorType, r.CancelRequested, r.Background, r.EventCount,
+		js[5], r.CreatedAt, r.UpdatedAt, r.LeaseOwner, r.LeaseUntil,
 		r.TeamID, r.WorkflowID, r.ParentRunID, extra), nil
 }
 
@@ -153,6 +158,7 @@ func (st *Store) CreateRunInSession(ctx context.Context, s *core.Session, r *cor
 // runInsert is a run's INSERT, its values encoded.
 type runInsert struct {
 	id   string
+	sql  string // insertRunSQL or insertBaseRunSQL
 	args []any
 }
 
@@ -160,23 +166,36 @@ func newRunInsert(r *core.Run) (*runInsert, error) {
 	if r == nil || r.RunID == "" {
 		return nil, fmt.Errorf("sqlite: create run: run_id is required: %w", core.ErrInvalid)
 	}
-	vals, err := runValues(r)
+	args, err := runArgs(r, 0)
 	if err != nil {
 		return nil, err
 	}
-	if len(vals) != runValueCount {
-		return nil, fmt.Errorf("sqlite: create run: %d values for %d columns", len(vals), runValueCount)
+	if len(args) != 1+runValueCount {
+		return nil, fmt.Errorf("sqlite: create run: %d values for %d columns", len(args), 1+runValueCount)
 	}
-	return &runInsert{id: r.RunID, args: append([]any{r.RunID}, vals...)}, nil
+	ins := &runInsert{id: r.RunID, sql: insertRunSQL, args: args}
+	if r.TeamID == "" && r.WorkflowID == "" && r.ParentRunID == "" && args[len(args)-1] == nil {
+		// An agent's top-level run: the kind columns keep their defaults,
+		// the same row with four values fewer to bind (the driver copies
+		// every text value it binds, even an empty one).
+		ins.sql, ins.args = insertBaseRunSQL, args[:len(args)-runKindCount]
+	}
+	return ins, nil
 }
 
-// insertRunSQL inserts one run: run_id and runValues.
-var insertRunSQL = `INSERT INTO runs (` + runColumns + `)
+// insertRunSQL inserts one run: runArgs. insertBaseRunSQL inserts a run
+// without its kind columns: runArgs but the last runKindCount.
+var (
+	insertRunSQL = `INSERT INTO runs (` + runColumns + `)
 		VALUES (?, ` + placeholders(runValueCount) + `)
 		ON CONFLICT (run_id) DO NOTHING`
+	insertBaseRunSQL = `INSERT INTO runs (` + runBaseColumns + `)
+		VALUES (?, ` + placeholders(runValueCount-runKindCount) + `)
+		ON CONFLICT (run_id) DO NOTHING`
+)
 
 func (ins *runInsert) exec(ctx context.Context, ex execer) error {
-	res, err := ex.ExecContext(ctx, insertRunSQL, ins.args...)
+	res, err := ex.ExecContext(ctx, ins.sql, ins.args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create run %q: %w", ins.id, err)
 	}
@@ -214,30 +233,20 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 	if r == nil || r.RunID == "" {
 		return fmt.Errorf("sqlite: update run: run_id is required: %w", core.ErrInvalid)
 	}
-	vals, err := runValues(r)
+	// The values but run_id, then run_id and the conditions, in place.
+	vals, err := runArgs(r, 3+len(p.IfStatus))
 	if err != nil {
 		return err
 	}
-	q := `UPDATE runs SET session_id = ?, agent_id = ?, agent_name = ?, user_id = ?, status = ?,
-		input = ?, content = ?, content_type = ?, model = ?, model_provider = ?, messages = ?,
-		tools = ?, requirements = ?, metrics = ?, error = ?, error_type = ?,
-		cancel_requested = (cancel_requested OR ?), background = ?, event_count = ?,
-		paused_state = ?, created_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?,
-		team_id = ?, workflow_id = ?, parent_run_id = ?, extra = ?
-		WHERE run_id = ?`
-	args := append(vals, r.RunID)
-	if len(p.IfStatus) > 0 {
-		q += ` AND status IN (` + placeholders(len(p.IfStatus)) + `)`
-		for _, s := range p.IfStatus {
-			args = append(args, string(s))
-		}
+	q := updateRunSQL(len(p.IfStatus), p.IfLeaseExpiredBefore != 0, p.IfLeaseOwner != "")
+	args := append(vals[1:], r.RunID)
+	for _, s := range p.IfStatus {
+		args = append(args, string(s))
 	}
 	if p.IfLeaseExpiredBefore != 0 {
-		q += ` AND lease_until < ?`
 		args = append(args, p.IfLeaseExpiredBefore)
 	}
 	if p.IfLeaseOwner != "" {
-		q += ` AND lease_owner = ?`
 		args = append(args, p.IfLeaseOwner)
 	}
 
@@ -254,6 +263,54 @@ func (st *Store) UpdateRun(ctx context.Context, r *core.Run, p core.UpdateRunPar
 		}
 		return aps.exec(ctx, tx)
 	})
+}
+
+// updateRunSQL is UpdateRun's statement: runArgs but run_id, run_id, then
+// the conditions set (nStatus statuses, the lease's end, its owner). The
+// shapes the engine uses are built once, not for every run it ends.
+func updateRunSQL(nStatus int, expired, owner bool) string {
+	if nStatus < len(updateRunSQLs) {
+		return updateRunSQLs[nStatus][b2i(expired)][b2i(owner)]
+	}
+	return buildUpdateRunSQL(nStatus, expired, owner)
+}
+
+var updateRunSQLs = func() (t [4][2][2]string) {
+	for n := range t {
+		for e := range 2 {
+			for o := range 2 {
+				t[n][e][o] = buildUpdateRunSQL(n, e == 1, o == 1)
+			}
+		}
+	}
+	return t
+}()
+
+func buildUpdateRunSQL(nStatus int, expired, owner bool) string {
+	q := `UPDATE runs SET session_id = ?, agent_id = ?, agent_name = ?, user_id = ?, status = ?,
+		input = ?, content = ?, content_type = ?, model = ?, model_provider = ?, messages = ?,
+		tools = ?, requirements = ?, metrics = ?, error = ?, error_type = ?,
+		cancel_requested = (cancel_requested OR ?), background = ?, event_count = ?,
+		paused_state = ?, created_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?,
+		team_id = ?, workflow_id = ?, parent_run_id = ?, extra = ?
+		WHERE run_id = ?`
+	if nStatus > 0 {
+		q += ` AND status IN (` + placeholders(nStatus) + `)`
+	}
+	if expired {
+		q += ` AND lease_until < ?`
+	}
+	if owner {
+		q += ` AND lease_owner = ?`
+	}
+	return q
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func updateRun(ctx context.Context, tx *wtx, r *core.Run, p core.UpdateRunParams, q string, args []any) error {

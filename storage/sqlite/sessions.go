@@ -35,7 +35,7 @@ func newSessionInsert(s *core.Session) (sessionInsert, error) {
 // exec inserts the session unless one with its id exists, and reports
 // whether it did.
 func (ins sessionInsert) exec(ctx context.Context, tx *wtx) (bool, error) {
-	created, err := ins.Exec(ctx, sqlstore.Bind(dialect, sqlstore.FromSQL(tx)))
+	created, err := ins.ExecSQL(ctx, tx)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: create session %q: %w", ins.id, err)
 	}

@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // Columns is a table's column list, in the order a group scans and binds
@@ -106,18 +108,45 @@ func EncodeJSON(d Dialect, name string, v any) (any, error) {
 			return nil, nil
 		}
 	}
-	// Encoded straight into the string's own memory: json.Marshal's copy
-	// of its buffer and a conversion to string would be two more copies of
-	// a large value.
-	var b strings.Builder
-	if err := json.NewEncoder(&b).Encode(v); err != nil {
+	// Encoded into a pooled buffer, then copied once into the string: a
+	// run write encodes several columns, and json.Marshal (or an encoder
+	// of its own per call) would allocate a buffer and copy it each time.
+	jb := jsonBufs.Get().(*jsonBuf)
+	defer jb.put()
+	if err := jb.enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("%s: encode %s: %w", d.Name, name, err)
 	}
-	s := strings.TrimSuffix(b.String(), "\n")
-	if d.Engine == Postgres {
-		s = NoNULEscapes(s)
+	b := bytes.TrimSuffix(jb.buf.Bytes(), []byte{'\n'})
+	if d.Engine == Postgres && bytes.Contains(b, []byte(nulEscape)) {
+		return NoNULEscapes(string(b)), nil
 	}
-	return s, nil
+	return string(b), nil
+}
+
+// jsonBuf is a reusable encoding buffer of EncodeJSON, with an encoder
+// writing into it (escaping HTML as json.Marshal does).
+type jsonBuf struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// maxPooledJSON bounds the buffers kept for reuse: a rare large value
+// (a long conversation) must not pin its buffer in the pool.
+const maxPooledJSON = 64 << 10
+
+var jsonBufs = sync.Pool{New: func() any {
+	jb := new(jsonBuf)
+	jb.enc = json.NewEncoder(&jb.buf)
+	return jb
+}}
+
+// put returns jb to the pool, emptied, unless it grew too large.
+func (jb *jsonBuf) put() {
+	if jb.buf.Cap() > maxPooledJSON {
+		return
+	}
+	jb.buf.Reset()
+	jsonBufs.Put(jb)
 }
 
 // EncodeStrings encodes a list for a Strings column: JSON text on SQLite
@@ -139,11 +168,14 @@ func EncodeStrings(d Dialect, name string, v []string) (any, error) {
 	return string(b), nil
 }
 
+// nulEscape is how encoding/json writes a NUL character.
+const nulEscape = `\u0000`
+
 // NoNULEscapes replaces every \u0000 escape in the JSON text s by \ufffd.
 // encoding/json writes a NUL character only as \u0000 and never leaves
 // invalid UTF-8, so nothing else needs fixing for JSONB.
 func NoNULEscapes(s string) string {
-	const nul, repl = `\u0000`, `\ufffd`
+	const nul, repl = nulEscape, `\ufffd`
 	if !strings.Contains(s, nul) {
 		return s
 	}

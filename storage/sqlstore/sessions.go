@@ -44,6 +44,13 @@ func ScanSession(d Dialect, row Row, extra ...any) (*core.Session, error) {
 // Querier of the DB applies it). A session without an id is
 // core.ErrInvalid.
 func SessionValues(d Dialect, s *core.Session) ([]any, error) {
+	return AppendSessionValues(d, make([]any, 0, len(SessionColumns)), s)
+}
+
+// AppendSessionValues is SessionValues appended to dst: a backend binding
+// a session with a run in one statement builds their arguments in one
+// slice.
+func AppendSessionValues(d Dialect, dst []any, s *core.Session) ([]any, error) {
 	if s == nil || s.SessionID == "" {
 		return nil, fmt.Errorf("%s: create session: session_id is required: %w", d.Name, core.ErrInvalid)
 	}
@@ -55,8 +62,8 @@ func SessionValues(d Dialect, s *core.Session) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{s.SessionID, string(s.SessionType), s.SessionName, s.UserID, s.AgentID, s.TeamID,
-		s.WorkflowID, state, meta, s.Summary, s.CreatedAt, s.UpdatedAt}, nil
+	return append(dst, s.SessionID, string(s.SessionType), s.SessionName, s.UserID, s.AgentID, s.TeamID,
+		s.WorkflowID, state, meta, s.Summary, s.CreatedAt, s.UpdatedAt), nil
 }
 
 // SessionInsert is a session's INSERT (unless one with its id exists), its
@@ -64,6 +71,7 @@ func SessionValues(d Dialect, s *core.Session) ([]any, error) {
 // path, and runs it there, in the transaction that creates a run too.
 type SessionInsert struct {
 	id   string
+	d    Dialect
 	args []any
 }
 
@@ -73,14 +81,34 @@ func NewSessionInsert(d Dialect, s *core.Session) (*SessionInsert, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SessionInsert{id: s.SessionID, args: args}, nil
+	return &SessionInsert{id: s.SessionID, d: d, args: args}, nil
 }
+
+// insertSessionSQL is the session INSERT, with ? placeholders, built once:
+// it runs with every run that creates its session.
+var insertSessionSQL = `INSERT INTO sessions (` + SessionColumns.String() + `)
+		VALUES (` + SessionColumns.Placeholders() + `) ON CONFLICT (session_id) DO NOTHING`
 
 // Exec inserts the session unless one with its id exists, and reports
 // whether it did. q is a Querier of the DB (or Bind's).
 func (ins *SessionInsert) Exec(ctx context.Context, q Querier) (bool, error) {
-	n, err := q.Exec(ctx, `INSERT INTO sessions (`+SessionColumns.String()+`)
-		VALUES (`+SessionColumns.Placeholders()+`) ON CONFLICT (session_id) DO NOTHING`, ins.args...)
+	n, err := q.Exec(ctx, insertSessionSQL, ins.args...)
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+// ExecSQL is Exec on a database/sql querier of the backend's own (the
+// transaction of its run write path), rebound and with its arguments
+// mapped by the dialect as Bind's would be, but without the two wrappers
+// Bind and FromSQL allocate: the run path runs it for every new session.
+func (ins *SessionInsert) ExecSQL(ctx context.Context, q SQLQuerier) (bool, error) {
+	res, err := q.ExecContext(ctx, ins.d.Rebind(insertSessionSQL), ins.d.args(ins.args)...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
 	if err != nil {
 		return false, err
 	}
