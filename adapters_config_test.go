@@ -42,6 +42,13 @@ func TestConfigCheckRefusesWhatServeRefuses(t *testing.T) {
 		{"slack app secret env unset", "slack: {apps: [{agent: a, bot_token: xoxb-1, signing_secret_env: AGENTGATE_TEST_UNSET_SECRET}]}",
 			"environment variable AGENTGATE_TEST_UNSET_SECRET is not set"},
 		{"slack complete", "slack: {signing_secret: s, bot_token: xoxb-1, agent: a}", ""},
+		{"slack approvals without approvers", "slack: {signing_secret: s, bot_token: xoxb-1, agent: a, approvals: {channel: C1}}", "has no approvers"},
+		{"slack app approvals bad user", "slack: {apps: [{agent: a, bot_token: xoxb-1, signing_secret: s, approvals: {channel: C1, approvers: {alice: a}}}]}",
+			`slack.apps[0] (a).approvals.approvers: "alice" is not a Slack user id`},
+		{"slack approvals channel", "slack: {signing_secret: s, bot_token: xoxb-1, agent: a, approvals: {channel: C1, approvers: {U1: alice}}}", ""},
+		{"approvals webhook scheme", "approvals: {webhook: {url: 'ftp://hooks.example.com/x'}}", "approvals.webhook.url: the scheme must be http or https"},
+		{"approvals webhook events", "approvals: {webhook: {url: 'https://hooks.example.com/x', events: [sent]}}", `approvals.webhook.events: "sent"`},
+		{"approvals webhook complete", "approvals: {webhook: {url: 'https://hooks.example.com/x', secret: s, events: [created], max_attempts: 3}}", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

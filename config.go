@@ -772,6 +772,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateWorkflows()...)
+	errs = append(errs, c.Approvals.validateWebhook()...)
 	return errors.Join(errs...)
 }
 

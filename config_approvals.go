@@ -23,6 +23,9 @@ type ApprovalsConfig struct {
 	// continues auto_continue runs a replica could not) runs, once across
 	// replicas. Default 5s.
 	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// Webhook, when its url is set, is told of every approval created and
+	// resolved (see ApprovalWebhookConfig).
+	Webhook ApprovalWebhookConfig `yaml:"webhook"`
 }
 
 // DefaultApprovalSweepInterval is the default of approvals.sweep_interval.

@@ -48,6 +48,8 @@ type Gateway struct {
 	// /config says of them.
 	mounted     []httptransport.Interface
 	mountedInfo []rest.InterfaceInfo
+	// approvalWebhook delivers the approvals webhook (nil: none).
+	approvalWebhook *approvalWebhook
 	// stopReturner stops returnMemory's goroutine.
 	stopReturner func()
 }
@@ -130,6 +132,11 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.eng = eng
+	// Before the queue starts: it registers the webhook's delivery job.
+	if err := g.setupApprovals(ctx); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
 	if g.queue != nil {
 		g.queue.SetExecutor(eng)
 		if err := g.queue.AddPeriodic("approvals", cmp.Or(cfg.Approvals.SweepInterval, DefaultApprovalSweepInterval), eng.SweepApprovals); err != nil {

@@ -39,6 +39,8 @@ func (c *Config) secrets() []string {
 	urlPassword(c.DatabaseURL)
 	urlPassword(c.RedisURL)
 	add(c.SecurityKey, c.JWTKey, c.Slack.SigningSecret, c.Slack.BotToken, c.Slack.AppToken)
+	add(c.Approvals.Webhook.Secret)
+	urlPassword(c.Approvals.Webhook.URL)
 	for _, a := range c.Slack.Apps {
 		add(a.SigningSecret, a.BotToken, a.AppToken)
 		for _, env := range []string{a.SigningSecretEnv, a.BotTokenEnv, a.AppTokenEnv} {

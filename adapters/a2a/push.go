@@ -1,19 +1,18 @@
 package a2a
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/transport/egress"
+	"github.com/agentgate/agentgate/transport/webhook"
 )
 
 // PushDelivery tunes push notification delivery beyond the operator's
@@ -84,6 +83,7 @@ func (o pushOptions) withDefaults() pushOptions {
 type pusher struct {
 	eng    *core.Engine
 	opt    pushOptions
+	sender *webhook.Sender
 	logger *slog.Logger
 	newID  func() string
 
@@ -118,7 +118,9 @@ type pushTarget struct {
 
 func newPusher(eng *core.Engine, opt pushOptions, logger *slog.Logger, newID func() string) *pusher {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &pusher{eng: eng, opt: opt.withDefaults(), logger: logger, newID: newID, ctx: ctx, cancel: cancel,
+	opt = opt.withDefaults()
+	sender := webhook.NewSender(webhook.Options{Client: opt.Client, Timeout: opt.Timeout, UserAgent: "agentgate-a2a-push"})
+	return &pusher{eng: eng, opt: opt, sender: sender, logger: logger, newID: newID, ctx: ctx, cancel: cancel,
 		closing: make(chan struct{}), tasks: map[string]*taskPush{}}
 }
 
@@ -484,46 +486,30 @@ func (p *pusher) deliver(t *pushTarget, body []byte) {
 	}
 }
 
-// post sends one notification. It reports whether a failure is worth a
-// retry, and how long the receiver asked to wait (Retry-After).
+// post sends one notification (transport/webhook: the shared delivery and
+// its verdicts; a 425 is retried here too). It reports whether a failure
+// is worth a retry, and how long the receiver asked to wait (Retry-After).
 func (p *pusher) post(cfg PushConfig, body []byte) (retry bool, wait time.Duration, err error) {
-	ctx, cancel := context.WithTimeout(p.ctx, p.opt.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return false, 0, err
-	}
-	req.Header.Set("Content-Type", "application/a2a+json")
-	req.Header.Set("User-Agent", "agentgate-a2a-push")
+	h := http.Header{}
 	if cfg.Token != "" {
-		req.Header.Set(tokenHeader, cfg.Token)
+		h.Set(tokenHeader, cfg.Token)
 	}
 	if cfg.AuthScheme != "" || cfg.AuthCredentials != "" {
 		v := cfg.AuthCredentials
 		if cfg.AuthScheme != "" {
 			v = cfg.AuthScheme + " " + cfg.AuthCredentials
 		}
-		req.Header.Set("Authorization", v)
+		h.Set("Authorization", v)
 	}
-	resp, err := p.opt.Client.Do(req)
-	if err != nil {
-		// A refused destination stays refused: no retry.
-		var refused *egress.RefusedError
-		return !errors.As(err, &refused), 0, err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	_ = resp.Body.Close()
-	switch c := resp.StatusCode; {
-	case c >= 200 && c < 300:
+	err = p.sender.Send(p.ctx, webhook.Delivery{URL: cfg.URL, Body: body, ContentType: "application/a2a+json", Header: h})
+	if err == nil {
 		return false, 0, nil
-	case c == http.StatusRequestTimeout, c == http.StatusTooEarly, c == http.StatusTooManyRequests, c >= 500:
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			wait = time.Duration(s) * time.Second
-		}
-		return true, wait, errors.New("webhook answered " + resp.Status)
-	default:
-		return false, 0, errors.New("webhook answered " + resp.Status)
 	}
+	var we *webhook.Error
+	if errors.As(err, &we) {
+		return we.Retry || we.Status == http.StatusTooEarly, we.RetryAfter, err
+	}
+	return true, 0, err
 }
 
 // tokenHeader carries a config's token to its webhook.

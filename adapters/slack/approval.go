@@ -80,6 +80,9 @@ func (h *Handler) serveInteractions(c *fiber.Ctx) error {
 // acceptInteraction starts processing an approval click (anything else is
 // acknowledged and ignored); false once shutting down.
 func (h *Handler) acceptInteraction(a *app, ic *slackapi.InteractionCallback) bool {
+	if started, ok := h.acceptApprovalClick(a, ic); ok {
+		return started
+	}
 	d, ok := DecisionOf(ic)
 	if !ok {
 		return true

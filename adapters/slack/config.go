@@ -32,6 +32,10 @@ type App struct {
 	AppToken string
 	// APIURL is Slack's Web API base (default https://slack.com/api/).
 	APIURL string
+	// Approvals, when its channel is set, is where the app posts the
+	// pending approvals of its runnable's runs, with Approve / Reject
+	// buttons for the approvers it lists.
+	Approvals ApprovalsChannel
 }
 
 // Runnable is what answers the app: its agent, team or workflow.
@@ -112,6 +116,9 @@ type Config struct {
 	// Placeholder is the text of the message a reply starts with when not
 	// streaming (default "_Thinking…_").
 	Placeholder string
+	// ApprovalService reads, resolves and annotates approvals for the
+	// apps' approvals channels (default: the engine).
+	ApprovalService ApprovalService
 }
 
 // DefaultAPIURL is Slack's Web API base.
@@ -172,6 +179,9 @@ func (c *Config) defaults() error {
 		}
 		if a.SigningSecret == "" && !(c.SocketMode && a.AppToken != "") {
 			errs = append(errs, fmt.Errorf("slack: app %q has no signing secret (required unless it uses Socket Mode with an app token)", a.Name))
+		}
+		if err := a.Approvals.validate("slack: app " + a.Name + " approvals"); err != nil {
+			errs = append(errs, err)
 		}
 		if a.APIURL == "" {
 			a.APIURL = DefaultAPIURL

@@ -62,6 +62,7 @@ func FuzzParseInteraction(f *testing.F) {
 	f.Add(fakeslack.InteractionForm([]byte(`{"type":"view_submission","view":{"state":{"values":{}}}}`)))
 	f.Add(fakeslack.InteractionForm([]byte(`{"type":"block_actions","state":{"values":{"b":{"a":{"type":"plain_text_input","value":"x"}}}}}`)))
 	f.Add(fakeslack.InteractionForm([]byte(`{"type":"interactive_message","actions":[{"name":"n","value":"v"}]}`)))
+	f.Add(fakeslack.InteractionForm([]byte(`{"type":"block_actions","actions":[{"action_id":"agentgate_approval_approve","block_id":"b","value":"ap-1"}],"user":{"id":"U"},"channel":{"id":"C"},"container":{"message_ts":"1.2"}}`)))
 	f.Add([]byte("payload=%7B"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ic, err := ParseInteraction(body)
@@ -74,6 +75,10 @@ func FuzzParseInteraction(f *testing.F) {
 		d, ok := DecisionOf(ic)
 		if ok && (!validRunID(d.RunID) || !validID(d.UserID) || !validID(d.ChannelID)) {
 			t.Fatalf("unsafe decision %+v", d)
+		}
+		c, ok := ApprovalClickOf(ic)
+		if ok && (!validRunID(c.ApprovalID) || !validID(c.UserID) || !validID(c.ChannelID) || (c.MessageTS != "" && !validTS(c.MessageTS))) {
+			t.Fatalf("unsafe approval click %+v", c)
 		}
 	})
 }

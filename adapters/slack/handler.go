@@ -46,6 +46,8 @@ type Handler struct {
 	eng  *core.Engine
 	log  *slog.Logger
 	apps []*app
+	// ac is the approvals channel (nil: no app has one).
+	ac *approvalsChannel
 
 	ctx    context.Context // background work; cancelled by Shutdown
 	cancel context.CancelFunc
@@ -84,6 +86,10 @@ func New(eng *core.Engine, cfg Config) (*Handler, error) {
 			slackapi.OptionAppLevelToken(a.AppToken))
 		h.apps = append(h.apps, &app{App: a, api: api})
 	}
+	if cfg.ApprovalService == nil {
+		cfg.ApprovalService = eng
+	}
+	h.ac = newApprovalsChannel(h, cfg.ApprovalService)
 	for _, a := range h.apps {
 		if r := a.Runnable(); !registered(eng, r) {
 			h.log.Warn("slack app bound to a runnable that is not registered (yet)", "app", a.Name, string(r.Kind), r.ID)
@@ -275,6 +281,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	h.cancel()
 	<-done
 	h.sockWG.Wait()
+	h.ac.wait()
 	return err
 }
 

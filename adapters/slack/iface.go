@@ -46,6 +46,10 @@ func (i *Interface) Mount(d httptransport.Deps) (string, bool, error) {
 		return "", false, err
 	}
 	i.h = h
+	if h.HasApprovalsChannel() {
+		// Before serving: the engine tells it of every approval.
+		d.Engine.AddApprovalObserver(h)
+	}
 	// Socket Mode apps only: no route, Slack is reached from here.
 	route := ""
 	if h.HasHTTPApps() {

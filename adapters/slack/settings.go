@@ -45,6 +45,8 @@ type Settings struct {
 	// Apps are further Slack apps, each bound to an agent, a team or a
 	// workflow.
 	Apps []AppSettings `yaml:"apps"`
+	// Approvals is the default app's approvals channel.
+	Approvals ApprovalsChannel `yaml:"approvals"`
 }
 
 // AppSettings is one more Slack app. Its secrets come from the
@@ -67,6 +69,8 @@ type AppSettings struct {
 	SigningSecretEnv string `yaml:"signing_secret_env"`
 	BotTokenEnv      string `yaml:"bot_token_env"`
 	AppTokenEnv      string `yaml:"app_token_env"`
+	// Approvals is the app's approvals channel.
+	Approvals ApprovalsChannel `yaml:"approvals"`
 }
 
 // ResolveApps resolves the configured apps, their secrets looked up with
@@ -76,11 +80,14 @@ func (c Settings) ResolveApps(lookup func(string) (string, bool)) ([]App, error)
 	var errs []error
 	if c.SigningSecret != "" || c.BotToken != "" || c.AppToken != "" {
 		a := App{Name: "default", AgentID: c.Agent, TeamID: c.Team, WorkflowID: c.Workflow, SigningSecret: c.SigningSecret,
-			BotToken: c.BotToken, AppToken: c.AppToken, APIURL: c.APIURL}
+			BotToken: c.BotToken, AppToken: c.AppToken, APIURL: c.APIURL, Approvals: c.Approvals}
 		if a.AgentID == "" && a.TeamID == "" && a.WorkflowID == "" {
 			a.AgentID = "assistant"
 		}
 		if err := a.checkBinding("slack"); err != nil {
+			errs = append(errs, err)
+		}
+		if err := a.Approvals.validate("slack.approvals"); err != nil {
 			errs = append(errs, err)
 		}
 		if err := c.checkApp("slack", a); err != nil {
@@ -122,6 +129,10 @@ func (c Settings) ResolveApps(lookup func(string) (string, bool)) ([]App, error)
 			SigningSecret: get(ac.SigningSecret, ac.SigningSecretEnv, "SIGNING_SECRET"),
 			BotToken:      get(ac.BotToken, ac.BotTokenEnv, "BOT_TOKEN"),
 			AppToken:      get(ac.AppToken, ac.AppTokenEnv, "APP_TOKEN"),
+			Approvals:     ac.Approvals,
+		}
+		if err := ac.Approvals.validate(where + ".approvals"); err != nil {
+			errs = append(errs, err)
 		}
 		if a.APIURL == "" {
 			a.APIURL = c.APIURL

@@ -159,6 +159,7 @@ type Queue struct {
 	exec     Executor
 	state    state
 	periodic map[string]func(context.Context) error
+	jobs     map[string]jobHandler
 }
 
 func newQueue(exec Executor, cfg Config) *Queue {
@@ -174,6 +175,9 @@ func (q *Queue) riverConfig() (*river.Config, error) {
 	if err := river.AddWorkerSafely[PeriodicArgs](workers, &periodicWorker{q: q}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely[JobArgs](workers, &jobWorker{q: q}); err != nil {
+		return nil, err
+	}
 	return &river.Config{
 		Logger:      quiet(q.logger),
 		MaxAttempts: q.cfg.MaxAttempts,
@@ -187,7 +191,7 @@ func (q *Queue) riverConfig() (*river.Config, error) {
 		FetchPollInterval: q.cfg.PollInterval,
 		FetchCooldown:     min(river.FetchCooldownDefault, q.cfg.PollInterval),
 		Queues: map[string]river.QueueConfig{QueueName: {MaxWorkers: q.cfg.Workers},
-			PeriodicQueueName: {MaxWorkers: periodicWorkers}},
+			PeriodicQueueName: {MaxWorkers: periodicWorkers}, JobQueueName: {MaxWorkers: jobWorkers}},
 		Workers: workers,
 	}, nil
 }
