@@ -102,6 +102,7 @@ type Store struct {
 	*serviceAccounts
 	*sessions
 	*idempotencyKeys
+	*schedules
 }
 
 // target is a parsed connection string.

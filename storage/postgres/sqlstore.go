@@ -38,6 +38,7 @@ type (
 	serviceAccounts = sqlstore.ServiceAccounts
 	sessions        = sqlstore.Sessions
 	idempotencyKeys = sqlstore.IdempotencyKeys
+	schedules       = sqlstore.Schedules
 )
 
 // pgxQuerier is what *pgxpool.Pool, *pgx.Conn and pgx.Tx have in common.
@@ -91,6 +92,7 @@ func (s *Store) initShared() {
 	s.serviceAccounts = sqlstore.NewServiceAccounts(s.sql)
 	s.sessions = sqlstore.NewSessions(s.sql)
 	s.idempotencyKeys = sqlstore.NewIdempotencyKeys(s.sql)
+	s.schedules = sqlstore.NewSchedules(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -78,6 +78,7 @@ type Store struct {
 	*serviceAccounts
 	*sessions
 	*idempotencyKeys
+	*schedules
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it

@@ -27,6 +27,7 @@ type (
 	serviceAccounts = sqlstore.ServiceAccounts
 	sessions        = sqlstore.Sessions
 	idempotencyKeys = sqlstore.IdempotencyKeys
+	schedules       = sqlstore.Schedules
 )
 
 // conn is the Store as storage/sqlstore uses it: reads on the reader pool,
@@ -63,6 +64,7 @@ func (s *Store) initShared() {
 	s.serviceAccounts = sqlstore.NewServiceAccounts(s.sql)
 	s.sessions = sqlstore.NewSessions(s.sql)
 	s.idempotencyKeys = sqlstore.NewIdempotencyKeys(s.sql)
+	s.schedules = sqlstore.NewSchedules(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/schedule"
 )
 
 // Backend carries the stores of one backend the suite tests, one per
@@ -37,6 +38,7 @@ import (
 type Backend struct {
 	Runs            core.RunStore
 	ServiceAccounts auth.ServiceAccountStore
+	Schedules       schedule.Store
 }
 
 // Factory returns a ready backend for one (sub)test and arranges its
@@ -63,6 +65,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"ServiceAccounts", testServiceAccounts},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"ChildRuns", testChildRuns},
+		{"Schedules", testSchedules},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
