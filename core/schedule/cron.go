@@ -32,6 +32,12 @@ func parseSpec(expr, tz string) (*spec, error) {
 	if strings.HasPrefix(e, "TZ=") || strings.HasPrefix(e, "CRON_TZ=") {
 		return nil, core.Errorf(core.CodeUnprocessable, "cron_expr: give the time zone in the timezone field, not in the expression")
 	}
+	if d, ok := strings.CutPrefix(e, "@every "); ok {
+		// robfig rounds a shorter delay up to a second: refuse it instead.
+		if dur, err := time.ParseDuration(strings.TrimSpace(d)); err == nil && dur < time.Second {
+			return nil, core.Errorf(core.CodeUnprocessable, "cron_expr: @every needs at least 1s")
+		}
+	}
 	sched, err := cron.ParseStandard(e)
 	if err != nil {
 		return nil, core.Errorf(core.CodeUnprocessable, "cron_expr: invalid cron expression %q: %v", expr, err)
@@ -72,12 +78,9 @@ func loadZone(tz string) (*time.Location, error) {
 // next is the first fire strictly after t (the zero time: none within
 // five years). A cron expression is evaluated on the wall clock of the
 // zone: the next wall-clock time is found by robfig/cron as if the wall
-// clock were UTC (no DST), then placed in the zone. A wall-clock time a
-// spring-forward skips lands after the jump (time.Date normalises 02:30
-// to 03:30 daylight time); one a fall-back repeats is its first
-// occurrence. A placement at or before t (both happen on the day of a
-// change) moves on to the next wall-clock time, so each instant fires
-// once.
+// clock were UTC (no DST), then placed in the zone (place). A placement at
+// or before t (the day of a change) moves on to the next wall-clock time,
+// so each instant fires once.
 func (s *spec) next(t time.Time) time.Time {
 	if !s.wall {
 		return s.sched.Next(t)
@@ -89,12 +92,41 @@ func (s *spec) next(t time.Time) time.Time {
 		if w.IsZero() {
 			return time.Time{}
 		}
-		at := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, s.loc)
-		if at.After(t) {
+		if at := place(w, s.loc); at.After(t) {
 			return at
 		}
 	}
 	return time.Time{}
+}
+
+// place is the instant the wall-clock time w (its fields, in UTC) names in
+// loc: its first occurrence when a fall-back repeats it, and, when a
+// spring-forward skips it, the instant the clock would show it had it not
+// jumped (02:30 in America/New_York on the day of the change is 03:30
+// daylight time). time.Date leaves both cases unspecified.
+func place(w time.Time, loc *time.Location) time.Time {
+	_, before := time.Unix(w.Unix()-12*3600, 0).In(loc).Zone()
+	_, after := time.Unix(w.Unix()+12*3600, 0).In(loc).Zone()
+	var best time.Time
+	for _, off := range []int{before, after} {
+		at := time.Unix(w.Unix()-int64(off), 0).In(loc)
+		if sameWall(at, w) && (best.IsZero() || at.Before(best)) {
+			best = at
+		}
+	}
+	if best.IsZero() { // skipped: with the offset before the jump
+		best = time.Unix(w.Unix()-int64(before), 0).In(loc)
+	}
+	return best
+}
+
+// sameWall reports whether at shows the wall-clock time w.
+func sameWall(at, w time.Time) bool {
+	y, mo, d := at.Date()
+	h, mi, sec := at.Clock()
+	wy, wmo, wd := w.Date()
+	wh, wmi, wsec := w.Clock()
+	return y == wy && mo == wmo && d == wd && h == wh && mi == wmi && sec == wsec
 }
 
 // nextUnix is next in Unix seconds (0: none).
