@@ -18,6 +18,7 @@ import (
 	"github.com/agentgate/agentgate/adapters/rest"
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/tool"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	"github.com/agentgate/agentgate/queue/riverqueue"
@@ -49,6 +50,8 @@ type Gateway struct {
 	mountedInfo []rest.InterfaceInfo
 	// stopReturner stops returnMemory's goroutine.
 	stopReturner func()
+	// schedules is the schedules' service (nil when they are off).
+	schedules *schedule.Service
 }
 
 // Options tune New beyond the Config.
@@ -128,6 +131,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.eng = eng
+	if err := g.buildSchedules(); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
 	if g.queue != nil {
 		g.queue.SetExecutor(eng)
 		if err := g.queue.Start(ctx); err != nil {

@@ -255,6 +255,7 @@ const (
 	ResourceServiceAccounts = "service_accounts"
 	ResourceTeams           = "teams"
 	ResourceWorkflows       = "workflows"
+	ResourceSchedules       = "schedules"
 )
 
 // ResourceOf is the scope resource of a kind of runnable: agents, teams

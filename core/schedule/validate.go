@@ -23,6 +23,9 @@ type Input struct {
 	RetryDelaySeconds *int
 	Target            *Target
 	CatchUp           *string
+	// Allowed, when set, vets the target the input ends up naming (the
+	// caller may run it); its error is returned as it is.
+	Allowed func(Target) error
 }
 
 // Defaults and bounds (AgentOS's).
@@ -122,6 +125,9 @@ func (in Input) apply(s *Schedule, exists func(Target) error) error {
 	}
 	if err := exists(s.Target); err != nil {
 		return err
+	}
+	if in.Allowed != nil {
+		return in.Allowed(s.Target)
 	}
 	return nil
 }
