@@ -75,13 +75,8 @@ type schedulePath struct {
 	ID string `path:"schedule_id"`
 }
 
-type pageQuery struct {
-	Limit int `query:"limit" default:"100" minimum:"1" maximum:"1000"`
-	Page  int `query:"page" default:"1" minimum:"1"`
-}
-
-func pageMeta(q pageQuery, total int) PageMeta {
-	return PageMeta{Page: q.Page, Limit: q.Limit, TotalCount: total, TotalPages: int(math.Ceil(float64(total) / float64(q.Limit)))}
+func pageMeta(limit, page, total int) PageMeta {
+	return PageMeta{Page: page, Limit: limit, TotalCount: total, TotalPages: int(math.Ceil(float64(total) / float64(limit)))}
 }
 
 var errNoSchedules = core.Errorf(core.CodeUnavailable, "schedules are off on this gateway (schedules.enabled: false)")
@@ -117,7 +112,8 @@ func (h *Handler) scheduleRoutes() []Route {
 			Access: listed(auth.ResourceSchedules, auth.ActionRead), Owner: OwnerFiltered, Errors: []int{422},
 			Handle: typed(func(ctx context.Context, in *struct {
 				Enabled string `query:"enabled" enum:"true,false" doc:"Only enabled (or disabled) ones."`
-				pageQuery
+				Limit   int    `query:"limit" default:"100" minimum:"1" maximum:"1000"`
+				Page    int    `query:"page" default:"1" minimum:"1"`
 			}) (*struct{ Body SchedulePage }, error) {
 				s, err := svc()
 				if err != nil {
@@ -132,7 +128,7 @@ func (h *Handler) scheduleRoutes() []Route {
 				if err != nil {
 					return nil, toAPIError(err)
 				}
-				return &struct{ Body SchedulePage }{SchedulePage{Data: list, Meta: pageMeta(in.pageQuery, total)}}, nil
+				return &struct{ Body SchedulePage }{SchedulePage{Data: list, Meta: pageMeta(in.Limit, in.Page, total)}}, nil
 			})},
 		{Operation: huma.Operation{OperationID: "create-schedule", Method: http.MethodPost, Path: "/schedules",
 			Summary: "Create a schedule", Tags: tags, DefaultStatus: http.StatusCreated},
@@ -226,8 +222,9 @@ func (h *Handler) scheduleRoutes() []Route {
 			Summary: "List a schedule's runs, newest first", Tags: tags},
 			Access: scoped(auth.ResourceSchedules, auth.ActionRead, id), Owner: OwnerBound, Errors: []int{404, 422},
 			Handle: typed(func(ctx context.Context, in *struct {
-				ID string `path:"schedule_id"`
-				pageQuery
+				ID    string `path:"schedule_id"`
+				Limit int    `query:"limit" default:"100" minimum:"1" maximum:"1000"`
+				Page  int    `query:"page" default:"1" minimum:"1"`
 			}) (*struct{ Body ScheduleRunPage }, error) {
 				s, err := svc()
 				if err != nil {
@@ -237,7 +234,7 @@ func (h *Handler) scheduleRoutes() []Route {
 				if err != nil {
 					return nil, toAPIError(err)
 				}
-				return &struct{ Body ScheduleRunPage }{ScheduleRunPage{Data: list, Meta: pageMeta(in.pageQuery, total)}}, nil
+				return &struct{ Body ScheduleRunPage }{ScheduleRunPage{Data: list, Meta: pageMeta(in.Limit, in.Page, total)}}, nil
 			})},
 		{Operation: huma.Operation{OperationID: "get-schedule-run", Method: http.MethodGet, Path: "/schedules/{schedule_id}/runs/{run_id}",
 			Summary: "Get one run of a schedule", Tags: tags},
