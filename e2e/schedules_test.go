@@ -173,3 +173,20 @@ func checkSchedulesREST(t *testing.T, g *gateway) {
 
 // jsonNumber is n as decodeAny decodes it.
 func jsonNumber(n int) json.Number { return json.Number(strconv.Itoa(n)) }
+
+// scheduleBody is a valid new schedule of assistant (a unique name),
+// daily: it does not fire during a test.
+func scheduleBody() map[string]any {
+	return map[string]any{"name": "matrix " + randHex(6), "cron_expr": "0 3 * * *",
+		"target": map[string]any{"kind": "agent", "id": "assistant"}, "payload": map[string]any{"message": "hi"}}
+}
+
+// createSchedule creates a schedule as tok and returns its id.
+func createSchedule(t testing.TB, g *gateway, tok string) string {
+	t.Helper()
+	var sc struct {
+		ID string `json:"id"`
+	}
+	decode(t, want(t, g, tok, http.MethodPost, "/schedules", jsonBody(t, scheduleBody()), http.StatusCreated), &sc)
+	return sc.ID
+}

@@ -98,6 +98,9 @@ type ListParams struct {
 	UserID string
 	// Enabled, when set, lists only enabled (or disabled) ones.
 	Enabled *bool
+	// IDs, when not nil, lists only those schedules (empty: none): what a
+	// caller's per-resource scopes let it see.
+	IDs []string
 	// Limit <= 0 lists every one; Page < 1 is page 1.
 	Limit, Page int
 }

@@ -123,9 +123,10 @@ func (s *Service) Get(ctx context.Context, scope, id string) (*Schedule, error) 
 }
 
 // List returns one page of the schedules scope may see ("" every one),
-// enabled or not (nil: both), and how many there are.
-func (s *Service) List(ctx context.Context, scope string, enabled *bool, limit, page int) ([]*Schedule, int, error) {
-	return s.store.ListSchedules(ctx, ListParams{UserID: scope, Enabled: enabled, Limit: limit, Page: page})
+// enabled or not (nil: both), among ids (nil: every one), and how many
+// there are.
+func (s *Service) List(ctx context.Context, scope string, enabled *bool, ids []string, limit, page int) ([]*Schedule, int, error) {
+	return s.store.ListSchedules(ctx, ListParams{UserID: scope, Enabled: enabled, IDs: ids, Limit: limit, Page: page})
 }
 
 // Update changes what in names. A new cron expression or time zone of an

@@ -90,7 +90,7 @@ func TestOwnerScope(t *testing.T) {
 	if err := f.svc.Delete(t.Context(), "bob", sc.ID); core.CodeOf(err) != core.CodeNotFound {
 		t.Errorf("another user's delete: %v, want not found", err)
 	}
-	if list, total, err := f.svc.List(t.Context(), "bob", nil, 10, 1); err != nil || total != 0 || len(list) != 0 {
+	if list, total, err := f.svc.List(t.Context(), "bob", nil, nil, 10, 1); err != nil || total != 0 || len(list) != 0 {
 		t.Errorf("another user's list = %d, %v", total, err)
 	}
 	if _, err := f.svc.Get(t.Context(), "alice", sc.ID); err != nil {

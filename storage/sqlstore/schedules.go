@@ -147,6 +147,10 @@ func (s *Schedules) ListSchedules(ctx context.Context, p schedule.ListParams) ([
 	if p.Enabled != nil {
 		conds, args = append(conds, "enabled = ?"), append(args, *p.Enabled)
 	}
+	if p.IDs != nil {
+		cond, ids := s.db.d.InStrings("id", p.IDs)
+		conds, args = append(conds, cond), append(args, ids...)
+	}
 	l := List{Columns: scheduleColumns.String(), From: "schedules", Where: Where(conds), Args: args,
 		OrderBy: " ORDER BY seq ASC", Page: Page{Limit: p.Limit, Page: p.Page}}
 	var (

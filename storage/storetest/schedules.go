@@ -341,6 +341,13 @@ func testSchedules(t *testing.T, newBackend Factory) {
 		if err != nil || total != 3 || len(on) != 3 {
 			t.Errorf("enabled ones = %d (total %d), %v; want 3", len(on), total, err)
 		}
+		byID, total, err := s.ListSchedules(t.Context(), schedule.ListParams{IDs: []string{made[1].ID, made[3].ID}})
+		if err != nil || total != 2 || len(byID) != 2 || byID[0].ID != made[1].ID || byID[1].ID != made[3].ID {
+			t.Errorf("by ids = %v (total %d), %v; want the second and fourth", byID, total, err)
+		}
+		if none, total, err := s.ListSchedules(t.Context(), schedule.ListParams{IDs: []string{}}); err != nil || total != 0 || len(none) != 0 {
+			t.Errorf("by no ids = %d (total %d), %v; want none", len(none), total, err)
+		}
 		sc := made[0]
 		var runs []*schedule.ScheduleRun
 		for i := range 3 {
