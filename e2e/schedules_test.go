@@ -190,3 +190,67 @@ func createSchedule(t testing.TB, g *gateway, tok string) string {
 	decode(t, want(t, g, tok, http.MethodPost, "/schedules", jsonBody(t, scheduleBody()), http.StatusCreated), &sc)
 	return sc.ID
 }
+
+// TestSchedulesIsolation: under user isolation a schedule belongs to its
+// creator: another user lists none of it and gets 404 for each of its
+// routes; an admin sees every one; the runs it fires run as its owner.
+func TestSchedulesIsolation(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, jwtConfig("auth:\n  jwt_algorithm: HS256\n"))
+	scopes := []string{"schedules:read", "schedules:write", "schedules:delete", "agents:read", "agents:run"}
+	alice, bob := mint(t, "alice", scopes...), mint(t, "bob", scopes...)
+	admin := mint(t, "root", "agent_os:admin")
+	id := createSchedule(t, g, alice)
+	createSchedule(t, g, bob)
+
+	ids := func(tok string) []string {
+		t.Helper()
+		var page struct {
+			Data []struct {
+				ID     string `json:"id"`
+				UserID string `json:"user_id"`
+			} `json:"data"`
+		}
+		decode(t, want(t, g, tok, http.MethodGet, "/schedules", nil, http.StatusOK), &page)
+		var out []string
+		for _, s := range page.Data {
+			out = append(out, s.UserID)
+		}
+		return out
+	}
+	if got := ids(alice); len(got) != 1 || got[0] != "alice" {
+		t.Errorf("alice lists schedules of %v, want only hers", got)
+	}
+	if got := ids(bob); len(got) != 1 || got[0] != "bob" {
+		t.Errorf("bob lists schedules of %v, want only his", got)
+	}
+	if got := ids(admin); len(got) < 2 {
+		t.Errorf("the admin lists %v, want every user's", got)
+	}
+	for _, r := range []struct {
+		method, path string
+		body         *reqBody
+	}{
+		{http.MethodGet, "/schedules/" + id, nil},
+		{http.MethodPatch, "/schedules/" + id, jsonBody(t, map[string]any{"description": "mine now"})},
+		{http.MethodPost, "/schedules/" + id + "/disable", nil},
+		{http.MethodPost, "/schedules/" + id + "/enable", nil},
+		{http.MethodPost, "/schedules/" + id + "/trigger", nil},
+		{http.MethodGet, "/schedules/" + id + "/runs", nil},
+		{http.MethodDelete, "/schedules/" + id, nil},
+	} {
+		want(t, g, bob, r.method, r.path, r.body, http.StatusNotFound)
+	}
+	// Alice's trigger runs as alice: the run is hers, not bob's.
+	var sr struct {
+		Status string `json:"status"`
+		RunID  string `json:"run_id"`
+	}
+	decode(t, want(t, g, alice, http.MethodPost, "/schedules/"+id+"/trigger", nil, http.StatusOK), &sr)
+	if sr.Status != "success" {
+		t.Fatalf("alice's trigger: %+v", sr)
+	}
+	want(t, g, alice, http.MethodGet, "/agents/assistant/runs/"+sr.RunID, nil, http.StatusOK)
+	want(t, g, bob, http.MethodGet, "/agents/assistant/runs/"+sr.RunID, nil, http.StatusNotFound)
+	want(t, g, alice, http.MethodDelete, "/schedules/"+id, nil, http.StatusNoContent)
+}
