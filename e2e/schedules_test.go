@@ -254,3 +254,67 @@ func TestSchedulesIsolation(t *testing.T) {
 	want(t, g, bob, http.MethodGet, "/agents/assistant/runs/"+sr.RunID, nil, http.StatusNotFound)
 	want(t, g, alice, http.MethodDelete, "/schedules/"+id, nil, http.StatusNoContent)
 }
+
+// scheduleToolConfig: an agent given the schedule tool set, whose model
+// asks for a Monday reminder.
+const scheduleToolConfig = `
+models:
+  reminder:
+    provider: scripted
+    model: reminder-1
+    chunks: 1
+    script:
+      - tool_calls:
+          - name: create_schedule
+            arguments: {name: "monday report", cron_expr: "0 9 * * 1", timezone: "Europe/Berlin", message: "Send me the report"}
+        reply: "Done: {{tool_result}}"
+agents:
+  - id: planner
+    name: Planner
+    model: reminder
+    tools: [schedule]
+`
+
+// TestScheduleToolSet: "remind me every Monday at 9" from a chat: the
+// agent's create_schedule makes a schedule owned by the run's user, which
+// that user then sees over REST and another user does not.
+func TestScheduleToolSet(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "auth_mode: jwt\njwt_key: \""+authSecret+"\"\nauth:\n  jwt_algorithm: HS256\n"+scheduleToolConfig)
+	scopes := []string{"schedules:read", "agents:read", "agents:run"}
+	alice, bob := mint(t, "alice", scopes...), mint(t, "bob", scopes...)
+	var r struct {
+		Status  string `json:"status"`
+		Content string `json:"content"`
+	}
+	decode(t, want(t, g, alice, http.MethodPost, "/agents/planner/runs", formBody(map[string][]string{
+		"message": {"remind me every Monday at 9"}, "stream": {"false"}}), http.StatusOK), &r)
+	if r.Status != "COMPLETED" || !strings.Contains(r.Content, `"name":"monday report"`) {
+		t.Fatalf("the run: %+v", r)
+	}
+	var page struct {
+		Data []struct {
+			Name     string `json:"name"`
+			UserID   string `json:"user_id"`
+			CronExpr string `json:"cron_expr"`
+			Timezone string `json:"timezone"`
+			Target   struct {
+				Kind, ID string
+			} `json:"target"`
+			Payload map[string]any `json:"payload"`
+		} `json:"data"`
+	}
+	decode(t, want(t, g, alice, http.MethodGet, "/schedules", nil, http.StatusOK), &page)
+	if len(page.Data) != 1 {
+		t.Fatalf("alice's schedules: %+v", page.Data)
+	}
+	s := page.Data[0]
+	if s.Name != "monday report" || s.UserID != "alice" || s.CronExpr != "0 9 * * 1" || s.Timezone != "Europe/Berlin" ||
+		s.Target.ID != "planner" || s.Payload["message"] != "Send me the report" {
+		t.Errorf("the schedule: %+v", s)
+	}
+	decode(t, want(t, g, bob, http.MethodGet, "/schedules", nil, http.StatusOK), &page)
+	if len(page.Data) != 0 {
+		t.Errorf("bob sees alice's schedule: %+v", page.Data)
+	}
+}
