@@ -64,6 +64,7 @@ type Config struct {
 	EventLog      EventLogConfig         `yaml:"event_log"`
 	Runs          RunsConfig             `yaml:"runs"`
 	Queue         QueueConfig            `yaml:"queue"`
+	Schedules     SchedulesConfig        `yaml:"schedules"`
 	WS            WSConfig               `yaml:"ws"`
 	MCP           MCPConfig              `yaml:"mcp"`
 	A2A           A2AConfig              `yaml:"a2a"`
@@ -639,6 +640,7 @@ func applyEnv(v reflect.Value, prefix string, lookup func(string) (string, bool)
 // Validate checks references and values.
 func (c *Config) Validate() error {
 	var errs []error
+	errs = append(errs, c.Schedules.Validate())
 	switch c.AuthMode {
 	case "", "none", "key", "jwt":
 	default:

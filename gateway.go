@@ -19,6 +19,7 @@ import (
 	"github.com/agentgate/agentgate/adapters/rest"
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/tool"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	"github.com/agentgate/agentgate/queue/riverqueue"
@@ -52,6 +53,8 @@ type Gateway struct {
 	approvalWebhook *approvalWebhook
 	// stopReturner stops returnMemory's goroutine.
 	stopReturner func()
+	// schedules is the schedules' service (nil when they are off).
+	schedules *schedule.Service
 }
 
 // Options tune New beyond the Config.
@@ -134,6 +137,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	g.eng = eng
 	// Before the queue starts: it registers the webhook's delivery job.
 	if err := g.setupApprovals(ctx); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
+	if err := g.buildSchedules(); err != nil {
 		_ = g.closeBackends()
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/core/tool/httptool"
 	"github.com/agentgate/agentgate/core/tool/mcptool"
+	"github.com/agentgate/agentgate/core/tool/scheduletool"
 	"github.com/agentgate/agentgate/transport/egress"
 )
 
@@ -95,6 +96,9 @@ func (c *Config) knownTool(name string) bool {
 	if _, ok := tool.Builtins()[name]; ok {
 		return true
 	}
+	if name == scheduletool.SetName {
+		return true // the schedule tool set
+	}
 	_, ok := c.HTTPTools[name]
 	return ok
 }
@@ -160,6 +164,16 @@ func (g *Gateway) buildAgents(ctx context.Context) error {
 				}
 				if ref.Name != "" {
 					flags[ref.Name] = f
+				}
+				continue
+			}
+			if ref.Name == scheduletool.SetName {
+				if g.schedules == nil {
+					return fmt.Errorf("agent %s: the schedule tools need schedules (schedules.enabled is false)", ac.ID)
+				}
+				for _, st := range scheduletool.Tools(g.schedules) {
+					st.Flags = f
+					tools = append(tools, st)
 				}
 				continue
 			}

@@ -43,6 +43,7 @@ func (g *Gateway) interfaces() []httptransport.Interface {
 		ws.NewInterface(ws.Config{Settings: cfg.WS}),
 		rest.NewInterface(rest.Config{
 			ServiceAccounts: g.store,
+			Schedules:       g.schedules,
 			Databases:       []rest.DatabaseInfo{{ID: "default", Kind: g.backend.Kind, Migrator: g.backend.Migrator}},
 			MCPPath:         mcpadapter.Path,
 			Docs:            rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},

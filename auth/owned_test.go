@@ -43,8 +43,8 @@ func (r records) GetSession(_ context.Context, id string) (*core.Session, error)
 func TestOwned(t *testing.T) {
 	ctx := context.Background()
 	src := records{
-		runs:     map[string]*core.Run{"r-alice": {RunID: "r-alice", UserID: "alice"}, "r-bob": {RunID: "r-bob", UserID: "bob"}},
-		sessions: map[string]*core.Session{"s-alice": {SessionID: "s-alice", UserID: "alice"}, "s-bob": {SessionID: "s-bob", UserID: "bob"}},
+		runs:      map[string]*core.Run{"r-alice": {RunID: "r-alice", UserID: "alice"}, "r-bob": {RunID: "r-bob", UserID: "bob"}},
+		sessions:  map[string]*core.Session{"s-alice": {SessionID: "s-alice", UserID: "alice"}, "s-bob": {SessionID: "s-bob", UserID: "bob"}},
 		approvals: map[string]*core.Approval{"a-alice": {ID: "a-alice", UserID: "alice"}, "a-bob": {ID: "a-bob", UserID: "bob"}},
 	}
 	alice := &Principal{Kind: KindJWT, Subject: "alice", UserID: "alice", Isolated: true}

@@ -256,6 +256,7 @@ const (
 	ResourceTeams           = "teams"
 	ResourceWorkflows       = "workflows"
 	ResourceApprovals       = "approvals"
+	ResourceSchedules       = "schedules"
 )
 
 // ResourceOf is the scope resource of a kind of runnable: agents, teams

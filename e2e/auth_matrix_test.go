@@ -62,6 +62,10 @@ type matrixFixtures struct {
 	sa, sa2  serviceAccount
 	// approval, approval2: pending approvals of approval-gated runs.
 	approval, approval2 gatedRun
+	// sched and sched2 are schedules of assistant; schedRun a run of
+	// sched's history (a trigger).
+	sched, sched2 string
+	schedRun      string
 }
 
 func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
@@ -76,6 +80,13 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	fx.sa2 = createServiceAccount(t, g, admin, "matrix-2", "agents:read")
 	fx.approval = pauseGated(t, g, admin, nil)
 	fx.approval2 = pauseGated(t, g, admin, nil)
+	fx.sched = createSchedule(t, g, admin)
+	fx.sched2 = createSchedule(t, g, admin)
+	var sr struct {
+		ID string `json:"id"`
+	}
+	decode(t, want(t, g, admin, http.MethodPost, "/schedules/"+fx.sched+"/trigger", nil, http.StatusOK), &sr)
+	fx.schedRun = sr.ID
 	return fx
 }
 
@@ -91,6 +102,8 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"workflow_run_id":    func(fx *matrixFixtures) string { return fx.flowDone.RunID },
 	"workflow_id":        func(*matrixFixtures) string { return "matrix-flow" },
 	"schema":             func(*matrixFixtures) string { return "ErrorBody" },
+	"schedule_id":        func(fx *matrixFixtures) string { return fx.sched },
+	"schedule_run_id":    func(fx *matrixFixtures) string { return fx.schedRun },
 	"asset":              func(*matrixFixtures) string { return "swagger-ui.css" },
 	"approval_id":        func(fx *matrixFixtures) string { return fx.approval.ApprovalID },
 }
@@ -147,6 +160,19 @@ var matrixSpecs = map[string]matrixSpec{
 	},
 	"rest:POST /service-accounts": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", jsonBody(t, map[string]any{"name": "created by the matrix", "scopes": []string{"agents:read"}})
+	},
+	"rest:POST /schedules": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, scheduleBody())
+	},
+	"rest:PATCH /schedules/{schedule_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"description": "patched by the matrix"})
+	},
+	"rest:DELETE /schedules/{schedule_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"schedule_id": createSchedule(t, fx.g, fx.admin)}, "", nil
+	},
+	"rest:POST /schedules/{schedule_id}/disable": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		// A schedule of its own: the fixtures stay enabled (trigger).
+		return map[string]string{"schedule_id": createSchedule(t, fx.g, fx.admin)}, "", nil
 	},
 	"rest:DELETE /service-accounts/{service_account_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return map[string]string{"service_account_id": createServiceAccount(t, fx.g, fx.admin, "to revoke", "agents:read").ID}, "", nil
@@ -246,6 +272,7 @@ var matrixListID = map[string]string{
 	auth.ResourceSessions:        "session_id",
 	auth.ResourceServiceAccounts: "id",
 	auth.ResourceApprovals:       "id",
+	auth.ResourceSchedules:       "id",
 }
 
 // homeID is the resource id a per-resource scope names for an operation
@@ -264,6 +291,8 @@ func (fx *matrixFixtures) homeID(resource string) string {
 		return "matrix-flow"
 	case auth.ResourceApprovals:
 		return fx.approval.ApprovalID
+	case auth.ResourceSchedules:
+		return fx.sched
 	}
 	return "some-id"
 }
@@ -284,6 +313,8 @@ func (fx *matrixFixtures) otherID(resource, home string) string {
 		ids = []string{"matrix-flow", "matrix-flow-gate"}
 	case auth.ResourceApprovals:
 		ids = []string{fx.approval.ApprovalID, fx.approval2.ApprovalID}
+	case auth.ResourceSchedules:
+		ids = []string{fx.sched, fx.sched2}
 	}
 	for _, id := range ids {
 		if id != home {
@@ -327,6 +358,9 @@ func (fx *matrixFixtures) build(t *testing.T, op auth.Operation) matrixReq {
 			}
 			if name == "run_id" && strings.HasPrefix(tmpl, "/workflows/") {
 				key = "workflow_run_id"
+			}
+			if name == "run_id" && strings.HasPrefix(tmpl, "/schedules/") {
+				key = "schedule_run_id" // a schedule's history
 			}
 			fill, known := matrixParams[key]
 			if !known {

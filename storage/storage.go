@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/schedule"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	"github.com/agentgate/agentgate/queue/riverqueue"
 	"github.com/agentgate/agentgate/storage/memlog"
@@ -44,6 +45,7 @@ func Kind(url string) string {
 type Store interface {
 	core.RunStore
 	auth.ServiceAccountStore
+	schedule.Store
 }
 
 // Backend is an open state database.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
@@ -35,6 +36,9 @@ type Config struct {
 	// ServiceAccounts is the service accounts' store /service-accounts
 	// serves (nil: those routes answer 501).
 	ServiceAccounts auth.ServiceAccountStore
+	// Schedules is the schedules' service /schedules serves (nil: those
+	// routes answer 503).
+	Schedules *schedule.Service
 	// Interfaces are the interfaces /config lists (default REST alone),
 	// asked on each request: the gateway mounts the others after REST.
 	Interfaces func() []InterfaceInfo

@@ -64,7 +64,13 @@ type periodicWorker struct {
 	q *Queue
 }
 
-func (w *periodicWorker) Timeout(*river.Job[PeriodicArgs]) time.Duration { return periodicTimeout }
+// Timeout bounds a job by RescueAfter too: River rescues a running job
+// only once its timeout has passed, so a job left running by a replica
+// that died (SIGKILL mid-tick) would otherwise hold the job's uniqueness,
+// and stop every replica's ticks, for periodicTimeout.
+func (w *periodicWorker) Timeout(*river.Job[PeriodicArgs]) time.Duration {
+	return min(periodicTimeout, w.q.cfg.RescueAfter)
+}
 
 func (w *periodicWorker) Work(ctx context.Context, job *river.Job[PeriodicArgs]) error {
 	w.q.mu.Lock()

@@ -103,6 +103,7 @@ type Store struct {
 	*sessions
 	*idempotencyKeys
 	*approvals
+	*schedules
 }
 
 // target is a parsed connection string.

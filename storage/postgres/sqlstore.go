@@ -43,6 +43,7 @@ type (
 	sessions        = sqlstore.Sessions
 	idempotencyKeys = sqlstore.IdempotencyKeys
 	approvals       = sqlstore.Approvals
+	schedules       = sqlstore.Schedules
 )
 
 // pgxQuerier is what *pgxpool.Pool, *pgx.Conn and pgx.Tx have in common.
@@ -97,6 +98,7 @@ func (s *Store) initShared() {
 	s.sessions = sqlstore.NewSessions(s.sql)
 	s.idempotencyKeys = sqlstore.NewIdempotencyKeys(s.sql)
 	s.approvals = sqlstore.NewApprovals(s.sql)
+	s.schedules = sqlstore.NewSchedules(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

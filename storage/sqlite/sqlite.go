@@ -79,6 +79,7 @@ type Store struct {
 	*sessions
 	*idempotencyKeys
 	*approvals
+	*schedules
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it

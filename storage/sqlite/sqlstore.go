@@ -28,6 +28,7 @@ type (
 	sessions        = sqlstore.Sessions
 	idempotencyKeys = sqlstore.IdempotencyKeys
 	approvals       = sqlstore.Approvals
+	schedules       = sqlstore.Schedules
 )
 
 // conn is the Store as storage/sqlstore uses it: reads on the reader pool,
@@ -65,6 +66,7 @@ func (s *Store) initShared() {
 	s.sessions = sqlstore.NewSessions(s.sql)
 	s.idempotencyKeys = sqlstore.NewIdempotencyKeys(s.sql)
 	s.approvals = sqlstore.NewApprovals(s.sql)
+	s.schedules = sqlstore.NewSchedules(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/schedule"
 )
 
 // Backend carries the stores of one backend the suite tests, one per
@@ -37,6 +38,7 @@ import (
 type Backend struct {
 	Runs            core.RunStore
 	ServiceAccounts auth.ServiceAccountStore
+	Schedules       schedule.Store
 }
 
 // Factory returns a ready backend for one (sub)test and arranges its
@@ -64,6 +66,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"ChildRuns", testChildRuns},
 		{"Approvals", testApprovals},
+		{"Schedules", testSchedules},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
