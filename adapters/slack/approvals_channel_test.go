@@ -355,12 +355,12 @@ func TestApprovalsChannelSettingsValidate(t *testing.T) {
 // resolves it in the store as the mapped identity, edits the message, and
 // the run goes on by itself to completion.
 func TestApprovalsChannelWithEngine(t *testing.T) {
-	hs := newHarness(t, "gated", func(c *Config) {
+	hs := newHarness(t, "autogated", func(c *Config) {
 		c.Apps[0].Approvals = ApprovalsChannel{Channel: approvalsChannelID, Approvers: map[string]string{"UALICE": "alice@example.com"}}
 	})
 	calc := tool.Calculator()
 	calc.Flags = tool.Flags{Approval: core.ApprovalRequired, AutoContinue: true}
-	gated, err := agent.New(agent.Config{ID: "gated", ModelName: "gated", Tools: []*tool.Tool{calc},
+	gated, err := agent.New(agent.Config{ID: "autogated", ModelName: "autogated", Tools: []*tool.Tool{calc},
 		Model: scripted.New(scripted.Config{Rules: []scripted.Rule{{
 			ToolCalls: []scripted.Call{{Name: "calculator", Arguments: map[string]any{"expression": "6*7"}}},
 			Reply:     "result {{tool_result}}", RejectedReply: "rejected",
@@ -376,7 +376,7 @@ func TestApprovalsChannelWithEngine(t *testing.T) {
 	}
 	hs.eng.AddApprovalObserver(hs.h) // what Interface.Mount does
 	ctx := context.Background()
-	run, err := hs.eng.Start(ctx, core.StartParams{AgentID: "gated", Message: "compute", UserID: "bob"})
+	run, err := hs.eng.Start(ctx, core.StartParams{AgentID: "autogated", Message: "compute", UserID: "bob"})
 	if err != nil {
 		t.Fatal(err)
 	}
