@@ -60,8 +60,12 @@ func TestPeriodicRunsOnceAcrossReplicas(t *testing.T) {
 		time.Sleep(window)
 		got := runs.Load() - start
 		want := int64(window / every)
-		if got < want/2 || got > want+2 {
-			t.Errorf("ran %d times in %v at one per %v across two replicas, want about %d", got, window, every, want)
+		// Never more than once per interval in all (two replicas would
+		// double it); under a loaded machine (the race detector, the
+		// parallel suites) an interval can be late, so fewer is fine as
+		// long as it keeps running.
+		if got < 2 || got > want+2 {
+			t.Errorf("ran %d times in %v at one per %v across two replicas, want at most about %d (and keeps running)", got, window, every, want)
 		}
 		if overlap.Load() > 0 {
 			t.Errorf("ran concurrently %d times", overlap.Load())
