@@ -4,7 +4,6 @@
 package agentgate
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -135,7 +134,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.eng = eng
-	// Before the queue starts: it registers the webhook's delivery job.
+	// Before the queue starts: they register their jobs on it.
 	if err := g.setupApprovals(ctx); err != nil {
 		_ = g.closeBackends()
 		return nil, err
@@ -146,10 +145,6 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	if g.queue != nil {
 		g.queue.SetExecutor(eng)
-		if err := g.queue.AddPeriodic("approvals", cmp.Or(cfg.Approvals.SweepInterval, DefaultApprovalSweepInterval), eng.SweepApprovals); err != nil {
-			_ = g.closeBackends()
-			return nil, err
-		}
 		if err := g.queue.Start(ctx); err != nil {
 			_ = g.closeBackends()
 			return nil, fmt.Errorf("start the background-run queue: %w", err)

@@ -1,6 +1,11 @@
 package agentgate
 
+// The approvals' wiring (root package: the wiring, DESIGN.md): their sweep
+// as a periodic job of the durable queue, and the gateway-wide webhook told
+// of approvals created and resolved, delivered as jobs of that queue.
+
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -210,9 +215,17 @@ func (w *approvalWebhook) deliver(ctx context.Context, raw json.RawMessage, atte
 	return err
 }
 
-// setupApprovals wires how approvers are told: the webhook's delivery job
-// on the queue (before it starts) and its observer on the engine.
+// setupApprovals wires the approvals' jobs on the queue (before it
+// starts): the sweep that expires them and continues auto_continue runs,
+// once across replicas, and the webhook's delivery; and how approvers are
+// told (the webhook's observer on the engine).
 func (g *Gateway) setupApprovals(ctx context.Context) error {
+	if g.queue != nil {
+		every := cmp.Or(g.cfg.Approvals.SweepInterval, DefaultApprovalSweepInterval)
+		if err := g.queue.AddPeriodic("approvals", every, g.eng.SweepApprovals); err != nil {
+			return err
+		}
+	}
 	w, err := newApprovalWebhook(ctx, g.cfg, g.queue, g.logger)
 	if err != nil || w == nil {
 		return err

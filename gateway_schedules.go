@@ -1,5 +1,9 @@
 package agentgate
 
+// The schedules' wiring: their config, and the core/schedule service on the
+// state database and the engine, its tick registered as a periodic job of
+// the durable queue (once across replicas).
+
 import (
 	"errors"
 	"time"

@@ -67,11 +67,15 @@ func (o Owned) Approval(ctx context.Context, id string) (*core.Approval, error) 
 	return a, nil
 }
 
+// Bound reports whether isolation binds the principal to its own records
+// (a nil principal is bound: it sees none).
+func (o Owned) Bound() bool { return o.p == nil || o.p.Isolated }
+
 // UsableSession checks a session a new run names: "" and a session that
 // does not exist (yet: the run creates it) are fine; another user's is not
 // found. A failure to read it is left to the run's start to report.
 func (o Owned) UsableSession(ctx context.Context, sessionID string) error {
-	if sessionID == "" || o.p != nil && !o.p.Isolated {
+	if sessionID == "" || !o.Bound() {
 		return nil // nothing to check: no read on a run's start path
 	}
 	if s, err := o.src.GetSession(ctx, sessionID); err == nil && !o.p.CanAccessUser(s.UserID) {
@@ -88,7 +92,7 @@ func (o Owned) UserID(requested string) string { return o.p.BindUserID(requested
 // Sessions keeps the ids of the sessions the principal may touch (all of
 // them without isolation, unread).
 func (o Owned) Sessions(ctx context.Context, ids []string) []string {
-	if o.p != nil && !o.p.Isolated {
+	if !o.Bound() {
 		return ids
 	}
 	kept := ids[:0:0]

@@ -559,8 +559,8 @@ func (e *Engine) SweepApprovals(ctx context.Context) error {
 		return fmt.Errorf("list resolved approvals: %w", err)
 	}
 	for _, a := range resolved {
-		if a.ResolvedAt != nil && *a.ResolvedAt > now-int64(autoContinueSettle/time.Second) {
-			continue
+		if a.RunStatus != RunPaused || a.ResolvedAt != nil && *a.ResolvedAt > now-int64(autoContinueSettle/time.Second) {
+			continue // (the store read the run's status with the approval)
 		}
 		run, err := e.store.GetRun(ctx, a.RunID)
 		if err != nil || run.Status != RunPaused || run.Paused == nil || !pausedOn(run.Paused, a.ID) {
@@ -584,6 +584,9 @@ func pausedOn(p *PausedState, id string) bool {
 // expireRun applies an expired approval to its run: cancelled (reason
 // approval_expired) or left paused, no longer awaiting an auto-continue.
 func (e *Engine) expireRun(ctx context.Context, a *Approval) {
+	if a.RunStatus != RunPaused {
+		return
+	}
 	run, err := e.store.GetRun(ctx, a.RunID)
 	if err != nil || run.Status != RunPaused || run.Paused == nil || !pausedOn(run.Paused, a.ID) {
 		return

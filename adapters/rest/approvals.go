@@ -149,7 +149,7 @@ func (h *Handler) approvalRoutes() []Route {
 			DefaultStatus: http.StatusNoContent, Description: "Under user isolation only admins delete approvals (they are audit records): anyone else gets 404."},
 			Access: scoped(auth.ResourceApprovals, auth.ActionDelete, idParam), Owner: OwnerBound, Errors: []int{404},
 			Handle: typed(func(ctx context.Context, in *byID) (*struct{}, error) {
-				if h.boundToUser(ctx) {
+				if h.owned(ctx).Bound() {
 					return nil, toAPIError(core.Errorf(core.CodeNotFound, "approval %q not found", in.ApprovalID))
 				}
 				if err := h.eng.DeleteApproval(ctx, in.ApprovalID); err != nil {
@@ -213,14 +213,6 @@ func approvalMatches(a *core.Approval, p core.ListApprovalsParams) bool {
 		}
 	}
 	return true
-}
-
-// boundToUser reports whether user isolation binds the caller to their own
-// records (a non-admin under isolation), asked of auth.Owned, which binds
-// any requested user id to the caller's then.
-func (h *Handler) boundToUser(ctx context.Context) bool {
-	const probe = "\x00any user"
-	return h.owned(ctx).UserID(probe) != probe
 }
 
 // approval reads an approval under the caller's isolation.

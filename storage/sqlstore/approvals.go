@@ -1,5 +1,9 @@
 package sqlstore
 
+// The approvals' part of the RunStore (core.ApprovalStore), written once
+// for both dialects, and the INSERT both backends run inside a run write
+// (Run.NewApprovals).
+
 import (
 	"context"
 	"fmt"
@@ -217,26 +221,7 @@ func (as *Approvals) ListApprovals(ctx context.Context, p core.ListApprovalsPara
 	l := List{Columns: approvalSelect, From: approvalFrom, Where: Where(conds), Args: args,
 		OrderBy: " ORDER BY a.created_at DESC, " + d.ByteOrder("a.id") + " DESC",
 		Page:    Page{Limit: p.Limit, Page: p.Page}}
-	var (
-		out   []*core.Approval
-		total int
-	)
-	err := as.db.View(ctx, func(ctx context.Context, q Querier) error {
-		out = []*core.Approval{}
-		var err error
-		total, err = l.Run(ctx, q, func(row Row, extra ...any) error {
-			a, err := scanApproval(d, row, extra...)
-			if err == nil {
-				out = append(out, a)
-			}
-			return err
-		})
-		return err
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: list approvals: %w", d.Name, as.db.Err(ctx, err))
-	}
-	return out, total, nil
+	return collect(ctx, as.db, l, "list approvals", func(row Row, extra ...any) (*core.Approval, error) { return scanApproval(d, row, extra...) })
 }
 
 // resolveApprovalSQL is the compare-and-set from pending; it returns the

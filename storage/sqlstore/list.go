@@ -112,3 +112,29 @@ func (l List) Run(ctx context.Context, q Querier, scan func(row Row, extra ...an
 	}
 	return int(total), nil
 }
+
+// collect runs l in a read-only view of db and returns every row it scans
+// (an empty, non-nil slice when none) and the total List.Run gives; what
+// names the records in the error ("list sessions").
+func collect[T any](ctx context.Context, db *DB, l List, what string, scan func(row Row, extra ...any) (T, error)) ([]T, int, error) {
+	var (
+		out   []T
+		total int
+	)
+	err := db.View(ctx, func(ctx context.Context, q Querier) error {
+		out = []T{}
+		var err error
+		total, err = l.Run(ctx, q, func(row Row, extra ...any) error {
+			v, err := scan(row, extra...)
+			if err == nil {
+				out = append(out, v)
+			}
+			return err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %s: %w", db.d.Name, what, db.Err(ctx, err))
+	}
+	return out, total, nil
+}

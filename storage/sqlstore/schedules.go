@@ -1,5 +1,9 @@
 package sqlstore
 
+// The schedules group's store (core/schedule.Store), written once for both
+// dialects: schedules and their runs, and the compare-and-set that claims a
+// due fire for exactly one replica.
+
 import (
 	"context"
 	"fmt"
@@ -153,26 +157,7 @@ func (s *Schedules) ListSchedules(ctx context.Context, p schedule.ListParams) ([
 	}
 	l := List{Columns: scheduleColumns.String(), From: "schedules", Where: Where(conds), Args: args,
 		OrderBy: " ORDER BY seq ASC", Page: Page{Limit: p.Limit, Page: p.Page}}
-	var (
-		out   []*schedule.Schedule
-		total int
-	)
-	err := s.db.View(ctx, func(ctx context.Context, q Querier) error {
-		out = []*schedule.Schedule{}
-		var err error
-		total, err = l.Run(ctx, q, func(row Row, extra ...any) error {
-			sc, err := s.scan(row, extra...)
-			if err == nil {
-				out = append(out, sc)
-			}
-			return err
-		})
-		return err
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: list schedules: %w", s.db.d.Name, s.db.Err(ctx, err))
-	}
-	return out, total, nil
+	return collect(ctx, s.db, l, "list schedules", s.scan)
 }
 
 // UpdateSchedule writes every field of sc but id, user_id and created_at.
@@ -342,26 +327,7 @@ func (s *Schedules) GetScheduleRun(ctx context.Context, id string) (*schedule.Sc
 func (s *Schedules) ListScheduleRuns(ctx context.Context, scheduleID string, limit, page int) ([]*schedule.ScheduleRun, int, error) {
 	l := List{Columns: scheduleRunColumns.String(), From: "schedule_runs", Where: " WHERE schedule_id = ?",
 		Args: []any{scheduleID}, OrderBy: " ORDER BY seq DESC", Page: Page{Limit: limit, Page: page}}
-	var (
-		out   []*schedule.ScheduleRun
-		total int
-	)
-	err := s.db.View(ctx, func(ctx context.Context, q Querier) error {
-		out = []*schedule.ScheduleRun{}
-		var err error
-		total, err = l.Run(ctx, q, func(row Row, extra ...any) error {
-			r, err := s.scanRun(row, extra...)
-			if err == nil {
-				out = append(out, r)
-			}
-			return err
-		})
-		return err
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: list schedule runs: %w", s.db.d.Name, s.db.Err(ctx, err))
-	}
-	return out, total, nil
+	return collect(ctx, s.db, l, "list schedule runs", s.scanRun)
 }
 
 // runsWhere returns up to limit schedule runs matching where, oldest first.

@@ -129,26 +129,7 @@ func (s *ServiceAccounts) ListServiceAccounts(ctx context.Context, p auth.ListSe
 	if !p.IncludeRevoked {
 		l.Where = Where([]string{"revoked_at = 0"})
 	}
-	var (
-		out   []*auth.ServiceAccount
-		total int
-	)
-	err := s.db.View(ctx, func(ctx context.Context, q Querier) error {
-		out = []*auth.ServiceAccount{}
-		var err error
-		total, err = l.Run(ctx, q, func(row Row, extra ...any) error {
-			a, err := s.scan(row, extra...)
-			if err == nil {
-				out = append(out, a)
-			}
-			return err
-		})
-		return err
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: list service accounts: %w", s.db.d.Name, s.db.Err(ctx, err))
-	}
-	return out, total, nil
+	return collect(ctx, s.db, l, "list service accounts", s.scan)
 }
 
 // RevokeServiceAccount sets the account's revoked_at to at unless it is

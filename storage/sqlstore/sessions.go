@@ -208,26 +208,7 @@ func (ss *Sessions) ListSessions(ctx context.Context, p core.ListSessionsParams)
 	l := List{Columns: SessionColumns.String(), From: "sessions", Where: Where(conds), Args: args,
 		OrderBy: order, Page: Page{Limit: p.Limit, Page: p.Page}}
 
-	var (
-		out   []*core.Session
-		total int
-	)
-	err = ss.db.View(ctx, func(ctx context.Context, q Querier) error {
-		out = []*core.Session{}
-		var err error
-		total, err = l.Run(ctx, q, func(row Row, extra ...any) error {
-			s, err := ScanSession(d, row, extra...)
-			if err == nil {
-				out = append(out, s)
-			}
-			return err
-		})
-		return err
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: list sessions: %w", d.Name, ss.db.Err(ctx, err))
-	}
-	return out, total, nil
+	return collect(ctx, ss.db, l, "list sessions", func(row Row, extra ...any) (*core.Session, error) { return ScanSession(d, row, extra...) })
 }
 
 // UpdateSession applies the non-nil fields of p (and UpdatedAt when it is
