@@ -104,6 +104,7 @@ type Store struct {
 	*idempotencyKeys
 	*approvals
 	*schedules
+	*memories
 }
 
 // target is a parsed connection string.

@@ -29,6 +29,7 @@ type (
 	idempotencyKeys = sqlstore.IdempotencyKeys
 	approvals       = sqlstore.Approvals
 	schedules       = sqlstore.Schedules
+	memories        = sqlstore.Memories
 )
 
 // conn is the Store as storage/sqlstore uses it: reads on the reader pool,
@@ -67,6 +68,7 @@ func (s *Store) initShared() {
 	s.idempotencyKeys = sqlstore.NewIdempotencyKeys(s.sql)
 	s.approvals = sqlstore.NewApprovals(s.sql)
 	s.schedules = sqlstore.NewSchedules(s.sql)
+	s.memories = sqlstore.NewMemories(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

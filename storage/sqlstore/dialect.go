@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Engine is the SQL spelling a Dialect writes: what SQLite and PostgreSQL
@@ -143,4 +144,84 @@ func Placeholders(n int) string {
 		return ""
 	}
 	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// JSONHasAny is the condition "the JSON array of strings in col holds one
+// of vals" and its arguments: json_each on SQLite, jsonb_exists_any (the
+// function behind ?|, which Rebind cannot take) on PostgreSQL. No value
+// matches nothing.
+func (d Dialect) JSONHasAny(col string, vals []string) (string, []any) {
+	if len(vals) == 0 {
+		return "1 = 0", nil
+	}
+	if d.Engine == Postgres {
+		return "jsonb_exists_any(" + col + ", CAST(? AS text[]))", []any{vals}
+	}
+	in, args := d.InStrings("je.value", vals)
+	return "EXISTS (SELECT 1 FROM json_each(" + col + ") AS je WHERE " + in + ")", args
+}
+
+// JSONElements is a FROM item yielding one row per string of the JSON
+// array in col, as alias.value: SQLite's json_each, PostgreSQL's
+// jsonb_array_elements_text.
+func (d Dialect) JSONElements(col, alias string) string {
+	if d.Engine == Postgres {
+		return "jsonb_array_elements_text(" + col + ") AS " + alias + "(value)"
+	}
+	return "json_each(" + col + ") AS " + alias
+}
+
+// FullTextIndex names a table's full-text index on each engine.
+type FullTextIndex struct {
+	// Table is SQLite's FTS5 table (external content), Rowid the column
+	// of the indexed table its rowid is.
+	Table, Rowid string
+	// Vector is PostgreSQL's tsvector column, Config its text search
+	// configuration ("english").
+	Vector, Config string
+}
+
+// maxSearchTerms bounds the words of one full-text query.
+const maxSearchTerms = 32
+
+// SearchTerms splits a user's query into the words a full-text search
+// looks for: runs of letters and digits, lower-cased, at most 32. What
+// else the query holds (quotes, operators, %, _, *) is a separator, never
+// syntax.
+func SearchTerms(query string) []string {
+	terms := strings.FieldsFunc(strings.ToLower(query), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	if len(terms) > maxSearchTerms {
+		terms = terms[:maxSearchTerms]
+	}
+	return terms
+}
+
+// FullText is the condition "the row's text matches every word of query,
+// each as a prefix" and its argument: an FTS5 MATCH of "word"* terms on
+// SQLite, a tsquery of word:* terms (stemmed by ix.Config) on PostgreSQL.
+// A query without a word matches nothing.
+func (d Dialect) FullText(ix FullTextIndex, query string) (string, []any) {
+	terms := SearchTerms(query)
+	if len(terms) == 0 {
+		return "1 = 0", nil
+	}
+	var b strings.Builder
+	if d.Engine == Postgres {
+		for i, t := range terms {
+			if i > 0 {
+				b.WriteString(" & ")
+			}
+			b.WriteString(t + ":*")
+		}
+		return ix.Vector + " @@ to_tsquery(CAST(? AS regconfig), ?)", []any{ix.Config, b.String()}
+	}
+	for i, t := range terms {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		b.WriteString(`"` + t + `"*`)
+	}
+	return ix.Rowid + " IN (SELECT rowid FROM " + ix.Table + " WHERE " + ix.Table + " MATCH ?)", []any{b.String()}
 }
