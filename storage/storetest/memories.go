@@ -174,15 +174,15 @@ func testMemories(t *testing.T, newBackend Factory) {
 			{"COFFEE", []*memory.Memory{coffee}},         // case
 			{"coffee morning", []*memory.Memory{coffee}}, // every word, anywhere
 			{"morning coffee", []*memory.Memory{coffee}},
-			{"coffee tea", nil},                      // every word must match
-			{"runs", []*memory.Memory{runs}},         // stemmed: runs ~ running
-			{"marathon", []*memory.Memory{runs}},     // stemmed plural
-			{"100%", []*memory.Memory{runs}},         // % is no wildcard
-			{"%", nil},                               // no word: nothing
-			{"_", nil},                               // no word: nothing
-			{"o", nil},                               // a prefix of a word only, not a substring
-			{`coffee" OR "tea`, nil},                 // quotes are no syntax
-			{"tea*", []*memory.Memory{tea}},          // * is no syntax either
+			{"coffee tea", nil},                  // every word must match
+			{"runs", []*memory.Memory{runs}},     // stemmed: runs ~ running
+			{"marathon", []*memory.Memory{runs}}, // stemmed plural
+			{"100%", []*memory.Memory{runs}},     // % is no wildcard
+			{"%", nil},                           // no word: nothing
+			{"_", nil},                           // no word: nothing
+			{"o", nil},                           // a prefix of a word only, not a substring
+			{`coffee" OR "tea`, nil},             // quotes are no syntax
+			{"tea*", []*memory.Memory{tea}},      // * is no syntax either
 			{"(green) -tea", []*memory.Memory{tea}},
 			{"grün", nil},
 		}
