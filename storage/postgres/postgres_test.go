@@ -778,3 +778,5 @@ func TestWriteAfterClose(t *testing.T) {
 		t.Fatalf("write after close: %v", err)
 	}
 }
+
+func FuzzMemorySearch(f *testing.F) { storetest.FuzzMemorySearch(f, openFresh(f)) }

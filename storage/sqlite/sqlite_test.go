@@ -442,3 +442,5 @@ func TestConcurrentOpenFreshFile(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+func FuzzMemorySearch(f *testing.F) { storetest.FuzzMemorySearch(f, openMemory(f)) }

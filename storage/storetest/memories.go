@@ -463,3 +463,33 @@ func sameMemoryIDs(got []memory.Memory, want []*memory.Memory) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// FuzzMemorySearch fuzzes the full-text search of s with the user's query
+// as it comes: whatever it holds (FTS5 or tsquery syntax, quotes, %, NUL,
+// invalid UTF-8), the search answers without an error, and a query made of
+// a stored word finds its memory. Backends call it from a Fuzz test.
+func FuzzMemorySearch(f *testing.F, s memory.Store) {
+	user := newID("user")
+	m := newMemory(user, "Loves strong coffee every morning")
+	if err := s.CreateMemory(f.Context(), m); err != nil {
+		f.Fatal(err)
+	}
+	for _, q := range []string{"coff", `"coffee" OR x`, "coffee*", "NEAR(a b)", "a & !b | c:*", "'", `\`, "%", "_",
+		"col:coffee", "^coffee", "-coffee", "(", "é\xff", "a\x00b", "strong   coffee"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		got, total, err := s.ListMemories(t.Context(), memory.Filter{UserID: user, Search: q})
+		if err != nil {
+			t.Fatalf("search %q: %v", q, err)
+		}
+		if total != len(got) || total > 1 {
+			t.Fatalf("search %q: %d memories, total %d", q, len(got), total)
+		}
+		for _, w := range []string{"coffee", "strong", "morning", "loves", "every"} {
+			if q == w && total != 1 {
+				t.Fatalf("search %q did not find %q", q, m.Memory)
+			}
+		}
+	})
+}
