@@ -65,6 +65,7 @@ type Config struct {
 	Runs          RunsConfig             `yaml:"runs"`
 	Queue         QueueConfig            `yaml:"queue"`
 	Schedules     SchedulesConfig        `yaml:"schedules"`
+	Memory        MemoryConfig           `yaml:"memory"`
 	WS            WSConfig               `yaml:"ws"`
 	MCP           MCPConfig              `yaml:"mcp"`
 	A2A           A2AConfig              `yaml:"a2a"`
@@ -641,6 +642,7 @@ func applyEnv(v reflect.Value, prefix string, lookup func(string) (string, bool)
 func (c *Config) Validate() error {
 	var errs []error
 	errs = append(errs, c.Schedules.Validate())
+	errs = append(errs, c.Memory.Validate(c.Models))
 	switch c.AuthMode {
 	case "", "none", "key", "jwt":
 	default:
