@@ -171,14 +171,20 @@ func (d Dialect) JSONElements(col, alias string) string {
 	return "json_each(" + col + ") AS " + alias
 }
 
-// FullTextIndex names a table's full-text index on each engine.
+// FullTextIndex names a table's full-text index on each engine. It is
+// kept twice, stemmed and as written, so that a word matches by its stem
+// ("runs" finds "running") and a word being typed by its prefix ("mornin"
+// finds "morning", whose stem is "morn").
 type FullTextIndex struct {
-	// Table is SQLite's FTS5 table (external content), Rowid the column
-	// of the indexed table its rowid is.
-	Table, Rowid string
-	// Vector is PostgreSQL's tsvector column, Config its text search
-	// configuration ("english").
-	Vector, Config string
+	// Tables are SQLite's FTS5 tables (external content) over the same
+	// text, one per tokenizer; Rowid is the column of the indexed table
+	// their rowid is.
+	Tables []string
+	Rowid  string
+	// Vector is PostgreSQL's tsvector column: the concatenation of the
+	// text's vectors in each of Configs ("english", "simple").
+	Vector  string
+	Configs []string
 }
 
 // maxSearchTerms bounds the words of one full-text query.
@@ -198,30 +204,33 @@ func SearchTerms(query string) []string {
 	return terms
 }
 
-// FullText is the condition "the row's text matches every word of query,
-// each as a prefix" and its argument: an FTS5 MATCH of "word"* terms on
-// SQLite, a tsquery of word:* terms (stemmed by ix.Config) on PostgreSQL.
-// A query without a word matches nothing.
+// FullText is the condition "the row's text has every word of query, each
+// as a prefix of a word of the text, stemmed or as written" and its
+// arguments: FTS5 MATCHes of "word"* on SQLite, tsqueries of word:* on
+// PostgreSQL. A query without a word matches nothing.
 func (d Dialect) FullText(ix FullTextIndex, query string) (string, []any) {
 	terms := SearchTerms(query)
 	if len(terms) == 0 {
 		return "1 = 0", nil
 	}
-	var b strings.Builder
-	if d.Engine == Postgres {
-		for i, t := range terms {
-			if i > 0 {
-				b.WriteString(" & ")
+	var (
+		conds []string
+		args  []any
+	)
+	for _, t := range terms {
+		var alts []string
+		if d.Engine == Postgres {
+			for _, c := range ix.Configs {
+				alts, args = append(alts, "to_tsquery(CAST(? AS regconfig), ?)"), append(args, c, t+":*")
 			}
-			b.WriteString(t + ":*")
+			conds = append(conds, ix.Vector+" @@ ("+strings.Join(alts, " || ")+")")
+			continue
 		}
-		return ix.Vector + " @@ to_tsquery(CAST(? AS regconfig), ?)", []any{ix.Config, b.String()}
-	}
-	for i, t := range terms {
-		if i > 0 {
-			b.WriteString(" AND ")
+		for _, tb := range ix.Tables {
+			alts = append(alts, ix.Rowid+" IN (SELECT rowid FROM "+tb+" WHERE "+tb+" MATCH ?)")
+			args = append(args, `"`+t+`"*`)
 		}
-		b.WriteString(`"` + t + `"*`)
+		conds = append(conds, "("+strings.Join(alts, " OR ")+")")
 	}
-	return ix.Rowid + " IN (SELECT rowid FROM " + ix.Table + " WHERE " + ix.Table + " MATCH ?)", []any{b.String()}
+	return strings.Join(conds, " AND "), args
 }

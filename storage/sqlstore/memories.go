@@ -17,7 +17,8 @@ var memoryColumns = Columns{"memory_id", "memory", "topics", "user_id", "agent_i
 	"created_at", "updated_at"}
 
 // memoryFTS is the memories' full-text index (migration 00009).
-var memoryFTS = FullTextIndex{Table: "memories_fts", Rowid: "seq", Vector: "search_tsv", Config: "english"}
+var memoryFTS = FullTextIndex{Tables: []string{"memories_fts", "memories_fts_raw"}, Rowid: "seq",
+	Vector: "search_tsv", Configs: []string{"english", "simple"}}
 
 // memorySort is the whitelist of memory sort keys.
 var memorySort = Sort{"updated_at": "updated_at", "created_at": "created_at"}

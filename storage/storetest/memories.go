@@ -173,6 +173,8 @@ func testMemories(t *testing.T, newBackend Factory) {
 			{"coff", []*memory.Memory{coffee}},           // a prefix
 			{"COFFEE", []*memory.Memory{coffee}},         // case
 			{"coffee morning", []*memory.Memory{coffee}}, // every word, anywhere
+			{"mornin", []*memory.Memory{coffee}},         // a word being typed: a prefix of the word, not its stem
+			{"runs mornin", nil},                         // each word must match, stemmed or as written
 			{"morning coffee", []*memory.Memory{coffee}},
 			{"coffee tea", nil},                  // every word must match
 			{"runs", []*memory.Memory{runs}},     // stemmed: runs ~ running

@@ -1,9 +1,11 @@
 -- Memories (core/memory): what agents remember about their users
 -- (AgentOS's user memories). topics is a JSON array of strings; times are
 -- Unix seconds; seq is insertion order and the rowid of the full-text
--- index. memories_fts is an FTS5 index over memory (external content: the
--- text lives once, in memories), kept in sync by the triggers below; the
--- porter tokenizer stems English words, and queries use prefix terms.
+-- indexes. memories_fts (porter: English stems) and memories_fts_raw
+-- (words as written) are FTS5 indexes over memory (external content: the
+-- text lives once, in memories), kept in sync by the triggers below; a
+-- query's words match as prefixes in either, so "runs" finds "running"
+-- and "mornin" finds "morning".
 
 -- +goose Up
 CREATE TABLE memories (
@@ -29,21 +31,31 @@ CREATE VIRTUAL TABLE memories_fts USING fts5(
     content_rowid = 'seq',
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
+CREATE VIRTUAL TABLE memories_fts_raw USING fts5(
+    memory,
+    content = 'memories',
+    content_rowid = 'seq',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
 
 -- +goose StatementBegin
 CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
     INSERT INTO memories_fts (rowid, memory) VALUES (new.seq, new.memory);
+    INSERT INTO memories_fts_raw (rowid, memory) VALUES (new.seq, new.memory);
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
     INSERT INTO memories_fts (memories_fts, rowid, memory) VALUES ('delete', old.seq, old.memory);
+    INSERT INTO memories_fts_raw (memories_fts_raw, rowid, memory) VALUES ('delete', old.seq, old.memory);
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE TRIGGER memories_fts_update AFTER UPDATE OF memory ON memories BEGIN
     INSERT INTO memories_fts (memories_fts, rowid, memory) VALUES ('delete', old.seq, old.memory);
+    INSERT INTO memories_fts_raw (memories_fts_raw, rowid, memory) VALUES ('delete', old.seq, old.memory);
     INSERT INTO memories_fts (rowid, memory) VALUES (new.seq, new.memory);
+    INSERT INTO memories_fts_raw (rowid, memory) VALUES (new.seq, new.memory);
 END;
 -- +goose StatementEnd
 
@@ -51,5 +63,6 @@ END;
 DROP TRIGGER memories_fts_update;
 DROP TRIGGER memories_fts_delete;
 DROP TRIGGER memories_fts_insert;
+DROP TABLE memories_fts_raw;
 DROP TABLE memories_fts;
 DROP TABLE memories;
