@@ -66,6 +66,8 @@ type matrixFixtures struct {
 	// sched's history (a trigger).
 	sched, sched2 string
 	schedRun      string
+	// mem and mem2 are memories of the user matrix-memories.
+	mem, mem2 string
 }
 
 func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
@@ -87,6 +89,7 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	}
 	decode(t, want(t, g, admin, http.MethodPost, "/schedules/"+fx.sched+"/trigger", nil, http.StatusOK), &sr)
 	fx.schedRun = sr.ID
+	fx.mem, fx.mem2 = createMemory(t, g, admin), createMemory(t, g, admin)
 	return fx
 }
 
@@ -106,6 +109,7 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"schedule_run_id":    func(fx *matrixFixtures) string { return fx.schedRun },
 	"asset":              func(*matrixFixtures) string { return "swagger-ui.css" },
 	"approval_id":        func(fx *matrixFixtures) string { return fx.approval.ApprovalID },
+	"memory_id":          func(fx *matrixFixtures) string { return fx.mem },
 }
 
 // matrixSpec adjusts the generic request of one operation: parameter
@@ -183,6 +187,17 @@ var matrixSpecs = map[string]matrixSpec{
 	},
 	"rest:DELETE /approvals/{approval_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return map[string]string{"approval_id": pauseGated(t, fx.g, fx.admin, nil).ApprovalID}, "", nil
+	},
+	"rest:POST /memories":              memorySpec,
+	"rest:PATCH /memories/{memory_id}": memorySpec,
+	"rest:DELETE /memories/{memory_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"memory_id": createMemory(t, fx.g, fx.admin)}, "", nil
+	},
+	"rest:DELETE /memories": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"memory_ids": []string{createMemory(t, fx.g, fx.admin)}})
+	},
+	"rest:POST /optimize-memories": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"user_id": "matrix-memories", "model": "scripted:matrix", "apply": false})
 	},
 }
 
@@ -293,6 +308,8 @@ func (fx *matrixFixtures) homeID(resource string) string {
 		return fx.approval.ApprovalID
 	case auth.ResourceSchedules:
 		return fx.sched
+	case auth.ResourceMemories:
+		return fx.mem
 	}
 	return "some-id"
 }
@@ -315,6 +332,8 @@ func (fx *matrixFixtures) otherID(resource, home string) string {
 		ids = []string{fx.approval.ApprovalID, fx.approval2.ApprovalID}
 	case auth.ResourceSchedules:
 		ids = []string{fx.sched, fx.sched2}
+	case auth.ResourceMemories:
+		ids = []string{fx.mem, fx.mem2}
 	}
 	for _, id := range ids {
 		if id != home {

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentgate/agentgate"
+	"github.com/agentgate/agentgate/auth"
 )
 
 // The memories' routes through the binary, on SQLite and Postgres, against
@@ -391,4 +394,47 @@ func TestMemoriesIsolation(t *testing.T) {
 	}
 	// Without the scope: 403.
 	want(t, g, mint(t, "carol", "sessions:read"), http.MethodGet, "/memories", nil, http.StatusForbidden)
+}
+
+// createMemory creates a memory of the user matrix-memories as tok.
+func createMemory(t testing.TB, g *gateway, tok string) string {
+	t.Helper()
+	var m memoryJSON
+	decode(t, want(t, g, tok, http.MethodPost, "/memories", jsonBody(t, map[string]any{
+		"memory": "Prefers short answers", "user_id": "matrix-memories", "topics": []string{"style"}}), http.StatusOK), &m)
+	return m.ID
+}
+
+// memorySpec is the body of the matrix's memory writes.
+func memorySpec(t *testing.T, _ *matrixFixtures) (map[string]string, string, *reqBody) {
+	return nil, "", jsonBody(t, map[string]any{"memory": "Written by the matrix", "user_id": "matrix-memories"})
+}
+
+// TestAuthMatrixMemoryScopes pins the scope each memory route needs (the
+// matrix derives its checks from the policy, so it would follow a route
+// table that declared the wrong action): AgentOS's memories:read, write
+// and delete.
+func TestAuthMatrixMemoryScopes(t *testing.T) {
+	t.Parallel()
+	pol := agentgate.DefaultPolicy()
+	for id, want := range map[string]struct{ action, idParam string }{
+		"rest:GET /memories":                {auth.ActionRead, ""},
+		"rest:POST /memories":               {auth.ActionWrite, ""},
+		"rest:DELETE /memories":             {auth.ActionDelete, ""},
+		"rest:GET /memories/{memory_id}":    {auth.ActionRead, "memory_id"},
+		"rest:PATCH /memories/{memory_id}":  {auth.ActionWrite, "memory_id"},
+		"rest:DELETE /memories/{memory_id}": {auth.ActionDelete, "memory_id"},
+		"rest:GET /memory_topics":           {auth.ActionRead, ""},
+		"rest:GET /user_memory_stats":       {auth.ActionRead, ""},
+		"rest:POST /optimize-memories":      {auth.ActionWrite, ""},
+	} {
+		op, ok := pol.Lookup(id)
+		if !ok {
+			t.Errorf("%s is not in the policy", id)
+			continue
+		}
+		if op.Public || op.AdminOnly || op.Resource != auth.ResourceMemories || op.Action != want.action || op.IDParam != want.idParam {
+			t.Errorf("%s: %+v, want memories:%s (id param %q)", id, op, want.action, want.idParam)
+		}
+	}
 }
