@@ -135,6 +135,12 @@ func checkMemoriesREST(t *testing.T, g *gateway) {
 		return p
 	}
 
+	// /config names the memories' database, as AgentOS does.
+	cfg := conform(t, "GET /config", configShape, send(http.MethodGet, "/config", nil, http.StatusOK))
+	if mem, _ := cfg["memory"].(map[string]any); mem == nil || len(mem["dbs"].([]any)) != 1 {
+		t.Errorf("/config memory block: %v", cfg["memory"])
+	}
+
 	// Create, as agno's client sends it.
 	first := conform(t, "POST /memories", memoryShape, send(http.MethodPost, "/memories", map[string]any{
 		"memory": "  Likes coffee ", "user_id": "alice", "topics": []string{" drinks ", "drinks", "morning", ""},
@@ -328,6 +334,21 @@ func checkMemoriesREST(t *testing.T, g *gateway) {
 	detail(http.MethodDelete, "/memories", map[string]any{}, http.StatusUnprocessableEntity)
 	send(http.MethodDelete, "/memories", map[string]any{"memory_ids": []string{tea.ID}}, http.StatusNoContent)
 	detail(http.MethodGet, "/memories/"+tea.ID, nil, http.StatusNotFound)
+}
+
+// TestMemoriesOff: memory.enabled false answers the routes with 503 and
+// /config names no memory database.
+func TestMemoriesOff(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, strings.Replace(memoriesConfig, "memory:\n", "memory:\n  enabled: false\n", 1))
+	ctx := testCtx(t, 20*time.Second)
+	expectDetail(t, g.get(t, ctx, "/memories"), http.StatusServiceUnavailable)
+	expectDetail(t, g.sendJSON(t, ctx, http.MethodPost, "/optimize-memories", map[string]any{"user_id": "u"}), http.StatusServiceUnavailable)
+	var cfg map[string]any
+	decode(t, expectStatus(t, g.get(t, ctx, "/config"), http.StatusOK), &cfg)
+	if _, ok := cfg["memory"]; ok {
+		t.Errorf("/config has a memory block with memories off: %v", cfg["memory"])
+	}
 }
 
 // TestMemoriesIsolation: under user isolation a memory belongs to its
