@@ -26,6 +26,14 @@ const (
 	maxOptimized = 1000
 )
 
+// Replacer is a Store that can replace exactly the memories an
+// optimisation read (Optimize uses it when the store has it; the SQL
+// stores do): it deletes those of remove that belong to userID and
+// inserts add, in one transaction, as ReplaceUserMemories does.
+type Replacer interface {
+	ReplaceMemories(ctx context.Context, userID string, remove []string, add []Memory) error
+}
+
 // Resolver returns the model a name gives: "provider:model_id" or the name
 // of a configured model. An unknown name is an error wrapping
 // core.ErrInvalid.
@@ -378,7 +386,19 @@ func (s *Service) Optimize(ctx context.Context, scope, userID, modelName string,
 		res.ReductionPercentage = math.Round(float64(res.TokensSaved)*10000/float64(res.TokensBefore)) / 100
 	}
 	if apply {
-		if err := s.store.ReplaceUserMemories(ctx, user, res.Memories); err != nil {
+		var err error
+		if r, ok := s.store.(Replacer); ok {
+			// Only what was summarised goes: a memory an agent wrote while
+			// the model worked is kept.
+			ids := make([]string, len(old))
+			for i, o := range old {
+				ids[i] = o.ID
+			}
+			err = r.ReplaceMemories(ctx, user, ids, res.Memories)
+		} else {
+			err = s.store.ReplaceUserMemories(ctx, user, res.Memories)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("optimise memories of %q: %w", user, err)
 		}
 	}

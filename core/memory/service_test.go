@@ -3,6 +3,7 @@ package memory_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -351,6 +352,50 @@ func TestOptimizeFailures(t *testing.T) {
 	res, err := svc.Optimize(ctx, "", "nobody", "merge", true)
 	if err != nil || res.MemoriesBefore != 0 || res.MemoriesAfter != 0 || res.Memories == nil || merge.calls.Load() != 0 {
 		t.Fatalf("optimise nobody: %+v, %v (calls %d)", res, err, merge.calls.Load())
+	}
+}
+
+// writingModel is a model during whose call an agent writes a memory.
+type writingModel struct {
+	model.Model
+	svc  *memory.Service
+	user string
+}
+
+func (w *writingModel) Generate(ctx context.Context, req model.Request, onDelta func(model.Delta) error) (*model.Response, error) {
+	if _, err := w.svc.Create(ctx, "", memory.Input{Memory: "Written while optimising", UserID: w.user}); err != nil {
+		return nil, err
+	}
+	return w.Model.Generate(ctx, req, onDelta)
+}
+
+func TestOptimizeKeepsConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	var svc *memory.Service
+	w := &writingModel{Model: scripted.New(scripted.Config{Rules: []scripted.Rule{{Reply: "- merged"}}}), user: "u"}
+	svc = memory.New(memory.Config{Store: st, DefaultModel: "w",
+		Models: func(context.Context, string) (model.Model, error) { return w, nil }})
+	w.svc = svc
+	seed(t, svc, "u", "a", "b")
+	res, err := svc.Optimize(t.Context(), "", "u", "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.MemoriesBefore != 2 || res.MemoriesAfter != 1 {
+		t.Fatalf("result: %+v", res)
+	}
+	list, _, err := st.ListMemories(t.Context(), memory.Filter{UserID: "u", Limit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, m := range list {
+		texts = append(texts, m.Memory)
+	}
+	slices.Sort(texts)
+	if !slices.Equal(texts, []string{"Written while optimising", "merged"}) {
+		t.Fatalf("after the optimisation: %q, want the merged memory and the one written meanwhile", texts)
 	}
 }
 

@@ -274,6 +274,17 @@ func (s *Memories) UserMemoryStats(ctx context.Context, userID string, limit, pa
 // of userID: one with another user id is core.ErrInvalid), in one
 // transaction; a taken id rolls it all back with core.ErrConflict.
 func (s *Memories) ReplaceUserMemories(ctx context.Context, userID string, add []memory.Memory) error {
+	return s.replace(ctx, userID, nil, true, add)
+}
+
+// ReplaceMemories is ReplaceUserMemories that deletes only the memories of
+// userID among remove (those an optimisation read: one written meanwhile
+// is kept), in one transaction (memory.Replacer).
+func (s *Memories) ReplaceMemories(ctx context.Context, userID string, remove []string, add []memory.Memory) error {
+	return s.replace(ctx, userID, remove, false, add)
+}
+
+func (s *Memories) replace(ctx context.Context, userID string, remove []string, all bool, add []memory.Memory) error {
 	name := s.db.d.Name
 	if userID == "" {
 		return invalidf("%s: replace user memories: user_id is required", name)
@@ -297,8 +308,16 @@ func (s *Memories) ReplaceUserMemories(ctx context.Context, userID string, add [
 	var dup string
 	err := s.db.Write(ctx, func(ctx context.Context, q Querier) error {
 		dup = ""
-		if _, err := q.Exec(ctx, `DELETE FROM memories WHERE user_id = ?`, userID); err != nil {
-			return err
+		if all {
+			if _, err := q.Exec(ctx, `DELETE FROM memories WHERE user_id = ?`, userID); err != nil {
+				return err
+			}
+		}
+		for start := 0; !all && start < len(remove); start += deleteChunk {
+			in, args := s.db.d.InStrings("memory_id", remove[start:min(start+deleteChunk, len(remove))])
+			if _, err := q.Exec(ctx, `DELETE FROM memories WHERE user_id = ? AND `+in, append([]any{userID}, args...)...); err != nil {
+				return err
+			}
 		}
 		for i, v := range vals {
 			n, err := q.Exec(ctx, insertMemory, v...)
@@ -320,5 +339,7 @@ func (s *Memories) ReplaceUserMemories(ctx context.Context, userID string, add [
 	}
 	return nil
 }
+
+var _ memory.Replacer = (*Memories)(nil)
 
 var _ memory.Store = (*Memories)(nil)

@@ -362,6 +362,48 @@ func testMemories(t *testing.T, newBackend Factory) {
 		}
 		mustGetMemory(t, s, b1.ID)
 	})
+
+	parallel(t, "ReplaceMemories", func(t *testing.T) {
+		st := newBackend(t).Memories
+		s, ok := st.(memory.Replacer)
+		if !ok {
+			t.Fatalf("the memory store %T does not implement memory.Replacer", st)
+		}
+		alice, bob := newID("user"), newID("user")
+		a1, a2, a3 := newMemory(alice, "a1"), newMemory(alice, "a2"), newMemory(alice, "written meanwhile")
+		b1 := newMemory(bob, "b1")
+		for _, m := range []*memory.Memory{a1, a2, a3, b1} {
+			mustCreateMemory(t, st, m)
+		}
+		merged := *newMemory(alice, "a1 and a2")
+		if err := s.ReplaceMemories(t.Context(), alice, []string{a1.ID, a2.ID, b1.ID, newID("mem")}, []memory.Memory{merged}); err != nil {
+			t.Fatalf("ReplaceMemories: %v", err)
+		}
+		got, _ := mustListMemories(t, st, memory.Filter{UserID: alice})
+		if !sameMemoryIDs(got, []*memory.Memory{a3, &merged}) {
+			t.Fatalf("alice after ReplaceMemories: %v, want %q and %q", memoryTexts(got), a3.Memory, merged.Memory)
+		}
+		mustGetMemory(t, st, b1.ID) // another user's id among remove: kept
+		// A taken id rolls it back: a3 stays.
+		dup := *newMemory(alice, "dup")
+		dup.ID = b1.ID
+		if err := s.ReplaceMemories(t.Context(), alice, []string{a3.ID}, []memory.Memory{dup}); !errors.Is(err, core.ErrConflict) {
+			t.Fatalf("ReplaceMemories with a taken id: %v, want ErrConflict", err)
+		}
+		mustGetMemory(t, st, a3.ID)
+		// Many ids at once (chunked where the engine binds one per id).
+		var ids []string
+		for range 1200 {
+			ids = append(ids, newID("mem"))
+		}
+		ids = append(ids, a3.ID)
+		if err := s.ReplaceMemories(t.Context(), alice, ids, nil); err != nil {
+			t.Fatalf("ReplaceMemories of 1201 ids: %v", err)
+		}
+		if _, err := st.GetMemory(t.Context(), a3.ID); !errors.Is(err, core.ErrNotFound) {
+			t.Fatalf("a3 after its removal: %v", err)
+		}
+	})
 }
 
 // --- memory fixtures ----------------------------------------------------------
