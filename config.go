@@ -312,6 +312,7 @@ type ModelConfig struct {
 // ScriptedRule is one rule of a scripted model.
 type ScriptedRule struct {
 	Match         string         `yaml:"match"`
+	System        string         `yaml:"system"`
 	ToolCalls     []ScriptedCall `yaml:"tool_calls"`
 	Reply         string         `yaml:"reply"`
 	RejectedReply string         `yaml:"rejected_reply"`
@@ -356,6 +357,8 @@ type AgentConfig struct {
 	Instructions string    `yaml:"instructions"`
 	Tools        []ToolRef `yaml:"tools"`
 	MaxTurns     int       `yaml:"max_turns"`
+	// Memory gives the agent memory of its users (config_agent_hooks.go).
+	Memory *AgentMemoryConfig `yaml:"memory"`
 	// Remote makes the agent a remote A2A or AgentOS agent (core/remote):
 	// it then has no model, instructions or tools of its own.
 	Remote *RemoteAgentConfig `yaml:"remote"`
@@ -750,6 +753,7 @@ func (c *Config) Validate() error {
 		if _, ok := c.Models[a.Model]; !ok {
 			errs = append(errs, fmt.Errorf("agents[%d] (%s): model %q is not declared under models", i, a.ID, a.Model))
 		}
+		errs = append(errs, c.validateAgentHooks(i, a)...)
 		for _, t := range a.Tools {
 			switch {
 			case t.MCPServer != "":

@@ -298,4 +298,7 @@ type EventDetail struct {
 	UserInputSchema      []UserInputField `json:"user_input_schema,omitempty"`
 	ConditionResult      *bool            `json:"condition_result,omitempty"`
 	SelectedSteps        []string         `json:"selected_steps,omitempty"`
+	// MemoryUpdateCompleted: the user's memories after the update (a JSON
+	// array of core/memory's Memory).
+	Memories json.RawMessage `json:"memories,omitempty"`
 }

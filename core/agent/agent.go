@@ -34,6 +34,8 @@ type Config struct {
 	SourceFlags map[string]tool.Flags
 	// MaxTurns bounds model requests per run (default 10).
 	MaxTurns int
+	// Memory, when set, gives the agent memory of its users (memory.go).
+	Memory *MemoryConfig
 }
 
 // Agent is the built-in LLM agent. It is safe for concurrent runs.
@@ -57,7 +59,13 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.MaxTurns <= 0 {
 		cfg.MaxTurns = 10
 	}
+	if cfg.Memory != nil && cfg.Memory.Store == nil {
+		return nil, fmt.Errorf("agent %s: memory needs a store", cfg.ID)
+	}
 	a := &Agent{cfg: cfg, tools: map[string]*tool.Tool{}}
+	if cfg.Memory != nil && cfg.Memory.Agentic {
+		cfg.Tools = append(slices.Clip(cfg.Tools), a.memoryTools()...)
+	}
 	a.info = core.AgentInfo{
 		ID: cfg.ID, Name: cfg.Name, Description: cfg.Description, Instructions: cfg.Instructions,
 		Model: &core.ModelInfo{Name: cfg.ModelName, Model: cfg.Model.ID(), Provider: cfg.Model.Provider()},
@@ -143,8 +151,12 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 			msgs = append(msgs, msg)
 		}
 	} else {
-		if a.cfg.Instructions != "" {
-			msgs = append(msgs, core.Message{Role: "system", Content: a.cfg.Instructions, CreatedAt: now})
+		mems, err := a.memoryContext(ctx, x.Run.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if sys := withMemories(a.cfg.Instructions, mems); sys != "" {
+			msgs = append(msgs, core.Message{Role: "system", Content: sys, CreatedAt: now})
 		}
 		msgs = append(msgs, x.History...)
 		inputAt = len(msgs)
@@ -166,6 +178,9 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		msgs = append(msgs, core.Message{Role: "assistant", Content: resp.Content, ToolCalls: resp.ToolCalls, CreatedAt: time.Now().Unix()})
 		if len(resp.ToolCalls) == 0 {
 			if err := x.Emit(ctx, core.Event{Event: core.EventRunContentCompleted}); err != nil {
+				return nil, err
+			}
+			if err := a.updateMemories(ctx, x, runInput(msgs, inputAt)); err != nil {
 				return nil, err
 			}
 			metrics.Duration = prior + time.Since(start).Seconds()
@@ -195,6 +210,14 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 			}, nil
 		}
 	}
+}
+
+// runInput is the user's message of the run (msgs[inputAt]).
+func runInput(msgs []core.Message, inputAt int) string {
+	if inputAt < len(msgs) && msgs[inputAt].Role == "user" {
+		return msgs[inputAt].Content
+	}
+	return ""
 }
 
 // ownMessages is what a run stores as its messages: the instructions and
