@@ -118,6 +118,8 @@ type Outcome struct {
 	SessionState map[string]any
 	// StepResults are a workflow's step outputs (its own JSON shape).
 	StepResults json.RawMessage
+	// References are the knowledge the run used.
+	References []MessageReferences
 	// Requirements, with Paused, are what the paused run waits for when
 	// they are not simply Paused.Pending (a team whose member paused names
 	// the member on each); nil: one per pending tool call.

@@ -301,4 +301,6 @@ type EventDetail struct {
 	// MemoryUpdateCompleted: the user's memories after the update (a JSON
 	// array of core/memory's Memory).
 	Memories json.RawMessage `json:"memories,omitempty"`
+	// RunCompleted: the knowledge the run used.
+	References []MessageReferences `json:"references,omitempty"`
 }

@@ -36,6 +36,8 @@ type Config struct {
 	MaxTurns int
 	// Memory, when set, gives the agent memory of its users (memory.go).
 	Memory *MemoryConfig
+	// Knowledge, when set, gives the agent a knowledge base (knowledge.go).
+	Knowledge *KnowledgeConfig
 }
 
 // Agent is the built-in LLM agent. It is safe for concurrent runs.
@@ -62,7 +64,13 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Memory != nil && cfg.Memory.Store == nil {
 		return nil, fmt.Errorf("agent %s: memory needs a store", cfg.ID)
 	}
+	if cfg.Knowledge != nil && cfg.Knowledge.Search == nil {
+		return nil, fmt.Errorf("agent %s: knowledge needs a search", cfg.ID)
+	}
 	a := &Agent{cfg: cfg, tools: map[string]*tool.Tool{}}
+	if cfg.Knowledge != nil && cfg.Knowledge.SearchKnowledge {
+		cfg.Tools = append(slices.Clip(cfg.Tools), a.knowledgeTool())
+	}
 	if cfg.Memory != nil && cfg.Memory.Agentic {
 		cfg.Tools = append(slices.Clip(cfg.Tools), a.memoryTools()...)
 	}
@@ -134,7 +142,12 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 	)
 	now := time.Now().Unix()
 	tools, _ := a.toolset() // for the paused calls a continue resolves
+	used := &refs{}
+	if a.cfg.Knowledge != nil {
+		ctx = context.WithValue(ctx, refsKey{}, used)
+	}
 	if x.Resume != nil {
+		used.list = append(used.list, x.Resume.References...)
 		if x.Resume.Metrics != nil {
 			metrics = *x.Resume.Metrics
 		}
@@ -155,7 +168,11 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		if err != nil {
 			return nil, err
 		}
-		if sys := withMemories(a.cfg.Instructions, mems); sys != "" {
+		refCtx, err := a.referencesContext(ctx, x.Message)
+		if err != nil {
+			return nil, err
+		}
+		if sys := joinSections(joinSections(a.cfg.Instructions, mems), refCtx); sys != "" {
 			msgs = append(msgs, core.Message{Role: "system", Content: sys, CreatedAt: now})
 		}
 		msgs = append(msgs, x.History...)
@@ -184,7 +201,7 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 				return nil, err
 			}
 			metrics.Duration = prior + time.Since(start).Seconds()
-			return &core.Outcome{Content: resp.Content, Messages: ownMessages(msgs, inputAt), Tools: execs, Metrics: metrics}, nil
+			return &core.Outcome{Content: resp.Content, Messages: ownMessages(msgs, inputAt), Tools: execs, Metrics: metrics, References: used.all()}, nil
 		}
 		var pending, done []core.ToolExecution
 		for _, call := range resp.ToolCalls {
@@ -206,7 +223,7 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 			carried := metrics
 			return &core.Outcome{
 				Messages: ownMessages(msgs, inputAt), Tools: execs, Metrics: metrics,
-				Paused: &core.PausedState{Messages: msgs, RunStart: inputAt, Pending: pending, Done: execs, Turns: turns, Metrics: &carried},
+				Paused: &core.PausedState{Messages: msgs, RunStart: inputAt, Pending: pending, Done: execs, Turns: turns, Metrics: &carried, References: used.all()},
 			}, nil
 		}
 	}

@@ -100,8 +100,8 @@ func (a *Agent) memoryContext(ctx context.Context, userID string) (string, error
 	return b.String(), nil
 }
 
-// withMemories joins the instructions and the memory section.
-func withMemories(instructions, mems string) string {
+// joinSections joins two sections of the instructions (either may be empty).
+func joinSections(instructions, mems string) string {
 	switch {
 	case mems == "":
 		return instructions
