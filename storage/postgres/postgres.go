@@ -104,6 +104,9 @@ type Store struct {
 	*idempotencyKeys
 	*approvals
 	*schedules
+	// Knowledge: the shared CRUD and this backend's searches
+	// (knowledge.go).
+	*knowledgeStore
 }
 
 // target is a parsed connection string.

@@ -80,6 +80,9 @@ type Store struct {
 	*idempotencyKeys
 	*approvals
 	*schedules
+	// Knowledge: the shared CRUD and this backend's searches
+	// (knowledge.go).
+	*knowledgeStore
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it

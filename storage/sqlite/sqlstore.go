@@ -67,6 +67,7 @@ func (s *Store) initShared() {
 	s.idempotencyKeys = sqlstore.NewIdempotencyKeys(s.sql)
 	s.approvals = sqlstore.NewApprovals(s.sql)
 	s.schedules = sqlstore.NewSchedules(s.sql)
+	s.knowledgeStore = newKnowledge(s)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)
