@@ -440,7 +440,7 @@ func fullContent(kb string) *knowledge.Content {
 	return &knowledge.Content{
 		ID: newID("content"), KnowledgeID: kb, Name: `Q3 report — "final" ünïcode; DROP TABLE x; --`,
 		Description: "the quarterly report", Type: "application/pdf", Size: 123456, LinkedTo: "https://example.com/q3.pdf",
-		Metadata: map[string]any{"k": "v", "n": float64(2), "nested": map[string]any{"a": []any{"x", true}}},
+		Metadata:    map[string]any{"k": "v", "n": float64(2), "nested": map[string]any{"a": []any{"x", true}}},
 		AccessCount: 3, Status: knowledge.StatusProcessing, StatusMessage: "reading", CreatedAt: baseTime(),
 		UpdatedAt: baseTime() + 5, Hash: newID("sha"), Source: "url", SourceRef: "https://example.com/q3.pdf",
 		ReaderID: "pdf", Chunker: "recursive", ChunkSize: 1000, ChunkOverlap: 100,
