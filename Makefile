@@ -49,6 +49,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCall -fuzztime 10s ./core/tool/httptool
 	$(GO) test -run '^$$' -fuzz FuzzNew -fuzztime 10s ./core/tool/httptool
 	$(GO) test -run '^$$' -fuzz FuzzParseAllow -fuzztime 10s ./transport/egress
+	$(GO) test -run '^$$' -fuzz FuzzSearchTerms -fuzztime 10s ./storage/sqlstore
+	$(GO) test -run '^$$' -fuzz FuzzKnowledgeSearch -fuzztime 10s ./storage/sqlite
 
 clean:
 	rm -rf bin

@@ -2,7 +2,8 @@
 # Installs the pgvector extension into the local PostgreSQL 15 (Debian
 # bookworm has no package for it): builds Debian trixie's pgvector source
 # against the server's headers. Idempotent: exits at once when the server
-# already offers the extension. Needs root (apt-get, make install).
+# already offers the extension (PGVECTOR_FORCE=1: build anyway). Needs
+# root (apt-get, make install).
 set -euo pipefail
 
 PGHOST="${PGHOST:-127.0.0.1}"
@@ -15,7 +16,14 @@ available() {
     "select 1 from pg_available_extensions where name='vector'" 2>/dev/null)" ]
 }
 
-if available; then
+# Wait for the server (CI starts it just before).
+for _ in $(seq 1 30); do
+  pg_isready -h "$PGHOST" -p "$PGPORT" -q 2>/dev/null && break
+  sleep 1
+done
+
+# PGVECTOR_FORCE=1 builds and installs again even when it is there.
+if [ -z "${PGVECTOR_FORCE:-}" ] && available; then
   echo "pgvector: already available"
   exit 0
 fi
@@ -31,11 +39,15 @@ apt_opts=(
   -o "Dir::State::Lists=$apt_dir/lists"
   -o "Dir::Cache=$apt_dir/cache"
   -o "APT::Get::List-Cleanup=0"
+  -o "APT::Sandbox::User=root"
 )
 apt-get "${apt_opts[@]}" update -qq
 (cd "$work" && apt-get "${apt_opts[@]}" source --download-only pgvector)
 tarball="$(ls "$work"/pgvector_*.orig.tar.* | head -n1)"
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-server-dev-$PGVER" make gcc >/dev/null
+install_deps() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-server-dev-$PGVER" make gcc >/dev/null
+}
+install_deps || { apt-get update -qq && install_deps; }
 mkdir -p "$work/src"
 tar -xf "$tarball" -C "$work/src" --strip-components=1
 make -C "$work/src" -s PG_CONFIG="$PG_CONFIG"
