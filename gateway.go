@@ -18,6 +18,7 @@ import (
 	"github.com/agentgate/agentgate/adapters/rest"
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/tool"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
@@ -54,6 +55,8 @@ type Gateway struct {
 	stopReturner func()
 	// schedules is the schedules' service (nil when they are off).
 	schedules *schedule.Service
+	// knowledge is the knowledge bases' service (nil when none is configured).
+	knowledge *knowledge.Service
 }
 
 // Options tune New beyond the Config.
@@ -140,6 +143,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	if err := g.buildSchedules(); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
+	if err := g.buildKnowledge(); err != nil {
 		_ = g.closeBackends()
 		return nil, err
 	}

@@ -401,4 +401,3 @@ func TestFuseRRF(t *testing.T) {
 		t.Fatalf("score %v, want %v", got[0].Score, want)
 	}
 }
-
