@@ -257,6 +257,7 @@ const (
 	ResourceWorkflows       = "workflows"
 	ResourceApprovals       = "approvals"
 	ResourceSchedules       = "schedules"
+	ResourceKnowledge       = "knowledge"
 )
 
 // ResourceOf is the scope resource of a kind of runnable: agents, teams

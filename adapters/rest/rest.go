@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
@@ -39,6 +40,9 @@ type Config struct {
 	// Schedules is the schedules' service /schedules serves (nil: those
 	// routes answer 503).
 	Schedules *schedule.Service
+	// Knowledge is the knowledge bases' service /knowledge serves (nil:
+	// none is configured, those routes answer 404).
+	Knowledge *knowledge.Service
 	// Interfaces are the interfaces /config lists (default REST alone),
 	// asked on each request: the gateway mounts the others after REST.
 	Interfaces func() []InterfaceInfo
