@@ -3,9 +3,11 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/agentgate/agentgate/core"
@@ -474,6 +476,69 @@ func testKnowledge(t *testing.T, newBackend Factory) {
 		}
 		if got, err := b.GetBlob(ctx, c3.ID); err != nil || string(got) != "3" {
 			t.Fatalf("the blob of another base's content: %q, %v", got, err)
+		}
+	})
+
+	parallel(t, "ConcurrentWritesAndSearches", func(t *testing.T) {
+		s := newBackend(t).Knowledge
+		ctx, kb := t.Context(), newID("kb")
+		const writers, per = 4, 5
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		stop := make(chan struct{})
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range per {
+					c := newContent(kb, fmt.Sprintf("w%d-%d", w, i))
+					if err := s.CreateContent(ctx, c); err != nil {
+						errs <- err
+						return
+					}
+					chunks := []knowledge.Chunk{{Text: "concurrent heron", Embedding: []float32{1, float32(w), float32(i)}}}
+					if err := s.CompleteContent(ctx, c.ID, chunks); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		var readers sync.WaitGroup
+		for range 2 {
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := s.SearchVector(ctx, knowledge.Query{KnowledgeID: kb, Vector: []float32{1, 0, 0}, Limit: 100}); err != nil {
+						errs <- err
+						return
+					}
+					if _, err := s.SearchKeyword(ctx, knowledge.Query{KnowledgeID: kb, Text: "heron", Limit: 100}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(stop)
+		readers.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		// Every write is seen by the searches after it.
+		if got := mustVector(t, s, knowledge.Query{KnowledgeID: kb, Vector: []float32{1, 0, 0}, Limit: 100}); len(got) != writers*per {
+			t.Fatalf("%d vector hits, want %d", len(got), writers*per)
+		}
+		if got := mustKeyword(t, s, knowledge.Query{KnowledgeID: kb, Text: "heron", Limit: 100}); len(got) != writers*per {
+			t.Fatalf("%d keyword hits, want %d", len(got), writers*per)
 		}
 	})
 
