@@ -31,6 +31,7 @@ bench:
 	$(GO) run ./bench/cmd/agentbench
 	$(GO) run ./bench/cmd/agentbench -profile postgres-redis
 	$(GO) run ./bench/cmd/wsbench
+	$(GO) run ./bench/cmd/kbench
 
 # Short fuzzing of every untrusted-input parser (10 s each).
 fuzz:

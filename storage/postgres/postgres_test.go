@@ -187,7 +187,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 	latest := versions[len(versions)-1]
 	wantVersion(t, s, latest)
 	if got, want := tables(t, s), []string{"agentgate_db_version", "approvals", "idempotency_keys",
-		"knowledge_chunks", "knowledge_contents", "runs", "schedule_runs", "schedules", "service_accounts", "sessions"}; !slices.Equal(got, want) {
+		"knowledge_blobs", "knowledge_chunks", "knowledge_contents", "runs", "schedule_runs", "schedules", "service_accounts", "sessions"}; !slices.Equal(got, want) {
 		t.Fatalf("tables %v, want %v", got, want)
 	}
 	if err := s.CreateSession(ctx, &core.Session{SessionID: "s"}); err != nil {

@@ -18,6 +18,7 @@ package sqlite
 import (
 	"container/heap"
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -223,7 +224,7 @@ func (k *knowledgeStore) load(ctx context.Context, kb string) (*vectorBase, erro
 			return err
 		}
 		defer rows.Close()
-		var blob []byte
+		var blob sql.RawBytes // decoded before the next row: no copy
 		for rows.Next() {
 			var seq int64
 			if err := rows.Scan(&seq, &blob); err != nil {

@@ -211,7 +211,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 	latest := versions[len(versions)-1]
 	wantVersion(t, s, latest)
 	if got, want := tables(t, s.DB()), []string{"agentgate_db_version", "approvals", "idempotency_keys",
-		"knowledge_chunks", "knowledge_chunks_fts", "knowledge_chunks_fts_config", "knowledge_chunks_fts_data", "knowledge_chunks_fts_docsize", "knowledge_chunks_fts_idx", "knowledge_contents",
+		"knowledge_blobs", "knowledge_chunks", "knowledge_chunks_fts", "knowledge_chunks_fts_config", "knowledge_chunks_fts_data", "knowledge_chunks_fts_docsize", "knowledge_chunks_fts_idx", "knowledge_contents",
 		"runs", "schedule_runs", "schedules", "service_accounts", "sessions"}; !slices.Equal(got, want) {
 		t.Fatalf("tables %v, want %v", got, want)
 	}

@@ -14,6 +14,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -404,11 +405,15 @@ func (k *Knowledge) ListContents(ctx context.Context, l knowledge.ContentList) (
 	return collect(ctx, k.db, list, "list contents", k.scanContent)
 }
 
-// DeleteContent deletes the content and its chunks, in one transaction.
+// DeleteContent deletes the content, its chunks and its blob, in one
+// transaction.
 func (k *Knowledge) DeleteContent(ctx context.Context, id string) error {
 	var kb string
 	err := k.db.Write(ctx, func(ctx context.Context, q Querier) error {
 		if err := q.QueryRow(ctx, `DELETE FROM knowledge_contents WHERE id = ? RETURNING knowledge_id`, id).Scan(&kb); err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, `DELETE FROM knowledge_blobs WHERE key = ?`, id); err != nil {
 			return err
 		}
 		_, err := q.Exec(ctx, `DELETE FROM knowledge_chunks WHERE content_id = ?`, id)
@@ -424,12 +429,16 @@ func (k *Knowledge) DeleteContent(ctx context.Context, id string) error {
 	return nil
 }
 
-// DeleteContents deletes every content and chunk of the base and reports
-// how many contents.
+// DeleteContents deletes every content, chunk and content blob of the base
+// and reports how many contents.
 func (k *Knowledge) DeleteContents(ctx context.Context, knowledgeID string) (int, error) {
 	var n int64
 	err := k.db.Write(ctx, func(ctx context.Context, q Querier) error {
-		var err error
+		_, err := q.Exec(ctx, `DELETE FROM knowledge_blobs WHERE key IN
+			(SELECT id FROM knowledge_contents WHERE knowledge_id = ?)`, knowledgeID)
+		if err != nil {
+			return err
+		}
 		if n, err = q.Exec(ctx, `DELETE FROM knowledge_contents WHERE knowledge_id = ?`, knowledgeID); err != nil {
 			return err
 		}
@@ -441,6 +450,59 @@ func (k *Knowledge) DeleteContents(ctx context.Context, knowledgeID string) (int
 	}
 	k.eng.Changed(knowledgeID)
 	return int(n), nil
+}
+
+// --- blobs ---------------------------------------------------------------------
+
+// PutBlob stores the raw bytes of a content under key (the content id),
+// replacing any there.
+func (k *Knowledge) PutBlob(ctx context.Context, key string, data []byte) error {
+	if key == "" {
+		return invalidf("%s: put blob: key is required", k.db.d.Name)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	up := Upsert{Table: "knowledge_blobs", Columns: Columns{"key", "data", "created_at"}, Key: []string{"key"},
+		Update: []string{"data", "created_at"}}
+	err := k.db.WriteStmt(ctx, func(ctx context.Context, q Querier) error {
+		_, err := q.Exec(ctx, up.SQL(), key, data, time.Now().Unix())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: put blob %q: %w", k.db.d.Name, key, k.db.Err(ctx, err))
+	}
+	return nil
+}
+
+// GetBlob returns the bytes under key, or core.ErrNotFound.
+func (k *Knowledge) GetBlob(ctx context.Context, key string) ([]byte, error) {
+	var data []byte
+	err := k.db.ReadStmt(ctx, func(ctx context.Context, q Querier) error {
+		return q.QueryRow(ctx, `SELECT data FROM knowledge_blobs WHERE key = ?`, key).Scan(&data)
+	})
+	if isNoRows(err) {
+		return nil, fmt.Errorf("blob %q: %w", key, core.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: get blob %q: %w", k.db.d.Name, key, k.db.Err(ctx, err))
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, nil
+}
+
+// DeleteBlob removes the bytes under key; none is no error.
+func (k *Knowledge) DeleteBlob(ctx context.Context, key string) error {
+	err := k.db.WriteStmt(ctx, func(ctx context.Context, q Querier) error {
+		_, err := q.Exec(ctx, `DELETE FROM knowledge_blobs WHERE key = ?`, key)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: delete blob %q: %w", k.db.d.Name, key, k.db.Err(ctx, err))
+	}
+	return nil
 }
 
 // --- what the searches share -------------------------------------------------

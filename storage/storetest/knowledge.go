@@ -1,10 +1,13 @@
 package storetest
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/agentgate/agentgate/core"
@@ -403,6 +406,142 @@ func testKnowledge(t *testing.T, newBackend Factory) {
 		}
 	})
 
+	parallel(t, "Blobs", func(t *testing.T) {
+		s := newBackend(t).Knowledge
+		b, ok := s.(blobStore)
+		if !ok {
+			t.Fatalf("%T has no PutBlob, GetBlob, DeleteBlob", s)
+		}
+		ctx := t.Context()
+		all := make([]byte, 256)
+		for i := range all {
+			all[i] = byte(i)
+		}
+		big := make([]byte, 3<<20)
+		for i := range big {
+			big[i] = byte(i * 7)
+		}
+		for name, data := range map[string][]byte{"every byte": all, "zeros": make([]byte, 64), "empty": {}, "nil": nil, "3 MiB": big} {
+			key := newID("blob")
+			if err := b.PutBlob(ctx, key, data); err != nil {
+				t.Fatalf("PutBlob(%s): %v", name, err)
+			}
+			got, err := b.GetBlob(ctx, key)
+			if err != nil || got == nil || !slices.Equal(got, data) {
+				t.Fatalf("GetBlob(%s): %d bytes (nil: %v), %v; want %d bytes", name, len(got), got == nil, err, len(data))
+			}
+		}
+		key := newID("blob")
+		if _, err := b.GetBlob(ctx, key); !errors.Is(err, core.ErrNotFound) {
+			t.Fatalf("GetBlob of a missing key: %v, want ErrNotFound", err)
+		}
+		if err := b.DeleteBlob(ctx, key); err != nil {
+			t.Fatalf("DeleteBlob of a missing key: %v", err)
+		}
+		if err := b.PutBlob(ctx, key, []byte("one")); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.PutBlob(ctx, key, []byte("two")); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := b.GetBlob(ctx, key); err != nil || string(got) != "two" {
+			t.Fatalf("GetBlob after a replace: %q, %v", got, err)
+		}
+		if err := b.DeleteBlob(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.GetBlob(ctx, key); !errors.Is(err, core.ErrNotFound) {
+			t.Fatalf("GetBlob after DeleteBlob: %v, want ErrNotFound", err)
+		}
+		// Deleting contents deletes their blobs, and only theirs.
+		kb := newID("kb")
+		c1, c2, c3 := newContent(kb, "1"), newContent(kb, "2"), newContent(newID("kb"), "3")
+		for _, c := range []*knowledge.Content{c1, c2, c3} {
+			mustCreateContent(t, s, c)
+			if err := b.PutBlob(ctx, c.ID, []byte(c.Name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.DeleteContent(ctx, c1.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.GetBlob(ctx, c1.ID); !errors.Is(err, core.ErrNotFound) {
+			t.Fatalf("the blob of a deleted content: %v, want ErrNotFound", err)
+		}
+		if _, err := s.DeleteContents(ctx, kb); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.GetBlob(ctx, c2.ID); !errors.Is(err, core.ErrNotFound) {
+			t.Fatalf("the blob of a content deleted with its base: %v, want ErrNotFound", err)
+		}
+		if got, err := b.GetBlob(ctx, c3.ID); err != nil || string(got) != "3" {
+			t.Fatalf("the blob of another base's content: %q, %v", got, err)
+		}
+	})
+
+	parallel(t, "ConcurrentWritesAndSearches", func(t *testing.T) {
+		s := newBackend(t).Knowledge
+		ctx, kb := t.Context(), newID("kb")
+		const writers, per = 4, 5
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		stop := make(chan struct{})
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range per {
+					c := newContent(kb, fmt.Sprintf("w%d-%d", w, i))
+					if err := s.CreateContent(ctx, c); err != nil {
+						errs <- err
+						return
+					}
+					chunks := []knowledge.Chunk{{Text: "concurrent heron", Embedding: []float32{1, float32(w), float32(i)}}}
+					if err := s.CompleteContent(ctx, c.ID, chunks); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		var readers sync.WaitGroup
+		for range 2 {
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := s.SearchVector(ctx, knowledge.Query{KnowledgeID: kb, Vector: []float32{1, 0, 0}, Limit: 100}); err != nil {
+						errs <- err
+						return
+					}
+					if _, err := s.SearchKeyword(ctx, knowledge.Query{KnowledgeID: kb, Text: "heron", Limit: 100}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(stop)
+		readers.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		// Every write is seen by the searches after it.
+		if got := mustVector(t, s, knowledge.Query{KnowledgeID: kb, Vector: []float32{1, 0, 0}, Limit: 100}); len(got) != writers*per {
+			t.Fatalf("%d vector hits, want %d", len(got), writers*per)
+		}
+		if got := mustKeyword(t, s, knowledge.Query{KnowledgeID: kb, Text: "heron", Limit: 100}); len(got) != writers*per {
+			t.Fatalf("%d keyword hits, want %d", len(got), writers*per)
+		}
+	})
+
 	parallel(t, "Isolation", func(t *testing.T) {
 		s := newBackend(t).Knowledge
 		kb1, kb2 := newID("kb"), newID("kb")
@@ -430,6 +569,14 @@ func testKnowledge(t *testing.T, newBackend Factory) {
 }
 
 // --- knowledge helpers -------------------------------------------------------
+
+// blobStore is the raw bytes of uploaded contents the knowledge service
+// keeps in the store (knowledge.BlobStore).
+type blobStore interface {
+	PutBlob(ctx context.Context, key string, data []byte) error
+	GetBlob(ctx context.Context, key string) ([]byte, error)
+	DeleteBlob(ctx context.Context, key string) error
+}
 
 func newContent(kb, name string) *knowledge.Content {
 	return &knowledge.Content{ID: newID("content"), KnowledgeID: kb, Name: name, Status: knowledge.StatusProcessing,

@@ -54,6 +54,14 @@ CREATE INDEX knowledge_chunks_content_idx ON knowledge_chunks (content_id, idx);
 CREATE INDEX knowledge_chunks_base_idx ON knowledge_chunks (knowledge_id, seq);
 CREATE INDEX knowledge_chunks_tsv_idx ON knowledge_chunks USING gin (tsv);
 
+-- The raw bytes of uploaded contents, by content id, kept until their
+-- ingestion is done (any replica's job reads them); deleted with the content.
+CREATE TABLE knowledge_blobs (
+    key        TEXT    PRIMARY KEY,
+    data       BYTEA   NOT NULL,
+    created_at BIGINT  NOT NULL DEFAULT 0
+);
+
 -- +goose Down
 -- +goose StatementBegin
 DO $$
@@ -67,5 +75,6 @@ BEGIN
 END
 $$;
 -- +goose StatementEnd
+DROP TABLE knowledge_blobs;
 DROP TABLE knowledge_chunks;
 DROP TABLE knowledge_contents;

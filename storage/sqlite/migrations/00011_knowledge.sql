@@ -71,10 +71,19 @@ CREATE TRIGGER knowledge_chunks_fts_update AFTER UPDATE OF text ON knowledge_chu
 END;
 -- +goose StatementEnd
 
+-- The raw bytes of uploaded contents, by content id, kept until their
+-- ingestion is done (any replica's job reads them); deleted with the content.
+CREATE TABLE knowledge_blobs (
+    key        TEXT    PRIMARY KEY,
+    data       BLOB    NOT NULL,
+    created_at INTEGER NOT NULL DEFAULT 0
+);
+
 -- +goose Down
 DROP TRIGGER knowledge_chunks_fts_update;
 DROP TRIGGER knowledge_chunks_fts_delete;
 DROP TRIGGER knowledge_chunks_fts_insert;
 DROP TABLE knowledge_chunks_fts;
+DROP TABLE knowledge_blobs;
 DROP TABLE knowledge_chunks;
 DROP TABLE knowledge_contents;
