@@ -405,8 +405,8 @@ func (h *Handler) knowledgeRoutes() []Route {
 		return &struct{ Body ContentResponse }{contentResponse(c)}, nil
 	}
 	type contentPath struct {
-		knowledgeQuery
-		ID string `path:"content_id"`
+		KnowledgeID string `query:"knowledge_id" doc:"The knowledge base (default: the first configured)."`
+		ID          string `path:"content_id"`
 	}
 	return []Route{
 		{Operation: huma.Operation{OperationID: "upload-knowledge-content", Method: http.MethodPost, Path: "/knowledge/content",
@@ -423,11 +423,11 @@ func (h *Handler) knowledgeRoutes() []Route {
 			Summary: "List a knowledge base's contents", Tags: tags},
 			DBScoped: true, Access: scoped(auth.ResourceKnowledge, auth.ActionRead, ""), Errors: []int{400, 404, 422},
 			Handle: typed(func(ctx context.Context, in *struct {
-				knowledgeQuery
-				Limit     int    `query:"limit" default:"20" minimum:"1" maximum:"1000"`
-				Page      int    `query:"page" default:"1" minimum:"1"`
-				SortBy    string `query:"sort_by" enum:"created_at,updated_at,name,status,size,type," doc:"Default created_at."`
-				SortOrder string `query:"sort_order" enum:"asc,desc," doc:"Default desc."`
+				KnowledgeID string `query:"knowledge_id" doc:"The knowledge base (default: the first configured)."`
+				Limit       int    `query:"limit" default:"20" minimum:"1" maximum:"1000"`
+				Page        int    `query:"page" default:"1" minimum:"1"`
+				SortBy      string `query:"sort_by" enum:"created_at,updated_at,name,status,size,type," doc:"Default created_at."`
+				SortOrder   string `query:"sort_order" enum:"asc,desc," doc:"Default desc."`
 			}) (*struct{ Body ContentPage }, error) {
 				s, err := h.knowledgeService()
 				if err != nil {

@@ -305,6 +305,12 @@ func TestKnowledgeBadInput(t *testing.T) {
 		{"vector db ids", http.StatusBadRequest, "vector_db_ids", func() (int, []byte) {
 			return c.send(http.MethodPost, "/knowledge/search", "application/json", strings.NewReader(`{"query":"x","vector_db_ids":["other"]}`))
 		}},
+		{"list unknown kb", http.StatusNotFound, `nope\" not found`, func() (int, []byte) {
+			return c.send(http.MethodGet, "/knowledge/content?knowledge_id=nope", "", nil)
+		}},
+		{"content of another kb", http.StatusNotFound, "not found", func() (int, []byte) {
+			return c.send(http.MethodGet, "/knowledge/content/x?knowledge_id=nope", "", nil)
+		}},
 		{"unknown content", http.StatusNotFound, "not found", func() (int, []byte) {
 			return c.send(http.MethodGet, "/knowledge/content/nope/status", "", nil)
 		}},
