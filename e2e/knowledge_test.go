@@ -327,3 +327,15 @@ func checkKnowledge(t *testing.T, g *gateway, pages string) {
 		t.Errorf("found after delete all: %+v", hits)
 	}
 }
+
+// createContent uploads a fresh text content to the knowledge base kb as
+// tok and returns its id.
+func createContent(t testing.TB, g *gateway, tok, kb string) string {
+	t.Helper()
+	var c struct {
+		ID string `json:"id"`
+	}
+	decode(t, want(t, g, tok, http.MethodPost, "/knowledge/content?knowledge_id="+kb,
+		formBody(map[string][]string{"text_content": {"matrix content " + randHex(8)}}), http.StatusAccepted), &c)
+	return c.ID
+}
