@@ -76,7 +76,7 @@ type ContentPage struct {
 
 // ContentForm documents POST /knowledge/content (multipart/form-data).
 type ContentForm struct {
-	File         string `json:"file,omitempty" format:"binary" doc:"A file to ingest (its type picks the reader: text, Markdown, HTML, PDF, CSV, JSON, DOCX)."`
+	File         string `json:"file,omitempty" doc:"A file (a file part named file) to ingest (its type picks the reader: text, Markdown, HTML, PDF, CSV, JSON, DOCX)."`
 	TextContent  string `json:"text_content,omitempty" doc:"Raw text to ingest."`
 	URL          string `json:"url,omitempty" doc:"A URL, or a JSON array of URLs, to fetch and ingest."`
 	Name         string `json:"name,omitempty" maxLength:"255"`

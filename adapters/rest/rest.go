@@ -231,6 +231,12 @@ func (h *Handler) documentRaw(op *huma.Operation, form any, resp any) {
 	}
 	if resp != nil {
 		op.Responses["200"].Content["application/json"] = &huma.MediaType{Schema: reg.Schema(reflect.TypeOf(resp), true, "")}
+		if _, run := resp.(core.Run); !run {
+			// Not a run route: a JSON answer only.
+			r := op.Responses["200"]
+			r.Description = "OK"
+			delete(r.Content, "text/event-stream")
+		}
 	}
 	h.api.OpenAPI().AddOperation(op)
 }
