@@ -73,6 +73,9 @@ type Config struct {
 	Egress        EgressConfig           `yaml:"egress"`
 	Approvals     ApprovalsConfig        `yaml:"approvals"`
 	Models        map[string]ModelConfig `yaml:"models"`
+	// Embedders and Knowledge are the knowledge bases (config_knowledge.go).
+	Embedders map[string]EmbedderConfig `yaml:"embedders"`
+	Knowledge []KnowledgeConfig         `yaml:"knowledge"`
 	// MCPServers are external MCP servers whose tools agents may use.
 	MCPServers map[string]MCPServerConfig `yaml:"mcp_servers"`
 	// HTTPTools are tools that call an HTTP API, by tool name.
@@ -736,6 +739,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Slack.Validate(os.LookupEnv))
 	errs = append(errs, c.validateTeams()...)
+	errs = append(errs, c.validateKnowledge()...)
 	seen := map[string]bool{}
 	for i, a := range c.Agents {
 		if a.ID == "" {

@@ -18,6 +18,7 @@ import (
 	"github.com/agentgate/agentgate/adapters/rest"
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/tool"
@@ -57,6 +58,8 @@ type Gateway struct {
 	schedules *schedule.Service
 	// memories is the memories' service (nil when they are off).
 	memories *memory.Service
+	// knowledge is the knowledge bases' service (nil when none is configured).
+	knowledge *knowledge.Service
 }
 
 // Options tune New beyond the Config.
@@ -147,6 +150,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	if err := g.buildMemories(); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
+	if err := g.buildKnowledge(); err != nil {
 		_ = g.closeBackends()
 		return nil, err
 	}

@@ -45,6 +45,7 @@ func (g *Gateway) interfaces() []httptransport.Interface {
 			ServiceAccounts: g.store,
 			Schedules:       g.schedules,
 			Memories:        g.memories,
+			Knowledge:       g.knowledge,
 			Databases:       []rest.DatabaseInfo{{ID: "default", Kind: g.backend.Kind, Migrator: g.backend.Migrator}},
 			MCPPath:         mcpadapter.Path,
 			Docs:            rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},

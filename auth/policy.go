@@ -258,6 +258,7 @@ const (
 	ResourceApprovals       = "approvals"
 	ResourceSchedules       = "schedules"
 	ResourceMemories        = "memories"
+	ResourceKnowledge       = "knowledge"
 )
 
 // ResourceOf is the scope resource of a kind of runnable: agents, teams

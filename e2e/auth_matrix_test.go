@@ -68,6 +68,8 @@ type matrixFixtures struct {
 	schedRun      string
 	// mem and mem2 are memories of the user matrix-memories.
 	mem, mem2 string
+	// content is a content of the knowledge base matrix-kb.
+	content string
 }
 
 func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
@@ -90,6 +92,7 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	decode(t, want(t, g, admin, http.MethodPost, "/schedules/"+fx.sched+"/trigger", nil, http.StatusOK), &sr)
 	fx.schedRun = sr.ID
 	fx.mem, fx.mem2 = createMemory(t, g, admin), createMemory(t, g, admin)
+	fx.content = createContent(t, g, admin, "matrix-kb")
 	return fx
 }
 
@@ -110,6 +113,7 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"asset":              func(*matrixFixtures) string { return "swagger-ui.css" },
 	"approval_id":        func(fx *matrixFixtures) string { return fx.approval.ApprovalID },
 	"memory_id":          func(fx *matrixFixtures) string { return fx.mem },
+	"content_id":         func(fx *matrixFixtures) string { return fx.content },
 }
 
 // matrixSpec adjusts the generic request of one operation: parameter
@@ -180,6 +184,22 @@ var matrixSpecs = map[string]matrixSpec{
 	},
 	"rest:DELETE /service-accounts/{service_account_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return map[string]string{"service_account_id": createServiceAccount(t, fx.g, fx.admin, "to revoke", "agents:read").ID}, "", nil
+	},
+	"rest:POST /knowledge/content": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "knowledge_id=matrix-kb", formBody(url.Values{"text_content": {"uploaded by the matrix"}})
+	},
+	"rest:PATCH /knowledge/content/{content_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", formBody(url.Values{"description": {"patched by the matrix"}})
+	},
+	"rest:DELETE /knowledge/content/{content_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"content_id": createContent(t, fx.g, fx.admin, "matrix-kb")}, "", nil
+	},
+	// Deleting every content of a base of its own keeps the fixture.
+	"rest:DELETE /knowledge/content": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "knowledge_id=matrix-scratch", nil
+	},
+	"rest:POST /knowledge/search": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"query": "matrix", "knowledge_id": "matrix-kb"})
 	},
 	// Resolving and deleting consume the approval: a fresh one each time.
 	"rest:POST /approvals/{approval_id}/resolve": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
@@ -48,6 +49,7 @@ type Store interface {
 	auth.ServiceAccountStore
 	schedule.Store
 	memory.Store
+	knowledge.Store
 }
 
 // Backend is an open state database.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/transport/httptransport"
@@ -43,6 +44,9 @@ type Config struct {
 	// Memories is the memories' service /memories serves (nil: those
 	// routes answer 503).
 	Memories *memory.Service
+	// Knowledge is the knowledge bases' service /knowledge serves (nil:
+	// none is configured, those routes answer 404).
+	Knowledge *knowledge.Service
 	// Interfaces are the interfaces /config lists (default REST alone),
 	// asked on each request: the gateway mounts the others after REST.
 	Interfaces func() []InterfaceInfo
@@ -231,6 +235,12 @@ func (h *Handler) documentRaw(op *huma.Operation, form any, resp any) {
 	}
 	if resp != nil {
 		op.Responses["200"].Content["application/json"] = &huma.MediaType{Schema: reg.Schema(reflect.TypeOf(resp), true, "")}
+		if _, run := resp.(core.Run); !run {
+			// Not a run route: a JSON answer only.
+			r := op.Responses["200"]
+			r.Description = "OK"
+			delete(r.Content, "text/event-stream")
+		}
 	}
 	h.api.OpenAPI().AddOperation(op)
 }

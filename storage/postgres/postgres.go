@@ -105,6 +105,9 @@ type Store struct {
 	*approvals
 	*schedules
 	*memories
+	// Knowledge: the shared CRUD and this backend's searches
+	// (knowledge.go).
+	*knowledgeStore
 }
 
 // target is a parsed connection string.

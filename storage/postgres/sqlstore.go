@@ -101,6 +101,7 @@ func (s *Store) initShared() {
 	s.approvals = sqlstore.NewApprovals(s.sql)
 	s.schedules = sqlstore.NewSchedules(s.sql)
 	s.memories = sqlstore.NewMemories(s.sql)
+	s.knowledgeStore = newKnowledge(s)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -81,6 +81,9 @@ type Store struct {
 	*approvals
 	*schedules
 	*memories
+	// Knowledge: the shared CRUD and this backend's searches
+	// (knowledge.go).
+	*knowledgeStore
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it

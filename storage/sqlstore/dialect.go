@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"unicode"
 )
 
 // Engine is the SQL spelling a Dialect writes: what SQLite and PostgreSQL
@@ -185,23 +184,6 @@ type FullTextIndex struct {
 	// text's vectors in each of Configs ("english", "simple").
 	Vector  string
 	Configs []string
-}
-
-// maxSearchTerms bounds the words of one full-text query.
-const maxSearchTerms = 32
-
-// SearchTerms splits a user's query into the words a full-text search
-// looks for: runs of letters and digits, lower-cased, at most 32. What
-// else the query holds (quotes, operators, %, _, *) is a separator, never
-// syntax.
-func SearchTerms(query string) []string {
-	terms := strings.FieldsFunc(strings.ToLower(query), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	})
-	if len(terms) > maxSearchTerms {
-		terms = terms[:maxSearchTerms]
-	}
-	return terms
 }
 
 // FullText is the condition "the row's text has every word of query, each

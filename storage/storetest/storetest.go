@@ -28,6 +28,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
 )
@@ -41,6 +42,7 @@ type Backend struct {
 	ServiceAccounts auth.ServiceAccountStore
 	Schedules       schedule.Store
 	Memories        memory.Store
+	Knowledge       knowledge.Store
 }
 
 // Factory returns a ready backend for one (sub)test and arranges its
@@ -70,6 +72,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"Approvals", testApprovals},
 		{"Schedules", testSchedules},
 		{"Memories", testMemories},
+		{"Knowledge", testKnowledge},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
