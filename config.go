@@ -362,6 +362,14 @@ type AgentConfig struct {
 	MaxTurns     int       `yaml:"max_turns"`
 	// Memory gives the agent memory of its users (config_agent_hooks.go).
 	Memory *AgentMemoryConfig `yaml:"memory"`
+	// Knowledge names the agent's knowledge base (an id under knowledge);
+	// SearchKnowledge (default true with one) gives the model a tool to
+	// search it, AddReferences puts the best chunks for the user's message
+	// in its instructions, KnowledgeMaxResults bounds a search (default 5).
+	Knowledge           string `yaml:"knowledge"`
+	SearchKnowledge     *bool  `yaml:"search_knowledge"`
+	AddReferences       bool   `yaml:"add_references"`
+	KnowledgeMaxResults int    `yaml:"knowledge_max_results"`
 	// Remote makes the agent a remote A2A or AgentOS agent (core/remote):
 	// it then has no model, instructions or tools of its own.
 	Remote *RemoteAgentConfig `yaml:"remote"`

@@ -1,12 +1,15 @@
 package agentgate
 
 // An agent's hooks into the resource groups: its memory of its users
-// (memory:, core/agent's MemoryConfig).
+// (memory:, core/agent's MemoryConfig) and its knowledge base (knowledge:,
+// search_knowledge, add_references; core/agent's KnowledgeConfig).
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/agentgate/agentgate/core/agent"
+	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/model"
 )
 
@@ -42,7 +45,50 @@ func (c *Config) validateAgentHooks(i int, a AgentConfig) []error {
 			errs = append(errs, fmt.Errorf("%s.context_limit: %d is neither a count nor -1 (none)", where, m.ContextLimit))
 		}
 	}
+	if a.Knowledge == "" {
+		if a.SearchKnowledge != nil && *a.SearchKnowledge || a.AddReferences || a.KnowledgeMaxResults != 0 {
+			errs = append(errs, fmt.Errorf("agents[%d] (%s): search_knowledge, add_references and knowledge_max_results need knowledge (a knowledge base id)", i, a.ID))
+		}
+		return errs
+	}
+	found := false
+	for _, kb := range c.Knowledge {
+		found = found || kb.ID == a.Knowledge
+	}
+	if !found {
+		errs = append(errs, fmt.Errorf("agents[%d] (%s): knowledge %q is not declared under knowledge", i, a.ID, a.Knowledge))
+	}
+	if a.KnowledgeMaxResults < 0 || a.KnowledgeMaxResults > 100 {
+		errs = append(errs, fmt.Errorf("agents[%d] (%s): knowledge_max_results must be 1 to 100 (0: 5)", i, a.ID))
+	}
 	return errs
+}
+
+// agentKnowledge is the core/agent knowledge of agent ac: searches of its
+// base through the knowledge service, each hit as AgentOS's search result.
+func (g *Gateway) agentKnowledge(ac AgentConfig) *agent.KnowledgeConfig {
+	if ac.Knowledge == "" || g.knowledge == nil {
+		return nil
+	}
+	svc, id := g.knowledge, ac.Knowledge
+	search := func(ctx context.Context, query string, limit int) ([]map[string]any, error) {
+		res, err := svc.Search(ctx, knowledge.SearchRequest{Query: query, KnowledgeID: id, MaxResults: limit, Limit: limit, Page: 1})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]map[string]any, 0, len(res.Hits))
+		for _, h := range res.Hits {
+			out = append(out, map[string]any{
+				"id": h.ID, "content": h.Text, "name": h.Name, "meta_data": h.Metadata,
+				"content_id": h.ContentID, "content_origin": h.ContentOrigin, "reranking_score": h.Score,
+			})
+		}
+		return out, nil
+	}
+	return &agent.KnowledgeConfig{
+		Search: search, SearchKnowledge: ac.SearchKnowledge == nil || *ac.SearchKnowledge,
+		AddReferences: ac.AddReferences, MaxResults: ac.KnowledgeMaxResults,
+	}
 }
 
 // agentMemory is the core/agent memory of an agent declared with mc, on

@@ -164,7 +164,7 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 			msgs = append(msgs, msg)
 		}
 	} else {
-		mems, err := a.memoryContext(ctx, x.Run.UserID)
+		mems, err := a.memoryContext(ctx, x.Run)
 		if err != nil {
 			return nil, err
 		}

@@ -70,11 +70,12 @@ Update or delete an existing memory instead of adding one that contradicts or re
 
 // memoryContext is the section of the instructions that gives the model
 // the user's memories ("" when there are none or no user).
-func (a *Agent) memoryContext(ctx context.Context, userID string) (string, error) {
+func (a *Agent) memoryContext(ctx context.Context, run *core.Run) (string, error) {
 	mc := a.cfg.Memory
-	if mc == nil || userID == "" || mc.ContextLimit < 0 {
+	if mc == nil || run == nil || run.UserID == "" || mc.ContextLimit < 0 {
 		return "", nil
 	}
+	userID := run.UserID
 	limit := mc.ContextLimit
 	if limit == 0 {
 		limit = 50
