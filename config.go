@@ -362,6 +362,10 @@ type AgentConfig struct {
 	MaxTurns     int       `yaml:"max_turns"`
 	// Memory gives the agent memory of its users (config_agent_hooks.go).
 	Memory *AgentMemoryConfig `yaml:"memory"`
+	// SessionSummaries summarises the session after each run, with the
+	// memory block's model or the agent's (SessionSummaryStarted /
+	// SessionSummaryCompleted; the session's session_summary).
+	SessionSummaries bool `yaml:"session_summaries"`
 	// Knowledge names the agent's knowledge base (an id under knowledge);
 	// SearchKnowledge (default true with one) gives the model a tool to
 	// search it, AddReferences puts the best chunks for the user's message

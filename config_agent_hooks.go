@@ -91,6 +91,19 @@ func (g *Gateway) agentKnowledge(ac AgentConfig) *agent.KnowledgeConfig {
 	}
 }
 
+// agentSummaries turns an agent's session summaries on, written by the
+// memory block's model or the agent's.
+func (g *Gateway) agentSummaries(ac AgentConfig, models map[string]model.Model) *agent.SummaryConfig {
+	if !ac.SessionSummaries {
+		return nil
+	}
+	sc := &agent.SummaryConfig{Store: g.store}
+	if ac.Memory != nil {
+		sc.Model = models[ac.Memory.Model]
+	}
+	return sc
+}
+
 // agentMemory is the core/agent memory of an agent declared with mc, on
 // the gateway's state store.
 func (g *Gateway) agentMemory(mc *AgentMemoryConfig, models map[string]model.Model) *agent.MemoryConfig {

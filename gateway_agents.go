@@ -195,7 +195,7 @@ func (g *Gateway) buildAgents(ctx context.Context) error {
 			ID: ac.ID, Name: ac.Name, Description: ac.Description, Instructions: ac.Instructions,
 			ModelName: ac.Model, Model: models[ac.Model], Tools: tools, Sources: sources, SourceFlags: flags,
 			MaxTurns: ac.MaxTurns, Memory: g.agentMemory(ac.Memory, models),
-			Knowledge: g.agentKnowledge(ac),
+			Knowledge: g.agentKnowledge(ac), Summaries: g.agentSummaries(ac, models),
 		})
 		if err != nil {
 			return err

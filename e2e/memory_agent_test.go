@@ -22,6 +22,8 @@ models:
   brain:
     provider: scripted
     script:
+      - system: "You summarise conversations"
+        reply: "Summary: {{input}}"
       - system: "You are the memory manager"
         reply: '[{"op": "add", "memory": {{input_json}}, "topics": ["facts"]}]'
       - match: "note this"
@@ -34,6 +36,7 @@ agents:
   - id: remembering
     model: brain
     instructions: "Be helpful."
+    session_summaries: true
     memory:
       update_on_run: true
   - id: agentic
@@ -55,7 +58,7 @@ func TestAgentMemoryThroughTheBinary(t *testing.T) {
 	for _, f := range frames {
 		names = append(names, f.Event)
 	}
-	if !strings.HasSuffix(strings.Join(names, ","), "RunContentCompleted,MemoryUpdateStarted,MemoryUpdateCompleted,RunCompleted") {
+	if !strings.HasSuffix(strings.Join(names, ","), "RunContentCompleted,MemoryUpdateStarted,MemoryUpdateCompleted,SessionSummaryStarted,SessionSummaryCompleted,RunCompleted") {
 		t.Fatalf("stream events = %v, want MemoryUpdateStarted, MemoryUpdateCompleted before RunCompleted", got)
 	}
 	var completed struct {
@@ -70,6 +73,26 @@ func TestAgentMemoryThroughTheBinary(t *testing.T) {
 		if f.Event == "MemoryUpdateCompleted" {
 			decode(t, []byte(f.Data), &completed)
 		}
+	}
+	var sum struct {
+		SessionID      string `json:"session_id"`
+		SessionSummary struct {
+			Summary string `json:"summary"`
+		} `json:"session_summary"`
+	}
+	decode(t, []byte(frames[len(frames)-2].Data), &sum)
+	wantSum := "Summary: user: I am vegetarian\nassistant: context=[Be helpful.]"
+	if sum.SessionSummary.Summary != wantSum {
+		t.Fatalf("SessionSummaryCompleted = %s", frames[len(frames)-2].Data)
+	}
+	var sess struct {
+		SessionSummary struct {
+			Summary string `json:"summary"`
+		} `json:"session_summary"`
+	}
+	decode(t, expectStatus(t, g.get(t, ctx, "/sessions/"+sum.SessionID), 200), &sess)
+	if sess.SessionSummary.Summary != wantSum {
+		t.Fatalf("GET /sessions/%s session_summary = %+v", sum.SessionID, sess.SessionSummary)
 	}
 	if len(completed.Memories) != 1 || completed.Memories[0].Memory != "I am vegetarian" || completed.Memories[0].UserID != "ann" {
 		t.Fatalf("MemoryUpdateCompleted memories = %+v", completed.Memories)

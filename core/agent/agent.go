@@ -38,6 +38,9 @@ type Config struct {
 	Memory *MemoryConfig
 	// Knowledge, when set, gives the agent a knowledge base (knowledge.go).
 	Knowledge *KnowledgeConfig
+	// Summaries, when set, summarises the session after each run
+	// (summary.go).
+	Summaries *SummaryConfig
 }
 
 // Agent is the built-in LLM agent. It is safe for concurrent runs.
@@ -63,6 +66,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.Memory != nil && cfg.Memory.Store == nil {
 		return nil, fmt.Errorf("agent %s: memory needs a store", cfg.ID)
+	}
+	if cfg.Summaries != nil && cfg.Summaries.Store == nil {
+		return nil, fmt.Errorf("agent %s: session summaries need a store", cfg.ID)
 	}
 	if cfg.Knowledge != nil && cfg.Knowledge.Search == nil {
 		return nil, fmt.Errorf("agent %s: knowledge needs a search", cfg.ID)
@@ -200,8 +206,12 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 			if err := a.updateMemories(ctx, x, runInput(msgs, inputAt)); err != nil {
 				return nil, err
 			}
+			summary, err := a.summarise(ctx, x, msgs[inputAt:])
+			if err != nil {
+				return nil, err
+			}
 			metrics.Duration = prior + time.Since(start).Seconds()
-			return &core.Outcome{Content: resp.Content, Messages: ownMessages(msgs, inputAt), Tools: execs, Metrics: metrics, References: used.all()}, nil
+			return &core.Outcome{Content: resp.Content, Messages: ownMessages(msgs, inputAt), Tools: execs, Metrics: metrics, References: used.all(), SessionSummary: summary}, nil
 		}
 		var pending, done []core.ToolExecution
 		for _, call := range resp.ToolCalls {

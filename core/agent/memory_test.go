@@ -260,3 +260,58 @@ func TestAgenticMemoryTools(t *testing.T) {
 		t.Fatalf("without a user add_memory = %+v", out.Tools[0])
 	}
 }
+
+func TestSessionSummaries(t *testing.T) {
+	s := memStore(t)
+	now := int64(1)
+	if err := s.CreateSession(t.Context(), &core.Session{SessionID: "s1", SessionType: core.SessionAgent, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	m := scripted.New(scripted.Config{Rules: []scripted.Rule{
+		{System: agent.SessionSummarizerMarker, Reply: "Summary: {{input}}"},
+		{Reply: "sure"},
+	}})
+	a, _ := agent.New(agent.Config{ID: "a", Model: m, Summaries: &agent.SummaryConfig{Store: s}})
+	var events []core.Event
+	x := &core.Execution{Run: &core.Run{RunID: "r", SessionID: "s1"}, Message: "plan my trip", History: []core.Message{{Role: "user", Content: "I like trains"}, {Role: "assistant", Content: "noted"}},
+		Emit: func(_ context.Context, ev core.Event) error { events = append(events, ev); return nil }}
+	out, err := a.Execute(t.Context(), x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(events)
+	if n < 2 || events[n-2].Event != core.EventSessionSummaryStarted || events[n-1].Event != core.EventSessionSummaryCompleted {
+		t.Fatalf("events end %v", events[max(0, n-3):])
+	}
+	var sum struct{ Summary string }
+	if err := json.Unmarshal(events[n-1].SessionSummary, &sum); err != nil {
+		t.Fatal(err)
+	}
+	want := "Summary: user: I like trains\nassistant: noted\nuser: plan my trip\nassistant: sure"
+	if sum.Summary != want {
+		t.Fatalf("summary = %q, want %q", sum.Summary, want)
+	}
+	if out.SessionSummary == nil || *out.SessionSummary != want {
+		t.Fatalf("outcome's summary = %v", out.SessionSummary)
+	}
+	// (The engine stores it; here the test does.)
+	if _, err := s.UpdateSession(t.Context(), core.UpdateSessionParams{SessionID: "s1", Summary: out.SessionSummary, UpdatedAt: 2}); err != nil {
+		t.Fatal(err)
+	}
+	// The next run's summariser is given the summary so far.
+	x.History = nil
+	x.Message = "and hotels"
+	events = nil
+	out, _ = a.Execute(t.Context(), x)
+	if !strings.HasPrefix(*out.SessionSummary, "Summary: Summary so far: "+want) {
+		t.Fatalf("second summary = %q", *out.SessionSummary)
+	}
+	// A failing summariser leaves the summary and the run alone.
+	bad := scripted.New(scripted.Config{Rules: []scripted.Rule{{System: agent.SessionSummarizerMarker, Error: "down"}, {Reply: "fine"}}})
+	a2, _ := agent.New(agent.Config{ID: "a", Model: bad, Summaries: &agent.SummaryConfig{Store: s}})
+	events = nil
+	out, err = a2.Execute(t.Context(), x)
+	if last := events[len(events)-1]; err != nil || out.Content != "fine" || last.Event != core.EventSessionSummaryCompleted || last.EventDetail != nil || out.SessionSummary != nil {
+		t.Fatalf("failing summariser: %+v, %v", out, err)
+	}
+}
