@@ -859,3 +859,24 @@ func FuseRRF(limit int, lists ...[]Hit) []Hit {
 	}
 	return out
 }
+
+// Searcher adapts the service to the agents' knowledge hooks
+// (core/agent's KnowledgeSearcher): a search of the base's default type,
+// its best limit hits.
+type Searcher struct{ Service *Service }
+
+// Search searches knowledgeID for query.
+func (a Searcher) Search(ctx context.Context, knowledgeID, query string, limit int) ([]Hit, error) {
+	if limit <= 0 {
+		limit = DefaultMaxResults
+	}
+	res, err := a.Service.Search(ctx, SearchRequest{Query: query, KnowledgeID: knowledgeID, MaxResults: limit, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Hit, len(res.Hits))
+	for i, h := range res.Hits {
+		out[i] = h.Hit
+	}
+	return out, nil
+}
