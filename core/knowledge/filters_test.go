@@ -1,6 +1,7 @@
 package knowledge_test
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -40,4 +41,20 @@ func TestNormalizeFilters(t *testing.T) {
 			t.Errorf("%v: %v", b, err)
 		}
 	}
+}
+
+func FuzzNormalizeFilters(f *testing.F) {
+	f.Add(`{"topic":"bees"}`)
+	f.Add(`{"op":"AND","conditions":[{"op":"EQ","key":"a","value":1},{"op":"AND","conditions":[]}]}`)
+	f.Add(`{"op":"NOT","condition":{"op":"EQ","key":"a","value":1}}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		var m map[string]any
+		if json.Unmarshal([]byte(s), &m) != nil {
+			return
+		}
+		out, err := knowledge.NormalizeFilters(m)
+		if err == nil && out == nil && m != nil {
+			t.Fatal("nil filters without an error")
+		}
+	})
 }
