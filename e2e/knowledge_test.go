@@ -209,6 +209,22 @@ func TestKnowledge(t *testing.T) {
 func checkKnowledge(t *testing.T, g *gateway, pages string) {
 	ctx := testCtx(t, 120*time.Second)
 	const up = "/knowledge/content?knowledge_id=docs"
+	// /config lists the knowledge domain (AgentOS's UI shows its page by it).
+	osCfg := conform(t, "GET /config", configShape, expectStatus(t, g.get(t, ctx, "/config"), http.StatusOK))
+	if k, _ := osCfg["knowledge"].(map[string]any); k == nil || len(k["dbs"].([]any)) != 1 ||
+		k["dbs"].([]any)[0].(map[string]any)["db_id"] != osCfg["os_database"] {
+		t.Errorf("/config knowledge = %v, want the state database", osCfg["knowledge"])
+	}
+	kc := expectStatus(t, g.get(t, ctx, "/knowledge/config?knowledge_id=docs"), http.StatusOK)
+	var kcfg struct {
+		Readers   map[string]any   `json:"readers"`
+		Chunkers  map[string]any   `json:"chunkers"`
+		VectorDBs []map[string]any `json:"vector_dbs"`
+	}
+	decode(t, kc, &kcfg)
+	if kcfg.Readers["pdf"] == nil || kcfg.Chunkers["markdown"] == nil || len(kcfg.VectorDBs) != 1 || len(kcfg.VectorDBs[0]["search_types"].([]any)) != 3 {
+		t.Errorf("/knowledge/config: %s", kc)
+	}
 	upload := func(fields map[string]string, name, ctype string, data []byte) map[string]any {
 		t.Helper()
 		b := expectStatus(t, g.uploadFile(t, ctx, up, fields, name, ctype, data), http.StatusAccepted)

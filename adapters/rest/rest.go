@@ -337,6 +337,9 @@ type ConfigBody struct {
 	OSDatabase string `json:"os_database,omitempty"`
 	// Session is the one domain block served: sessions and their runs.
 	Session *DomainConfig `json:"session,omitempty"`
+	// Knowledge is the knowledge bases' domain block, when some are
+	// configured.
+	Knowledge *DomainConfig `json:"knowledge,omitempty"`
 }
 
 // dbID is the id of the database the sessions live in.
@@ -395,6 +398,11 @@ func (h *Handler) coreRoutes() []Route {
 				for _, d := range h.cfg.Databases {
 					b.Databases = append(b.Databases, d.ID)
 					b.Session.DBs = append(b.Session.DBs, DomainDB{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{}})
+				}
+				if h.cfg.Knowledge != nil && len(h.cfg.Databases) > 0 {
+					d := h.cfg.Databases[0] // the state database keeps them
+					b.Knowledge = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID},
+						Tables: []string{"knowledge_contents", "knowledge_chunks"}}}}
 				}
 				if h.cfg.Interfaces != nil {
 					b.Interfaces = h.cfg.Interfaces()
