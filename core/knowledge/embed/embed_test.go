@@ -3,8 +3,8 @@ package embed_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
