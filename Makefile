@@ -54,6 +54,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzMemorySearch -fuzztime 10s ./storage/sqlite
 	$(GO) test -run '^$$' -fuzz FuzzSearchTerms -fuzztime 10s ./storage/sqlstore
 	$(GO) test -run '^$$' -fuzz FuzzKnowledgeSearch -fuzztime 10s ./storage/sqlite
+	$(GO) test -run '^$$' -fuzz FuzzParseContentForm -fuzztime 10s ./adapters/rest
+	$(GO) test -run '^$$' -fuzz FuzzNormalizeFilters -fuzztime 10s ./core/knowledge
 
 clean:
 	rm -rf bin

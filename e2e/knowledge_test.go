@@ -209,6 +209,22 @@ func TestKnowledge(t *testing.T) {
 func checkKnowledge(t *testing.T, g *gateway, pages string) {
 	ctx := testCtx(t, 120*time.Second)
 	const up = "/knowledge/content?knowledge_id=docs"
+	// /config lists the knowledge domain (AgentOS's UI shows its page by it).
+	osCfg := conform(t, "GET /config", configShape, expectStatus(t, g.get(t, ctx, "/config"), http.StatusOK))
+	if k, _ := osCfg["knowledge"].(map[string]any); k == nil || len(k["dbs"].([]any)) != 1 ||
+		k["dbs"].([]any)[0].(map[string]any)["db_id"] != osCfg["os_database"] {
+		t.Errorf("/config knowledge = %v, want the state database", osCfg["knowledge"])
+	}
+	kc := expectStatus(t, g.get(t, ctx, "/knowledge/config?knowledge_id=docs"), http.StatusOK)
+	var kcfg struct {
+		Readers   map[string]any   `json:"readers"`
+		Chunkers  map[string]any   `json:"chunkers"`
+		VectorDBs []map[string]any `json:"vector_dbs"`
+	}
+	decode(t, kc, &kcfg)
+	if kcfg.Readers["pdf"] == nil || kcfg.Chunkers["markdown"] == nil || len(kcfg.VectorDBs) != 1 || len(kcfg.VectorDBs[0]["search_types"].([]any)) != 3 {
+		t.Errorf("/knowledge/config: %s", kc)
+	}
 	upload := func(fields map[string]string, name, ctype string, data []byte) map[string]any {
 		t.Helper()
 		b := expectStatus(t, g.uploadFile(t, ctx, up, fields, name, ctype, data), http.StatusAccepted)
@@ -338,4 +354,73 @@ func createContent(t testing.TB, g *gateway, tok, kb string) string {
 	decode(t, want(t, g, tok, http.MethodPost, "/knowledge/content?knowledge_id="+kb,
 		formBody(map[string][]string{"text_content": {"matrix content " + randHex(8)}}), http.StatusAccepted), &c)
 	return c.ID
+}
+
+// TestKnowledgeReplicaKilledMidIngestion SIGKILLs the replica whose worker
+// is embedding a content (a slow fake embedder): the ingestion job is
+// rescued by the durable queue and completed by another replica, and the
+// content's chunks are there once, not twice.
+func TestKnowledgeReplicaKilledMidIngestion(t *testing.T) {
+	t.Parallel()
+	fake := &fakeembed.Server{Dims: 64, APIKey: "test-key", Delay: 1500 * time.Millisecond}
+	emb := httptest.NewServer(fake)
+	t.Cleanup(emb.Close)
+	cfg := knowledgeConfig(emb.URL) + `
+queue:
+  rescue_after: 8s
+tuning:
+  queue_poll_interval: 100ms
+`
+	be := newBackends(t, "")
+	a := startReplica(t, "A", cfg, be.Env()...)
+	ctx := testCtx(t, 150*time.Second)
+	b := expectStatus(t, a.uploadFile(t, ctx, "/knowledge/content?knowledge_id=docs", nil, "bees.md", "text/markdown", []byte(kbMarkdown)), http.StatusAccepted)
+	var c struct {
+		ID string `json:"id"`
+	}
+	decode(t, b, &c)
+	// A's worker is embedding the content's chunks: kill it there.
+	deadline := time.Now().Add(30 * time.Second)
+	for fake.Requests() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("replica A never called the embedder:\n%s", tail(a.Logs(), 4000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.kill(t)
+	if st := fake.Requests(); st != 1 {
+		t.Fatalf("%d embedding requests before the kill, want 1 (one batch)", st)
+	}
+	bb := startReplica(t, "B", cfg, be.Env()...)
+	// River rescues the job after queue.rescue_after (its rescuer runs
+	// every 30 s): B then works it again.
+	deadline = time.Now().Add(120 * time.Second)
+	for {
+		st := conform(t, "GET /knowledge/content/{id}/status", contentStatusShape,
+			expectStatus(t, bb.get(t, ctx, "/knowledge/content/"+c.ID+"/status"), http.StatusOK))
+		if st["status"] == "completed" {
+			break
+		}
+		if st["status"] == "failed" || time.Now().After(deadline) {
+			t.Fatalf("content after A's death: %v\nB's log:\n%s", st, tail(bb.Logs(), 4000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if fake.Requests() < 2 {
+		t.Fatalf("B completed the content without embedding it (%d requests)", fake.Requests())
+	}
+	hits, _ := bb.kbSearch(t, ctx, map[string]any{"query": "swarms queen", "knowledge_id": "docs", "search_type": "keyword", "max_results": 50}, http.StatusOK)
+	n := 0
+	for _, h := range hits {
+		if h.ContentID == c.ID && strings.Contains(h.Content, "swarms") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d chunks say swarms after the rescue, want 1: %+v", n, hits)
+	}
+	hits, _ = bb.kbSearch(t, ctx, map[string]any{"query": "queen leaves with half the workers", "knowledge_id": "docs", "search_type": "vector"}, http.StatusOK)
+	if len(hits) == 0 || hits[0].ContentID != c.ID {
+		t.Fatalf("vector search after the rescue: %+v", hits)
+	}
 }

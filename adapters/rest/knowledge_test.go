@@ -209,6 +209,18 @@ func TestKnowledgeRoutes(t *testing.T) {
 		}
 	}
 
+	// AgentOS's filter expression, and an operator it does not take.
+	st, b = c.send(http.MethodPost, "/knowledge/search", "application/json", strings.NewReader(
+		`{"query":"owls finches","knowledge_id":"docs","search_type":"keyword","filters":{"op":"AND","conditions":[{"op":"EQ","key":"kind","value":"guide"}]}}`))
+	if st != http.StatusOK || !strings.Contains(string(b), id) || strings.Contains(string(b), "Owls") {
+		t.Fatalf("filter expression: %d %s", st, b)
+	}
+	st, b = c.send(http.MethodPost, "/knowledge/search", "application/json", strings.NewReader(
+		`{"query":"owls","filters":{"op":"GT","key":"n","value":1}}`))
+	if st != http.StatusBadRequest || !strings.Contains(string(b), "not supported") {
+		t.Fatalf("GT filter: %d %s", st, b)
+	}
+
 	// The same file again: the same content.
 	st, b = c.upload("/knowledge/content?knowledge_id=docs", nil, "again.md", "text/markdown", []byte(restGuide))
 	var again map[string]any

@@ -343,6 +343,9 @@ type ConfigBody struct {
 	Session *DomainConfig `json:"session,omitempty"`
 	// Memory is the memories' block (when they are served).
 	Memory *DomainConfig `json:"memory,omitempty"`
+	// Knowledge is the knowledge bases' domain block, when some are
+	// configured.
+	Knowledge *DomainConfig `json:"knowledge,omitempty"`
 }
 
 // dbID is the id of the database the sessions live in.
@@ -404,6 +407,11 @@ func (h *Handler) coreRoutes() []Route {
 				}
 				if h.cfg.Memories != nil && b.Session != nil {
 					b.Memory = &DomainConfig{DBs: b.Session.DBs} // one database holds both
+				}
+				if h.cfg.Knowledge != nil && len(h.cfg.Databases) > 0 {
+					d := h.cfg.Databases[0] // the state database keeps them
+					b.Knowledge = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID},
+						Tables: []string{"knowledge_contents", "knowledge_chunks"}}}}
 				}
 				if h.cfg.Interfaces != nil {
 					b.Interfaces = h.cfg.Interfaces()

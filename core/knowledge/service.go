@@ -761,7 +761,11 @@ func (s *Service) Search(ctx context.Context, r SearchRequest) (*SearchResult, e
 	if limit < 1 || limit > MaxMaxResults {
 		return nil, core.Errorf(core.CodeInvalid, "limit must be 1 to %d", MaxMaxResults)
 	}
-	q := Query{KnowledgeID: b.ID, Text: r.Query, Limit: n, Filters: r.Filters}
+	filters, err := NormalizeFilters(r.Filters)
+	if err != nil {
+		return nil, err
+	}
+	q := Query{KnowledgeID: b.ID, Text: r.Query, Limit: n, Filters: filters}
 	var hits []Hit
 	switch st {
 	case SearchKeyword:
@@ -854,4 +858,25 @@ func FuseRRF(limit int, lists ...[]Hit) []Hit {
 		out[i] = h
 	}
 	return out
+}
+
+// Searcher adapts the service to the agents' knowledge hooks
+// (core/agent's KnowledgeSearcher): a search of the base's default type,
+// its best limit hits.
+type Searcher struct{ Service *Service }
+
+// Search searches knowledgeID for query.
+func (a Searcher) Search(ctx context.Context, knowledgeID, query string, limit int) ([]Hit, error) {
+	if limit <= 0 {
+		limit = DefaultMaxResults
+	}
+	res, err := a.Service.Search(ctx, SearchRequest{Query: query, KnowledgeID: knowledgeID, MaxResults: limit, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Hit, len(res.Hits))
+	for i, h := range res.Hits {
+		out[i] = h.Hit
+	}
+	return out, nil
 }

@@ -156,6 +156,14 @@ func TestAddIngestSearchAndDedupe(t *testing.T) {
 			t.Fatalf("%s: first hit %+v", st, res.Hits[0])
 		}
 	}
+	// The agents' searcher: the base's default type (hybrid here).
+	agentHits, err := knowledge.Searcher{Service: f.svc}.Search(ctx, "docs", "slugs at night", 1)
+	if err != nil || len(agentHits) != 1 || !strings.Contains(agentHits[0].Text, "Slugs") {
+		t.Fatalf("searcher: %v %+v", err, agentHits)
+	}
+	if _, err := (knowledge.Searcher{Service: f.svc}).Search(ctx, "nope", "x", 1); core.CodeOf(err) != core.CodeNotFound {
+		t.Fatalf("searcher, unknown base: %v", err)
+	}
 	// Filters narrow; paging pages.
 	res, err := f.svc.Search(ctx, knowledge.SearchRequest{Query: "compost aphids", KnowledgeID: "docs", SearchType: knowledge.SearchHybrid,
 		Filters: map[string]any{"topic": "garden"}})

@@ -155,6 +155,7 @@ func measure(ctx context.Context, o options, name string, t target) ([]result, e
 			r.Ratio = base / store
 		}
 		out = append(out, r)
+		o.progress("%s %d %s: store %.2f, baseline %.2f %s (ratio %.2f)", name, size, metric, store, base, unit, r.Ratio)
 	}
 	done := 0
 	for _, size := range o.sizes {

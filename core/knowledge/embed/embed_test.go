@@ -2,7 +2,9 @@ package embed_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -124,5 +126,56 @@ func TestFakeVectorsNearForSimilarTexts(t *testing.T) {
 	}
 	if math.Abs(dot(a, a)-1) > 1e-5 {
 		t.Fatalf("not normalised: %f", dot(a, a))
+	}
+}
+
+// TestEmbedWireFormat checks the request the SDK sends: POST
+// {base}/embeddings, bearer key, model, input as a list, float encoding,
+// dimensions only when asked for; and answers read by index, in any order.
+func TestEmbedWireFormat(t *testing.T) {
+	var got []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/embeddings" || r.Header.Get("Authorization") != "Bearer sk-test" {
+			t.Errorf("%s %s auth %q", r.Method, r.URL.Path, r.Header.Get("Authorization"))
+		}
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			t.Error(err)
+		}
+		got = append(got, body)
+		w.Header().Set("Content-Type", "application/json")
+		// Out of order: the answer is read by index.
+		io.WriteString(w, `{"object":"list","model":"m","data":[
+			{"object":"embedding","index":1,"embedding":[0,1]},
+			{"object":"embedding","index":0,"embedding":[1,0]}],"usage":{"prompt_tokens":2,"total_tokens":2}}`)
+	}))
+	defer srv.Close()
+	for _, send := range []bool{false, true} {
+		e, err := embed.New(embed.Config{ID: "w", BaseURL: srv.URL + "/v1", APIKey: "sk-test", Model: "text-embedding-3-small", Dimensions: 2, SendDimensions: send})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := e.Embed(context.Background(), []string{"first", ""})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v[0][0] != 1 || v[1][1] != 1 {
+			t.Fatalf("vectors %v not in input order", v)
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d requests", len(got))
+	}
+	for i, b := range got {
+		in, _ := b["input"].([]any)
+		if b["model"] != "text-embedding-3-small" || b["encoding_format"] != "float" || len(in) != 2 || in[0] != "first" || in[1] != " " {
+			t.Fatalf("request %d: %v", i, b)
+		}
+	}
+	if _, has := got[0]["dimensions"]; has {
+		t.Fatalf("dimensions sent unasked: %v", got[0])
+	}
+	if got[1]["dimensions"] != 2.0 {
+		t.Fatalf("dimensions not sent: %v", got[1])
 	}
 }
