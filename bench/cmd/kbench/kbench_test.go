@@ -50,7 +50,7 @@ func TestSQLiteVectorIsExact(t *testing.T) {
 	if _, err := ingest(ctx, c, 0, 10000, 500, tg.ingest); err != nil {
 		t.Fatal(err)
 	}
-	for i, q := range c.queries(20) {
+	for i, q := range c.queries(20, 10000) {
 		got, err := tg.search(ctx, "vector", q)
 		if err != nil {
 			t.Fatal(err)
