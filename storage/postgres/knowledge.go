@@ -149,7 +149,7 @@ func (e knowledgeEngine) Prepare(ctx context.Context, chunks []knowledge.Chunk) 
 	})
 }
 
-func (knowledgeEngine) Changed(string) {}
+func (knowledgeEngine) Changed(string, string) {}
 
 // vectorState reads the schema of the vector extension ("" when it is not
 // installed) and whether the table of dim exists.

@@ -13,9 +13,9 @@
 //     PostgreSQL the bare pgvector ORDER BY embedding <=> $1 LIMIT 10;
 //   - hybrid: both bare searches fused with the same RRF (k = 60).
 //
-// It also reports the recall@10 of PostgreSQL's HNSW search against the
-// exact answer, and SQLite's cold vector search (the first after a write,
-// which decodes the base's embeddings).
+// It also reports the recall@10 of PostgreSQL's HNSW searches against the
+// exact answer, and SQLite's vector search right after a content's write
+// (which decodes that content's embeddings again).
 //
 //	go run ./bench/cmd/kbench [-sizes 10000,100000] [-dims 384] [-queries 200] [-backends sqlite,postgres] [-json]
 //
@@ -182,7 +182,7 @@ func measure(ctx context.Context, o options, name string, t target) ([]result, e
 			if err != nil {
 				return nil, err
 			}
-			add(size, "vector, cold (first after a write)", "ms", ms(d), ms(d), false)
+			add(size, "vector, first after a content's write", "ms", ms(d), ms(d), false)
 		}
 		qs := c.queries(o.queries+20, size)
 		for _, kind := range []string{"keyword", "vector", "hybrid"} {

@@ -196,8 +196,8 @@ func (t *sqliteTarget) searchBare(ctx context.Context, kind string, q query) ([]
 	return bareHybrid(ctx, kind, q, t.searchBare)
 }
 
-// coldVector times the first vector search after a write (which drops the
-// base's decoded embeddings).
+// coldVector times the first vector search after a content's write (which
+// reloads that content's embeddings).
 func (t *sqliteTarget) coldVector(ctx context.Context, v []float32) (time.Duration, error) {
 	id := "cold-" + strconv.FormatInt(time.Now().UnixNano(), 10)
 	if err := t.st.CreateContent(ctx, &knowledge.Content{ID: id, KnowledgeID: benchKB, Status: knowledge.StatusProcessing}); err != nil {
