@@ -225,10 +225,12 @@ func (k *knowledgeStore) load(ctx context.Context, kb string, contents []string)
 	out := map[string]*vectorSegment{}
 	const per = 500
 	for start := 0; start == 0 || start < len(contents); start += per {
-		where, args := "", []any{kb}
+		// A whole base is read by its index; a few contents by theirs
+		// (the unary + keeps SQLite off the base's index then).
+		where, args := "ch.knowledge_id = ?", []any{kb}
 		if contents != nil {
 			batch := contents[start:min(start+per, len(contents))]
-			where = ` AND ch.content_id IN (` + sqlstore.Placeholders(len(batch)) + `)`
+			where = `+ch.knowledge_id = ? AND ch.content_id IN (` + sqlstore.Placeholders(len(batch)) + `)`
 			for _, c := range batch {
 				args = append(args, c)
 			}
@@ -236,8 +238,7 @@ func (k *knowledgeStore) load(ctx context.Context, kb string, contents []string)
 		err := k.DB().ReadStmt(ctx, func(ctx context.Context, qr sqlstore.Querier) error {
 			rows, err := qr.Query(ctx, `SELECT ch.content_id, ch.seq, ch.embedding FROM knowledge_chunks ch
 				JOIN knowledge_contents co ON co.id = ch.content_id
-				WHERE ch.knowledge_id = ? AND co.status = 'completed' AND ch.embedding IS NOT NULL`+where+`
-				ORDER BY ch.seq`, args...)
+				WHERE `+where+` AND co.status = 'completed' AND ch.embedding IS NOT NULL`, args...)
 			if err != nil {
 				return err
 			}
