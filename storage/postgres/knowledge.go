@@ -30,8 +30,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/knowledge"
@@ -64,6 +66,9 @@ func errNoPgvector(err error) error {
 type knowledgeStore struct {
 	*sqlstore.Knowledge
 	st *Store
+	// tables: dimension → the schema of pgvector, for the dimensions
+	// whose vector table exists (seen by a search).
+	tables sync.Map
 }
 
 var _ knowledge.Store = (*knowledgeStore)(nil)
@@ -144,7 +149,7 @@ func (e knowledgeEngine) Prepare(ctx context.Context, chunks []knowledge.Chunk) 
 	})
 }
 
-func (knowledgeEngine) Changed(string) {}
+func (knowledgeEngine) Changed(string, string) {}
 
 // vectorState reads the schema of the vector extension ("" when it is not
 // installed) and whether the table of dim exists.
@@ -257,39 +262,11 @@ func (k *knowledgeStore) SearchVector(ctx context.Context, q knowledge.Query) ([
 	if err != nil {
 		return nil, err
 	}
-	limit := sqlstore.SearchLimit(q)
-	dim := len(q.Vector)
-	var hits []knowledge.Hit
-	err = pgx.BeginTxFunc(ctx, k.st.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		qr := sqlstore.Bind(dialect, querier{tx})
-		ext, table, err := vectorState(ctx, qr, dim)
-		if err != nil {
-			return err
-		}
-		if ext == "" {
-			return errNoPgvector(nil)
-		}
-		if !table { // no embedding of this length was ever written
-			hits = []knowledge.Hit{}
-			return nil
-		}
-		if _, err := qr.Exec(ctx, `SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
-			set_config('hnsw.ef_search', ?, true)`, strconv.Itoa(max(40, min(limit, 1000)))); err != nil {
-			return err
-		}
-		vec := vectorText(q.Vector)
-		cast := "CAST(? AS " + pgx.Identifier{ext, "vector"}.Sanitize() + ")"
-		op := "OPERATOR(" + pgx.Identifier{ext}.Sanitize() + ".<=>)"
-		args := append([]any{vec, q.KnowledgeID}, fargs...)
-		args = append(args, vec, limit)
-		hits, err = k.CollectHits(ctx, qr, `SELECT `+sqlstore.ChunkSelect+`, 1 - (v.embedding `+op+` `+cast+`) AS score
-			FROM `+vectorTable(dim)+` v
-			JOIN knowledge_chunks ch ON ch.seq = v.chunk_seq
-			JOIN knowledge_contents co ON co.id = ch.content_id
-			WHERE v.knowledge_id = ? AND co.status = 'completed'`+filter+`
-			ORDER BY v.embedding `+op+` `+cast+` LIMIT ?`, args...)
-		return err
-	})
+	hits, err := k.searchVector(ctx, q, filter, fargs)
+	if isUndefinedTable(err) { // dropped since we saw it (a migration down): look again
+		k.tables.Delete(len(q.Vector))
+		hits, err = k.searchVector(ctx, q, filter, fargs)
+	}
 	var ce *core.Error
 	if errors.As(err, &ce) {
 		return nil, err
@@ -298,4 +275,81 @@ func (k *knowledgeStore) SearchVector(ctx context.Context, q knowledge.Query) ([
 		return nil, fmt.Errorf("postgres: vector search of knowledge base %q: %w", q.KnowledgeID, dbErr(ctx, err))
 	}
 	return hits, nil
+}
+
+// searchVector runs a vector search in one round trip: a read-only
+// transaction setting the HNSW scan's parameters, and the query. The
+// extension's schema is remembered per dimension once its table exists.
+func (k *knowledgeStore) searchVector(ctx context.Context, q knowledge.Query, filter string, fargs []any) ([]knowledge.Hit, error) {
+	dim := len(q.Vector)
+	limit := sqlstore.SearchLimit(q)
+	ext, ok := k.tables.Load(dim)
+	if !ok {
+		schema, table, err := vectorState(ctx, sqlstore.Bind(dialect, querier{k.st.pool}), dim)
+		switch {
+		case err != nil:
+			return nil, err
+		case schema == "":
+			return nil, errNoPgvector(nil)
+		case !table: // no embedding of this length was ever written
+			return []knowledge.Hit{}, nil
+		}
+		k.tables.Store(dim, schema)
+		ext = schema
+	}
+	schema := ext.(string)
+	vec := vectorText(q.Vector)
+	cast := "CAST(? AS " + pgx.Identifier{schema, "vector"}.Sanitize() + ")"
+	op := "OPERATOR(" + pgx.Identifier{schema}.Sanitize() + ".<=>)"
+	args := append([]any{vec, q.KnowledgeID}, fargs...)
+	args = append(args, vec, limit)
+	for i, a := range args {
+		args[i] = pgArg(a)
+	}
+	query := dialect.Rebind(`SELECT ` + sqlstore.ChunkSelect + `, 1 - (v.embedding ` + op + ` ` + cast + `) AS score
+		FROM ` + vectorTable(dim) + ` v
+		JOIN knowledge_chunks ch ON ch.seq = v.chunk_seq
+		JOIN knowledge_contents co ON co.id = ch.content_id
+		WHERE v.knowledge_id = ? AND co.status = 'completed'` + filter + `
+		ORDER BY v.embedding ` + op + ` ` + cast + ` LIMIT ?`)
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN READ ONLY`)
+	b.Queue(`SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', $1, true)`,
+		strconv.Itoa(max(40, min(limit, 1000))))
+	b.Queue(query, args...)
+	b.Queue(`COMMIT`)
+	br := k.st.pool.SendBatch(ctx, b)
+	defer br.Close()
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	hits := []knowledge.Hit{}
+	for rows.Next() {
+		h, err := k.ScanHit(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		hits = append(hits, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	return hits, br.Close()
+}
+
+// isUndefinedTable reports whether err is undefined_table.
+func isUndefinedTable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42P01"
 }

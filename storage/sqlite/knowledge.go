@@ -9,11 +9,12 @@ package sqlite
 // A vector search compares the query with every embedding of the base of
 // its dimension (cosine similarity, exact, in parallel over the cores):
 // the first search of a base decodes its embeddings into memory (about
-// dimensions × 4 bytes a chunk: 150 MB for 100k × 384) and later ones reuse
-// them until a write changes what the base's searches can find (a content
-// completed, re-processed, failed or deleted), which drops the base's
-// cache; the next search decodes it again. Embeddings of another length
-// than the query's are not compared.
+// dimensions × 4 bytes a chunk: 150 MB for 100k × 384), by content, and
+// later ones reuse them. A write that changes what a content's chunks the
+// searches can find (completed, re-processed, failed, deleted) marks that
+// content, whose embeddings the next search decodes again, alone; deleting
+// a base's contents drops the base. Embeddings of another length than the
+// query's are not compared.
 
 import (
 	"container/heap"
@@ -21,8 +22,10 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -41,7 +44,7 @@ type knowledgeStore struct {
 var _ knowledge.Store = (*knowledgeStore)(nil)
 
 func newKnowledge(st *Store) *knowledgeStore {
-	k := &knowledgeStore{st: st, vec: vectorCache{bases: map[string]*vectorBase{}, gens: map[string]uint64{}}}
+	k := &knowledgeStore{st: st, vec: newVectorCache()}
 	k.Knowledge = sqlstore.NewKnowledge(st.sql, knowledgeEngine{k})
 	return k
 }
@@ -62,7 +65,9 @@ func (e knowledgeEngine) InsertChunks(ctx context.Context, q sqlstore.Querier, _
 
 func (knowledgeEngine) Prepare(context.Context, []knowledge.Chunk) error { return nil }
 
-func (e knowledgeEngine) Changed(knowledgeID string) { e.k.vec.changed(knowledgeID) }
+func (e knowledgeEngine) Changed(knowledgeID, contentID string) {
+	e.k.vec.changed(knowledgeID, contentID)
+}
 
 // encodeVector is v as float32 little-endian.
 func encodeVector(v []float32) []byte {
@@ -131,8 +136,8 @@ func (k *knowledgeStore) SearchVector(ctx context.Context, q knowledge.Query) ([
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: vector search of knowledge base %q: %w", q.KnowledgeID, err)
 	}
-	g := base.groups[len(q.Vector)]
-	if g == nil {
+	groups := base.groups(len(q.Vector))
+	if len(groups) == 0 {
 		return []knowledge.Hit{}, nil
 	}
 	var allow map[int64]struct{}
@@ -141,7 +146,7 @@ func (k *knowledgeStore) SearchVector(ctx context.Context, q knowledge.Query) ([
 			return nil, fmt.Errorf("sqlite: vector search of knowledge base %q: %w", q.KnowledgeID, err)
 		}
 	}
-	top := g.search(normalized(q.Vector), sqlstore.SearchLimit(q), allow)
+	top := search(groups, normalized(q.Vector), sqlstore.SearchLimit(q), allow)
 	if len(top) == 0 {
 		return []knowledge.Hit{}, nil
 	}
@@ -213,86 +218,141 @@ func (k *knowledgeStore) hits(ctx context.Context, kb string, top []scored) ([]k
 	return out, nil
 }
 
-// load decodes the embeddings of the base's searchable chunks.
-func (k *knowledgeStore) load(ctx context.Context, kb string) (*vectorBase, error) {
-	base := &vectorBase{groups: map[int]*vectorGroup{}}
-	err := k.DB().ReadStmt(ctx, func(ctx context.Context, qr sqlstore.Querier) error {
-		rows, err := qr.Query(ctx, `SELECT ch.seq, ch.embedding FROM knowledge_chunks ch
-			JOIN knowledge_contents co ON co.id = ch.content_id
-			WHERE ch.knowledge_id = ? AND co.status = 'completed' AND ch.embedding IS NOT NULL ORDER BY ch.seq`, kb)
-		if err != nil {
-			return err
+// load decodes the embeddings of the base's searchable chunks, of the
+// contents named (nil: of all), by content (a content without any is
+// absent).
+func (k *knowledgeStore) load(ctx context.Context, kb string, contents []string) (map[string]*vectorSegment, error) {
+	out := map[string]*vectorSegment{}
+	const per = 500
+	for start := 0; start == 0 || start < len(contents); start += per {
+		// A whole base is read by its index; a few contents by theirs
+		// (the unary + keeps SQLite off the base's index then).
+		where, args := "ch.knowledge_id = ?", []any{kb}
+		if contents != nil {
+			batch := contents[start:min(start+per, len(contents))]
+			where = `+ch.knowledge_id = ? AND ch.content_id IN (` + sqlstore.Placeholders(len(batch)) + `)`
+			for _, c := range batch {
+				args = append(args, c)
+			}
 		}
-		defer rows.Close()
-		var blob sql.RawBytes // decoded before the next row: no copy
-		for rows.Next() {
-			var seq int64
-			if err := rows.Scan(&seq, &blob); err != nil {
+		err := k.DB().ReadStmt(ctx, func(ctx context.Context, qr sqlstore.Querier) error {
+			rows, err := qr.Query(ctx, `SELECT ch.content_id, ch.seq, ch.embedding FROM knowledge_chunks ch
+				JOIN knowledge_contents co ON co.id = ch.content_id
+				WHERE `+where+` AND co.status = 'completed' AND ch.embedding IS NOT NULL`, args...)
+			if err != nil {
 				return err
 			}
-			if len(blob) == 0 || len(blob)%4 != 0 {
-				return fmt.Errorf("chunk %d: an embedding of %d bytes is not float32s", seq, len(blob))
+			defer rows.Close()
+			var (
+				content string
+				seq     int64
+				blob    sql.RawBytes // decoded before the next row: no copy
+			)
+			for rows.Next() {
+				if err := rows.Scan(&content, &seq, &blob); err != nil {
+					return err
+				}
+				if len(blob) == 0 || len(blob)%4 != 0 {
+					return fmt.Errorf("chunk %d: an embedding of %d bytes is not float32s", seq, len(blob))
+				}
+				seg := out[content]
+				if seg == nil {
+					seg = &vectorSegment{groups: map[int]*vectorGroup{}}
+					out[content] = seg
+				}
+				dim := len(blob) / 4
+				g := seg.groups[dim]
+				if g == nil {
+					g = &vectorGroup{dim: dim}
+					seg.groups[dim] = g
+				}
+				g.add(seq, blob)
 			}
-			dim := len(blob) / 4
-			g := base.groups[dim]
-			if g == nil {
-				g = &vectorGroup{dim: dim}
-				base.groups[dim] = g
-			}
-			g.add(seq, blob)
+			return rows.Err()
+		})
+		if err != nil {
+			return nil, err
 		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, err
+		if contents == nil {
+			break
+		}
 	}
-	return base, nil
+	return out, nil
 }
 
 // --- the vector cache --------------------------------------------------------
 
-// vectorCache keeps the decoded embeddings of the bases searched, each
-// tagged with the generation of its base it was loaded at; a write bumps
-// the generation (after its commit), so a base loaded before it is loaded
-// again.
+// vectorCache keeps the decoded embeddings of the bases searched, by
+// content. A write marks what it changed after its commit: one content
+// (completed, re-processed, failed, deleted), whose embeddings the next
+// search reloads alone, or a whole base (all its contents deleted), which
+// the next search loads again. Each mark carries a generation, so a load
+// that read the database before a write's commit never clears that
+// write's mark.
 type vectorCache struct {
 	mu    sync.Mutex
-	gens  map[string]uint64
-	all   uint64 // bumped by a change of every base
 	bases map[string]*vectorBase
-	loads map[string]*sync.Mutex // one load of a base at a time
+	gens  map[string]uint64            // by base: whole-base changes
+	dirty map[string]map[string]uint64 // by base: changed contents, at their generation
+	cgen  uint64                       // the last content generation given
+	loads map[string]*sync.Mutex       // one load of a base at a time
 }
 
-// vectorBase is one base's embeddings, by dimension.
+func newVectorCache() vectorCache {
+	return vectorCache{bases: map[string]*vectorBase{}, gens: map[string]uint64{},
+		dirty: map[string]map[string]uint64{}, loads: map[string]*sync.Mutex{}}
+}
+
+// vectorBase is one base's embeddings, by content; never changed once
+// published (a reload publishes a new one), so searches read it unlocked.
 type vectorBase struct {
-	gen    uint64
-	groups map[int]*vectorGroup
+	gen  uint64
+	segs map[string]*vectorSegment
 }
 
-func (c *vectorCache) gen(kb string) uint64 { return c.gens[kb] + c.all }
+// vectorSegment is one content's embeddings, by dimension.
+type vectorSegment struct{ groups map[int]*vectorGroup }
 
-func (c *vectorCache) changed(kb string) {
+// groups are the base's groups of embeddings of dim dimensions.
+func (b *vectorBase) groups(dim int) []*vectorGroup {
+	var out []*vectorGroup
+	for _, s := range b.segs {
+		if g := s.groups[dim]; g != nil {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func (c *vectorCache) changed(kb, content string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if kb == "" {
-		c.all++
-		clear(c.bases)
+	if content == "" {
+		c.gens[kb]++
+		delete(c.bases, kb)
+		delete(c.dirty, kb)
 		return
 	}
-	c.gens[kb]++
-	delete(c.bases, kb)
+	if c.bases[kb] == nil {
+		// Not cached: the next search loads it whole, and a load under
+		// way (which may have read before the commit) is not kept.
+		c.gens[kb]++
+		return
+	}
+	if c.dirty[kb] == nil {
+		c.dirty[kb] = map[string]uint64{}
+	}
+	c.cgen++
+	c.dirty[kb][content] = c.cgen
 }
 
-// get returns the base's embeddings, loading them when none are cached at
-// its current generation.
-func (c *vectorCache) get(ctx context.Context, kb string, load func(context.Context, string) (*vectorBase, error)) (*vectorBase, error) {
+// get returns the base's embeddings, loading them whole when none are
+// cached at its current generation, and reloading its changed contents.
+func (c *vectorCache) get(ctx context.Context, kb string, load func(context.Context, string, []string) (map[string]*vectorSegment, error)) (*vectorBase, error) {
 	c.mu.Lock()
-	if b := c.bases[kb]; b != nil && b.gen == c.gen(kb) {
+	if b := c.bases[kb]; b != nil && b.gen == c.gens[kb] && len(c.dirty[kb]) == 0 {
 		c.mu.Unlock()
 		return b, nil
-	}
-	if c.loads == nil {
-		c.loads = map[string]*sync.Mutex{}
 	}
 	lm := c.loads[kb]
 	if lm == nil {
@@ -304,23 +364,58 @@ func (c *vectorCache) get(ctx context.Context, kb string, load func(context.Cont
 	lm.Lock()
 	defer lm.Unlock()
 	c.mu.Lock()
-	gen := c.gen(kb)
-	if b := c.bases[kb]; b != nil && b.gen == gen { // loaded while we waited
+	gen, old := c.gens[kb], c.bases[kb]
+	if old != nil && old.gen != gen {
+		old = nil
+	}
+	if old != nil && len(c.dirty[kb]) == 0 { // reloaded while we waited
 		c.mu.Unlock()
-		return b, nil
+		return old, nil
+	}
+	var marks map[string]uint64
+	if old != nil {
+		marks = maps.Clone(c.dirty[kb])
 	}
 	c.mu.Unlock()
-	b, err := load(ctx, kb)
-	if err != nil {
-		return nil, err
+
+	var next *vectorBase
+	if old == nil {
+		segs, err := load(ctx, kb, nil)
+		if err != nil {
+			return nil, err
+		}
+		next = &vectorBase{gen: gen, segs: segs}
+	} else {
+		contents := slices.Collect(maps.Keys(marks))
+		segs, err := load(ctx, kb, contents)
+		if err != nil {
+			return nil, err
+		}
+		next = &vectorBase{gen: gen, segs: maps.Clone(old.segs)}
+		for _, id := range contents {
+			if seg := segs[id]; seg != nil {
+				next.segs[id] = seg
+			} else {
+				delete(next.segs, id)
+			}
+		}
 	}
-	b.gen = gen
 	c.mu.Lock()
-	if c.gen(kb) == gen { // no write since we read the generation
-		c.bases[kb] = b
+	defer c.mu.Unlock()
+	if c.gens[kb] != gen { // the whole base changed meanwhile: do not keep it
+		return next, nil
 	}
-	c.mu.Unlock()
-	return b, nil
+	c.bases[kb] = next
+	if old == nil {
+		delete(c.dirty, kb) // marks made before the load began are in it
+		return next, nil
+	}
+	for id, g := range marks {
+		if c.dirty[kb][id] == g { // not changed again since we read it
+			delete(c.dirty[kb], id)
+		}
+	}
+	return next, nil
 }
 
 // vectorGroup is a base's embeddings of one dimension, normalised, one
@@ -399,39 +494,64 @@ func better(a, b scored) bool {
 // goroutine.
 const parallelMin = 4096
 
-// search returns the k vectors nearest q (normalised), best first; allow,
-// when not nil, is the only seqs that may be returned.
-func (g *vectorGroup) search(q []float32, k int, allow map[int64]struct{}) []scored {
-	n := len(g.seqs)
+// search returns the k vectors of groups nearest q (normalised), best
+// first; allow, when not nil, is the only seqs that may be returned. The
+// groups are shared out among the cores when there are enough vectors.
+func search(groups []*vectorGroup, q []float32, k int, allow map[int64]struct{}) []scored {
+	n := 0
+	for _, g := range groups {
+		n += len(g.seqs)
+	}
 	workers := min(runtime.GOMAXPROCS(0), max(1, n/parallelMin))
 	parts := make([]minHeap, workers)
 	var wg sync.WaitGroup
-	per := (n + workers - 1) / workers
-	for w := range workers {
-		lo, hi := w*per, min(n, (w+1)*per)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			parts[w] = g.scan(q, k, lo, hi, allow)
-		}()
+	if len(groups) < workers { // few large groups: split each by rows
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h := make(minHeap, 0, k+1)
+				for _, g := range groups {
+					per := (len(g.seqs) + workers - 1) / workers
+					g.scan(&h, q, k, min(len(g.seqs), w*per), min(len(g.seqs), (w+1)*per), allow)
+				}
+				parts[w] = h
+			}()
+		}
+	} else {
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h := make(minHeap, 0, k+1)
+				for i := w; i < len(groups); i += workers {
+					groups[i].scan(&h, q, k, 0, len(groups[i].seqs), allow)
+				}
+				parts[w] = h
+			}()
+		}
 	}
 	wg.Wait()
 	var all []scored
 	for _, p := range parts {
 		all = append(all, p...)
 	}
-	// Best first: a few hundred at most, sorted by insertion.
-	for i := 1; i < len(all); i++ {
-		for j := i; j > 0 && better(all[j], all[j-1]); j-- {
-			all[j], all[j-1] = all[j-1], all[j]
+	slices.SortFunc(all, func(a, b scored) int {
+		if better(a, b) {
+			return -1
 		}
-	}
+		if better(b, a) {
+			return 1
+		}
+		return 0
+	})
 	return all[:min(k, len(all))]
 }
 
-// scan keeps the k best of vectors lo to hi.
-func (g *vectorGroup) scan(q []float32, k, lo, hi int, allow map[int64]struct{}) minHeap {
-	h := make(minHeap, 0, k+1)
+// scan adds vectors lo to hi to h, which keeps the k best.
+func (g *vectorGroup) scan(hp *minHeap, q []float32, k, lo, hi int, allow map[int64]struct{}) {
+	h := *hp
+	defer func() { *hp = h }()
 	d := g.dim
 	for i := lo; i < hi; i++ {
 		if allow != nil {
@@ -447,7 +567,6 @@ func (g *vectorGroup) scan(q []float32, k, lo, hi int, allow map[int64]struct{})
 			heap.Fix(&h, 0)
 		}
 	}
-	return h
 }
 
 // dot is the dot product of a and b (as long as a).

@@ -63,8 +63,9 @@ type KnowledgeEngine interface {
 	// inside the transaction of q. It may run again (see Conn.Write).
 	InsertChunks(ctx context.Context, q Querier, knowledgeID string, chunks []knowledge.Chunk) error
 	// Changed is told, after the commit, that the searchable chunks of a
-	// knowledge base may have changed ("" for: of any base).
-	Changed(knowledgeID string)
+	// content of a knowledge base may have changed (contentID "": of any
+	// content of the base).
+	Changed(knowledgeID, contentID string)
 }
 
 // Knowledge implements knowledge.Store but its searches on a backend's
@@ -212,7 +213,7 @@ func (k *Knowledge) SetContentStatus(ctx context.Context, id, status, message st
 	case err != nil:
 		return fmt.Errorf("%s: set the status of content %q: %w", k.db.d.Name, id, k.db.Err(ctx, err))
 	}
-	k.eng.Changed(kb)
+	k.eng.Changed(kb, id)
 	return nil
 }
 
@@ -255,7 +256,7 @@ func (k *Knowledge) CompleteContent(ctx context.Context, id string, chunks []kno
 	case err != nil:
 		return fmt.Errorf("%s: complete content %q: %w", k.db.d.Name, id, k.db.Err(ctx, err))
 	}
-	k.eng.Changed(kb)
+	k.eng.Changed(kb, id)
 	return nil
 }
 
@@ -425,7 +426,7 @@ func (k *Knowledge) DeleteContent(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("%s: delete content %q: %w", k.db.d.Name, id, k.db.Err(ctx, err))
 	}
-	k.eng.Changed(kb)
+	k.eng.Changed(kb, id)
 	return nil
 }
 
@@ -448,7 +449,7 @@ func (k *Knowledge) DeleteContents(ctx context.Context, knowledgeID string) (int
 	if err != nil {
 		return 0, fmt.Errorf("%s: delete the contents of knowledge base %q: %w", k.db.d.Name, knowledgeID, k.db.Err(ctx, err))
 	}
-	k.eng.Changed(knowledgeID)
+	k.eng.Changed(knowledgeID, "")
 	return int(n), nil
 }
 

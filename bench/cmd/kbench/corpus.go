@@ -77,18 +77,30 @@ func (c *corpus) chunk(n int) chunk {
 	return chunk{n: n, text: strings.Join(words, " "), embedding: c.vecs[n*c.dims : (n+1)*c.dims]}
 }
 
-// queries are n queries: two words of middling frequency and a random
-// vector.
-func (c *corpus) queries(n int) []query {
+// queries are n queries on the first size chunks: two words of middling
+// frequency, and a vector near one of the chunks' (its embedding plus as
+// much noise again: what an embedded question about a chunk looks like,
+// rather than a random point, to which nothing is near).
+func (c *corpus) queries(n, size int) []query {
 	r := rand.New(rand.NewPCG(3, 4))
 	out := make([]query, n)
 	for i := range out {
-		out[i] = query{text: c.vocab[20+r.IntN(500)] + " " + c.vocab[20+r.IntN(500)], vector: c.randVector(r)}
+		near := c.vecs[r.IntN(size)*c.dims:][:c.dims]
+		noise := c.randVector(r)
+		v := make([]float32, c.dims)
+		var norm float64
+		for j := range v {
+			v[j] = near[j] + noise[j]
+			norm += float64(v[j]) * float64(v[j])
+		}
+		inv := float32(1 / math.Sqrt(norm))
+		for j := range v {
+			v[j] *= inv
+		}
+		out[i] = query{text: c.vocab[20+r.IntN(500)] + " " + c.vocab[20+r.IntN(500)], vector: v}
 	}
 	return out
 }
-
-func (c *corpus) queryVector(i int) []float32 { return c.queries(i + 1)[i].vector }
 
 // exact is the k nearest of the first size chunks to v (unit length), by
 // a plain scan: the in-process baseline, and the truth for recall.

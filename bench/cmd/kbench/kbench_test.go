@@ -4,6 +4,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -39,6 +40,12 @@ func TestRunSmall(t *testing.T) {
 // TestSQLiteVectorIsExact: the store's in-process vector search answers
 // exactly what a plain scan does, at a size where it runs in parallel.
 func TestSQLiteVectorIsExact(t *testing.T) {
+	for _, per := range []int{500, 10000} { // many contents; one, split among the cores
+		t.Run(strconv.Itoa(per), func(t *testing.T) { testVectorIsExact(t, per) })
+	}
+}
+
+func testVectorIsExact(t *testing.T, per int) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	tg, err := newSQLiteTarget(ctx, filepath.Join(dir, "s.db"), filepath.Join(dir, "b.db"), 24)
@@ -47,10 +54,10 @@ func TestSQLiteVectorIsExact(t *testing.T) {
 	}
 	defer tg.close()
 	c := newCorpus(24)
-	if _, err := ingest(ctx, c, 0, 10000, 500, tg.ingest); err != nil {
+	if _, err := ingest(ctx, c, 0, 10000, per, tg.ingest); err != nil {
 		t.Fatal(err)
 	}
-	for i, q := range c.queries(20) {
+	for i, q := range c.queries(20, 10000) {
 		got, err := tg.search(ctx, "vector", q)
 		if err != nil {
 			t.Fatal(err)
