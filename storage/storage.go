@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/schedule"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	"github.com/agentgate/agentgate/queue/riverqueue"
@@ -46,6 +47,7 @@ type Store interface {
 	core.RunStore
 	auth.ServiceAccountStore
 	schedule.Store
+	learning.Store
 }
 
 // Backend is an open state database.

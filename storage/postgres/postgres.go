@@ -104,6 +104,7 @@ type Store struct {
 	*idempotencyKeys
 	*approvals
 	*schedules
+	*learnings
 }
 
 // target is a parsed connection string.

@@ -80,6 +80,7 @@ type Store struct {
 	*idempotencyKeys
 	*approvals
 	*schedules
+	*learnings
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it

@@ -29,6 +29,7 @@ type (
 	idempotencyKeys = sqlstore.IdempotencyKeys
 	approvals       = sqlstore.Approvals
 	schedules       = sqlstore.Schedules
+	learnings       = sqlstore.Learnings
 )
 
 // conn is the Store as storage/sqlstore uses it: reads on the reader pool,
@@ -67,6 +68,7 @@ func (s *Store) initShared() {
 	s.idempotencyKeys = sqlstore.NewIdempotencyKeys(s.sql)
 	s.approvals = sqlstore.NewApprovals(s.sql)
 	s.schedules = sqlstore.NewSchedules(s.sql)
+	s.learnings = sqlstore.NewLearnings(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

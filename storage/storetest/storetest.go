@@ -28,6 +28,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/schedule"
 )
 
@@ -39,6 +40,7 @@ type Backend struct {
 	Runs            core.RunStore
 	ServiceAccounts auth.ServiceAccountStore
 	Schedules       schedule.Store
+	Learnings       learning.Store
 }
 
 // Factory returns a ready backend for one (sub)test and arranges its
@@ -67,6 +69,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"ChildRuns", testChildRuns},
 		{"Approvals", testApprovals},
 		{"Schedules", testSchedules},
+		{"Learnings", testLearnings},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
