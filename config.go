@@ -65,6 +65,7 @@ type Config struct {
 	Runs          RunsConfig             `yaml:"runs"`
 	Queue         QueueConfig            `yaml:"queue"`
 	Schedules     SchedulesConfig        `yaml:"schedules"`
+	Learnings     LearningsConfig        `yaml:"learnings"`
 	WS            WSConfig               `yaml:"ws"`
 	MCP           MCPConfig              `yaml:"mcp"`
 	A2A           A2AConfig              `yaml:"a2a"`

@@ -257,6 +257,7 @@ const (
 	ResourceWorkflows       = "workflows"
 	ResourceApprovals       = "approvals"
 	ResourceSchedules       = "schedules"
+	ResourceLearnings       = "learnings"
 )
 
 // ResourceOf is the scope resource of a kind of runnable: agents, teams

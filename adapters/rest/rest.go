@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
@@ -39,6 +40,9 @@ type Config struct {
 	// Schedules is the schedules' service /schedules serves (nil: those
 	// routes answer 503).
 	Schedules *schedule.Service
+	// Learnings is the learnings' service /learnings serves (nil: those
+	// routes answer 503).
+	Learnings *learning.Service
 	// Interfaces are the interfaces /config lists (default REST alone),
 	// asked on each request: the gateway mounts the others after REST.
 	Interfaces func() []InterfaceInfo
