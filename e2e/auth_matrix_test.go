@@ -66,6 +66,8 @@ type matrixFixtures struct {
 	// sched's history (a trigger).
 	sched, sched2 string
 	schedRun      string
+	// learning and learning2 are learnings of matrix-learner.
+	learning, learning2 string
 }
 
 func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
@@ -87,6 +89,8 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	}
 	decode(t, want(t, g, admin, http.MethodPost, "/schedules/"+fx.sched+"/trigger", nil, http.StatusOK), &sr)
 	fx.schedRun = sr.ID
+	fx.learning = createLearning(t, g, admin, matrixLearner)
+	fx.learning2 = createLearning(t, g, admin, matrixLearner)
 	return fx
 }
 
@@ -106,6 +110,8 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"schedule_run_id":    func(fx *matrixFixtures) string { return fx.schedRun },
 	"asset":              func(*matrixFixtures) string { return "swagger-ui.css" },
 	"approval_id":        func(fx *matrixFixtures) string { return fx.approval.ApprovalID },
+	"learning_id":        func(fx *matrixFixtures) string { return fx.learning },
+	"user_id":            func(*matrixFixtures) string { return matrixLearner },
 }
 
 // matrixSpec adjusts the generic request of one operation: parameter
@@ -176,6 +182,21 @@ var matrixSpecs = map[string]matrixSpec{
 	},
 	"rest:DELETE /service-accounts/{service_account_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return map[string]string{"service_account_id": createServiceAccount(t, fx.g, fx.admin, "to revoke", "agents:read").ID}, "", nil
+	},
+	"rest:POST /learnings": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, learningBody(matrixLearner))
+	},
+	"rest:PATCH /learnings/{learning_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"metadata": map[string]any{"patched": "by the matrix"}})
+	},
+	"rest:DELETE /learnings/{learning_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"learning_id": createLearning(t, fx.g, fx.admin, matrixLearner)}, "", nil
+	},
+	"rest:DELETE /learnings/users/{user_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		// Another user, whose learnings the fixtures are not.
+		user := "matrix-doomed-" + strconv.Itoa(int(time.Now().UnixNano()))
+		createLearning(t, fx.g, fx.admin, user)
+		return map[string]string{"user_id": user}, "", nil
 	},
 	// Resolving and deleting consume the approval: a fresh one each time.
 	"rest:POST /approvals/{approval_id}/resolve": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
@@ -293,6 +314,8 @@ func (fx *matrixFixtures) homeID(resource string) string {
 		return fx.approval.ApprovalID
 	case auth.ResourceSchedules:
 		return fx.sched
+	case auth.ResourceLearnings:
+		return fx.learning
 	}
 	return "some-id"
 }
@@ -315,6 +338,8 @@ func (fx *matrixFixtures) otherID(resource, home string) string {
 		ids = []string{fx.approval.ApprovalID, fx.approval2.ApprovalID}
 	case auth.ResourceSchedules:
 		ids = []string{fx.sched, fx.sched2}
+	case auth.ResourceLearnings:
+		ids = []string{fx.learning, fx.learning2}
 	}
 	for _, id := range ids {
 		if id != home {

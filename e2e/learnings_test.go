@@ -268,3 +268,22 @@ func TestLearningsIsolation(t *testing.T) {
 		t.Errorf("left after the deletes: %v, want bob's", got)
 	}
 }
+
+// matrixLearner owns the auth matrix's learnings.
+const matrixLearner = "matrix-learner"
+
+// learningBody is a valid POST /learnings body of a type with generated
+// ids (so it can be sent again), owned by user.
+func learningBody(user string) map[string]any {
+	return map[string]any{"learning_type": "decision_log", "user_id": user, "content": map[string]any{"decision": "test"}}
+}
+
+// createLearning creates a learning of user as tok and returns its id.
+func createLearning(t testing.TB, g *gateway, tok, user string) string {
+	t.Helper()
+	var l struct {
+		ID string `json:"learning_id"`
+	}
+	decode(t, want(t, g, tok, http.MethodPost, "/learnings", jsonBody(t, learningBody(user)), http.StatusCreated), &l)
+	return l.ID
+}
