@@ -49,6 +49,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCall -fuzztime 10s ./core/tool/httptool
 	$(GO) test -run '^$$' -fuzz FuzzNew -fuzztime 10s ./core/tool/httptool
 	$(GO) test -run '^$$' -fuzz FuzzParseAllow -fuzztime 10s ./transport/egress
+	$(GO) test -run '^$$' -fuzz FuzzReaders -fuzztime 10s ./core/knowledge/reader
+	$(GO) test -run '^$$' -fuzz FuzzChunkers -fuzztime 10s ./core/knowledge/chunk
 
 clean:
 	rm -rf bin
