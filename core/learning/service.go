@@ -45,6 +45,18 @@ type Scope struct {
 	UserID string
 }
 
+// errNoUser refuses a bound scope with no user id (the authenticator
+// always gives one; without it a bound caller would act as unbound).
+var errNoUser = core.Errorf(core.CodeForbidden, "user isolation: the caller has no user id")
+
+// check refuses a bound scope without a user id.
+func (sc Scope) check() error {
+	if sc.Bound && sc.UserID == "" {
+		return errNoUser
+	}
+	return nil
+}
+
 // CreateInput is AgentOS's LearningCreate: LearningType and Content are
 // required.
 type CreateInput struct {
@@ -146,6 +158,9 @@ func identityKeyed(t string) bool {
 // Create validates in and stores a new learning (see the package
 // documentation for its id and owner).
 func (s *Service) Create(ctx context.Context, sc Scope, in CreateInput) (*Learning, error) {
+	if err := sc.check(); err != nil {
+		return nil, err
+	}
 	if sc.Bound {
 		if in.UserID != "" && in.UserID != sc.UserID {
 			return nil, core.Errorf(core.CodeForbidden, "cannot create learnings for another user")
@@ -275,6 +290,9 @@ func (s *Service) Delete(ctx context.Context, sc Scope, id string) error {
 // a bound scope its own and those with no owner (naming another user is
 // forbidden). An unknown sort key is the default (updated_at).
 func (s *Service) List(ctx context.Context, sc Scope, f Filter) ([]Learning, int, error) {
+	if err := sc.check(); err != nil {
+		return nil, 0, err
+	}
 	if sc.Bound {
 		if f.UserID != "" && f.UserID != sc.UserID {
 			return nil, 0, core.Errorf(core.CodeForbidden, "cannot list learnings for another user")
@@ -299,6 +317,9 @@ func (s *Service) List(ctx context.Context, sc Scope, f Filter) ([]Learning, int
 // see (a bound scope: itself). An unknown sort key is the default
 // (last_learning_updated_at).
 func (s *Service) Users(ctx context.Context, sc Scope, f UsersFilter) ([]UserStats, int, error) {
+	if err := sc.check(); err != nil {
+		return nil, 0, err
+	}
 	if sc.Bound {
 		if f.UserID != "" && f.UserID != sc.UserID {
 			return nil, 0, core.Errorf(core.CodeForbidden, "cannot list learning users for another user")
@@ -322,6 +343,9 @@ func (s *Service) Users(ctx context.Context, sc Scope, f UsersFilter) ([]UserSta
 // DeleteUser deletes the learnings of userID (of learningType only, when
 // set); a bound scope only its own.
 func (s *Service) DeleteUser(ctx context.Context, sc Scope, userID, learningType string) (int, error) {
+	if err := sc.check(); err != nil {
+		return 0, err
+	}
 	if userID == "" {
 		return 0, unprocessable("user_id is required")
 	}

@@ -177,6 +177,23 @@ func TestIsolation(t *testing.T) {
 	wantCode(t, err, core.CodeNotFound, "not found")
 }
 
+func TestBoundWithoutUser(t *testing.T) {
+	s := newService(t)
+	nobody := learning.Scope{Bound: true}
+	if _, _, err := s.List(t.Context(), nobody, learning.Filter{}); core.CodeOf(err) != core.CodeForbidden {
+		t.Errorf("List: %v", err)
+	}
+	if _, err := s.Create(t.Context(), nobody, learning.CreateInput{LearningType: "x", Content: content()}); core.CodeOf(err) != core.CodeForbidden {
+		t.Errorf("Create: %v", err)
+	}
+	if _, _, err := s.Users(t.Context(), nobody, learning.UsersFilter{}); core.CodeOf(err) != core.CodeForbidden {
+		t.Errorf("Users: %v", err)
+	}
+	if _, err := s.DeleteUser(t.Context(), nobody, "x", ""); core.CodeOf(err) != core.CodeForbidden {
+		t.Errorf("DeleteUser: %v", err)
+	}
+}
+
 func TestUpdate(t *testing.T) {
 	s := newService(t)
 	ctx := t.Context()
