@@ -37,6 +37,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/net/html/charset"
+
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/knowledge"
 )
@@ -126,6 +128,29 @@ func readAll(ctx context.Context, r io.Reader, max int64, what string) ([]byte, 
 		return nil, core.Errorf(core.CodeTooLarge, "%s is larger than the %d bytes a reader takes", what, max)
 	}
 	return b, ctx.Err()
+}
+
+// decode converts b from the charset contentType names (charset=...) to
+// UTF-8; b is kept as it is when there is none, it is UTF-8 or unknown.
+func decode(b []byte, contentType string) []byte {
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil || params["charset"] == "" {
+		return b
+	}
+	return decodeWith(b, params["charset"])
+}
+
+// decodeWith converts b from the named charset to UTF-8.
+func decodeWith(b []byte, label string) []byte {
+	enc, name := charset.Lookup(label)
+	if enc == nil || name == "utf-8" {
+		return b
+	}
+	out, err := enc.NewDecoder().Bytes(b)
+	if err != nil {
+		return b
+	}
+	return out
 }
 
 // text is b as valid UTF-8, without a byte-order mark.

@@ -135,6 +135,10 @@ func TestTextAndMarkdown(t *testing.T) {
 	if len(docs) != 1 || docs[0].Text != "hello \ufffd world" || docs[0].Name != "notes.txt" {
 		t.Fatalf("text = %+v", docs)
 	}
+	docs = read(t, "text", []byte("caf\xe9"), "latin.txt", "text/plain; charset=iso-8859-1")
+	if docs[0].Text != "café" {
+		t.Fatalf("latin-1 text = %q", docs[0].Text)
+	}
 	md := "# Title\n\nSome *text*.\n"
 	docs = read(t, "markdown", []byte(md), "a.md", "")
 	if len(docs) != 1 || docs[0].Text != md || docs[0].Metadata["format"] != "markdown" {
@@ -181,6 +185,18 @@ func TestHTMLAndWeb(t *testing.T) {
 	}
 	if d.Metadata["url"] != "https://garden.example/tomatoes" || d.Metadata["title"] == "" {
 		t.Errorf("web metadata: %v", d.Metadata)
+	}
+	// A charset named by the content type, or by a <meta>.
+	docs = read(t, "html", []byte("<p>na\xefve</p>"), "l.html", "text/html; charset=windows-1252")
+	if docs[0].Text != "naïve" {
+		t.Errorf("windows-1252 page = %q", docs[0].Text)
+	}
+	docs = read(t, "html", []byte("<html><head><meta charset=\"iso-8859-1\"></head><body><p>gar\xe7on</p></body></html>"), "m.html", "")
+	if docs[0].Text != "garçon" {
+		t.Errorf("<meta charset> page = %q", docs[0].Text)
+	}
+	if docs = read(t, "html", []byte("<p>naïve ✓</p>"), "u.html", "text/html"); docs[0].Text != "naïve ✓" {
+		t.Errorf("UTF-8 page = %q", docs[0].Text)
 	}
 	// No article: the visible text.
 	docs = read(t, "web", []byte(`<p>tiny</p>`), "x.html", "")
