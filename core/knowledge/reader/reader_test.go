@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"codeberg.org/go-pdf/fpdf"
 
@@ -356,4 +357,24 @@ func mustReadAll(t *testing.T, r interface{ Read([]byte) (int, error) }) []byte 
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+func TestPDFTimeout(t *testing.T) {
+	pages := make([]string, 300)
+	for i := range pages {
+		pages[i] = strings.Repeat("A page of text about the timeout. ", 20)
+	}
+	b := makePDF(t, pages...)
+	old := PDFTimeout
+	PDFTimeout = time.Nanosecond
+	defer func() { PDFTimeout = old }()
+	rd, _ := Default(Limits{MaxPages: 1000}).Get("pdf")
+	_, err := rd.Read(t.Context(), bytes.NewReader(b), "slow.pdf", "")
+	wantCode(t, err, core.CodeInvalid, "not parsed within")
+	PDFTimeout = old
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := rd.Read(ctx, bytes.NewReader(b), "slow.pdf", ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled PDF read: %v", err)
+	}
 }
