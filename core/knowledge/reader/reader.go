@@ -283,8 +283,9 @@ func (r *Registry) Get(id string) (knowledge.Reader, error) {
 // For picks the reader of a content: by its content type, or, when that
 // says nothing (empty, application/octet-stream) or no reader takes it, by
 // its name's extension; text/plain with a more telling extension (.md,
-// .csv...) goes by the extension. None is an *UnsupportedError naming the
-// type.
+// .csv...) goes by the extension. An HTML page named by an http(s) URL
+// (a fetched page) is read by the web reader. None is an
+// *UnsupportedError naming the type.
 func (r *Registry) For(name, contentType string) (knowledge.Reader, error) {
 	mt := strings.ToLower(strings.TrimSpace(contentType))
 	if parsed, _, err := mime.ParseMediaType(contentType); err == nil {
@@ -293,13 +294,22 @@ func (r *Registry) For(name, contentType string) (knowledge.Reader, error) {
 	ext := strings.ToLower(path.Ext(title(name)))
 	byExt, extOK := r.byExt[ext]
 	byType, typeOK := r.byType[mt]
+	id := ""
 	switch {
 	case typeOK && byType == "text" && extOK:
-		return r.Get(byExt)
+		id = byExt
 	case typeOK:
-		return r.Get(byType)
+		id = byType
 	case extOK:
-		return r.Get(byExt)
+		id = byExt
+	}
+	if id == "html" && (strings.HasPrefix(name, "http://") || strings.HasPrefix(name, "https://")) {
+		if _, ok := r.byID["web"]; ok {
+			id = "web" // a fetched page: its main content
+		}
+	}
+	if id != "" {
+		return r.Get(id)
 	}
 	t := mt
 	if genericTypes[mt] {

@@ -99,6 +99,8 @@ func TestRegistryFor(t *testing.T) {
 		{"w.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"},
 		{"w.docx", "application/zip-unknown", "docx"}, // an unknown type falls back on the extension
 		{"https://example.com/a/b.csv?x=1", "", "csv"},
+		{"https://example.com/post", "text/html; charset=utf-8", "web"}, // a fetched page: its main content
+		{"https://example.com/post.html", "", "web"},
 	} {
 		rd, err := r.For(c.name, c.ct)
 		if err != nil || rd.ID() != c.want {
