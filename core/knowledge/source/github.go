@@ -178,7 +178,8 @@ func escapePath(p string) string {
 }
 
 // List lists one level under the root + prefix, from the branch's
-// recursive tree (the git trees API).
+// recursive tree (the git trees API; for a repository too large for one
+// answer GitHub truncates the tree, and what it returned is listed).
 func (g *GitHub) List(ctx context.Context, prefix, delimiter string, limit, page int) ([]string, []knowledge.RemoteFile, int, error) {
 	limit, page = paging(limit, page)
 	ref, err := g.ref(ctx)
