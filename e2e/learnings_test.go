@@ -68,6 +68,13 @@ func checkLearningsREST(t *testing.T, g *gateway) {
 		return e.Detail
 	}
 
+	// /config lists the learnings' domain (AgentOS's UI shows its page by it).
+	cfg := conform(t, "GET /config", configShape, get("/config"))
+	if l, _ := cfg["learning"].(map[string]any); l == nil || len(l["dbs"].([]any)) != 1 ||
+		l["dbs"].([]any)[0].(map[string]any)["db_id"] != cfg["os_database"] {
+		t.Errorf("/config learning = %v, want the state database", cfg["learning"])
+	}
+
 	// An identity-keyed type gets agno's id; a second create is 409.
 	profile := conform(t, "POST /learnings", learningShape, send(http.MethodPost, "/learnings", map[string]any{
 		"learning_type": "user_profile", "user_id": "ada", "agent_id": "assistant",

@@ -329,8 +329,10 @@ type ConfigBody struct {
 	Databases []string `json:"databases"`
 	// OSDatabase is the database of the gateway's own state.
 	OSDatabase string `json:"os_database,omitempty"`
-	// Session is the one domain block served: sessions and their runs.
+	// Session is the sessions' domain block (sessions and their runs).
 	Session *DomainConfig `json:"session,omitempty"`
+	// Learning is the learnings' domain block, when they are served.
+	Learning *DomainConfig `json:"learning,omitempty"`
 }
 
 // dbID is the id of the database the sessions live in.
@@ -389,6 +391,10 @@ func (h *Handler) coreRoutes() []Route {
 				for _, d := range h.cfg.Databases {
 					b.Databases = append(b.Databases, d.ID)
 					b.Session.DBs = append(b.Session.DBs, DomainDB{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{}})
+				}
+				if h.cfg.Learnings != nil && len(h.cfg.Databases) > 0 {
+					d := h.cfg.Databases[0] // the state database keeps them
+					b.Learning = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{"learnings"}}}}
 				}
 				if h.cfg.Interfaces != nil {
 					b.Interfaces = h.cfg.Interfaces()
