@@ -294,3 +294,19 @@ func createLearning(t testing.TB, g *gateway, tok, user string) string {
 	decode(t, want(t, g, tok, http.MethodPost, "/learnings", jsonBody(t, learningBody(user)), http.StatusCreated), &l)
 	return l.ID
 }
+
+// TestLearningsOff: learnings: {enabled: false} answers /learnings with 503
+// saying how to turn them on, and /config leaves their domain out.
+func TestLearningsOff(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "learnings: {enabled: false}\n"+contractConfig)
+	ctx := testCtx(t, 30*time.Second)
+	b := expectStatus(t, g.get(t, ctx, "/learnings"), http.StatusServiceUnavailable)
+	if !strings.Contains(string(b), "learnings.enabled") {
+		t.Errorf("503 body %s: want it to name learnings.enabled", b)
+	}
+	cfg := decodeAny(t, expectStatus(t, g.get(t, ctx, "/config"), http.StatusOK)).(map[string]any)
+	if _, ok := cfg["learning"]; ok {
+		t.Errorf("/config lists learnings while they are off: %v", cfg["learning"])
+	}
+}
