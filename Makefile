@@ -56,6 +56,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzKnowledgeSearch -fuzztime 10s ./storage/sqlite
 	$(GO) test -run '^$$' -fuzz FuzzParseContentForm -fuzztime 10s ./adapters/rest
 	$(GO) test -run '^$$' -fuzz FuzzNormalizeFilters -fuzztime 10s ./core/knowledge
+	$(GO) test -run '^$$' -fuzz FuzzReaders -fuzztime 10s ./core/knowledge/reader
+	$(GO) test -run '^$$' -fuzz FuzzChunkers -fuzztime 10s ./core/knowledge/chunk
 
 clean:
 	rm -rf bin

@@ -66,6 +66,7 @@ type Config struct {
 	Queue         QueueConfig            `yaml:"queue"`
 	Schedules     SchedulesConfig        `yaml:"schedules"`
 	Memory        MemoryConfig           `yaml:"memory"`
+	Learnings     LearningsConfig        `yaml:"learnings"`
 	WS            WSConfig               `yaml:"ws"`
 	MCP           MCPConfig              `yaml:"mcp"`
 	A2A           A2AConfig              `yaml:"a2a"`

@@ -19,6 +19,7 @@ import (
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/knowledge"
+	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/tool"
@@ -60,6 +61,8 @@ type Gateway struct {
 	memories *memory.Service
 	// knowledge is the knowledge bases' service (nil when none is configured).
 	knowledge *knowledge.Service
+	// learnings is the learnings' service (nil when they are off).
+	learnings *learning.Service
 }
 
 // Options tune New beyond the Config.
@@ -145,6 +148,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		_ = g.closeBackends()
 		return nil, err
 	}
+	g.buildLearnings()
 	if err := g.buildSchedules(); err != nil {
 		_ = g.closeBackends()
 		return nil, err

@@ -259,6 +259,7 @@ const (
 	ResourceSchedules       = "schedules"
 	ResourceMemories        = "memories"
 	ResourceKnowledge       = "knowledge"
+	ResourceLearnings       = "learnings"
 )
 
 // ResourceOf is the scope resource of a kind of runnable: agents, teams

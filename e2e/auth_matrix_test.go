@@ -70,6 +70,8 @@ type matrixFixtures struct {
 	mem, mem2 string
 	// content is a content of the knowledge base matrix-kb.
 	content string
+	// learning and learning2 are learnings of matrix-learner.
+	learning, learning2 string
 }
 
 func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
@@ -93,6 +95,8 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	fx.schedRun = sr.ID
 	fx.mem, fx.mem2 = createMemory(t, g, admin), createMemory(t, g, admin)
 	fx.content = createContent(t, g, admin, "matrix-kb")
+	fx.learning = createLearning(t, g, admin, matrixLearner)
+	fx.learning2 = createLearning(t, g, admin, matrixLearner)
 	return fx
 }
 
@@ -114,6 +118,8 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"approval_id":        func(fx *matrixFixtures) string { return fx.approval.ApprovalID },
 	"memory_id":          func(fx *matrixFixtures) string { return fx.mem },
 	"content_id":         func(fx *matrixFixtures) string { return fx.content },
+	"learning_id":        func(fx *matrixFixtures) string { return fx.learning },
+	"user_id":            func(*matrixFixtures) string { return matrixLearner },
 }
 
 // matrixSpec adjusts the generic request of one operation: parameter
@@ -200,6 +206,21 @@ var matrixSpecs = map[string]matrixSpec{
 	},
 	"rest:POST /knowledge/search": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", jsonBody(t, map[string]any{"query": "matrix", "knowledge_id": "matrix-kb"})
+	},
+	"rest:POST /learnings": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, learningBody(matrixLearner))
+	},
+	"rest:PATCH /learnings/{learning_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"metadata": map[string]any{"patched": "by the matrix"}})
+	},
+	"rest:DELETE /learnings/{learning_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"learning_id": createLearning(t, fx.g, fx.admin, matrixLearner)}, "", nil
+	},
+	"rest:DELETE /learnings/users/{user_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		// Another user, whose learnings the fixtures are not.
+		user := "matrix-doomed-" + strconv.Itoa(int(time.Now().UnixNano()))
+		createLearning(t, fx.g, fx.admin, user)
+		return map[string]string{"user_id": user}, "", nil
 	},
 	// Resolving and deleting consume the approval: a fresh one each time.
 	"rest:POST /approvals/{approval_id}/resolve": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
@@ -330,6 +351,8 @@ func (fx *matrixFixtures) homeID(resource string) string {
 		return fx.sched
 	case auth.ResourceMemories:
 		return fx.mem
+	case auth.ResourceLearnings:
+		return fx.learning
 	}
 	return "some-id"
 }
@@ -354,6 +377,8 @@ func (fx *matrixFixtures) otherID(resource, home string) string {
 		ids = []string{fx.sched, fx.sched2}
 	case auth.ResourceMemories:
 		ids = []string{fx.mem, fx.mem2}
+	case auth.ResourceLearnings:
+		ids = []string{fx.learning, fx.learning2}
 	}
 	for _, id := range ids {
 		if id != home {

@@ -15,6 +15,7 @@ import (
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/knowledge"
+	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
@@ -50,6 +51,7 @@ type Store interface {
 	schedule.Store
 	memory.Store
 	knowledge.Store
+	learning.Store
 }
 
 // Backend is an open state database.

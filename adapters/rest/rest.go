@@ -17,6 +17,7 @@ import (
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/memory"
+	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
@@ -47,6 +48,9 @@ type Config struct {
 	// Knowledge is the knowledge bases' service /knowledge serves (nil:
 	// none is configured, those routes answer 404).
 	Knowledge *knowledge.Service
+	// Learnings is the learnings' service /learnings serves (nil: those
+	// routes answer 503).
+	Learnings *learning.Service
 	// Interfaces are the interfaces /config lists (default REST alone),
 	// asked on each request: the gateway mounts the others after REST.
 	Interfaces func() []InterfaceInfo
@@ -346,6 +350,8 @@ type ConfigBody struct {
 	// Knowledge is the knowledge bases' domain block, when some are
 	// configured.
 	Knowledge *DomainConfig `json:"knowledge,omitempty"`
+	// Learning is the learnings' domain block, when they are served.
+	Learning *DomainConfig `json:"learning,omitempty"`
 }
 
 // dbID is the id of the database the sessions live in.
@@ -412,6 +418,10 @@ func (h *Handler) coreRoutes() []Route {
 					d := h.cfg.Databases[0] // the state database keeps them
 					b.Knowledge = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID},
 						Tables: []string{"knowledge_contents", "knowledge_chunks"}}}}
+				}
+				if h.cfg.Learnings != nil && len(h.cfg.Databases) > 0 {
+					d := h.cfg.Databases[0] // the state database keeps them
+					b.Learning = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{"learnings"}}}}
 				}
 				if h.cfg.Interfaces != nil {
 					b.Interfaces = h.cfg.Interfaces()

@@ -108,6 +108,7 @@ type Store struct {
 	// Knowledge: the shared CRUD and this backend's searches
 	// (knowledge.go).
 	*knowledgeStore
+	*learnings
 }
 
 // target is a parsed connection string.

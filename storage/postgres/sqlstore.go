@@ -45,6 +45,7 @@ type (
 	approvals       = sqlstore.Approvals
 	schedules       = sqlstore.Schedules
 	memories        = sqlstore.Memories
+	learnings       = sqlstore.Learnings
 )
 
 // pgxQuerier is what *pgxpool.Pool, *pgx.Conn and pgx.Tx have in common.
@@ -102,6 +103,7 @@ func (s *Store) initShared() {
 	s.schedules = sqlstore.NewSchedules(s.sql)
 	s.memories = sqlstore.NewMemories(s.sql)
 	s.knowledgeStore = newKnowledge(s)
+	s.learnings = sqlstore.NewLearnings(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -84,6 +84,7 @@ type Store struct {
 	// Knowledge: the shared CRUD and this backend's searches
 	// (knowledge.go).
 	*knowledgeStore
+	*learnings
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it

@@ -30,6 +30,7 @@ type (
 	approvals       = sqlstore.Approvals
 	schedules       = sqlstore.Schedules
 	memories        = sqlstore.Memories
+	learnings       = sqlstore.Learnings
 )
 
 // conn is the Store as storage/sqlstore uses it: reads on the reader pool,
@@ -70,6 +71,7 @@ func (s *Store) initShared() {
 	s.schedules = sqlstore.NewSchedules(s.sql)
 	s.memories = sqlstore.NewMemories(s.sql)
 	s.knowledgeStore = newKnowledge(s)
+	s.learnings = sqlstore.NewLearnings(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -29,6 +29,7 @@ import (
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/knowledge"
+	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
 )
@@ -43,6 +44,7 @@ type Backend struct {
 	Schedules       schedule.Store
 	Memories        memory.Store
 	Knowledge       knowledge.Store
+	Learnings       learning.Store
 }
 
 // Factory returns a ready backend for one (sub)test and arranges its
@@ -73,6 +75,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"Schedules", testSchedules},
 		{"Memories", testMemories},
 		{"Knowledge", testKnowledge},
+		{"Learnings", testLearnings},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {

@@ -37,6 +37,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/net/html/charset"
+
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/knowledge"
 )
@@ -126,6 +128,29 @@ func readAll(ctx context.Context, r io.Reader, max int64, what string) ([]byte, 
 		return nil, core.Errorf(core.CodeTooLarge, "%s is larger than the %d bytes a reader takes", what, max)
 	}
 	return b, ctx.Err()
+}
+
+// decode converts b from the charset contentType names (charset=...) to
+// UTF-8; b is kept as it is when there is none, it is UTF-8 or unknown.
+func decode(b []byte, contentType string) []byte {
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil || params["charset"] == "" {
+		return b
+	}
+	return decodeWith(b, params["charset"])
+}
+
+// decodeWith converts b from the named charset to UTF-8.
+func decodeWith(b []byte, label string) []byte {
+	enc, name := charset.Lookup(label)
+	if enc == nil || name == "utf-8" {
+		return b
+	}
+	out, err := enc.NewDecoder().Bytes(b)
+	if err != nil {
+		return b
+	}
+	return out
 }
 
 // text is b as valid UTF-8, without a byte-order mark.
@@ -258,8 +283,9 @@ func (r *Registry) Get(id string) (knowledge.Reader, error) {
 // For picks the reader of a content: by its content type, or, when that
 // says nothing (empty, application/octet-stream) or no reader takes it, by
 // its name's extension; text/plain with a more telling extension (.md,
-// .csv...) goes by the extension. None is an *UnsupportedError naming the
-// type.
+// .csv...) goes by the extension. An HTML page named by an http(s) URL
+// (a fetched page) is read by the web reader. None is an
+// *UnsupportedError naming the type.
 func (r *Registry) For(name, contentType string) (knowledge.Reader, error) {
 	mt := strings.ToLower(strings.TrimSpace(contentType))
 	if parsed, _, err := mime.ParseMediaType(contentType); err == nil {
@@ -268,13 +294,22 @@ func (r *Registry) For(name, contentType string) (knowledge.Reader, error) {
 	ext := strings.ToLower(path.Ext(title(name)))
 	byExt, extOK := r.byExt[ext]
 	byType, typeOK := r.byType[mt]
+	id := ""
 	switch {
 	case typeOK && byType == "text" && extOK:
-		return r.Get(byExt)
+		id = byExt
 	case typeOK:
-		return r.Get(byType)
+		id = byType
 	case extOK:
-		return r.Get(byExt)
+		id = byExt
+	}
+	if id == "html" && (strings.HasPrefix(name, "http://") || strings.HasPrefix(name, "https://")) {
+		if _, ok := r.byID["web"]; ok {
+			id = "web" // a fetched page: its main content
+		}
+	}
+	if id != "" {
+		return r.Get(id)
 	}
 	t := mt
 	if genericTypes[mt] {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"codeberg.org/go-pdf/fpdf"
 
@@ -98,6 +99,8 @@ func TestRegistryFor(t *testing.T) {
 		{"w.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"},
 		{"w.docx", "application/zip-unknown", "docx"}, // an unknown type falls back on the extension
 		{"https://example.com/a/b.csv?x=1", "", "csv"},
+		{"https://example.com/post", "text/html; charset=utf-8", "web"}, // a fetched page: its main content
+		{"https://example.com/post.html", "", "web"},
 	} {
 		rd, err := r.For(c.name, c.ct)
 		if err != nil || rd.ID() != c.want {
@@ -134,6 +137,10 @@ func TestTextAndMarkdown(t *testing.T) {
 	docs := read(t, "text", []byte("\ufeffhello \xff world"), "dir/notes.txt", "")
 	if len(docs) != 1 || docs[0].Text != "hello \ufffd world" || docs[0].Name != "notes.txt" {
 		t.Fatalf("text = %+v", docs)
+	}
+	docs = read(t, "text", []byte("caf\xe9"), "latin.txt", "text/plain; charset=iso-8859-1")
+	if docs[0].Text != "café" {
+		t.Fatalf("latin-1 text = %q", docs[0].Text)
 	}
 	md := "# Title\n\nSome *text*.\n"
 	docs = read(t, "markdown", []byte(md), "a.md", "")
@@ -181,6 +188,18 @@ func TestHTMLAndWeb(t *testing.T) {
 	}
 	if d.Metadata["url"] != "https://garden.example/tomatoes" || d.Metadata["title"] == "" {
 		t.Errorf("web metadata: %v", d.Metadata)
+	}
+	// A charset named by the content type, or by a <meta>.
+	docs = read(t, "html", []byte("<p>na\xefve</p>"), "l.html", "text/html; charset=windows-1252")
+	if docs[0].Text != "naïve" {
+		t.Errorf("windows-1252 page = %q", docs[0].Text)
+	}
+	docs = read(t, "html", []byte("<html><head><meta charset=\"iso-8859-1\"></head><body><p>gar\xe7on</p></body></html>"), "m.html", "")
+	if docs[0].Text != "garçon" {
+		t.Errorf("<meta charset> page = %q", docs[0].Text)
+	}
+	if docs = read(t, "html", []byte("<p>naïve ✓</p>"), "u.html", "text/html"); docs[0].Text != "naïve ✓" {
+		t.Errorf("UTF-8 page = %q", docs[0].Text)
 	}
 	// No article: the visible text.
 	docs = read(t, "web", []byte(`<p>tiny</p>`), "x.html", "")
@@ -340,4 +359,24 @@ func mustReadAll(t *testing.T, r interface{ Read([]byte) (int, error) }) []byte 
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+func TestPDFTimeout(t *testing.T) {
+	pages := make([]string, 300)
+	for i := range pages {
+		pages[i] = strings.Repeat("A page of text about the timeout. ", 20)
+	}
+	b := makePDF(t, pages...)
+	old := PDFTimeout
+	PDFTimeout = time.Nanosecond
+	defer func() { PDFTimeout = old }()
+	rd, _ := Default(Limits{MaxPages: 1000}).Get("pdf")
+	_, err := rd.Read(t.Context(), bytes.NewReader(b), "slow.pdf", "")
+	wantCode(t, err, core.CodeInvalid, "not parsed within")
+	PDFTimeout = old
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := rd.Read(ctx, bytes.NewReader(b), "slow.pdf", ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled PDF read: %v", err)
+	}
 }

@@ -49,7 +49,7 @@ func (c CSV) Read(ctx context.Context, r io.Reader, name, contentType string) ([
 	if err != nil {
 		return nil, err
 	}
-	s := text(b)
+	s := text(decode(b, contentType))
 	cr := csv.NewReader(strings.NewReader(s))
 	cr.Comma = delimiter(name, contentType, []byte(s))
 	cr.FieldsPerRecord = -1

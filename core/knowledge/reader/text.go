@@ -9,6 +9,7 @@ import (
 	"codeberg.org/readeck/go-readability/v2"
 	"codeberg.org/readeck/go-readability/v2/render"
 	"golang.org/x/net/html"
+	"golang.org/x/net/html/charset"
 
 	"github.com/agentgate/agentgate/core/knowledge"
 )
@@ -20,12 +21,12 @@ func (Text) ID() string          { return "text" }
 func (Text) Name() string        { return "Text" }
 func (Text) Description() string { return "Plain text, as it is." }
 
-func (t Text) Read(ctx context.Context, r io.Reader, name, _ string) ([]knowledge.Document, error) {
+func (t Text) Read(ctx context.Context, r io.Reader, name, contentType string) ([]knowledge.Document, error) {
 	b, err := readAll(ctx, r, t.Limits.withDefaults().MaxBytes, "text")
 	if err != nil {
 		return nil, err
 	}
-	return []knowledge.Document{{Name: title(name), Text: text(b)}}, nil
+	return []knowledge.Document{{Name: title(name), Text: text(decode(b, contentType))}}, nil
 }
 
 // Markdown reads Markdown (kept as it is, so the Markdown chunker sees its
@@ -38,18 +39,22 @@ func (Markdown) Description() string {
 	return "Markdown, kept as it is (chunk it with the markdown chunker to split at its headings)."
 }
 
-func (m Markdown) Read(ctx context.Context, r io.Reader, name, _ string) ([]knowledge.Document, error) {
+func (m Markdown) Read(ctx context.Context, r io.Reader, name, contentType string) ([]knowledge.Document, error) {
 	b, err := readAll(ctx, r, m.Limits.withDefaults().MaxBytes, "Markdown")
 	if err != nil {
 		return nil, err
 	}
-	return []knowledge.Document{{Name: title(name), Text: text(b), Metadata: map[string]any{"format": "markdown"}}}, nil
+	return []knowledge.Document{{Name: title(name), Text: text(decode(b, contentType)), Metadata: map[string]any{"format": "markdown"}}}, nil
 }
 
-// parseHTML parses b (golang.org/x/net/html refuses elements nested
-// deeper than 512).
-func parseHTML(b []byte) (doc *html.Node, err error) {
+// parseHTML parses b, decoded from the charset its content type, a BOM or
+// a <meta> names (golang.org/x/net/html refuses elements nested deeper
+// than 512).
+func parseHTML(b []byte, contentType string) (doc *html.Node, err error) {
 	defer guard("HTML", &err)
+	if _, name, _ := charset.DetermineEncoding(b, contentType); name != "utf-8" {
+		b = decodeWith(b, name)
+	}
 	doc, err = html.Parse(strings.NewReader(text(b)))
 	if err != nil {
 		return nil, malformed("HTML", err)
@@ -98,12 +103,12 @@ func (HTML) Description() string {
 	return "An HTML document's visible text (no scripts, styles or head)."
 }
 
-func (h HTML) Read(ctx context.Context, r io.Reader, name, _ string) ([]knowledge.Document, error) {
+func (h HTML) Read(ctx context.Context, r io.Reader, name, contentType string) ([]knowledge.Document, error) {
 	b, err := readAll(ctx, r, h.Limits.withDefaults().MaxBytes, "HTML")
 	if err != nil {
 		return nil, err
 	}
-	doc, err := parseHTML(b)
+	doc, err := parseHTML(b, contentType)
 	if err != nil {
 		return nil, err
 	}
@@ -128,12 +133,12 @@ func (Web) Description() string {
 	return "A web page's main content (its article, without navigation, ads or footers)."
 }
 
-func (w Web) Read(ctx context.Context, r io.Reader, name, _ string) ([]knowledge.Document, error) {
+func (w Web) Read(ctx context.Context, r io.Reader, name, contentType string) ([]knowledge.Document, error) {
 	b, err := readAll(ctx, r, w.Limits.withDefaults().MaxBytes, "web page")
 	if err != nil {
 		return nil, err
 	}
-	doc, err := parseHTML(b)
+	doc, err := parseHTML(b, contentType)
 	if err != nil {
 		return nil, err
 	}
