@@ -31,6 +31,7 @@ bench:
 	$(GO) run ./bench/cmd/agentbench
 	$(GO) run ./bench/cmd/agentbench -profile postgres-redis
 	$(GO) run ./bench/cmd/wsbench
+	$(GO) run ./bench/cmd/kbench
 
 # Short fuzzing of every untrusted-input parser (10 s each).
 fuzz:
@@ -49,6 +50,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCall -fuzztime 10s ./core/tool/httptool
 	$(GO) test -run '^$$' -fuzz FuzzNew -fuzztime 10s ./core/tool/httptool
 	$(GO) test -run '^$$' -fuzz FuzzParseAllow -fuzztime 10s ./transport/egress
+	$(GO) test -run '^$$' -fuzz FuzzParseMemoryList -fuzztime 10s ./core/memory
+	$(GO) test -run '^$$' -fuzz FuzzMemorySearch -fuzztime 10s ./storage/sqlite
+	$(GO) test -run '^$$' -fuzz FuzzSearchTerms -fuzztime 10s ./storage/sqlstore
+	$(GO) test -run '^$$' -fuzz FuzzKnowledgeSearch -fuzztime 10s ./storage/sqlite
+	$(GO) test -run '^$$' -fuzz FuzzParseContentForm -fuzztime 10s ./adapters/rest
+	$(GO) test -run '^$$' -fuzz FuzzNormalizeFilters -fuzztime 10s ./core/knowledge
+	$(GO) test -run '^$$' -fuzz FuzzReaders -fuzztime 10s ./core/knowledge/reader
+	$(GO) test -run '^$$' -fuzz FuzzChunkers -fuzztime 10s ./core/knowledge/chunk
 
 clean:
 	rm -rf bin

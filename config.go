@@ -65,6 +65,8 @@ type Config struct {
 	Runs          RunsConfig             `yaml:"runs"`
 	Queue         QueueConfig            `yaml:"queue"`
 	Schedules     SchedulesConfig        `yaml:"schedules"`
+	Memory        MemoryConfig           `yaml:"memory"`
+	Learnings     LearningsConfig        `yaml:"learnings"`
 	WS            WSConfig               `yaml:"ws"`
 	MCP           MCPConfig              `yaml:"mcp"`
 	A2A           A2AConfig              `yaml:"a2a"`
@@ -72,6 +74,9 @@ type Config struct {
 	Egress        EgressConfig           `yaml:"egress"`
 	Approvals     ApprovalsConfig        `yaml:"approvals"`
 	Models        map[string]ModelConfig `yaml:"models"`
+	// Embedders and Knowledge are the knowledge bases (config_knowledge.go).
+	Embedders map[string]EmbedderConfig `yaml:"embedders"`
+	Knowledge []KnowledgeConfig         `yaml:"knowledge"`
 	// MCPServers are external MCP servers whose tools agents may use.
 	MCPServers map[string]MCPServerConfig `yaml:"mcp_servers"`
 	// HTTPTools are tools that call an HTTP API, by tool name.
@@ -311,6 +316,7 @@ type ModelConfig struct {
 // ScriptedRule is one rule of a scripted model.
 type ScriptedRule struct {
 	Match         string         `yaml:"match"`
+	System        string         `yaml:"system"`
 	ToolCalls     []ScriptedCall `yaml:"tool_calls"`
 	Reply         string         `yaml:"reply"`
 	RejectedReply string         `yaml:"rejected_reply"`
@@ -355,6 +361,20 @@ type AgentConfig struct {
 	Instructions string    `yaml:"instructions"`
 	Tools        []ToolRef `yaml:"tools"`
 	MaxTurns     int       `yaml:"max_turns"`
+	// Memory gives the agent memory of its users (config_agent_hooks.go).
+	Memory *AgentMemoryConfig `yaml:"memory"`
+	// SessionSummaries summarises the session after each run, with the
+	// memory block's model or the agent's (SessionSummaryStarted /
+	// SessionSummaryCompleted; the session's session_summary).
+	SessionSummaries bool `yaml:"session_summaries"`
+	// Knowledge names the agent's knowledge base (an id under knowledge);
+	// SearchKnowledge (default true with one) gives the model a tool to
+	// search it, AddReferences puts the best chunks for the user's message
+	// in its instructions, KnowledgeMaxResults bounds a search (default 5).
+	Knowledge           string `yaml:"knowledge"`
+	SearchKnowledge     *bool  `yaml:"search_knowledge"`
+	AddReferences       bool   `yaml:"add_references"`
+	KnowledgeMaxResults int    `yaml:"knowledge_max_results"`
 	// Remote makes the agent a remote A2A or AgentOS agent (core/remote):
 	// it then has no model, instructions or tools of its own.
 	Remote *RemoteAgentConfig `yaml:"remote"`
@@ -641,6 +661,7 @@ func applyEnv(v reflect.Value, prefix string, lookup func(string) (string, bool)
 func (c *Config) Validate() error {
 	var errs []error
 	errs = append(errs, c.Schedules.Validate())
+	errs = append(errs, c.Memory.Validate(c.Models))
 	switch c.AuthMode {
 	case "", "none", "key", "jwt":
 	default:
@@ -731,6 +752,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Slack.Validate(os.LookupEnv))
 	errs = append(errs, c.validateTeams()...)
+	errs = append(errs, c.validateKnowledge()...)
 	seen := map[string]bool{}
 	for i, a := range c.Agents {
 		if a.ID == "" {
@@ -748,6 +770,7 @@ func (c *Config) Validate() error {
 		if _, ok := c.Models[a.Model]; !ok {
 			errs = append(errs, fmt.Errorf("agents[%d] (%s): model %q is not declared under models", i, a.ID, a.Model))
 		}
+		errs = append(errs, c.validateAgentHooks(i, a)...)
 		for _, t := range a.Tools {
 			switch {
 			case t.MCPServer != "":

@@ -18,6 +18,9 @@ import (
 	"github.com/agentgate/agentgate/adapters/rest"
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/knowledge"
+	"github.com/agentgate/agentgate/core/learning"
+	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/tool"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
@@ -54,6 +57,12 @@ type Gateway struct {
 	stopReturner func()
 	// schedules is the schedules' service (nil when they are off).
 	schedules *schedule.Service
+	// memories is the memories' service (nil when they are off).
+	memories *memory.Service
+	// knowledge is the knowledge bases' service (nil when none is configured).
+	knowledge *knowledge.Service
+	// learnings is the learnings' service (nil when they are off).
+	learnings *learning.Service
 }
 
 // Options tune New beyond the Config.
@@ -139,7 +148,16 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		_ = g.closeBackends()
 		return nil, err
 	}
+	g.buildLearnings()
 	if err := g.buildSchedules(); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
+	if err := g.buildMemories(); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
+	if err := g.buildKnowledge(); err != nil {
 		_ = g.closeBackends()
 		return nil, err
 	}

@@ -35,7 +35,7 @@ func BuildModel(name string, mc ModelConfig) (model.Model, error) {
 			for _, c := range r.ToolCalls {
 				calls = append(calls, scripted.Call{Name: c.Name, Arguments: c.Arguments})
 			}
-			rules = append(rules, scripted.Rule{Match: r.Match, ToolCalls: calls, Reply: r.Reply, RejectedReply: r.RejectedReply, Error: r.Error})
+			rules = append(rules, scripted.Rule{Match: r.Match, System: r.System, ToolCalls: calls, Reply: r.Reply, RejectedReply: r.RejectedReply, Error: r.Error})
 		}
 		return scripted.New(scripted.Config{Model: mc.Model, Chunks: mc.Chunks, ChunkDelay: mc.ChunkDelay, Rules: rules}), nil
 	case "openai":
@@ -194,7 +194,8 @@ func (g *Gateway) buildAgents(ctx context.Context) error {
 		a, err := agent.New(agent.Config{
 			ID: ac.ID, Name: ac.Name, Description: ac.Description, Instructions: ac.Instructions,
 			ModelName: ac.Model, Model: models[ac.Model], Tools: tools, Sources: sources, SourceFlags: flags,
-			MaxTurns: ac.MaxTurns,
+			MaxTurns: ac.MaxTurns, Memory: g.agentMemory(ac.Memory, models),
+			Knowledge: g.agentKnowledge(ac), Summaries: g.agentSummaries(ac, models),
 		})
 		if err != nil {
 			return err

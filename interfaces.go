@@ -44,6 +44,9 @@ func (g *Gateway) interfaces() []httptransport.Interface {
 		rest.NewInterface(rest.Config{
 			ServiceAccounts: g.store,
 			Schedules:       g.schedules,
+			Memories:        g.memories,
+			Knowledge:       g.knowledge,
+			Learnings:       g.learnings,
 			Databases:       []rest.DatabaseInfo{{ID: "default", Kind: g.backend.Kind, Migrator: g.backend.Migrator}},
 			MCPPath:         mcpadapter.Path,
 			Docs:            rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},

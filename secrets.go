@@ -56,6 +56,9 @@ func (c *Config) secrets() []string {
 		}
 	}
 	add(os.Getenv("OPENAI_API_KEY"), os.Getenv("ANTHROPIC_API_KEY"), os.Getenv("AGENTGATE_TOKEN"))
+	for _, e := range c.Embedders {
+		add(e.APIKey)
+	}
 	for _, m := range c.Models {
 		add(m.APIKey)
 		urlPassword(m.BaseURL)

@@ -257,6 +257,9 @@ const (
 	ResourceWorkflows       = "workflows"
 	ResourceApprovals       = "approvals"
 	ResourceSchedules       = "schedules"
+	ResourceMemories        = "memories"
+	ResourceKnowledge       = "knowledge"
+	ResourceLearnings       = "learnings"
 )
 
 // ResourceOf is the scope resource of a kind of runnable: agents, teams

@@ -118,6 +118,11 @@ type Outcome struct {
 	SessionState map[string]any
 	// StepResults are a workflow's step outputs (its own JSON shape).
 	StepResults json.RawMessage
+	// References are the knowledge the run used.
+	References []MessageReferences
+	// SessionSummary, when set, is stored as the session's summary with
+	// the run's completion.
+	SessionSummary *string
 	// Requirements, with Paused, are what the paused run waits for when
 	// they are not simply Paused.Pending (a team whose member paused names
 	// the member on each); nil: one per pending tool call.

@@ -184,8 +184,13 @@ func applyCompleted(run *Run, out *Outcome) Event {
 	if out.StepResults != nil {
 		run.StepResults = out.StepResults
 	}
-	return Event{Event: EventRunCompleted, Content: out.Content, ContentType: "str", Metrics: &m,
+	ev := Event{Event: EventRunCompleted, Content: out.Content, ContentType: "str", Metrics: &m,
 		SessionState: out.SessionState, StepResults: out.StepResults}
+	if out.References != nil {
+		run.References = out.References
+		ev.EventDetail = &EventDetail{References: out.References}
+	}
+	return ev
 }
 
 // applyPaused sets run's paused state from out and returns its RunPaused

@@ -8,25 +8,27 @@ import "encoding/json"
 type EventType string
 
 const (
-	EventRunStarted            EventType = "RunStarted"
-	EventRunContent            EventType = "RunContent"
-	EventRunContentCompleted   EventType = "RunContentCompleted"
-	EventReasoningStarted      EventType = "ReasoningStarted"
-	EventReasoningContentDelta EventType = "ReasoningContentDelta"
-	EventReasoningCompleted    EventType = "ReasoningCompleted"
-	EventToolCallStarted       EventType = "ToolCallStarted"
-	EventToolCallCompleted     EventType = "ToolCallCompleted"
-	EventToolCallError         EventType = "ToolCallError"
-	EventModelRequestStarted   EventType = "ModelRequestStarted"
-	EventModelRequestCompleted EventType = "ModelRequestCompleted"
-	EventMemoryUpdateStarted   EventType = "MemoryUpdateStarted"
-	EventMemoryUpdateCompleted EventType = "MemoryUpdateCompleted"
-	EventRunPaused             EventType = "RunPaused"
-	EventRunContinued          EventType = "RunContinued"
-	EventRunCompleted          EventType = "RunCompleted"
-	EventRunError              EventType = "RunError"
-	EventRunCancelled          EventType = "RunCancelled"
-	EventCustom                EventType = "CustomEvent"
+	EventRunStarted              EventType = "RunStarted"
+	EventRunContent              EventType = "RunContent"
+	EventRunContentCompleted     EventType = "RunContentCompleted"
+	EventReasoningStarted        EventType = "ReasoningStarted"
+	EventReasoningContentDelta   EventType = "ReasoningContentDelta"
+	EventReasoningCompleted      EventType = "ReasoningCompleted"
+	EventToolCallStarted         EventType = "ToolCallStarted"
+	EventToolCallCompleted       EventType = "ToolCallCompleted"
+	EventToolCallError           EventType = "ToolCallError"
+	EventModelRequestStarted     EventType = "ModelRequestStarted"
+	EventModelRequestCompleted   EventType = "ModelRequestCompleted"
+	EventMemoryUpdateStarted     EventType = "MemoryUpdateStarted"
+	EventMemoryUpdateCompleted   EventType = "MemoryUpdateCompleted"
+	EventSessionSummaryStarted   EventType = "SessionSummaryStarted"
+	EventSessionSummaryCompleted EventType = "SessionSummaryCompleted"
+	EventRunPaused               EventType = "RunPaused"
+	EventRunContinued            EventType = "RunContinued"
+	EventRunCompleted            EventType = "RunCompleted"
+	EventRunError                EventType = "RunError"
+	EventRunCancelled            EventType = "RunCancelled"
+	EventCustom                  EventType = "CustomEvent"
 )
 
 // Team-only events (the task mode's task list and iterations).
@@ -79,6 +81,7 @@ var runEvents = []EventType{
 	EventToolCallStarted, EventToolCallCompleted, EventToolCallError,
 	EventModelRequestStarted, EventModelRequestCompleted,
 	EventMemoryUpdateStarted, EventMemoryUpdateCompleted,
+	EventSessionSummaryStarted, EventSessionSummaryCompleted,
 	EventRunPaused, EventRunContinued, EventRunCompleted,
 	EventRunError, EventRunCancelled,
 }
@@ -298,4 +301,12 @@ type EventDetail struct {
 	UserInputSchema      []UserInputField `json:"user_input_schema,omitempty"`
 	ConditionResult      *bool            `json:"condition_result,omitempty"`
 	SelectedSteps        []string         `json:"selected_steps,omitempty"`
+	// MemoryUpdateCompleted: the user's memories after the update (a JSON
+	// array of core/memory's Memory).
+	Memories json.RawMessage `json:"memories,omitempty"`
+	// SessionSummaryCompleted: agno's SessionSummary ({summary,
+	// updated_at}).
+	SessionSummary json.RawMessage `json:"session_summary,omitempty"`
+	// RunCompleted: the knowledge the run used.
+	References []MessageReferences `json:"references,omitempty"`
 }

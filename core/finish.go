@@ -142,8 +142,8 @@ var activeStatuses = []RunStatus{RunPending, RunRunning}
 
 func (e *Engine) finishCompleted(ctx context.Context, w *runWriter, out *Outcome) bool {
 	ev := applyCompleted(w.run, out)
-	if out.SessionState != nil {
-		e.saveSessionState(ctx, w.run, out.SessionState)
+	if out.SessionState != nil || out.SessionSummary != nil {
+		e.saveSession(ctx, w.run, out.SessionState, out.SessionSummary)
 	}
 	return e.finishParent(ctx, w, ev)
 }
@@ -151,7 +151,7 @@ func (e *Engine) finishCompleted(ctx context.Context, w *runWriter, out *Outcome
 func (e *Engine) finishPaused(ctx context.Context, w *runWriter, out *Outcome) bool {
 	ev := e.applyPaused(w.run, out)
 	if out.SessionState != nil {
-		e.saveSessionState(ctx, w.run, out.SessionState)
+		e.saveSession(ctx, w.run, out.SessionState, nil)
 	}
 	created := w.run.NewApprovals
 	stored := e.finish(ctx, w, ev, activeStatuses)
@@ -176,13 +176,13 @@ func (e *Engine) finishParent(ctx context.Context, w *runWriter, ev Event) bool 
 	return stored
 }
 
-// saveSessionState stores the session state a run ended with on its
-// session.
-func (e *Engine) saveSessionState(ctx context.Context, run *Run, state map[string]any) {
+// saveSession stores the session state (and summary) a run ended with on
+// its session.
+func (e *Engine) saveSession(ctx context.Context, run *Run, state map[string]any, summary *string) {
 	if err := e.writeDeferred(ctx, run.RunID); err != nil {
 		e.logger.Warn("store run before its session state", "run_id", run.RunID, "err", err)
 	}
-	if _, err := e.store.UpdateSession(ctx, UpdateSessionParams{SessionID: run.SessionID, SessionState: state, UpdatedAt: e.now()}); err != nil {
+	if _, err := e.store.UpdateSession(ctx, UpdateSessionParams{SessionID: run.SessionID, SessionState: state, Summary: summary, UpdatedAt: e.now()}); err != nil {
 		e.logger.Warn("store session state", "run_id", run.RunID, "session_id", run.SessionID, "err", err)
 	}
 }

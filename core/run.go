@@ -154,6 +154,17 @@ type PausedState struct {
 	// AutoContinue: the pause waits for an approval that continues the run
 	// by itself once resolved, so its followers' streams stay open.
 	AutoContinue bool `json:"auto_continue,omitempty"`
+	// References are the knowledge the run used before it paused.
+	References []MessageReferences `json:"references,omitempty"`
+}
+
+// MessageReferences are the knowledge a run looked up for one query
+// (agno's MessageReferences): the chunks found, and how long it took in
+// seconds.
+type MessageReferences struct {
+	Query      string           `json:"query"`
+	References []map[string]any `json:"references"`
+	Time       float64          `json:"time,omitempty"`
 }
 
 // Run is the stored record of one run. Runs live in their own table.
@@ -183,6 +194,9 @@ type Run struct {
 	SessionState map[string]any `json:"session_state,omitempty"`
 	// StepResults are a workflow run's step outputs.
 	StepResults json.RawMessage `json:"step_results,omitempty"`
+	// References are the knowledge the run used (AgentOS's RunOutput
+	// references).
+	References []MessageReferences `json:"references,omitempty"`
 	// ScheduleID and ScheduleRunID name the schedule fire that started
 	// the run.
 	ScheduleID      string           `json:"schedule_id,omitempty"`

@@ -108,7 +108,7 @@ var configShape = &shape{Name: "ConfigResponse", Source: "os/schema.py", Fields:
 	req("databases", "array").items("string"),
 	opt("chat", "object|null"), opt("manifest", "object|null"),
 	opt("session", "object|null").of(sessionConfigShape),
-	opt("metrics", "object|null"), opt("memory", "object|null"), opt("learning", "object|null"),
+	opt("metrics", "object|null"), opt("memory", "object|null").of(sessionConfigShape), opt("learning", "object|null"),
 	opt("knowledge", "object|null"), opt("evals", "object|null"), opt("traces", "object|null"),
 	req("agents", "array").of(agentSummaryShape), req("teams", "array"), req("workflows", "array"),
 	req("interfaces", "array").of(interfaceShape),

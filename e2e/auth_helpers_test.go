@@ -72,6 +72,9 @@ workflows:
     name: Matrix flow gate
     steps:
       - {name: gated, agent: assistant, requires_confirmation: true, confirmation_message: "Go?"}
+knowledge:
+  - id: matrix-kb
+  - id: matrix-scratch
 `
 
 // jwtConfig is a jwt-mode (HS256) config; extra is more top-level YAML.

@@ -66,6 +66,12 @@ type matrixFixtures struct {
 	// sched's history (a trigger).
 	sched, sched2 string
 	schedRun      string
+	// mem and mem2 are memories of the user matrix-memories.
+	mem, mem2 string
+	// content is a content of the knowledge base matrix-kb.
+	content string
+	// learning and learning2 are learnings of matrix-learner.
+	learning, learning2 string
 }
 
 func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
@@ -87,6 +93,10 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	}
 	decode(t, want(t, g, admin, http.MethodPost, "/schedules/"+fx.sched+"/trigger", nil, http.StatusOK), &sr)
 	fx.schedRun = sr.ID
+	fx.mem, fx.mem2 = createMemory(t, g, admin), createMemory(t, g, admin)
+	fx.content = createContent(t, g, admin, "matrix-kb")
+	fx.learning = createLearning(t, g, admin, matrixLearner)
+	fx.learning2 = createLearning(t, g, admin, matrixLearner)
 	return fx
 }
 
@@ -106,6 +116,10 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"schedule_run_id":    func(fx *matrixFixtures) string { return fx.schedRun },
 	"asset":              func(*matrixFixtures) string { return "swagger-ui.css" },
 	"approval_id":        func(fx *matrixFixtures) string { return fx.approval.ApprovalID },
+	"memory_id":          func(fx *matrixFixtures) string { return fx.mem },
+	"content_id":         func(fx *matrixFixtures) string { return fx.content },
+	"learning_id":        func(fx *matrixFixtures) string { return fx.learning },
+	"user_id":            func(*matrixFixtures) string { return matrixLearner },
 }
 
 // matrixSpec adjusts the generic request of one operation: parameter
@@ -177,12 +191,54 @@ var matrixSpecs = map[string]matrixSpec{
 	"rest:DELETE /service-accounts/{service_account_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return map[string]string{"service_account_id": createServiceAccount(t, fx.g, fx.admin, "to revoke", "agents:read").ID}, "", nil
 	},
+	"rest:POST /knowledge/content": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "knowledge_id=matrix-kb", formBody(url.Values{"text_content": {"uploaded by the matrix"}})
+	},
+	"rest:PATCH /knowledge/content/{content_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", formBody(url.Values{"description": {"patched by the matrix"}})
+	},
+	"rest:DELETE /knowledge/content/{content_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"content_id": createContent(t, fx.g, fx.admin, "matrix-kb")}, "", nil
+	},
+	// Deleting every content of a base of its own keeps the fixture.
+	"rest:DELETE /knowledge/content": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "knowledge_id=matrix-scratch", nil
+	},
+	"rest:POST /knowledge/search": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"query": "matrix", "knowledge_id": "matrix-kb"})
+	},
+	"rest:POST /learnings": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, learningBody(matrixLearner))
+	},
+	"rest:PATCH /learnings/{learning_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"metadata": map[string]any{"patched": "by the matrix"}})
+	},
+	"rest:DELETE /learnings/{learning_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"learning_id": createLearning(t, fx.g, fx.admin, matrixLearner)}, "", nil
+	},
+	"rest:DELETE /learnings/users/{user_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		// Another user, whose learnings the fixtures are not.
+		user := "matrix-doomed-" + strconv.Itoa(int(time.Now().UnixNano()))
+		createLearning(t, fx.g, fx.admin, user)
+		return map[string]string{"user_id": user}, "", nil
+	},
 	// Resolving and deleting consume the approval: a fresh one each time.
 	"rest:POST /approvals/{approval_id}/resolve": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return map[string]string{"approval_id": pauseGated(t, fx.g, fx.admin, nil).ApprovalID}, "", jsonBody(t, map[string]any{"status": "approved"})
 	},
 	"rest:DELETE /approvals/{approval_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return map[string]string{"approval_id": pauseGated(t, fx.g, fx.admin, nil).ApprovalID}, "", nil
+	},
+	"rest:POST /memories":              memorySpec,
+	"rest:PATCH /memories/{memory_id}": memorySpec,
+	"rest:DELETE /memories/{memory_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"memory_id": createMemory(t, fx.g, fx.admin)}, "", nil
+	},
+	"rest:DELETE /memories": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"memory_ids": []string{createMemory(t, fx.g, fx.admin)}})
+	},
+	"rest:POST /optimize-memories": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"user_id": "matrix-memories", "model": "scripted:matrix", "apply": false})
 	},
 }
 
@@ -293,6 +349,10 @@ func (fx *matrixFixtures) homeID(resource string) string {
 		return fx.approval.ApprovalID
 	case auth.ResourceSchedules:
 		return fx.sched
+	case auth.ResourceMemories:
+		return fx.mem
+	case auth.ResourceLearnings:
+		return fx.learning
 	}
 	return "some-id"
 }
@@ -315,6 +375,10 @@ func (fx *matrixFixtures) otherID(resource, home string) string {
 		ids = []string{fx.approval.ApprovalID, fx.approval2.ApprovalID}
 	case auth.ResourceSchedules:
 		ids = []string{fx.sched, fx.sched2}
+	case auth.ResourceMemories:
+		ids = []string{fx.mem, fx.mem2}
+	case auth.ResourceLearnings:
+		ids = []string{fx.learning, fx.learning2}
 	}
 	for _, id := range ids {
 		if id != home {

@@ -14,6 +14,9 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/knowledge"
+	"github.com/agentgate/agentgate/core/learning"
+	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	"github.com/agentgate/agentgate/queue/riverqueue"
@@ -46,6 +49,9 @@ type Store interface {
 	core.RunStore
 	auth.ServiceAccountStore
 	schedule.Store
+	memory.Store
+	knowledge.Store
+	learning.Store
 }
 
 // Backend is an open state database.

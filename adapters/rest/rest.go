@@ -15,6 +15,9 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/knowledge"
+	"github.com/agentgate/agentgate/core/memory"
+	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
@@ -39,6 +42,15 @@ type Config struct {
 	// Schedules is the schedules' service /schedules serves (nil: those
 	// routes answer 503).
 	Schedules *schedule.Service
+	// Memories is the memories' service /memories serves (nil: those
+	// routes answer 503).
+	Memories *memory.Service
+	// Knowledge is the knowledge bases' service /knowledge serves (nil:
+	// none is configured, those routes answer 404).
+	Knowledge *knowledge.Service
+	// Learnings is the learnings' service /learnings serves (nil: those
+	// routes answer 503).
+	Learnings *learning.Service
 	// Interfaces are the interfaces /config lists (default REST alone),
 	// asked on each request: the gateway mounts the others after REST.
 	Interfaces func() []InterfaceInfo
@@ -227,6 +239,12 @@ func (h *Handler) documentRaw(op *huma.Operation, form any, resp any) {
 	}
 	if resp != nil {
 		op.Responses["200"].Content["application/json"] = &huma.MediaType{Schema: reg.Schema(reflect.TypeOf(resp), true, "")}
+		if _, run := resp.(core.Run); !run {
+			// Not a run route: a JSON answer only.
+			r := op.Responses["200"]
+			r.Description = "OK"
+			delete(r.Content, "text/event-stream")
+		}
 	}
 	h.api.OpenAPI().AddOperation(op)
 }
@@ -325,8 +343,15 @@ type ConfigBody struct {
 	Databases []string `json:"databases"`
 	// OSDatabase is the database of the gateway's own state.
 	OSDatabase string `json:"os_database,omitempty"`
-	// Session is the one domain block served: sessions and their runs.
+	// Session is the sessions' domain block: sessions and their runs.
 	Session *DomainConfig `json:"session,omitempty"`
+	// Memory is the memories' block (when they are served).
+	Memory *DomainConfig `json:"memory,omitempty"`
+	// Knowledge is the knowledge bases' domain block, when some are
+	// configured.
+	Knowledge *DomainConfig `json:"knowledge,omitempty"`
+	// Learning is the learnings' domain block, when they are served.
+	Learning *DomainConfig `json:"learning,omitempty"`
 }
 
 // dbID is the id of the database the sessions live in.
@@ -385,6 +410,18 @@ func (h *Handler) coreRoutes() []Route {
 				for _, d := range h.cfg.Databases {
 					b.Databases = append(b.Databases, d.ID)
 					b.Session.DBs = append(b.Session.DBs, DomainDB{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{}})
+				}
+				if h.cfg.Memories != nil && b.Session != nil {
+					b.Memory = &DomainConfig{DBs: b.Session.DBs} // one database holds both
+				}
+				if h.cfg.Knowledge != nil && len(h.cfg.Databases) > 0 {
+					d := h.cfg.Databases[0] // the state database keeps them
+					b.Knowledge = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID},
+						Tables: []string{"knowledge_contents", "knowledge_chunks"}}}}
+				}
+				if h.cfg.Learnings != nil && len(h.cfg.Databases) > 0 {
+					d := h.cfg.Databases[0] // the state database keeps them
+					b.Learning = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{"learnings"}}}}
 				}
 				if h.cfg.Interfaces != nil {
 					b.Interfaces = h.cfg.Interfaces()

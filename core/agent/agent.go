@@ -34,6 +34,13 @@ type Config struct {
 	SourceFlags map[string]tool.Flags
 	// MaxTurns bounds model requests per run (default 10).
 	MaxTurns int
+	// Memory, when set, gives the agent memory of its users (memory.go).
+	Memory *MemoryConfig
+	// Knowledge, when set, gives the agent a knowledge base (knowledge.go).
+	Knowledge *KnowledgeConfig
+	// Summaries, when set, summarises the session after each run
+	// (summary.go).
+	Summaries *SummaryConfig
 }
 
 // Agent is the built-in LLM agent. It is safe for concurrent runs.
@@ -57,7 +64,22 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.MaxTurns <= 0 {
 		cfg.MaxTurns = 10
 	}
+	if cfg.Memory != nil && cfg.Memory.Store == nil {
+		return nil, fmt.Errorf("agent %s: memory needs a store", cfg.ID)
+	}
+	if cfg.Summaries != nil && cfg.Summaries.Store == nil {
+		return nil, fmt.Errorf("agent %s: session summaries need a store", cfg.ID)
+	}
+	if cfg.Knowledge != nil && cfg.Knowledge.Search == nil {
+		return nil, fmt.Errorf("agent %s: knowledge needs a search", cfg.ID)
+	}
 	a := &Agent{cfg: cfg, tools: map[string]*tool.Tool{}}
+	if cfg.Knowledge != nil && cfg.Knowledge.SearchKnowledge {
+		cfg.Tools = append(slices.Clip(cfg.Tools), a.knowledgeTool())
+	}
+	if cfg.Memory != nil && cfg.Memory.Agentic {
+		cfg.Tools = append(slices.Clip(cfg.Tools), a.memoryTools()...)
+	}
 	a.info = core.AgentInfo{
 		ID: cfg.ID, Name: cfg.Name, Description: cfg.Description, Instructions: cfg.Instructions,
 		Model: &core.ModelInfo{Name: cfg.ModelName, Model: cfg.Model.ID(), Provider: cfg.Model.Provider()},
@@ -126,7 +148,12 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 	)
 	now := time.Now().Unix()
 	tools, _ := a.toolset() // for the paused calls a continue resolves
+	used := &refs{}
+	if a.cfg.Knowledge != nil {
+		ctx = context.WithValue(ctx, refsKey{}, used)
+	}
 	if x.Resume != nil {
+		used.list = append(used.list, x.Resume.References...)
 		if x.Resume.Metrics != nil {
 			metrics = *x.Resume.Metrics
 		}
@@ -143,8 +170,16 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 			msgs = append(msgs, msg)
 		}
 	} else {
-		if a.cfg.Instructions != "" {
-			msgs = append(msgs, core.Message{Role: "system", Content: a.cfg.Instructions, CreatedAt: now})
+		mems, err := a.memoryContext(ctx, x.Run)
+		if err != nil {
+			return nil, err
+		}
+		refCtx, err := a.referencesContext(ctx, x.Message)
+		if err != nil {
+			return nil, err
+		}
+		if sys := joinSections(joinSections(a.cfg.Instructions, mems), refCtx); sys != "" {
+			msgs = append(msgs, core.Message{Role: "system", Content: sys, CreatedAt: now})
 		}
 		msgs = append(msgs, x.History...)
 		inputAt = len(msgs)
@@ -168,8 +203,15 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 			if err := x.Emit(ctx, core.Event{Event: core.EventRunContentCompleted}); err != nil {
 				return nil, err
 			}
+			if err := a.updateMemories(ctx, x, runInput(msgs, inputAt)); err != nil {
+				return nil, err
+			}
+			summary, err := a.summarise(ctx, x, msgs[inputAt:])
+			if err != nil {
+				return nil, err
+			}
 			metrics.Duration = prior + time.Since(start).Seconds()
-			return &core.Outcome{Content: resp.Content, Messages: ownMessages(msgs, inputAt), Tools: execs, Metrics: metrics}, nil
+			return &core.Outcome{Content: resp.Content, Messages: ownMessages(msgs, inputAt), Tools: execs, Metrics: metrics, References: used.all(), SessionSummary: summary}, nil
 		}
 		var pending, done []core.ToolExecution
 		for _, call := range resp.ToolCalls {
@@ -191,10 +233,18 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 			carried := metrics
 			return &core.Outcome{
 				Messages: ownMessages(msgs, inputAt), Tools: execs, Metrics: metrics,
-				Paused: &core.PausedState{Messages: msgs, RunStart: inputAt, Pending: pending, Done: execs, Turns: turns, Metrics: &carried},
+				Paused: &core.PausedState{Messages: msgs, RunStart: inputAt, Pending: pending, Done: execs, Turns: turns, Metrics: &carried, References: used.all()},
 			}, nil
 		}
 	}
+}
+
+// runInput is the user's message of the run (msgs[inputAt]).
+func runInput(msgs []core.Message, inputAt int) string {
+	if inputAt < len(msgs) && msgs[inputAt].Role == "user" {
+		return msgs[inputAt].Content
+	}
+	return ""
 }
 
 // ownMessages is what a run stores as its messages: the instructions and

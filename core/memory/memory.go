@@ -25,7 +25,7 @@ type Memory struct {
 // Filter selects memories. Empty fields do not filter. Search is a
 // full-text (fuzzy) match on the memory's text, never a LIKE scan. Topics
 // match memories having any of them. Limit 0 means the store's default
-// (20); Page counts from 1.
+// (20), a negative Limit every memory; Page counts from 1.
 type Filter struct {
 	UserID    string
 	AgentID   string

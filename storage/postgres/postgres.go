@@ -104,6 +104,11 @@ type Store struct {
 	*idempotencyKeys
 	*approvals
 	*schedules
+	*memories
+	// Knowledge: the shared CRUD and this backend's searches
+	// (knowledge.go).
+	*knowledgeStore
+	*learnings
 }
 
 // target is a parsed connection string.

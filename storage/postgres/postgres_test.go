@@ -53,7 +53,7 @@ func TestStore(t *testing.T) {
 // backend is what the conformance suite tests of s: one store serves
 // every domain.
 func backend(s *postgres.Store) storetest.Backend {
-	return storetest.Backend{Runs: s, ServiceAccounts: s, Schedules: s}
+	return storetest.Backend{Runs: s, ServiceAccounts: s, Schedules: s, Memories: s, Knowledge: s, Learnings: s}
 }
 
 // freshStores returns a storetest factory handing out stores on fresh
@@ -186,7 +186,8 @@ func TestMigrateDownAndUp(t *testing.T) {
 	}
 	latest := versions[len(versions)-1]
 	wantVersion(t, s, latest)
-	if got, want := tables(t, s), []string{"agentgate_db_version", "approvals", "idempotency_keys", "runs", "schedule_runs", "schedules", "service_accounts", "sessions"}; !slices.Equal(got, want) {
+	if got, want := tables(t, s), []string{"agentgate_db_version", "approvals", "idempotency_keys",
+		"knowledge_blobs", "knowledge_chunks", "knowledge_contents", "learnings", "memories", "runs", "schedule_runs", "schedules", "service_accounts", "sessions"}; !slices.Equal(got, want) {
 		t.Fatalf("tables %v, want %v", got, want)
 	}
 	if err := s.CreateSession(ctx, &core.Session{SessionID: "s"}); err != nil {
@@ -778,3 +779,5 @@ func TestWriteAfterClose(t *testing.T) {
 		t.Fatalf("write after close: %v", err)
 	}
 }
+
+func FuzzMemorySearch(f *testing.F) { storetest.FuzzMemorySearch(f, openFresh(f)) }

@@ -44,6 +44,8 @@ type (
 	idempotencyKeys = sqlstore.IdempotencyKeys
 	approvals       = sqlstore.Approvals
 	schedules       = sqlstore.Schedules
+	memories        = sqlstore.Memories
+	learnings       = sqlstore.Learnings
 )
 
 // pgxQuerier is what *pgxpool.Pool, *pgx.Conn and pgx.Tx have in common.
@@ -99,6 +101,9 @@ func (s *Store) initShared() {
 	s.idempotencyKeys = sqlstore.NewIdempotencyKeys(s.sql)
 	s.approvals = sqlstore.NewApprovals(s.sql)
 	s.schedules = sqlstore.NewSchedules(s.sql)
+	s.memories = sqlstore.NewMemories(s.sql)
+	s.knowledgeStore = newKnowledge(s)
+	s.learnings = sqlstore.NewLearnings(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

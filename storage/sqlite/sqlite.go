@@ -80,6 +80,11 @@ type Store struct {
 	*idempotencyKeys
 	*approvals
 	*schedules
+	*memories
+	// Knowledge: the shared CRUD and this backend's searches
+	// (knowledge.go).
+	*knowledgeStore
+	*learnings
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it

@@ -29,6 +29,8 @@ type (
 	idempotencyKeys = sqlstore.IdempotencyKeys
 	approvals       = sqlstore.Approvals
 	schedules       = sqlstore.Schedules
+	memories        = sqlstore.Memories
+	learnings       = sqlstore.Learnings
 )
 
 // conn is the Store as storage/sqlstore uses it: reads on the reader pool,
@@ -67,6 +69,9 @@ func (s *Store) initShared() {
 	s.idempotencyKeys = sqlstore.NewIdempotencyKeys(s.sql)
 	s.approvals = sqlstore.NewApprovals(s.sql)
 	s.schedules = sqlstore.NewSchedules(s.sql)
+	s.memories = sqlstore.NewMemories(s.sql)
+	s.knowledgeStore = newKnowledge(s)
+	s.learnings = sqlstore.NewLearnings(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -144,3 +144,75 @@ func Placeholders(n int) string {
 	}
 	return strings.Repeat("?, ", n-1) + "?"
 }
+
+// JSONHasAny is the condition "the JSON array of strings in col holds one
+// of vals" and its arguments: json_each on SQLite, jsonb_exists_any (the
+// function behind ?|, which Rebind cannot take) on PostgreSQL. No value
+// matches nothing.
+func (d Dialect) JSONHasAny(col string, vals []string) (string, []any) {
+	if len(vals) == 0 {
+		return "1 = 0", nil
+	}
+	if d.Engine == Postgres {
+		return "jsonb_exists_any(" + col + ", CAST(? AS text[]))", []any{vals}
+	}
+	in, args := d.InStrings("je.value", vals)
+	return "EXISTS (SELECT 1 FROM json_each(" + col + ") AS je WHERE " + in + ")", args
+}
+
+// JSONElements is a FROM item yielding one row per string of the JSON
+// array in col, as alias.value: SQLite's json_each, PostgreSQL's
+// jsonb_array_elements_text.
+func (d Dialect) JSONElements(col, alias string) string {
+	if d.Engine == Postgres {
+		return "jsonb_array_elements_text(" + col + ") AS " + alias + "(value)"
+	}
+	return "json_each(" + col + ") AS " + alias
+}
+
+// FullTextIndex names a table's full-text index on each engine. It is
+// kept twice, stemmed and as written, so that a word matches by its stem
+// ("runs" finds "running") and a word being typed by its prefix ("mornin"
+// finds "morning", whose stem is "morn").
+type FullTextIndex struct {
+	// Tables are SQLite's FTS5 tables (external content) over the same
+	// text, one per tokenizer; Rowid is the column of the indexed table
+	// their rowid is.
+	Tables []string
+	Rowid  string
+	// Vector is PostgreSQL's tsvector column: the concatenation of the
+	// text's vectors in each of Configs ("english", "simple").
+	Vector  string
+	Configs []string
+}
+
+// FullText is the condition "the row's text has every word of query, each
+// as a prefix of a word of the text, stemmed or as written" and its
+// arguments: FTS5 MATCHes of "word"* on SQLite, tsqueries of word:* on
+// PostgreSQL. A query without a word matches nothing.
+func (d Dialect) FullText(ix FullTextIndex, query string) (string, []any) {
+	terms := SearchTerms(query)
+	if len(terms) == 0 {
+		return "1 = 0", nil
+	}
+	var (
+		conds []string
+		args  []any
+	)
+	for _, t := range terms {
+		var alts []string
+		if d.Engine == Postgres {
+			for _, c := range ix.Configs {
+				alts, args = append(alts, "to_tsquery(CAST(? AS regconfig), ?)"), append(args, c, t+":*")
+			}
+			conds = append(conds, ix.Vector+" @@ ("+strings.Join(alts, " || ")+")")
+			continue
+		}
+		for _, tb := range ix.Tables {
+			alts = append(alts, ix.Rowid+" IN (SELECT rowid FROM "+tb+" WHERE "+tb+" MATCH ?)")
+			args = append(args, `"`+t+`"*`)
+		}
+		conds = append(conds, "("+strings.Join(alts, " OR ")+")")
+	}
+	return strings.Join(conds, " AND "), args
+}

@@ -18,7 +18,10 @@
 // every argument (PostgreSQL stores NUL and invalid UTF-8 as U+FFFD).
 // What the engines spell differently is a Dialect method: ContainsFold
 // (case-insensitive substring), Greatest, ByteOrder (sort by code point),
-// InStrings (IN list or = ANY(array)). What they spell alike needs
+// InStrings (IN list or = ANY(array)), JSONHasAny and JSONElements (a JSON
+// array of strings: json_each or jsonb functions) and FullText (a search
+// over FTS5 tables or a tsvector column, the user's words as prefixes,
+// never their syntax). What they spell alike needs
 // nothing: INSERT ... ON CONFLICT (key) DO UPDATE SET c = excluded.c
 // (Upsert builds it), RETURNING, count(*) OVER (), row values, CAST(? AS
 // BIGINT). Booleans need no mapping either: bind and scan Go bools (SQLite
@@ -64,7 +67,7 @@
 // the page and its total). Writes of one statement use DB.WriteStmt;
 // statements that must commit together DB.Write, whose function may run
 // again on SQLite (keep no state across calls). ServiceAccounts, Sessions,
-// IdempotencyKeys and Approvals are the groups written this way so far; a
+// IdempotencyKeys, Approvals, Schedules and Memories are the groups written this way; a
 // group whose rows are written with a backend's run (ClaimKey,
 // SessionInsert, ApprovalInsert) also gives the backend the statement to
 // run in its own transaction.

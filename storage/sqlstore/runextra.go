@@ -14,16 +14,17 @@ import (
 
 // runExtra is the JSON of the runs table's extra column.
 type runExtra struct {
-	TeamName      string          `json:"team_name,omitempty"`
-	WorkflowName  string          `json:"workflow_name,omitempty"`
-	NestedDepth   int             `json:"nested_depth,omitempty"`
-	StepID        string          `json:"step_id,omitempty"`
-	StepName      string          `json:"step_name,omitempty"`
-	StepIndex     *int            `json:"step_index,omitempty"`
-	SessionState  map[string]any  `json:"session_state,omitempty"`
-	StepResults   json.RawMessage `json:"step_results,omitempty"`
-	ScheduleID    string          `json:"schedule_id,omitempty"`
-	ScheduleRunID string          `json:"schedule_run_id,omitempty"`
+	TeamName      string                   `json:"team_name,omitempty"`
+	WorkflowName  string                   `json:"workflow_name,omitempty"`
+	NestedDepth   int                      `json:"nested_depth,omitempty"`
+	StepID        string                   `json:"step_id,omitempty"`
+	StepName      string                   `json:"step_name,omitempty"`
+	StepIndex     *int                     `json:"step_index,omitempty"`
+	SessionState  map[string]any           `json:"session_state,omitempty"`
+	StepResults   json.RawMessage          `json:"step_results,omitempty"`
+	ScheduleID    string                   `json:"schedule_id,omitempty"`
+	ScheduleRunID string                   `json:"schedule_run_id,omitempty"`
+	References    []core.MessageReferences `json:"references,omitempty"`
 }
 
 // EncodeRunExtra returns r's extra column: nil (NULL) when r has none of them,
@@ -31,9 +32,11 @@ type runExtra struct {
 func EncodeRunExtra(r *core.Run) (any, error) {
 	x := runExtra{TeamName: r.TeamName, WorkflowName: r.WorkflowName, NestedDepth: r.NestedDepth,
 		StepID: r.StepID, StepName: r.StepName, StepIndex: r.StepIndex,
-		SessionState: r.SessionState, StepResults: r.StepResults, ScheduleID: r.ScheduleID, ScheduleRunID: r.ScheduleRunID}
+		SessionState: r.SessionState, StepResults: r.StepResults, ScheduleID: r.ScheduleID, ScheduleRunID: r.ScheduleRunID,
+		References: r.References}
 	if x.TeamName == "" && x.WorkflowName == "" && x.NestedDepth == 0 && x.StepID == "" && x.StepName == "" &&
-		x.StepIndex == nil && x.SessionState == nil && x.StepResults == nil && x.ScheduleID == "" && x.ScheduleRunID == "" {
+		x.StepIndex == nil && x.SessionState == nil && x.StepResults == nil && x.ScheduleID == "" && x.ScheduleRunID == "" &&
+		x.References == nil {
 		return nil, nil
 	}
 	b, err := json.Marshal(x)
@@ -56,5 +59,6 @@ func DecodeRunExtra(r *core.Run, col []byte) error {
 	r.StepID, r.StepName, r.StepIndex = x.StepID, x.StepName, x.StepIndex
 	r.SessionState, r.StepResults = x.SessionState, x.StepResults
 	r.ScheduleID, r.ScheduleRunID = x.ScheduleID, x.ScheduleRunID
+	r.References = x.References
 	return nil
 }

@@ -28,6 +28,9 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/knowledge"
+	"github.com/agentgate/agentgate/core/learning"
+	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
 )
 
@@ -39,6 +42,9 @@ type Backend struct {
 	Runs            core.RunStore
 	ServiceAccounts auth.ServiceAccountStore
 	Schedules       schedule.Store
+	Memories        memory.Store
+	Knowledge       knowledge.Store
+	Learnings       learning.Store
 }
 
 // Factory returns a ready backend for one (sub)test and arranges its
@@ -67,6 +73,9 @@ func Run(t *testing.T, newBackend Factory) {
 		{"ChildRuns", testChildRuns},
 		{"Approvals", testApprovals},
 		{"Schedules", testSchedules},
+		{"Memories", testMemories},
+		{"Knowledge", testKnowledge},
+		{"Learnings", testLearnings},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {

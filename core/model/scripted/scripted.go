@@ -34,11 +34,17 @@ type Rule struct {
 	// Match is a case-insensitive substring of the user's message; empty
 	// matches anything.
 	Match string
+	// System, when set, is a case-insensitive substring the request's
+	// system messages must contain too (a memory manager's request is told
+	// from the agent's by its instructions).
+	System string
 	// ToolCalls, when set, are requested first; Reply is given after their
 	// results come back.
 	ToolCalls []Call
-	// Reply is the answer. {{input}} is replaced by the user's message and
-	// {{tool_result}} by the results of this turn's tool calls.
+	// Reply is the answer. {{input}} is replaced by the user's message,
+	// {{input_json}} by it as a JSON string (quotes included), {{system}}
+	// by the request's system messages and {{tool_result}} by the results
+	// of this turn's tool calls.
 	Reply string
 	// RejectedReply answers instead of Reply when the user rejected a tool
 	// call of this turn ({{note}} is the user's note).
@@ -76,7 +82,7 @@ func (m *Model) ID() string { return m.cfg.Model }
 // Generate implements model.Model.
 func (m *Model) Generate(ctx context.Context, req model.Request, onDelta func(model.Delta) error) (*model.Response, error) {
 	user, toolResults, afterTools := lastTurn(req.Messages)
-	rule := m.match(user)
+	rule := m.match(user, req.Messages)
 	if rule.Error != "" {
 		return nil, &core.AgentError{Type: "model_error", Err: fmt.Errorf("%s", rule.Error)}
 	}
@@ -111,7 +117,14 @@ func (m *Model) Generate(ctx context.Context, req model.Request, onDelta func(mo
 	if reply == "" {
 		reply = "You said: {{input}}"
 	}
-	reply = expand(reply, map[string]string{"{{input}}": user, "{{tool_result}}": strings.Join(results, "; "), "{{note}}": note})
+	vars := map[string]string{"{{input}}": user, "{{tool_result}}": strings.Join(results, "; "), "{{note}}": note}
+	if strings.Contains(reply, "{{input_json}}") {
+		vars["{{input_json}}"] = jsonString(user)
+	}
+	if strings.Contains(reply, "{{system}}") {
+		vars["{{system}}"] = system(req.Messages)
+	}
+	reply = expand(reply, vars)
 	for i, piece := range split(reply, m.cfg.Chunks) {
 		if i > 0 && m.cfg.ChunkDelay > 0 {
 			t := time.NewTimer(m.cfg.ChunkDelay)
@@ -141,14 +154,41 @@ func orEmpty(m map[string]any) map[string]any {
 	return m
 }
 
-func (m *Model) match(user string) Rule {
+func (m *Model) match(user string, msgs []core.Message) Rule {
 	low := strings.ToLower(user)
+	sys := "" // lowered, only when a rule asks
 	for _, r := range m.cfg.Rules {
-		if r.Match == "" || strings.Contains(low, strings.ToLower(r.Match)) {
-			return r
+		if r.Match != "" && !strings.Contains(low, strings.ToLower(r.Match)) {
+			continue
 		}
+		if r.System != "" {
+			if sys == "" {
+				sys = strings.ToLower(system(msgs)) + " "
+			}
+			if !strings.Contains(sys, strings.ToLower(r.System)) {
+				continue
+			}
+		}
+		return r
 	}
 	return Rule{}
+}
+
+// system joins the request's system messages.
+func system(msgs []core.Message) string {
+	var parts []string
+	for _, m := range msgs {
+		if m.Role == "system" {
+			parts = append(parts, m.Content)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+// jsonString is s as a JSON string.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 // lastTurn finds the latest user message and the tool results that came

@@ -104,3 +104,28 @@ func TestWordsIsFields(t *testing.T) {
 		}
 	}
 }
+
+func TestSystemRuleAndTemplates(t *testing.T) {
+	t.Parallel()
+	m := New(Config{Rules: []Rule{
+		{System: "MANAGER", Reply: `[{"memory": {{input_json}}}]`},
+		{Match: "echo", Reply: "sys={{system}}"},
+	}})
+	gen := func(msgs ...core.Message) string {
+		r, err := m.Generate(t.Context(), model.Request{Messages: msgs}, func(model.Delta) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Content
+	}
+	if got := gen(core.Message{Role: "system", Content: "you are the manager"}, core.Message{Role: "user", Content: `say "hi"` + "\n"}); got != `[{"memory": "say \"hi\"\n"}]` {
+		t.Fatalf("manager reply = %s", got)
+	}
+	if got := gen(core.Message{Role: "system", Content: "be kind"}, core.Message{Role: "system", Content: "memories: tea"}, core.Message{Role: "user", Content: "echo"}); got != "sys=be kind\nmemories: tea" {
+		t.Fatalf("echo reply = %q", got)
+	}
+	// Without the system text the System rule does not match.
+	if got := gen(core.Message{Role: "user", Content: "x"}); got != "You said: x" {
+		t.Fatalf("reply = %q", got)
+	}
+}
