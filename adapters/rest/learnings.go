@@ -62,7 +62,7 @@ type LearningPage struct {
 }
 
 type LearningUserPage struct {
-	Data []learning.UserStats `json:"data"`
+	Data []learning.LearningUserStats `json:"data"`
 	Meta PageMeta             `json:"meta"`
 }
 

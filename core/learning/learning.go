@@ -66,8 +66,8 @@ type Filter struct {
 	SortOrder    string // "desc" (default), "asc"
 }
 
-// UserStats is one row of /learnings/users: AgentOS's LearningUserStats.
-type UserStats struct {
+// LearningUserStats is one row of /learnings/users (AgentOS's learnings UserStats; named apart from the memories' for the OpenAPI document).
+type LearningUserStats struct {
 	UserID                string `json:"user_id"`
 	TotalLearnings        int    `json:"total_learnings"`
 	LastLearningUpdatedAt int64  `json:"last_learning_updated_at"`
@@ -112,7 +112,7 @@ type Store interface {
 	// LearningUsers lists one page of the users owning learnings (of
 	// f.LearningType, when set; only f.UserID, when set) and how many such
 	// users there are.
-	LearningUsers(ctx context.Context, f UsersFilter) ([]UserStats, int, error)
+	LearningUsers(ctx context.Context, f UsersFilter) ([]LearningUserStats, int, error)
 	// DeleteUserLearnings deletes the learnings of userID (of learningType
 	// only, when set) and reports how many.
 	DeleteUserLearnings(ctx context.Context, userID, learningType string) (int, error)

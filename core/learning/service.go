@@ -316,7 +316,7 @@ func (s *Service) List(ctx context.Context, sc Scope, f Filter) ([]Learning, int
 // Users lists one page of the users owning learnings that the scope may
 // see (a bound scope: itself). An unknown sort key is the default
 // (last_learning_updated_at).
-func (s *Service) Users(ctx context.Context, sc Scope, f UsersFilter) ([]UserStats, int, error) {
+func (s *Service) Users(ctx context.Context, sc Scope, f UsersFilter) ([]LearningUserStats, int, error) {
 	if err := sc.check(); err != nil {
 		return nil, 0, err
 	}

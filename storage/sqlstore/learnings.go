@@ -186,7 +186,7 @@ func (s *Learnings) ListLearnings(ctx context.Context, f learning.Filter) ([]lea
 
 // LearningUsers returns one page of the users owning learnings, with their
 // count and last update, ordered by f's key, ties by user id.
-func (s *Learnings) LearningUsers(ctx context.Context, f learning.UsersFilter) ([]learning.UserStats, int, error) {
+func (s *Learnings) LearningUsers(ctx context.Context, f learning.UsersFilter) ([]learning.LearningUserStats, int, error) {
 	conds, args := []string{"user_id <> ''"}, []any{}
 	if f.LearningType != "" {
 		conds, args = append(conds, "learning_type = ?"), append(args, f.LearningType)
@@ -207,8 +207,8 @@ func (s *Learnings) LearningUsers(ctx context.Context, f learning.UsersFilter) (
 		From: "(SELECT user_id, count(*) AS total, max(updated_at) AS last_updated FROM learnings" + Where(conds) +
 			" GROUP BY user_id) u",
 		Args: args, OrderBy: order, Page: Page{Limit: f.Limit, Page: f.Page}}
-	return collect(ctx, s.db, l, "learning users", func(row Row, extra ...any) (learning.UserStats, error) {
-		var u learning.UserStats
+	return collect(ctx, s.db, l, "learning users", func(row Row, extra ...any) (learning.LearningUserStats, error) {
+		var u learning.LearningUserStats
 		var total int64
 		err := row.Scan(append([]any{&u.UserID, &total, &u.LastLearningUpdatedAt}, extra...)...)
 		u.TotalLearnings = int(total)

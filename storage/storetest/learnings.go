@@ -209,10 +209,10 @@ func testLearnings(t *testing.T, newBackend Factory) {
 		mustCreateLearning(t, s, other)
 
 		got, total, err := s.LearningUsers(t.Context(), learning.UsersFilter{LearningType: typ})
-		stat := func(u string, n int, last int64) learning.UserStats {
-			return learning.UserStats{UserID: u, TotalLearnings: n, LastLearningUpdatedAt: baseTime() + last}
+		stat := func(u string, n int, last int64) learning.LearningUserStats {
+			return learning.LearningUserStats{UserID: u, TotalLearnings: n, LastLearningUpdatedAt: baseTime() + last}
 		}
-		want := []learning.UserStats{stat(b, 1, 9), stat(a, 2, 5), stat(c, 3, 4)}
+		want := []learning.LearningUserStats{stat(b, 1, 9), stat(a, 2, 5), stat(c, 3, 4)}
 		if err != nil || total != 3 || !reflect.DeepEqual(got, want) {
 			t.Fatalf("LearningUsers = %+v (%d), %v; want %+v (last update desc, no unowned)", got, total, err, want)
 		}
