@@ -63,7 +63,7 @@ type LearningPage struct {
 
 type LearningUserPage struct {
 	Data []learning.LearningUserStats `json:"data"`
-	Meta PageMeta             `json:"meta"`
+	Meta PageMeta                     `json:"meta"`
 }
 
 var errNoLearnings = core.Errorf(core.CodeUnavailable, "learnings are off on this gateway (learnings.enabled: false)")

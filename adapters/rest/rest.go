@@ -16,8 +16,8 @@ import (
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/knowledge"
-	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/learning"
+	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )

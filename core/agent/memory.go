@@ -155,17 +155,17 @@ func parseMemoryOps(reply string) ([]memoryOp, error) {
 	return ops, nil
 }
 
-// cleanTopics trims, lowercases and dedupes topics.
+// cleanTopics is a model's topics lower-cased and normalised as the
+// memories' service does (memory.NormalizeTopics); topics it refuses (too
+// many, too long) are dropped, never the memory.
 func cleanTopics(in []string) []string {
-	out := make([]string, 0, len(in))
-	seen := map[string]bool{}
-	for _, t := range in {
-		t = strings.ToLower(strings.TrimSpace(t))
-		if t == "" || seen[t] || len(out) == 20 {
-			continue
-		}
-		seen[t] = true
-		out = append(out, t)
+	low := make([]string, len(in))
+	for i, t := range in {
+		low[i] = strings.ToLower(t)
+	}
+	out, err := memory.NormalizeTopics(low)
+	if err != nil || out == nil {
+		return []string{}
 	}
 	return out
 }
