@@ -82,6 +82,8 @@ type Engine struct {
 	order  []Ref
 	// observers are told of approvals (guarded by mu too).
 	observers []ApprovalObserver
+	// runObservers watch runs execute (observe.go; guarded by mu too).
+	runObservers []RunObserver
 
 	// launchMu orders wg.Add in launch against Close's closing of closed
 	// (a WaitGroup must not be added to from zero while Wait runs).

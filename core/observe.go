@@ -1,0 +1,58 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// RunObserver watches runs execute on this replica: the seam traces
+// (core/trace/tracing) and Prometheus metrics (core/metric/prom) plug into.
+// Observers are called on the run's path, so each call must return at once
+// (record, enqueue, never block on I/O) and must not retain ev beyond the
+// call (the engine reuses event memory). Register observers with
+// Engine.AddRunObserver before serving; with none registered a run pays
+// nothing for this hook.
+type RunObserver interface {
+	// RunBegin is called when this replica starts executing run: a new
+	// run, a queued one taken from the queue, a continue after a pause, or
+	// a restart after its executor was lost. ctx carries the caller's
+	// trace (see ExecInfo.TraceCarrier). The returned context is the one
+	// the run executes under (it may carry a span for outgoing calls); an
+	// observer with nothing to add returns ctx.
+	RunBegin(ctx context.Context, run *Run, info ExecInfo) context.Context
+	// RunEvent is called after an event of the run (or a child's event
+	// forwarded into its stream) was appended to the log, in stream order.
+	// ctx is the context RunBegin returned.
+	RunEvent(ctx context.Context, run *Run, ev *Event)
+	// RunEnd is called once, when the run leaves this replica: finished
+	// (completed, error, cancelled) or paused. ctx is the context RunBegin
+	// returned.
+	RunEnd(ctx context.Context, run *Run, status RunStatus, err error)
+}
+
+// ExecInfo says how an execution of a run came about.
+type ExecInfo struct {
+	// Interface is the adapter that started the run: "rest", "ws", "mcp",
+	// "a2a", "slack", "schedule", "cli", "queue" (a queued run taken by a
+	// worker), "child" (a team's member, a workflow's step).
+	Interface string
+	// Continue is set when the run continues from a pause.
+	Continue bool
+	// Restart counts how often the run was executed again (0 the first
+	// time).
+	Restart int
+	// TraceCarrier holds the caller's W3C trace context ("traceparent",
+	// "tracestate"), kept with the run so a queued run executed elsewhere
+	// still continues the caller's trace. Nil when there is none.
+	TraceCarrier map[string]string
+	// Queued is how long the run waited between being accepted and
+	// starting to execute (0 for a run started at once).
+	Queued time.Duration
+}
+
+// AddRunObserver adds o to the observers of runs. Call it before serving.
+func (e *Engine) AddRunObserver(o RunObserver) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.runObservers = append(e.runObservers, o)
+}
