@@ -56,23 +56,26 @@ type Config struct {
 	JWKSURL string `yaml:"jwks_url"`
 	// UserIsolation binds non-admins to their own sessions and runs; on by
 	// default whenever auth is on ("true" or "false" to force).
-	UserIsolation string                 `yaml:"user_isolation"`
-	Auth          AuthConfig             `yaml:"auth"`
-	HTTP          HTTPConfig             `yaml:"http"`
-	Limits        LimitsConfig           `yaml:"limits"`
-	Runtime       RuntimeConfig          `yaml:"runtime"`
-	EventLog      EventLogConfig         `yaml:"event_log"`
-	Runs          RunsConfig             `yaml:"runs"`
-	Queue         QueueConfig            `yaml:"queue"`
-	Schedules     SchedulesConfig        `yaml:"schedules"`
-	Memory        MemoryConfig           `yaml:"memory"`
-	Learnings     LearningsConfig        `yaml:"learnings"`
-	WS            WSConfig               `yaml:"ws"`
-	MCP           MCPConfig              `yaml:"mcp"`
-	A2A           A2AConfig              `yaml:"a2a"`
-	Slack         SlackConfig            `yaml:"slack"`
-	Egress        EgressConfig           `yaml:"egress"`
-	Approvals     ApprovalsConfig        `yaml:"approvals"`
+	UserIsolation string          `yaml:"user_isolation"`
+	Auth          AuthConfig      `yaml:"auth"`
+	HTTP          HTTPConfig      `yaml:"http"`
+	Limits        LimitsConfig    `yaml:"limits"`
+	Runtime       RuntimeConfig   `yaml:"runtime"`
+	EventLog      EventLogConfig  `yaml:"event_log"`
+	Runs          RunsConfig      `yaml:"runs"`
+	Queue         QueueConfig     `yaml:"queue"`
+	Schedules     SchedulesConfig `yaml:"schedules"`
+	Memory        MemoryConfig    `yaml:"memory"`
+	Learnings     LearningsConfig `yaml:"learnings"`
+	WS            WSConfig        `yaml:"ws"`
+	MCP           MCPConfig       `yaml:"mcp"`
+	A2A           A2AConfig       `yaml:"a2a"`
+	Slack         SlackConfig     `yaml:"slack"`
+	Egress        EgressConfig    `yaml:"egress"`
+	Approvals     ApprovalsConfig `yaml:"approvals"`
+	// Observability: traces, OTLP export, Prometheus and pprof
+	// (config_observability.go).
+	Observability ObservabilityConfig    `yaml:"observability"`
 	Models        map[string]ModelConfig `yaml:"models"`
 	// Embedders and Knowledge are the knowledge bases (config_knowledge.go).
 	Embedders map[string]EmbedderConfig `yaml:"embedders"`
@@ -662,6 +665,7 @@ func (c *Config) Validate() error {
 	var errs []error
 	errs = append(errs, c.Schedules.Validate())
 	errs = append(errs, c.Memory.Validate(c.Models))
+	errs = append(errs, c.Observability.Validate())
 	switch c.AuthMode {
 	case "", "none", "key", "jwt":
 	default:
