@@ -16,7 +16,18 @@ type corpus struct {
 	dims  int
 	vocab []string
 	vecs  []float32 // chunk i's embedding at i*dims
+	// topics, when not 0, clusters the embeddings as real ones are: chunk
+	// i is about topic i*7919 mod topics, and its embedding is the topic's
+	// centre plus noise (similarity within a topic about 0.7, across
+	// topics about 0). With 0 every embedding is a random point of the
+	// sphere: the worst case of any approximate index, where the 2nd to
+	// 10th nearest of a query are only noise apart.
+	topics  int
+	centres []float32
 }
+
+// clusterNoise is the noise's length against the centre's (unit) length.
+const clusterNoise = 0.65
 
 type chunk struct {
 	n         int
@@ -29,8 +40,12 @@ type query struct {
 	vector []float32
 }
 
-func newCorpus(dims int) *corpus {
-	c := &corpus{dims: dims}
+func newCorpus(dims, topics int) *corpus {
+	c := &corpus{dims: dims, topics: topics}
+	cr := rand.New(rand.NewPCG(5, 6))
+	for range topics {
+		c.centres = append(c.centres, c.randVector(cr)...)
+	}
 	syl := []string{"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "qu", "ri", "do", "fe", "gu", "ha", "jo", "be", "ci", "wu"}
 	r := rand.New(rand.NewPCG(1, 2))
 	seen := map[string]bool{}
@@ -66,7 +81,20 @@ func (c *corpus) randVector(r *rand.Rand) []float32 {
 func (c *corpus) chunk(n int) chunk {
 	for len(c.vecs)/c.dims <= n {
 		i := len(c.vecs) / c.dims
-		c.vecs = append(c.vecs, c.randVector(rand.New(rand.NewPCG(uint64(i), 7)))...)
+		v := c.randVector(rand.New(rand.NewPCG(uint64(i), 7)))
+		if c.topics > 0 {
+			centre := c.centres[(i*7919)%c.topics*c.dims:][:c.dims]
+			var norm float64
+			for j := range v {
+				v[j] = centre[j] + clusterNoise*v[j]
+				norm += float64(v[j]) * float64(v[j])
+			}
+			inv := float32(1 / math.Sqrt(norm))
+			for j := range v {
+				v[j] *= inv
+			}
+		}
+		c.vecs = append(c.vecs, v...)
 	}
 	r := rand.New(rand.NewPCG(uint64(n), 11))
 	z := rand.NewZipf(r, 1.1, 2, uint64(len(c.vocab)-1))

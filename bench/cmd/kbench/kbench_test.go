@@ -53,7 +53,7 @@ func testVectorIsExact(t *testing.T, per int) {
 		t.Fatal(err)
 	}
 	defer tg.close()
-	c := newCorpus(24)
+	c := newCorpus(24, 0)
 	if _, err := ingest(ctx, c, 0, 10000, per, tg.ingest); err != nil {
 		t.Fatal(err)
 	}

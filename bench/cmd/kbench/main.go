@@ -43,6 +43,7 @@ import (
 type options struct {
 	sizes    []int
 	dims     int
+	topics   int
 	queries  int
 	per      int
 	backends []string
@@ -68,6 +69,7 @@ func main() {
 	sizes := flag.String("sizes", "10000,100000", "corpus sizes to measure at, ascending (chunks; each size adds to the previous)")
 	backends := flag.String("backends", "sqlite,postgres", "backends to measure")
 	flag.IntVar(&o.dims, "dims", 384, "embedding dimensions")
+	flag.IntVar(&o.topics, "topics", 1000, "topics the embeddings cluster around, as real ones do (0: random points of the sphere, the worst case of an approximate index)")
 	flag.IntVar(&o.queries, "queries", 200, "queries per search measurement (after 20 not counted)")
 	flag.IntVar(&o.per, "per-content", 100, "chunks per content (one CompleteContent each)")
 	flag.BoolVar(&o.json, "json", false, "print JSON instead of the table")
@@ -142,7 +144,7 @@ func run(ctx context.Context, o options) ([]result, error) {
 
 // measure ingests the corpus size by size and measures at each.
 func measure(ctx context.Context, o options, name string, t target) ([]result, error) {
-	c := newCorpus(o.dims)
+	c := newCorpus(o.dims, o.topics)
 	if wc, ok := t.(interface{ withCorpus(*corpus) }); ok {
 		wc.withCorpus(c)
 	}
@@ -305,6 +307,13 @@ func printTable(o options, rs []result) {
 		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%.2f\t\n", r.Backend, r.Chunks, r.Metric, f(r.Store), f(r.Baseline), r.Ratio)
 	}
 	_ = w.Flush()
-	fmt.Printf("\n%d dims, %d queries per search, %d chunks per content; ratio: store/baseline for a rate, baseline/store for a latency (1 = as fast as the baseline)\n",
-		o.dims, o.queries, o.per)
+	fmt.Printf("\n%d dims (%s), %d queries per search, %d chunks per content; ratio: store/baseline for a rate, baseline/store for a latency (1 = as fast as the baseline)\n",
+		o.dims, corpusKind(o.topics), o.queries, o.per)
+}
+
+func corpusKind(topics int) string {
+	if topics == 0 {
+		return "random unit vectors"
+	}
+	return strconv.Itoa(topics) + " topics"
 }

@@ -320,7 +320,24 @@ func (t *postgresTarget) searchBare(ctx context.Context, kind string, q query) (
 	default:
 		return bareHybrid(ctx, kind, q, t.searchBare)
 	}
-	rows, err := t.st.Pool().Query(ctx, sqlText, arg)
+	// The same scan settings as the store's search (ef_search for 10
+	// results), in the same one round trip, so the two differ only in
+	// what the store adds.
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN READ ONLY`)
+	// enable_seqscan off: the planner would scan a small table whole
+	// (exact, and no baseline of an HNSW search).
+	b.Queue(`SELECT set_config('hnsw.ef_search', $1, true), set_config('enable_seqscan', 'off', true)`, strconv.Itoa(postgres.HNSWEfSearch(10)))
+	b.Queue(sqlText, arg)
+	b.Queue(`COMMIT`)
+	br := t.st.Pool().SendBatch(ctx, b)
+	defer br.Close()
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, err
 	}
