@@ -203,7 +203,7 @@ func checkTracesREST(t *testing.T, g *gateway, dbURL string) {
 	for q, want := range map[string]string{
 		"status=ERROR": "tr-run", "team_id=research-team": "tr-team", "user_id=bob": "tr-bob", "run_id=run-tr-team": "tr-team",
 		"agent_id=assistant&session_id=" + sess: "tr-run", "status=OK&user_id=ada": "tr-team",
-		"start_time=" + url.QueryEscape(base.Add(30*time.Second).Format(time.RFC3339Nano)):                       "tr-bob,tr-team",
+		"start_time=" + url.QueryEscape(base.Add(30*time.Second).Format(time.RFC3339Nano)):                                   "tr-bob,tr-team",
 		"end_time=" + url.QueryEscape(base.Add(1500*time.Millisecond).In(time.FixedZone("", 3600)).Format(time.RFC3339Nano)): "tr-run",
 		"limit=1&page=2": "tr-team",
 	} {
