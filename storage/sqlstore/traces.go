@@ -7,6 +7,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -170,11 +171,10 @@ func (s *Traces) WriteSpans(ctx context.Context, spans []trace.Span) error {
 					return err
 				}
 			}
-			all, err := s.spans(ctx, q, id)
+			t, err := s.summarize(ctx, q, id)
 			if err != nil {
 				return err
 			}
-			t := trace.Summarize(id, all)
 			if _, err := q.Exec(ctx, `UPDATE traces SET name = ?, status = ?, start_time = ?, end_time = ?, duration_ms = ?,
 				total_spans = ?, error_count = ?, input = ?, run_id = ?, session_id = ?, user_id = ?, agent_id = ?, team_id = ?,
 				workflow_id = ?, created_at = ? WHERE trace_id = ?`,
@@ -189,6 +189,80 @@ func (s *Traces) WriteSpans(ctx context.Context, spans []trace.Span) error {
 		return fmt.Errorf("%s: write spans: %w", name, s.db.Err(ctx, err))
 	}
 	return nil
+}
+
+// summarize is the summary of a trace's stored spans, as trace.Summarize
+// makes it, computed on q with aggregates and index lookups (a long trace
+// written in many batches is never read whole): the counts and times, the
+// root (the earliest span without a parent in the trace) and, for the
+// identity the root lacks, the earliest span carrying it.
+func (s *Traces) summarize(ctx context.Context, q Querier, id string) (trace.Trace, error) {
+	t := trace.Trace{TraceID: id, Status: trace.StatusOK}
+	var (
+		total, errs, start, end, created int64
+	)
+	if err := q.QueryRow(ctx, `SELECT count(*), COALESCE(SUM(CASE WHEN status_code = 'ERROR' THEN 1 ELSE 0 END), 0),
+		COALESCE(min(CASE WHEN start_time <> 0 THEN start_time END), 0), COALESCE(max(end_time), 0),
+		COALESCE(min(CASE WHEN created_at <> 0 THEN created_at END), 0) FROM spans WHERE trace_id = ?`, id).
+		Scan(&total, &errs, &start, &end, &created); err != nil {
+		return t, err
+	}
+	t.TotalSpans, t.ErrorCount = int(total), int(errs)
+	if errs > 0 {
+		t.Status = trace.StatusError
+	}
+	end = max(end, start)
+	t.StartTime, t.EndTime, t.CreatedAt = fromNanos(start), fromNanos(end), fromNanos(created)
+	t.DurationMS = (end - start) / int64(time.Millisecond)
+	rootCols := `SELECT name, attributes, run_id, session_id, user_id, agent_id, team_id, workflow_id FROM spans s WHERE s.trace_id = ?`
+	scanRoot := func(row Row) error {
+		var (
+			f     Fields
+			attrs map[string]any
+		)
+		f.Add(&t.Name)
+		f.JSON(s.db.d, "attributes", &attrs)
+		f.Add(&t.RunID, &t.SessionID, &t.UserID, &t.AgentID, &t.TeamID, &t.WorkflowID)
+		if err := f.Scan(row); err != nil {
+			return err
+		}
+		if v, ok := attrs[trace.AttrInput]; ok && v != nil {
+			if str, ok := v.(string); ok {
+				t.Input = str
+			} else if b, err := json.Marshal(v); err == nil {
+				t.Input = string(b)
+			}
+		}
+		return nil
+	}
+	err := scanRoot(q.QueryRow(ctx, rootCols+` AND (s.parent_span_id = '' OR NOT EXISTS (SELECT 1 FROM spans p
+		WHERE p.span_id = s.parent_span_id AND p.trace_id = s.trace_id)) ORDER BY s.start_time, s.span_id LIMIT 1`, id))
+	if isNoRows(err) { // every span has a parent in the trace: a cycle
+		err = scanRoot(q.QueryRow(ctx, rootCols+` ORDER BY s.start_time, s.span_id LIMIT 1`, id))
+	}
+	if err != nil && !isNoRows(err) {
+		return t, err
+	}
+	fill := []struct {
+		col string
+		dst *string
+	}{{"run_id", &t.RunID}, {"session_id", &t.SessionID}, {"user_id", &t.UserID}}
+	if t.TeamID == "" && t.WorkflowID == "" {
+		fill = append(fill, struct {
+			col string
+			dst *string
+		}{"agent_id", &t.AgentID})
+	}
+	for _, c := range fill {
+		if *c.dst != "" {
+			continue
+		}
+		err := q.QueryRow(ctx, `SELECT `+c.col+` FROM spans WHERE trace_id = ? AND `+c.col+` <> '' ORDER BY start_time, span_id LIMIT 1`, id).Scan(c.dst)
+		if err != nil && !isNoRows(err) {
+			return t, err
+		}
+	}
+	return t, nil
 }
 
 // Where compiles a validated filter expression into a condition on the

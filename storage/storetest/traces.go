@@ -55,6 +55,9 @@ func testTraces(t *testing.T, newBackend Factory) {
 		if err != nil {
 			t.Fatalf("TraceSpans: %v", err)
 		}
+		if ref := trace.Summarize(tid, spans); ref != *got {
+			t.Errorf("the store's summary is not trace.Summarize's:\n got %+v\nwant %+v", *got, ref)
+		}
 		var ids []string
 		for _, sp := range spans {
 			ids = append(ids, sp.SpanID)
@@ -78,6 +81,52 @@ func testTraces(t *testing.T, newBackend Factory) {
 		}
 		if err := s.WriteSpans(t.Context(), []trace.Span{{SpanID: "x"}}); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("WriteSpans without a trace id: %v, want ErrInvalid", err)
+		}
+	})
+
+	// The summary of odd traces: a missing parent (its span not written
+	// yet), a cycle, identity only on a child, a team's member.
+	parallel(t, "SummaryEdges", func(t *testing.T) {
+		s := newBackend(t).Traces
+		check := func(name string, spans []trace.Span) *trace.Trace {
+			t.Helper()
+			if err := s.WriteSpans(t.Context(), spans); err != nil {
+				t.Fatalf("%s: WriteSpans: %v", name, err)
+			}
+			got, err := s.GetTrace(t.Context(), spans[0].TraceID)
+			if err != nil {
+				t.Fatalf("%s: GetTrace: %v", name, err)
+			}
+			stored, err := s.TraceSpans(t.Context(), spans[0].TraceID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref := trace.Summarize(spans[0].TraceID, stored); ref != *got {
+				t.Errorf("%s: the store's summary is not trace.Summarize's:\n got %+v\nwant %+v", name, *got, ref)
+			}
+			return got
+		}
+		tid := newID("orphan")
+		a := traceSpan(tid, "a", "missing", "orphan child", base.Add(time.Second), time.Millisecond, trace.SpanTool)
+		b := traceSpan(tid, "b", "a", "grandchild", base, time.Millisecond, trace.SpanTool)
+		b.UserID, b.RunID = "carol", "run-b"
+		if got := check("orphan", []trace.Span{a, b}); got.Name != "orphan child" || got.UserID != "carol" || got.RunID != "run-b" {
+			t.Errorf("orphan: %+v", got)
+		}
+		tid = newID("cycle")
+		c1 := traceSpan(tid, "x", "y", "x", base.Add(time.Second), time.Millisecond, trace.SpanTool)
+		c2 := traceSpan(tid, "y", "x", "y", base, time.Millisecond, trace.SpanTool)
+		if got := check("cycle", []trace.Span{c1, c2}); got.Name != "y" || got.TotalSpans != 2 {
+			t.Errorf("cycle: %+v", got)
+		}
+		tid = newID("team")
+		team := traceSpan(tid, "t", "", "team.run", base, time.Second, trace.SpanTeam)
+		team.TeamID = "tm"
+		member := traceSpan(tid, "m", "t", "member.run", base.Add(time.Millisecond), time.Millisecond, trace.SpanAgent)
+		member.AgentID, member.SessionID = "member", "sess-m"
+		team.Attributes[trace.AttrInput] = map[string]any{"message": "hi"}
+		if got := check("team", []trace.Span{member, team}); got.AgentID != "" || got.TeamID != "tm" || got.SessionID != "sess-m" || got.Input != `{"message":"hi"}` {
+			t.Errorf("team: %+v", got)
 		}
 	})
 

@@ -54,7 +54,8 @@ CREATE TABLE spans (
     workflow_id    TEXT    NOT NULL DEFAULT '',
     created_at     BIGINT  NOT NULL DEFAULT 0
 );
-CREATE INDEX spans_trace_idx ON spans (trace_id, start_time);
+-- Covers the summary's aggregates and the root lookup (index-only scans).
+CREATE INDEX spans_trace_idx ON spans (trace_id, start_time, span_id, end_time, status_code, created_at);
 
 -- +goose Down
 DROP TABLE spans;
