@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -127,6 +128,43 @@ func testTraces(t *testing.T, newBackend Factory) {
 		team.Attributes[trace.AttrInput] = map[string]any{"message": "hi"}
 		if got := check("team", []trace.Span{member, team}); got.AgentID != "" || got.TeamID != "tm" || got.SessionID != "sess-m" || got.Input != `{"message":"hi"}` {
 			t.Errorf("team: %+v", got)
+		}
+	})
+
+	// Batches of one trace written at once (replicas exporting the spans of
+	// one distributed trace) all count: each summarises after the others.
+	parallel(t, "ConcurrentBatches", func(t *testing.T) {
+		s := newBackend(t).Traces
+		tid := newID("conc")
+		const writers, per = 8, 10
+		errc := make(chan error, writers)
+		for w := 0; w < writers; w++ {
+			go func() {
+				var batch []trace.Span
+				for i := 0; i < per; i++ {
+					sp := traceSpan(tid, fmt.Sprintf("w%d-%d", w, i), "root", "child", base.Add(time.Duration(w*per+i+1)*time.Millisecond), time.Millisecond, trace.SpanTool)
+					if i == 0 {
+						sp.StatusCode = trace.StatusError
+					}
+					batch = append(batch, sp)
+				}
+				if w == 0 {
+					batch = append(batch, traceSpan(tid, "root", "", "root", base, time.Second, trace.SpanAgent))
+				}
+				errc <- s.WriteSpans(t.Context(), batch)
+			}()
+		}
+		for w := 0; w < writers; w++ {
+			if err := <-errc; err != nil {
+				t.Fatalf("WriteSpans: %v", err)
+			}
+		}
+		got, err := s.GetTrace(t.Context(), tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.TotalSpans != writers*per+1 || got.ErrorCount != writers || got.Name != "root" || got.DurationMS != 1000 {
+			t.Errorf("after concurrent batches: %+v", got)
 		}
 	})
 
