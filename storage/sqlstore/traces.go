@@ -476,23 +476,54 @@ func (s *Traces) TraceSessionStats(ctx context.Context, q trace.Query) ([]trace.
 	})
 }
 
+// deleteBatch is how many traces one transaction of DeleteTracesBefore
+// deletes: a backlog is deleted in short transactions.
+const deleteBatch = 500
+
 // DeleteTracesBefore deletes the traces that ended before t, with their
-// spans, and reports how many traces.
+// spans, a batch of traces per transaction, and reports how many traces.
 func (s *Traces) DeleteTracesBefore(ctx context.Context, t time.Time) (int, error) {
 	cut := nanos(t)
-	var n int64
-	err := s.db.Write(ctx, func(ctx context.Context, q Querier) error {
-		if _, err := q.Exec(ctx, `DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM traces WHERE end_time < ?)`, cut); err != nil {
+	total := 0
+	for {
+		var n int
+		err := s.db.Write(ctx, func(ctx context.Context, q Querier) error {
+			rows, err := q.Query(ctx, `SELECT trace_id FROM traces WHERE end_time < ? ORDER BY end_time LIMIT ?`, cut, deleteBatch)
+			if err != nil {
+				return err
+			}
+			var ids []string
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				ids = append(ids, id)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				return nil
+			}
+			in, args := s.db.d.InStrings("trace_id", ids)
+			if _, err := q.Exec(ctx, `DELETE FROM spans WHERE `+in, args...); err != nil {
+				return err
+			}
+			deleted, err := q.Exec(ctx, `DELETE FROM traces WHERE `+in, args...)
+			n = int(deleted)
 			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("%s: delete traces before %s: %w", s.db.d.Name, t.UTC().Format(time.RFC3339), s.db.Err(ctx, err))
 		}
-		var err error
-		n, err = q.Exec(ctx, `DELETE FROM traces WHERE end_time < ?`, cut)
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("%s: delete traces before %s: %w", s.db.d.Name, t.UTC().Format(time.RFC3339), s.db.Err(ctx, err))
+		total += n
+		if n < deleteBatch {
+			return total, nil
+		}
 	}
-	return int(n), nil
 }
 
 var _ trace.Store = (*Traces)(nil)

@@ -296,13 +296,26 @@ func testTraces(t *testing.T, newBackend Factory) {
 		// holds too.
 		old := base.AddDate(-10, 0, 0)
 		fx := traceFixtures(t, s, old)
-		// A, B ended before old+90m; C, D after.
+		// A backlog of more traces than one delete transaction takes.
+		var backlog []trace.Span
+		for i := 0; i < 1100; i++ {
+			backlog = append(backlog, traceSpan(newID("backlog"), "r", "", "old", old.Add(-time.Hour), time.Second, trace.SpanAgent))
+		}
+		if err := s.WriteSpans(t.Context(), backlog); err != nil {
+			t.Fatal(err)
+		}
+		// A, B and the backlog ended before old+90m; C, D after.
 		n, err := s.DeleteTracesBefore(t.Context(), old.Add(90*time.Minute))
 		if err != nil {
 			t.Fatalf("DeleteTracesBefore: %v", err)
 		}
-		if n < 2 {
-			t.Errorf("deleted %d traces, want at least A and B", n)
+		if n < 1102 {
+			t.Errorf("deleted %d traces, want at least A, B and the backlog's 1100", n)
+		}
+		for _, sp := range []trace.Span{backlog[0], backlog[len(backlog)-1]} {
+			if _, err := s.GetTrace(t.Context(), sp.TraceID); !errors.Is(err, core.ErrNotFound) {
+				t.Errorf("a backlog trace is left: %v", err)
+			}
 		}
 		list, _, err := s.ListTraces(t.Context(), trace.Query{Where: trace.Cond("workflow_id", trace.OpEQ, fx.wf), Limit: 10, Page: 1})
 		if err != nil || fx.letters(list) != "DC" {
