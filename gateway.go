@@ -23,6 +23,7 @@ import (
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/tool"
+	"github.com/agentgate/agentgate/core/trace"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	"github.com/agentgate/agentgate/queue/riverqueue"
 	"github.com/agentgate/agentgate/storage"
@@ -63,6 +64,8 @@ type Gateway struct {
 	knowledge *knowledge.Service
 	// learnings is the learnings' service (nil when they are off).
 	learnings *learning.Service
+	// traces is the traces' service (nil when tracing is off).
+	traces *trace.Service
 }
 
 // Options tune New beyond the Config.
@@ -149,6 +152,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.buildLearnings()
+	if err := g.buildTraces(); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
 	if err := g.buildSchedules(); err != nil {
 		_ = g.closeBackends()
 		return nil, err

@@ -260,6 +260,7 @@ const (
 	ResourceMemories        = "memories"
 	ResourceKnowledge       = "knowledge"
 	ResourceLearnings       = "learnings"
+	ResourceTraces          = "traces"
 )
 
 // ResourceOf is the scope resource of a kind of runnable: agents, teams

@@ -72,6 +72,8 @@ type matrixFixtures struct {
 	content string
 	// learning and learning2 are learnings of matrix-learner.
 	learning, learning2 string
+	// trace is a stored trace (spans written into the gateway's database).
+	trace string
 }
 
 func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
@@ -97,6 +99,8 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	fx.content = createContent(t, g, admin, "matrix-kb")
 	fx.learning = createLearning(t, g, admin, matrixLearner)
 	fx.learning2 = createLearning(t, g, admin, matrixLearner)
+	fx.trace = "matrix-trace-" + randHex(6)
+	writeSpans(t, sqliteURL(g), toolRunSpans(fx.trace, "matrix-user", "matrix-trace-session", time.Now().UTC().Add(-time.Minute)))
 	return fx
 }
 
@@ -120,6 +124,7 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"content_id":         func(fx *matrixFixtures) string { return fx.content },
 	"learning_id":        func(fx *matrixFixtures) string { return fx.learning },
 	"user_id":            func(*matrixFixtures) string { return matrixLearner },
+	"trace_id":           func(fx *matrixFixtures) string { return fx.trace },
 }
 
 // matrixSpec adjusts the generic request of one operation: parameter
@@ -206,6 +211,9 @@ var matrixSpecs = map[string]matrixSpec{
 	},
 	"rest:POST /knowledge/search": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", jsonBody(t, map[string]any{"query": "matrix", "knowledge_id": "matrix-kb"})
+	},
+	"rest:POST /traces/search": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"filter": map[string]any{"op": "EQ", "key": "status", "value": "ERROR"}})
 	},
 	"rest:POST /learnings": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", jsonBody(t, learningBody(matrixLearner))

@@ -18,6 +18,7 @@ import (
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
+	"github.com/agentgate/agentgate/core/trace"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	"github.com/agentgate/agentgate/queue/riverqueue"
 	"github.com/agentgate/agentgate/storage/memlog"
@@ -52,6 +53,7 @@ type Store interface {
 	memory.Store
 	knowledge.Store
 	learning.Store
+	trace.Store
 }
 
 // Backend is an open state database.

@@ -19,6 +19,7 @@ import (
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/schedule"
+	"github.com/agentgate/agentgate/core/trace"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
@@ -51,6 +52,9 @@ type Config struct {
 	// Learnings is the learnings' service /learnings serves (nil: those
 	// routes answer 503).
 	Learnings *learning.Service
+	// Traces is the traces' service /traces serves (nil: those routes
+	// answer 503).
+	Traces *trace.Service
 	// Interfaces are the interfaces /config lists (default REST alone),
 	// asked on each request: the gateway mounts the others after REST.
 	Interfaces func() []InterfaceInfo
@@ -352,6 +356,8 @@ type ConfigBody struct {
 	Knowledge *DomainConfig `json:"knowledge,omitempty"`
 	// Learning is the learnings' domain block, when they are served.
 	Learning *DomainConfig `json:"learning,omitempty"`
+	// Traces is the traces' domain block, when they are served.
+	Traces *DomainConfig `json:"traces,omitempty"`
 }
 
 // dbID is the id of the database the sessions live in.
@@ -422,6 +428,10 @@ func (h *Handler) coreRoutes() []Route {
 				if h.cfg.Learnings != nil && len(h.cfg.Databases) > 0 {
 					d := h.cfg.Databases[0] // the state database keeps them
 					b.Learning = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{"learnings"}}}}
+				}
+				if h.cfg.Traces != nil && len(h.cfg.Databases) > 0 {
+					d := h.cfg.Databases[0] // the state database keeps them
+					b.Traces = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{"traces", "spans"}}}}
 				}
 				if h.cfg.Interfaces != nil {
 					b.Interfaces = h.cfg.Interfaces()

@@ -46,6 +46,7 @@ type (
 	schedules       = sqlstore.Schedules
 	memories        = sqlstore.Memories
 	learnings       = sqlstore.Learnings
+	traces          = sqlstore.Traces
 )
 
 // pgxQuerier is what *pgxpool.Pool, *pgx.Conn and pgx.Tx have in common.
@@ -104,6 +105,7 @@ func (s *Store) initShared() {
 	s.memories = sqlstore.NewMemories(s.sql)
 	s.knowledgeStore = newKnowledge(s)
 	s.learnings = sqlstore.NewLearnings(s.sql)
+	s.traces = sqlstore.NewTraces(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

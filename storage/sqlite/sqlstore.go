@@ -31,6 +31,7 @@ type (
 	schedules       = sqlstore.Schedules
 	memories        = sqlstore.Memories
 	learnings       = sqlstore.Learnings
+	traces          = sqlstore.Traces
 )
 
 // conn is the Store as storage/sqlstore uses it: reads on the reader pool,
@@ -72,6 +73,7 @@ func (s *Store) initShared() {
 	s.memories = sqlstore.NewMemories(s.sql)
 	s.knowledgeStore = newKnowledge(s)
 	s.learnings = sqlstore.NewLearnings(s.sql)
+	s.traces = sqlstore.NewTraces(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)
