@@ -17,6 +17,7 @@ import (
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
+	"github.com/agentgate/agentgate/core/metric"
 	"github.com/agentgate/agentgate/core/schedule"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	"github.com/agentgate/agentgate/queue/riverqueue"
@@ -52,6 +53,7 @@ type Store interface {
 	memory.Store
 	knowledge.Store
 	learning.Store
+	metric.Store
 }
 
 // Backend is an open state database.

@@ -46,6 +46,7 @@ type (
 	schedules       = sqlstore.Schedules
 	memories        = sqlstore.Memories
 	learnings       = sqlstore.Learnings
+	metrics         = sqlstore.Metrics
 )
 
 // pgxQuerier is what *pgxpool.Pool, *pgx.Conn and pgx.Tx have in common.
@@ -104,6 +105,7 @@ func (s *Store) initShared() {
 	s.memories = sqlstore.NewMemories(s.sql)
 	s.knowledgeStore = newKnowledge(s)
 	s.learnings = sqlstore.NewLearnings(s.sql)
+	s.metrics = sqlstore.NewMetrics(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -85,6 +85,7 @@ type Store struct {
 	// (knowledge.go).
 	*knowledgeStore
 	*learnings
+	*metrics
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it

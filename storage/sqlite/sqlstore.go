@@ -31,6 +31,7 @@ type (
 	schedules       = sqlstore.Schedules
 	memories        = sqlstore.Memories
 	learnings       = sqlstore.Learnings
+	metrics         = sqlstore.Metrics
 )
 
 // conn is the Store as storage/sqlstore uses it: reads on the reader pool,
@@ -72,6 +73,7 @@ func (s *Store) initShared() {
 	s.memories = sqlstore.NewMemories(s.sql)
 	s.knowledgeStore = newKnowledge(s)
 	s.learnings = sqlstore.NewLearnings(s.sql)
+	s.metrics = sqlstore.NewMetrics(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -31,6 +31,7 @@ import (
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
+	"github.com/agentgate/agentgate/core/metric"
 	"github.com/agentgate/agentgate/core/schedule"
 )
 
@@ -45,6 +46,7 @@ type Backend struct {
 	Memories        memory.Store
 	Knowledge       knowledge.Store
 	Learnings       learning.Store
+	Metrics         metric.Store
 }
 
 // Factory returns a ready backend for one (sub)test and arranges its
@@ -76,6 +78,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"Memories", testMemories},
 		{"Knowledge", testKnowledge},
 		{"Learnings", testLearnings},
+		{"Metrics", testMetrics},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
