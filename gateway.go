@@ -21,6 +21,7 @@ import (
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
+	"github.com/agentgate/agentgate/core/metric"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/tool"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
@@ -63,6 +64,8 @@ type Gateway struct {
 	knowledge *knowledge.Service
 	// learnings is the learnings' service (nil when they are off).
 	learnings *learning.Service
+	// metrics is the daily metrics' service.
+	metrics *metric.Service
 }
 
 // Options tune New beyond the Config.
@@ -149,6 +152,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.buildLearnings()
+	if err := g.buildMetrics(); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
 	if err := g.buildSchedules(); err != nil {
 		_ = g.closeBackends()
 		return nil, err
@@ -398,6 +405,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 func (g *Gateway) closeBackends() error {
 	g.stopReturner()
+	if g.metrics != nil {
+		g.metrics.Close() // a background refresh, before the store closes
+	}
 	var errs []error
 	if g.queue != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -260,6 +260,7 @@ const (
 	ResourceMemories        = "memories"
 	ResourceKnowledge       = "knowledge"
 	ResourceLearnings       = "learnings"
+	ResourceMetrics         = "metrics"
 )
 
 // ResourceOf is the scope resource of a kind of runnable: agents, teams

@@ -18,6 +18,7 @@ import (
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
+	"github.com/agentgate/agentgate/core/metric"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
@@ -51,6 +52,9 @@ type Config struct {
 	// Learnings is the learnings' service /learnings serves (nil: those
 	// routes answer 503).
 	Learnings *learning.Service
+	// Metrics is the metrics' service /metrics serves (nil: those routes
+	// answer 503).
+	Metrics *metric.Service
 	// Interfaces are the interfaces /config lists (default REST alone),
 	// asked on each request: the gateway mounts the others after REST.
 	Interfaces func() []InterfaceInfo
@@ -352,6 +356,8 @@ type ConfigBody struct {
 	Knowledge *DomainConfig `json:"knowledge,omitempty"`
 	// Learning is the learnings' domain block, when they are served.
 	Learning *DomainConfig `json:"learning,omitempty"`
+	// Metrics is the metrics' domain block, when they are served.
+	Metrics *DomainConfig `json:"metrics,omitempty"`
 }
 
 // dbID is the id of the database the sessions live in.
@@ -422,6 +428,10 @@ func (h *Handler) coreRoutes() []Route {
 				if h.cfg.Learnings != nil && len(h.cfg.Databases) > 0 {
 					d := h.cfg.Databases[0] // the state database keeps them
 					b.Learning = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{"learnings"}}}}
+				}
+				if h.cfg.Metrics != nil && len(h.cfg.Databases) > 0 {
+					d := h.cfg.Databases[0] // the state database keeps them
+					b.Metrics = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{"metrics_days"}}}}
 				}
 				if h.cfg.Interfaces != nil {
 					b.Interfaces = h.cfg.Interfaces()
