@@ -484,3 +484,87 @@ func TestMetricsPeriodicRefresh(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// agno's metrics schemas (libs/agno/agno/os/routers/metrics/schemas.py).
+var (
+	dayAggregatedMetricsShape = &shape{Name: "DayAggregatedMetrics", Source: "os/routers/metrics/schemas.py", Fields: []field{
+		req("id", "string"),
+		req("agent_runs_count", "integer"), req("agent_sessions_count", "integer"),
+		req("team_runs_count", "integer"), req("team_sessions_count", "integer"),
+		req("workflow_runs_count", "integer"), req("workflow_sessions_count", "integer"),
+		req("users_count", "integer"),
+		req("token_metrics", "object"), req("model_metrics", "array").of(&shape{Name: "model_metrics item", Source: "db/.../utils.py calculate_date_metrics",
+			Fields: []field{req("model_id", "string"), req("model_provider", "string"), req("count", "integer")}}),
+		req("date", datetime), req("created_at", datetime), req("updated_at", datetime),
+	}}
+	metricsResponseShape = &shape{Name: "MetricsResponse", Source: "os/routers/metrics/schemas.py", Fields: []field{
+		req("metrics", "array").of(dayAggregatedMetricsShape), opt("updated_at", datetime+"|null"),
+	}}
+	metricsRefreshResponseShape = &shape{Name: "MetricsRefreshResponse", Source: "os/routers/metrics/schemas.py", Fields: []field{
+		req("status", "string").enum("started", "already_running"), opt("message", "string|null"),
+	}}
+	metricsRefreshStatusShape = &shape{Name: "MetricsRefreshStatusResponse", Source: "os/routers/metrics/schemas.py", Fields: []field{
+		req("status", "string").enum("idle", "running", "completed", "failed"),
+		opt("started_at", datetime+"|null"), opt("finished_at", datetime+"|null"), opt("error", "string|null"),
+	}}
+)
+
+// TestMetricsContract checks the metrics routes' answers against agno's
+// schemas, on SQLite (the other tests run on Postgres).
+func TestMetricsContract(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, metricsConfig("1h"))
+	waitRefreshDone(t, g)
+	postRun(t, g, "agents", "assistant", url.Values{"user_id": {"contract-user"}})
+	days := conformList(t, "POST /metrics/refresh", dayAggregatedMetricsShape, want(t, g, "", http.MethodPost, "/metrics/refresh", nil, http.StatusOK))
+	if len(days) != 1 {
+		t.Fatalf("POST /metrics/refresh: %d days, want today", len(days))
+	}
+	m := conform(t, "GET /metrics", metricsResponseShape, want(t, g, "", http.MethodGet, "/metrics", nil, http.StatusOK))
+	list, _ := m["metrics"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("GET /metrics: %v", m)
+	}
+	day := list[0].(map[string]any)
+	tm, _ := day["token_metrics"].(map[string]any)
+	for _, k := range []string{"input_tokens", "output_tokens", "total_tokens", "audio_total_tokens", "audio_input_tokens",
+		"audio_output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"} {
+		if _, ok := tm[k].(json.Number); !ok {
+			t.Errorf("token_metrics has no %s: %v", k, tm)
+		}
+	}
+	if d, _ := day["date"].(string); !strings.HasSuffix(d, "T00:00:00Z") {
+		t.Errorf("date %v, want midnight UTC", day["date"])
+	}
+	conform(t, "POST /metrics/refresh?background=true", metricsRefreshResponseShape,
+		want(t, g, "", http.MethodPost, "/metrics/refresh?background=true", nil, http.StatusAccepted))
+	st := conform(t, "GET /metrics/refresh/status", metricsRefreshStatusShape, want(t, g, "", http.MethodGet, "/metrics/refresh/status", nil, http.StatusOK))
+	if st["status"] != "running" && st["status"] != "completed" {
+		t.Errorf("status after a background refresh: %v", st)
+	}
+	cfg := decodeAny(t, want(t, g, "", http.MethodGet, "/config", nil, http.StatusOK)).(map[string]any)
+	if md, _ := cfg["metrics"].(map[string]any); md == nil || len(md["dbs"].([]any)) != 1 {
+		t.Errorf("GET /config metrics: %v", cfg["metrics"])
+	}
+}
+
+// TestMetricsIsolation: the aggregates count every user's activity, so
+// under user isolation (on by default with auth) only an admin reads or
+// refreshes them; a user with metrics:read is refused (403).
+func TestMetricsIsolation(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, jwtConfig("auth:\n  jwt_algorithm: HS256\n"))
+	admin := mint(t, "metrics-admin", "agent_os:admin")
+	user := mint(t, "metrics-user", "metrics:read", "metrics:write")
+	for _, c := range []struct{ method, path string }{
+		{http.MethodGet, "/metrics"}, {http.MethodPost, "/metrics/refresh"}, {http.MethodGet, "/metrics/refresh/status"},
+	} {
+		resp, b := call(t, g, user, c.method, c.path, nil)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "user isolation") {
+			t.Errorf("%s %s as a user: %d %s, want 403", c.method, c.path, resp.StatusCode, b)
+		}
+	}
+	want(t, g, admin, http.MethodGet, "/metrics", nil, http.StatusOK)
+	want(t, g, admin, http.MethodGet, "/metrics/refresh/status", nil, http.StatusOK)
+	want(t, g, "", http.MethodGet, "/metrics", nil, http.StatusUnauthorized)
+}
