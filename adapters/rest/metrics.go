@@ -2,8 +2,10 @@ package rest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -13,24 +15,38 @@ import (
 	"github.com/agentgate/agentgate/core/metric"
 )
 
-// MetricsBody is AgentOS's MetricsResponse.
-type MetricsBody struct {
-	Metrics   []metric.DayMetrics `json:"metrics"`
-	UpdatedAt *time.Time          `json:"updated_at" doc:"When the newest of these rows was written (null: none)."`
+// MetricsResponse is AgentOS's MetricsResponse.
+type MetricsResponse struct {
+	Metrics   []metric.DayAggregatedMetrics `json:"metrics"`
+	UpdatedAt *time.Time                    `json:"updated_at" doc:"When the newest of these rows was written (null: none)."`
 }
 
-// MetricsRefreshBody is AgentOS's MetricsRefreshResponse.
-type MetricsRefreshBody struct {
+// MetricsRefreshResponse is AgentOS's MetricsRefreshResponse.
+type MetricsRefreshResponse struct {
 	Status  string `json:"status" enum:"started,already_running"`
 	Message string `json:"message,omitempty"`
 }
 
-// MetricsRefreshStatusBody is AgentOS's MetricsRefreshStatusResponse.
-type MetricsRefreshStatusBody struct {
+// MetricsRefreshStatusResponse is AgentOS's MetricsRefreshStatusResponse.
+type MetricsRefreshStatusResponse struct {
 	Status     string     `json:"status" enum:"idle,running,completed,failed"`
 	StartedAt  *time.Time `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
 	Error      *string    `json:"error"`
+}
+
+// refreshAnswer is POST /metrics/refresh's body: the refreshed days
+// (DayAggregatedMetrics[]) or a MetricsRefreshResponse.
+type refreshAnswer struct{ v any }
+
+func (a refreshAnswer) MarshalJSON() ([]byte, error) { return json.Marshal(a.v) }
+
+// Schema is one of the two.
+func (refreshAnswer) Schema(r huma.Registry) *huma.Schema {
+	return &huma.Schema{OneOf: []*huma.Schema{
+		r.Schema(reflect.TypeFor[[]metric.DayAggregatedMetrics](), true, ""),
+		r.Schema(reflect.TypeFor[MetricsRefreshResponse](), true, ""),
+	}}
 }
 
 var (
@@ -47,8 +63,8 @@ func unixPtr(s int64) *time.Time {
 	return &t
 }
 
-func wireDays(days []metric.Day) []metric.DayMetrics {
-	out := make([]metric.DayMetrics, 0, len(days))
+func wireDays(days []metric.Day) []metric.DayAggregatedMetrics {
+	out := make([]metric.DayAggregatedMetrics, 0, len(days))
 	for _, d := range days {
 		out = append(out, d.Wire())
 	}
@@ -71,7 +87,7 @@ func (h *Handler) metricRoutes() []Route {
 	}
 	type refreshOut struct {
 		Status int
-		Body   any
+		Body   refreshAnswer
 	}
 	return []Route{
 		{Operation: huma.Operation{OperationID: "get-metrics", Method: http.MethodGet, Path: "/metrics",
@@ -82,7 +98,7 @@ func (h *Handler) metricRoutes() []Route {
 			Handle: typed(func(ctx context.Context, in *struct {
 				StartingDate string `query:"starting_date" doc:"YYYY-MM-DD (inclusive)."`
 				EndingDate   string `query:"ending_date" doc:"YYYY-MM-DD (inclusive)."`
-			}) (*struct{ Body MetricsBody }, error) {
+			}) (*struct{ Body MetricsResponse }, error) {
 				s, err := svc(ctx)
 				if err != nil {
 					return nil, err
@@ -95,7 +111,7 @@ func (h *Handler) metricRoutes() []Route {
 				if err != nil {
 					return nil, toAPIError(err)
 				}
-				return &struct{ Body MetricsBody }{MetricsBody{Metrics: wireDays(days), UpdatedAt: latest}}, nil
+				return &struct{ Body MetricsResponse }{MetricsResponse{Metrics: wireDays(days), UpdatedAt: latest}}, nil
 			})},
 		{Operation: huma.Operation{OperationID: "refresh-metrics", Method: http.MethodPost, Path: "/metrics/refresh",
 			Summary: "Recompute the daily metrics", Tags: tags,
@@ -103,8 +119,8 @@ func (h *Handler) metricRoutes() []Route {
 				"background=true answers 202 at once and runs it in the background (poll GET /metrics/refresh/status). " +
 				"One refresh runs at a time across replicas: while one runs, the answer is {\"status\": \"already_running\"} (202 in the background, else 200).",
 			Responses: map[string]*huma.Response{
-				"200": {Description: "The refreshed days (DayAggregatedMetrics[]), or already_running.", Content: map[string]*huma.MediaType{"application/json": {}}},
-				"202": {Description: "Background refresh started, or already running (MetricsRefreshBody).", Content: map[string]*huma.MediaType{"application/json": {}}},
+				"202": {Description: "Background refresh started, or already running.", Content: map[string]*huma.MediaType{
+					"application/json": {Schema: &huma.Schema{Ref: "#/components/schemas/MetricsRefreshResponse"}}}},
 			}},
 			DBScoped: true, Access: scoped(auth.ResourceMetrics, auth.ActionWrite, ""), Errors: []int{403},
 			Handle: typed(func(ctx context.Context, in *struct {
@@ -114,31 +130,31 @@ func (h *Handler) metricRoutes() []Route {
 				if err != nil {
 					return nil, err
 				}
-				running := MetricsRefreshBody{Status: "already_running", Message: "A metrics refresh is already in progress for this database"}
+				running := MetricsRefreshResponse{Status: "already_running", Message: "A metrics refresh is already in progress for this database"}
 				if in.Background {
 					err := s.RefreshBackground(ctx)
 					switch {
 					case errors.Is(err, metric.ErrAlreadyRunning):
-						return &refreshOut{http.StatusAccepted, running}, nil
+						return &refreshOut{http.StatusAccepted, refreshAnswer{running}}, nil
 					case err != nil:
 						return nil, toAPIError(err)
 					}
-					return &refreshOut{http.StatusAccepted, MetricsRefreshBody{Status: "started", Message: "Metrics refresh started in background"}}, nil
+					return &refreshOut{http.StatusAccepted, refreshAnswer{MetricsRefreshResponse{Status: "started", Message: "Metrics refresh started in background"}}}, nil
 				}
 				days, err := s.Refresh(ctx)
 				switch {
 				case errors.Is(err, metric.ErrAlreadyRunning):
-					return &refreshOut{http.StatusOK, running}, nil
+					return &refreshOut{http.StatusOK, refreshAnswer{running}}, nil
 				case err != nil:
 					return nil, toAPIError(err)
 				}
-				return &refreshOut{http.StatusOK, wireDays(days)}, nil
+				return &refreshOut{http.StatusOK, refreshAnswer{wireDays(days)}}, nil
 			})},
 		{Operation: huma.Operation{OperationID: "get-metrics-refresh-status", Method: http.MethodGet, Path: "/metrics/refresh/status",
 			Summary: "Status of the latest metrics refresh", Tags: tags,
 			Description: "idle (never refreshed), running, completed or failed, as the database records it: the same on every replica."},
 			DBScoped: true, Access: scoped(auth.ResourceMetrics, auth.ActionRead, ""), Errors: []int{403},
-			Handle: typed(func(ctx context.Context, _ *struct{}) (*struct{ Body MetricsRefreshStatusBody }, error) {
+			Handle: typed(func(ctx context.Context, _ *struct{}) (*struct{ Body MetricsRefreshStatusResponse }, error) {
 				s, err := svc(ctx)
 				if err != nil {
 					return nil, err
@@ -147,11 +163,11 @@ func (h *Handler) metricRoutes() []Route {
 				if err != nil {
 					return nil, toAPIError(err)
 				}
-				b := MetricsRefreshStatusBody{Status: st.Status, StartedAt: unixPtr(st.StartedAt), FinishedAt: unixPtr(st.FinishedAt)}
+				b := MetricsRefreshStatusResponse{Status: st.Status, StartedAt: unixPtr(st.StartedAt), FinishedAt: unixPtr(st.FinishedAt)}
 				if st.Error != "" {
 					b.Error = &st.Error
 				}
-				return &struct{ Body MetricsRefreshStatusBody }{b}, nil
+				return &struct{ Body MetricsRefreshStatusResponse }{b}, nil
 			})},
 	}
 }

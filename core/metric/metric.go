@@ -51,8 +51,8 @@ const Period = "daily"
 // DaySeconds is the length of a day bucket.
 const DaySeconds = 24 * 60 * 60
 
-// TokenMetrics are a day's token counters, agno's token_metrics keys.
-type TokenMetrics struct {
+// MetricsTokens are a day's token counters, agno's token_metrics keys.
+type MetricsTokens struct {
 	InputTokens       int64 `json:"input_tokens"`
 	OutputTokens      int64 `json:"output_tokens"`
 	TotalTokens       int64 `json:"total_tokens"`
@@ -64,19 +64,19 @@ type TokenMetrics struct {
 	ReasoningTokens   int64 `json:"reasoning_tokens"`
 }
 
-// TokenKeys are the JSON keys of TokenMetrics, in field order: the keys
+// TokenKeys are the JSON keys of MetricsTokens, in field order: the keys
 // summed from a run's stored metrics.
 var TokenKeys = []string{"input_tokens", "output_tokens", "total_tokens", "audio_total_tokens", "audio_input_tokens",
 	"audio_output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"}
 
 // Fields returns pointers to the counters in TokenKeys order.
-func (t *TokenMetrics) Fields() []*int64 {
+func (t *MetricsTokens) Fields() []*int64 {
 	return []*int64{&t.InputTokens, &t.OutputTokens, &t.TotalTokens, &t.AudioTotalTokens, &t.AudioInputTokens,
 		&t.AudioOutputTokens, &t.CacheReadTokens, &t.CacheWriteTokens, &t.ReasoningTokens}
 }
 
-// ModelCount is one entry of model_metrics.
-type ModelCount struct {
+// MetricsModelCount is one entry of model_metrics.
+type MetricsModelCount struct {
 	ModelID       string `json:"model_id"`
 	ModelProvider string `json:"model_provider"`
 	Count         int64  `json:"count"`
@@ -87,8 +87,8 @@ type Aggregate struct {
 	AgentRuns, TeamRuns, WorkflowRuns             int64
 	AgentSessions, TeamSessions, WorkflowSessions int64
 	Users                                         int64
-	Tokens                                        TokenMetrics
-	Models                                        []ModelCount
+	Tokens                                        MetricsTokens
+	Models                                        []MetricsModelCount
 }
 
 // Day is one stored daily row. Day is the Unix second its UTC day starts
@@ -104,31 +104,31 @@ type Day struct {
 	UpdatedAt int64
 }
 
-// DayMetrics is AgentOS's DayAggregatedMetrics, the wire form of a Day.
-type DayMetrics struct {
-	ID                    string       `json:"id"`
-	AgentRunsCount        int64        `json:"agent_runs_count"`
-	AgentSessionsCount    int64        `json:"agent_sessions_count"`
-	TeamRunsCount         int64        `json:"team_runs_count"`
-	TeamSessionsCount     int64        `json:"team_sessions_count"`
-	WorkflowRunsCount     int64        `json:"workflow_runs_count"`
-	WorkflowSessionsCount int64        `json:"workflow_sessions_count"`
-	UsersCount            int64        `json:"users_count"`
-	TokenMetrics          TokenMetrics `json:"token_metrics"`
-	ModelMetrics          []ModelCount `json:"model_metrics"`
-	Date                  time.Time    `json:"date" doc:"The UTC day, at midnight."`
-	CreatedAt             time.Time    `json:"created_at"`
-	UpdatedAt             time.Time    `json:"updated_at"`
+// DayAggregatedMetrics is AgentOS's DayAggregatedMetrics, the wire form of a Day.
+type DayAggregatedMetrics struct {
+	ID                    string              `json:"id"`
+	AgentRunsCount        int64               `json:"agent_runs_count"`
+	AgentSessionsCount    int64               `json:"agent_sessions_count"`
+	TeamRunsCount         int64               `json:"team_runs_count"`
+	TeamSessionsCount     int64               `json:"team_sessions_count"`
+	WorkflowRunsCount     int64               `json:"workflow_runs_count"`
+	WorkflowSessionsCount int64               `json:"workflow_sessions_count"`
+	UsersCount            int64               `json:"users_count"`
+	TokenMetrics          MetricsTokens       `json:"token_metrics"`
+	ModelMetrics          []MetricsModelCount `json:"model_metrics"`
+	Date                  time.Time           `json:"date" doc:"The UTC day, at midnight."`
+	CreatedAt             time.Time           `json:"created_at"`
+	UpdatedAt             time.Time           `json:"updated_at"`
 }
 
 // Wire is d's AgentOS form.
-func (d Day) Wire() DayMetrics {
+func (d Day) Wire() DayAggregatedMetrics {
 	a := d.Aggregate
 	models := a.Models
 	if models == nil {
-		models = []ModelCount{}
+		models = []MetricsModelCount{}
 	}
-	return DayMetrics{ID: d.ID, AgentRunsCount: a.AgentRuns, AgentSessionsCount: a.AgentSessions,
+	return DayAggregatedMetrics{ID: d.ID, AgentRunsCount: a.AgentRuns, AgentSessionsCount: a.AgentSessions,
 		TeamRunsCount: a.TeamRuns, TeamSessionsCount: a.TeamSessions, WorkflowRunsCount: a.WorkflowRuns,
 		WorkflowSessionsCount: a.WorkflowSessions, UsersCount: a.Users, TokenMetrics: a.Tokens, ModelMetrics: models,
 		Date: unixUTC(d.Day), CreatedAt: unixUTC(d.CreatedAt), UpdatedAt: unixUTC(d.UpdatedAt)}

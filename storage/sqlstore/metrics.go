@@ -96,9 +96,9 @@ func (s *Metrics) MetricsAggregate(ctx context.Context, from, to int64) (metric.
 			return fmt.Errorf("models: %w", err)
 		}
 		defer rows.Close()
-		a.Models = []metric.ModelCount{}
+		a.Models = []metric.MetricsModelCount{}
 		for rows.Next() {
-			var m metric.ModelCount
+			var m metric.MetricsModelCount
 			if err := rows.Scan(&m.ModelID, &m.ModelProvider, &m.Count); err != nil {
 				return err
 			}
@@ -152,7 +152,7 @@ func (s *Metrics) UpsertMetricsDays(ctx context.Context, days []metric.Day) erro
 		}
 		models := day.Aggregate.Models
 		if models == nil {
-			models = []metric.ModelCount{}
+			models = []metric.MetricsModelCount{}
 		}
 		m, err := EncodeJSON(d, "model_metrics", models)
 		if err != nil {
@@ -216,7 +216,7 @@ func (s *Metrics) ListMetricsDays(ctx context.Context, from, to int64) ([]metric
 				return err
 			}
 			if a.Models == nil {
-				a.Models = []metric.ModelCount{}
+				a.Models = []metric.MetricsModelCount{}
 			}
 			out = append(out, day)
 		}

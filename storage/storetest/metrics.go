@@ -48,9 +48,9 @@ func testMetrics(t *testing.T, newBackend Factory) {
 	run(core.Run{SessionID: newID("msess"), AgentID: "a", UserID: newID("mu"), Model: "m9"}, d1-100, &core.Metrics{InputTokens: 1000})
 
 	want1 := metric.Aggregate{AgentRuns: 2, TeamRuns: 1, AgentSessions: 1, TeamSessions: 1, Users: 2,
-		Tokens: metric.TokenMetrics{InputTokens: 118, OutputTokens: 14, TotalTokens: 132},
-		Models: []metric.ModelCount{{ModelID: "m1", ModelProvider: "p1", Count: 3}, {ModelID: "m2", ModelProvider: "p2", Count: 1}}}
-	want2 := metric.Aggregate{WorkflowRuns: 1, WorkflowSessions: 1, Users: 1, Models: []metric.ModelCount{}}
+		Tokens: metric.MetricsTokens{InputTokens: 118, OutputTokens: 14, TotalTokens: 132},
+		Models: []metric.MetricsModelCount{{ModelID: "m1", ModelProvider: "p1", Count: 3}, {ModelID: "m2", ModelProvider: "p2", Count: 1}}}
+	want2 := metric.Aggregate{WorkflowRuns: 1, WorkflowSessions: 1, Users: 1, Models: []metric.MetricsModelCount{}}
 
 	t.Run("Aggregate", func(t *testing.T) {
 		for _, c := range []struct {

@@ -16,8 +16,8 @@ CREATE TABLE metrics_days (
     workflow_runs_count     BIGINT  NOT NULL DEFAULT 0,
     workflow_sessions_count BIGINT  NOT NULL DEFAULT 0,
     users_count             BIGINT  NOT NULL DEFAULT 0,
-    token_metrics           JSONB   NOT NULL DEFAULT '{}', -- metric.TokenMetrics
-    model_metrics           JSONB   NOT NULL DEFAULT '[]', -- []metric.ModelCount
+    token_metrics           JSONB   NOT NULL DEFAULT '{}', -- metric.MetricsTokens
+    model_metrics           JSONB   NOT NULL DEFAULT '[]', -- []metric.MetricsModelCount
     completed               BOOLEAN NOT NULL DEFAULT false,
     created_at              BIGINT  NOT NULL,
     updated_at              BIGINT  NOT NULL,

@@ -16,8 +16,8 @@ CREATE TABLE metrics_days (
     workflow_runs_count     INTEGER NOT NULL DEFAULT 0,
     workflow_sessions_count INTEGER NOT NULL DEFAULT 0,
     users_count             INTEGER NOT NULL DEFAULT 0,
-    token_metrics           TEXT    NOT NULL DEFAULT '{}', -- JSON metric.TokenMetrics
-    model_metrics           TEXT    NOT NULL DEFAULT '[]', -- JSON []metric.ModelCount
+    token_metrics           TEXT    NOT NULL DEFAULT '{}', -- JSON metric.MetricsTokens
+    model_metrics           TEXT    NOT NULL DEFAULT '[]', -- JSON []metric.MetricsModelCount
     completed               INTEGER NOT NULL DEFAULT 0,
     created_at              INTEGER NOT NULL,
     updated_at              INTEGER NOT NULL,
