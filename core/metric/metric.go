@@ -27,7 +27,9 @@
 //
 // A refresh recomputes the days that may have changed since the previous
 // one — the days of the runs and sessions created or updated since it
-// started (the watermark) — plus today, and writes one row per day. It is
+// started (the watermark) — plus the days from the previous refresh's to
+// today (so that a row computed while its day ran is completed), and
+// writes one row per day. It is
 // claimed in the database first (the refresh status row): while one is
 // running anywhere, another is refused (ErrAlreadyRunning); a claim older
 // than StaleAfter (a replica that died mid-refresh) may be taken over.

@@ -20,6 +20,10 @@ const (
 	DefaultTimeout    = 5 * time.Minute
 )
 
+// maxCatchUpDays bounds the days a refresh recomputes for having passed
+// since the previous one (a gateway stopped for long).
+const maxCatchUpDays = 31
+
 // ErrAlreadyRunning refuses a refresh while another one runs (on any
 // replica).
 var ErrAlreadyRunning = core.Errorf(core.CodeConflict, "a metrics refresh is already in progress for this database")
@@ -240,9 +244,17 @@ func (s *Service) compute(ctx context.Context, watermark, now int64) ([]Day, err
 	if err != nil {
 		return nil, err
 	}
+	// The days from the previous refresh's to today: a row computed while
+	// its day was still running is computed again, and marked completed.
 	today := DayStart(now)
-	if !slices.Contains(changed, today) {
-		changed = append(changed, today)
+	first := today
+	if watermark > 0 {
+		first = max(DayStart(watermark), today-maxCatchUpDays*DaySeconds)
+	}
+	for d := first; d <= today; d += DaySeconds {
+		if !slices.Contains(changed, d) {
+			changed = append(changed, d)
+		}
 	}
 	slices.Sort(changed)
 	rows := make([]Day, 0, len(changed))

@@ -255,5 +255,22 @@ func testMetrics(t *testing.T, newBackend Factory) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+		// A day later, with no new activity: the row computed while day 2
+		// ran is computed again, now completed, and the new day has one.
+		clock += metric.DaySeconds
+		days, err = svc.Refresh(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = map[int64]metric.Day{}
+		for _, d := range days {
+			got[d.Day] = d
+		}
+		if d, ok := got[d2]; !ok || !d.Completed || !reflect.DeepEqual(d.Aggregate, want2) {
+			t.Fatalf("day 2 the day after: %+v", days)
+		}
+		if d, ok := got[d2+metric.DaySeconds]; !ok || d.Completed || d.Aggregate.AgentRuns != 0 {
+			t.Fatalf("the new day: %+v", days)
+		}
 	})
 }
