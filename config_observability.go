@@ -41,6 +41,8 @@ type ObservabilityConfig struct {
 	// Pprof serves net/http/pprof under /debug/pprof/ on the admin
 	// listener (default false).
 	Pprof bool `yaml:"pprof"`
+	// MetricsRefreshInterval is how often /metrics' daily aggregates are refreshed, once across replicas (default 15m, at least 1s).
+	MetricsRefreshInterval time.Duration `yaml:"metrics_refresh_interval"`
 }
 
 // Defaults of the observability block.
@@ -96,6 +98,9 @@ func (c ObservabilityConfig) Validate() error {
 	}
 	if c.TraceRetention < 0 {
 		errs = append(errs, errors.New("observability.trace_retention must not be negative (0 takes the default, 720h)"))
+	}
+	if c.MetricsRefreshInterval < 0 || c.MetricsRefreshInterval > 0 && c.MetricsRefreshInterval < time.Second {
+		errs = append(errs, errors.New("observability.metrics_refresh_interval must be at least 1s (0 takes the default, 15m)"))
 	}
 	if addr := c.AdminAddr(); addr != "" {
 		loopback, err := loopbackAddr(addr)

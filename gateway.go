@@ -21,6 +21,7 @@ import (
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
+	"github.com/agentgate/agentgate/core/metric"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/core/trace"
@@ -66,6 +67,8 @@ type Gateway struct {
 	learnings *learning.Service
 	// traces is the traces' service (nil when tracing is off).
 	traces *trace.Service
+	// metrics is the daily metrics' service.
+	metrics *metric.Service
 }
 
 // Options tune New beyond the Config.
@@ -153,6 +156,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g.buildLearnings()
 	if err := g.buildTraces(); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
+	if err := g.buildMetrics(); err != nil {
 		_ = g.closeBackends()
 		return nil, err
 	}
@@ -405,6 +412,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 func (g *Gateway) closeBackends() error {
 	g.stopReturner()
+	if g.metrics != nil {
+		g.metrics.Close() // a background refresh, before the store closes
+	}
 	var errs []error
 	if g.queue != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -48,6 +48,7 @@ func (g *Gateway) interfaces() []httptransport.Interface {
 			Knowledge:       g.knowledge,
 			Learnings:       g.learnings,
 			Traces:          g.traces,
+			Metrics:         g.metrics,
 			Databases:       []rest.DatabaseInfo{{ID: "default", Kind: g.backend.Kind, Migrator: g.backend.Migrator}},
 			MCPPath:         mcpadapter.Path,
 			Docs:            rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},

@@ -261,6 +261,7 @@ const (
 	ResourceKnowledge       = "knowledge"
 	ResourceLearnings       = "learnings"
 	ResourceTraces          = "traces"
+	ResourceMetrics         = "metrics"
 )
 
 // ResourceOf is the scope resource of a kind of runnable: agents, teams

@@ -17,6 +17,7 @@ import (
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
+	"github.com/agentgate/agentgate/core/metric"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/trace"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
@@ -54,6 +55,7 @@ type Store interface {
 	knowledge.Store
 	learning.Store
 	trace.Store
+	metric.Store
 }
 
 // Backend is an open state database.

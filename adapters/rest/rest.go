@@ -18,6 +18,7 @@ import (
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
+	"github.com/agentgate/agentgate/core/metric"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/trace"
 	"github.com/agentgate/agentgate/transport/httptransport"
@@ -55,6 +56,9 @@ type Config struct {
 	// Traces is the traces' service /traces serves (nil: those routes
 	// answer 503).
 	Traces *trace.Service
+	// Metrics is the metrics' service /metrics serves (nil: those routes
+	// answer 503).
+	Metrics *metric.Service
 	// Interfaces are the interfaces /config lists (default REST alone),
 	// asked on each request: the gateway mounts the others after REST.
 	Interfaces func() []InterfaceInfo
@@ -358,6 +362,8 @@ type ConfigBody struct {
 	Learning *DomainConfig `json:"learning,omitempty"`
 	// Traces is the traces' domain block, when they are served.
 	Traces *DomainConfig `json:"traces,omitempty"`
+	// Metrics is the metrics' domain block, when they are served.
+	Metrics *DomainConfig `json:"metrics,omitempty"`
 }
 
 // dbID is the id of the database the sessions live in.
@@ -432,6 +438,10 @@ func (h *Handler) coreRoutes() []Route {
 				if h.cfg.Traces != nil && len(h.cfg.Databases) > 0 {
 					d := h.cfg.Databases[0] // the state database keeps them
 					b.Traces = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{"traces", "spans"}}}}
+				}
+				if h.cfg.Metrics != nil && len(h.cfg.Databases) > 0 {
+					d := h.cfg.Databases[0] // the state database keeps them
+					b.Metrics = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{"metrics_days"}}}}
 				}
 				if h.cfg.Interfaces != nil {
 					b.Interfaces = h.cfg.Interfaces()

@@ -110,6 +110,7 @@ type Store struct {
 	*knowledgeStore
 	*learnings
 	*traces
+	*metrics
 }
 
 // target is a parsed connection string.

@@ -47,6 +47,7 @@ type (
 	memories        = sqlstore.Memories
 	learnings       = sqlstore.Learnings
 	traces          = sqlstore.Traces
+	metrics         = sqlstore.Metrics
 )
 
 // pgxQuerier is what *pgxpool.Pool, *pgx.Conn and pgx.Tx have in common.
@@ -106,6 +107,7 @@ func (s *Store) initShared() {
 	s.knowledgeStore = newKnowledge(s)
 	s.learnings = sqlstore.NewLearnings(s.sql)
 	s.traces = sqlstore.NewTraces(s.sql)
+	s.metrics = sqlstore.NewMetrics(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

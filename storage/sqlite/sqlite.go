@@ -86,6 +86,7 @@ type Store struct {
 	*knowledgeStore
 	*learnings
 	*traces
+	*metrics
 }
 
 // Open opens (creating if needed) the database named by dsn and migrates it

@@ -32,6 +32,7 @@ type (
 	memories        = sqlstore.Memories
 	learnings       = sqlstore.Learnings
 	traces          = sqlstore.Traces
+	metrics         = sqlstore.Metrics
 )
 
 // conn is the Store as storage/sqlstore uses it: reads on the reader pool,
@@ -74,6 +75,7 @@ func (s *Store) initShared() {
 	s.knowledgeStore = newKnowledge(s)
 	s.learnings = sqlstore.NewLearnings(s.sql)
 	s.traces = sqlstore.NewTraces(s.sql)
+	s.metrics = sqlstore.NewMetrics(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

@@ -31,6 +31,7 @@ import (
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
+	"github.com/agentgate/agentgate/core/metric"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/trace"
 )
@@ -47,6 +48,7 @@ type Backend struct {
 	Knowledge       knowledge.Store
 	Learnings       learning.Store
 	Traces          trace.Store
+	Metrics         metric.Store
 }
 
 // Factory returns a ready backend for one (sub)test and arranges its
@@ -79,6 +81,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"Knowledge", testKnowledge},
 		{"Learnings", testLearnings},
 		{"Traces", testTraces},
+		{"Metrics", testMetrics},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
