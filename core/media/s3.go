@@ -224,4 +224,3 @@ func (r *s3Reader) Close() error {
 	}
 	return nil
 }
-
