@@ -80,7 +80,7 @@ func Ingest(ctx context.Context, st Store, r io.Reader, name, declared string, l
 	if err != nil {
 		return Media{}, err
 	}
-	m := Media{Key: hex.EncodeToString(h.Sum(nil)), Kind: kind, MIMEType: mt, Name: name, Size: n}
+	m := Media{ID: hex.EncodeToString(h.Sum(nil)), Kind: kind, MIMEType: mt, Name: name, Size: n}
 	if kind == Image {
 		if err := checkImage(tmp, &m, lim.maxPixels()); err != nil {
 			return Media{}, err
@@ -89,7 +89,7 @@ func Ingest(ctx context.Context, st Store, r io.Reader, name, declared string, l
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return Media{}, fmt.Errorf("media: spool: %w", err)
 	}
-	if err := st.Put(ctx, m.Key, tmp, n); err != nil {
+	if err := st.Put(ctx, m.ID, tmp, n); err != nil {
 		return Media{}, err
 	}
 	return m, nil

@@ -13,30 +13,21 @@ import (
 	"github.com/agentgate/agentgate/core"
 )
 
-// Kind is what a medium is, as AgentOS files them on a run: images, audio,
-// videos and (document) files.
-type Kind string
+// Kind is what a medium is (core.MediaKind).
+type Kind = core.MediaKind
 
 // Kinds.
 const (
-	Image    Kind = "image"
-	Audio    Kind = "audio"
-	Video    Kind = "video"
-	Document Kind = "document"
+	Image    = core.MediaImage
+	Audio    = core.MediaAudio
+	Video    = core.MediaVideo
+	Document = core.MediaDocument
 )
 
-// Media is a stored medium as runs and sessions reference it: Key is the
-// SHA-256 of its bytes (hex), under which the store keeps them once.
-type Media struct {
-	Key      string `json:"key"`
-	Kind     Kind   `json:"kind"`
-	MIMEType string `json:"mime_type"`
-	Name     string `json:"name,omitempty"`
-	Size     int64  `json:"size"`
-	// Width and Height are an image's pixel size, when its format says.
-	Width  int `json:"width,omitempty"`
-	Height int `json:"height,omitempty"`
-}
+// Media is a stored medium as runs and sessions reference it
+// (core.MediaRef): its ID is the SHA-256 of its bytes (hex), under which
+// the store keeps them once.
+type Media = core.MediaRef
 
 // Store keeps media bytes by key (the SHA-256 of the bytes, hex). Putting
 // a key that is stored is a no-op, so media are stored once however many

@@ -53,7 +53,7 @@ func TestDirStoreLeavesNoTemporaryFiles(t *testing.T) {
 		}
 		return nil
 	})
-	want := "/" + m.Key[:2] + "/" + m.Key
+	want := "/" + m.ID[:2] + "/" + m.ID
 	if len(files) != 1 || files[0] != want {
 		t.Fatalf("files %v, want only %s", files, want)
 	}
@@ -193,7 +193,7 @@ func TestIngestLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Key != b.Key || a.MIMEType != "text/plain" || b.MIMEType != "text/markdown" {
+	if a.ID != b.ID || a.MIMEType != "text/plain" || b.MIMEType != "text/markdown" {
 		t.Fatalf("%+v %+v", a, b)
 	}
 }
@@ -241,7 +241,7 @@ func FuzzIngest(f *testing.F) {
 			}
 			return
 		}
-		rc, size, err := st.Open(context.Background(), m.Key)
+		rc, size, err := st.Open(context.Background(), m.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

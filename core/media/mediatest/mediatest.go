@@ -160,10 +160,10 @@ func Run(t *testing.T, newStore func(t *testing.T) media.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Key != keyOf(png) || m.Kind != media.Image || m.MIMEType != "image/png" || m.Size != int64(len(png)) || m.Width != 4 || m.Height != 3 {
+		if m.ID != keyOf(png) || m.Kind != media.Image || m.MIMEType != "image/png" || m.Size != int64(len(png)) || m.Width != 4 || m.Height != 3 {
 			t.Fatalf("ingested %+v", m)
 		}
-		rc, _, err := st.Open(ctx, m.Key)
+		rc, _, err := st.Open(ctx, m.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
