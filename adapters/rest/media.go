@@ -87,7 +87,12 @@ func (h *Handler) mediaRoutes() []Route {
 	return []Route{{Operation: huma.Operation{OperationID: "get-session-media", Method: http.MethodGet, Path: "/sessions/{session_id}/media/{media_id}",
 		Summary:     "Get a medium of a session",
 		Description: "The bytes of a file, image, audio or video a run of the session carried, with its content type; single byte ranges (Range: bytes=a-b) are answered 206.",
-		Tags:        []string{"Sessions"}},
+		Tags:        []string{"Sessions"},
+		Parameters: []*huma.Param{
+			{Name: "session_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}},
+			{Name: "media_id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}, Description: "The SHA-256 of the medium's bytes (hex): the id the run's input lists."},
+			{Name: "Range", In: "header", Schema: &huma.Schema{Type: "string"}, Description: "One byte range, bytes=first-last (or -suffix)."},
+		}},
 		DBScoped: true, Access: scoped(auth.ResourceSessions, auth.ActionRead, "session_id"), Owner: OwnerBound, Errors: []int{404, 416},
 		Raw: h.sessionMedia, Resp: rawBytes{}}}
 }

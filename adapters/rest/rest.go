@@ -248,7 +248,7 @@ func (h *Handler) documentRaw(op *huma.Operation, form any, resp any) {
 	if _, raw := resp.(rawBytes); raw {
 		// The bytes of a medium, of its own content type.
 		op.Responses["200"] = &huma.Response{Description: "The bytes, of their own content type.",
-			Content: map[string]*huma.MediaType{"application/octet-stream": {Schema: &huma.Schema{Type: "string", Format: "binary"}}}}
+			Content: map[string]*huma.MediaType{"application/octet-stream": {Schema: &huma.Schema{Type: "string", Description: "The medium's bytes."}}}}
 		h.api.OpenAPI().AddOperation(op)
 		return
 	}
