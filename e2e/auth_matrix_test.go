@@ -72,6 +72,8 @@ type matrixFixtures struct {
 	content string
 	// learning and learning2 are learnings of matrix-learner.
 	learning, learning2 string
+	// media is a medium of a run in done's session.
+	media string
 }
 
 func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
@@ -97,6 +99,10 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	fx.content = createContent(t, g, admin, "matrix-kb")
 	fx.learning = createLearning(t, g, admin, matrixLearner)
 	fx.learning2 = createLearning(t, g, admin, matrixLearner)
+	notes := []byte("matrix notes")
+	want(t, g, admin, http.MethodPost, "/agents/assistant/runs", runForm(t, map[string]string{"message": "read", "stream": "false", "session_id": fx.done.SessionID},
+		mediaFile{"notes.txt", "text/plain", notes}), http.StatusOK)
+	fx.media = sha(notes)
 	return fx
 }
 
@@ -120,6 +126,7 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"content_id":         func(fx *matrixFixtures) string { return fx.content },
 	"learning_id":        func(fx *matrixFixtures) string { return fx.learning },
 	"user_id":            func(*matrixFixtures) string { return matrixLearner },
+	"media_id":           func(fx *matrixFixtures) string { return fx.media },
 }
 
 // matrixSpec adjusts the generic request of one operation: parameter
