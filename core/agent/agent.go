@@ -183,7 +183,11 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		}
 		msgs = append(msgs, x.History...)
 		inputAt = len(msgs)
-		msgs = append(msgs, core.Message{Role: "user", Content: x.Message, Media: x.Run.Input.Media, CreatedAt: now})
+		user := core.Message{Role: "user", Content: x.Message, CreatedAt: now}
+		if x.Run != nil {
+			user.Media = x.Run.Input.Media
+		}
+		msgs = append(msgs, user)
 	}
 	start := time.Now()
 	prior := metrics.Duration
