@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 )
 
@@ -41,45 +40,34 @@ type MediaOpener interface {
 	Open(ctx context.Context, id string) (io.ReadSeekCloser, int64, error)
 }
 
-// runInputJSON is RunInput's JSON: AgentOS's RunInput, media split by
-// kind.
-type runInputJSON struct {
-	InputContent string     `json:"input_content"`
-	Images       []MediaRef `json:"images,omitempty"`
-	Audio        []MediaRef `json:"audio,omitempty"`
-	Videos       []MediaRef `json:"videos,omitempty"`
-	Files        []MediaRef `json:"files,omitempty"`
-}
-
-// MarshalJSON renders the input as AgentOS does: its media as images,
-// audio, videos and files.
-func (in RunInput) MarshalJSON() ([]byte, error) {
-	j := runInputJSON{InputContent: in.InputContent}
-	for _, m := range in.Media {
+// NewRunInput is the input of content with media, filed by kind.
+func NewRunInput(content string, media []MediaRef) RunInput {
+	in := RunInput{InputContent: content}
+	for _, m := range media {
 		switch m.Kind {
 		case MediaImage:
-			j.Images = append(j.Images, m)
+			in.Images = append(in.Images, m)
 		case MediaAudio:
-			j.Audio = append(j.Audio, m)
+			in.Audio = append(in.Audio, m)
 		case MediaVideo:
-			j.Videos = append(j.Videos, m)
+			in.Videos = append(in.Videos, m)
 		default:
-			j.Files = append(j.Files, m)
+			in.Files = append(in.Files, m)
 		}
 	}
-	return json.Marshal(j)
+	return in
 }
 
-// UnmarshalJSON reads what MarshalJSON writes.
-func (in *RunInput) UnmarshalJSON(b []byte) error {
-	var j runInputJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
+// Media lists the input's media: images, audio, videos, then files (nil
+// when there are none).
+func (in RunInput) Media() []MediaRef {
+	n := len(in.Images) + len(in.Audio) + len(in.Videos) + len(in.Files)
+	if n == 0 {
+		return nil
 	}
-	in.InputContent = j.InputContent
-	in.Media = nil
-	for _, l := range [][]MediaRef{j.Images, j.Audio, j.Videos, j.Files} {
-		in.Media = append(in.Media, l...)
+	out := make([]MediaRef, 0, n)
+	for _, l := range [][]MediaRef{in.Images, in.Audio, in.Videos, in.Files} {
+		out = append(out, l...)
 	}
-	return nil
+	return out
 }

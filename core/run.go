@@ -136,9 +136,12 @@ func (m *Metrics) Add(o Metrics) {
 // RunInput is what started the run.
 type RunInput struct {
 	InputContent string `json:"input_content"`
-	// Media are the files, images, audio and video sent with the input
-	// (rendered as AgentOS's images, audio, videos and files: media.go).
-	Media []MediaRef `json:"-"`
+	// The media sent with the input, by kind as AgentOS files them (see
+	// NewRunInput and Media).
+	Images []MediaRef `json:"images,omitempty"`
+	Audio  []MediaRef `json:"audio,omitempty"`
+	Videos []MediaRef `json:"videos,omitempty"`
+	Files  []MediaRef `json:"files,omitempty"`
 }
 
 // PausedState is everything needed to resume a paused run on any replica:

@@ -71,15 +71,15 @@ func mediaURL(sessionID, id string) string { return "/sessions/" + sessionID + "
 // withMediaURLs is r with the URLs of its input's media set (a copy when
 // it has any).
 func withMediaURLs(r *core.Run) *core.Run {
-	if len(r.Input.Media) == 0 || r.SessionID == "" {
+	media := r.Input.Media()
+	if media == nil || r.SessionID == "" {
 		return r
 	}
 	out := *r
-	out.Input.Media = make([]core.MediaRef, len(r.Input.Media))
-	for i, m := range r.Input.Media {
-		m.URL = mediaURL(r.SessionID, m.ID)
-		out.Input.Media[i] = m
+	for i := range media {
+		media[i].URL = mediaURL(r.SessionID, media[i].ID)
 	}
+	out.Input = core.NewRunInput(r.Input.InputContent, media)
 	return &out
 }
 
@@ -161,7 +161,7 @@ func (h *Handler) sessionMediaRef(ctx context.Context, sid, id string) (core.Med
 			return core.MediaRef{}, err
 		}
 		for _, r := range runs {
-			for _, m := range r.Input.Media {
+			for _, m := range r.Input.Media() {
 				if m.ID == id {
 					return m, nil
 				}

@@ -185,7 +185,7 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		inputAt = len(msgs)
 		user := core.Message{Role: "user", Content: x.Message, CreatedAt: now}
 		if x.Run != nil {
-			user.Media = x.Run.Input.Media
+			user.Media = x.Run.Input.Media()
 		}
 		msgs = append(msgs, user)
 	}

@@ -25,7 +25,6 @@ type runExtra struct {
 	ScheduleID    string                   `json:"schedule_id,omitempty"`
 	ScheduleRunID string                   `json:"schedule_run_id,omitempty"`
 	References    []core.MessageReferences `json:"references,omitempty"`
-	InputMedia    []core.MediaRef          `json:"input_media,omitempty"`
 }
 
 // EncodeRunExtra returns r's extra column: nil (NULL) when r has none of them,
@@ -34,10 +33,10 @@ func EncodeRunExtra(r *core.Run) (any, error) {
 	x := runExtra{TeamName: r.TeamName, WorkflowName: r.WorkflowName, NestedDepth: r.NestedDepth,
 		StepID: r.StepID, StepName: r.StepName, StepIndex: r.StepIndex,
 		SessionState: r.SessionState, StepResults: r.StepResults, ScheduleID: r.ScheduleID, ScheduleRunID: r.ScheduleRunID,
-		References: r.References, InputMedia: r.Input.Media}
+		References: r.References}
 	if x.TeamName == "" && x.WorkflowName == "" && x.NestedDepth == 0 && x.StepID == "" && x.StepName == "" &&
 		x.StepIndex == nil && x.SessionState == nil && x.StepResults == nil && x.ScheduleID == "" && x.ScheduleRunID == "" &&
-		x.References == nil && x.InputMedia == nil {
+		x.References == nil {
 		return nil, nil
 	}
 	b, err := json.Marshal(x)
@@ -61,6 +60,5 @@ func DecodeRunExtra(r *core.Run, col []byte) error {
 	r.SessionState, r.StepResults = x.SessionState, x.StepResults
 	r.ScheduleID, r.ScheduleRunID = x.ScheduleID, x.ScheduleRunID
 	r.References = x.References
-	r.Input.Media = x.InputMedia
 	return nil
 }
