@@ -75,8 +75,11 @@ type Config struct {
 	Approvals     ApprovalsConfig `yaml:"approvals"`
 	// Observability: traces, OTLP export, Prometheus and pprof
 	// (config_observability.go).
-	Observability ObservabilityConfig    `yaml:"observability"`
-	Models        map[string]ModelConfig `yaml:"models"`
+	Observability ObservabilityConfig `yaml:"observability"`
+	// Media: where runs' files, images, audio and video are kept
+	// (gateway_media.go).
+	Media  MediaConfig            `yaml:"media"`
+	Models map[string]ModelConfig `yaml:"models"`
 	// Embedders and Knowledge are the knowledge bases (config_knowledge.go).
 	Embedders map[string]EmbedderConfig `yaml:"embedders"`
 	Knowledge []KnowledgeConfig         `yaml:"knowledge"`
@@ -666,6 +669,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Schedules.Validate())
 	errs = append(errs, c.Memory.Validate(c.Models))
 	errs = append(errs, c.Observability.Validate())
+	errs = append(errs, c.Media.Validate())
 	switch c.AuthMode {
 	case "", "none", "key", "jwt":
 	default:

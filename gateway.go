@@ -20,6 +20,7 @@ import (
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
+	"github.com/agentgate/agentgate/core/media"
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/metric"
 	"github.com/agentgate/agentgate/core/schedule"
@@ -63,6 +64,8 @@ type Gateway struct {
 	memories *memory.Service
 	// knowledge is the knowledge bases' service (nil when none is configured).
 	knowledge *knowledge.Service
+	// media keeps the files, images, audio and video of runs.
+	media media.Store
 	// learnings is the learnings' service (nil when they are off).
 	learnings *learning.Service
 	// traces is the traces' service (nil when tracing is off).
@@ -134,11 +137,15 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		_ = g.closeBackends()
 		return nil, err
 	}
+	if err := g.openMedia(ctx, sqlitePath); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
 	var queue core.Queue
 	if g.queue != nil {
 		queue = g.queue
 	}
-	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger,
+	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger, Media: g.media,
 		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL,
 		CreateDelay: cfg.Tuning.StoreDelay, FinalCacheTTL: cfg.Tuning.FinalCacheTTL, Queue: queue,
 		IdempotencyTTL:  cfg.Runs.IdempotencyTTL,

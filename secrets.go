@@ -40,6 +40,7 @@ func (c *Config) secrets() []string {
 	urlPassword(c.RedisURL)
 	add(c.SecurityKey, c.JWTKey, c.Slack.SigningSecret, c.Slack.BotToken, c.Slack.AppToken)
 	add(c.Approvals.Webhook.Secret)
+	add(c.Media.S3.SecretAccessKey)
 	urlPassword(c.Approvals.Webhook.URL)
 	for _, a := range c.Slack.Apps {
 		add(a.SigningSecret, a.BotToken, a.AppToken)

@@ -100,6 +100,9 @@ type Execution struct {
 	// member, a workflow's step): see ChildParams. The engine sets it for
 	// teams and workflows (nil for agents, and outside the engine).
 	RunChild func(ctx context.Context, p ChildParams) (*Run, error)
+	// Media opens the media of Run.Input.Media (nil when the gateway keeps
+	// none).
+	Media MediaOpener
 }
 
 // Outcome is what an agent returns.

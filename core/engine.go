@@ -15,6 +15,8 @@ import (
 type EngineConfig struct {
 	Store RunStore
 	Log   EventLog
+	// Media opens the media runs carry (nil: runs carry none).
+	Media MediaOpener
 	// Logger receives the engine's structured logs; nil means slog.Default().
 	Logger *slog.Logger
 	// HistoryRuns is how many earlier runs of a session are given to an

@@ -26,7 +26,10 @@ type Message struct {
 	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
 	ToolCallID string     `json:"tool_call_id,omitempty"`
 	Name       string     `json:"name,omitempty"`
-	CreatedAt  int64      `json:"created_at,omitempty"`
+	// Media are the files, images, audio and video a user message
+	// carries.
+	Media     []MediaRef `json:"media,omitempty"`
+	CreatedAt int64      `json:"created_at,omitempty"`
 }
 
 // ToolCall is a model's request to call a tool.
@@ -133,6 +136,12 @@ func (m *Metrics) Add(o Metrics) {
 // RunInput is what started the run.
 type RunInput struct {
 	InputContent string `json:"input_content"`
+	// The media sent with the input, by kind as AgentOS files them (see
+	// NewRunInput and Media).
+	Images []MediaRef `json:"images,omitempty"`
+	Audio  []MediaRef `json:"audio,omitempty"`
+	Videos []MediaRef `json:"videos,omitempty"`
+	Files  []MediaRef `json:"files,omitempty"`
 }
 
 // PausedState is everything needed to resume a paused run on any replica:

@@ -39,6 +39,9 @@ type StartParams struct {
 	// run (stored on it, and on the approvals it pauses for).
 	ScheduleID    string
 	ScheduleRunID string
+	// Media are the files, images, audio and video sent with Message,
+	// already in the media store (core/media.Ingest).
+	Media []MediaRef
 }
 
 // Ref is the runnable p names: exactly one of AgentID, TeamID and
@@ -174,7 +177,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 	}
 	run := &Run{
 		RunID: e.cfg.NewID(), SessionID: p.SessionID,
-		UserID: p.UserID, Status: RunRunning, Input: RunInput{InputContent: p.Message},
+		UserID: p.UserID, Status: RunRunning, Input: NewRunInput(p.Message, p.Media),
 		Background: p.Background, ScheduleID: p.ScheduleID, ScheduleRunID: p.ScheduleRunID, CreatedAt: now, UpdatedAt: now,
 		LeaseOwner: e.cfg.InstanceID, LeaseUntil: e.leaseUntil(),
 	}

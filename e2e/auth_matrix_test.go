@@ -74,6 +74,8 @@ type matrixFixtures struct {
 	learning, learning2 string
 	// trace is a stored trace (spans written into the gateway's database).
 	trace string
+	// media is a medium of a run in done's session.
+	media string
 }
 
 func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
@@ -101,6 +103,10 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	fx.learning2 = createLearning(t, g, admin, matrixLearner)
 	fx.trace = "matrix-trace-" + randHex(6)
 	writeSpans(t, sqliteURL(g), toolRunSpans(fx.trace, "matrix-user", "matrix-trace-session", time.Now().UTC().Add(-time.Minute)))
+	notes := []byte("matrix notes")
+	want(t, g, admin, http.MethodPost, "/agents/assistant/runs", runForm(t, map[string]string{"message": "read", "stream": "false", "session_id": fx.done.SessionID},
+		mediaFile{"notes.txt", "text/plain", notes}), http.StatusOK)
+	fx.media = sha(notes)
 	return fx
 }
 
@@ -125,6 +131,7 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"learning_id":        func(fx *matrixFixtures) string { return fx.learning },
 	"user_id":            func(*matrixFixtures) string { return matrixLearner },
 	"trace_id":           func(fx *matrixFixtures) string { return fx.trace },
+	"media_id":           func(fx *matrixFixtures) string { return fx.media },
 }
 
 // matrixSpec adjusts the generic request of one operation: parameter

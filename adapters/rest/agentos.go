@@ -38,6 +38,7 @@ func runSchemas(runs []*core.Run) []RunSchema {
 // decided, to continue) and says in its content what it waits for; the
 // store keeps them only as requirements.
 func runOutput(r *core.Run) *core.Run {
+	r = withMediaURLs(r)
 	if r.Status != core.RunPaused || len(r.Requirements) == 0 {
 		return r
 	}

@@ -26,17 +26,33 @@ const maxFormFields = 256
 // ParseForm decodes a run-endpoint body. It never panics; a malformed body
 // is an error of code invalid.
 func ParseForm(contentType string, body []byte) (Form, error) {
+	return parseForm(contentType, body, nil)
+}
+
+// FormFile is a file part of a multipart form (a run's files): its bytes
+// are a slice of the body.
+type FormFile struct {
+	Field, Name, ContentType string
+	Body                     []byte
+}
+
+// maxFormFiles bounds the files a run form may carry.
+const maxFormFiles = 32
+
+// parseForm is ParseForm; with files not nil, file parts named "files"
+// (AgentOS's field; "file" too) are collected into it instead of refused.
+func parseForm(contentType string, body []byte, files *[]FormFile) (Form, error) {
 	if boundary, ok := simpleBoundary(contentType); ok {
 		if f, ok := fastMultipart(body, boundary); ok {
 			return f, nil
 		}
 	}
-	return parseFormLibrary(contentType, body)
+	return parseFormLibrary(contentType, body, files)
 }
 
 // parseFormLibrary is ParseForm through the standard library's parsers
 // only (mime, mime/multipart, net/url, encoding/json).
-func parseFormLibrary(contentType string, body []byte) (Form, error) {
+func parseFormLibrary(contentType string, body []byte, files *[]FormFile) (Form, error) {
 	mediaType, params, err := mime.ParseMediaType(contentType)
 	if contentType == "" {
 		if len(bytes.TrimSpace(body)) == 0 {
@@ -86,8 +102,24 @@ func parseFormLibrary(contentType string, body []byte) (Form, error) {
 			}
 			name := part.FormName()
 			if part.FileName() != "" {
+				if files == nil || (name != "files" && name != "file") {
+					part.Close()
+					if files != nil {
+						return nil, core.Errorf(core.CodeInvalid, "file part %q: send files in the field \"files\"", name)
+					}
+					return nil, core.Errorf(core.CodeInvalid, "file uploads are not supported (field %q)", name)
+				}
+				if len(*files) >= maxFormFiles {
+					part.Close()
+					return nil, core.Errorf(core.CodeInvalid, "too many files: at most %d", maxFormFiles)
+				}
+				v, err := io.ReadAll(part)
 				part.Close()
-				return nil, core.Errorf(core.CodeInvalid, "file uploads are not supported (field %q)", name)
+				if err != nil {
+					return nil, core.Errorf(core.CodeInvalid, "malformed multipart body: %v", err)
+				}
+				*files = append(*files, FormFile{Field: name, Name: part.FileName(), ContentType: part.Header.Get("Content-Type"), Body: v})
+				continue
 			}
 			if name == "" {
 				part.Close()
@@ -152,15 +184,18 @@ type RunForm struct {
 	// OnDisconnect is what a streaming foreground run's client going away
 	// does to it.
 	OnDisconnect core.DisconnectMode `json:"on_disconnect,omitempty" enum:"cancel,continue," doc:"A foreground stream's disconnect: empty (default) keeps the run going for runs.disconnect_grace and cancels it then unless someone follows it (GET .../stream or POST .../resume, on any replica); cancel cancels it at once; continue never cancels it."`
+	// Files are the form's file parts (multipart only).
+	Files []FormFile `json:"-"`
 }
 
 // ParseRunForm decodes and validates a run form.
 func ParseRunForm(contentType string, body []byte) (*RunForm, error) {
-	f, err := ParseForm(contentType, body)
+	var files []FormFile
+	f, err := parseForm(contentType, body, &files)
 	if err != nil {
 		return nil, err
 	}
-	rf := &RunForm{Message: f["message"], SessionID: strings.TrimSpace(f["session_id"]), UserID: strings.TrimSpace(f["user_id"])}
+	rf := &RunForm{Message: f["message"], SessionID: strings.TrimSpace(f["session_id"]), UserID: strings.TrimSpace(f["user_id"]), Files: files}
 	if strings.TrimSpace(rf.Message) == "" {
 		return nil, core.Errorf(core.CodeInvalid, "message is required")
 	}

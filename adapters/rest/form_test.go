@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"mime/multipart"
+	"strings"
 	"testing"
 
 	"github.com/agentgate/agentgate/core"
@@ -58,16 +59,36 @@ func TestParseRunForm(t *testing.T) {
 	}
 }
 
-func TestParseRunFormRejectsFiles(t *testing.T) {
+func TestParseRunFormFiles(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
 	_ = w.WriteField("message", "x")
 	fw, _ := w.CreateFormFile("files", "a.txt")
 	_, _ = fw.Write([]byte("data"))
+	fw, _ = w.CreateFormFile("files", "b.md")
+	_, _ = fw.Write([]byte("# b"))
 	_ = w.Close()
-	if _, err := ParseRunForm(w.FormDataContentType(), buf.Bytes()); core.CodeOf(err) != core.CodeInvalid {
-		t.Fatalf("file upload: %v", err)
+	f, err := ParseRunForm(w.FormDataContentType(), buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Files) != 2 || f.Files[0].Name != "a.txt" || string(f.Files[0].Body) != "data" || f.Files[1].Name != "b.md" || f.Files[0].ContentType != "application/octet-stream" {
+		t.Fatalf("files %+v", f.Files)
+	}
+	// A file in another field is refused, naming the field to use.
+	buf.Reset()
+	w = multipart.NewWriter(&buf)
+	_ = w.WriteField("message", "x")
+	fw, _ = w.CreateFormFile("attachment", "a.txt")
+	_, _ = fw.Write([]byte("data"))
+	_ = w.Close()
+	if _, err := ParseRunForm(w.FormDataContentType(), buf.Bytes()); core.CodeOf(err) != core.CodeInvalid || !strings.Contains(err.Error(), `"files"`) {
+		t.Fatalf("file in another field: %v", err)
+	}
+	// Forms other than a run's still refuse files.
+	if _, err := ParseForm(w.FormDataContentType(), buf.Bytes()); core.CodeOf(err) != core.CodeInvalid {
+		t.Fatalf("ParseForm with a file: %v", err)
 	}
 }
 

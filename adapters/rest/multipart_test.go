@@ -34,7 +34,7 @@ func formOf(t testing.TB, boundary string, fields ...string) (string, []byte) {
 // (contentType, body), and reports whether the fast path took it.
 func checkSame(t testing.TB, contentType string, body []byte) (fast bool) {
 	t.Helper()
-	want, wantErr := parseFormLibrary(contentType, body)
+	want, wantErr := parseFormLibrary(contentType, body, nil)
 	if b, ok := simpleBoundary(contentType); ok {
 		var got Form
 		if got, fast = fastMultipart(body, b); fast {
@@ -150,7 +150,7 @@ func BenchmarkParseRunForm(b *testing.B) {
 	for _, c := range []struct {
 		name  string
 		parse func(string, []byte) (Form, error)
-	}{{"ParseForm", ParseForm}, {"library", parseFormLibrary}} {
+	}{{"ParseForm", ParseForm}, {"library", func(ct string, b []byte) (Form, error) { return parseFormLibrary(ct, b, nil) }}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

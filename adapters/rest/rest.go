@@ -17,6 +17,7 @@ import (
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
+	"github.com/agentgate/agentgate/core/media"
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/metric"
 	"github.com/agentgate/agentgate/core/schedule"
@@ -59,6 +60,13 @@ type Config struct {
 	// Metrics is the metrics' service /metrics serves (nil: those routes
 	// answer 503).
 	Metrics *metric.Service
+	// Media is where the files, images, audio and video of runs are
+	// stored (nil: a run form with files is refused); MediaLimits bound
+	// each, MaxRunMediaBytes all of one run's (0: 4 × MediaLimits'
+	// MaxBytes).
+	Media            media.Store
+	MediaLimits      media.Limits
+	MaxRunMediaBytes int64
 	// Interfaces are the interfaces /config lists (default REST alone),
 	// asked on each request: the gateway mounts the others after REST.
 	Interfaces func() []InterfaceInfo
@@ -244,6 +252,13 @@ func (h *Handler) documentRaw(op *huma.Operation, form any, resp any) {
 		"default": {Description: "Error", Content: map[string]*huma.MediaType{
 			"application/json": {Schema: reg.Schema(reflect.TypeOf(httptransport.ErrorBody{}), true, "")},
 		}},
+	}
+	if _, raw := resp.(rawBytes); raw {
+		// The bytes of a medium, of its own content type.
+		op.Responses["200"] = &huma.Response{Description: "The bytes, of their own content type.",
+			Content: map[string]*huma.MediaType{"application/octet-stream": {Schema: &huma.Schema{Type: "string", Description: "The medium's bytes."}}}}
+		h.api.OpenAPI().AddOperation(op)
+		return
 	}
 	if resp != nil {
 		op.Responses["200"].Content["application/json"] = &huma.MediaType{Schema: reg.Schema(reflect.TypeOf(resp), true, "")}

@@ -296,11 +296,15 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 	}
 	params := f.startParams(id)
 	params.Message, params.SessionID, params.UserID, params.Background = form.Message, form.SessionID, userID, form.Background
+	if params.Media, err = h.ingestFiles(ctx, form.Files); err != nil {
+		return fail(c, err)
+	}
+	form.Files = nil
 	if key != "" {
 		// The stream flag decides how the run is answered, not what it
 		// does, but a retry that changes it is not the same request.
 		params.IdempotencyKey, params.IdempotencyScope = key, principal(ctx).Owner()
-		params.IdempotencyRequest = "stream=" + strconv.FormatBool(form.Stream)
+		params.IdempotencyRequest = "stream=" + strconv.FormatBool(form.Stream) + mediaIDs(params.Media)
 	}
 	if !form.Stream && !form.Background {
 		// Blocking: the run executes on this request's goroutine, shown

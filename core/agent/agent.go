@@ -183,17 +183,27 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 		}
 		msgs = append(msgs, x.History...)
 		inputAt = len(msgs)
-		msgs = append(msgs, core.Message{Role: "user", Content: x.Message, CreatedAt: now})
+		user := core.Message{Role: "user", Content: x.Message, CreatedAt: now}
+		if x.Run != nil {
+			user.Media = x.Run.Input.Media()
+		}
+		msgs = append(msgs, user)
 	}
 	start := time.Now()
 	prior := metrics.Duration
+	media := &mediaCache{}
 	for {
 		if turns >= a.cfg.MaxTurns {
 			return nil, &core.AgentError{Type: "max_turns", Err: fmt.Errorf("agent made %d model requests without a final answer", turns)}
 		}
 		turns++
 		tools, infos := a.toolset() // sources may have changed since the last turn
-		resp, err := model.Stream(ctx, a.cfg.Model, model.Request{Messages: msgs, Tools: infos}, *a.info.Model, x.Emit)
+		prepared, err := media.prepare(ctx, a.cfg.Model, x.Media, msgs, inputAt)
+		if err != nil {
+			return nil, err
+		}
+		req := model.Request{Messages: prepared, Tools: infos}
+		resp, err := model.Stream(ctx, a.cfg.Model, req, *a.info.Model, x.Emit)
 		if err != nil {
 			return nil, err
 		}

@@ -93,3 +93,18 @@ func Stream(ctx context.Context, m Model, req Request, info core.ModelInfo, emit
 	}
 	return resp, nil
 }
+
+// MediaAccepter is implemented by models that take some media natively (in
+// a user message's Media, with Data loaded): an OpenAI-compatible model
+// images, audio and PDFs, Anthropic images and PDFs. A model that is not
+// one takes none: its documents reach it as text, and other media are an
+// error of the run.
+type MediaAccepter interface {
+	AcceptsMedia(kind core.MediaKind, mimeType string) bool
+}
+
+// Accepts reports whether m takes a medium natively.
+func Accepts(m Model, kind core.MediaKind, mimeType string) bool {
+	a, ok := m.(MediaAccepter)
+	return ok && a.AcceptsMedia(kind, mimeType)
+}

@@ -20,6 +20,7 @@ package anthropic
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -225,6 +226,21 @@ func (m *Model) params(req model.Request) (sdk.MessageNewParams, error) {
 	return p, nil
 }
 
+// AcceptsMedia implements model.MediaAccepter: PNG, JPEG, GIF and WebP
+// images (image blocks) and PDFs (document blocks), what Claude takes.
+func (m *Model) AcceptsMedia(kind core.MediaKind, mimeType string) bool {
+	switch kind {
+	case core.MediaImage:
+		switch mimeType {
+		case "image/png", "image/jpeg", "image/gif", "image/webp":
+			return true
+		}
+	case core.MediaDocument:
+		return mimeType == "application/pdf"
+	}
+	return false
+}
+
 // startsTurn reports whether the conversation's last message (systems
 // aside) is the user's: the request starts a new assistant turn rather than
 // continuing one with tool results.
@@ -277,9 +293,19 @@ func convertMessages(in []core.Message) (string, []sdk.MessageParam, error) {
 				system = append(system, msg.Content)
 			}
 		case "user":
-			if msg.Content != "" {
-				add("user", []sdk.ContentBlockParamUnion{sdk.NewTextBlock(msg.Content)})
+			var blocks []sdk.ContentBlockParamUnion
+			for _, m := range msg.Media {
+				b64 := base64.StdEncoding.EncodeToString(m.Data)
+				if m.Kind == core.MediaImage {
+					blocks = append(blocks, sdk.NewImageBlockBase64(m.MIMEType, b64))
+				} else {
+					blocks = append(blocks, sdk.NewDocumentBlock(sdk.Base64PDFSourceParam{Data: b64}))
+				}
 			}
+			if msg.Content != "" {
+				blocks = append(blocks, sdk.NewTextBlock(msg.Content))
+			}
+			add("user", blocks)
 		case "assistant":
 			var blocks []sdk.ContentBlockParamUnion
 			if strings.TrimSpace(msg.Content) != "" {

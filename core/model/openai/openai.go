@@ -21,6 +21,7 @@ package openai
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -228,6 +229,9 @@ func message(msg core.Message) (openai.ChatCompletionMessageParamUnion, error) {
 	case "developer":
 		return openai.DeveloperMessage(msg.Content), nil
 	case "user":
+		if len(msg.Media) > 0 {
+			return openai.UserMessage(userParts(msg)), nil
+		}
 		return openai.UserMessage(msg.Content), nil
 	case "assistant":
 		var a openai.ChatCompletionAssistantMessageParam
@@ -254,6 +258,59 @@ func message(msg core.Message) (openai.ChatCompletionMessageParamUnion, error) {
 	default:
 		return openai.ChatCompletionMessageParamUnion{}, fmt.Errorf("unknown role %q", msg.Role)
 	}
+}
+
+// AcceptsMedia implements model.MediaAccepter: images (image_url parts),
+// WAV and MP3 audio (input_audio parts) and PDFs (file parts), what
+// OpenAI's vision and audio models take; a server that takes less answers
+// the request with its own error.
+func (m *Model) AcceptsMedia(kind core.MediaKind, mimeType string) bool {
+	switch kind {
+	case core.MediaImage:
+		return true
+	case core.MediaAudio:
+		return audioFormat(mimeType) != ""
+	case core.MediaDocument:
+		return mimeType == "application/pdf"
+	}
+	return false
+}
+
+func audioFormat(mimeType string) string {
+	switch mimeType {
+	case "audio/wav":
+		return "wav"
+	case "audio/mpeg":
+		return "mp3"
+	}
+	return ""
+}
+
+// userParts is a user message with media as content parts: the text, then
+// each medium as a base64 data URL or data.
+func userParts(msg core.Message) []openai.ChatCompletionContentPartUnionParam {
+	var parts []openai.ChatCompletionContentPartUnionParam
+	if msg.Content != "" {
+		parts = append(parts, openai.TextContentPart(msg.Content))
+	}
+	for _, m := range msg.Media {
+		b64 := base64.StdEncoding.EncodeToString(m.Data)
+		switch {
+		case m.Kind == core.MediaImage:
+			parts = append(parts, openai.ImageContentPart(openai.ChatCompletionContentPartImageImageURLParam{
+				URL: "data:" + m.MIMEType + ";base64," + b64}))
+		case m.Kind == core.MediaAudio:
+			parts = append(parts, openai.InputAudioContentPart(openai.ChatCompletionContentPartInputAudioInputAudioParam{
+				Data: b64, Format: audioFormat(m.MIMEType)}))
+		default:
+			f := openai.ChatCompletionContentPartFileFileParam{FileData: openai.String("data:" + m.MIMEType + ";base64," + b64)}
+			if m.Name != "" {
+				f.Filename = openai.String(m.Name)
+			}
+			parts = append(parts, openai.FileContentPart(f))
+		}
+	}
+	return parts
 }
 
 // schema returns a tool's parameters, an empty object schema when none.

@@ -5,6 +5,8 @@ package scripted
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -43,8 +45,10 @@ type Rule struct {
 	ToolCalls []Call
 	// Reply is the answer. {{input}} is replaced by the user's message,
 	// {{input_json}} by it as a JSON string (quotes included), {{system}}
-	// by the request's system messages and {{tool_result}} by the results
-	// of this turn's tool calls.
+	// by the request's system messages, {{tool_result}} by the results
+	// of this turn's tool calls and {{media}} by what the model received of
+	// the media of the user's messages ("image/png dot.png 67 bytes
+	// sha256:…", one per medium, "; "-separated; "none" when none).
 	Reply string
 	// RejectedReply answers instead of Reply when the user rejected a tool
 	// call of this turn ({{note}} is the user's note).
@@ -75,6 +79,29 @@ func New(cfg Config) *Model {
 
 // Provider implements model.Model.
 func (m *Model) Provider() string { return "scripted" }
+
+// AcceptsMedia implements model.MediaAccepter: the scripted model takes
+// every medium, and describes what it received with {{media}}.
+func (m *Model) AcceptsMedia(core.MediaKind, string) bool { return true }
+
+// mediaSeen describes the media of the user's messages, as received: the
+// hash is of the bytes the model got, so a test sees they arrived whole.
+func mediaSeen(msgs []core.Message) string {
+	var out []string
+	for _, msg := range msgs {
+		if msg.Role != "user" {
+			continue
+		}
+		for _, m := range msg.Media {
+			sum := sha256.Sum256(m.Data)
+			out = append(out, fmt.Sprintf("%s %s %d bytes sha256:%s", m.MIMEType, m.Name, len(m.Data), hex.EncodeToString(sum[:])))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "; ")
+}
 
 // ID implements model.Model.
 func (m *Model) ID() string { return m.cfg.Model }
@@ -123,6 +150,9 @@ func (m *Model) Generate(ctx context.Context, req model.Request, onDelta func(mo
 	}
 	if strings.Contains(reply, "{{system}}") {
 		vars["{{system}}"] = system(req.Messages)
+	}
+	if strings.Contains(reply, "{{media}}") {
+		vars["{{media}}"] = mediaSeen(req.Messages)
 	}
 	reply = expand(reply, vars)
 	for i, piece := range split(reply, m.cfg.Chunks) {

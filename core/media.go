@@ -1,0 +1,73 @@
+package core
+
+import (
+	"context"
+	"io"
+)
+
+// MediaKind is what a medium is, as AgentOS files them on a run: images,
+// audio, videos and (document) files.
+type MediaKind string
+
+// Media kinds.
+const (
+	MediaImage    MediaKind = "image"
+	MediaAudio    MediaKind = "audio"
+	MediaVideo    MediaKind = "video"
+	MediaDocument MediaKind = "document"
+)
+
+// MediaRef is a medium a run carries (its input's files, images, audio
+// and video): a reference to bytes kept once in the media store under ID,
+// the SHA-256 of the bytes in hex (see core/media).
+type MediaRef struct {
+	ID       string    `json:"id"`
+	Kind     MediaKind `json:"kind"`
+	MIMEType string    `json:"mime_type"`
+	Name     string    `json:"name,omitempty"`
+	Size     int64     `json:"size"`
+	// Width and Height are an image's pixel size, when known.
+	Width  int `json:"width,omitempty"`
+	Height int `json:"height,omitempty"`
+	// URL is where the gateway serves it (set when a run is rendered).
+	URL string `json:"url,omitempty"`
+	// Data holds the bytes while a model request is made; never stored.
+	Data []byte `json:"-"`
+}
+
+// MediaOpener opens stored media by id (core/media's stores are ones).
+type MediaOpener interface {
+	Open(ctx context.Context, id string) (io.ReadSeekCloser, int64, error)
+}
+
+// NewRunInput is the input of content with media, filed by kind.
+func NewRunInput(content string, media []MediaRef) RunInput {
+	in := RunInput{InputContent: content}
+	for _, m := range media {
+		switch m.Kind {
+		case MediaImage:
+			in.Images = append(in.Images, m)
+		case MediaAudio:
+			in.Audio = append(in.Audio, m)
+		case MediaVideo:
+			in.Videos = append(in.Videos, m)
+		default:
+			in.Files = append(in.Files, m)
+		}
+	}
+	return in
+}
+
+// Media lists the input's media: images, audio, videos, then files (nil
+// when there are none).
+func (in RunInput) Media() []MediaRef {
+	n := len(in.Images) + len(in.Audio) + len(in.Videos) + len(in.Files)
+	if n == 0 {
+		return nil
+	}
+	out := make([]MediaRef, 0, n)
+	for _, l := range [][]MediaRef{in.Images, in.Audio, in.Videos, in.Files} {
+		out = append(out, l...)
+	}
+	return out
+}
