@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/agentgate/agentgate/core/media"
 	"github.com/agentgate/agentgate/storage"
@@ -95,4 +97,17 @@ func (g *Gateway) openMedia(ctx context.Context, sqlitePath string) error {
 	}
 	g.media = st
 	return nil
+}
+
+// mediaFetchTimeout bounds the download of a medium sent as a URL.
+const mediaFetchTimeout = 30 * time.Second
+
+// mediaClient fetches media sent as URLs through the egress guard:
+// private, loopback and link-local addresses are refused unless
+// egress.allow lets them through.
+func (g *Gateway) mediaClient() *http.Client {
+	if g.egress == nil {
+		return nil
+	}
+	return g.egress.Client(mediaFetchTimeout)
 }

@@ -52,6 +52,7 @@ func (g *Gateway) interfaces() []httptransport.Interface {
 			Media:            g.media,
 			MediaLimits:      cfg.Media.limits(),
 			MaxRunMediaBytes: cfg.Media.MaxRunBytes,
+			MediaClient:      g.mediaClient(),
 			Databases:        []rest.DatabaseInfo{{ID: "default", Kind: g.backend.Kind, Migrator: g.backend.Migrator}},
 			MCPPath:          mcpadapter.Path,
 			Docs:             rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},

@@ -11,7 +11,9 @@ import (
 	"hash/crc32"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -272,4 +274,50 @@ func pngBomb() []byte {
 	// IHDR: length at 8, type at 12, 13 bytes of data at 16, CRC at 29.
 	binary.BigEndian.PutUint32(out[29:], crc32.ChecksumIEEE(out[12:29]))
 	return out
+}
+
+// TestRunMediaJSONFields: AgentOS's JSON media fields (base64 content,
+// data: URLs, URLs), URLs fetched through the egress guard.
+func TestRunMediaJSONFields(t *testing.T) {
+	t.Parallel()
+	png := mediatest.PNG(5, 5)
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/cat.png" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(png)
+	}))
+	t.Cleanup(files.Close)
+	cfg := fmt.Sprintf(mediaConfig, "openai", "m", "http://127.0.0.1:1")
+	strict := startGateway(t, cfg)
+	alice := mint(t, "alice", "agents:run", "agents:read", "sessions:read")
+	b64 := base64.StdEncoding.EncodeToString(png)
+
+	// Base64 content and a data: URL need no fetch.
+	b := want(t, strict, alice, http.MethodPost, "/agents/echo/runs", formBody(url.Values{"message": {"x"}, "stream": {"false"},
+		"images":      {`[{"content":"` + b64 + `","mime_type":"image/png","filename":"a.png"}]`},
+		"input_files": {`["data:text/plain;base64,` + base64.StdEncoding.EncodeToString([]byte("notes")) + `"]`}}), http.StatusOK)
+	if !strings.Contains(string(b), "got image/png a.png "+fmt.Sprint(len(png))+" bytes sha256:"+sha(png)) || !strings.Contains(string(b), "text/plain input_files-0 5 bytes") {
+		t.Fatalf("json media: %s", b)
+	}
+	// A loopback URL is refused by the egress guard, naming it.
+	cat := files.URL + "/cat.png"
+	resp, b := call(t, strict, alice, http.MethodPost, "/agents/echo/runs", formBody(url.Values{"message": {"x"}, "stream": {"false"}, "images": {`["` + cat + `"]`}}))
+	if resp.StatusCode != 400 || !strings.Contains(string(b), cat) {
+		t.Fatalf("loopback URL: %d %s", resp.StatusCode, b)
+	}
+	// Allowed by egress.allow, it is fetched and stored; a missing one is a
+	// 400 naming it.
+	host := strings.TrimPrefix(files.URL, "http://")
+	open := startGateway(t, cfg+"egress:\n  allow: [\""+host+"\"]\n")
+	b = want(t, open, alice, http.MethodPost, "/agents/echo/runs", formBody(url.Values{"message": {"x"}, "stream": {"false"}, "images": {`["` + cat + `"]`}}), http.StatusOK)
+	if !strings.Contains(string(b), "got image/png cat.png") || !strings.Contains(string(b), sha(png)) {
+		t.Fatalf("fetched: %s", b)
+	}
+	resp, b = call(t, open, alice, http.MethodPost, "/agents/echo/runs", formBody(url.Values{"message": {"x"}, "stream": {"false"}, "images": {`["` + files.URL + `/gone.png"]`}}))
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "/gone.png") || !strings.Contains(string(b), "404") {
+		t.Fatalf("missing URL: %d %s", resp.StatusCode, b)
+	}
 }

@@ -184,8 +184,10 @@ type RunForm struct {
 	// OnDisconnect is what a streaming foreground run's client going away
 	// does to it.
 	OnDisconnect core.DisconnectMode `json:"on_disconnect,omitempty" enum:"cancel,continue," doc:"A foreground stream's disconnect: empty (default) keeps the run going for runs.disconnect_grace and cancels it then unless someone follows it (GET .../stream or POST .../resume, on any replica); cancel cancels it at once; continue never cancels it."`
-	// Files are the form's file parts (multipart only).
-	Files []FormFile `json:"-"`
+	// Files are the form's file parts (multipart only); Fields all its
+	// fields (AgentOS's JSON media fields among them).
+	Files  []FormFile `json:"-"`
+	Fields Form       `json:"-"`
 }
 
 // ParseRunForm decodes and validates a run form.
@@ -195,7 +197,7 @@ func ParseRunForm(contentType string, body []byte) (*RunForm, error) {
 	if err != nil {
 		return nil, err
 	}
-	rf := &RunForm{Message: f["message"], SessionID: strings.TrimSpace(f["session_id"]), UserID: strings.TrimSpace(f["user_id"]), Files: files}
+	rf := &RunForm{Message: f["message"], SessionID: strings.TrimSpace(f["session_id"]), UserID: strings.TrimSpace(f["user_id"]), Files: files, Fields: f}
 	if strings.TrimSpace(rf.Message) == "" {
 		return nil, core.Errorf(core.CodeInvalid, "message is required")
 	}

@@ -17,41 +17,32 @@ import (
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
-// ingestFiles stores a run form's files in the media store: each checked
-// (its type, its bytes, its size) before the run starts, so a bad file is
-// the request's error, not the run's.
-func (h *Handler) ingestFiles(ctx context.Context, files []FormFile) ([]core.MediaRef, error) {
-	if len(files) == 0 {
-		return nil, nil
-	}
-	if h.cfg.Media == nil {
-		return nil, core.Errorf(core.CodeInvalid, "this gateway keeps no media: files are not accepted")
-	}
-	maxRun := h.cfg.MaxRunMediaBytes
-	if maxRun <= 0 {
-		per := h.cfg.MediaLimits.MaxBytes
-		if per <= 0 {
-			per = media.DefaultMaxBytes
-		}
-		maxRun = 4 * per
-	}
-	var total int64
+// ingestFiles stores a run form's media in the media store: its file
+// parts and AgentOS's JSON media fields (images, audio, videos,
+// input_files: URLs, data: URLs or base64 content), each checked (type,
+// bytes, size) before the run starts, so a bad medium is the request's
+// error, not the run's.
+func (h *Handler) ingestFiles(ctx context.Context, files []FormFile, form Form) ([]core.MediaRef, error) {
+	var srcs []media.Source
 	for _, f := range files {
-		total += int64(len(f.Body))
+		srcs = append(srcs, media.Source{Name: f.Name, MIMEType: f.ContentType, Data: f.Body, Field: f.Field})
 	}
-	if total > maxRun {
-		return nil, core.Errorf(core.CodeTooLarge, "the run's files are %d bytes together, over the limit of %d bytes", total, maxRun)
-	}
-	refs := make([]core.MediaRef, 0, len(files))
-	for _, f := range files {
-		m, err := media.IngestBytes(ctx, h.cfg.Media, f.Body, f.Name, f.ContentType, h.cfg.MediaLimits)
+	for _, field := range jsonMediaFields {
+		more, err := media.ParseJSONMedia(field, form[field])
 		if err != nil {
 			return nil, err
 		}
-		refs = append(refs, m)
+		srcs = append(srcs, more...)
 	}
-	return refs, nil
+	if len(srcs) == 0 {
+		return nil, nil
+	}
+	r := &media.Resolver{Store: h.cfg.Media, Client: h.cfg.MediaClient, Limits: h.cfg.MediaLimits, MaxRunBytes: h.cfg.MaxRunMediaBytes}
+	return r.Resolve(ctx, srcs)
 }
+
+// jsonMediaFields are AgentOS's JSON media fields of a run form.
+var jsonMediaFields = []string{"images", "audio", "videos", "input_files"}
 
 // mediaIDs is the part of an idempotent request its media make.
 func mediaIDs(refs []core.MediaRef) string {

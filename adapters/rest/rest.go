@@ -67,6 +67,9 @@ type Config struct {
 	Media            media.Store
 	MediaLimits      media.Limits
 	MaxRunMediaBytes int64
+	// MediaClient fetches media sent as URLs (the egress guard's; nil:
+	// media URLs are refused).
+	MediaClient *http.Client
 	// Interfaces are the interfaces /config lists (default REST alone),
 	// asked on each request: the gateway mounts the others after REST.
 	Interfaces func() []InterfaceInfo

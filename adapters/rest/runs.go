@@ -296,10 +296,10 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 	}
 	params := f.startParams(id)
 	params.Message, params.SessionID, params.UserID, params.Background = form.Message, form.SessionID, userID, form.Background
-	if params.Media, err = h.ingestFiles(ctx, form.Files); err != nil {
+	if params.Media, err = h.ingestFiles(ctx, form.Files, form.Fields); err != nil {
 		return fail(c, err)
 	}
-	form.Files = nil
+	form.Files, form.Fields = nil, nil
 	if key != "" {
 		// The stream flag decides how the run is answered, not what it
 		// does, but a retry that changes it is not the same request.

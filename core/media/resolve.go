@@ -1,0 +1,270 @@
+package media
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/agentgate/agentgate/core"
+)
+
+// Source is a medium as an interface received it: its bytes (Data), or a
+// URL to fetch them from, with the name and content type the sender gave.
+type Source struct {
+	Name     string
+	MIMEType string
+	Data     []byte
+	URL      string
+	// Field names where the source came from, for errors ("files",
+	// "images[0]", "parts[1]").
+	Field string
+}
+
+// Resolver turns the media a run is sent into stored media: checked,
+// bounded and stored once, before the run starts. URLs are fetched with
+// Client, which must refuse what the gateway may not reach (the egress
+// guard: private, loopback and link-local addresses).
+type Resolver struct {
+	Store  Store
+	Client *http.Client
+	Limits Limits
+	// MaxRunBytes bounds all of a run's media (0: 4 × Limits' MaxBytes).
+	MaxRunBytes int64
+}
+
+// MaxSources bounds the media of one run.
+const MaxSources = 32
+
+func (r *Resolver) maxRun() int64 {
+	if r.MaxRunBytes > 0 {
+		return r.MaxRunBytes
+	}
+	return 4 * r.Limits.maxBytes()
+}
+
+// Resolve stores srcs and returns their references, in order. A bad
+// medium is the caller's error (invalid, 400, or too large, 413) naming
+// it; nothing of a refused run is left referenced.
+func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]core.MediaRef, error) {
+	if len(srcs) == 0 {
+		return nil, nil
+	}
+	if r == nil || r.Store == nil {
+		return nil, core.Errorf(core.CodeInvalid, "this gateway keeps no media: files, images, audio and video are not accepted")
+	}
+	if len(srcs) > MaxSources {
+		return nil, core.Errorf(core.CodeInvalid, "%d media: at most %d per run", len(srcs), MaxSources)
+	}
+	var total int64
+	for _, s := range srcs {
+		total += int64(len(s.Data))
+	}
+	maxRun := r.maxRun()
+	if total > maxRun {
+		return nil, core.Errorf(core.CodeTooLarge, "the run's media are %d bytes together, over the limit of %d bytes", total, maxRun)
+	}
+	refs := make([]core.MediaRef, 0, len(srcs))
+	for _, s := range srcs {
+		var m Media
+		var err error
+		if s.URL != "" && s.Data == nil {
+			m, err = r.fetch(ctx, s, maxRun-total)
+		} else {
+			m, err = IngestBytes(ctx, r.Store, s.Data, s.Name, s.MIMEType, r.Limits)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if s.URL != "" && s.Data == nil {
+			total += m.Size
+		}
+		refs = append(refs, m)
+	}
+	return refs, nil
+}
+
+// fetch downloads a URL medium (at most room bytes more for the run).
+func (r *Resolver) fetch(ctx context.Context, s Source, room int64) (Media, error) {
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Media{}, core.Errorf(core.CodeInvalid, "media URL %q: want an http or https URL", s.URL)
+	}
+	if r.Client == nil {
+		return Media{}, core.Errorf(core.CodeInvalid, "media URL %q: this gateway fetches no URLs", s.URL)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
+	if err != nil {
+		return Media{}, core.Errorf(core.CodeInvalid, "media URL %q: %v", s.URL, err)
+	}
+	resp, err := r.Client.Do(req)
+	if err != nil {
+		return Media{}, core.Errorf(core.CodeInvalid, "media URL %q could not be fetched: %v", s.URL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return Media{}, core.Errorf(core.CodeInvalid, "media URL %q answered %s", s.URL, resp.Status)
+	}
+	name := s.Name
+	if name == "" {
+		name = path.Base(u.Path)
+		if name == "/" || name == "." {
+			name = u.Host
+		}
+	}
+	mt := s.MIMEType
+	if mt == "" {
+		mt = resp.Header.Get("Content-Type")
+	}
+	lim := r.Limits
+	if room < lim.maxBytes() {
+		lim.MaxBytes = max(room, 1)
+	}
+	m, err := Ingest(ctx, r.Store, resp.Body, name, mt, lim)
+	if err != nil {
+		if core.CodeOf(err) == core.CodeTooLarge {
+			return Media{}, core.Errorf(core.CodeTooLarge, "media URL %q: over the limit of %d bytes", s.URL, lim.MaxBytes)
+		}
+		return Media{}, err
+	}
+	return m, nil
+}
+
+// JSONMedia is one medium of AgentOS's JSON media fields (images, audio,
+// videos, files): a URL, or the bytes in base64 (content), with the
+// optional name and type. A plain string is a URL, or a data: URL.
+type JSONMedia struct {
+	URL      string `json:"url,omitempty"`
+	Content  string `json:"content,omitempty"`
+	MIMEType string `json:"mime_type,omitempty"`
+	Format   string `json:"format,omitempty"`
+	Filename string `json:"filename,omitempty"`
+	Name     string `json:"name,omitempty"`
+}
+
+// ParseJSONMedia reads a JSON media field: a list of objects (JSONMedia)
+// or strings (URLs, data: URLs), or one of them. field names it in errors.
+func ParseJSONMedia(field, raw string) ([]Source, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, nil
+	}
+	var items []json.RawMessage
+	if strings.HasPrefix(raw, "[") {
+		if err := json.Unmarshal([]byte(raw), &items); err != nil {
+			return nil, core.Errorf(core.CodeInvalid, "%s: want a JSON list of media ({url} or {content: base64, mime_type}): %v", field, err)
+		}
+	} else if strings.HasPrefix(raw, "{") || strings.HasPrefix(raw, `"`) {
+		items = []json.RawMessage{json.RawMessage(raw)}
+	} else {
+		items = []json.RawMessage{mustJSON(raw)}
+	}
+	if len(items) > MaxSources {
+		return nil, core.Errorf(core.CodeInvalid, "%s: %d media, at most %d", field, len(items), MaxSources)
+	}
+	out := make([]Source, 0, len(items))
+	for i, it := range items {
+		where := fmt.Sprintf("%s[%d]", field, i)
+		var jm JSONMedia
+		var s string
+		if err := json.Unmarshal(it, &s); err == nil {
+			jm.URL = s
+		} else if err := json.Unmarshal(it, &jm); err != nil {
+			return nil, core.Errorf(core.CodeInvalid, "%s: want {url} or {content, mime_type}: %v", where, err)
+		}
+		src, err := jm.source(where)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, src)
+	}
+	return out, nil
+}
+
+func mustJSON(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+func (jm JSONMedia) source(where string) (Source, error) {
+	src := Source{Field: where, MIMEType: jm.MIMEType, Name: jm.Filename}
+	if src.Name == "" {
+		src.Name = jm.Name
+	}
+	if src.MIMEType == "" && jm.Format != "" && !strings.Contains(jm.Format, "/") {
+		src.Name = strings.TrimSuffix(orDefault(src.Name, "media"), "."+jm.Format) + "." + jm.Format
+	}
+	switch {
+	case jm.Content != "" && jm.URL != "":
+		return Source{}, core.Errorf(core.CodeInvalid, "%s: give url or content, not both", where)
+	case jm.Content != "":
+		data, err := decodeBase64(jm.Content)
+		if err != nil {
+			return Source{}, core.Errorf(core.CodeInvalid, "%s: content is not base64: %v", where, err)
+		}
+		src.Data = data
+	case strings.HasPrefix(jm.URL, "data:"):
+		mt, data, err := DecodeDataURL(jm.URL)
+		if err != nil {
+			return Source{}, core.Errorf(core.CodeInvalid, "%s: %v", where, err)
+		}
+		src.Data = data
+		if src.MIMEType == "" {
+			src.MIMEType = mt
+		}
+	case jm.URL != "":
+		src.URL = jm.URL
+	default:
+		return Source{}, core.Errorf(core.CodeInvalid, "%s: give url or content", where)
+	}
+	if src.Name == "" && src.URL == "" {
+		src.Name = strings.ReplaceAll(where, "[", "-")
+		src.Name = strings.TrimSuffix(src.Name, "]")
+	}
+	return src, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// decodeBase64 reads standard or URL-safe base64, padded or not.
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	_, err := base64.StdEncoding.DecodeString(s)
+	return nil, err
+}
+
+// DecodeDataURL reads a base64 data: URL ("data:image/png;base64,…").
+func DecodeDataURL(u string) (mimeType string, data []byte, err error) {
+	rest, ok := strings.CutPrefix(u, "data:")
+	meta, payload, ok2 := strings.Cut(rest, ",")
+	if !ok || !ok2 {
+		return "", nil, fmt.Errorf("not a data: URL")
+	}
+	mt, isB64 := strings.CutSuffix(meta, ";base64")
+	if !isB64 {
+		dec, err := url.PathUnescape(payload)
+		if err != nil {
+			return "", nil, fmt.Errorf("data: URL: %v", err)
+		}
+		return mt, []byte(dec), nil
+	}
+	b, err := decodeBase64(payload)
+	if err != nil {
+		return "", nil, fmt.Errorf("data: URL is not base64: %v", err)
+	}
+	return mt, b, nil
+}
