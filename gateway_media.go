@@ -111,3 +111,11 @@ func (g *Gateway) mediaClient() *http.Client {
 	}
 	return g.egress.Client(mediaFetchTimeout)
 }
+
+// mediaResolver stores the media runs are sent, for the interfaces.
+func (g *Gateway) mediaResolver() *media.Resolver {
+	if g.media == nil {
+		return nil
+	}
+	return &media.Resolver{Store: g.media, Client: g.mediaClient(), Limits: g.cfg.Media.limits(), MaxRunBytes: g.cfg.Media.MaxRunBytes}
+}

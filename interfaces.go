@@ -40,7 +40,7 @@ type (
 func (g *Gateway) interfaces() []httptransport.Interface {
 	cfg := g.cfg
 	return []httptransport.Interface{
-		ws.NewInterface(ws.Config{Settings: cfg.WS}),
+		ws.NewInterface(ws.Config{Settings: cfg.WS, Media: g.mediaResolver()}),
 		rest.NewInterface(rest.Config{
 			ServiceAccounts:  g.store,
 			Schedules:        g.schedules,

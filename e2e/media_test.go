@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentgate/agentgate/core/media/mediatest"
 	"github.com/agentgate/agentgate/core/model/anthropic/anthropictest"
@@ -319,5 +320,42 @@ func TestRunMediaJSONFields(t *testing.T) {
 	resp, b = call(t, open, alice, http.MethodPost, "/agents/echo/runs", formBody(url.Values{"message": {"x"}, "stream": {"false"}, "images": {`["` + files.URL + `/gone.png"]`}}))
 	if resp.StatusCode != 400 || !strings.Contains(string(b), "/gone.png") || !strings.Contains(string(b), "404") {
 		t.Fatalf("missing URL: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestWSStartWithMedia: a WebSocket start carries media as AgentOS's JSON
+// media (base64 content); a bad one is an error frame naming it.
+func TestWSStartWithMedia(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, wsConfigMore("", `  echo:
+    provider: scripted
+    model: echo-1
+    script:
+      - reply: "got {{media}}"
+`, `  - id: echo
+    model: echo
+`))
+	w, _ := wsDial(t, g, nil)
+	png := mediatest.PNG(2, 3)
+	w.send(map[string]any{"action": "start", "id": 1, "agent_id": "echo", "message": "look",
+		"images": []map[string]any{{"content": base64.StdEncoding.EncodeToString(png), "mime_type": "image/png", "filename": "p.png"}}})
+	ack := w.expect("ack")
+	evs := w.untilEnd(ack.RunID, 0)
+	if last := evs[len(evs)-1]; !strings.Contains(last.Content, "got image/png p.png "+fmt.Sprint(len(png))+" bytes sha256:"+sha(png)) {
+		t.Fatalf("final %s", last)
+	}
+	r, b := g.getRun(t, testCtx(t, 10*time.Second), "echo", ack.RunID)
+	if r.Status != "COMPLETED" || !strings.Contains(string(b), `"images":[{"id":"`+sha(png)) {
+		t.Fatalf("stored run: %s", b)
+	}
+	w.send(map[string]any{"action": "start", "id": 2, "agent_id": "echo", "message": "look",
+		"images": []map[string]any{{"content": base64.StdEncoding.EncodeToString([]byte("not a png")), "mime_type": "image/png"}}})
+	f := w.expect("error")
+	if f.Code != "invalid" || !strings.Contains(f.Detail, "not a PNG") {
+		t.Fatalf("bad image: %s", f)
+	}
+	w.send(map[string]any{"action": "start", "id": 3, "agent_id": "echo", "message": "look", "files": "not json"})
+	if f := w.expect("error"); f.Code != "invalid" || !strings.Contains(f.Detail, "files") {
+		t.Fatalf("bad files: %s", f)
 	}
 }

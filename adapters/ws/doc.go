@@ -10,7 +10,8 @@
 //
 //	{"action":"authenticate","id":"1","token":"<JWT, security key or agw_sa_ token>"}
 //	{"action":"ping","id":"2"}
-//	{"action":"start","id":"3","agent_id":"assistant","message":"hi","session_id":"","user_id":"","background":false,"idempotency_key":""}
+//	{"action":"start","id":"3","agent_id":"assistant","message":"hi","session_id":"","user_id":"","background":false,"idempotency_key":"",
+//	 "images":[{"content":"<base64>","mime_type":"image/png","filename":"a.png"}],"audio":[…],"videos":[…],"files":["https://…"]}
 //	{"action":"subscribe","id":"4","run_id":"…","last_event_index":7}     (absent or -1: from the start)
 //	{"action":"continue","id":"5","run_id":"…","tools":[…],"background":false}
 //	{"action":"cancel","id":"6","run_id":"…"}

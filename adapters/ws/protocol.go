@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/agentgate/agentgate/core/media"
 	"io"
 	"strconv"
 	"strings"
@@ -104,6 +105,10 @@ type ClientFrame struct {
 	// IdempotencyKey makes a start safe to send again (on any socket or
 	// replica): the same key and request get the run it started.
 	IdempotencyKey string // start
+	// Media are a start's images, audio, videos and files (AgentOS's JSON
+	// media: {url} or {content: base64, mime_type, filename}, or URL
+	// strings), not yet fetched or stored.
+	Media []media.Source // start
 }
 
 // wireFrame is the JSON shape of every client frame; a nil field was absent.
@@ -123,16 +128,30 @@ type wireFrame struct {
 	Tools          *[]core.ToolExecution  `json:"tools"`
 	Requirements   *[]core.RunRequirement `json:"requirements"`
 	IdempotencyKey *string                `json:"idempotency_key"`
+	Images         json.RawMessage        `json:"images"`
+	Audio          json.RawMessage        `json:"audio"`
+	Videos         json.RawMessage        `json:"videos"`
+	Files          json.RawMessage        `json:"files"`
 }
 
 // allowed lists the fields each action may carry (besides action and id).
 var allowed = map[Action][]string{
 	ActionAuthenticate: {"token"},
 	ActionPing:         nil,
-	ActionStart:        {"agent_id", "team_id", "workflow_id", "message", "session_id", "user_id", "background", "idempotency_key"},
+	ActionStart:        {"agent_id", "team_id", "workflow_id", "message", "session_id", "user_id", "background", "idempotency_key", "images", "audio", "videos", "files"},
 	ActionSubscribe:    {"run_id", "last_event_index", "agent_id", "team_id", "workflow_id", "session_id"},
 	ActionContinue:     {"run_id", "tools", "requirements", "background", "agent_id", "team_id", "workflow_id", "session_id"},
 	ActionCancel:       {"run_id", "agent_id", "team_id", "workflow_id", "session_id"},
+}
+
+type mediaField struct {
+	field string
+	raw   json.RawMessage
+}
+
+// media are w's media fields.
+func (w *wireFrame) media() [4]mediaField {
+	return [4]mediaField{{"images", w.Images}, {"audio", w.Audio}, {"videos", w.Videos}, {"files", w.Files}}
 }
 
 // present names the fields that were present in w.
@@ -156,6 +175,9 @@ func (w *wireFrame) present() []string {
 	add(w.Tools != nil, "tools")
 	add(w.Requirements != nil, "requirements")
 	add(w.IdempotencyKey != nil, "idempotency_key")
+	for _, m := range w.media() {
+		add(m.raw != nil && string(m.raw) != "null", m.field)
+	}
 	return p
 }
 
@@ -226,6 +248,16 @@ func ParseClientFrame(b []byte) (ClientFrame, error) {
 	f.IdempotencyKey = str(w.IdempotencyKey)
 	if w.Message != nil {
 		f.Message = *w.Message
+	}
+	for _, m := range w.media() {
+		if m.raw == nil || string(m.raw) == "null" {
+			continue
+		}
+		srcs, err := media.ParseJSONMedia(m.field, string(m.raw))
+		if err != nil {
+			return f, invalid("%s", core.MessageOf(err))
+		}
+		f.Media = append(f.Media, srcs...)
 	}
 	if w.Background != nil {
 		f.Background = *w.Background

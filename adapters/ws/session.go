@@ -229,10 +229,14 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 	}
 	// The run's own stream is fed by its executor, so trimming never
 	// refuses it (core.Engine.StartStream).
+	refs, err := s.h.cfg.Media.Resolve(actx, f.Media)
+	if err != nil {
+		return err
+	}
 	run, stream, err := s.h.eng.StartStream(actx, core.StartParams{
 		AgentID: f.AgentID, TeamID: f.TeamID, WorkflowID: f.WorkflowID, Message: f.Message, SessionID: f.SessionID,
 		UserID: owned.UserID(f.UserID), Background: f.Background,
-		IdempotencyKey: f.IdempotencyKey, IdempotencyScope: p.Owner(),
+		IdempotencyKey: f.IdempotencyKey, IdempotencyScope: p.Owner(), Media: refs,
 	})
 	if err != nil {
 		return err

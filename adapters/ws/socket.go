@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/agentgate/agentgate/core/media"
 	"io"
 	"log/slog"
 	"math"
@@ -37,6 +38,9 @@ type Config struct {
 	// Auth checks the token of the authenticate action; nil means auth
 	// mode none (everyone is an anonymous admin).
 	Auth *auth.Authenticator
+	// Media stores the media a start carries (nil: a start with media is
+	// refused).
+	Media *media.Resolver
 	// ActionTimeout bounds the engine calls of one action (default 30 s).
 	ActionTimeout time.Duration
 	// ReadBufferSize and WriteBufferSize size the socket's I/O buffers

@@ -78,6 +78,9 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]core.MediaRef,
 			m, err = IngestBytes(ctx, r.Store, s.Data, s.Name, s.MIMEType, r.Limits)
 		}
 		if err != nil {
+			if s.Field != "" && s.Field != "files" {
+				return nil, core.Errorf(core.CodeOf(err), "%s: %s", s.Field, core.MessageOf(err))
+			}
 			return nil, err
 		}
 		if s.URL != "" && s.Data == nil {
