@@ -59,7 +59,7 @@ func (g *Gateway) interfaces() []httptransport.Interface {
 			Interfaces:       func() []rest.InterfaceInfo { return g.mountedInfo },
 		}),
 		mcpadapter.NewInterface(mcpadapter.Config{Settings: cfg.MCP}),
-		a2a.NewInterface(a2a.Config{Settings: cfg.A2A, PushDelivery: a2a.PushDelivery{Egress: g.egress}}),
+		a2a.NewInterface(a2a.Config{Settings: cfg.A2A, PushDelivery: a2a.PushDelivery{Egress: g.egress}, Media: g.mediaResolver()}),
 		slackadapter.NewInterface(cfg.Slack, os.LookupEnv),
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/agentgate/agentgate/core/media"
 	"io"
 	"log/slog"
 	"net/http"
@@ -38,6 +39,8 @@ type Config struct {
 	Settings
 	// PushDelivery tunes push notification delivery beyond Settings.Push.
 	PushDelivery PushDelivery
+	// Media stores a message's file parts (nil: file parts are refused).
+	Media *media.Resolver
 	// CancelWait bounds how long CancelTask waits for the run to record
 	// its cancellation before answering (default 10s).
 	CancelWait time.Duration
@@ -431,11 +434,17 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 		if err := owned.UsableSession(ctx, m.ContextID); err != nil {
 			return h.fail(cl, errf(KindInvalidParams, "contextId %q not found", m.ContextID))
 		}
-		var err error
 		// The messageId is A2A's own idempotency field: a message sent
 		// again (its answer lost to a dropped connection) gets the task the
 		// first one started, on any replica.
-		sp := core.StartParams{Message: text, SessionID: m.ContextID,
+		if len(m.Files) > 0 && h.cfg.Media == nil {
+			return h.fail(cl, errf(KindContentTypeNotSupported, "file parts are not accepted: this gateway keeps no media"))
+		}
+		refs, err := h.cfg.Media.Resolve(ctx, m.Files)
+		if err != nil {
+			return h.fail(cl, errf(KindInvalidParams, "%s", core.MessageOf(err)))
+		}
+		sp := core.StartParams{Message: text, SessionID: m.ContextID, Media: refs,
 			UserID: owned.UserID(""), IdempotencyKey: idempotencyKey(m.MessageID), IdempotencyScope: principal(ctx).Owner(),
 		}.For(core.Ref{Kind: cl.kind, ID: cl.agentID})
 		run, err = h.eng.Start(ctx, sp)

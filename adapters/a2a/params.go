@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"github.com/agentgate/agentgate/core/media"
 	"maps"
 	"slices"
 	"strconv"
@@ -28,7 +30,9 @@ type inMessage struct {
 	Role      Role
 	Texts     []string
 	Data      []json.RawMessage
-	Files     int
+	// Files are the message's file parts (bytes or a URI), not yet
+	// fetched or stored.
+	Files []media.Source
 }
 
 type sendParams struct {
@@ -271,12 +275,13 @@ func decodeV1Send(raw json.RawMessage) (*sendParams, *Error) {
 		case len(part.Data) > 0:
 			p.Message.Data = append(p.Message.Data, part.Data)
 		case part.Raw != nil:
-			if _, err := base64.StdEncoding.DecodeString(*part.Raw); err != nil {
+			b, err := base64.StdEncoding.DecodeString(*part.Raw)
+			if err != nil {
 				return nil, errf(KindInvalidParams, "message.parts[%d].raw is not base64", i)
 			}
-			p.Message.Files++
+			p.Message.Files = append(p.Message.Files, media.Source{Data: b, MIMEType: part.MediaType, Name: part.Filename, Field: fmt.Sprintf("message.parts[%d]", i)})
 		case part.URL != nil:
-			p.Message.Files++
+			p.Message.Files = append(p.Message.Files, media.Source{URL: *part.URL, MIMEType: part.MediaType, Name: part.Filename, Field: fmt.Sprintf("message.parts[%d]", i)})
 		default:
 			return nil, errf(KindInvalidParams, "message.parts[%d] has no content (text, data, raw or url)", i)
 		}
@@ -338,7 +343,11 @@ func decodeV03Send(raw json.RawMessage) (*sendParams, *Error) {
 			}
 			p.Message.Data = append(p.Message.Data, part.Data)
 		case "file":
-			p.Message.Files++
+			src, err := v03File(i, part.File)
+			if err != nil {
+				return nil, err
+			}
+			p.Message.Files = append(p.Message.Files, src)
 		default:
 			return nil, errf(KindInvalidParams, "message.parts[%d]: unknown part kind %q", i, part.Kind)
 		}
@@ -361,17 +370,44 @@ func decodeV03Send(raw json.RawMessage) (*sendParams, *Error) {
 	return p, nil
 }
 
+// v03File reads a v0.3 file part's file: {name, mimeType, bytes (base64)
+// or uri}.
+func v03File(i int, raw json.RawMessage) (media.Source, *Error) {
+	var f struct {
+		Name     string  `json:"name"`
+		MIMEType string  `json:"mimeType"`
+		Bytes    *string `json:"bytes"`
+		URI      *string `json:"uri"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &f) != nil {
+		return media.Source{}, errf(KindInvalidParams, "message.parts[%d]: a file part needs a file {name, mimeType, bytes or uri}", i)
+	}
+	src := media.Source{Name: f.Name, MIMEType: f.MIMEType, Field: fmt.Sprintf("message.parts[%d]", i)}
+	switch {
+	case f.Bytes != nil && f.URI != nil:
+		return media.Source{}, errf(KindInvalidParams, "message.parts[%d].file: give bytes or uri, not both", i)
+	case f.Bytes != nil:
+		b, err := base64.StdEncoding.DecodeString(*f.Bytes)
+		if err != nil {
+			return media.Source{}, errf(KindInvalidParams, "message.parts[%d].file.bytes is not base64", i)
+		}
+		src.Data = b
+	case f.URI != nil:
+		src.URL = *f.URI
+	default:
+		return media.Source{}, errf(KindInvalidParams, "message.parts[%d].file needs bytes or uri", i)
+	}
+	return src, nil
+}
+
 // checkMessage validates what every message must be.
 func checkMessage(p *sendParams) *Error {
 	m := &p.Message
 	if m.Role != RoleUser {
 		return errf(KindInvalidParams, "message.role must be the user's")
 	}
-	if m.Files > 0 {
-		return errf(KindContentTypeNotSupported, "file parts are not supported: send text or data parts")
-	}
 	if len(m.Texts) == 0 && len(m.Data) == 0 {
-		return errf(KindInvalidParams, "message.parts must hold at least one text or data part")
+		return errf(KindInvalidParams, "message.parts must hold at least one text or data part (file parts go with one)")
 	}
 	if len(p.AcceptedOutputModes) > 0 {
 		ok := false

@@ -157,6 +157,19 @@ check('send: completed', sent.status?.state === TaskState.TASK_STATE_COMPLETED, 
 const sentText = textOf(sent.artifacts?.[0]?.parts)
 check('send: answer artifact', sent.artifacts?.[0]?.artifactId === 'response' && sentText.includes('You said: hello there'), sent.artifacts)
 
+// 1b. A file part (bytes) with the text: the run carries it as a medium,
+// listed in the stored run's input.
+const notes = Buffer.from(`notes for ${mode}`)
+const withFile = message('read the attached notes')
+withFile.parts.push({content: {$case: 'raw', value: notes}, mediaType: 'text/plain', filename: 'notes.txt', metadata: undefined})
+const filed = await timed('send with a file', () => assistant.sendMessage(request(withFile)))
+check('file part: completed', filed.status?.state === TaskState.TASK_STATE_COMPLETED, stateName(filed.status?.state))
+const filedRun = await (await fetch(`${base}/agents/assistant/runs/${filed.id}`)).json()
+const stored = filedRun?.input?.files?.[0]
+check('file part: stored with the run', stored?.name === 'notes.txt' && stored?.mime_type === 'text/plain' && stored?.size === notes.length && stored?.url?.startsWith('/sessions/'), filedRun?.input)
+const served = stored?.url ? Buffer.from(await (await fetch(base + stored.url)).arrayBuffer()) : Buffer.alloc(0)
+check('file part: served back', served.equals(notes), served.toString())
+
 // 2. Streaming send: the task first, artifact chunks (appending), the end.
 const streamed = await timed('stream', () => collect(assistant.sendMessageStream(request(message('stream please', {contextId: sent.contextId})))))
 check(`stream: ${opening} first`, streamed[0]?.payload?.$case === opening, cases(streamed))
