@@ -48,6 +48,7 @@ type Metrics struct {
 	resumes    *prometheus.CounterVec
 
 	authFailures *prometheus.CounterVec
+	streams      *prometheus.GaugeVec
 
 	models, tools labelSet
 }
@@ -74,6 +75,7 @@ func New() *Metrics {
 	m.reg.MustRegister(m.logSubs)
 	m.resumes = f.counter("stream_resumes_total", "Resumes of a run's stream after a cursor: exact (gapless) or refused (the events are no longer kept).", "outcome")
 	m.authFailures = f.counter("auth_failures_total", "Requests whose credentials were refused, by reason.", "reason")
+	m.streams = f.gauge("active_streams", "SSE responses open now, by interface.", "interface")
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.models.max, m.tools.max = MaxLabelValues, MaxLabelValues
 	// Pre-create the bounded label values, so a scrape shows the families
@@ -145,4 +147,12 @@ func (s *labelSet) value(v string) string {
 	}
 	s.seen[v] = struct{}{}
 	return v
+}
+
+// StreamOpened counts an open SSE response of iface; closed ends it (once).
+func (m *Metrics) StreamOpened(iface string) (closed func()) {
+	g := m.streams.WithLabelValues(iface)
+	g.Inc()
+	var once sync.Once
+	return func() { once.Do(g.Dec) }
 }
