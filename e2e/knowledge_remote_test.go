@@ -32,11 +32,11 @@ func remoteS3(t *testing.T, objects map[string]string) string {
 	c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider("AK", "SK", "")})
 	ctx := testCtx(t, 30*time.Second)
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("kb")}); err != nil {
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("kbase")}); err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range objects {
-		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("kb"), Key: aws.String(k), Body: strings.NewReader(v)}); err != nil {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("kbase"), Key: aws.String(k), Body: strings.NewReader(v)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,7 +96,7 @@ knowledge:
     sources:
       - id: bucket
         name: Docs bucket
-        s3: {bucket: kb, prefix: docs/, endpoint: "` + s3URL + `", path_style: true, access_key_id: AK, secret_access_key: SK}
+        s3: {bucket: kbase, prefix: docs/, endpoint: "` + s3URL + `", path_style: true, access_key_id: AK, secret_access_key: SK}
       - id: handbook
         github: {repo: acme/handbook, token: ghp-remote-secret, api_url: "` + ghURL + `"}
 `
