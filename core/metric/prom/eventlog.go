@@ -13,20 +13,36 @@ import (
 // Subscribe or Read after a cursor ≥ 0 is a resume: exact when the log
 // serves it, refused on a *core.GoneError). The wrapper keeps every
 // optional interface of core/eventlog.go that log implements
-// (FinishingAppender, BatchAppender, CancelNotifier, ProcessLocal) in
-// the combinations the backends have (memlog: batch, cancel notifier,
-// process-local; redislog: finishing, batch) and most others; a
-// combination not listed keeps Append and friends only.
+// (FinishingAppender, BatchAppender, CancelNotifier, ProcessLocal,
+// FollowerRegistry) in the combinations the backends have (memlog: batch,
+// cancel notifier, process-local; redislog: finishing, batch, followers)
+// and most others; any other log with a follower registry keeps it (and
+// loses the rest), a combination not listed keeps Append and friends only.
 func WrapEventLog(log core.EventLog, m *Metrics) core.EventLog {
 	b := &loggedLog{EventLog: log, m: m}
 	fa, isFA := log.(core.FinishingAppender)
 	ba, isBA := log.(core.BatchAppender)
 	cn, isCN := log.(core.CancelNotifier)
 	pl, isPL := log.(core.ProcessLocal)
-	b.fa, b.ba, b.cn, b.pl = fa, ba, cn, pl
+	fr, isFR := log.(core.FollowerRegistry)
+	b.fa, b.ba, b.cn, b.pl, b.fr = fa, ba, cn, pl, fr
 	// Every combination keeps exactly the interfaces log has: the engine
 	// type-asserts them.
 	switch {
+	case isFA && isBA && isFR && !isCN && !isPL: // redislog
+		return struct {
+			*loggedLog
+			faImpl
+			baImpl
+			frImpl
+		}{b, faImpl{b}, baImpl{b}, frImpl{b}}
+	case isFR:
+		// A shared log's follower registry matters more than the timings
+		// of its other optional methods: keep it, and Append and friends.
+		return struct {
+			*loggedLog
+			frImpl
+		}{b, frImpl{b}}
 	case isFA && isBA && isCN && isPL:
 		return struct {
 			*loggedLog
@@ -105,6 +121,7 @@ type loggedLog struct {
 	ba core.BatchAppender
 	cn core.CancelNotifier
 	pl core.ProcessLocal
+	fr core.FollowerRegistry
 }
 
 // Unwrap returns the decorated log.
@@ -208,3 +225,13 @@ func (c cnImpl) AfterCancel(ctx context.Context, runID string, f func()) (func()
 type plImpl struct{ l *loggedLog }
 
 func (p plImpl) ProcessLocal() bool { return p.l.pl.ProcessLocal() }
+
+type frImpl struct{ l *loggedLog }
+
+func (f frImpl) Follow(ctx context.Context, runID string, linger time.Duration) (func(), error) {
+	return f.l.fr.Follow(ctx, runID, linger)
+}
+
+func (f frImpl) FollowedUntil(ctx context.Context, runID string) (time.Time, error) {
+	return f.l.fr.FollowedUntil(ctx, runID)
+}
