@@ -89,12 +89,12 @@ func (e *Engine) waitActive(ctx context.Context, ar *activeRun) error {
 // execOpts says how execute starts a run.
 type execOpts struct {
 	msg       string
-	resume    *PausedState    // set when a paused run continues
-	noHistory bool            // the session is new: skip loading history
-	restart   int             // attempt number of a queued run taken over after its executor died
-	create    *deferredCreate // the run's first write, not made yet (deferred.go)
-	ar        *activeRun      // the execution's entry in Engine.active
-	feed      *feed           // the starting request's stream (feed.go), or nil
+	resume    *PausedState      // set when a paused run continues
+	noHistory bool              // the session is new: skip loading history
+	restart   int               // attempt number of a queued run taken over after its executor died
+	create    *deferredCreate   // the run's first write, not made yet (deferred.go)
+	ar        *activeRun        // the execution's entry in Engine.active
+	feed      *feed             // the starting request's stream (feed.go), or nil
 	iface     string            // ExecInfo.Interface
 	carrier   map[string]string // ExecInfo.TraceCarrier
 }

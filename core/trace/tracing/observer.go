@@ -59,12 +59,12 @@ func NewObserver(tracer oteltrace.Tracer) *Observer {
 
 // runState is one executing run's open spans.
 type runState struct {
-	mu     sync.Mutex
-	span   oteltrace.Span
-	ctx    context.Context
-	model  oteltrace.Span
-	tools  map[string]oteltrace.Span
-	steps  map[string]stepSpan
+	mu    sync.Mutex
+	span  oteltrace.Span
+	ctx   context.Context
+	model oteltrace.Span
+	tools map[string]oteltrace.Span
+	steps map[string]stepSpan
 }
 
 type stepSpan struct {
