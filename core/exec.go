@@ -26,7 +26,7 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 	var o execOpts
 	switch {
 	case run.Status == RunPending:
-		o = execOpts{msg: run.Input.InputContent, iface: "queue"}
+		o = execOpts{msg: run.Input.InputContent, iface: queuedInterface(run)}
 	case run.Status == RunRunning && run.LeaseUntil < e.nowMs() && e.activeRun(runID) == nil:
 		now := e.nowMs()
 		if !e.storeSettled(now) {
@@ -61,7 +61,7 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 			// run starts over with new ones.
 			e.endChildren(ctx, run.RunID, RunError, "worker_lost", "the worker executing this run stopped")
 		}
-		o = execOpts{msg: run.Input.InputContent, restart: attempt, iface: "queue"}
+		o = execOpts{msg: run.Input.InputContent, restart: attempt, iface: queuedInterface(run)}
 	case run.Status == RunRunning && e.activeRun(runID) == nil:
 		// Alive elsewhere (or its lease not yet ended): try again later, so
 		// the run is executed again if that executor dies.
@@ -75,6 +75,15 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 	}
 	ar := e.launch(a, run, o, goSpawn)
 	return e.waitActive(ctx, ar)
+}
+
+// queuedInterface is the ExecInfo.Interface of a queued run: a schedule's
+// fire, or a background run a worker took from the queue.
+func queuedInterface(run *Run) string {
+	if run.ScheduleID != "" {
+		return "schedule"
+	}
+	return "queue"
 }
 
 func (e *Engine) waitActive(ctx context.Context, ar *activeRun) error {

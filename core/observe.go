@@ -95,3 +95,18 @@ func (e *Engine) queuedFor(run *Run) time.Duration {
 type errString string
 
 func (s errString) Error() string { return string(s) }
+
+// TraceCarrierOf is the W3C trace context among a request's headers (get
+// reads one, case-insensitively): "traceparent" and "tracestate", or nil
+// when there is no traceparent (or a longer one than the format allows).
+func TraceCarrierOf(get func(string) string) map[string]string {
+	tp := get("traceparent")
+	if tp == "" || len(tp) > 128 {
+		return nil
+	}
+	c := map[string]string{"traceparent": tp}
+	if ts := get("tracestate"); ts != "" && len(ts) <= 512 {
+		c["tracestate"] = ts
+	}
+	return c
+}
