@@ -28,6 +28,7 @@ const (
 	AttrGenAIConversation = "gen_ai.conversation.id"
 	AttrGenAIToolName     = "gen_ai.tool.name"
 	AttrGenAIToolCallID   = "gen_ai.tool.call.id"
+	AttrGenAIToolArgs     = "gen_ai.tool.call.arguments"
 	// AttrTTFT is the model request's time to first token, in seconds.
 	AttrTTFT = "agentgate.llm.time_to_first_token"
 	// AttrTotalTokens is the run's (or request's) total tokens.
@@ -254,6 +255,7 @@ func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
 			attribute.String(AttrGenAIOperation, "execute_tool"),
 			attribute.String(AttrGenAIToolName, ev.Tool.ToolName),
 			attribute.String(AttrGenAIToolCallID, ev.Tool.ToolCallID),
+			attribute.String(AttrGenAIToolArgs, clip(string(ev.Tool.ToolArgs))),
 			attribute.String(trace.AttrInput, clip(string(ev.Tool.ToolArgs))),
 			attribute.String(trace.AttrRunID, ev.RunID),
 		)}
