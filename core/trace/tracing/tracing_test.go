@@ -410,3 +410,50 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTraceCarrier feeds untrusted traceparent and tracestate headers to a
+// run's start: never a panic; a valid traceparent is continued, anything
+// else starts a new root.
+func FuzzTraceCarrier(f *testing.F) {
+	for _, s := range [][2]string{
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "rojo=00f067aa0ba902b7"},
+		{"00-00000000000000000000000000000000-00f067aa0ba902b7-01", ""},
+		{"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", ""},
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", ""},
+		{"garbage", "a=b,,,=="},
+		{"", ""},
+	} {
+		f.Add(s[0], s[1])
+	}
+	tr, err := tracing.New(tracing.Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
+	f.Fuzz(func(t *testing.T, tp, ts string) {
+		hdr := map[string]string{"traceparent": tp, "tracestate": ts}
+		carrier := core.TraceCarrierOf(func(k string) string { return hdr[k] })
+		run := &core.Run{RunID: "r1", AgentID: "a", SessionID: "s"}
+		ctx := tr.Observer.RunBegin(context.Background(), run, core.ExecInfo{Interface: "rest", TraceCarrier: carrier})
+		sc := oteltrace.SpanContextFromContext(ctx)
+		if !sc.IsValid() {
+			t.Fatalf("no valid span for traceparent %q", tp)
+		}
+		if parts := strings.Split(tp, "-"); len(parts) == 4 && len(parts[1]) == 32 && len(parts[2]) == 16 && (parts[3] == "00" || parts[3] == "01") && parts[0] == "00" &&
+			parts[1] != strings.Repeat("0", 32) && parts[2] != strings.Repeat("0", 16) && isHex(parts[1]+parts[2]+parts[3]) &&
+			sc.TraceID().String() != parts[1] {
+			t.Fatalf("valid traceparent %q not continued: trace %s", tp, sc.TraceID())
+		}
+		tr.Observer.RunEvent(ctx, run, &core.Event{Event: core.EventRunCompleted, RunID: "r1", Content: ts})
+		tr.Observer.RunEnd(ctx, run, core.RunCompleted, nil)
+	})
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}
