@@ -3,10 +3,10 @@ package mcptool
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
@@ -51,7 +51,18 @@ func TestCallCarriesTraceContext(t *testing.T) {
 	if len(headers) != 2 || headers[0] != want || headers[1] != "" {
 		t.Fatalf("traceparent headers %q", headers)
 	}
-	if !strings.Contains(bodies[0], `"_meta":{"traceparent":"`+want+`"}`) || strings.Contains(bodies[1], "traceparent") {
-		t.Fatalf("bodies %s", bodies)
+	var first, second struct {
+		Params struct {
+			Meta map[string]any `json:"_meta"`
+		} `json:"params"`
+	}
+	if err := json.Unmarshal([]byte(bodies[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(bodies[1]), &second); err != nil {
+		t.Fatal(err)
+	}
+	if first.Params.Meta["traceparent"] != want || second.Params.Meta["traceparent"] != nil {
+		t.Fatalf("_meta %v, then %v", first.Params.Meta, second.Params.Meta)
 	}
 }
