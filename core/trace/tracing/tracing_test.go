@@ -64,6 +64,14 @@ func newTracing(t *testing.T, w trace.SpanWriter) *tracing.Tracing {
 }
 
 func scriptedAgent(t *testing.T, id string, rules []scripted.Rule, tools ...*tool.Tool) core.Agent {
+	return scriptedAgentTB(t, id, rules, tools...)
+}
+
+func tracingNew(w trace.SpanWriter) (*tracing.Tracing, error) {
+	return tracing.New(tracing.Config{Writer: w})
+}
+
+func scriptedAgentTB(t testing.TB, id string, rules []scripted.Rule, tools ...*tool.Tool) core.Agent {
 	t.Helper()
 	a, err := agent.New(agent.Config{ID: id, Name: "Agent " + id,
 		Model: scripted.New(scripted.Config{Model: id + "-model", Rules: rules}), Tools: tools})
