@@ -333,3 +333,100 @@ agents:
 		t.Fatalf("logged %d OTLP failures:\n%s", n, tail(g.Logs(), 20))
 	}
 }
+
+// A team run through the binary: its stored trace is the team's span with
+// one member run span per member beneath it, each with its own model
+// request (and the calculating member its tool call).
+func TestTracingTeamRunWithMembers(t *testing.T) {
+	t.Parallel()
+	cfg := `
+observability:
+  prometheus_addr: "off"
+models:
+  calc:
+    provider: scripted
+    model: calc-1
+    script:
+      - tool_calls:
+          - name: calculator
+            arguments: {expression: "6*7"}
+        reply: "computed {{tool_result}}"
+  echo:
+    provider: scripted
+    model: echo-1
+    script:
+      - reply: "echo: {{input}}"
+agents:
+  - id: researcher
+    model: calc
+    tools: [calculator]
+  - id: writer
+    model: echo
+teams:
+  - id: crew
+    name: Crew
+    mode: broadcast
+    members: [researcher, writer]
+`
+	g := startGateway(t, cfg)
+	ctx := testCtx(t, 30*time.Second)
+	var r run
+	decode(t, expectStatus(t, g.postForm(t, ctx, "/teams/crew/runs", url.Values{"message": {"six times seven"}, "stream": {"false"}}), http.StatusOK), &r)
+	if r.Status != "COMPLETED" {
+		t.Fatalf("team run %s: %s", r.Status, r.Error)
+	}
+	var traceID string
+	deadline := time.Now().Add(15 * time.Second)
+	for traceID == "" && time.Now().Before(deadline) {
+		var p struct {
+			Data []struct {
+				TraceID string `json:"trace_id"`
+			} `json:"data"`
+		}
+		decode(t, expectStatus(t, g.get(t, ctx, "/traces?run_id="+r.RunID), http.StatusOK), &p)
+		if len(p.Data) > 0 {
+			traceID = p.Data[0].TraceID
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if traceID == "" {
+		t.Fatalf("no trace of team run %s", r.RunID)
+	}
+	// team + 2 members + their 3 model requests + 1 tool.
+	tr := waitTrace(t, g, traceID, 7)
+	if len(tr.Tree) != 1 || tr.Tree[0].Type != "TEAM" || tr.Status != "OK" {
+		t.Fatalf("tree %+v", tr.Tree)
+	}
+	members := map[string]traceNode{}
+	for _, c := range tr.Tree[0].Spans {
+		if c.Type == "AGENT" {
+			members[c.Name] = c
+		}
+	}
+	if len(members) != 2 {
+		t.Fatalf("member spans under the team: %+v", tr.Tree[0].Spans)
+	}
+	count := func(n traceNode, typ string) int {
+		k := 0
+		for _, c := range n.Spans {
+			if c.Type == typ {
+				k++
+			}
+		}
+		return k
+	}
+	for name, m := range members {
+		switch {
+		case strings.Contains(name, "researcher"):
+			if count(m, "LLM") != 2 || count(m, "TOOL") != 1 {
+				t.Fatalf("researcher's children %+v", m.Spans)
+			}
+		case strings.Contains(name, "writer"):
+			if count(m, "LLM") != 1 || count(m, "TOOL") != 0 {
+				t.Fatalf("writer's children %+v", m.Spans)
+			}
+		default:
+			t.Fatalf("member span %q", name)
+		}
+	}
+}
