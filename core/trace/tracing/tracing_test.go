@@ -19,6 +19,7 @@ import (
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/core/trace"
 	"github.com/agentgate/agentgate/core/trace/tracing"
+	"github.com/agentgate/agentgate/core/workflow"
 	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 )
 
@@ -464,4 +465,50 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// A workflow of two agent steps: a step span per step under the
+// workflow's span, and each step's executor run beneath its step.
+func TestWorkflowStepsNestUnderTheWorkflow(t *testing.T) {
+	w := &memWriter{}
+	tr := newTracing(t, w)
+	wf, err := workflow.New(workflow.Definition{ID: "pipeline", Name: "Pipeline", Steps: []workflow.Step{
+		{Name: "draft", Agent: "drafter"}, {Name: "review", Agent: "reviewer"},
+	}}, workflow.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := enginetest.New(t, enginetest.Options{},
+		scriptedAgent(t, "drafter", []scripted.Rule{{Reply: "draft of {{input}}"}}),
+		scriptedAgent(t, "reviewer", []scripted.Rule{{Reply: "reviewed {{input}}"}}), wf)
+	env.Engine.AddRunObserver(tr.Observer)
+	run, err := env.Engine.RunBlocking(context.Background(), core.StartParams{WorkflowID: "pipeline", Message: "a poem"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != core.RunCompleted {
+		t.Fatalf("workflow %s: %s", run.Status, run.Error)
+	}
+	root, spans := spansOf(t, tr, w, run.RunID)
+	if root.Attributes[trace.AttrSpanType] != trace.SpanWorkflow || root.WorkflowID != "pipeline" {
+		t.Fatalf("workflow span %+v", root)
+	}
+	steps := byType(spans, trace.SpanStep)
+	if len(steps) != 2 {
+		t.Fatalf("%d step spans", len(steps))
+	}
+	for _, st := range steps {
+		if st.ParentSpanID != root.SpanID || st.StatusCode != "OK" {
+			t.Fatalf("step span %+v", st)
+		}
+		var execs int
+		for _, s := range byType(spans, trace.SpanAgent) {
+			if s.ParentSpanID == st.SpanID {
+				execs++
+			}
+		}
+		if execs != 1 {
+			t.Fatalf("step %s has %d executor runs beneath it", st.Name, execs)
+		}
+	}
 }
