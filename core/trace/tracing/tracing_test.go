@@ -512,3 +512,59 @@ func TestWorkflowStepsNestUnderTheWorkflow(t *testing.T) {
 		}
 	}
 }
+
+// A HITL pause and its continue: RunPaused on the first segment's span,
+// RunContinued on the continued segment's, which stays in the same trace
+// (beneath the paused segment).
+func TestPauseAndContinueAreEventsInOneTrace(t *testing.T) {
+	w := &memWriter{}
+	tr := newTracing(t, w)
+	c := tool.Calculator()
+	c.RequiresConfirmation = true
+	a := scriptedAgent(t, "careful", []scripted.Rule{{
+		ToolCalls: []scripted.Call{{Name: "calculator", Arguments: map[string]any{"expression": "6*7"}}},
+		Reply:     "approved: {{tool_result}}", RejectedReply: "rejected",
+	}}, c)
+	env := enginetest.New(t, enginetest.Options{}, a)
+	env.Engine.AddRunObserver(tr.Observer)
+	ctx := context.Background()
+	run, err := env.Engine.RunBlocking(ctx, core.StartParams{AgentID: "careful", Message: "compute", Interface: "rest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != core.RunPaused || len(run.Requirements) != 1 {
+		t.Fatalf("run %s with %d requirements", run.Status, len(run.Requirements))
+	}
+	yes := true
+	id := run.Requirements[0].ToolExecution.ToolCallID
+	if _, _, err := env.Engine.Continue(ctx, core.ContinueParams{RunID: run.RunID, Interface: "rest",
+		Tools: []core.ToolExecution{{ToolCallID: id, Confirmed: &yes}}}); err != nil {
+		t.Fatal(err)
+	}
+	done, err := env.Engine.Wait(ctx, run.RunID, -1)
+	if err != nil || done.Status != core.RunCompleted {
+		t.Fatalf("continued run %v %v", done, err)
+	}
+	if err := tr.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var segs []trace.Span
+	for _, s := range w.all() {
+		if s.RunID == run.RunID && s.Attributes[trace.AttrSpanType] == trace.SpanAgent {
+			segs = append(segs, s)
+		}
+	}
+	if len(segs) != 2 {
+		t.Fatalf("%d run spans", len(segs))
+	}
+	first, second := segs[0], segs[1]
+	if second.Events == nil || first.Events == nil {
+		t.Fatalf("events %+v / %+v", first.Events, second.Events)
+	}
+	if first.Events[0].Name != "RunPaused" || first.Attributes["agentgate.run.status"] != "PAUSED" {
+		t.Fatalf("first segment %+v", first)
+	}
+	if second.Events[0].Name != "RunContinued" || second.TraceID != first.TraceID || second.ParentSpanID != first.SpanID || second.StatusCode != "OK" {
+		t.Fatalf("continued segment %+v (first %s/%s)", second, first.TraceID, first.SpanID)
+	}
+}
