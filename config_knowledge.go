@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/agentgate/agentgate/core/knowledge"
@@ -62,6 +64,111 @@ type KnowledgeConfig struct {
 	// SearchType is the default of /knowledge/search: vector, keyword or
 	// hybrid (default hybrid with an embedder, keyword without).
 	SearchType string `yaml:"search_type"`
+	// Sources are the base's remote content sources (S3 buckets, GitHub
+	// repositories): POST /knowledge/remote-content ingests their files.
+	Sources []KnowledgeSourceConfig `yaml:"sources"`
+}
+
+// KnowledgeSourceConfig is one remote content source of a knowledge base:
+// exactly one of s3 and github.
+type KnowledgeSourceConfig struct {
+	// ID names the source (config_id of /knowledge/remote-content;
+	// required, unique in the base); Name is shown in listings.
+	ID     string              `yaml:"id"`
+	Name   string              `yaml:"name"`
+	S3     *S3SourceConfig     `yaml:"s3"`
+	GitHub *GitHubSourceConfig `yaml:"github"`
+}
+
+// Type is "s3" or "github" ("" when neither block is set).
+func (s KnowledgeSourceConfig) Type() string {
+	switch {
+	case s.S3 != nil:
+		return "s3"
+	case s.GitHub != nil:
+		return "github"
+	}
+	return ""
+}
+
+// S3SourceConfig is an S3 (or S3-compatible: MinIO, R2, Ceph) bucket.
+type S3SourceConfig struct {
+	Bucket string `yaml:"bucket"`
+	// Prefix is the source's root in the bucket.
+	Prefix string `yaml:"prefix"`
+	Region string `yaml:"region"`
+	// Endpoint is an S3-compatible service's URL (empty: AWS).
+	Endpoint string `yaml:"endpoint"`
+	// PathStyle addresses buckets as endpoint/bucket.
+	PathStyle bool `yaml:"path_style"`
+	// AccessKeyID and SecretAccessKey (empty: the SDK's default chain).
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+	SessionToken    string `yaml:"session_token"`
+}
+
+// GitHubSourceConfig is a GitHub repository.
+type GitHubSourceConfig struct {
+	// Repo is "owner/name" (required).
+	Repo string `yaml:"repo"`
+	// Branch (default: the repository's default branch) and Path (the
+	// source's root in the repository).
+	Branch string `yaml:"branch"`
+	Path   string `yaml:"path"`
+	// Token is sent as a bearer token (empty: public repositories only).
+	Token string `yaml:"token"`
+	// APIURL is the REST API's root (default https://api.github.com).
+	APIURL string `yaml:"api_url"`
+}
+
+// validateSources checks one knowledge base's sources (p names the base).
+func validateSources(p string, srcs []KnowledgeSourceConfig) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, s := range srcs {
+		q := fmt.Sprintf("%s.sources[%d]", p, i)
+		if s.ID == "" {
+			errs = append(errs, fmt.Errorf("%s: id is required", q))
+		} else {
+			q += " (" + s.ID + ")"
+			if seen[s.ID] {
+				errs = append(errs, fmt.Errorf("%s: id is used twice", q))
+			}
+			seen[s.ID] = true
+			if strings.ContainsAny(s.ID, "/?#% ") {
+				errs = append(errs, fmt.Errorf("%s: id must not contain '/', '?', '#', '%%' or spaces", q))
+			}
+		}
+		if (s.S3 == nil) == (s.GitHub == nil) {
+			errs = append(errs, fmt.Errorf("%s: exactly one of s3 and github is required", q))
+			continue
+		}
+		if c := s.S3; c != nil {
+			if c.Bucket == "" {
+				errs = append(errs, fmt.Errorf("%s: s3.bucket is required", q))
+			}
+			if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+				errs = append(errs, fmt.Errorf("%s: s3.access_key_id and s3.secret_access_key go together", q))
+			}
+			if c.Endpoint != "" {
+				if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					errs = append(errs, fmt.Errorf("%s: s3.endpoint must be an http(s) URL, not %q", q, c.Endpoint))
+				}
+			}
+		}
+		if c := s.GitHub; c != nil {
+			owner, repo, ok := strings.Cut(c.Repo, "/")
+			if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
+				errs = append(errs, fmt.Errorf("%s: github.repo must be owner/name, not %q", q, c.Repo))
+			}
+			if c.APIURL != "" {
+				if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					errs = append(errs, fmt.Errorf("%s: github.api_url must be an http(s) URL, not %q", q, c.APIURL))
+				}
+			}
+		}
+	}
+	return errs
 }
 
 // validateKnowledge checks embedders and knowledge bases.
@@ -115,6 +222,7 @@ func (c *Config) validateKnowledge() []error {
 		if n, err := ParseSize(k.MaxUploadSize); err != nil || n < 0 {
 			errs = append(errs, fmt.Errorf("%s: max_upload_size: %v", p, cmpErr(err, "must not be negative")))
 		}
+		errs = append(errs, validateSources(p, k.Sources)...)
 		switch k.SearchType {
 		case "", knowledge.SearchKeyword:
 		case knowledge.SearchVector, knowledge.SearchHybrid:

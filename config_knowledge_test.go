@@ -37,6 +37,17 @@ knowledge:
 		{"knowledge:\n  - {id: k, max_upload_size: lots}\n", "max_upload_size"},
 		{"knowledge:\n  - {id: k, search_type: vector}\n", "needs an embedder"},
 		{"knowledge:\n  - {id: k, search_type: fuzzy}\n", "search_type must be"},
+		{"knowledge:\n  - {id: k, sources: [{s3: {bucket: b}}]}\n", "knowledge[0] (k).sources[0]: id is required"},
+		{"knowledge:\n  - {id: k, sources: [{id: a, s3: {bucket: b}}, {id: a, s3: {bucket: c}}]}\n", "sources[1] (a): id is used twice"},
+		{"knowledge:\n  - {id: k, sources: [{id: a/b, s3: {bucket: b}}]}\n", "id must not contain"},
+		{"knowledge:\n  - {id: k, sources: [{id: a}]}\n", "exactly one of s3 and github"},
+		{"knowledge:\n  - {id: k, sources: [{id: a, s3: {bucket: b}, github: {repo: o/r}}]}\n", "exactly one of s3 and github"},
+		{"knowledge:\n  - {id: k, sources: [{id: a, s3: {prefix: p}}]}\n", "s3.bucket is required"},
+		{"knowledge:\n  - {id: k, sources: [{id: a, s3: {bucket: b, access_key_id: x}}]}\n", "go together"},
+		{"knowledge:\n  - {id: k, sources: [{id: a, s3: {bucket: b, endpoint: \"ftp://x\"}}]}\n", "s3.endpoint must be"},
+		{"knowledge:\n  - {id: k, sources: [{id: a, github: {repo: nope}}]}\n", "github.repo must be owner/name"},
+		{"knowledge:\n  - {id: k, sources: [{id: a, github: {repo: o/r, api_url: \"x\"}}]}\n", "github.api_url must be"},
+		{"knowledge:\n  - {id: k, sources: [{id: a, gitlab: {repo: o/r}}]}\n", "gitlab"},
 	}
 	for _, b := range bad {
 		cfg, err := ParseConfig([]byte(head + b.yaml))
@@ -60,4 +71,39 @@ func TestKnowledgeEmbedderKeyIsASecret(t *testing.T) {
 		}
 	}
 	t.Fatal("the embedder's api_key is not among the secrets the logger masks")
+}
+
+func TestKnowledgeSourcesConfig(t *testing.T) {
+	const y = `knowledge:
+  - id: docs
+    sources:
+      - id: bucket
+        name: Docs bucket
+        s3: {bucket: b, prefix: docs/, region: eu-west-1, endpoint: "http://127.0.0.1:9000", path_style: true, access_key_id: AKID, secret_access_key: s3-very-secret, session_token: s3-session-tok}
+      - id: repo
+        github: {repo: acme/handbook, branch: main, path: docs, token: ghp-very-secret, api_url: "http://127.0.0.1:8080"}
+`
+	cfg, err := ParseConfig([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("valid sources refused: %v", err)
+	}
+	srcs := cfg.Knowledge[0].Sources
+	if len(srcs) != 2 || srcs[0].Type() != "s3" || srcs[1].Type() != "github" || !srcs[0].S3.PathStyle ||
+		srcs[0].S3.Prefix != "docs/" || srcs[1].GitHub.Branch != "main" || srcs[1].GitHub.APIURL != "http://127.0.0.1:8080" {
+		t.Fatalf("decoded %+v", srcs)
+	}
+	want := map[string]bool{"s3-very-secret": false, "s3-session-tok": false, "ghp-very-secret": false}
+	for _, s := range cfg.secrets() {
+		if _, ok := want[s]; ok {
+			want[s] = true
+		}
+	}
+	for s, found := range want {
+		if !found {
+			t.Errorf("%s is not among the secrets the logger masks", s)
+		}
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/agentgate/agentgate/core/media"
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/metric"
+	"github.com/agentgate/agentgate/core/metric/prom"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/core/trace"
@@ -30,6 +31,7 @@ import (
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	"github.com/agentgate/agentgate/queue/riverqueue"
 	"github.com/agentgate/agentgate/storage"
+	"github.com/agentgate/agentgate/transport/admin"
 	"github.com/agentgate/agentgate/transport/egress"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
@@ -57,6 +59,10 @@ type Gateway struct {
 	mountedInfo []rest.InterfaceInfo
 	// approvalWebhook delivers the approvals webhook (nil: none).
 	approvalWebhook *approvalWebhook
+	// prom are the Prometheus metrics (nil: admin listener off), admin
+	// the admin listener serving them (gateway_prometheus.go).
+	prom  *prom.Metrics
+	admin *admin.Server
 	// stopReturner stops returnMemory's goroutine.
 	stopReturner func()
 	// schedules is the schedules' service (nil when they are off).
@@ -130,7 +136,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	store := backend.Store
-	g := &Gateway{cfg: cfg, logger: logger, backend: backend, store: store, log: elog, stopReturner: returnMemory(memoryReturnEvery)}
+	metrics := newMetrics(cfg)
+	elog = instrumentLog(elog, metrics)
+	g := &Gateway{cfg: cfg, logger: logger, backend: backend, store: store, log: elog, prom: metrics, stopReturner: returnMemory(memoryReturnEvery)}
 	authn, err := newAuthenticator(cfg, store)
 	if err != nil {
 		_ = g.closeBackends()
@@ -159,6 +167,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.eng = eng
+	g.observeRuns()
 	// Before the queue starts: they register their jobs on it.
 	if err := g.setupApprovals(ctx); err != nil {
 		_ = g.closeBackends()
@@ -216,6 +225,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		// Without auth the gateway listens on the loopback only; a chat UI
 		// served there too is allowed without configuration.
 		CORSLoopback: (cfg.AuthMode == "" || cfg.AuthMode == auth.ModeNone) && !cfg.Auth.AllowRemoteWithoutAuth,
+		Hooks:        g.transportHooks(),
 	})
 	// The interfaces are shut down in reverse, once the HTTP server
 	// stopped accepting, on a failed start as on Shutdown.
@@ -230,6 +240,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		_ = g.Shutdown(context.Background())
 		return nil, err
 	}
+	g.registerInterfaceGauges()
 	return g, nil
 }
 
@@ -340,6 +351,11 @@ func (g *Gateway) serveUntil(ctx context.Context, ln net.Listener) error {
 		g.logger.Warn("listening beyond loopback without authentication: every caller is an admin "+
 			"(auth.allow_remote_without_auth is set); set auth_mode to key or jwt to require credentials", "addr", ln.Addr().String())
 	}
+	if err := g.startAdmin(); err != nil {
+		_ = ln.Close()
+		_ = g.Shutdown(context.Background())
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(ln) }()
 	select {
@@ -420,7 +436,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		err = g.queue.Stop(engCtx)
 	}
 	err = errors.Join(err, g.eng.Close(engCtx))
-	err = errors.Join(err, <-srvDone)
+	err = errors.Join(err, <-srvDone, g.stopAdmin(ctx))
 	return errors.Join(err, g.closeBackends())
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/agentgate/agentgate/core/knowledge/chunk"
 	"github.com/agentgate/agentgate/core/knowledge/embed"
 	"github.com/agentgate/agentgate/core/knowledge/reader"
+	"github.com/agentgate/agentgate/core/knowledge/source"
 	"github.com/agentgate/agentgate/queue/riverqueue"
 	"github.com/agentgate/agentgate/transport/egress"
 )
@@ -82,6 +83,9 @@ func (g *Gateway) buildKnowledge() error {
 			ChunkOverlap: k.ChunkOverlap, MaxUploadSize: max, AllowPrivateURLs: k.AllowPrivateURLs, SearchType: k.SearchType}
 		if k.Embedder != "" {
 			b.Embedder = embedders[k.Embedder]
+		}
+		if b.Sources, err = buildSources(k); err != nil {
+			return err
 		}
 		bases = append(bases, b)
 	}
@@ -152,4 +156,32 @@ func knowledgeFetcher(cfg *Config) (knowledge.Fetcher, error) {
 		}
 		return resp, err
 	}, nil
+}
+
+// buildSources builds a knowledge base's remote content sources (no call
+// to the services: a source unreachable at start fails its files later).
+func buildSources(k KnowledgeConfig) ([]knowledge.Source, error) {
+	var out []knowledge.Source
+	for _, sc := range k.Sources {
+		switch {
+		case sc.S3 != nil:
+			c := sc.S3
+			src, err := source.NewS3(context.Background(), source.S3Config{ID: sc.ID, Name: sc.Name, Bucket: c.Bucket, Prefix: c.Prefix,
+				Region: c.Region, Endpoint: c.Endpoint, PathStyle: c.PathStyle, AccessKeyID: c.AccessKeyID,
+				SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken})
+			if err != nil {
+				return nil, fmt.Errorf("knowledge %s: source %s: %w", k.ID, sc.ID, err)
+			}
+			out = append(out, src)
+		case sc.GitHub != nil:
+			c := sc.GitHub
+			src, err := source.NewGitHub(source.GitHubConfig{ID: sc.ID, Name: sc.Name, Repo: c.Repo, Branch: c.Branch, Path: c.Path,
+				Token: c.Token, BaseURL: c.APIURL})
+			if err != nil {
+				return nil, fmt.Errorf("knowledge %s: source %s: %w", k.ID, sc.ID, err)
+			}
+			out = append(out, src)
+		}
+	}
+	return out, nil
 }

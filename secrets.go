@@ -60,6 +60,16 @@ func (c *Config) secrets() []string {
 	for _, e := range c.Embedders {
 		add(e.APIKey)
 	}
+	for _, k := range c.Knowledge {
+		for _, src := range k.Sources {
+			if src.S3 != nil {
+				add(src.S3.SecretAccessKey, src.S3.SessionToken)
+			}
+			if src.GitHub != nil {
+				add(src.GitHub.Token)
+			}
+		}
+	}
 	for _, m := range c.Models {
 		add(m.APIKey)
 		urlPassword(m.BaseURL)

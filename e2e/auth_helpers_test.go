@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +28,7 @@ const authKey = "e2e-security-key-0123456789"
 
 // authAgents are the models and agents every auth gateway serves:
 // "assistant" completes at once, "approval-demo" pauses for confirmation.
-const authAgents = `
+var authAgents = `
 models:
   plain:
     provider: scripted
@@ -74,6 +76,7 @@ workflows:
       - {name: gated, agent: assistant, requires_confirmation: true, confirmation_message: "Go?"}
 knowledge:
   - id: matrix-kb
+    sources: [{id: matrix-src, github: {repo: acme/handbook, token: matrix-gh-token, api_url: "` + matrixGitHub() + `"}}]
   - id: matrix-scratch
 `
 
@@ -312,3 +315,19 @@ func expect401(t testing.TB, resp *http.Response, b []byte) {
 		t.Errorf("%s %s: 401 body without a detail: %s", resp.Request.Method, resp.Request.URL.Path, truncateBody(b))
 	}
 }
+
+// matrixGitHub is a loopback fake of GitHub's REST API (one repository
+// with one file) for matrix-kb's remote source, kept for the process.
+var matrixGitHub = sync.OnceValue(func() string {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /repos/acme/handbook", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"default_branch":"main"}`)
+	})
+	mux.HandleFunc("GET /repos/acme/handbook/git/trees/main", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"tree":[{"path":"matrix.md","type":"blob","size":22}],"truncated":false}`)
+	})
+	mux.HandleFunc("GET /repos/acme/handbook/contents/matrix.md", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "# Matrix\n\nremote file\n")
+	})
+	return httptest.NewServer(mux).URL
+})

@@ -128,6 +128,8 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"approval_id":        func(fx *matrixFixtures) string { return fx.approval.ApprovalID },
 	"memory_id":          func(fx *matrixFixtures) string { return fx.mem },
 	"content_id":         func(fx *matrixFixtures) string { return fx.content },
+	"knowledge_id":       func(*matrixFixtures) string { return "matrix-kb" },
+	"source_id":          func(*matrixFixtures) string { return "matrix-src" },
 	"learning_id":        func(fx *matrixFixtures) string { return fx.learning },
 	"user_id":            func(*matrixFixtures) string { return matrixLearner },
 	"trace_id":           func(fx *matrixFixtures) string { return fx.trace },
@@ -215,6 +217,9 @@ var matrixSpecs = map[string]matrixSpec{
 	// Deleting every content of a base of its own keeps the fixture.
 	"rest:DELETE /knowledge/content": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "knowledge_id=matrix-scratch", nil
+	},
+	"rest:POST /knowledge/remote-content": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "knowledge_id=matrix-kb", formBody(url.Values{"config_id": {"matrix-src"}, "path": {"matrix.md"}})
 	},
 	"rest:POST /knowledge/search": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", jsonBody(t, map[string]any{"query": "matrix", "knowledge_id": "matrix-kb"})

@@ -162,7 +162,7 @@ type KnowledgeConfigResponse struct {
 	Chunkers             map[string]ChunkerInfo `json:"chunkers"`
 	Filters              []string               `json:"filters"`
 	VectorDBs            []VectorDBInfo         `json:"vector_dbs"`
-	RemoteContentSources []any                  `json:"remote_content_sources"`
+	RemoteContentSources []RemoteContentSource  `json:"remote_content_sources"`
 }
 
 var errNoKnowledge = core.Errorf(core.CodeNotFound, "no knowledge base is configured on this gateway (knowledge: in the config)")
@@ -565,7 +565,7 @@ func contains(list []string, s string) bool {
 // knowledgeConfig is /knowledge/config of base b.
 func knowledgeConfig(s *knowledge.Service, b *knowledge.Base) KnowledgeConfigResponse {
 	out := KnowledgeConfigResponse{Readers: map[string]ReaderInfo{}, ReadersForType: s.Readers().ForType(),
-		Chunkers: map[string]ChunkerInfo{}, Filters: []string{}, RemoteContentSources: []any{}}
+		Chunkers: map[string]ChunkerInfo{}, Filters: []string{}, RemoteContentSources: remoteSources(b)}
 	var chunkers []string
 	for _, c := range s.Chunkers().All() {
 		out.Chunkers[c.ID()] = ChunkerInfo{Key: c.ID(), Name: c.Name(), Description: c.Description()}

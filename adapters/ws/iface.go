@@ -45,3 +45,11 @@ func (i *Interface) Shutdown(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Connections is the number of sockets open now (0 before Mount).
+func (i *Interface) Connections() int {
+	if i.h == nil {
+		return 0
+	}
+	return i.h.Connections()
+}

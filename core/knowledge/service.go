@@ -79,6 +79,8 @@ type Base struct {
 	// SearchType is the default search type (default hybrid with an
 	// embedder, keyword without).
 	SearchType string
+	// Sources are the base's remote content sources (ids unique).
+	Sources []Source
 }
 
 // SearchTypes are the search types the base serves.
@@ -175,6 +177,14 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		}
 		if b.Name == "" {
 			b.Name = b.ID
+		}
+		srcIDs := map[string]bool{}
+		for _, src := range b.Sources {
+			if src == nil || src.ID() == "" || srcIDs[src.ID()] || src.ID() == "file" || src.ID() == "text" || src.ID() == "url" {
+				errs = append(errs, fmt.Errorf("knowledge %q: a source without an id, reusing one or named file, text or url", b.ID))
+				break
+			}
+			srcIDs[src.ID()] = true
 		}
 		s.bases[b.ID] = &b
 		s.order = append(s.order, b.ID)
@@ -380,6 +390,8 @@ func (s *Service) add(ctx context.Context, c *Content, data []byte) (*Content, e
 	h := sha256.New()
 	if data != nil {
 		h.Write(data)
+	} else if c.remote() {
+		h.Write([]byte("remote\x00" + c.Source + "\x00" + c.SourceRef))
 	} else {
 		h.Write([]byte("url\x00" + c.SourceRef))
 	}
@@ -568,6 +580,9 @@ func (s *Service) ingest(ctx context.Context, c *Content) error {
 func (s *Service) source(ctx context.Context, b *Base, c *Content) ([]byte, string, string, error) {
 	if c.Source != "url" {
 		data, err := s.cfg.Blobs.GetBlob(ctx, c.ID)
+		if errors.Is(err, core.ErrNotFound) && c.remote() && c.SourceRef != c.ID {
+			return s.remoteBytes(ctx, b, c)
+		}
 		if errors.Is(err, core.ErrNotFound) {
 			return nil, "", "", Final(errors.New("the uploaded bytes are gone (the content was deleted or already ingested)"))
 		}

@@ -53,6 +53,18 @@ type Config struct {
 	// path, status, duration, request id) at AccessLogLevel (default info).
 	AccessLogOff   bool
 	AccessLogLevel slog.Level
+	// Hooks are told what the transport sees, for metrics (nil: none).
+	Hooks Hooks
+}
+
+// Hooks are told what the transport sees (core/metric/prom implements
+// them). Calls must return at once.
+type Hooks interface {
+	// AuthFailed counts refused credentials; reason is one of a small set.
+	AuthFailed(reason string)
+	// StreamOpened counts an SSE response of iface ("rest", "mcp", "a2a")
+	// opening; closed is called once when it ends.
+	StreamOpened(iface string) (closed func())
 }
 
 func (c Config) withDefaults() Config {
@@ -122,7 +134,7 @@ func New(cfg Config) *Server {
 		}
 		app.Use(cors.New(cc))
 	}
-	app.Use(authenticate(cfg.Auth, cfg.Limiter))
+	app.Use(authenticate(cfg.Auth, cfg.Limiter, cfg.Hooks))
 	return &Server{App: app, cfg: cfg}
 }
 

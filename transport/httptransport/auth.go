@@ -26,11 +26,14 @@ func AuthError(ctx context.Context) error {
 // auth.FromContext) and applies the per-principal rate limit. It decides
 // nothing else: each adapter asks the policy whether the principal may do
 // what the request asks.
-func authenticate(a *auth.Authenticator, lim *auth.Limiter) fiber.Handler {
+func authenticate(a *auth.Authenticator, lim *auth.Limiter, hooks Hooks) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
 		p, err := a.Authenticate(ctx, c.Get(fiber.HeaderAuthorization))
 		if err != nil {
+			if hooks != nil {
+				hooks.AuthFailed(authReason(err))
+			}
 			if core.CodeOf(err) == core.CodeUnavailable {
 				return WriteError(c, fiber.StatusServiceUnavailable, ErrorBody{Detail: core.MessageOf(err)})
 			}
@@ -48,6 +51,9 @@ func authenticate(a *auth.Authenticator, lim *auth.Limiter) fiber.Handler {
 			return c.Next()
 		}
 		if ok, retry := lim.Allow(key); !ok {
+			if hooks != nil {
+				hooks.AuthFailed("rate_limited")
+			}
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(auth.RetryAfterSeconds(retry)))
 			return WriteError(c, fiber.StatusTooManyRequests, ErrorBody{Detail: "rate limit exceeded"})
 		}
@@ -87,4 +93,25 @@ func Unauthorized(c *fiber.Ctx, err error) error {
 func IsUnauthorized(err error) bool {
 	var ce *core.Error
 	return errors.As(err, &ce) && ce.Code == core.CodeUnauthorized
+}
+
+// authReason is a bounded label for why credentials were refused.
+func authReason(err error) string {
+	if core.CodeOf(err) == core.CodeUnavailable {
+		return "unavailable"
+	}
+	msg := strings.ToLower(core.MessageOf(err))
+	switch {
+	case strings.Contains(msg, "bearer"):
+		return "scheme"
+	case strings.Contains(msg, "missing"):
+		return "missing"
+	case strings.Contains(msg, "security key"):
+		return "invalid_key"
+	case strings.Contains(msg, "expired"):
+		return "expired"
+	case strings.Contains(msg, "revoked"):
+		return "revoked"
+	}
+	return "invalid_token"
 }

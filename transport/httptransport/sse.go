@@ -3,6 +3,7 @@ package httptransport
 import (
 	"bufio"
 	"context"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -39,7 +40,12 @@ func (s *Server) StreamSSE(c *fiber.Ctx, src Source, onDisconnect func()) error 
 	c.Status(fiber.StatusOK)
 	heartbeat := s.cfg.HeartbeatInterval
 	logger := s.cfg.Logger
+	streamClosed := func() {}
+	if s.cfg.Hooks != nil {
+		streamClosed = s.cfg.Hooks.StreamOpened(streamInterface(c.Path()))
+	}
 	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
+		defer streamClosed()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		defer src.Close()
@@ -136,4 +142,15 @@ func (s *Server) StreamSSE(c *fiber.Ctx, src Source, onDisconnect func()) error 
 		}
 	}))
 	return nil
+}
+
+// streamInterface names the interface of an SSE response by its path.
+func streamInterface(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/mcp"):
+		return "mcp"
+	case strings.HasPrefix(path, "/a2a"):
+		return "a2a"
+	}
+	return "rest"
 }
