@@ -27,6 +27,7 @@ import (
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/core/trace"
+	"github.com/agentgate/agentgate/core/trace/tracing"
 	redactpkg "github.com/agentgate/agentgate/internal/redact"
 	"github.com/agentgate/agentgate/queue/riverqueue"
 	"github.com/agentgate/agentgate/storage"
@@ -76,6 +77,8 @@ type Gateway struct {
 	learnings *learning.Service
 	// traces is the traces' service (nil when tracing is off).
 	traces *trace.Service
+	// tracing produces the runs' spans (nil when tracing is off).
+	tracing *tracing.Tracing
 	// metrics is the daily metrics' service.
 	metrics *metric.Service
 }
@@ -172,6 +175,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g.buildLearnings()
 	if err := g.buildTraces(); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
+	if err := g.buildTracing(); err != nil {
 		_ = g.closeBackends()
 		return nil, err
 	}
@@ -435,6 +442,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 func (g *Gateway) closeBackends() error {
 	g.stopReturner()
+	g.stopTracing() // its last spans, before the store closes
 	if g.metrics != nil {
 		g.metrics.Close() // a background refresh, before the store closes
 	}

@@ -102,6 +102,23 @@ func (e *Engine) runChild(ctx context.Context, parent *Run, emit func(context.Co
 		first := *child
 		go func() { created <- e.store.CreateRun(bg, &first) }()
 	}
+	if len(e.runObservers) > 0 {
+		// The child's events reach the observers through its parent's
+		// stream; its span descends from the parent's context.
+		for _, o := range e.runObservers {
+			ctx = o.RunBegin(ctx, child, ExecInfo{Interface: "child", Continue: resume != nil})
+		}
+		octx := ctx
+		defer func() {
+			var err error
+			if child.Status == RunError && child.Error != "" {
+				err = &AgentError{Type: child.ErrorType, Err: errString(child.Error)}
+			}
+			for _, o := range e.runObservers {
+				o.RunEnd(octx, child, child.Status, err)
+			}
+		}()
+	}
 	kind := child.Kind()
 	cemit := func(ctx context.Context, ev Event) error {
 		if !ev.Forwarded() { // the child's own event

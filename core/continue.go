@@ -17,6 +17,9 @@ type ContinueParams struct {
 	// CanApprove: the caller may resolve the run's approvals, so a pending
 	// one does not refuse the continue; the caller's decisions resolve it.
 	CanApprove bool
+	// Interface and TraceCarrier are as StartParams'.
+	Interface    string
+	TraceCarrier map[string]string
 }
 
 // Continue resumes a paused run. It appends RunContinued to the same stream
@@ -90,7 +93,7 @@ func (e *Engine) continueRun(ctx context.Context, p ContinueParams, f *feed) (*R
 	}
 	run.EventCount = w.last + 1
 	snapshot := *run
-	e.launch(a, run, execOpts{resume: resume, feed: f}, goSpawn)
+	e.launch(a, run, execOpts{resume: resume, feed: f, iface: p.Interface, carrier: p.TraceCarrier}, goSpawn)
 	return &snapshot, pausedAt, nil
 }
 

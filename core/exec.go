@@ -26,7 +26,7 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 	var o execOpts
 	switch {
 	case run.Status == RunPending:
-		o = execOpts{msg: run.Input.InputContent}
+		o = execOpts{msg: run.Input.InputContent, iface: queuedInterface(run)}
 	case run.Status == RunRunning && run.LeaseUntil < e.nowMs() && e.activeRun(runID) == nil:
 		now := e.nowMs()
 		if !e.storeSettled(now) {
@@ -61,7 +61,7 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 			// run starts over with new ones.
 			e.endChildren(ctx, run.RunID, RunError, "worker_lost", "the worker executing this run stopped")
 		}
-		o = execOpts{msg: run.Input.InputContent, restart: attempt}
+		o = execOpts{msg: run.Input.InputContent, restart: attempt, iface: queuedInterface(run)}
 	case run.Status == RunRunning && e.activeRun(runID) == nil:
 		// Alive elsewhere (or its lease not yet ended): try again later, so
 		// the run is executed again if that executor dies.
@@ -77,6 +77,15 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 	return e.waitActive(ctx, ar)
 }
 
+// queuedInterface is the ExecInfo.Interface of a queued run: a schedule's
+// fire, or a background run a worker took from the queue.
+func queuedInterface(run *Run) string {
+	if run.ScheduleID != "" {
+		return "schedule"
+	}
+	return "queue"
+}
+
 func (e *Engine) waitActive(ctx context.Context, ar *activeRun) error {
 	select {
 	case <-ar.done:
@@ -89,12 +98,14 @@ func (e *Engine) waitActive(ctx context.Context, ar *activeRun) error {
 // execOpts says how execute starts a run.
 type execOpts struct {
 	msg       string
-	resume    *PausedState    // set when a paused run continues
-	noHistory bool            // the session is new: skip loading history
-	restart   int             // attempt number of a queued run taken over after its executor died
-	create    *deferredCreate // the run's first write, not made yet (deferred.go)
-	ar        *activeRun      // the execution's entry in Engine.active
-	feed      *feed           // the starting request's stream (feed.go), or nil
+	resume    *PausedState      // set when a paused run continues
+	noHistory bool              // the session is new: skip loading history
+	restart   int               // attempt number of a queued run taken over after its executor died
+	create    *deferredCreate   // the run's first write, not made yet (deferred.go)
+	ar        *activeRun        // the execution's entry in Engine.active
+	feed      *feed             // the starting request's stream (feed.go), or nil
+	iface     string            // ExecInfo.Interface
+	carrier   map[string]string // ExecInfo.TraceCarrier
 }
 
 // activeRun is a run this process is executing. done is closed when the
@@ -189,6 +200,9 @@ type runWriter struct {
 	logFailed bool
 	// feed, when set, gets every event appended (feed.go).
 	feed *feed
+	// obs watch the run (observe.go), called with octx; nil when none.
+	obs  []RunObserver
+	octx context.Context
 	// slab is where the run's events are allocated, a slab at a time: one
 	// allocation instead of one per event (the log keeps them). events
 	// counts them.
@@ -314,6 +328,9 @@ func (w *runWriter) append(ctx context.Context, e Event, final bool) (finished b
 	if w.feed != nil {
 		w.feed.push(ev, idx, took)
 	}
+	for _, o := range w.obs {
+		o.RunEvent(w.octx, w.run, ev)
+	}
 	return finished, nil
 }
 
@@ -326,6 +343,13 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	ctx, cancel := context.WithCancel(e.baseCtx)
 	defer cancel()
 	w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create, executing: true, ar: o.ar, feed: o.feed}
+	if len(e.runObservers) > 0 {
+		ctx = e.beginObserved(ctx, w, ExecInfo{
+			Interface: o.iface, Continue: resume != nil, Restart: o.restart, TraceCarrier: o.carrier,
+			Queued: e.queuedFor(run),
+		})
+		defer e.endObserved(w)
+	}
 	// Appends of the final events must not fail because the run's own
 	// context was cancelled.
 	bg := context.WithoutCancel(ctx)

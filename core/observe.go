@@ -56,3 +56,57 @@ func (e *Engine) AddRunObserver(o RunObserver) {
 	defer e.mu.Unlock()
 	e.runObservers = append(e.runObservers, o)
 }
+
+// beginObserved tells the observers that w's run begins executing here and
+// returns the context it executes under; w's appends then report to them.
+func (e *Engine) beginObserved(ctx context.Context, w *runWriter, info ExecInfo) context.Context {
+	for _, o := range e.runObservers {
+		ctx = o.RunBegin(ctx, w.run, info)
+	}
+	w.obs, w.octx = e.runObservers, ctx
+	return ctx
+}
+
+// endObserved tells the observers that w's run left this replica.
+func (e *Engine) endObserved(w *runWriter) {
+	w.mu.Lock()
+	obs, ctx := w.obs, w.octx
+	w.obs = nil // a later retried append reports to no one
+	w.mu.Unlock()
+	run := w.run
+	var err error
+	if run.Status == RunError && run.Error != "" {
+		err = &AgentError{Type: run.ErrorType, Err: errString(run.Error)}
+	}
+	for _, o := range obs {
+		o.RunEnd(ctx, run, run.Status, err)
+	}
+}
+
+// queuedFor is how long a run waited to be executed: a PENDING run since
+// it was created, any other 0.
+func (e *Engine) queuedFor(run *Run) time.Duration {
+	if run.Status != RunPending || run.CreatedAt == 0 {
+		return 0
+	}
+	return max(time.Duration(e.now()-run.CreatedAt)*time.Second, 0)
+}
+
+type errString string
+
+func (s errString) Error() string { return string(s) }
+
+// TraceCarrierOf is the W3C trace context among a request's headers (get
+// reads one, case-insensitively): "traceparent" and "tracestate", or nil
+// when there is no traceparent (or a longer one than the format allows).
+func TraceCarrierOf(get func(string) string) map[string]string {
+	tp := get("traceparent")
+	if tp == "" || len(tp) > 128 {
+		return nil
+	}
+	c := map[string]string{"traceparent": tp}
+	if ts := get("tracestate"); ts != "" && len(ts) <= 512 {
+		c["tracestate"] = ts
+	}
+	return c
+}

@@ -42,6 +42,11 @@ type StartParams struct {
 	// Media are the files, images, audio and video sent with Message,
 	// already in the media store (core/media.Ingest).
 	Media []MediaRef
+	// Interface is the adapter starting the run (ExecInfo.Interface).
+	Interface string
+	// TraceCarrier is the caller's W3C trace context ("traceparent",
+	// "tracestate"), or nil (ExecInfo.TraceCarrier).
+	TraceCarrier map[string]string
 }
 
 // Ref is the runnable p names: exactly one of AgentID, TeamID and
@@ -206,7 +211,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 		d.timer = time.AfterFunc(time.Hour, func() { _ = d.flush(context.Background(), e) })
 		d.timer.Reset(e.cfg.CreateDelay)
 		snapshot := *run
-		ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: generatedSession, create: d, feed: f}, spawn)
+		ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: generatedSession, create: d, feed: f, iface: p.Interface, carrier: p.TraceCarrier}, spawn)
 		return &snapshot, ar, nil
 	}
 	newSession, existing, err := e.createRun(ctx, key, sess, run)
@@ -225,6 +230,6 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 		}
 		return &snapshot, nil, nil
 	}
-	ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: newSession, feed: f}, spawn)
+	ar := e.launch(a, run, execOpts{msg: p.Message, noHistory: newSession, feed: f, iface: p.Interface, carrier: p.TraceCarrier}, spawn)
 	return &snapshot, ar, nil
 }

@@ -420,7 +420,8 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 			return h.fail(cl, e)
 		}
 		var err error
-		if run, after, err = h.eng.Continue(ctx, auth.Continuing(ctx, core.ContinueParams{RunID: cur.RunID, Tools: decisions})); err != nil {
+		if run, after, err = h.eng.Continue(ctx, auth.Continuing(ctx, core.ContinueParams{RunID: cur.RunID, Tools: decisions,
+			Interface: "a2a", TraceCarrier: traceCarrier(cl.c)})); err != nil {
 			return h.fail(cl, toError(err))
 		}
 		h.push.kick(run.RunID)
@@ -446,6 +447,7 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 		}
 		sp := core.StartParams{Message: text, SessionID: m.ContextID, Media: refs,
 			UserID: owned.UserID(""), IdempotencyKey: idempotencyKey(m.MessageID), IdempotencyScope: principal(ctx).Owner(),
+			Interface: "a2a", TraceCarrier: traceCarrier(cl.c),
 		}.For(core.Ref{Kind: cl.kind, ID: cl.agentID})
 		run, err = h.eng.Start(ctx, sp)
 		if err != nil {
@@ -777,4 +779,12 @@ func (h *Handler) sendCard(c *fiber.Ctx, card agentCard) error {
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Status(http.StatusOK).Send(body)
+}
+
+// traceCarrier is the caller's W3C trace context among c's headers.
+func traceCarrier(c *fiber.Ctx) map[string]string {
+	if c == nil {
+		return nil
+	}
+	return core.TraceCarrierOf(func(k string) string { return c.Get(k) })
 }

@@ -502,6 +502,7 @@ func (s *Server) startRun(ctx context.Context, req mcpgo.CallToolRequest, sp cor
 		return s.toolError(err)
 	}
 	sp.UserID, sp.IdempotencyScope = owned.UserID(sp.UserID), p.Owner()
+	sp.Interface, sp.TraceCarrier = "mcp", traceCarrier(req)
 	run, err := s.eng.Start(ctx, sp)
 	if err != nil {
 		return s.toolError(err)
@@ -518,7 +519,8 @@ func (s *Server) continueRun(ctx context.Context, req mcpgo.CallToolRequest, run
 		}
 		tools = append(tools, te)
 	}
-	_, pausedAt, err := s.eng.Continue(ctx, auth.Continuing(ctx, core.ContinueParams{RunID: run.RunID, Tools: tools}))
+	_, pausedAt, err := s.eng.Continue(ctx, auth.Continuing(ctx, core.ContinueParams{RunID: run.RunID, Tools: tools,
+		Interface: "mcp", TraceCarrier: traceCarrier(req)}))
 	if err != nil {
 		return s.toolError(err)
 	}
@@ -820,4 +822,18 @@ func (s *Server) visible(p *auth.Principal, k core.Kind, resource string) []Agen
 		}
 	}
 	return out
+}
+
+// traceCarrier is the caller's W3C trace context: the request's
+// _meta.traceparent (and tracestate), else its HTTP headers.
+func traceCarrier(req mcpgo.CallToolRequest) map[string]string {
+	if m := req.Params.Meta; m != nil {
+		if tc := core.TraceCarrierOf(func(k string) string { v, _ := m.AdditionalFields[k].(string); return v }); tc != nil {
+			return tc
+		}
+	}
+	if req.Header == nil {
+		return nil
+	}
+	return core.TraceCarrierOf(req.Header.Get)
 }

@@ -296,6 +296,7 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 	}
 	params := f.startParams(id)
 	params.Message, params.SessionID, params.UserID, params.Background = form.Message, form.SessionID, userID, form.Background
+	params.Interface, params.TraceCarrier = "rest", traceCarrier(c)
 	if params.Media, err = h.ingestFiles(ctx, form.Files, form.Fields); err != nil {
 		return fail(c, err)
 	}
@@ -384,7 +385,7 @@ func (h *Handler) continueOne(c *fiber.Ctx, f family) error {
 	if err != nil {
 		return fail(c, err)
 	}
-	p := auth.Continuing(ctx, core.ContinueParams{RunID: runID, Tools: tools})
+	p := auth.Continuing(ctx, core.ContinueParams{RunID: runID, Tools: tools, Interface: "rest", TraceCarrier: traceCarrier(c)})
 	if form.Stream {
 		// Fed by the executor, as a streaming POST's own stream is.
 		run, _, s, err := h.eng.ContinueStream(ctx, p)
@@ -462,4 +463,9 @@ func (h *Handler) follow(c *fiber.Ctx, f family) error {
 		return c.SendStatus(http.StatusNoContent)
 	}
 	return h.srv.StreamSSE(c, &eventSource{stream: s}, nil)
+}
+
+// traceCarrier is the caller's W3C trace context among c's headers.
+func traceCarrier(c *fiber.Ctx) map[string]string {
+	return core.TraceCarrierOf(func(k string) string { return c.Get(k) })
 }

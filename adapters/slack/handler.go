@@ -363,7 +363,7 @@ func (h *Handler) handleMessage(a *app, env *Envelope, ev *InnerEvent) {
 		return
 	}
 	run, err := h.eng.Start(ctx, a.start(core.StartParams{
-		Message: text, SessionID: SessionID(a.sessionKey(), t.channel, t.threadTS), UserID: t.userID,
+		Message: text, SessionID: SessionID(a.sessionKey(), t.channel, t.threadTS), UserID: t.userID, Interface: "slack",
 	}))
 	if err != nil {
 		h.log.Warn("slack: could not start a run", "app", a.Name, "runnable", a.Runnable().String(), "err", err)

@@ -190,7 +190,8 @@ func (s *session) agnoStart(ctx, actx context.Context, f *agnoFrame) error {
 		return err
 	}
 	run, stream, err := s.h.eng.StartStream(actx, core.StartParams{WorkflowID: ref.ID, Message: msg,
-		SessionID: strings.TrimSpace(f.SessionID), UserID: owned.UserID(strings.TrimSpace(f.UserID)), Background: true})
+		SessionID: strings.TrimSpace(f.SessionID), UserID: owned.UserID(strings.TrimSpace(f.UserID)), Background: true,
+		Interface: "ws", TraceCarrier: s.trace})
 	if err != nil {
 		return err
 	}
@@ -271,7 +272,7 @@ func (s *session) agnoContinue(ctx, actx context.Context, f *agnoFrame) error {
 	if err := s.roomFor(run.RunID); err != nil {
 		return err
 	}
-	run, pausedAt, stream, err := s.h.eng.ContinueStream(actx, s.continuing(actx, core.ContinueParams{RunID: run.RunID, Tools: tools}))
+	run, pausedAt, stream, err := s.h.eng.ContinueStream(actx, s.continuing(actx, core.ContinueParams{RunID: run.RunID, Tools: tools, Interface: "ws", TraceCarrier: s.trace}))
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,9 @@ type session struct {
 	// authenticate: the socket closes then.
 	expireAt func(time.Time)
 
+	// trace is the upgrade request's W3C trace context (or nil).
+	trace map[string]string
+
 	// mu guards follows and foreground.
 	mu      sync.Mutex
 	follows map[string]*follow // by run id: the live pump of each followed run
@@ -237,6 +240,7 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 		AgentID: f.AgentID, TeamID: f.TeamID, WorkflowID: f.WorkflowID, Message: f.Message, SessionID: f.SessionID,
 		UserID: owned.UserID(f.UserID), Background: f.Background,
 		IdempotencyKey: f.IdempotencyKey, IdempotencyScope: p.Owner(), Media: refs,
+		Interface: "ws", TraceCarrier: s.trace,
 	})
 	if err != nil {
 		return err
@@ -289,7 +293,7 @@ func (s *session) continueRun(ctx, actx context.Context, f *ClientFrame) error {
 	if err := s.roomFor(f.RunID); err != nil {
 		return err
 	}
-	run, pausedAt, stream, err := s.h.eng.ContinueStream(actx, s.continuing(actx, core.ContinueParams{RunID: f.RunID, Tools: f.Tools}))
+	run, pausedAt, stream, err := s.h.eng.ContinueStream(actx, s.continuing(actx, core.ContinueParams{RunID: f.RunID, Tools: f.Tools, Interface: "ws", TraceCarrier: s.trace}))
 	if err != nil {
 		return err
 	}

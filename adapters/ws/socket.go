@@ -129,6 +129,10 @@ func (h *Handler) isDraining() bool {
 
 const localsPrincipal = "agentgate.ws.principal"
 
+// localsTrace holds the upgrade request's W3C trace context: the runs the
+// socket starts continue the caller's trace.
+const localsTrace = "agentgate.ws.trace"
+
 // upgrade checks the handshake before the upgrade: a WebSocket request,
 // an allowed origin, credentials that (if sent) were accepted.
 func (h *Handler) upgrade(c *fiber.Ctx) error {
@@ -148,6 +152,9 @@ func (h *Handler) upgrade(c *fiber.Ctx) error {
 	}
 	if p, ok := auth.FromContext(ctx); ok {
 		c.Locals(localsPrincipal, p)
+	}
+	if tc := core.TraceCarrierOf(func(k string) string { return c.Get(k) }); tc != nil {
+		c.Locals(localsTrace, tc)
 	}
 	return c.Next()
 }
@@ -268,6 +275,7 @@ func (h *Handler) serve(c *websocket.Conn, agno bool) {
 		readDone: make(chan struct{}), writeDone: make(chan struct{}), ended: make(chan struct{})}
 	s.q.max = h.cfg.QueueSize
 	s.sess = newSession(h, s, p)
+	s.sess.trace, _ = c.Locals(localsTrace).(map[string]string)
 	s.sess.agno = agno
 	s.sess.expireAt = s.expireAt
 	defer close(s.ended)

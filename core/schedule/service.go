@@ -261,7 +261,7 @@ func (s *Service) newRun(sc *Schedule, due int64, attempt int, manual bool, now 
 func (s *Service) startRun(ctx context.Context, sc *Schedule, sr *ScheduleRun) {
 	msg, _ := sc.Payload["message"].(string)
 	sid, _ := sc.Payload["session_id"].(string)
-	p := core.StartParams{Message: msg, SessionID: sid, UserID: sc.UserID, Background: true,
+	p := core.StartParams{Message: msg, SessionID: sid, UserID: sc.UserID, Background: true, Interface: "schedule",
 		ScheduleID: sc.ID, ScheduleRunID: sr.ID,
 		IdempotencyKey: "schedule-run:" + sr.ID, IdempotencyScope: "schedules"}.For(sc.Target.Ref())
 	run, err := s.runner.Start(ctx, p)

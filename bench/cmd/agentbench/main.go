@@ -35,6 +35,7 @@ type options struct {
 	rounds      int
 	concurrency int
 	profile     string
+	tracing     bool
 	json        bool
 	cpuprofile  string
 	blockprof   string
@@ -52,6 +53,7 @@ func main() {
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole measuring phase (client, agentgate and baseline) to this file")
 	flag.StringVar(&o.blockprof, "blockprofile", "", "write a goroutine blocking profile of the measuring phase to this file (where runs wait: locks, channels, the SQLite writer)")
 	flag.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
+	flag.BoolVar(&o.tracing, "tracing", true, "trace the runs (observability.tracing, spans stored in the state database); -tracing=false measures without")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "agentbench: unexpected arguments %q\n", flag.Args())
@@ -109,7 +111,7 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 	// The gateway's logs are not part of the measurement.
 	quietLogger := slog.New(slog.DiscardHandler)
 
-	gw, err := prof.start(ctx, profileOptions{logger: quietLogger})
+	gw, err := prof.start(ctx, profileOptions{logger: quietLogger, noTracing: !o.tracing})
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", prof.name, err)
 	}

@@ -58,6 +58,8 @@ type profile struct {
 // profileOptions are what every profile gets from the command line.
 type profileOptions struct {
 	logger *slog.Logger
+	// noTracing turns the runs' tracing off (observability.tracing: false).
+	noTracing bool
 }
 
 var profiles = map[string]profile{
@@ -100,6 +102,7 @@ type backends struct {
 	databaseURL string
 	redisURL    string // "" = in-memory event log
 	prefix      string // event_log.prefix (Redis key prefix)
+	noTracing   bool   // observability.tracing: false
 }
 
 // benchConfig returns the YAML of the bench gateway: one scripted model
@@ -108,6 +111,9 @@ func benchConfig(b backends) []byte {
 	var redis string
 	if b.redisURL != "" {
 		redis = fmt.Sprintf("redis_url: %q\nevent_log:\n  prefix: %q\n", b.redisURL, b.prefix)
+	}
+	if b.noTracing {
+		redis += "observability:\n  tracing: false\n"
 	}
 	return []byte(fmt.Sprintf(`name: agentgate-bench
 addr: 127.0.0.1:0
@@ -138,7 +144,7 @@ func startEmbedded(ctx context.Context, opts profileOptions) (*target, error) {
 	}
 	cleanup := func() error { return os.RemoveAll(dir) }
 	db := filepath.Join(dir, "bench.db")
-	return serveGateway(ctx, opts, backends{databaseURL: "sqlite://" + db}, "sqlite "+db+" + memlog", cleanup)
+	return serveGateway(ctx, opts, backends{databaseURL: "sqlite://" + db, noTracing: opts.noTracing}, "sqlite "+db+" + memlog"+tracingNote(opts), cleanup)
 }
 
 // serveGateway starts agentgate with the bench config on b (through
@@ -217,4 +223,12 @@ func waitHealthy(ctx context.Context, url string, serveErr <-chan error) error {
 // unknownProfile is the error for a -profile that is not registered.
 func unknownProfile(name string) error {
 	return fmt.Errorf("unknown -profile %q (available: %s)", name, strings.Join(profileNames(), ", "))
+}
+
+// tracingNote says in the target's description whether runs are traced.
+func tracingNote(opts profileOptions) string {
+	if opts.noTracing {
+		return ", tracing off"
+	}
+	return ", tracing on"
 }

@@ -95,6 +95,7 @@ func (s *Source) open() (*conn, error) {
 	} else {
 		opts := []transport.StreamableHTTPCOption{
 			transport.WithHTTPHeaders(s.cfg.Headers),
+			transport.WithHTTPHeaderFunc(traceHeaders),
 			transport.WithHTTPBasicClient(&http.Client{Transport: s.httpTransport}),
 			transport.WithHTTPLogger(s.libLog),
 		}

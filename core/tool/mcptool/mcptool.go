@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/propagation"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -468,6 +469,11 @@ func (s *Source) call(ctx context.Context, name string, raw json.RawMessage) (st
 	req := mcp.CallToolRequest{}
 	req.Params.Name = name
 	req.Params.Arguments = args
+	if tc := traceMeta(ctx); tc != nil {
+		// The run's trace goes on into the server (_meta.traceparent;
+		// over HTTP also the headers).
+		req.Params.Meta = &mcp.Meta{AdditionalFields: tc}
+	}
 	res, err := c.client.CallTool(ctx, req)
 	if err != nil {
 		switch {
@@ -590,3 +596,24 @@ func inputSchema(mt mcp.Tool) map[string]any {
 }
 
 var _ tool.Source = (*Source)(nil)
+
+// traceMeta is ctx's W3C trace context as _meta fields (nil without one).
+func traceMeta(ctx context.Context) map[string]any {
+	c := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, c)
+	if len(c) == 0 {
+		return nil
+	}
+	m := make(map[string]any, len(c))
+	for k, v := range c {
+		m[k] = v
+	}
+	return m
+}
+
+// traceHeaders is ctx's W3C trace context as HTTP headers.
+func traceHeaders(ctx context.Context) map[string]string {
+	c := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, c)
+	return c
+}

@@ -1,0 +1,417 @@
+package tracing
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	oteltrace "go.opentelemetry.io/otel/trace"
+
+	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/trace"
+)
+
+// GenAI semantic-convention attribute keys (gen_ai.*).
+const (
+	AttrGenAIOperation    = "gen_ai.operation.name"
+	AttrGenAISystem       = "gen_ai.system"
+	AttrGenAIProvider     = "gen_ai.provider.name"
+	AttrGenAIRequestModel = "gen_ai.request.model"
+	AttrGenAIInputTokens  = "gen_ai.usage.input_tokens"
+	AttrGenAIOutputTokens = "gen_ai.usage.output_tokens"
+	AttrGenAIAgentID      = "gen_ai.agent.id"
+	AttrGenAIAgentName    = "gen_ai.agent.name"
+	AttrGenAIConversation = "gen_ai.conversation.id"
+	AttrGenAIToolName     = "gen_ai.tool.name"
+	AttrGenAIToolCallID   = "gen_ai.tool.call.id"
+	AttrGenAIToolArgs     = "gen_ai.tool.call.arguments"
+	// AttrTTFT is the model request's time to first token, in seconds.
+	AttrTTFT = "agentgate.llm.time_to_first_token"
+	// AttrTotalTokens is the run's (or request's) total tokens.
+	AttrTotalTokens = "agentgate.usage.total_tokens"
+)
+
+// maxValue bounds the input and output values recorded on a span.
+const maxValue = 4096
+
+// maxPaused bounds the paused runs whose span context is remembered for
+// their continue.
+const maxPaused = 10000
+
+// Observer is the core.RunObserver building spans from runs' events.
+type Observer struct {
+	tracer oteltrace.Tracer
+	prop   propagation.TraceContext
+
+	runs sync.Map // run id → *runState
+
+	pausedMu sync.Mutex
+	paused   map[string]oteltrace.SpanContext // paused run → its last segment's span
+}
+
+// NewObserver returns an observer creating spans with tracer.
+func NewObserver(tracer oteltrace.Tracer) *Observer {
+	return &Observer{tracer: tracer, paused: map[string]oteltrace.SpanContext{}}
+}
+
+// runState is one executing run's open spans.
+type runState struct {
+	mu    sync.Mutex
+	span  oteltrace.Span
+	ctx   context.Context
+	model oteltrace.Span
+	tools map[string]oteltrace.Span
+	steps map[string]stepSpan
+}
+
+type stepSpan struct {
+	span oteltrace.Span
+	ctx  context.Context
+}
+
+func runKind(run *core.Run) (op, typ, oi string) {
+	switch run.Kind() {
+	case core.KindTeam:
+		return "invoke_team", trace.SpanTeam, "AGENT"
+	case core.KindWorkflow:
+		return "invoke_workflow", trace.SpanWorkflow, "CHAIN"
+	default:
+		return "invoke_agent", trace.SpanAgent, "AGENT"
+	}
+}
+
+func runName(run *core.Run) (id, name string) {
+	switch run.Kind() {
+	case core.KindTeam:
+		id, name = run.TeamID, run.TeamName
+	case core.KindWorkflow:
+		id, name = run.WorkflowID, run.WorkflowName
+	default:
+		id, name = run.AgentID, run.AgentName
+	}
+	if name == "" {
+		name = id
+	}
+	return id, name
+}
+
+func clip(s string) string {
+	if len(s) > maxValue {
+		return s[:maxValue]
+	}
+	return s
+}
+
+// server reports whether iface is an adapter serving a caller.
+func server(iface string) bool {
+	switch iface {
+	case "rest", "ws", "mcp", "a2a", "slack":
+		return true
+	}
+	return false
+}
+
+// RunBegin starts the run's span: under the caller's trace (the carrier),
+// under its parent run's span (or the step it executes) for a child, and
+// in the trace of its paused segment for a continue.
+func (o *Observer) RunBegin(ctx context.Context, run *core.Run, info core.ExecInfo) context.Context {
+	if len(info.TraceCarrier) > 0 {
+		ctx = o.prop.Extract(ctx, propagation.MapCarrier(info.TraceCarrier))
+	}
+	if info.Continue {
+		o.pausedMu.Lock()
+		sc, ok := o.paused[run.RunID]
+		delete(o.paused, run.RunID)
+		o.pausedMu.Unlock()
+		if ok {
+			ctx = oteltrace.ContextWithSpanContext(ctx, sc)
+		}
+	}
+	if run.ParentRunID != "" && (run.StepName != "" || run.StepID != "") {
+		if v, ok := o.runs.Load(run.ParentRunID); ok {
+			p := v.(*runState)
+			p.mu.Lock()
+			if s, ok := p.steps[stepKey(run.StepID, run.StepName)]; ok {
+				ctx = s.ctx
+			}
+			p.mu.Unlock()
+		}
+	}
+	op, typ, oi := runKind(run)
+	id, name := runName(run)
+	kind := oteltrace.SpanKindInternal
+	if server(info.Interface) {
+		kind = oteltrace.SpanKindServer
+	}
+	attrs := []attribute.KeyValue{
+		attribute.String(trace.AttrSpanType, typ),
+		attribute.String(trace.AttrOpenInferenceKind, oi),
+		attribute.String(AttrGenAIOperation, op),
+		attribute.String(trace.AttrRunID, run.RunID),
+		attribute.String(trace.AttrSessionID, run.SessionID),
+		attribute.String(AttrGenAIConversation, run.SessionID),
+		attribute.String(AttrGenAIAgentID, id),
+		attribute.String(AttrGenAIAgentName, name),
+		attribute.String(trace.AttrInput, clip(run.Input.InputContent)),
+	}
+	if info.Interface != "" {
+		attrs = append(attrs, attribute.String(trace.AttrInterface, info.Interface))
+	}
+	if run.UserID != "" {
+		attrs = append(attrs, attribute.String(trace.AttrUserID, run.UserID))
+	}
+	if run.AgentID != "" {
+		attrs = append(attrs, attribute.String(trace.AttrAgentID, run.AgentID))
+	}
+	if run.TeamID != "" {
+		attrs = append(attrs, attribute.String(trace.AttrTeamID, run.TeamID))
+	}
+	if run.WorkflowID != "" {
+		attrs = append(attrs, attribute.String(trace.AttrWorkflowID, run.WorkflowID))
+	}
+	if run.ParentRunID != "" {
+		attrs = append(attrs, attribute.String(trace.AttrParentRun, run.ParentRunID))
+	}
+	if run.Model != "" {
+		attrs = append(attrs, attribute.String(AttrGenAIRequestModel, run.Model))
+	}
+	if info.Restart > 0 {
+		attrs = append(attrs, attribute.Int("agentgate.run.restart", info.Restart))
+	}
+	if info.Queued > 0 {
+		attrs = append(attrs, attribute.Float64("agentgate.run.queued_seconds", info.Queued.Seconds()))
+	}
+	ctx, span := o.tracer.Start(ctx, op+" "+name, oteltrace.WithSpanKind(kind), oteltrace.WithAttributes(attrs...))
+	if !span.IsRecording() {
+		return ctx // sampled out: its events cost a map miss
+	}
+	if info.Continue {
+		span.AddEvent("RunContinued")
+	}
+	o.runs.Store(run.RunID, &runState{span: span, ctx: ctx})
+	return ctx
+}
+
+func stepKey(id, name string) string {
+	if id != "" {
+		return id
+	}
+	return name
+}
+
+// RunEvent records one event of a run (or of a child forwarded into its
+// stream) on the run's spans.
+func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
+	v, ok := o.runs.Load(ev.RunID)
+	if !ok {
+		return
+	}
+	st := v.(*runState)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	switch ev.Base() {
+	case core.EventModelRequestStarted:
+		if st.model != nil {
+			st.model.End()
+		}
+		attrs := []attribute.KeyValue{
+			attribute.String(trace.AttrSpanType, trace.SpanLLM),
+			attribute.String(trace.AttrOpenInferenceKind, "LLM"),
+			attribute.String(AttrGenAIOperation, "chat"),
+			attribute.String(AttrGenAIRequestModel, ev.Model),
+			attribute.String(trace.AttrRunID, ev.RunID),
+		}
+		if ev.ModelProvider != "" {
+			attrs = append(attrs, attribute.String(AttrGenAIProvider, ev.ModelProvider), attribute.String(AttrGenAISystem, ev.ModelProvider))
+		}
+		_, st.model = o.tracer.Start(st.ctx, "chat "+ev.Model, oteltrace.WithSpanKind(oteltrace.SpanKindClient), oteltrace.WithAttributes(attrs...))
+	case core.EventModelRequestCompleted:
+		if st.model == nil {
+			return
+		}
+		st.model.SetAttributes(
+			attribute.Int64(AttrGenAIInputTokens, ev.InputTokens),
+			attribute.Int64(AttrGenAIOutputTokens, ev.OutputTokens),
+			attribute.Int64(AttrTotalTokens, ev.TotalTokens),
+			attribute.Float64(AttrTTFT, ev.TimeToFirstToken),
+		)
+		st.model.SetStatus(codes.Ok, "")
+		st.model.End()
+		st.model = nil
+	case core.EventToolCallStarted:
+		if ev.Tool == nil {
+			return
+		}
+		if st.tools == nil {
+			st.tools = map[string]oteltrace.Span{}
+		}
+		opts := []oteltrace.SpanStartOption{oteltrace.WithSpanKind(oteltrace.SpanKindInternal), oteltrace.WithAttributes(
+			attribute.String(trace.AttrSpanType, trace.SpanTool),
+			attribute.String(trace.AttrOpenInferenceKind, "TOOL"),
+			attribute.String(AttrGenAIOperation, "execute_tool"),
+			attribute.String(AttrGenAIToolName, ev.Tool.ToolName),
+			attribute.String(AttrGenAIToolCallID, ev.Tool.ToolCallID),
+			attribute.String(AttrGenAIToolArgs, clip(string(ev.Tool.ToolArgs))),
+			attribute.String(trace.AttrInput, clip(string(ev.Tool.ToolArgs))),
+			attribute.String(trace.AttrRunID, ev.RunID),
+		)}
+		if m := ev.Tool.Metrics; m != nil && m.StartTime > 0 {
+			opts = append(opts, oteltrace.WithTimestamp(unixSeconds(m.StartTime)))
+		}
+		_, st.tools[ev.Tool.ToolCallID] = o.tracer.Start(st.ctx, "execute_tool "+ev.Tool.ToolName, opts...)
+	case core.EventToolCallCompleted, core.EventToolCallError:
+		if ev.Tool == nil {
+			return
+		}
+		span, ok := st.tools[ev.Tool.ToolCallID]
+		if !ok {
+			return
+		}
+		delete(st.tools, ev.Tool.ToolCallID)
+		if ev.Base() == core.EventToolCallError || ev.Tool.ToolCallError {
+			msg := ev.Error
+			if msg == "" {
+				msg = ev.Tool.Result
+			}
+			span.SetStatus(codes.Error, msg)
+			span.AddEvent("exception", oteltrace.WithAttributes(attribute.String("exception.message", msg)))
+		} else {
+			span.SetAttributes(attribute.String(trace.AttrOutput, clip(ev.Tool.Result)))
+			span.SetStatus(codes.Ok, "")
+		}
+		var opts []oteltrace.SpanEndOption
+		if m := ev.Tool.Metrics; m != nil && m.EndTime > 0 {
+			opts = append(opts, oteltrace.WithTimestamp(unixSeconds(m.EndTime)))
+		}
+		span.End(opts...)
+	case core.EventStepStarted:
+		if st.steps == nil {
+			st.steps = map[string]stepSpan{}
+		}
+		name := ev.StepName
+		if name == "" {
+			name = ev.StepID
+		}
+		attrs := []attribute.KeyValue{
+			attribute.String(trace.AttrSpanType, trace.SpanStep),
+			attribute.String(trace.AttrOpenInferenceKind, "CHAIN"),
+			attribute.String(trace.AttrRunID, ev.RunID),
+			attribute.String("agentgate.step.name", name),
+		}
+		if ev.StepIndex != nil {
+			attrs = append(attrs, attribute.Int("agentgate.step.index", *ev.StepIndex))
+		}
+		ctx, span := o.tracer.Start(st.ctx, "step "+name, oteltrace.WithAttributes(attrs...))
+		st.steps[stepKey(ev.StepID, ev.StepName)] = stepSpan{span: span, ctx: ctx}
+	case core.EventStepCompleted, core.EventStepError:
+		k := stepKey(ev.StepID, ev.StepName)
+		s, ok := st.steps[k]
+		if !ok {
+			return
+		}
+		delete(st.steps, k)
+		if ev.Base() == core.EventStepError {
+			s.span.SetStatus(codes.Error, firstOf(ev.Error, ev.Content))
+		} else {
+			s.span.SetAttributes(attribute.String(trace.AttrOutput, clip(ev.Content)))
+			s.span.SetStatus(codes.Ok, "")
+		}
+		s.span.End()
+	case core.EventRunPaused:
+		attrs := []attribute.KeyValue{attribute.Int("agentgate.requirements", len(ev.Requirements))}
+		for i, r := range ev.Requirements {
+			if r.ToolExecution != nil && i < 16 {
+				attrs = append(attrs, attribute.String("agentgate.requirement."+strconv.Itoa(i)+".tool", r.ToolExecution.ToolName))
+			}
+		}
+		st.span.AddEvent("RunPaused", oteltrace.WithAttributes(attrs...))
+	case core.EventRunCompleted:
+		st.span.SetAttributes(attribute.String(trace.AttrOutput, clip(ev.Content)))
+		if m := ev.Metrics; m != nil {
+			st.span.SetAttributes(
+				attribute.Int64(AttrGenAIInputTokens, m.InputTokens),
+				attribute.Int64(AttrGenAIOutputTokens, m.OutputTokens),
+				attribute.Int64(AttrTotalTokens, m.TotalTokens),
+			)
+		}
+	case core.EventRunError:
+		st.span.SetStatus(codes.Error, firstOf(ev.Content, ev.Error))
+		if ev.ErrorType != "" {
+			st.span.SetAttributes(attribute.String("error.type", ev.ErrorType))
+		}
+	case core.EventRunCancelled:
+		st.span.AddEvent("RunCancelled", oteltrace.WithAttributes(attribute.String("reason", ev.Reason)))
+	case core.EventCustom:
+		if k, _ := ev.Data["kind"].(string); k == "run_restarted" {
+			st.span.AddEvent("RunRestarted")
+		}
+	}
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func unixSeconds(s float64) time.Time {
+	return time.Unix(0, int64(s*float64(time.Second)))
+}
+
+// RunEnd ends the run's span (and whatever it left open).
+func (o *Observer) RunEnd(_ context.Context, run *core.Run, status core.RunStatus, err error) {
+	v, ok := o.runs.LoadAndDelete(run.RunID)
+	if !ok {
+		return
+	}
+	st := v.(*runState)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	open := "run ended"
+	if status == core.RunPaused {
+		open = "run paused"
+	}
+	if st.model != nil {
+		if status == core.RunError {
+			st.model.SetStatus(codes.Error, open)
+		}
+		st.model.End()
+	}
+	for _, s := range st.tools {
+		if status == core.RunError {
+			s.SetStatus(codes.Error, open)
+		}
+		s.End()
+	}
+	for _, s := range st.steps {
+		if status == core.RunError {
+			s.span.SetStatus(codes.Error, open)
+		}
+		s.span.End()
+	}
+	st.span.SetAttributes(attribute.String("agentgate.run.status", string(status)))
+	switch status {
+	case core.RunError:
+		msg := run.Error
+		if err != nil {
+			msg = err.Error()
+		}
+		st.span.SetStatus(codes.Error, msg)
+	case core.RunCompleted:
+		st.span.SetStatus(codes.Ok, "")
+	case core.RunPaused:
+		o.pausedMu.Lock()
+		if len(o.paused) < maxPaused {
+			o.paused[run.RunID] = st.span.SpanContext()
+		}
+		o.pausedMu.Unlock()
+	}
+	st.span.End()
+}

@@ -1,0 +1,273 @@
+package tracing
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/agentgate/agentgate/core/trace"
+)
+
+// Defaults of the store processor.
+const (
+	DefaultQueueSize     = 8192
+	DefaultBatchSize     = 512
+	DefaultFlushInterval = 500 * time.Millisecond
+	// writeTimeout bounds one batch's write.
+	writeTimeout = 10 * time.Second
+	// logEvery bounds how often a dropped or failed span is logged.
+	logEvery = 10 * time.Second
+)
+
+// StoreProcessor is an sdktrace.SpanProcessor that stores finished spans
+// through a trace.SpanWriter in batches, from a goroutine of its own: a
+// span's end only enqueues it, and a full queue drops the span (counted in
+// Dropped) rather than slowing the run.
+type StoreProcessor struct {
+	w        trace.SpanWriter
+	q        chan sdktrace.ReadOnlySpan
+	batch    int
+	interval time.Duration
+	flushes  chan chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+
+	dropped atomic.Int64
+	failed  atomic.Int64
+	written atomic.Int64
+	log     *rateLog
+}
+
+// StoreOptions size a StoreProcessor (zero values take the defaults).
+type StoreOptions struct {
+	QueueSize     int
+	BatchSize     int
+	FlushInterval time.Duration
+	Logger        *slog.Logger
+}
+
+// NewStoreProcessor starts a processor writing to w.
+func NewStoreProcessor(w trace.SpanWriter, o StoreOptions) *StoreProcessor {
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = DefaultFlushInterval
+	}
+	p := &StoreProcessor{
+		w: w, q: make(chan sdktrace.ReadOnlySpan, o.QueueSize), batch: o.BatchSize, interval: o.FlushInterval,
+		flushes: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
+		log: newRateLog(o.Logger, logEvery),
+	}
+	go p.loop()
+	return p
+}
+
+// Dropped counts the spans dropped because the queue was full.
+func (p *StoreProcessor) Dropped() int64 { return p.dropped.Load() }
+
+// Failed counts the spans whose write failed.
+func (p *StoreProcessor) Failed() int64 { return p.failed.Load() }
+
+// Written counts the spans written.
+func (p *StoreProcessor) Written() int64 { return p.written.Load() }
+
+// OnStart does nothing.
+func (p *StoreProcessor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+
+// OnEnd enqueues a sampled span, or drops it when the queue is full.
+func (p *StoreProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
+	if !s.SpanContext().IsSampled() {
+		return
+	}
+	select {
+	case p.q <- s:
+	default:
+		n := p.dropped.Add(1)
+		p.log.warn("trace store queue full: spans dropped", "dropped_total", n)
+	}
+}
+
+// ForceFlush writes what is queued.
+func (p *StoreProcessor) ForceFlush(ctx context.Context) error {
+	ack := make(chan struct{})
+	select {
+	case p.flushes <- ack:
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Shutdown writes what is queued and stops.
+func (p *StoreProcessor) Shutdown(ctx context.Context) error {
+	p.stopOnce.Do(func() { close(p.stop) })
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *StoreProcessor) loop() {
+	defer close(p.done)
+	buf := make([]sdktrace.ReadOnlySpan, 0, p.batch)
+	t := time.NewTimer(p.interval)
+	defer t.Stop()
+	drain := func() {
+		for {
+			select {
+			case s := <-p.q:
+				buf = append(buf, s)
+				if len(buf) >= p.batch {
+					buf = p.write(buf)
+				}
+			default:
+				buf = p.write(buf)
+				return
+			}
+		}
+	}
+	for {
+		select {
+		case s := <-p.q:
+			buf = append(buf, s)
+			if len(buf) >= p.batch {
+				buf = p.write(buf)
+			}
+		case <-t.C:
+			buf = p.write(buf)
+			t.Reset(p.interval)
+		case ack := <-p.flushes:
+			drain()
+			close(ack)
+		case <-p.stop:
+			drain()
+			return
+		}
+	}
+}
+
+// write stores buf and returns it emptied.
+func (p *StoreProcessor) write(buf []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	if len(buf) == 0 {
+		return buf
+	}
+	spans := make([]trace.Span, len(buf))
+	now := time.Now().UTC()
+	for i, s := range buf {
+		spans[i] = Convert(s, now)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	err := p.w.WriteSpans(ctx, spans)
+	cancel()
+	if err != nil {
+		n := p.failed.Add(int64(len(spans)))
+		p.log.warn("storing spans failed", "spans", len(spans), "failed_total", n, "err", err)
+	} else {
+		p.written.Add(int64(len(spans)))
+	}
+	clear(buf)
+	return buf[:0]
+}
+
+// Convert is the stored span of s; createdAt is when it is stored.
+func Convert(s sdktrace.ReadOnlySpan, createdAt time.Time) trace.Span {
+	sc := s.SpanContext()
+	out := trace.Span{
+		SpanID: sc.SpanID().String(), TraceID: sc.TraceID().String(), Name: s.Name(),
+		SpanKind:  strings.ToUpper(s.SpanKind().String()),
+		StartTime: s.StartTime().UTC(), EndTime: s.EndTime().UTC(),
+		CreatedAt: createdAt,
+	}
+	if p := s.Parent(); p.SpanID().IsValid() {
+		out.ParentSpanID = p.SpanID().String()
+	}
+	out.DurationMS = out.EndTime.Sub(out.StartTime).Milliseconds()
+	switch st := s.Status(); st.Code {
+	case codes.Ok:
+		out.StatusCode = "OK"
+	case codes.Error:
+		out.StatusCode, out.StatusMessage = "ERROR", st.Description
+	default:
+		out.StatusCode = "UNSET"
+	}
+	if attrs := s.Attributes(); len(attrs) > 0 {
+		out.Attributes = make(map[string]any, len(attrs))
+		for _, kv := range attrs {
+			out.Attributes[string(kv.Key)] = kv.Value.AsInterface()
+		}
+		str := func(k string) string { v, _ := out.Attributes[k].(string); return v }
+		out.RunID, out.SessionID, out.UserID = str(trace.AttrRunID), str(trace.AttrSessionID), str(trace.AttrUserID)
+		out.AgentID, out.TeamID, out.WorkflowID = str(trace.AttrAgentID), str(trace.AttrTeamID), str(trace.AttrWorkflowID)
+	}
+	for _, ev := range s.Events() {
+		se := trace.SpanEvent{Name: ev.Name, Time: ev.Time.UTC()}
+		if len(ev.Attributes) > 0 {
+			se.Attributes = attrMap(ev.Attributes)
+		}
+		out.Events = append(out.Events, se)
+	}
+	return out
+}
+
+func attrMap(kvs []attribute.KeyValue) map[string]any {
+	m := make(map[string]any, len(kvs))
+	for _, kv := range kvs {
+		m[string(kv.Key)] = kv.Value.AsInterface()
+	}
+	return m
+}
+
+// rateLog logs a warning at most once per interval, saying how many it
+// left out meanwhile.
+type rateLog struct {
+	logger  *slog.Logger
+	every   time.Duration
+	mu      sync.Mutex
+	last    time.Time
+	skipped int
+}
+
+func newRateLog(l *slog.Logger, every time.Duration) *rateLog {
+	if l == nil {
+		l = slog.Default()
+	}
+	return &rateLog{logger: l, every: every}
+}
+
+func (r *rateLog) warn(msg string, args ...any) {
+	r.mu.Lock()
+	now := time.Now()
+	if !r.last.IsZero() && now.Sub(r.last) < r.every {
+		r.skipped++
+		r.mu.Unlock()
+		return
+	}
+	skipped := r.skipped
+	r.last, r.skipped = now, 0
+	r.mu.Unlock()
+	if skipped > 0 {
+		args = append(args, "suppressed", skipped)
+	}
+	r.logger.Warn(msg, args...)
+}
