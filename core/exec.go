@@ -26,7 +26,7 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 	var o execOpts
 	switch {
 	case run.Status == RunPending:
-		o = execOpts{msg: run.Input.InputContent, iface: queuedInterface(run)}
+		o = execOpts{msg: run.Input.InputContent, iface: queuedInterface(run), carrier: run.TraceCarrier}
 	case run.Status == RunRunning && run.LeaseUntil < e.nowMs() && e.activeRun(runID) == nil:
 		now := e.nowMs()
 		if !e.storeSettled(now) {
@@ -61,7 +61,7 @@ func (e *Engine) ExecuteQueued(ctx context.Context, runID string, attempt int) e
 			// run starts over with new ones.
 			e.endChildren(ctx, run.RunID, RunError, "worker_lost", "the worker executing this run stopped")
 		}
-		o = execOpts{msg: run.Input.InputContent, restart: attempt, iface: queuedInterface(run)}
+		o = execOpts{msg: run.Input.InputContent, restart: attempt, iface: queuedInterface(run), carrier: run.TraceCarrier}
 	case run.Status == RunRunning && e.activeRun(runID) == nil:
 		// Alive elsewhere (or its lease not yet ended): try again later, so
 		// the run is executed again if that executor dies.

@@ -183,7 +183,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 	run := &Run{
 		RunID: e.cfg.NewID(), SessionID: p.SessionID,
 		UserID: p.UserID, Status: RunRunning, Input: NewRunInput(p.Message, p.Media),
-		Background: p.Background, ScheduleID: p.ScheduleID, ScheduleRunID: p.ScheduleRunID, CreatedAt: now, UpdatedAt: now,
+		Background: p.Background, ScheduleID: p.ScheduleID, ScheduleRunID: p.ScheduleRunID, TraceCarrier: p.TraceCarrier, CreatedAt: now, UpdatedAt: now,
 		LeaseOwner: e.cfg.InstanceID, LeaseUntil: e.leaseUntil(),
 	}
 	run.setRunnable(info)

@@ -430,3 +430,36 @@ teams:
 		}
 	}
 }
+
+// TestTracingQueuedRunContinuesTheCallersTrace: a background run is
+// stored and executed by a queue worker; the caller's traceparent is kept
+// with it, so its spans are in the caller's trace.
+func TestTracingQueuedRunContinuesTheCallersTrace(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, `
+observability:
+  prometheus_addr: "off"
+models:
+  echo:
+    provider: scripted
+    model: echo-1
+    script:
+      - reply: "echo: {{input}}"
+agents:
+  - id: echo
+    model: echo
+`)
+	ctx := testCtx(t, 30*time.Second)
+	callerTrace, callerSpan := "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	resp := g.do(t, ctx, http.MethodPost, "/agents/echo/runs", strings.NewReader(url.Values{"message": {"later"}, "stream": {"false"}, "background": {"true"}}.Encode()),
+		"application/x-www-form-urlencoded", map[string]string{"traceparent": "00-" + callerTrace + "-" + callerSpan + "-01"})
+	var acc struct {
+		RunID string `json:"run_id"`
+	}
+	decode(t, expectStatus(t, resp, http.StatusAccepted), &acc)
+	g.waitStatus(t, "echo", acc.RunID, "COMPLETED")
+	tr := waitTrace(t, g, callerTrace, 2) // the run and its model request
+	if tr.RunID != acc.RunID || len(tr.Tree) != 1 || tr.Tree[0].Type != "AGENT" {
+		t.Fatalf("trace %+v", tr)
+	}
+}

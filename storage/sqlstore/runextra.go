@@ -25,6 +25,7 @@ type runExtra struct {
 	ScheduleID    string                   `json:"schedule_id,omitempty"`
 	ScheduleRunID string                   `json:"schedule_run_id,omitempty"`
 	References    []core.MessageReferences `json:"references,omitempty"`
+	TraceCarrier  map[string]string        `json:"trace,omitempty"`
 }
 
 // EncodeRunExtra returns r's extra column: nil (NULL) when r has none of them,
@@ -33,10 +34,10 @@ func EncodeRunExtra(r *core.Run) (any, error) {
 	x := runExtra{TeamName: r.TeamName, WorkflowName: r.WorkflowName, NestedDepth: r.NestedDepth,
 		StepID: r.StepID, StepName: r.StepName, StepIndex: r.StepIndex,
 		SessionState: r.SessionState, StepResults: r.StepResults, ScheduleID: r.ScheduleID, ScheduleRunID: r.ScheduleRunID,
-		References: r.References}
+		References: r.References, TraceCarrier: r.TraceCarrier}
 	if x.TeamName == "" && x.WorkflowName == "" && x.NestedDepth == 0 && x.StepID == "" && x.StepName == "" &&
 		x.StepIndex == nil && x.SessionState == nil && x.StepResults == nil && x.ScheduleID == "" && x.ScheduleRunID == "" &&
-		x.References == nil {
+		x.References == nil && x.TraceCarrier == nil {
 		return nil, nil
 	}
 	b, err := json.Marshal(x)
@@ -60,5 +61,6 @@ func DecodeRunExtra(r *core.Run, col []byte) error {
 	r.SessionState, r.StepResults = x.SessionState, x.StepResults
 	r.ScheduleID, r.ScheduleRunID = x.ScheduleID, x.ScheduleRunID
 	r.References = x.References
+	r.TraceCarrier = x.TraceCarrier
 	return nil
 }

@@ -212,7 +212,10 @@ func TestRunWithTwoToolCalls(t *testing.T) {
 	if c := names["calculator"]; c.Attributes[trace.AttrOutput] != "42" || !strings.Contains(c.Attributes[trace.AttrInput].(string), "6*7") {
 		t.Fatalf("calculator span %v", c.Attributes)
 	}
-	if pr := names["probe"]; pr.DurationMS < 30 || pr.DurationMS > root.DurationMS {
+	// The span runs from ToolCallStarted to ToolCallCompleted as the
+	// observer sees them, each stamped as it is told: within a few ms of
+	// the tool's own 30 ms, and whole milliseconds round down.
+	if pr := names["probe"]; pr.DurationMS < 25 || pr.DurationMS > root.DurationMS {
 		t.Fatalf("probe span lasted %dms (slept 30ms), run %dms", pr.DurationMS, root.DurationMS)
 	}
 	// Every span lies within the run's.
