@@ -39,27 +39,26 @@ type (
 // /workflows/{workflow_id}. /config lists them in listingOrder.
 func (g *Gateway) interfaces() []httptransport.Interface {
 	cfg := g.cfg
+	// One resolver (and one egress-guarded client) for every interface.
+	media := g.mediaResolver()
 	return []httptransport.Interface{
-		ws.NewInterface(ws.Config{Settings: cfg.WS, Media: g.mediaResolver()}),
+		ws.NewInterface(ws.Config{Settings: cfg.WS, Media: media}),
 		rest.NewInterface(rest.Config{
-			ServiceAccounts:  g.store,
-			Schedules:        g.schedules,
-			Memories:         g.memories,
-			Knowledge:        g.knowledge,
-			Learnings:        g.learnings,
-			Traces:           g.traces,
-			Metrics:          g.metrics,
-			Media:            g.media,
-			MediaLimits:      cfg.Media.limits(),
-			MaxRunMediaBytes: cfg.Media.MaxRunBytes,
-			MediaClient:      g.mediaClient(),
-			Databases:        []rest.DatabaseInfo{{ID: "default", Kind: g.backend.Kind, Migrator: g.backend.Migrator}},
-			MCPPath:          mcpadapter.Path,
-			Docs:             rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},
-			Interfaces:       func() []rest.InterfaceInfo { return g.mountedInfo },
+			ServiceAccounts: g.store,
+			Schedules:       g.schedules,
+			Memories:        g.memories,
+			Knowledge:       g.knowledge,
+			Learnings:       g.learnings,
+			Traces:          g.traces,
+			Metrics:         g.metrics,
+			Media:           media,
+			Databases:       []rest.DatabaseInfo{{ID: "default", Kind: g.backend.Kind, Migrator: g.backend.Migrator}},
+			MCPPath:         mcpadapter.Path,
+			Docs:            rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},
+			Interfaces:      func() []rest.InterfaceInfo { return g.mountedInfo },
 		}),
 		mcpadapter.NewInterface(mcpadapter.Config{Settings: cfg.MCP}),
-		a2a.NewInterface(a2a.Config{Settings: cfg.A2A, PushDelivery: a2a.PushDelivery{Egress: g.egress}, Media: g.mediaResolver()}),
+		a2a.NewInterface(a2a.Config{Settings: cfg.A2A, PushDelivery: a2a.PushDelivery{Egress: g.egress}, Media: media}),
 		slackadapter.NewInterface(cfg.Slack, os.LookupEnv),
 	}
 }

@@ -37,8 +37,7 @@ func (h *Handler) ingestFiles(ctx context.Context, files []FormFile, form Form) 
 	if len(srcs) == 0 {
 		return nil, nil
 	}
-	r := &media.Resolver{Store: h.cfg.Media, Client: h.cfg.MediaClient, Limits: h.cfg.MediaLimits, MaxRunBytes: h.cfg.MaxRunMediaBytes}
-	return r.Resolve(ctx, srcs)
+	return h.cfg.Media.Resolve(ctx, srcs)
 }
 
 // jsonMediaFields are AgentOS's JSON media fields of a run form.
@@ -100,10 +99,10 @@ func (h *Handler) sessionMedia(c *fiber.Ctx) error {
 	if err != nil {
 		return fail(c, err)
 	}
-	if h.cfg.Media == nil {
+	if h.cfg.Media == nil || h.cfg.Media.Store == nil {
 		return fail(c, core.Errorf(core.CodeNotFound, "media %q not found", id))
 	}
-	rc, size, err := h.cfg.Media.Open(ctx, id)
+	rc, size, err := h.cfg.Media.Store.Open(ctx, id)
 	if err != nil {
 		return fail(c, err)
 	}

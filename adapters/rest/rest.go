@@ -60,16 +60,10 @@ type Config struct {
 	// Metrics is the metrics' service /metrics serves (nil: those routes
 	// answer 503).
 	Metrics *metric.Service
-	// Media is where the files, images, audio and video of runs are
-	// stored (nil: a run form with files is refused); MediaLimits bound
-	// each, MaxRunMediaBytes all of one run's (0: 4 × MediaLimits'
-	// MaxBytes).
-	Media            media.Store
-	MediaLimits      media.Limits
-	MaxRunMediaBytes int64
-	// MediaClient fetches media sent as URLs (the egress guard's; nil:
-	// media URLs are refused).
-	MediaClient *http.Client
+	// Media stores the files, images, audio and video runs are sent (its
+	// limits, its URL client) and serves them back from its Store (nil: a
+	// run form with media is refused).
+	Media *media.Resolver
 	// Interfaces are the interfaces /config lists (default REST alone),
 	// asked on each request: the gateway mounts the others after REST.
 	Interfaces func() []InterfaceInfo

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/agentgate/agentgate/internal/s3client"
 	"io"
 	"net/http"
 	"os"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -50,32 +49,16 @@ func NewS3Store(ctx context.Context, cfg S3Config) (*S3Store, error) {
 	if (cfg.AccessKeyID == "") != (cfg.SecretAccessKey == "") {
 		return nil, core.Errorf(core.CodeInvalid, "media s3 store: give both access_key_id and secret_access_key, or neither")
 	}
-	if cfg.Region == "" && cfg.Endpoint != "" {
-		cfg.Region = "us-east-1"
-	}
-	var opts []func(*config.LoadOptions) error
-	if cfg.Region != "" {
-		opts = append(opts, config.WithRegion(cfg.Region))
-	}
-	if cfg.AccessKeyID != "" {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)))
-	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	client, err := s3client.New(ctx, s3client.Config{Region: cfg.Region, Endpoint: cfg.Endpoint, PathStyle: cfg.PathStyle,
+		AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, SessionToken: cfg.SessionToken, HTTPClient: cfg.HTTPClient},
+		func(o *s3.Options) {
+			// A ranged GET carries the whole object's checksum, which its
+			// range cannot match: validate only where S3 requires it.
+			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		})
 	if err != nil {
 		return nil, fmt.Errorf("media s3 store: load the AWS configuration: %w", err)
 	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-		o.UsePathStyle = cfg.PathStyle
-		// A ranged GET carries the whole object's checksum, which its
-		// range cannot match: validate only where S3 requires it.
-		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-	})
 	return &S3Store{cfg: cfg, client: client}, nil
 }
 

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"github.com/agentgate/agentgate/internal/s3client"
 	"io"
 	"net/http"
 	"path"
@@ -11,8 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -66,29 +65,11 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if cfg.Name == "" {
 		cfg.Name = cfg.Bucket
 	}
-	if cfg.Region == "" && cfg.Endpoint != "" {
-		cfg.Region = "us-east-1"
-	}
-	var opts []func(*config.LoadOptions) error
-	if cfg.Region != "" {
-		opts = append(opts, config.WithRegion(cfg.Region))
-	}
-	if cfg.AccessKeyID != "" {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)))
-	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	client, err := s3client.New(ctx, s3client.Config{Region: cfg.Region, Endpoint: cfg.Endpoint, PathStyle: cfg.PathStyle,
+		AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, SessionToken: cfg.SessionToken, HTTPClient: cfg.HTTPClient})
 	if err != nil {
 		return nil, errorf(err, "s3 source %q: load the AWS configuration", cfg.Bucket)
 	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-		o.UsePathStyle = cfg.PathStyle
-	})
 	return &S3{cfg: cfg, client: client}, nil
 }
 
