@@ -75,14 +75,14 @@ type Hit struct {
 	Score float64 `json:"reranking_score"`
 }
 
-// Query is one search of a store. Filters match chunk or content metadata
-// keys for equality (all must match).
+// Query is one search of a store. Filter (nil: none) selects the chunks
+// whose metadata, or their content's, satisfies it (see Filter.Match).
 type Query struct {
 	KnowledgeID string
 	Text        string    // keyword search
 	Vector      []float32 // vector search
 	Limit       int
-	Filters     map[string]any
+	Filter      *Filter
 }
 
 // ContentList selects a page of a knowledge base's contents.

@@ -776,11 +776,11 @@ func (s *Service) Search(ctx context.Context, r SearchRequest) (*SearchResult, e
 	if limit < 1 || limit > MaxMaxResults {
 		return nil, core.Errorf(core.CodeInvalid, "limit must be 1 to %d", MaxMaxResults)
 	}
-	filters, err := NormalizeFilters(r.Filters)
+	filter, err := NormalizeFilters(r.Filters)
 	if err != nil {
 		return nil, err
 	}
-	q := Query{KnowledgeID: b.ID, Text: r.Query, Limit: n, Filters: filters}
+	q := Query{KnowledgeID: b.ID, Text: r.Query, Limit: n, Filter: filter}
 	var hits []Hit
 	switch st {
 	case SearchKeyword:

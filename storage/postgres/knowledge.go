@@ -238,7 +238,7 @@ func (k *knowledgeStore) SearchKeyword(ctx context.Context, q knowledge.Query) (
 	if len(terms) == 0 {
 		return []knowledge.Hit{}, nil
 	}
-	filter, fargs, err := k.Filters(q.Filters)
+	filter, fargs, err := k.Filters(q.Filter)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +269,7 @@ func (k *knowledgeStore) SearchVector(ctx context.Context, q knowledge.Query) ([
 	if err := sqlstore.CheckVector(q.Vector); err != nil {
 		return nil, err
 	}
-	filter, fargs, err := k.Filters(q.Filters)
+	filter, fargs, err := k.Filters(q.Filter)
 	if err != nil {
 		return nil, err
 	}

@@ -9,10 +9,8 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -43,8 +41,6 @@ const (
 	MaxSearchLimit = 1000
 	// MaxSearchTerms bounds the terms of a keyword search.
 	MaxSearchTerms = 64
-	// MaxFilters bounds the metadata filters of a search.
-	MaxFilters = 32
 	// MaxDimensions bounds an embedding's length (pgvector's vector type
 	// stores up to 16,000).
 	MaxDimensions = 16000
@@ -544,92 +540,6 @@ func SearchTerms(text string) []string {
 		}
 	}
 	return out
-}
-
-// Filters returns the condition (" AND ..." or "") that chunks (aliased ch)
-// of contents (aliased co) match every filter: for each key, the chunk's
-// metadata or its content's holds that value. Values are strings, numbers
-// or booleans, compared for equality (numbers by value); anything else is
-// core.ErrInvalid. Keys and values are bound, never spliced.
-func (k *Knowledge) Filters(filters map[string]any) (string, []any, error) {
-	if len(filters) == 0 {
-		return "", nil, nil
-	}
-	if len(filters) > MaxFilters {
-		return "", nil, invalidf("%d filters: at most %d", len(filters), MaxFilters)
-	}
-	keys := make([]string, 0, len(filters))
-	for key := range filters {
-		keys = append(keys, key)
-	}
-	slices.Sort(keys)
-	var b strings.Builder
-	var args []any
-	for _, key := range keys {
-		v, err := filterValue(key, filters[key])
-		if err != nil {
-			return "", nil, err
-		}
-		if k.db.d.Engine == Postgres {
-			doc, err := json.Marshal(map[string]any{key: v})
-			if err != nil {
-				return "", nil, invalidf("filter %q: %v", key, err)
-			}
-			b.WriteString(" AND (ch.metadata @> CAST(? AS jsonb) OR co.metadata @> CAST(? AS jsonb))")
-			args = append(args, NoNULEscapes(string(doc)), NoNULEscapes(string(doc)))
-			continue
-		}
-		if strings.ContainsAny(key, "\"\x00") {
-			return "", nil, invalidf("filter key %q: a key may not hold a double quote", key)
-		}
-		path := `$."` + key + `"`
-		var cond string
-		var cargs []any
-		switch x := v.(type) {
-		case bool:
-			typ := "false"
-			if x {
-				typ = "true"
-			}
-			cond, cargs = "json_type(%s, ?) = '"+typ+"'", []any{path}
-		case string:
-			cond, cargs = "(json_type(%[1]s, ?) = 'text' AND json_extract(%[1]s, ?) = ?)", []any{path, path, x}
-		case float64:
-			cond, cargs = "(json_type(%[1]s, ?) IN ('integer', 'real') AND json_extract(%[1]s, ?) = ?)", []any{path, path, x}
-		}
-		b.WriteString(" AND (" + fmt.Sprintf(cond, "ch.metadata") + " OR " + fmt.Sprintf(cond, "co.metadata") + ")")
-		args = append(args, cargs...)
-		args = append(args, cargs...)
-	}
-	return b.String(), args, nil
-}
-
-// filterValue is a filter's value as a string, float64 or bool.
-func filterValue(key string, v any) (any, error) {
-	switch x := v.(type) {
-	case string, bool:
-		return x, nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, invalidf("filter %q: %v is not a number JSON holds", key, x)
-		}
-		return x, nil
-	case float32:
-		return filterValue(key, float64(x))
-	case int:
-		return float64(x), nil
-	case int64:
-		return float64(x), nil
-	case int32:
-		return float64(x), nil
-	case json.Number:
-		f, err := x.Float64()
-		if err != nil {
-			return nil, invalidf("filter %q: %v", key, err)
-		}
-		return filterValue(key, f)
-	}
-	return nil, invalidf("filter %q: its value must be a string, a number or a boolean (got %T)", key, v)
 }
 
 // ScanHit scans a row of ChunkSelect's columns followed by the score.

@@ -352,56 +352,150 @@ func testKnowledge(t *testing.T, newBackend Factory) {
 		b.Metadata = map[string]any{"team": "blue"}
 		mustCreateContent(t, s, a)
 		mustCreateContent(t, s, b)
-		mk := func(text string, meta map[string]any, v []float32) knowledge.Chunk {
-			return knowledge.Chunk{Text: text, Metadata: meta, Embedding: v}
+		const (
+			A1 = "report english page one"
+			A2 = "report english page two"
+			B1 = "report german page one"
+			B2 = "report german page 1.5"
+		)
+		chunkMeta := map[string]map[string]any{
+			A1: {"lang": "en", "page": float64(1), "draft": false, "title": "Annual Report", "tags": []any{"Go", "sql"}, "nums": []any{float64(1), float64(2)}},
+			A2: {"lang": "en", "page": float64(2), "draft": true, "title": "appendix", "tags": []any{"rust"}},
+			B1: {"lang": "de", "page": float64(1), "quote": `it's "x"`, "title": "Bericht über Ähren"},
+			B2: {"lang": "de", "page": 1.5, "num": "1", "note": nil, `k.e"y'\ [0]`: "v"},
 		}
-		mustComplete(t, s, a.ID, []knowledge.Chunk{
-			mk("report english page one", map[string]any{"lang": "en", "page": float64(1), "draft": false}, []float32{1, 0, 0}),
-			mk("report english page two", map[string]any{"lang": "en", "page": float64(2), "draft": true}, []float32{0.9, 0.1, 0}),
-		})
-		mustComplete(t, s, b.ID, []knowledge.Chunk{
-			mk("report german page one", map[string]any{"lang": "de", "page": float64(1), "quote": `it's "x"`}, []float32{0.8, 0.2, 0}),
-			mk("report german page 1.5", map[string]any{"lang": "de", "page": 1.5, "num": "1"}, []float32{0.7, 0.3, 0}),
-		})
+		contentMeta := map[string]map[string]any{A1: a.Metadata, A2: a.Metadata, B1: b.Metadata, B2: b.Metadata}
+		mk := func(text string, v []float32) knowledge.Chunk {
+			return knowledge.Chunk{Text: text, Metadata: chunkMeta[text], Embedding: v}
+		}
+		mustComplete(t, s, a.ID, []knowledge.Chunk{mk(A1, []float32{1, 0, 0}), mk(A2, []float32{0.9, 0.1, 0})})
+		mustComplete(t, s, b.ID, []knowledge.Chunk{mk(B1, []float32{0.8, 0.2, 0}), mk(B2, []float32{0.7, 0.3, 0})})
+		eq := func(k string, v any) map[string]any { return map[string]any{"op": "EQ", "key": k, "value": v} }
+		op := func(o, k string, v any) map[string]any { return map[string]any{"op": o, "key": k, "value": v} }
+		in := func(k string, vs ...any) map[string]any { return map[string]any{"op": "IN", "key": k, "values": vs} }
+		and := func(cs ...any) map[string]any { return map[string]any{"op": "AND", "conditions": cs} }
+		or := func(cs ...any) map[string]any { return map[string]any{"op": "OR", "conditions": cs} }
+		not := func(c any) map[string]any { return map[string]any{"op": "NOT", "condition": c} }
+		all := []string{A1, A2, B1, B2}
 		cases := []struct {
 			name    string
 			filters map[string]any
 			want    []string
 		}{
-			{"string", map[string]any{"lang": "en"}, []string{"report english page one", "report english page two"}},
-			{"number", map[string]any{"page": 1}, []string{"report english page one", "report german page one"}},
-			{"fraction", map[string]any{"page": 1.5}, []string{"report german page 1.5"}},
-			{"bool", map[string]any{"draft": true}, []string{"report english page two"}},
-			{"false", map[string]any{"draft": false}, []string{"report english page one"}},
-			{"content metadata", map[string]any{"team": "blue"}, []string{"report german page one", "report german page 1.5"}},
-			{"all must match", map[string]any{"team": "red", "page": float64(2)}, []string{"report english page two"}},
-			{"quotes", map[string]any{"quote": `it's "x"`}, []string{"report german page one"}},
+			// The dict form: every key equals its value.
+			{"string", map[string]any{"lang": "en"}, []string{A1, A2}},
+			{"number", map[string]any{"page": 1}, []string{A1, B1}},
+			{"fraction", map[string]any{"page": 1.5}, []string{B2}},
+			{"bool", map[string]any{"draft": true}, []string{A2}},
+			{"false", map[string]any{"draft": false}, []string{A1}},
+			{"content metadata", map[string]any{"team": "blue"}, []string{B1, B2}},
+			{"all must match", map[string]any{"team": "red", "page": float64(2)}, []string{A2}},
+			{"quotes", map[string]any{"quote": `it's "x"`}, []string{B1}},
 			{"types differ", map[string]any{"num": float64(1)}, nil},
 			{"number as string", map[string]any{"page": "1"}, nil},
 			{"missing key", map[string]any{"nope": "x"}, nil},
 			{"key like SQL", map[string]any{"lang') OR 1=1 --": "en"}, nil},
+			{"key like a path", map[string]any{`k.e"y'\ [0]`: "v"}, []string{B2}},
+			// The expression form, every operator.
+			{"EQ", eq("lang", "de"), []string{B1, B2}},
+			{"eq lower case", op("eq", "lang", "de"), []string{B1, B2}},
+			{"EQ value like SQL", eq("lang", "en' OR '1'='1"), nil},
+			{"EQ content", eq("team", "red"), []string{A1, A2}},
+			{"NEQ string", op("NEQ", "lang", "en"), []string{B1, B2}},
+			{"NEQ needs the key", op("NEQ", "draft", true), []string{A1}},
+			{"NEQ number", op("NEQ", "page", 1), []string{A2, B2}},
+			{"NEQ other type", op("NEQ", "num", 1), []string{B2}},
+			{"NEQ null value", op("NEQ", "note", "x"), []string{B2}},
+			{"GT", op("GT", "page", 1), []string{A2, B2}},
+			{"GTE", op("GTE", "page", 1.5), []string{A2, B2}},
+			{"LT", op("LT", "page", 2), []string{A1, B1, B2}},
+			{"LTE", op("LTE", "page", 1), []string{A1, B1}},
+			{"GT string", op("GT", "title", "B"), []string{A2, B1}},
+			{"LT string", op("LT", "title", "B"), []string{A1}},
+			{"GT string vs number", op("GT", "page", "1"), nil},
+			{"LT number vs string", op("LT", "title", 100), nil},
+			{"IN", in("lang", "de", "fr"), []string{B1, B2}},
+			{"IN numbers", in("page", 2, 1.5), []string{A2, B2}},
+			{"IN content", in("team", "red"), []string{A1, A2}},
+			{"IN mixed types", in("page", "1", true, 2), []string{A2}},
+			{"IN nothing", in("lang"), nil},
+			{"CONTAINS substring any case", op("CONTAINS", "title", "REPORT"), []string{A1}},
+			{"CONTAINS list element any case", op("CONTAINS", "tags", "go"), []string{A1}},
+			{"CONTAINS list element whole", op("CONTAINS", "tags", "s"), nil},
+			{"CONTAINS number in list", op("CONTAINS", "nums", 2), []string{A1}},
+			{"CONTAINS number not in list", op("CONTAINS", "nums", 3), nil},
+			{"CONTAINS on content", op("CONTAINS", "team", "E"), []string{A1, A2, B1, B2}},
+			{"CONTAINS folds ASCII only", op("CONTAINS", "title", "ähren"), nil},
+			{"CONTAINS non-ASCII", op("CONTAINS", "title", "Ähren"), []string{B1}},
+			{"STARTSWITH", op("STARTSWITH", "title", "ann"), []string{A1}},
+			{"STARTSWITH empty", op("STARTSWITH", "title", ""), []string{A1, A2, B1}},
+			{"STARTSWITH quote", op("STARTSWITH", "quote", `IT'S "`), []string{B1}},
+			{"STARTSWITH not a prefix", op("STARTSWITH", "title", "report"), nil},
+			{"AND", and(eq("lang", "en"), op("GT", "page", 1)), []string{A2}},
+			{"OR", or(eq("lang", "de"), eq("draft", true)), []string{A2, B1, B2}},
+			{"NOT", not(eq("lang", "en")), []string{B1, B2}},
+			{"NOT of a missing key", not(eq("draft", true)), []string{A1, B1, B2}},
+			{"NOT OR", not(or(eq("team", "red"), eq("page", 1.5))), []string{B1}},
+			{"nested", or(and(eq("team", "blue"), op("LT", "page", 1.5)), and(eq("lang", "en"), not(eq("draft", true)))), []string{A1, B1}},
+			{"NOT NOT", not(not(in("page", 1))), []string{A1, B1}},
+			{"AND of nothing", and(), all},
+			{"OR of nothing", or(), nil},
 		}
 		for _, c := range cases {
-			kw := mustKeyword(t, s, knowledge.Query{KnowledgeID: kb, Text: "report", Filters: c.filters})
+			f, err := knowledge.NormalizeFilters(c.filters)
+			if err != nil {
+				t.Errorf("%s: NormalizeFilters(%v): %v", c.name, c.filters, err)
+				continue
+			}
+			// The reference evaluation agrees with the expectation.
+			var ref []string
+			for _, text := range all {
+				if f.Match(chunkMeta[text], contentMeta[text]) {
+					ref = append(ref, text)
+				}
+			}
+			if !sameSet(ref, c.want) {
+				t.Errorf("%s: Filter.Match selects %q, want %q", c.name, ref, c.want)
+			}
+			kw := mustKeyword(t, s, knowledge.Query{KnowledgeID: kb, Text: "report", Filter: f})
 			if got := hitTexts(kw); !sameSet(got, c.want) {
 				t.Errorf("%s: keyword hits %q, want %q", c.name, got, c.want)
 			}
-			vec := mustVector(t, s, knowledge.Query{KnowledgeID: kb, Vector: []float32{1, 0, 0}, Filters: c.filters})
+			vec := mustVector(t, s, knowledge.Query{KnowledgeID: kb, Vector: []float32{1, 0, 0}, Filter: f})
 			if got := hitTexts(vec); !sameSet(got, c.want) {
 				t.Errorf("%s: vector hits %q, want %q", c.name, got, c.want)
 			}
 		}
-		hits := mustKeyword(t, s, knowledge.Query{KnowledgeID: kb, Text: "report", Filters: map[string]any{"quote": `it's "x"`}})
-		if len(hits) == 1 && !reflect.DeepEqual(hits[0].Metadata, map[string]any{"lang": "de", "page": float64(1), "quote": `it's "x"`}) {
-			t.Errorf("hit metadata %v", hits[0].Metadata)
+		f, _ := knowledge.NormalizeFilters(map[string]any{"quote": `it's "x"`})
+		hits := mustKeyword(t, s, knowledge.Query{KnowledgeID: kb, Text: "report", Filter: f})
+		if len(hits) != 1 || !reflect.DeepEqual(hits[0].Metadata, chunkMeta[B1]) {
+			t.Errorf("hit metadata %v", hitTexts(hits))
 		}
-		for _, bad := range []any{map[string]any{"a": 1}, []any{1}, nil} {
-			f := map[string]any{"lang": bad}
-			if _, err := s.SearchKeyword(ctx, knowledge.Query{KnowledgeID: kb, Text: "report", Filters: f}); !errors.Is(err, core.ErrInvalid) {
-				t.Errorf("keyword filter %v: %v, want ErrInvalid", bad, err)
+		// A filter built in code is checked by the store.
+		deep := &knowledge.Filter{Op: knowledge.OpEQ, Key: "lang", Value: "en"}
+		for range knowledge.MaxFilterDepth {
+			deep = &knowledge.Filter{Op: knowledge.OpNOT, Conditions: []*knowledge.Filter{deep}}
+		}
+		for name, bad := range map[string]*knowledge.Filter{
+			"object value":    {Op: knowledge.OpEQ, Key: "lang", Value: map[string]any{"a": 1}},
+			"list value":      {Op: knowledge.OpEQ, Key: "lang", Value: []any{1}},
+			"null value":      {Op: knowledge.OpEQ, Key: "lang"},
+			"NaN":             {Op: knowledge.OpGT, Key: "page", Value: math.NaN()},
+			"bool ordering":   {Op: knowledge.OpLT, Key: "page", Value: true},
+			"unknown op":      {Op: "LIKE", Key: "lang", Value: "%"},
+			"NUL in key":      {Op: knowledge.OpEQ, Key: "a\x00b", Value: "x"},
+			"empty key":       {Op: knowledge.OpEQ, Key: "", Value: "x"},
+			"NOT of nothing":  {Op: knowledge.OpNOT},
+			"nil condition":   {Op: knowledge.OpAND, Conditions: []*knowledge.Filter{nil}},
+			"STARTSWITH a 1":  {Op: knowledge.OpSTARTSWITH, Key: "title", Value: float64(1)},
+			"too deep":        deep,
+			"IN holds a list": {Op: knowledge.OpIN, Key: "lang", Values: []any{[]any{"en"}}},
+		} {
+			if _, err := s.SearchKeyword(ctx, knowledge.Query{KnowledgeID: kb, Text: "report", Filter: bad}); !errors.Is(err, core.ErrInvalid) {
+				t.Errorf("keyword filter %s: %v, want ErrInvalid", name, err)
 			}
-			if _, err := s.SearchVector(ctx, knowledge.Query{KnowledgeID: kb, Vector: []float32{1, 0, 0}, Filters: f}); !errors.Is(err, core.ErrInvalid) {
-				t.Errorf("vector filter %v: %v, want ErrInvalid", bad, err)
+			if _, err := s.SearchVector(ctx, knowledge.Query{KnowledgeID: kb, Vector: []float32{1, 0, 0}, Filter: bad}); !errors.Is(err, core.ErrInvalid) {
+				t.Errorf("vector filter %s: %v, want ErrInvalid", name, err)
 			}
 		}
 	})
