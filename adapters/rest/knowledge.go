@@ -110,7 +110,7 @@ type KnowledgeSearchBody struct {
 	VectorDBIDs []string       `json:"vector_db_ids,omitempty"`
 	SearchType  string         `json:"search_type,omitempty" enum:"vector,keyword,hybrid" doc:"Default: the base's (hybrid with an embedder, keyword without)."`
 	MaxResults  int            `json:"max_results,omitempty" minimum:"1" maximum:"1000" doc:"Default 10."`
-	Filters     map[string]any `json:"filters,omitempty" doc:"Metadata keys and the values they must equal."`
+	Filters     map[string]any `json:"filters,omitempty" doc:"Metadata filters: a dict of keys and the values they must equal, or agno's filter expression ({\"op\": EQ, NEQ, GT, GTE, LT, LTE, IN, CONTAINS, STARTSWITH, AND, OR, NOT, ...})."`
 	Meta        *SearchMeta    `json:"meta,omitempty"`
 }
 

@@ -209,18 +209,25 @@ func TestKnowledgeRoutes(t *testing.T) {
 		}
 	}
 
-	// AgentOS's filter expression, and an operator it does not take.
-	st, b = c.send(http.MethodPost, "/knowledge/search", "application/json", strings.NewReader(
-		`{"query":"owls finches","knowledge_id":"docs","search_type":"keyword","filters":{"op":"AND","conditions":[{"op":"EQ","key":"kind","value":"guide"}]}}`))
-	if st != http.StatusOK || !strings.Contains(string(b), id) || strings.Contains(string(b), "Owls") {
-		t.Fatalf("filter expression: %d %s", st, b)
+	// AgentOS's filter expression (agno's filters): AND, OR, NOT over the
+	// content's metadata ({"kind":"guide"}; the text content has none).
+	for _, fc := range []struct {
+		name, filter string
+		birds, owls  bool
+	}{
+		{"AND", `{"op":"AND","conditions":[{"op":"EQ","key":"kind","value":"guide"}]}`, true, false},
+		{"OR", `{"op":"OR","conditions":[{"op":"EQ","key":"kind","value":"field"},{"op":"STARTSWITH","key":"kind","value":"GUI"}]}`, true, false},
+		{"NOT", `{"op":"NOT","condition":{"op":"EQ","key":"kind","value":"guide"}}`, false, true},
+		{"NOT IN", `{"op":"NOT","condition":{"op":"IN","key":"kind","values":["field","guide"]}}`, false, true},
+		{"OR of NOT", `{"op":"OR","conditions":[{"op":"NOT","condition":{"op":"CONTAINS","key":"kind","value":"uid"}},{"op":"GT","key":"kind","value":"z"}]}`, false, true},
+		{"NEQ", `{"op":"NEQ","key":"kind","value":"field"}`, true, false},
+	} {
+		st, b = c.send(http.MethodPost, "/knowledge/search", "application/json", strings.NewReader(
+			`{"query":"owls finches","knowledge_id":"docs","search_type":"keyword","filters":`+fc.filter+`}`))
+		if st != http.StatusOK || strings.Contains(string(b), `"content_id":"`+id+`"`) != fc.birds || strings.Contains(string(b), "Owls hunt") != fc.owls {
+			t.Fatalf("filter %s: %d %s", fc.name, st, b)
+		}
 	}
-	st, b = c.send(http.MethodPost, "/knowledge/search", "application/json", strings.NewReader(
-		`{"query":"owls","filters":{"op":"GT","key":"n","value":1}}`))
-	if st != http.StatusBadRequest || !strings.Contains(string(b), "not supported") {
-		t.Fatalf("GT filter: %d %s", st, b)
-	}
-
 	// The same file again: the same content.
 	st, b = c.upload("/knowledge/content?knowledge_id=docs", nil, "again.md", "text/markdown", []byte(restGuide))
 	var again map[string]any
@@ -316,6 +323,21 @@ func TestKnowledgeBadInput(t *testing.T) {
 		}},
 		{"vector db ids", http.StatusBadRequest, "vector_db_ids", func() (int, []byte) {
 			return c.send(http.MethodPost, "/knowledge/search", "application/json", strings.NewReader(`{"query":"x","vector_db_ids":["other"]}`))
+		}},
+		{"filter operator", http.StatusBadRequest, `filters: unknown operator \"LIKE\"`, func() (int, []byte) {
+			return c.send(http.MethodPost, "/knowledge/search", "application/json", strings.NewReader(`{"query":"x","filters":{"op":"OR","conditions":[{"op":"LIKE","key":"k","value":"%"}]}}`))
+		}},
+		{"filter value", http.StatusBadRequest, `filters: GT \"n\" compares a number or a string, not a boolean`, func() (int, []byte) {
+			return c.send(http.MethodPost, "/knowledge/search", "application/json", strings.NewReader(`{"query":"x","filters":{"op":"GT","key":"n","value":true}}`))
+		}},
+		{"filter NOT", http.StatusBadRequest, "filters: NOT needs a condition", func() (int, []byte) {
+			return c.send(http.MethodPost, "/knowledge/search", "application/json", strings.NewReader(`{"query":"x","filters":{"op":"NOT","conditions":[]}}`))
+		}},
+		{"filter IN", http.StatusBadRequest, `filters: IN \"k\" values must be a list`, func() (int, []byte) {
+			return c.send(http.MethodPost, "/knowledge/search", "application/json", strings.NewReader(`{"query":"x","filters":{"op":"IN","key":"k","values":"a"}}`))
+		}},
+		{"filter dict value", http.StatusBadRequest, `filters: \"k\": a value must be a string, a number or a boolean (got an object)`, func() (int, []byte) {
+			return c.send(http.MethodPost, "/knowledge/search", "application/json", strings.NewReader(`{"query":"x","filters":{"k":{"a":1}}}`))
 		}},
 		{"list unknown kb", http.StatusNotFound, `nope\" not found`, func() (int, []byte) {
 			return c.send(http.MethodGet, "/knowledge/content?knowledge_id=nope", "", nil)
