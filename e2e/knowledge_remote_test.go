@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -129,15 +130,45 @@ func TestKnowledgeRemote(t *testing.T) {
 	}
 }
 
+// agno os/routers/knowledge/schemas.py RemoteContentSourceSchema.
+var remoteSourceShape = &shape{Name: "RemoteContentSourceSchema", Source: "os/routers/knowledge/schemas.py", Fields: []field{
+	req("id", "string"), req("name", "string"), req("type", "string"), opt("metadata", "object|null"), opt("prefix", "string|null"),
+}}
+
+// SourceFileSchema, SourceFolderSchema and SourceFilesResponseSchema.
+var sourceFileShape = &shape{Name: "SourceFileSchema", Source: "os/routers/knowledge/schemas.py", Fields: []field{
+	req("key", "string"), req("name", "string"), opt("size", "integer|null"), opt("last_modified", datetime+"|null"),
+	opt("content_type", "string|null"),
+}}
+
+var sourceFolderShape = &shape{Name: "SourceFolderSchema", Source: "os/routers/knowledge/schemas.py", Fields: []field{
+	req("prefix", "string"), req("name", "string"), opt("is_empty", "boolean"),
+}}
+
+var sourceFilesShape = &shape{Name: "SourceFilesResponseSchema", Source: "os/routers/knowledge/schemas.py", Fields: []field{
+	req("source_id", "string"), req("source_name", "string"), opt("prefix", "string|null"),
+	opt("folders", "array").of(sourceFolderShape), opt("files", "array").of(sourceFileShape),
+	req("meta", "object").of(paginationShape),
+}}
+
+// ConfigResponseSchema of /knowledge/config.
+var knowledgeConfigShape = &shape{Name: "ConfigResponseSchema", Source: "os/routers/knowledge/schemas.py", Fields: []field{
+	opt("readers", "object|null"), opt("readersForType", "object|null"), opt("chunkers", "object|null"),
+	opt("filters", "array|null").items("string"), opt("vector_dbs", "array|null"),
+	opt("remote_content_sources", "array|null").of(remoteSourceShape),
+}}
+
 func checkKnowledgeRemote(t *testing.T, g *gateway) {
 	ctx := testCtx(t, 120*time.Second)
 	b := expectStatus(t, g.get(t, ctx, "/knowledge/docs/sources"), http.StatusOK)
+	conformList(t, "GET /knowledge/{id}/sources", remoteSourceShape, b)
 	var srcs []map[string]any
 	decode(t, b, &srcs)
-	if len(srcs) != 2 || srcs[0]["id"] != "bucket" || srcs[0]["type"] != "s3" || srcs[1]["type"] != "github" || strings.Contains(string(b), "ghp-") || strings.Contains(string(b), "SK") {
+	if len(srcs) != 2 || srcs[0]["id"] != "bucket" || srcs[0]["type"] != "s3" || !strings.HasPrefix(fmt.Sprint(srcs[0]["prefix"]), "docs") || srcs[1]["type"] != "github" || strings.Contains(string(b), "ghp-") || strings.Contains(string(b), "SK") {
 		t.Fatalf("sources: %s", b)
 	}
 	kc := expectStatus(t, g.get(t, ctx, "/knowledge/config?knowledge_id=docs"), http.StatusOK)
+	conform(t, "GET /knowledge/config", knowledgeConfigShape, kc)
 	if !strings.Contains(string(kc), `"remote_content_sources":[{"id":"bucket"`) {
 		t.Errorf("/knowledge/config: %s", kc)
 	}
@@ -150,8 +181,10 @@ func checkKnowledgeRemote(t *testing.T, g *gateway) {
 		Files   []map[string]any `json:"files"`
 		Meta    map[string]any   `json:"meta"`
 	}
-	decode(t, expectStatus(t, g.get(t, ctx, "/knowledge/docs/sources/bucket/files"), http.StatusOK), &files)
-	if len(files.Folders) != 1 || files.Folders[0]["prefix"] != "docs/guides/" || len(files.Files) != 1 || files.Files[0]["key"] != "docs/otters.md" {
+	b = expectStatus(t, g.get(t, ctx, "/knowledge/docs/sources/bucket/files"), http.StatusOK)
+	conform(t, "GET /knowledge/{id}/sources/{source_id}/files", sourceFilesShape, b)
+	decode(t, b, &files)
+	if len(files.Folders) != 1 || files.Folders[0]["is_empty"] != false || files.Files[0]["size"] == nil || files.Folders[0]["prefix"] != "docs/guides/" || len(files.Files) != 1 || files.Files[0]["key"] != "docs/otters.md" {
 		t.Fatalf("bucket files: %+v", files)
 	}
 	decode(t, expectStatus(t, g.get(t, ctx, "/knowledge/docs/sources/handbook/files?prefix=policies/"), http.StatusOK), &files)
@@ -162,6 +195,9 @@ func checkKnowledgeRemote(t *testing.T, g *gateway) {
 	add := func(fields map[string]string, status int) map[string]any {
 		t.Helper()
 		b := expectStatus(t, g.uploadFile(t, ctx, "/knowledge/remote-content?knowledge_id=docs", fields, "", "", nil), status)
+		if status == http.StatusAccepted {
+			conform(t, "POST /knowledge/remote-content", contentShape, b)
+		}
 		var out map[string]any
 		decode(t, b, &out)
 		return out
@@ -177,7 +213,7 @@ func checkKnowledgeRemote(t *testing.T, g *gateway) {
 	folder := add(map[string]string{"config_id": "bucket", "path": "docs/guides/"}, http.StatusAccepted)
 	gh := add(map[string]string{"config_id": "handbook", "path": "README.md"}, http.StatusAccepted)
 	ghFolder := add(map[string]string{"config_id": "handbook", "path": "policies"}, http.StatusAccepted)
-	if one["status"] != "processing" || len(ids(folder)) != 2 || len(ids(ghFolder)) != 1 {
+	if one["status"] != "processing" || one["name"] != "docs/otters.md" || len(ids(folder)) != 2 || len(ids(ghFolder)) != 1 {
 		t.Fatalf("added %v %v %v", one, folder, ghFolder)
 	}
 	for _, r := range []map[string]any{one, folder, gh, ghFolder} {
@@ -200,7 +236,7 @@ func checkKnowledgeRemote(t *testing.T, g *gateway) {
 	if !strings.Contains(st["status_message"].(string), "missing.md") {
 		t.Errorf("missing file: %v", st)
 	}
-	add(map[string]string{"config_id": "nope", "path": "x.md"}, http.StatusNotFound)
+	add(map[string]string{"config_id": "nope", "path": "x.md"}, http.StatusBadRequest) // as AgentOS
 	add(map[string]string{"config_id": "bucket"}, http.StatusBadRequest)
 	add(map[string]string{"path": "x.md"}, http.StatusBadRequest)
 	add(map[string]string{"config_id": "bucket", "path": "docs/../other/hidden.txt"}, http.StatusBadRequest)

@@ -18,36 +18,62 @@ import (
 	"github.com/agentgate/agentgate/core/knowledge"
 )
 
-// RemoteContentSource is AgentOS's RemoteContentSourceSchema (no secrets).
+// RemoteContentSource is AgentOS's RemoteContentSourceSchema (no secrets):
+// prefix is the source's root (null when it has none).
 type RemoteContentSource struct {
 	ID       string         `json:"id"`
 	Name     string         `json:"name"`
 	Type     string         `json:"type" enum:"s3,github"`
-	Metadata map[string]any `json:"metadata,omitempty"`
+	Metadata map[string]any `json:"metadata" nullable:"true"`
+	Prefix   *string        `json:"prefix" nullable:"true"`
 }
 
 func remoteSource(s knowledge.Source) RemoteContentSource {
 	r := RemoteContentSource{ID: s.ID(), Name: s.Name(), Type: s.Type()}
 	if p := s.Prefix(); p != "" {
-		r.Metadata = map[string]any{"prefix": p}
+		r.Prefix = &p
 	}
 	return r
 }
 
-// SourceFolder is a folder of a source listing.
+// SourceFolder is AgentOS's SourceFolderSchema. A listed folder always has
+// files below it (an S3 common prefix exists only over objects, a Git tree
+// only over blobs), so is_empty is false.
 type SourceFolder struct {
-	Prefix string `json:"prefix"`
-	Name   string `json:"name"`
+	Prefix  string `json:"prefix"`
+	Name    string `json:"name"`
+	IsEmpty bool   `json:"is_empty"`
+}
+
+// SourceFile is AgentOS's SourceFileSchema (last_modified and
+// content_type null when the source does not say).
+type SourceFile struct {
+	Key          string  `json:"key"`
+	Name         string  `json:"name"`
+	Size         int64   `json:"size"`
+	LastModified *string `json:"last_modified" nullable:"true"`
+	ContentType  *string `json:"content_type" nullable:"true"`
+}
+
+func sourceFile(f knowledge.RemoteFile) SourceFile {
+	out := SourceFile{Key: f.Key, Name: f.Name, Size: f.Size}
+	if f.LastModified != "" {
+		out.LastModified = &f.LastModified
+	}
+	if f.ContentType != "" {
+		out.ContentType = &f.ContentType
+	}
+	return out
 }
 
 // SourceFilesResponse is AgentOS's SourceFilesResponseSchema.
 type SourceFilesResponse struct {
-	SourceID   string                 `json:"source_id"`
-	SourceName string                 `json:"source_name"`
-	Prefix     string                 `json:"prefix"`
-	Folders    []SourceFolder         `json:"folders"`
-	Files      []knowledge.RemoteFile `json:"files"`
-	Meta       PageMeta               `json:"meta"`
+	SourceID   string         `json:"source_id"`
+	SourceName string         `json:"source_name"`
+	Prefix     string         `json:"prefix"`
+	Folders    []SourceFolder `json:"folders"`
+	Files      []SourceFile   `json:"files"`
+	Meta       PageMeta       `json:"meta"`
 }
 
 // RemoteContentForm documents POST /knowledge/remote-content.
@@ -123,7 +149,7 @@ func (h *Handler) knowledgeRemoteRoutes() []Route {
 			Summary: "Add a file or a folder of a remote source (S3, GitHub) to a knowledge base", Tags: tags,
 			Description: "202 with the contents processing (content_ids: one per file; a folder adds each file under it, at most 100, else 400). " +
 				"Ingestion runs on the durable queue; a file that cannot be fetched becomes failed with the reason. " +
-				"Identical bytes already in the base answer the existing content. An unknown config_id: 404.",
+				"Identical bytes already in the base answer the existing content. An unknown config_id: 400 (as AgentOS).",
 			Parameters: []*huma.Param{kbParam}},
 			DBScoped: true, Access: scoped(auth.ResourceKnowledge, auth.ActionWrite, ""), Errors: []int{400, 404, 413, 415},
 			Also: map[int]string{http.StatusAccepted: "The contents, processing."},
@@ -172,9 +198,9 @@ func (h *Handler) knowledgeRemoteRoutes() []Route {
 					return nil, toAPIError(err)
 				}
 				out := SourceFilesResponse{SourceID: src.ID(), SourceName: src.Name(), Prefix: in.Prefix,
-					Folders: []SourceFolder{}, Files: files, Meta: pageMeta(in.Limit, in.Page, total)}
-				if out.Files == nil {
-					out.Files = []knowledge.RemoteFile{}
+					Folders: []SourceFolder{}, Files: []SourceFile{}, Meta: pageMeta(in.Limit, in.Page, total)}
+				for _, f := range files {
+					out.Files = append(out.Files, sourceFile(f))
 				}
 				for _, f := range folders {
 					out.Folders = append(out.Folders, SourceFolder{Prefix: f, Name: path.Base(strings.TrimRight(f, "/"))})

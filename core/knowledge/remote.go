@@ -77,7 +77,8 @@ func (s *Service) AddRemote(ctx context.Context, r RemoteRequest) ([]*Content, e
 	}
 	src, err := b.source(r.SourceID)
 	if err != nil {
-		return nil, err
+		// AgentOS: an unknown config_id is a bad request (400).
+		return nil, core.Errorf(core.CodeInvalid, "unknown content source %q of knowledge base %q (GET /knowledge/config lists its remote_content_sources)", r.SourceID, b.ID)
 	}
 	if strings.TrimSpace(r.Path) == "" {
 		return nil, core.Errorf(core.CodeInvalid, "path is required")
@@ -135,8 +136,8 @@ func (s *Service) AddRemote(ctx context.Context, r RemoteRequest) ([]*Content, e
 			Status: StatusProcessing, CreatedAt: now, UpdatedAt: now,
 			Source: src.ID(), SourceRef: f.Key, LinkedTo: f.Key, Type: f.ContentType, Size: f.Size}
 		c.Name = cmp.Or(f.Name, path.Base(f.Key))
-		if !folder && r.Name != "" {
-			c.Name = r.Name
+		if !folder {
+			c.Name = cmp.Or(r.Name, r.Path) // AgentOS: name, else the path
 		}
 		data, rf, err := s.openRemote(ctx, b, src, f.Key)
 		if err != nil && core.CodeOf(err) == core.CodeTooLarge {
