@@ -407,3 +407,53 @@ func FuzzParseContentForm(f *testing.F) {
 		_, _ = addRequest("kb", form, up)
 	})
 }
+
+// TestKnowledgeAccessCount: a content's access_count is the number of
+// searches whose answered page held its chunks.
+func TestKnowledgeAccessCount(t *testing.T) {
+	base := knowledgeServer(t)
+	c := newClient(t, base, "knowledge:read", "knowledge:write")
+	add := func(text string) string {
+		t.Helper()
+		st, b := c.upload("/knowledge/content?knowledge_id=docs", map[string]string{"text_content": text}, "", "", nil)
+		if st != http.StatusAccepted {
+			t.Fatalf("upload: %d %s", st, b)
+		}
+		var up map[string]any
+		decodeInto(t, b, &up)
+		c.waitStatus(up["id"].(string), "completed")
+		return up["id"].(string)
+	}
+	otters, herons := add("Otters hold hands while they sleep."), add("Herons stand still in shallow water.")
+	count := func(id string) float64 {
+		t.Helper()
+		st, b := c.send(http.MethodGet, "/knowledge/content/"+id, "", nil)
+		var got map[string]any
+		decodeInto(t, b, &got)
+		if st != http.StatusOK {
+			t.Fatalf("get: %d %s", st, b)
+		}
+		return got["access_count"].(float64)
+	}
+	if count(otters) != 0 {
+		t.Fatalf("a new content's access_count: %v", count(otters))
+	}
+	search := func(q string) {
+		t.Helper()
+		st, b := c.send(http.MethodPost, "/knowledge/search", "application/json", strings.NewReader(
+			`{"query":"`+q+`","knowledge_id":"docs","search_type":"keyword"}`))
+		if st != http.StatusOK {
+			t.Fatalf("search: %d %s", st, b)
+		}
+	}
+	search("otters sleep")
+	search("otters hands")
+	search("nothing matches zebras")
+	if count(otters) != 2 || count(herons) != 0 {
+		t.Fatalf("access counts otters %v herons %v, want 2 and 0", count(otters), count(herons))
+	}
+	search("otters herons")
+	if count(otters) != 3 || count(herons) != 1 {
+		t.Fatalf("access counts otters %v herons %v, want 3 and 1", count(otters), count(herons))
+	}
+}

@@ -120,6 +120,9 @@ type Store interface {
 	// DeleteContents deletes every content (and chunk) of the knowledge
 	// base and reports how many.
 	DeleteContents(ctx context.Context, knowledgeID string) (int, error)
+	// CountAccess adds one to the access_count of each content of ids
+	// (a search returned its chunks); unknown ids are ignored.
+	CountAccess(ctx context.Context, ids []string) error
 	// SearchKeyword ranks chunks by full-text relevance (SQLite FTS5 BM25,
 	// Postgres ts_rank).
 	SearchKeyword(ctx context.Context, q Query) ([]Hit, error)

@@ -61,7 +61,7 @@ func TestAddRemoteBoundAndLateOpen(t *testing.T) {
 	if _, err := svc.AddRemote(t.Context(), knowledge.RemoteRequest{KnowledgeID: "kb", SourceID: "gh", Path: "big/"}); core.CodeOf(err) != core.CodeInvalid {
 		t.Fatalf("a folder over the bound: %v", err)
 	}
-	if _, err := svc.AddRemote(t.Context(), knowledge.RemoteRequest{KnowledgeID: "kb", SourceID: "nope", Path: "x"}); core.CodeOf(err) != core.CodeNotFound {
+	if _, err := svc.AddRemote(t.Context(), knowledge.RemoteRequest{KnowledgeID: "kb", SourceID: "nope", Path: "x"}); core.CodeOf(err) != core.CodeInvalid { // 400, as AgentOS
 		t.Fatalf("an unknown source: %v", err)
 	}
 	out, err := svc.AddRemote(t.Context(), knowledge.RemoteRequest{KnowledgeID: "kb", SourceID: "gh", Path: "late.md"})

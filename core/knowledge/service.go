@@ -749,7 +749,8 @@ type SearchResult struct {
 	Took  time.Duration
 }
 
-// Search searches a base.
+// Search searches a base. Each content with chunks in the page answered
+// has its access_count incremented.
 func (s *Service) Search(ctx context.Context, r SearchRequest) (*SearchResult, error) {
 	start := time.Now()
 	b, err := s.Base(r.KnowledgeID)
@@ -808,6 +809,18 @@ func (s *Service) Search(ctx context.Context, r SearchRequest) (*SearchResult, e
 			origins[h.ContentID] = o
 		}
 		res.Hits = append(res.Hits, SearchHit{Hit: h, ContentOrigin: o})
+	}
+	// The contents whose chunks the caller gets were accessed once more.
+	// The count is statistics: a failure to write it is logged, the
+	// search answers.
+	if len(origins) > 0 {
+		ids := make([]string, 0, len(origins))
+		for id := range origins {
+			ids = append(ids, id)
+		}
+		if err := s.cfg.Store.CountAccess(ctx, ids); err != nil {
+			s.cfg.Logger.Warn("knowledge: cannot count the access of searched contents", "knowledge_id", b.ID, "err", err)
+		}
 	}
 	res.Took = time.Since(start)
 	return res, nil

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -141,6 +142,30 @@ func (k *Knowledge) getContent(ctx context.Context, what, cond string, args ...a
 		return nil, fmt.Errorf("%s: get %s: %w", k.db.d.Name, what, k.db.Err(ctx, err))
 	}
 	return &c, nil
+}
+
+// CountAccess adds one to the access_count of the contents of ids (each
+// once), in one statement.
+func (k *Knowledge) CountAccess(ctx context.Context, ids []string) error {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	if len(ids) == 0 {
+		return nil
+	}
+	if len(ids) > MaxSearchLimit {
+		return invalidf("%s: count access: %d contents, at most %d", k.db.d.Name, len(ids), MaxSearchLimit)
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	err := k.db.WriteStmt(ctx, func(ctx context.Context, q Querier) error {
+		_, err := q.Exec(ctx, `UPDATE knowledge_contents SET access_count = access_count + 1 WHERE id IN (`+Placeholders(len(ids))+`)`, args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: count access: %w", k.db.d.Name, k.db.Err(ctx, err))
+	}
+	return nil
 }
 
 // GetContent returns the content or core.ErrNotFound.

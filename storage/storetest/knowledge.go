@@ -500,6 +500,38 @@ func testKnowledge(t *testing.T, newBackend Factory) {
 		}
 	})
 
+	parallel(t, "CountAccess", func(t *testing.T) {
+		s := newBackend(t).Knowledge
+		ctx, kb := t.Context(), newID("kb")
+		a, b := newContent(kb, "a"), newContent(kb, "b")
+		mustCreateContent(t, s, a)
+		mustCreateContent(t, s, b)
+		count := func(id string) int {
+			t.Helper()
+			return mustGetContent(t, s, id).AccessCount
+		}
+		if count(a.ID) != 0 {
+			t.Fatalf("a new content's access_count %d", count(a.ID))
+		}
+		// Each content once, however often listed; unknown ids ignored.
+		if err := s.CountAccess(ctx, []string{a.ID, b.ID, a.ID, newID("nope")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CountAccess(ctx, []string{a.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if count(a.ID) != 2 || count(b.ID) != 1 {
+			t.Fatalf("access counts %d and %d, want 2 and 1", count(a.ID), count(b.ID))
+		}
+		if err := s.CountAccess(ctx, nil); err != nil {
+			t.Fatalf("no ids: %v", err)
+		}
+		// Other fields are untouched.
+		if got := mustGetContent(t, s, b.ID); got.UpdatedAt != b.UpdatedAt || got.Status != b.Status {
+			t.Fatalf("counting changed the content: %+v", got)
+		}
+	})
+
 	parallel(t, "Blobs", func(t *testing.T) {
 		s := newBackend(t).Knowledge
 		b, ok := s.(blobStore)
