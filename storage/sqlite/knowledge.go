@@ -569,8 +569,9 @@ func (g *vectorGroup) scan(hp *minHeap, q []float32, k, lo, hi int, allow map[in
 	}
 }
 
-// dot is the dot product of a and b (as long as a).
-func dot(a, b []float32) float32 {
+// dotGeneric is the dot product of a and b (as long as a) in Go (dot uses
+// AVX2 where the CPU has it: dot_amd64.go).
+func dotGeneric(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
 	i := 0
