@@ -160,7 +160,7 @@ type KnowledgeConfigResponse struct {
 	Readers              map[string]ReaderInfo  `json:"readers"`
 	ReadersForType       map[string][]string    `json:"readersForType"`
 	Chunkers             map[string]ChunkerInfo `json:"chunkers"`
-	Filters              []string               `json:"filters"`
+	Filters              []string               `json:"filters" doc:"The metadata keys of the base's contents (what filters can match)."`
 	VectorDBs            []VectorDBInfo         `json:"vector_dbs"`
 	RemoteContentSources []RemoteContentSource  `json:"remote_content_sources"`
 }
@@ -548,7 +548,11 @@ func (h *Handler) knowledgeRoutes() []Route {
 				if err != nil {
 					return nil, toAPIError(err)
 				}
-				return &struct{ Body KnowledgeConfigResponse }{knowledgeConfig(s, b)}, nil
+				cfg := knowledgeConfig(s, b)
+				if cfg.Filters, err = s.FilterKeys(ctx, b.ID); err != nil {
+					return nil, toAPIError(err)
+				}
+				return &struct{ Body KnowledgeConfigResponse }{cfg}, nil
 			})},
 	}
 }

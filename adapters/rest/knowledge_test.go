@@ -257,7 +257,8 @@ func TestKnowledgeRoutes(t *testing.T) {
 	var cfg KnowledgeConfigResponse
 	decodeInto(t, b, &cfg)
 	if st != http.StatusOK || cfg.Readers["pdf"].ID != "pdf" || cfg.Chunkers["markdown"].Key != "markdown" ||
-		len(cfg.VectorDBs) != 1 || len(cfg.VectorDBs[0].SearchTypes) != 3 || len(cfg.ReadersForType) == 0 {
+		len(cfg.VectorDBs) != 1 || len(cfg.VectorDBs[0].SearchTypes) != 3 || len(cfg.ReadersForType) == 0 ||
+		strings.Join(cfg.Filters, ",") != "kind" {
 		t.Fatalf("config: %d %s", st, b)
 	}
 	st, b = c.send(http.MethodGet, "/knowledge/config?knowledge_id=plain", "", nil)

@@ -35,6 +35,8 @@ const (
 	MaxFilterNodes = 256
 	// MaxFilterKey bounds a key's length in bytes.
 	MaxFilterKey = 256
+	// MaxFilterKeys bounds the keys /knowledge/config lists.
+	MaxFilterKeys = 1000
 )
 
 // Filter is a normalised metadata filter expression. A leaf (EQ, NEQ, GT,

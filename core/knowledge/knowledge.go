@@ -120,6 +120,9 @@ type Store interface {
 	// DeleteContents deletes every content (and chunk) of the knowledge
 	// base and reports how many.
 	DeleteContents(ctx context.Context, knowledgeID string) (int, error)
+	// FilterKeys lists the metadata keys of the base's contents, sorted
+	// (AgentOS's valid filters; at most MaxFilterKeys).
+	FilterKeys(ctx context.Context, knowledgeID string) ([]string, error)
 	// CountAccess adds one to the access_count of each content of ids
 	// (a search returned its chunks); unknown ids are ignored.
 	CountAccess(ctx context.Context, ids []string) error

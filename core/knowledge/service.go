@@ -749,6 +749,16 @@ type SearchResult struct {
 	Took  time.Duration
 }
 
+// FilterKeys lists the metadata keys of base knowledgeID's contents, the
+// keys its searches can filter on (AgentOS's valid filters).
+func (s *Service) FilterKeys(ctx context.Context, knowledgeID string) ([]string, error) {
+	b, err := s.Base(knowledgeID)
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg.Store.FilterKeys(ctx, b.ID)
+}
+
 // Search searches a base. Each content with chunks in the page answered
 // has its access_count incremented.
 func (s *Service) Search(ctx context.Context, r SearchRequest) (*SearchResult, error) {

@@ -144,6 +144,39 @@ func (k *Knowledge) getContent(ctx context.Context, what, cond string, args ...a
 	return &c, nil
 }
 
+// FilterKeys lists the distinct top-level keys of the metadata of the
+// base's contents, sorted, at most knowledge.MaxFilterKeys.
+func (k *Knowledge) FilterKeys(ctx context.Context, knowledgeID string) ([]string, error) {
+	q := `SELECT DISTINCT je.key FROM knowledge_contents co, json_each(co.metadata) je
+		WHERE co.knowledge_id = ? AND json_type(co.metadata) = 'object' ORDER BY je.key LIMIT ?`
+	if k.db.d.Engine == Postgres {
+		q = `SELECT DISTINCT je.key COLLATE "C" FROM knowledge_contents co,
+			jsonb_each(CASE WHEN jsonb_typeof(co.metadata) = 'object' THEN co.metadata ELSE '{}'::jsonb END) je
+			WHERE co.knowledge_id = ? ORDER BY 1 LIMIT ?`
+	}
+	out := []string{}
+	err := k.db.ReadStmt(ctx, func(ctx context.Context, qr Querier) error {
+		out = out[:0]
+		rows, err := qr.Query(ctx, q, knowledgeID, knowledge.MaxFilterKeys)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var key string
+			if err := rows.Scan(&key); err != nil {
+				return err
+			}
+			out = append(out, key)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: filter keys of knowledge base %q: %w", k.db.d.Name, knowledgeID, k.db.Err(ctx, err))
+	}
+	return out, nil
+}
+
 // CountAccess adds one to the access_count of the contents of ids (each
 // once), in one statement.
 func (k *Knowledge) CountAccess(ctx context.Context, ids []string) error {

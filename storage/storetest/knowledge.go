@@ -500,6 +500,25 @@ func testKnowledge(t *testing.T, newBackend Factory) {
 		}
 	})
 
+	parallel(t, "FilterKeys", func(t *testing.T) {
+		s := newBackend(t).Knowledge
+		ctx, kb := t.Context(), newID("kb")
+		if keys, err := s.FilterKeys(ctx, kb); err != nil || keys == nil || len(keys) != 0 {
+			t.Fatalf("an empty base: %q %v", keys, err)
+		}
+		a, b, c, other := newContent(kb, "a"), newContent(kb, "b"), newContent(kb, "c"), newContent(newID("kb"), "o")
+		a.Metadata = map[string]any{"team": "red", "page": float64(1), `q"uote`: true}
+		b.Metadata = map[string]any{"team": "blue", "Zeta": map[string]any{"nested": 1}}
+		other.Metadata = map[string]any{"elsewhere": 1}
+		for _, x := range []*knowledge.Content{a, b, c, other} {
+			mustCreateContent(t, s, x)
+		}
+		keys, err := s.FilterKeys(ctx, kb)
+		if want := []string{"Zeta", "page", `q"uote`, "team"}; err != nil || !slices.Equal(keys, want) {
+			t.Fatalf("filter keys %q %v, want %q", keys, err, want)
+		}
+	})
+
 	parallel(t, "CountAccess", func(t *testing.T) {
 		s := newBackend(t).Knowledge
 		ctx, kb := t.Context(), newID("kb")
