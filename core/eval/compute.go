@@ -18,9 +18,8 @@ import (
 	"github.com/agentgate/agentgate/core"
 )
 
-// mean, stdev (sample, 0 for fewer than two), median and p95 (Python's
-// statistics.quantiles(n=100)[94], the exclusive method; 0 for fewer than
-// two values, as agno).
+// mean, stdev (sample, 0 for fewer than two) and median, as Python's
+// statistics module computes them.
 func mean(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
@@ -56,17 +55,21 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
+// p95 interpolates linearly between the closest ranks (Python's
+// statistics.quantiles(n=100, method="inclusive")[94], numpy's default):
+// always within [min, max] (agno's default exclusive method extrapolates
+// past the maximum for a few runs). 0 for fewer than two values, as agno.
 func p95(xs []float64) float64 {
 	if len(xs) < 2 {
 		return 0
 	}
 	s := slices.Sorted(slices.Values(xs))
-	n, q, i := len(s), 100, 95
-	m := n + 1
-	j := i * m / q
-	j = min(max(j, 1), n-1)
-	delta := i*m - j*q
-	return (s[j-1]*float64(q-delta) + s[j]*float64(delta)) / float64(q)
+	const q, i = 100, 95
+	j, delta := i*(len(s)-1)/q, i*(len(s)-1)%q
+	if j >= len(s)-1 {
+		return s[len(s)-1]
+	}
+	return (s[j]*float64(q-delta) + s[j+1]*float64(delta)) / q
 }
 
 // summary is avg, min, max, std_dev, median and p95 of xs (all 0 for none).
