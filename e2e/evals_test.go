@@ -463,3 +463,66 @@ func anyStrings(v any) []string {
 	}
 	return out
 }
+
+// TestEvalsIsolation: under user isolation (on with auth) an eval run and
+// its engine runs belong to the user who started it; another non-admin
+// user neither lists, reads, renames nor deletes it (404 / left alone); an
+// admin sees every user's.
+func TestEvalsIsolation(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, jwtConfig("auth:\n  jwt_algorithm: HS256\n"))
+	scopes := []string{"evals:read", "evals:write", "evals:delete", "agents:read", "agents:run"}
+	alice, bob := mint(t, "alice", scopes...), mint(t, "bob", scopes...)
+	admin := mint(t, "admin", "agent_os:admin")
+	var a struct {
+		ID     string   `json:"id"`
+		UserID string   `json:"user_id"`
+		RunIDs []string `json:"run_ids"`
+	}
+	decode(t, want(t, g, alice, http.MethodPost, "/eval-runs", jsonBody(t, matrixEvalBody), http.StatusOK), &a)
+	if a.UserID != "alice" || len(a.RunIDs) != 1 {
+		t.Fatalf("alice's eval run = %+v", a)
+	}
+	var r struct {
+		UserID    string `json:"user_id"`
+		EvalRunID string `json:"eval_run_id"`
+	}
+	decode(t, want(t, g, alice, http.MethodGet, "/agents/assistant/runs/"+a.RunIDs[0], nil, http.StatusOK), &r)
+	if r.UserID != "alice" || r.EvalRunID != a.ID {
+		t.Errorf("the eval's run = %+v, want alice's, tagged %s", r, a.ID)
+	}
+	want(t, g, bob, http.MethodGet, "/agents/assistant/runs/"+a.RunIDs[0], nil, http.StatusNotFound)
+
+	count := func(tok string) int {
+		var p struct {
+			Data []struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		decode(t, want(t, g, tok, http.MethodGet, "/eval-runs?limit=100", nil, http.StatusOK), &p)
+		return len(p.Data)
+	}
+	if n := count(bob); n != 0 {
+		t.Errorf("bob lists %d eval runs, want none of alice's", n)
+	}
+	if n := count(alice); n != 1 {
+		t.Errorf("alice lists %d eval runs, want her 1", n)
+	}
+	want(t, g, bob, http.MethodGet, "/eval-runs/"+a.ID, nil, http.StatusNotFound)
+	want(t, g, bob, http.MethodPatch, "/eval-runs/"+a.ID, jsonBody(t, map[string]any{"name": "bob's now"}), http.StatusNotFound)
+	want(t, g, bob, http.MethodDelete, "/eval-runs", jsonBody(t, map[string]any{"eval_run_ids": []string{a.ID}}), http.StatusNoContent)
+	want(t, g, alice, http.MethodGet, "/eval-runs/"+a.ID, nil, http.StatusOK) // still there
+	var b struct {
+		ID string `json:"id"`
+	}
+	decode(t, want(t, g, bob, http.MethodPost, "/eval-runs", jsonBody(t, matrixEvalBody), http.StatusOK), &b)
+	if n := count(admin); n != 2 {
+		t.Errorf("the admin lists %d eval runs, want both users' 2", n)
+	}
+	want(t, g, admin, http.MethodPatch, "/eval-runs/"+a.ID, jsonBody(t, map[string]any{"name": "by the admin"}), http.StatusOK)
+	want(t, g, alice, http.MethodDelete, "/eval-runs", jsonBody(t, map[string]any{"eval_run_ids": []string{a.ID, b.ID}}), http.StatusNoContent)
+	want(t, g, alice, http.MethodGet, "/eval-runs/"+a.ID, nil, http.StatusNotFound)
+	want(t, g, bob, http.MethodGet, "/eval-runs/"+b.ID, nil, http.StatusOK) // alice could not delete bob's
+	// Scopes: evals:read alone cannot start one.
+	want(t, g, mint(t, "carol", "evals:read"), http.MethodPost, "/eval-runs", jsonBody(t, matrixEvalBody), http.StatusForbidden)
+}
