@@ -526,3 +526,22 @@ func TestEvalsIsolation(t *testing.T) {
 	// Scopes: evals:read alone cannot start one.
 	want(t, g, mint(t, "carol", "evals:read"), http.MethodPost, "/eval-runs", jsonBody(t, matrixEvalBody), http.StatusForbidden)
 }
+
+// TestEvalsOff: evals: {enabled: false} answers /eval-runs with 503
+// saying how to turn them on, and /config leaves their domain out.
+func TestEvalsOff(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "evals: {enabled: false}\n"+evalsConfig)
+	ctx := testCtx(t, 30*time.Second)
+	body := expectDetail(t, g.get(t, ctx, "/eval-runs"), http.StatusServiceUnavailable)
+	if d := fmt.Sprint(body["detail"]); !strings.Contains(d, "evals.enabled") {
+		t.Errorf("detail %q does not say how to turn evals on", d)
+	}
+	expectDetail(t, g.sendJSON(t, ctx, http.MethodPost, "/eval-runs", map[string]any{"agent_id": "geo", "eval_type": "performance", "input": "x"}),
+		http.StatusServiceUnavailable)
+	var cfg map[string]any
+	decode(t, expectStatus(t, g.get(t, ctx, "/config"), http.StatusOK), &cfg)
+	if _, ok := cfg["evals"]; ok {
+		t.Errorf("/config lists evals while they are off: %v", cfg["evals"])
+	}
+}
