@@ -112,6 +112,13 @@ models:
         reply: 'Score follows. {"score": 8, "reason": "Polite and correct."}'
       - system: '{"score"'
         reply: '{"score": 4, "reason": "Wrong."}'
+  slowm:
+    provider: scripted
+    model: slow-1
+    chunks: 40
+    chunk_delay: 100ms
+    script:
+      - reply: "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twenty-one twenty-two twenty-three twenty-four twenty-five twenty-six twenty-seven twenty-eight twenty-nine thirty thirty-one thirty-two thirty-three thirty-four thirty-five thirty-six thirty-seven thirty-eight thirty-nine forty"
   broken:
     provider: scripted
     model: broken-1
@@ -136,6 +143,9 @@ agents:
     tools:
       - name: calculator
         requires_confirmation: true
+  - id: slow
+    name: Slow
+    model: slowm
 teams:
   - id: geo-team
     name: Geo team
@@ -543,5 +553,47 @@ func TestEvalsOff(t *testing.T) {
 	decode(t, expectStatus(t, g.get(t, ctx, "/config"), http.StatusOK), &cfg)
 	if _, ok := cfg["evals"]; ok {
 		t.Errorf("/config lists evals while they are off: %v", cfg["evals"])
+	}
+}
+
+// TestEvalsCancel: an eval's run is an ordinary run — its id is on the
+// running eval run at once, its session is listed, and cancelling it (as
+// any run) ends the eval run failed, saying so.
+func TestEvalsCancel(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, evalsConfig)
+	ctx := testCtx(t, 60*time.Second)
+	var e struct {
+		ID     string   `json:"id"`
+		Status string   `json:"status"`
+		Error  *string  `json:"error"`
+		RunIDs []string `json:"run_ids"`
+	}
+	decode(t, expectStatus(t, g.sendJSON(t, ctx, http.MethodPost, "/eval-runs?background=true",
+		map[string]any{"agent_id": "slow", "eval_type": "performance", "input": "go", "num_iterations": 3}), http.StatusAccepted), &e)
+	deadline := time.Now().Add(20 * time.Second)
+	for len(e.RunIDs) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		decode(t, expectStatus(t, g.get(t, ctx, "/eval-runs/"+e.ID), http.StatusOK), &e)
+	}
+	if len(e.RunIDs) != 1 || e.Status != "running" {
+		t.Fatalf("running eval run = %+v, want its first run listed", e)
+	}
+	var r struct {
+		run
+		EvalRunID string `json:"eval_run_id"`
+	}
+	decode(t, expectStatus(t, g.get(t, ctx, "/agents/slow/runs/"+e.RunIDs[0]), http.StatusOK), &r)
+	if r.EvalRunID != e.ID || r.SessionID == "" {
+		t.Fatalf("the eval's run = %+v", r)
+	}
+	expectStatus(t, g.get(t, ctx, "/sessions/"+r.SessionID), http.StatusOK)
+	expectStatus(t, g.postForm(t, ctx, "/agents/slow/runs/"+r.RunID+"/cancel", nil), http.StatusOK)
+	for e.Status == "running" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		decode(t, expectStatus(t, g.get(t, ctx, "/eval-runs/"+e.ID), http.StatusOK), &e)
+	}
+	if e.Status != "failed" || e.Error == nil || !strings.Contains(*e.Error, "was cancelled") || len(e.RunIDs) != 1 {
+		t.Errorf("eval run after its run was cancelled = %+v, want failed: cancelled, no further run", e)
 	}
 }

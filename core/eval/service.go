@@ -434,6 +434,12 @@ func (s *Service) runOnce(ctx context.Context, sc Scope, p *plan, ev *EvalRun, m
 		return nil, fmt.Errorf("start a run: %w", err)
 	}
 	ev.RunIDs = append(ev.RunIDs, r.RunID)
+	// The run is visible on the running eval run at once (to follow or
+	// cancel it); best effort: the outcome is stored at the end anyway.
+	ev.UpdatedAt = s.cfg.Now().Unix()
+	if err := s.cfg.Store.SaveEvalResult(ctx, ev); err != nil {
+		s.cfg.Logger.Warn("eval: could not store the progress", "eval_run_id", ev.ID, "err", err)
+	}
 	r, err = s.cfg.Runner.Wait(ctx, r.RunID, -1)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", ev.RunIDs[len(ev.RunIDs)-1], err)
