@@ -59,6 +59,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzNormalizeFilters -fuzztime 10s ./core/knowledge
 	$(GO) test -run '^$$' -fuzz FuzzReaders -fuzztime 10s ./core/knowledge/reader
 	$(GO) test -run '^$$' -fuzz FuzzChunkers -fuzztime 10s ./core/knowledge/chunk
+	$(GO) test -run '^$$' -fuzz FuzzParseVerdict -fuzztime 10s ./core/eval
 
 clean:
 	rm -rf bin

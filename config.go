@@ -67,6 +67,7 @@ type Config struct {
 	Schedules     SchedulesConfig `yaml:"schedules"`
 	Memory        MemoryConfig    `yaml:"memory"`
 	Learnings     LearningsConfig `yaml:"learnings"`
+	Evals         EvalsConfig     `yaml:"evals"`
 	WS            WSConfig        `yaml:"ws"`
 	MCP           MCPConfig       `yaml:"mcp"`
 	A2A           A2AConfig       `yaml:"a2a"`

@@ -18,6 +18,7 @@ import (
 	"github.com/agentgate/agentgate/adapters/rest"
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/eval"
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/media"
@@ -75,6 +76,8 @@ type Gateway struct {
 	media media.Store
 	// learnings is the learnings' service (nil when they are off).
 	learnings *learning.Service
+	// evals is the evals' service (nil when they are off).
+	evals *eval.Service
 	// traces is the traces' service (nil when tracing is off).
 	traces *trace.Service
 	// tracing produces the runs' spans (nil when tracing is off).
@@ -214,6 +217,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	if err := g.buildWorkflows(); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
+	if err := g.buildEvals(); err != nil {
 		_ = g.closeBackends()
 		return nil, err
 	}
@@ -435,12 +442,13 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		// Stop taking jobs; jobs executing here end with the engine below.
 		err = g.queue.Stop(engCtx)
 	}
-	err = errors.Join(err, g.eng.Close(engCtx))
+	err = errors.Join(err, g.closeEvals(engCtx), g.eng.Close(engCtx))
 	err = errors.Join(err, <-srvDone, g.stopAdmin(ctx))
 	return errors.Join(err, g.closeBackends())
 }
 
 func (g *Gateway) closeBackends() error {
+	_ = g.closeEvals(context.Background())
 	g.stopReturner()
 	g.stopTracing() // its last spans, before the store closes
 	if g.metrics != nil {

@@ -49,6 +49,7 @@ func (g *Gateway) interfaces() []httptransport.Interface {
 			Memories:        g.memories,
 			Knowledge:       g.knowledge,
 			Learnings:       g.learnings,
+			Evals:           g.evals,
 			Traces:          g.traces,
 			Metrics:         g.metrics,
 			Media:           media,

@@ -34,7 +34,8 @@ type RunObserver interface {
 type ExecInfo struct {
 	// Interface is the adapter that started the run: "rest", "ws", "mcp",
 	// "a2a", "slack", "schedule", "cli", "queue" (a queued run taken by a
-	// worker), "child" (a team's member, a workflow's step).
+	// worker), "child" (a team's member, a workflow's step), "eval" (an
+	// eval run's iteration, core/eval).
 	Interface string
 	// Continue is set when the run continues from a pause.
 	Continue bool

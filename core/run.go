@@ -210,6 +210,10 @@ type Run struct {
 	// the run.
 	ScheduleID    string `json:"schedule_id,omitempty"`
 	ScheduleRunID string `json:"schedule_run_id,omitempty"`
+	// EvalRunID names the eval run (core/eval) the run is an iteration
+	// of (StartParams').
+	EvalRunID string `json:"eval_run_id,omitempty"`
+
 	// TraceCarrier is the caller's W3C trace context (StartParams'),
 	// stored with the run so a queued run executed by any replica
 	// continues the caller's trace; not shown.

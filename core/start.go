@@ -47,6 +47,9 @@ type StartParams struct {
 	// TraceCarrier is the caller's W3C trace context ("traceparent",
 	// "tracestate"), or nil (ExecInfo.TraceCarrier).
 	TraceCarrier map[string]string
+	// EvalRunID tags the run as one of an eval run's (core/eval): stored on
+	// the run and shown as its eval_run_id.
+	EvalRunID string
 }
 
 // Ref is the runnable p names: exactly one of AgentID, TeamID and
@@ -183,7 +186,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 	run := &Run{
 		RunID: e.cfg.NewID(), SessionID: p.SessionID,
 		UserID: p.UserID, Status: RunRunning, Input: NewRunInput(p.Message, p.Media),
-		Background: p.Background, ScheduleID: p.ScheduleID, ScheduleRunID: p.ScheduleRunID, TraceCarrier: p.TraceCarrier, CreatedAt: now, UpdatedAt: now,
+		Background: p.Background, ScheduleID: p.ScheduleID, ScheduleRunID: p.ScheduleRunID, TraceCarrier: p.TraceCarrier, EvalRunID: p.EvalRunID, CreatedAt: now, UpdatedAt: now,
 		LeaseOwner: e.cfg.InstanceID, LeaseUntil: e.leaseUntil(),
 	}
 	run.setRunnable(info)

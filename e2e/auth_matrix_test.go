@@ -76,6 +76,8 @@ type matrixFixtures struct {
 	trace string
 	// media is a medium of a run in done's session.
 	media string
+	// evalRun and evalRun2 are eval runs of assistant.
+	evalRun, evalRun2 string
 }
 
 func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
@@ -107,6 +109,7 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	want(t, g, admin, http.MethodPost, "/agents/assistant/runs", runForm(t, map[string]string{"message": "read", "stream": "false", "session_id": fx.done.SessionID},
 		mediaFile{"notes.txt", "text/plain", notes}), http.StatusOK)
 	fx.media = sha(notes)
+	fx.evalRun, fx.evalRun2 = createEvalRun(t, g, admin), createEvalRun(t, g, admin)
 	return fx
 }
 
@@ -134,6 +137,7 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"user_id":            func(*matrixFixtures) string { return matrixLearner },
 	"trace_id":           func(fx *matrixFixtures) string { return fx.trace },
 	"media_id":           func(fx *matrixFixtures) string { return fx.media },
+	"eval_run_id":        func(fx *matrixFixtures) string { return fx.evalRun },
 }
 
 // matrixSpec adjusts the generic request of one operation: parameter
@@ -257,6 +261,15 @@ var matrixSpecs = map[string]matrixSpec{
 	"rest:DELETE /memories": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", jsonBody(t, map[string]any{"memory_ids": []string{createMemory(t, fx.g, fx.admin)}})
 	},
+	"rest:POST /eval-runs": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, matrixEvalBody)
+	},
+	"rest:PATCH /eval-runs/{eval_run_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"name": "renamed by the matrix"})
+	},
+	"rest:DELETE /eval-runs": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"eval_run_ids": []string{createEvalRun(t, fx.g, fx.admin)}})
+	},
 	"rest:POST /optimize-memories": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", jsonBody(t, map[string]any{"user_id": "matrix-memories", "model": "scripted:matrix", "apply": false})
 	},
@@ -373,6 +386,8 @@ func (fx *matrixFixtures) homeID(resource string) string {
 		return fx.mem
 	case auth.ResourceLearnings:
 		return fx.learning
+	case auth.ResourceEvals:
+		return fx.evalRun
 	}
 	return "some-id"
 }
@@ -399,6 +414,8 @@ func (fx *matrixFixtures) otherID(resource, home string) string {
 		ids = []string{fx.mem, fx.mem2}
 	case auth.ResourceLearnings:
 		ids = []string{fx.learning, fx.learning2}
+	case auth.ResourceEvals:
+		ids = []string{fx.evalRun, fx.evalRun2}
 	}
 	for _, id := range ids {
 		if id != home {
@@ -886,4 +903,22 @@ func TestAuthMatrixApprovalScopes(t *testing.T) {
 	if n != 6 {
 		t.Errorf("the policy has %d /approvals routes, this test pins 6: add the new one", n)
 	}
+}
+
+// matrixEvalBody is a quick eval of the matrix gateways' assistant (no
+// judge model needed).
+var matrixEvalBody = map[string]any{"agent_id": "assistant", "eval_type": "performance", "input": "matrix"}
+
+// createEvalRun runs matrixEvalBody as tok and returns the eval run's id.
+func createEvalRun(t testing.TB, g *gateway, tok string) string {
+	t.Helper()
+	var e struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	decode(t, want(t, g, tok, http.MethodPost, "/eval-runs", jsonBody(t, matrixEvalBody), http.StatusOK), &e)
+	if e.Status != "completed" {
+		t.Fatalf("matrix eval run %s: %s", e.ID, e.Status)
+	}
+	return e.ID
 }

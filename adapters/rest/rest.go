@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/eval"
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/media"
@@ -54,6 +55,9 @@ type Config struct {
 	// Learnings is the learnings' service /learnings serves (nil: those
 	// routes answer 503).
 	Learnings *learning.Service
+	// Evals is the evals' service /eval-runs serves (nil: those routes
+	// answer 503).
+	Evals *eval.Service
 	// Traces is the traces' service /traces serves (nil: those routes
 	// answer 503).
 	Traces *trace.Service
@@ -374,6 +378,8 @@ type ConfigBody struct {
 	Learning *DomainConfig `json:"learning,omitempty"`
 	// Traces is the traces' domain block, when they are served.
 	Traces *DomainConfig `json:"traces,omitempty"`
+	// Evals is the evals' domain block, when they are served.
+	Evals *DomainConfig `json:"evals,omitempty"`
 	// Metrics is the metrics' domain block, when they are served.
 	Metrics *DomainConfig `json:"metrics,omitempty"`
 }
@@ -450,6 +456,10 @@ func (h *Handler) coreRoutes() []Route {
 				if h.cfg.Traces != nil && len(h.cfg.Databases) > 0 {
 					d := h.cfg.Databases[0] // the state database keeps them
 					b.Traces = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{"traces", "spans"}}}}
+				}
+				if h.cfg.Evals != nil && len(h.cfg.Databases) > 0 {
+					d := h.cfg.Databases[0] // the state database keeps them
+					b.Evals = &DomainConfig{DBs: []DomainDB{{DBID: d.ID, DomainConfig: DomainDisplay{DisplayName: d.ID}, Tables: []string{"eval_runs"}}}}
 				}
 				if h.cfg.Metrics != nil && len(h.cfg.Databases) > 0 {
 					d := h.cfg.Databases[0] // the state database keeps them

@@ -48,6 +48,7 @@ type (
 	learnings       = sqlstore.Learnings
 	traces          = sqlstore.Traces
 	metrics         = sqlstore.Metrics
+	evals           = sqlstore.Evals
 )
 
 // pgxQuerier is what *pgxpool.Pool, *pgx.Conn and pgx.Tx have in common.
@@ -108,6 +109,7 @@ func (s *Store) initShared() {
 	s.learnings = sqlstore.NewLearnings(s.sql)
 	s.traces = sqlstore.NewTraces(s.sql)
 	s.metrics = sqlstore.NewMetrics(s.sql)
+	s.evals = sqlstore.NewEvals(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

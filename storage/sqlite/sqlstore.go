@@ -33,6 +33,7 @@ type (
 	learnings       = sqlstore.Learnings
 	traces          = sqlstore.Traces
 	metrics         = sqlstore.Metrics
+	evals           = sqlstore.Evals
 )
 
 // conn is the Store as storage/sqlstore uses it: reads on the reader pool,
@@ -76,6 +77,7 @@ func (s *Store) initShared() {
 	s.learnings = sqlstore.NewLearnings(s.sql)
 	s.traces = sqlstore.NewTraces(s.sql)
 	s.metrics = sqlstore.NewMetrics(s.sql)
+	s.evals = sqlstore.NewEvals(s.sql)
 }
 
 var _ auth.ServiceAccountStore = (*Store)(nil)

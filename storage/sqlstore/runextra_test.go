@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/agentgate/agentgate/core"
@@ -28,5 +29,22 @@ func TestRunExtraKeepsTheTraceCarrier(t *testing.T) {
 	}
 	if back.TraceCarrier["traceparent"] != carrier["traceparent"] || back.TraceCarrier["tracestate"] != "k=v" {
 		t.Fatalf("decoded %v from %s", back.TraceCarrier, s)
+	}
+}
+
+// TestRunExtraKeepsTheEvalRunID: an eval iteration's tag survives the
+// column, and an agent run with only the tag is not NULL.
+func TestRunExtraKeepsTheEvalRunID(t *testing.T) {
+	col, err := EncodeRunExtra(&core.Run{RunID: "r", EvalRunID: "ev1"})
+	if err != nil || col == nil {
+		t.Fatalf("encode = %v, %v", col, err)
+	}
+	s, _ := col.(string)
+	if !strings.Contains(s, `"eval_run_id":"ev1"`) {
+		t.Fatalf("column %s lacks eval_run_id", s)
+	}
+	var back core.Run
+	if err := DecodeRunExtra(&back, []byte(s)); err != nil || back.EvalRunID != "ev1" {
+		t.Fatalf("decoded %q, %v", back.EvalRunID, err)
 	}
 }
