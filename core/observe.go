@@ -50,6 +50,33 @@ type ExecInfo struct {
 	Queued time.Duration
 }
 
+// ToolObserver is an optional interface of a RunObserver that gives a tool
+// call a context of its own: a tracer's tool span, so what the tool calls
+// out (an HTTP tool's request, an MCP server) is parented on the tool's
+// span rather than on the run's.
+type ToolObserver interface {
+	// ToolContext is the context the tool call toolCallID of run executes
+	// under (called after its ToolCallStarted was appended); ctx when the
+	// observer has nothing to add. It must return at once.
+	ToolContext(ctx context.Context, run *Run, toolCallID string) context.Context
+}
+
+// toolObserversKey holds, in a run's execution context, its observers that
+// are ToolObservers.
+type toolObserversKey struct{}
+
+// ToolContext is the context an agent executes the tool call toolCallID
+// of run under: ctx as the run's ToolObservers make it (see ToolObserver),
+// ctx itself when there are none. Agents call it after emitting the
+// call's ToolCallStarted.
+func ToolContext(ctx context.Context, run *Run, toolCallID string) context.Context {
+	obs, _ := ctx.Value(toolObserversKey{}).([]ToolObserver)
+	for _, o := range obs {
+		ctx = o.ToolContext(ctx, run, toolCallID)
+	}
+	return ctx
+}
+
 // AddRunObserver adds o to the observers of runs. Call it before serving.
 func (e *Engine) AddRunObserver(o RunObserver) {
 	e.mu.Lock()
@@ -60,8 +87,15 @@ func (e *Engine) AddRunObserver(o RunObserver) {
 // beginObserved tells the observers that w's run begins executing here and
 // returns the context it executes under; w's appends then report to them.
 func (e *Engine) beginObserved(ctx context.Context, w *runWriter, info ExecInfo) context.Context {
+	var tools []ToolObserver
 	for _, o := range e.runObservers {
 		ctx = o.RunBegin(ctx, w.run, info)
+		if t, ok := o.(ToolObserver); ok {
+			tools = append(tools, t)
+		}
+	}
+	if tools != nil { // a child run's context inherits them
+		ctx = context.WithValue(ctx, toolObserversKey{}, tools)
 	}
 	w.obs, w.octx = e.runObservers, ctx
 	return ctx

@@ -26,9 +26,24 @@ var traceRootColumns = Columns{"root_span_id", "root_parent_id", "root_start"}
 // traceWriteColumns are the columns a summary's write sets.
 var traceWriteColumns = append(append(Columns{}, traceColumns...), traceRootColumns...)
 
-// rowsPerStatement bounds the rows of one multi-row statement (19 to 22
-// bound values each: well within both engines' limits).
-const rowsPerStatement = 200
+// statementRows are the row counts of the multi-row statements, largest
+// first: a batch is cut into chunks of these sizes, so the statements'
+// texts are few and stay prepared (the SQLite writer and pgx keep a
+// bounded cache of prepared statements). 64 rows of 22 values are well
+// within both engines' limits on bound values.
+var statementRows = [...]int{64, 8, 1}
+
+// chunks cuts s into chunks of statementRows' sizes, largest first.
+func chunks[T any](s []T) [][]T {
+	var out [][]T
+	for _, n := range statementRows {
+		for len(s) >= n {
+			out = append(out, s[:n:n])
+			s = s[n:]
+		}
+	}
+	return out
+}
 
 // storedTrace is a trace's stored summary and its root.
 type storedTrace struct {
@@ -141,7 +156,7 @@ func (s *Traces) WriteSpans(ctx context.Context, spans []trace.Span) error {
 // stored spans has TotalSpans 0.
 func (s *Traces) lockTraces(ctx context.Context, q Querier, ids []string, now time.Time) (map[string]*storedTrace, error) {
 	out := make(map[string]*storedTrace, len(ids))
-	for chunk := range slices.Chunk(ids, rowsPerStatement) {
+	for _, chunk := range chunks(ids) {
 		var (
 			query string
 			args  []any
@@ -199,7 +214,7 @@ func valueRows(n, cols int) string {
 // stored before, or twice in the batch).
 func (s *Traces) insertSpans(ctx context.Context, q Querier, rows [][]any) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(rows))
-	for chunk := range slices.Chunk(rows, rowsPerStatement) {
+	for _, chunk := range chunks(rows) {
 		args := make([]any, 0, len(chunk)*len(spanColumns))
 		for _, r := range chunk {
 			args = append(args, r...)
@@ -247,7 +262,7 @@ func (s *Traces) storedParents(ctx context.Context, q Querier, spans []trace.Spa
 		}
 	}
 	found := map[string]bool{}
-	for chunk := range slices.Chunk(look, rowsPerStatement) {
+	for _, chunk := range chunks(look) {
 		cond, args := s.db.d.InStrings("span_id", chunk)
 		rows, err := q.Query(ctx, `SELECT span_id, trace_id FROM spans WHERE `+cond, args...)
 		if err != nil {
@@ -416,7 +431,7 @@ func (s *Traces) writeSummaries(ctx context.Context, q Querier, sums []storedTra
 	for _, c := range traceWriteColumns[1:] {
 		set = append(set, c+" = excluded."+c)
 	}
-	for chunk := range slices.Chunk(sums, rowsPerStatement) {
+	for _, chunk := range chunks(sums) {
 		args := make([]any, 0, len(chunk)*len(traceWriteColumns))
 		for _, st := range chunk {
 			t := &st.t
