@@ -432,4 +432,5 @@ func (o *Observer) RunEnd(_ context.Context, run *core.Run, status core.RunStatu
 	}
 	st.span.End()
 }
+
 var _ core.ToolObserver = (*Observer)(nil)
