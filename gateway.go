@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	store := backend.Store
 	metrics := newMetrics(cfg)
 	elog = instrumentLog(elog, metrics)
+	observeStoreWrites(backend, metrics)
 	g := &Gateway{cfg: cfg, logger: logger, backend: backend, store: store, log: elog, prom: metrics, stopReturner: returnMemory(memoryReturnEvery)}
 	authn, err := newAuthenticator(cfg, store)
 	if err != nil {

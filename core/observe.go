@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -75,6 +76,35 @@ func ToolContext(ctx context.Context, run *Run, toolCallID string) context.Conte
 		ctx = o.ToolContext(ctx, run, toolCallID)
 	}
 	return ctx
+}
+
+// ResumeObserver is an optional interface of a RunObserver told of every
+// resume of a run's stream after a cursor (SubscribeRun with
+// last_event_index ≥ 0), however it is served: the event log, the cache
+// of ended runs, a replayed segment.
+type ResumeObserver interface {
+	// StreamResumed is called once per resume: outcome "exact" (the
+	// stream continues right after the cursor) or "refused" (the events
+	// after it are no longer kept: a *GoneError). It must return at once.
+	StreamResumed(outcome string)
+}
+
+// noteResume tells the ResumeObservers how a resume ended (err: its
+// result; errors other than a GoneError are not outcomes).
+func (e *Engine) noteResume(err error) {
+	outcome := "exact"
+	if err != nil {
+		var ge *GoneError
+		if !errors.As(err, &ge) {
+			return
+		}
+		outcome = "refused"
+	}
+	for _, o := range e.runObservers {
+		if r, ok := o.(ResumeObserver); ok {
+			r.StreamResumed(outcome)
+		}
+	}
 }
 
 // AddRunObserver adds o to the observers of runs. Call it before serving.
