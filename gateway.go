@@ -287,7 +287,7 @@ func (g *Gateway) openQueue(ctx context.Context) error {
 		return fmt.Errorf("open the background-run queue: %w", err)
 	}
 	g.queue = q
-	return nil
+	return g.observeQueue()
 }
 
 // NewLogger returns a text logger on stderr at the named level.

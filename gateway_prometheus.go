@@ -46,6 +46,15 @@ func observeStoreWrites(b *storage.Backend, m *prom.Metrics) {
 	}
 }
 
+// observeQueue records the queue's job attempts and depth.
+func (g *Gateway) observeQueue() error {
+	if g.prom == nil || g.queue == nil {
+		return nil
+	}
+	g.queue.ObserveJobs(g.prom.QueueJob)
+	return g.prom.QueueDepth(g.queue.Depth)
+}
+
 // observeTracing exports the span exporter's counts (dropped, failed).
 func (g *Gateway) observeTracing() error {
 	if g.prom == nil || g.tracing == nil {

@@ -8,6 +8,7 @@
 package prom
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"time"
@@ -48,6 +49,9 @@ type Metrics struct {
 	logSubs    prometheus.Gauge
 	resumes    *prometheus.CounterVec
 
+	jobWait *prometheus.HistogramVec
+	jobRun  *prometheus.HistogramVec
+
 	storeLatency *prometheus.HistogramVec
 	storeGroups  *prometheus.HistogramVec
 	storeErrors  *prometheus.CounterVec
@@ -79,6 +83,8 @@ func New() *Metrics {
 	m.logSubs = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "eventlog_subscriptions", Help: "Live tails of the event log open now."})
 	m.reg.MustRegister(m.logSubs)
 	m.resumes = f.counter("stream_resumes_total", "Resumes of a run's stream after a cursor: exact (gapless) or refused (the events are no longer kept).", "outcome")
+	m.jobWait = f.histogram("queue_job_wait_seconds", "Time a queue job waited between becoming available and being taken by a worker, by kind (run, periodic, job).", "kind")
+	m.jobRun = f.histogram("queue_job_duration_seconds", "Queue job attempts worked on this replica, by kind and outcome (ok, error).", "kind", "outcome")
 	m.storeLatency = f.histogram("store_write_duration_seconds", "State store write transactions (a group of writes committed together), by backend.", "backend")
 	m.storeGroups = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "store_write_group_size",
 		Help: "Writes committed in one state store transaction (SQLite's group commit), by backend.", Buckets: prometheus.ExponentialBuckets(1, 2, 9)}, []string{"backend"})
@@ -141,6 +147,32 @@ func (m *Metrics) StoreWrite(backend string, d time.Duration, group int, err err
 	if err != nil {
 		m.storeErrors.WithLabelValues(backend).Inc()
 	}
+}
+
+// QueueJob records one job attempt of the queue (River): how long the job
+// waited to be taken and how long it ran, by kind (run, periodic, job)
+// and outcome (ok, error).
+func (m *Metrics) QueueJob(kind string, wait, run time.Duration, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.jobWait.WithLabelValues(kind).Observe(wait.Seconds())
+	m.jobRun.WithLabelValues(kind, outcome).Observe(run.Seconds())
+}
+
+// QueueDepth registers the queue's depth, counted by depth at scrape time
+// (bounded by a short timeout; -1 when it cannot be counted).
+func (m *Metrics) QueueDepth(depth func(ctx context.Context) (int64, error)) error {
+	return m.GaugeFunc("queue_depth", "Jobs waiting in the queue (River: available, scheduled or retryable), across replicas.", nil, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := depth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
 }
 
 // StreamResumed counts a resume of a run's stream after a cursor, however

@@ -251,8 +251,23 @@ func TestStoreWritesAndTraceSpans(t *testing.T) {
 	if err := env.Store.CreateRun(context.Background(), &core.Run{RunID: "r1", AgentID: "a", SessionID: "s", Status: core.RunRunning}); err != nil {
 		t.Fatal(err)
 	}
+	depth := int64(4)
+	if err := m.QueueDepth(func(context.Context) (int64, error) { return depth, nil }); err != nil {
+		t.Fatal(err)
+	}
+	m.QueueJob("run", 20*time.Millisecond, time.Second, nil)
+	m.QueueJob("job", 0, time.Millisecond, errors.New("down"))
 	dropped, failed = 3, 2
 	f := scrape(t, m)
+	if v := value(f, "agentgate_queue_depth", nil); v != 4 {
+		t.Errorf("queue depth %v", v)
+	}
+	if v := value(f, "agentgate_queue_job_wait_seconds", map[string]string{"kind": "run"}); v != 1 {
+		t.Errorf("job waits %v", v)
+	}
+	if v := value(f, "agentgate_queue_job_duration_seconds", map[string]string{"kind": "job", "outcome": "error"}); v != 1 {
+		t.Errorf("failed job attempts %v", v)
+	}
 	if v := value(f, "agentgate_store_write_duration_seconds", map[string]string{"backend": "sqlite"}); v < 1 {
 		t.Errorf("store write latency samples %v", v)
 	}
