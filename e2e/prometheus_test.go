@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -220,5 +221,63 @@ func TestPrometheusAdminOff(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if adminRE.MatchString(g.Logs()) {
 		t.Fatalf("admin listener started although off:\n%s", g.Logs())
+	}
+}
+
+// TestPrometheusAuthFailuresEveryInterface: refusals are counted by reason
+// and interface wherever they happen — the credential middleware (REST),
+// a route that needs a credential the request lacks (MCP, A2A), a
+// WebSocket's refused auth message (each one), a bad Slack signature —
+// and a request is counted once.
+func TestPrometheusAuthFailuresEveryInterface(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, wsConfig("auth_mode: jwt\njwt_key: \""+wsSecret+"\"\nauth:\n  jwt_algorithm: HS256\n"+
+		"slack:\n  signing_secret: prom-slack-secret\n  bot_token: xoxb-prom-test\n  agent: quick\n"+
+		"observability:\n  prometheus_addr: 127.0.0.1:0\n"))
+	admin := adminURL(t, g)
+	ctx := testCtx(t, 20*time.Second)
+	fails := func(labels map[string]string) float64 {
+		return promValue(promScrape(t, admin), "agentgate_auth_failures_total", labels)
+	}
+	before := max(fails(nil), 0) // -1: no family yet
+
+	resp := g.do(t, ctx, http.MethodGet, "/agents", nil, "", map[string]string{"Authorization": "Bearer not-a-jwt"})
+	expectStatus(t, resp, 401)
+	if v := fails(map[string]string{"interface": "rest"}); v != 1 {
+		t.Errorf("REST refusals %v, want 1 (counted once though the route refuses it too)", v)
+	}
+	resp = g.do(t, ctx, http.MethodPost, "/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), "application/json",
+		map[string]string{"Accept": "application/json, text/event-stream"})
+	expectStatus(t, resp, 401)
+	if v := fails(map[string]string{"interface": "mcp"}); v != 1 {
+		t.Errorf("MCP refusals %v, want 1", v)
+	}
+	resp = g.do(t, ctx, http.MethodPost, "/a2a/agents/quick", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"message/send","params":{"message":{"role":"user","messageId":"m1","parts":[{"kind":"text","text":"hi"}]}}}`),
+		"application/json", nil)
+	resp.Body.Close()
+	if v := fails(map[string]string{"interface": "a2a"}); v != 1 {
+		t.Errorf("A2A refusals %v, want 1 (status %d)", v, resp.StatusCode)
+	}
+	w, _ := wsDial(t, g, nil)
+	for i := range 2 {
+		w.send(map[string]any{"action": "authenticate", "id": i + 1, "token": "garbage"})
+		if f := w.expect("error"); f.Code != "unauthorized" {
+			t.Fatalf("authenticate with garbage: %s", f)
+		}
+	}
+	if v := fails(map[string]string{"interface": "ws"}); v != 2 {
+		t.Errorf("WebSocket auth message refusals %v, want 2", v)
+	}
+	resp = g.do(t, ctx, http.MethodPost, "/slack/events", strings.NewReader(`{"type":"event_callback"}`), "application/json",
+		map[string]string{"X-Slack-Request-Timestamp": fmt.Sprint(time.Now().Unix()), "X-Slack-Signature": "v0=" + strings.Repeat("0", 64)})
+	expectStatus(t, resp, 401)
+	if v := fails(map[string]string{"interface": "slack", "reason": "signature"}); v != 1 {
+		t.Errorf("Slack signature refusals %v, want 1", v)
+	}
+	if v := fails(nil); v != before+6 {
+		for _, m := range promScrape(t, admin)["agentgate_auth_failures_total"].GetMetric() {
+			t.Logf("%v %v", m.GetLabel(), m.GetCounter().GetValue())
+		}
+		t.Errorf("auth failures moved by %v, want 6", v-before)
 	}
 }

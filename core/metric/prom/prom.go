@@ -90,7 +90,7 @@ func New() *Metrics {
 		Help: "Writes committed in one state store transaction (SQLite's group commit), by backend.", Buckets: prometheus.ExponentialBuckets(1, 2, 9)}, []string{"backend"})
 	m.reg.MustRegister(m.storeGroups)
 	m.storeErrors = f.counter("store_write_errors_total", "State store write transactions that failed, by backend.", "backend")
-	m.authFailures = f.counter("auth_failures_total", "Requests whose credentials were refused, by reason.", "reason")
+	m.authFailures = f.counter("auth_failures_total", "Requests (and WebSocket auth messages) refused for their credentials or signature, by reason and interface.", "reason", "interface")
 	m.streams = f.gauge("active_streams", "SSE responses open now, by interface.", "interface")
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.models.max, m.tools.max = MaxLabelValues, MaxLabelValues
@@ -185,7 +185,14 @@ func (m *Metrics) StreamResumed(outcome string) {
 }
 
 // AuthFailed counts a refused credential; reason is one of a small set.
-func (m *Metrics) AuthFailed(reason string) { m.authFailures.WithLabelValues(reason).Inc() }
+func (m *Metrics) AuthFailed(reason string) { m.AuthFailedOn("unknown", reason) }
+
+// AuthFailedOn counts a refusal on an interface (rest, ws, mcp, a2a,
+// slack): a refused credential, a missing one a route needs, a bad Slack
+// signature, a WebSocket's refused auth message, a rate-limited caller.
+func (m *Metrics) AuthFailedOn(iface, reason string) {
+	m.authFailures.WithLabelValues(reason, iface).Inc()
+}
 
 type factory struct{ reg *prometheus.Registry }
 
