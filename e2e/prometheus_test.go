@@ -132,6 +132,9 @@ func promRuns(t *testing.T, runFamilies bool) {
 	expectSSE(t, resp)
 	_ = readFrames(t, resp.Body)
 	resp.Body.Close()
+	// A background run: a queue job.
+	resp = g.postForm(t, ctx, "/agents/quick/runs", url.Values{"message": {"later"}, "stream": {"false"}, "background": {"true"}})
+	expectStatus(t, resp, 202)
 	// A WebSocket run; the socket stays open for the scrape.
 	w, _ := wsDial(t, g, nil)
 	w.send(map[string]any{"action": "start", "id": 1, "agent_id": "quick", "message": "hello"})
@@ -156,6 +159,14 @@ func promRuns(t *testing.T, runFamilies bool) {
 			{"agentgate_run_ttfe_seconds", nil, 3},
 			{"agentgate_model_request_duration_seconds", nil, 3},
 			{"agentgate_tool_call_duration_seconds", map[string]string{"tool": "current_time"}, 1},
+			{"agentgate_store_write_duration_seconds", map[string]string{"backend": "sqlite"}, 1},
+			{"agentgate_store_write_group_size", map[string]string{"backend": "sqlite"}, 1},
+			{"agentgate_stream_resumes_total", map[string]string{"outcome": "exact"}, 1},
+			{"agentgate_queue_job_wait_seconds", map[string]string{"kind": "run"}, 1},
+			{"agentgate_queue_job_duration_seconds", map[string]string{"kind": "run", "outcome": "ok"}, 1},
+			{"agentgate_queue_depth", nil, 0},
+			{"agentgate_trace_spans_dropped_total", nil, 0},
+			{"agentgate_trace_spans_failed_total", map[string]string{"sink": "store"}, 0},
 		} {
 			if !runFamilies && strings.Contains(c.name, "_run") && !strings.Contains(c.name, "eventlog") || !runFamilies && strings.Contains(c.name, "model_") || !runFamilies && strings.Contains(c.name, "tool_") {
 				continue
