@@ -29,7 +29,7 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./storage/... ./core/...
 	$(GO) run ./bench/cmd/agentbench
-	$(GO) run ./bench/cmd/agentbench -tracing=false
+	$(GO) run ./bench/cmd/agentbench -tracing-compare
 	$(GO) run ./bench/cmd/agentbench -profile postgres-redis
 	$(GO) run ./bench/cmd/wsbench
 	$(GO) run ./bench/cmd/kbench

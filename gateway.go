@@ -141,6 +141,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	store := backend.Store
 	metrics := newMetrics(cfg)
 	elog = instrumentLog(elog, metrics)
+	observeStoreWrites(backend, metrics)
 	g := &Gateway{cfg: cfg, logger: logger, backend: backend, store: store, log: elog, prom: metrics, stopReturner: returnMemory(memoryReturnEvery)}
 	authn, err := newAuthenticator(cfg, store)
 	if err != nil {
@@ -293,7 +294,7 @@ func (g *Gateway) openQueue(ctx context.Context) error {
 		return fmt.Errorf("open the background-run queue: %w", err)
 	}
 	g.queue = q
-	return nil
+	return g.observeQueue()
 }
 
 // NewLogger returns a text logger on stderr at the named level.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/agentgate/agentgate/adapters/ws"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/metric/prom"
+	"github.com/agentgate/agentgate/storage"
 	"github.com/agentgate/agentgate/transport/admin"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
@@ -28,6 +30,38 @@ func instrumentLog(log core.EventLog, m *prom.Metrics) core.EventLog {
 		return log
 	}
 	return prom.WrapEventLog(log, m)
+}
+
+// observeStoreWrites times the state store's write transactions into m
+// (nil m: nothing), for a backend that reports them.
+func observeStoreWrites(b *storage.Backend, m *prom.Metrics) {
+	if m == nil || b == nil {
+		return
+	}
+	if w, ok := b.Store.(interface {
+		ObserveWrites(func(d time.Duration, group int, err error))
+	}); ok {
+		kind := strings.ToLower(b.Kind)
+		w.ObserveWrites(func(d time.Duration, group int, err error) { m.StoreWrite(kind, d, group, err) })
+	}
+}
+
+// observeQueue records the queue's job attempts and depth.
+func (g *Gateway) observeQueue() error {
+	if g.prom == nil || g.queue == nil {
+		return nil
+	}
+	g.queue.ObserveJobs(g.prom.QueueJob)
+	return g.prom.QueueDepth(g.queue.Depth)
+}
+
+// observeTracing exports the span exporter's counts (dropped, failed).
+func (g *Gateway) observeTracing() error {
+	if g.prom == nil || g.tracing == nil {
+		return nil
+	}
+	t := g.tracing
+	return g.prom.TraceSpans(t.Dropped, t.StoreFailed, t.OTLPFailed)
 }
 
 // observeRuns records runs, model requests and tool calls.

@@ -26,7 +26,7 @@ func (g *Gateway) buildTracing() error {
 	}
 	g.tracing = tr
 	g.eng.AddRunObserver(tr.Observer)
-	return nil
+	return g.observeTracing()
 }
 
 func newTracing(c ObservabilityConfig, w trace.SpanWriter, g *Gateway) (*tracing.Tracing, error) {

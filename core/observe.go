@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -51,6 +52,62 @@ type ExecInfo struct {
 	Queued time.Duration
 }
 
+// ToolObserver is an optional interface of a RunObserver that gives a tool
+// call a context of its own: a tracer's tool span, so what the tool calls
+// out (an HTTP tool's request, an MCP server) is parented on the tool's
+// span rather than on the run's.
+type ToolObserver interface {
+	// ToolContext is the context the tool call toolCallID of run executes
+	// under (called after its ToolCallStarted was appended); ctx when the
+	// observer has nothing to add. It must return at once.
+	ToolContext(ctx context.Context, run *Run, toolCallID string) context.Context
+}
+
+// toolObserversKey holds, in a run's execution context, its observers that
+// are ToolObservers.
+type toolObserversKey struct{}
+
+// ToolContext is the context an agent executes the tool call toolCallID
+// of run under: ctx as the run's ToolObservers make it (see ToolObserver),
+// ctx itself when there are none. Agents call it after emitting the
+// call's ToolCallStarted.
+func ToolContext(ctx context.Context, run *Run, toolCallID string) context.Context {
+	obs, _ := ctx.Value(toolObserversKey{}).([]ToolObserver)
+	for _, o := range obs {
+		ctx = o.ToolContext(ctx, run, toolCallID)
+	}
+	return ctx
+}
+
+// ResumeObserver is an optional interface of a RunObserver told of every
+// resume of a run's stream after a cursor (SubscribeRun with
+// last_event_index ≥ 0), however it is served: the event log, the cache
+// of ended runs, a replayed segment.
+type ResumeObserver interface {
+	// StreamResumed is called once per resume: outcome "exact" (the
+	// stream continues right after the cursor) or "refused" (the events
+	// after it are no longer kept: a *GoneError). It must return at once.
+	StreamResumed(outcome string)
+}
+
+// noteResume tells the ResumeObservers how a resume ended (err: its
+// result; errors other than a GoneError are not outcomes).
+func (e *Engine) noteResume(err error) {
+	outcome := "exact"
+	if err != nil {
+		var ge *GoneError
+		if !errors.As(err, &ge) {
+			return
+		}
+		outcome = "refused"
+	}
+	for _, o := range e.runObservers {
+		if r, ok := o.(ResumeObserver); ok {
+			r.StreamResumed(outcome)
+		}
+	}
+}
+
 // AddRunObserver adds o to the observers of runs. Call it before serving.
 func (e *Engine) AddRunObserver(o RunObserver) {
 	e.mu.Lock()
@@ -61,8 +118,15 @@ func (e *Engine) AddRunObserver(o RunObserver) {
 // beginObserved tells the observers that w's run begins executing here and
 // returns the context it executes under; w's appends then report to them.
 func (e *Engine) beginObserved(ctx context.Context, w *runWriter, info ExecInfo) context.Context {
+	var tools []ToolObserver
 	for _, o := range e.runObservers {
 		ctx = o.RunBegin(ctx, w.run, info)
+		if t, ok := o.(ToolObserver); ok {
+			tools = append(tools, t)
+		}
+	}
+	if tools != nil { // a child run's context inherits them
+		ctx = context.WithValue(ctx, toolObserversKey{}, tools)
 	}
 	w.obs, w.octx = e.runObservers, ctx
 	return ctx

@@ -234,7 +234,10 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (*Str
 // SubscribeRun is Subscribe for a caller that has just read the run (so
 // the store is not read again): run must be as stored, or, for a run this
 // process executes, any snapshot of it.
-func (e *Engine) SubscribeRun(ctx context.Context, run *Run, after int64) (*Stream, error) {
+func (e *Engine) SubscribeRun(ctx context.Context, run *Run, after int64) (st *Stream, err error) {
+	if after >= 0 && len(e.runObservers) > 0 {
+		defer func() { e.noteResume(err) }() // a resume, however it is served
+	}
 	if after < -1 {
 		return nil, Errorf(CodeInvalid, "last_event_index must be -1 or greater")
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -131,6 +132,9 @@ func promRuns(t *testing.T, runFamilies bool) {
 	expectSSE(t, resp)
 	_ = readFrames(t, resp.Body)
 	resp.Body.Close()
+	// A background run: a queue job.
+	resp = g.postForm(t, ctx, "/agents/quick/runs", url.Values{"message": {"later"}, "stream": {"false"}, "background": {"true"}})
+	expectStatus(t, resp, 202)
 	// A WebSocket run; the socket stays open for the scrape.
 	w, _ := wsDial(t, g, nil)
 	w.send(map[string]any{"action": "start", "id": 1, "agent_id": "quick", "message": "hello"})
@@ -155,6 +159,14 @@ func promRuns(t *testing.T, runFamilies bool) {
 			{"agentgate_run_ttfe_seconds", nil, 3},
 			{"agentgate_model_request_duration_seconds", nil, 3},
 			{"agentgate_tool_call_duration_seconds", map[string]string{"tool": "current_time"}, 1},
+			{"agentgate_store_write_duration_seconds", map[string]string{"backend": "sqlite"}, 1},
+			{"agentgate_store_write_group_size", map[string]string{"backend": "sqlite"}, 1},
+			{"agentgate_stream_resumes_total", map[string]string{"outcome": "exact"}, 1},
+			{"agentgate_queue_job_wait_seconds", map[string]string{"kind": "run"}, 1},
+			{"agentgate_queue_job_duration_seconds", map[string]string{"kind": "run", "outcome": "ok"}, 1},
+			{"agentgate_queue_depth", nil, 0},
+			{"agentgate_trace_spans_dropped_total", nil, 0},
+			{"agentgate_trace_spans_failed_total", map[string]string{"sink": "store"}, 0},
 		} {
 			if !runFamilies && strings.Contains(c.name, "_run") && !strings.Contains(c.name, "eventlog") || !runFamilies && strings.Contains(c.name, "model_") || !runFamilies && strings.Contains(c.name, "tool_") {
 				continue
@@ -220,5 +232,63 @@ func TestPrometheusAdminOff(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if adminRE.MatchString(g.Logs()) {
 		t.Fatalf("admin listener started although off:\n%s", g.Logs())
+	}
+}
+
+// TestPrometheusAuthFailuresEveryInterface: refusals are counted by reason
+// and interface wherever they happen — the credential middleware (REST),
+// a route that needs a credential the request lacks (MCP, A2A), a
+// WebSocket's refused auth message (each one), a bad Slack signature —
+// and a request is counted once.
+func TestPrometheusAuthFailuresEveryInterface(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, wsConfig("auth_mode: jwt\njwt_key: \""+wsSecret+"\"\nauth:\n  jwt_algorithm: HS256\n"+
+		"slack:\n  signing_secret: prom-slack-secret\n  bot_token: xoxb-prom-test\n  agent: quick\n"+
+		"observability:\n  prometheus_addr: 127.0.0.1:0\n"))
+	admin := adminURL(t, g)
+	ctx := testCtx(t, 20*time.Second)
+	fails := func(labels map[string]string) float64 {
+		return promValue(promScrape(t, admin), "agentgate_auth_failures_total", labels)
+	}
+	before := max(fails(nil), 0) // -1: no family yet
+
+	resp := g.do(t, ctx, http.MethodGet, "/agents", nil, "", map[string]string{"Authorization": "Bearer not-a-jwt"})
+	expectStatus(t, resp, 401)
+	if v := fails(map[string]string{"interface": "rest"}); v != 1 {
+		t.Errorf("REST refusals %v, want 1 (counted once though the route refuses it too)", v)
+	}
+	resp = g.do(t, ctx, http.MethodPost, "/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), "application/json",
+		map[string]string{"Accept": "application/json, text/event-stream"})
+	expectStatus(t, resp, 401)
+	if v := fails(map[string]string{"interface": "mcp"}); v != 1 {
+		t.Errorf("MCP refusals %v, want 1", v)
+	}
+	resp = g.do(t, ctx, http.MethodPost, "/a2a/agents/quick", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"message/send","params":{"message":{"role":"user","messageId":"m1","parts":[{"kind":"text","text":"hi"}]}}}`),
+		"application/json", nil)
+	resp.Body.Close()
+	if v := fails(map[string]string{"interface": "a2a"}); v != 1 {
+		t.Errorf("A2A refusals %v, want 1 (status %d)", v, resp.StatusCode)
+	}
+	w, _ := wsDial(t, g, nil)
+	for i := range 2 {
+		w.send(map[string]any{"action": "authenticate", "id": i + 1, "token": "garbage"})
+		if f := w.expect("error"); f.Code != "unauthorized" {
+			t.Fatalf("authenticate with garbage: %s", f)
+		}
+	}
+	if v := fails(map[string]string{"interface": "ws"}); v != 2 {
+		t.Errorf("WebSocket auth message refusals %v, want 2", v)
+	}
+	resp = g.do(t, ctx, http.MethodPost, "/slack/events", strings.NewReader(`{"type":"event_callback"}`), "application/json",
+		map[string]string{"X-Slack-Request-Timestamp": fmt.Sprint(time.Now().Unix()), "X-Slack-Signature": "v0=" + strings.Repeat("0", 64)})
+	expectStatus(t, resp, 401)
+	if v := fails(map[string]string{"interface": "slack", "reason": "signature"}); v != 1 {
+		t.Errorf("Slack signature refusals %v, want 1", v)
+	}
+	if v := fails(nil); v != before+6 {
+		for _, m := range promScrape(t, admin)["agentgate_auth_failures_total"].GetMetric() {
+			t.Logf("%v %v", m.GetLabel(), m.GetCounter().GetValue())
+		}
+		t.Errorf("auth failures moved by %v, want 6", v-before)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -138,9 +139,14 @@ func TestTracingRESTRunToStoreOTLPAndHTTPTool(t *testing.T) {
 	recv, otlpURL := newOTLPReceiver(t)
 	var mu sync.Mutex
 	var toolTraceparents []string
+	toolParent := map[string]string{} // tool name → the parent span its request names
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		toolTraceparents = append(toolTraceparents, r.Header.Get("traceparent"))
+		tp := r.Header.Get("traceparent")
+		toolTraceparents = append(toolTraceparents, tp)
+		if parts := strings.Split(tp, "-"); len(parts) == 4 {
+			toolParent[strings.TrimPrefix(r.URL.Path, "/")] = parts[2]
+		}
 		mu.Unlock()
 		if r.URL.Path == "/broken" {
 			http.Error(w, "backend down", http.StatusInternalServerError)
@@ -239,15 +245,17 @@ agents:
 	if kinds["LLM"] != 2 || kinds["TOOL"] != 2 {
 		t.Fatalf("children %v", kinds)
 	}
-	// The tool spans are the parents of the tools' requests? The run span
-	// is: what the tool got names a span of this trace.
-	ids := map[string]bool{root.ID: true}
+	// Each tool's request is parented on that tool's span (not the run's).
+	mu.Lock()
+	parents := maps.Clone(toolParent)
+	mu.Unlock()
 	for _, c := range root.Spans {
-		ids[c.ID] = true
-	}
-	for _, tp := range tps {
-		if !ids[strings.Split(tp, "-")[2]] {
-			t.Fatalf("the tool's parent span %s is not a stored span of the trace", tp)
+		if c.Type != "TOOL" {
+			continue
+		}
+		name, _ := c.Metadata["tool_name"].(string)
+		if parents[name] != c.ID {
+			t.Fatalf("the %s tool's request names parent span %q, want its tool span %s (run span %s)", name, parents[name], c.ID, root.ID)
 		}
 	}
 

@@ -197,6 +197,7 @@ func (h *Handler) authorize(ctx context.Context, opID, agentID string) *Error {
 	}
 	switch core.CodeOf(err) {
 	case core.CodeUnauthorized:
+		httptransport.AuthRejected(ctx, httptransport.AuthReason(err))
 		msg := core.MessageOf(err)
 		if ae := httptransport.AuthError(ctx); ae != nil {
 			msg = core.MessageOf(ae)

@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // The Streamable HTTP endpoint. mcp-go's StreamableHTTPServer is a net/http
@@ -122,6 +123,7 @@ func (s *Server) deny(c *fiber.Ctx, id json.RawMessage, err error) error {
 	msg := core.MessageOf(err)
 	switch core.CodeOf(err) {
 	case core.CodeUnauthorized:
+		httptransport.AuthRejected(c.UserContext(), httptransport.AuthReason(err))
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="agentgate"`)
 		return writeRPCError(c, http.StatusUnauthorized, id, CodeRPCUnauthorized, msg)
 	case core.CodeForbidden:

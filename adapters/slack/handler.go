@@ -159,6 +159,9 @@ func (h *Handler) verify(c *fiber.Ctx) (*app, []byte, error) {
 }
 
 func refuse(c *fiber.Ctx, status int, err error) error {
+	if status == fiber.StatusUnauthorized {
+		httptransport.AuthRejected(c.UserContext(), "signature")
+	}
 	// Slack retries failed deliveries; these would fail again.
 	c.Set(HeaderNoRetry, "1")
 	return httptransport.WriteError(c, status, httptransport.ErrorBody{Detail: err.Error()})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // outbox is where a session's frames go: the socket's bounded write queue.
@@ -201,6 +202,7 @@ func (s *session) checkToken(ctx context.Context, f *ClientFrame) (*auth.Princip
 	}
 	if err != nil {
 		if core.CodeOf(err) == core.CodeUnauthorized {
+			httptransport.AuthRejectedInBand(ctx, httptransport.AuthReason(err))
 			if s.authFailures++; s.authFailures >= maxAuthFailures {
 				s.closeWith = &closeReason{kind: closedByPolicy, code: closePolicyViolation, text: "too many failed authentications", flush: true}
 			}

@@ -133,6 +133,10 @@ const localsPrincipal = "agentgate.ws.principal"
 // socket starts continue the caller's trace.
 const localsTrace = "agentgate.ws.trace"
 
+// localsRequestCtx is the upgrade request's context (its auth failure
+// counter), in the socket's Locals.
+const localsRequestCtx = "agentgate.ws.request_ctx"
+
 // upgrade checks the handshake before the upgrade: a WebSocket request,
 // an allowed origin, credentials that (if sent) were accepted.
 func (h *Handler) upgrade(c *fiber.Ctx) error {
@@ -156,6 +160,7 @@ func (h *Handler) upgrade(c *fiber.Ctx) error {
 	if tc := core.TraceCarrierOf(func(k string) string { return c.Get(k) }); tc != nil {
 		c.Locals(localsTrace, tc)
 	}
+	c.Locals(localsRequestCtx, ctx)
 	return c.Next()
 }
 
@@ -271,6 +276,9 @@ type socket struct {
 func (h *Handler) serve(c *websocket.Conn, agno bool) {
 	p, _ := c.Locals(localsPrincipal).(*auth.Principal)
 	ctx, cancel := context.WithCancel(context.Background())
+	if rc, ok := c.Locals(localsRequestCtx).(context.Context); ok {
+		ctx = httptransport.WithAuthCount(ctx, rc) // its auth messages count on the socket's request
+	}
 	s := &socket{h: h, conn: c, closing: make(chan struct{}),
 		readDone: make(chan struct{}), writeDone: make(chan struct{}), ended: make(chan struct{})}
 	s.q.max = h.cfg.QueueSize

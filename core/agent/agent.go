@@ -393,7 +393,7 @@ func (a *Agent) call(ctx context.Context, x *core.Execution, tools map[string]*t
 	if t, ok := tools[te.ToolName]; !ok {
 		err = fmt.Errorf("unknown tool %q", te.ToolName)
 	} else {
-		result, err = safeCall(core.WithRun(ctx, x.Run), t, te.ToolArgs)
+		result, err = safeCall(core.WithRun(core.ToolContext(ctx, x.Run, te.ToolCallID), x.Run), t, te.ToolArgs)
 	}
 	end := time.Now()
 	te.Metrics = &core.ToolMetrics{

@@ -48,6 +48,10 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, exec Executor, cfg Con
 		return nil, err
 	}
 	q := newQueue(exec, cfg)
+	q.depth = func(ctx context.Context) (n int64, err error) {
+		err = pool.QueryRow(ctx, depthSQL).Scan(&n)
+		return n, err
+	}
 	q.touch = func(ctx context.Context, jobID int64, attempt int) error {
 		_, err := pool.Exec(ctx, `UPDATE river_job SET attempted_at = now()
 			WHERE id = $1 AND attempt = $2 AND state = 'running'`, jobID, attempt)
@@ -97,6 +101,10 @@ func NewSQLite(ctx context.Context, db *sql.DB, exec Executor, cfg Config) (*Que
 		return nil, err
 	}
 	q := newQueue(exec, cfg)
+	q.depth = func(ctx context.Context) (n int64, err error) {
+		err = db.QueryRowContext(ctx, depthSQL).Scan(&n)
+		return n, err
+	}
 	q.touch = func(ctx context.Context, jobID int64, attempt int) error {
 		// River stores SQLite times as UTC text "2006-01-02 15:04:05.000",
 		// which is what datetime('now', 'subsec') gives.

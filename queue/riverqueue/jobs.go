@@ -173,6 +173,10 @@ func (w *jobWorker) NextRetry(job *river.Job[JobArgs]) time.Time {
 }
 
 func (w *jobWorker) Work(ctx context.Context, job *river.Job[JobArgs]) error {
+	return w.q.observed(job.JobRow, func() error { return w.work(ctx, job) })
+}
+
+func (w *jobWorker) work(ctx context.Context, job *river.Job[JobArgs]) error {
 	q := w.q
 	h, ok := q.job(job.Args.Name)
 	if !ok {

@@ -73,6 +73,10 @@ func (w *periodicWorker) Timeout(*river.Job[PeriodicArgs]) time.Duration {
 }
 
 func (w *periodicWorker) Work(ctx context.Context, job *river.Job[PeriodicArgs]) error {
+	return w.q.observed(job.JobRow, func() error { return w.work(ctx, job) })
+}
+
+func (w *periodicWorker) work(ctx context.Context, job *river.Job[PeriodicArgs]) error {
 	w.q.mu.Lock()
 	fn := w.q.periodic[job.Args.Name]
 	w.q.mu.Unlock()

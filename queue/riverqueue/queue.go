@@ -47,6 +47,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -160,6 +161,9 @@ type Queue struct {
 	state    state
 	periodic map[string]func(context.Context) error
 	jobs     map[string]jobHandler
+
+	onJob atomic.Pointer[JobObserver]              // ObserveJobs
+	depth func(ctx context.Context) (int64, error) // Depth, set by the constructor
 }
 
 func newQueue(exec Executor, cfg Config) *Queue {

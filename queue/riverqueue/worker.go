@@ -53,7 +53,7 @@ func (w *runWorker) Middleware(*rivertype.JobRow) []rivertype.WorkerMiddleware {
 }
 
 func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
-	return w.q.work(ctx, job)
+	return w.q.observed(job.JobRow, func() error { return w.q.work(ctx, job) })
 }
 
 // outerContext is a worker middleware that stores the context it is given,

@@ -113,9 +113,19 @@ func (st *Store) groupWriter() {
 				break gather
 			}
 		}
+		start := time.Now()
 		st.commitGroup(batch)
+		if f := st.onWrite.Load(); f != nil {
+			(*f)(time.Since(start), len(batch), nil)
+		}
 	}
 }
+
+// ObserveWrites has f called after each write transaction: a group
+// commit of run writes (how many it grouped) and each transaction of the
+// other groups (1), with its duration and error (Prometheus metrics).
+// Call it before serving.
+func (st *Store) ObserveWrites(f func(d time.Duration, group int, err error)) { st.onWrite.Store(&f) }
 
 func (st *Store) commitGroup(batch []*rowWrite) {
 	live := make([]*rowWrite, 0, len(batch))

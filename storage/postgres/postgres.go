@@ -65,6 +65,7 @@ import (
 	"io/fs"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentgate/agentgate/core"
@@ -95,6 +96,8 @@ type Store struct {
 	pool  *pgxpool.Pool
 	t     target
 	group *grouper // group commit of run writes; see group.go
+	// onWrite, when set, observes each write transaction (ObserveWrites).
+	onWrite atomic.Pointer[func(d time.Duration, group int, err error)]
 
 	// The groups whose plain CRUD is the shared SQL of storage/sqlstore
 	// (sqlstore.go), on sql.

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -89,7 +90,12 @@ func (c conn) View(ctx context.Context, fn func(ctx context.Context, q sqlstore.
 }
 
 func (c conn) Write(ctx context.Context, fn func(ctx context.Context, q sqlstore.Querier) error) error {
-	return pgx.BeginFunc(ctx, c.st.pool, func(tx pgx.Tx) error { return fn(ctx, querier{tx}) })
+	start := time.Now()
+	err := pgx.BeginFunc(ctx, c.st.pool, func(tx pgx.Tx) error { return fn(ctx, querier{tx}) })
+	if f := c.st.onWrite.Load(); f != nil {
+		(*f)(time.Since(start), 1, err)
+	}
+	return err
 }
 
 func (c conn) WriteStmt(ctx context.Context, fn func(ctx context.Context, q sqlstore.Querier) error) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/agentgate/agentgate/core"
 )
@@ -185,7 +186,11 @@ func (s *Store) writer() {
 				break gather
 			}
 		}
-		s.commit(batch)
+		start := time.Now()
+		err := s.commit(batch)
+		if f := s.onWrite.Load(); f != nil {
+			(*f)(time.Since(start), len(batch), err)
+		}
 		// The array is reused: it must not keep the writes (and the values
 		// they bind, a run's messages) alive until overwritten.
 		clear(batch)
@@ -194,22 +199,32 @@ func (s *Store) writer() {
 	}
 }
 
-func (s *Store) commit(batch []*writeOp) {
+// commit commits batch and returns the first write's error, if any.
+func (s *Store) commit(batch []*writeOp) (first error) {
 	results := make([]error, len(batch))
 	defer func() {
 		for i, op := range batch {
 			op.done <- results[i]
+			if first == nil {
+				first = results[i]
+			}
 		}
 	}()
 	if len(batch) > 1 && s.commitTogether(batch, results) {
-		return
+		return nil
 	}
 	// Alone, or a write of the batch failed: each write in a transaction
 	// of its own, so a failure takes nothing else with it.
 	for i, op := range batch {
 		results[i] = s.commitAlone(op)
 	}
+	return nil
 }
+
+// ObserveWrites has f called after each write transaction the writer
+// commits (or fails): its duration, how many writes it grouped, and the
+// first write's error (Prometheus metrics). Call it before serving.
+func (s *Store) ObserveWrites(f func(d time.Duration, group int, err error)) { s.onWrite.Store(&f) }
 
 // commitTogether runs the whole batch in one transaction, without
 // savepoints. It reports false, having rolled everything back, when a

@@ -67,9 +67,11 @@ type Store struct {
 	// WAL checkpoints (checkpoint.go): dirty tells the checkpointer that
 	// the writer committed; catchUp asks the writer to finish a checkpoint
 	// the checkpointer could not complete.
-	dirty            chan struct{}
-	catchUp          atomic.Bool
-	commits          atomic.Uint64 // batches committed
+	dirty   chan struct{}
+	catchUp atomic.Bool
+	commits atomic.Uint64 // batches committed
+	// onWrite, when set, observes each committed batch (ObserveWrites).
+	onWrite          atomic.Pointer[func(d time.Duration, group int, err error)]
 	checkpointerDone chan struct{}
 
 	// The groups whose plain CRUD is the shared SQL of storage/sqlstore

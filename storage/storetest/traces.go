@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -128,6 +129,74 @@ func testTraces(t *testing.T, newBackend Factory) {
 		team.Attributes[trace.AttrInput] = map[string]any{"message": "hi"}
 		if got := check("team", []trace.Span{member, team}); got.AgentID != "" || got.TeamID != "tm" || got.SessionID != "sess-m" || got.Input != `{"message":"hi"}` {
 			t.Errorf("team: %+v", got)
+		}
+	})
+
+	// A trace's summary is kept incrementally as its spans arrive in
+	// batches of any size and order (children before their parents, the
+	// root last, identity only on some spans, retried spans, errors): after
+	// every batch it is trace.Summarize's of the stored spans.
+	parallel(t, "SummaryIncremental", func(t *testing.T) {
+		s := newBackend(t).Traces
+		for seed := range uint64(12) {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			tid := newID(fmt.Sprintf("inc%d", seed))
+			n := 2 + rng.IntN(14)
+			spans := make([]trace.Span, n)
+			for i := range spans {
+				parent := ""
+				if i > 0 {
+					parent = fmt.Sprint(rng.IntN(i))
+				}
+				if i == 0 && seed%3 == 1 {
+					parent = "caller" // a caller's span, never stored
+				}
+				sp := traceSpan(tid, fmt.Sprint(i), parent, fmt.Sprintf("span %d", i),
+					base.Add(time.Duration(i*10+rng.IntN(5))*time.Millisecond), time.Duration(1+rng.IntN(50))*time.Millisecond, trace.SpanTool)
+				if rng.IntN(4) == 0 {
+					sp.StatusCode = trace.StatusError
+				}
+				for _, f := range []*string{&sp.RunID, &sp.SessionID, &sp.UserID, &sp.AgentID} {
+					if rng.IntN(3) == 0 {
+						*f = fmt.Sprintf("v%d", rng.IntN(3))
+					}
+				}
+				if i == 0 && seed%4 == 2 {
+					sp.TeamID = "team"
+				}
+				sp.Attributes[trace.AttrInput] = fmt.Sprintf("in %d", i)
+				spans[i] = sp
+			}
+			order := rng.Perm(n)
+			if seed%2 == 0 {
+				slices.Reverse(order) // roughly the SDK's: children end first
+			}
+			for len(order) > 0 {
+				k := 1 + rng.IntN(min(len(order), 4))
+				var batch []trace.Span
+				for _, i := range order[:k] {
+					batch = append(batch, spans[i])
+				}
+				if rng.IntN(5) == 0 { // a retried span
+					batch = append(batch, spans[order[0]])
+				}
+				order = order[k:]
+				if err := s.WriteSpans(t.Context(), batch); err != nil {
+					t.Fatalf("seed %d: WriteSpans: %v", seed, err)
+				}
+				got, err := s.GetTrace(t.Context(), tid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stored, err := s.TraceSpans(t.Context(), tid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ref := trace.Summarize(tid, stored); ref != *got {
+					t.Fatalf("seed %d, %d of %d spans stored: the store's summary is not trace.Summarize's:\n got %+v\nwant %+v",
+						seed, len(stored), n, *got, ref)
+				}
+			}
 		}
 	})
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -30,9 +31,14 @@ func authenticate(a *auth.Authenticator, lim *auth.Limiter, hooks Hooks) fiber.H
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
 		p, err := a.Authenticate(ctx, c.Get(fiber.HeaderAuthorization))
+		var ac *authCount
+		if hooks != nil {
+			ac = &authCount{hooks: hooks, iface: authInterface(c.Path())}
+			ctx = context.WithValue(ctx, authCountKey{}, ac)
+		}
 		if err != nil {
-			if hooks != nil {
-				hooks.AuthFailed(authReason(err))
+			if ac != nil {
+				ac.count(authReason(err))
 			}
 			if core.CodeOf(err) == core.CodeUnavailable {
 				return WriteError(c, fiber.StatusServiceUnavailable, ErrorBody{Detail: core.MessageOf(err)})
@@ -51,8 +57,8 @@ func authenticate(a *auth.Authenticator, lim *auth.Limiter, hooks Hooks) fiber.H
 			return c.Next()
 		}
 		if ok, retry := lim.Allow(key); !ok {
-			if hooks != nil {
-				hooks.AuthFailed("rate_limited")
+			if ac != nil {
+				ac.count("rate_limited")
 			}
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(auth.RetryAfterSeconds(retry)))
 			return WriteError(c, fiber.StatusTooManyRequests, ErrorBody{Detail: "rate limit exceeded"})
@@ -85,8 +91,92 @@ func anonymous(a *auth.Authenticator) *auth.Principal {
 
 // Unauthorized writes a 401 with the Bearer challenge.
 func Unauthorized(c *fiber.Ctx, err error) error {
+	AuthRejected(c.UserContext(), authReason(err))
 	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="agentgate"`)
 	return WriteError(c, fiber.StatusUnauthorized, ErrorBody{Detail: core.MessageOf(err)})
+}
+
+// InterfaceAuthHooks is an optional interface of Hooks that counts auth
+// failures by interface too (core/metric/prom implements it).
+type InterfaceAuthHooks interface {
+	// AuthFailedOn counts a refusal on iface ("rest", "ws", "mcp", "a2a",
+	// "slack") for reason, one of a small set.
+	AuthFailedOn(iface, reason string)
+}
+
+// authCount is a request's auth failure counter: counted at most once,
+// whether the credential middleware refused the credential or an
+// adapter rejected the request itself (a Slack signature, a WebSocket's
+// auth message, a missing credential a route needs).
+type authCount struct {
+	hooks   Hooks
+	iface   string
+	mu      sync.Mutex
+	counted bool
+}
+
+type authCountKey struct{}
+
+func (a *authCount) count(reason string) { a.add(reason, true) }
+
+// add counts a refusal; once: not if the request was counted already.
+func (a *authCount) add(reason string, once bool) {
+	a.mu.Lock()
+	done := a.counted
+	a.counted = true
+	a.mu.Unlock()
+	if done && once {
+		return
+	}
+	if h, ok := a.hooks.(InterfaceAuthHooks); ok {
+		h.AuthFailedOn(a.iface, reason)
+		return
+	}
+	a.hooks.AuthFailed(reason)
+}
+
+// AuthRejected counts, once per request, that an adapter rejected the
+// request of ctx (a request context of the transport) for reason, one
+// of a small set ("signature", "missing", "invalid_token", ...). A
+// request whose credential the middleware already refused is not counted
+// again. Unauthorized calls it.
+func AuthRejected(ctx context.Context, reason string) {
+	if a, ok := ctx.Value(authCountKey{}).(*authCount); ok {
+		a.count(reason)
+	}
+}
+
+// AuthRejectedInBand counts a refused credential sent inside a
+// connection the request of ctx opened (a WebSocket's auth message):
+// each one counts.
+func AuthRejectedInBand(ctx context.Context, reason string) {
+	if a, ok := ctx.Value(authCountKey{}).(*authCount); ok {
+		a.add(reason, false)
+	}
+}
+
+// WithAuthCount is ctx with the auth failure counter of the request
+// context from (a connection that outlives its request counts its
+// in-band refusals with AuthRejectedInBand on it).
+func WithAuthCount(ctx, from context.Context) context.Context {
+	if a, ok := from.Value(authCountKey{}).(*authCount); ok {
+		return context.WithValue(ctx, authCountKey{}, a)
+	}
+	return ctx
+}
+
+// AuthReason is a bounded label for why err refused a credential.
+func AuthReason(err error) string { return authReason(err) }
+
+// authInterface is the interface a request path belongs to.
+func authInterface(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/ws"):
+		return "ws"
+	case strings.HasPrefix(path, "/slack"):
+		return "slack"
+	}
+	return streamInterface(path)
 }
 
 // IsUnauthorized reports whether err means missing or refused credentials.

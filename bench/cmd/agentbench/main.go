@@ -36,6 +36,7 @@ type options struct {
 	concurrency int
 	profile     string
 	tracing     bool
+	compare     bool
 	json        bool
 	cpuprofile  string
 	blockprof   string
@@ -54,6 +55,7 @@ func main() {
 	flag.StringVar(&o.blockprof, "blockprofile", "", "write a goroutine blocking profile of the measuring phase to this file (where runs wait: locks, channels, the SQLite writer)")
 	flag.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
 	flag.BoolVar(&o.tracing, "tracing", true, "trace the runs (observability.tracing, spans stored in the state database); -tracing=false measures without")
+	flag.BoolVar(&o.compare, "tracing-compare", false, "also start agentgate without tracing and measure it in the same rounds (target \"untraced\"): blocking and streaming runs/s with tracing on vs off, and the target tracing on >= 90% of off (blocking)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "agentbench: unexpected arguments %q\n", flag.Args())
@@ -77,6 +79,8 @@ func (o options) validate() error {
 		return errors.New("-concurrency must be between 1 and 4096")
 	case o.rounds < 0 || o.rounds > 20:
 		return errors.New("-rounds must be between 0 and 20 (0 or 1: one round)")
+	case o.compare && !o.tracing:
+		return errors.New("-tracing-compare measures tracing on against off: it needs -tracing (the default)")
 	}
 	if _, ok := profiles[o.profile]; !ok {
 		return unknownProfile(o.profile)
@@ -126,6 +130,26 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 		return nil, err
 	}
 	prog.printf("agentgate (%s) on %s", gw.describe, gw.baseURL)
+
+	var untraced *target
+	if o.compare {
+		untraced, err = prof.start(ctx, profileOptions{logger: quietLogger, noTracing: true})
+		if err != nil {
+			return nil, fmt.Errorf("profile %s without tracing: %w", prof.name, err)
+		}
+		untraced.name = "untraced"
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			if e := untraced.stop(sctx); e != nil {
+				err = errors.Join(err, fmt.Errorf("stop agentgate without tracing: %w", e))
+			}
+		}()
+		if err := checkLoopback(untraced.baseURL); err != nil {
+			return nil, err
+		}
+		prog.printf("agentgate without tracing (%s) on %s", untraced.describe, untraced.baseURL)
+	}
 
 	capClient := newClient(1)
 	capt, err := captureRun(ctx, capClient, gw)
@@ -207,6 +231,9 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 		Baseline: baseMode, RunBytes: len(capt.runJSON), Frames: len(capt.frames), StreamBytes: capt.streamBytes(),
 		Results: map[string]map[string]*result{"agentgate": {}, "baseline": {}},
 	}
+	if untraced != nil {
+		rep.Results["untraced"] = map[string]*result{}
+	}
 	if rc := capt.resume; rc != nil {
 		rep.ResumeAfter, rep.ResumeFrames, rep.ResumeBytes, rep.ResumeRuns = &rc.after, len(rc.frames), rc.bytes(), len(rc.runs)
 	}
@@ -237,6 +264,15 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 			order := []*target{gw, base}
 			if round%2 == 1 {
 				order = []*target{base, gw}
+			}
+			if untraced != nil && m.name != "resume" {
+				// Tracing on and off side by side: off first in odd
+				// rounds, last in even ones.
+				if round%2 == 1 {
+					order = append(order, untraced)
+				} else {
+					order = append([]*target{untraced}, order...)
+				}
 			}
 			for _, t := range order {
 				if ctx.Err() != nil {

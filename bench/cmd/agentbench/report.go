@@ -129,12 +129,27 @@ func embeddedChecks(r *report) []check {
 	}
 }
 
-// checks returns the profile's targets, evaluated.
+// targetTracingRatio is the share of untraced blocking runs/s that
+// traced runs must keep (-tracing-compare).
+const targetTracingRatio = 0.90
+
+// checks returns the profile's targets, evaluated, and with
+// -tracing-compare the cost of tracing.
 func (r *report) checks() []check {
+	var out []check
 	if p, ok := profiles[r.Profile]; ok && p.checks != nil {
-		return p.checks(r)
+		out = p.checks(r)
 	}
-	return nil
+	if r.Results["untraced"] != nil {
+		on, off := r.get("agentgate", "blocking"), r.get("untraced", "blocking")
+		x := ratio(on.PerSecond, off.PerSecond)
+		out = append(out, check{
+			what:  fmt.Sprintf("tracing on: blocking runs/s >= %.0f%% of off", targetTracingRatio*100),
+			shown: fmt.Sprintf("%.1f%%", x*100), pass: off.PerSecond > 0 && x >= targetTracingRatio,
+			key: "tracing_blocking_runs_per_sec_ratio", value: x, passKey: "tracing_pass",
+		})
+	}
+	return out
 }
 
 func passMiss(ok bool) string {
@@ -256,6 +271,19 @@ func (r *report) writeTable(w io.Writer) {
 		fmt.Fprintf(w, "%s: %d goroutines, %s each (+%s warm-up)%s, %d B payload\n  agentgate:  %s\n  raw client: %s\n",
 			c.Name+"s", r.Concurrency, componentDuration(r.Duration), componentDuration(r.Warmup), pool, c.PayloadSize, c.AgentgateOp, c.BaselineOp)
 	}
+	if r.Results["untraced"] != nil {
+		ub, us := r.get("untraced", "blocking"), r.get("untraced", "streaming")
+		fmt.Fprintf(w, "\n"+rowFmt, "tracing", "on", "off", "ratio")
+		rate("blocking runs/s", ab, ub)
+		lat("blocking latency p50", ab.Latency.P50, ub.Latency.P50)
+		rate("streaming runs/s", as, us)
+		lat("streaming full run p50", as.Latency.P50, us.Latency.P50)
+		if r.Rounds > 1 {
+			for _, m := range []string{"blocking", "streaming"} {
+				fmt.Fprintf(w, "  %-10s %-9s %s\n", m, "untraced", fmtRates(r.get("untraced", m).RoundsPerSecond))
+			}
+		}
+	}
 	var parts []string
 	for _, c := range r.checks() {
 		parts = append(parts, fmt.Sprintf("%s: %s %s", c.what, c.shown, passMiss(c.pass)))
@@ -346,6 +374,10 @@ func (r *report) writeJSON(w io.Writer) error {
 	if as.TTFE != nil && bs.TTFE != nil {
 		ratios["streaming_ttfe_p50"] = durRatio(as.TTFE.P50, bs.TTFE.P50)
 		ratios["streaming_ttfe_p99"] = durRatio(as.TTFE.P99, bs.TTFE.P99)
+	}
+	if r.Results["untraced"] != nil {
+		ratios["tracing_blocking_runs_per_sec"] = ratio(ab.PerSecond, r.get("untraced", "blocking").PerSecond)
+		ratios["tracing_streaming_runs_per_sec"] = ratio(as.PerSecond, r.get("untraced", "streaming").PerSecond)
 	}
 	if r.Results["agentgate"]["resume"] != nil {
 		ar, br := r.get("agentgate", "resume"), r.get("baseline", "resume")

@@ -9,9 +9,9 @@ import (
 )
 
 // WrapEventLog returns log timed into m: append, read, subscribe and
-// finish latencies, failures, live subscriptions, and resume outcomes (a
-// Subscribe or Read after a cursor ≥ 0 is a resume: exact when the log
-// serves it, refused on a *core.GoneError). The wrapper keeps every
+// finish latencies, failures and live subscriptions (resume outcomes are
+// counted by the engine, however a resume is served: Metrics.StreamResumed).
+// The wrapper keeps every
 // optional interface of core/eventlog.go that log implements
 // (FinishingAppender, BatchAppender, CancelNotifier, ProcessLocal,
 // FollowerRegistry) in the combinations the backends have (memlog: batch,
@@ -139,18 +139,6 @@ func isGone(err error) bool {
 	return errors.As(err, &ge)
 }
 
-func (l *loggedLog) resume(after int64, err error) {
-	if after < 0 {
-		return
-	}
-	switch {
-	case err == nil:
-		l.m.resumes.WithLabelValues("exact").Inc()
-	case isGone(err):
-		l.m.resumes.WithLabelValues("refused").Inc()
-	}
-}
-
 func (l *loggedLog) Append(ctx context.Context, ev *core.Event) (int64, error) {
 	start := time.Now()
 	i, err := l.EventLog.Append(ctx, ev)
@@ -169,7 +157,6 @@ func (l *loggedLog) Subscribe(ctx context.Context, p core.ReadParams) (core.Subs
 	start := time.Now()
 	sub, err := l.EventLog.Subscribe(ctx, p)
 	l.observe("subscribe", start, err)
-	l.resume(p.After, err)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,11 @@ func (m *Metrics) Observer() core.RunObserver { return &observer{m: m} }
 
 type observer struct{ m *Metrics }
 
+// StreamResumed counts a resume's outcome (core.ResumeObserver).
+func (o *observer) StreamResumed(outcome string) { o.m.StreamResumed(outcome) }
+
+var _ core.ResumeObserver = (*observer)(nil)
+
 type runState struct {
 	mu        sync.Mutex
 	kind      string

@@ -8,8 +8,10 @@
 package prom
 
 import (
+	"context"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -47,6 +49,13 @@ type Metrics struct {
 	logSubs    prometheus.Gauge
 	resumes    *prometheus.CounterVec
 
+	jobWait *prometheus.HistogramVec
+	jobRun  *prometheus.HistogramVec
+
+	storeLatency *prometheus.HistogramVec
+	storeGroups  *prometheus.HistogramVec
+	storeErrors  *prometheus.CounterVec
+
 	authFailures *prometheus.CounterVec
 	streams      *prometheus.GaugeVec
 
@@ -74,7 +83,14 @@ func New() *Metrics {
 	m.logSubs = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "eventlog_subscriptions", Help: "Live tails of the event log open now."})
 	m.reg.MustRegister(m.logSubs)
 	m.resumes = f.counter("stream_resumes_total", "Resumes of a run's stream after a cursor: exact (gapless) or refused (the events are no longer kept).", "outcome")
-	m.authFailures = f.counter("auth_failures_total", "Requests whose credentials were refused, by reason.", "reason")
+	m.jobWait = f.histogram("queue_job_wait_seconds", "Time a queue job waited between becoming available and being taken by a worker, by kind (run, periodic, job).", "kind")
+	m.jobRun = f.histogram("queue_job_duration_seconds", "Queue job attempts worked on this replica, by kind and outcome (ok, error).", "kind", "outcome")
+	m.storeLatency = f.histogram("store_write_duration_seconds", "State store write transactions (a group of writes committed together), by backend.", "backend")
+	m.storeGroups = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "store_write_group_size",
+		Help: "Writes committed in one state store transaction (SQLite's group commit), by backend.", Buckets: prometheus.ExponentialBuckets(1, 2, 9)}, []string{"backend"})
+	m.reg.MustRegister(m.storeGroups)
+	m.storeErrors = f.counter("store_write_errors_total", "State store write transactions that failed, by backend.", "backend")
+	m.authFailures = f.counter("auth_failures_total", "Requests (and WebSocket auth messages) refused for their credentials or signature, by reason and interface.", "reason", "interface")
 	m.streams = f.gauge("active_streams", "SSE responses open now, by interface.", "interface")
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.models.max, m.tools.max = MaxLabelValues, MaxLabelValues
@@ -100,8 +116,83 @@ func (m *Metrics) GaugeFunc(name, help string, labels prometheus.Labels, f func(
 	return m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help, ConstLabels: labels}, f))
 }
 
+// CounterFunc registers a counter read from f at scrape time (a count kept
+// elsewhere, such as the trace exporter's dropped spans), with constant
+// labels.
+func (m *Metrics) CounterFunc(name, help string, labels prometheus.Labels, f func() float64) error {
+	return m.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help, ConstLabels: labels}, f))
+}
+
+// TraceSpans registers the span exporter's counts: spans dropped because
+// the trace store's queue was full, and spans whose write (to the state
+// database, or over OTLP) failed.
+func (m *Metrics) TraceSpans(dropped, storeFailed, otlpFailed func() int64) error {
+	f := func(c func() int64) func() float64 { return func() float64 { return float64(c()) } }
+	if err := m.CounterFunc("trace_spans_dropped_total", "Spans dropped because the trace store's queue was full (runs are never slowed by tracing).", nil, f(dropped)); err != nil {
+		return err
+	}
+	if err := m.CounterFunc("trace_spans_failed_total", "Spans whose export failed, by sink (store: the state database, otlp: the collector).", prometheus.Labels{"sink": "store"}, f(storeFailed)); err != nil {
+		return err
+	}
+	return m.CounterFunc("trace_spans_failed_total", "Spans whose export failed, by sink (store: the state database, otlp: the collector).", prometheus.Labels{"sink": "otlp"}, f(otlpFailed))
+}
+
+// StoreWrite records one committed write transaction of the state store:
+// how long it took and how many writes it grouped (SQLite's group commit
+// gathers the writes waiting at that moment; 1 elsewhere). backend is
+// "sqlite" or "postgres".
+func (m *Metrics) StoreWrite(backend string, d time.Duration, group int, err error) {
+	m.storeLatency.WithLabelValues(backend).Observe(d.Seconds())
+	m.storeGroups.WithLabelValues(backend).Observe(float64(group))
+	if err != nil {
+		m.storeErrors.WithLabelValues(backend).Inc()
+	}
+}
+
+// QueueJob records one job attempt of the queue (River): how long the job
+// waited to be taken and how long it ran, by kind (run, periodic, job)
+// and outcome (ok, error).
+func (m *Metrics) QueueJob(kind string, wait, run time.Duration, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.jobWait.WithLabelValues(kind).Observe(wait.Seconds())
+	m.jobRun.WithLabelValues(kind, outcome).Observe(run.Seconds())
+}
+
+// QueueDepth registers the queue's depth, counted by depth at scrape time
+// (bounded by a short timeout; -1 when it cannot be counted).
+func (m *Metrics) QueueDepth(depth func(ctx context.Context) (int64, error)) error {
+	return m.GaugeFunc("queue_depth", "Jobs waiting in the queue (River: available, scheduled or retryable), across replicas.", nil, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := depth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+}
+
+// StreamResumed counts a resume of a run's stream after a cursor, however
+// it is served (the event log, the cache of ended runs, the executor's
+// own feed): outcome "exact" or "refused" (core.ResumeObserver).
+func (m *Metrics) StreamResumed(outcome string) {
+	if outcome == "exact" || outcome == "refused" {
+		m.resumes.WithLabelValues(outcome).Inc()
+	}
+}
+
 // AuthFailed counts a refused credential; reason is one of a small set.
-func (m *Metrics) AuthFailed(reason string) { m.authFailures.WithLabelValues(reason).Inc() }
+func (m *Metrics) AuthFailed(reason string) { m.AuthFailedOn("unknown", reason) }
+
+// AuthFailedOn counts a refusal on an interface (rest, ws, mcp, a2a,
+// slack): a refused credential, a missing one a route needs, a bad Slack
+// signature, a WebSocket's refused auth message, a rate-limited caller.
+func (m *Metrics) AuthFailedOn(iface, reason string) {
+	m.authFailures.WithLabelValues(reason, iface).Inc()
+}
 
 type factory struct{ reg *prometheus.Registry }
 

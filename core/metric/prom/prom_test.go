@@ -6,13 +6,17 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/agent"
 	"github.com/agentgate/agentgate/core/metric/prom"
+	"github.com/agentgate/agentgate/core/model/scripted"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 	"github.com/agentgate/agentgate/storage/memlog"
 )
 
@@ -161,12 +165,10 @@ func TestEventLogWrapperKeepsInterfacesAndCountsResumes(t *testing.T) {
 		t.Fatalf("old cursor: %v, want GoneError", err)
 	}
 	f := scrape(t, m)
-	for name, want := range map[string]float64{
-		"exact": 1, "refused": 1,
-	} {
-		if got := value(f, "agentgate_stream_resumes_total", map[string]string{"outcome": name}); got != want {
-			t.Errorf("resumes %s = %v", name, got)
-		}
+	// Resumes are the engine's to count (TestResumesCountedHoweverServed):
+	// the wrapper must not count them again.
+	if got := value(f, "agentgate_stream_resumes_total", nil); got != 0 {
+		t.Errorf("resumes counted by the log wrapper: %v", got)
 	}
 	if value(f, "agentgate_eventlog_subscriptions", nil) != 0 {
 		t.Error("subscription gauge not back to 0")
@@ -177,5 +179,105 @@ func TestEventLogWrapperKeepsInterfacesAndCountsResumes(t *testing.T) {
 	}
 	if value(f, "agentgate_eventlog_errors_total", nil) > 0 {
 		t.Errorf("a refused resume counted as a log failure: %v", f["agentgate_eventlog_errors_total"])
+	}
+}
+
+// A resume is counted however the engine serves it: from the cache of
+// ended runs or a replayed segment (no log subscription), and a cursor
+// whose events are gone is refused.
+func TestResumesCountedHoweverServed(t *testing.T) {
+	m := prom.New()
+	a, err := agent.New(agent.Config{ID: "echo", Name: "Echo", Model: scripted.New(scripted.Config{Model: "m",
+		Rules: []scripted.Rule{{Reply: "one two three four five six seven eight"}}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := enginetest.New(t, enginetest.Options{Log: core.EventLogConfig{MaxEventsPerRun: 3}}, a)
+	env.Engine.AddRunObserver(m.Observer())
+	ctx := context.Background()
+	run, err := env.Engine.RunBlocking(ctx, core.StartParams{AgentID: "echo", Message: "go"})
+	if err != nil || run.Status != core.RunCompleted {
+		t.Fatalf("run %v %v", run, err)
+	}
+	resumes := func() (exact, refused float64) {
+		f := scrape(t, m)
+		return value(f, "agentgate_stream_resumes_total", map[string]string{"outcome": "exact"}),
+			value(f, "agentgate_stream_resumes_total", map[string]string{"outcome": "refused"})
+	}
+	stored, err := env.Store.GetRun(ctx, run.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After the next-to-last event: still kept.
+	s, err := env.Engine.SubscribeRun(ctx, stored, stored.EventCount-2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if e, r := resumes(); e != 1 || r != 0 {
+		t.Fatalf("after an exact resume: exact %v refused %v", e, r)
+	}
+	// A fresh subscription (no cursor) is not a resume.
+	s, err = env.Engine.SubscribeRun(ctx, stored, -1)
+	if err == nil {
+		s.Close()
+	}
+	if e, r := resumes(); e != 1 || r != 0 {
+		t.Fatalf("a subscription from the start counted as a resume: exact %v refused %v", e, r)
+	}
+	// After the first event: trimmed away (3 kept of %d).
+	var ge *core.GoneError
+	if s, err := env.Engine.SubscribeRun(ctx, stored, 0); !errors.As(err, &ge) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("resume after event 0 of %d with 3 kept: %v, want a GoneError", stored.EventCount, err)
+	}
+	if e, r := resumes(); e != 1 || r != 1 {
+		t.Fatalf("after a refused resume: exact %v refused %v", e, r)
+	}
+}
+
+// The store's write transactions, the trace exporter's counts: present and
+// moving.
+func TestStoreWritesAndTraceSpans(t *testing.T) {
+	m := prom.New()
+	var dropped, failed int64
+	if err := m.TraceSpans(func() int64 { return dropped }, func() int64 { return failed }, func() int64 { return 0 }); err != nil {
+		t.Fatal(err)
+	}
+	env := enginetest.New(t, enginetest.Options{})
+	env.Store.ObserveWrites(func(d time.Duration, group int, err error) { m.StoreWrite("sqlite", d, group, err) })
+	if err := env.Store.CreateRun(context.Background(), &core.Run{RunID: "r1", AgentID: "a", SessionID: "s", Status: core.RunRunning}); err != nil {
+		t.Fatal(err)
+	}
+	depth := int64(4)
+	if err := m.QueueDepth(func(context.Context) (int64, error) { return depth, nil }); err != nil {
+		t.Fatal(err)
+	}
+	m.QueueJob("run", 20*time.Millisecond, time.Second, nil)
+	m.QueueJob("job", 0, time.Millisecond, errors.New("down"))
+	dropped, failed = 3, 2
+	f := scrape(t, m)
+	if v := value(f, "agentgate_queue_depth", nil); v != 4 {
+		t.Errorf("queue depth %v", v)
+	}
+	if v := value(f, "agentgate_queue_job_wait_seconds", map[string]string{"kind": "run"}); v != 1 {
+		t.Errorf("job waits %v", v)
+	}
+	if v := value(f, "agentgate_queue_job_duration_seconds", map[string]string{"kind": "job", "outcome": "error"}); v != 1 {
+		t.Errorf("failed job attempts %v", v)
+	}
+	if v := value(f, "agentgate_store_write_duration_seconds", map[string]string{"backend": "sqlite"}); v < 1 {
+		t.Errorf("store write latency samples %v", v)
+	}
+	if g := f["agentgate_store_write_group_size"]; g == nil || g.Metric[0].Histogram.GetSampleSum() < 1 {
+		t.Errorf("store write group sizes %v", g)
+	}
+	if v := value(f, "agentgate_trace_spans_dropped_total", nil); v != 3 {
+		t.Errorf("dropped spans %v", v)
+	}
+	if v := value(f, "agentgate_trace_spans_failed_total", map[string]string{"sink": "store"}); v != 2 {
+		t.Errorf("failed spans %v", v)
 	}
 }

@@ -365,6 +365,23 @@ func unixSeconds(s float64) time.Time {
 	return time.Unix(0, int64(s*float64(time.Second)))
 }
 
+// ToolContext is ctx with the span of run's open tool call toolCallID,
+// so what the tool calls out continues the trace under the tool's span.
+func (o *Observer) ToolContext(ctx context.Context, run *core.Run, toolCallID string) context.Context {
+	v, ok := o.runs.Load(run.RunID)
+	if !ok {
+		return ctx
+	}
+	st := v.(*runState)
+	st.mu.Lock()
+	span, ok := st.tools[toolCallID]
+	st.mu.Unlock()
+	if !ok {
+		return ctx
+	}
+	return oteltrace.ContextWithSpan(ctx, span)
+}
+
 // RunEnd ends the run's span (and whatever it left open).
 func (o *Observer) RunEnd(_ context.Context, run *core.Run, status core.RunStatus, err error) {
 	v, ok := o.runs.LoadAndDelete(run.RunID)
@@ -415,3 +432,5 @@ func (o *Observer) RunEnd(_ context.Context, run *core.Run, status core.RunStatu
 	}
 	st.span.End()
 }
+
+var _ core.ToolObserver = (*Observer)(nil)

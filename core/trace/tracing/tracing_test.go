@@ -224,9 +224,12 @@ func TestRunWithTwoToolCalls(t *testing.T) {
 			t.Fatalf("span %s [%v, %v] outside the run's [%v, %v]", s.Name, s.StartTime, s.EndTime, root.StartTime, root.EndTime)
 		}
 	}
-	// The tool ran under the run's trace: what it injects continues it.
-	if len(p.scs) != 1 || p.scs[0].TraceID().String() != callerTrace || !strings.HasPrefix(p.hdr[0], "00-"+callerTrace+"-") {
-		t.Fatalf("the tool's context %v, traceparent %v", p.scs, p.hdr)
+	// The tool ran under its own span: what it injects continues the
+	// trace with the tool's span as the parent (not the run's).
+	pr := names["probe"]
+	if len(p.scs) != 1 || p.scs[0].TraceID().String() != callerTrace || p.scs[0].SpanID().String() != pr.SpanID ||
+		p.hdr[0] != "00-"+callerTrace+"-"+pr.SpanID+"-01" {
+		t.Fatalf("the tool's context %v, traceparent %v: want the probe's span %s", p.scs, p.hdr, pr.SpanID)
 	}
 }
 
