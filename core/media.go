@@ -71,3 +71,28 @@ func (in RunInput) Media() []MediaRef {
 	}
 	return out
 }
+
+// MediaDeleter is a media store that deletes (core/media's stores are
+// ones): the engine deletes a deleted session's media no other session
+// references.
+type MediaDeleter interface {
+	Delete(ctx context.Context, id string) error
+}
+
+// SessionMediaStore records which session carries which medium: written
+// when a run's media are stored, read when a session's medium is served,
+// and deleted with the session. Implementations: storage/sqlite,
+// storage/postgres (the session_media table; storage/storetest).
+type SessionMediaStore interface {
+	// AddSessionMedia records that the session carries refs (owned by
+	// userID, "" for none). A medium the session already carries keeps
+	// its first record.
+	AddSessionMedia(ctx context.Context, sessionID, userID string, refs []MediaRef, createdAt int64) error
+	// GetSessionMedia returns the session's record of the medium, or
+	// ErrNotFound.
+	GetSessionMedia(ctx context.Context, sessionID, mediaID string) (*MediaRef, error)
+	// DeleteSessionMedia deletes the records of the sessions and returns
+	// the ids of the media no other session carries any more (whose bytes
+	// the media store may delete).
+	DeleteSessionMedia(ctx context.Context, sessionIDs []string) (orphans []string, err error)
+}

@@ -56,6 +56,7 @@ type Store interface {
 	learning.Store
 	trace.Store
 	metric.Store
+	core.SessionMediaStore
 }
 
 // Backend is an open state database.

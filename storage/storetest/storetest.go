@@ -49,6 +49,7 @@ type Backend struct {
 	Learnings       learning.Store
 	Traces          trace.Store
 	Metrics         metric.Store
+	SessionMedia    core.SessionMediaStore
 }
 
 // Factory returns a ready backend for one (sub)test and arranges its
@@ -82,6 +83,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"Learnings", testLearnings},
 		{"Traces", testTraces},
 		{"Metrics", testMetrics},
+		{"SessionMedia", testSessionMedia},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
