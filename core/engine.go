@@ -17,6 +17,10 @@ type EngineConfig struct {
 	Log   EventLog
 	// Media opens the media runs carry (nil: runs carry none).
 	Media MediaOpener
+	// SessionMedia records which session carries which medium (nil: a
+	// session's media are found among its runs' inputs, and deleting it
+	// deletes no media).
+	SessionMedia SessionMediaStore
 	// Logger receives the engine's structured logs; nil means slog.Default().
 	Logger *slog.Logger
 	// HistoryRuns is how many earlier runs of a session are given to an

@@ -96,3 +96,49 @@ type SessionMediaStore interface {
 	// the media store may delete).
 	DeleteSessionMedia(ctx context.Context, sessionIDs []string) (orphans []string, err error)
 }
+
+// RunMedia are the media a run produced, by kind as AgentOS's RunOutput
+// lists them.
+type RunMedia struct {
+	Images []MediaRef `json:"images,omitempty"`
+	Audio  []MediaRef `json:"audio,omitempty"`
+	Videos []MediaRef `json:"videos,omitempty"`
+	Files  []MediaRef `json:"files,omitempty"`
+}
+
+// Add files m by its kind.
+func (o *RunMedia) Add(m MediaRef) {
+	switch m.Kind {
+	case MediaImage:
+		o.Images = append(o.Images, m)
+	case MediaAudio:
+		o.Audio = append(o.Audio, m)
+	case MediaVideo:
+		o.Videos = append(o.Videos, m)
+	default:
+		o.Files = append(o.Files, m)
+	}
+}
+
+// All lists the media: images, audio, videos, then files (nil when none).
+func (o RunMedia) All() []MediaRef {
+	n := len(o.Images) + len(o.Audio) + len(o.Videos) + len(o.Files)
+	if n == 0 {
+		return nil
+	}
+	out := make([]MediaRef, 0, n)
+	for _, l := range [][]MediaRef{o.Images, o.Audio, o.Videos, o.Files} {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// Media lists every medium of the run: its input's, then those it
+// produced.
+func (r *Run) Media() []MediaRef {
+	in, out := r.Input.Media(), r.Output.All()
+	if len(out) == 0 {
+		return in
+	}
+	return append(in, out...)
+}

@@ -87,8 +87,8 @@ func (h *Handler) mediaRoutes() []Route {
 		Raw: h.sessionMedia, Resp: rawBytes{}}}
 }
 
-// sessionMedia serves a medium of a session: found only when a run of the
-// session (the caller's, under isolation) carries it.
+// sessionMedia serves a medium of a session: found only when the session
+// (the caller's, under isolation) carries it.
 func (h *Handler) sessionMedia(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	sid, id := c.Params("session_id"), c.Params("media_id")
@@ -143,22 +143,16 @@ func (h *Handler) sessionMedia(c *fiber.Ctx) error {
 	return nil
 }
 
-// sessionMediaRef finds medium id among the inputs of the session's runs.
+// sessionMediaRef finds medium id among the session's media records.
 func (h *Handler) sessionMediaRef(ctx context.Context, sid, id string) (core.MediaRef, error) {
-	if media.ValidKey(id) {
-		runs, err := h.eng.List(ctx, core.ListRunsParams{SessionID: sid})
-		if err != nil {
-			return core.MediaRef{}, err
-		}
-		for _, r := range runs {
-			for _, m := range r.Input.Media() {
-				if m.ID == id {
-					return m, nil
-				}
-			}
-		}
+	if !media.ValidKey(id) {
+		return core.MediaRef{}, core.Errorf(core.CodeNotFound, "media %q not found in session %q", id, sid)
 	}
-	return core.MediaRef{}, core.Errorf(core.CodeNotFound, "media %q not found in session %q", id, sid)
+	m, err := h.eng.SessionMedia(ctx, sid, id)
+	if err != nil {
+		return core.MediaRef{}, err
+	}
+	return *m, nil
 }
 
 // rawBytes documents a route answering raw bytes (documentRaw).

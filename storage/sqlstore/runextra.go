@@ -26,6 +26,7 @@ type runExtra struct {
 	ScheduleRunID string                   `json:"schedule_run_id,omitempty"`
 	References    []core.MessageReferences `json:"references,omitempty"`
 	TraceCarrier  map[string]string        `json:"trace,omitempty"`
+	Output        *core.RunMedia           `json:"output_media,omitempty"`
 }
 
 // EncodeRunExtra returns r's extra column: nil (NULL) when r has none of them,
@@ -35,9 +36,12 @@ func EncodeRunExtra(r *core.Run) (any, error) {
 		StepID: r.StepID, StepName: r.StepName, StepIndex: r.StepIndex,
 		SessionState: r.SessionState, StepResults: r.StepResults, ScheduleID: r.ScheduleID, ScheduleRunID: r.ScheduleRunID,
 		References: r.References, TraceCarrier: r.TraceCarrier}
+	if len(r.Output.All()) > 0 {
+		x.Output = &r.Output
+	}
 	if x.TeamName == "" && x.WorkflowName == "" && x.NestedDepth == 0 && x.StepID == "" && x.StepName == "" &&
 		x.StepIndex == nil && x.SessionState == nil && x.StepResults == nil && x.ScheduleID == "" && x.ScheduleRunID == "" &&
-		x.References == nil && x.TraceCarrier == nil {
+		x.References == nil && x.TraceCarrier == nil && x.Output == nil {
 		return nil, nil
 	}
 	b, err := json.Marshal(x)
@@ -62,5 +66,8 @@ func DecodeRunExtra(r *core.Run, col []byte) error {
 	r.ScheduleID, r.ScheduleRunID = x.ScheduleID, x.ScheduleRunID
 	r.References = x.References
 	r.TraceCarrier = x.TraceCarrier
+	if x.Output != nil {
+		r.Output = *x.Output
+	}
 	return nil
 }
