@@ -213,24 +213,26 @@ type Run struct {
 	// TraceCarrier is the caller's W3C trace context (StartParams'),
 	// stored with the run so a queued run executed by any replica
 	// continues the caller's trace; not shown.
-	TraceCarrier map[string]string `json:"-"`
-	UserID       string            `json:"user_id,omitempty"`
-	Status       RunStatus         `json:"status"`
-	Input        RunInput          `json:"input"`
+	TraceCarrier    map[string]string `json:"-"`
+	UserID          string            `json:"user_id,omitempty"`
+	Status          RunStatus         `json:"status"`
+	Input           RunInput          `json:"input"`
+
 	// Output holds the media the run produced (its tools' images, audio,
 	// videos and files: AgentOS's RunOutput lists).
-	Output          RunMedia         `json:"output_media,omitempty"`
-	Content         string           `json:"content,omitempty"`
-	ContentType     string           `json:"content_type,omitempty"`
-	Model           string           `json:"model,omitempty"`
-	ModelProvider   string           `json:"model_provider,omitempty"`
-	Messages        []Message        `json:"messages,omitempty"`
-	Tools           []ToolExecution  `json:"tools,omitempty"`
-	Requirements    []RunRequirement `json:"requirements,omitempty"`
-	Metrics         *Metrics         `json:"metrics,omitempty"`
-	Error           string           `json:"error,omitempty"`
-	ErrorType       string           `json:"error_type,omitempty"`
-	CancelRequested bool             `json:"cancel_requested,omitempty"`
+	Output RunMedia `json:"output_media,omitempty"`
+
+	Content         string            `json:"content,omitempty"`
+	ContentType     string            `json:"content_type,omitempty"`
+	Model           string            `json:"model,omitempty"`
+	ModelProvider   string            `json:"model_provider,omitempty"`
+	Messages        []Message         `json:"messages,omitempty"`
+	Tools           []ToolExecution   `json:"tools,omitempty"`
+	Requirements    []RunRequirement  `json:"requirements,omitempty"`
+	Metrics         *Metrics          `json:"metrics,omitempty"`
+	Error           string            `json:"error,omitempty"`
+	ErrorType       string            `json:"error_type,omitempty"`
+	CancelRequested bool              `json:"cancel_requested,omitempty"`
 	// Background marks runs that were started detached from any request.
 	Background bool `json:"background,omitempty"`
 	// EventCount is the number of events appended so far, kept up to date at
