@@ -217,11 +217,6 @@ type Run struct {
 	UserID          string            `json:"user_id,omitempty"`
 	Status          RunStatus         `json:"status"`
 	Input           RunInput          `json:"input"`
-
-	// Output holds the media the run produced (its tools' images, audio,
-	// videos and files: AgentOS's RunOutput lists).
-	Output RunMedia `json:"output_media,omitempty"`
-
 	Content         string            `json:"content,omitempty"`
 	ContentType     string            `json:"content_type,omitempty"`
 	Model           string            `json:"model,omitempty"`
@@ -250,6 +245,10 @@ type Run struct {
 	NewApprovals []*Approval `json:"-"`
 	CreatedAt    int64       `json:"created_at"`
 	UpdatedAt    int64       `json:"updated_at"`
+
+	// Output holds the media the run produced (its tools' images, audio,
+	// videos and files: AgentOS's RunOutput lists).
+	Output RunMedia `json:"output_media,omitempty"`
 }
 
 // SessionType is agno's session kind.
