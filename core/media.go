@@ -106,6 +106,17 @@ type RunMedia struct {
 	Files  []MediaRef `json:"files,omitempty"`
 }
 
+// ToolMedia are the media tools returned, by kind.
+func ToolMedia(tools []ToolExecution) RunMedia {
+	var o RunMedia
+	for _, t := range tools {
+		for _, m := range t.Media {
+			o.Add(m)
+		}
+	}
+	return o
+}
+
 // Add files m by its kind.
 func (o *RunMedia) Add(m MediaRef) {
 	switch m.Kind {
@@ -136,7 +147,7 @@ func (o RunMedia) All() []MediaRef {
 // Media lists every medium of the run: its input's, then those it
 // produced.
 func (r *Run) Media() []MediaRef {
-	in, out := r.Input.Media(), r.Output.All()
+	in, out := r.Input.Media(), r.RunMedia.All()
 	if len(out) == 0 {
 		return in
 	}

@@ -126,6 +126,24 @@ func (e *Engine) SessionMedia(ctx context.Context, sessionID, mediaID string) (*
 	return nil, Errorf(CodeNotFound, "media %q not found in session %q", mediaID, sessionID)
 }
 
+// mediaStorer is an execution's StoreMedia: the medium is stored, then
+// recorded as one of the session's.
+func (e *Engine) mediaStorer(sessionID, userID string) func(ctx context.Context, name, mimeType string, data []byte) (MediaRef, error) {
+	if e.cfg.IngestMedia == nil {
+		return nil
+	}
+	return func(ctx context.Context, name, mimeType string, data []byte) (MediaRef, error) {
+		m, err := e.cfg.IngestMedia(ctx, name, mimeType, data)
+		if err != nil {
+			return MediaRef{}, err
+		}
+		if err := e.recordMedia(ctx, sessionID, userID, []MediaRef{m}); err != nil {
+			return MediaRef{}, err
+		}
+		return m, nil
+	}
+}
+
 // recordMedia records that the session carries refs.
 func (e *Engine) recordMedia(ctx context.Context, sessionID, userID string, refs []MediaRef) error {
 	if len(refs) == 0 || e.cfg.SessionMedia == nil {

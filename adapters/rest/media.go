@@ -58,18 +58,51 @@ func mediaIDs(refs []core.MediaRef) string {
 // mediaURL is where a session's medium is served.
 func mediaURL(sessionID, id string) string { return "/sessions/" + sessionID + "/media/" + id }
 
-// withMediaURLs is r with the URLs of its input's media set (a copy when
-// it has any).
+// withMediaURLs is r with the URLs of its media set (a copy when it has
+// any): its input's and those it produced.
 func withMediaURLs(r *core.Run) *core.Run {
-	media := r.Input.Media()
-	if media == nil || r.SessionID == "" {
+	in, produced := r.Input.Media(), r.RunMedia.All()
+	if (in == nil && produced == nil) || r.SessionID == "" {
 		return r
 	}
 	out := *r
-	for i := range media {
-		media[i].URL = mediaURL(r.SessionID, media[i].ID)
+	if in != nil {
+		out.Input = core.NewRunInput(r.Input.InputContent, setURLs(r.SessionID, in))
 	}
-	out.Input = core.NewRunInput(r.Input.InputContent, media)
+	if produced != nil {
+		out.RunMedia = core.RunMedia{}
+		for _, m := range setURLs(r.SessionID, produced) {
+			out.RunMedia.Add(m)
+		}
+	}
+	return &out
+}
+
+// setURLs sets the media's URLs in the session (in place: the lists are
+// the caller's copies).
+func setURLs(sessionID string, media []core.MediaRef) []core.MediaRef {
+	for i := range media {
+		media[i].URL = mediaURL(sessionID, media[i].ID)
+	}
+	return media
+}
+
+// eventWithMediaURLs is ev with the URLs of the media it carries set (a
+// copy when it carries any).
+func eventWithMediaURLs(ev *core.Event) *core.Event {
+	if ev.EventDetail == nil || ev.SessionID == "" {
+		return ev
+	}
+	media := ev.EventDetail.RunMedia.All()
+	if media == nil {
+		return ev
+	}
+	out, detail := *ev, *ev.EventDetail
+	detail.RunMedia = core.RunMedia{}
+	for _, m := range setURLs(ev.SessionID, media) {
+		detail.RunMedia.Add(m)
+	}
+	out.EventDetail = &detail
 	return &out
 }
 

@@ -36,8 +36,8 @@ func EncodeRunExtra(r *core.Run) (any, error) {
 		StepID: r.StepID, StepName: r.StepName, StepIndex: r.StepIndex,
 		SessionState: r.SessionState, StepResults: r.StepResults, ScheduleID: r.ScheduleID, ScheduleRunID: r.ScheduleRunID,
 		References: r.References, TraceCarrier: r.TraceCarrier}
-	if len(r.Output.All()) > 0 {
-		x.Output = &r.Output
+	if len(r.RunMedia.All()) > 0 {
+		x.Output = &r.RunMedia
 	}
 	if x.TeamName == "" && x.WorkflowName == "" && x.NestedDepth == 0 && x.StepID == "" && x.StepName == "" &&
 		x.StepIndex == nil && x.SessionState == nil && x.StepResults == nil && x.ScheduleID == "" && x.ScheduleRunID == "" &&
@@ -67,7 +67,7 @@ func DecodeRunExtra(r *core.Run, col []byte) error {
 	r.References = x.References
 	r.TraceCarrier = x.TraceCarrier
 	if x.Output != nil {
-		r.Output = *x.Output
+		r.RunMedia = *x.Output
 	}
 	return nil
 }

@@ -22,20 +22,20 @@ func testSessionMedia(t *testing.T, newBackend Factory) {
 		s := newBackend(t).Runs
 		sess := mustCreateSession(t, s, minimalSession())
 		r := minimalRun(sess.SessionID)
-		r.Output.Add(core.MediaRef{ID: mediaID(), Kind: core.MediaImage, MIMEType: "image/png", Name: "chart.png", Size: 9, Width: 2, Height: 2})
-		r.Output.Add(core.MediaRef{ID: mediaID(), Kind: core.MediaDocument, MIMEType: "text/csv", Name: "rows.csv", Size: 3})
+		r.RunMedia.Add(core.MediaRef{ID: mediaID(), Kind: core.MediaImage, MIMEType: "image/png", Name: "chart.png", Size: 9, Width: 2, Height: 2})
+		r.RunMedia.Add(core.MediaRef{ID: mediaID(), Kind: core.MediaDocument, MIMEType: "text/csv", Name: "rows.csv", Size: 3})
 		mustCreateRun(t, s, r)
 		got := mustGetRun(t, s, r.RunID)
-		if !reflect.DeepEqual(got.Output, r.Output) {
-			t.Fatalf("output media = %+v, want %+v", got.Output, r.Output)
+		if !reflect.DeepEqual(got.RunMedia, r.RunMedia) {
+			t.Fatalf("output media = %+v, want %+v", got.RunMedia, r.RunMedia)
 		}
 		upd := mustGetRun(t, s, r.RunID)
-		upd.Output.Add(core.MediaRef{ID: mediaID(), Kind: core.MediaAudio, MIMEType: "audio/wav", Size: 4})
+		upd.RunMedia.Add(core.MediaRef{ID: mediaID(), Kind: core.MediaAudio, MIMEType: "audio/wav", Size: 4})
 		if err := s.UpdateRun(t.Context(), upd, core.UpdateRunParams{}); err != nil {
 			t.Fatalf("UpdateRun: %v", err)
 		}
-		if got := mustGetRun(t, s, r.RunID); len(got.Output.Audio) != 1 || len(got.Output.Images) != 1 || len(got.Output.Files) != 1 {
-			t.Fatalf("output media after an update = %+v", got.Output)
+		if got := mustGetRun(t, s, r.RunID); len(got.RunMedia.Audio) != 1 || len(got.RunMedia.Images) != 1 || len(got.RunMedia.Files) != 1 {
+			t.Fatalf("output media after an update = %+v", got.RunMedia)
 		}
 	})
 
