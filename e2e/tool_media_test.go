@@ -2,11 +2,16 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,5 +135,63 @@ func TestToolMediaREST(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(b, mediatest.PNG(4, 3)) || resp.Header.Get("Content-Type") != "image/png" {
 		t.Fatalf("GET %s: %d %s", imgURL, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestToolMediaMCPNodeSDK: the MCP TypeScript SDK calls the chart agent
+// through /mcp; the tool result carries the run's image, audio and CSV as
+// image, audio and embedded-resource content blocks with their bytes.
+func TestToolMediaMCPNodeSDK(t *testing.T) {
+	t.Parallel()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is not installed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join("node", "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err != nil {
+		t.Fatalf("e2e/node/node_modules is missing @modelcontextprotocol/sdk: run `npm ci` in e2e/node: %v", err)
+	}
+	g := toolMediaGateway(t)
+	ctx := testCtx(t, 60*time.Second)
+	cmd := exec.CommandContext(ctx, node, "mcp_media.mjs")
+	cmd.Dir = "node"
+	cmd.Env = cleanEnv("AGENTGATE_URL="+g.URL, "TIMEOUT_MS=50000")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node mcp_media.mjs: %v\nstdout:\n%s\nstderr:\n%s\ngateway:\n%s", err, stdout.String(), stderr.String(), tail(g.Logs(), 4000))
+	}
+	var out struct {
+		Status    string `json:"status"`
+		SessionID string `json:"session_id"`
+		Blocks    []struct {
+			Type, MimeType, Data, URI, Text string
+		} `json:"blocks"`
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	decode(t, []byte(lines[len(lines)-1]), &out)
+	t.Logf("MCP TypeScript SDK: %d content blocks", len(out.Blocks))
+	if out.Status != "COMPLETED" || len(out.Blocks) != 4 {
+		t.Fatalf("result: %s", lines[len(lines)-1])
+	}
+	dec := func(s string) []byte {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			t.Fatalf("base64: %v", err)
+		}
+		return b
+	}
+	text, img, wav, csv := out.Blocks[0], out.Blocks[1], out.Blocks[2], out.Blocks[3]
+	if text.Type != "text" || !strings.HasPrefix(text.Text, "drawn: a chart of 3 points") {
+		t.Errorf("text block: %+v", text)
+	}
+	if img.Type != "image" || img.MimeType != "image/png" || !bytes.Equal(dec(img.Data), mediatest.PNG(4, 3)) {
+		t.Errorf("image block: %+v", img)
+	}
+	if wav.Type != "audio" || wav.MimeType != "audio/wav" || !bytes.Equal(dec(wav.Data), mcptestserver.ChartWAV) {
+		t.Errorf("audio block: %+v", wav)
+	}
+	if csv.Type != "resource" || csv.MimeType != "text/csv" || string(dec(csv.Data)) != mcptestserver.ChartCSV ||
+		csv.URI != "/sessions/"+out.SessionID+"/media/"+sha([]byte(mcptestserver.ChartCSV)) {
+		t.Errorf("resource block: %+v", csv)
 	}
 }
