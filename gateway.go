@@ -160,7 +160,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	if g.queue != nil {
 		queue = g.queue
 	}
-	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger, Media: g.media,
+	eng, err := core.NewEngine(core.EngineConfig{Store: store, Log: elog, Logger: logger, Media: g.media, SessionMedia: store, IngestMedia: g.ingestMedia,
 		HistoryRuns: cfg.Runs.HistoryRuns, LeaseTTL: cfg.Runs.LeaseTTL,
 		CreateDelay: cfg.Tuning.StoreDelay, FinalCacheTTL: cfg.Tuning.FinalCacheTTL, Queue: queue,
 		IdempotencyTTL:  cfg.Runs.IdempotencyTTL,

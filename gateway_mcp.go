@@ -35,7 +35,7 @@ func (g *Gateway) ServeMCPStdio(ctx context.Context, in io.Reader, out io.Writer
 	// holds (a JWT's exp, a service account not revoked since).
 	srv := mcpadapter.New(g.eng, mcpadapter.Config{
 		Name: g.cfg.Name, Description: g.cfg.Description, Version: Version, Settings: g.cfg.MCP,
-		Policy: auth.NewPolicy(), Heartbeat: g.srv.Config().HeartbeatInterval, Logger: g.logger, Recheck: a.Recheck,
+		Policy: auth.NewPolicy(), Heartbeat: g.srv.Config().HeartbeatInterval, Logger: g.logger, Recheck: a.Recheck, Media: g.media,
 	})
 	return srv.ServeStdio(ctx, p, in, out)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/media"
 	"github.com/agentgate/agentgate/storage"
 )
@@ -118,4 +119,12 @@ func (g *Gateway) mediaResolver() *media.Resolver {
 		return nil
 	}
 	return &media.Resolver{Store: g.media, Client: g.mediaClient(), Limits: g.cfg.Media.limits(), MaxRunBytes: g.cfg.Media.MaxRunBytes}
+}
+
+// ingestMedia stores a medium a tool returned, checked as an upload is.
+func (g *Gateway) ingestMedia(ctx context.Context, name, mimeType string, data []byte) (core.MediaRef, error) {
+	if g.media == nil {
+		return core.MediaRef{}, errors.New("the gateway keeps no media")
+	}
+	return media.IngestBytes(ctx, g.media, data, name, mimeType, g.cfg.Media.limits())
 }

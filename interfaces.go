@@ -58,7 +58,7 @@ func (g *Gateway) interfaces() []httptransport.Interface {
 			Docs:            rest.DocsOptions{AuthMode: cfg.AuthMode, RateLimited: cfg.Auth.RateLimit.RPS > 0, ServerURL: cfg.HTTP.PublicURL},
 			Interfaces:      func() []rest.InterfaceInfo { return g.mountedInfo },
 		}),
-		mcpadapter.NewInterface(mcpadapter.Config{Settings: cfg.MCP}),
+		mcpadapter.NewInterface(mcpadapter.Config{Settings: cfg.MCP, Media: g.media}),
 		a2a.NewInterface(a2a.Config{Settings: cfg.A2A, PushDelivery: a2a.PushDelivery{Egress: g.egress}, Media: media}),
 		slackadapter.NewInterface(cfg.Slack, os.LookupEnv),
 	}

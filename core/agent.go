@@ -103,6 +103,10 @@ type Execution struct {
 	// Media opens the media of Run.Input.Media (nil when the gateway keeps
 	// none).
 	Media MediaOpener
+	// StoreMedia stores a medium a tool returned (in the media store, as
+	// one the run's session carries) and returns its reference; nil when
+	// the gateway keeps no media.
+	StoreMedia func(ctx context.Context, name, mimeType string, data []byte) (MediaRef, error)
 }
 
 // Outcome is what an agent returns.

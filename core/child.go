@@ -207,6 +207,10 @@ func applyCompleted(run *Run, out *Outcome) Event {
 		run.References = out.References
 		ev.EventDetail = &EventDetail{References: out.References}
 	}
+	if media := ToolMedia(out.Tools); media.All() != nil {
+		run.RunMedia = media
+		ev.Detail().RunMedia = media
+	}
 	return ev
 }
 

@@ -17,6 +17,14 @@ type EngineConfig struct {
 	Log   EventLog
 	// Media opens the media runs carry (nil: runs carry none).
 	Media MediaOpener
+	// SessionMedia records which session carries which medium (nil: a
+	// session's media are found among its runs' inputs, and deleting it
+	// deletes no media).
+	SessionMedia SessionMediaStore
+	// IngestMedia stores a medium a tool returned (checked and hashed as
+	// an upload is) and returns its reference (nil: tools' media are
+	// dropped from their results, with their text kept).
+	IngestMedia func(ctx context.Context, name, mimeType string, data []byte) (MediaRef, error)
 	// Logger receives the engine's structured logs; nil means slog.Default().
 	Logger *slog.Logger
 	// HistoryRuns is how many earlier runs of a session are given to an

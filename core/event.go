@@ -309,4 +309,7 @@ type EventDetail struct {
 	SessionSummary json.RawMessage `json:"session_summary,omitempty"`
 	// RunCompleted: the knowledge the run used.
 	References []MessageReferences `json:"references,omitempty"`
+	// ToolCallCompleted: the media the tool returned; RunCompleted: every
+	// medium the run produced (AgentOS's images, audio, videos, files).
+	RunMedia
 }

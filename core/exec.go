@@ -467,7 +467,8 @@ func (e *Engine) attempt(ctx, bg context.Context, a Agent, w *runWriter, o execO
 		}
 	}
 	snapshot := *run
-	x := Execution{Run: &snapshot, Message: o.msg, History: history, Resume: o.resume, Emit: w.emit, Media: e.cfg.Media}
+	x := Execution{Run: &snapshot, Message: o.msg, History: history, Resume: o.resume, Emit: w.emit, Media: e.cfg.Media,
+		StoreMedia: e.mediaStorer(run.SessionID, run.UserID)}
 	if run.Kind() != KindAgent {
 		// Teams and workflows run children and share the session's
 		// state (none yet in a session the run just created); an agent's

@@ -71,3 +71,85 @@ func (in RunInput) Media() []MediaRef {
 	}
 	return out
 }
+
+// MediaDeleter is a media store that deletes (core/media's stores are
+// ones): the engine deletes a deleted session's media no other session
+// references.
+type MediaDeleter interface {
+	Delete(ctx context.Context, id string) error
+}
+
+// SessionMediaStore records which session carries which medium: written
+// when a run's media are stored, read when a session's medium is served,
+// and deleted with the session. Implementations: storage/sqlite,
+// storage/postgres (the session_media table; storage/storetest).
+type SessionMediaStore interface {
+	// AddSessionMedia records that the session carries refs (owned by
+	// userID, "" for none). A medium the session already carries keeps
+	// its first record.
+	AddSessionMedia(ctx context.Context, sessionID, userID string, refs []MediaRef, createdAt int64) error
+	// GetSessionMedia returns the session's record of the medium, or
+	// ErrNotFound.
+	GetSessionMedia(ctx context.Context, sessionID, mediaID string) (*MediaRef, error)
+	// DeleteSessionMedia deletes the records of the sessions and returns
+	// the ids of the media no other session carries any more (whose bytes
+	// the media store may delete).
+	DeleteSessionMedia(ctx context.Context, sessionIDs []string) (orphans []string, err error)
+}
+
+// RunMedia are the media a run produced, by kind as AgentOS's RunOutput
+// lists them.
+type RunMedia struct {
+	Images []MediaRef `json:"images,omitempty"`
+	Audio  []MediaRef `json:"audio,omitempty"`
+	Videos []MediaRef `json:"videos,omitempty"`
+	Files  []MediaRef `json:"files,omitempty"`
+}
+
+// ToolMedia are the media tools returned, by kind.
+func ToolMedia(tools []ToolExecution) RunMedia {
+	var o RunMedia
+	for _, t := range tools {
+		for _, m := range t.Media {
+			o.Add(m)
+		}
+	}
+	return o
+}
+
+// Add files m by its kind.
+func (o *RunMedia) Add(m MediaRef) {
+	switch m.Kind {
+	case MediaImage:
+		o.Images = append(o.Images, m)
+	case MediaAudio:
+		o.Audio = append(o.Audio, m)
+	case MediaVideo:
+		o.Videos = append(o.Videos, m)
+	default:
+		o.Files = append(o.Files, m)
+	}
+}
+
+// All lists the media: images, audio, videos, then files (nil when none).
+func (o RunMedia) All() []MediaRef {
+	n := len(o.Images) + len(o.Audio) + len(o.Videos) + len(o.Files)
+	if n == 0 {
+		return nil
+	}
+	out := make([]MediaRef, 0, n)
+	for _, l := range [][]MediaRef{o.Images, o.Audio, o.Videos, o.Files} {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// Media lists every medium of the run: its input's, then those it
+// produced.
+func (r *Run) Media() []MediaRef {
+	in, out := r.Input.Media(), r.RunMedia.All()
+	if len(out) == 0 {
+		return in
+	}
+	return append(in, out...)
+}

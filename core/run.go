@@ -67,6 +67,8 @@ type ToolExecution struct {
 	// pause wrote (agno's fields).
 	ApprovalType ApprovalType `json:"approval_type,omitempty"`
 	ApprovalID   string       `json:"approval_id,omitempty"`
+	// Media are the media the tool returned (stored in the media store).
+	Media []MediaRef `json:"media,omitempty"`
 	// Approval is the tool's approval policy, for the record its pause
 	// writes (not stored with the tool execution).
 	Approval *ApprovalPolicy `json:"-"`
@@ -249,6 +251,10 @@ type Run struct {
 	NewApprovals []*Approval `json:"-"`
 	CreatedAt    int64       `json:"created_at"`
 	UpdatedAt    int64       `json:"updated_at"`
+
+	// RunMedia are the media the run produced (its tools' images, audio,
+	// videos and files: AgentOS's RunOutput lists).
+	RunMedia
 }
 
 // SessionType is agno's session kind.

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // CreateSession stores a new session; the id is generated when empty.
@@ -69,9 +70,87 @@ func (e *Engine) UpdateSession(ctx context.Context, p UpdateSessionParams) (*Ses
 	return s, err
 }
 
-// DeleteSessions deletes sessions and their runs.
+// DeleteSessions deletes sessions and their runs, then their media
+// records and the stored media no other session carries. Media go after
+// the sessions: a failure leaves records of deleted sessions, which
+// deleting the ids again removes (missing sessions are ignored).
 func (e *Engine) DeleteSessions(ctx context.Context, ids []string) (int, error) {
 	e.flushDeferred(ctx)
 	defer e.final.forgetAll()
-	return e.store.DeleteSessions(ctx, ids)
+	n, err := e.store.DeleteSessions(ctx, ids)
+	if err != nil || e.cfg.SessionMedia == nil {
+		return n, err
+	}
+	orphans, err := e.cfg.SessionMedia.DeleteSessionMedia(ctx, ids)
+	if err != nil {
+		return n, err
+	}
+	del, _ := e.cfg.Media.(MediaDeleter)
+	if del == nil {
+		return n, nil
+	}
+	var errs []error
+	for _, id := range orphans {
+		if err := del.Delete(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		e.logger.Warn("deleting the media of deleted sessions failed; their bytes stay in the media store", "media", len(errs), "error", errors.Join(errs...))
+	}
+	return n, nil
+}
+
+// SessionMedia returns the record of a medium the session carries: from
+// the session media store, or (without one) from its runs' inputs. A
+// medium the session does not carry is a not-found error.
+func (e *Engine) SessionMedia(ctx context.Context, sessionID, mediaID string) (*MediaRef, error) {
+	if e.cfg.SessionMedia != nil {
+		m, err := e.cfg.SessionMedia.GetSessionMedia(ctx, sessionID, mediaID)
+		if errors.Is(err, ErrNotFound) {
+			return nil, Errorf(CodeNotFound, "media %q not found in session %q", mediaID, sessionID)
+		}
+		return m, err
+	}
+	runs, err := e.List(ctx, ListRunsParams{SessionID: sessionID})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		for _, m := range r.Media() {
+			if m.ID == mediaID {
+				return &m, nil
+			}
+		}
+	}
+	return nil, Errorf(CodeNotFound, "media %q not found in session %q", mediaID, sessionID)
+}
+
+// mediaStorer is an execution's StoreMedia: the medium is stored, then
+// recorded as one of the session's.
+func (e *Engine) mediaStorer(sessionID, userID string) func(ctx context.Context, name, mimeType string, data []byte) (MediaRef, error) {
+	if e.cfg.IngestMedia == nil {
+		return nil
+	}
+	return func(ctx context.Context, name, mimeType string, data []byte) (MediaRef, error) {
+		m, err := e.cfg.IngestMedia(ctx, name, mimeType, data)
+		if err != nil {
+			return MediaRef{}, err
+		}
+		if err := e.recordMedia(ctx, sessionID, userID, []MediaRef{m}); err != nil {
+			return MediaRef{}, err
+		}
+		return m, nil
+	}
+}
+
+// recordMedia records that the session carries refs.
+func (e *Engine) recordMedia(ctx context.Context, sessionID, userID string, refs []MediaRef) error {
+	if len(refs) == 0 || e.cfg.SessionMedia == nil {
+		return nil
+	}
+	if err := e.cfg.SessionMedia.AddSessionMedia(ctx, sessionID, userID, refs, e.now()); err != nil {
+		return fmt.Errorf("record the run's media: %w", err)
+	}
+	return nil
 }

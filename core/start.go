@@ -204,6 +204,11 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 	case KindWorkflow:
 		sess.SessionType = SessionWorkflow
 	}
+	// The session's media records come first: a run that carries media
+	// is never stored without them (a retry adds nothing).
+	if err := e.recordMedia(ctx, p.SessionID, p.UserID, p.Media); err != nil {
+		return nil, nil, err
+	}
 	hold := p.Blocking && e.cfg.CreateDelay > 0
 	if !queued && key == nil && (hold || e.defers()) {
 		// Written when it ends, or after CreateDelay (deferred.go). A

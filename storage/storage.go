@@ -58,6 +58,7 @@ type Store interface {
 	trace.Store
 	metric.Store
 	eval.Store
+	core.SessionMediaStore
 }
 
 // Backend is an open state database.

@@ -52,6 +52,9 @@ type Config struct {
 	// stdio, whose token is authenticated once at start. Over HTTP every
 	// request is authenticated anew and it is not needed.
 	Recheck func(context.Context, *auth.Principal) error
+	// Media opens the media a run produced, given back in its tool
+	// result as image, audio and embedded-resource content (nil: none).
+	Media core.MediaOpener
 }
 
 // Server is the MCP adapter: the mcp-go server with the gateway's tools,
@@ -582,7 +585,7 @@ func (s *Server) follow(ctx context.Context, req mcpgo.CallToolRequest, runID st
 		}
 		if ev.EndsSegment() && st.Done() {
 			prog.flush(ctx)
-			return RenderEnd(&ev), nil
+			return s.withMedia(ctx, RenderEnd(&ev), ev.SessionID, ev.EventDetail), nil
 		}
 	}
 }
@@ -601,7 +604,7 @@ func (s *Server) stored(ctx context.Context, runID string, cause error) (*mcpgo.
 		}
 		return s.toolError(err)
 	}
-	return RenderRun(run), nil
+	return s.withMedia(ctx, RenderRun(run), run.SessionID, &core.EventDetail{RunMedia: run.RunMedia}), nil
 }
 
 // abandon stops following a run whose call ended early, cancelling the run

@@ -1,8 +1,11 @@
 package mcp
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
@@ -210,4 +213,51 @@ func summarize(run *core.Run) runSummary {
 		s.PendingTools, _ = pending(run.RunID, run.AgentID, run.SessionID, tools)
 	}
 	return s
+}
+
+// maxInlineMedia bounds the bytes of one medium given inline (base64) in a
+// tool result; a larger one is a resource link to the gateway's media
+// route.
+const maxInlineMedia = 8 << 20
+
+// withMedia adds the media a completed run produced to its tool result:
+// images as image content, audio as audio content, other files as
+// embedded resources (blobs), each under its media route's URI.
+func (s *Server) withMedia(ctx context.Context, res *mcpgo.CallToolResult, sessionID string, d *core.EventDetail) *mcpgo.CallToolResult {
+	if d == nil || res == nil || res.IsError || s.cfg.Media == nil {
+		return res
+	}
+	for _, m := range d.RunMedia.All() {
+		uri := "/sessions/" + sessionID + "/media/" + m.ID
+		if m.Size > maxInlineMedia {
+			res.Content = append(res.Content, mcpgo.NewResourceLink(uri, m.Name, string(m.Kind), m.MIMEType))
+			continue
+		}
+		b, err := readMedium(ctx, s.cfg.Media, m.ID)
+		if err != nil {
+			s.log.Warn("mcp: a medium of the run could not be read", "media_id", m.ID, "error", err)
+			res.Content = append(res.Content, mcpgo.NewResourceLink(uri, m.Name, string(m.Kind), m.MIMEType))
+			continue
+		}
+		data := base64.StdEncoding.EncodeToString(b)
+		switch m.Kind {
+		case core.MediaImage:
+			res.Content = append(res.Content, mcpgo.NewImageContent(data, m.MIMEType))
+		case core.MediaAudio:
+			res.Content = append(res.Content, mcpgo.NewAudioContent(data, m.MIMEType))
+		default:
+			res.Content = append(res.Content, mcpgo.NewEmbeddedResource(mcpgo.BlobResourceContents{URI: uri, MIMEType: m.MIMEType, Blob: data}))
+		}
+	}
+	return res
+}
+
+// readMedium reads a stored medium whole (bounded by maxInlineMedia).
+func readMedium(ctx context.Context, o core.MediaOpener, id string) ([]byte, error) {
+	rc, _, err := o.Open(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, maxInlineMedia+1))
 }

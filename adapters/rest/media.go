@@ -58,18 +58,51 @@ func mediaIDs(refs []core.MediaRef) string {
 // mediaURL is where a session's medium is served.
 func mediaURL(sessionID, id string) string { return "/sessions/" + sessionID + "/media/" + id }
 
-// withMediaURLs is r with the URLs of its input's media set (a copy when
-// it has any).
+// withMediaURLs is r with the URLs of its media set (a copy when it has
+// any): its input's and those it produced.
 func withMediaURLs(r *core.Run) *core.Run {
-	media := r.Input.Media()
-	if media == nil || r.SessionID == "" {
+	in, produced := r.Input.Media(), r.RunMedia.All()
+	if (in == nil && produced == nil) || r.SessionID == "" {
 		return r
 	}
 	out := *r
-	for i := range media {
-		media[i].URL = mediaURL(r.SessionID, media[i].ID)
+	if in != nil {
+		out.Input = core.NewRunInput(r.Input.InputContent, setURLs(r.SessionID, in))
 	}
-	out.Input = core.NewRunInput(r.Input.InputContent, media)
+	if produced != nil {
+		out.RunMedia = core.RunMedia{}
+		for _, m := range setURLs(r.SessionID, produced) {
+			out.RunMedia.Add(m)
+		}
+	}
+	return &out
+}
+
+// setURLs sets the media's URLs in the session (in place: the lists are
+// the caller's copies).
+func setURLs(sessionID string, media []core.MediaRef) []core.MediaRef {
+	for i := range media {
+		media[i].URL = mediaURL(sessionID, media[i].ID)
+	}
+	return media
+}
+
+// eventWithMediaURLs is ev with the URLs of the media it carries set (a
+// copy when it carries any).
+func eventWithMediaURLs(ev *core.Event) *core.Event {
+	if ev.EventDetail == nil || ev.SessionID == "" {
+		return ev
+	}
+	media := ev.EventDetail.RunMedia.All()
+	if media == nil {
+		return ev
+	}
+	out, detail := *ev, *ev.EventDetail
+	detail.RunMedia = core.RunMedia{}
+	for _, m := range setURLs(ev.SessionID, media) {
+		detail.RunMedia.Add(m)
+	}
+	out.EventDetail = &detail
 	return &out
 }
 
@@ -87,8 +120,8 @@ func (h *Handler) mediaRoutes() []Route {
 		Raw: h.sessionMedia, Resp: rawBytes{}}}
 }
 
-// sessionMedia serves a medium of a session: found only when a run of the
-// session (the caller's, under isolation) carries it.
+// sessionMedia serves a medium of a session: found only when the session
+// (the caller's, under isolation) carries it.
 func (h *Handler) sessionMedia(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	sid, id := c.Params("session_id"), c.Params("media_id")
@@ -143,22 +176,16 @@ func (h *Handler) sessionMedia(c *fiber.Ctx) error {
 	return nil
 }
 
-// sessionMediaRef finds medium id among the inputs of the session's runs.
+// sessionMediaRef finds medium id among the session's media records.
 func (h *Handler) sessionMediaRef(ctx context.Context, sid, id string) (core.MediaRef, error) {
-	if media.ValidKey(id) {
-		runs, err := h.eng.List(ctx, core.ListRunsParams{SessionID: sid})
-		if err != nil {
-			return core.MediaRef{}, err
-		}
-		for _, r := range runs {
-			for _, m := range r.Input.Media() {
-				if m.ID == id {
-					return m, nil
-				}
-			}
-		}
+	if !media.ValidKey(id) {
+		return core.MediaRef{}, core.Errorf(core.CodeNotFound, "media %q not found in session %q", id, sid)
 	}
-	return core.MediaRef{}, core.Errorf(core.CodeNotFound, "media %q not found in session %q", id, sid)
+	m, err := h.eng.SessionMedia(ctx, sid, id)
+	if err != nil {
+		return core.MediaRef{}, err
+	}
+	return *m, nil
 }
 
 // rawBytes documents a route answering raw bytes (documentRaw).

@@ -17,7 +17,7 @@ import (
 //	event: <EventType>
 //	data: <compact JSON of the event>
 func RenderEvent(ev *core.Event) []byte {
-	data, err := json.Marshal(ev)
+	data, err := json.Marshal(eventWithMediaURLs(ev))
 	if err != nil { // an Event always marshals; keep the stream well-formed anyway
 		data = []byte(`{"event":"RunError","content":"unrenderable event"}`)
 	}

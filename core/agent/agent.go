@@ -388,12 +388,16 @@ func (a *Agent) call(ctx context.Context, x *core.Execution, tools map[string]*t
 	start := time.Now()
 	var (
 		result string
+		media  []tool.Medium
 		err    error
 	)
 	if t, ok := tools[te.ToolName]; !ok {
 		err = fmt.Errorf("unknown tool %q", te.ToolName)
 	} else {
-		result, err = safeCall(core.WithRun(core.ToolContext(ctx, x.Run, te.ToolCallID), x.Run), t, te.ToolArgs)
+		result, media, err = safeCall(core.WithRun(core.ToolContext(ctx, x.Run, te.ToolCallID), x.Run), t, te.ToolArgs)
+	}
+	if err == nil && len(media) > 0 {
+		te.Media, result = storeToolMedia(ctx, x, te.ToolName, media, result)
 	}
 	end := time.Now()
 	te.Metrics = &core.ToolMetrics{
@@ -413,20 +417,54 @@ func (a *Agent) call(ctx context.Context, x *core.Execution, tools map[string]*t
 	} else {
 		te.Result = result
 		done := te
-		if err := x.Emit(ctx, core.Event{Event: core.EventToolCallCompleted, Tool: &done, Content: result}); err != nil {
+		ev := core.Event{Event: core.EventToolCallCompleted, Tool: &done, Content: result}
+		if len(te.Media) > 0 {
+			ev.Detail().RunMedia = core.ToolMedia([]core.ToolExecution{te})
+		}
+		if err := x.Emit(ctx, ev); err != nil {
 			return te, core.Message{}, err
 		}
 	}
 	return te, core.Message{Role: "tool", ToolCallID: te.ToolCallID, Name: te.ToolName, Content: te.Result, CreatedAt: end.Unix()}, nil
 }
 
-func safeCall(ctx context.Context, t *tool.Tool, args json.RawMessage) (out string, err error) {
+func safeCall(ctx context.Context, t *tool.Tool, args json.RawMessage) (out string, media []tool.Medium, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("tool %s failed: %v", t.Name, r)
 		}
 	}()
-	return t.Call(ctx, args)
+	if t.CallOutput != nil {
+		o, err := t.CallOutput(ctx, args)
+		return o.Text, o.Media, err
+	}
+	out, err = t.Call(ctx, args)
+	return out, nil, err
+}
+
+// storeToolMedia stores the media a tool returned and returns their
+// references, and the result the model gets: a medium that cannot be
+// stored (no media store, a type the gateway does not take, over the
+// limit) is said so in it, never silently dropped.
+func storeToolMedia(ctx context.Context, x *core.Execution, toolName string, media []tool.Medium, result string) ([]core.MediaRef, string) {
+	var refs []core.MediaRef
+	for i, m := range media {
+		name := m.Name
+		if name == "" {
+			name = fmt.Sprintf("%s-%d", toolName, i+1)
+		}
+		if x.StoreMedia == nil {
+			result += fmt.Sprintf("\n[%s %q not kept: the gateway keeps no media]", m.MIMEType, name)
+			continue
+		}
+		ref, err := x.StoreMedia(ctx, name, m.MIMEType, m.Data)
+		if err != nil {
+			result += fmt.Sprintf("\n[%s %q not kept: %v]", m.MIMEType, name, err)
+			continue
+		}
+		refs = append(refs, ref)
+	}
+	return refs, result
 }
 
 var _ core.Agent = (*Agent)(nil)

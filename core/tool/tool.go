@@ -26,6 +26,25 @@ type Tool struct {
 	// model. The returned string is given back to the model. Call is not
 	// used for a tool with ExternalExecution set.
 	Call func(ctx context.Context, args json.RawMessage) (string, error)
+	// CallOutput, when set, executes the tool instead of Call: its text
+	// goes back to the model, its media (images, audio, files) are stored
+	// and listed with the call and the run's output.
+	CallOutput func(ctx context.Context, args json.RawMessage) (Output, error)
+}
+
+// Output is a tool result with media.
+type Output struct {
+	Text  string
+	Media []Medium
+}
+
+// Medium is a medium a tool returned: its bytes, their declared content
+// type and a file name (either may be empty; the media store classifies
+// them as it does uploads).
+type Medium struct {
+	Name     string
+	MIMEType string
+	Data     []byte
 }
 
 // Flags are a tool's human-in-the-loop flags. Any of them pauses the run

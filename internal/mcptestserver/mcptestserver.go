@@ -20,6 +20,7 @@ package mcptestserver
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,11 +33,31 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/agentgate/agentgate/core/media/mediatest"
+)
+
+// ChartCSV and ChartWAV are the data and the sound the chart tool returns
+// (its image is mediatest.PNG(4, 3)).
+var (
+	ChartCSV = "x,y\n1,2\n2,4\n3,8\n"
+	ChartWAV = append([]byte("RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00\x80\x3e\x00\x00\x02\x00\x10\x00data\x00\x00\x00\x00"), make([]byte, 0)...)
 )
 
 // New returns the test server, with the tools capability's listChanged set.
 func New() *server.MCPServer {
 	s := server.NewMCPServer("mcptestserver", "1.0.0", server.WithToolCapabilities(true))
+	s.AddTool(mcp.NewTool("chart",
+		mcp.WithDescription("Draws a chart: an image, a sound and the data as a CSV resource."),
+	), func(_ context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{
+			mcp.NewTextContent("a chart of 3 points"),
+			mcp.NewImageContent(base64.StdEncoding.EncodeToString(mediatest.PNG(4, 3)), "image/png"),
+			mcp.NewAudioContent(base64.StdEncoding.EncodeToString(ChartWAV), "audio/wav"),
+			mcp.NewEmbeddedResource(mcp.BlobResourceContents{URI: "file:///charts/points.csv", MIMEType: "text/csv",
+				Blob: base64.StdEncoding.EncodeToString([]byte(ChartCSV))}),
+		}}, nil
+	})
 	s.AddTool(mcp.NewTool("echo",
 		mcp.WithDescription("Returns the text it is given."),
 		mcp.WithString("text", mcp.Required(), mcp.Description("Text to echo.")),

@@ -109,7 +109,7 @@ func text(t *testing.T, res *mcp.CallToolResult) string {
 // exercise checks every tool; pid is the server's process id.
 func exercise(t *testing.T, c *client.Client, pid int) {
 	t.Helper()
-	if got := strings.Join(listNames(t, c), ","); got != "add,add_tool,echo,fail,pid,slow" {
+	if got := strings.Join(listNames(t, c), ","); got != "add,add_tool,chart,echo,fail,pid,slow" {
 		t.Fatalf("tools = %s", got)
 	}
 	if got := text(t, callTool(t, c, "echo", map[string]any{"text": "hi"})); got != "hi" {

@@ -113,6 +113,7 @@ type Store struct {
 	*knowledgeStore
 	*learnings
 	*evals
+	*sessionMedia
 	*traces
 	*metrics
 }

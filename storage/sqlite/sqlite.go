@@ -88,6 +88,7 @@ type Store struct {
 	*knowledgeStore
 	*learnings
 	*evals
+	*sessionMedia
 	*traces
 	*metrics
 }

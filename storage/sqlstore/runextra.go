@@ -27,6 +27,7 @@ type runExtra struct {
 	References    []core.MessageReferences `json:"references,omitempty"`
 	TraceCarrier  map[string]string        `json:"trace,omitempty"`
 	EvalRunID     string                   `json:"eval_run_id,omitempty"`
+	Output        *core.RunMedia           `json:"output_media,omitempty"`
 }
 
 // EncodeRunExtra returns r's extra column: nil (NULL) when r has none of them,
@@ -36,9 +37,12 @@ func EncodeRunExtra(r *core.Run) (any, error) {
 		StepID: r.StepID, StepName: r.StepName, StepIndex: r.StepIndex,
 		SessionState: r.SessionState, StepResults: r.StepResults, ScheduleID: r.ScheduleID, ScheduleRunID: r.ScheduleRunID,
 		References: r.References, TraceCarrier: r.TraceCarrier, EvalRunID: r.EvalRunID}
+	if len(r.RunMedia.All()) > 0 {
+		x.Output = &r.RunMedia
+	}
 	if x.TeamName == "" && x.WorkflowName == "" && x.NestedDepth == 0 && x.StepID == "" && x.StepName == "" &&
 		x.StepIndex == nil && x.SessionState == nil && x.StepResults == nil && x.ScheduleID == "" && x.ScheduleRunID == "" &&
-		x.References == nil && x.TraceCarrier == nil && x.EvalRunID == "" {
+		x.References == nil && x.TraceCarrier == nil && x.EvalRunID == "" && x.Output == nil {
 		return nil, nil
 	}
 	b, err := json.Marshal(x)
@@ -64,5 +68,8 @@ func DecodeRunExtra(r *core.Run, col []byte) error {
 	r.References = x.References
 	r.TraceCarrier = x.TraceCarrier
 	r.EvalRunID = x.EvalRunID
+	if x.Output != nil {
+		r.RunMedia = *x.Output
+	}
 	return nil
 }

@@ -51,6 +51,7 @@ type Backend struct {
 	Traces          trace.Store
 	Metrics         metric.Store
 	Evals           eval.Store
+	SessionMedia    core.SessionMediaStore
 }
 
 // Factory returns a ready backend for one (sub)test and arranges its
@@ -85,6 +86,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"Traces", testTraces},
 		{"Metrics", testMetrics},
 		{"Evals", testEvals},
+		{"SessionMedia", testSessionMedia},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {

@@ -447,10 +447,10 @@ func (s *Source) watch(c *conn) {
 }
 
 // call calls the server's tool name with the model's arguments.
-func (s *Source) call(ctx context.Context, name string, raw json.RawMessage) (string, error) {
+func (s *Source) call(ctx context.Context, name string, raw json.RawMessage) (tool.Output, error) {
 	args, err := decodeArgs(raw)
 	if err != nil {
-		return "", fmt.Errorf("mcp server %s: tool %s: %w", s.cfg.Name, name, err)
+		return tool.Output{}, fmt.Errorf("mcp server %s: tool %s: %w", s.cfg.Name, name, err)
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, s.cfg.CallTimeout, errCallTimeout)
 	defer cancel()
@@ -458,13 +458,13 @@ func (s *Source) call(ctx context.Context, name string, raw json.RawMessage) (st
 	if err != nil {
 		switch {
 		case s.isClosed():
-			return "", s.errClosed()
+			return tool.Output{}, s.errClosed()
 		case context.Cause(ctx) == errCallTimeout:
-			return "", fmt.Errorf("mcp server %s: tool %s timed out after %s waiting to reconnect", s.cfg.Name, name, seconds(s.cfg.CallTimeout))
+			return tool.Output{}, fmt.Errorf("mcp server %s: tool %s timed out after %s waiting to reconnect", s.cfg.Name, name, seconds(s.cfg.CallTimeout))
 		case ctx.Err() != nil:
-			return "", fmt.Errorf("mcp server %s: tool %s: %w", s.cfg.Name, name, ctx.Err())
+			return tool.Output{}, fmt.Errorf("mcp server %s: tool %s: %w", s.cfg.Name, name, ctx.Err())
 		}
-		return "", err // the failed attempt's error names the server
+		return tool.Output{}, err // the failed attempt's error names the server
 	}
 	req := mcp.CallToolRequest{}
 	req.Params.Name = name
@@ -478,28 +478,28 @@ func (s *Source) call(ctx context.Context, name string, raw json.RawMessage) (st
 	if err != nil {
 		switch {
 		case s.isClosed():
-			return "", s.errClosed()
+			return tool.Output{}, s.errClosed()
 		case context.Cause(ctx) == errCallTimeout:
-			return "", fmt.Errorf("mcp server %s: tool %s timed out after %s", s.cfg.Name, name, seconds(s.cfg.CallTimeout))
+			return tool.Output{}, fmt.Errorf("mcp server %s: tool %s timed out after %s", s.cfg.Name, name, seconds(s.cfg.CallTimeout))
 		case ctx.Err() != nil:
-			return "", fmt.Errorf("mcp server %s: tool %s: %w", s.cfg.Name, name, ctx.Err())
+			return tool.Output{}, fmt.Errorf("mcp server %s: tool %s: %w", s.cfg.Name, name, ctx.Err())
 		case connectionLost(err):
 			s.lost(c, err)
-			return "", fmt.Errorf("mcp server %s: connection lost: %w", s.cfg.Name, err)
+			return tool.Output{}, fmt.Errorf("mcp server %s: connection lost: %w", s.cfg.Name, err)
 		}
-		return "", fmt.Errorf("mcp server %s: tool %s: %w", s.cfg.Name, name, err)
+		return tool.Output{}, fmt.Errorf("mcp server %s: tool %s: %w", s.cfg.Name, name, err)
 	}
 	text := resultText(res)
 	if len(text) > s.cfg.MaxResultBytes {
-		return "", fmt.Errorf("mcp server %s: tool %s: result larger than %d bytes", s.cfg.Name, name, s.cfg.MaxResultBytes)
+		return tool.Output{}, fmt.Errorf("mcp server %s: tool %s: result larger than %d bytes", s.cfg.Name, name, s.cfg.MaxResultBytes)
 	}
 	if res.IsError {
 		if text == "" {
 			text = fmt.Sprintf("mcp server %s: tool %s failed", s.cfg.Name, name)
 		}
-		return "", errors.New(text)
+		return tool.Output{}, errors.New(text)
 	}
-	return text, nil
+	return tool.Output{Text: text, Media: resultMedia(res)}, nil
 }
 
 // decodeArgs decodes the model's arguments object (numbers kept exact).
@@ -563,6 +563,10 @@ func (s *Source) convert(listed []mcp.Tool) []*tool.Tool {
 			Description: desc,
 			Parameters:  inputSchema(mt),
 			Call: func(ctx context.Context, args json.RawMessage) (string, error) {
+				o, err := s.call(ctx, orig, args)
+				return o.Text, err
+			},
+			CallOutput: func(ctx context.Context, args json.RawMessage) (tool.Output, error) {
 				return s.call(ctx, orig, args)
 			},
 		})

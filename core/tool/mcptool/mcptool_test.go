@@ -1,6 +1,7 @@
 package mcptool
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/agent"
+	"github.com/agentgate/agentgate/core/media/mediatest"
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/internal/mcptestserver"
@@ -155,7 +157,7 @@ func TestToolsAndCalls(t *testing.T) {
 			t.Fatalf("Name = %q", s.Name())
 		}
 		names := toolNames(s.Tools())
-		want := []string{"t_add", "t_add_tool", "t_echo", "t_fail", "t_pid", "t_slow"}
+		want := []string{"t_add", "t_add_tool", "t_chart", "t_echo", "t_fail", "t_pid", "t_slow"}
 		if strings.Join(names, ",") != strings.Join(want, ",") {
 			t.Fatalf("tools = %v, want %v", names, want)
 		}
@@ -191,6 +193,20 @@ func TestToolsAndCalls(t *testing.T) {
 		}
 		if out, err := call(t, s, "t_fail", nil); err == nil || err.Error() != "boom" {
 			t.Fatalf("fail = %q, %v; want error boom", out, err)
+		}
+		// A result with an image, audio and a binary resource: the text
+		// has a placeholder for each, the output has their bytes.
+		o, err := find(s.Tools(), "t_chart").CallOutput(context.Background(), nil)
+		if err != nil {
+			t.Fatalf("chart: %v", err)
+		}
+		if !strings.HasPrefix(o.Text, "a chart of 3 points\n[image image/png, ") || !strings.Contains(o.Text, "[audio audio/wav, ") {
+			t.Fatalf("chart text = %q", o.Text)
+		}
+		if len(o.Media) != 3 || o.Media[0].MIMEType != "image/png" || !bytes.Equal(o.Media[0].Data, mediatest.PNG(4, 3)) ||
+			o.Media[1].MIMEType != "audio/wav" || !bytes.Equal(o.Media[1].Data, mcptestserver.ChartWAV) ||
+			o.Media[2].MIMEType != "text/csv" || o.Media[2].Name != "points.csv" || string(o.Media[2].Data) != mcptestserver.ChartCSV {
+			t.Fatalf("chart media = %+v", o.Media)
 		}
 	})
 }
@@ -231,7 +247,7 @@ func TestListChanged(t *testing.T) {
 		if out := mustCall(t, s, "t_extra", nil); out != "extra" {
 			t.Fatalf("extra = %q", out)
 		}
-		if len(before) != 6 {
+		if len(before) != 7 {
 			t.Fatalf("the earlier slice changed: %d tools", len(before))
 		}
 	})
@@ -272,7 +288,7 @@ func TestStdioReconnectAfterKill(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "mcp server t: connection lost: ") {
 		t.Fatalf("call after kill: err = %v", err)
 	}
-	if n := len(s.Tools()); n != 6 {
+	if n := len(s.Tools()); n != 7 {
 		t.Fatalf("Tools while disconnected: %d", n)
 	}
 	var pid2 int
@@ -467,7 +483,7 @@ func TestHTTPServerRestart(t *testing.T) {
 			if _, err := call(t, s, "t_echo", map[string]any{"text": "down"}); err == nil {
 				t.Fatal("call while the server is down: want an error")
 			}
-			if n := len(s.Tools()); n != 6 {
+			if n := len(s.Tools()); n != 7 {
 				t.Fatalf("Tools while disconnected: %d", n)
 			}
 			srv.start()

@@ -1,11 +1,15 @@
 package mcptool
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/agentgate/agentgate/core/tool"
 )
 
 // resultText is what a tool result gives the model: its text contents
@@ -80,4 +84,49 @@ func placeholder(kind, mime, b64 string) string {
 	}
 	n := len(strings.TrimRight(b64, "=")) * 3 / 4
 	return fmt.Sprintf("[%s %s, %d bytes]", kind, mime, n)
+}
+
+// resultMedia are the result's images, audio clips and binary resources
+// as media (base64 that does not decode is left out: its placeholder
+// stays in the text).
+func resultMedia(res *mcp.CallToolResult) []tool.Medium {
+	var out []tool.Medium
+	add := func(name, mime, b64 string) {
+		b, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil || len(b) == 0 {
+			return
+		}
+		out = append(out, tool.Medium{Name: name, MIMEType: mime, Data: b})
+	}
+	for _, c := range res.Content {
+		switch v := c.(type) {
+		case mcp.ImageContent:
+			add("", v.MIMEType, v.Data)
+		case *mcp.ImageContent:
+			add("", v.MIMEType, v.Data)
+		case mcp.AudioContent:
+			add("", v.MIMEType, v.Data)
+		case *mcp.AudioContent:
+			add("", v.MIMEType, v.Data)
+		case mcp.EmbeddedResource:
+			if b, ok := blob(v.Resource); ok {
+				add(path.Base(b.URI), b.MIMEType, b.Blob)
+			}
+		case *mcp.EmbeddedResource:
+			if b, ok := blob(v.Resource); ok {
+				add(path.Base(b.URI), b.MIMEType, b.Blob)
+			}
+		}
+	}
+	return out
+}
+
+func blob(r mcp.ResourceContents) (mcp.BlobResourceContents, bool) {
+	switch v := r.(type) {
+	case mcp.BlobResourceContents:
+		return v, true
+	case *mcp.BlobResourceContents:
+		return *v, true
+	}
+	return mcp.BlobResourceContents{}, false
 }
