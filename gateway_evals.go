@@ -5,11 +5,14 @@ package agentgate
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"slices"
 	"time"
 
 	"github.com/agentgate/agentgate/core/eval"
 	"github.com/agentgate/agentgate/core/model"
+	"github.com/agentgate/agentgate/queue/riverqueue"
 )
 
 // EvalsConfig configures the evals (/eval-runs, core/eval).
@@ -41,10 +44,54 @@ func (g *Gateway) buildEvals() error {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	g.evals = eval.New(eval.Config{Store: g.store, Runner: g.eng, Logger: g.logger,
+	ec := eval.Config{Store: g.store, Runner: g.eng, Logger: g.logger,
 		Model:  func(name string) (model.Model, bool) { m, ok := models[name]; return m, ok },
-		Models: func() []string { return names }})
+		Models: func() []string { return names }}
+	if q := g.queue; q != nil {
+		ec.Enqueue = func(ctx context.Context, j eval.Job) error {
+			_, err := q.InsertJob(ctx, evalRunJob, j)
+			return err
+		}
+	}
+	g.evals = eval.New(ec)
+	if g.evalsReady != nil {
+		close(g.evalsReady)
+	}
 	return nil
+}
+
+const (
+	// evalRunJob is the queue's job name of a background eval run.
+	evalRunJob = "eval_run"
+	// evalRunAttempts bounds the attempts of one (a worker lost to a
+	// crash uses one).
+	evalRunAttempts = 3
+)
+
+// registerEvalJob registers the background eval runs' job on the durable
+// queue (before it starts; the service is built later, after the agents:
+// the worker waits for it). An eval run whose replica died is worked again
+// by another (or by the same after a restart), from its start.
+func (g *Gateway) registerEvalJob() error {
+	if !g.cfg.Evals.On() || g.queue == nil {
+		return nil
+	}
+	ready := make(chan struct{})
+	g.evalsReady = ready
+	opts := riverqueue.JobOptions{MaxAttempts: evalRunAttempts, Long: true,
+		Backoff: func(attempt int) time.Duration { return time.Duration(attempt) * time.Second }}
+	return g.queue.AddJob(evalRunJob, opts, func(ctx context.Context, raw json.RawMessage, attempt int) error {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		err := g.evals.Work(ctx, raw, attempt >= evalRunAttempts)
+		if errors.Is(err, eval.ErrBadJob) {
+			return riverqueue.Permanent(err)
+		}
+		return err
+	})
 }
 
 // Evals is the gateway's evals service (nil when evals are off): what
