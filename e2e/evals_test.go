@@ -597,3 +597,68 @@ func TestEvalsCancel(t *testing.T) {
 		t.Errorf("eval run after its run was cancelled = %+v, want failed: cancelled, no further run", e)
 	}
 }
+
+// TestEvalsReplicaKilledMidEval SIGKILLs the replica executing a
+// background eval run (a slow agent): its durable job is rescued by the
+// queue and another replica on the same Postgres executes the eval run
+// again from its start and completes it (it does not stay running).
+func TestEvalsReplicaKilledMidEval(t *testing.T) {
+	t.Parallel()
+	cfg := evalsConfig + `
+queue:
+  rescue_after: 8s
+tuning:
+  queue_poll_interval: 100ms
+`
+	be := newBackends(t, "")
+	a := startReplica(t, "A", cfg, be.Env()...)
+	ctx := testCtx(t, 150*time.Second)
+	var e struct {
+		ID     string   `json:"id"`
+		Status string   `json:"status"`
+		Error  *string  `json:"error"`
+		RunIDs []string `json:"run_ids"`
+		Data   struct {
+			RunTimes []float64 `json:"run_times"`
+		} `json:"eval_data"`
+	}
+	decode(t, expectStatus(t, a.sendJSON(t, ctx, http.MethodPost, "/eval-runs?background=true",
+		map[string]any{"agent_id": "slow", "eval_type": "performance", "input": "go", "num_iterations": 2, "warmup_runs": 0}), http.StatusAccepted), &e)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(e.RunIDs) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("replica A never started the eval's first run: %+v\n%s", e, tail(a.Logs(), 4000))
+		}
+		time.Sleep(20 * time.Millisecond)
+		decode(t, expectStatus(t, a.get(t, ctx, "/eval-runs/"+e.ID), http.StatusOK), &e)
+	}
+	killedRun := e.RunIDs[0]
+	a.kill(t)
+	b := startReplica(t, "B", cfg, be.Env()...)
+	// River rescues the job after queue.rescue_after (its rescuer runs
+	// every 30 s): B then executes the eval run again.
+	deadline = time.Now().Add(120 * time.Second)
+	for {
+		decode(t, expectStatus(t, b.get(t, ctx, "/eval-runs/"+e.ID), http.StatusOK), &e)
+		if e.Status != "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("eval run still running 120 s after its replica died: %+v\nB's log:\n%s", e, tail(b.Logs(), 4000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if e.Status != "completed" || len(e.RunIDs) != 2 || slices.Contains(e.RunIDs, killedRun) || len(e.Data.RunTimes) != 2 {
+		t.Fatalf("eval run after A's death = %+v (A's run %s), want completed by B with 2 new runs\nB's log:\n%s", e, killedRun, tail(b.Logs(), 4000))
+	}
+	for _, id := range e.RunIDs {
+		var r struct {
+			run
+			EvalRunID string `json:"eval_run_id"`
+		}
+		decode(t, expectStatus(t, b.get(t, ctx, "/agents/slow/runs/"+id), http.StatusOK), &r)
+		if r.EvalRunID != e.ID || r.Status != "COMPLETED" {
+			t.Errorf("B's run %s of the eval = %+v", id, r)
+		}
+	}
+}

@@ -96,9 +96,13 @@ type Config struct {
 	// (its insert): some replica works it (Work), and again after a
 	// crash. nil: background evals run in a goroutine of this process.
 	Enqueue func(ctx context.Context, j Job) error
-	Logger  *slog.Logger
-	Now     func() time.Time
-	NewID   func() string
+	// TraceJudge, when set, traces one judge request (a CLIENT span under
+	// the caller's trace context carrier, nil: a new trace, ended with the
+	// answer's usage or the failure): the gateway's tracer.
+	TraceJudge func(ctx context.Context, carrier map[string]string, evalRunID string, judge model.Model) (context.Context, func(*model.Response, error))
+	Logger     *slog.Logger
+	Now        func() time.Time
+	NewID      func() string
 }
 
 // Job is a queued background eval run: what Work needs to execute it on
@@ -557,8 +561,16 @@ func (s *Service) runOnce(ctx context.Context, sc Scope, p *plan, ev *EvalRun, m
 
 // ask sends the judge its system prompt and the prompt and returns its
 // answer's text.
-func (s *Service) ask(ctx context.Context, judge model.Model, system, prompt string) (string, error) {
-	resp, err := judge.Generate(ctx, model.Request{Messages: []core.Message{{Role: "system", Content: system}, {Role: "user", Content: prompt}}},
+func (s *Service) ask(ctx context.Context, p *plan, ev *EvalRun, system, prompt string) (string, error) {
+	judge := p.judge
+	var resp *model.Response
+	var err error
+	if s.cfg.TraceJudge != nil {
+		var end func(*model.Response, error)
+		ctx, end = s.cfg.TraceJudge(ctx, p.carrier, ev.ID, judge)
+		defer func() { end(resp, err) }()
+	}
+	resp, err = judge.Generate(ctx, model.Request{Messages: []core.Message{{Role: "system", Content: system}, {Role: "user", Content: prompt}}},
 		func(model.Delta) error { return nil })
 	if err != nil {
 		return "", fmt.Errorf("the judge model failed: %w", err)
@@ -599,7 +611,7 @@ func (s *Service) accuracy(ctx context.Context, sc Scope, p *plan, ev *EvalRun) 
 		if err != nil {
 			return res, false, err
 		}
-		answer, err := s.ask(ctx, p.judge, system, accuracyPrompt(p.in.Input, p.in.ExpectedOutput, m.run.Content))
+		answer, err := s.ask(ctx, p, ev, system, accuracyPrompt(p.in.Input, p.in.ExpectedOutput, m.run.Content))
 		if err != nil {
 			return res, false, err
 		}
@@ -654,7 +666,7 @@ func (s *Service) agentAsJudge(ctx context.Context, sc Scope, p *plan, ev *EvalR
 		if err != nil {
 			return res, false, err
 		}
-		answer, err := s.ask(ctx, p.judge, system, judgePrompt(p.in.Input, m.run.Content))
+		answer, err := s.ask(ctx, p, ev, system, judgePrompt(p.in.Input, m.run.Content))
 		if err != nil {
 			return res, false, err
 		}
