@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -660,5 +661,53 @@ tuning:
 		if r.EvalRunID != e.ID || r.Status != "COMPLETED" {
 			t.Errorf("B's run %s of the eval = %+v", id, r)
 		}
+	}
+}
+
+// TestEvalsTraced: an accuracy eval started with the caller's traceparent
+// joins the caller's trace (GET /traces/{id}): the evaluated run's span
+// and the judge's model request, a CLIENT LLM span "chat judge-1" with its
+// tokens, tagged with the eval run's id.
+func TestEvalsTraced(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, evalsConfig)
+	ctx := testCtx(t, 60*time.Second)
+	const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	body, _ := json.Marshal(map[string]any{"agent_id": "geo", "eval_type": "accuracy", "input": "France?", "expected_output": "Paris", "model_id": "judge"})
+	var e struct {
+		ID     string   `json:"id"`
+		Status string   `json:"status"`
+		RunIDs []string `json:"run_ids"`
+	}
+	decode(t, expectStatus(t, g.do(t, ctx, http.MethodPost, "/eval-runs", bytes.NewReader(body), "application/json",
+		map[string]string{"traceparent": "00-" + callerTrace + "-" + callerSpan + "-01"}), http.StatusOK), &e)
+	if e.Status != "completed" || len(e.RunIDs) != 1 {
+		t.Fatalf("eval run = %+v", e)
+	}
+	// The run (AGENT) with its model request (LLM), and the judge (LLM).
+	tr := waitTrace(t, g, callerTrace, 3)
+	var all []traceNode
+	var walk func(ns []traceNode)
+	walk = func(ns []traceNode) {
+		for _, n := range ns {
+			all = append(all, n)
+			walk(n.Spans)
+		}
+	}
+	walk(tr.Tree)
+	var judge, agent *traceNode
+	for i, n := range all {
+		switch {
+		case n.Name == "chat judge-1":
+			judge = &all[i]
+		case n.Type == "AGENT" && n.Metadata["run_id"] == e.RunIDs[0]:
+			agent = &all[i]
+		}
+	}
+	if judge == nil || agent == nil {
+		t.Fatalf("trace %s: want the eval's run and the judge's request among %+v", callerTrace, all)
+	}
+	if judge.Type != "LLM" || judge.Status != "OK" || judge.Metadata["model"] != "judge-1" || judge.Metadata["input_tokens"] == nil {
+		t.Errorf("judge span = %+v", judge)
 	}
 }
