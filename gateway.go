@@ -78,6 +78,9 @@ type Gateway struct {
 	learnings *learning.Service
 	// evals is the evals' service (nil when they are off).
 	evals *eval.Service
+	// evalsReady is closed once evals is built (the queued eval runs'
+	// worker waits for it).
+	evalsReady chan struct{}
 	// traces is the traces' service (nil when tracing is off).
 	traces *trace.Service
 	// tracing produces the runs' spans (nil when tracing is off).
@@ -199,6 +202,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	if err := g.buildKnowledge(); err != nil {
+		_ = g.closeBackends()
+		return nil, err
+	}
+	if err := g.registerEvalJob(); err != nil {
 		_ = g.closeBackends()
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -595,5 +596,120 @@ func TestEvalsCancel(t *testing.T) {
 	}
 	if e.Status != "failed" || e.Error == nil || !strings.Contains(*e.Error, "was cancelled") || len(e.RunIDs) != 1 {
 		t.Errorf("eval run after its run was cancelled = %+v, want failed: cancelled, no further run", e)
+	}
+}
+
+// TestEvalsReplicaKilledMidEval SIGKILLs the replica executing a
+// background eval run (a slow agent): its durable job is rescued by the
+// queue and another replica on the same Postgres executes the eval run
+// again from its start and completes it (it does not stay running).
+func TestEvalsReplicaKilledMidEval(t *testing.T) {
+	t.Parallel()
+	cfg := evalsConfig + `
+queue:
+  rescue_after: 8s
+tuning:
+  queue_poll_interval: 100ms
+`
+	be := newBackends(t, "")
+	a := startReplica(t, "A", cfg, be.Env()...)
+	ctx := testCtx(t, 150*time.Second)
+	var e struct {
+		ID     string   `json:"id"`
+		Status string   `json:"status"`
+		Error  *string  `json:"error"`
+		RunIDs []string `json:"run_ids"`
+		Data   struct {
+			RunTimes []float64 `json:"run_times"`
+		} `json:"eval_data"`
+	}
+	decode(t, expectStatus(t, a.sendJSON(t, ctx, http.MethodPost, "/eval-runs?background=true",
+		map[string]any{"agent_id": "slow", "eval_type": "performance", "input": "go", "num_iterations": 2, "warmup_runs": 0}), http.StatusAccepted), &e)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(e.RunIDs) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("replica A never started the eval's first run: %+v\n%s", e, tail(a.Logs(), 4000))
+		}
+		time.Sleep(20 * time.Millisecond)
+		decode(t, expectStatus(t, a.get(t, ctx, "/eval-runs/"+e.ID), http.StatusOK), &e)
+	}
+	killedRun := e.RunIDs[0]
+	a.kill(t)
+	b := startReplica(t, "B", cfg, be.Env()...)
+	// River rescues the job after queue.rescue_after (its rescuer runs
+	// every 30 s): B then executes the eval run again.
+	deadline = time.Now().Add(120 * time.Second)
+	for {
+		decode(t, expectStatus(t, b.get(t, ctx, "/eval-runs/"+e.ID), http.StatusOK), &e)
+		if e.Status != "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("eval run still running 120 s after its replica died: %+v\nB's log:\n%s", e, tail(b.Logs(), 4000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if e.Status != "completed" || len(e.RunIDs) != 2 || slices.Contains(e.RunIDs, killedRun) || len(e.Data.RunTimes) != 2 {
+		t.Fatalf("eval run after A's death = %+v (A's run %s), want completed by B with 2 new runs\nB's log:\n%s", e, killedRun, tail(b.Logs(), 4000))
+	}
+	for _, id := range e.RunIDs {
+		var r struct {
+			run
+			EvalRunID string `json:"eval_run_id"`
+		}
+		decode(t, expectStatus(t, b.get(t, ctx, "/agents/slow/runs/"+id), http.StatusOK), &r)
+		if r.EvalRunID != e.ID || r.Status != "COMPLETED" {
+			t.Errorf("B's run %s of the eval = %+v", id, r)
+		}
+	}
+}
+
+// TestEvalsTraced: an accuracy eval started with the caller's traceparent
+// joins the caller's trace (GET /traces/{id}): the evaluated run's span
+// and the judge's model request, a CLIENT LLM span "chat judge-1" with its
+// tokens, tagged with the eval run's id.
+func TestEvalsTraced(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, evalsConfig)
+	ctx := testCtx(t, 60*time.Second)
+	const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	body, _ := json.Marshal(map[string]any{"agent_id": "geo", "eval_type": "accuracy", "input": "France?", "expected_output": "Paris", "model_id": "judge"})
+	var e struct {
+		ID     string   `json:"id"`
+		Status string   `json:"status"`
+		RunIDs []string `json:"run_ids"`
+	}
+	decode(t, expectStatus(t, g.do(t, ctx, http.MethodPost, "/eval-runs", bytes.NewReader(body), "application/json",
+		map[string]string{"traceparent": "00-" + callerTrace + "-" + callerSpan + "-01"}), http.StatusOK), &e)
+	if e.Status != "completed" || len(e.RunIDs) != 1 {
+		t.Fatalf("eval run = %+v", e)
+	}
+	// The run (AGENT) with its model request (LLM), and the judge (LLM).
+	tr := waitTrace(t, g, callerTrace, 3)
+	var all []traceNode
+	var walk func(ns []traceNode)
+	walk = func(ns []traceNode) {
+		for _, n := range ns {
+			all = append(all, n)
+			walk(n.Spans)
+		}
+	}
+	walk(tr.Tree)
+	var judge, agent *traceNode
+	for i, n := range all {
+		switch {
+		case n.Name == "chat judge-1":
+			judge = &all[i]
+		case n.Type == "AGENT" && n.Metadata["run_id"] == e.RunIDs[0]:
+			agent = &all[i]
+		}
+	}
+	if judge == nil || agent == nil {
+		t.Fatalf("trace %s: want the eval's run and the judge's request among %+v", callerTrace, all)
+	}
+	// Its parent (the caller's span) is not stored: it is a root of the
+	// tree, whose metadata are the token totals.
+	if judge.Type != "LLM" || judge.Status != "OK" || (judge.Metadata["input_tokens"] == nil && judge.Metadata["total_input_tokens"] == nil) {
+		t.Errorf("judge span = %+v", judge)
 	}
 }

@@ -178,8 +178,10 @@ func (h *Handler) evalRoutes() []Route {
 			}},
 			DBScoped: true, Access: scoped(auth.ResourceEvals, auth.ActionWrite, ""), Owner: OwnerAssigned, Errors: []int{403, 413, 422, 503},
 			Handle: typed(func(ctx context.Context, in *struct {
-				Background bool `query:"background" doc:"Answer 202 at once and run the eval in the background."`
-				Body       EvalRunBody
+				Background  bool   `query:"background" doc:"Answer 202 at once and run the eval in the background."`
+				Traceparent string `header:"traceparent" doc:"The caller's W3C trace context: the eval's runs join its trace."`
+				Tracestate  string `header:"tracestate" doc:"W3C tracestate, with traceparent."`
+				Body        EvalRunBody
 			}) (*startOut, error) {
 				s, err := svc()
 				if err != nil {
@@ -191,7 +193,16 @@ func (h *Handler) evalRoutes() []Route {
 					EvalType: b.EvalType, Input: b.Input, AdditionalGuidelines: b.AdditionalGuidelines, AdditionalContext: b.AdditionalContext,
 					NumIterations: b.NumIterations, Name: b.Name, ExpectedOutput: b.ExpectedOutput, Criteria: b.Criteria,
 					ScoringStrategy: b.ScoringStrategy, Threshold: b.Threshold, WarmupRuns: b.WarmupRuns, ExpectedToolCalls: b.ExpectedToolCalls,
-					AllowAdditionalToolCalls: b.AllowAdditionalToolCalls, ExpectedToolCallArguments: b.ExpectedToolCallArguments}, bg)
+					AllowAdditionalToolCalls: b.AllowAdditionalToolCalls, ExpectedToolCallArguments: b.ExpectedToolCallArguments,
+					TraceCarrier: core.TraceCarrierOf(func(k string) string {
+						if k == "traceparent" {
+							return in.Traceparent
+						}
+						if k == "tracestate" {
+							return in.Tracestate
+						}
+						return ""
+					})}, bg)
 				if err != nil {
 					return nil, toAPIError(err)
 				}

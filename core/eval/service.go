@@ -78,6 +78,9 @@ type Input struct {
 	ExpectedToolCalls         []string
 	AllowAdditionalToolCalls  bool
 	ExpectedToolCallArguments map[string]map[string]any
+	// TraceCarrier is the caller's W3C trace context (traceparent...): the
+	// eval's runs and judge calls join the caller's trace.
+	TraceCarrier map[string]string
 }
 
 // Config configures a Service.
@@ -89,10 +92,31 @@ type Config struct {
 	// errors).
 	Model  func(name string) (model.Model, bool)
 	Models func() []string
-	Logger *slog.Logger
-	Now    func() time.Time
-	NewID  func() string
+	// Enqueue queues a background eval run's Job on the durable queue
+	// (its insert): some replica works it (Work), and again after a
+	// crash. nil: background evals run in a goroutine of this process.
+	Enqueue func(ctx context.Context, j Job) error
+	// TraceJudge, when set, traces one judge request (a CLIENT span under
+	// the caller's trace context carrier, nil: a new trace, ended with the
+	// answer's usage or the failure): the gateway's tracer.
+	TraceJudge func(ctx context.Context, carrier map[string]string, evalRunID string, judge model.Model) (context.Context, func(*model.Response, error))
+	Logger     *slog.Logger
+	Now        func() time.Time
+	NewID      func() string
 }
+
+// Job is a queued background eval run: what Work needs to execute it on
+// any replica.
+type Job struct {
+	EvalRunID string `json:"eval_run_id"`
+	Bound     bool   `json:"bound,omitempty"`
+	UserID    string `json:"user_id,omitempty"`
+	Input     Input  `json:"input"`
+}
+
+// ErrBadJob is Work's error for a payload that is not a Job: not worth
+// another attempt.
+var ErrBadJob = errors.New("eval: bad job payload")
 
 // Service is the evals' service.
 type Service struct {
@@ -158,12 +182,13 @@ type plan struct {
 	strategy   string
 	judge      model.Model
 	info       core.AgentInfo
+	carrier    map[string]string // the caller's trace context (its runs')
 }
 
 // validate checks in (422 for what cannot be done as asked) and resolves
 // the runnable and the judge.
 func (s *Service) validate(in Input) (*plan, error) {
-	p := &plan{in: in, iterations: 1, threshold: DefaultThreshold, strategy: ScoringNumeric}
+	p := &plan{in: in, iterations: 1, threshold: DefaultThreshold, strategy: ScoringNumeric, carrier: in.TraceCarrier}
 	switch {
 	case in.AgentID != "" && in.TeamID != "":
 		return nil, unprocessable("give exactly one of agent_id and team_id, not both")
@@ -304,11 +329,21 @@ func (s *Service) Start(ctx context.Context, sc Scope, in Input, background bool
 		s.wg.Done()
 		return nil, err
 	}
-	done := make(chan *EvalRun, 1)
 	snapshot := *ev
+	if background && s.cfg.Enqueue != nil {
+		defer s.wg.Done()
+		if err := s.cfg.Enqueue(ctx, Job{EvalRunID: ev.ID, Bound: sc.Bound, UserID: sc.UserID, Input: in}); err != nil {
+			msg := "cannot queue the eval run: " + err.Error()
+			ev.Status, ev.Error, ev.UpdatedAt = StatusFailed, msg, s.cfg.Now().Unix()
+			_ = s.cfg.Store.SaveEvalResult(context.WithoutCancel(ctx), ev)
+			return nil, core.Errorf(core.CodeUnavailable, "%s", msg)
+		}
+		return &snapshot, nil
+	}
+	done := make(chan *EvalRun, 1)
 	go func() {
 		defer s.wg.Done()
-		done <- s.execute(sc, p, ev)
+		done <- s.execute(s.base, sc, p, ev)
 	}()
 	if background {
 		return &snapshot, nil
@@ -354,9 +389,66 @@ func evalInput(p *plan) map[string]any {
 	return m
 }
 
+// ErrInterrupted is Work's error when the eval run was interrupted (the
+// replica shuts down): its record stays running and the job is worked
+// again.
+var ErrInterrupted = errors.New("eval: interrupted; the eval run is left running for another attempt")
+
+// Work is one attempt of a queued eval run (the durable queue's job body):
+// it executes the eval run from the start (the runs of an attempt that
+// died are left as they ended; the eval run lists the new ones) and stores
+// its outcome. An eval run that is gone or no longer running is left
+// alone (nil). last says it is the job's last attempt: an interruption
+// then fails the eval run.
+func (s *Service) Work(ctx context.Context, raw json.RawMessage, last bool) error {
+	var j Job
+	if err := json.Unmarshal(raw, &j); err != nil || j.EvalRunID == "" {
+		return fmt.Errorf("%w %.200s", ErrBadJob, raw)
+	}
+	ev, err := s.cfg.Store.GetEvalRun(ctx, j.EvalRunID)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ev.Status != StatusRunning {
+		return nil
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrInterrupted
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	p, err := s.validate(j.Input)
+	if err != nil {
+		// The config changed since (an agent or a judge is gone).
+		ev.Status, ev.Error, ev.UpdatedAt = StatusFailed, err.Error(), s.cfg.Now().Unix()
+		return s.cfg.Store.SaveEvalResult(ctx, ev)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.base, cancel)
+	defer stop()
+	ev.RunIDs, ev.EvalData = []string{}, map[string]any{}
+	s.executeOr(ctx, Scope{Bound: j.Bound, UserID: j.UserID}, p, ev, !last)
+	if ctx.Err() != nil && !last {
+		return ErrInterrupted
+	}
+	return nil
+}
+
 // execute computes the eval run and stores its outcome.
-func (s *Service) execute(sc Scope, p *plan, ev *EvalRun) *EvalRun {
-	ctx := s.base
+func (s *Service) execute(ctx context.Context, sc Scope, p *plan, ev *EvalRun) *EvalRun {
+	return s.executeOr(ctx, sc, p, ev, false)
+}
+
+// executeOr is execute; with keepOnCancel, an eval run interrupted by
+// ctx's end is not stored failed (it stays running, for another attempt).
+func (s *Service) executeOr(ctx context.Context, sc Scope, p *plan, ev *EvalRun, keepOnCancel bool) *EvalRun {
 	var (
 		data   any
 		passed bool
@@ -379,6 +471,9 @@ func (s *Service) execute(sc Scope, p *plan, ev *EvalRun) *EvalRun {
 			data, passed, err = s.reliability(ctx, sc, p, ev)
 		}
 	}()
+	if err != nil && keepOnCancel && ctx.Err() != nil {
+		return ev
+	}
 	ev.UpdatedAt = s.cfg.Now().Unix()
 	if err != nil {
 		ev.Status, ev.Error = StatusFailed, err.Error()
@@ -429,7 +524,7 @@ func (s *Service) runOnce(ctx context.Context, sc Scope, p *plan, ev *EvalRun, m
 	}
 	start := time.Now()
 	r, err := s.cfg.Runner.Start(ctx, core.StartParams{AgentID: p.in.AgentID, TeamID: p.in.TeamID, Message: p.in.Input,
-		UserID: sc.UserID, EvalRunID: ev.ID, Interface: "eval"})
+		UserID: sc.UserID, EvalRunID: ev.ID, Interface: "eval", TraceCarrier: p.carrier})
 	if err != nil {
 		return nil, fmt.Errorf("start a run: %w", err)
 	}
@@ -466,8 +561,16 @@ func (s *Service) runOnce(ctx context.Context, sc Scope, p *plan, ev *EvalRun, m
 
 // ask sends the judge its system prompt and the prompt and returns its
 // answer's text.
-func (s *Service) ask(ctx context.Context, judge model.Model, system, prompt string) (string, error) {
-	resp, err := judge.Generate(ctx, model.Request{Messages: []core.Message{{Role: "system", Content: system}, {Role: "user", Content: prompt}}},
+func (s *Service) ask(ctx context.Context, p *plan, ev *EvalRun, system, prompt string) (string, error) {
+	judge := p.judge
+	var resp *model.Response
+	var err error
+	if s.cfg.TraceJudge != nil {
+		var end func(*model.Response, error)
+		ctx, end = s.cfg.TraceJudge(ctx, p.carrier, ev.ID, judge)
+		defer func() { end(resp, err) }()
+	}
+	resp, err = judge.Generate(ctx, model.Request{Messages: []core.Message{{Role: "system", Content: system}, {Role: "user", Content: prompt}}},
 		func(model.Delta) error { return nil })
 	if err != nil {
 		return "", fmt.Errorf("the judge model failed: %w", err)
@@ -508,7 +611,7 @@ func (s *Service) accuracy(ctx context.Context, sc Scope, p *plan, ev *EvalRun) 
 		if err != nil {
 			return res, false, err
 		}
-		answer, err := s.ask(ctx, p.judge, system, accuracyPrompt(p.in.Input, p.in.ExpectedOutput, m.run.Content))
+		answer, err := s.ask(ctx, p, ev, system, accuracyPrompt(p.in.Input, p.in.ExpectedOutput, m.run.Content))
 		if err != nil {
 			return res, false, err
 		}
@@ -563,7 +666,7 @@ func (s *Service) agentAsJudge(ctx context.Context, sc Scope, p *plan, ev *EvalR
 		if err != nil {
 			return res, false, err
 		}
-		answer, err := s.ask(ctx, p.judge, system, judgePrompt(p.in.Input, m.run.Content))
+		answer, err := s.ask(ctx, p, ev, system, judgePrompt(p.in.Input, m.run.Content))
 		if err != nil {
 			return res, false, err
 		}

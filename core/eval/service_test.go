@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -277,3 +278,67 @@ func TestServiceValidation(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Queued: a background eval run with Enqueue is only stored and queued;
+// Work executes it (with the caller's scope and trace context), an
+// interrupted attempt leaves it running (another attempt redoes it from
+// the start), a finished one is left alone, a bad payload is ErrBadJob,
+// and a failed insert fails the eval run with 503.
+func TestServiceQueuedWork(t *testing.T) {
+	r := &fakeRunner{release: make(chan struct{})}
+	st := &memStore{runs: map[string]EvalRun{}}
+	var jobs []Job
+	s := New(Config{Store: st, Runner: r, Enqueue: func(_ context.Context, j Job) error { jobs = append(jobs, j); return nil }})
+	carrier := map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	e, err := s.Start(t.Context(), Scope{Bound: true, UserID: "u"}, Input{AgentID: "a", EvalType: TypeReliability, Input: "go",
+		ExpectedToolCalls: []string{"x"}, NumIterations: ptr(2), TraceCarrier: carrier}, true)
+	if err != nil || e.Status != StatusRunning || len(jobs) != 1 || len(r.started) != 0 {
+		t.Fatalf("queued Start = %+v, %v; jobs %+v, runs started %d", e, err, jobs, len(r.started))
+	}
+	raw, _ := json.Marshal(jobs[0])
+	// Interrupted (its replica shuts down) before the last attempt.
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		for {
+			r.mu.Lock()
+			n := len(r.started)
+			r.mu.Unlock()
+			if n > 0 {
+				cancel()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	if err := s.Work(ctx, raw, false); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("interrupted Work = %v, want ErrInterrupted", err)
+	}
+	if got, _ := st.GetEvalRun(t.Context(), e.ID); got.Status != StatusRunning {
+		t.Fatalf("after an interrupted attempt: %+v, want running", got)
+	}
+	close(r.release)
+	if err := s.Work(t.Context(), raw, false); err != nil {
+		t.Fatalf("Work = %v", err)
+	}
+	got, _ := st.GetEvalRun(t.Context(), e.ID)
+	if got.Status != StatusCompleted || got.Passed == nil || !*got.Passed || len(got.RunIDs) != 2 {
+		t.Fatalf("after Work: %+v, want completed with the 2 new runs", got)
+	}
+	for _, p := range r.started {
+		if p.UserID != "u" || p.EvalRunID != e.ID || p.TraceCarrier["traceparent"] != carrier["traceparent"] {
+			t.Errorf("run started with %+v", p)
+		}
+	}
+	n := len(r.started)
+	if err := s.Work(t.Context(), raw, false); err != nil || len(r.started) != n {
+		t.Errorf("Work on a completed eval run = %v, %d new runs; want nil, none", err, len(r.started)-n)
+	}
+	if err := s.Work(t.Context(), json.RawMessage(`{"nope":1}`), false); !errors.Is(err, ErrBadJob) {
+		t.Errorf("Work(bad payload) = %v, want ErrBadJob", err)
+	}
+	bad := New(Config{Store: st, Runner: r, Enqueue: func(context.Context, Job) error { return errors.New("queue down") }})
+	if _, err := bad.Start(t.Context(), Scope{}, Input{AgentID: "a", EvalType: TypePerformance, Input: "go"}, true); core.CodeOf(err) != core.CodeUnavailable ||
+		!strings.Contains(err.Error(), "queue down") {
+		t.Errorf("Start with a failing queue = %v, want unavailable", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // One-off jobs: durable work that must be done once, eventually, by some
@@ -58,6 +59,10 @@ type JobOptions struct {
 	// attempt (1-based). Default River's: attempt⁴ seconds (1 s, 16 s,
 	// 81 s, ...).
 	Backoff func(attempt int) time.Duration
+	// Long makes an attempt unbounded (Timeout is ignored): it heartbeats
+	// every RescueAfter/4, like a queued run, so it is rescued (worked
+	// again) only after RescueAfter without one: its process died.
+	Long bool
 }
 
 // jobHandler is a registered name.
@@ -96,7 +101,7 @@ func (q *Queue) AddJob(name string, opts JobOptions, fn JobFunc) error {
 	if opts.Timeout == 0 {
 		opts.Timeout = q.cfg.RescueAfter / 2
 	}
-	if opts.Timeout >= q.cfg.RescueAfter {
+	if opts.Timeout >= q.cfg.RescueAfter && !opts.Long {
 		return fmt.Errorf("riverqueue: AddJob %q: the timeout (%v) must be below the queue's rescue_after (%v)",
 			name, opts.Timeout, q.cfg.RescueAfter)
 	}
@@ -159,9 +164,17 @@ type jobWorker struct {
 // rescuer ignores jobs without a positive timeout).
 func (w *jobWorker) Timeout(job *river.Job[JobArgs]) time.Duration {
 	if h, ok := w.q.job(job.Args.Name); ok {
+		if h.opts.Long {
+			return w.q.cfg.RescueAfter
+		}
 		return h.opts.Timeout
 	}
 	return w.q.cfg.RescueAfter / 2
+}
+
+// Middleware hands a Long job the context from outside River's timeout.
+func (w *jobWorker) Middleware(*rivertype.JobRow) []rivertype.WorkerMiddleware {
+	return []rivertype.WorkerMiddleware{&outerContext{}}
 }
 
 // NextRetry applies the name's backoff (zero: River's default).
@@ -185,7 +198,20 @@ func (w *jobWorker) work(ctx context.Context, job *river.Job[JobArgs]) error {
 		q.logger.Warn("riverqueue: job of an unknown name", "name", job.Args.Name, "job_id", job.ID)
 		return fmt.Errorf("riverqueue: job %q is not registered on this replica", job.Args.Name)
 	}
-	err := h.fn(ctx, job.Args.Payload, job.Attempt)
+	var err error
+	if h.opts.Long {
+		if outer, ok := ctx.Value(outerContextKey{}).(context.Context); ok {
+			ctx = outer
+		}
+		hbCtx, stopHeartbeat := context.WithCancel(ctx)
+		hbDone := make(chan struct{})
+		go q.heartbeat(hbCtx, job.ID, job.Attempt, hbDone)
+		err = h.fn(ctx, job.Args.Payload, job.Attempt)
+		stopHeartbeat()
+		<-hbDone
+	} else {
+		err = h.fn(ctx, job.Args.Payload, job.Attempt)
+	}
 	var perm *permanentError
 	switch {
 	case err == nil:
