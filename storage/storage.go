@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/component"
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
@@ -56,6 +57,7 @@ type Store interface {
 	learning.Store
 	trace.Store
 	metric.Store
+	component.Store
 }
 
 // Backend is an open state database.

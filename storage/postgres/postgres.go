@@ -109,6 +109,7 @@ type Store struct {
 	// (knowledge.go).
 	*knowledgeStore
 	*learnings
+	*components
 	*traces
 	*metrics
 }

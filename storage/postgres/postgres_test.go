@@ -53,7 +53,7 @@ func TestStore(t *testing.T) {
 // backend is what the conformance suite tests of s: one store serves
 // every domain.
 func backend(s *postgres.Store) storetest.Backend {
-	return storetest.Backend{Runs: s, ServiceAccounts: s, Schedules: s, Memories: s, Knowledge: s, Learnings: s, Traces: s, Metrics: s}
+	return storetest.Backend{Runs: s, ServiceAccounts: s, Schedules: s, Memories: s, Knowledge: s, Learnings: s, Traces: s, Metrics: s, Components: s}
 }
 
 // freshStores returns a storetest factory handing out stores on fresh

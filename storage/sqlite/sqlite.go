@@ -85,6 +85,7 @@ type Store struct {
 	// (knowledge.go).
 	*knowledgeStore
 	*learnings
+	*components
 	*traces
 	*metrics
 }

@@ -46,7 +46,7 @@ func openMemory(t testing.TB) *sqlite.Store {
 // backend is what the conformance suite tests of s: one store serves
 // every domain.
 func backend(s *sqlite.Store) storetest.Backend {
-	return storetest.Backend{Runs: s, ServiceAccounts: s, Schedules: s, Memories: s, Knowledge: s, Learnings: s, Traces: s, Metrics: s}
+	return storetest.Backend{Runs: s, ServiceAccounts: s, Schedules: s, Memories: s, Knowledge: s, Learnings: s, Traces: s, Metrics: s, Components: s}
 }
 
 func TestStoreFile(t *testing.T) {

@@ -31,6 +31,7 @@ type (
 	schedules       = sqlstore.Schedules
 	memories        = sqlstore.Memories
 	learnings       = sqlstore.Learnings
+	components      = sqlstore.Components
 	traces          = sqlstore.Traces
 	metrics         = sqlstore.Metrics
 )
@@ -74,6 +75,7 @@ func (s *Store) initShared() {
 	s.memories = sqlstore.NewMemories(s.sql)
 	s.knowledgeStore = newKnowledge(s)
 	s.learnings = sqlstore.NewLearnings(s.sql)
+	s.components = sqlstore.NewComponents(s.sql)
 	s.traces = sqlstore.NewTraces(s.sql)
 	s.metrics = sqlstore.NewMetrics(s.sql)
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/component"
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
 	"github.com/agentgate/agentgate/core/memory"
@@ -49,6 +50,7 @@ type Backend struct {
 	Learnings       learning.Store
 	Traces          trace.Store
 	Metrics         metric.Store
+	Components      component.Store
 }
 
 // Factory returns a ready backend for one (sub)test and arranges its
@@ -82,6 +84,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"Learnings", testLearnings},
 		{"Traces", testTraces},
 		{"Metrics", testMetrics},
+		{"Components", testComponents},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
