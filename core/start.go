@@ -47,6 +47,9 @@ type StartParams struct {
 	// TraceCarrier is the caller's W3C trace context ("traceparent",
 	// "tracestate"), or nil (ExecInfo.TraceCarrier).
 	TraceCarrier map[string]string
+	// Version pins a component's version ("": its current version; see
+	// Resolver); the run records the version it ran (Run.ComponentVersion).
+	Version string
 }
 
 // Ref is the runnable p names: exactly one of AgentID, TeamID and
@@ -149,7 +152,11 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := e.Runnable(ref.Kind, ref.ID)
+	version, err := ParseVersion(p.Version)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := e.RunnableAt(ctx, ref.Kind, ref.ID, version)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -26,6 +26,8 @@ type runExtra struct {
 	ScheduleRunID string                   `json:"schedule_run_id,omitempty"`
 	References    []core.MessageReferences `json:"references,omitempty"`
 	TraceCarrier  map[string]string        `json:"trace,omitempty"`
+	// ComponentVersion is the component version the run runs.
+	ComponentVersion int `json:"component_version,omitempty"`
 }
 
 // EncodeRunExtra returns r's extra column: nil (NULL) when r has none of them,
@@ -34,10 +36,10 @@ func EncodeRunExtra(r *core.Run) (any, error) {
 	x := runExtra{TeamName: r.TeamName, WorkflowName: r.WorkflowName, NestedDepth: r.NestedDepth,
 		StepID: r.StepID, StepName: r.StepName, StepIndex: r.StepIndex,
 		SessionState: r.SessionState, StepResults: r.StepResults, ScheduleID: r.ScheduleID, ScheduleRunID: r.ScheduleRunID,
-		References: r.References, TraceCarrier: r.TraceCarrier}
+		References: r.References, TraceCarrier: r.TraceCarrier, ComponentVersion: r.ComponentVersion}
 	if x.TeamName == "" && x.WorkflowName == "" && x.NestedDepth == 0 && x.StepID == "" && x.StepName == "" &&
 		x.StepIndex == nil && x.SessionState == nil && x.StepResults == nil && x.ScheduleID == "" && x.ScheduleRunID == "" &&
-		x.References == nil && x.TraceCarrier == nil {
+		x.References == nil && x.TraceCarrier == nil && x.ComponentVersion == 0 {
 		return nil, nil
 	}
 	b, err := json.Marshal(x)
@@ -62,5 +64,6 @@ func DecodeRunExtra(r *core.Run, col []byte) error {
 	r.ScheduleID, r.ScheduleRunID = x.ScheduleID, x.ScheduleRunID
 	r.References = x.References
 	r.TraceCarrier = x.TraceCarrier
+	r.ComponentVersion = x.ComponentVersion
 	return nil
 }
