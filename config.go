@@ -94,6 +94,9 @@ type Config struct {
 	Workflows []WorkflowConfig `yaml:"workflows"`
 	// Tuning holds internal knobs: leave them out (see TuningConfig).
 	Tuning TuningConfig `yaml:"tuning"`
+	// Components: agents, teams and workflows versioned in the state
+	// database (gateway_components.go).
+	Components ComponentsConfig `yaml:"components"`
 
 	// envWarnings are the unknown AGENTGATE_* variables LoadConfig saw;
 	// unsetRefs the variables the file references (${NAME}) that are unset.

@@ -49,6 +49,7 @@ func (g *Gateway) interfaces() []httptransport.Interface {
 			Memories:        g.memories,
 			Knowledge:       g.knowledge,
 			Learnings:       g.learnings,
+			Components:      g.components,
 			Traces:          g.traces,
 			Metrics:         g.metrics,
 			Media:           media,

@@ -262,6 +262,7 @@ const (
 	ResourceLearnings       = "learnings"
 	ResourceTraces          = "traces"
 	ResourceMetrics         = "metrics"
+	ResourceComponents      = "components"
 )
 
 // ResourceOf is the scope resource of a kind of runnable: agents, teams
