@@ -50,7 +50,7 @@ func (g *Gateway) buildComponents() {
 		refresh = DefaultComponentsRefresh
 	}
 	r := &componentResolver{g: g, refresh: refresh, current: map[core.Ref]*resolved{},
-		versions: map[versionKey]core.Runnable{}, lists: map[core.Kind]*listed{}}
+		versions: map[versionKey]core.Runnable{}}
 	g.components = component.New(component.Options{Store: g.store, Checker: componentChecker{g}, Changed: r.invalidate})
 	r.svc = g.components
 	g.componentRunnables = r
@@ -201,7 +201,6 @@ type componentResolver struct {
 	mu       sync.Mutex
 	current  map[core.Ref]*resolved
 	versions map[versionKey]core.Runnable
-	lists    map[core.Kind]*listed
 	// build serialises building (the MCP connections are shared).
 	build sync.Mutex
 }
@@ -218,12 +217,6 @@ type resolved struct {
 	at  time.Time
 }
 
-// listed is a kind's components as last listed.
-type listed struct {
-	rs []core.Runnable
-	at time.Time
-}
-
 // invalidate forgets what this replica read of component id (it changed
 // here).
 func (r *componentResolver) invalidate(id string) {
@@ -231,7 +224,6 @@ func (r *componentResolver) invalidate(id string) {
 	defer r.mu.Unlock()
 	for _, k := range []core.Kind{core.KindAgent, core.KindTeam, core.KindWorkflow} {
 		delete(r.current, core.Ref{Kind: k, ID: id})
-		delete(r.lists, k)
 	}
 }
 
@@ -282,15 +274,10 @@ func (r *componentResolver) built(ref core.Ref, c *component.Component, v *compo
 	return run, nil
 }
 
-// List returns the components of kind k that have a current version.
+// List returns the components of kind k that have a current version
+// (listed from the database each time; each at its current version as
+// Resolve knows it).
 func (r *componentResolver) List(ctx context.Context, k core.Kind) []core.Runnable {
-	r.mu.Lock()
-	l := r.lists[k]
-	r.mu.Unlock()
-	if l != nil && time.Since(l.at) < r.refresh {
-		return l.rs
-	}
-	at := time.Now()
 	cs, _, err := r.svc.Store().ListComponents(ctx, component.Filter{Type: string(k)})
 	if err != nil {
 		r.g.logger.Warn("component: cannot list", "kind", k, "error", err)
@@ -307,9 +294,6 @@ func (r *componentResolver) List(ctx context.Context, k core.Kind) []core.Runnab
 		}
 		out = append(out, run)
 	}
-	r.mu.Lock()
-	r.lists[k] = &listed{rs: out, at: at}
-	r.mu.Unlock()
 	return out
 }
 
