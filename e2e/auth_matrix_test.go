@@ -76,6 +76,9 @@ type matrixFixtures struct {
 	trace string
 	// media is a medium of a run in done's session.
 	media string
+	// component and component2 are components (agents) with a published
+	// current version 1.
+	component, component2 string
 }
 
 func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
@@ -107,6 +110,8 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 	want(t, g, admin, http.MethodPost, "/agents/assistant/runs", runForm(t, map[string]string{"message": "read", "stream": "false", "session_id": fx.done.SessionID},
 		mediaFile{"notes.txt", "text/plain", notes}), http.StatusOK)
 	fx.media = sha(notes)
+	fx.component = createComponent(t, g, admin, "published")
+	fx.component2 = createComponent(t, g, admin, "published")
 	return fx
 }
 
@@ -134,6 +139,8 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"user_id":            func(*matrixFixtures) string { return matrixLearner },
 	"trace_id":           func(fx *matrixFixtures) string { return fx.trace },
 	"media_id":           func(fx *matrixFixtures) string { return fx.media },
+	"component_id":       func(fx *matrixFixtures) string { return fx.component },
+	"version":            func(*matrixFixtures) string { return "1" },
 }
 
 // matrixSpec adjusts the generic request of one operation: parameter
@@ -226,6 +233,25 @@ var matrixSpecs = map[string]matrixSpec{
 	},
 	"rest:POST /traces/search": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", jsonBody(t, map[string]any{"filter": map[string]any{"op": "EQ", "key": "status", "value": "ERROR"}})
+	},
+	"rest:POST /components": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, componentBody("draft"))
+	},
+	"rest:PATCH /components/{component_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"description": "patched by the matrix"})
+	},
+	"rest:DELETE /components/{component_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"component_id": createComponent(t, fx.g, fx.admin, "published")}, "", nil
+	},
+	"rest:POST /components/{component_id}/configs": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"config": map[string]any{"model": "plain"}})
+	},
+	// Only drafts change: a fresh component with a draft version 1.
+	"rest:PATCH /components/{component_id}/configs/{version}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"component_id": createComponent(t, fx.g, fx.admin, "draft")}, "", jsonBody(t, map[string]any{"notes": "matrix"})
+	},
+	"rest:DELETE /components/{component_id}/configs/{version}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"component_id": createComponent(t, fx.g, fx.admin, "draft")}, "", nil
 	},
 	"rest:POST /learnings": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", jsonBody(t, learningBody(matrixLearner))
@@ -373,6 +399,8 @@ func (fx *matrixFixtures) homeID(resource string) string {
 		return fx.mem
 	case auth.ResourceLearnings:
 		return fx.learning
+	case auth.ResourceComponents:
+		return fx.component
 	}
 	return "some-id"
 }
@@ -399,6 +427,8 @@ func (fx *matrixFixtures) otherID(resource, home string) string {
 		ids = []string{fx.mem, fx.mem2}
 	case auth.ResourceLearnings:
 		ids = []string{fx.learning, fx.learning2}
+	case auth.ResourceComponents:
+		ids = []string{fx.component, fx.component2}
 	}
 	for _, id := range ids {
 		if id != home {

@@ -336,3 +336,20 @@ func checkConfigOutput(t *testing.T, cfg string) string {
 	}
 	return string(out)
 }
+
+// componentBody is a new agent component with version 1 at stage, on the
+// auth gateways' plain model.
+func componentBody(stage string) map[string]any {
+	return map[string]any{"name": "Matrix component", "component_id": "matrix-c-" + randHex(6), "component_type": "agent",
+		"stage": stage, "config": map[string]any{"model": "plain"}}
+}
+
+// createComponent creates a component (see componentBody) and returns its id.
+func createComponent(t testing.TB, g *gateway, tok, stage string) string {
+	t.Helper()
+	var c struct {
+		ID string `json:"component_id"`
+	}
+	decode(t, want(t, g, tok, http.MethodPost, "/components", jsonBody(t, componentBody(stage)), http.StatusCreated), &c)
+	return c.ID
+}
