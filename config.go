@@ -104,6 +104,15 @@ type Config struct {
 	unsetRefs   []string
 	// deprecations are the settings under their old names, moved.
 	deprecations []string
+	// runnableElsewhere, when set, knows the runnables beyond the file
+	// that teams and workflows may name (the components'; see
+	// gateway_components.go).
+	runnableElsewhere func(k core.Kind, id string) bool
+}
+
+// knownElsewhere reports whether a runnable beyond the file has kind k and id.
+func (c *Config) knownElsewhere(k core.Kind, id string) bool {
+	return c.runnableElsewhere != nil && c.runnableElsewhere(k, id)
 }
 
 // HTTPConfig configures the HTTP server.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -352,4 +353,100 @@ func createComponent(t testing.TB, g *gateway, tok, stage string) string {
 	}
 	decode(t, want(t, g, tok, http.MethodPost, "/components", jsonBody(t, componentBody(stage)), http.StatusCreated), &c)
 	return c.ID
+}
+
+// TestComponentsExportImport: `agentgate components export` writes one
+// gateway's components as YAML and `components import` creates them on
+// another (both with a security key): the same versions, stages and
+// current version, runnable there at once.
+func TestComponentsExportImport(t *testing.T) {
+	t.Parallel()
+	cfg := "auth_mode: key\nsecurity_key: \"" + authKey + "\"\n" + componentsConfig
+	src, dst := startGateway(t, cfg), startGateway(t, cfg)
+	for _, b := range []map[string]any{
+		{"name": "Helper", "component_id": "helper", "component_type": "agent", "stage": "published", "description": "helps",
+			"metadata": map[string]any{"team": "ops"}, "config": map[string]any{"model": "one", "instructions": "be brief", "max_turns": 4}},
+		{"name": "Crew", "component_type": "team", "config": map[string]any{"mode": "broadcast", "members": []any{"helper"}}},
+	} {
+		want(t, src, authKey, http.MethodPost, "/components", jsonBody(t, b), http.StatusCreated)
+	}
+	want(t, src, authKey, http.MethodPost, "/components/helper/configs", jsonBody(t, map[string]any{
+		"config": map[string]any{"model": "two"}, "stage": "published", "set_current": false, "label": "v2"}), http.StatusCreated)
+	want(t, src, authKey, http.MethodPost, "/components/helper/configs", jsonBody(t, map[string]any{
+		"config": map[string]any{"model": "two"}, "notes": "a draft"}), http.StatusCreated)
+
+	file := filepath.Join(t.TempDir(), "components.yaml")
+	cli := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(binPath, args...)
+		cmd.Env = cleanEnv()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("agentgate %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	// Without the token: refused, saying how to pass it.
+	cmd := exec.Command(binPath, "components", "export", "--url", src.URL)
+	cmd.Env = cleanEnv()
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "--token") {
+		t.Fatalf("export without a token: %v\n%s", err, out)
+	}
+	cli("components", "export", "--url", src.URL, "--token", authKey, "-o", file)
+	yml, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"component_id: helper", "component_id: crew", "stage: draft", "current_version: 1", "instructions: be brief"} {
+		if !strings.Contains(string(yml), s) {
+			t.Errorf("the export lacks %q:\n%s", s, yml)
+		}
+	}
+	// The team names the agent component: import creates agents first.
+	out := cli("components", "import", file, "--url", dst.URL, "--token", authKey)
+	if !strings.Contains(out, "imported 2 of 2 components") {
+		t.Errorf("import said: %s", out)
+	}
+	for _, path := range []string{"/components/helper", "/components/helper/configs", "/components/crew/configs"} {
+		a := want(t, src, authKey, http.MethodGet, path, nil, http.StatusOK)
+		b := want(t, dst, authKey, http.MethodGet, path, nil, http.StatusOK)
+		if na, nb := stripTimes(t, a), stripTimes(t, b); na != nb {
+			t.Errorf("%s differs after import:\nsource: %s\nimport: %s", path, na, nb)
+		}
+	}
+	resp, body := call(t, dst, authKey, http.MethodPost, "/agents/helper/runs", formBody(url.Values{"message": {"hi"}, "stream": {"false"}}))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "version one") {
+		t.Errorf("the imported component's run: %d %s", resp.StatusCode, body)
+	}
+	// Importing again: every component exists (409), reported, exit 1.
+	cmd = exec.Command(binPath, "components", "import", file, "--url", dst.URL, "--token", authKey)
+	cmd.Env = cleanEnv()
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "409") {
+		t.Errorf("a second import: %v\n%s", err, out)
+	}
+}
+
+// stripTimes is b's JSON without its created_at and updated_at fields.
+func stripTimes(t *testing.T, b []byte) string {
+	t.Helper()
+	var v any
+	decode(t, b, &v)
+	var strip func(v any)
+	strip = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			delete(x, "created_at")
+			delete(x, "updated_at")
+			for _, e := range x {
+				strip(e)
+			}
+		case []any:
+			for _, e := range x {
+				strip(e)
+			}
+		}
+	}
+	strip(v)
+	out, _ := json.Marshal(v)
+	return string(out)
 }
