@@ -86,9 +86,11 @@ func decodeComponentEntry[T any](config map[string]any, id string, idOf func(*T)
 func (c componentChecker) candidate(typ, id string, config map[string]any) (*Config, error) {
 	cfg := *c.g.cfg
 	// Teams and workflows may name the components' agents and teams.
-	cfg.runnableElsewhere = func(k core.Kind, id string) bool {
-		_, err := c.g.eng.Runnable(k, id)
-		return err == nil
+	if eng := c.g.eng; eng != nil {
+		cfg.runnableElsewhere = func(k core.Kind, id string) bool {
+			_, err := eng.Runnable(k, id)
+			return err == nil
+		}
 	}
 	switch typ {
 	case component.TypeAgent:

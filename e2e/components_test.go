@@ -51,6 +51,13 @@ models:
     model: two-1
     script:
       - reply: "version two"
+  slow:
+    provider: scripted
+    model: slow-1
+    chunks: 20
+    chunk_delay: 100ms
+    script:
+      - reply: "slowly but surely"
 agents:
   - id: fixed
     name: Fixed
@@ -307,6 +314,18 @@ func TestComponentsBadInput(t *testing.T) {
 	decode(t, expectStatus(t, resp, http.StatusOK), &wr)
 	if wr["status"] != "COMPLETED" || !strings.Contains(fmt.Sprint(wr["content"]), "version one") || wr["component_version"] != float64(1) {
 		t.Errorf("workflow component run: %v", wr)
+	}
+
+	// Deleting a component lets its running runs finish.
+	expectStatus(t, g.sendJSON(t, ctx, http.MethodPost, "/components", map[string]any{"name": "Slowpoke", "component_type": "agent",
+		"stage": "published", "config": map[string]any{"model": "slow"}}), http.StatusCreated)
+	var bg run
+	decode(t, expectStatus(t, g.postForm(t, ctx, "/agents/slowpoke/runs", url.Values{"message": {"go"}, "stream": {"false"}, "background": {"true"}}),
+		http.StatusAccepted), &bg)
+	g.waitStatus(t, "slowpoke", bg.RunID, "RUNNING")
+	expectStatus(t, g.sendJSON(t, ctx, http.MethodDelete, "/components/slowpoke", nil), http.StatusNoContent)
+	if done, b := g.waitStatus(t, "slowpoke", bg.RunID, "COMPLETED"); !strings.Contains(done.Content, "slowly but surely") {
+		t.Errorf("the run of the deleted component: %s", b)
 	}
 
 	// Paging and the type filter.
