@@ -205,7 +205,10 @@ type componentResolver struct {
 	svc     *component.Service
 	refresh time.Duration
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// gen counts the invalidations: what a Resolve read before one is not
+	// kept.
+	gen      uint64
 	current  map[core.Ref]*resolved
 	versions map[versionKey]core.Runnable
 	// build serialises building (the MCP connections are shared).
@@ -229,6 +232,7 @@ type resolved struct {
 func (r *componentResolver) invalidate(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.gen++
 	for _, k := range []core.Kind{core.KindAgent, core.KindTeam, core.KindWorkflow} {
 		delete(r.current, core.Ref{Kind: k, ID: id})
 	}
@@ -237,13 +241,11 @@ func (r *componentResolver) invalidate(id string) {
 // Resolve returns component id's runnable at version (0: current).
 func (r *componentResolver) Resolve(ctx context.Context, k core.Kind, id string, version int, started bool) (core.Runnable, error) {
 	ref := core.Ref{Kind: k, ID: id}
-	if version == 0 {
-		r.mu.Lock()
-		e := r.current[ref]
-		r.mu.Unlock()
-		if e != nil && time.Since(e.at) < r.refresh {
-			return e.r, e.err
-		}
+	r.mu.Lock()
+	e, gen := r.current[ref], r.gen
+	r.mu.Unlock()
+	if version == 0 && e != nil && time.Since(e.at) < r.refresh {
+		return e.r, e.err
 	}
 	at := time.Now()
 	c, v, err := r.svc.Resolve(ctx, string(k), id, version, started)
@@ -253,7 +255,9 @@ func (r *componentResolver) Resolve(ctx context.Context, k core.Kind, id string,
 	}
 	if version == 0 && (err == nil || core.CodeOf(err) == core.CodeNotFound) {
 		r.mu.Lock()
-		r.current[ref] = &resolved{r: run, err: err, at: at}
+		if r.gen == gen {
+			r.current[ref] = &resolved{r: run, err: err, at: at}
+		}
 		r.mu.Unlock()
 	}
 	return run, err

@@ -84,6 +84,8 @@ func runComponent(t *testing.T, g *gateway, agent string, form url.Values) (comp
 	var r componentRun
 	if resp.StatusCode == http.StatusOK {
 		decode(t, b, &r)
+	} else {
+		r.Content = string(b) // the error, for the failure message
 	}
 	return r, resp.StatusCode
 }
@@ -324,8 +326,20 @@ func TestComponentsBadInput(t *testing.T) {
 		http.StatusAccepted), &bg)
 	g.waitStatus(t, "slowpoke", bg.RunID, "RUNNING")
 	expectStatus(t, g.sendJSON(t, ctx, http.MethodDelete, "/components/slowpoke", nil), http.StatusNoContent)
-	if done, b := g.waitStatus(t, "slowpoke", bg.RunID, "COMPLETED"); !strings.Contains(done.Content, "slowly but surely") {
-		t.Errorf("the run of the deleted component: %s", b)
+	// The agent is gone (its routes answer 404); its session keeps the run.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		var r map[string]any
+		decode(t, expectStatus(t, g.get(t, ctx, "/sessions/"+bg.SessionID+"/runs/"+bg.RunID), http.StatusOK), &r)
+		if r["status"] == "COMPLETED" {
+			if !strings.Contains(fmt.Sprint(r["content"]), "slowly but surely") || r["component_version"] != float64(1) {
+				t.Errorf("the run of the deleted component: %v", r)
+			}
+			break
+		}
+		if r["status"] != "RUNNING" || time.Now().After(deadline) {
+			t.Fatalf("the run of the deleted component: %v", r)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	// Paging and the type filter.
