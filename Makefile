@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseAllow -fuzztime 10s ./transport/egress
 	$(GO) test -run '^$$' -fuzz FuzzParseMemoryList -fuzztime 10s ./core/memory
 	$(GO) test -run '^$$' -fuzz FuzzMemorySearch -fuzztime 10s ./storage/sqlite
+	$(GO) test -run '^$$' -fuzz FuzzComponentCheck -fuzztime 10s .
 	$(GO) test -run '^$$' -fuzz FuzzSearchTerms -fuzztime 10s ./storage/sqlstore
 	$(GO) test -run '^$$' -fuzz FuzzKnowledgeSearch -fuzztime 10s ./storage/sqlite
 	$(GO) test -run '^$$' -fuzz FuzzParseContentForm -fuzztime 10s ./adapters/rest

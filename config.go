@@ -95,6 +95,9 @@ type Config struct {
 	Workflows []WorkflowConfig `yaml:"workflows"`
 	// Tuning holds internal knobs: leave them out (see TuningConfig).
 	Tuning TuningConfig `yaml:"tuning"`
+	// Components: agents, teams and workflows versioned in the state
+	// database (gateway_components.go).
+	Components ComponentsConfig `yaml:"components"`
 
 	// envWarnings are the unknown AGENTGATE_* variables LoadConfig saw;
 	// unsetRefs the variables the file references (${NAME}) that are unset.
@@ -102,6 +105,15 @@ type Config struct {
 	unsetRefs   []string
 	// deprecations are the settings under their old names, moved.
 	deprecations []string
+	// runnableElsewhere, when set, knows the runnables beyond the file
+	// that teams and workflows may name (the components'; see
+	// gateway_components.go).
+	runnableElsewhere func(k core.Kind, id string) bool
+}
+
+// knownElsewhere reports whether a runnable beyond the file has kind k and id.
+func (c *Config) knownElsewhere(k core.Kind, id string) bool {
+	return c.runnableElsewhere != nil && c.runnableElsewhere(k, id)
 }
 
 // HTTPConfig configures the HTTP server.

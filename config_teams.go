@@ -7,6 +7,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/team"
 )
 
@@ -133,7 +134,7 @@ func (c *Config) validateTeams() []error {
 				errs = append(errs, fmt.Errorf("%s: member %q is listed twice", where, m))
 			case m == tc.ID:
 				errs = append(errs, fmt.Errorf("%s: a team cannot be its own member", where))
-			case !agents[m] && teams[m] == nil:
+			case !agents[m] && teams[m] == nil && !c.knownElsewhere(core.KindAgent, m) && !c.knownElsewhere(core.KindTeam, m):
 				errs = append(errs, fmt.Errorf("%s: unknown member %q (not an agent or a team id)", where, m))
 			}
 			seen[m] = true

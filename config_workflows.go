@@ -113,6 +113,9 @@ func (c *Config) validateWorkflows() []error {
 		def, err := wc.definition()
 		if err == nil {
 			_, err = workflow.New(def, workflow.Options{Known: func(k core.Kind, id string) bool {
+				if c.knownElsewhere(k, id) {
+					return true
+				}
 				if k == core.KindTeam {
 					return teams[id]
 				}

@@ -18,6 +18,7 @@ import (
 	"github.com/agentgate/agentgate/adapters/rest"
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/component"
 	"github.com/agentgate/agentgate/core/eval"
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
@@ -25,6 +26,7 @@ import (
 	"github.com/agentgate/agentgate/core/memory"
 	"github.com/agentgate/agentgate/core/metric"
 	"github.com/agentgate/agentgate/core/metric/prom"
+	"github.com/agentgate/agentgate/core/model"
 	"github.com/agentgate/agentgate/core/schedule"
 	"github.com/agentgate/agentgate/core/tool"
 	"github.com/agentgate/agentgate/core/trace"
@@ -87,6 +89,15 @@ type Gateway struct {
 	tracing *tracing.Tracing
 	// metrics is the daily metrics' service.
 	metrics *metric.Service
+	// models are the configured models, mcpStarted the MCP servers
+	// connected (by name), built once and shared by the agents, the
+	// file's and the components' (gateway_components.go).
+	models     map[string]model.Model
+	mcpStarted map[string]tool.Source
+	// components is the components' service (nil when they are off),
+	// componentRunnables its runnables.
+	components         *component.Service
+	componentRunnables *componentResolver
 }
 
 // Options tune New beyond the Config.
@@ -232,6 +243,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		_ = g.closeBackends()
 		return nil, err
 	}
+	g.buildComponents()
 	g.srv = httptransport.New(httptransport.Config{
 		BodyLimit: cfg.HTTP.BodyLimit, HeartbeatInterval: cfg.HTTP.Heartbeat, Logger: logger,
 		Auth: authn, Limiter: auth.NewLimiter(auth.LimiterConfig{RPS: cfg.Auth.RateLimit.RPS, Burst: cfg.Auth.RateLimit.Burst}),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/agent"
 	"github.com/agentgate/agentgate/core/model"
 	"github.com/agentgate/agentgate/core/model/anthropic"
@@ -120,83 +121,17 @@ func (g *Gateway) startMCPServer(ctx context.Context, started map[string]tool.So
 }
 
 func (g *Gateway) buildAgents(ctx context.Context) error {
-	models := map[string]model.Model{}
+	g.models = map[string]model.Model{}
 	for name, mc := range g.cfg.Models {
 		m, err := BuildModel(name, mc)
 		if err != nil {
 			return err
 		}
-		models[name] = m
+		g.models[name] = m
 	}
-	started := map[string]tool.Source{}
+	g.mcpStarted = map[string]tool.Source{}
 	for _, ac := range g.cfg.Agents {
-		if ac.Remote != nil {
-			// The operator's URL is dialled as configured; what the remote
-			// names elsewhere (a card's interface URL, a redirect) follows
-			// the egress rules.
-			rc := ac.remoteConfig()
-			rc.Dial = g.egress.DialContext
-			a, err := remote.New(rc)
-			if err != nil {
-				return err
-			}
-			if err := g.eng.RegisterAgent(a); err != nil {
-				return err
-			}
-			continue
-		}
-		var (
-			tools   []*tool.Tool
-			sources []tool.Source
-			flags   = map[string]tool.Flags{}
-			using   = map[string]bool{}
-		)
-		for _, ref := range ac.Tools {
-			f := ref.Flags()
-			if ref.MCPServer != "" {
-				if !using[ref.MCPServer] {
-					src, err := g.startMCPServer(ctx, started, ref.MCPServer)
-					if err != nil {
-						return fmt.Errorf("agent %s: %w", ac.ID, err)
-					}
-					using[ref.MCPServer] = true
-					sources = append(sources, src)
-				}
-				if ref.Name != "" {
-					flags[ref.Name] = f
-				}
-				continue
-			}
-			if ref.Name == scheduletool.SetName {
-				if g.schedules == nil {
-					return fmt.Errorf("agent %s: the schedule tools need schedules (schedules.enabled is false)", ac.ID)
-				}
-				for _, st := range scheduletool.Tools(g.schedules) {
-					st.Flags = f
-					tools = append(tools, st)
-				}
-				continue
-			}
-			var t *tool.Tool
-			if b, ok := tool.Builtins()[ref.Name]; ok {
-				t = b
-			} else if hc, ok := g.cfg.HTTPTools[ref.Name]; ok {
-				var err error
-				if t, err = buildHTTPTool(ref.Name, hc, g.egress); err != nil {
-					return fmt.Errorf("agent %s: http tool %s: %w", ac.ID, ref.Name, err)
-				}
-			} else {
-				return fmt.Errorf("agent %s: unknown tool %q", ac.ID, ref.Name)
-			}
-			t.Flags = f
-			tools = append(tools, t)
-		}
-		a, err := agent.New(agent.Config{
-			ID: ac.ID, Name: ac.Name, Description: ac.Description, Instructions: ac.Instructions,
-			ModelName: ac.Model, Model: models[ac.Model], Tools: tools, Sources: sources, SourceFlags: flags,
-			MaxTurns: ac.MaxTurns, Memory: g.agentMemory(ac.Memory, models),
-			Knowledge: g.agentKnowledge(ac), Summaries: g.agentSummaries(ac, models),
-		})
+		a, err := g.buildAgent(ctx, ac)
 		if err != nil {
 			return err
 		}
@@ -205,4 +140,71 @@ func (g *Gateway) buildAgents(ctx context.Context) error {
 		}
 	}
 	return g.buildTeams()
+}
+
+// buildAgent builds the agent of an agents entry (validated), with the
+// gateway's models and MCP connections (started on first use). The
+// components build theirs with it too.
+func (g *Gateway) buildAgent(ctx context.Context, ac AgentConfig) (core.Runnable, error) {
+	models, started := g.models, g.mcpStarted
+	if ac.Remote != nil {
+		// The operator's URL is dialled as configured; what the remote
+		// names elsewhere (a card's interface URL, a redirect) follows
+		// the egress rules.
+		rc := ac.remoteConfig()
+		rc.Dial = g.egress.DialContext
+		return remote.New(rc)
+	}
+	var (
+		tools   []*tool.Tool
+		sources []tool.Source
+		flags   = map[string]tool.Flags{}
+		using   = map[string]bool{}
+	)
+	for _, ref := range ac.Tools {
+		f := ref.Flags()
+		if ref.MCPServer != "" {
+			if !using[ref.MCPServer] {
+				src, err := g.startMCPServer(ctx, started, ref.MCPServer)
+				if err != nil {
+					return nil, fmt.Errorf("agent %s: %w", ac.ID, err)
+				}
+				using[ref.MCPServer] = true
+				sources = append(sources, src)
+			}
+			if ref.Name != "" {
+				flags[ref.Name] = f
+			}
+			continue
+		}
+		if ref.Name == scheduletool.SetName {
+			if g.schedules == nil {
+				return nil, fmt.Errorf("agent %s: the schedule tools need schedules (schedules.enabled is false)", ac.ID)
+			}
+			for _, st := range scheduletool.Tools(g.schedules) {
+				st.Flags = f
+				tools = append(tools, st)
+			}
+			continue
+		}
+		var t *tool.Tool
+		if b, ok := tool.Builtins()[ref.Name]; ok {
+			t = b
+		} else if hc, ok := g.cfg.HTTPTools[ref.Name]; ok {
+			var err error
+			if t, err = buildHTTPTool(ref.Name, hc, g.egress); err != nil {
+				return nil, fmt.Errorf("agent %s: http tool %s: %w", ac.ID, ref.Name, err)
+			}
+		} else {
+			return nil, fmt.Errorf("agent %s: unknown tool %q", ac.ID, ref.Name)
+		}
+		t.Flags = f
+		tools = append(tools, t)
+	}
+	return agent.New(agent.Config{
+		ID: ac.ID, Name: ac.Name, Description: ac.Description, Instructions: ac.Instructions,
+		ModelName: ac.Model, Model: models[ac.Model], Tools: tools, Sources: sources, SourceFlags: flags,
+		MaxTurns: ac.MaxTurns, Memory: g.agentMemory(ac.Memory, models),
+		Knowledge: g.agentKnowledge(ac), Summaries: g.agentSummaries(ac, models),
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/agentgate/agentgate/core"
-	"github.com/agentgate/agentgate/core/model"
 	"github.com/agentgate/agentgate/core/team"
 )
 
@@ -16,7 +15,6 @@ func (g *Gateway) buildTeams() error {
 	for _, tc := range g.cfg.Teams {
 		byID[tc.ID] = tc
 	}
-	models := map[string]model.Model{}
 	built := map[string]bool{}
 	var build func(tc TeamConfig, depth int) error
 	build = func(tc TeamConfig, depth int) error {
@@ -26,43 +24,14 @@ func (g *Gateway) buildTeams() error {
 		if depth > len(byID) {
 			return fmt.Errorf("team %s: a cycle of nested teams", tc.ID)
 		}
-		cfg := team.Config{
-			ID: tc.ID, Name: tc.Name, Description: tc.Description, Instructions: tc.Instructions,
-			ModelName: tc.Model, Mode: team.Mode(tc.Mode), MaxParallel: tc.MaxParallel,
-			StreamMemberEvents: tc.StreamMemberEvents, OnMemberError: tc.OnMemberError,
-			MaxIterations: tc.MaxIterations, MaxTurns: tc.MaxTurns,
-		}
-		if tc.Model != "" {
-			m, ok := models[tc.Model]
-			if !ok {
-				mc, declared := g.cfg.Models[tc.Model]
-				if !declared {
-					return fmt.Errorf("team %s: model %q is not declared under models", tc.ID, tc.Model)
-				}
-				var err error
-				if m, err = BuildModel(tc.Model, mc); err != nil {
-					return fmt.Errorf("team %s: %w", tc.ID, err)
-				}
-				models[tc.Model] = m
-			}
-			cfg.Model = m
-		}
 		for _, id := range tc.Members {
-			kind := core.KindAgent
 			if sub, ok := byID[id]; ok {
 				if err := build(sub, depth+1); err != nil {
 					return err
 				}
-				kind = core.KindTeam
 			}
-			r, err := g.eng.Runnable(kind, id)
-			if err != nil {
-				return fmt.Errorf("team %s: member %s: %w", tc.ID, id, err)
-			}
-			info := r.Info()
-			cfg.Members = append(cfg.Members, team.Member{Kind: kind, ID: id, Name: info.Name, Description: info.Description})
 		}
-		t, err := team.New(cfg)
+		t, err := g.buildTeam(tc)
 		if err != nil {
 			return err
 		}
@@ -78,4 +47,35 @@ func (g *Gateway) buildTeams() error {
 		}
 	}
 	return nil
+}
+
+// buildTeam builds the team of a teams entry whose members are runnable
+// already (a member that is a team is one, else an agent). The components
+// build theirs with it too.
+func (g *Gateway) buildTeam(tc TeamConfig) (core.Runnable, error) {
+	cfg := team.Config{
+		ID: tc.ID, Name: tc.Name, Description: tc.Description, Instructions: tc.Instructions,
+		ModelName: tc.Model, Mode: team.Mode(tc.Mode), MaxParallel: tc.MaxParallel,
+		StreamMemberEvents: tc.StreamMemberEvents, OnMemberError: tc.OnMemberError,
+		MaxIterations: tc.MaxIterations, MaxTurns: tc.MaxTurns,
+	}
+	if tc.Model != "" {
+		m, ok := g.models[tc.Model]
+		if !ok {
+			return nil, fmt.Errorf("team %s: model %q is not declared under models", tc.ID, tc.Model)
+		}
+		cfg.Model = m
+	}
+	for _, id := range tc.Members {
+		kind := core.KindAgent
+		r, err := g.eng.Runnable(core.KindTeam, id)
+		if err == nil {
+			kind = core.KindTeam
+		} else if r, err = g.eng.Runnable(core.KindAgent, id); err != nil {
+			return nil, fmt.Errorf("team %s: member %s: %w", tc.ID, id, err)
+		}
+		info := r.Info()
+		cfg.Members = append(cfg.Members, team.Member{Kind: kind, ID: id, Name: info.Name, Description: info.Description})
+	}
+	return team.New(cfg)
 }

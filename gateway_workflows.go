@@ -26,10 +26,7 @@ func (g *Gateway) buildWorkflows() error {
 // functions: workflow.Func) and serves it like the configured ones. The
 // agents and teams its steps run must be registered already.
 func (g *Gateway) RegisterWorkflow(def workflow.Definition) error {
-	w, err := workflow.New(def, workflow.Options{Known: func(k core.Kind, id string) bool {
-		_, err := g.eng.Runnable(k, id)
-		return err == nil
-	}})
+	w, err := g.newWorkflow(def)
 	if err != nil {
 		return err
 	}
@@ -37,4 +34,13 @@ func (g *Gateway) RegisterWorkflow(def workflow.Definition) error {
 		return fmt.Errorf("workflow %s: %w", def.ID, err)
 	}
 	return nil
+}
+
+// newWorkflow builds a workflow whose agents and teams are runnable
+// already (the components build theirs with it too).
+func (g *Gateway) newWorkflow(def workflow.Definition) (core.Runnable, error) {
+	return workflow.New(def, workflow.Options{Known: func(k core.Kind, id string) bool {
+		_, err := g.eng.Runnable(k, id)
+		return err == nil
+	}})
 }

@@ -50,6 +50,7 @@ func (g *Gateway) interfaces() []httptransport.Interface {
 			Knowledge:       g.knowledge,
 			Learnings:       g.learnings,
 			Evals:           g.evals,
+			Components:      g.components,
 			Traces:          g.traces,
 			Metrics:         g.metrics,
 			Media:           media,

@@ -263,6 +263,7 @@ const (
 	ResourceTraces          = "traces"
 	ResourceMetrics         = "metrics"
 	ResourceEvals           = "evals"
+	ResourceComponents      = "components"
 )
 
 // ResourceOf is the scope resource of a kind of runnable: agents, teams

@@ -37,6 +37,9 @@ type AgentInfo struct {
 	// Remote, when set, is where a remote runnable lives (a URL, no
 	// credentials).
 	Remote string `json:"remote,omitempty"`
+	// Component, when set, says the runnable is a component's version
+	// (dynamic.go).
+	Component *ComponentInfo `json:"component,omitempty"`
 }
 
 // StepInfo describes one step of a workflow.

@@ -90,6 +90,8 @@ type Engine struct {
 	mu     sync.RWMutex
 	agents map[Ref]Agent
 	order  []Ref
+	// resolver supplies the runnables not registered (dynamic.go).
+	resolver Resolver
 	// observers are told of approvals (guarded by mu too).
 	observers []ApprovalObserver
 	// runObservers watch runs execute (observe.go; guarded by mu too).

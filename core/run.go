@@ -219,21 +219,24 @@ type Run struct {
 	// TraceCarrier is the caller's W3C trace context (StartParams'),
 	// stored with the run so a queued run executed by any replica
 	// continues the caller's trace; not shown.
-	TraceCarrier    map[string]string `json:"-"`
-	UserID          string            `json:"user_id,omitempty"`
-	Status          RunStatus         `json:"status"`
-	Input           RunInput          `json:"input"`
-	Content         string            `json:"content,omitempty"`
-	ContentType     string            `json:"content_type,omitempty"`
-	Model           string            `json:"model,omitempty"`
-	ModelProvider   string            `json:"model_provider,omitempty"`
-	Messages        []Message         `json:"messages,omitempty"`
-	Tools           []ToolExecution   `json:"tools,omitempty"`
-	Requirements    []RunRequirement  `json:"requirements,omitempty"`
-	Metrics         *Metrics          `json:"metrics,omitempty"`
-	Error           string            `json:"error,omitempty"`
-	ErrorType       string            `json:"error_type,omitempty"`
-	CancelRequested bool              `json:"cancel_requested,omitempty"`
+	TraceCarrier map[string]string `json:"-"`
+	// ComponentVersion is the version of the component the run runs (0:
+	// not a component), stored with the run so it continues with it.
+	ComponentVersion int              `json:"component_version,omitempty"`
+	UserID           string           `json:"user_id,omitempty"`
+	Status           RunStatus        `json:"status"`
+	Input            RunInput         `json:"input"`
+	Content          string           `json:"content,omitempty"`
+	ContentType      string           `json:"content_type,omitempty"`
+	Model            string           `json:"model,omitempty"`
+	ModelProvider    string           `json:"model_provider,omitempty"`
+	Messages         []Message        `json:"messages,omitempty"`
+	Tools            []ToolExecution  `json:"tools,omitempty"`
+	Requirements     []RunRequirement `json:"requirements,omitempty"`
+	Metrics          *Metrics         `json:"metrics,omitempty"`
+	Error            string           `json:"error,omitempty"`
+	ErrorType        string           `json:"error_type,omitempty"`
+	CancelRequested  bool             `json:"cancel_requested,omitempty"`
 	// Background marks runs that were started detached from any request.
 	Background bool `json:"background,omitempty"`
 	// EventCount is the number of events appended so far, kept up to date at

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -80,31 +81,35 @@ func (e *Engine) RegisterRunnable(a Runnable) error {
 	return nil
 }
 
-// Runnable returns the runnable of kind k with id, or a not_found error.
+// Runnable returns the runnable of kind k with id: a registered one, else
+// the resolver's at its current version (see Resolver), or a not_found
+// error.
 func (e *Engine) Runnable(k Kind, id string) (Runnable, error) {
-	k = k.OrAgent()
-	if err := CheckID(string(k)+"_id", id); err != nil {
-		return nil, err
-	}
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	a, ok := e.agents[Ref{Kind: k, ID: id}]
-	if !ok {
-		return nil, Errorf(CodeNotFound, "%s %q not found", k, id)
-	}
-	return a, nil
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	return e.runnableAt(ctx, k, id, 0, false)
 }
 
 // Runnables returns the registered runnables of kind k in registration
-// order.
+// order, then the resolver's.
 func (e *Engine) Runnables(k Kind) []Runnable {
 	k = k.OrAgent()
 	e.mu.RLock()
-	defer e.mu.RUnlock()
 	var out []Runnable
 	for _, ref := range e.order {
 		if ref.Kind == k {
 			out = append(out, e.agents[ref])
+		}
+	}
+	r := e.resolver
+	e.mu.RUnlock()
+	if r != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+		defer cancel()
+		for _, d := range r.List(ctx, k) {
+			if !e.Registered(k, d.Info().ID) {
+				out = append(out, d)
+			}
 		}
 	}
 	return out
@@ -153,10 +158,19 @@ func (r *Run) setRunnable(info AgentInfo) {
 	if info.Model != nil {
 		r.Model, r.ModelProvider = info.Model.Model, info.Model.Provider
 	}
+	if info.Component != nil {
+		r.ComponentVersion = info.Component.Version
+	}
 }
 
-// runnableOf returns the runnable that runs run.
+// runnableOf returns the runnable that runs run: a component's run runs
+// the version it started with (even once the component is deleted).
 func (e *Engine) runnableOf(run *Run) (Runnable, error) {
 	ref := run.Ref()
-	return e.Runnable(ref.Kind, ref.ID)
+	if run.ComponentVersion == 0 {
+		return e.Runnable(ref.Kind, ref.ID)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	return e.runnableAt(ctx, ref.Kind, ref.ID, run.ComponentVersion, true)
 }

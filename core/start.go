@@ -50,6 +50,9 @@ type StartParams struct {
 	// EvalRunID tags the run as one of an eval run's (core/eval): stored on
 	// the run and shown as its eval_run_id.
 	EvalRunID string
+	// Version pins a component's version ("": its current version; see
+	// Resolver); the run records the version it ran (Run.ComponentVersion).
+	Version string
 }
 
 // Ref is the runnable p names: exactly one of AgentID, TeamID and
@@ -152,7 +155,11 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := e.Runnable(ref.Kind, ref.ID)
+	version, err := ParseVersion(p.Version)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := e.RunnableAt(ctx, ref.Kind, ref.ID, version)
 	if err != nil {
 		return nil, nil, err
 	}

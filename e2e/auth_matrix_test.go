@@ -78,6 +78,9 @@ type matrixFixtures struct {
 	media string
 	// evalRun and evalRun2 are eval runs of assistant.
 	evalRun, evalRun2 string
+	// component and component2 are components (agents) with a published
+	// current version 1.
+	component, component2 string
 }
 
 func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
@@ -110,6 +113,8 @@ func newMatrixFixtures(t *testing.T, g *gateway, admin string) *matrixFixtures {
 		mediaFile{"notes.txt", "text/plain", notes}), http.StatusOK)
 	fx.media = sha(notes)
 	fx.evalRun, fx.evalRun2 = createEvalRun(t, g, admin), createEvalRun(t, g, admin)
+	fx.component = createComponent(t, g, admin, "published")
+	fx.component2 = createComponent(t, g, admin, "published")
 	return fx
 }
 
@@ -138,6 +143,8 @@ var matrixParams = map[string]func(fx *matrixFixtures) string{
 	"trace_id":           func(fx *matrixFixtures) string { return fx.trace },
 	"media_id":           func(fx *matrixFixtures) string { return fx.media },
 	"eval_run_id":        func(fx *matrixFixtures) string { return fx.evalRun },
+	"component_id":       func(fx *matrixFixtures) string { return fx.component },
+	"version":            func(*matrixFixtures) string { return "1" },
 }
 
 // matrixSpec adjusts the generic request of one operation: parameter
@@ -230,6 +237,25 @@ var matrixSpecs = map[string]matrixSpec{
 	},
 	"rest:POST /traces/search": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", jsonBody(t, map[string]any{"filter": map[string]any{"op": "EQ", "key": "status", "value": "ERROR"}})
+	},
+	"rest:POST /components": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, componentBody("draft"))
+	},
+	"rest:PATCH /components/{component_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"description": "patched by the matrix"})
+	},
+	"rest:DELETE /components/{component_id}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"component_id": createComponent(t, fx.g, fx.admin, "published")}, "", nil
+	},
+	"rest:POST /components/{component_id}/configs": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return nil, "", jsonBody(t, map[string]any{"config": map[string]any{"model": "plain"}})
+	},
+	// Only drafts change: a fresh component with a draft version 1.
+	"rest:PATCH /components/{component_id}/configs/{version}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"component_id": createComponent(t, fx.g, fx.admin, "draft")}, "", jsonBody(t, map[string]any{"notes": "matrix"})
+	},
+	"rest:DELETE /components/{component_id}/configs/{version}": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
+		return map[string]string{"component_id": createComponent(t, fx.g, fx.admin, "draft")}, "", nil
 	},
 	"rest:POST /learnings": func(t *testing.T, fx *matrixFixtures) (map[string]string, string, *reqBody) {
 		return nil, "", jsonBody(t, learningBody(matrixLearner))
@@ -388,6 +414,8 @@ func (fx *matrixFixtures) homeID(resource string) string {
 		return fx.learning
 	case auth.ResourceEvals:
 		return fx.evalRun
+	case auth.ResourceComponents:
+		return fx.component
 	}
 	return "some-id"
 }
@@ -416,6 +444,8 @@ func (fx *matrixFixtures) otherID(resource, home string) string {
 		ids = []string{fx.learning, fx.learning2}
 	case auth.ResourceEvals:
 		ids = []string{fx.evalRun, fx.evalRun2}
+	case auth.ResourceComponents:
+		ids = []string{fx.component, fx.component2}
 	}
 	for _, id := range ids {
 		if id != home {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/component"
 	"github.com/agentgate/agentgate/core/eval"
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
@@ -59,6 +60,7 @@ type Store interface {
 	metric.Store
 	eval.Store
 	core.SessionMediaStore
+	component.Store
 }
 
 // Backend is an open state database.

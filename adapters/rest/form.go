@@ -184,6 +184,8 @@ type RunForm struct {
 	// OnDisconnect is what a streaming foreground run's client going away
 	// does to it.
 	OnDisconnect core.DisconnectMode `json:"on_disconnect,omitempty" enum:"cancel,continue," doc:"A foreground stream's disconnect: empty (default) keeps the run going for runs.disconnect_grace and cancels it then unless someone follows it (GET .../stream or POST .../resume, on any replica); cancel cancels it at once; continue never cancels it."`
+	// Version pins a component's published version.
+	Version string `json:"version,omitempty" doc:"A component's published version to run (default: its current version); the run records it as component_version."`
 	// Files are the form's file parts (multipart only); Fields all its
 	// fields (AgentOS's JSON media fields among them).
 	Files  []FormFile `json:"-"`
@@ -197,7 +199,8 @@ func ParseRunForm(contentType string, body []byte) (*RunForm, error) {
 	if err != nil {
 		return nil, err
 	}
-	rf := &RunForm{Message: f["message"], SessionID: strings.TrimSpace(f["session_id"]), UserID: strings.TrimSpace(f["user_id"]), Files: files, Fields: f}
+	rf := &RunForm{Message: f["message"], SessionID: strings.TrimSpace(f["session_id"]), UserID: strings.TrimSpace(f["user_id"]),
+		Version: strings.TrimSpace(f["version"]), Files: files, Fields: f}
 	if strings.TrimSpace(rf.Message) == "" {
 		return nil, core.Errorf(core.CodeInvalid, "message is required")
 	}
@@ -208,6 +211,9 @@ func ParseRunForm(contentType string, body []byte) (*RunForm, error) {
 		return nil, err
 	}
 	if rf.OnDisconnect, err = core.ParseDisconnectMode(strings.TrimSpace(f["on_disconnect"])); err != nil {
+		return nil, err
+	}
+	if _, err := core.ParseVersion(rf.Version); err != nil {
 		return nil, err
 	}
 	return rf, nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/component"
 	"github.com/agentgate/agentgate/core/eval"
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
@@ -58,6 +59,9 @@ type Config struct {
 	// Evals is the evals' service /eval-runs serves (nil: those routes
 	// answer 503).
 	Evals *eval.Service
+	// Components is the components' service /components serves (nil:
+	// those routes answer 503).
+	Components *component.Service
 	// Traces is the traces' service /traces serves (nil: those routes
 	// answer 503).
 	Traces *trace.Service
@@ -296,6 +300,10 @@ type AgentResponse struct {
 	Streaming     AgentStreaming  `json:"streaming"`
 	IsFactory     bool            `json:"is_factory"`
 	IsComponent   bool            `json:"is_component"`
+	// CurrentVersion and Stage are a component's (is_component) current
+	// version and its stage.
+	CurrentVersion *int   `json:"current_version,omitempty"`
+	Stage          string `json:"stage,omitempty"`
 }
 
 // AgentTools is the tools block of an agent: {"tools": [...]}.

@@ -103,7 +103,7 @@ func (r *Route) policyEntry() (auth.Operation, bool) {
 // routes are every route of the adapter, group by group, in mount order.
 func (h *Handler) routes() []Route {
 	var all []Route
-	for _, group := range [][]Route{h.coreRoutes(), h.runnableRoutes(), h.systemRoutes(), h.runRoutes(), h.sessionRoutes(), h.mediaRoutes(), h.approvalRoutes(), h.serviceAccountRoutes(), h.scheduleRoutes(), h.memoryRoutes(), h.knowledgeRoutes(), h.knowledgeRemoteRoutes(), h.learningRoutes(), h.traceRoutes(), h.metricRoutes(), h.evalRoutes(), h.docsRoutes()} {
+	for _, group := range [][]Route{h.coreRoutes(), h.runnableRoutes(), h.systemRoutes(), h.runRoutes(), h.sessionRoutes(), h.mediaRoutes(), h.approvalRoutes(), h.serviceAccountRoutes(), h.scheduleRoutes(), h.memoryRoutes(), h.knowledgeRoutes(), h.knowledgeRemoteRoutes(), h.learningRoutes(), h.componentRoutes(), h.traceRoutes(), h.metricRoutes(), h.evalRoutes(), h.docsRoutes()} {
 		all = append(all, group...)
 	}
 	return all

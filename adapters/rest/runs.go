@@ -296,7 +296,7 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 	}
 	params := f.startParams(id)
 	params.Message, params.SessionID, params.UserID, params.Background = form.Message, form.SessionID, userID, form.Background
-	params.Interface, params.TraceCarrier = "rest", traceCarrier(c)
+	params.Interface, params.TraceCarrier, params.Version = "rest", traceCarrier(c), form.Version
 	if params.Media, err = h.ingestFiles(ctx, form.Files, form.Fields); err != nil {
 		return fail(c, err)
 	}

@@ -25,6 +25,11 @@ type TeamResponse struct {
 	SystemMessage *AgentSystem   `json:"system_message,omitempty"`
 	Streaming     AgentStreaming `json:"streaming"`
 	Members       []any          `json:"members,omitempty" doc:"The members: AgentResponse or TeamResponse objects."`
+	// IsComponent, CurrentVersion and Stage say whether the team is a
+	// component (/components), and its current version's number and stage.
+	IsComponent    bool   `json:"is_component"`
+	CurrentVersion *int   `json:"current_version,omitempty"`
+	Stage          string `json:"stage,omitempty"`
 }
 
 // WorkflowResponse describes one workflow in AgentOS's shape (agno
@@ -36,6 +41,20 @@ type WorkflowResponse struct {
 	Description   string         `json:"description,omitempty"`
 	Steps         []WorkflowStep `json:"steps,omitempty"`
 	WorkflowAgent bool           `json:"workflow_agent"`
+	// IsComponent, CurrentVersion and Stage are as TeamResponse's.
+	IsComponent    bool   `json:"is_component"`
+	CurrentVersion *int   `json:"current_version,omitempty"`
+	Stage          string `json:"stage,omitempty"`
+}
+
+// componentOf is what a listing says of a component's runnable:
+// is_component, current_version, stage.
+func componentOf(i core.AgentInfo) (bool, *int, string) {
+	if i.Component == nil {
+		return false, nil, ""
+	}
+	v := i.Component.Version
+	return true, &v, i.Component.Stage
 }
 
 // WorkflowStep is one step of a WorkflowResponse (agno's step dicts: name,
@@ -61,6 +80,7 @@ func (h *Handler) infoOf(i core.AgentInfo) core.AgentInfo {
 func (h *Handler) teamResponse(i core.AgentInfo, depth int) TeamResponse {
 	r := TeamResponse{ID: i.ID, Name: i.Name, DBID: h.dbID(), Description: i.Description, Model: i.Model, Mode: i.Mode,
 		Streaming: AgentStreaming{Stream: true}}
+	r.IsComponent, r.CurrentVersion, r.Stage = componentOf(i)
 	if i.Instructions != "" {
 		r.SystemMessage = &AgentSystem{Instructions: i.Instructions}
 	}
@@ -81,6 +101,7 @@ const maxNesting = 8
 func (h *Handler) agentInfoResponse(i core.AgentInfo) AgentResponse {
 	r := AgentResponse{ID: i.ID, Name: i.Name, DBID: h.dbID(), Description: i.Description, Model: i.Model,
 		Streaming: AgentStreaming{Stream: true}}
+	r.IsComponent, r.CurrentVersion, r.Stage = componentOf(i)
 	if len(i.Tools) > 0 {
 		r.Tools = &AgentTools{Tools: i.Tools}
 	}
@@ -91,7 +112,9 @@ func (h *Handler) agentInfoResponse(i core.AgentInfo) AgentResponse {
 }
 
 func (h *Handler) workflowResponse(i core.AgentInfo) WorkflowResponse {
-	return WorkflowResponse{ID: i.ID, Name: i.Name, DBID: h.dbID(), Description: i.Description, Steps: h.workflowSteps(i.Steps, 0)}
+	r := WorkflowResponse{ID: i.ID, Name: i.Name, DBID: h.dbID(), Description: i.Description, Steps: h.workflowSteps(i.Steps, 0)}
+	r.IsComponent, r.CurrentVersion, r.Stage = componentOf(i)
+	return r
 }
 
 func (h *Handler) workflowSteps(steps []core.StepInfo, depth int) []WorkflowStep {

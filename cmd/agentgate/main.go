@@ -35,7 +35,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	// Errors may quote a URL or a DSN: they are printed with credentials
 	// masked (the logs are, by the gateway's logger).
 	root.SetErr(redactingWriter{stderr})
-	root.AddCommand(serveCmd(), runCmd(), migrateCmd(), configCmd(), versionCmd(), tokenCmd(), mcpCmd(), evalCmd())
+	root.AddCommand(serveCmd(), runCmd(), migrateCmd(), configCmd(), versionCmd(), tokenCmd(), mcpCmd(), evalCmd(), componentsCmd())
 	return root
 }
 

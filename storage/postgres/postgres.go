@@ -114,6 +114,7 @@ type Store struct {
 	*learnings
 	*evals
 	*sessionMedia
+	*components
 	*traces
 	*metrics
 }

@@ -53,7 +53,7 @@ func TestStore(t *testing.T) {
 // backend is what the conformance suite tests of s: one store serves
 // every domain.
 func backend(s *postgres.Store) storetest.Backend {
-	return storetest.Backend{Runs: s, ServiceAccounts: s, Schedules: s, Memories: s, Knowledge: s, Learnings: s, Traces: s, Metrics: s, Evals: s, SessionMedia: s}
+	return storetest.Backend{Runs: s, ServiceAccounts: s, Schedules: s, Memories: s, Knowledge: s, Learnings: s, Traces: s, Metrics: s, Evals: s, Components: s, SessionMedia: s}
 }
 
 // freshStores returns a storetest factory handing out stores on fresh
@@ -186,7 +186,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 	}
 	latest := versions[len(versions)-1]
 	wantVersion(t, s, latest)
-	if got, want := tables(t, s), []string{"agentgate_db_version", "approvals", "eval_runs", "idempotency_keys",
+	if got, want := tables(t, s), []string{"agentgate_db_version", "approvals", "component_configs", "components", "eval_runs", "idempotency_keys",
 		"knowledge_blobs", "knowledge_chunks", "knowledge_contents", "learnings", "memories", "metrics_days", "metrics_refresh", "runs", "schedule_runs", "schedules", "service_accounts", "session_media", "sessions", "spans", "traces"}; !slices.Equal(got, want) {
 		t.Fatalf("tables %v, want %v", got, want)
 	}

@@ -47,6 +47,7 @@ type (
 	schedules       = sqlstore.Schedules
 	memories        = sqlstore.Memories
 	learnings       = sqlstore.Learnings
+	components      = sqlstore.Components
 	sessionMedia    = sqlstore.SessionMedia
 	traces          = sqlstore.Traces
 	metrics         = sqlstore.Metrics
@@ -114,6 +115,7 @@ func (s *Store) initShared() {
 	s.memories = sqlstore.NewMemories(s.sql)
 	s.knowledgeStore = newKnowledge(s)
 	s.learnings = sqlstore.NewLearnings(s.sql)
+	s.components = sqlstore.NewComponents(s.sql)
 	s.sessionMedia = sqlstore.NewSessionMedia(s.sql)
 	s.traces = sqlstore.NewTraces(s.sql)
 	s.metrics = sqlstore.NewMetrics(s.sql)

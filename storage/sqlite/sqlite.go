@@ -89,6 +89,7 @@ type Store struct {
 	*learnings
 	*evals
 	*sessionMedia
+	*components
 	*traces
 	*metrics
 }

@@ -46,7 +46,7 @@ func openMemory(t testing.TB) *sqlite.Store {
 // backend is what the conformance suite tests of s: one store serves
 // every domain.
 func backend(s *sqlite.Store) storetest.Backend {
-	return storetest.Backend{Runs: s, ServiceAccounts: s, Schedules: s, Memories: s, Knowledge: s, Learnings: s, Traces: s, Metrics: s, Evals: s, SessionMedia: s}
+	return storetest.Backend{Runs: s, ServiceAccounts: s, Schedules: s, Memories: s, Knowledge: s, Learnings: s, Traces: s, Metrics: s, Evals: s, Components: s, SessionMedia: s}
 }
 
 func TestStoreFile(t *testing.T) {
@@ -210,7 +210,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 	}
 	latest := versions[len(versions)-1]
 	wantVersion(t, s, latest)
-	if got, want := tables(t, s.DB()), []string{"agentgate_db_version", "approvals", "eval_runs", "idempotency_keys",
+	if got, want := tables(t, s.DB()), []string{"agentgate_db_version", "approvals", "component_configs", "components", "eval_runs", "idempotency_keys",
 		"knowledge_blobs", "knowledge_chunks", "knowledge_chunks_fts", "knowledge_chunks_fts_config", "knowledge_chunks_fts_data", "knowledge_chunks_fts_docsize", "knowledge_chunks_fts_idx", "knowledge_contents",
 		"learnings", "memories", "memories_fts", "memories_fts_config", "memories_fts_data", "memories_fts_docsize", "memories_fts_idx", "memories_fts_raw", "memories_fts_raw_config", "memories_fts_raw_data", "memories_fts_raw_docsize", "memories_fts_raw_idx",
 		"metrics_days", "metrics_refresh", "runs", "schedule_runs", "schedules", "service_accounts", "session_media", "sessions", "spans", "traces"}; !slices.Equal(got, want) {

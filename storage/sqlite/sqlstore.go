@@ -31,6 +31,7 @@ type (
 	schedules       = sqlstore.Schedules
 	memories        = sqlstore.Memories
 	learnings       = sqlstore.Learnings
+	components      = sqlstore.Components
 	sessionMedia    = sqlstore.SessionMedia
 	traces          = sqlstore.Traces
 	metrics         = sqlstore.Metrics
@@ -76,6 +77,7 @@ func (s *Store) initShared() {
 	s.memories = sqlstore.NewMemories(s.sql)
 	s.knowledgeStore = newKnowledge(s)
 	s.learnings = sqlstore.NewLearnings(s.sql)
+	s.components = sqlstore.NewComponents(s.sql)
 	s.sessionMedia = sqlstore.NewSessionMedia(s.sql)
 	s.traces = sqlstore.NewTraces(s.sql)
 	s.metrics = sqlstore.NewMetrics(s.sql)

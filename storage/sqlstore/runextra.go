@@ -28,6 +28,8 @@ type runExtra struct {
 	TraceCarrier  map[string]string        `json:"trace,omitempty"`
 	EvalRunID     string                   `json:"eval_run_id,omitempty"`
 	Output        *core.RunMedia           `json:"output_media,omitempty"`
+	// ComponentVersion is the component version the run runs.
+	ComponentVersion int `json:"component_version,omitempty"`
 }
 
 // EncodeRunExtra returns r's extra column: nil (NULL) when r has none of them,
@@ -36,13 +38,13 @@ func EncodeRunExtra(r *core.Run) (any, error) {
 	x := runExtra{TeamName: r.TeamName, WorkflowName: r.WorkflowName, NestedDepth: r.NestedDepth,
 		StepID: r.StepID, StepName: r.StepName, StepIndex: r.StepIndex,
 		SessionState: r.SessionState, StepResults: r.StepResults, ScheduleID: r.ScheduleID, ScheduleRunID: r.ScheduleRunID,
-		References: r.References, TraceCarrier: r.TraceCarrier, EvalRunID: r.EvalRunID}
+		References: r.References, TraceCarrier: r.TraceCarrier, EvalRunID: r.EvalRunID, ComponentVersion: r.ComponentVersion}
 	if len(r.RunMedia.All()) > 0 {
 		x.Output = &r.RunMedia
 	}
 	if x.TeamName == "" && x.WorkflowName == "" && x.NestedDepth == 0 && x.StepID == "" && x.StepName == "" &&
 		x.StepIndex == nil && x.SessionState == nil && x.StepResults == nil && x.ScheduleID == "" && x.ScheduleRunID == "" &&
-		x.References == nil && x.TraceCarrier == nil && x.EvalRunID == "" && x.Output == nil {
+		x.References == nil && x.TraceCarrier == nil && x.EvalRunID == "" && x.ComponentVersion == 0 && x.Output == nil {
 		return nil, nil
 	}
 	b, err := json.Marshal(x)
@@ -71,5 +73,6 @@ func DecodeRunExtra(r *core.Run, col []byte) error {
 	if x.Output != nil {
 		r.RunMedia = *x.Output
 	}
+	r.ComponentVersion = x.ComponentVersion
 	return nil
 }

@@ -48,3 +48,21 @@ func TestRunExtraKeepsTheEvalRunID(t *testing.T) {
 		t.Fatalf("decoded %q, %v", back.EvalRunID, err)
 	}
 }
+
+// TestRunExtraKeepsTheComponentVersion: a component's run stores the
+// version it runs under component_version (so it continues with it on any
+// replica).
+func TestRunExtraKeepsTheComponentVersion(t *testing.T) {
+	col, err := EncodeRunExtra(&core.Run{RunID: "r", ComponentVersion: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := col.(string)
+	if s != `{"component_version":3}` {
+		t.Fatalf("extra column %q", s)
+	}
+	var back core.Run
+	if err := DecodeRunExtra(&back, []byte(s)); err != nil || back.ComponentVersion != 3 {
+		t.Fatalf("decoded %d, %v", back.ComponentVersion, err)
+	}
+}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/component"
 	"github.com/agentgate/agentgate/core/eval"
 	"github.com/agentgate/agentgate/core/knowledge"
 	"github.com/agentgate/agentgate/core/learning"
@@ -52,6 +53,7 @@ type Backend struct {
 	Metrics         metric.Store
 	Evals           eval.Store
 	SessionMedia    core.SessionMediaStore
+	Components      component.Store
 }
 
 // Factory returns a ready backend for one (sub)test and arranges its
@@ -87,6 +89,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"Metrics", testMetrics},
 		{"Evals", testEvals},
 		{"SessionMedia", testSessionMedia},
+		{"Components", testComponents},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
