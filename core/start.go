@@ -47,6 +47,9 @@ type StartParams struct {
 	// TraceCarrier is the caller's W3C trace context ("traceparent",
 	// "tracestate"), or nil (ExecInfo.TraceCarrier).
 	TraceCarrier map[string]string
+	// KnowledgeFilters restrict the run's knowledge searches
+	// (RunInput.KnowledgeFilters); nil: none.
+	KnowledgeFilters map[string]any
 }
 
 // Ref is the runnable p names: exactly one of AgentID, TeamID and
@@ -186,6 +189,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 		Background: p.Background, ScheduleID: p.ScheduleID, ScheduleRunID: p.ScheduleRunID, TraceCarrier: p.TraceCarrier, CreatedAt: now, UpdatedAt: now,
 		LeaseOwner: e.cfg.InstanceID, LeaseUntil: e.leaseUntil(),
 	}
+	run.Input.KnowledgeFilters = p.KnowledgeFilters
 	run.setRunnable(info)
 	if queued {
 		// Unowned; the lease bounds how long it may wait to be started.
