@@ -71,8 +71,8 @@ func (g *Gateway) agentKnowledge(ac AgentConfig) *agent.KnowledgeConfig {
 		return nil
 	}
 	svc, id := g.knowledge, ac.Knowledge
-	search := func(ctx context.Context, query string, limit int) ([]map[string]any, error) {
-		res, err := svc.Search(ctx, knowledge.SearchRequest{Query: query, KnowledgeID: id, MaxResults: limit, Limit: limit, Page: 1})
+	search := func(ctx context.Context, query string, limit int, filters map[string]any) ([]map[string]any, error) {
+		res, err := svc.Search(ctx, knowledge.SearchRequest{Query: query, KnowledgeID: id, MaxResults: limit, Limit: limit, Page: 1, Filters: filters})
 		if err != nil {
 			return nil, err
 		}

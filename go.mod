@@ -55,6 +55,8 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
+require gonum.org/v1/gonum v0.17.0 // indirect
+
 require (
 	github.com/andybalholm/brotli v1.3.0 // indirect
 	github.com/andybalholm/cascadia v1.3.3 // indirect

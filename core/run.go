@@ -144,6 +144,10 @@ type RunInput struct {
 	Audio  []MediaRef `json:"audio,omitempty"`
 	Videos []MediaRef `json:"videos,omitempty"`
 	Files  []MediaRef `json:"files,omitempty"`
+	// KnowledgeFilters are the run's knowledge filters (AgentOS's
+	// knowledge_filters: a dict filter or a filter expression, validated by
+	// the adapter), applied to every search of the agent's knowledge base.
+	KnowledgeFilters map[string]any `json:"knowledge_filters,omitempty"`
 }
 
 // PausedState is everything needed to resume a paused run on any replica:

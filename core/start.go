@@ -53,6 +53,9 @@ type StartParams struct {
 	// Version pins a component's version ("": its current version; see
 	// Resolver); the run records the version it ran (Run.ComponentVersion).
 	Version string
+	// KnowledgeFilters restrict the run's knowledge searches
+	// (RunInput.KnowledgeFilters); nil: none.
+	KnowledgeFilters map[string]any
 }
 
 // Ref is the runnable p names: exactly one of AgentID, TeamID and
@@ -196,6 +199,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 		Background: p.Background, ScheduleID: p.ScheduleID, ScheduleRunID: p.ScheduleRunID, TraceCarrier: p.TraceCarrier, EvalRunID: p.EvalRunID, CreatedAt: now, UpdatedAt: now,
 		LeaseOwner: e.cfg.InstanceID, LeaseUntil: e.leaseUntil(),
 	}
+	run.Input.KnowledgeFilters = p.KnowledgeFilters
 	run.setRunnable(info)
 	if queued {
 		// Unowned; the lease bounds how long it may wait to be started.

@@ -126,3 +126,63 @@ func checkRefs(t *testing.T, where string, refs []runReferences, query, contentI
 		t.Fatalf("%s: first reference = %v, want the swarming chunk of %s", where, first, contentID)
 	}
 }
+
+// TestAgentKnowledgeFilters: a run's knowledge_filters (a dict, an
+// expression, a list of expressions) restrict the agent's searches, both
+// add_references and the search_knowledge_base tool; bad filters are 400.
+func TestAgentKnowledgeFilters(t *testing.T) {
+	t.Parallel()
+	emb := httptest.NewServer(&fakeembed.Server{Dims: 64, APIKey: "test-key"})
+	t.Cleanup(emb.Close)
+	g := startGateway(t, knowledgeAgentConfig(emb.URL))
+	ctx := testCtx(t, 90*time.Second)
+	var content struct {
+		ID string `json:"id"`
+	}
+	decode(t, expectStatus(t, g.uploadFile(t, ctx, "/knowledge/content", map[string]string{"name": "bees", "metadata": `{"topic":"bees"}`}, "bees.md", "text/markdown", []byte(kbMarkdown)), http.StatusAccepted), &content)
+	g.waitContent(t, ctx, content.ID, "completed")
+
+	msg := "why do bees swarm in late spring?"
+	grounded := func(filters string) (refs []runReferences, answer string) {
+		var run struct {
+			Content    string          `json:"content"`
+			References []runReferences `json:"references"`
+		}
+		decode(t, expectStatus(t, g.postForm(t, ctx, "/agents/grounded/runs", url.Values{"message": {msg}, "stream": {"false"}, "knowledge_filters": {filters}}), 200), &run)
+		return run.References, run.Content
+	}
+	for _, f := range []string{`{"topic":"bees"}`, `{"op":"STARTSWITH","key":"topic","value":"be"}`, `[{"op":"EQ","key":"topic","value":"bees"},{"op":"NOT","condition":{"op":"EQ","key":"topic","value":"wasps"}}]`} {
+		refs, _ := grounded(f)
+		checkRefs(t, "add_references with "+f, refs, msg, content.ID)
+	}
+	for _, f := range []string{`{"topic":"wasps"}`, `{"op":"IN","key":"topic","values":["ants","wasps"]}`} {
+		refs, answer := grounded(f)
+		if len(refs) != 1 || len(refs[0].References) != 0 || strings.Contains(answer, "<references>") {
+			t.Fatalf("add_references with %s: references %v, answer %q, want one lookup finding nothing", f, refs, answer)
+		}
+	}
+
+	// The tool's search too (streamed run).
+	resp := g.postForm(t, ctx, "/agents/researcher/runs", url.Values{"message": {"please look up swarming"}, "stream": {"true"},
+		"knowledge_filters": {`[{"op":"EQ","key":"topic","value":"wasps"}]`}})
+	expectSSE(t, resp)
+	var completed struct {
+		Content    string          `json:"content"`
+		References []runReferences `json:"references"`
+	}
+	for _, f := range readFrames(t, resp.Body) {
+		if f.Event == "RunCompleted" {
+			decode(t, []byte(f.Data), &completed)
+		}
+	}
+	if strings.Contains(completed.Content, "late spring") || len(completed.References) != 1 || len(completed.References[0].References) != 0 {
+		t.Fatalf("filtered tool search: answer %q, references %v, want an empty lookup", completed.Content, completed.References)
+	}
+
+	for _, bad := range []string{`not json`, `[1]`, `{"op":"EQ","key":"topic"}`, `{"op":"AND","conditions":"x"}`} {
+		body := expectStatus(t, g.postForm(t, ctx, "/agents/grounded/runs", url.Values{"message": {msg}, "stream": {"false"}, "knowledge_filters": {bad}}), http.StatusBadRequest)
+		if !strings.Contains(string(body), "knowledge_filters") {
+			t.Fatalf("knowledge_filters %s: body %s, want the problem named", bad, body)
+		}
+	}
+}

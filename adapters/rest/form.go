@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/knowledge"
 )
 
 // Form is a decoded run-endpoint form: field name → value. Run endpoints
@@ -186,6 +187,9 @@ type RunForm struct {
 	OnDisconnect core.DisconnectMode `json:"on_disconnect,omitempty" enum:"cancel,continue," doc:"A foreground stream's disconnect: empty (default) keeps the run going for runs.disconnect_grace and cancels it then unless someone follows it (GET .../stream or POST .../resume, on any replica); cancel cancels it at once; continue never cancels it."`
 	// Version pins a component's published version.
 	Version string `json:"version,omitempty" doc:"A component's published version to run (default: its current version); the run records it as component_version."`
+	// KnowledgeFilters restrict the agent's knowledge searches during the
+	// run (a list of expressions is their AND).
+	KnowledgeFilters map[string]any `json:"knowledge_filters,omitempty" doc:"JSON: a dict of metadata keys and values, a filter expression ({\"op\":...}) or a list of expressions (all must hold); applied to the agent's search_knowledge_base tool and add_references."`
 	// Files are the form's file parts (multipart only); Fields all its
 	// fields (AgentOS's JSON media fields among them).
 	Files  []FormFile `json:"-"`
@@ -216,7 +220,48 @@ func ParseRunForm(contentType string, body []byte) (*RunForm, error) {
 	if _, err := core.ParseVersion(rf.Version); err != nil {
 		return nil, err
 	}
+	if rf.KnowledgeFilters, err = parseKnowledgeFilters(f["knowledge_filters"]); err != nil {
+		return nil, err
+	}
 	return rf, nil
+}
+
+// parseKnowledgeFilters is a run's knowledge_filters field as one filter
+// (knowledge.NormalizeFilters' input), validated: empty, "null" or "none"
+// is none; a JSON object is a dict filter or an expression; a JSON array
+// of expressions is their AND.
+func parseKnowledgeFilters(raw string) (map[string]any, error) {
+	raw = strings.TrimSpace(raw)
+	switch strings.ToLower(raw) {
+	case "", "null", "none", "{}", "[]":
+		return nil, nil
+	}
+	var v any
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return nil, core.Errorf(core.CodeInvalid, "knowledge_filters is not JSON: %v", err)
+	}
+	var f map[string]any
+	switch v := v.(type) {
+	case map[string]any:
+		f = v
+	case []any:
+		for i, c := range v {
+			if _, ok := c.(map[string]any); !ok {
+				return nil, core.Errorf(core.CodeInvalid, "knowledge_filters[%d] is not a filter expression object", i)
+			}
+		}
+		if len(v) == 1 {
+			f = v[0].(map[string]any)
+		} else {
+			f = map[string]any{"op": knowledge.OpAND, "conditions": v}
+		}
+	default:
+		return nil, core.Errorf(core.CodeInvalid, "knowledge_filters must be a JSON object (a dict filter or an expression) or a list of expressions")
+	}
+	if _, err := knowledge.NormalizeFilters(f); err != nil {
+		return nil, core.Errorf(core.CodeInvalid, "knowledge_filters: %v", err)
+	}
+	return f, nil
 }
 
 // ContinueForm is the form of POST /agents/{agent_id}/runs/{run_id}/continue.

@@ -2,7 +2,9 @@ package rest
 
 import (
 	"bytes"
+	"encoding/json"
 	"mime/multipart"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -124,11 +126,48 @@ func TestParseEventIndex(t *testing.T) {
 	}
 }
 
+// TestRunFormKnowledgeFilters: knowledge_filters is a dict filter, an
+// expression or a list of expressions (their AND), validated as
+// /knowledge/search's filters; anything else is invalid.
+func TestRunFormKnowledgeFilters(t *testing.T) {
+	parse := func(body string) (map[string]any, error) {
+		f, err := ParseRunForm("application/x-www-form-urlencoded", []byte("message=hi&knowledge_filters="+url.QueryEscape(body)))
+		if err != nil {
+			return nil, err
+		}
+		return f.KnowledgeFilters, nil
+	}
+	for body, want := range map[string]string{
+		`{"topic":"bees"}`:                    `{"topic":"bees"}`,
+		`{"op":"EQ","key":"topic","value":1}`: `{"key":"topic","op":"EQ","value":1}`,
+		`[{"op":"EQ","key":"a","value":"x"}]`: `{"key":"a","op":"EQ","value":"x"}`,
+		`[{"op":"EQ","key":"a","value":"x"},{"op":"NOT","condition":{"op":"EQ","key":"b","value":2}}]`: `{"conditions":[{"key":"a","op":"EQ","value":"x"},{"condition":{"key":"b","op":"EQ","value":2},"op":"NOT"}],"op":"AND"}`,
+		``: `null`, `null`: `null`, `None`: `null`, `{}`: `null`,
+	} {
+		got, err := parse(body)
+		if err != nil {
+			t.Errorf("%s: %v", body, err)
+			continue
+		}
+		if b, _ := json.Marshal(got); string(b) != want {
+			t.Errorf("%s: filters %s, want %s", body, b, want)
+		}
+	}
+	for _, body := range []string{`not json`, `"bees"`, `3`, `[1]`, `[{"op":"EQ","key":"a"}]`,
+		`{"op":"AND","conditions":"x"}`, `{"topic":{"nested":1}}`} {
+		if _, err := parse(body); core.CodeOf(err) != core.CodeInvalid || !strings.Contains(err.Error(), "knowledge_filters") {
+			t.Errorf("%s: %v, want invalid naming knowledge_filters", body, err)
+		}
+	}
+}
+
 func FuzzParseRunForm(f *testing.F) {
 	ct, body := multipartBody(f, map[string]string{"message": "hi", "stream": "true"})
 	f.Add(ct, body)
 	f.Add("application/x-www-form-urlencoded", []byte("message=a&background=1"))
 	f.Add("application/json", []byte(`{"message":"x","stream":false}`))
+	f.Add("application/json", []byte(`{"message":"x","knowledge_filters":{"op":"OR","conditions":[{"op":"EQ","key":"a","value":1}]}}`))
+	f.Add("application/x-www-form-urlencoded", []byte(`message=a&knowledge_filters=[{"op":"IN","key":"k","values":["x"]},{"op":"NOT","condition":{"op":"GT","key":"n","value":2}}]`))
 	f.Add("multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nhi\r\n--x--"))
 	f.Fuzz(func(t *testing.T, ct string, body []byte) {
 		form, err := ParseRunForm(ct, body)

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -297,6 +298,7 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 	params := f.startParams(id)
 	params.Message, params.SessionID, params.UserID, params.Background = form.Message, form.SessionID, userID, form.Background
 	params.Interface, params.TraceCarrier, params.Version = "rest", traceCarrier(c), form.Version
+	params.KnowledgeFilters = form.KnowledgeFilters
 	if params.Media, err = h.ingestFiles(ctx, form.Files, form.Fields); err != nil {
 		return fail(c, err)
 	}
@@ -306,6 +308,10 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 		// does, but a retry that changes it is not the same request.
 		params.IdempotencyKey, params.IdempotencyScope = key, principal(ctx).Owner()
 		params.IdempotencyRequest = "stream=" + strconv.FormatBool(form.Stream) + mediaIDs(params.Media)
+		if form.KnowledgeFilters != nil {
+			kf, _ := json.Marshal(form.KnowledgeFilters) // maps marshal with sorted keys
+			params.IdempotencyRequest += " knowledge_filters=" + string(kf)
+		}
 	}
 	if !form.Stream && !form.Background {
 		// Blocking: the run executes on this request's goroutine, shown

@@ -149,6 +149,9 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 	now := time.Now().Unix()
 	tools, _ := a.toolset() // for the paused calls a continue resolves
 	used := &refs{}
+	if x.Run != nil {
+		used.filters = x.Run.Input.KnowledgeFilters
+	}
 	if a.cfg.Knowledge != nil {
 		ctx = context.WithValue(ctx, refsKey{}, used)
 	}

@@ -18,11 +18,12 @@ import (
 	"github.com/agentgate/agentgate/core/tool"
 )
 
-// KnowledgeSearch searches the agent's knowledge base for query and
+// KnowledgeSearch searches the agent's knowledge base for query, among the
+// chunks filters select (the run's knowledge filters, nil: all), and
 // answers at most limit chunks, best first, each as a JSON object with at
 // least "content" (the wiring gives AgentOS's search result fields: id,
 // content, name, meta_data, content_id, reranking_score).
-type KnowledgeSearch func(ctx context.Context, query string, limit int) ([]map[string]any, error)
+type KnowledgeSearch func(ctx context.Context, query string, limit int, filters map[string]any) ([]map[string]any, error)
 
 // KnowledgeConfig gives an agent a knowledge base.
 type KnowledgeConfig struct {
@@ -48,10 +49,11 @@ func (k *KnowledgeConfig) limit() int {
 type refsKey struct{}
 
 // refs collects a run's references; the tool may be called concurrently
-// by one model turn's calls.
+// by one model turn's calls. filters are the run's knowledge filters.
 type refs struct {
-	mu   sync.Mutex
-	list []core.MessageReferences
+	mu      sync.Mutex
+	list    []core.MessageReferences
+	filters map[string]any
 }
 
 func (r *refs) add(m core.MessageReferences) {
@@ -73,14 +75,19 @@ func (r *refs) all() []core.MessageReferences {
 func (a *Agent) lookup(ctx context.Context, query string) ([]map[string]any, error) {
 	k := a.cfg.Knowledge
 	start := time.Now()
-	hits, err := k.Search(ctx, query, k.limit())
+	r, _ := ctx.Value(refsKey{}).(*refs)
+	var filters map[string]any
+	if r != nil {
+		filters = r.filters
+	}
+	hits, err := k.Search(ctx, query, k.limit(), filters)
 	if err != nil {
 		return nil, err
 	}
 	if hits == nil {
 		hits = []map[string]any{}
 	}
-	if r, ok := ctx.Value(refsKey{}).(*refs); ok {
+	if r != nil {
 		r.add(core.MessageReferences{Query: query, References: hits, Time: time.Since(start).Seconds()})
 	}
 	return hits, nil

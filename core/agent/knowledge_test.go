@@ -16,7 +16,7 @@ import (
 // fakeKB finds the chunks that contain a word of the query.
 func fakeKB(chunks ...string) (agent.KnowledgeSearch, *[]string) {
 	var queries []string
-	return func(_ context.Context, query string, limit int) ([]map[string]any, error) {
+	return func(_ context.Context, query string, limit int, _ map[string]any) ([]map[string]any, error) {
 		queries = append(queries, query)
 		if query == "fail" {
 			return nil, errors.New("index down")

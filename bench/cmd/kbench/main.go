@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,7 @@ type options struct {
 	backends []string
 	json     bool
 	quiet    bool
+	cpuprof  string // file for the CPU profile of the store's vector searches at the last size
 }
 
 // result is one measured figure: agentgate's store and the baseline.
@@ -74,6 +76,7 @@ func main() {
 	flag.IntVar(&o.per, "per-content", 100, "chunks per content (one CompleteContent each)")
 	flag.BoolVar(&o.json, "json", false, "print JSON instead of the table")
 	flag.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
+	flag.StringVar(&o.cpuprof, "cpuprofile", "", "write the CPU profile of the store's vector searches at the last size to this file (go tool pprof)")
 	flag.Parse()
 	var err error
 	if o.sizes, err = parseSizes(*sizes); err != nil {
@@ -190,10 +193,24 @@ func measure(ctx context.Context, o options, name string, t target) ([]result, e
 		qs := c.queries(o.queries+20, size)
 		for _, kind := range []string{"keyword", "vector", "hybrid"} {
 			o.progress("%s: %d chunks: %s search", name, size, kind)
+			prof := o.cpuprof != "" && kind == "vector" && size == o.sizes[len(o.sizes)-1]
+			if prof {
+				f, err := os.Create(o.cpuprof)
+				if err != nil {
+					return nil, err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return nil, errors.Join(err, f.Close())
+				}
+				defer f.Close()
+			}
 			st, err := latencies(ctx, qs, func(ctx context.Context, q query) error {
 				_, err := t.search(ctx, kind, q)
 				return err
 			})
+			if prof {
+				pprof.StopCPUProfile()
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s search: %w", kind, err)
 			}
