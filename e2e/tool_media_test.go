@@ -195,3 +195,61 @@ func TestToolMediaMCPNodeSDK(t *testing.T) {
 		t.Errorf("resource block: %+v", csv)
 	}
 }
+
+// TestToolMediaA2ANodeSDK: the A2A JavaScript SDK sends to the chart agent
+// in each protocol generation and binding; the task's "media" artifact
+// carries the run's image, audio and CSV as file parts with their bytes,
+// in a blocking send, a stream and a GetTask.
+func TestToolMediaA2ANodeSDK(t *testing.T) {
+	t.Parallel()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is not installed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join("node", "node_modules", "@a2a-js", "sdk", "package.json")); err != nil {
+		t.Fatalf("e2e/node/node_modules is missing @a2a-js/sdk: run `npm ci` in e2e/node: %v", err)
+	}
+	g := toolMediaGateway(t)
+	type part struct {
+		Case, MediaType, Filename, Data, URL string
+	}
+	want := []struct {
+		mime, name string
+		data       []byte
+	}{{"image/png", "mt_chart-1", mediatest.PNG(4, 3)}, {"audio/wav", "mt_chart-2", mcptestserver.ChartWAV}, {"text/csv", "points.csv", []byte(mcptestserver.ChartCSV)}}
+	for _, mode := range []string{"v1", "v1-rest", "v03"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := testCtx(t, 60*time.Second)
+			cmd := exec.CommandContext(ctx, node, "a2a_media.mjs")
+			cmd.Dir = "node"
+			cmd.Env = cleanEnv("AGENTGATE_URL="+g.URL, "A2A_MODE="+mode, "TIMEOUT_MS=50000")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("node a2a_media.mjs: %v\nstdout:\n%s\nstderr:\n%s\ngateway:\n%s", err, stdout.String(), stderr.String(), tail(g.Logs(), 4000))
+			}
+			var out struct {
+				Status            string
+				Send, Stream, Get []part
+			}
+			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+			decode(t, []byte(lines[len(lines)-1]), &out)
+			if out.Status != "TASK_STATE_COMPLETED" {
+				t.Fatalf("status: %s", lines[len(lines)-1])
+			}
+			for what, ps := range map[string][]part{"send": out.Send, "stream": out.Stream, "get": out.Get} {
+				if len(ps) != len(want) {
+					t.Fatalf("%s: %d file parts, want %d: %+v", what, len(ps), len(want), ps)
+				}
+				for i, w := range want {
+					p := ps[i]
+					b, err := base64.StdEncoding.DecodeString(p.Data)
+					if p.Case != "raw" || err != nil || !bytes.Equal(b, w.data) || p.MediaType != w.mime || p.Filename != w.name {
+						t.Errorf("%s part %d: %+v (want %s %q, %d bytes)", what, i, p, w.mime, w.name, len(w.data))
+					}
+				}
+			}
+			t.Logf("@a2a-js/sdk %s: media artifact of %d file parts in send, stream and get", mode, len(out.Get))
+		})
+	}
+}

@@ -468,7 +468,7 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 		if err != nil {
 			return h.fail(cl, toError(err))
 		}
-		first := StreamItem{Task: TaskFromRun(run, view)}
+		first := StreamItem{Task: h.task(cl, run, view)}
 		if cl.ver == V03 {
 			// A v0.3 stream opens with the task's status, not the task:
 			// agno's A2A client takes a task frame for the stream's end.
@@ -483,7 +483,7 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 		}
 		run = done
 	}
-	return h.reply(cl, encodeSendResult(cl.ver, TaskFromRun(run, view)))
+	return h.reply(cl, encodeSendResult(cl.ver, h.task(cl, run, view)))
 }
 
 func (h *Handler) getTask(cl *call, p *taskParams) error {
@@ -491,7 +491,7 @@ func (h *Handler) getTask(cl *call, p *taskParams) error {
 	if e != nil {
 		return h.fail(cl, e)
 	}
-	return h.reply(cl, EncodeTask(cl.ver, TaskFromRun(run, TaskView{HistoryLength: p.HistoryLength})))
+	return h.reply(cl, EncodeTask(cl.ver, h.task(cl, run, TaskView{HistoryLength: p.HistoryLength})))
 }
 
 // listTasks answers ListTasks: the agent's tasks the caller may see,
@@ -531,7 +531,7 @@ func (h *Handler) listTasks(cl *call, p *listParams) error {
 	}
 	tasks := make([]json.RawMessage, 0, len(page))
 	for _, r := range page {
-		tasks = append(tasks, EncodeTask(cl.ver, TaskFromRun(r, TaskView{HistoryLength: p.HistoryLength, NoArtifacts: !p.IncludeArtifacts})))
+		tasks = append(tasks, EncodeTask(cl.ver, h.task(cl, r, TaskView{HistoryLength: p.HistoryLength, NoArtifacts: !p.IncludeArtifacts})))
 	}
 	return h.replyList(cl, tasks, next, p.PageSize, total)
 }
@@ -571,7 +571,7 @@ func (h *Handler) cancelTask(cl *call, p *taskParams) error {
 		}
 		cancel()
 	}
-	return h.reply(cl, EncodeTask(cl.ver, TaskFromRun(run, TaskView{HistoryLength: p.HistoryLength})))
+	return h.reply(cl, EncodeTask(cl.ver, h.task(cl, run, TaskView{HistoryLength: p.HistoryLength})))
 }
 
 // subscribe answers SubscribeToTask (v0.3 tasks/resubscribe): the current
@@ -588,7 +588,7 @@ func (h *Handler) subscribe(cl *call, p *taskParams) error {
 		return h.fail(cl, errf(KindUnsupportedOperation, "task %s is already %s: there is nothing to subscribe to (GetTask returns it)",
 			run.RunID, StateOf(run.Status).Name(cl.ver)))
 	}
-	first := []StreamItem{{Task: TaskFromRun(run, TaskView{HistoryLength: p.HistoryLength})}}
+	first := []StreamItem{{Task: h.task(cl, run, TaskView{HistoryLength: p.HistoryLength})}}
 	if run.Status == core.RunPaused {
 		return h.stream(cl, append(first, finalStatus(run)), nil, &Renderer{ended: true}, run.RunID)
 	}
@@ -665,15 +665,17 @@ func (h *Handler) pushConfig(cl *call, op operation, p *pushParams) error {
 // stream answers with an SSE stream: first, then the rendered events of s
 // (nil: first is all).
 func (h *Handler) stream(cl *call, first []StreamItem, s *core.Stream, r *Renderer, runID string) error {
-	src := &itemSource{eng: h.eng, runID: runID, stream: s, r: r, cl: cl, ended: s == nil}
+	src := &itemSource{h: h, base: h.baseURL(cl.c), eng: h.eng, runID: runID, stream: s, r: r, cl: cl, ended: s == nil}
 	for _, it := range first {
-		src.queue = append(src.queue, src.frame(it))
+		src.queue = append(src.queue, src.frame(cl.ctx, it))
 	}
 	return h.srv.StreamSSE(cl.c, src, nil)
 }
 
 // itemSource renders a run's events as SSE frames of one binding.
 type itemSource struct {
+	h      *Handler
+	base   string // the gateway's URL, for media routes
 	eng    *core.Engine
 	runID  string
 	stream *core.Stream
@@ -683,7 +685,8 @@ type itemSource struct {
 	ended  bool
 }
 
-func (s *itemSource) frame(it StreamItem) []byte {
+func (s *itemSource) frame(ctx context.Context, it StreamItem) []byte {
+	it = s.h.itemMedia(ctx, s.base, it)
 	if s.cl.rest {
 		return sseData(EncodeItem(V1, it))
 	}
@@ -713,7 +716,7 @@ func (s *itemSource) Next(ctx context.Context) (httptransport.Frame, error) {
 				// The stream ended without its last event (it never reached
 				// the log): end with the stored state.
 				if run, gerr := s.eng.Get(ctx, s.runID); gerr == nil {
-					s.queue = append(s.queue, s.frame(finalStatus(run)))
+					s.queue = append(s.queue, s.frame(ctx, finalStatus(run)))
 				}
 			}
 		case err != nil:
@@ -724,7 +727,7 @@ func (s *itemSource) Next(ctx context.Context) (httptransport.Frame, error) {
 			s.queue = append(s.queue, s.errFrame(toError(err)))
 		default:
 			for _, it := range s.r.Render(&ev) {
-				s.queue = append(s.queue, s.frame(it))
+				s.queue = append(s.queue, s.frame(ctx, it))
 			}
 		}
 	}

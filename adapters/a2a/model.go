@@ -141,10 +141,14 @@ type Part struct {
 	MediaType string
 }
 
-// FilePart is a file part as received (the gateway does not accept them).
+// FilePart is a file part the gateway sends: a medium a run produced,
+// by its bytes (Raw, when small enough to give inline) or by the URL of
+// the session's media route.
 type FilePart struct {
-	Name, MediaType, URL string
-	Bytes                bool
+	// ID is the medium's id in the media store.
+	ID, Name, MediaType, URL string
+	Size                     int64
+	Raw                      []byte
 }
 
 // TextPart returns a text part.

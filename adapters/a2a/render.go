@@ -12,6 +12,27 @@ import (
 // ResponseArtifactID names the artifact that carries a run's answer.
 const ResponseArtifactID = "response"
 
+// MediaArtifactID names the artifact that carries the media a run
+// produced (its tools' images, audio, videos and files), one file part
+// each.
+const MediaArtifactID = "media"
+
+// mediaArtifact is the artifact of a run's produced media (nil: none).
+// Its file parts name the session's media route; inlineMedia gives the
+// small ones their bytes.
+func mediaArtifact(sessionID string, rm core.RunMedia) *Artifact {
+	all := rm.All()
+	if len(all) == 0 {
+		return nil
+	}
+	parts := make([]Part, 0, len(all))
+	for _, m := range all {
+		parts = append(parts, Part{File: &FilePart{ID: m.ID, Name: m.Name, MediaType: m.MIMEType, Size: m.Size,
+			URL: "/sessions/" + sessionID + "/media/" + m.ID}})
+	}
+	return &Artifact{ArtifactID: MediaArtifactID, Name: MediaArtifactID, Parts: parts}
+}
+
 // Renderer turns the events of one run's stream into A2A stream items. It
 // keeps the little state a stream needs: whether the response artifact was
 // started (the next chunk appends) and whether the stream reached a state
@@ -71,6 +92,12 @@ func (r *Renderer) Render(ev *core.Event) []StreamItem {
 			r.sent = true
 		} else {
 			out = r.close(ev)
+		}
+		if ev.EventDetail != nil {
+			if a := mediaArtifact(ev.SessionID, ev.EventDetail.RunMedia); a != nil {
+				out = append(out, StreamItem{Artifact: &ArtifactUpdate{TaskID: ev.RunID, ContextID: ev.SessionID,
+					Artifact: *a, LastChunk: true}})
+			}
 		}
 		return append(out, status(StateCompleted, nil))
 	case core.EventRunError:
@@ -287,6 +314,11 @@ func TaskFromRun(run *core.Run, view TaskView) *Task {
 	}
 	if !view.NoArtifacts && run.Content != "" {
 		t.Artifacts = []Artifact{{ArtifactID: ResponseArtifactID, Name: ResponseArtifactID, Parts: []Part{TextPart(run.Content)}}}
+	}
+	if !view.NoArtifacts {
+		if a := mediaArtifact(run.SessionID, run.RunMedia); a != nil {
+			t.Artifacts = append(t.Artifacts, *a)
+		}
 	}
 	if view.HistoryLength != 0 {
 		h := history(run)

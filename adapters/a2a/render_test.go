@@ -2,8 +2,10 @@ package a2a
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"github.com/agentgate/agentgate/internal/testutil"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +47,7 @@ func TestRenderGolden(t *testing.T) {
 			t.Fatalf("%s: no events section", file)
 		}
 		for _, out := range renderOutputs {
-			src := &itemSource{cl: &out.cl}
+			src := &itemSource{h: &Handler{logger: slog.Default()}, base: "https://gw.example", cl: &out.cl}
 			r := &Renderer{}
 			if strings.Contains(string(ar.Comment), "resumed") {
 				r = Resumed()
@@ -71,7 +73,7 @@ func TestRenderGolden(t *testing.T) {
 						t.Fatalf("%s: bad event %s: %v", file, line, err)
 					}
 					for _, it := range r.Render(&ev) {
-						got.Write(src.frame(it))
+						got.Write(src.frame(context.Background(), it))
 					}
 				}
 			}

@@ -17,8 +17,11 @@ import (
 
 type v1Part struct {
 	Text      *string `json:"text,omitempty"`
+	Raw       []byte  `json:"raw,omitempty"`
+	URL       string  `json:"url,omitempty"`
 	Data      any     `json:"data,omitempty"`
 	MediaType string  `json:"mediaType,omitempty"`
+	Filename  string  `json:"filename,omitempty"`
 }
 
 type v1Message struct {
@@ -74,6 +77,16 @@ type v1StreamResponse struct {
 func v1Parts(ps []Part) []v1Part {
 	out := make([]v1Part, 0, len(ps))
 	for _, p := range ps {
+		if f := p.File; f != nil {
+			vp := v1Part{MediaType: f.MediaType, Filename: f.Name}
+			if len(f.Raw) > 0 {
+				vp.Raw = f.Raw
+			} else {
+				vp.URL = f.URL
+			}
+			out = append(out, vp)
+			continue
+		}
 		out = append(out, v1Part{Text: p.Text, Data: p.Data, MediaType: p.MediaType})
 	}
 	return out
@@ -127,9 +140,18 @@ func v1Item(it StreamItem) v1StreamResponse {
 // ---- v0.3 output ----
 
 type v03Part struct {
-	Kind string  `json:"kind"`
-	Text *string `json:"text,omitempty"`
-	Data any     `json:"data,omitempty"`
+	Kind string      `json:"kind"`
+	Text *string     `json:"text,omitempty"`
+	Data any         `json:"data,omitempty"`
+	File *v03FileOut `json:"file,omitempty"`
+}
+
+// v03FileOut is a FileWithBytes or a FileWithUri.
+type v03FileOut struct {
+	Bytes    []byte `json:"bytes,omitempty"`
+	URI      string `json:"uri,omitempty"`
+	MIMEType string `json:"mimeType,omitempty"`
+	Name     string `json:"name,omitempty"`
 }
 
 type v03Message struct {
@@ -182,6 +204,16 @@ type v03ArtifactUpdate struct {
 func v03Parts(ps []Part) []v03Part {
 	out := make([]v03Part, 0, len(ps))
 	for _, p := range ps {
+		if f := p.File; f != nil {
+			vf := &v03FileOut{MIMEType: f.MediaType, Name: f.Name}
+			if len(f.Raw) > 0 {
+				vf.Bytes = f.Raw
+			} else {
+				vf.URI = f.URL
+			}
+			out = append(out, v03Part{Kind: "file", File: vf})
+			continue
+		}
 		if p.Text != nil {
 			out = append(out, v03Part{Kind: "text", Text: p.Text})
 		} else {
