@@ -20,6 +20,10 @@ type ContinueParams struct {
 	// Interface and TraceCarrier are as StartParams'.
 	Interface    string
 	TraceCarrier map[string]string
+	// Media are files given with the continue (stored, as StartParams'):
+	// they join the run's input, which the model sees on the continued
+	// turns.
+	Media []MediaRef
 }
 
 // Continue resumes a paused run. It appends RunContinued to the same stream
@@ -68,6 +72,12 @@ func (e *Engine) continueRun(ctx context.Context, p ContinueParams, f *feed) (*R
 		return nil, 0, err
 	}
 	resume.AutoContinue = false
+	if len(p.Media) > 0 {
+		addInputMedia(run, resume, p.Media)
+		if err := e.recordMedia(ctx, run.SessionID, run.UserID, p.Media); err != nil {
+			return nil, 0, err
+		}
+	}
 	if err := e.resolveByContinue(ctx, run, resume, resolving, p.Approver); err != nil {
 		return nil, 0, err
 	}
@@ -95,6 +105,18 @@ func (e *Engine) continueRun(ctx context.Context, p ContinueParams, f *feed) (*R
 	snapshot := *run
 	e.launch(a, run, execOpts{resume: resume, feed: f, iface: p.Interface, carrier: p.TraceCarrier}, goSpawn)
 	return &snapshot, pausedAt, nil
+}
+
+// addInputMedia adds media to the run's input: listed in run.Input, and
+// carried by the input message of the resumed conversation (when the
+// paused state has one), so the model is given them.
+func addInputMedia(run *Run, resume *PausedState, media []MediaRef) {
+	run.Input = NewRunInput(run.Input.InputContent, append(run.Input.Media(), media...))
+	if i := resume.RunStart; i >= 0 && i < len(resume.Messages) && resume.Messages[i].Role == "user" {
+		msgs := append([]Message(nil), resume.Messages...)
+		msgs[i].Media = append(append([]MediaRef(nil), msgs[i].Media...), media...)
+		resume.Messages = msgs
+	}
 }
 
 // Decision is the decision a decided requirement carries on its tool call,

@@ -46,11 +46,16 @@ type KindContinueForm struct {
 	ContinueForm
 	Requirements     []core.RunRequirement
 	StepRequirements []StepDecision
+	// Files and Fields are the form's file parts and all its fields (for
+	// its media, as a run form's).
+	Files  []FormFile
+	Fields Form
 }
 
 // ParseKindContinueForm decodes a continue form of a runnable of kind k.
 func ParseKindContinueForm(k core.Kind, contentType string, body []byte) (*KindContinueForm, error) {
-	f, err := ParseForm(contentType, body)
+	var files []FormFile
+	f, err := parseForm(contentType, body, &files)
 	if err != nil {
 		return nil, err
 	}
@@ -70,9 +75,9 @@ func ParseKindContinueForm(k core.Kind, contentType string, body []byte) (*KindC
 			}
 			return nil, err
 		}
-		return &KindContinueForm{ContinueForm: *cf}, nil
+		return &KindContinueForm{ContinueForm: *cf, Files: files, Fields: f}, nil
 	}
-	out := &KindContinueForm{ContinueForm: ContinueForm{SessionID: strings.TrimSpace(f["session_id"]), UserID: strings.TrimSpace(f["user_id"])}}
+	out := &KindContinueForm{ContinueForm: ContinueForm{SessionID: strings.TrimSpace(f["session_id"]), UserID: strings.TrimSpace(f["user_id"])}, Files: files, Fields: f}
 	var target any = &out.Requirements
 	if k == core.KindWorkflow {
 		target = &out.StepRequirements

@@ -391,7 +391,12 @@ func (h *Handler) continueOne(c *fiber.Ctx, f family) error {
 	if err != nil {
 		return fail(c, err)
 	}
-	p := auth.Continuing(ctx, core.ContinueParams{RunID: runID, Tools: tools, Interface: "rest", TraceCarrier: traceCarrier(c)})
+	media, err := h.ingestFiles(ctx, form.Files, form.Fields)
+	if err != nil {
+		return fail(c, err)
+	}
+	form.Files, form.Fields = nil, nil
+	p := auth.Continuing(ctx, core.ContinueParams{RunID: runID, Tools: tools, Interface: "rest", TraceCarrier: traceCarrier(c), Media: media})
 	if form.Stream {
 		// Fed by the executor, as a streaming POST's own stream is.
 		run, _, s, err := h.eng.ContinueStream(ctx, p)

@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +27,7 @@ import (
 func runCmd() *cobra.Command {
 	var session, base, token, team, workflow string
 	var retries int
+	var files []string
 	cmd := &cobra.Command{
 		Use:   "run {AGENT | --team ID | --workflow ID} MESSAGE",
 		Short: "Run an agent, a team or a workflow on a running gateway and stream the reply (resumes if the connection drops)",
@@ -46,6 +51,7 @@ func runCmd() *cobra.Command {
 			}
 			c := &client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: bearer{token}}, out: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(),
 				in: bufio.NewReader(cmd.InOrStdin()), retries: retries}
+			c.files = files
 			return c.run(ctx, prefix, message, session)
 		},
 	}
@@ -53,6 +59,7 @@ func runCmd() *cobra.Command {
 	cmd.Flags().StringVar(&workflow, "workflow", "", "run this workflow instead of an agent (then the only argument is the message)")
 	cmd.Flags().StringVar(&session, "session", "", "session id to continue (default: a new session)")
 	cmd.Flags().StringVar(&base, "url", "", "gateway base URL (default: http://$AGENTGATE_ADDR, else http://127.0.0.1:7777)")
+	cmd.Flags().StringArrayVar(&files, "file", nil, "attach this file to the run (repeatable): images, audio, video and documents reach the model as media")
 	cmd.Flags().IntVar(&retries, "retries", 10, "reconnect attempts when the stream drops")
 	cmd.Flags().StringVar(&token, "token", "", "bearer token (default: $AGENTGATE_TOKEN): the security key, a JWT or a service-account token")
 	return cmd
@@ -97,6 +104,8 @@ type client struct {
 	errw    io.Writer
 	in      *bufio.Reader
 	retries int
+	// files are the paths of the files the run is started with.
+	files []string
 
 	// prefix is the runnable's path: /agents/ID, /teams/ID, /workflows/ID.
 	prefix, runID, sessionID string
@@ -154,6 +163,64 @@ func (c *client) post(ctx context.Context, path string, form url.Values) (*http.
 	return c.http.Do(req)
 }
 
+// postFiles posts form as multipart/form-data with each of paths as a
+// files part, streamed from disk (never held whole in memory).
+func (c *client) postFiles(ctx context.Context, path string, form url.Values, paths []string) (*http.Response, error) {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		pw.CloseWithError(writeMultipart(mw, form, paths))
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, pr)
+	if err != nil {
+		pr.Close()
+		return nil, err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.http.Do(req)
+	pr.Close()
+	return resp, err
+}
+
+// writeMultipart writes the form's fields and the files' parts to mw.
+func writeMultipart(mw *multipart.Writer, form url.Values, paths []string) error {
+	for k, vs := range form {
+		for _, v := range vs {
+			if err := mw.WriteField(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range paths {
+		if err := writeFilePart(mw, p); err != nil {
+			return err
+		}
+	}
+	return mw.Close()
+}
+
+func writeFilePart(mw *multipart.Writer, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="files"; filename=%q`, filepath.Base(p)))
+	if ct := mime.TypeByExtension(filepath.Ext(p)); ct != "" {
+		h.Set("Content-Type", ct)
+	} else {
+		h.Set("Content-Type", "application/octet-stream")
+	}
+	w, err := mw.CreatePart(h)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(w, f)
+	return err
+}
+
 func apiError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -181,7 +248,23 @@ func (c *client) run(ctx context.Context, prefix, message, session string) error
 	if session != "" {
 		form.Set("session_id", session)
 	}
-	resp, err := c.post(ctx, c.prefix+"/runs", form)
+	var resp *http.Response
+	var err error
+	if len(c.files) > 0 {
+		for _, p := range c.files {
+			// A missing or unreadable file is said before anything is sent.
+			fi, err := os.Stat(p)
+			if err != nil {
+				return fmt.Errorf("--file: %w", err)
+			}
+			if !fi.Mode().IsRegular() {
+				return fmt.Errorf("--file %s: not a regular file", p)
+			}
+		}
+		resp, err = c.postFiles(ctx, c.prefix+"/runs", form, c.files)
+	} else {
+		resp, err = c.post(ctx, c.prefix+"/runs", form)
+	}
 	if err != nil {
 		return fmt.Errorf("cannot reach the gateway at %s: %w", c.base, err)
 	}
