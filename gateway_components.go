@@ -225,6 +225,9 @@ type resolved struct {
 	r   core.Runnable
 	err error
 	at  time.Time
+	// gen is the invalidations' count when it was read: an entry read
+	// before an invalidation is never answered.
+	gen uint64
 }
 
 // invalidate forgets what this replica read of component id (it changed
@@ -244,7 +247,7 @@ func (r *componentResolver) Resolve(ctx context.Context, k core.Kind, id string,
 	r.mu.Lock()
 	e, gen := r.current[ref], r.gen
 	r.mu.Unlock()
-	if version == 0 && e != nil && time.Since(e.at) < r.refresh {
+	if version == 0 && e != nil && e.gen == gen && time.Since(e.at) < r.refresh {
 		return e.r, e.err
 	}
 	at := time.Now()
@@ -256,7 +259,7 @@ func (r *componentResolver) Resolve(ctx context.Context, k core.Kind, id string,
 	if version == 0 && (err == nil || core.CodeOf(err) == core.CodeNotFound) {
 		r.mu.Lock()
 		if r.gen == gen {
-			r.current[ref] = &resolved{r: run, err: err, at: at}
+			r.current[ref] = &resolved{r: run, err: err, at: at, gen: gen}
 		}
 		r.mu.Unlock()
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,16 +23,49 @@ import (
 // AgentOS's ComponentResponse (agentos-api.md §1.13; agno os/schema.py).
 var componentShape = &shape{Name: "ComponentResponse", Source: "os/schema.py", Fields: []field{
 	req("component_id", "string"), req("component_type", "string").enum("agent", "team", "workflow"),
-	req("name", "string"), opt("description", "string|null"), opt("current_version", "integer|null"),
-	opt("metadata", "object|null"), req("created_at", datetime), opt("updated_at", datetime+"|null"),
+	req("name", "string"), opt("description", "string"), opt("current_version", "integer"),
+	opt("metadata", "object"), req("created_at", datetime), opt("updated_at", datetime),
 }}
 
 // ComponentConfigResponse.
 var componentConfigShape = &shape{Name: "ComponentConfigResponse", Source: "os/schema.py", Fields: []field{
-	req("component_id", "string"), req("version", "integer"), opt("label", "string|null"),
-	req("stage", "string").enum("draft", "published"), req("config", "object"), opt("notes", "string|null"),
-	req("created_at", datetime), opt("updated_at", datetime+"|null"),
+	req("component_id", "string"), req("version", "integer"), opt("label", "string"),
+	req("stage", "string").enum("draft", "published"), req("config", "object"), opt("notes", "string"),
+	req("created_at", datetime), opt("updated_at", datetime),
 }}
+
+// agno's component routes answer with response_model_exclude_none: a
+// field is absent, never null, and there is no field beyond the model's
+// (routers/components/components.py, os/schema.py). conformExact and
+// conformListExact check that too.
+func exactKeys(t *testing.T, what string, s *shape, v any) {
+	t.Helper()
+	obj, _ := v.(map[string]any)
+	for k, val := range obj {
+		if !slices.ContainsFunc(s.Fields, func(f field) bool { return f.Name == k }) {
+			t.Errorf("%s: field %q is not in agno's %s", what, k, s.Name)
+		}
+		if val == nil {
+			t.Errorf("%s: %q is null; agno leaves a None field out (response_model_exclude_none)", what, k)
+		}
+	}
+}
+
+func conformExact(t *testing.T, what string, s *shape, b []byte) map[string]any {
+	t.Helper()
+	m := conform(t, what, s, b)
+	exactKeys(t, what, s, m)
+	return m
+}
+
+func conformListExact(t *testing.T, what string, s *shape, b []byte) []any {
+	t.Helper()
+	list := conformList(t, what, s, b)
+	for i, e := range list {
+		exactKeys(t, fmt.Sprintf("%s[%d]", what, i), s, e)
+	}
+	return list
+}
 
 var componentPageShape = &shape{Name: "PaginatedResponse[ComponentResponse]", Source: "os/schema.py", Fields: []field{
 	req("data", "array").of(componentShape), req("meta", "object").of(paginationShape),
@@ -137,7 +171,7 @@ func TestComponentsReplicas(t *testing.T) {
 	}
 
 	// Create: a draft, not yet runnable.
-	created := conform(t, "POST /components", componentShape, send(a.gateway, http.MethodPost, "/components", map[string]any{
+	created := conformExact(t, "POST /components", componentShape, send(a.gateway, http.MethodPost, "/components", map[string]any{
 		"name": "Helper", "component_id": "helper", "component_type": "agent", "description": "answers with its version",
 		"metadata": map[string]any{"owner": "ops"}, "config": map[string]any{"model": "one", "instructions": "be brief"},
 	}, http.StatusCreated))
@@ -147,14 +181,14 @@ func TestComponentsReplicas(t *testing.T) {
 	if _, status := runComponent(t, a.gateway, "helper", url.Values{}); status != http.StatusNotFound {
 		t.Fatalf("a run of a component with only a draft: %d, want 404", status)
 	}
-	draft := conform(t, "GET configs/1", componentConfigShape, send(b.gateway, http.MethodGet, "/components/helper/configs/1", nil, http.StatusOK))
+	draft := conformExact(t, "GET configs/1", componentConfigShape, send(b.gateway, http.MethodGet, "/components/helper/configs/1", nil, http.StatusOK))
 	if draft["stage"] != "draft" || draft["config"].(map[string]any)["model"] != "one" {
 		t.Fatalf("version 1: %v", draft)
 	}
 	expectDetail(t, a.sendJSON(t, ctx, http.MethodPost, "/components/helper/configs/1/set-current", nil), http.StatusConflict)
 
 	// Publish: version 1 becomes current and runs on both replicas.
-	conform(t, "PATCH configs/1", componentConfigShape, send(a.gateway, http.MethodPatch, "/components/helper/configs/1",
+	conformExact(t, "PATCH configs/1", componentConfigShape, send(a.gateway, http.MethodPatch, "/components/helper/configs/1",
 		map[string]any{"stage": "published", "label": "first"}, http.StatusOK))
 	expectVersion(t, a.gateway, "helper", url.Values{}, 1)
 	awaitVersion(t, b.gateway, "helper", 1, 10*time.Second)
@@ -185,17 +219,17 @@ func TestComponentsReplicas(t *testing.T) {
 
 	// A new version, published without becoming current, then set current
 	// on A: B runs it within components.refresh.
-	v2 := conform(t, "POST configs", componentConfigShape, send(a.gateway, http.MethodPost, "/components/helper/configs",
+	v2 := conformExact(t, "POST configs", componentConfigShape, send(a.gateway, http.MethodPost, "/components/helper/configs",
 		map[string]any{"config": map[string]any{"model": "two"}, "stage": "published", "set_current": false, "notes": "louder"}, http.StatusCreated))
 	if fmt.Sprint(v2["version"]) != "2" {
 		t.Fatalf("the new version: %v", v2)
 	}
 	expectVersion(t, b.gateway, "helper", url.Values{}, 1)
-	list := conformList(t, "GET configs", componentConfigShape, send(b.gateway, http.MethodGet, "/components/helper/configs", nil, http.StatusOK))
+	list := conformListExact(t, "GET configs", componentConfigShape, send(b.gateway, http.MethodGet, "/components/helper/configs", nil, http.StatusOK))
 	if len(list) != 2 || fmt.Sprint(list[0].(map[string]any)["version"]) != "2" {
 		t.Fatalf("versions: %v", list)
 	}
-	set := conform(t, "set-current 2", componentShape, send(a.gateway, http.MethodPost, "/components/helper/configs/2/set-current", nil, http.StatusOK))
+	set := conformExact(t, "set-current 2", componentShape, send(a.gateway, http.MethodPost, "/components/helper/configs/2/set-current", nil, http.StatusOK))
 	if fmt.Sprint(set["current_version"]) != "2" {
 		t.Fatalf("set-current answered %v", set)
 	}
@@ -205,7 +239,7 @@ func TestComponentsReplicas(t *testing.T) {
 	if took > 3*time.Second {
 		t.Errorf("propagation took %s, want within components.refresh (1s) and a run", took)
 	}
-	cur := conform(t, "configs/current", componentConfigShape, send(b.gateway, http.MethodGet, "/components/helper/configs/current", nil, http.StatusOK))
+	cur := conformExact(t, "configs/current", componentConfigShape, send(b.gateway, http.MethodGet, "/components/helper/configs/current", nil, http.StatusOK))
 	if fmt.Sprint(cur["version"]) != "2" {
 		t.Fatalf("current: %v", cur)
 	}
@@ -229,7 +263,7 @@ func TestComponentsReplicas(t *testing.T) {
 
 	// A draft can be edited and deleted.
 	send(a.gateway, http.MethodPost, "/components/helper/configs", map[string]any{"config": map[string]any{"model": "two"}}, http.StatusCreated)
-	conform(t, "PATCH draft", componentConfigShape, send(a.gateway, http.MethodPatch, "/components/helper/configs/3",
+	conformExact(t, "PATCH draft", componentConfigShape, send(a.gateway, http.MethodPatch, "/components/helper/configs/3",
 		map[string]any{"config": map[string]any{"model": "one", "max_turns": 3}, "notes": "edited"}, http.StatusOK))
 	expectDetail(t, a.sendJSON(t, ctx, http.MethodPost, "/components/helper/configs/3/set-current", nil), http.StatusConflict)
 	send(a.gateway, http.MethodDelete, "/components/helper/configs/3", nil, http.StatusNoContent)
@@ -238,20 +272,25 @@ func TestComponentsReplicas(t *testing.T) {
 	// Delete: soft; no longer runnable or listed, on either replica.
 	send(a.gateway, http.MethodDelete, "/components/helper", nil, http.StatusNoContent)
 	expectDetail(t, a.sendJSON(t, ctx, http.MethodGet, "/components/helper", nil), http.StatusNotFound)
-	// Both replicas stop running it within components.refresh. (The
-	// replica that deleted it should stop at once; after a pinned run it
-	// may keep it up to refresh: a known gap, see the branch's report.)
-	for _, r := range []*replica{a, b} {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if _, status := runComponent(t, r.gateway, "helper", url.Values{}); status == http.StatusNotFound {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s still runs the deleted component", r.Name)
-			}
-			time.Sleep(50 * time.Millisecond)
+	// The replica that deleted it stops running it at once (current or
+	// pinned version); the other within components.refresh.
+	for _, form := range []url.Values{{}, {"version": {"1"}}} {
+		if r, status := runComponent(t, a.gateway, "helper", form); status != http.StatusNotFound {
+			t.Fatalf("A ran the component it deleted (%v) right after the delete: %d %+v", form, status, r)
 		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, status := runComponent(t, b.gateway, "helper", url.Values{}); status == http.StatusNotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B still runs the deleted component")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, status := runComponent(t, b.gateway, "helper", url.Values{"version": {"1"}}); status != http.StatusNotFound {
+		t.Fatalf("B runs a pinned version of the deleted component: %d", status)
 	}
 	expectDetail(t, a.sendJSON(t, ctx, http.MethodPost, "/components", map[string]any{
 		"name": "Helper", "component_id": "helper", "component_type": "agent"}), http.StatusConflict)
@@ -347,6 +386,9 @@ func TestComponentsBadInput(t *testing.T) {
 	// Paging and the type filter.
 	page := conform(t, "GET /components", componentPageShape,
 		expectStatus(t, g.get(t, ctx, "/components?component_type=team&limit=1"), http.StatusOK))
+	for i, d := range page["data"].([]any) {
+		exactKeys(t, fmt.Sprintf("GET /components data[%d]", i), componentShape, d)
+	}
 	if data := page["data"].([]any); len(data) != 1 || data[0].(map[string]any)["component_id"] != "crew" {
 		t.Errorf("teams page: %v", page)
 	}

@@ -34,7 +34,7 @@ type Component struct {
 	Type           string         `json:"component_type"`
 	Name           string         `json:"name"`
 	Description    string         `json:"description,omitempty"`
-	CurrentVersion *int           `json:"current_version"`
+	CurrentVersion *int           `json:"current_version,omitempty"`
 	Metadata       map[string]any `json:"metadata,omitempty"`
 	CreatedAt      int64          `json:"created_at"`
 	UpdatedAt      int64          `json:"updated_at,omitempty"`
