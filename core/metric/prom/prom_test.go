@@ -258,7 +258,15 @@ func TestStoreWritesAndTraceSpans(t *testing.T) {
 	m.QueueJob("run", 20*time.Millisecond, time.Second, nil)
 	m.QueueJob("job", 0, time.Millisecond, errors.New("down"))
 	dropped, failed = 3, 2
+	// The writer observes a transaction after it has answered the writes
+	// in it: wait for the observation rather than race it.
 	f := scrape(t, m)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); f = scrape(t, m) {
+		if g := f["agentgate_store_write_group_size"]; g != nil && g.Metric[0].Histogram.GetSampleSum() >= 1 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if v := value(f, "agentgate_queue_depth", nil); v != 4 {
 		t.Errorf("queue depth %v", v)
 	}
