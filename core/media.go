@@ -42,34 +42,28 @@ type MediaOpener interface {
 
 // NewRunInput is the input of content with media, filed by kind.
 func NewRunInput(content string, media []MediaRef) RunInput {
-	in := RunInput{InputContent: content}
+	var o RunMedia
 	for _, m := range media {
-		switch m.Kind {
-		case MediaImage:
-			in.Images = append(in.Images, m)
-		case MediaAudio:
-			in.Audio = append(in.Audio, m)
-		case MediaVideo:
-			in.Videos = append(in.Videos, m)
-		default:
-			in.Files = append(in.Files, m)
-		}
+		o.Add(m)
 	}
-	return in
+	return RunInput{InputContent: content, Images: o.Images, Audio: o.Audio, Videos: o.Videos, Files: o.Files}
 }
 
 // Media lists the input's media: images, audio, videos, then files (nil
 // when there are none).
 func (in RunInput) Media() []MediaRef {
-	n := len(in.Images) + len(in.Audio) + len(in.Videos) + len(in.Files)
-	if n == 0 {
-		return nil
+	return RunMedia{Images: in.Images, Audio: in.Audio, Videos: in.Videos, Files: in.Files}.All()
+}
+
+// ReadMedia reads the stored medium id whole, at most limit+1 bytes (a
+// caller sees a medium over limit by its length).
+func ReadMedia(ctx context.Context, o MediaOpener, id string, limit int64) ([]byte, error) {
+	rc, _, err := o.Open(ctx, id)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]MediaRef, 0, n)
-	for _, l := range [][]MediaRef{in.Images, in.Audio, in.Videos, in.Files} {
-		out = append(out, l...)
-	}
-	return out
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, limit+1))
 }
 
 // MediaDeleter is a media store that deletes (core/media's stores are

@@ -8,9 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -143,23 +140,8 @@ func TestToolMediaREST(t *testing.T) {
 // image, audio and embedded-resource content blocks with their bytes.
 func TestToolMediaMCPNodeSDK(t *testing.T) {
 	t.Parallel()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is not installed: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join("node", "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err != nil {
-		t.Fatalf("e2e/node/node_modules is missing @modelcontextprotocol/sdk: run `npm ci` in e2e/node: %v", err)
-	}
 	g := toolMediaGateway(t)
-	ctx := testCtx(t, 60*time.Second)
-	cmd := exec.CommandContext(ctx, node, "mcp_media.mjs")
-	cmd.Dir = "node"
-	cmd.Env = cleanEnv("AGENTGATE_URL="+g.URL, "TIMEOUT_MS=50000")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node mcp_media.mjs: %v\nstdout:\n%s\nstderr:\n%s\ngateway:\n%s", err, stdout.String(), stderr.String(), tail(g.Logs(), 4000))
-	}
+	last := runNode(t, "mcp_media.mjs", "AGENTGATE_URL="+g.URL)
 	var out struct {
 		Status    string `json:"status"`
 		SessionID string `json:"session_id"`
@@ -167,11 +149,10 @@ func TestToolMediaMCPNodeSDK(t *testing.T) {
 			Type, MimeType, Data, URI, Text string
 		} `json:"blocks"`
 	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	decode(t, []byte(lines[len(lines)-1]), &out)
+	decode(t, []byte(last), &out)
 	t.Logf("MCP TypeScript SDK: %d content blocks", len(out.Blocks))
 	if out.Status != "COMPLETED" || len(out.Blocks) != 4 {
-		t.Fatalf("result: %s", lines[len(lines)-1])
+		t.Fatalf("result: %s", last)
 	}
 	dec := func(s string) []byte {
 		b, err := base64.StdEncoding.DecodeString(s)
@@ -202,13 +183,6 @@ func TestToolMediaMCPNodeSDK(t *testing.T) {
 // in a blocking send, a stream and a GetTask.
 func TestToolMediaA2ANodeSDK(t *testing.T) {
 	t.Parallel()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is not installed: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join("node", "node_modules", "@a2a-js", "sdk", "package.json")); err != nil {
-		t.Fatalf("e2e/node/node_modules is missing @a2a-js/sdk: run `npm ci` in e2e/node: %v", err)
-	}
 	g := toolMediaGateway(t)
 	type part struct {
 		Case, MediaType, Filename, Data, URL string
@@ -219,23 +193,14 @@ func TestToolMediaA2ANodeSDK(t *testing.T) {
 	}{{"image/png", "mt_chart-1", mediatest.PNG(4, 3)}, {"audio/wav", "mt_chart-2", mcptestserver.ChartWAV}, {"text/csv", "points.csv", []byte(mcptestserver.ChartCSV)}}
 	for _, mode := range []string{"v1", "v1-rest", "v03"} {
 		t.Run(mode, func(t *testing.T) {
-			ctx := testCtx(t, 60*time.Second)
-			cmd := exec.CommandContext(ctx, node, "a2a_media.mjs")
-			cmd.Dir = "node"
-			cmd.Env = cleanEnv("AGENTGATE_URL="+g.URL, "A2A_MODE="+mode, "TIMEOUT_MS=50000")
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("node a2a_media.mjs: %v\nstdout:\n%s\nstderr:\n%s\ngateway:\n%s", err, stdout.String(), stderr.String(), tail(g.Logs(), 4000))
-			}
+			last := runNode(t, "a2a_media.mjs", "AGENTGATE_URL="+g.URL, "A2A_MODE="+mode)
 			var out struct {
 				Status            string
 				Send, Stream, Get []part
 			}
-			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-			decode(t, []byte(lines[len(lines)-1]), &out)
+			decode(t, []byte(last), &out)
 			if out.Status != "TASK_STATE_COMPLETED" {
-				t.Fatalf("status: %s", lines[len(lines)-1])
+				t.Fatalf("status: %s", last)
 			}
 			for what, ps := range map[string][]part{"send": out.Send, "stream": out.Stream, "get": out.Get} {
 				if len(ps) != len(want) {

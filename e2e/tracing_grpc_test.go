@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"context"
-	"encoding/hex"
 	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,11 +17,8 @@ import (
 // TraceService on a loopback listener, keeping what it is sent.
 type grpcReceiver struct {
 	coltrace.UnimplementedTraceServiceServer
-	mu      sync.Mutex
-	spans   map[string][]string // trace id → span names
-	parents map[string]string   // span name → parent span id
-	keys    []string            // x-collector-key of each export
-	service map[string]bool
+	*otlpSpans
+	keys []string // x-collector-key of each export
 }
 
 func (r *grpcReceiver) Export(ctx context.Context, req *coltrace.ExportTraceServiceRequest) (*coltrace.ExportTraceServiceResponse, error) {
@@ -31,27 +26,8 @@ func (r *grpcReceiver) Export(ctx context.Context, req *coltrace.ExportTraceServ
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.keys = append(r.keys, strings.Join(md.Get("x-collector-key"), ","))
-	for _, rs := range req.ResourceSpans {
-		for _, a := range rs.GetResource().GetAttributes() {
-			if a.Key == "service.name" {
-				r.service[a.GetValue().GetStringValue()] = true
-			}
-		}
-		for _, ss := range rs.ScopeSpans {
-			for _, s := range ss.Spans {
-				id := hex.EncodeToString(s.TraceId)
-				r.spans[id] = append(r.spans[id], s.Name)
-				r.parents[s.Name] = hex.EncodeToString(s.ParentSpanId)
-			}
-		}
-	}
+	r.add(req)
 	return &coltrace.ExportTraceServiceResponse{}, nil
-}
-
-func (r *grpcReceiver) names(traceID string) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.spans[traceID]...)
 }
 
 func newGRPCReceiver(t *testing.T) (*grpcReceiver, string) {
@@ -60,7 +36,7 @@ func newGRPCReceiver(t *testing.T) (*grpcReceiver, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &grpcReceiver{spans: map[string][]string{}, parents: map[string]string{}, service: map[string]bool{}}
+	r := &grpcReceiver{otlpSpans: newOTLPSpans()}
 	srv := grpc.NewServer()
 	coltrace.RegisterTraceServiceServer(srv, r)
 	go func() { _ = srv.Serve(ln) }()

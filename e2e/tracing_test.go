@@ -20,17 +20,53 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// otlpSpans is what a loopback OTLP receiver (OTLP/HTTP or gRPC) keeps
+// of the exports it is sent.
+type otlpSpans struct {
+	mu      sync.Mutex
+	spans   map[string][]string // trace id → span names
+	parents map[string]string   // span name → parent span id
+	service map[string]bool     // service.name values seen
+}
+
+func newOTLPSpans() *otlpSpans {
+	return &otlpSpans{spans: map[string][]string{}, parents: map[string]string{}, service: map[string]bool{}}
+}
+
+// add keeps the spans of an export; r.mu is held.
+func (r *otlpSpans) add(ex *coltrace.ExportTraceServiceRequest) {
+	for _, rs := range ex.ResourceSpans {
+		for _, a := range rs.GetResource().GetAttributes() {
+			if a.Key == "service.name" {
+				r.service[a.GetValue().GetStringValue()] = true
+			}
+		}
+		for _, ss := range rs.ScopeSpans {
+			for _, s := range ss.Spans {
+				id := hex.EncodeToString(s.TraceId)
+				r.spans[id] = append(r.spans[id], s.Name)
+				r.parents[s.Name] = hex.EncodeToString(s.ParentSpanId)
+			}
+		}
+	}
+}
+
+// names are the names of the spans of the trace received so far.
+func (r *otlpSpans) names(traceID string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.spans[traceID]...)
+}
+
 // otlpReceiver is a loopback OTLP/HTTP collector: it decodes the
 // protobuf export requests the gateway sends to /v1/traces.
 type otlpReceiver struct {
-	mu      sync.Mutex
-	spans   map[string][]string // trace id → span names
-	service map[string]bool     // service.name values seen
+	*otlpSpans
 	headers []http.Header
 }
 
 func newOTLPReceiver(t *testing.T) (*otlpReceiver, string) {
-	r := &otlpReceiver{spans: map[string][]string{}, service: map[string]bool{}}
+	r := &otlpReceiver{otlpSpans: newOTLPSpans()}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path != "/v1/traces" || req.Method != http.MethodPost {
 			http.NotFound(w, req)
@@ -57,19 +93,7 @@ func newOTLPReceiver(t *testing.T) (*otlpReceiver, string) {
 		}
 		r.mu.Lock()
 		r.headers = append(r.headers, req.Header.Clone())
-		for _, rs := range ex.ResourceSpans {
-			for _, a := range rs.GetResource().GetAttributes() {
-				if a.Key == "service.name" {
-					r.service[a.GetValue().GetStringValue()] = true
-				}
-			}
-			for _, ss := range rs.ScopeSpans {
-				for _, s := range ss.Spans {
-					id := hex.EncodeToString(s.TraceId)
-					r.spans[id] = append(r.spans[id], s.Name)
-				}
-			}
-		}
+		r.add(&ex)
 		r.mu.Unlock()
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
@@ -77,12 +101,6 @@ func newOTLPReceiver(t *testing.T) (*otlpReceiver, string) {
 	}))
 	t.Cleanup(srv.Close)
 	return r, srv.URL
-}
-
-func (r *otlpReceiver) names(traceID string) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.spans[traceID]...)
 }
 
 // traceTree is what the test reads of GET /traces/{trace_id}.

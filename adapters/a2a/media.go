@@ -2,7 +2,6 @@ package a2a
 
 import (
 	"context"
-	"io"
 	"log/slog"
 
 	"github.com/agentgate/agentgate/core"
@@ -29,7 +28,7 @@ func inlineMedia(ctx context.Context, store core.MediaOpener, base string, limit
 				nf.URL = base + nf.URL
 			}
 			if store != nil && f.Size > 0 && f.Size <= limit {
-				b, err := readMedium(ctx, store, f.ID, limit)
+				b, err := core.ReadMedia(ctx, store, f.ID, limit)
 				if err == nil && int64(len(b)) <= limit {
 					nf.Raw = b
 				} else {
@@ -39,16 +38,6 @@ func inlineMedia(ctx context.Context, store core.MediaOpener, base string, limit
 			arts[i].Parts[j].File = &nf
 		}
 	}
-}
-
-// readMedium reads a stored medium whole (at most limit+1 bytes).
-func readMedium(ctx context.Context, o core.MediaOpener, id string, limit int64) ([]byte, error) {
-	rc, _, err := o.Open(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, limit+1))
 }
 
 // withMedia completes the file parts of a task's artifacts (see

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
@@ -233,7 +232,7 @@ func (s *Server) withMedia(ctx context.Context, res *mcpgo.CallToolResult, sessi
 			res.Content = append(res.Content, mcpgo.NewResourceLink(uri, m.Name, string(m.Kind), m.MIMEType))
 			continue
 		}
-		b, err := readMedium(ctx, s.cfg.Media, m.ID)
+		b, err := core.ReadMedia(ctx, s.cfg.Media, m.ID, maxInlineMedia)
 		if err != nil {
 			s.log.Warn("mcp: a medium of the run could not be read", "media_id", m.ID, "error", err)
 			res.Content = append(res.Content, mcpgo.NewResourceLink(uri, m.Name, string(m.Kind), m.MIMEType))
@@ -250,14 +249,4 @@ func (s *Server) withMedia(ctx context.Context, res *mcpgo.CallToolResult, sessi
 		}
 	}
 	return res
-}
-
-// readMedium reads a stored medium whole (bounded by maxInlineMedia).
-func readMedium(ctx context.Context, o core.MediaOpener, id string) ([]byte, error) {
-	rc, _, err := o.Open(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, maxInlineMedia+1))
 }

@@ -67,24 +67,23 @@ func withMediaURLs(r *core.Run) *core.Run {
 	}
 	out := *r
 	if in != nil {
-		out.Input = core.NewRunInput(r.Input.InputContent, setURLs(r.SessionID, in))
+		out.Input = core.NewRunInput(r.Input.InputContent, withURLs(r.SessionID, in).All())
 	}
 	if produced != nil {
-		out.RunMedia = core.RunMedia{}
-		for _, m := range setURLs(r.SessionID, produced) {
-			out.RunMedia.Add(m)
-		}
+		out.RunMedia = withURLs(r.SessionID, produced)
 	}
 	return &out
 }
 
-// setURLs sets the media's URLs in the session (in place: the lists are
-// the caller's copies).
-func setURLs(sessionID string, media []core.MediaRef) []core.MediaRef {
-	for i := range media {
-		media[i].URL = mediaURL(sessionID, media[i].ID)
+// withURLs files media by kind with their URLs in the session set (media
+// is the caller's copy).
+func withURLs(sessionID string, media []core.MediaRef) core.RunMedia {
+	var o core.RunMedia
+	for _, m := range media {
+		m.URL = mediaURL(sessionID, m.ID)
+		o.Add(m)
 	}
-	return media
+	return o
 }
 
 // eventWithMediaURLs is ev with the URLs of the media it carries set (a
@@ -98,10 +97,7 @@ func eventWithMediaURLs(ev *core.Event) *core.Event {
 		return ev
 	}
 	out, detail := *ev, *ev.EventDetail
-	detail.RunMedia = core.RunMedia{}
-	for _, m := range setURLs(ev.SessionID, media) {
-		detail.RunMedia.Add(m)
-	}
+	detail.RunMedia = withURLs(ev.SessionID, media)
 	out.EventDetail = &detail
 	return &out
 }

@@ -50,8 +50,7 @@ func runCmd() *cobra.Command {
 				token = os.Getenv("AGENTGATE_TOKEN")
 			}
 			c := &client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: bearer{token}}, out: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(),
-				in: bufio.NewReader(cmd.InOrStdin()), retries: retries}
-			c.files = files
+				in: bufio.NewReader(cmd.InOrStdin()), retries: retries, files: files}
 			return c.run(ctx, prefix, message, session)
 		},
 	}

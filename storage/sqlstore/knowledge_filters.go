@@ -77,32 +77,10 @@ func (c *filterCompiler) expr(f *knowledge.Filter) {
 	}
 }
 
-// leaf writes f's condition on the JSON document col.
+// leaf writes f's condition on the JSON document col. IN is the OR of
+// its values' EQs (false of none) in both dialects.
 func (c *filterCompiler) leaf(f *knowledge.Filter, col string) {
-	if c.pg {
-		c.pgLeaf(f, col)
-		return
-	}
-	c.liteLeaf(f, col)
-}
-
-// SQLite: the key is the path $."key" (a backslash and a double quote
-// escaped with a backslash, as SQLite's path labels read them), bound.
-
-var litePathEscape = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-
-func (c *filterCompiler) liteLeaf(f *knowledge.Filter, col string) {
-	path := `$."` + litePathEscape.Replace(f.Key) + `"`
-	typ := "json_type(" + col + ", ?)"
-	val := "json_extract(" + col + ", ?)"
-	switch f.Op {
-	case knowledge.OpEQ:
-		c.liteEQ(col, path, f.Value)
-	case knowledge.OpNEQ:
-		c.w(typ+" IS NOT NULL AND NOT (", path)
-		c.liteEQ(col, path, f.Value)
-		c.w(")")
-	case knowledge.OpIN:
+	if f.Op == knowledge.OpIN {
 		if len(f.Values) == 0 {
 			c.w("1 = 0")
 			return
@@ -112,20 +90,51 @@ func (c *filterCompiler) liteLeaf(f *knowledge.Filter, col string) {
 				c.w(" OR ")
 			}
 			c.w("(")
-			c.liteEQ(col, path, v)
+			c.eq(col, f.Key, v)
 			c.w(")")
 		}
+		return
+	}
+	if c.pg {
+		c.pgLeaf(f, col)
+		return
+	}
+	c.liteLeaf(f, col)
+}
+
+// eq writes the condition that the value of key in col is v.
+func (c *filterCompiler) eq(col, key string, v any) {
+	if c.pg {
+		c.pgEQ(col, key, v)
+		return
+	}
+	c.liteEQ(col, litePath(key), v)
+}
+
+// SQLite: the key is the path $."key" (a backslash and a double quote
+// escaped with a backslash, as SQLite's path labels read them), bound.
+
+var litePathEscape = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
+func litePath(key string) string { return `$."` + litePathEscape.Replace(key) + `"` }
+
+func (c *filterCompiler) liteLeaf(f *knowledge.Filter, col string) {
+	path := litePath(f.Key)
+	typ := "json_type(" + col + ", ?)"
+	val := "json_extract(" + col + ", ?)"
+	switch f.Op {
+	case knowledge.OpEQ:
+		c.liteEQ(col, path, f.Value)
+	case knowledge.OpNEQ:
+		c.w(typ+" IS NOT NULL AND NOT (", path)
+		c.liteEQ(col, path, f.Value)
+		c.w(")")
 	case knowledge.OpGT, knowledge.OpGTE, knowledge.OpLT, knowledge.OpLTE:
-		want := "'text'"
+		is := " = 'text'"
 		if _, num := f.Value.(float64); num {
-			want = "('integer', 'real')"
+			is = " IN ('integer', 'real')"
 		}
-		op := cmpOp(f.Op)
-		if want == "'text'" {
-			c.w(typ+" = 'text' AND "+val+" "+op+" ?", path, path, f.Value)
-		} else {
-			c.w(typ+" IN "+want+" AND "+val+" "+op+" ?", path, path, f.Value)
-		}
+		c.w(typ+is+" AND "+val+" "+cmpOp(f.Op)+" ?", path, path, f.Value)
 	case knowledge.OpSTARTSWITH:
 		c.w(typ+" = 'text' AND instr(lower("+val+"), ?) = 1", path, path, knowledge.FoldASCII(f.Value.(string)))
 	case knowledge.OpCONTAINS:
@@ -177,24 +186,13 @@ const pgFold = "translate(%s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrs
 func pgFoldOf(s string) string { return strings.Replace(pgFold, "%s", s, 1) }
 
 func (c *filterCompiler) pgLeaf(f *knowledge.Filter, col string) {
-	x := "(" + col + " -> CAST(? AS text))"
+	x := pgAt(col)
 	key := f.Key
 	switch f.Op {
 	case knowledge.OpEQ:
-		c.w(x+" = CAST(? AS jsonb)", key, pgJSON(f.Value))
+		c.pgEQ(col, key, f.Value)
 	case knowledge.OpNEQ:
 		c.w(x+" <> CAST(? AS jsonb)", key, pgJSON(f.Value))
-	case knowledge.OpIN:
-		if len(f.Values) == 0 {
-			c.w("1 = 0")
-			return
-		}
-		for i, v := range f.Values {
-			if i > 0 {
-				c.w(" OR ")
-			}
-			c.w(x+" = CAST(? AS jsonb)", key, pgJSON(v))
-		}
 	case knowledge.OpGT, knowledge.OpGTE, knowledge.OpLT, knowledge.OpLTE:
 		op := cmpOp(f.Op)
 		if s, ok := f.Value.(string); ok {
@@ -218,6 +216,14 @@ func (c *filterCompiler) pgLeaf(f *knowledge.Filter, col string) {
 		c.w("CASE WHEN jsonb_typeof("+x+") = 'array' THEN EXISTS (SELECT 1 FROM jsonb_array_elements("+x+
 			") je(v) WHERE je.v = CAST(? AS jsonb)) ELSE FALSE END", key, key, pgJSON(f.Value))
 	}
+}
+
+// pgAt is the value of col at the bound key.
+func pgAt(col string) string { return "(" + col + " -> CAST(? AS text))" }
+
+// pgEQ: the value of key is v (as jsonb: numbers by value).
+func (c *filterCompiler) pgEQ(col, key string, v any) {
+	c.w(pgAt(col)+" = CAST(? AS jsonb)", key, pgJSON(v))
 }
 
 // pgJSON is a scalar as JSON text; a NUL becomes U+FFFD as in stored

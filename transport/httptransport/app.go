@@ -60,8 +60,9 @@ type Config struct {
 // Hooks are told what the transport sees (core/metric/prom implements
 // them). Calls must return at once.
 type Hooks interface {
-	// AuthFailed counts refused credentials; reason is one of a small set.
-	AuthFailed(reason string)
+	// AuthFailed counts a refusal on iface ("rest", "ws", "mcp", "a2a",
+	// "slack") for reason, one of a small set (see AuthRejected).
+	AuthFailed(iface, reason string)
 	// StreamOpened counts an SSE response of iface ("rest", "mcp", "a2a")
 	// opening; closed is called once when it ends.
 	StreamOpened(iface string) (closed func())

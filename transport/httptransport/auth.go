@@ -37,9 +37,7 @@ func authenticate(a *auth.Authenticator, lim *auth.Limiter, hooks Hooks) fiber.H
 			ctx = context.WithValue(ctx, authCountKey{}, ac)
 		}
 		if err != nil {
-			if ac != nil {
-				ac.count(authReason(err))
-			}
+			ac.add(AuthReason(err), true)
 			if core.CodeOf(err) == core.CodeUnavailable {
 				return WriteError(c, fiber.StatusServiceUnavailable, ErrorBody{Detail: core.MessageOf(err)})
 			}
@@ -57,9 +55,7 @@ func authenticate(a *auth.Authenticator, lim *auth.Limiter, hooks Hooks) fiber.H
 			return c.Next()
 		}
 		if ok, retry := lim.Allow(key); !ok {
-			if ac != nil {
-				ac.count("rate_limited")
-			}
+			ac.add("rate_limited", true)
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(auth.RetryAfterSeconds(retry)))
 			return WriteError(c, fiber.StatusTooManyRequests, ErrorBody{Detail: "rate limit exceeded"})
 		}
@@ -91,17 +87,9 @@ func anonymous(a *auth.Authenticator) *auth.Principal {
 
 // Unauthorized writes a 401 with the Bearer challenge.
 func Unauthorized(c *fiber.Ctx, err error) error {
-	AuthRejected(c.UserContext(), authReason(err))
+	AuthRejected(c.UserContext(), AuthReason(err))
 	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="agentgate"`)
 	return WriteError(c, fiber.StatusUnauthorized, ErrorBody{Detail: core.MessageOf(err)})
-}
-
-// InterfaceAuthHooks is an optional interface of Hooks that counts auth
-// failures by interface too (core/metric/prom implements it).
-type InterfaceAuthHooks interface {
-	// AuthFailedOn counts a refusal on iface ("rest", "ws", "mcp", "a2a",
-	// "slack") for reason, one of a small set.
-	AuthFailedOn(iface, reason string)
 }
 
 // authCount is a request's auth failure counter: counted at most once,
@@ -117,10 +105,12 @@ type authCount struct {
 
 type authCountKey struct{}
 
-func (a *authCount) count(reason string) { a.add(reason, true) }
-
-// add counts a refusal; once: not if the request was counted already.
+// add counts a refusal; once: not if the request was counted already. A
+// nil counter (no hooks) counts nothing.
 func (a *authCount) add(reason string, once bool) {
+	if a == nil {
+		return
+	}
 	a.mu.Lock()
 	done := a.counted
 	a.counted = true
@@ -128,11 +118,7 @@ func (a *authCount) add(reason string, once bool) {
 	if done && once {
 		return
 	}
-	if h, ok := a.hooks.(InterfaceAuthHooks); ok {
-		h.AuthFailedOn(a.iface, reason)
-		return
-	}
-	a.hooks.AuthFailed(reason)
+	a.hooks.AuthFailed(a.iface, reason)
 }
 
 // AuthRejected counts, once per request, that an adapter rejected the
@@ -141,18 +127,16 @@ func (a *authCount) add(reason string, once bool) {
 // request whose credential the middleware already refused is not counted
 // again. Unauthorized calls it.
 func AuthRejected(ctx context.Context, reason string) {
-	if a, ok := ctx.Value(authCountKey{}).(*authCount); ok {
-		a.count(reason)
-	}
+	a, _ := ctx.Value(authCountKey{}).(*authCount)
+	a.add(reason, true)
 }
 
 // AuthRejectedInBand counts a refused credential sent inside a
 // connection the request of ctx opened (a WebSocket's auth message):
 // each one counts.
 func AuthRejectedInBand(ctx context.Context, reason string) {
-	if a, ok := ctx.Value(authCountKey{}).(*authCount); ok {
-		a.add(reason, false)
-	}
+	a, _ := ctx.Value(authCountKey{}).(*authCount)
+	a.add(reason, false)
 }
 
 // WithAuthCount is ctx with the auth failure counter of the request
@@ -164,9 +148,6 @@ func WithAuthCount(ctx, from context.Context) context.Context {
 	}
 	return ctx
 }
-
-// AuthReason is a bounded label for why err refused a credential.
-func AuthReason(err error) string { return authReason(err) }
 
 // authInterface is the interface a request path belongs to.
 func authInterface(path string) string {
@@ -185,8 +166,8 @@ func IsUnauthorized(err error) bool {
 	return errors.As(err, &ce) && ce.Code == core.CodeUnauthorized
 }
 
-// authReason is a bounded label for why credentials were refused.
-func authReason(err error) string {
+// AuthReason is a bounded label for why err refused a credential.
+func AuthReason(err error) string {
 	if core.CodeOf(err) == core.CodeUnavailable {
 		return "unavailable"
 	}

@@ -184,13 +184,11 @@ func (m *Metrics) StreamResumed(outcome string) {
 	}
 }
 
-// AuthFailed counts a refused credential; reason is one of a small set.
-func (m *Metrics) AuthFailed(reason string) { m.AuthFailedOn("unknown", reason) }
-
-// AuthFailedOn counts a refusal on an interface (rest, ws, mcp, a2a,
+// AuthFailed counts a refusal on an interface (rest, ws, mcp, a2a,
 // slack): a refused credential, a missing one a route needs, a bad Slack
-// signature, a WebSocket's refused auth message, a rate-limited caller.
-func (m *Metrics) AuthFailedOn(iface, reason string) {
+// signature, a WebSocket's refused auth message, a rate-limited caller
+// (httptransport.Hooks).
+func (m *Metrics) AuthFailed(iface, reason string) {
 	m.authFailures.WithLabelValues(reason, iface).Inc()
 }
 
