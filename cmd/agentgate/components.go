@@ -4,9 +4,7 @@ package main
 // between gateways as YAML, through their REST API.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,13 +13,9 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
-
-	"github.com/agentgate/agentgate"
 )
 
 // componentsFile is the YAML document export writes and import reads.
@@ -49,78 +43,6 @@ type exportedConfig struct {
 	Config  map[string]any `yaml:"config" json:"config"`
 }
 
-// apiClient calls a gateway's REST API with a bearer token.
-type apiClient struct {
-	base string
-	http *http.Client
-}
-
-func newAPIClient(base, token string) *apiClient {
-	if base == "" {
-		addr := os.Getenv("AGENTGATE_ADDR")
-		if addr == "" {
-			addr = agentgate.DefaultAddr
-		}
-		base = "http://" + addr
-	}
-	if token == "" {
-		token = os.Getenv("AGENTGATE_TOKEN")
-	}
-	return &apiClient{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: bearer{token}, Timeout: 30 * time.Second}}
-}
-
-// do sends body (JSON, when not nil) and decodes a 2xx answer into out;
-// another status is an error with the gateway's detail.
-func (c *apiClient) do(ctx context.Context, method, path string, body, out any) (int, error) {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
-	if err != nil {
-		return 0, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return resp.StatusCode, err
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		var e struct {
-			Detail string `json:"detail"`
-		}
-		_ = json.Unmarshal(b, &e)
-		msg := e.Detail
-		if msg == "" {
-			msg = strings.TrimSpace(string(b))
-		}
-		switch resp.StatusCode {
-		case http.StatusUnauthorized:
-			msg += " (pass --token TOKEN or set AGENTGATE_TOKEN)"
-		case http.StatusForbidden:
-			msg += " (the token needs the components scope)"
-		}
-		return resp.StatusCode, fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, msg)
-	}
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
-		}
-	}
-	return resp.StatusCode, nil
-}
-
 func componentsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "components", Short: "Move components (versioned agents, teams, workflows) between gateways as YAML"}
 	var base, token string
@@ -134,7 +56,7 @@ func componentsCmd() *cobra.Command {
 		Short: "Write the gateway's components, every version, as YAML (stdout or -o FILE)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c := newAPIClient(base, token)
+			c := newAPIClient(base, token, "components")
 			doc, err := exportComponents(cmd.Context(), c, typ, ids)
 			if err != nil {
 				return err
@@ -179,7 +101,7 @@ func componentsCmd() *cobra.Command {
 			if err := yaml.UnmarshalWithOptions(b, &doc, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
 				return fmt.Errorf("%s: %s", args[0], yaml.FormatError(err, false, true))
 			}
-			c := newAPIClient(base, token)
+			c := newAPIClient(base, token, "components")
 			n, err := importComponents(cmd.Context(), c, doc)
 			fmt.Fprintf(cmd.ErrOrStderr(), "imported %d of %d components\n", n, len(doc.Components))
 			return err

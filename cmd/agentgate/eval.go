@@ -6,7 +6,6 @@ package main
 // report (--junit) and exits non-zero when an eval fails.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -16,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -119,12 +117,9 @@ func evalCmd() *cobra.Command {
 			defer stop()
 			var run func(ctx context.Context, c evalCase) evalOutcome
 			if base != "" {
-				if token == "" {
-					token = os.Getenv("AGENTGATE_TOKEN")
-				}
-				hc := &http.Client{Transport: bearer{token}}
-				base = strings.TrimRight(base, "/")
-				run = func(ctx context.Context, c evalCase) evalOutcome { return remoteEval(ctx, hc, base, c) }
+				api := newAPIClient(base, token, "evals")
+				api.http.Timeout = 0 // a synchronous eval takes as long as its runs
+				run = func(ctx context.Context, c evalCase) evalOutcome { return remoteEval(ctx, api, c) }
 			} else {
 				cfg, err := agentgate.LoadConfig(configPath(cfgFile))
 				if err != nil {
@@ -182,14 +177,10 @@ func outcomeOf(id, status string, passed *bool, errMsg string, data map[string]a
 
 // remoteEval runs c on a gateway: POST /eval-runs, and polls while it is
 // still running (a long eval outlives the request).
-func remoteEval(ctx context.Context, hc *http.Client, base string, c evalCase) evalOutcome {
+func remoteEval(ctx context.Context, api *apiClient, c evalCase) evalOutcome {
 	start := time.Now()
 	fail := func(err error) evalOutcome {
 		return evalOutcome{Status: "error", Error: err.Error(), Duration: time.Since(start)}
-	}
-	body, err := json.Marshal(c)
-	if err != nil {
-		return fail(err)
 	}
 	var e struct {
 		ID       string         `json:"id"`
@@ -198,25 +189,7 @@ func remoteEval(ctx context.Context, hc *http.Client, base string, c evalCase) e
 		Error    *string        `json:"error"`
 		EvalData map[string]any `json:"eval_data"`
 	}
-	do := func(method, path string, b []byte) error {
-		req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(b))
-		if err != nil {
-			return err
-		}
-		if b != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return fmt.Errorf("cannot reach the gateway at %s: %w", base, err)
-		}
-		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
-			return apiError(resp)
-		}
-		defer resp.Body.Close()
-		return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&e)
-	}
-	if err := do(http.MethodPost, "/eval-runs", body); err != nil {
+	if _, err := api.do(ctx, http.MethodPost, "/eval-runs", c, &e); err != nil {
 		return fail(err)
 	}
 	for e.Status == eval.StatusRunning {
@@ -225,7 +198,7 @@ func remoteEval(ctx context.Context, hc *http.Client, base string, c evalCase) e
 			return fail(ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
-		if err := do(http.MethodGet, "/eval-runs/"+e.ID, nil); err != nil {
+		if _, err := api.do(ctx, http.MethodGet, "/eval-runs/"+e.ID, nil, &e); err != nil {
 			return fail(err)
 		}
 	}

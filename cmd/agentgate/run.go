@@ -20,7 +20,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/agentgate/agentgate"
 	"github.com/agentgate/agentgate/core"
 )
 
@@ -37,19 +36,9 @@ func runCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if base == "" {
-				addr := os.Getenv("AGENTGATE_ADDR")
-				if addr == "" {
-					addr = agentgate.DefaultAddr
-				}
-				base = "http://" + addr
-			}
 			ctx, stop := runContext(cmd)
 			defer stop()
-			if token == "" {
-				token = os.Getenv("AGENTGATE_TOKEN")
-			}
-			c := &client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: bearer{token}}, out: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(),
+			c := &client{base: gatewayURL(base), http: &http.Client{Transport: bearer{gatewayToken(token)}}, out: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(),
 				in: bufio.NewReader(cmd.InOrStdin()), retries: retries, files: files}
 			return c.run(ctx, prefix, message, session)
 		},
