@@ -31,6 +31,8 @@ bench:
 	$(GO) run ./bench/cmd/agentbench
 	$(GO) run ./bench/cmd/agentbench -tracing-compare
 	$(GO) run ./bench/cmd/agentbench -profile postgres-redis
+	$(GO) run ./bench/cmd/agentbench -paced
+	$(GO) run ./bench/cmd/agentbench -paced -profile postgres-redis
 	$(GO) run ./bench/cmd/wsbench
 	$(GO) run ./bench/cmd/kbench
 

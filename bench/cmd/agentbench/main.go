@@ -41,6 +41,9 @@ type options struct {
 	cpuprofile  string
 	blockprof   string
 	quiet       bool
+	// paced is the paced profile (-paced): long streams at a model's pace.
+	pacedOn bool
+	paced   pacedOptions
 }
 
 func main() {
@@ -56,6 +59,11 @@ func main() {
 	flag.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
 	flag.BoolVar(&o.tracing, "tracing", true, "trace the runs (observability.tracing, spans stored in the state database); -tracing=false measures without")
 	flag.BoolVar(&o.compare, "tracing-compare", false, "also start agentgate without tracing and measure it in the same rounds (target \"untraced\"): blocking and streaming runs/s with tracing on vs off, and the target tracing on >= 90% of off (blocking)")
+	flag.BoolVar(&o.pacedOn, "paced", false, "the paced profile instead: -streams concurrent streams whose model (an OpenAI-compatible server in this process) emits -rate tokens/s for -stream-length; per-token delivery latency p50/p99, CPU per 1,000 streams and RSS per stream, beside the same clients reading the model directly (on postgres-redis: two replicas, a follower of every stream on the other)")
+	flag.IntVar(&o.paced.streams, "streams", pacedTargetStreams, "paced: concurrent streams")
+	flag.Float64Var(&o.paced.rate, "rate", 20, "paced: tokens per second per stream")
+	flag.DurationVar(&o.paced.length, "stream-length", 10*time.Second, "paced: how long each stream's model emits")
+	flag.DurationVar(&o.paced.ramp, "ramp", 2*time.Second, "paced: the streams start spread over this long")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "agentbench: unexpected arguments %q\n", flag.Args())
@@ -91,6 +99,9 @@ func (o options) validate() error {
 // run does the whole benchmark and prints the report to stdout; progress
 // goes to stderr. A missed target is not an error.
 func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	if o.pacedOn {
+		return runPaced(ctx, o, stdout, stderr)
+	}
 	rep, err := measureAll(ctx, o, stderr)
 	if rep != nil {
 		if o.json {
@@ -197,32 +208,11 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 	}
 	verifyClient.CloseIdleConnections()
 
-	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
-		if err != nil {
-			return nil, err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return nil, err
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			if e := f.Close(); e != nil {
-				err = errors.Join(err, e)
-			}
-		}()
+	stopProfiles, err := startProfiles(o)
+	if err != nil {
+		return nil, err
 	}
-
-	if o.blockprof != "" {
-		runtime.SetBlockProfileRate(int(10 * time.Microsecond)) // sample blocking events of >= ~10µs
-		defer func() {
-			runtime.SetBlockProfileRate(0)
-			if e := writeProfile("block", o.blockprof); e != nil {
-				err = errors.Join(err, e)
-			}
-		}()
-	}
+	defer func() { err = errors.Join(err, stopProfiles()) }()
 
 	rep = &report{
 		Profile: prof.name, ProfileDesc: prof.desc, Concurrency: o.concurrency,
@@ -325,6 +315,41 @@ func measure(ctx context.Context, o options, prog progress, t *target, mode, rou
 		prog.printf("  %s %s: no request succeeded (%d errors: %s)", t.name, mode, res.Errors, res.FirstErr)
 	}
 	return res
+}
+
+// startProfiles starts the CPU and blocking profiles that -cpuprofile and
+// -blockprofile ask for; stop writes them.
+func startProfiles(o options) (stop func() error, err error) {
+	var stops []func() error
+	stop = func() error {
+		var err error
+		for _, s := range stops {
+			err = errors.Join(err, s())
+		}
+		return err
+	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		stops = append(stops, func() error {
+			pprof.StopCPUProfile()
+			return f.Close()
+		})
+	}
+	if o.blockprof != "" {
+		runtime.SetBlockProfileRate(int(10 * time.Microsecond)) // sample blocking events of >= ~10µs
+		stops = append(stops, func() error {
+			runtime.SetBlockProfileRate(0)
+			return writeProfile("block", o.blockprof)
+		})
+	}
+	return stop, nil
 }
 
 func writeProfile(name, path string) error {
