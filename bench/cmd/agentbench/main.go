@@ -6,7 +6,8 @@
 // baseline's). The postgres-redis profile adds resume latency and direct
 // measurements of the Redis event log and the PostgreSQL store against raw
 // clients, and checks at least 2,000 blocking runs/s and a resume p99 under
-// 10 ms.
+// 10 ms. -paced measures long streams from a model that writes tokens at a
+// steady pace instead (paced.go).
 //
 //	go run ./bench/cmd/agentbench [-duration 5s] [-rounds 3] [-concurrency 32] [-profile embedded|postgres-redis] [-json]
 //
