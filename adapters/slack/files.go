@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 	"unicode"
@@ -359,29 +359,24 @@ func (h *Handler) uploadMedium(ctx context.Context, a *app, t target, m core.Med
 	})
 }
 
-// uploadName is the file name a produced medium is uploaded under: its
-// own, else its kind and the start of its hash with the type's extension.
+// uploadName is the file name a produced medium is uploaded under (Slack
+// previews a file by its extension): its own, with its type's extension
+// when it has none, else its kind and the start of its hash.
 func uploadName(m core.MediaRef) string {
-	if n := strings.TrimSpace(m.Name); n != "" {
-		return n
-	}
-	id := m.ID
-	if len(id) > 12 {
-		id = id[:12]
-	}
-	ext := ""
-	if exts, _ := mime.ExtensionsByType(m.MIMEType); len(exts) > 0 {
-		ext = exts[0]
-		for _, e := range exts { // .jpg rather than .jfif
-			if e == ".png" || e == ".jpg" || e == ".pdf" || e == ".wav" || e == ".mp4" || e == ".csv" {
-				ext = e
-				break
-			}
+	name := strings.TrimSpace(m.Name)
+	if name == "" {
+		id := m.ID
+		if len(id) > 12 {
+			id = id[:12]
 		}
+		kind := string(m.Kind)
+		if kind == "" {
+			kind = "file"
+		}
+		name = kind + "-" + id
 	}
-	kind := string(m.Kind)
-	if kind == "" {
-		kind = "file"
+	if path.Ext(name) == "" {
+		name += media.Extension(m.MIMEType)
 	}
-	return kind + "-" + id + ext
+	return name
 }

@@ -352,4 +352,10 @@ func TestParseFiles(t *testing.T) {
 	if got := uploadName(core.MediaRef{ID: strings.Repeat("ab", 32), Kind: core.MediaImage, MIMEType: "image/jpeg"}); got != "image-abababababab.jpg" {
 		t.Errorf("uploadName: %q", got)
 	}
+	if got := uploadName(core.MediaRef{ID: "x", Name: "mt_chart-1", MIMEType: "audio/wav"}); got != "mt_chart-1.wav" {
+		t.Errorf("uploadName adds the extension: %q", got)
+	}
+	if got := uploadName(core.MediaRef{ID: "x", Name: "points.csv", MIMEType: "text/csv"}); got != "points.csv" {
+		t.Errorf("uploadName keeps a name's extension: %q", got)
+	}
 }
