@@ -10,7 +10,9 @@
 // edited with chat.update at most once per UpdateInterval (honouring 429 and
 // Retry-After). A run that pauses for approval shows Approve / Reject
 // buttons; a click continues the run, which goes on in the thread. Errors
-// are posted into the thread as a short message.
+// are posted into the thread as a short message. Files shared in the
+// message become the run's media, and the media a run produces are uploaded
+// into the thread (files.go).
 //
 // Requests are acknowledged at once and processed in the background;
 // repeated deliveries of one event_id (Slack's retries, replays) and a
