@@ -170,6 +170,8 @@ func TestSharedFileRefusedWithReply(t *testing.T) {
 		{"gone", gone, `file "gone.png" could not be downloaded from Slack: slack server error: 404 Not Found`, true},
 		{"token", hs.fake.AddFile("secret.png", "image/png", "xoxb-another-app", png), `file "secret.png" could not be downloaded from Slack: file download was redirected to the sign-in page`, true},
 		{"off-slack", offSlack, `file "evil.png" could not be downloaded from Slack: refusing to send the token to "http://127.0.0.1:1/evil.png"`, false},
+		{"https-off-slack", fakeslack.File{ID: "F0EVL", Name: "x.png", Mimetype: "image/png", Size: 10, URLPrivateDownload: "https://files.slack.com.evil.example/x.png"},
+			`file "x.png" could not be downloaded from Slack: refusing to send the token to "https://files.slack.com.evil.example/x.png"`, false},
 		{"tombstone", fakeslack.File{ID: "F0DEL", Name: "old.pdf", Mode: "tombstone"}, `file "old.pdf" was deleted`, false},
 		{"external", fakeslack.File{ID: "F0EXT", Name: "doc", Mode: "external", IsExternal: true, URLPrivate: "https://docs.example/doc"}, `file "doc" is a link to a file kept outside Slack`, false},
 	}
@@ -289,6 +291,23 @@ func TestToolMediaUploadedToThread(t *testing.T) {
 				t.Fatalf("the run should list the chart: %+v", runs)
 			}
 		})
+	}
+}
+
+// An upload Slack keeps refusing (429 past the retries) is named in the
+// thread, after the reply.
+func TestToolMediaUploadFailureNamed(t *testing.T) {
+	hs, _ := mediaHarness(t, "painter", mediatest.PNG(2, 2), nil)
+	hs.fake.RateLimit("files.getUploadURLExternal", 0, 0, 0, 0)
+	ts := hs.ts()
+	hs.event(fakeslack.Mention("EvTF", "C1", "U1", ts, "", "draw"), nil)
+	msgs := hs.waitText("C1", ts, "could not upload")
+	hs.drain()
+	if len(msgs) != 2 || !strings.Contains(msgs[0].Text, "Here is a chart.") || !strings.Contains(msgs[1].Text, "chart.png: ") {
+		t.Fatalf("want the reply, then a notice naming chart.png: %s", dump(msgs))
+	}
+	if ups := hs.fake.Uploads(); len(ups) != 0 {
+		t.Fatalf("uploads: %+v", ups)
 	}
 }
 
