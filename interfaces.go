@@ -61,7 +61,7 @@ func (g *Gateway) interfaces() []httptransport.Interface {
 		}),
 		mcpadapter.NewInterface(mcpadapter.Config{Settings: cfg.MCP, Media: g.media}),
 		a2a.NewInterface(a2a.Config{Settings: cfg.A2A, PushDelivery: a2a.PushDelivery{Egress: g.egress}, Media: media}),
-		slackadapter.NewInterface(cfg.Slack, os.LookupEnv),
+		slackadapter.NewInterface(cfg.Slack, os.LookupEnv, media),
 	}
 }
 

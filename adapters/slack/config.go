@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/media"
 )
 
 // App is one Slack app, bound to one agent, team or workflow.
@@ -119,6 +120,12 @@ type Config struct {
 	// ApprovalService reads, resolves and annotates approvals for the
 	// apps' approvals channels (default: the engine).
 	ApprovalService ApprovalService
+	// Media stores the files shared in mentions and DMs (checked and
+	// bounded by its limits), and its Client (the egress guard) downloads
+	// them from hosts other than the API URL's; its Store is read to
+	// upload the media runs produce. Nil: shared files are refused with a
+	// reply, and runs' media are not uploaded.
+	Media *media.Resolver
 }
 
 // DefaultAPIURL is Slack's Web API base.

@@ -1,9 +1,13 @@
 package slack
 
 import (
+	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters/slack/fakeslack"
 )
@@ -108,6 +112,38 @@ func FuzzVerify(f *testing.F) {
 		if err == nil {
 			if Verify(secret, ts, good, append(append([]byte(nil), body...), 'x'), now) == nil {
 				t.Fatal("a changed body verified")
+			}
+		}
+	})
+}
+
+// FuzzParseFiles: any files field parses or fails with ErrPayload, never
+// panics; what parses is at most MaxFiles files with usable ids and sizes,
+// whose labels hold no control characters.
+func FuzzParseFiles(f *testing.F) {
+	f.Add([]byte(`[{"id":"F1","name":"a.png","mimetype":"image/png","size":3,"url_private":"https://files.slack.com/x"}]`))
+	f.Add([]byte(`[{"id":"F2","file_access":"check_file_info"}]`))
+	f.Add([]byte(`[{"id":"F3","mode":"tombstone"},{"id":"F4","is_external":true}]`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`[{"id":"F5","name":"\u0000\n"}]`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fs, err := ParseFiles(raw)
+		if err != nil {
+			if fs != nil || !errors.Is(err, ErrPayload) {
+				t.Fatalf("error %v with %d files", err, len(fs))
+			}
+			return
+		}
+		if len(fs) > MaxFiles {
+			t.Fatalf("%d files", len(fs))
+		}
+		for _, x := range fs {
+			if !validID(x.ID) || x.Size < 0 {
+				t.Fatalf("file %+v", x)
+			}
+			l := x.label()
+			if l == "" || strings.ContainsFunc(l, unicode.IsControl) || utf8.RuneCountInString(l) > 201 {
+				t.Fatalf("label %q", l)
 			}
 		}
 	})

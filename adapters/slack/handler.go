@@ -10,7 +10,9 @@
 // edited with chat.update at most once per UpdateInterval (honouring 429 and
 // Retry-After). A run that pauses for approval shows Approve / Reject
 // buttons; a click continues the run, which goes on in the thread. Errors
-// are posted into the thread as a short message.
+// are posted into the thread as a short message. Files shared in the
+// message become the run's media, and the media a run produces are uploaded
+// into the thread (files.go).
 //
 // Requests are acknowledged at once and processed in the background;
 // repeated deliveries of one event_id (Slack's retries, replays) and a
@@ -22,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +65,9 @@ type Handler struct {
 type app struct {
 	App
 	api *slackapi.Client
+	// files downloads shared files and uploads the runs' media (see
+	// files.go): the bot token, over fileClient.
+	files *slackapi.Client
 
 	idMu      sync.Mutex
 	botUserID string
@@ -84,7 +90,12 @@ func New(eng *core.Engine, cfg Config) (*Handler, error) {
 	for _, a := range cfg.Apps {
 		api := slackapi.New(a.BotToken, slackapi.OptionAPIURL(a.APIURL), slackapi.OptionHTTPClient(cfg.HTTPClient),
 			slackapi.OptionAppLevelToken(a.AppToken))
-		h.apps = append(h.apps, &app{App: a, api: api})
+		var guarded *http.Client
+		if cfg.Media != nil {
+			guarded = cfg.Media.Client
+		}
+		files := slackapi.New(a.BotToken, slackapi.OptionAPIURL(a.APIURL), slackapi.OptionHTTPClient(newFileClient(a.APIURL, cfg.HTTPClient, guarded)))
+		h.apps = append(h.apps, &app{App: a, api: api, files: files})
 	}
 	if cfg.ApprovalService == nil {
 		cfg.ApprovalService = eng
@@ -233,7 +244,7 @@ func relevant(ev *InnerEvent) bool {
 	}
 	switch ev.Type {
 	case EventAppMention:
-		return ev.Subtype == ""
+		return ev.Subtype == "" || ev.Subtype == "file_share"
 	case EventMessage:
 		// message.im only; edits, deletions, joins, bot_message... are not
 		// questions.
@@ -359,14 +370,33 @@ func (h *Handler) handleMessage(a *app, env *Envelope, ev *InnerEvent) {
 	if t.teamID == "" || !validID(t.teamID) {
 		t.teamID = env.TeamID
 	}
+	files, err := ParseFiles(ev.Files)
+	if err != nil {
+		h.log.Warn("slack: the files of a message do not parse", "app", a.Name, "event_id", env.EventID, "err", err)
+		h.post(ctx, a, t, ":warning: Sorry, I could not read the files of your message, so I did not start: "+escape(truncate(err.Error(), 300)))
+		return
+	}
 	botUserID, _, _ := a.identity(ctx, h.log)
 	text := cleanText(ev.Text, botUserID)
-	if text == "" {
+	if text == "" && len(files) == 0 {
 		h.post(ctx, a, t, "Ask me something after the mention, and I will answer in this thread.")
 		return
 	}
+	var refs []core.MediaRef
+	if len(files) > 0 {
+		var problems []string
+		if refs, problems = h.takeFiles(ctx, a, files); len(problems) > 0 {
+			h.log.Info("slack: shared files refused", "app", a.Name, "channel", t.channel, "problems", strings.Join(problems, "; "))
+			h.post(ctx, a, t, filesProblem(problems))
+			return
+		}
+		if text == "" {
+			text = filesText(refs)
+		}
+	}
 	run, err := h.eng.Start(ctx, a.start(core.StartParams{
 		Message: text, SessionID: SessionID(a.sessionKey(), t.channel, t.threadTS), UserID: t.userID, Interface: "slack",
+		Media: refs,
 	}))
 	if err != nil {
 		h.log.Warn("slack: could not start a run", "app", a.Name, "runnable", a.Runnable().String(), "err", err)

@@ -100,8 +100,15 @@ type harness struct {
 // apps default to one app "main" bound to agent, signed with testSecret).
 func newHarness(t *testing.T, agentID string, mutate func(*Config)) *harness {
 	t.Helper()
+	return newHarnessWith(t, agentID, core.EngineConfig{}, nil, mutate)
+}
+
+// newHarnessWith is newHarness on an engine configured with engCfg (its
+// store and log are set), with more agents.
+func newHarnessWith(t *testing.T, agentID string, engCfg core.EngineConfig, more []core.Agent, mutate func(*Config)) *harness {
+	t.Helper()
 	release := make(chan struct{})
-	eng := enginetest.New(t, enginetest.Options{}, testAgents(t, release)...).Engine
+	eng := enginetest.New(t, enginetest.Options{Engine: engCfg}, append(testAgents(t, release), more...)...).Engine
 	fake := fakeslack.New()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {

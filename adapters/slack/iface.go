@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/agentgate/agentgate/core/media"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
@@ -16,13 +17,16 @@ import (
 type Interface struct {
 	settings Settings
 	lookup   func(string) (string, bool)
+	media    *media.Resolver
 	h        *Handler
 }
 
 // NewInterface returns the interface over the operator's settings; lookup
-// finds the apps' secrets in the environment (os.LookupEnv).
-func NewInterface(s Settings, lookup func(string) (string, bool)) *Interface {
-	return &Interface{settings: s, lookup: lookup}
+// finds the apps' secrets in the environment (os.LookupEnv); m stores the
+// files shared with the bot and reads the media runs produce (Config.Media;
+// nil: none).
+func NewInterface(s Settings, lookup func(string) (string, bool), m *media.Resolver) *Interface {
+	return &Interface{settings: s, lookup: lookup, media: m}
 }
 
 // Name is "slack".
@@ -40,7 +44,7 @@ func (i *Interface) Mount(d httptransport.Deps) (string, bool, error) {
 	}
 	h, err := New(d.Engine, Config{
 		Apps: apps, Streaming: s.Streaming, SocketMode: s.SocketMode, UpdateInterval: s.UpdateInterval,
-		AnyoneCanApprove: s.AnyoneCanApprove, Policy: d.Policy, Logger: d.Logger,
+		AnyoneCanApprove: s.AnyoneCanApprove, Policy: d.Policy, Logger: d.Logger, Media: i.media,
 	})
 	if err != nil {
 		return "", false, err

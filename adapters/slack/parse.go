@@ -46,6 +46,10 @@ type InnerEvent struct {
 	Channel     string `json:"channel"`
 	ChannelType string `json:"channel_type"`
 	Team        string `json:"team"`
+	// Files are the files the message shares (Slack's file objects), read
+	// with ParseFiles: kept raw here so that a file object the adapter
+	// cannot read is answered in the thread, not a dropped event.
+	Files json.RawMessage `json:"files"`
 }
 
 // Event types the adapter acts on.

@@ -91,6 +91,11 @@ func (h *Handler) follow(ctx context.Context, a *app, t target, runID string, af
 				r.add(ev.Content)
 			case core.EventRunCompleted:
 				r.complete(ctx, ev.Content)
+				if ev.EventDetail != nil {
+					if produced := ev.EventDetail.RunMedia.All(); len(produced) > 0 {
+						h.uploadMedia(ctx, a, t, produced)
+					}
+				}
 				return
 			case core.EventRunError:
 				msg := ev.Content

@@ -170,3 +170,16 @@ func (f *format) describe() string {
 	}
 	return "a " + strings.ToUpper(strings.TrimPrefix(f.exts[0], ".")) + " file"
 }
+
+// Extension is the usual file name extension of a supported content type
+// (".png" for image/png, ".jpg" for image/jpeg), "" for any other.
+func Extension(mimeType string) string {
+	mt, _, err := mime.ParseMediaType(strings.ToLower(strings.TrimSpace(mimeType)))
+	if err != nil {
+		return ""
+	}
+	if f := byMIME[mt]; f != nil {
+		return f.exts[0]
+	}
+	return ""
+}

@@ -251,3 +251,12 @@ func FuzzIngest(f *testing.F) {
 		}
 	})
 }
+
+func TestExtension(t *testing.T) {
+	for mt, want := range map[string]string{"image/png": ".png", "image/jpeg": ".jpg", "IMAGE/JPG": ".jpg", "audio/wav": ".wav",
+		"text/csv; charset=utf-8": ".csv", "video/mp4": ".mp4", "application/x-msdownload": "", "": "", "not a type/": ""} {
+		if got := media.Extension(mt); got != want {
+			t.Errorf("Extension(%q) = %q, want %q", mt, got, want)
+		}
+	}
+}

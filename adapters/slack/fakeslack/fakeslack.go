@@ -1,8 +1,10 @@
 // Package fakeslack is a loopback fake of Slack for tests: slack-go's
 // slacktest server plus the Web API methods slacktest lacks (chat.update,
 // chat.startStream / appendStream / stopStream, chat.postEphemeral with a
-// record), a bot identity on auth.test, injectable 429s, a Socket Mode
-// WebSocket, and a request signer independent of the adapter's verifier.
+// record), shared files (hosted, files.info) and the external upload flow
+// (files.getUploadURLExternal / completeUploadExternal, see files.go), a
+// bot identity on auth.test, injectable 429s, a Socket Mode WebSocket, and
+// a request signer independent of the adapter's verifier.
 package fakeslack
 
 import (
@@ -66,11 +68,18 @@ type Server struct {
 	sockets  []*websocket.Conn
 	acks     []string
 	sockConn chan *websocket.Conn
+
+	files       map[string]*hosted
+	fileTokens  map[string]string
+	downloads   []Download
+	uploads     map[string]*Upload
+	uploadOrder []string
 }
 
 // New starts a fake Slack; Close stops it.
 func New() *Server {
-	s := &Server{msgs: map[string]*Message{}, limits: map[string][]int{}, changed: make(chan struct{}), sockConn: make(chan *websocket.Conn, 8)}
+	s := &Server{msgs: map[string]*Message{}, limits: map[string][]int{}, changed: make(chan struct{}), sockConn: make(chan *websocket.Conn, 8),
+		files: map[string]*hosted{}, fileTokens: map[string]string{}, uploads: map[string]*Upload{}}
 	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/auth.test", s.method("auth.test", s.authTest))
 		c.Handle("/chat.postMessage", s.method("chat.postMessage", s.postMessage))
@@ -81,6 +90,12 @@ func New() *Server {
 		c.Handle("/chat.stopStream", s.method("chat.stopStream", s.stopStream))
 		c.Handle("/apps.connections.open", s.method("apps.connections.open", s.connectionsOpen))
 		c.Handle("/socket", slacktest.Websocket(s.socket))
+		c.Handle("/files.info", s.method("files.info", s.fileInfo))
+		c.Handle("/files.getUploadURLExternal", s.method("files.getUploadURLExternal", s.getUploadURL))
+		c.Handle("/files.completeUploadExternal", s.method("files.completeUploadExternal", s.completeUpload))
+		c.Handle("/files-pri/", s.serveFile)
+		c.Handle("/signin", signin)
+		c.Handle("/upload/", s.receiveUpload)
 	})
 	s.Start()
 	return s
