@@ -143,9 +143,10 @@ func (r *report) checks() []check {
 	if r.Results["untraced"] != nil {
 		on, off := r.get("agentgate", "blocking"), r.get("untraced", "blocking")
 		x := ratio(on.PerSecond, off.PerSecond)
+		aa := ratio(r.get("control", "blocking").PerSecond, off.PerSecond)
 		out = append(out, check{
 			what:  fmt.Sprintf("tracing on: blocking runs/s >= %.0f%% of off", targetTracingRatio*100),
-			shown: fmt.Sprintf("%.1f%%", x*100), pass: off.PerSecond > 0 && x >= targetTracingRatio,
+			shown: fmt.Sprintf("%.1f%% (A/A %.1f%%)", x*100, aa*100), pass: off.PerSecond > 0 && x >= targetTracingRatio,
 			key: "tracing_blocking_runs_per_sec_ratio", value: x, passKey: "tracing_pass",
 		})
 	}
@@ -278,9 +279,27 @@ func (r *report) writeTable(w io.Writer) {
 		lat("blocking latency p50", ab.Latency.P50, ub.Latency.P50)
 		rate("streaming runs/s", as, us)
 		lat("streaming full run p50", as.Latency.P50, us.Latency.P50)
-		if r.Rounds > 1 {
+		cb, cs := r.get("control", "blocking"), r.get("control", "streaming")
+		fmt.Fprintf(w, rowFmt, "A/A, both off", "control", "untraced", "ratio")
+		rate("blocking runs/s", cb, ub)
+		rate("streaming runs/s", cs, us)
+		row("errors (blocking/streaming)", fmt.Sprintf("%d/%d", cb.Errors, cs.Errors), fmt.Sprintf("%d/%d", ub.Errors, us.Errors), 0)
+		for _, t := range []string{"untraced", "control"} {
 			for _, m := range []string{"blocking", "streaming"} {
-				fmt.Fprintf(w, "  %-10s %-9s %s\n", m, "untraced", fmtRates(r.get("untraced", m).RoundsPerSecond))
+				if e := r.get(t, m).FirstErr; e != "" {
+					fmt.Fprintf(w, "first %s %s error: %s\n", t, m, e)
+				}
+			}
+		}
+		if r.Rounds > 1 {
+			fmt.Fprintf(w, "per round (/s, round 1 first; the three gateways rotate their places from round to round):\n")
+			for _, m := range []string{"blocking", "streaming"} {
+				for _, t := range []string{"untraced", "control"} {
+					fmt.Fprintf(w, "  %-10s %-9s %s\n", m, t, fmtRates(r.get(t, m).RoundsPerSecond))
+				}
+				on, off, ctl := r.get("agentgate", m), r.get("untraced", m), r.get("control", m)
+				fmt.Fprintf(w, "  %-10s %-9s %s\n", m, "on/off", fmtRatios(roundRatios(on, off)))
+				fmt.Fprintf(w, "  %-10s %-9s %s\n", m, "A/A", fmtRatios(roundRatios(ctl, off)))
 			}
 		}
 	}
@@ -378,6 +397,8 @@ func (r *report) writeJSON(w io.Writer) error {
 	if r.Results["untraced"] != nil {
 		ratios["tracing_blocking_runs_per_sec"] = ratio(ab.PerSecond, r.get("untraced", "blocking").PerSecond)
 		ratios["tracing_streaming_runs_per_sec"] = ratio(as.PerSecond, r.get("untraced", "streaming").PerSecond)
+		ratios["tracing_aa_blocking_runs_per_sec"] = ratio(r.get("control", "blocking").PerSecond, r.get("untraced", "blocking").PerSecond)
+		ratios["tracing_aa_streaming_runs_per_sec"] = ratio(r.get("control", "streaming").PerSecond, r.get("untraced", "streaming").PerSecond)
 	}
 	if r.Results["agentgate"]["resume"] != nil {
 		ar, br := r.get("agentgate", "resume"), r.get("baseline", "resume")
@@ -446,6 +467,25 @@ func fmtRates(rs []float64) string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
 		parts[i] = fmt.Sprintf("%.0f", r)
+	}
+	return strings.Join(parts, " ")
+}
+
+// roundRatios is a's rate over b's, round by round (both measured in the
+// same rounds).
+func roundRatios(a, b *result) []float64 {
+	n := min(len(a.RoundsPerSecond), len(b.RoundsPerSecond))
+	out := make([]float64, n)
+	for i := range n {
+		out[i] = ratio(a.RoundsPerSecond[i], b.RoundsPerSecond[i])
+	}
+	return out
+}
+
+func fmtRatios(rs []float64) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%.2f", r)
 	}
 	return strings.Join(parts, " ")
 }
