@@ -172,7 +172,7 @@ func TestTracingCompareShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	table := out.String()
-	for _, want := range []string{"A/A, both off", "on/off", "tracing on: blocking runs/s >= 90% of off", "(A/A "} {
+	for _, want := range []string{"A/A, both off", "on/off", "CPU per blocking run", "cpu off", "tracing on: blocking runs/s >= 90% of off", "(A/A "} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
@@ -200,7 +200,8 @@ func TestTracingCompareShort(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"tracing_blocking_runs_per_sec", "tracing_streaming_runs_per_sec",
-		"tracing_aa_blocking_runs_per_sec", "tracing_aa_streaming_runs_per_sec"} {
+		"tracing_aa_blocking_runs_per_sec", "tracing_aa_streaming_runs_per_sec",
+		"tracing_cpu_per_blocking_run", "tracing_aa_cpu_per_blocking_run", "tracing_cpu_per_streaming_run"} {
 		if got.Ratios[k] <= 0 {
 			t.Errorf("ratio %s = %v", k, got.Ratios[k])
 		}
@@ -209,11 +210,16 @@ func TestTracingCompareShort(t *testing.T) {
 
 func TestMedianRound(t *testing.T) {
 	rs := []result{
-		{PerSecond: 300, Requests: 3, Errors: 1, FirstErr: "first"},
-		{PerSecond: 100, Requests: 1, Latency: percentiles{P50: time.Millisecond}},
-		{PerSecond: 200, Requests: 2, Errors: 2, Latency: percentiles{P50: 2 * time.Millisecond}},
+		{PerSecond: 300, Requests: 3, Errors: 1, FirstErr: "first", CPUPerOp: 30 * time.Microsecond},
+		{PerSecond: 100, Requests: 1, Latency: percentiles{P50: time.Millisecond}, CPUPerOp: 10 * time.Microsecond},
+		{PerSecond: 200, Requests: 2, Errors: 2, Latency: percentiles{P50: 2 * time.Millisecond}, CPUPerOp: 50 * time.Microsecond},
 	}
 	m := medianRound(rs)
+	// The CPU per request is the rounds' median on its own (30µs), not
+	// the median-rate round's (50µs).
+	if m.CPUPerOp != 30*time.Microsecond || len(m.RoundsCPUPerOp) != 3 || m.RoundsCPUPerOp[2] != 50*time.Microsecond {
+		t.Errorf("cpu per op %v, rounds %v", m.CPUPerOp, m.RoundsCPUPerOp)
+	}
 	if m.PerSecond != 200 || m.Requests != 2 || m.Latency.P50 != 2*time.Millisecond {
 		t.Errorf("median = %+v, want the 200/s round whole", m)
 	}

@@ -279,10 +279,14 @@ func (r *report) writeTable(w io.Writer) {
 		lat("blocking latency p50", ab.Latency.P50, ub.Latency.P50)
 		rate("streaming runs/s", as, us)
 		lat("streaming full run p50", as.Latency.P50, us.Latency.P50)
+		lat("CPU per blocking run", ab.CPUPerOp, ub.CPUPerOp)
+		lat("CPU per streaming run", as.CPUPerOp, us.CPUPerOp)
 		cb, cs := r.get("control", "blocking"), r.get("control", "streaming")
 		fmt.Fprintf(w, rowFmt, "A/A, both off", "control", "untraced", "ratio")
 		rate("blocking runs/s", cb, ub)
 		rate("streaming runs/s", cs, us)
+		lat("CPU per blocking run", cb.CPUPerOp, ub.CPUPerOp)
+		lat("CPU per streaming run", cs.CPUPerOp, us.CPUPerOp)
 		row("errors (blocking/streaming)", fmt.Sprintf("%d/%d", cb.Errors, cs.Errors), fmt.Sprintf("%d/%d", ub.Errors, us.Errors), 0)
 		for _, t := range []string{"untraced", "control"} {
 			for _, m := range []string{"blocking", "streaming"} {
@@ -300,6 +304,9 @@ func (r *report) writeTable(w io.Writer) {
 				on, off, ctl := r.get("agentgate", m), r.get("untraced", m), r.get("control", m)
 				fmt.Fprintf(w, "  %-10s %-9s %s\n", m, "on/off", fmtRatios(roundRatios(on, off)))
 				fmt.Fprintf(w, "  %-10s %-9s %s\n", m, "A/A", fmtRatios(roundRatios(ctl, off)))
+				for _, t := range [][2]string{{"agentgate", "cpu on"}, {"untraced", "cpu off"}, {"control", "cpu ctl"}} {
+					fmt.Fprintf(w, "  %-10s %-9s %s\n", m, t[1], fmtCPUs(r.get(t[0], m).RoundsCPUPerOp))
+				}
 			}
 		}
 	}
@@ -327,6 +334,9 @@ type jsonResult struct {
 	// RoundsPerSec is every round's rate (the figures are the median
 	// round's), when there were several.
 	RoundsPerSec []float64 `json:"rounds_runs_per_sec,omitempty"`
+	// CPUPerRunMicros is the process's CPU time per completed request
+	// during the measurement (the median of the rounds'), in µs.
+	CPUPerRunMicros float64 `json:"cpu_per_run_us,omitempty"`
 }
 
 // jsonComponent is a component in the JSON report; ratio is agentgate ÷
@@ -373,6 +383,7 @@ func (r *report) writeJSON(w io.Writer) error {
 				Requests: res.Requests, Errors: res.Errors, FirstError: res.FirstErr,
 				ElapsedSec: res.Elapsed.Seconds(), RunsPerSec: res.PerSecond,
 				LatencyMillis: pctMap(res.Latency), RoundsPerSec: res.RoundsPerSecond,
+				CPUPerRunMicros: float64(res.CPUPerOp) / float64(time.Microsecond),
 			}
 			if res.TTFE != nil {
 				jr.TTFEMillis = pctMap(*res.TTFE)
@@ -399,6 +410,11 @@ func (r *report) writeJSON(w io.Writer) error {
 		ratios["tracing_streaming_runs_per_sec"] = ratio(as.PerSecond, r.get("untraced", "streaming").PerSecond)
 		ratios["tracing_aa_blocking_runs_per_sec"] = ratio(r.get("control", "blocking").PerSecond, r.get("untraced", "blocking").PerSecond)
 		ratios["tracing_aa_streaming_runs_per_sec"] = ratio(r.get("control", "streaming").PerSecond, r.get("untraced", "streaming").PerSecond)
+		for _, m := range []string{"blocking", "streaming"} {
+			off := r.get("untraced", m).CPUPerOp
+			ratios["tracing_cpu_per_"+m+"_run"] = durRatio(r.get("agentgate", m).CPUPerOp, off)
+			ratios["tracing_aa_cpu_per_"+m+"_run"] = durRatio(r.get("control", m).CPUPerOp, off)
+		}
 	}
 	if r.Results["agentgate"]["resume"] != nil {
 		ar, br := r.get("agentgate", "resume"), r.get("baseline", "resume")
@@ -486,6 +502,14 @@ func fmtRatios(rs []float64) string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
 		parts[i] = fmt.Sprintf("%.2f", r)
+	}
+	return strings.Join(parts, " ")
+}
+
+func fmtCPUs(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = fmtDur(d)
 	}
 	return strings.Join(parts, " ")
 }
