@@ -79,7 +79,7 @@ func (s *Traces) WriteSpans(ctx context.Context, spans []trace.Span) error {
 	rows := make([][]any, len(spans))
 	for i := range spans {
 		sp := &spans[i]
-		a, err := EncodeJSON(s.db.d, "attributes", sp.Attributes)
+		a, err := EncodeAttributes(s.db.d, "attributes", sp.Attributes)
 		if err != nil {
 			return err
 		}

@@ -113,13 +113,113 @@ func TestRunShort(t *testing.T) {
 	}
 }
 
+// TestCompareOrder: with -tracing-compare, the traced, untraced and
+// control gateways each take every place among the gateways once in any
+// three rounds, and the baseline alternates first and last.
+func TestCompareOrder(t *testing.T) {
+	gw, base, un, ctl := &target{name: "agentgate"}, &target{name: "baseline"}, &target{name: "untraced"}, &target{name: "control"}
+	names := func(ts []*target) []string {
+		out := make([]string, len(ts))
+		for i, t := range ts {
+			out[i] = t.name
+		}
+		return out
+	}
+	for start := range 4 {
+		places := map[string]map[int]bool{}
+		for round := start; round < start+3; round++ {
+			order := names(compareOrder(round, gw, base, un, ctl))
+			if len(order) != 4 {
+				t.Fatalf("round %d: %v", round, order)
+			}
+			gws := order[:3]
+			if round%2 == 1 {
+				if order[0] != "baseline" {
+					t.Errorf("round %d: %v, want the baseline first", round, order)
+				}
+				gws = order[1:]
+			} else if order[3] != "baseline" {
+				t.Errorf("round %d: %v, want the baseline last", round, order)
+			}
+			for i, n := range gws {
+				if places[n] == nil {
+					places[n] = map[int]bool{}
+				}
+				places[n][i] = true
+			}
+		}
+		for _, n := range []string{"agentgate", "untraced", "control"} {
+			if len(places[n]) != 3 {
+				t.Errorf("rounds %d-%d: %s took places %v, want each of 0, 1, 2 once", start, start+2, n, places[n])
+			}
+		}
+	}
+	if got := names(roundOrder(0, gw, base)); !slices.Equal(got, []string{"agentgate", "baseline"}) {
+		t.Errorf("round 0 without compare: %v", got)
+	}
+	if got := names(roundOrder(1, gw, base)); !slices.Equal(got, []string{"baseline", "agentgate"}) {
+		t.Errorf("round 1 without compare: %v", got)
+	}
+}
+
+// TestTracingCompareShort: -tracing-compare measures the traced gateway,
+// the untraced one and the A/A control, and reports both ratios.
+func TestTracingCompareShort(t *testing.T) {
+	o := options{duration: 200 * time.Millisecond, concurrency: 4, profile: "embedded", quiet: true,
+		tracing: true, compare: true, rounds: 3}
+	var out bytes.Buffer
+	if err := run(context.Background(), o, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	table := out.String()
+	for _, want := range []string{"A/A, both off", "on/off", "CPU per blocking run", "cpu off", "tracing on: blocking runs/s >= 90% of off", "(A/A "} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	o.json, o.rounds = true, 1
+	out.Reset()
+	if err := run(context.Background(), o, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Results map[string]map[string]struct {
+			Requests int `json:"requests"`
+			Errors   int `json:"errors"`
+		} `json:"results"`
+		Ratios map[string]float64 `json:"ratios"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	for _, tg := range []string{"agentgate", "untraced", "control"} {
+		for _, m := range []string{"blocking", "streaming"} {
+			if r := got.Results[tg][m]; r.Requests == 0 || r.Errors != 0 {
+				t.Errorf("%s %s: %+v", tg, m, r)
+			}
+		}
+	}
+	for _, k := range []string{"tracing_blocking_runs_per_sec", "tracing_streaming_runs_per_sec",
+		"tracing_aa_blocking_runs_per_sec", "tracing_aa_streaming_runs_per_sec",
+		"tracing_cpu_per_blocking_run", "tracing_aa_cpu_per_blocking_run", "tracing_cpu_per_streaming_run"} {
+		if got.Ratios[k] <= 0 {
+			t.Errorf("ratio %s = %v", k, got.Ratios[k])
+		}
+	}
+}
+
 func TestMedianRound(t *testing.T) {
 	rs := []result{
-		{PerSecond: 300, Requests: 3, Errors: 1, FirstErr: "first"},
-		{PerSecond: 100, Requests: 1, Latency: percentiles{P50: time.Millisecond}},
-		{PerSecond: 200, Requests: 2, Errors: 2, Latency: percentiles{P50: 2 * time.Millisecond}},
+		{PerSecond: 300, Requests: 3, Errors: 1, FirstErr: "first", CPUPerOp: 30 * time.Microsecond},
+		{PerSecond: 100, Requests: 1, Latency: percentiles{P50: time.Millisecond}, CPUPerOp: 10 * time.Microsecond},
+		{PerSecond: 200, Requests: 2, Errors: 2, Latency: percentiles{P50: 2 * time.Millisecond}, CPUPerOp: 50 * time.Microsecond},
 	}
 	m := medianRound(rs)
+	// The CPU per request is the rounds' median on its own (30µs), not
+	// the median-rate round's (50µs).
+	if m.CPUPerOp != 30*time.Microsecond || len(m.RoundsCPUPerOp) != 3 || m.RoundsCPUPerOp[2] != 50*time.Microsecond {
+		t.Errorf("cpu per op %v, rounds %v", m.CPUPerOp, m.RoundsCPUPerOp)
+	}
 	if m.PerSecond != 200 || m.Requests != 2 || m.Latency.P50 != 2*time.Millisecond {
 		t.Errorf("median = %+v, want the 200/s round whole", m)
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -182,10 +183,19 @@ type result struct {
 	PerSecond float64       `json:"runs_per_sec"`
 	Latency   percentiles   `json:"latency_ms"`
 	TTFE      *percentiles  `json:"ttfe_ms,omitempty"`
+	// CPUPerOp is the CPU time the whole process (client, the target and
+	// whatever else runs in it) used during the measurement over the
+	// requests completed (0: not measured). Less sensitive than the rate
+	// to other processes taking the machine's cores.
+	CPUPerOp time.Duration `json:"-"`
 	// RoundsPerSecond are the rates of every round of the measurement,
 	// in order, when there were several; the other figures are those of
 	// the median round (medianRound).
 	RoundsPerSecond []float64 `json:"-"`
+	// RoundsCPUPerOp are every round's CPUPerOp, in order, when there were
+	// several; CPUPerOp is then their median (the lower middle), taken on
+	// its own rather than from the median round.
+	RoundsCPUPerOp []time.Duration `json:"-"`
 }
 
 // medianRound returns the round with the median rate (the lower middle of
@@ -203,14 +213,19 @@ func medianRound(rs []result) *result {
 	med := rs[idx[(len(rs)-1)/2]]
 	if len(rs) > 1 {
 		med.RoundsPerSecond = make([]float64, len(rs))
+		med.RoundsCPUPerOp = make([]time.Duration, len(rs))
 		med.Errors = 0
 		for i, r := range rs {
 			med.RoundsPerSecond[i] = r.PerSecond
+			med.RoundsCPUPerOp[i] = r.CPUPerOp
 			med.Errors += r.Errors
 			if med.FirstErr == "" {
 				med.FirstErr = r.FirstErr
 			}
 		}
+		cpus := slices.Clone(med.RoundsCPUPerOp)
+		slices.Sort(cpus)
+		med.CPUPerOp = cpus[(len(cpus)-1)/2]
 	}
 	return &med
 }
@@ -253,6 +268,7 @@ func runWorkers(ctx context.Context, concurrency int, duration time.Duration, wi
 		firstErr  error
 	}
 	ws := make([]worker, concurrency)
+	cpu0, cpuOK := processCPU()
 	start := time.Now()
 	deadline := start.Add(duration)
 	var wg sync.WaitGroup
@@ -279,6 +295,7 @@ func runWorkers(ctx context.Context, concurrency int, duration time.Duration, wi
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu1, cpuOK1 := processCPU()
 	var res result
 	var lat, ttfe []time.Duration
 	for i := range ws {
@@ -292,6 +309,9 @@ func runWorkers(ctx context.Context, concurrency int, duration time.Duration, wi
 	}
 	res.Elapsed = elapsed
 	res.PerSecond = float64(res.Requests) / elapsed.Seconds()
+	if cpuOK && cpuOK1 && res.Requests > 0 {
+		res.CPUPerOp = (cpu1 - cpu0) / time.Duration(res.Requests)
+	}
 	res.Latency = percentilesOf(lat)
 	if withTTFE {
 		p := percentilesOf(ttfe)

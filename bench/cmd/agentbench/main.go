@@ -59,7 +59,7 @@ func main() {
 	flag.StringVar(&o.blockprof, "blockprofile", "", "write a goroutine blocking profile of the measuring phase to this file (where runs wait: locks, channels, the SQLite writer)")
 	flag.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
 	flag.BoolVar(&o.tracing, "tracing", true, "trace the runs (observability.tracing, spans stored in the state database); -tracing=false measures without")
-	flag.BoolVar(&o.compare, "tracing-compare", false, "also start agentgate without tracing and measure it in the same rounds (target \"untraced\"): blocking and streaming runs/s with tracing on vs off, and the target tracing on >= 90% of off (blocking)")
+	flag.BoolVar(&o.compare, "tracing-compare", false, "also start agentgate twice without tracing and measure both in the same rounds (targets \"untraced\" and \"control\"): blocking and streaming runs/s with tracing on vs off, the A/A ratio of the two untraced gateways (the harness's own spread), and the target tracing on >= 90% of off (blocking)")
 	flag.BoolVar(&o.pacedOn, "paced", false, "the paced profile instead: -streams concurrent streams whose model (an OpenAI-compatible server in this process) emits -rate tokens/s for -stream-length; per-token delivery latency p50/p99, CPU per 1,000 streams and RSS per stream, beside the same clients reading the model directly (on postgres-redis: two replicas, a follower of every stream on the other)")
 	flag.IntVar(&o.paced.streams, "streams", pacedTargetStreams, "paced: concurrent streams")
 	flag.Float64Var(&o.paced.rate, "rate", 20, "paced: tokens per second per stream")
@@ -143,24 +143,34 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 	}
 	prog.printf("agentgate (%s) on %s", gw.describe, gw.baseURL)
 
-	var untraced *target
+	// With -tracing-compare, two gateways without tracing: "untraced", the
+	// figure tracing is compared with, and "control", the same config
+	// again, whose ratio to "untraced" (an A/A comparison) shows how far
+	// apart two identical gateways measure through this harness.
+	var untraced, control *target
 	if o.compare {
-		untraced, err = prof.start(ctx, profileOptions{logger: quietLogger, noTracing: true})
-		if err != nil {
-			return nil, fmt.Errorf("profile %s without tracing: %w", prof.name, err)
-		}
-		untraced.name = "untraced"
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			if e := untraced.stop(sctx); e != nil {
-				err = errors.Join(err, fmt.Errorf("stop agentgate without tracing: %w", e))
+		for _, u := range []struct {
+			name string
+			dst  **target
+		}{{"untraced", &untraced}, {"control", &control}} {
+			t, serr := prof.start(ctx, profileOptions{logger: quietLogger, noTracing: true})
+			if serr != nil {
+				return nil, fmt.Errorf("profile %s without tracing (%s): %w", prof.name, u.name, serr)
 			}
-		}()
-		if err := checkLoopback(untraced.baseURL); err != nil {
-			return nil, err
+			t.name = u.name
+			*u.dst = t
+			defer func() {
+				sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				defer cancel()
+				if e := t.stop(sctx); e != nil {
+					err = errors.Join(err, fmt.Errorf("stop agentgate without tracing (%s): %w", t.name, e))
+				}
+			}()
+			if err := checkLoopback(t.baseURL); err != nil {
+				return nil, err
+			}
+			prog.printf("agentgate without tracing, %s (%s) on %s", t.name, t.describe, t.baseURL)
 		}
-		prog.printf("agentgate without tracing (%s) on %s", untraced.describe, untraced.baseURL)
 	}
 
 	capClient := newClient(1)
@@ -224,6 +234,7 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 	}
 	if untraced != nil {
 		rep.Results["untraced"] = map[string]*result{}
+		rep.Results["control"] = map[string]*result{}
 	}
 	if rc := capt.resume; rc != nil {
 		rep.ResumeAfter, rep.ResumeFrames, rep.ResumeBytes, rep.ResumeRuns = &rc.after, len(rc.frames), rc.bytes(), len(rc.runs)
@@ -252,18 +263,11 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 		// target's median round.
 		runs := map[string][]result{}
 		for round := range rounds {
-			order := []*target{gw, base}
-			if round%2 == 1 {
-				order = []*target{base, gw}
-			}
+			var order []*target
 			if untraced != nil && m.name != "resume" {
-				// Tracing on and off side by side: off first in odd
-				// rounds, last in even ones.
-				if round%2 == 1 {
-					order = append(order, untraced)
-				} else {
-					order = append([]*target{untraced}, order...)
-				}
+				order = compareOrder(round, gw, base, untraced, control)
+			} else {
+				order = roundOrder(round, gw, base)
 			}
 			for _, t := range order {
 				if ctx.Err() != nil {
@@ -298,6 +302,31 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 		return nil, ctx.Err()
 	}
 	return rep, nil
+}
+
+// roundOrder is the order of agentgate and the baseline in a round:
+// agentgate first in even rounds, the baseline in odd ones.
+func roundOrder(round int, gw, base *target) []*target {
+	if round%2 == 1 {
+		return []*target{base, gw}
+	}
+	return []*target{gw, base}
+}
+
+// compareOrder is the order of a round with -tracing-compare: the three
+// gateways (traced, untraced, control) rotate by one place a round, so in
+// any three rounds each is measured first, second and third once (no
+// gateway always follows another), and the baseline, which does not take
+// part in the tracing figures, comes first in odd rounds and last in even
+// ones.
+func compareOrder(round int, gw, base, untraced, control *target) []*target {
+	gws := []*target{gw, untraced, control}
+	k := round % len(gws)
+	gws = append(gws[k:], gws[:k]...)
+	if round%2 == 1 {
+		return append([]*target{base}, gws...)
+	}
+	return append(gws, base)
 }
 
 // measure warms t up with fn, then measures it: one round of one mode.

@@ -143,9 +143,10 @@ func (r *report) checks() []check {
 	if r.Results["untraced"] != nil {
 		on, off := r.get("agentgate", "blocking"), r.get("untraced", "blocking")
 		x := ratio(on.PerSecond, off.PerSecond)
+		aa := ratio(r.get("control", "blocking").PerSecond, off.PerSecond)
 		out = append(out, check{
 			what:  fmt.Sprintf("tracing on: blocking runs/s >= %.0f%% of off", targetTracingRatio*100),
-			shown: fmt.Sprintf("%.1f%%", x*100), pass: off.PerSecond > 0 && x >= targetTracingRatio,
+			shown: fmt.Sprintf("%.1f%% (A/A %.1f%%)", x*100, aa*100), pass: off.PerSecond > 0 && x >= targetTracingRatio,
 			key: "tracing_blocking_runs_per_sec_ratio", value: x, passKey: "tracing_pass",
 		})
 	}
@@ -278,9 +279,34 @@ func (r *report) writeTable(w io.Writer) {
 		lat("blocking latency p50", ab.Latency.P50, ub.Latency.P50)
 		rate("streaming runs/s", as, us)
 		lat("streaming full run p50", as.Latency.P50, us.Latency.P50)
-		if r.Rounds > 1 {
+		lat("CPU per blocking run", ab.CPUPerOp, ub.CPUPerOp)
+		lat("CPU per streaming run", as.CPUPerOp, us.CPUPerOp)
+		cb, cs := r.get("control", "blocking"), r.get("control", "streaming")
+		fmt.Fprintf(w, rowFmt, "A/A, both off", "control", "untraced", "ratio")
+		rate("blocking runs/s", cb, ub)
+		rate("streaming runs/s", cs, us)
+		lat("CPU per blocking run", cb.CPUPerOp, ub.CPUPerOp)
+		lat("CPU per streaming run", cs.CPUPerOp, us.CPUPerOp)
+		row("errors (blocking/streaming)", fmt.Sprintf("%d/%d", cb.Errors, cs.Errors), fmt.Sprintf("%d/%d", ub.Errors, us.Errors), 0)
+		for _, t := range []string{"untraced", "control"} {
 			for _, m := range []string{"blocking", "streaming"} {
-				fmt.Fprintf(w, "  %-10s %-9s %s\n", m, "untraced", fmtRates(r.get("untraced", m).RoundsPerSecond))
+				if e := r.get(t, m).FirstErr; e != "" {
+					fmt.Fprintf(w, "first %s %s error: %s\n", t, m, e)
+				}
+			}
+		}
+		if r.Rounds > 1 {
+			fmt.Fprintf(w, "per round (/s, round 1 first; the three gateways rotate their places from round to round):\n")
+			for _, m := range []string{"blocking", "streaming"} {
+				for _, t := range []string{"untraced", "control"} {
+					fmt.Fprintf(w, "  %-10s %-9s %s\n", m, t, fmtRates(r.get(t, m).RoundsPerSecond))
+				}
+				on, off, ctl := r.get("agentgate", m), r.get("untraced", m), r.get("control", m)
+				fmt.Fprintf(w, "  %-10s %-9s %s\n", m, "on/off", fmtRatios(roundRatios(on, off)))
+				fmt.Fprintf(w, "  %-10s %-9s %s\n", m, "A/A", fmtRatios(roundRatios(ctl, off)))
+				for _, t := range [][2]string{{"agentgate", "cpu on"}, {"untraced", "cpu off"}, {"control", "cpu ctl"}} {
+					fmt.Fprintf(w, "  %-10s %-9s %s\n", m, t[1], fmtCPUs(r.get(t[0], m).RoundsCPUPerOp))
+				}
 			}
 		}
 	}
@@ -308,6 +334,9 @@ type jsonResult struct {
 	// RoundsPerSec is every round's rate (the figures are the median
 	// round's), when there were several.
 	RoundsPerSec []float64 `json:"rounds_runs_per_sec,omitempty"`
+	// CPUPerRunMicros is the process's CPU time per completed request
+	// during the measurement (the median of the rounds'), in µs.
+	CPUPerRunMicros float64 `json:"cpu_per_run_us,omitempty"`
 }
 
 // jsonComponent is a component in the JSON report; ratio is agentgate ÷
@@ -354,6 +383,7 @@ func (r *report) writeJSON(w io.Writer) error {
 				Requests: res.Requests, Errors: res.Errors, FirstError: res.FirstErr,
 				ElapsedSec: res.Elapsed.Seconds(), RunsPerSec: res.PerSecond,
 				LatencyMillis: pctMap(res.Latency), RoundsPerSec: res.RoundsPerSecond,
+				CPUPerRunMicros: float64(res.CPUPerOp) / float64(time.Microsecond),
 			}
 			if res.TTFE != nil {
 				jr.TTFEMillis = pctMap(*res.TTFE)
@@ -378,6 +408,13 @@ func (r *report) writeJSON(w io.Writer) error {
 	if r.Results["untraced"] != nil {
 		ratios["tracing_blocking_runs_per_sec"] = ratio(ab.PerSecond, r.get("untraced", "blocking").PerSecond)
 		ratios["tracing_streaming_runs_per_sec"] = ratio(as.PerSecond, r.get("untraced", "streaming").PerSecond)
+		ratios["tracing_aa_blocking_runs_per_sec"] = ratio(r.get("control", "blocking").PerSecond, r.get("untraced", "blocking").PerSecond)
+		ratios["tracing_aa_streaming_runs_per_sec"] = ratio(r.get("control", "streaming").PerSecond, r.get("untraced", "streaming").PerSecond)
+		for _, m := range []string{"blocking", "streaming"} {
+			off := r.get("untraced", m).CPUPerOp
+			ratios["tracing_cpu_per_"+m+"_run"] = durRatio(r.get("agentgate", m).CPUPerOp, off)
+			ratios["tracing_aa_cpu_per_"+m+"_run"] = durRatio(r.get("control", m).CPUPerOp, off)
+		}
 	}
 	if r.Results["agentgate"]["resume"] != nil {
 		ar, br := r.get("agentgate", "resume"), r.get("baseline", "resume")
@@ -446,6 +483,33 @@ func fmtRates(rs []float64) string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
 		parts[i] = fmt.Sprintf("%.0f", r)
+	}
+	return strings.Join(parts, " ")
+}
+
+// roundRatios is a's rate over b's, round by round (both measured in the
+// same rounds).
+func roundRatios(a, b *result) []float64 {
+	n := min(len(a.RoundsPerSecond), len(b.RoundsPerSecond))
+	out := make([]float64, n)
+	for i := range n {
+		out[i] = ratio(a.RoundsPerSecond[i], b.RoundsPerSecond[i])
+	}
+	return out
+}
+
+func fmtRatios(rs []float64) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%.2f", r)
+	}
+	return strings.Join(parts, " ")
+}
+
+func fmtCPUs(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = fmtDur(d)
 	}
 	return strings.Join(parts, " ")
 }

@@ -42,10 +42,52 @@ const maxValue = 4096
 // their continue.
 const maxPaused = 10000
 
+// The span kinds' start options, made once (an option is an interface
+// value: making one per span allocates).
+var (
+	kindInternal = oteltrace.WithSpanKind(oteltrace.SpanKindInternal)
+	kindServer   = oteltrace.WithSpanKind(oteltrace.SpanKindServer)
+	kindClient   = oteltrace.WithSpanKind(oteltrace.SpanKindClient)
+)
+
+// maxNames bounds the span names an Observer keeps made.
+const maxNames = 4096
+
+// spanNames keeps the span names made ("chat " + model, "invoke_agent " +
+// agent name, ...): the same few names start every run's spans, and
+// concatenating them anew allocates each time. Bounded: past maxNames a
+// name is made each time.
+type spanNames struct {
+	mu sync.RWMutex
+	m  map[[2]string]string // {operation, name} → "operation name"
+}
+
+// of is the span name op + " " + name.
+func (s *spanNames) of(op, name string) string {
+	k := [2]string{op, name}
+	s.mu.RLock()
+	full, ok := s.m[k]
+	s.mu.RUnlock()
+	if ok {
+		return full
+	}
+	full = op + " " + name
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = map[[2]string]string{}
+	}
+	if len(s.m) < maxNames {
+		s.m[k] = full
+	}
+	s.mu.Unlock()
+	return full
+}
+
 // Observer is the core.RunObserver building spans from runs' events.
 type Observer struct {
 	tracer oteltrace.Tracer
 	prop   propagation.TraceContext
+	names  spanNames
 
 	runs sync.Map // run id → *runState
 
@@ -60,12 +102,64 @@ func NewObserver(tracer oteltrace.Tracer) *Observer {
 
 // runState is one executing run's open spans.
 type runState struct {
-	mu    sync.Mutex
-	span  oteltrace.Span
-	ctx   context.Context
-	model oteltrace.Span
-	tools map[string]oteltrace.Span
-	steps map[string]stepSpan
+	mu   sync.Mutex
+	span oteltrace.Span
+	ctx  context.Context
+	// model is the open model request: its span is started when it ends
+	// (backdated to its start), with every attribute at once, since no
+	// span is its child and nothing reads it meanwhile.
+	model     modelRequest
+	modelOpen bool
+	tools     map[string]oteltrace.Span
+	steps     map[string]stepSpan
+	// What the run span gets at its end, in one SetAttributes (each call
+	// may grow the span's attributes anew): the output and usage of
+	// RunCompleted, the error type of RunError.
+	completed bool
+	output    string
+	usage     *[3]int64 // input, output and total tokens
+	errorType string
+}
+
+// modelRequest is a model request under way.
+type modelRequest struct {
+	start                  time.Time
+	runID, model, provider string
+}
+
+// endModel records the model request st has open as a span ending now,
+// with usage (nil: none) and the status given, and closes it.
+func (o *Observer) endModel(st *runState, ev *core.Event, code codes.Code, msg string) {
+	if !st.modelOpen {
+		return
+	}
+	m := &st.model
+	st.modelOpen = false
+	attrs := make([]attribute.KeyValue, 0, 11)
+	attrs = append(attrs,
+		attribute.String(trace.AttrSpanType, trace.SpanLLM),
+		attribute.String(trace.AttrOpenInferenceKind, "LLM"),
+		attribute.String(AttrGenAIOperation, "chat"),
+		attribute.String(AttrGenAIRequestModel, m.model),
+		attribute.String(trace.AttrRunID, m.runID),
+	)
+	if m.provider != "" {
+		attrs = append(attrs, attribute.String(AttrGenAIProvider, m.provider), attribute.String(AttrGenAISystem, m.provider))
+	}
+	if ev != nil {
+		attrs = append(attrs,
+			attribute.Int64(AttrGenAIInputTokens, ev.InputTokens),
+			attribute.Int64(AttrGenAIOutputTokens, ev.OutputTokens),
+			attribute.Int64(AttrTotalTokens, ev.TotalTokens),
+			attribute.Float64(AttrTTFT, ev.TimeToFirstToken),
+		)
+	}
+	_, span := o.tracer.Start(st.ctx, o.names.of("chat", m.model), kindClient,
+		oteltrace.WithTimestamp(m.start), oteltrace.WithAttributes(attrs...))
+	if code != codes.Unset {
+		span.SetStatus(code, msg)
+	}
+	span.End()
 }
 
 type stepSpan struct {
@@ -147,7 +241,8 @@ func (o *Observer) RunBegin(ctx context.Context, run *core.Run, info core.ExecIn
 	if server(info.Interface) {
 		kind = oteltrace.SpanKindServer
 	}
-	attrs := []attribute.KeyValue{
+	attrs := make([]attribute.KeyValue, 0, 18)
+	attrs = append(attrs,
 		attribute.String(trace.AttrSpanType, typ),
 		attribute.String(trace.AttrOpenInferenceKind, oi),
 		attribute.String(AttrGenAIOperation, op),
@@ -157,7 +252,7 @@ func (o *Observer) RunBegin(ctx context.Context, run *core.Run, info core.ExecIn
 		attribute.String(AttrGenAIAgentID, id),
 		attribute.String(AttrGenAIAgentName, name),
 		attribute.String(trace.AttrInput, clip(run.Input.InputContent)),
-	}
+	)
 	if info.Interface != "" {
 		attrs = append(attrs, attribute.String(trace.AttrInterface, info.Interface))
 	}
@@ -185,7 +280,11 @@ func (o *Observer) RunBegin(ctx context.Context, run *core.Run, info core.ExecIn
 	if info.Queued > 0 {
 		attrs = append(attrs, attribute.Float64("agentgate.run.queued_seconds", info.Queued.Seconds()))
 	}
-	ctx, span := o.tracer.Start(ctx, op+" "+name, oteltrace.WithSpanKind(kind), oteltrace.WithAttributes(attrs...))
+	kindOpt := kindInternal
+	if kind == oteltrace.SpanKindServer {
+		kindOpt = kindServer
+	}
+	ctx, span := o.tracer.Start(ctx, o.names.of(op, name), kindOpt, oteltrace.WithAttributes(attrs...))
 	if !span.IsRecording() {
 		return ctx // sampled out: its events cost a map miss
 	}
@@ -215,33 +314,11 @@ func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
 	defer st.mu.Unlock()
 	switch ev.Base() {
 	case core.EventModelRequestStarted:
-		if st.model != nil {
-			st.model.End()
-		}
-		attrs := []attribute.KeyValue{
-			attribute.String(trace.AttrSpanType, trace.SpanLLM),
-			attribute.String(trace.AttrOpenInferenceKind, "LLM"),
-			attribute.String(AttrGenAIOperation, "chat"),
-			attribute.String(AttrGenAIRequestModel, ev.Model),
-			attribute.String(trace.AttrRunID, ev.RunID),
-		}
-		if ev.ModelProvider != "" {
-			attrs = append(attrs, attribute.String(AttrGenAIProvider, ev.ModelProvider), attribute.String(AttrGenAISystem, ev.ModelProvider))
-		}
-		_, st.model = o.tracer.Start(st.ctx, "chat "+ev.Model, oteltrace.WithSpanKind(oteltrace.SpanKindClient), oteltrace.WithAttributes(attrs...))
+		o.endModel(st, nil, codes.Unset, "") // one left open: it ends here
+		st.model = modelRequest{start: time.Now(), runID: ev.RunID, model: ev.Model, provider: ev.ModelProvider}
+		st.modelOpen = true
 	case core.EventModelRequestCompleted:
-		if st.model == nil {
-			return
-		}
-		st.model.SetAttributes(
-			attribute.Int64(AttrGenAIInputTokens, ev.InputTokens),
-			attribute.Int64(AttrGenAIOutputTokens, ev.OutputTokens),
-			attribute.Int64(AttrTotalTokens, ev.TotalTokens),
-			attribute.Float64(AttrTTFT, ev.TimeToFirstToken),
-		)
-		st.model.SetStatus(codes.Ok, "")
-		st.model.End()
-		st.model = nil
+		o.endModel(st, ev, codes.Ok, "")
 	case core.EventToolCallStarted:
 		if ev.Tool == nil {
 			return
@@ -249,20 +326,21 @@ func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
 		if st.tools == nil {
 			st.tools = map[string]oteltrace.Span{}
 		}
-		opts := []oteltrace.SpanStartOption{oteltrace.WithSpanKind(oteltrace.SpanKindInternal), oteltrace.WithAttributes(
+		args := clip(string(ev.Tool.ToolArgs))
+		opts := []oteltrace.SpanStartOption{kindInternal, oteltrace.WithAttributes(
 			attribute.String(trace.AttrSpanType, trace.SpanTool),
 			attribute.String(trace.AttrOpenInferenceKind, "TOOL"),
 			attribute.String(AttrGenAIOperation, "execute_tool"),
 			attribute.String(AttrGenAIToolName, ev.Tool.ToolName),
 			attribute.String(AttrGenAIToolCallID, ev.Tool.ToolCallID),
-			attribute.String(AttrGenAIToolArgs, clip(string(ev.Tool.ToolArgs))),
-			attribute.String(trace.AttrInput, clip(string(ev.Tool.ToolArgs))),
+			attribute.String(AttrGenAIToolArgs, args),
+			attribute.String(trace.AttrInput, args),
 			attribute.String(trace.AttrRunID, ev.RunID),
 		)}
 		if m := ev.Tool.Metrics; m != nil && m.StartTime > 0 {
 			opts = append(opts, oteltrace.WithTimestamp(unixSeconds(m.StartTime)))
 		}
-		_, st.tools[ev.Tool.ToolCallID] = o.tracer.Start(st.ctx, "execute_tool "+ev.Tool.ToolName, opts...)
+		_, st.tools[ev.Tool.ToolCallID] = o.tracer.Start(st.ctx, o.names.of("execute_tool", ev.Tool.ToolName), opts...)
 	case core.EventToolCallCompleted, core.EventToolCallError:
 		if ev.Tool == nil {
 			return
@@ -330,18 +408,14 @@ func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
 		}
 		st.span.AddEvent("RunPaused", oteltrace.WithAttributes(attrs...))
 	case core.EventRunCompleted:
-		st.span.SetAttributes(attribute.String(trace.AttrOutput, clip(ev.Content)))
+		st.completed, st.output, st.usage = true, clip(ev.Content), nil
 		if m := ev.Metrics; m != nil {
-			st.span.SetAttributes(
-				attribute.Int64(AttrGenAIInputTokens, m.InputTokens),
-				attribute.Int64(AttrGenAIOutputTokens, m.OutputTokens),
-				attribute.Int64(AttrTotalTokens, m.TotalTokens),
-			)
+			st.usage = &[3]int64{m.InputTokens, m.OutputTokens, m.TotalTokens}
 		}
 	case core.EventRunError:
 		st.span.SetStatus(codes.Error, firstOf(ev.Content, ev.Error))
 		if ev.ErrorType != "" {
-			st.span.SetAttributes(attribute.String("error.type", ev.ErrorType))
+			st.errorType = ev.ErrorType
 		}
 	case core.EventRunCancelled:
 		st.span.AddEvent("RunCancelled", oteltrace.WithAttributes(attribute.String("reason", ev.Reason)))
@@ -395,11 +469,10 @@ func (o *Observer) RunEnd(_ context.Context, run *core.Run, status core.RunStatu
 	if status == core.RunPaused {
 		open = "run paused"
 	}
-	if st.model != nil {
-		if status == core.RunError {
-			st.model.SetStatus(codes.Error, open)
-		}
-		st.model.End()
+	if status == core.RunError {
+		o.endModel(st, nil, codes.Error, open)
+	} else {
+		o.endModel(st, nil, codes.Unset, "")
 	}
 	for _, s := range st.tools {
 		if status == core.RunError {
@@ -413,7 +486,22 @@ func (o *Observer) RunEnd(_ context.Context, run *core.Run, status core.RunStatu
 		}
 		s.span.End()
 	}
-	st.span.SetAttributes(attribute.String("agentgate.run.status", string(status)))
+	end := make([]attribute.KeyValue, 0, 6)
+	if st.completed {
+		end = append(end, attribute.String(trace.AttrOutput, st.output))
+		if m := st.usage; m != nil {
+			end = append(end,
+				attribute.Int64(AttrGenAIInputTokens, m[0]),
+				attribute.Int64(AttrGenAIOutputTokens, m[1]),
+				attribute.Int64(AttrTotalTokens, m[2]),
+			)
+		}
+	}
+	if st.errorType != "" {
+		end = append(end, attribute.String("error.type", st.errorType))
+	}
+	end = append(end, attribute.String("agentgate.run.status", string(status)))
+	st.span.SetAttributes(end...)
 	switch status {
 	case core.RunError:
 		msg := run.Error

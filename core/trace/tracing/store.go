@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"github.com/agentgate/agentgate/core/trace"
 )
@@ -175,7 +176,13 @@ func (p *StoreProcessor) write(buf []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlyS
 	spans := make([]trace.Span, len(buf))
 	now := time.Now().UTC()
 	for i, s := range buf {
-		spans[i] = Convert(s, now)
+		// A run's spans mostly end one after another: a span of the
+		// trace of the one before reuses its trace id's string.
+		tid := ""
+		if i > 0 && buf[i-1].SpanContext().TraceID() == s.SpanContext().TraceID() {
+			tid = spans[i-1].TraceID
+		}
+		spans[i] = convert(s, now, tid)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	err := p.w.WriteSpans(ctx, spans)
@@ -192,10 +199,19 @@ func (p *StoreProcessor) write(buf []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlyS
 
 // Convert is the stored span of s; createdAt is when it is stored.
 func Convert(s sdktrace.ReadOnlySpan, createdAt time.Time) trace.Span {
+	return convert(s, createdAt, "")
+}
+
+// convert is Convert with the string of s's trace id when the caller has
+// it ("": made here).
+func convert(s sdktrace.ReadOnlySpan, createdAt time.Time, traceID string) trace.Span {
 	sc := s.SpanContext()
+	if traceID == "" {
+		traceID = sc.TraceID().String()
+	}
 	out := trace.Span{
-		SpanID: sc.SpanID().String(), TraceID: sc.TraceID().String(), Name: s.Name(),
-		SpanKind:  strings.ToUpper(s.SpanKind().String()),
+		SpanID: sc.SpanID().String(), TraceID: traceID, Name: s.Name(),
+		SpanKind:  spanKind(s.SpanKind()),
 		StartTime: s.StartTime().UTC(), EndTime: s.EndTime().UTC(),
 		CreatedAt: createdAt,
 	}
@@ -228,6 +244,23 @@ func Convert(s sdktrace.ReadOnlySpan, createdAt time.Time) trace.Span {
 		out.Events = append(out.Events, se)
 	}
 	return out
+}
+
+// spanKind is k's name in capitals ("INTERNAL", "SERVER", ...).
+func spanKind(k oteltrace.SpanKind) string {
+	switch k {
+	case oteltrace.SpanKindInternal:
+		return "INTERNAL"
+	case oteltrace.SpanKindServer:
+		return "SERVER"
+	case oteltrace.SpanKindClient:
+		return "CLIENT"
+	case oteltrace.SpanKindProducer:
+		return "PRODUCER"
+	case oteltrace.SpanKindConsumer:
+		return "CONSUMER"
+	}
+	return strings.ToUpper(k.String())
 }
 
 func attrMap(kvs []attribute.KeyValue) map[string]any {
