@@ -25,7 +25,7 @@ func TestBodyLimitStreaming(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return c.SendString(string(rune('0'+len(b)/100)))
+		return c.SendString(string(rune('0' + len(b)/100)))
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
