@@ -245,7 +245,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g.buildComponents()
 	g.srv = httptransport.New(httptransport.Config{
-		BodyLimit: cfg.HTTP.BodyLimit, HeartbeatInterval: cfg.HTTP.Heartbeat, Logger: logger,
+		BodyLimit: cfg.HTTP.BodyLimit, StreamBody: rest.StreamsBody, HeartbeatInterval: cfg.HTTP.Heartbeat, Logger: logger,
 		Auth: authn, Limiter: auth.NewLimiter(auth.LimiterConfig{RPS: cfg.Auth.RateLimit.RPS, Burst: cfg.Auth.RateLimit.Burst}),
 		CORSOrigins:  cfg.Auth.CORSOrigins,
 		AccessLogOff: cfg.Log.Access != nil && !*cfg.Log.Access, AccessLogLevel: parseLevel(cfg.Log.AccessLevel),

@@ -59,6 +59,12 @@ func ParseKindContinueForm(k core.Kind, contentType string, body []byte) (*KindC
 	if err != nil {
 		return nil, err
 	}
+	return kindContinueForm(k, f, files)
+}
+
+// kindContinueForm reads a decoded continue form of a runnable of kind k.
+func kindContinueForm(k core.Kind, f Form, files []FormFile) (*KindContinueForm, error) {
+	var err error
 	field, what := "", ""
 	switch k {
 	case core.KindTeam:

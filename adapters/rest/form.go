@@ -3,11 +3,8 @@ package rest
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"mime"
-	"mime/multipart"
 	"net/url"
 	"strconv"
 	"strings"
@@ -85,57 +82,11 @@ func parseFormLibrary(contentType string, body []byte, files *[]FormFile) (Form,
 		if boundary == "" {
 			return nil, core.Errorf(core.CodeInvalid, "multipart body without a boundary")
 		}
-		if len(bytes.TrimSpace(body)) > 0 && !bytes.Contains(body, []byte("--"+boundary)) {
-			// mime/multipart reads such a body as a preamble and no parts,
-			// which would surface as "message is required".
-			return nil, core.Errorf(core.CodeInvalid, "the body could not be parsed as multipart/form-data: "+
-				"it never contains the boundary %q given in the Content-Type", boundary)
+		var sink fileSink
+		if files != nil {
+			sink = collectFiles(files)
 		}
-		r := multipart.NewReader(bytes.NewReader(body), boundary)
-		f := Form{}
-		for {
-			part, err := r.NextPart()
-			if errors.Is(err, io.EOF) {
-				return f, nil
-			}
-			if err != nil {
-				return nil, core.Errorf(core.CodeInvalid, "malformed multipart body: %v", err)
-			}
-			name := part.FormName()
-			if part.FileName() != "" {
-				if files == nil || (name != "files" && name != "file") {
-					part.Close()
-					if files != nil {
-						return nil, core.Errorf(core.CodeInvalid, "file part %q: send files in the field \"files\"", name)
-					}
-					return nil, core.Errorf(core.CodeInvalid, "file uploads are not supported (field %q)", name)
-				}
-				if len(*files) >= maxFormFiles {
-					part.Close()
-					return nil, core.Errorf(core.CodeInvalid, "too many files: at most %d", maxFormFiles)
-				}
-				v, err := io.ReadAll(part)
-				part.Close()
-				if err != nil {
-					return nil, core.Errorf(core.CodeInvalid, "malformed multipart body: %v", err)
-				}
-				*files = append(*files, FormFile{Field: name, Name: part.FileName(), ContentType: part.Header.Get("Content-Type"), Body: v})
-				continue
-			}
-			if name == "" {
-				part.Close()
-				continue
-			}
-			v, err := io.ReadAll(part)
-			part.Close()
-			if err != nil {
-				return nil, core.Errorf(core.CodeInvalid, "malformed multipart body: %v", err)
-			}
-			if len(f) >= maxFormFields {
-				return nil, core.Errorf(core.CodeInvalid, "too many form fields")
-			}
-			f[name] = string(v)
-		}
+		return parseMultipart(bytes.NewReader(body), boundary, 0, sink)
 	case "application/json":
 		var raw map[string]any
 		dec := json.NewDecoder(bytes.NewReader(body))
@@ -203,6 +154,12 @@ func ParseRunForm(contentType string, body []byte) (*RunForm, error) {
 	if err != nil {
 		return nil, err
 	}
+	return runForm(f, files)
+}
+
+// runForm reads a decoded run form.
+func runForm(f Form, files []FormFile) (*RunForm, error) {
+	var err error
 	rf := &RunForm{Message: f["message"], SessionID: strings.TrimSpace(f["session_id"]), UserID: strings.TrimSpace(f["user_id"]),
 		Version: strings.TrimSpace(f["version"]), Files: files, Fields: f}
 	if strings.TrimSpace(rf.Message) == "" {

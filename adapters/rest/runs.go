@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
 // BackgroundAccepted answers a background, non-streaming run (202).
@@ -281,13 +282,21 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 	if err := core.CheckIdempotencyKey("the "+IdempotencyKeyHeader+" header", key); err != nil {
 		return fail(c, err)
 	}
-	form, err := ParseRunForm(string(c.Request().Header.ContentType()), c.Body())
+	up := h.cfg.Media.NewUpload()
+	fields, files, err := h.readForm(c, up)
+	if err != nil {
+		return fail(c, err)
+	}
+	form, err := runForm(fields, files)
 	if err != nil {
 		return fail(c, err)
 	}
 	// The form holds copies of what it needs: the body (the size of the
-	// message) goes back to the server now, not when a stream ends.
-	c.Request().ResetBody()
+	// message) goes back to the server now, not when a stream ends (a
+	// streamed body holds nothing; the transport finishes reading it).
+	if _, streamed := httptransport.StreamedBody(c); !streamed {
+		c.Request().ResetBody()
+	}
 	ctx := c.UserContext()
 	owned := h.owned(ctx)
 	userID := owned.UserID(form.UserID)
@@ -299,7 +308,7 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 	params.Message, params.SessionID, params.UserID, params.Background = form.Message, form.SessionID, userID, form.Background
 	params.Interface, params.TraceCarrier, params.Version = "rest", traceCarrier(c), form.Version
 	params.KnowledgeFilters = form.KnowledgeFilters
-	if params.Media, err = h.ingestFiles(ctx, form.Files, form.Fields); err != nil {
+	if params.Media, err = h.ingestFiles(ctx, up, form.Files, form.Fields); err != nil {
 		return fail(c, err)
 	}
 	form.Files, form.Fields = nil, nil
@@ -375,7 +384,12 @@ func (h *Handler) continueRun(f family) fiber.Handler {
 
 func (h *Handler) continueOne(c *fiber.Ctx, f family) error {
 	id, runID := c.Params(f.Param), c.Params("run_id")
-	form, err := ParseKindContinueForm(f.Kind, string(c.Request().Header.ContentType()), c.Body())
+	up := h.cfg.Media.NewUpload()
+	fields, files, err := h.readForm(c, up)
+	var form *KindContinueForm
+	if err == nil {
+		form, err = kindContinueForm(f.Kind, fields, files)
+	}
 	if err != nil {
 		if _, nf := h.runOf(c.UserContext(), f, id, runID, ""); nf != nil {
 			return fail(c, nf)
@@ -391,7 +405,7 @@ func (h *Handler) continueOne(c *fiber.Ctx, f family) error {
 	if err != nil {
 		return fail(c, err)
 	}
-	media, err := h.ingestFiles(ctx, form.Files, form.Fields)
+	media, err := h.ingestFiles(ctx, up, form.Files, form.Fields)
 	if err != nil {
 		return fail(c, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -51,31 +52,88 @@ func (r *Resolver) maxRun() int64 {
 // medium is the caller's error (invalid, 400, or too large, 413) naming
 // it; nothing of a refused run is left referenced.
 func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]core.MediaRef, error) {
+	return r.NewUpload().Resolve(ctx, srcs)
+}
+
+// Upload is one run's media as they arrive: files streamed into the store
+// as they are read (AddStream), then the sources Resolve takes, all of
+// them under the per-file and per-run limits.
+type Upload struct {
+	r     *Resolver
+	total int64
+	refs  []core.MediaRef
+}
+
+// NewUpload starts a run's media (r may be nil: a gateway without media).
+func (r *Resolver) NewUpload() *Upload { return &Upload{r: r} }
+
+func (u *Upload) check(more int) error {
+	if u.r == nil || u.r.Store == nil {
+		return core.Errorf(core.CodeInvalid, "this gateway keeps no media: files, images, audio and video are not accepted")
+	}
+	if n := len(u.refs) + more; n > MaxSources {
+		return core.Errorf(core.CodeInvalid, "%d media: at most %d per run", n, MaxSources)
+	}
+	return nil
+}
+
+// AddStream stores the medium read from rd, refused as soon as its bytes
+// pass the per-file limit or what is left of the run's (a core too-large
+// error, 413, naming it): it is spooled while it is read and stored only
+// when whole and checked, never held in memory.
+func (u *Upload) AddStream(ctx context.Context, rd io.Reader, name, declared string) error {
+	if err := u.check(1); err != nil {
+		return err
+	}
+	maxRun := u.r.maxRun()
+	room := maxRun - u.total
+	if room <= 0 {
+		return core.Errorf(core.CodeTooLarge, "file %q: the run's media are over the limit of %d bytes together", name, maxRun)
+	}
+	lim := u.r.Limits
+	byRun := room < lim.maxBytes()
+	if byRun {
+		lim.MaxBytes = room
+	}
+	m, err := Ingest(ctx, u.r.Store, rd, name, declared, lim)
+	if err != nil {
+		if byRun && core.CodeOf(err) == core.CodeTooLarge {
+			return core.Errorf(core.CodeTooLarge, "file %q: the run's media are over the limit of %d bytes together", name, maxRun)
+		}
+		return err
+	}
+	u.total += m.Size
+	u.refs = append(u.refs, m)
+	return nil
+}
+
+// Resolve stores srcs too and returns the references of all the run's
+// media, in order: those streamed in first.
+func (u *Upload) Resolve(ctx context.Context, srcs []Source) ([]core.MediaRef, error) {
 	if len(srcs) == 0 {
-		return nil, nil
+		if len(u.refs) == 0 {
+			return nil, nil
+		}
+		return u.refs, nil
 	}
-	if r == nil || r.Store == nil {
-		return nil, core.Errorf(core.CodeInvalid, "this gateway keeps no media: files, images, audio and video are not accepted")
+	if err := u.check(len(srcs)); err != nil {
+		return nil, err
 	}
-	if len(srcs) > MaxSources {
-		return nil, core.Errorf(core.CodeInvalid, "%d media: at most %d per run", len(srcs), MaxSources)
-	}
-	var total int64
+	total := u.total
 	for _, s := range srcs {
 		total += int64(len(s.Data))
 	}
-	maxRun := r.maxRun()
+	maxRun := u.r.maxRun()
 	if total > maxRun {
 		return nil, core.Errorf(core.CodeTooLarge, "the run's media are %d bytes together, over the limit of %d bytes", total, maxRun)
 	}
-	refs := make([]core.MediaRef, 0, len(srcs))
 	for _, s := range srcs {
 		var m Media
 		var err error
 		if s.URL != "" && s.Data == nil {
-			m, err = r.fetch(ctx, s, maxRun-total)
+			m, err = u.r.fetch(ctx, s, maxRun-total)
 		} else {
-			m, err = IngestBytes(ctx, r.Store, s.Data, s.Name, s.MIMEType, r.Limits)
+			m, err = IngestBytes(ctx, u.r.Store, s.Data, s.Name, s.MIMEType, u.r.Limits)
 		}
 		if err != nil {
 			if s.Field != "" && s.Field != "files" {
@@ -86,9 +144,10 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]core.MediaRef,
 		if s.URL != "" && s.Data == nil {
 			total += m.Size
 		}
-		refs = append(refs, m)
+		u.refs = append(u.refs, m)
 	}
-	return refs, nil
+	u.total = total
+	return u.refs, nil
 }
 
 // fetch downloads a URL medium (at most room bytes more for the run).

@@ -55,6 +55,11 @@ type Config struct {
 	AccessLogLevel slog.Level
 	// Hooks are told what the transport sees, for metrics (nil: none).
 	Hooks Hooks
+	// StreamBody names the requests whose bodies their handlers read as
+	// they arrive (StreamedBody), bounded by the handler, not BodyLimit:
+	// a run's multipart form, whose files are stored as they are read.
+	// Every other body is read whole first, up to BodyLimit.
+	StreamBody func(method, path, contentType string) bool
 }
 
 // Hooks are told what the transport sees (core/metric/prom implements
@@ -117,12 +122,18 @@ func New(cfg Config) *Server {
 		// The run endpoints parse their own forms (adapters/rest.ParseForm);
 		// fasthttp would parse every multipart body once more before them.
 		DisablePreParseMultipartForm: true,
+		// Bodies are read by bodyLimit, whole up to BodyLimit, or by the
+		// handlers of StreamBody's requests as they arrive. (The cost: a
+		// connection keeps its 16 KiB read buffer while idle or hijacked
+		// by a WebSocket, which ReduceMemoryUsage gives back otherwise.)
+		StreamRequestBody: true,
 	})
 	app.Use(recover.New())
 	app.Use(requestid.New())
 	if !cfg.AccessLogOff {
 		app.Use(accessLog(cfg.Logger, cfg.AccessLogLevel))
 	}
+	app.Use(bodyLimit(cfg.BodyLimit, cfg.StreamBody))
 	if len(cfg.CORSOrigins) > 0 || cfg.CORSLoopback {
 		// Before authentication: preflights carry no credentials.
 		cc := cors.Config{

@@ -1,0 +1,109 @@
+package rest
+
+import (
+	"errors"
+	"io"
+	"mime/multipart"
+
+	"github.com/agentgate/agentgate/core"
+)
+
+// fileSink takes a run form's file part as it arrives: r yields its bytes
+// (read from the request as they come) until the part ends. An error it
+// returns is the request's.
+type fileSink func(field, filename, contentType string, r io.Reader) error
+
+// countingReader counts what it reads.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// parseMultipart reads a multipart/form-data body with boundary from
+// body as it arrives. Its text fields together may be at most maxFields
+// bytes (0: no bound; more is too large, 413, naming http.body_limit);
+// its file parts, named "files" (AgentOS's field; "file" too), go to sink
+// one by one as they are read (sink nil: file parts are refused).
+func parseMultipart(body io.Reader, boundary string, maxFields int64, sink fileSink) (Form, error) {
+	cr := &countingReader{r: body}
+	r := multipart.NewReader(cr, boundary)
+	f := Form{}
+	var fieldBytes int64
+	files, parts := 0, 0
+	for {
+		part, err := r.NextPart()
+		if errors.Is(err, io.EOF) {
+			if parts == 0 && cr.n > 0 {
+				// mime/multipart reads such a body as a preamble and no
+				// parts, which would surface as "message is required".
+				return nil, core.Errorf(core.CodeInvalid, "the body could not be parsed as multipart/form-data: "+
+					"it never contains the boundary %q given in the Content-Type", boundary)
+			}
+			return f, nil
+		}
+		if err != nil {
+			return nil, core.Errorf(core.CodeInvalid, "malformed multipart body: %v", err)
+		}
+		parts++
+		name := part.FormName()
+		if part.FileName() != "" {
+			if sink == nil || (name != "files" && name != "file") {
+				part.Close()
+				if sink != nil {
+					return nil, core.Errorf(core.CodeInvalid, "file part %q: send files in the field \"files\"", name)
+				}
+				return nil, core.Errorf(core.CodeInvalid, "file uploads are not supported (field %q)", name)
+			}
+			if files >= maxFormFiles {
+				part.Close()
+				return nil, core.Errorf(core.CodeInvalid, "too many files: at most %d", maxFormFiles)
+			}
+			files++
+			err := sink(name, part.FileName(), part.Header.Get("Content-Type"), part)
+			part.Close()
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if name == "" {
+			part.Close()
+			continue
+		}
+		var src io.Reader = part
+		if maxFields > 0 {
+			src = io.LimitReader(part, maxFields-fieldBytes+1)
+		}
+		v, err := io.ReadAll(src)
+		part.Close()
+		if err != nil {
+			return nil, core.Errorf(core.CodeInvalid, "malformed multipart body: %v", err)
+		}
+		if fieldBytes += int64(len(v)); maxFields > 0 && fieldBytes > maxFields {
+			return nil, core.Errorf(core.CodeTooLarge, "the form's fields are over the limit of %d bytes together (http.body_limit; files are bounded by media.max_file_bytes and media.max_run_bytes)", maxFields)
+		}
+		if len(f) >= maxFormFields {
+			return nil, core.Errorf(core.CodeInvalid, "too many form fields")
+		}
+		f[name] = string(v)
+	}
+}
+
+// collectFiles is a sink that keeps file parts in memory (a body already
+// read whole).
+func collectFiles(files *[]FormFile) fileSink {
+	return func(field, filename, contentType string, r io.Reader) error {
+		v, err := io.ReadAll(r)
+		if err != nil {
+			return core.Errorf(core.CodeInvalid, "malformed multipart body: %v", err)
+		}
+		*files = append(*files, FormFile{Field: field, Name: filename, ContentType: contentType, Body: v})
+		return nil
+	}
+}
