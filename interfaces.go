@@ -2,6 +2,7 @@ package agentgate
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"slices"
 	"time"
@@ -60,9 +61,22 @@ func (g *Gateway) interfaces() []httptransport.Interface {
 			Interfaces:      func() []rest.InterfaceInfo { return g.mountedInfo },
 		}),
 		mcpadapter.NewInterface(mcpadapter.Config{Settings: cfg.MCP, Media: g.media}),
-		a2a.NewInterface(a2a.Config{Settings: cfg.A2A, PushDelivery: a2a.PushDelivery{Egress: g.egress}, Media: media}),
+		a2a.NewInterface(a2a.Config{Settings: a2aSettings(*cfg), PushDelivery: a2a.PushDelivery{Egress: g.egress}, Media: media}),
 		slackadapter.NewInterface(cfg.Slack, os.LookupEnv, media),
 	}
+}
+
+// a2aSettings are the a2a: block, its public URL (cards, media URLs of
+// tasks and push notifications) defaulting to http.public_url when that
+// is an absolute http(s) URL.
+func a2aSettings(cfg Config) a2a.Settings {
+	s := cfg.A2A
+	if s.PublicURL == "" {
+		if u, err := url.Parse(cfg.HTTP.PublicURL); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+			s.PublicURL = cfg.HTTP.PublicURL
+		}
+	}
+	return s
 }
 
 // deps are what every interface is mounted with.

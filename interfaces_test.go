@@ -124,3 +124,22 @@ func TestInterfacesUnwindInReverse(t *testing.T) {
 		t.Fatalf("/config would list %v", types)
 	}
 }
+
+// A2A's public URL (cards, media URLs of tasks and push notifications)
+// defaults to http.public_url when that is absolute; its own wins.
+func TestA2APublicURLDefaultsToHTTPs(t *testing.T) {
+	for _, c := range []struct{ a2a, http, want string }{
+		{"", "https://agents.example.com", "https://agents.example.com"},
+		{"", "https://agents.example.com/api", "https://agents.example.com/api"},
+		{"https://a2a.example.com", "https://agents.example.com", "https://a2a.example.com"},
+		{"", "/", ""},
+		{"", "/api", ""},
+		{"", "", ""},
+	} {
+		var cfg Config
+		cfg.A2A.PublicURL, cfg.HTTP.PublicURL = c.a2a, c.http
+		if got := a2aSettings(cfg).PublicURL; got != c.want {
+			t.Errorf("a2a.public_url %q, http.public_url %q: got %q, want %q", c.a2a, c.http, got, c.want)
+		}
+	}
+}

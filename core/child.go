@@ -16,6 +16,13 @@ type ChildParams struct {
 	ID   string
 	// Message is the child's input.
 	Message string
+	// Media are the media the child's input carries (a team's or a
+	// workflow's run input media, as agno gives them to members and
+	// steps): its model gets them as an agent's own run input's, and the
+	// child run's stored input lists them. They are references the
+	// parent's session already carries. Ignored when RunID continues a
+	// child (its input is as it was stored).
+	Media []MediaRef
 	// History is the conversation the child starts from (none by default).
 	History []Message
 	// RunID continues the paused child run RunID (a child of this run)
@@ -90,7 +97,7 @@ func (e *Engine) runChild(ctx context.Context, parent *Run, emit func(context.Co
 		child = &Run{
 			RunID: e.cfg.NewID(), SessionID: parent.SessionID, UserID: parent.UserID,
 			ParentRunID: parent.RunID, NestedDepth: parent.NestedDepth + 1,
-			Status: RunRunning, Input: RunInput{InputContent: p.Message}, Background: parent.Background,
+			Status: RunRunning, Input: NewRunInput(p.Message, childMedia(p.Media)), Background: parent.Background,
 			StepID: p.StepID, StepName: p.StepName, StepIndex: p.StepIndex,
 			CreatedAt: now, UpdatedAt: now,
 		}
@@ -141,11 +148,26 @@ func (e *Engine) runChild(ctx context.Context, parent *Run, emit func(context.Co
 	out, xerr := e.safeExecute(ctx, a, &Execution{
 		Run: &snapshot, Message: p.Message, History: p.History, Resume: resume,
 		Emit: cemit, SessionState: p.SessionState, RunChild: e.childRunner(child, cemit),
+		Media: e.cfg.Media, StoreMedia: e.mediaStorer(child.SessionID, child.UserID),
 	})
 	if xerr == nil && ctx.Err() != nil {
 		xerr = ctx.Err()
 	}
 	return e.endChild(bg, child, created, cemit, out, xerr)
+}
+
+// childMedia are a child's input media: the parent's references, without
+// what belongs to one rendering or one request (URL, Data).
+func childMedia(refs []MediaRef) []MediaRef {
+	if len(refs) == 0 {
+		return nil
+	}
+	out := make([]MediaRef, len(refs))
+	for i, m := range refs {
+		m.URL, m.Data = "", nil
+		out[i] = m
+	}
+	return out
 }
 
 // endChild stores the child's end and appends its ending event; it returns

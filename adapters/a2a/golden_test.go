@@ -68,6 +68,8 @@ type scriptAgent struct {
 	ResumeEvents []core.Event         `json:"resume_events"`
 	Error        string               `json:"error"`
 	Gated        bool                 `json:"gated"`
+	// Media are what a tool of the run produced (the run output's media).
+	Media []core.MediaRef `json:"media"`
 
 	// Gated runs wait for a release: the first `allowed` runs to execute
 	// may end.
@@ -145,9 +147,13 @@ func (a *scriptAgent) Execute(ctx context.Context, x *core.Execution) (*core.Out
 	case len(a.Pause) > 0:
 		return &core.Outcome{Paused: &core.PausedState{Pending: a.Pause}}, nil
 	}
-	return &core.Outcome{Content: a.Content, Messages: []core.Message{
+	out := &core.Outcome{Content: a.Content, Messages: []core.Message{
 		{Role: "system", Content: "be brief"}, {Role: "user", Content: x.Message}, {Role: "assistant", Content: a.Content},
-	}}, nil
+	}}
+	if len(a.Media) > 0 {
+		out.Tools = []core.ToolExecution{{ToolCallID: "draw-1", ToolName: "draw", Media: a.Media}}
+	}
+	return out, nil
 }
 
 // goldenConfig is config.json.

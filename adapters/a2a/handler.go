@@ -458,7 +458,7 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 	if p.Push != nil {
 		pc := *p.Push
 		pc.TaskID = run.RunID
-		if _, err := h.push.set(pc, false); err != nil {
+		if _, err := h.push.set(pc, false, h.baseURL(cl.c)); err != nil {
 			h.logger.Warn("a2a: push notification config of a new message refused", "task_id", run.RunID, "err", err)
 		}
 	}
@@ -627,7 +627,7 @@ func (h *Handler) pushConfig(cl *call, op operation, p *pushParams) error {
 			return h.fail(cl, e)
 		}
 		p.Config.TaskID = run.RunID
-		stored, err := h.push.set(p.Config, run.Status.Final())
+		stored, err := h.push.set(p.Config, run.Status.Final(), h.baseURL(cl.c))
 		if err != nil {
 			return h.fail(cl, errf(KindInvalidParams, "%v (at most %d per task)", err, h.push.opt.MaxConfigsPerTask))
 		}

@@ -49,11 +49,17 @@ func (h *Handler) withMedia(ctx context.Context, base string, t *Task) *Task {
 
 // itemMedia completes the file parts of a stream item.
 func (h *Handler) itemMedia(ctx context.Context, base string, it StreamItem) StreamItem {
+	return completeItem(ctx, h.mediaStore(), base, MaxInlineMedia, h.logger, it)
+}
+
+// completeItem completes the file parts of a stream item (see
+// inlineMedia; with a nil store, their URLs are only made absolute).
+func completeItem(ctx context.Context, store core.MediaOpener, base string, limit int64, log *slog.Logger, it StreamItem) StreamItem {
 	switch {
 	case it.Task != nil:
-		h.withMedia(ctx, base, it.Task)
+		inlineMedia(ctx, store, base, limit, log, it.Task.Artifacts)
 	case it.Artifact != nil:
-		inlineMedia(ctx, h.mediaStore(), base, MaxInlineMedia, h.logger, []Artifact{it.Artifact.Artifact})
+		inlineMedia(ctx, store, base, limit, log, []Artifact{it.Artifact.Artifact})
 	}
 	return it
 }

@@ -107,6 +107,10 @@ type taskPush struct {
 	kick     chan struct{} // wakes a watcher waiting on a paused run
 	finished chan struct{} // closed when the task's stream ended for good
 	endedAt  time.Time
+	// base is the scheme://host the media routes of the task's
+	// notifications are made absolute under: the public URL, or the base
+	// of the request that set the task's first config.
+	base string
 }
 
 // pushTarget is one config and its delivery queue.
@@ -136,8 +140,9 @@ var (
 
 // set stores cfg (replacing a config with the same id) and starts
 // delivering the task's updates to it. final says the task already ended:
-// the config is stored, and nothing will be sent.
-func (p *pusher) set(cfg PushConfig, final bool) (PushConfig, error) {
+// the config is stored, and nothing will be sent. base is where the
+// caller reached the gateway (see taskPush.base).
+func (p *pusher) set(cfg PushConfig, final bool, base string) (PushConfig, error) {
 	if cfg.ID == "" {
 		cfg.ID = p.newID()
 	}
@@ -157,6 +162,9 @@ func (p *pusher) set(cfg PushConfig, final bool) (PushConfig, error) {
 			tp.endedAt = time.Now()
 		}
 		p.tasks[cfg.TaskID] = tp
+	}
+	if tp.base == "" {
+		tp.base = base
 	}
 	for i, t := range tp.targets {
 		if t.cfg.ID == cfg.ID {
@@ -347,7 +355,14 @@ func (p *pusher) follow(taskID string, tp *taskPush, r *Renderer, after *int64) 
 			return false, err
 		}
 		*after = ev.EventIndex
+		p.mu.Lock()
+		base := tp.base
+		p.mu.Unlock()
 		for _, it := range r.Render(&ev) {
+			// Media are named by their absolute route (no bytes: a
+			// webhook's body stays small; the receiver fetches them with
+			// its credentials).
+			it = completeItem(p.ctx, nil, base, 0, p.logger, it)
 			if !p.fanOut(tp, EncodeItem(V1, it)) {
 				return false, p.ctx.Err()
 			}

@@ -121,7 +121,7 @@ func TestPushRetriesUntilAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.set(PushConfig{TaskID: run.RunID, URL: hook.URL + "/hook", Token: "tok", AuthScheme: "Bearer", AuthCredentials: "sec"}, false); err != nil {
+	if _, err := p.set(PushConfig{TaskID: run.RunID, URL: hook.URL + "/hook", Token: "tok", AuthScheme: "Bearer", AuthCredentials: "sec"}, false, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.eng.Wait(context.Background(), run.RunID, -1); err != nil {
@@ -170,7 +170,7 @@ func TestPushNeverBlocksTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.set(PushConfig{TaskID: run.RunID, URL: hook.URL}, false); err != nil {
+	if _, err := p.set(PushConfig{TaskID: run.RunID, URL: hook.URL}, false, ""); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -205,7 +205,7 @@ func TestPushGivesUp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := p.set(PushConfig{TaskID: run.RunID, URL: hook.URL}, false); err != nil {
+		if _, err := p.set(PushConfig{TaskID: run.RunID, URL: hook.URL}, false, ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := env.eng.Wait(context.Background(), run.RunID, -1); err != nil {
@@ -235,7 +235,7 @@ func TestPushFollowsAcrossPause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := p.set(PushConfig{TaskID: run.RunID, URL: hook.URL}, false)
+	cfg, err := p.set(PushConfig{TaskID: run.RunID, URL: hook.URL}, false, "")
 	if err != nil || cfg.ID == "" {
 		t.Fatalf("set: %+v %v", cfg, err)
 	}
@@ -278,14 +278,74 @@ func TestPushConfigLimit(t *testing.T) {
 	p := newTestPusher(env, pushOptions{PushDelivery: PushDelivery{MaxConfigsPerTask: 2}})
 	defer p.close(context.Background())
 	for _, id := range []string{"a", "b", "a"} {
-		if _, err := p.set(PushConfig{ID: id, TaskID: "t", URL: "http://x/" + id}, true); err != nil {
+		if _, err := p.set(PushConfig{ID: id, TaskID: "t", URL: "http://x/" + id}, true, ""); err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
 	}
-	if _, err := p.set(PushConfig{ID: "c", TaskID: "t", URL: "http://x/c"}, true); err == nil {
+	if _, err := p.set(PushConfig{ID: "c", TaskID: "t", URL: "http://x/c"}, true, ""); err == nil {
 		t.Fatal("a third config was accepted")
 	}
 	if got := p.list("t"); len(got) != 2 || got[0].ID != "b" || got[1].ID != "a" {
 		t.Fatalf("%+v", got)
+	}
+}
+
+// Push notifications name a run's media by their absolute media route
+// (no bytes): under the public URL when one is set, else under the base
+// URL of the request that set the config.
+func TestPushMediaURLsAbsolute(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ public, base string }{
+		{"", "http://a2a.test"},
+		{"https://gw.example", "https://gw.example"},
+	} {
+		t.Run("public="+c.public, func(t *testing.T) {
+			t.Parallel()
+			env := newGoldenEnv(t, goldenConfig{PublicURL: c.public}, []*scriptAgent{{ID: "painter", Name: "Painter", Content: "drawn",
+				Media: []core.MediaRef{{ID: "aa11", Kind: core.MediaImage, MIMEType: "image/png", Size: 70},
+					{ID: "cc33", Kind: core.MediaDocument, MIMEType: "text/csv", Name: "points.csv", Size: 12}}}})
+			out := env.do(t, []string{"POST /a2a/agents/painter",
+				`{"jsonrpc":"2.0","id":1,"method":"SendMessage","params":{"message":{"messageId":"m1","role":"ROLE_USER","parts":[{"text":"draw"}]},"configuration":{"taskPushNotificationConfig":{"url":"http://hook.test/a2a"}}}}`})
+			if !strings.Contains(out, "< 200") || !strings.Contains(out, "TASK_STATE_COMPLETED") {
+				t.Fatalf("send: %s", out)
+			}
+			var calls []string
+			deadline := time.Now().Add(10 * time.Second)
+			for calls == nil && time.Now().Before(deadline) {
+				// working, response artifact, media artifact, completed
+				if calls = env.hooks.take(4); calls == nil {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			if calls == nil {
+				t.Fatal("the webhook got fewer than 4 notifications")
+			}
+			var media string
+			for _, call := range calls {
+				if strings.Contains(call, `"artifactId":"media"`) {
+					media = call
+				}
+			}
+			i := strings.Index(media, "\n{") // the body follows the request line and headers
+			if i < 0 {
+				t.Fatalf("no media notification among %q", calls)
+			}
+			var n struct {
+				ArtifactUpdate struct {
+					ContextID string `json:"contextId"`
+					Artifact  struct {
+						Parts []map[string]any `json:"parts"`
+					} `json:"artifact"`
+				} `json:"artifactUpdate"`
+			}
+			if err := json.Unmarshal([]byte(media[i+1:]), &n); err != nil {
+				t.Fatalf("media notification %q: %v", media, err)
+			}
+			parts, sess := n.ArtifactUpdate.Artifact.Parts, n.ArtifactUpdate.ContextID
+			want := []string{c.base + "/sessions/" + sess + "/media/aa11", c.base + "/sessions/" + sess + "/media/cc33"}
+			if len(parts) != 2 || sess == "" || parts[0]["url"] != want[0] || parts[1]["url"] != want[1] || parts[0]["raw"] != nil {
+				t.Fatalf("media parts %v, want urls %v (no raw bytes)", parts, want)
+			}
+		})
 	}
 }

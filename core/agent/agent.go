@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model"
+	"github.com/agentgate/agentgate/core/model/mediaprep"
 	"github.com/agentgate/agentgate/core/tool"
 )
 
@@ -194,14 +195,14 @@ func (a *Agent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, 
 	}
 	start := time.Now()
 	prior := metrics.Duration
-	media := &mediaCache{}
+	media := &mediaprep.Cache{}
 	for {
 		if turns >= a.cfg.MaxTurns {
 			return nil, &core.AgentError{Type: "max_turns", Err: fmt.Errorf("agent made %d model requests without a final answer", turns)}
 		}
 		turns++
 		tools, infos := a.toolset() // sources may have changed since the last turn
-		prepared, err := media.prepare(ctx, a.cfg.Model, x.Media, msgs, inputAt)
+		prepared, err := media.Prepare(ctx, a.cfg.Model, x.Media, msgs, inputAt)
 		if err != nil {
 			return nil, err
 		}

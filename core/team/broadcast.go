@@ -132,7 +132,7 @@ func (t *Team) synthesise(ctx context.Context, x *core.Execution, st *state) (*c
 	st.Messages = append(st.Messages, core.Message{Role: "system", Content: t.roster(), CreatedAt: now})
 	st.Messages = append(st.Messages, x.History...)
 	st.RunStart = len(st.Messages)
-	st.Messages = append(st.Messages, core.Message{Role: "user", Content: st.Input + "\n\nThe members answered:\n\n" + joined, CreatedAt: now})
+	st.Messages = append(st.Messages, core.Message{Role: "user", Content: st.Input + "\n\nThe members answered:\n\n" + joined, Media: inputMedia(x), CreatedAt: now})
 	resp, err := t.ask(ctx, x, st, nil)
 	if err != nil {
 		return nil, err

@@ -99,7 +99,7 @@ func (t *Team) lead(ctx context.Context, x *core.Execution, st *state) (*core.Ou
 		st.Messages = append(st.Messages, core.Message{Role: "system", Content: t.roster(), CreatedAt: now})
 		st.Messages = append(st.Messages, x.History...)
 		st.RunStart = len(st.Messages)
-		st.Messages = append(st.Messages, core.Message{Role: "user", Content: x.Message, CreatedAt: now})
+		st.Messages = append(st.Messages, core.Message{Role: "user", Content: x.Message, Media: inputMedia(x), CreatedAt: now})
 	}
 	for {
 		if t.cfg.Mode == Tasks {
@@ -147,9 +147,14 @@ func (t *Team) emitIteration(ctx context.Context, x *core.Execution, ev core.Eve
 }
 
 // ask makes one model request of the leader, streaming its content as
-// the team's.
+// the team's. The media of the run's input reach the leader's model as
+// they reach an agent's (mediaprep).
 func (t *Team) ask(ctx context.Context, x *core.Execution, st *state, tools []core.ToolInfo) (*model.Response, error) {
-	resp, err := model.Stream(ctx, t.cfg.Model, model.Request{Messages: st.Messages, Tools: tools}, *t.info.Model, x.Emit)
+	msgs, err := st.media.Prepare(ctx, t.cfg.Model, x.Media, st.Messages, st.RunStart)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := model.Stream(ctx, t.cfg.Model, model.Request{Messages: msgs, Tools: tools}, *t.info.Model, x.Emit)
 	if err != nil {
 		return nil, err
 	}

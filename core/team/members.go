@@ -16,10 +16,19 @@ type result struct {
 }
 
 // runMember runs member m on message as a child run of the team's run.
-// It sees a copy of state (the team's session state).
+// It sees a copy of state (the team's session state) and, as agno gives
+// them to its members, the media of the team's run input.
 func (t *Team) runMember(ctx context.Context, x *core.Execution, state map[string]any, m Member, message string) (*core.Run, error) {
-	return x.RunChild(ctx, core.ChildParams{Kind: m.Kind, ID: m.ID, Message: message,
+	return x.RunChild(ctx, core.ChildParams{Kind: m.Kind, ID: m.ID, Message: message, Media: inputMedia(x),
 		SessionState: maps.Clone(state), Quiet: t.quiet})
+}
+
+// inputMedia are the media of the team's run input.
+func inputMedia(x *core.Execution) []core.MediaRef {
+	if x.Run == nil {
+		return nil
+	}
+	return x.Run.Input.Media()
 }
 
 // resumeMember continues the paused member pm with the caller's decisions.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/model"
+	"github.com/agentgate/agentgate/core/model/mediaprep"
 )
 
 // Mode is how a team uses its members.
@@ -199,6 +200,10 @@ type state struct {
 	Input string `json:"input"`
 	// State is the session state shared with the members.
 	State map[string]any `json:"session_state,omitempty"`
+
+	// media keeps the bytes of the media the leader's requests carry
+	// (this execution's, never stored).
+	media mediaprep.Cache
 }
 
 // pausedMember is a member's paused child run and the leader's tool call

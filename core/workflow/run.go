@@ -63,6 +63,10 @@ type runner struct {
 	w     *Workflow
 	x     *core.Execution
 	input string
+	// media are the workflow's input media: every step's agent or team
+	// (and a router's agent) is given them, as agno gives a workflow's
+	// input media to each step.
+	media []core.MediaRef
 
 	mu       sync.Mutex
 	st       state
@@ -80,8 +84,11 @@ var errPaused = errors.New("workflow paused")
 func (w *Workflow) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, error) {
 	r := &runner{w: w, x: x, input: x.Message, outputs: map[string]StepResult{},
 		resuming: map[string]pausedStep{}, decided: map[string]core.ToolExecution{}}
-	if r.input == "" && x.Run != nil {
-		r.input = x.Run.Input.InputContent
+	if x.Run != nil {
+		if r.input == "" {
+			r.input = x.Run.Input.InputContent
+		}
+		r.media = x.Run.Input.Media()
 	}
 	if x.Resume != nil {
 		if err := json.Unmarshal(x.Resume.Runnable, &r.st); err != nil {
@@ -494,7 +501,7 @@ func (r *runner) askRouter(ctx context.Context, n *node, in string) ([]string, e
 	b.WriteString("\nInput:\n")
 	b.WriteString(in)
 	i := n.index
-	child, err := r.x.RunChild(ctx, core.ChildParams{Kind: core.KindAgent, ID: n.Agent, Message: b.String(),
+	child, err := r.x.RunChild(ctx, core.ChildParams{Kind: core.KindAgent, ID: n.Agent, Message: b.String(), Media: r.media,
 		StepID: n.id, StepName: n.Name, StepIndex: &i, SessionState: r.x.SessionState})
 	if err != nil {
 		return nil, err

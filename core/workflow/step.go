@@ -62,7 +62,7 @@ func (r *runner) step(ctx context.Context, n *node, k, in string) (*StepResult, 
 	var content string
 	if n.Func != nil {
 		out, err := r.call(ctx, n, StepInput{Input: r.input, PreviousContent: in, Message: msg,
-			Previous: r.previous(), UserInput: userInput, SessionState: r.x.SessionState})
+			Previous: r.previous(), UserInput: userInput, SessionState: r.x.SessionState, Media: r.media})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -87,7 +87,7 @@ func (r *runner) step(ctx context.Context, n *node, k, in string) (*StepResult, 
 				}
 			}
 		} else {
-			cp.Message = withUserInput(msg, userInput)
+			cp.Message, cp.Media = withUserInput(msg, userInput), r.media
 		}
 		if r.x.RunChild == nil {
 			return nil, errors.New("workflow: executed outside the engine (no RunChild)")

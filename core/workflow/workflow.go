@@ -80,6 +80,9 @@ type StepInput struct {
 	UserInput map[string]any
 	// SessionState is the session's state when the workflow started.
 	SessionState map[string]any
+	// Media are the workflow's input media (references to the media
+	// store; the agent and team steps' models are given their bytes).
+	Media []core.MediaRef
 }
 
 // StepOutput is what a function step returns.

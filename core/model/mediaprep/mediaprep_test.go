@@ -1,4 +1,4 @@
-package agent
+package mediaprep
 
 import (
 	"context"
@@ -41,8 +41,8 @@ func TestPrepareMedia(t *testing.T) {
 
 	// A model without media takes the CSV as text, and history's media are
 	// left out; the stored messages are unchanged.
-	c := &mediaCache{}
-	out, err := c.prepare(ctx, textOnly{}, st, msgs, 1)
+	c := &Cache{}
+	out, err := c.Prepare(ctx, textOnly{}, st, msgs, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestPrepareMedia(t *testing.T) {
 	}
 
 	// An image to that model is a clear error of the run.
-	_, err = c.prepare(ctx, textOnly{}, st, []core.Message{{Role: "user", Media: []core.MediaRef{png}}}, 0)
+	_, err = c.Prepare(ctx, textOnly{}, st, []core.Message{{Role: "user", Media: []core.MediaRef{png}}}, 0)
 	var ae *core.AgentError
 	if !errors.As(err, &ae) || ae.Type != "unsupported_media" || !strings.Contains(err.Error(), "text-1") || !strings.Contains(err.Error(), "image") {
 		t.Fatalf("image to a text model: %v", err)
@@ -62,13 +62,13 @@ func TestPrepareMedia(t *testing.T) {
 
 	// A model that takes media gets the bytes.
 	sm := scripted.New(scripted.Config{Model: "s"})
-	out, err = c.prepare(ctx, sm, st, []core.Message{{Role: "user", Media: []core.MediaRef{png}}}, 0)
+	out, err = c.Prepare(ctx, sm, st, []core.Message{{Role: "user", Media: []core.MediaRef{png}}}, 0)
 	if err != nil || len(out[0].Media) != 1 || int64(len(out[0].Media[0].Data)) != png.Size {
 		t.Fatalf("scripted: %+v %v", out, err)
 	}
 
 	// Without a media store, media are an error, not dropped.
-	if _, err := (&mediaCache{}).prepare(ctx, sm, nil, []core.Message{{Role: "user", Media: []core.MediaRef{png}}}, 0); !errors.As(err, &ae) {
+	if _, err := (&Cache{}).Prepare(ctx, sm, nil, []core.Message{{Role: "user", Media: []core.MediaRef{png}}}, 0); !errors.As(err, &ae) {
 		t.Fatalf("no store: %v", err)
 	}
 }

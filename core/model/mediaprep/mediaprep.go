@@ -1,4 +1,8 @@
-package agent
+// Package mediaprep readies the media a run's messages carry for a model
+// request: the agent's loop and a team's leader share it, so a medium
+// reaches every model of a run the same way (natively, as text, or as a
+// clear error of the run).
+package mediaprep
 
 import (
 	"bytes"
@@ -16,11 +20,12 @@ import (
 // message.
 const maxDocumentText = 200_000
 
-// mediaCache keeps the media bytes a run loaded, for its later model
-// requests.
-type mediaCache struct{ data map[string][]byte }
+// Cache keeps the media bytes a run loaded, for its later model
+// requests. The zero value is ready; it is for one run's loop (not safe
+// for concurrent use).
+type Cache struct{ data map[string][]byte }
 
-// prepare readies the media of msgs for a request of m: a medium the
+// Prepare readies the media of msgs for a request of m: a medium the
 // model takes natively gets its bytes (Data) loaded from the media store;
 // a document it does not take is turned into text (the knowledge readers)
 // added to its message; any other medium it does not take is an error of
@@ -28,7 +33,7 @@ type mediaCache struct{ data map[string][]byte }
 // silent drop. Media of the session's history (messages before from) are
 // left out: the model saw them in their own run. msgs itself is not
 // changed (it is what the run stores).
-func (c *mediaCache) prepare(ctx context.Context, m model.Model, open core.MediaOpener, msgs []core.Message, from int) ([]core.Message, error) {
+func (c *Cache) Prepare(ctx context.Context, m model.Model, open core.MediaOpener, msgs []core.Message, from int) ([]core.Message, error) {
 	out := msgs
 	copied := false
 	for i, msg := range msgs {
