@@ -118,6 +118,9 @@ type activeRun struct {
 	// ended is set once the segment's end is stored, before its ending
 	// event is appended: subscribers then read the run as stored.
 	ended atomic.Bool
+	// writer is the execution's, once it started: followers here are fed
+	// from it (local.go).
+	writer atomic.Pointer[runWriter]
 }
 
 // executing returns the run this process is executing, or nil (also once
@@ -219,6 +222,11 @@ type runWriter struct {
 	flushing bool
 	cond     *sync.Cond
 	asyncErr error
+	// locals are the feeds of the streams following the run in this
+	// process (local.go), guarded by mu; localsEnded is set once the
+	// execution is over.
+	locals      []*feed
+	localsEnded bool
 }
 
 // eventSlab is how many events a runWriter allocates at once after its
@@ -367,6 +375,9 @@ func (w *runWriter) accepted(ev *Event, idx int64, held bool) {
 	if w.feed != nil {
 		w.feed.push(ev, idx, held)
 	}
+	if len(w.locals) > 0 {
+		w.pushLocals(ev, idx, held)
+	}
 	for _, o := range w.obs {
 		o.RunEvent(w.octx, w.run, ev)
 	}
@@ -381,6 +392,10 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	ctx, cancel := context.WithCancel(e.baseCtx)
 	defer cancel()
 	w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create, executing: true, ar: o.ar, feed: o.feed}
+	if o.ar != nil {
+		o.ar.writer.Store(w)
+		defer w.endLocals()
+	}
 	if len(e.runObservers) > 0 {
 		ctx = e.beginObserved(ctx, w, ExecInfo{
 			Interface: o.iface, Continue: resume != nil, Restart: o.restart, TraceCarrier: o.carrier,
