@@ -94,7 +94,9 @@
 // Each Log holds one pub/sub connection subscribed to that channel, opened
 // by New, and fans messages out to its watchers in process. WatchCancel
 // registers the watcher first and then checks the key, so a signal is seen
-// whether it lands before or after; after the pub/sub connection is
+// whether it lands before or after; AfterCancel (core.CancelNotifier, which
+// the engine prefers) does the same with the check behind its caller, so a
+// run's start waits for no round trip. After the pub/sub connection is
 // re-established (go-redis reconnects and resubscribes by itself) every
 // watched key is checked again, since messages published meanwhile are lost.
 //
@@ -614,4 +616,6 @@ func ignoreClosed(err error) error {
 var (
 	_ core.EventLog          = (*Log)(nil)
 	_ core.FinishingAppender = (*Log)(nil)
+	_ core.BatchAppender     = (*Log)(nil)
+	_ core.CancelNotifier    = (*Log)(nil)
 )
