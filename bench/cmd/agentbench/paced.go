@@ -40,8 +40,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/agentgate/agentgate"
 )
 
 // pacedOptions are the paced profile's flags.
@@ -215,13 +213,7 @@ func stampsIn(b []byte, fn func(time.Time)) {
 // pacedConfig is the gateway's config: the paced model through the openai
 // provider, and one agent without tools.
 func pacedConfig(b backends, modelURL string) []byte {
-	var extra string
-	if b.redisURL != "" {
-		extra = fmt.Sprintf("redis_url: %q\nevent_log:\n  prefix: %q\n", b.redisURL, b.prefix)
-	}
-	if b.noTracing {
-		extra += "observability:\n  tracing: false\n"
-	}
+	extra := b.yaml()
 	return []byte(fmt.Sprintf(`name: agentgate-paced
 addr: 127.0.0.1:0
 database_url: %q
@@ -241,43 +233,6 @@ agents:
     model: paced
     instructions: Answer.
 `, b.databaseURL, extra, modelURL, benchAgentID))
-}
-
-// pacedGateway is one replica under the paced load.
-type pacedGateway struct {
-	baseURL string
-	stop    func(context.Context) error
-}
-
-func startPacedGateway(ctx context.Context, opts profileOptions, b backends, modelURL string) (*pacedGateway, error) {
-	cfg, err := agentgate.ParseConfig(pacedConfig(b, modelURL))
-	if err != nil {
-		return nil, fmt.Errorf("paced config: %w", err)
-	}
-	gw, err := agentgate.New(ctx, cfg, agentgate.Options{Logger: opts.logger})
-	if err != nil {
-		return nil, fmt.Errorf("start agentgate: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		_ = gw.Shutdown(ctx)
-		return nil, err
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- gw.Serve(ln) }()
-	g := &pacedGateway{baseURL: "http://" + ln.Addr().String()}
-	g.stop = func(ctx context.Context) error {
-		err := gw.Shutdown(ctx)
-		select {
-		case <-serveErr:
-		case <-time.After(5 * time.Second):
-		}
-		return err
-	}
-	if err := waitHealthy(ctx, g.baseURL+"/health", serveErr); err != nil {
-		return nil, errors.Join(err, g.stop(context.Background()))
-	}
-	return g, nil
 }
 
 // latencies collects delivery latencies from many streams.
@@ -573,7 +528,7 @@ func runPaced(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return openStream(client, req)
 	}, nil)
 
-	var gws []*pacedGateway
+	var gws []*target
 	defer func() {
 		for _, g := range gws {
 			_ = g.stop(context.Background())
@@ -605,7 +560,7 @@ func runPaced(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		replicas = 2
 	}
 	for range replicas {
-		g, err := startPacedGateway(ctx, popts, b, model.url)
+		g, err := serveConfig(ctx, popts, pacedConfig(b, model.url), "paced", func() error { return nil })
 		if err != nil {
 			for _, g := range gws {
 				_ = g.stop(context.Background())

@@ -105,16 +105,22 @@ type backends struct {
 	noTracing   bool   // observability.tracing: false
 }
 
+// yaml is the config lines of the event log and tracing settings.
+func (b backends) yaml() string {
+	var y string
+	if b.redisURL != "" {
+		y = fmt.Sprintf("redis_url: %q\nevent_log:\n  prefix: %q\n", b.redisURL, b.prefix)
+	}
+	if b.noTracing {
+		y += "observability:\n  tracing: false\n"
+	}
+	return y
+}
+
 // benchConfig returns the YAML of the bench gateway: one scripted model
 // (chunks: 5, no chunk delay) and one agent without tools.
 func benchConfig(b backends) []byte {
-	var redis string
-	if b.redisURL != "" {
-		redis = fmt.Sprintf("redis_url: %q\nevent_log:\n  prefix: %q\n", b.redisURL, b.prefix)
-	}
-	if b.noTracing {
-		redis += "observability:\n  tracing: false\n"
-	}
+	redis := b.yaml()
 	return []byte(fmt.Sprintf(`name: agentgate-bench
 addr: 127.0.0.1:0
 database_url: %q
@@ -152,7 +158,12 @@ func startEmbedded(ctx context.Context, opts profileOptions) (*target, error) {
 // until it is healthy. cleanup removes what the profile created; it runs
 // after the gateway has shut down (or failed to start).
 func serveGateway(ctx context.Context, opts profileOptions, b backends, describe string, cleanup func() error) (*target, error) {
-	cfg, err := agentgate.ParseConfig(benchConfig(b))
+	return serveConfig(ctx, opts, benchConfig(b), describe, cleanup)
+}
+
+// serveConfig is serveGateway with the gateway's whole config given.
+func serveConfig(ctx context.Context, opts profileOptions, yaml []byte, describe string, cleanup func() error) (*target, error) {
+	cfg, err := agentgate.ParseConfig(yaml)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("bench config: %w", err), cleanup())
 	}
