@@ -47,9 +47,7 @@ func (f *feed) signal() {
 // shared, as the log's subscribers share it. A held event (held: the log
 // is still to index it, deferred.go), or one the log did not index, is
 // copied.
-// It reports false once the reader went away or the feed ended (nothing
-// more is taken).
-func (f *feed) push(ev *Event, idx int64, held bool) bool {
+func (f *feed) push(ev *Event, idx int64, held bool) {
 	if held || ev.EventIndex != idx {
 		c := *ev
 		c.EventIndex = idx
@@ -58,7 +56,7 @@ func (f *feed) push(ev *Event, idx int64, held bool) bool {
 	f.mu.Lock()
 	if f.closed || f.ended {
 		f.mu.Unlock()
-		return false
+		return
 	}
 	if f.head > 0 && len(f.evs) == cap(f.evs) {
 		// Full, with read slots at the front: move the unread ones there
@@ -71,7 +69,6 @@ func (f *feed) push(ev *Event, idx int64, held bool) bool {
 	f.evs = append(f.evs, ev)
 	f.mu.Unlock()
 	f.signal()
-	return true
 }
 
 // end says that the execution is over.
