@@ -128,7 +128,6 @@ func EncodeJSON(d Dialect, name string, v any) (any, error) {
 type jsonBuf struct {
 	buf bytes.Buffer
 	enc *json.Encoder
-	raw []byte // EncodeAttributes's buffer
 }
 
 // maxPooledJSON bounds the buffers kept for reuse: a rare large value
@@ -143,11 +142,10 @@ var jsonBufs = sync.Pool{New: func() any {
 
 // put returns jb to the pool, emptied, unless it grew too large.
 func (jb *jsonBuf) put() {
-	if jb.buf.Cap() > maxPooledJSON || cap(jb.raw) > maxPooledJSON {
+	if jb.buf.Cap() > maxPooledJSON {
 		return
 	}
 	jb.buf.Reset()
-	jb.raw = jb.raw[:0]
 	jsonBufs.Put(jb)
 }
 
