@@ -38,7 +38,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -303,7 +302,7 @@ func pacedPhase(ctx context.Context, name string, opts pacedOptions, start func(
 	want := opts.tokens()
 	runtime.GC()
 	rssBefore := rssKiB()
-	cpuBefore := cpuTime()
+	cpuBefore, _ := processCPU()
 	wallStart := time.Now()
 	var mid atomic.Int64 // RSS in the middle of the streams
 	midTimer := time.AfterFunc(opts.ramp+opts.length/2, func() { mid.Store(rssKiB()) })
@@ -362,7 +361,8 @@ func pacedPhase(ctx context.Context, name string, opts pacedOptions, start func(
 	wg.Wait()
 	midTimer.Stop()
 	wall := time.Since(wallStart)
-	cores := (cpuTime() - cpuBefore).Seconds() / wall.Seconds()
+	cpuAfter, _ := processCPU()
+	cores := (cpuAfter - cpuBefore).Seconds() / wall.Seconds()
 	rssMid := mid.Load()
 	if rssMid == 0 {
 		rssMid = rssKiB()
@@ -453,15 +453,6 @@ func readPaced(body io.ReadCloser, onRun func(string), since time.Time) ([]time.
 	}
 }
 
-// cpuTime is the process's user + system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // rssKiB is the process's resident set (Linux /proc; 0 elsewhere).
 func rssKiB() int64 {
 	b, err := os.ReadFile("/proc/self/status")
@@ -475,16 +466,6 @@ func rssKiB() int64 {
 		}
 	}
 	return 0
-}
-
-// raiseFileLimit lifts the soft open-files limit to the hard one: every
-// stream holds four sockets in this process (six with a follower).
-func raiseFileLimit() {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
 }
 
 // pacedReport is the paced profile's whole outcome.
