@@ -169,47 +169,30 @@ func (c *fileClient) Do(req *http.Request) (*http.Response, error) {
 	return c.guarded.Do(req)
 }
 
-// fileLimits are the media store's bounds of one file and of a run's.
-func (h *Handler) fileLimits() (perFile, perRun int64) {
-	r := h.cfg.Media
-	perFile = r.Limits.MaxBytes
-	if perFile <= 0 {
-		perFile = media.DefaultMaxBytes
-	}
-	perRun = r.MaxRunBytes
-	if perRun <= 0 {
-		perRun = 4 * perFile
-	}
-	return perFile, perRun
-}
-
-// takeFiles downloads and stores the files of a message. problems name
-// every file that could not be taken, and why (then the run is not
-// started).
+// takeFiles downloads and stores the files of a message, under the media
+// store's limits of one file and of a run's (as one upload: media.Upload).
+// problems name every file that could not be taken, and why (then the run
+// is not started).
 func (h *Handler) takeFiles(ctx context.Context, a *app, files []File) (refs []core.MediaRef, problems []string) {
 	if h.cfg.Media == nil || h.cfg.Media.Store == nil {
 		return nil, []string{"this gateway keeps no media, so it cannot take shared files"}
 	}
-	perFile, perRun := h.fileLimits()
-	var total int64
+	up := h.cfg.Media.NewUpload()
 	for _, f := range files {
-		m, problem := h.takeFile(ctx, a, f, perFile, perRun-total)
-		if problem != "" {
+		if problem := h.takeFile(ctx, a, up, f); problem != "" {
 			problems = append(problems, problem)
-			continue
 		}
-		total += m.Size
-		refs = append(refs, m)
 	}
+	refs, _ = up.Resolve(ctx, nil) // what was stored: no more sources
 	return refs, problems
 }
 
-// takeFile downloads and stores one file (at most room bytes more for the
-// run); problem says why it could not.
-func (h *Handler) takeFile(ctx context.Context, a *app, f File, perFile, room int64) (core.MediaRef, string) {
+// takeFile downloads one file and stores it in up; problem says why it
+// could not.
+func (h *Handler) takeFile(ctx context.Context, a *app, up *media.Upload, f File) (problem string) {
 	name := f.label()
-	refuse := func(format string, args ...any) (core.MediaRef, string) {
-		return core.MediaRef{}, fmt.Sprintf("file %q ", name) + fmt.Sprintf(format, args...)
+	refuse := func(format string, args ...any) string {
+		return fmt.Sprintf("file %q ", name) + fmt.Sprintf(format, args...)
 	}
 	if f.FileAccess == "check_file_info" || (f.downloadURL() == "" && f.Mode != "tombstone" && !f.IsExternal) {
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -228,6 +211,7 @@ func (h *Handler) takeFile(ctx context.Context, a *app, f File, perFile, room in
 			name = n
 		}
 	}
+	perFile, room := up.Room()
 	switch {
 	case f.Mode == "tombstone":
 		return refuse("was deleted")
@@ -242,9 +226,6 @@ func (h *Handler) takeFile(ctx context.Context, a *app, f File, perFile, room in
 	case f.Size > room:
 		return refuse("is %d bytes: with the other files it is over the limit of %d bytes for one message", f.Size, room)
 	}
-	lim := h.cfg.Media.Limits
-	lim.MaxBytes = min(perFile, max(room, 1))
-
 	dctx, cancel := context.WithTimeout(ctx, fileTimeout)
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -281,23 +262,20 @@ func (h *Handler) takeFile(ctx context.Context, a *app, f File, perFile, room in
 	if n > 0 {
 		if _, _, err := media.Classify(name, f.Mimetype, head); err != nil {
 			downloadErr()
-			return core.MediaRef{}, core.MessageOf(err)
+			return core.MessageOf(err)
 		}
 	}
-	m, err := media.Ingest(dctx, h.cfg.Media.Store, io.MultiReader(bytes.NewReader(head), pr), name, f.Mimetype, lim)
+	err = up.AddStream(dctx, io.MultiReader(bytes.NewReader(head), pr), name, f.Mimetype)
 	msg := downloadErr()
 	switch {
-	case err != nil && core.CodeOf(err) == core.CodeTooLarge:
-		if lim.MaxBytes < perFile {
-			return refuse("is over the limit of %d bytes for one message's files, with the others", room)
-		}
-		return refuse("is over the limit of %d bytes", perFile)
+	case err != nil && core.CodeOf(err) == core.CodeTooLarge: // names the file and the limit
+		return core.MessageOf(err)
 	case msg != "":
 		return refuse("could not be downloaded from Slack: %s", msg)
 	case err != nil:
-		return core.MediaRef{}, core.MessageOf(err)
+		return core.MessageOf(err)
 	}
-	return m, ""
+	return ""
 }
 
 // filesText is the message of a run started by files shared without a

@@ -77,6 +77,12 @@ func (u *Upload) check(more int) error {
 	return nil
 }
 
+// Room is the most the next medium may be: the per-file limit, and what
+// is left of the run's (0 or less: nothing more fits).
+func (u *Upload) Room() (perFile, run int64) {
+	return u.r.Limits.maxBytes(), u.r.maxRun() - u.total
+}
+
 // AddStream stores the medium read from rd, refused as soon as its bytes
 // pass the per-file limit or what is left of the run's (a core too-large
 // error, 413, naming it): it is spooled while it is read and stored only
