@@ -3,10 +3,85 @@ package rest
 import (
 	"errors"
 	"io"
+	"mime"
 	"mime/multipart"
+	"net/http"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/media"
+	"github.com/agentgate/agentgate/transport/httptransport"
 )
+
+// smallForm is the size under which a streamed form is read whole and
+// parsed in place (fastMultipart).
+const smallForm = 64 << 10
+
+// readForm decodes a run endpoint's body. A multipart body the server
+// streams (StreamsBody) is read as it arrives, its files stored through up
+// one by one as they come, never held whole: each is bounded by
+// media.max_file_bytes and all of them by media.max_run_bytes (413 naming
+// the file as soon as its bytes pass the limit), its text fields together
+// by http.body_limit. Any other body was read whole, within
+// http.body_limit, and its files (if any) are returned.
+func (h *Handler) readForm(c *fiber.Ctx, up *media.Upload) (Form, []FormFile, error) {
+	ct := string(c.Request().Header.ContentType())
+	limit := h.srv.Config().BodyLimit
+	body, streamed := httptransport.StreamedBody(c)
+	var whole []byte
+	switch cl := c.Request().Header.ContentLength(); {
+	case !streamed:
+		whole = c.Body()
+	case cl >= 0 && cl <= min(smallForm, limit):
+		whole = make([]byte, cl)
+		if _, err := io.ReadFull(body, whole); err != nil {
+			return nil, nil, core.Errorf(core.CodeInvalid, "reading the request body failed: %v", err)
+		}
+	}
+	if whole != nil || !streamed {
+		var files []FormFile
+		f, err := parseForm(ct, whole, &files)
+		return f, files, err
+	}
+	_, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return nil, nil, core.Errorf(core.CodeInvalid, "malformed Content-Type: %v", err)
+	}
+	boundary := params["boundary"]
+	if boundary == "" {
+		return nil, nil, core.Errorf(core.CodeInvalid, "multipart body without a boundary")
+	}
+	ctx := c.UserContext()
+	f, err := parseMultipart(body, boundary, int64(limit), func(_, name, mimeType string, r io.Reader) error {
+		return up.AddStream(ctx, r, name, mimeType)
+	})
+	return f, nil, err
+}
+
+// StreamsBody names the requests whose bodies the server streams to their
+// handler (httptransport.Config.StreamBody): multipart forms posted to
+// the run endpoints, POST /{agents,teams,workflows}/{id}/runs and
+// .../runs/{run_id}/continue.
+func StreamsBody(method, path, contentType string) bool {
+	if method != http.MethodPost || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "multipart/form-data") {
+		return false
+	}
+	seg := strings.Split(strings.Trim(path, "/"), "/")
+	if len(seg) != 3 && len(seg) != 5 {
+		return false
+	}
+	switch strings.ToLower(seg[0]) {
+	case "agents", "teams", "workflows":
+	default:
+		return false
+	}
+	if seg[1] == "" || !strings.EqualFold(seg[2], "runs") {
+		return false
+	}
+	return len(seg) == 3 || (seg[3] != "" && strings.EqualFold(seg[4], "continue"))
+}
 
 // fileSink takes a run form's file part as it arrives: r yields its bytes
 // (read from the request as they come) until the part ends. An error it
