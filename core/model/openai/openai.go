@@ -34,8 +34,6 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-	"github.com/openai/openai-go/v3/packages/respjson"
-	"github.com/openai/openai-go/v3/packages/ssestream"
 	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/agentgate/agentgate/core"
@@ -144,32 +142,59 @@ func (m *Model) Generate(ctx context.Context, req model.Request, onDelta func(mo
 	if err != nil {
 		return nil, err
 	}
-	stream := m.client.Chat.Completions.NewStreaming(ctx, params)
-	defer stream.Close()
+	// The SDK sends the request (auth, headers, retries, error answers);
+	// the streamed body is read by sseReader (stream.go).
+	var res *http.Response
+	if err := m.client.Post(ctx, "chat/completions", params, &res, option.WithJSONSet("stream", true)); err != nil {
+		if res != nil && res.Body != nil {
+			_ = res.Body.Close()
+		}
+		return nil, m.wrap(ctx, err)
+	}
+	defer res.Body.Close()
 
 	var (
 		content strings.Builder
 		calls   toolCalls
 		usage   core.Metrics
 		chunks  int
+		c       chunk
 	)
-	for stream.Next() {
-		chunk := stream.Current()
+	events := newSSEReader(res.Body)
+	for {
+		data, err := events.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, m.wrap(ctx, err)
+		}
+		done, err := decodeChunk(data, &c)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("openai: %w", ctx.Err())
+			}
+			return nil, err
+		}
+		if done {
+			break
+		}
 		chunks++
-		if u := chunk.Usage; u.PromptTokens != 0 || u.CompletionTokens != 0 || u.TotalTokens != 0 {
+		if u := c.Usage; u != nil && (u.PromptTokens != 0 || u.CompletionTokens != 0 || u.TotalTokens != 0) {
 			usage = core.Metrics{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
 			if usage.TotalTokens == 0 {
 				usage.TotalTokens = usage.InputTokens + usage.OutputTokens
 			}
 		}
-		for _, choice := range chunk.Choices {
+		for i := range c.Choices {
+			choice := &c.Choices[i]
 			if choice.Index != 0 { // only one choice is asked for
 				continue
 			}
-			d := choice.Delta
-			delta := model.Delta{Content: d.Content + d.Refusal, Reasoning: reasoning(d.JSON.ExtraFields)}
-			for _, tc := range d.ToolCalls {
-				calls.add(tc)
+			d := &choice.Delta
+			delta := model.Delta{Content: d.Content + d.Refusal, Reasoning: d.reasoning()}
+			for j := range d.ToolCalls {
+				calls.add(&d.ToolCalls[j])
 			}
 			if delta.Content == "" && delta.Reasoning == "" {
 				continue
@@ -179,9 +204,6 @@ func (m *Model) Generate(ctx context.Context, req model.Request, onDelta func(mo
 				return nil, err
 			}
 		}
-	}
-	if err := stream.Err(); err != nil {
-		return nil, m.wrap(ctx, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("openai: %w", err)
@@ -331,23 +353,6 @@ func schema(p map[string]any) shared.FunctionParameters {
 	return shared.FunctionParameters(p)
 }
 
-// reasoning reads the non-standard reasoning delta: reasoning_content
-// (DeepSeek, vLLM) or reasoning (Ollama, OpenRouter, newer vLLM). Servers
-// that send both send the same text, so reasoning_content wins.
-func reasoning(extra map[string]respjson.Field) string {
-	for _, key := range []string{"reasoning_content", "reasoning"} {
-		f, ok := extra[key]
-		if !ok {
-			continue
-		}
-		var s string
-		if json.Unmarshal([]byte(f.Raw()), &s) == nil && s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
 // toolCalls accumulates streamed tool call fragments.
 type toolCalls struct {
 	calls   []*toolCall
@@ -360,7 +365,7 @@ type toolCall struct {
 	args     strings.Builder
 }
 
-func (c *toolCalls) add(d openai.ChatCompletionChunkChoiceDeltaToolCall) {
+func (c *toolCalls) add(d *toolCallDelta) {
 	if c.byIndex == nil {
 		c.byIndex = map[int64]*toolCall{}
 	}
@@ -434,15 +439,6 @@ func (m *Model) wrap(ctx context.Context, err error) error {
 	var ae *openai.Error
 	if errors.As(err, &ae) {
 		return &apiError{msg: apiErrorMessage(ae), err: ae}
-	}
-	var se *ssestream.StreamError
-	if errors.As(err, &se) {
-		return fmt.Errorf("openai: stream error: %s", streamErrorMessage(se))
-	}
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &syn) || errors.As(err, &typ) {
-		return fmt.Errorf("openai: invalid stream chunk: %w", err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("openai: request timed out after %s: %w", m.cfg.Timeout, err)
@@ -526,14 +522,6 @@ func bodyMessage(body []byte) string {
 		s = s[:300] + "..."
 	}
 	return s
-}
-
-// streamErrorMessage extracts the message of an error event.
-func streamErrorMessage(se *ssestream.StreamError) string {
-	if m := bodyMessage(se.Event.Data); m != "" {
-		return m
-	}
-	return se.Message
 }
 
 var _ model.Model = (*Model)(nil)

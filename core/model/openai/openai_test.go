@@ -135,9 +135,9 @@ func TestParallelToolCallsReassembled(t *testing.T) {
 func TestToolCallAccumulationEdgeCases(t *testing.T) {
 	t.Parallel()
 	var c toolCalls
-	delta := func(index int64, id, name, args string) openai.ChatCompletionChunkChoiceDeltaToolCall {
-		var d openai.ChatCompletionChunkChoiceDeltaToolCall
-		d.Index, d.ID, d.Function.Name, d.Function.Arguments = index, id, name, args
+	delta := func(index int64, id, name, args string) *toolCallDelta {
+		d := &toolCallDelta{Index: index, ID: id}
+		d.Function.Name, d.Function.Arguments = name, args
 		return d
 	}
 	// Out of order indexes, a server sending complete calls all at index 0,
