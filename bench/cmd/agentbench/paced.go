@@ -261,6 +261,10 @@ type pacedResult struct {
 	// streams ran: the load tool, the model server and the gateway
 	// together; the baseline's figure is the first two alone.
 	CPUPer1000 float64 `json:"cpu_cores_per_1000_streams"`
+	// CPUPerToken is the same CPU per token delivered to the streams'
+	// readers (µs): work per unit, which unlike CPUPer1000 does not fall
+	// when a starved process stretches the phase.
+	CPUPerToken float64 `json:"cpu_us_per_token"`
 	// RSSPerStream is the process's RSS growth from before the streams to
 	// their middle, divided by the streams (KiB).
 	RSSPerStream float64 `json:"rss_kib_per_stream"`
@@ -362,7 +366,8 @@ func pacedPhase(ctx context.Context, name string, opts pacedOptions, start func(
 	midTimer.Stop()
 	wall := time.Since(wallStart)
 	cpuAfter, _ := processCPU()
-	cores := (cpuAfter - cpuBefore).Seconds() / wall.Seconds()
+	cpu := cpuAfter - cpuBefore
+	cores := cpu.Seconds() / wall.Seconds()
 	rssMid := mid.Load()
 	if rssMid == 0 {
 		rssMid = rssKiB()
@@ -379,6 +384,12 @@ func pacedPhase(ctx context.Context, name string, opts pacedOptions, start func(
 	if fres != nil {
 		fres.Complete, fres.Errors = int(fcomplete.Load()), int(ferrs.Load())
 		fres.finish(flat.d)
+	}
+	if res.Tokens > 0 {
+		res.CPUPerToken = float64(cpu.Microseconds()) / float64(res.Tokens)
+		if fres != nil {
+			fres.CPUPerToken = res.CPUPerToken
+		}
 	}
 	return res
 }
@@ -623,18 +634,19 @@ func openStream(c *http.Client, req *http.Request) (io.ReadCloser, error) {
 func (rep *pacedReport) writeTable(w io.Writer) {
 	fmt.Fprintf(w, "agentbench paced: %s, %d concurrent streams, %g tokens/s for %s each (%d tokens)\n",
 		rep.Profile, rep.Streams, rep.Rate, rep.Length, max(1, int(rep.Rate*mustDuration(rep.Length).Seconds()+0.5)))
-	fmt.Fprintf(w, "%-48s %9s %8s %10s %10s %10s %14s %12s\n", "target", "complete", "tokens", "p50", "p99", "max", "cpu/1k streams", "RSS/stream")
+	fmt.Fprintf(w, "%-48s %9s %8s %10s %10s %10s %14s %10s %12s\n", "target", "complete", "tokens", "p50", "p99", "max", "cpu/1k streams", "cpu/token", "RSS/stream")
 	rows := append([]*pacedResult{rep.Baseline}, rep.Results...)
 	for _, r := range rows {
-		fmt.Fprintf(w, "%-48s %4d/%-4d %8d %8.2fms %8.2fms %8.2fms %9.2f cores %9.1f KiB\n", r.Target, r.Complete, r.Streams,
-			r.Tokens, r.P50, r.P99, r.Max, r.CPUPer1000, r.RSSPerStream)
+		fmt.Fprintf(w, "%-48s %4d/%-4d %8d %8.2fms %8.2fms %8.2fms %9.2f cores %8.1fµs %9.1f KiB\n", r.Target, r.Complete, r.Streams,
+			r.Tokens, r.P50, r.P99, r.Max, r.CPUPer1000, r.CPUPerToken, r.RSSPerStream)
 		if r.FirstError != "" {
 			fmt.Fprintf(w, "  %d errors, the first: %s\n", r.Errors, r.FirstError)
 		}
 	}
 	for _, r := range rep.Results {
-		fmt.Fprintf(w, "%s vs baseline: delivery p50 %.2fx, p99 %.2fx; CPU %.2fx\n", r.Target,
-			ratio(r.P50, rep.Baseline.P50), ratio(r.P99, rep.Baseline.P99), ratio(r.CPUPer1000, rep.Baseline.CPUPer1000))
+		fmt.Fprintf(w, "%s vs baseline: delivery p50 %.2fx, p99 %.2fx; CPU %.2fx, per token %.2fx (+%.1fµs)\n", r.Target,
+			ratio(r.P50, rep.Baseline.P50), ratio(r.P99, rep.Baseline.P99), ratio(r.CPUPer1000, rep.Baseline.CPUPer1000),
+			ratio(r.CPUPerToken, rep.Baseline.CPUPerToken), r.CPUPerToken-rep.Baseline.CPUPerToken)
 	}
 	fmt.Fprintf(w, "target: %s: %s\n", rep.Target, passMiss(rep.Met))
 }

@@ -38,7 +38,7 @@ func TestPacedShort(t *testing.T) {
 				if r.Complete != 6 || r.Errors != 0 || r.FirstError != "" {
 					t.Errorf("%s: %d of 6 streams complete, %d errors (%s)", r.Target, r.Complete, r.Errors, r.FirstError)
 				}
-				if r.P50 <= 0 || r.P99 < r.P50 || r.Max < r.P99 || r.CPUPer1000 <= 0 {
+				if r.P50 <= 0 || r.P99 < r.P50 || r.Max < r.P99 || r.CPUPer1000 <= 0 || r.CPUPerToken <= 0 {
 					t.Errorf("%s: figures %+v", r.Target, r)
 				}
 				if !strings.Contains(r.Target, "followers") && r.Tokens != 6*tokens {
