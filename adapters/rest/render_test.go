@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	gojson "github.com/goccy/go-json"
 	"golang.org/x/tools/txtar"
 
 	"github.com/agentgate/agentgate/core"
@@ -83,4 +84,97 @@ func TestGoldenFrames(t *testing.T) {
 			t.Errorf("%s: frames differ\n--- got\n%s\n--- want\n%s", file, out.Bytes(), frames.Data)
 		}
 	}
+}
+
+// renderCases are events whose JSON exercises what encoding/json does
+// that an encoder could get wrong: HTML and line-separator escaping,
+// invalid UTF-8, control characters, float formatting, sorted map keys,
+// raw JSON compacted (and HTML-escaped), embedded detail and media.
+func renderCases(t testing.TB) []*core.Event {
+	t.Helper()
+	step, yes, no := 2, true, false
+	evs := []*core.Event{
+		{Event: core.EventRunContent, EventIndex: 7, RunID: "r1", SessionID: "s1", AgentID: "a", AgentName: "A", CreatedAt: 1765000000,
+			Content: "tok 000123 <b>&amp;\u2028\u2029 \xff\xfe é \"q\" \\ \t\n\x01\x7f", ContentType: "str", ReasoningContent: "think </script>"},
+		{Event: core.EventRunCompleted, RunID: "r1", Metrics: &core.Metrics{InputTokens: 3, OutputTokens: 4, TotalTokens: 7},
+			TimeToFirstToken: 0.000001234, StepIndex: &step,
+			Data: map[string]any{"z": 1.0, "a": []any{1e21, 1e-7, 123456789.0, -0.0, 3.14159, "x<y", nil, true,
+				map[string]any{"b": 2, "a": int64(-1), "é": "ü"}}},
+			SessionState: map[string]any{},
+			StepResults:  json.RawMessage(" [ {\"a\" : \"<&>\"},\n 1 ] "),
+			Tools: []core.ToolExecution{{ToolCallID: "c", ToolName: "t", ToolArgs: json.RawMessage(`{ "x": 1 }`), Confirmed: &no}},
+			EventDetail: &core.EventDetail{Iteration: 2, GoalComplete: &yes, Memories: json.RawMessage(`[ ]`), SelectedSteps: []string{"a", ""},
+				RunMedia: core.RunMedia{Images: []core.MediaRef{{ID: "abc", Kind: core.MediaImage, MIMEType: "image/png", Size: 10, Width: 2, Height: 3}}}}},
+		{Event: core.EventRunError, RunID: "r2", Error: "boom", ErrorType: "model_error"},
+	}
+	// And every event of the golden files.
+	files, _ := filepath.Glob("testdata/*.txtar")
+	for _, file := range files {
+		ar, err := txtar.ParseFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range ar.Files {
+			if f.Name != "events" {
+				continue
+			}
+			for _, line := range bytes.Split(bytes.TrimSpace(f.Data), []byte("\n")) {
+				if len(bytes.TrimSpace(line)) == 0 || bytes.HasPrefix(line, []byte("error ")) {
+					continue
+				}
+				var ev core.Event
+				if err := json.Unmarshal(line, &ev); err != nil {
+					t.Fatal(err)
+				}
+				evs = append(evs, &ev)
+			}
+		}
+	}
+	return evs
+}
+
+// TestRenderEventAsEncodingJSON: an SSE frame's data is the text
+// encoding/json writes for the event.
+func TestRenderEventAsEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, ev := range renderCases(t) {
+		want, err := json.Marshal(eventWithMediaURLs(ev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		frame := RenderEvent(ev)
+		_, data, ok := bytes.Cut(frame, []byte("\ndata: "))
+		if !ok || !bytes.HasSuffix(data, []byte("\n\n")) {
+			t.Fatalf("frame %q", frame)
+		}
+		if got := bytes.TrimSuffix(data, []byte("\n\n")); !bytes.Equal(got, want) {
+			t.Errorf("data\n%s\nwant (encoding/json)\n%s", got, want)
+		}
+	}
+}
+
+// BenchmarkRenderEvent is one streamed token's frame, beside the JSON
+// alone by encoding/json (what RenderEvent used) and by goccy/go-json.
+func BenchmarkRenderEvent(b *testing.B) {
+	ev := &core.Event{Event: core.EventRunContent, EventIndex: 123, RunID: "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+		SessionID: "0b1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f", AgentID: "bench", AgentName: "Bench", CreatedAt: 1765000000,
+		Content: "tok 000123 1765000000123456789 ", ContentType: "str", Model: "paced-1", ModelProvider: "openai"}
+	b.Run("frame", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			RenderEvent(ev)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = json.Marshal(ev)
+		}
+	})
+	b.Run("goccy-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = gojson.Marshal(ev)
+		}
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
 )
@@ -48,9 +50,10 @@ func CodeOf(err error) string {
 	return CodeInternal
 }
 
-// RenderEvent renders a run event: exactly the JSON of an SSE frame's data.
+// RenderEvent renders a run event: exactly the JSON of an SSE frame's data,
+// written by goccy/go-json as encoding/json would (see rest.RenderEvent).
 func RenderEvent(ev *core.Event) []byte {
-	b, err := json.Marshal(ev)
+	b, err := gojson.Marshal(ev)
 	if err != nil { // an Event always marshals; keep the socket well-formed anyway
 		return RenderError(nil, "", ev.RunID, core.Errorf(core.CodeInternal, "unrenderable event"))
 	}
