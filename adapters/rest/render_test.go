@@ -102,7 +102,7 @@ func renderCases(t testing.TB) []*core.Event {
 				map[string]any{"b": 2, "a": int64(-1), "é": "ü"}}},
 			SessionState: map[string]any{},
 			StepResults:  json.RawMessage(" [ {\"a\" : \"<&>\"},\n 1 ] "),
-			Tools: []core.ToolExecution{{ToolCallID: "c", ToolName: "t", ToolArgs: json.RawMessage(`{ "x": 1 }`), Confirmed: &no}},
+			Tools:        []core.ToolExecution{{ToolCallID: "c", ToolName: "t", ToolArgs: json.RawMessage(`{ "x": 1 }`), Confirmed: &no}},
 			EventDetail: &core.EventDetail{Iteration: 2, GoalComplete: &yes, Memories: json.RawMessage(`[ ]`), SelectedSteps: []string{"a", ""},
 				RunMedia: core.RunMedia{Images: []core.MediaRef{{ID: "abc", Kind: core.MediaImage, MIMEType: "image/png", Size: 10, Width: 2, Height: 3}}}}},
 		{Event: core.EventRunError, RunID: "r2", Error: "boom", ErrorType: "model_error"},
