@@ -1,13 +1,15 @@
 package httptransport
 
 import (
-	"bufio"
 	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 )
 
 // sseQueue is how many frames a source may have ready ahead of the writer;
@@ -44,105 +46,147 @@ func (s *Server) StreamSSE(c *fiber.Ctx, src Source, onDisconnect func()) error 
 	if s.cfg.Hooks != nil {
 		streamClosed = s.cfg.Hooks.StreamOpened(streamInterface(c.Path()))
 	}
-	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
-		defer streamClosed()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		defer src.Close()
-
-		type item struct {
-			f   Frame
-			err error
-		}
-		// Buffered, so that frames the source has ready (a replay) queue up
-		// while the previous write is flushed, and go out together.
-		frames := make(chan item, sseQueue)
-		go func() {
-			defer close(frames)
-			for {
-				f, err := src.Next(ctx)
-				select {
-				case frames <- item{f, err}:
-				case <-ctx.Done():
-					return
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
-		disconnected := func() {
-			if onDisconnect != nil {
-				onDisconnect()
-			}
-		}
-		// Flush headers at once so clients see the stream open.
-		if err := w.Flush(); err != nil {
-			disconnected()
-			return
-		}
-		timer := time.NewTimer(heartbeat)
-		defer timer.Stop()
-		for {
-			var (
-				out []byte
-				end bool // the source ended: write what was taken, then stop
-			)
-			select {
-			case it, ok := <-frames:
-				if !ok || it.err != nil {
-					if it.err != nil && ok {
-						logger.Debug("sse source ended", "err", it.err)
-					}
-					return
-				}
-				out = it.f
-			case <-timer.C:
-				out = []byte(": heartbeat\n\n")
-			}
-			if _, err := w.Write(out); err != nil {
-				disconnected()
-				return
-			}
-			// Frames already waiting go out in the same flush; a frame is
-			// never held back for one that has not arrived.
-		more:
-			for range sseQueue {
-				select {
-				case it, ok := <-frames:
-					if !ok || it.err != nil {
-						if it.err != nil && ok {
-							logger.Debug("sse source ended", "err", it.err)
-						}
-						end = true
-						break more
-					}
-					if _, err := w.Write(it.f); err != nil {
-						disconnected()
-						return
-					}
-				default:
-					break more
-				}
-			}
-			if err := w.Flush(); err != nil {
-				disconnected()
-				return
-			}
-			if end {
-				return
-			}
-			if !timer.Stop() {
-				select {
-				case <-timer.C:
-				default:
-				}
-			}
-			timer.Reset(heartbeat)
-		}
-	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	body := &sseBody{
+		frames:       make(chan sseItem, sseQueue),
+		heartbeat:    heartbeat,
+		logger:       logger,
+		cancel:       cancel,
+		src:          src,
+		onDisconnect: onDisconnect,
+		streamClosed: streamClosed,
+	}
+	go body.pump(ctx)
+	// The headers go out at once, so clients see the stream open; the
+	// frames are then read from body by fasthttp's own connection
+	// goroutine, each read written as one chunk and flushed.
+	c.Context().Response.ImmediateHeaderFlush = true
+	c.Context().Response.SetBodyStream(body, -1)
 	return nil
 }
+
+type sseItem struct {
+	f   Frame
+	err error
+}
+
+// sseBody is an SSE response's body as the reader fasthttp writes from
+// (rather than fasthttp's StreamWriter, which runs the writer in a goroutine
+// of its own and copies its output through an in-memory pipe to the
+// connection's goroutine: a second goroutine hand-off and copy per event).
+// A read returns the frames the source has ready — a frame is never held
+// back for one that has not arrived — or a heartbeat comment after
+// heartbeat of silence; the source's end ends the body. fasthttp closes it
+// (CloseWithError) when the response ends, with the write error when the
+// client went away.
+type sseBody struct {
+	frames       chan sseItem
+	heartbeat    time.Duration
+	logger       *slog.Logger
+	cancel       context.CancelFunc
+	src          Source
+	onDisconnect func()
+	streamClosed func()
+
+	timer  *time.Timer
+	buf    []byte // frames taken; buf[off:] is not yet read
+	off    int
+	ended  bool // the source ended: EOF once buf is read
+	closed sync.Once
+}
+
+// pump moves the source's frames to the reader.
+func (b *sseBody) pump(ctx context.Context) {
+	defer close(b.frames)
+	for {
+		f, err := b.src.Next(ctx)
+		select {
+		case b.frames <- sseItem{f, err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// take records one item of the source: false at its end.
+func (b *sseBody) take(it sseItem, ok bool) bool {
+	if !ok || it.err != nil {
+		if ok && !errors.Is(it.err, io.EOF) {
+			b.logger.Debug("sse source ended", "err", it.err)
+		}
+		b.ended = true
+		return false
+	}
+	b.buf = append(b.buf, it.f...)
+	return true
+}
+
+func (b *sseBody) Read(p []byte) (int, error) {
+	if b.off == len(b.buf) {
+		b.buf, b.off = b.buf[:0], 0
+		if cap(b.buf) > 64<<10 { // after a large frame
+			b.buf = nil
+		}
+		if b.ended {
+			return 0, io.EOF
+		}
+		if b.timer == nil {
+			b.timer = time.NewTimer(b.heartbeat)
+		} else {
+			b.timer.Reset(b.heartbeat)
+		}
+		select {
+		case it, ok := <-b.frames:
+			b.timer.Stop()
+			if !b.take(it, ok) {
+				return 0, io.EOF
+			}
+		case <-b.timer.C:
+			b.buf = append(b.buf, ": heartbeat\n\n"...)
+		}
+		// Frames already waiting go out in the same chunk.
+	more:
+		for len(b.buf) < len(p) && !b.ended {
+			select {
+			case it, ok := <-b.frames:
+				if !b.take(it, ok) {
+					break more
+				}
+			default:
+				break more
+			}
+		}
+	}
+	n := copy(p, b.buf[b.off:])
+	b.off += n
+	return n, nil
+}
+
+// CloseWithError implements fasthttp.ReadCloserWithError: the response
+// ended, after a failed write (the client went away) when err is set.
+func (b *sseBody) CloseWithError(err error) error {
+	b.closed.Do(func() {
+		b.cancel()
+		if b.timer != nil {
+			b.timer.Stop()
+		}
+		b.src.Close()
+		if err != nil || !b.ended {
+			b.logger.Debug("sse client gone", "err", err)
+			if b.onDisconnect != nil {
+				b.onDisconnect()
+			}
+		}
+		b.streamClosed()
+	})
+	return nil
+}
+
+// Close implements io.Closer (fasthttp calls CloseWithError after it).
+func (b *sseBody) Close() error { return nil }
 
 // streamInterface names the interface of an SSE response by its path.
 func streamInterface(path string) string {
