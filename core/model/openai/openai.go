@@ -1,6 +1,9 @@
 // Package openai is the model provider for OpenAI's chat completions API
 // and every server that speaks it (Ollama, vLLM, llama.cpp server, LM
-// Studio, OpenRouter), on the official openai-go SDK.
+// Studio, OpenRouter). Requests go through the official openai-go SDK
+// (auth, headers, retries honouring Retry-After, error answers); the
+// streamed reply is read by the provider itself (stream.go), which decodes
+// each chunk into the few fields it uses.
 //
 // Requests are always streamed (stream:true with
 // stream_options.include_usage, so the final chunk carries the token
