@@ -336,6 +336,7 @@ func (t target) writerDSN(extra ...string) string {
 		// Savepoints (one per write of a group commit) keep their
 		// sub-journal in memory instead of a temporary file.
 		"_pragma=temp_store(MEMORY)",
+		"_pragma=cache_size(-32768)",
 		// Take the write lock at BEGIN, so a transaction never fails
 		// half-way when another process holds it: it waits instead.
 		"_txlock=immediate",
