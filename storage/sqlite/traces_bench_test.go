@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +71,8 @@ func BenchmarkWriteSpans(b *testing.B) {
 // time-ordered (as the tracer makes them: tracing.IDGenerator). It reports
 // the process's CPU per run written (the benchmark's goroutine, SQLite's
 // writer and the WAL checkpointer). DROPIX="index ..." drops indexes first
-// (to weigh what an index costs).
+// (to weigh what an index costs); BATCHRUNS=n writes n runs per batch
+// instead of 128.
 func BenchmarkWriteSpansRuns(b *testing.B) {
 	for _, ordered := range []bool{false, true} {
 		b.Run(map[bool]string{false: "random-trace-ids", true: "ordered-trace-ids"}[ordered], func(b *testing.B) {
@@ -93,9 +95,13 @@ func benchWriteSpansRuns(b *testing.B, ordered bool) {
 	// timed is a 16-byte id whose first 6 bytes are the k-th run's start
 	// in milliseconds (a UUID v7's layout, without its dashes).
 	timed := func() string { return fmt.Sprintf("%012x", start.UnixMilli()+int64(k)) + random(10) }
+	perBatch := 128
+	if n, err := strconv.Atoi(os.Getenv("BATCHRUNS")); err == nil && n > 0 {
+		perBatch = n
+	}
 	batch := func() []trace.Span {
-		out := make([]trace.Span, 0, 512)
-		for range 128 {
+		out := make([]trace.Span, 0, 4*perBatch)
+		for range perBatch {
 			tid := random(16)
 			if ordered {
 				tid = timed()
@@ -126,7 +132,7 @@ func benchWriteSpansRuns(b *testing.B, ordered bool) {
 			b.Fatal(err)
 		}
 	}
-	for range 160 {
+	for range 20000 / perBatch {
 		if err := s.WriteSpans(ctx, batch()); err != nil {
 			b.Fatal(err)
 		}
@@ -141,5 +147,5 @@ func benchWriteSpansRuns(b *testing.B, ordered bool) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N*128), "cpu-µs/run")
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N*perBatch), "cpu-µs/run")
 }
