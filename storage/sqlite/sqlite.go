@@ -336,6 +336,12 @@ func (t target) writerDSN(extra ...string) string {
 		// Savepoints (one per write of a group commit) keep their
 		// sub-journal in memory instead of a temporary file.
 		"_pragma=temp_store(MEMORY)",
+		// A 32 MiB page cache (SQLite's default is 2 MB): a batch of
+		// spans touches more index pages than the default holds, which
+		// then spills them to the WAL mid-transaction and reads them
+		// back (BenchmarkWriteSpansRuns: ~20% less CPU per run). It
+		// grows only as pages are used.
+		"_pragma=cache_size(-32768)",
 		// Take the write lock at BEGIN, so a transaction never fails
 		// half-way when another process holds it: it waits instead.
 		"_txlock=immediate",

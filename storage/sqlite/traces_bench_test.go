@@ -1,7 +1,12 @@
 package sqlite_test
 
 import (
+	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,4 +60,92 @@ func BenchmarkWriteSpans(b *testing.B) {
 			b.ReportMetric(float64(b.N*20)/b.Elapsed().Seconds(), "spans/s")
 		})
 	}
+}
+
+// BenchmarkWriteSpansRuns writes what the store processor writes under
+// load: batches of 512 spans, 128 runs of 4 spans each (the run, two model
+// requests and a tool call), into a file database that already holds
+// 20,000 such traces (its indexes are bigger than a batch, as in a gateway
+// that has run a while). Run and session ids are time-ordered (version 7
+// UUIDs, as the engine makes them), span ids random; trace ids random or
+// time-ordered (as the tracer makes them: tracing.IDGenerator). It reports
+// the process's CPU per run written (the benchmark's goroutine, SQLite's
+// writer and the WAL checkpointer). DROPIX="index ..." drops indexes first
+// (to weigh what an index costs); BATCHRUNS=n writes n runs per batch
+// instead of 128.
+func BenchmarkWriteSpansRuns(b *testing.B) {
+	for _, ordered := range []bool{false, true} {
+		b.Run(map[bool]string{false: "random-trace-ids", true: "ordered-trace-ids"}[ordered], func(b *testing.B) {
+			benchWriteSpansRuns(b, ordered)
+		})
+	}
+}
+
+func benchWriteSpansRuns(b *testing.B, ordered bool) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := func(n int) string {
+		buf := make([]byte, n)
+		for i := range buf {
+			buf[i] = byte(rng.Uint32())
+		}
+		return hex.EncodeToString(buf)
+	}
+	start := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	k := 0
+	// timed is a 16-byte id whose first 6 bytes are the k-th run's start
+	// in milliseconds (a UUID v7's layout, without its dashes).
+	timed := func() string { return fmt.Sprintf("%012x", start.UnixMilli()+int64(k)) + random(10) }
+	perBatch := 128
+	if n, err := strconv.Atoi(os.Getenv("BATCHRUNS")); err == nil && n > 0 {
+		perBatch = n
+	}
+	batch := func() []trace.Span {
+		out := make([]trace.Span, 0, 4*perBatch)
+		for range perBatch {
+			tid := random(16)
+			if ordered {
+				tid = timed()
+			}
+			root := random(8)
+			at := start.Add(time.Duration(k) * time.Millisecond)
+			common := trace.Span{TraceID: tid, StatusCode: trace.StatusOK, RunID: timed(), SessionID: timed(), AgentID: "bench"}
+			k++
+			r := common
+			r.SpanID, r.Name, r.StartTime, r.EndTime = root, "invoke_agent bench", at, at.Add(3*time.Millisecond)
+			r.Attributes = map[string]any{trace.AttrSpanType: trace.SpanAgent, trace.AttrInput: "six times seven?", trace.AttrOutput: "42"}
+			out = append(out, r)
+			for j, name := range []string{"chat scripted", "execute_tool calculator", "chat scripted"} {
+				c := common
+				c.SpanID, c.ParentSpanID, c.Name = random(8), root, name
+				c.StartTime, c.EndTime = at.Add(time.Duration(j)*time.Millisecond), at.Add(time.Duration(j+1)*time.Millisecond)
+				c.Attributes = map[string]any{trace.AttrSpanType: trace.SpanTool, "gen_ai.request.model": "scripted",
+					"gen_ai.usage.input_tokens": 12, "gen_ai.usage.output_tokens": 5}
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	s := openFile(b)
+	ctx := b.Context()
+	for _, ix := range strings.Fields(os.Getenv("DROPIX")) {
+		if _, err := s.DB().ExecContext(ctx, "DROP INDEX "+ix); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range 20000 / perBatch {
+		if err := s.WriteSpans(ctx, batch()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu0 := processCPU()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		spans := batch()
+		b.StartTimer()
+		if err := s.WriteSpans(ctx, spans); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N*perBatch), "cpu-µs/run")
 }

@@ -1,9 +1,10 @@
 package sqlstore
 
-// Writing spans: a batch is a few multi-row statements, and each trace's
-// summary is brought up to date incrementally (counts added, min/max
-// taken, the root kept or replaced by an earlier one) from the stored
-// summary and the batch, without reading the trace's stored spans again.
+// Writing spans: a batch is a few multi-row statements. A new trace's
+// summary is inserted with it; an existing trace's summary is brought up
+// to date incrementally (counts added, min/max taken, the root kept or
+// replaced by an earlier one) from the stored summary and the batch,
+// without reading the trace's stored spans again.
 // Only the rare batch that replaces stored spans, or invalidates the
 // stored root (its parent arrives late), or whose trace has no root (a
 // cycle) summarises the trace from its stored spans.
@@ -53,10 +54,13 @@ type storedTrace struct {
 }
 
 // WriteSpans stores spans (replacing those stored by span_id) and brings
-// their traces' summaries up to date, in one transaction. The traces'
-// rows are read first, and locked on PostgreSQL (in trace id order): two
-// batches of one trace summarise one after the other, the second seeing
-// the first's summary.
+// their traces' summaries up to date, in one transaction. The spans are
+// inserted first; a trace that is new (no stored row, none of its spans
+// stored before) is then inserted whole with its summary. The rows of the
+// other traces are read, and locked on PostgreSQL (in trace id order):
+// two batches of one trace summarise one after the other, the second
+// seeing the first's summary (a batch whose insert of a trace meets a
+// concurrent one's waits for it, then merges into its row).
 func (s *Traces) WriteSpans(ctx context.Context, spans []trace.Span) error {
 	name := s.db.d.Name
 	if len(spans) == 0 {
@@ -98,10 +102,6 @@ func (s *Traces) WriteSpans(ctx context.Context, spans []trace.Span) error {
 			sp.TeamID, sp.WorkflowID, nanos(sp.CreatedAt)}
 	}
 	err := s.db.Write(ctx, func(ctx context.Context, q Querier) error {
-		stored, err := s.lockTraces(ctx, q, ids, now)
-		if err != nil {
-			return err
-		}
 		inserted, err := s.insertSpans(ctx, q, rows)
 		if err != nil {
 			return err
@@ -119,12 +119,39 @@ func (s *Traces) WriteSpans(ctx context.Context, spans []trace.Span) error {
 				dirty[spans[i].TraceID] = true
 			}
 		}
+		// A trace whose spans are all new and which has no stored row is
+		// written whole, its summary taken from the batch: one insert,
+		// no read (the usual case: a run's spans reach the store in one
+		// batch). The others are brought up to date from their rows.
+		fresh := make([]storedTrace, 0, len(ids))
+		for _, id := range ids {
+			if !dirty[id] {
+				fresh = append(fresh, summaryOf(id, pick(spans, byTrace[id])))
+			}
+		}
+		created, err := s.insertSummaries(ctx, q, fresh)
+		if err != nil {
+			return err
+		}
+		if len(created) == len(ids) {
+			return nil
+		}
+		rest := make([]string, 0, len(ids)-len(created))
+		for _, id := range ids {
+			if !created[id] {
+				rest = append(rest, id)
+			}
+		}
+		stored, err := s.lockTraces(ctx, q, rest, now)
+		if err != nil {
+			return err
+		}
 		parents, err := s.storedParents(ctx, q, spans, byTrace, stored, dirty)
 		if err != nil {
 			return err
 		}
-		out := make([]storedTrace, 0, len(ids))
-		for _, id := range ids {
+		out := make([]storedTrace, 0, len(rest))
+		for _, id := range rest {
 			var sum storedTrace
 			ok := false
 			switch st, found := stored[id]; {
@@ -424,6 +451,46 @@ func summaryOf(id string, spans []trace.Span) storedTrace {
 	return out
 }
 
+// insertSummaries inserts the summaries of the traces that have no stored
+// row, a few hundred per statement, and returns the trace ids it
+// inserted (a trace with a row is left as it is).
+func (s *Traces) insertSummaries(ctx context.Context, q Querier, sums []storedTrace) (map[string]bool, error) {
+	created := make(map[string]bool, len(sums))
+	for _, chunk := range chunks(sums) {
+		rows, err := q.Query(ctx, `INSERT INTO traces (`+traceWriteColumns.String()+`) VALUES `+
+			valueRows(len(chunk), len(traceWriteColumns))+` ON CONFLICT (trace_id) DO NOTHING RETURNING trace_id`,
+			summaryArgs(chunk)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			created[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return created, nil
+}
+
+// summaryArgs are the bound values of sums' rows (traceWriteColumns).
+func summaryArgs(sums []storedTrace) []any {
+	args := make([]any, 0, len(sums)*len(traceWriteColumns))
+	for _, st := range sums {
+		t := &st.t
+		args = append(args, t.TraceID, t.Name, t.Status, nanos(t.StartTime), nanos(t.EndTime), t.DurationMS, t.TotalSpans,
+			t.ErrorCount, t.Input, t.RunID, t.SessionID, t.UserID, t.AgentID, t.TeamID, t.WorkflowID, nanos(t.CreatedAt),
+			st.rootSpan, st.rootParen, st.rootStart)
+	}
+	return args
+}
+
 // writeSummaries writes the traces' summaries, a few hundred per
 // statement.
 func (s *Traces) writeSummaries(ctx context.Context, q Querier, sums []storedTrace) error {
@@ -432,15 +499,9 @@ func (s *Traces) writeSummaries(ctx context.Context, q Querier, sums []storedTra
 		set = append(set, c+" = excluded."+c)
 	}
 	for _, chunk := range chunks(sums) {
-		args := make([]any, 0, len(chunk)*len(traceWriteColumns))
-		for _, st := range chunk {
-			t := &st.t
-			args = append(args, t.TraceID, t.Name, t.Status, nanos(t.StartTime), nanos(t.EndTime), t.DurationMS, t.TotalSpans,
-				t.ErrorCount, t.Input, t.RunID, t.SessionID, t.UserID, t.AgentID, t.TeamID, t.WorkflowID, nanos(t.CreatedAt),
-				st.rootSpan, st.rootParen, st.rootStart)
-		}
 		if _, err := q.Exec(ctx, `INSERT INTO traces (`+traceWriteColumns.String()+`) VALUES `+
-			valueRows(len(chunk), len(traceWriteColumns))+` ON CONFLICT (trace_id) DO UPDATE SET `+strings.Join(set, ", "), args...); err != nil {
+			valueRows(len(chunk), len(traceWriteColumns))+` ON CONFLICT (trace_id) DO UPDATE SET `+strings.Join(set, ", "),
+			summaryArgs(chunk)...); err != nil {
 			return err
 		}
 	}

@@ -76,6 +76,7 @@ func New(cfg Config) (*Tracing, error) {
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
 		sdktrace.WithResource(resource.NewSchemaless(attrs...)),
+		sdktrace.WithIDGenerator(IDGenerator{}),
 	}
 	t := &Tracing{}
 	if cfg.Writer != nil {
