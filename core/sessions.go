@@ -85,9 +85,7 @@ func (e *Engine) DeleteSessions(ctx context.Context, ids []string) (int, error) 
 	if err != nil {
 		return n, err
 	}
-	if err := e.DeleteUnreferencedMedia(ctx, orphans); err != nil {
-		e.logger.Warn("deleting the media of deleted sessions failed; their bytes stay in the media store", "media", len(orphans), "error", err)
-	}
+	_ = e.DeleteUnreferencedMedia(ctx, orphans) // logged
 	return n, nil
 }
 
@@ -97,13 +95,17 @@ func (e *Engine) DeleteSessions(ctx context.Context, ids []string) (int, error) 
 // from being added (SessionMediaStore.DeleteUnreferencedMedia), so a
 // session that records it at the same time either keeps the bytes or
 // finds them gone and stores them again (recordMedia); a medium another
-// session carries is never deleted.
+// session carries is never deleted. A failure is logged (the bytes stay,
+// unreferenced) and returned.
 func (e *Engine) DeleteUnreferencedMedia(ctx context.Context, ids []string) error {
 	del, _ := e.cfg.Media.(MediaDeleter)
 	if len(ids) == 0 || del == nil || e.cfg.SessionMedia == nil {
 		return nil
 	}
 	_, err := e.cfg.SessionMedia.DeleteUnreferencedMedia(ctx, ids, del.Delete)
+	if err != nil {
+		e.logger.Warn("deleting media no session carries failed; their bytes stay in the media store", "media", len(ids), "error", err)
+	}
 	return err
 }
 
