@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -23,6 +24,11 @@ import (
 	"github.com/agentgate/agentgate/storage/postgres"
 	"github.com/agentgate/agentgate/storage/postgres/pgtest"
 	"github.com/agentgate/agentgate/storage/sqlite"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
 // mediaStore is what a backend gives the engine: runs and session media.
@@ -34,7 +40,7 @@ type mediaStore interface {
 
 // hookStore is a media store whose Delete runs hook first (nil: none).
 type hookStore struct {
-	*media.DirStore
+	media.Store
 	mu   sync.Mutex
 	hook func(id string)
 }
@@ -46,7 +52,7 @@ func (h *hookStore) Delete(ctx context.Context, id string) error {
 	if hook != nil {
 		hook(id)
 	}
-	return h.DirStore.Delete(ctx, id)
+	return h.Store.Delete(ctx, id)
 }
 
 func (h *hookStore) setHook(f func(id string)) {
@@ -80,14 +86,47 @@ func mediaBackends() map[string]func(t *testing.T) mediaStore {
 	}
 }
 
-func newMediaEnv(t *testing.T, open func(t *testing.T) mediaStore) *mediaEnv {
+// mediaStores are the media stores: the directory, and S3 (gofakes3
+// through the real SDK).
+func mediaStores() map[string]func(t *testing.T) media.Store {
+	return map[string]func(t *testing.T) media.Store{
+		"dir": func(t *testing.T) media.Store {
+			dir, err := media.NewDirStore(filepath.Join(t.TempDir(), "media"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		},
+		"s3": func(t *testing.T) media.Store {
+			srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+			t.Cleanup(srv.Close)
+			c := s3.New(s3.Options{BaseEndpoint: aws.String(srv.URL), UsePathStyle: true, Region: "us-east-1",
+				Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")})
+			if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("media")}); err != nil {
+				t.Fatal(err)
+			}
+			st, err := media.NewS3Store(context.Background(), media.S3Config{Bucket: "media", Endpoint: srv.URL, PathStyle: true, AccessKeyID: "k", SecretAccessKey: "s"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+	}
+}
+
+// eachMediaEnv runs f on every backend with every media store.
+func eachMediaEnv(t *testing.T, f func(t *testing.T, env *mediaEnv)) {
+	for bn, open := range mediaBackends() {
+		for mn, newMedia := range mediaStores() {
+			t.Run(bn+"/"+mn, func(t *testing.T) { f(t, newMediaEnv(t, open, newMedia)) })
+		}
+	}
+}
+
+func newMediaEnv(t *testing.T, open func(t *testing.T) mediaStore, newMedia func(t *testing.T) media.Store) *mediaEnv {
 	t.Helper()
 	st := open(t)
-	dir, err := media.NewDirStore(filepath.Join(t.TempDir(), "media"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &hookStore{DirStore: dir}
+	hs := &hookStore{Store: newMedia(t)}
 	log := memlog.New(core.EventLogConfig{})
 	eng, err := core.NewEngine(core.EngineConfig{Store: st, Log: log, Media: hs, SessionMedia: st})
 	if err != nil {
@@ -161,39 +200,36 @@ func (env *mediaEnv) holds(t *testing.T, id string, doc []byte) bool {
 // stored (session A's), then A is deleted (no record names them yet: they
 // are deleted), then B's run records them: B's run stores them again.
 func TestMediaOrphanDeleteBeforeRecord(t *testing.T) {
-	for name, open := range mediaBackends() {
-		t.Run(name, func(t *testing.T) {
-			env := newMediaEnv(t, open)
-			doc := randomDoc(t)
-			upA, refs := env.upload(t, doc)
-			if err := env.run(t.Context(), "sess-a", refs, upA); err != nil {
-				t.Fatal(err)
-			}
-			upB, refsB := env.upload(t, doc) // stored already: no write
-			if _, err := env.eng.DeleteSessions(t.Context(), []string{"sess-a"}); err != nil {
-				t.Fatal(err)
-			}
-			if env.holds(t, refs[0].ID, doc) {
-				t.Fatal("the orphan's bytes were not deleted with session A")
-			}
-			if err := env.run(t.Context(), "sess-b", refsB, upB); err != nil {
-				t.Fatal(err)
-			}
-			if !env.holds(t, refs[0].ID, doc) {
-				t.Fatal("session B's medium is lost: deleted with session A after B's upload found it stored")
-			}
-			// Without a source to store them again, the run is refused,
-			// never started without its media.
-			_, refsC := env.upload(t, doc)
-			if _, err := env.eng.DeleteSessions(t.Context(), []string{"sess-b"}); err != nil {
-				t.Fatal(err)
-			}
-			err := env.run(t.Context(), "sess-c", refsC, nil)
-			if core.CodeOf(err) != core.CodeUnavailable {
-				t.Fatalf("a run whose media were deleted, with no source = %v, want an unavailable error", err)
-			}
-		})
-	}
+	eachMediaEnv(t, func(t *testing.T, env *mediaEnv) {
+		doc := randomDoc(t)
+		upA, refs := env.upload(t, doc)
+		if err := env.run(t.Context(), "sess-a", refs, upA); err != nil {
+			t.Fatal(err)
+		}
+		upB, refsB := env.upload(t, doc) // stored already: no write
+		if _, err := env.eng.DeleteSessions(t.Context(), []string{"sess-a"}); err != nil {
+			t.Fatal(err)
+		}
+		if env.holds(t, refs[0].ID, doc) {
+			t.Fatal("the orphan's bytes were not deleted with session A")
+		}
+		if err := env.run(t.Context(), "sess-b", refsB, upB); err != nil {
+			t.Fatal(err)
+		}
+		if !env.holds(t, refs[0].ID, doc) {
+			t.Fatal("session B's medium is lost: deleted with session A after B's upload found it stored")
+		}
+		// Without a source to store them again, the run is refused,
+		// never started without its media.
+		_, refsC := env.upload(t, doc)
+		if _, err := env.eng.DeleteSessions(t.Context(), []string{"sess-b"}); err != nil {
+			t.Fatal(err)
+		}
+		err := env.run(t.Context(), "sess-c", refsC, nil)
+		if core.CodeOf(err) != core.CodeUnavailable {
+			t.Fatalf("a run whose media were deleted, with no source = %v, want an unavailable error", err)
+		}
+	})
 }
 
 // TestMediaOrphanDeleteRacesRecord forces the interleaving of the issue:
@@ -201,51 +237,48 @@ func TestMediaOrphanDeleteBeforeRecord(t *testing.T) {
 // records them, then the orphan's bytes are deleted. The delete holds
 // what keeps B's record waiting (or finds it), so B keeps the bytes.
 func TestMediaOrphanDeleteRacesRecord(t *testing.T) {
-	for name, open := range mediaBackends() {
-		t.Run(name, func(t *testing.T) {
-			env := newMediaEnv(t, open)
-			doc := randomDoc(t)
-			upA, refs := env.upload(t, doc)
-			if err := env.run(t.Context(), "sess-a", refs, upA); err != nil {
-				t.Fatal(err)
-			}
-			entered, release := make(chan struct{}), make(chan struct{})
-			env.store.setHook(func(string) {
-				close(entered)
-				select { // B's record waits on this delete when it is excluded
-				case <-release:
-				case <-time.After(300 * time.Millisecond):
-				}
-			})
-			deleted := make(chan error, 1)
-			go func() {
-				_, err := env.eng.DeleteSessions(context.Background(), []string{"sess-a"})
-				deleted <- err
-			}()
-			<-entered
-			env.store.setHook(nil)
-			upB, refsB := env.upload(t, doc) // the bytes are still there
-			recorded := make(chan error, 1)
-			go func() { recorded <- env.run(context.Background(), "sess-b", refsB, upB) }()
-			var errB error
-			select {
-			case errB = <-recorded: // not excluded: B recorded before the delete
-				close(release)
-			case <-time.After(100 * time.Millisecond):
-				close(release)
-				errB = <-recorded
-			}
-			if err := <-deleted; err != nil {
-				t.Fatal(err)
-			}
-			if errB != nil {
-				t.Fatal(errB)
-			}
-			if !env.holds(t, refs[0].ID, doc) {
-				t.Fatal("session B's medium is lost: session A's orphan delete removed it after B recorded it")
+	eachMediaEnv(t, func(t *testing.T, env *mediaEnv) {
+		doc := randomDoc(t)
+		upA, refs := env.upload(t, doc)
+		if err := env.run(t.Context(), "sess-a", refs, upA); err != nil {
+			t.Fatal(err)
+		}
+		entered, release := make(chan struct{}), make(chan struct{})
+		env.store.setHook(func(string) {
+			close(entered)
+			select { // B's record waits on this delete when it is excluded
+			case <-release:
+			case <-time.After(300 * time.Millisecond):
 			}
 		})
-	}
+		deleted := make(chan error, 1)
+		go func() {
+			_, err := env.eng.DeleteSessions(context.Background(), []string{"sess-a"})
+			deleted <- err
+		}()
+		<-entered
+		env.store.setHook(nil)
+		upB, refsB := env.upload(t, doc) // the bytes are still there
+		recorded := make(chan error, 1)
+		go func() { recorded <- env.run(context.Background(), "sess-b", refsB, upB) }()
+		var errB error
+		select {
+		case errB = <-recorded: // not excluded: B recorded before the delete
+			close(release)
+		case <-time.After(100 * time.Millisecond):
+			close(release)
+			errB = <-recorded
+		}
+		if err := <-deleted; err != nil {
+			t.Fatal(err)
+		}
+		if errB != nil {
+			t.Fatal(errB)
+		}
+		if !env.holds(t, refs[0].ID, doc) {
+			t.Fatal("session B's medium is lost: session A's orphan delete removed it after B recorded it")
+		}
+	})
 }
 
 // TestMediaOrphanDeleteConcurrent races the delete of the session that
@@ -253,51 +286,48 @@ func TestMediaOrphanDeleteRacesRecord(t *testing.T) {
 // bytes, many times: the other session always keeps them, and deleting
 // it too leaves none.
 func TestMediaOrphanDeleteConcurrent(t *testing.T) {
-	for name, open := range mediaBackends() {
-		t.Run(name, func(t *testing.T) {
-			env := newMediaEnv(t, open)
-			for i := range 20 {
-				doc := randomDoc(t)
-				a, b := fmt.Sprintf("sess-a-%d", i), fmt.Sprintf("sess-b-%d", i)
-				upA, refs := env.upload(t, doc)
-				if err := env.run(t.Context(), a, refs, upA); err != nil {
-					t.Fatal(err)
-				}
-				var wg sync.WaitGroup
-				var errDel, errB error
-				wg.Add(2)
-				go func() {
-					defer wg.Done()
-					_, errDel = env.eng.DeleteSessions(context.Background(), []string{a})
-				}()
-				go func() {
-					defer wg.Done()
-					up := env.res.NewUpload().Restorable()
-					defer up.Close()
-					if errB = up.AddStream(context.Background(), bytes.NewReader(doc), "notes.txt", "text/plain"); errB != nil {
-						return
-					}
-					refsB, err := up.Resolve(context.Background(), nil)
-					if err != nil {
-						errB = err
-						return
-					}
-					errB = env.run(context.Background(), b, refsB, up)
-				}()
-				wg.Wait()
-				if errDel != nil || errB != nil {
-					t.Fatalf("round %d: delete: %v; upload and run: %v", i, errDel, errB)
-				}
-				if !env.holds(t, refs[0].ID, doc) {
-					t.Fatalf("round %d: session B's medium is lost", i)
-				}
-				if _, err := env.eng.DeleteSessions(t.Context(), []string{b}); err != nil {
-					t.Fatal(err)
-				}
-				if env.holds(t, refs[0].ID, doc) {
-					t.Fatalf("round %d: the medium outlived every session that carried it", i)
-				}
+	eachMediaEnv(t, func(t *testing.T, env *mediaEnv) {
+		for i := range 20 {
+			doc := randomDoc(t)
+			a, b := fmt.Sprintf("sess-a-%d", i), fmt.Sprintf("sess-b-%d", i)
+			upA, refs := env.upload(t, doc)
+			if err := env.run(t.Context(), a, refs, upA); err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
+			var wg sync.WaitGroup
+			var errDel, errB error
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				_, errDel = env.eng.DeleteSessions(context.Background(), []string{a})
+			}()
+			go func() {
+				defer wg.Done()
+				up := env.res.NewUpload().Restorable()
+				defer up.Close()
+				if errB = up.AddStream(context.Background(), bytes.NewReader(doc), "notes.txt", "text/plain"); errB != nil {
+					return
+				}
+				refsB, err := up.Resolve(context.Background(), nil)
+				if err != nil {
+					errB = err
+					return
+				}
+				errB = env.run(context.Background(), b, refsB, up)
+			}()
+			wg.Wait()
+			if errDel != nil || errB != nil {
+				t.Fatalf("round %d: delete: %v; upload and run: %v", i, errDel, errB)
+			}
+			if !env.holds(t, refs[0].ID, doc) {
+				t.Fatalf("round %d: session B's medium is lost", i)
+			}
+			if _, err := env.eng.DeleteSessions(t.Context(), []string{b}); err != nil {
+				t.Fatal(err)
+			}
+			if env.holds(t, refs[0].ID, doc) {
+				t.Fatalf("round %d: the medium outlived every session that carried it", i)
+			}
+		}
+	})
 }

@@ -103,7 +103,7 @@ func TestRefusedUploadStoresNothing(t *testing.T) {
 	}
 
 	// Bob names alice's session first: not found, nothing of his stored.
-	form := runForm(t, map[string]string{"session_id": "s-keep"}, mediaFile{"bob.txt", "text/plain", text(80_000, 'e')})
+	form := runForm(t, map[string]string{"message": "mine now", "stream": "false", "session_id": "s-keep"}, mediaFile{"bob.txt", "text/plain", text(80_000, 'e')})
 	want(t, g, bob, http.MethodPost, "/agents/echo/runs", form, http.StatusNotFound)
 	if after := storedFiles(t, dir); !slices.Equal(after, before) {
 		t.Errorf("another user's session: the media dir holds %v after the refused run, %v before", after, before)
