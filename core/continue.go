@@ -24,6 +24,8 @@ type ContinueParams struct {
 	// they join the run's input, which the model sees on the continued
 	// turns.
 	Media []MediaRef
+	// MediaSource is as StartParams'.
+	MediaSource MediaRestorer
 }
 
 // Continue resumes a paused run. It appends RunContinued to the same stream
@@ -74,7 +76,7 @@ func (e *Engine) continueRun(ctx context.Context, p ContinueParams, f *feed) (*R
 	resume.AutoContinue = false
 	if len(p.Media) > 0 {
 		addInputMedia(run, resume, p.Media)
-		if err := e.recordMedia(ctx, run.SessionID, run.UserID, p.Media); err != nil {
+		if err := e.recordMedia(ctx, run.SessionID, run.UserID, p.Media, p.MediaSource); err != nil {
 			return nil, 0, err
 		}
 	}

@@ -87,9 +87,31 @@ type SessionMediaStore interface {
 	GetSessionMedia(ctx context.Context, sessionID, mediaID string) (*MediaRef, error)
 	// DeleteSessionMedia deletes the records of the sessions and returns
 	// the ids of the media no other session carries any more (whose bytes
-	// the media store may delete).
+	// the media store may delete, through DeleteUnreferencedMedia).
 	DeleteSessionMedia(ctx context.Context, sessionIDs []string) (orphans []string, err error)
+	// DeleteUnreferencedMedia calls del for each of ids that no record
+	// names, while holding what keeps AddSessionMedia from recording it
+	// until del returns (the SQLite writer; on Postgres a transaction's
+	// advisory lock of the id, which AddSessionMedia takes too), and
+	// returns the ids it deleted. An error of del is returned with the
+	// others (joined), after every id was tried.
+	DeleteUnreferencedMedia(ctx context.Context, ids []string, del func(ctx context.Context, id string) error) (deleted []string, err error)
 }
+
+// MediaRestorer puts a medium's bytes back in the media store: what sent
+// the media keeps them until the run that carries them is recorded, so a
+// medium whose bytes an orphan's delete removed between their store (a
+// no-op: the bytes were there) and the session's record is stored again
+// (core/media.Upload is one).
+type MediaRestorer interface {
+	RestoreMedia(ctx context.Context, m MediaRef) error
+}
+
+// MediaRestorerFunc is a function as a MediaRestorer.
+type MediaRestorerFunc func(ctx context.Context, m MediaRef) error
+
+// RestoreMedia implements MediaRestorer.
+func (f MediaRestorerFunc) RestoreMedia(ctx context.Context, m MediaRef) error { return f(ctx, m) }
 
 // RunMedia are the media a run produced, by kind as AgentOS's RunOutput
 // lists them.

@@ -85,20 +85,28 @@ func (e *Engine) DeleteSessions(ctx context.Context, ids []string) (int, error) 
 	if err != nil {
 		return n, err
 	}
-	del, _ := e.cfg.Media.(MediaDeleter)
-	if del == nil {
-		return n, nil
-	}
-	var errs []error
-	for _, id := range orphans {
-		if err := del.Delete(ctx, id); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		e.logger.Warn("deleting the media of deleted sessions failed; their bytes stay in the media store", "media", len(errs), "error", errors.Join(errs...))
-	}
+	_ = e.DeleteUnreferencedMedia(ctx, orphans) // logged
 	return n, nil
+}
+
+// DeleteUnreferencedMedia deletes the bytes of those of ids no session
+// carries: a deleted session's orphans, or the media of a refused upload.
+// Each is deleted while the session media store keeps a new record of it
+// from being added (SessionMediaStore.DeleteUnreferencedMedia), so a
+// session that records it at the same time either keeps the bytes or
+// finds them gone and stores them again (recordMedia); a medium another
+// session carries is never deleted. A failure is logged (the bytes stay,
+// unreferenced) and returned.
+func (e *Engine) DeleteUnreferencedMedia(ctx context.Context, ids []string) error {
+	del, _ := e.cfg.Media.(MediaDeleter)
+	if len(ids) == 0 || del == nil || e.cfg.SessionMedia == nil {
+		return nil
+	}
+	_, err := e.cfg.SessionMedia.DeleteUnreferencedMedia(ctx, ids, del.Delete)
+	if err != nil {
+		e.logger.Warn("deleting media no session carries failed; their bytes stay in the media store", "media", len(ids), "error", err)
+	}
+	return err
 }
 
 // SessionMedia returns the record of a medium the session carries: from
@@ -127,7 +135,8 @@ func (e *Engine) SessionMedia(ctx context.Context, sessionID, mediaID string) (*
 }
 
 // mediaStorer is an execution's StoreMedia: the medium is stored, then
-// recorded as one of the session's.
+// recorded as one of the session's (and stored again if its bytes were
+// deleted in between: the data are at hand).
 func (e *Engine) mediaStorer(sessionID, userID string) func(ctx context.Context, name, mimeType string, data []byte) (MediaRef, error) {
 	if e.cfg.IngestMedia == nil {
 		return nil
@@ -137,20 +146,47 @@ func (e *Engine) mediaStorer(sessionID, userID string) func(ctx context.Context,
 		if err != nil {
 			return MediaRef{}, err
 		}
-		if err := e.recordMedia(ctx, sessionID, userID, []MediaRef{m}); err != nil {
+		again := MediaRestorerFunc(func(ctx context.Context, _ MediaRef) error {
+			_, err := e.cfg.IngestMedia(ctx, name, mimeType, data)
+			return err
+		})
+		if err := e.recordMedia(ctx, sessionID, userID, []MediaRef{m}, again); err != nil {
 			return MediaRef{}, err
 		}
 		return m, nil
 	}
 }
 
-// recordMedia records that the session carries refs.
-func (e *Engine) recordMedia(ctx context.Context, sessionID, userID string, refs []MediaRef) error {
+// recordMedia records that the session carries refs, then makes sure
+// their bytes are in the media store: an orphan's delete that held the
+// store's exclusion before the record (DeleteUnreferencedMedia) may have
+// removed bytes this session's upload found already stored; src stores
+// them again. Once recorded, no delete removes them.
+func (e *Engine) recordMedia(ctx context.Context, sessionID, userID string, refs []MediaRef, src MediaRestorer) error {
 	if len(refs) == 0 || e.cfg.SessionMedia == nil {
 		return nil
 	}
 	if err := e.cfg.SessionMedia.AddSessionMedia(ctx, sessionID, userID, refs, e.now()); err != nil {
 		return fmt.Errorf("record the run's media: %w", err)
+	}
+	if e.cfg.Media == nil {
+		return nil
+	}
+	for _, m := range refs {
+		rc, _, err := e.cfg.Media.Open(ctx, m.ID)
+		if err == nil {
+			rc.Close()
+			continue
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("check the run's media: %w", err)
+		}
+		if src == nil {
+			return Errorf(CodeUnavailable, "file %q was deleted from the media store while the run was started (a deleted session carried the same bytes): send it again", m.Name)
+		}
+		if err := src.RestoreMedia(ctx, m); err != nil {
+			return fmt.Errorf("store file %q again (its bytes were deleted while the run was started): %w", m.Name, err)
+		}
 	}
 	return nil
 }

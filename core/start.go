@@ -42,6 +42,10 @@ type StartParams struct {
 	// Media are the files, images, audio and video sent with Message,
 	// already in the media store (core/media.Ingest).
 	Media []MediaRef
+	// MediaSource puts Media back in the media store when their bytes were
+	// deleted before the session's record of them (nil: such a run is
+	// refused with an unavailable error, never started without them).
+	MediaSource MediaRestorer
 	// Interface is the adapter starting the run (ExecInfo.Interface).
 	Interface string
 	// TraceCarrier is the caller's W3C trace context ("traceparent",
@@ -217,7 +221,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, spawn func(func()), f
 	}
 	// The session's media records come first: a run that carries media
 	// is never stored without them (a retry adds nothing).
-	if err := e.recordMedia(ctx, p.SessionID, p.UserID, p.Media); err != nil {
+	if err := e.recordMedia(ctx, p.SessionID, p.UserID, p.Media, p.MediaSource); err != nil {
 		return nil, nil, err
 	}
 	hold := p.Blocking && e.cfg.CreateDelay > 0

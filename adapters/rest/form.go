@@ -86,7 +86,7 @@ func parseFormLibrary(contentType string, body []byte, files *[]FormFile) (Form,
 		if files != nil {
 			sink = collectFiles(files)
 		}
-		return parseMultipart(bytes.NewReader(body), boundary, 0, sink)
+		return parseMultipart(bytes.NewReader(body), boundary, 0, sink, nil)
 	case "application/json":
 		var raw map[string]any
 		dec := json.NewDecoder(bytes.NewReader(body))

@@ -282,8 +282,14 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 	if err := core.CheckIdempotencyKey("the "+IdempotencyKeyHeader+" header", key); err != nil {
 		return fail(c, err)
 	}
-	up := h.cfg.Media.NewUpload()
-	fields, files, err := h.readForm(c, up)
+	ctx := c.UserContext()
+	owned := h.owned(ctx)
+	up := h.cfg.Media.NewUpload().Restorable()
+	started := false
+	defer h.endUpload(ctx, up, &started)
+	// Under isolation a session of another user is not found: before any
+	// file of a streamed form is stored, when the session comes first.
+	fields, files, err := h.readForm(c, up, func(f Form) error { return owned.UsableSession(ctx, f["session_id"]) })
 	if err != nil {
 		return fail(c, err)
 	}
@@ -297,10 +303,7 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 	if _, streamed := httptransport.StreamedBody(c); !streamed {
 		c.Request().ResetBody()
 	}
-	ctx := c.UserContext()
-	owned := h.owned(ctx)
 	userID := owned.UserID(form.UserID)
-	// Under isolation a session of another user is not found.
 	if err := owned.UsableSession(ctx, form.SessionID); err != nil {
 		return fail(c, err)
 	}
@@ -311,6 +314,7 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 	if params.Media, err = h.ingestFiles(ctx, up, form.Files, form.Fields); err != nil {
 		return fail(c, err)
 	}
+	params.MediaSource = up
 	form.Files, form.Fields = nil, nil
 	if key != "" {
 		// The stream flag decides how the run is answered, not what it
@@ -326,6 +330,7 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 		// Blocking: the run executes on this request's goroutine, shown
 		// to no one before it ends.
 		done, err := h.eng.RunBlocking(ctx, params)
+		started = done != nil
 		if err != nil {
 			return fail(c, err)
 		}
@@ -336,6 +341,8 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 		if err != nil {
 			return fail(c, err)
 		}
+		started = true
+		up.Close()
 		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
 	}
 	// The run's own stream is fed by its executor, so trimming never
@@ -344,6 +351,8 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 	if err != nil {
 		return fail(c, err)
 	}
+	started = true
+	up.Close()
 	mode := form.OnDisconnect
 	if form.Background {
 		mode = core.DisconnectContinue
@@ -384,8 +393,14 @@ func (h *Handler) continueRun(f family) fiber.Handler {
 
 func (h *Handler) continueOne(c *fiber.Ctx, f family) error {
 	id, runID := c.Params(f.Param), c.Params("run_id")
-	up := h.cfg.Media.NewUpload()
-	fields, files, err := h.readForm(c, up)
+	up := h.cfg.Media.NewUpload().Restorable()
+	started := false
+	defer h.endUpload(c.UserContext(), up, &started)
+	// The run is checked before any file of a streamed form is stored.
+	fields, files, err := h.readForm(c, up, func(fields Form) error {
+		_, err := h.runOf(c.UserContext(), f, id, runID, fields["session_id"])
+		return err
+	})
 	var form *KindContinueForm
 	if err == nil {
 		form, err = kindContinueForm(f.Kind, fields, files)
@@ -410,13 +425,15 @@ func (h *Handler) continueOne(c *fiber.Ctx, f family) error {
 		return fail(c, err)
 	}
 	form.Files, form.Fields = nil, nil
-	p := auth.Continuing(ctx, core.ContinueParams{RunID: runID, Tools: tools, Interface: "rest", TraceCarrier: traceCarrier(c), Media: media})
+	p := auth.Continuing(ctx, core.ContinueParams{RunID: runID, Tools: tools, Interface: "rest", TraceCarrier: traceCarrier(c), Media: media, MediaSource: up})
 	if form.Stream {
 		// Fed by the executor, as a streaming POST's own stream is.
 		run, _, s, err := h.eng.ContinueStream(ctx, p)
 		if err != nil {
 			return fail(c, err)
 		}
+		started = true
+		up.Close()
 		mode := core.DisconnectGrace
 		if form.Background {
 			mode = core.DisconnectContinue
@@ -427,6 +444,8 @@ func (h *Handler) continueOne(c *fiber.Ctx, f family) error {
 	if err != nil {
 		return fail(c, err)
 	}
+	started = true
+	up.Close()
 	if form.Background {
 		return c.Status(http.StatusAccepted).JSON(BackgroundAccepted{RunID: run.RunID, SessionID: run.SessionID, Status: run.Status})
 	}

@@ -25,8 +25,11 @@ const smallForm = 64 << 10
 // media.max_file_bytes and all of them by media.max_run_bytes (413 naming
 // the file as soon as its bytes pass the limit), its text fields together
 // by http.body_limit. Any other body was read whole, within
-// http.body_limit, and its files (if any) are returned.
-func (h *Handler) readForm(c *fiber.Ctx, up *media.Upload) (Form, []FormFile, error) {
+// http.body_limit, and its files (if any) are returned. before (nil:
+// none) is called with the fields read so far once, before the first file
+// of a streamed body is stored: a refusal there (the session of another
+// user) stores nothing.
+func (h *Handler) readForm(c *fiber.Ctx, up *media.Upload, before func(Form) error) (Form, []FormFile, error) {
 	ct := string(c.Request().Header.ContentType())
 	limit := h.srv.Config().BodyLimit
 	body, streamed := httptransport.StreamedBody(c)
@@ -56,7 +59,7 @@ func (h *Handler) readForm(c *fiber.Ctx, up *media.Upload) (Form, []FormFile, er
 	ctx := c.UserContext()
 	f, err := parseMultipart(body, boundary, int64(limit), func(_, name, mimeType string, r io.Reader) error {
 		return up.AddStream(ctx, r, name, mimeType)
-	})
+	}, before)
 	return f, nil, err
 }
 
@@ -104,8 +107,10 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // body as it arrives. Its text fields together may be at most maxFields
 // bytes (0: no bound; more is too large, 413, naming http.body_limit);
 // its file parts, named "files" (AgentOS's field; "file" too), go to sink
-// one by one as they are read (sink nil: file parts are refused).
-func parseMultipart(body io.Reader, boundary string, maxFields int64, sink fileSink) (Form, error) {
+// one by one as they are read (sink nil: file parts are refused). before
+// (nil: none) sees the fields read so far before the first file goes to
+// sink; its error ends the parse.
+func parseMultipart(body io.Reader, boundary string, maxFields int64, sink fileSink, before func(Form) error) (Form, error) {
 	cr := &countingReader{r: body}
 	r := multipart.NewReader(cr, boundary)
 	f := Form{}
@@ -138,6 +143,12 @@ func parseMultipart(body io.Reader, boundary string, maxFields int64, sink fileS
 			if files >= maxFormFiles {
 				part.Close()
 				return nil, core.Errorf(core.CodeInvalid, "too many files: at most %d", maxFormFiles)
+			}
+			if files == 0 && before != nil {
+				if err := before(f); err != nil {
+					part.Close()
+					return nil, err
+				}
 			}
 			files++
 			err := sink(name, part.FileName(), part.Header.Get("Content-Type"), part)

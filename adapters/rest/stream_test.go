@@ -35,7 +35,7 @@ func FuzzMultipartStream(f *testing.F) {
 		ctx := context.Background()
 		form, err := parseMultipart(iotest.OneByteReader(bytes.NewReader(body)), boundary, maxFields, func(_, name, mt string, r io.Reader) error {
 			return up.AddStream(ctx, r, name, mt)
-		})
+		}, nil)
 		if err != nil {
 			if c := core.CodeOf(err); c != core.CodeInvalid && c != core.CodeTooLarge {
 				t.Fatalf("error of code %s: %v", c, err)

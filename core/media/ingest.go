@@ -57,12 +57,31 @@ func (l Limits) maxPixels() int64 {
 // bytes are not what its type says (invalid, 400), and an image whose
 // header claims more pixels than allowed (invalid).
 func Ingest(ctx context.Context, st Store, r io.Reader, name, declared string, lim Limits) (Media, error) {
+	m, _, err := ingest(ctx, st, r, name, declared, lim, false)
+	return m, err
+}
+
+// ingest is Ingest; with keep, it returns the spooled bytes too (the
+// caller closes and removes the file), else nil.
+func ingest(ctx context.Context, st Store, r io.Reader, name, declared string, lim Limits, keep bool) (_ Media, spool *os.File, err error) {
 	tmp, err := os.CreateTemp(lim.TempDir, "agentgate-media-*")
 	if err != nil {
-		return Media{}, fmt.Errorf("media: spool: %w", err)
+		return Media{}, nil, fmt.Errorf("media: spool: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+	defer func() {
+		if err != nil || !keep {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	m, err := spoolAndPut(ctx, st, tmp, r, name, declared, lim)
+	if err != nil || !keep {
+		return m, nil, err
+	}
+	return m, tmp, nil
+}
+
+func spoolAndPut(ctx context.Context, st Store, tmp *os.File, r io.Reader, name, declared string, lim Limits) (Media, error) {
 	max := lim.maxBytes()
 	h := sha256.New()
 	head := &headWriter{n: SniffLen}

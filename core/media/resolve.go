@@ -1,15 +1,20 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/agentgate/agentgate/core"
 )
@@ -62,10 +67,86 @@ type Upload struct {
 	r     *Resolver
 	total int64
 	refs  []core.MediaRef
+	// keep: the spooled bytes of every medium stay (spools, by id) until
+	// Close, for RestoreMedia.
+	keep   bool
+	mu     sync.Mutex
+	spools map[string]*os.File
 }
 
 // NewUpload starts a run's media (r may be nil: a gateway without media).
 func (r *Resolver) NewUpload() *Upload { return &Upload{r: r} }
+
+// Restorable makes the upload keep each medium's spooled bytes until Close,
+// so that it can store them again (RestoreMedia: a core.MediaRestorer, the
+// run's StartParams.MediaSource). The caller must Close it.
+func (u *Upload) Restorable() *Upload {
+	u.keep = true
+	return u
+}
+
+// IDs returns the ids of the media stored so far, in order (a refused
+// run's, whose bytes the caller deletes unless a session carries them:
+// core.Engine.DeleteUnreferencedMedia).
+func (u *Upload) IDs() []string {
+	out := make([]string, len(u.refs))
+	for i, m := range u.refs {
+		out[i] = m.ID
+	}
+	return out
+}
+
+// RestoreMedia implements core.MediaRestorer for a Restorable upload: m,
+// one of its media, is stored again from its spooled bytes.
+func (u *Upload) RestoreMedia(ctx context.Context, m core.MediaRef) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	f := u.spools[m.ID]
+	if f == nil {
+		return fmt.Errorf("media: %s is not one of the upload's kept media", m.ID)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("media: spool: %w", err)
+	}
+	return u.r.Store.Put(ctx, m.ID, f, m.Size)
+}
+
+// Close removes the spooled bytes a Restorable upload kept; the upload
+// restores nothing after it. It may be called more than once.
+func (u *Upload) Close() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var errs []error
+	for id, f := range u.spools {
+		f.Close()
+		if err := os.Remove(f.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		delete(u.spools, id)
+	}
+	return errors.Join(errs...)
+}
+
+// ingest stores one medium, keeping its spool when the upload is
+// Restorable.
+func (u *Upload) ingest(ctx context.Context, rd io.Reader, name, declared string, lim Limits) (Media, error) {
+	m, spool, err := ingest(ctx, u.r.Store, rd, name, declared, lim, u.keep)
+	if err != nil || spool == nil {
+		return m, err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.spools == nil {
+		u.spools = map[string]*os.File{}
+	}
+	if _, dup := u.spools[m.ID]; dup {
+		spool.Close()
+		os.Remove(spool.Name())
+	} else {
+		u.spools[m.ID] = spool
+	}
+	return m, nil
+}
 
 func (u *Upload) check(more int) error {
 	if u.r == nil || u.r.Store == nil {
@@ -101,7 +182,7 @@ func (u *Upload) AddStream(ctx context.Context, rd io.Reader, name, declared str
 	if byRun {
 		lim.MaxBytes = room
 	}
-	m, err := Ingest(ctx, u.r.Store, rd, name, declared, lim)
+	m, err := u.ingest(ctx, rd, name, declared, lim)
 	if err != nil {
 		if byRun && core.CodeOf(err) == core.CodeTooLarge {
 			return core.Errorf(core.CodeTooLarge, "file %q: the run's media are over the limit of %d bytes together", name, maxRun)
@@ -137,9 +218,9 @@ func (u *Upload) Resolve(ctx context.Context, srcs []Source) ([]core.MediaRef, e
 		var m Media
 		var err error
 		if s.URL != "" && s.Data == nil {
-			m, err = u.r.fetch(ctx, s, maxRun-total)
+			m, err = u.fetch(ctx, s, maxRun-total)
 		} else {
-			m, err = IngestBytes(ctx, u.r.Store, s.Data, s.Name, s.MIMEType, u.r.Limits)
+			m, err = u.ingest(ctx, bytes.NewReader(s.Data), s.Name, s.MIMEType, u.r.Limits)
 		}
 		if err != nil {
 			if s.Field != "" && s.Field != "files" {
@@ -157,9 +238,10 @@ func (u *Upload) Resolve(ctx context.Context, srcs []Source) ([]core.MediaRef, e
 }
 
 // fetch downloads a URL medium (at most room bytes more for the run).
-func (r *Resolver) fetch(ctx context.Context, s Source, room int64) (Media, error) {
-	u, err := url.Parse(s.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+func (u *Upload) fetch(ctx context.Context, s Source, room int64) (Media, error) {
+	r := u.r
+	pu, err := url.Parse(s.URL)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 		return Media{}, core.Errorf(core.CodeInvalid, "media URL %q: want an http or https URL", s.URL)
 	}
 	if r.Client == nil {
@@ -179,9 +261,9 @@ func (r *Resolver) fetch(ctx context.Context, s Source, room int64) (Media, erro
 	}
 	name := s.Name
 	if name == "" {
-		name = path.Base(u.Path)
+		name = path.Base(pu.Path)
 		if name == "/" || name == "." {
-			name = u.Host
+			name = pu.Host
 		}
 	}
 	mt := s.MIMEType
@@ -192,7 +274,7 @@ func (r *Resolver) fetch(ctx context.Context, s Source, room int64) (Media, erro
 	if room < lim.maxBytes() {
 		lim.MaxBytes = max(room, 1)
 	}
-	m, err := Ingest(ctx, r.Store, resp.Body, name, mt, lim)
+	m, err := u.ingest(ctx, resp.Body, name, mt, lim)
 	if err != nil {
 		if core.CodeOf(err) == core.CodeTooLarge {
 			return Media{}, core.Errorf(core.CodeTooLarge, "media URL %q: over the limit of %d bytes", s.URL, lim.MaxBytes)

@@ -5,6 +5,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -27,11 +28,16 @@ func (s *SessionMedia) AddSessionMedia(ctx context.Context, sessionID, userID st
 	if len(refs) == 0 {
 		return nil
 	}
+	for _, m := range refs {
+		if m.ID == "" {
+			return invalidf("%s: add session media: a medium without id", name)
+		}
+	}
 	err := s.db.Write(ctx, func(ctx context.Context, q Querier) error {
+		if err := s.lockMedia(ctx, q, mediaIDs(refs)...); err != nil {
+			return err
+		}
 		for _, m := range refs {
-			if m.ID == "" {
-				return invalidf("%s: add session media: a medium without id", name)
-			}
 			if _, err := q.Exec(ctx, `INSERT INTO session_media (session_id, media_id, user_id, kind, mime_type, name, size, width, height, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 				sessionID, m.ID, userID, string(m.Kind), m.MIMEType, m.Name, m.Size, m.Width, m.Height, createdAt); err != nil {
@@ -114,6 +120,75 @@ func (s *SessionMedia) DeleteSessionMedia(ctx context.Context, sessionIDs []stri
 		return nil, fmt.Errorf("%s: delete media of sessions: %w", d.Name, s.db.Err(ctx, err))
 	}
 	return orphans, nil
+}
+
+// DeleteUnreferencedMedia implements core.SessionMediaStore: each id in
+// a transaction of its own that takes the id's lock (lockMedia), finds no
+// record naming it and calls del before it commits. On SQLite the
+// transaction is the store's one writer's, so no record is added until
+// del returns; on Postgres AddSessionMedia waits for the id's lock.
+func (s *SessionMedia) DeleteUnreferencedMedia(ctx context.Context, ids []string, del func(ctx context.Context, id string) error) ([]string, error) {
+	var deleted []string
+	var errs []error
+	for _, id := range ids {
+		var delErr error
+		gone := false
+		err := s.db.Write(ctx, func(ctx context.Context, q Querier) error {
+			delErr, gone = nil, false // a batch that failed runs this again alone
+			if err := s.lockMedia(ctx, q, id); err != nil {
+				return err
+			}
+			kept, err := queryStrings(ctx, q, `SELECT media_id FROM session_media WHERE media_id = ? LIMIT 1`, id)
+			if err != nil || len(kept) > 0 {
+				return err
+			}
+			// Its error is the caller's, not the transaction's: nothing
+			// was written.
+			if delErr = del(ctx, id); delErr == nil {
+				gone = true
+			}
+			return nil
+		})
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: delete medium %q: %w", s.db.d.Name, id, s.db.Err(ctx, err)))
+		case delErr != nil:
+			errs = append(errs, fmt.Errorf("delete medium %q: %w", id, delErr))
+		case gone:
+			deleted = append(deleted, id)
+		}
+	}
+	return deleted, errors.Join(errs...)
+}
+
+// lockMedia takes, on Postgres, the transaction's advisory locks of ids
+// (sorted, so two transactions never wait on each other's): what orders a
+// medium's record against the delete of its bytes. On SQLite the writer
+// already excludes every other write.
+func (s *SessionMedia) lockMedia(ctx context.Context, q Querier, ids ...string) error {
+	if s.db.d.Engine != Postgres {
+		return nil
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	for _, id := range slices.Compact(ids) {
+		if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(?, hashtext(?))`, int32(mediaLockSpace), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mediaLockSpace is the first key of the media's advisory locks (the
+// second is the id's hash), apart from other advisory locks' keys.
+const mediaLockSpace = 0x6d656469 // "medi"
+
+func mediaIDs(refs []core.MediaRef) []string {
+	out := make([]string, len(refs))
+	for i, m := range refs {
+		out[i] = m.ID
+	}
+	return out
 }
 
 // queryStrings runs a query of one text column.

@@ -1,12 +1,14 @@
 package storetest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/agentgate/agentgate/core"
 )
@@ -15,7 +17,8 @@ import (
 // medium recorded twice keeps its first record, one session's media are
 // not another's, and deleting sessions (one, several, missing ones)
 // deletes their records and reports exactly the media no other session
-// carries. Media ids are random, so a shared database changes nothing.
+// carries; the delete of a medium no record names excludes a new record
+// of it. Media ids are random, so a shared database changes nothing.
 func testSessionMedia(t *testing.T, newBackend Factory) {
 	parallel(t, "RunOutputMedia", func(t *testing.T) {
 		// The media a run produced are stored with it, by kind.
@@ -160,6 +163,79 @@ func testSessionMedia(t *testing.T, newBackend Factory) {
 			t.Fatalf("DeleteSessionMedia: %v", err)
 		}
 		assertIDs(t, "orphans", sorted(want), sorted(orphans))
+	})
+
+	parallel(t, "DeleteUnreferenced", func(t *testing.T) {
+		// del is called for the ids no record names, and only those; its
+		// error is returned after every id was tried.
+		s := newBackend(t).SessionMedia
+		ctx := t.Context()
+		kept, free, failing := mediaRef(), mediaRef(), mediaRef()
+		if err := s.AddSessionMedia(ctx, newID("session"), "", []core.MediaRef{kept}, baseTime()); err != nil {
+			t.Fatal(err)
+		}
+		var called []string
+		boom := errors.New("the media store is down")
+		deleted, err := s.DeleteUnreferencedMedia(ctx, []string{kept.ID, failing.ID, free.ID}, func(_ context.Context, id string) error {
+			called = append(called, id)
+			if id == failing.ID {
+				return boom
+			}
+			return nil
+		})
+		if !errors.Is(err, boom) {
+			t.Errorf("DeleteUnreferencedMedia's error = %v, want del's", err)
+		}
+		assertIDs(t, "deleted", []string{free.ID}, deleted)
+		assertIDs(t, "del called for", sorted([]string{failing.ID, free.ID}), sorted(called))
+		if deleted, err := s.DeleteUnreferencedMedia(ctx, nil, nil); err != nil || len(deleted) != 0 {
+			t.Errorf("DeleteUnreferencedMedia(nil) = %v, %v", deleted, err)
+		}
+	})
+
+	parallel(t, "DeleteExcludesRecord", func(t *testing.T) {
+		// While del runs for a medium, a record of it is not added: it
+		// waits until del returns (so the caller of AddSessionMedia finds
+		// the bytes gone, and stores them again, or finds them kept).
+		s := newBackend(t).SessionMedia
+		ctx := t.Context()
+		m := mediaRef()
+		entered, release := make(chan struct{}), make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.DeleteUnreferencedMedia(ctx, []string{m.ID}, func(context.Context, string) error {
+				close(entered)
+				<-release
+				return nil
+			})
+			done <- err
+		}()
+		<-entered
+		added := make(chan error, 1)
+		sid := newID("session")
+		go func() { added <- s.AddSessionMedia(ctx, sid, "", []core.MediaRef{m}, baseTime()) }()
+		select {
+		case err := <-added:
+			close(release)
+			<-done
+			t.Fatalf("AddSessionMedia returned (%v) while the medium's bytes were being deleted", err)
+		case <-time.After(150 * time.Millisecond):
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-added; err != nil {
+			t.Fatal(err)
+		}
+		// Recorded now: never deleted.
+		deleted, err := s.DeleteUnreferencedMedia(ctx, []string{m.ID}, func(context.Context, string) error {
+			t.Error("del called for a medium a session carries")
+			return nil
+		})
+		if err != nil || len(deleted) != 0 {
+			t.Errorf("DeleteUnreferencedMedia of a recorded medium = %v, %v", deleted, err)
+		}
 	})
 }
 
