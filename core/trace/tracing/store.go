@@ -29,13 +29,25 @@ const (
 
 // StoreProcessor is an sdktrace.SpanProcessor that stores finished spans
 // through a trace.SpanWriter in batches, from a goroutine of its own: a
-// span's end only enqueues it, and a full queue drops the span (counted in
-// Dropped) rather than slowing the run.
+// span's end only appends it to the pending spans, and a full queue drops
+// the span (counted in Dropped) rather than slowing the run.
+//
+// A span's end does not wake the writer: the writer wakes when a batch's
+// worth is pending, when the flush interval passes, or on ForceFlush and
+// Shutdown. (A channel per span woke the parked writer goroutine for
+// every span end: a goroutine switch, and often a futex to start an idle
+// thread, per span.)
 type StoreProcessor struct {
 	w        trace.SpanWriter
-	q        chan sdktrace.ReadOnlySpan
+	queue    int // most spans pending
 	batch    int
 	interval time.Duration
+
+	mu      sync.Mutex
+	pending []sdktrace.ReadOnlySpan
+	spare   []sdktrace.ReadOnlySpan // the writer's emptied buffer, swapped in
+	kick    chan struct{}           // a batch is pending (capacity 1)
+
 	flushes  chan chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
@@ -67,7 +79,9 @@ func NewStoreProcessor(w trace.SpanWriter, o StoreOptions) *StoreProcessor {
 		o.FlushInterval = DefaultFlushInterval
 	}
 	p := &StoreProcessor{
-		w: w, q: make(chan sdktrace.ReadOnlySpan, o.QueueSize), batch: o.BatchSize, interval: o.FlushInterval,
+		w: w, queue: o.QueueSize, batch: o.BatchSize, interval: o.FlushInterval,
+		pending: make([]sdktrace.ReadOnlySpan, 0, min(o.QueueSize, o.BatchSize)),
+		kick:    make(chan struct{}, 1),
 		flushes: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 		log: newRateLog(o.Logger, logEvery),
 	}
@@ -87,16 +101,27 @@ func (p *StoreProcessor) Written() int64 { return p.written.Load() }
 // OnStart does nothing.
 func (p *StoreProcessor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 
-// OnEnd enqueues a sampled span, or drops it when the queue is full.
+// OnEnd queues a sampled span, or drops it when the queue is full. It
+// wakes the writer only when the span completes a batch.
 func (p *StoreProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if !s.SpanContext().IsSampled() {
 		return
 	}
-	select {
-	case p.q <- s:
-	default:
+	p.mu.Lock()
+	if len(p.pending) >= p.queue {
+		p.mu.Unlock()
 		n := p.dropped.Add(1)
 		p.log.warn("trace store queue full: spans dropped", "dropped_total", n)
+		return
+	}
+	p.pending = append(p.pending, s)
+	full := len(p.pending) == p.batch
+	p.mu.Unlock()
+	if full {
+		select {
+		case p.kick <- struct{}{}:
+		default: // already kicked
+		}
 	}
 }
 
@@ -131,48 +156,51 @@ func (p *StoreProcessor) Shutdown(ctx context.Context) error {
 
 func (p *StoreProcessor) loop() {
 	defer close(p.done)
-	buf := make([]sdktrace.ReadOnlySpan, 0, p.batch)
 	t := time.NewTimer(p.interval)
 	defer t.Stop()
-	drain := func() {
-		for {
-			select {
-			case s := <-p.q:
-				buf = append(buf, s)
-				if len(buf) >= p.batch {
-					buf = p.write(buf)
-				}
-			default:
-				buf = p.write(buf)
-				return
-			}
-		}
-	}
 	for {
 		select {
-		case s := <-p.q:
-			buf = append(buf, s)
-			if len(buf) >= p.batch {
-				buf = p.write(buf)
-			}
+		case <-p.kick:
+			p.flush()
 		case <-t.C:
-			buf = p.write(buf)
+			p.flush()
 			t.Reset(p.interval)
 		case ack := <-p.flushes:
-			drain()
+			p.flush()
 			close(ack)
 		case <-p.stop:
-			drain()
+			p.flush()
 			return
 		}
 	}
 }
 
-// write stores buf and returns it emptied.
-func (p *StoreProcessor) write(buf []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
-	if len(buf) == 0 {
-		return buf
+// flush writes the pending spans, a batch at a time, until none are
+// pending (spans ending meanwhile are written too).
+func (p *StoreProcessor) flush() {
+	for {
+		p.mu.Lock()
+		buf := p.pending
+		if len(buf) == 0 {
+			p.mu.Unlock()
+			return
+		}
+		p.pending, p.spare = p.spare[:0], nil
+		p.mu.Unlock()
+		for rest := buf; len(rest) > 0; {
+			n := min(len(rest), p.batch)
+			p.write(rest[:n])
+			rest = rest[n:]
+		}
+		clear(buf) // the spans are garbage now
+		p.mu.Lock()
+		p.spare = buf[:0]
+		p.mu.Unlock()
 	}
+}
+
+// write stores buf.
+func (p *StoreProcessor) write(buf []sdktrace.ReadOnlySpan) {
 	spans := make([]trace.Span, len(buf))
 	now := time.Now().UTC()
 	for i, s := range buf {
@@ -193,8 +221,6 @@ func (p *StoreProcessor) write(buf []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlyS
 	} else {
 		p.written.Add(int64(len(spans)))
 	}
-	clear(buf)
-	return buf[:0]
 }
 
 // Convert is the stored span of s; createdAt is when it is stored.

@@ -574,3 +574,96 @@ func TestPauseAndContinueAreEventsInOneTrace(t *testing.T) {
 		t.Fatalf("continued segment %+v (first %s/%s)", second, first.TraceID, first.SpanID)
 	}
 }
+
+// batchWriter records the size of each batch written.
+type batchWriter struct {
+	mu    sync.Mutex
+	sizes []int
+	wrote chan struct{} // a batch was written (capacity: enough for the test)
+}
+
+func (b *batchWriter) WriteSpans(_ context.Context, spans []trace.Span) error {
+	b.mu.Lock()
+	b.sizes = append(b.sizes, len(spans))
+	b.mu.Unlock()
+	b.wrote <- struct{}{}
+	return nil
+}
+
+func (b *batchWriter) batches() []int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]int(nil), b.sizes...)
+}
+
+// The store processor writes a batch as soon as a batch's worth of spans
+// has ended (long before the flush interval), leaves fewer pending until
+// the interval or a flush, and writes no batch larger than BatchSize.
+func TestStoreProcessorBatches(t *testing.T) {
+	w := &batchWriter{wrote: make(chan struct{}, 100)}
+	p := tracing.NewStoreProcessor(w, tracing.StoreOptions{QueueSize: 100, BatchSize: 4, FlushInterval: time.Hour})
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	tr, err := tracing.New(tracing.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Provider.RegisterSpanProcessor(p)
+	tracer := tr.Provider.Tracer("test")
+	end := func(n int) {
+		for range n {
+			_, s := tracer.Start(context.Background(), "s")
+			s.End()
+		}
+	}
+	end(3)
+	select {
+	case <-w.wrote:
+		t.Fatalf("3 spans of a batch of 4 written before the interval: %v", w.batches())
+	case <-time.After(50 * time.Millisecond):
+	}
+	end(1)
+	select {
+	case <-w.wrote:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a full batch was not written")
+	}
+	if got := w.batches(); len(got) != 1 || got[0] != 4 {
+		t.Fatalf("batches %v, want [4]", got)
+	}
+	end(10) // two batches kicked, then 2 pending
+	if err := p.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, n := range w.batches() {
+		if n < 1 || n > 4 {
+			t.Fatalf("batch of %d with BatchSize 4: %v", n, w.batches())
+		}
+		total += n
+	}
+	if total != 14 || p.Written() != 14 || p.Dropped() != 0 {
+		t.Fatalf("wrote %d (%v), Written %d, Dropped %d; want 14", total, w.batches(), p.Written(), p.Dropped())
+	}
+}
+
+// Spans fewer than a batch are written when the flush interval passes.
+func TestStoreProcessorInterval(t *testing.T) {
+	w := &batchWriter{wrote: make(chan struct{}, 100)}
+	p := tracing.NewStoreProcessor(w, tracing.StoreOptions{BatchSize: 512, FlushInterval: 20 * time.Millisecond})
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	tr, err := tracing.New(tracing.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Provider.RegisterSpanProcessor(p)
+	_, s := tr.Provider.Tracer("test").Start(context.Background(), "s")
+	s.End()
+	select {
+	case <-w.wrote:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a lone span was not written at the flush interval")
+	}
+	if got := w.batches(); len(got) != 1 || got[0] != 1 {
+		t.Fatalf("batches %v, want [1]", got)
+	}
+}
