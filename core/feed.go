@@ -47,7 +47,9 @@ func (f *feed) signal() {
 // shared, as the log's subscribers share it. A held event (held: the log
 // is still to index it, deferred.go), or one the log did not index, is
 // copied.
-func (f *feed) push(ev *Event, idx int64, held bool) {
+// It reports false once the reader went away or the feed ended (nothing
+// more is taken).
+func (f *feed) push(ev *Event, idx int64, held bool) bool {
 	if held || ev.EventIndex != idx {
 		c := *ev
 		c.EventIndex = idx
@@ -56,7 +58,7 @@ func (f *feed) push(ev *Event, idx int64, held bool) {
 	f.mu.Lock()
 	if f.closed || f.ended {
 		f.mu.Unlock()
-		return
+		return false
 	}
 	if f.head > 0 && len(f.evs) == cap(f.evs) {
 		// Full, with read slots at the front: move the unread ones there
@@ -69,6 +71,7 @@ func (f *feed) push(ev *Event, idx int64, held bool) {
 	f.evs = append(f.evs, ev)
 	f.mu.Unlock()
 	f.signal()
+	return true
 }
 
 // end says that the execution is over.
