@@ -91,33 +91,39 @@ func (w *runWriter) flushLoop() {
 		next := max(w.last+1, w.floor)
 		batch[0].EventIndex = next // honoured only if the log lost the run
 		w.mu.Unlock()
+		// The log sets each event's index and may keep the event as is
+		// (readers of the log see it from now on): the events are not
+		// written to once handed over; their indices are kept here.
 		var err error
 		done, floor := 0, next+int64(len(batch))
+		var first int64 // with batches: the first event's index
+		var idxs []int64
 		if batches {
-			var first int64
 			first, err = ba.AppendAll(ctx, batch, false)
 			if err == nil {
-				for i, ev := range batch {
-					ev.EventIndex = first + int64(i)
-				}
 				done = len(batch)
 			}
 		} else {
+			idxs = make([]int64, 0, len(batch))
 			for _, ev := range batch {
-				ev.EventIndex = next
+				ev.EventIndex = next // not handed over yet
 				var idx int64
 				if idx, err = w.e.log.Append(ctx, ev); err != nil {
 					floor = next + 1 // the later ones were not sent
 					break
 				}
-				ev.EventIndex = idx
+				idxs = append(idxs, idx)
 				next = idx + 1
 				done++
 			}
 		}
 		w.mu.Lock()
-		for _, ev := range batch[:done] {
-			w.accepted(ev, ev.EventIndex, false)
+		for i, ev := range batch[:done] {
+			idx := first + int64(i)
+			if idxs != nil {
+				idx = idxs[i]
+			}
+			w.accepted(ev, idx, false)
 		}
 		if err != nil {
 			// The failed append may have landed: its indices are never
