@@ -17,6 +17,14 @@ import (
 // execution is over, or the feed no longer continues the stream (the run
 // went on elsewhere), the stream tails the log from its cursor, as
 // Stream.next does for the starting request's feed.
+//
+// A follower's feed is bounded (EngineConfig.LocalFollowerBacklog): a
+// follower that falls that far behind is dropped from the writer and its
+// unread events released, so a slow client never makes the run hold
+// events without bound; the stream then catches up from the log by index
+// (exact, or refused if the log trimmed past its cursor), as a follower
+// on another replica would. The starting request's own feed stays
+// unbounded: it is the one stream never refused by trimming (feed.go).
 
 // pushLocals hands ev, accepted at idx, to the local followers, dropping
 // those that went away. w.mu is held.
@@ -45,14 +53,15 @@ func (w *runWriter) endLocals() {
 // followLocal registers a feed that gets every event the writer accepts
 // from now on, and returns it with the index of the last event accepted
 // before. It returns nil while the run's events are held back (deferred.go:
-// the log has not indexed them) or once the execution is over.
+// the log has not indexed them), once the execution is over, or when
+// local followers are disabled (a negative LocalFollowerBacklog).
 func (w *runWriter) followLocal() (*feed, int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.localsEnded || w.create != nil && w.create.isHolding() {
+	if w.localsEnded || w.create != nil && w.create.isHolding() || w.e.cfg.LocalFollowerBacklog < 0 {
 		return nil, 0
 	}
-	f := newFeed()
+	f := newBoundedFeed(w.e.cfg.LocalFollowerBacklog)
 	w.locals = append(w.locals, f)
 	return f, w.last
 }

@@ -232,3 +232,76 @@ func waitLogged(t *testing.T, log core.EventLog, runID string, n int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A local follower that falls behind its bound (LocalFollowerBacklog) is
+// dropped from the writer's feed rather than buffered without bound: the
+// run goes on to its end while the follower reads nothing, and the
+// follower then catches up from the log, by index — exactly the log's
+// events, in order, with one tail of the log.
+func TestSlowLocalFollowerCatchesUpFromTheLog(t *testing.T) {
+	t.Parallel()
+	store, mem := sharedBackends(t)
+	log := &batchingLog{EventLog: mem}
+	step, go_ := make(chan struct{}, 1), make(chan struct{})
+	const n, bound = 40, 8
+	exec := engineOn(t, store, log, core.EngineConfig{LocalFollowerBacklog: bound}, steppedAgent("s", n, step, go_))
+	ctx := context.Background()
+	run, err := exec.Start(ctx, core.StartParams{AgentID: "s", Message: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-step
+	waitLogged(t, mem, run.RunID, n+1)
+	slow, err := exec.Subscribe(ctx, run.RunID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := log.tails.Load(); got != 0 {
+		t.Fatalf("the local follower tailed the log %d times before falling behind", got)
+	}
+	close(go_)
+	// The run ends although its follower reads nothing: n+1 events past
+	// its bound did not wait for it.
+	testutil.Eventually(t, 10*time.Second, "the run to complete", func() bool {
+		stored, err := store.GetRun(ctx, run.RunID)
+		return err == nil && stored.Status == core.RunCompleted
+	})
+	got := drainStream(t, slow)
+	all := logged(t, mem, run.RunID)
+	if len(all) != 2*n+2 {
+		t.Fatalf("log holds %v", types(all))
+	}
+	checkDense(t, all, 0)
+	sameEvents(t, "slow local follower", got, all)
+	if tails := log.tails.Load(); tails != 1 {
+		t.Fatalf("the slow follower tailed the log %d times, want 1 (dropped from the feed once)", tails)
+	}
+}
+
+// With local followers disabled (a negative LocalFollowerBacklog) a
+// follower on the executing replica tails the log, and gets the same.
+func TestLocalFollowersDisabled(t *testing.T) {
+	t.Parallel()
+	store, mem := sharedBackends(t)
+	log := &batchingLog{EventLog: mem}
+	step, go_ := make(chan struct{}, 1), make(chan struct{})
+	const n = 5
+	exec := engineOn(t, store, log, core.EngineConfig{LocalFollowerBacklog: -1}, steppedAgent("s", n, step, go_))
+	ctx := context.Background()
+	run, err := exec.Start(ctx, core.StartParams{AgentID: "s", Message: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-step
+	waitLogged(t, mem, run.RunID, n+1)
+	st, err := exec.Subscribe(ctx, run.RunID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tails := log.tails.Load(); tails != 1 {
+		t.Fatalf("the follower tailed the log %d times, want 1", tails)
+	}
+	close(go_)
+	got := drainStream(t, st)
+	sameEvents(t, "follower", got, logged(t, mem, run.RunID)[2:])
+}
