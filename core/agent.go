@@ -94,7 +94,10 @@ type Execution struct {
 	Resume *PausedState
 	// Emit appends an event to the run's stream. The engine fills the ids,
 	// the index and created_at. It returns an error when the event cannot be
-	// recorded; the agent should then stop.
+	// recorded; the agent should then stop. Over an event log in a server
+	// of its own (Redis) an agent's events are queued and appended behind
+	// it, in batches: a failed append is then reported by a later Emit, or
+	// ends the run in an error once the agent returns.
 	Emit func(ctx context.Context, ev Event) error
 	// SessionState is the session's state when the run starts (teams and
 	// workflows; nil for agents).

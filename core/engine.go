@@ -74,7 +74,18 @@ type EngineConfig struct {
 	DisconnectGrace time.Duration
 	// Approvals is the gateway-wide approval policy (see approvals.go).
 	Approvals ApprovalSettings
+	// LocalFollowerBacklog bounds the events a stream following a run on
+	// the replica executing it may have unread in its feed from the run's
+	// writer (local.go): past it the stream is dropped from the feed and
+	// catches up from the event log, by index, as a follower on another
+	// replica does. Default DefaultLocalFollowerBacklog; negative means
+	// local followers always read the log.
+	LocalFollowerBacklog int
 }
+
+// DefaultLocalFollowerBacklog is EngineConfig.LocalFollowerBacklog's
+// default: about a minute of a fast model's deltas.
+const DefaultLocalFollowerBacklog = 1024
 
 // Engine executes runs and owns their lifecycle: it creates runs, executes
 // agents, appends every event to the EventLog, keeps the Store up to date,
@@ -165,6 +176,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.DisconnectGrace == 0 {
 		cfg.DisconnectGrace = 10 * time.Second
+	}
+	if cfg.LocalFollowerBacklog == 0 {
+		cfg.LocalFollowerBacklog = DefaultLocalFollowerBacklog
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{

@@ -118,6 +118,9 @@ type activeRun struct {
 	// ended is set once the segment's end is stored, before its ending
 	// event is appended: subscribers then read the run as stored.
 	ended atomic.Bool
+	// writer is the execution's, once it started: followers here are fed
+	// from it (local.go).
+	writer atomic.Pointer[runWriter]
 }
 
 // executing returns the run this process is executing, or nil (also once
@@ -211,6 +214,19 @@ type runWriter struct {
 	// mu serialises appends: a team's members forward their events from
 	// goroutines of their own.
 	mu sync.Mutex
+	// The asynchronous emits (emit.go), guarded by mu: queue holds the
+	// events emitted and not yet sent, flushing is set while the flusher
+	// runs, cond (on mu) signals its progress, and asyncErr is the failure
+	// of a queued append, reported by the next emit.
+	queue    []*Event
+	flushing bool
+	cond     *sync.Cond
+	asyncErr error
+	// locals are the feeds of the streams following the run in this
+	// process (local.go), guarded by mu; localsEnded is set once the
+	// execution is over.
+	locals      []*feed
+	localsEnded bool
 }
 
 // eventSlab is how many events a runWriter allocates at once after its
@@ -277,6 +293,15 @@ func (w *runWriter) emitFinal(ctx context.Context, ev Event) (finished bool, err
 func (w *runWriter) append(ctx context.Context, e Event, final bool) (finished bool, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.flushing {
+		w.waitFlushedLocked() // the queued events come first (emit.go)
+	}
+	return w.appendLocked(ctx, e, final)
+}
+
+// prepare returns the copy of e that goes into the log, with the run's
+// ids and created_at set. w.mu is held.
+func (w *runWriter) prepare(e Event) (*Event, error) {
 	ev := w.alloc(e)
 	if ev.Forwarded() {
 		// A child run's event (team member, workflow step): it keeps the
@@ -290,7 +315,16 @@ func (w *runWriter) append(ctx context.Context, e Event, final bool) (finished b
 	}
 	ev.CreatedAt = w.e.now()
 	if !ev.Event.Valid() {
-		return false, Errorf(CodeInvalid, "unknown event type %q", ev.Event)
+		return nil, Errorf(CodeInvalid, "unknown event type %q", ev.Event)
+	}
+	return ev, nil
+}
+
+// appendLocked is append with w.mu held and no flush in flight.
+func (w *runWriter) appendLocked(ctx context.Context, e Event, final bool) (finished bool, err error) {
+	ev, err := w.prepare(e)
+	if err != nil {
+		return false, err
 	}
 	if err := ctx.Err(); err != nil {
 		return false, err // nothing was sent: the index stays free
@@ -314,24 +348,39 @@ func (w *runWriter) append(ctx context.Context, e Event, final bool) (finished b
 	}
 	if err != nil {
 		w.floor = max(w.floor, ev.EventIndex+1)
-		if CodeOf(err) == CodeUnavailable {
-			w.logFailed = true
-			w.e.noteLogTrouble(err)
-		}
+		w.failed(err)
 		return false, err
 	}
-	w.last = idx
-	w.floor = max(w.floor, idx+1)
 	if final {
 		w.e.noteEvents(w.events)
 	}
+	w.accepted(ev, idx, took)
+	return finished, nil
+}
+
+// failed notes an append that failed. w.mu is held.
+func (w *runWriter) failed(err error) {
+	if CodeOf(err) == CodeUnavailable {
+		w.logFailed = true
+		w.e.noteLogTrouble(err)
+	}
+}
+
+// accepted records that the log gave ev index idx and hands it to the
+// run's feed and observers. held: the log is still to index it
+// (deferred.go). w.mu is held.
+func (w *runWriter) accepted(ev *Event, idx int64, held bool) {
+	w.last = idx
+	w.floor = max(w.floor, idx+1)
 	if w.feed != nil {
-		w.feed.push(ev, idx, took)
+		w.feed.push(ev, idx, held)
+	}
+	if len(w.locals) > 0 {
+		w.pushLocals(ev, idx, held)
 	}
 	for _, o := range w.obs {
 		o.RunEvent(w.octx, w.run, ev)
 	}
-	return finished, nil
 }
 
 // execute runs the agent for run. A run stored as PENDING (queued, not
@@ -343,6 +392,10 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 	ctx, cancel := context.WithCancel(e.baseCtx)
 	defer cancel()
 	w := &runWriter{e: e, run: run, last: run.EventCount - 1, create: o.create, executing: true, ar: o.ar, feed: o.feed}
+	if o.ar != nil {
+		o.ar.writer.Store(w)
+		defer w.endLocals()
+	}
 	if len(e.runObservers) > 0 {
 		ctx = e.beginObserved(ctx, w, ExecInfo{
 			Interface: o.iface, Continue: resume != nil, Restart: o.restart, TraceCarrier: o.carrier,
@@ -416,6 +469,7 @@ func (e *Engine) execute(a Agent, run *Run, o execOpts) (stored bool) {
 			break
 		}
 		w.logFailed = false
+		w.resetAsync()
 		restart, reason = max(restart+1, 1), "event_log_unavailable"
 	}
 	stopHeartbeat() // finishing clears the lease
@@ -461,13 +515,20 @@ func (e *Engine) attempt(ctx, bg context.Context, a Agent, w *runWriter, o execO
 			return nil, err
 		}
 	}
+	// An agent's events are queued and appended behind it (emit.go); a
+	// team's or workflow's stay synchronous, as its children store their
+	// ends between their events.
+	emit := w.emit
+	if run.Kind() == KindAgent && e.asyncEmits() {
+		emit = w.emitAsync
+	}
 	if o.resume == nil {
-		if err := w.emit(bg, Event{Event: EventRunStarted, Model: run.Model, ModelProvider: run.ModelProvider}); err != nil {
+		if err := emit(bg, Event{Event: EventRunStarted, Model: run.Model, ModelProvider: run.ModelProvider}); err != nil {
 			return nil, err
 		}
 	}
 	snapshot := *run
-	x := Execution{Run: &snapshot, Message: o.msg, History: history, Resume: o.resume, Emit: w.emit, Media: e.cfg.Media,
+	x := Execution{Run: &snapshot, Message: o.msg, History: history, Resume: o.resume, Emit: emit, Media: e.cfg.Media,
 		StoreMedia: e.mediaStorer(run.SessionID, run.UserID)}
 	if run.Kind() != KindAgent {
 		// Teams and workflows run children and share the session's
@@ -478,7 +539,13 @@ func (e *Engine) attempt(ctx, bg context.Context, a Agent, w *runWriter, o execO
 		}
 		x.RunChild = e.childRunner(run, w.emit)
 	}
-	return e.safeExecute(ctx, a, &x)
+	out, err := e.safeExecute(ctx, a, &x)
+	// The outcome counts once its events are in the log: an agent that
+	// went on after a queued append failed did not get it recorded.
+	if ferr := w.drain(); ferr != nil && err == nil {
+		out, err = nil, ferr
+	}
+	return out, err
 }
 
 // safeExecute turns a panicking agent into an error.

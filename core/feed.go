@@ -23,6 +23,11 @@ type feed struct {
 	wake   chan struct{} // holds a signal (buffer of 1) once an event came or the feed ended
 	ended  bool          // the execution is over: nothing more will come
 	closed bool          // the reader went away
+	// limit, when positive, bounds the unread events: a push past it
+	// drops them all and ends the feed (overflowed), and the reader
+	// catches up from the log by index (Stream.next).
+	limit      int
+	overflowed bool
 }
 
 // feedSize is the queue's first capacity: a run's first events, which
@@ -31,6 +36,13 @@ const feedSize = 16
 
 func newFeed() *feed {
 	return &feed{evs: make([]*Event, 0, feedSize), wake: make(chan struct{}, 1)}
+}
+
+// newBoundedFeed returns a feed that holds at most limit unread events.
+func newBoundedFeed(limit int) *feed {
+	f := newFeed()
+	f.limit = limit
+	return f
 }
 
 // signal wakes the reader if it waits; a signal already pending suffices
@@ -47,16 +59,26 @@ func (f *feed) signal() {
 // shared, as the log's subscribers share it. A held event (held: the log
 // is still to index it, deferred.go), or one the log did not index, is
 // copied.
-func (f *feed) push(ev *Event, idx int64, held bool) {
+// It reports false once the reader went away or the feed ended (nothing
+// more is taken), or when the event would put the reader of a bounded
+// feed past its limit: the unread events are dropped then, and the
+// reader, told the feed overflowed, reads the log from its cursor.
+func (f *feed) push(ev *Event, idx int64, held bool) bool {
 	if held || ev.EventIndex != idx {
 		c := *ev
 		c.EventIndex = idx
 		ev = &c
 	}
 	f.mu.Lock()
-	if f.closed || f.ended {
+	if f.closed || f.ended || f.overflowed {
 		f.mu.Unlock()
-		return
+		return false
+	}
+	if f.limit > 0 && len(f.evs)-f.head >= f.limit {
+		f.overflowed, f.evs, f.head = true, nil, 0
+		f.mu.Unlock()
+		f.signal()
+		return false
 	}
 	if f.head > 0 && len(f.evs) == cap(f.evs) {
 		// Full, with read slots at the front: move the unread ones there
@@ -69,6 +91,7 @@ func (f *feed) push(ev *Event, idx int64, held bool) {
 	f.evs = append(f.evs, ev)
 	f.mu.Unlock()
 	f.signal()
+	return true
 }
 
 // end says that the execution is over.
@@ -90,7 +113,8 @@ func (f *feed) close() {
 }
 
 // next returns the next event; ok is false once the execution ended and
-// every event was read.
+// every event was read, or once a bounded feed overflowed (its unread
+// events were dropped: the log has them).
 func (f *feed) next(ctx context.Context) (ev Event, ok bool, err error) {
 	for {
 		f.mu.Lock()
@@ -103,7 +127,7 @@ func (f *feed) next(ctx context.Context) (ev Event, ok bool, err error) {
 			f.mu.Unlock()
 			return ev, true, nil
 		}
-		if f.ended {
+		if f.ended || f.overflowed {
 			f.mu.Unlock()
 			return Event{}, false, nil
 		}

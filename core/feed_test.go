@@ -123,3 +123,46 @@ func TestFeedCopiesWhatTheLogMayStillChange(t *testing.T) {
 		}
 	}
 }
+
+// A bounded feed takes events up to its limit of unread ones; the push
+// past it releases them all and ends the feed (the reader is told it
+// overflowed: ok false), and later pushes are refused. A reader that keeps
+// up is never cut off.
+func TestBoundedFeedOverflows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const limit = 8
+	f := newBoundedFeed(limit)
+	for i := range int64(3 * limit) {
+		// Reading each one at once: never more than one unread.
+		if !f.push(&Event{EventIndex: i}, i, false) {
+			t.Fatalf("push %d refused for a reader keeping up", i)
+		}
+		if ev, ok, err := f.next(ctx); !ok || err != nil || ev.EventIndex != i {
+			t.Fatalf("next: %d %v %v, want %d", ev.EventIndex, ok, err, i)
+		}
+	}
+	g := newBoundedFeed(limit)
+	for i := range int64(limit) {
+		if !g.push(&Event{EventIndex: i}, i, false) {
+			t.Fatalf("push %d of %d refused", i, limit)
+		}
+	}
+	if g.push(&Event{EventIndex: limit}, limit, false) {
+		t.Fatal("the push past the limit was taken")
+	}
+	g.mu.Lock()
+	held := len(g.evs)
+	g.mu.Unlock()
+	if held != 0 {
+		t.Fatalf("an overflowed feed holds %d events", held)
+	}
+	if g.push(&Event{EventIndex: limit + 1}, limit+1, false) {
+		t.Fatal("a push after the overflow was taken")
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, ok, err := g.next(wctx); ok || err != nil {
+		t.Fatalf("after the overflow: ok %v err %v, want the feed's end", ok, err)
+	}
+}

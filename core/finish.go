@@ -14,6 +14,9 @@ import (
 // before the state it announces is durable.
 func (e *Engine) finish(ctx context.Context, w *runWriter, ev Event, from []RunStatus) (stored bool) {
 	run := w.run
+	// Every queued event first (emit.go): the count stored is exact, and
+	// nothing is stored final before its events are in the log.
+	_ = w.drain()
 	// The events so far plus ev, whose index is the writer's next (an
 	// append that failed ambiguously is counted: see runWriter.floor).
 	expected := max(w.last+1, w.floor)

@@ -435,6 +435,13 @@ func TestEndingEventRetriedAfterTheRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-started
+	// The agent's events so far reach the log behind it (its emits are
+	// queued on a log that is not the process's own): the outage begins
+	// once they are there.
+	testutil.Eventually(t, 5*time.Second, "the run's first events to be appended", func() bool {
+		evs, _ := mem.Read(ctx, core.ReadParams{RunID: run.RunID, After: -1})
+		return len(evs) == 2
+	})
 	log.down.Store(true)
 	close(release)
 	start := time.Now()

@@ -16,14 +16,17 @@ type Stream struct {
 	// was opened, read in one go (no subscription then).
 	replay []Event
 	// feed, when set, is the executor's feed of a stream opened by
-	// StartStream; the stream reads the log only if it ends early.
-	feed  *feed
-	sub   Subscription
-	log   EventLog
-	e     *Engine
-	runID string
-	last  int64 // index of the last event returned
-	done  bool
+	// StartStream, or of a local follower (local.go); the stream reads
+	// the log only if it ends early. backlog holds a local follower's
+	// events read from the log, up to where its feed starts.
+	feed    *feed
+	backlog []Event
+	sub     Subscription
+	log     EventLog
+	e       *Engine
+	runID   string
+	last    int64 // index of the last event returned
+	done    bool
 	// idle counts consecutive silent checks that found the run ended in
 	// the store while its final event had not arrived.
 	idle int
@@ -94,6 +97,11 @@ var errPauseEnded = errors.New("the pause no longer awaits an approval")
 // log (the log was unreachable when the run ended) ends the stream with an
 // explicit error after two checks, instead of leaving it waiting forever.
 func (s *Stream) next(ctx context.Context) (Event, error) {
+	if len(s.backlog) > 0 {
+		ev := s.backlog[0]
+		s.backlog = s.backlog[1:]
+		return ev, nil
+	}
 	for s.feed != nil {
 		wctx, cancel := context.WithTimeout(ctx, streamCheckInterval)
 		ev, ok, err := s.feed.next(wctx)
@@ -242,6 +250,11 @@ func (e *Engine) SubscribeRun(ctx context.Context, run *Run, after int64) (st *S
 		return nil, Errorf(CodeInvalid, "last_event_index must be -1 or greater")
 	}
 	runID := run.RunID
+	// A run this process is executing is followed from its writer
+	// (local.go).
+	if st, err := e.subscribeLocal(ctx, runID, after); st != nil || err != nil {
+		return st, err
+	}
 	// A run this process is executing has not ended its segment (and if it
 	// ends meanwhile, the tail sees the end).
 	segmentEnded := e.executing(runID) == nil && (run.Status.Final() || run.Status == RunPaused && !awaitsAutoContinue(run))

@@ -45,6 +45,68 @@ func (l *Log) WatchCancel(ctx context.Context, runID string) (<-chan struct{}, f
 	if err := l.check(ctx); err != nil {
 		return nil, nil, err
 	}
+	ch, fired, stop := l.watch(runID)
+	if !fired {
+		if err := l.checkCancelKey(ctx, runID); err != nil {
+			stop()
+			return nil, nil, err
+		}
+	}
+	return ch, stop, nil
+}
+
+// AfterCancel implements core.CancelNotifier. The watch is registered at
+// once; the check of a signal left before it (the key) is made behind the
+// caller, retried while Redis cannot answer, so the run's start waits for
+// no round trip. f runs in the goroutine that waits for the signal.
+func (l *Log) AfterCancel(ctx context.Context, runID string, f func()) (func(), error) {
+	if runID == "" {
+		return nil, invalid("no run id")
+	}
+	if err := l.check(ctx); err != nil {
+		return nil, err
+	}
+	ch, fired, stopWatch := l.watch(runID)
+	stopped := make(chan struct{})
+	go func() {
+		for delay := 100 * time.Millisecond; !fired; delay = min(2*delay, 2*time.Second) {
+			if l.checkCancelKey(ctx, runID) == nil {
+				break
+			}
+			select {
+			case <-time.After(delay):
+			case <-stopped:
+				return
+			case <-ctx.Done():
+				return
+			case <-l.done:
+				return
+			}
+		}
+		select {
+		case <-ch:
+			select {
+			case <-stopped:
+			default:
+				f()
+			}
+		case <-stopped:
+		case <-ctx.Done():
+		case <-l.done:
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stopped)
+			stopWatch()
+		})
+	}, nil
+}
+
+// watch registers a watcher of runID's cancel: the channel closed when it
+// is seen, whether it was already, and the function that unregisters it.
+func (l *Log) watch(runID string) (<-chan struct{}, bool, func()) {
 	l.cancelMu.Lock()
 	w := l.watches[runID]
 	if w == nil {
@@ -65,20 +127,21 @@ func (l *Log) WatchCancel(ctx context.Context, runID string) (<-chan struct{}, f
 			}
 		})
 	}
-	if !fired {
-		// The watch is registered and the channel subscribed (since New),
-		// so a signal after this check reaches us as a message; one before
-		// it left the key.
-		n, err := l.ap.Exists(ctx, l.cancelKey(runID)).Result()
-		if err != nil {
-			stop()
-			return nil, nil, l.fail(ctx, "watch cancel", err)
-		}
-		if n > 0 {
-			l.fire(runID)
-		}
+	return w.ch, fired, stop
+}
+
+// checkCancelKey fires runID's watches if its cancel key exists. The watch
+// is registered and the channel subscribed (since New), so a signal after
+// this check reaches the watches as a message; one before it left the key.
+func (l *Log) checkCancelKey(ctx context.Context, runID string) error {
+	n, err := l.ap.Exists(ctx, l.cancelKey(runID)).Result()
+	if err != nil {
+		return l.fail(ctx, "watch cancel", err)
 	}
-	return w.ch, stop, nil
+	if n > 0 {
+		l.fire(runID)
+	}
+	return nil
 }
 
 // fire closes the channel of runID's watchers in this process, if any.

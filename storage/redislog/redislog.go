@@ -66,29 +66,26 @@
 //
 // Subscribe does the same XRANGE once (so a stale cursor fails at once and
 // the backlog is prefetched), then Next tails the stream with XREAD BLOCK.
-// A blocking XREAD holds its connection for the duration of the block, so
-// those run on a second client whose pool (Config.MaxSubscribers, default
-// 1000) is reserved for them and never starves ordinary commands; a
-// connection is taken only while a subscriber actually waits and returns to
-// the pool between waits. Next starts the XREAD in a goroutine and selects
-// on it and the caller's context, so a cancelled Next returns at once; the
-// XREAD still in flight is kept and consumed by the following Next (nothing
-// is lost or read twice), and it ends by itself within Config.BlockTimeout
-// (default 2 s), which thus bounds how long an abandoned wait holds a
-// connection. XREAD returns entries from the oldest one after the cursor, so
-// trimming that overtook a slow reader shows as a first entry past the
-// cursor and yields a *core.GoneError. A subscriber that has seen the run
-// exist and finds its key gone (retention after Finish) gets a GoneError
-// naming its cursor.
+// The subscriptions of one run in one Log share its tail (tail.go): one
+// blocking XREAD at a time, whatever the number of subscribers, whose
+// entries are decoded once and kept (the latest tailKeep) for each to take
+// what follows its own cursor; a subscriber older than what the tail keeps
+// reads with XRANGE instead. A blocking XREAD holds its connection for the
+// duration of the block, so those run on a second client whose pool
+// (Config.MaxSubscribers, default 1000: runs being tailed at once) is
+// reserved for them and never starves ordinary commands; a connection is
+// taken only while a read is in flight. A cancelled Next returns at once;
+// the tail's read goes on (nothing is lost or read twice) and the tail
+// stops once no subscriber waits when the read returns, which
+// Config.BlockTimeout (default 2 s) bounds. XREAD returns entries from the
+// oldest one after the cursor, so trimming that overtook a slow reader
+// shows as a first entry past the cursor and yields a *core.GoneError. A
+// subscriber that has seen the run exist and finds its key gone (retention
+// after Finish) gets a GoneError naming its cursor.
 //
-// A subscriber over the pool size waits for a connection (roughly in
+// Runs tailed beyond the pool size wait for a connection (roughly in
 // arrival order, as earlier waits end; for up to a minute per attempt)
 // rather than failing, so overload degrades to polling at BlockTimeout.
-// One connection per waiting subscriber is the price of XREAD BLOCK
-// (Redis's default maxclients is 10,000, shared by all replicas); a gateway
-// expecting many thousands of concurrent tails per replica would rather
-// wake subscribers through one pub/sub connection fanned out in process, as
-// cancel signals are.
 //
 // # Cancel signals
 //
@@ -97,7 +94,9 @@
 // Each Log holds one pub/sub connection subscribed to that channel, opened
 // by New, and fans messages out to its watchers in process. WatchCancel
 // registers the watcher first and then checks the key, so a signal is seen
-// whether it lands before or after; after the pub/sub connection is
+// whether it lands before or after; AfterCancel (core.CancelNotifier, which
+// the engine prefers) does the same with the check behind its caller, so a
+// run's start waits for no round trip. After the pub/sub connection is
 // re-established (go-redis reconnects and resubscribes by itself) every
 // watched key is checked again, since messages published meanwhile are lost.
 //
@@ -163,8 +162,9 @@ type Config struct {
 	// EventLog is the retention configuration (see core.EventLogConfig).
 	EventLog core.EventLogConfig
 	// MaxSubscribers sizes the connection pool reserved for the blocking
-	// reads of subscriptions: at most that many subscribers wait in Redis
-	// at once; more wait for a connection (default DefaultMaxSubscribers).
+	// reads of subscriptions: at most that many runs are tailed in Redis at
+	// once (a run's subscribers share one read); more wait for a
+	// connection (default DefaultMaxSubscribers).
 	MaxSubscribers int
 	// BlockTimeout is how long one blocking read of a subscription waits in
 	// Redis before it is reissued (default DefaultBlockTimeout). It bounds
@@ -253,6 +253,12 @@ type Log struct {
 	cancelMu sync.Mutex
 	watches  map[string]*cancelWatch
 
+	// tails are the runs' shared blocking reads (tail.go), by stream key;
+	// xreads counts the reads issued.
+	tailsMu sync.Mutex
+	tails   map[string]*tail
+	xreads  atomic.Int64
+
 	closed    atomic.Bool
 	done      chan struct{} // closed by Close
 	psDone    chan struct{} // closed when the pub/sub loop ends
@@ -284,6 +290,7 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 		blk:       redis.NewClient(bopts),
 		tokenBase: base64.RawURLEncoding.EncodeToString(tok[:]) + ".",
 		watches:   make(map[string]*cancelWatch),
+		tails:     make(map[string]*tail),
 		done:      make(chan struct{}),
 		psDone:    make(chan struct{}),
 	}
@@ -609,4 +616,6 @@ func ignoreClosed(err error) error {
 var (
 	_ core.EventLog          = (*Log)(nil)
 	_ core.FinishingAppender = (*Log)(nil)
+	_ core.BatchAppender     = (*Log)(nil)
+	_ core.CancelNotifier    = (*Log)(nil)
 )

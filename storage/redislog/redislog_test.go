@@ -465,17 +465,19 @@ func TestSubscriberOfExpiredRun(t *testing.T) {
 	}
 }
 
-// More subscribers than the blocking pool holds wait for a connection in
-// turn instead of failing, and all see every event.
+// More subscribers (of different runs: a run's subscribers share one
+// read) than the blocking pool holds wait for a connection in turn instead
+// of failing, and all see every event.
 func TestSubscribersBeyondPool(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	l := newLog(t, Config{MaxSubscribers: 3, BlockTimeout: 200 * time.Millisecond})
-	run := newRun()
 	const subscribers, events = 12, 5
+	runs := make([]string, subscribers)
 	var wg sync.WaitGroup
 	for s := range subscribers {
-		sub, err := l.Subscribe(ctx, core.ReadParams{RunID: run, After: -1})
+		runs[s] = newRun()
+		sub, err := l.Subscribe(ctx, core.ReadParams{RunID: runs[s], After: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -494,9 +496,64 @@ func TestSubscribersBeyondPool(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond)
 	for i := range events {
+		for _, run := range runs {
+			mustAppend(t, l, event(run, i), int64(i))
+		}
+	}
+	wg.Wait()
+}
+
+// The subscribers of one run in one Log share its blocking read: however
+// many wait, one XREAD at a time is in flight, and each gets every event
+// after its own cursor, in order, also one that joined late and one that
+// fell behind what the shared read keeps.
+func TestSubscribersShareOneRead(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	l := newLog(t, Config{BlockTimeout: 500 * time.Millisecond})
+	run := newRun()
+	const subscribers, events = 16, 40
+	var wg sync.WaitGroup
+	follow := func(name string, after int64, slow bool) {
+		sub, err := l.Subscribe(ctx, core.ReadParams{RunID: run, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			defer sub.Close()
+			for i := after + 1; i < events; i++ {
+				if slow && i == after+1 {
+					time.Sleep(300 * time.Millisecond)
+				}
+				nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				ev, err := sub.Next(nctx)
+				cancel()
+				if err != nil || ev.EventIndex != i || ev.Content != fmt.Sprint("c", i) {
+					t.Errorf("%s: got %d %q, %v; want %d", name, ev.EventIndex, ev.Content, err, i)
+					return
+				}
+			}
+		})
+	}
+	for s := range subscribers {
+		follow(fmt.Sprint("subscriber ", s), -1, false)
+	}
+	time.Sleep(100 * time.Millisecond) // all waiting
+	before := l.xreads.Load()
+	for i := range events / 2 {
+		mustAppend(t, l, event(run, i), int64(i))
+	}
+	follow("late subscriber", 3, false)
+	follow("slow subscriber", -1, true)
+	for i := events / 2; i < events; i++ {
 		mustAppend(t, l, event(run, i), int64(i))
 	}
 	wg.Wait()
+	// One read per batch of appends it found, not one per subscriber
+	// (16 of them, 40 events): a few dozen at most.
+	if n := l.xreads.Load() - before; n > events+5 {
+		t.Fatalf("%d XREADs for %d subscribers of %d events", n, subscribers+2, events)
+	}
 }
 
 // A signal published while the pub/sub connection is down is lost; the

@@ -15,9 +15,13 @@ import (
 // optional interface of core/eventlog.go that log implements
 // (FinishingAppender, BatchAppender, CancelNotifier, ProcessLocal,
 // FollowerRegistry) in the combinations the backends have (memlog: batch,
-// cancel notifier, process-local; redislog: finishing, batch, followers)
-// and most others; any other log with a follower registry keeps it (and
-// loses the rest), a combination not listed keeps Append and friends only.
+// cancel notifier, process-local; redislog: finishing, batch, cancel
+// notifier, followers) and most others; any other log with a follower
+// registry keeps it (and loses the rest), a combination not listed keeps
+// Append and friends only. A lost interface changes what the engine does,
+// not only its timings (without BatchAppender a blocking run's held events
+// take a round trip each instead of one for all), so a backend that gains
+// one needs its combination here.
 func WrapEventLog(log core.EventLog, m *Metrics) core.EventLog {
 	b := &loggedLog{EventLog: log, m: m}
 	fa, isFA := log.(core.FinishingAppender)
@@ -29,7 +33,15 @@ func WrapEventLog(log core.EventLog, m *Metrics) core.EventLog {
 	// Every combination keeps exactly the interfaces log has: the engine
 	// type-asserts them.
 	switch {
-	case isFA && isBA && isFR && !isCN && !isPL: // redislog
+	case isFA && isBA && isCN && isFR && !isPL: // redislog
+		return struct {
+			*loggedLog
+			faImpl
+			baImpl
+			cnImpl
+			frImpl
+		}{b, faImpl{b}, baImpl{b}, cnImpl{b}, frImpl{b}}
+	case isFA && isBA && isFR && !isCN && !isPL:
 		return struct {
 			*loggedLog
 			faImpl
