@@ -442,11 +442,19 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 		if len(m.Files) > 0 && h.cfg.Media == nil {
 			return h.fail(cl, errf(KindContentTypeNotSupported, "file parts are not accepted: this gateway keeps no media"))
 		}
-		refs, err := h.cfg.Media.Resolve(ctx, m.Files)
+		// The upload keeps its files' bytes until the run has recorded
+		// them (Start returns after that, also for a streamed task): if a
+		// deleted session's orphan delete removes the same bytes in
+		// between, the run stores them again. A refused run's media are
+		// deleted again unless a session carries them.
+		up := h.cfg.Media.NewUpload().Restorable()
+		started := false
+		defer func() { up.End(ctx, h.eng, started) }()
+		refs, err := up.Resolve(ctx, m.Files)
 		if err != nil {
 			return h.fail(cl, errf(KindInvalidParams, "%s", core.MessageOf(err)))
 		}
-		sp := core.StartParams{Message: text, SessionID: m.ContextID, Media: refs,
+		sp := core.StartParams{Message: text, SessionID: m.ContextID, Media: refs, MediaSource: up,
 			UserID: owned.UserID(""), IdempotencyKey: idempotencyKey(m.MessageID), IdempotencyScope: principal(ctx).Owner(),
 			Interface: "a2a", TraceCarrier: traceCarrier(cl.c),
 		}.For(core.Ref{Kind: cl.kind, ID: cl.agentID})
@@ -454,6 +462,8 @@ func (h *Handler) send(cl *call, p *sendParams, streaming bool) error {
 		if err != nil {
 			return h.fail(cl, toError(err))
 		}
+		started = true
+		up.Close() // recorded: a streamed or blocking answer keeps no spool
 	}
 	if p.Push != nil {
 		pc := *p.Push

@@ -38,23 +38,6 @@ func (h *Handler) ingestFiles(ctx context.Context, up *media.Upload, files []For
 	return up.Resolve(ctx, srcs)
 }
 
-// endUpload ends a run request's upload: its kept spools are removed and,
-// unless the run was started (its media recorded), the bytes it stored
-// are deleted again where no session carries them (a medium another
-// session has, the same bytes, stays).
-func (h *Handler) endUpload(ctx context.Context, up *media.Upload, started *bool) {
-	defer up.Close()
-	if *started {
-		return
-	}
-	ids := up.IDs()
-	if len(ids) == 0 {
-		return
-	}
-	// A failure is logged by the engine: the bytes stay, unreferenced.
-	_ = h.eng.DeleteUnreferencedMedia(context.WithoutCancel(ctx), ids)
-}
-
 // jsonMediaFields are AgentOS's JSON media fields of a run form.
 var jsonMediaFields = []string{"images", "audio", "videos", "input_files"}
 

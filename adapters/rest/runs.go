@@ -286,7 +286,7 @@ func (h *Handler) create(c *fiber.Ctx, f family) error {
 	owned := h.owned(ctx)
 	up := h.cfg.Media.NewUpload().Restorable()
 	started := false
-	defer h.endUpload(ctx, up, &started)
+	defer func() { up.End(ctx, h.eng, started) }()
 	// Under isolation a session of another user is not found: before any
 	// file of a streamed form is stored, when the session comes first.
 	fields, files, err := h.readForm(c, up, func(f Form) error { return owned.UsableSession(ctx, f["session_id"]) })
@@ -395,7 +395,7 @@ func (h *Handler) continueOne(c *fiber.Ctx, f family) error {
 	id, runID := c.Params(f.Param), c.Params("run_id")
 	up := h.cfg.Media.NewUpload().Restorable()
 	started := false
-	defer h.endUpload(c.UserContext(), up, &started)
+	defer func() { up.End(c.UserContext(), h.eng, started) }()
 	// The run is checked before any file of a streamed form is stored.
 	fields, files, err := h.readForm(c, up, func(fields Form) error {
 		_, err := h.runOf(c.UserContext(), f, id, runID, fields["session_id"])

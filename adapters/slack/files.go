@@ -173,18 +173,21 @@ func (c *fileClient) Do(req *http.Request) (*http.Response, error) {
 // store's limits of one file and of a run's (as one upload: media.Upload).
 // problems name every file that could not be taken, and why (then the run
 // is not started).
-func (h *Handler) takeFiles(ctx context.Context, a *app, files []File) (refs []core.MediaRef, problems []string) {
+//
+// up keeps the files' bytes until it is ended (media.Upload.End), to be
+// the run's MediaSource; it is nil only when the gateway keeps no media.
+func (h *Handler) takeFiles(ctx context.Context, a *app, files []File) (up *media.Upload, refs []core.MediaRef, problems []string) {
 	if h.cfg.Media == nil || h.cfg.Media.Store == nil {
-		return nil, []string{"this gateway keeps no media, so it cannot take shared files"}
+		return nil, nil, []string{"this gateway keeps no media, so it cannot take shared files"}
 	}
-	up := h.cfg.Media.NewUpload()
+	up = h.cfg.Media.NewUpload().Restorable()
 	for _, f := range files {
 		if problem := h.takeFile(ctx, a, up, f); problem != "" {
 			problems = append(problems, problem)
 		}
 	}
 	refs, _ = up.Resolve(ctx, nil) // what was stored: no more sources
-	return refs, problems
+	return up, refs, problems
 }
 
 // takeFile downloads one file and stores it in up; problem says why it

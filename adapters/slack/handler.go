@@ -34,6 +34,7 @@ import (
 
 	"github.com/agentgate/agentgate/auth"
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/core/media"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
 
@@ -383,9 +384,20 @@ func (h *Handler) handleMessage(a *app, env *Envelope, ev *InnerEvent) {
 		return
 	}
 	var refs []core.MediaRef
+	var up *media.Upload
+	started := false
 	if len(files) > 0 {
+		// The upload keeps the files' bytes until the run has recorded
+		// them (Start returns after that): bytes a deleted session's
+		// orphan delete removes in between are stored again. The files
+		// of a message that starts no run are deleted again unless a
+		// session carries them.
 		var problems []string
-		if refs, problems = h.takeFiles(ctx, a, files); len(problems) > 0 {
+		up, refs, problems = h.takeFiles(ctx, a, files)
+		if up != nil {
+			defer func() { up.End(ctx, h.eng, started) }()
+		}
+		if len(problems) > 0 {
 			h.log.Info("slack: shared files refused", "app", a.Name, "channel", t.channel, "problems", strings.Join(problems, "; "))
 			h.post(ctx, a, t, filesProblem(problems))
 			return
@@ -394,15 +406,21 @@ func (h *Handler) handleMessage(a *app, env *Envelope, ev *InnerEvent) {
 			text = filesText(refs)
 		}
 	}
-	run, err := h.eng.Start(ctx, a.start(core.StartParams{
+	p := a.start(core.StartParams{
 		Message: text, SessionID: SessionID(a.sessionKey(), t.channel, t.threadTS), UserID: t.userID, Interface: "slack",
 		Media: refs,
-	}))
+	})
+	if up != nil {
+		p.MediaSource = up
+	}
+	run, err := h.eng.Start(ctx, p)
 	if err != nil {
 		h.log.Warn("slack: could not start a run", "app", a.Name, "runnable", a.Runnable().String(), "err", err)
 		h.post(ctx, a, t, ":warning: Sorry, I could not start: "+escape(core.MessageOf(err)))
 		return
 	}
+	started = true
+	up.Close() // recorded: following the run keeps no spool
 	h.follow(ctx, a, t, run.RunID, -1)
 }
 

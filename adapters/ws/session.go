@@ -234,19 +234,28 @@ func (s *session) start(ctx, actx context.Context, f *ClientFrame) error {
 	}
 	// The run's own stream is fed by its executor, so trimming never
 	// refuses it (core.Engine.StartStream).
-	refs, err := s.h.cfg.Media.Resolve(actx, f.Media)
+	// The upload keeps the media's bytes until the run has recorded them
+	// (StartStream returns after that): bytes a deleted session's orphan
+	// delete removes in between are stored again. A refused run's media
+	// are deleted again unless a session carries them.
+	up := s.h.cfg.Media.NewUpload().Restorable()
+	started := false
+	defer func() { up.End(actx, s.h.eng, started) }()
+	refs, err := up.Resolve(actx, f.Media)
 	if err != nil {
 		return err
 	}
 	run, stream, err := s.h.eng.StartStream(actx, core.StartParams{
 		AgentID: f.AgentID, TeamID: f.TeamID, WorkflowID: f.WorkflowID, Message: f.Message, SessionID: f.SessionID,
 		UserID: owned.UserID(f.UserID), Background: f.Background,
-		IdempotencyKey: f.IdempotencyKey, IdempotencyScope: p.Owner(), Media: refs,
+		IdempotencyKey: f.IdempotencyKey, IdempotencyScope: p.Owner(), Media: refs, MediaSource: up,
 		Interface: "ws", TraceCarrier: s.trace,
 	})
 	if err != nil {
 		return err
 	}
+	started = true
+	up.Close() // recorded: following the run keeps no spool
 	ack := ackOf(f.ID, ActionStart, run)
 	ack.Background = f.Background
 	return s.follow(ctx, f, run.RunID, -1, stream, !f.Background, ack)

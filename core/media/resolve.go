@@ -112,8 +112,12 @@ func (u *Upload) RestoreMedia(ctx context.Context, m core.MediaRef) error {
 }
 
 // Close removes the spooled bytes a Restorable upload kept; the upload
-// restores nothing after it. It may be called more than once.
+// restores nothing after it. It may be called more than once, and on a
+// nil upload (nothing).
 func (u *Upload) Close() error {
+	if u == nil {
+		return nil
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	var errs []error
@@ -125,6 +129,34 @@ func (u *Upload) Close() error {
 		delete(u.spools, id)
 	}
 	return errors.Join(errs...)
+}
+
+// UnreferencedDeleter deletes stored media that no session carries
+// (core.Engine.DeleteUnreferencedMedia, which holds off a concurrent
+// record of the same media while it deletes).
+type UnreferencedDeleter interface {
+	DeleteUnreferencedMedia(ctx context.Context, ids []string) error
+}
+
+// End ends a run request's upload, whatever the interface: its kept spools
+// are removed (Close) and, unless the run was started (started: its media
+// were recorded, which core.Engine.Start, StartStream, RunBlocking,
+// Continue and ContinueStream do before they return), the bytes it stored
+// are deleted again where no session carries them; a medium another
+// session has (the same bytes) stays. del may be nil (nothing is
+// deleted), and so may u (nothing).
+// A failed delete leaves the bytes unreferenced (the engine logs it).
+func (u *Upload) End(ctx context.Context, del UnreferencedDeleter, started bool) {
+	if u == nil {
+		return
+	}
+	defer u.Close()
+	if started || del == nil {
+		return
+	}
+	if ids := u.IDs(); len(ids) > 0 {
+		_ = del.DeleteUnreferencedMedia(context.WithoutCancel(ctx), ids)
+	}
 }
 
 // ingest stores one medium, keeping its spool when the upload is
