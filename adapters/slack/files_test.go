@@ -59,6 +59,12 @@ func mediaHarness(t *testing.T, agentID string, chart []byte, mutate func(*Confi
 	if err != nil {
 		t.Fatal(err)
 	}
+	return mediaHarnessOn(t, store, agentID, chart, mutate), store
+}
+
+// mediaHarnessOn is mediaHarness on a given media store.
+func mediaHarnessOn(t *testing.T, store media.Store, agentID string, chart []byte, mutate func(*Config)) *harness {
+	t.Helper()
 	guard, err := egress.New(egress.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +80,7 @@ func mediaHarness(t *testing.T, agentID string, chart []byte, mutate func(*Confi
 			mutate(c)
 		}
 	})
-	return hs, store
+	return hs
 }
 
 func sha(b []byte) string {

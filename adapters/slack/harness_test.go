@@ -108,7 +108,8 @@ func newHarness(t *testing.T, agentID string, mutate func(*Config)) *harness {
 func newHarnessWith(t *testing.T, agentID string, engCfg core.EngineConfig, more []core.Agent, mutate func(*Config)) *harness {
 	t.Helper()
 	release := make(chan struct{})
-	eng := enginetest.New(t, enginetest.Options{Engine: engCfg}, append(testAgents(t, release), more...)...).Engine
+	// With media, the store records sessions' media as the gateway's does.
+	eng := enginetest.New(t, enginetest.Options{Engine: engCfg, SessionMedia: engCfg.Media != nil}, append(testAgents(t, release), more...)...).Engine
 	fake := fakeslack.New()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {

@@ -24,6 +24,9 @@ type Options struct {
 	Engine core.EngineConfig
 	// Log configures the in-memory event log.
 	Log core.EventLogConfig
+	// SessionMedia makes the store the engine's session media store too,
+	// as the gateway wires it (records of sessions' media, orphans deleted).
+	SessionMedia bool
 }
 
 // Env is an engine with the store and log it runs on.
@@ -46,6 +49,9 @@ func New(t testing.TB, opts Options, agents ...core.Agent) *Env {
 	log := memlog.New(opts.Log)
 	cfg := opts.Engine
 	cfg.Store, cfg.Log = store, log
+	if opts.SessionMedia {
+		cfg.SessionMedia = store
+	}
 	eng, err := core.NewEngine(cfg)
 	if err != nil {
 		_ = log.Close()
