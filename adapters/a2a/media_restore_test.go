@@ -25,31 +25,11 @@ import (
 	"github.com/agentgate/agentgate/adapters/a2a"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/media"
+	"github.com/agentgate/agentgate/core/media/mediatest"
 	"github.com/agentgate/agentgate/storage/memlog"
 	"github.com/agentgate/agentgate/storage/sqlite"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
-
-// putHookStore is a media store whose Put runs afterPut once it stored.
-type putHookStore struct {
-	media.Store
-	mu       sync.Mutex
-	afterPut func(id string)
-}
-
-func (s *putHookStore) Put(ctx context.Context, id string, r io.Reader, size int64) error {
-	if err := s.Store.Put(ctx, id, r, size); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	f := s.afterPut
-	s.afterPut = nil
-	s.mu.Unlock()
-	if f != nil {
-		f(id)
-	}
-	return nil
-}
 
 type readAgent struct {
 	mu  sync.Mutex
@@ -71,7 +51,7 @@ func (a *readAgent) Execute(ctx context.Context, x *core.Execution) (*core.Outco
 }
 
 type a2aEnv struct {
-	store *putHookStore
+	store *mediatest.DeleteAfterPut
 	dir   string
 	agent *readAgent
 	base  string
@@ -88,7 +68,7 @@ func newA2AEnv(t *testing.T) *a2aEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &putHookStore{Store: ds}
+	hs := &mediatest.DeleteAfterPut{Store: ds}
 	log := memlog.New(core.EventLogConfig{})
 	eng, err := core.NewEngine(core.EngineConfig{Store: st, Log: log, Media: hs, SessionMedia: st})
 	if err != nil {
@@ -186,10 +166,7 @@ func mediaFiles(t *testing.T, dir string) []string {
 func TestA2AFilePartRestoredAfterDelete(t *testing.T) {
 	e := newA2AEnv(t)
 	const notes = "notes deleted under the task's feet"
-	var deleted bool
-	e.store.mu.Lock()
-	e.store.afterPut = func(id string) { deleted = e.store.Store.Delete(context.Background(), id) == nil }
-	e.store.mu.Unlock()
+	e.store.Arm()
 	out := e.call(t, "SendMessage", v1Message("m-restore", "s-a2a", v1File("notes.txt", "text/plain", notes)))
 	if out.Error != nil {
 		t.Fatalf("SendMessage: %+v", out.Error)
@@ -197,7 +174,7 @@ func TestA2AFilePartRestoredAfterDelete(t *testing.T) {
 	if !strings.Contains(string(out.Result), "TASK_STATE_COMPLETED") {
 		t.Fatalf("the task did not complete: %s", out.Result)
 	}
-	if !deleted {
+	if len(e.store.Deleted()) != 1 {
 		t.Fatal("the hook did not delete the medium after its upload")
 	}
 	e.agent.mu.Lock()

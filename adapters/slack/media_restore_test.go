@@ -9,8 +9,6 @@ package slack
 import (
 	"context"
 	"fmt"
-	"io"
-	"sync"
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters/slack/fakeslack"
@@ -19,35 +17,13 @@ import (
 	"github.com/agentgate/agentgate/core/media/mediatest"
 )
 
-// deleteAfterPut is a media store that deletes what its next Put stored
-// right after storing it, once (the orphan delete winning the race).
-type deleteAfterPut struct {
-	media.Store
-	mu      sync.Mutex
-	armed   bool
-	deleted []string
-}
-
-func (s *deleteAfterPut) Put(ctx context.Context, id string, r io.Reader, size int64) error {
-	if err := s.Store.Put(ctx, id, r, size); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.armed {
-		s.armed = false
-		s.deleted = append(s.deleted, id)
-		return s.Store.Delete(ctx, id)
-	}
-	return nil
-}
-
 func TestSharedFileRestoredAfterDelete(t *testing.T) {
 	dir, err := media.NewDirStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &deleteAfterPut{Store: dir, armed: true}
+	store := &mediatest.DeleteAfterPut{Store: dir}
+	store.Arm()
 	hs := mediaHarnessOn(t, store, "eye", nil, nil)
 	img := mediatest.PNG(4, 3)
 	f := hs.fake.AddFile("late.png", "image/png", "xoxb-main", img)
@@ -56,10 +32,7 @@ func TestSharedFileRestoredAfterDelete(t *testing.T) {
 	want := fmt.Sprintf("I see: image/png late.png %d bytes sha256:%s (asked: still there?)", len(img), sha(img))
 	hs.waitText("C1", ts, want)
 	hs.drain()
-	store.mu.Lock()
-	deleted := store.deleted
-	store.mu.Unlock()
-	if len(deleted) != 1 || deleted[0] != sha(img) {
+	if deleted := store.Deleted(); len(deleted) != 1 || deleted[0] != sha(img) {
 		t.Fatalf("the hook deleted %v, want the shared PNG once", deleted)
 	}
 	if _, err := core.ReadMedia(context.Background(), dir, sha(img), testFileLimit); err != nil {

@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,30 +24,10 @@ import (
 	"github.com/agentgate/agentgate/adapters/ws"
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/media"
+	"github.com/agentgate/agentgate/core/media/mediatest"
 	"github.com/agentgate/agentgate/storage/memlog"
 	"github.com/agentgate/agentgate/storage/sqlite"
 )
-
-// putHookStore is a media store whose Put runs afterPut once it stored.
-type putHookStore struct {
-	media.Store
-	mu       sync.Mutex
-	afterPut func(id string)
-}
-
-func (s *putHookStore) Put(ctx context.Context, id string, r io.Reader, size int64) error {
-	if err := s.Store.Put(ctx, id, r, size); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	f := s.afterPut
-	s.afterPut = nil
-	s.mu.Unlock()
-	if f != nil {
-		f(id)
-	}
-	return nil
-}
 
 type readAgent struct {
 	mu  sync.Mutex
@@ -71,7 +50,7 @@ func (a *readAgent) Execute(ctx context.Context, x *core.Execution) (*core.Outco
 
 type wsEnv struct {
 	eng   *core.Engine
-	store *putHookStore
+	store *mediatest.DeleteAfterPut
 	dir   string
 	agent *readAgent
 	url   string
@@ -88,7 +67,7 @@ func newWSEnv(t *testing.T) *wsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &putHookStore{Store: ds}
+	hs := &mediatest.DeleteAfterPut{Store: ds}
 	log := memlog.New(core.EventLogConfig{})
 	eng, err := core.NewEngine(core.EngineConfig{Store: st, Log: log, Media: hs, SessionMedia: st})
 	if err != nil {
@@ -171,10 +150,7 @@ func doc(name, content string) map[string]any {
 func TestWSStartRestoresDeletedMedia(t *testing.T) {
 	e := newWSEnv(t)
 	const notes = "notes deleted under the run's feet"
-	var deleted bool
-	e.store.mu.Lock()
-	e.store.afterPut = func(id string) { deleted = e.store.Store.Delete(context.Background(), id) == nil }
-	e.store.mu.Unlock()
+	e.store.Arm()
 	c := e.dial(t)
 	if err := c.WriteJSON(map[string]any{"action": "start", "id": 1, "agent_id": "reader", "message": "read", "session_id": "s-ws",
 		"files": []any{doc("notes.txt", notes)}}); err != nil {
@@ -184,7 +160,7 @@ func TestWSStartRestoresDeletedMedia(t *testing.T) {
 	if f["event"] != "RunCompleted" {
 		t.Fatalf("the run did not complete: %v", f)
 	}
-	if !deleted {
+	if len(e.store.Deleted()) != 1 {
 		t.Fatal("the hook did not delete the medium after its upload")
 	}
 	e.agent.mu.Lock()
