@@ -23,6 +23,9 @@ type sseEvent struct {
 // maxEventBytes bounds one SSE frame of the remote.
 const maxEventBytes = 4 << 20
 
+// errEventTooLarge is readLine's error for a frame over maxEventBytes.
+var errEventTooLarge = fmt.Errorf("an event of the remote is larger than %d bytes", maxEventBytes)
+
 // errStreamEnded is returned by stream when the remote closed its stream
 // before the callback said it was done.
 var errStreamEnded = errors.New("the remote closed the stream before the run ended")
@@ -77,6 +80,9 @@ func (a *Agent) stream(ctx context.Context, build func(context.Context) (*http.R
 		ev, err := readEvent(br)
 		if err != nil {
 			switch {
+			case errors.Is(err, errEventTooLarge):
+				// Read whole before the idle timer could say otherwise.
+				return err
 			case silent.Load() && ctx.Err() == nil:
 				return fmt.Errorf("the remote sent nothing for %s", a.cfg.Timeout)
 			case errors.Is(err, io.EOF):
@@ -156,7 +162,7 @@ func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 		chunk, err := br.ReadSlice('\n')
 		line = append(line, chunk...)
 		if len(line) > limit {
-			return nil, fmt.Errorf("an event of the remote is larger than %d bytes", maxEventBytes)
+			return nil, errEventTooLarge
 		}
 		if err == bufio.ErrBufferFull {
 			continue
