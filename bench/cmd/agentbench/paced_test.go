@@ -12,12 +12,14 @@ import (
 
 // The paced profile, short, on both profiles: every stream (and every
 // follower on the other replica) reads every token its model wrote, and
-// the report carries the delivery latencies beside the baseline's.
+// the report carries the delivery latencies beside the baseline's. The
+// streams last 2 s so that a follower attaching late on a loaded machine
+// (CI under -race) still has tokens written after it attached.
 func TestPacedShort(t *testing.T) {
 	for _, profile := range []string{"embedded", "postgres-redis"} {
 		t.Run(profile, func(t *testing.T) {
 			o := options{profile: profile, tracing: true, json: true, quiet: true, pacedOn: true,
-				paced: pacedOptions{streams: 6, rate: 40, length: 500 * time.Millisecond, ramp: 50 * time.Millisecond}}
+				paced: pacedOptions{streams: 6, rate: 40, length: 2 * time.Second, ramp: 50 * time.Millisecond}}
 			var out, progress bytes.Buffer
 			if err := run(context.Background(), o, &out, &progress); err != nil {
 				t.Fatalf("%v\n%s", err, progress.String())
