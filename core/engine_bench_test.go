@@ -8,6 +8,7 @@ import (
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/agent"
 	"github.com/agentgate/agentgate/core/model/scripted"
+	"github.com/agentgate/agentgate/internal/cputime"
 	"github.com/agentgate/agentgate/storage/memlog"
 	"github.com/agentgate/agentgate/storage/sqlite"
 )
@@ -47,7 +48,7 @@ func benchmarkEngineRun(b *testing.B, blocking bool) {
 	b.ReportAllocs()
 	b.SetParallelism(16) // 32 concurrent callers on 2 CPUs, like the load tool
 	b.ResetTimer()
-	cpu0, cpuOK := processCPU()
+	cpu0, cpuOK := cputime.Process()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			run, err := eng.Start(ctx, core.StartParams{AgentID: "bench", Message: "hello", Blocking: blocking})
@@ -62,7 +63,7 @@ func benchmarkEngineRun(b *testing.B, blocking bool) {
 		}
 	})
 	b.StopTimer()
-	if cpu1, ok := processCPU(); ok && cpuOK {
+	if cpu1, ok := cputime.Process(); ok && cpuOK {
 		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	}
 	_ = eng.Close(ctx)

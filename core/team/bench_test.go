@@ -13,6 +13,7 @@ import (
 	"github.com/agentgate/agentgate/core/agent"
 	"github.com/agentgate/agentgate/core/model/scripted"
 	"github.com/agentgate/agentgate/core/team"
+	"github.com/agentgate/agentgate/internal/cputime"
 	"github.com/agentgate/agentgate/storage/memlog"
 	"github.com/agentgate/agentgate/storage/sqlite"
 )
@@ -84,13 +85,13 @@ func BenchmarkBroadcastTeam(b *testing.B) {
 	var teamCPU, agentsCPU, teamTTFE, agentsTTFE time.Duration
 	cpuOK := true
 	for i := 0; i < b.N; i++ {
-		c0, ok0 := processCPU()
+		c0, ok0 := cputime.Process()
 		d, err := follow(core.StartParams{TeamID: "fan", Message: "hello"})
 		if err != nil {
 			b.Fatal(err)
 		}
 		teamTTFE += d
-		c1, ok1 := processCPU()
+		c1, ok1 := cputime.Process()
 		var (
 			wg    sync.WaitGroup
 			mu    sync.Mutex
@@ -117,7 +118,7 @@ func BenchmarkBroadcastTeam(b *testing.B) {
 			b.Fatal(ferr)
 		}
 		agentsTTFE += first
-		c2, ok2 := processCPU()
+		c2, ok2 := cputime.Process()
 		cpuOK = cpuOK && ok0 && ok1 && ok2
 		teamCPU += c1 - c0
 		agentsCPU += c2 - c1

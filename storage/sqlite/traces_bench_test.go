@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/core/trace"
+	"github.com/agentgate/agentgate/internal/cputime"
 )
 
 // BenchmarkWriteSpans writes batches of 20 spans (a run's model and tool
@@ -137,7 +138,7 @@ func benchWriteSpansRuns(b *testing.B, ordered bool) {
 			b.Fatal(err)
 		}
 	}
-	cpu0 := processCPU()
+	cpu0, _ := cputime.Process()
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
@@ -147,5 +148,6 @@ func benchWriteSpansRuns(b *testing.B, ordered bool) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N*perBatch), "cpu-µs/run")
+	cpu1, _ := cputime.Process()
+	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N*perBatch), "cpu-µs/run")
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/agentgate/agentgate/internal/cputime"
 	"io"
 	"mime/multipart"
 	"net"
@@ -268,7 +269,7 @@ func runWorkers(ctx context.Context, concurrency int, duration time.Duration, wi
 		firstErr  error
 	}
 	ws := make([]worker, concurrency)
-	cpu0, cpuOK := processCPU()
+	cpu0, cpuOK := cputime.Process()
 	start := time.Now()
 	deadline := start.Add(duration)
 	var wg sync.WaitGroup
@@ -295,7 +296,7 @@ func runWorkers(ctx context.Context, concurrency int, duration time.Duration, wi
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu1, cpuOK1 := processCPU()
+	cpu1, cpuOK1 := cputime.Process()
 	var res result
 	var lat, ttfe []time.Duration
 	for i := range ws {

@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/agentgate/agentgate/internal/cputime"
 	"io"
 	"log/slog"
 	"net"
@@ -306,7 +307,7 @@ func pacedPhase(ctx context.Context, name string, opts pacedOptions, start func(
 	want := opts.tokens()
 	runtime.GC()
 	rssBefore := rssKiB()
-	cpuBefore, _ := processCPU()
+	cpuBefore, _ := cputime.Process()
 	wallStart := time.Now()
 	var mid atomic.Int64 // RSS in the middle of the streams
 	midTimer := time.AfterFunc(opts.ramp+opts.length/2, func() { mid.Store(rssKiB()) })
@@ -365,7 +366,7 @@ func pacedPhase(ctx context.Context, name string, opts pacedOptions, start func(
 	wg.Wait()
 	midTimer.Stop()
 	wall := time.Since(wallStart)
-	cpuAfter, _ := processCPU()
+	cpuAfter, _ := cputime.Process()
 	cpu := cpuAfter - cpuBefore
 	cores := cpu.Seconds() / wall.Seconds()
 	rssMid := mid.Load()

@@ -2,20 +2,7 @@
 
 package main
 
-import (
-	"syscall"
-	"time"
-)
-
-// processCPU is the CPU time (user + system) this process has used so
-// far, and whether it could be read.
-func processCPU() (time.Duration, bool) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, false
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
-}
+import "syscall"
 
 // raiseFileLimit lifts the soft open-files limit to the hard one (the
 // paced profile holds four sockets per stream in this process, six with a

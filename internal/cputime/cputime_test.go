@@ -1,0 +1,27 @@
+package cputime_test
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/agentgate/agentgate/internal/cputime"
+)
+
+// The CPU time moves forward while the process computes (on unix).
+func TestProcessMoves(t *testing.T) {
+	c0, ok := cputime.Process()
+	if !ok {
+		if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
+			t.Skip("no getrusage here")
+		}
+		t.Fatal("getrusage failed")
+	}
+	x := 0
+	for i := 0; i < 50_000_000; i++ {
+		x += i ^ (x >> 3)
+	}
+	c1, _ := cputime.Process()
+	if c1 <= c0 {
+		t.Fatalf("CPU time %v then %v after a busy loop (%d)", c0, c1, x)
+	}
+}
