@@ -455,6 +455,13 @@ func TestEndingEventRetriedAfterTheRun(t *testing.T) {
 	if got, _ := store.GetRun(ctx, run.RunID); got.Status != core.RunCompleted {
 		t.Fatalf("stored run while the log is down: %+v", got)
 	}
+	// A waiter on a replica that did not execute the run (or on this one
+	// once the executor is gone) is answered from the stored end, not
+	// failed by the log that is still down.
+	other := engineOn(t, store, log, core.EngineConfig{}, gatedAgent("g", nil, nil))
+	if done, err := other.Wait(ctx, run.RunID, -1); err != nil || done.Status != core.RunCompleted {
+		t.Fatalf("another replica's waiter while the log is down: %+v %v", done, err)
+	}
 	log.down.Store(false)
 	testutil.Eventually(t, 10*time.Second, "the ending event to be appended", func() bool {
 		evs, _ := mem.Read(ctx, core.ReadParams{RunID: run.RunID, After: -1})

@@ -257,7 +257,7 @@ func (e *Engine) SubscribeRun(ctx context.Context, run *Run, after int64) (st *S
 	}
 	// A run this process is executing has not ended its segment (and if it
 	// ends meanwhile, the tail sees the end).
-	segmentEnded := e.executing(runID) == nil && (run.Status.Final() || run.Status == RunPaused && !awaitsAutoContinue(run))
+	segmentEnded := e.segmentEnded(run)
 	if segmentEnded && after >= run.EventCount-1 {
 		if after > run.EventCount-1 {
 			return nil, Errorf(CodeInvalid, "last_event_index %d is beyond the last event (%d)", after, run.EventCount-1)
@@ -354,6 +354,12 @@ func (e *Engine) replaySegment(ctx context.Context, run *Run, after int64) (*Str
 	return &Stream{replay: evs, log: e.log, e: e, runID: run.RunID, last: after}, nil
 }
 
+// segmentEnded reports whether the stored run's current segment is over:
+// it is not executing here and has ended or paused for a human.
+func (e *Engine) segmentEnded(run *Run) bool {
+	return e.executing(run.RunID) == nil && (run.Status.Final() || run.Status == RunPaused && !awaitsAutoContinue(run))
+}
+
 // Wait follows the run after the cursor (-1: from the start) until the
 // segment ends and returns the run as stored then. Events trimmed under a
 // slow waiter are skipped: Wait only needs the end.
@@ -367,8 +373,29 @@ func (e *Engine) Wait(ctx context.Context, runID string, after int64) (*Run, err
 			return nil, ctx.Err()
 		}
 	}
+	if after < -1 {
+		return nil, Errorf(CodeInvalid, "last_event_index must be -1 or greater")
+	}
+	if err := CheckID("run_id", runID); err != nil {
+		return nil, err
+	}
+	// A segment that has ended as stored is answered from the store: a
+	// waiter needs only the end, so it is not held by (or failed with) an
+	// event log that is down, e.g. while a run's ending event waits to be
+	// appended.
+	run, err := e.Get(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if e.segmentEnded(run) {
+		if after > run.EventCount-1 {
+			return nil, Errorf(CodeInvalid, "last_event_index %d is beyond the last event (%d)", after, run.EventCount-1)
+		}
+		return run, nil
+	}
 	for {
-		err := e.waitFrom(ctx, runID, after)
+		err := e.waitFrom(ctx, runID, run, after)
+		run = nil
 		var ge *GoneError
 		if errors.As(err, &ge) {
 			if ge.FirstIndex-1 <= after {
@@ -384,8 +411,16 @@ func (e *Engine) Wait(ctx context.Context, runID string, after int64) (*Run, err
 	}
 }
 
-func (e *Engine) waitFrom(ctx context.Context, runID string, after int64) error {
-	s, err := e.Subscribe(ctx, runID, after)
+// waitFrom follows the run from after to its segment's end; run is the
+// run as just read, or nil to read it again.
+func (e *Engine) waitFrom(ctx context.Context, runID string, run *Run, after int64) error {
+	var s *Stream
+	var err error
+	if run != nil {
+		s, err = e.SubscribeRun(ctx, run, after)
+	} else {
+		s, err = e.Subscribe(ctx, runID, after)
+	}
 	if err != nil {
 		return err
 	}
