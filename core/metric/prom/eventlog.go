@@ -11,117 +11,66 @@ import (
 // WrapEventLog returns log timed into m: append, read, subscribe and
 // finish latencies, failures and live subscriptions (resume outcomes are
 // counted by the engine, however a resume is served: Metrics.StreamResumed).
-// The wrapper keeps every
-// optional interface of core/eventlog.go that log implements
-// (FinishingAppender, BatchAppender, CancelNotifier, ProcessLocal,
-// FollowerRegistry) in the combinations the backends have (memlog: batch,
-// cancel notifier, process-local; redislog: finishing, batch, cancel
-// notifier, followers) and most others; any other log with a follower
-// registry keeps it (and loses the rest), a combination not listed keeps
-// Append and friends only. A lost interface changes what the engine does,
-// not only its timings (without BatchAppender a blocking run's held events
-// take a round trip each instead of one for all), so a backend that gains
-// one needs its combination here.
+//
+// The engine type-asserts the optional interfaces of core/eventlog.go, and
+// a lost one changes what it does, not only its timings (without
+// BatchAppender a blocking run's held events take a round trip each
+// instead of one for all). So the wrapper implements:
+//   - CancelNotifier and ProcessLocal always, answering as the engine would
+//     without them (core.AfterCancel's fallback on the log's WatchCancel;
+//     ProcessLocal false);
+//   - FinishingAppender, BatchAppender and FollowerRegistry exactly when log
+//     does (their absence cannot be imitated: the engine then appends and
+//     finishes in separate steps, or keeps followers in memory), in every
+//     one of their eight combinations.
 func WrapEventLog(log core.EventLog, m *Metrics) core.EventLog {
 	b := &loggedLog{EventLog: log, m: m}
-	fa, isFA := log.(core.FinishingAppender)
-	ba, isBA := log.(core.BatchAppender)
-	cn, isCN := log.(core.CancelNotifier)
-	pl, isPL := log.(core.ProcessLocal)
-	fr, isFR := log.(core.FollowerRegistry)
-	b.fa, b.ba, b.cn, b.pl, b.fr = fa, ba, cn, pl, fr
-	// Every combination keeps exactly the interfaces log has: the engine
-	// type-asserts them.
+	var isFA, isBA, isFR bool
+	b.fa, isFA = log.(core.FinishingAppender)
+	b.ba, isBA = log.(core.BatchAppender)
+	b.fr, isFR = log.(core.FollowerRegistry)
+	fa, ba, fr := faImpl{b}, baImpl{b}, frImpl{b}
 	switch {
-	case isFA && isBA && isCN && isFR && !isPL: // redislog
-		return struct {
-			*loggedLog
-			faImpl
-			baImpl
-			cnImpl
-			frImpl
-		}{b, faImpl{b}, baImpl{b}, cnImpl{b}, frImpl{b}}
-	case isFA && isBA && isFR && !isCN && !isPL:
+	case isFA && isBA && isFR:
 		return struct {
 			*loggedLog
 			faImpl
 			baImpl
 			frImpl
-		}{b, faImpl{b}, baImpl{b}, frImpl{b}}
-	case isFR:
-		// A shared log's follower registry matters more than the timings
-		// of its other optional methods: keep it, and Append and friends.
-		return struct {
-			*loggedLog
-			frImpl
-		}{b, frImpl{b}}
-	case isFA && isBA && isCN && isPL:
-		return struct {
-			*loggedLog
-			faImpl
-			baImpl
-			cnImpl
-			plImpl
-		}{b, faImpl{b}, baImpl{b}, cnImpl{b}, plImpl{b}}
-	case isFA && isBA && isCN:
-		return struct {
-			*loggedLog
-			faImpl
-			baImpl
-			cnImpl
-		}{b, faImpl{b}, baImpl{b}, cnImpl{b}}
-	case isFA && isBA && isPL:
-		return struct {
-			*loggedLog
-			faImpl
-			baImpl
-			plImpl
-		}{b, faImpl{b}, baImpl{b}, plImpl{b}}
-	case isBA && isCN && isPL:
-		return struct {
-			*loggedLog
-			baImpl
-			cnImpl
-			plImpl
-		}{b, baImpl{b}, cnImpl{b}, plImpl{b}}
+		}{b, fa, ba, fr}
 	case isFA && isBA:
 		return struct {
 			*loggedLog
 			faImpl
 			baImpl
-		}{b, faImpl{b}, baImpl{b}}
-	case isFA && isCN:
+		}{b, fa, ba}
+	case isFA && isFR:
 		return struct {
 			*loggedLog
 			faImpl
-			cnImpl
-		}{b, faImpl{b}, cnImpl{b}}
-	case isBA && isCN:
+			frImpl
+		}{b, fa, fr}
+	case isBA && isFR:
 		return struct {
 			*loggedLog
 			baImpl
-			cnImpl
-		}{b, baImpl{b}, cnImpl{b}}
+			frImpl
+		}{b, ba, fr}
 	case isFA:
 		return struct {
 			*loggedLog
 			faImpl
-		}{b, faImpl{b}}
+		}{b, fa}
 	case isBA:
 		return struct {
 			*loggedLog
 			baImpl
-		}{b, baImpl{b}}
-	case isCN:
+		}{b, ba}
+	case isFR:
 		return struct {
 			*loggedLog
-			cnImpl
-		}{b, cnImpl{b}}
-	case isPL:
-		return struct {
-			*loggedLog
-			plImpl
-		}{b, plImpl{b}}
+			frImpl
+		}{b, fr}
 	}
 	return b
 }
@@ -131,9 +80,20 @@ type loggedLog struct {
 	m  *Metrics
 	fa core.FinishingAppender
 	ba core.BatchAppender
-	cn core.CancelNotifier
-	pl core.ProcessLocal
 	fr core.FollowerRegistry
+}
+
+// AfterCancel is the log's own (CancelNotifier), or the engine's fallback
+// on its WatchCancel.
+func (l *loggedLog) AfterCancel(ctx context.Context, runID string, f func()) (func(), error) {
+	return core.AfterCancel(ctx, l.EventLog, runID, f)
+}
+
+// ProcessLocal is the log's answer, false if it has none (as the engine
+// reads a log without the method).
+func (l *loggedLog) ProcessLocal() bool {
+	pl, ok := l.EventLog.(core.ProcessLocal)
+	return ok && pl.ProcessLocal()
 }
 
 // Unwrap returns the decorated log.
@@ -214,16 +174,6 @@ func (b baImpl) AppendAll(ctx context.Context, evs []*core.Event, finish bool) (
 	b.l.observe("append_all", start, err)
 	return i, err
 }
-
-type cnImpl struct{ l *loggedLog }
-
-func (c cnImpl) AfterCancel(ctx context.Context, runID string, f func()) (func(), error) {
-	return c.l.cn.AfterCancel(ctx, runID, f)
-}
-
-type plImpl struct{ l *loggedLog }
-
-func (p plImpl) ProcessLocal() bool { return p.l.pl.ProcessLocal() }
 
 type frImpl struct{ l *loggedLog }
 
