@@ -512,7 +512,7 @@ func decode(runID string, msgs []redis.XMessage) ([]core.Event, error) {
 		if !ok {
 			return nil, fmt.Errorf("redislog: run %s: entry %s has no event", runID, m.ID)
 		}
-		if err := json.Unmarshal([]byte(s), &out[i]); err != nil {
+		if err := unmarshalStored([]byte(s), &out[i]); err != nil {
 			return nil, fmt.Errorf("redislog: run %s: entry %s: %w", runID, m.ID, err)
 		}
 		out[i].EventIndex = idx

@@ -2,10 +2,11 @@ package redislog
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/agentgate/agentgate/core"
 )
@@ -225,12 +226,18 @@ func (s *subscription) Close() error {
 func decodeStored(runID string, first int64, raws []string) ([]core.Event, error) {
 	out := make([]core.Event, len(raws))
 	for i, raw := range raws {
-		if err := json.Unmarshal([]byte(raw), &out[i]); err != nil {
+		if err := unmarshalStored([]byte(raw), &out[i]); err != nil {
 			return nil, fmt.Errorf("redislog: run %s: event %d: %w", runID, first+int64(i), err)
 		}
 		out[i].EventIndex = first + int64(i)
 	}
 	return out, nil
 }
+
+// unmarshalStored decodes an event's stored JSON (encoding/json's text,
+// written by encode). It is goccy/go-json's Unmarshal, which reads it into
+// the same core.Event as encoding/json (TestStoredDecodeAsEncodingJSON) in
+// about a quarter of the time: every follower decodes every event.
+func unmarshalStored(data []byte, ev *core.Event) error { return gojson.Unmarshal(data, ev) }
 
 var _ core.Subscription = (*subscription)(nil)
