@@ -288,14 +288,13 @@ func TestManyRunsShareOnePubSubConnection(t *testing.T) {
 	if ps := pubsubOf(t, name); ps["sub"] != fmt.Sprint(runs+1) {
 		t.Fatalf("the pub/sub connection has %s channels, want %d (the runs and cancel)", ps["sub"], runs+1)
 	}
+	// Besides it, only the ordinary pools' connections (for the reads of
+	// the stream), none blocked.
 	conns := clientsNamed(t, name)
 	for _, c := range conns {
-		if strings.HasPrefix(c["cmd"], "xread") && c["flags"] != "" && strings.Contains(c["flags"], "b") {
+		if strings.Contains(c["flags"], "b") {
 			t.Fatalf("a connection blocked in %s: %v", c["cmd"], c)
 		}
-	}
-	if len(conns) > runs/4 {
-		t.Fatalf("%d connections for %d followed runs", len(conns), runs)
 	}
 	for r := range runs {
 		mustAppend(t, a, event(ids[r], 0), 0)

@@ -11,11 +11,12 @@ import (
 	"github.com/agentgate/agentgate/core"
 )
 
-// Subscribe implements core.EventLog. It joins the run's feed (live.go),
-// waits (up to BlockTimeout) for its channel subscription to be in effect
+// Subscribe implements core.EventLog. It joins the run's feed (live.go)
 // and reads the backlog after p.After (so a cursor older than what is kept
-// fails here, and the subscription is in step with the feed from the
-// start); Next then takes the live events. p.Limit is ignored.
+// fails here); Next then takes the live events. It does not wait for the
+// feed's channel subscription: when that was not in effect yet, the first
+// Next after its confirmation reads the stream once more. p.Limit is
+// ignored.
 func (l *Log) Subscribe(ctx context.Context, p core.ReadParams) (core.Subscription, error) {
 	if err := checkParams(p); err != nil {
 		return nil, err
@@ -31,11 +32,10 @@ func (l *Log) Subscribe(ctx context.Context, p core.ReadParams) (core.Subscripti
 		done:  make(chan struct{}),
 	}
 	s.feed = l.openFeed(ctx, s)
-	on, epoch, err := s.waitOn(ctx)
-	if err == nil {
-		err = s.read(ctx, on, epoch)
-	}
-	if err != nil {
+	s.feed.mu.Lock()
+	on, epoch := s.feed.on, s.feed.epoch
+	s.feed.mu.Unlock()
+	if err := s.read(ctx, on, epoch); err != nil {
 		l.closeFeed(s)
 		return nil, err
 	}
@@ -169,23 +169,6 @@ func (s *subscription) read(ctx context.Context, on bool, epoch uint64) error {
 	f.mu.Unlock()
 	s.buf = evs
 	return nil
-}
-
-// waitOn waits, up to BlockTimeout, for the confirmation of the feed's
-// channel subscription, and returns whether it came and the epoch.
-func (s *subscription) waitOn(ctx context.Context) (bool, uint64, error) {
-	f := s.feed
-	for {
-		f.mu.Lock()
-		on, epoch, wake := f.on, f.epoch, f.wake
-		f.mu.Unlock()
-		if on {
-			return true, epoch, nil
-		}
-		if stale, err := s.wait(ctx, wake); err != nil || stale {
-			return false, 0, err
-		}
-	}
 }
 
 // wait waits for the feed's progress (wake) and reports whether
