@@ -58,7 +58,11 @@ type subscription struct {
 	seen  bool         // the run's stream was seen to exist
 	epoch uint64       // the feed's epoch s is in step with (0: none)
 	more  bool         // the last read of the stream stopped at its limit
-	timer *time.Timer  // the wait for news, BlockTimeout
+	// timer runs in periods of BlockTimeout while the subscription is used
+	// (it is not reset for every event); news counts the events taken and
+	// the wakes, newsAt is news when the current period began.
+	timer        *time.Timer
+	news, newsAt uint64
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -109,6 +113,7 @@ func (s *subscription) fill(ctx context.Context) error {
 			held := f.held[s.pos-f.first:]
 			raws = append([]string(nil), held[:min(len(held), readBatch)]...)
 			s.pos += int64(len(raws))
+			s.news++
 			f.trim()
 		case inStep && s.pos < f.first && len(f.held) > 0:
 			read = true // behind what the feed holds
@@ -159,6 +164,7 @@ func (s *subscription) read(ctx context.Context, on bool, epoch uint64) error {
 	}
 	s.seen = s.seen || exists
 	s.more = len(evs) == readBatch
+	s.news += uint64(len(evs))
 	f := s.feed
 	f.mu.Lock()
 	s.pos += int64(len(evs))
@@ -171,26 +177,33 @@ func (s *subscription) read(ctx context.Context, on bool, epoch uint64) error {
 	return nil
 }
 
-// wait waits for the feed's progress (wake) and reports whether
-// BlockTimeout passed first, or returns the error that ends the wait.
+// wait waits for the feed's progress (wake) and reports whether a whole
+// period of BlockTimeout passed without news (so between one and two
+// BlockTimeouts since the last), or returns the error that ends the wait.
 func (s *subscription) wait(ctx context.Context, wake <-chan struct{}) (stale bool, err error) {
 	if s.timer == nil {
 		s.timer = time.NewTimer(s.l.cfg.BlockTimeout)
-	} else {
-		s.timer.Reset(s.l.cfg.BlockTimeout)
+		s.newsAt = s.news
 	}
-	defer s.timer.Stop()
-	select {
-	case <-wake:
-		return false, nil
-	case <-s.timer.C:
-		return true, nil
-	case <-ctx.Done():
-		return false, ctx.Err()
-	case <-s.done:
-		return false, ErrSubscriptionClosed
-	case <-s.l.done:
-		return false, ErrClosed
+	for {
+		select {
+		case <-wake:
+			s.news++
+			return false, nil
+		case <-s.timer.C:
+			s.timer.Reset(s.l.cfg.BlockTimeout)
+			quiet := s.news == s.newsAt
+			s.newsAt = s.news
+			if quiet {
+				return true, nil
+			}
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-s.done:
+			return false, ErrSubscriptionClosed
+		case <-s.l.done:
+			return false, ErrClosed
+		}
 	}
 }
 
