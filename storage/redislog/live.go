@@ -34,8 +34,8 @@ import (
 // step with an earlier epoch reads the stream again. A message that does not
 // follow the one before (a gap: a lost message) restarts the feed from it,
 // and a subscription whose cursor is older than what the feed holds reads
-// the stream. A subscription that has waited BlockTimeout without news
-// reads the stream too: that recovers a lost last message and tells a run
+// the stream. A subscription that had no news for a whole period of
+// BlockTimeout reads the stream too: that recovers a lost last message and tells a run
 // that expired (a *core.GoneError). Reading the stream keeps resume exact or
 // refused: entries are returned from the cursor on, or trimming shows.
 

@@ -74,7 +74,7 @@
 // subscriptions in that Log (live.go). The stream stays the history: a
 // subscription that may have missed a message (a gap in the indices, a
 // subscription made after events it has not read, a reconnect of the
-// pub/sub connection, a wait of BlockTimeout without news) reads the stream
+// pub/sub connection, a period of BlockTimeout without news) reads the stream
 // from its cursor with XRANGE, so trimming that overtook a slow reader still
 // shows as a first entry past the cursor and yields a *core.GoneError, and
 // a subscriber that has seen the run exist and finds its key gone
@@ -155,8 +155,9 @@ type Config struct {
 	Prefix string
 	// EventLog is the retention configuration (see core.EventLogConfig).
 	EventLog core.EventLogConfig
-	// BlockTimeout is how long a subscription waits for news of its run
-	// before it reads the stream itself (default DefaultBlockTimeout; see
+	// BlockTimeout is the period after which a subscription that had no
+	// news of its run for a whole period reads the stream itself (so after
+	// one to two BlockTimeouts of silence; default DefaultBlockTimeout; see
 	// live.go). It bounds how soon a subscriber notices that its run
 	// expired, or recovers a live message that was lost; it does not delay
 	// events or context cancellation.
