@@ -105,11 +105,30 @@ func (l *Log) openFeed(ctx context.Context, s *subscription) *feed {
 	f.mu.Unlock()
 	l.feedsMu.Unlock()
 	if fresh {
-		// A failed write is retried by go-redis's reconnect, which
-		// resubscribes every channel; meanwhile the subscription polls.
-		_ = l.ps.Subscribe(ctx, s.key)
+		l.subscribeChannel(ctx, s.key)
 	}
 	return f
+}
+
+// subscribeChannel writes SUBSCRIBE for channel, not cut short by the
+// caller's context. If it fails, the subscriptions of the feed poll the
+// stream and retry it (resubscribe) while it is not confirmed.
+func (l *Log) subscribeChannel(ctx context.Context, channel string) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	_ = l.ps.Subscribe(sctx, channel)
+	cancel()
+}
+
+// resubscribe subscribes f's channel again if f is still the run's feed: a
+// feed whose confirmation did not come within a period of BlockTimeout (a
+// SUBSCRIBE lost with its connection). A repeated SUBSCRIBE is confirmed
+// again, which only starts a new epoch.
+func (l *Log) resubscribe(f *feed) {
+	l.feedSubMu.Lock()
+	defer l.feedSubMu.Unlock()
+	if l.feedOf(f.channel) == f && !l.closed.Load() {
+		l.subscribeChannel(context.Background(), f.channel)
+	}
 }
 
 // closeFeed unregisters s, unsubscribing the channel after the last one.

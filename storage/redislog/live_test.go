@@ -311,3 +311,43 @@ func TestManyRunsShareOnePubSubConnection(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A feed whose channel subscription is not in effect (a SUBSCRIBE lost with
+// its connection, here undone behind the feed's back) is not left to
+// polling: after a quiet period its subscription subscribes again, and live
+// events come through the feed once more, none lost or repeated.
+func TestFeedResubscribesWhenUnconfirmed(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	l := newLog(t, Config{BlockTimeout: 200 * time.Millisecond})
+	run := newRun()
+	mustAppend(t, l, event(run, 0), 0)
+	sub, err := l.Subscribe(ctx, core.ReadParams{RunID: run, After: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	expectEvents(t, sub, run, 0, 1)
+	f := l.feedOf(l.streamKey(run))
+	if err := l.ps.Unsubscribe(ctx, f.channel); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.on = false
+	f.mu.Unlock()
+	mustAppend(t, l, event(run, 1), 1)
+	expectEvents(t, sub, run, 1, 2) // read from the stream after a quiet period
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 2; ; i++ {
+		delivered := l.delivered.Load()
+		mustAppend(t, l, event(run, i), int64(i))
+		expectEvents(t, sub, run, int64(i), int64(i+1))
+		if l.delivered.Load() > delivered {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("live events do not come through the feed again")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

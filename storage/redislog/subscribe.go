@@ -129,6 +129,9 @@ func (s *subscription) fill(ctx context.Context) error {
 			s.buf = evs
 			return nil
 		case read:
+			if stale && !on {
+				s.l.resubscribe(f)
+			}
 			if err := s.read(ctx, on, epoch); err != nil {
 				return err
 			}
