@@ -329,6 +329,16 @@ func TestFeedResubscribesWhenUnconfirmed(t *testing.T) {
 	defer sub.Close()
 	expectEvents(t, sub, run, 0, 1)
 	f := l.feedOf(l.streamKey(run))
+	// Confirmed first (a confirmation arriving after the UNSUBSCRIBE would
+	// mark the feed in effect again).
+	for on, until := false, time.Now().Add(10*time.Second); !on; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(until) {
+			t.Fatal("the run's channel subscription was never confirmed")
+		}
+		f.mu.Lock()
+		on = f.on
+		f.mu.Unlock()
+	}
 	if err := l.ps.Unsubscribe(ctx, f.channel); err != nil {
 		t.Fatal(err)
 	}
@@ -346,6 +356,9 @@ func TestFeedResubscribesWhenUnconfirmed(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
+			f.mu.Lock()
+			t.Logf("on %v epoch %d sub epoch %d first %d held %d pos %d", f.on, f.epoch, sub.(*subscription).epoch, f.first, len(f.held), sub.(*subscription).pos)
+			f.mu.Unlock()
 			t.Fatal("live events do not come through the feed again")
 		}
 		time.Sleep(50 * time.Millisecond)
