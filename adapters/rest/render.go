@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"time"
 
 	gojson "github.com/goccy/go-json"
 
@@ -71,10 +72,15 @@ type eventSource struct {
 }
 
 func (s *eventSource) Next(ctx context.Context) (httptransport.Frame, error) {
+	return s.NextWithin(ctx, -1)
+}
+
+// NextWithin implements httptransport.WaitingSource.
+func (s *eventSource) NextWithin(ctx context.Context, d time.Duration) (httptransport.Frame, error) {
 	if s.failed {
 		return nil, io.EOF
 	}
-	ev, err := s.stream.Next(ctx)
+	ev, ok, err := s.stream.NextWithin(ctx, d)
 	if errors.Is(err, io.EOF) {
 		return nil, io.EOF
 	}
@@ -84,6 +90,9 @@ func (s *eventSource) Next(ctx context.Context) (httptransport.Frame, error) {
 		}
 		s.failed = true
 		return RenderError(err), nil
+	}
+	if !ok {
+		return nil, nil
 	}
 	return RenderEvent(&ev), nil
 }
