@@ -35,7 +35,8 @@ type Source interface {
 type WaitingSource interface {
 	Source
 	// NextWithin is Next waiting at most d (0: only a frame at hand); it
-	// returns (nil, nil) when none came within d.
+	// returns (nil, nil) when none came within d. The frame is valid until
+	// the next call (it is copied at once).
 	NextWithin(ctx context.Context, d time.Duration) (Frame, error)
 }
 
