@@ -38,6 +38,8 @@ type Stream struct {
 	// on a feed (one timer for the stream's life, not one per event).
 	checkAt time.Time
 	timer   *time.Timer
+	// checkEvery, when set, replaces streamCheckInterval (tests).
+	checkEvery time.Duration
 }
 
 // streamCheckInterval is the silence after which a stream checks the
@@ -120,6 +122,7 @@ func (s *Stream) next(ctx context.Context, d time.Duration) (Event, bool, error)
 		s.backlog = s.backlog[1:]
 		return ev, true, nil
 	}
+	var until time.Time // the end of the caller's bound, once timed
 	for s.feed != nil {
 		// An event at hand is taken without timing anything.
 		ev, ok, err := s.feed.next(ctx, nil, true)
@@ -127,7 +130,10 @@ func (s *Stream) next(ctx context.Context, d time.Duration) (Event, bool, error)
 			if d == 0 {
 				return Event{}, false, nil
 			}
-			wait, check := s.wait(d)
+			if until.IsZero() {
+				until = bound(d)
+			}
+			wait, check := s.wait(until)
 			ev, ok, err = s.feed.next(ctx, s.timerC(wait), false)
 			if errors.Is(err, errFeedWait) {
 				if !check {
@@ -174,7 +180,10 @@ func (s *Stream) next(ctx context.Context, d time.Duration) (Event, bool, error)
 		if d == 0 {
 			return Event{}, false, nil // a subscription is not polled
 		}
-		wait, check := s.wait(d)
+		if until.IsZero() {
+			until = bound(d)
+		}
+		wait, check := s.wait(until)
 		wctx, cancel := context.WithTimeout(ctx, wait)
 		ev, err := s.sub.Next(wctx)
 		timedOut := wctx.Err() != nil && ctx.Err() == nil
@@ -203,18 +212,29 @@ func (s *Stream) next(ctx context.Context, d time.Duration) (Event, bool, error)
 }
 
 // wait is how long the stream may wait now: until the silence calls for
-// a check of the store (check true), or d if that comes first (d < 0:
-// no bound of the caller's).
-func (s *Stream) wait(d time.Duration) (wait time.Duration, check bool) {
+// a check of the store (check true), or until the caller's bound if that
+// comes first (until zero: no bound).
+func (s *Stream) wait(until time.Time) (wait time.Duration, check bool) {
 	now := time.Now()
 	if s.checkAt.IsZero() {
-		s.checkAt = now.Add(streamCheckInterval)
+		every := s.checkEvery
+		if every <= 0 {
+			every = streamCheckInterval
+		}
+		s.checkAt = now.Add(every)
 	}
-	wait = max(s.checkAt.Sub(now), 0)
-	if d >= 0 && d < wait {
-		return d, false
+	if !until.IsZero() && until.Before(s.checkAt) {
+		return max(until.Sub(now), 0), false
 	}
-	return wait, true
+	return max(s.checkAt.Sub(now), 0), true
+}
+
+// bound is the end of a wait of at most d from now (zero: none).
+func bound(d time.Duration) time.Time {
+	if d < 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
 }
 
 // heard notes an event: the silence, if any, is over.
