@@ -3,7 +3,10 @@ package prom
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentgate/agentgate/core"
 )
@@ -81,6 +84,9 @@ type loggedLog struct {
 	fa core.FinishingAppender
 	ba core.BatchAppender
 	fr core.FollowerRegistry
+	// latencies holds each operation's histogram once used (an append's
+	// label lookup is not repeated per event).
+	latencies [len(logOps)]atomic.Pointer[prometheus.Observer]
 }
 
 // AfterCancel is the log's own (CancelNotifier), or the engine's fallback
@@ -96,13 +102,31 @@ func (l *loggedLog) ProcessLocal() bool {
 	return ok && pl.ProcessLocal()
 }
 
+// logOps are the operations timed, by their index in loggedLog.latencies.
+var logOps = [...]string{"append", "read", "subscribe", "finish", "append_finish", "append_all"}
+
+const (
+	opAppend = iota
+	opRead
+	opSubscribe
+	opFinish
+	opAppendFinish
+	opAppendAll
+)
+
 // Unwrap returns the decorated log.
 func (l *loggedLog) Unwrap() core.EventLog { return l.EventLog }
 
-func (l *loggedLog) observe(op string, start time.Time, err error) {
-	l.m.logLatency.WithLabelValues(op).Observe(time.Since(start).Seconds())
+func (l *loggedLog) observe(op int, start time.Time, err error) {
+	h := l.latencies[op].Load()
+	if h == nil {
+		o := l.m.logLatency.WithLabelValues(logOps[op])
+		h = &o
+		l.latencies[op].Store(h)
+	}
+	(*h).Observe(time.Since(start).Seconds())
 	if err != nil && !isGone(err) && !errors.Is(err, context.Canceled) {
-		l.m.logErrors.WithLabelValues(op).Inc()
+		l.m.logErrors.WithLabelValues(logOps[op]).Inc()
 	}
 }
 
@@ -114,21 +138,21 @@ func isGone(err error) bool {
 func (l *loggedLog) Append(ctx context.Context, ev *core.Event) (int64, error) {
 	start := time.Now()
 	i, err := l.EventLog.Append(ctx, ev)
-	l.observe("append", start, err)
+	l.observe(opAppend, start, err)
 	return i, err
 }
 
 func (l *loggedLog) Read(ctx context.Context, p core.ReadParams) ([]core.Event, error) {
 	start := time.Now()
 	evs, err := l.EventLog.Read(ctx, p)
-	l.observe("read", start, err)
+	l.observe(opRead, start, err)
 	return evs, err
 }
 
 func (l *loggedLog) Subscribe(ctx context.Context, p core.ReadParams) (core.Subscription, error) {
 	start := time.Now()
 	sub, err := l.EventLog.Subscribe(ctx, p)
-	l.observe("subscribe", start, err)
+	l.observe(opSubscribe, start, err)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +163,7 @@ func (l *loggedLog) Subscribe(ctx context.Context, p core.ReadParams) (core.Subs
 func (l *loggedLog) Finish(ctx context.Context, runID string) error {
 	start := time.Now()
 	err := l.EventLog.Finish(ctx, runID)
-	l.observe("finish", start, err)
+	l.observe(opFinish, start, err)
 	return err
 }
 
@@ -162,7 +186,7 @@ type faImpl struct{ l *loggedLog }
 func (f faImpl) AppendFinish(ctx context.Context, ev *core.Event) (int64, error) {
 	start := time.Now()
 	i, err := f.l.fa.AppendFinish(ctx, ev)
-	f.l.observe("append_finish", start, err)
+	f.l.observe(opAppendFinish, start, err)
 	return i, err
 }
 
@@ -171,7 +195,7 @@ type baImpl struct{ l *loggedLog }
 func (b baImpl) AppendAll(ctx context.Context, evs []*core.Event, finish bool) (int64, error) {
 	start := time.Now()
 	i, err := b.l.ba.AppendAll(ctx, evs, finish)
-	b.l.observe("append_all", start, err)
+	b.l.observe(opAppendAll, start, err)
 	return i, err
 }
 
