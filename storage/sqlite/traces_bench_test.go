@@ -68,8 +68,8 @@ func BenchmarkWriteSpans(b *testing.B) {
 // requests and a tool call), into a file database that already holds
 // 20,000 such traces (its indexes are bigger than a batch, as in a gateway
 // that has run a while). Run and session ids are time-ordered (version 7
-// UUIDs, as the engine makes them), span ids random; trace ids random or
-// time-ordered (as the tracer makes them: tracing.IDGenerator). It reports
+// UUIDs, as the engine makes them); trace and span ids random, or
+// time-ordered as the tracer makes them (tracing.IDGenerator). It reports
 // the process's CPU per run written (the benchmark's goroutine, SQLite's
 // writer and the WAL checkpointer). DROPIX="index ..." drops indexes first
 // (to weigh what an index costs); BATCHRUNS=n writes n runs per batch
@@ -96,6 +96,12 @@ func benchWriteSpansRuns(b *testing.B, ordered bool) {
 	// timed is a 16-byte id whose first 6 bytes are the k-th run's start
 	// in milliseconds (a UUID v7's layout, without its dashes).
 	timed := func() string { return fmt.Sprintf("%012x", start.UnixMilli()+int64(k)) + random(10) }
+	// spanID is random, or (ordered) as the tracer makes it: the k-th
+	// run's start in units of 64 ms (3 bytes), then 5 random bytes.
+	spanID := func() string { return random(8) }
+	if ordered {
+		spanID = func() string { return fmt.Sprintf("%06x", ((start.UnixMilli()+int64(k))>>6)&0xffffff) + random(5) }
+	}
 	perBatch := 128
 	if n, err := strconv.Atoi(os.Getenv("BATCHRUNS")); err == nil && n > 0 {
 		perBatch = n
@@ -107,7 +113,7 @@ func benchWriteSpansRuns(b *testing.B, ordered bool) {
 			if ordered {
 				tid = timed()
 			}
-			root := random(8)
+			root := spanID()
 			at := start.Add(time.Duration(k) * time.Millisecond)
 			common := trace.Span{TraceID: tid, StatusCode: trace.StatusOK, RunID: timed(), SessionID: timed(), AgentID: "bench"}
 			k++
@@ -117,7 +123,7 @@ func benchWriteSpansRuns(b *testing.B, ordered bool) {
 			out = append(out, r)
 			for j, name := range []string{"chat scripted", "execute_tool calculator", "chat scripted"} {
 				c := common
-				c.SpanID, c.ParentSpanID, c.Name = random(8), root, name
+				c.SpanID, c.ParentSpanID, c.Name = spanID(), root, name
 				c.StartTime, c.EndTime = at.Add(time.Duration(j)*time.Millisecond), at.Add(time.Duration(j+1)*time.Millisecond)
 				c.Attributes = map[string]any{trace.AttrSpanType: trace.SpanTool, "gen_ai.request.model": "scripted",
 					"gen_ai.usage.input_tokens": 12, "gen_ai.usage.output_tokens": 5}
