@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/agentgate/agentgate/core/trace"
 	"github.com/agentgate/agentgate/internal/cputime"
+	"github.com/agentgate/agentgate/storage/sqlite"
 )
 
 // BenchmarkWriteSpans writes batches of 20 spans (a run's model and tool
@@ -132,12 +134,25 @@ func benchWriteSpansRuns(b *testing.B, ordered bool) {
 		}
 		return out
 	}
-	s := openFile(b)
 	ctx := b.Context()
-	for _, ix := range strings.Fields(os.Getenv("DROPIX")) {
-		if _, err := s.DB().ExecContext(ctx, "DROP INDEX "+ix); err != nil {
+	path := filepath.Join(b.TempDir(), "state.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if ix := strings.Fields(os.Getenv("DROPIX")); len(ix) > 0 {
+		// The traces' own file (the store re-prepares its statements).
+		db, err := sqlite.OpenDB(ctx, path+"-traces")
+		if err != nil {
 			b.Fatal(err)
 		}
+		for _, ix := range ix {
+			if _, err := db.ExecContext(ctx, "DROP INDEX "+ix); err != nil {
+				b.Fatal(err)
+			}
+		}
+		db.Close()
 	}
 	for range 20000 / perBatch {
 		if err := s.WriteSpans(ctx, batch()); err != nil {
