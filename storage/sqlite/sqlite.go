@@ -1,7 +1,7 @@
 // Package sqlite is the embedded state store: core.RunStore and the groups'
-// stores on one SQLite file (or an in-memory database), with the pure-Go modernc.org/sqlite driver.
+// stores on SQLite files (or in-memory databases), with the pure-Go modernc.org/sqlite driver.
 //
-// A Store holds two connection pools on the same database: a writer pool
+// A Store holds, for each of its databases, two connection pools: a writer pool
 // whose one writing connection is owned by one goroutine, through which
 // every write goes (so the process's own writers queue in Go, and commit
 // together, instead of failing with SQLITE_BUSY), and a reader pool of
@@ -10,8 +10,13 @@
 // commit. busy_timeout covers other processes (another replica, the
 // migrate command) writing to the same file.
 //
-// The schema is versioned and embedded (migrations/*.sql, applied with
-// goose through storage/migrate); Open migrates to the latest version.
+// The traces' tables are in a database of their own, FILE-traces next to
+// the state database FILE, with the same pools, writer and checkpointer
+// (file.go, traces.go).
+//
+// The schema is versioned and embedded (migrations/*.sql, and
+// tracemigrations/*.sql for the traces' file, applied with goose through
+// storage/migrate); Open migrates both to the latest version.
 package sqlite
 
 import (
