@@ -26,10 +26,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-
 	"strings"
 	"sync"
-
 	"time"
 
 	"github.com/agentgate/agentgate/core"
