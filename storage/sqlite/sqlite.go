@@ -202,9 +202,10 @@ func (s *Store) Version(ctx context.Context) (int64, error) {
 	return Version(ctx, s.w)
 }
 
-// DB returns the store's writer pool (one connection). Use it for
-// transactions that must be serialised with the store's own writes; never
-// hold one of its transactions while calling a Store method.
+// DB returns the state database's writer pool (one connection; the
+// traces' tables are not in that database). Use it for transactions that
+// must be serialised with the store's own writes; never hold one of its
+// transactions while calling a Store method.
 func (s *Store) DB() *sql.DB { return s.w }
 
 // Ping reports whether the pools can reach the databases.
