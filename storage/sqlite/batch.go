@@ -30,12 +30,12 @@ var errClosed = fmt.Errorf("sqlite: store is closed: %w", core.ErrUnavailable)
 type writeFn func(ctx context.Context, tx *wtx) error
 
 // wtx is the batch transaction as the writes see it. The writer goroutine
-// owns one pinned connection (Store.wc) and runs its transactions with
+// owns one pinned connection (file.wc) and runs its transactions with
 // BEGIN IMMEDIATE / COMMIT on it; statements are prepared once on that
-// connection (Store.stmts) and reused by every later batch, so a write
+// connection (file.stmts) and reused by every later batch, so a write
 // never pays for parsing its SQL again.
 type wtx struct {
-	s *Store
+	s *file
 }
 
 // maxStmts bounds the statements the writer keeps prepared (queries with a
@@ -101,7 +101,7 @@ func (w *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 // writer connection. BEGIN IMMEDIATE takes the write lock at once, so a
 // transaction never fails half-way when another process holds it: it waits
 // (busy_timeout) instead.
-func (s *Store) begin(ctx context.Context) error {
+func (s *file) begin(ctx context.Context) error {
 	w := &wtx{s: s}
 	_, err := w.ExecContext(ctx, "BEGIN IMMEDIATE")
 	if err != nil && strings.Contains(err.Error(), "within a transaction") {
@@ -113,7 +113,7 @@ func (s *Store) begin(ctx context.Context) error {
 	return err
 }
 
-func (s *Store) commitTx(ctx context.Context) error {
+func (s *file) commitTx(ctx context.Context) error {
 	w := &wtx{s: s}
 	if _, err := w.ExecContext(ctx, "COMMIT"); err != nil {
 		// A failed COMMIT may leave the transaction open (SQLITE_BUSY);
@@ -124,7 +124,7 @@ func (s *Store) commitTx(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) rollback(ctx context.Context) {
+func (s *file) rollback(ctx context.Context) {
 	// Fails harmlessly when SQLite already rolled back (an I/O error).
 	_, _ = (&wtx{s: s}).ExecContext(ctx, "ROLLBACK")
 }
@@ -137,7 +137,7 @@ type writeOp struct {
 
 // write runs fn in the next batch and returns its result once the batch
 // has committed.
-func (s *Store) write(ctx context.Context, fn writeFn) error {
+func (s *file) write(ctx context.Context, fn writeFn) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func (s *Store) write(ctx context.Context, fn writeFn) error {
 }
 
 // writer is the one goroutine that writes.
-func (s *Store) writer() {
+func (s *file) writer() {
 	defer close(s.writerDone)
 	batch := make([]*writeOp, 0, maxBatch)
 	for {
@@ -200,7 +200,7 @@ func (s *Store) writer() {
 }
 
 // commit commits batch and returns the first write's error, if any.
-func (s *Store) commit(batch []*writeOp) (first error) {
+func (s *file) commit(batch []*writeOp) (first error) {
 	results := make([]error, len(batch))
 	defer func() {
 		for i, op := range batch {
@@ -224,14 +224,18 @@ func (s *Store) commit(batch []*writeOp) (first error) {
 // ObserveWrites has f called after each write transaction the writer
 // commits (or fails): its duration, how many writes it grouped, and the
 // first write's error (Prometheus metrics). Call it before serving.
-func (s *Store) ObserveWrites(f func(d time.Duration, group int, err error)) { s.onWrite.Store(&f) }
+// The trace database's writes are observed too.
+func (s *Store) ObserveWrites(f func(d time.Duration, group int, err error)) {
+	s.file.onWrite.Store(&f)
+	s.tr.onWrite.Store(&f)
+}
 
 // commitTogether runs the whole batch in one transaction, without
 // savepoints. It reports false, having rolled everything back, when a
 // write failed (its partial effects must not commit); the caller then
 // retries each write alone. Writes are deterministic, so a write that
 // failed here fails again alone, and the others commit.
-func (s *Store) commitTogether(batch []*writeOp, results []error) bool {
+func (s *file) commitTogether(batch []*writeOp, results []error) bool {
 	ctx := context.Background()
 	if err := s.begin(ctx); err != nil {
 		return false
@@ -259,7 +263,7 @@ func (s *Store) commitTogether(batch []*writeOp, results []error) bool {
 }
 
 // commitAlone runs one write in its own transaction.
-func (s *Store) commitAlone(op *writeOp) error {
+func (s *file) commitAlone(op *writeOp) error {
 	if err := op.ctx.Err(); err != nil {
 		return err
 	}
@@ -278,7 +282,7 @@ func (s *Store) commitAlone(op *writeOp) error {
 }
 
 // run calls fn, turning a panic into an error so the writer survives.
-func (s *Store) run(ctx context.Context, tx *wtx, fn writeFn) (err error) {
+func (s *file) run(ctx context.Context, tx *wtx, fn writeFn) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("sqlite: write panicked: %v", r)

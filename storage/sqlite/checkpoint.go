@@ -12,7 +12,7 @@ import (
 // disk. Under load that was a stall of several milliseconds about twenty
 // times a second.
 //
-// A Store turns the automatic checkpoint off on its writer connection and
+// A Store's file (the state database, and the traces' one) turns the automatic checkpoint off on its writer connection and
 // checkpoints from a goroutine of its own, on the writer pool's second
 // connection, a moment after the writer has committed. A PASSIVE
 // checkpoint never blocks the writer: it copies the frames committed so
@@ -42,7 +42,7 @@ const (
 const checkpointSQL = "PRAGMA wal_checkpoint(PASSIVE)"
 
 // committed tells the checkpointer that the writer committed.
-func (s *Store) committed() {
+func (s *file) committed() {
 	s.commits.Add(1)
 	select {
 	case s.dirty <- struct{}{}:
@@ -52,7 +52,7 @@ func (s *Store) committed() {
 
 // checkpointer checkpoints checkpointEvery after a commit until the store
 // closes.
-func (s *Store) checkpointer() {
+func (s *file) checkpointer() {
 	defer close(s.checkpointerDone)
 	timer := time.NewTimer(checkpointEvery)
 	timer.Stop()
@@ -76,7 +76,7 @@ func (s *Store) checkpointer() {
 // little left to copy, and then asks it to. Each round copies what the
 // round before left: the frames the writer appended meanwhile, fewer each
 // time.
-func (s *Store) checkpointRounds() {
+func (s *file) checkpointRounds() {
 	last := int64(-1)
 	for range maxRounds {
 		var busy, log, done int64
@@ -102,7 +102,7 @@ func (s *Store) checkpointRounds() {
 
 // catchUpCheckpoint runs on the writer goroutine between batches when the
 // checkpointer asked for it.
-func (s *Store) catchUpCheckpoint() {
+func (s *file) catchUpCheckpoint() {
 	if !s.catchUp.CompareAndSwap(true, false) {
 		return
 	}

@@ -1,7 +1,7 @@
 // Package sqlite is the embedded state store: core.RunStore and the groups'
-// stores on one SQLite file (or an in-memory database), with the pure-Go modernc.org/sqlite driver.
+// stores on SQLite files (or in-memory databases), with the pure-Go modernc.org/sqlite driver.
 //
-// A Store holds two connection pools on the same database: a writer pool
+// A Store holds, for each of its databases, two connection pools: a writer pool
 // whose one writing connection is owned by one goroutine, through which
 // every write goes (so the process's own writers queue in Go, and commit
 // together, instead of failing with SQLITE_BUSY), and a reader pool of
@@ -10,8 +10,13 @@
 // commit. busy_timeout covers other processes (another replica, the
 // migrate command) writing to the same file.
 //
-// The schema is versioned and embedded (migrations/*.sql, applied with
-// goose through storage/migrate); Open migrates to the latest version.
+// The traces' tables are in a database of their own, FILE-traces next to
+// the state database FILE, with the same pools, writer and checkpointer
+// (file.go, traces.go).
+//
+// The schema is versioned and embedded (migrations/*.sql, and
+// tracemigrations/*.sql for the traces' file, applied with goose through
+// storage/migrate); Open migrates both to the latest version.
 package sqlite
 
 import (
@@ -21,10 +26,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/agentgate/agentgate/core"
@@ -47,32 +50,14 @@ var migrationFiles embed.FS
 // Store implements core.RunStore and auth.ServiceAccountStore on SQLite.
 // Create it with Open.
 type Store struct {
-	// w is the writer pool: two connections, one pinned by the writer
-	// goroutine (wc), through which every write of the store goes, and one
-	// for the background checkpoints (checkpoint.go), Ping and DB.
-	w    *sql.DB
-	wc   *sql.Conn
-	r    *sql.DB   // reader pool: query_only connections
-	keep *sql.Conn // in-memory only: pins the database while the store is open
-
-	// stmts are the writer connection's prepared statements by SQL text;
-	// only the writer goroutine uses them (Close closes them after it).
-	stmts      map[string]*sql.Stmt
-	ops        chan *writeOp // writes waiting for the writer goroutine
-	stop       chan struct{} // closed by Close
-	writerDone chan struct{} // closed when the writer goroutine returns
-	closeOnce  sync.Once
-	started    bool // the writer and checkpointer goroutines run
-
-	// WAL checkpoints (checkpoint.go): dirty tells the checkpointer that
-	// the writer committed; catchUp asks the writer to finish a checkpoint
-	// the checkpointer could not complete.
-	dirty   chan struct{}
-	catchUp atomic.Bool
-	commits atomic.Uint64 // batches committed
-	// onWrite, when set, observes each committed batch (ObserveWrites).
-	onWrite          atomic.Pointer[func(d time.Duration, group int, err error)]
-	checkpointerDone chan struct{}
+	// file is the state database: every store but the traces'.
+	*file
+	// tr is the traces' database (traces.go), a file of its own next to
+	// the state database with its own writer goroutine, WAL and
+	// checkpointer: a batch of spans neither holds the runs' writer nor
+	// discards its page cache.
+	tr        *file
+	closeOnce sync.Once
 
 	// The groups whose plain CRUD is the shared SQL of storage/sqlstore
 	// (sqlstore.go), on sql.
@@ -107,44 +92,18 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := openPool(ctx, t.storeWriterDSN(), 2)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
+	s := &Store{}
+	if s.tr, err = openFile(ctx, t.traces(), migrateTraces); err != nil {
+		return nil, err
 	}
-	s := &Store{w: w, stmts: make(map[string]*sql.Stmt), ops: make(chan *writeOp, maxBatch), stop: make(chan struct{}), writerDone: make(chan struct{}),
-		dirty: make(chan struct{}, 1), checkpointerDone: make(chan struct{})}
-	if err := Migrate(ctx, w, Latest); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	if s.wc, err = w.Conn(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
-	}
-	readers := max(4, runtime.NumCPU())
-	if t.memory {
-		readers++ // one of them is pinned by keep
-	}
-	if s.r, err = openPool(ctx, t.readerDSN(), readers); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
-	}
-	if t.memory {
-		// A memdb database is freed when its last connection closes; keep
-		// one open so pool churn can never drop the data.
-		if s.keep, err = s.r.Conn(ctx); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("sqlite: open %s: %w", t.display, err)
-		}
+	// Traces written by a version that kept them in the state database
+	// move to the traces' file before the migration that drops their
+	// tables.
+	state := func(ctx context.Context, w *sql.DB) error { return migrateState(ctx, w, t) }
+	if s.file, err = openFile(ctx, t, state); err != nil {
+		return nil, errors.Join(err, s.tr.close())
 	}
 	s.initShared()
-	s.started = true
-	go s.writer()
-	if t.memory {
-		close(s.checkpointerDone) // no WAL
-	} else {
-		go s.checkpointer()
-	}
 	return s, nil
 }
 
@@ -175,9 +134,14 @@ func OpenDB(ctx context.Context, dsn string) (*sql.DB, error) {
 // own transaction and SQLite DDL is transactional, so a failed attempt
 // changes nothing; Migrate plans again, a few times, before giving up.
 func Migrate(ctx context.Context, db *sql.DB, targetVersion int64) error {
+	return migrateRetrying(ctx, func() (*migrate.Migrator, error) { return newMigrator(db) }, targetVersion)
+}
+
+// migrateRetrying is Migrate with the migrator newM makes.
+func migrateRetrying(ctx context.Context, newM func() (*migrate.Migrator, error), targetVersion int64) error {
 	const attempts = 5
 	for i := 1; ; i++ {
-		m, err := newMigrator(db)
+		m, err := newM()
 		if err != nil {
 			return err
 		}
@@ -238,12 +202,13 @@ func (s *Store) Version(ctx context.Context) (int64, error) {
 	return Version(ctx, s.w)
 }
 
-// DB returns the store's writer pool (one connection). Use it for
-// transactions that must be serialised with the store's own writes; never
-// hold one of its transactions while calling a Store method.
+// DB returns the state database's writer pool (one connection; the
+// traces' tables are not in that database). Use it for transactions that
+// must be serialised with the store's own writes; never hold one of its
+// transactions while calling a Store method.
 func (s *Store) DB() *sql.DB { return s.w }
 
-// Ping reports whether both pools can reach the database.
+// Ping reports whether the pools can reach the databases.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.w.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping: %w: %w", core.ErrUnavailable, err)
@@ -251,41 +216,17 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.r.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping: %w: %w", core.ErrUnavailable, err)
 	}
+	if err := s.tr.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping traces: %w: %w", core.ErrUnavailable, err)
+	}
 	return nil
 }
 
 // Close releases the pools. An in-memory database is gone afterwards.
 func (s *Store) Close() error {
-	first := false
-	s.closeOnce.Do(func() {
-		first = true
-		close(s.stop)
-		if s.started {
-			<-s.writerDone
-			<-s.checkpointerDone
-		}
-	})
-	if !first {
-		return nil
-	}
-	var errs []error
-	for _, st := range s.stmts {
-		errs = append(errs, st.Close())
-	}
-	if s.wc != nil {
-		errs = append(errs, s.wc.Close())
-	}
-	if s.keep != nil {
-		errs = append(errs, s.keep.Close())
-		s.keep = nil
-	}
-	if s.r != nil {
-		errs = append(errs, s.r.Close())
-	}
-	if s.w != nil {
-		errs = append(errs, s.w.Close())
-	}
-	return errors.Join(errs...)
+	var err error
+	s.closeOnce.Do(func() { err = errors.Join(s.file.close(), s.tr.close()) })
+	return err
 }
 
 // target is a parsed DSN.
@@ -318,6 +259,21 @@ func parseDSN(dsn string) (target, error) {
 		}, nil
 	}
 	return target{base: d, display: name}, nil
+}
+
+// traces is the target of the traces' database: the file named like the
+// state database with "-traces" appended ("state.db" → "state.db-traces",
+// query parameters kept), or another private in-memory database.
+func (t target) traces() target {
+	if t.memory {
+		return target{base: "file:/agentgate-traces-" + uuid.NewString() + "?vfs=memdb", memory: true, display: ":memory: (traces)"}
+	}
+	name, query, ok := strings.Cut(t.base, "?")
+	out := target{base: name + tracesSuffix, display: t.display + tracesSuffix}
+	if ok {
+		out.base += "?" + query
+	}
+	return out
 }
 
 func (t target) with(params ...string) string {

@@ -213,7 +213,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 	if got, want := tables(t, s.DB()), []string{"agentgate_db_version", "approvals", "component_configs", "components", "eval_runs", "idempotency_keys",
 		"knowledge_blobs", "knowledge_chunks", "knowledge_chunks_fts", "knowledge_chunks_fts_config", "knowledge_chunks_fts_data", "knowledge_chunks_fts_docsize", "knowledge_chunks_fts_idx", "knowledge_contents",
 		"learnings", "memories", "memories_fts", "memories_fts_config", "memories_fts_data", "memories_fts_docsize", "memories_fts_idx", "memories_fts_raw", "memories_fts_raw_config", "memories_fts_raw_data", "memories_fts_raw_docsize", "memories_fts_raw_idx",
-		"metrics_days", "metrics_refresh", "runs", "schedule_runs", "schedules", "service_accounts", "session_media", "sessions", "spans", "traces"}; !slices.Equal(got, want) {
+		"metrics_days", "metrics_refresh", "runs", "schedule_runs", "schedules", "service_accounts", "session_media", "sessions"}; !slices.Equal(got, want) {
 		t.Fatalf("tables %v, want %v", got, want)
 	}
 	if err := s.CreateSession(ctx, &core.Session{SessionID: "s"}); err != nil {

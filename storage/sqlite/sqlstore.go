@@ -38,10 +38,10 @@ type (
 	evals           = sqlstore.Evals
 )
 
-// conn is the Store as storage/sqlstore uses it: reads on the reader pool,
+// conn is a Store's file as storage/sqlstore uses it: reads on the reader pool,
 // in one read transaction (one snapshot), and every write through the
 // writer goroutine (group commit).
-type conn struct{ st *Store }
+type conn struct{ st *file }
 
 func (c conn) ReadStmt(ctx context.Context, fn func(ctx context.Context, q sqlstore.Querier) error) error {
 	return fn(ctx, sqlstore.FromSQL(c.st.r))
@@ -68,7 +68,7 @@ func (c conn) WriteStmt(ctx context.Context, fn func(ctx context.Context, q sqls
 
 // initShared sets up the groups of storage/sqlstore.
 func (s *Store) initShared() {
-	s.sql = sqlstore.New(dialect, conn{s})
+	s.sql = sqlstore.New(dialect, conn{s.file})
 	s.serviceAccounts = sqlstore.NewServiceAccounts(s.sql)
 	s.sessions = sqlstore.NewSessions(s.sql)
 	s.idempotencyKeys = sqlstore.NewIdempotencyKeys(s.sql)
@@ -79,7 +79,7 @@ func (s *Store) initShared() {
 	s.learnings = sqlstore.NewLearnings(s.sql)
 	s.components = sqlstore.NewComponents(s.sql)
 	s.sessionMedia = sqlstore.NewSessionMedia(s.sql)
-	s.traces = sqlstore.NewTraces(s.sql)
+	s.traces = sqlstore.NewTraces(sqlstore.New(dialect, conn{s.tr}))
 	s.metrics = sqlstore.NewMetrics(s.sql)
 	s.evals = sqlstore.NewEvals(s.sql)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/agentgate/agentgate/core/trace"
 	"github.com/agentgate/agentgate/internal/cputime"
+	"github.com/agentgate/agentgate/storage/sqlite"
 )
 
 // BenchmarkWriteSpans writes batches of 20 spans (a run's model and tool
@@ -68,8 +70,8 @@ func BenchmarkWriteSpans(b *testing.B) {
 // requests and a tool call), into a file database that already holds
 // 20,000 such traces (its indexes are bigger than a batch, as in a gateway
 // that has run a while). Run and session ids are time-ordered (version 7
-// UUIDs, as the engine makes them), span ids random; trace ids random or
-// time-ordered (as the tracer makes them: tracing.IDGenerator). It reports
+// UUIDs, as the engine makes them); trace and span ids random, or
+// time-ordered as the tracer makes them (tracing.IDGenerator). It reports
 // the process's CPU per run written (the benchmark's goroutine, SQLite's
 // writer and the WAL checkpointer). DROPIX="index ..." drops indexes first
 // (to weigh what an index costs); BATCHRUNS=n writes n runs per batch
@@ -96,6 +98,12 @@ func benchWriteSpansRuns(b *testing.B, ordered bool) {
 	// timed is a 16-byte id whose first 6 bytes are the k-th run's start
 	// in milliseconds (a UUID v7's layout, without its dashes).
 	timed := func() string { return fmt.Sprintf("%012x", start.UnixMilli()+int64(k)) + random(10) }
+	// spanID is random, or (ordered) as the tracer makes it: the k-th
+	// run's start in units of 64 ms (3 bytes), then 5 random bytes.
+	spanID := func() string { return random(8) }
+	if ordered {
+		spanID = func() string { return fmt.Sprintf("%06x", ((start.UnixMilli()+int64(k))>>6)&0xffffff) + random(5) }
+	}
 	perBatch := 128
 	if n, err := strconv.Atoi(os.Getenv("BATCHRUNS")); err == nil && n > 0 {
 		perBatch = n
@@ -107,7 +115,7 @@ func benchWriteSpansRuns(b *testing.B, ordered bool) {
 			if ordered {
 				tid = timed()
 			}
-			root := random(8)
+			root := spanID()
 			at := start.Add(time.Duration(k) * time.Millisecond)
 			common := trace.Span{TraceID: tid, StatusCode: trace.StatusOK, RunID: timed(), SessionID: timed(), AgentID: "bench"}
 			k++
@@ -117,7 +125,7 @@ func benchWriteSpansRuns(b *testing.B, ordered bool) {
 			out = append(out, r)
 			for j, name := range []string{"chat scripted", "execute_tool calculator", "chat scripted"} {
 				c := common
-				c.SpanID, c.ParentSpanID, c.Name = random(8), root, name
+				c.SpanID, c.ParentSpanID, c.Name = spanID(), root, name
 				c.StartTime, c.EndTime = at.Add(time.Duration(j)*time.Millisecond), at.Add(time.Duration(j+1)*time.Millisecond)
 				c.Attributes = map[string]any{trace.AttrSpanType: trace.SpanTool, "gen_ai.request.model": "scripted",
 					"gen_ai.usage.input_tokens": 12, "gen_ai.usage.output_tokens": 5}
@@ -126,12 +134,25 @@ func benchWriteSpansRuns(b *testing.B, ordered bool) {
 		}
 		return out
 	}
-	s := openFile(b)
 	ctx := b.Context()
-	for _, ix := range strings.Fields(os.Getenv("DROPIX")) {
-		if _, err := s.DB().ExecContext(ctx, "DROP INDEX "+ix); err != nil {
+	path := filepath.Join(b.TempDir(), "state.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if ix := strings.Fields(os.Getenv("DROPIX")); len(ix) > 0 {
+		// The traces' own file (the store re-prepares its statements).
+		db, err := sqlite.OpenDB(ctx, path+"-traces")
+		if err != nil {
 			b.Fatal(err)
 		}
+		for _, ix := range ix {
+			if _, err := db.ExecContext(ctx, "DROP INDEX "+ix); err != nil {
+				b.Fatal(err)
+			}
+		}
+		db.Close()
 	}
 	for range 20000 / perBatch {
 		if err := s.WriteSpans(ctx, batch()); err != nil {

@@ -41,6 +41,17 @@ func TestIDGeneratorTimeOrdered(t *testing.T) {
 			t.Fatalf("span id %s invalid or repeated", child)
 		}
 		spans[child] = true
+		for _, s := range []oteltrace.SpanID{sid, child} {
+			if got := int64(binary.BigEndian.Uint64(s[:]) >> 40); got != (at.UnixMilli()>>6)&(1<<24-1) {
+				t.Fatalf("span id %s: time prefix %d, want %d", s, got, (at.UnixMilli()>>6)&(1<<24-1))
+			}
+		}
+	}
+	// A span id of 64 ms later sorts after one of now.
+	before := g.NewSpanID(ctx, prev)
+	at = at.Add(64 * time.Millisecond)
+	if later := g.NewSpanID(ctx, prev); later.String() <= before.String() {
+		t.Fatalf("span id %s of 64 ms later sorts before %s", later, before)
 	}
 }
 
@@ -63,8 +74,8 @@ func TestIDGeneratorRatioSampling(t *testing.T) {
 	}
 }
 
-// Tracing's provider makes its trace ids with IDGenerator: the id of a
-// new trace starts with the current time.
+// Tracing's provider makes its trace and span ids with IDGenerator: the
+// ids of a new trace and its root span start with the current time.
 func TestNewUsesTimeOrderedTraceIDs(t *testing.T) {
 	tr, err := New(Config{})
 	if err != nil {
@@ -78,5 +89,9 @@ func TestNewUsesTimeOrderedTraceIDs(t *testing.T) {
 	tid := span.SpanContext().TraceID()
 	if ms := int64(binary.BigEndian.Uint64(tid[0:8]) >> 16); ms < before || ms > after {
 		t.Fatalf("trace id %s: time prefix %d not within [%d, %d]", tid, ms, before, after)
+	}
+	sid := span.SpanContext().SpanID()
+	if p := int64(binary.BigEndian.Uint64(sid[:]) >> 40); p < (before>>6)&(1<<24-1) || p > (after>>6)&(1<<24-1) {
+		t.Fatalf("span id %s: time prefix %d not within [%d, %d]", sid, p, (before>>6)&(1<<24-1), (after>>6)&(1<<24-1))
 	}
 }

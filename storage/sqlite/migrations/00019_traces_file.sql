@@ -1,0 +1,66 @@
+-- Traces (core/trace) move to a database of their own, a file next to the
+-- state database (its schema: tracemigrations/): a batch of spans then
+-- neither holds the state database's one writer while runs wait for it nor
+-- discards its page cache. Open moves the rows of these tables there
+-- before this migration drops them; down recreates them empty (as of
+-- 00018), the traces staying in their own file.
+
+-- +goose Up
+DROP TABLE spans;
+DROP TABLE traces;
+
+-- +goose Down
+CREATE TABLE traces (
+    trace_id       TEXT    PRIMARY KEY,
+    name           TEXT    NOT NULL DEFAULT '',
+    status         TEXT    NOT NULL DEFAULT 'OK',
+    start_time     INTEGER NOT NULL DEFAULT 0,
+    end_time       INTEGER NOT NULL DEFAULT 0,
+    duration_ms    INTEGER NOT NULL DEFAULT 0,
+    total_spans    INTEGER NOT NULL DEFAULT 0,
+    error_count    INTEGER NOT NULL DEFAULT 0,
+    input          TEXT    NOT NULL DEFAULT '',
+    run_id         TEXT    NOT NULL DEFAULT '',
+    session_id     TEXT    NOT NULL DEFAULT '',
+    user_id        TEXT    NOT NULL DEFAULT '',
+    agent_id       TEXT    NOT NULL DEFAULT '',
+    team_id        TEXT    NOT NULL DEFAULT '',
+    workflow_id    TEXT    NOT NULL DEFAULT '',
+    created_at     INTEGER NOT NULL DEFAULT 0,
+    root_span_id   TEXT    NOT NULL DEFAULT '',
+    root_parent_id TEXT    NOT NULL DEFAULT '',
+    root_start     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX traces_start_idx ON traces (start_time);
+CREATE INDEX traces_end_idx ON traces (end_time);
+CREATE INDEX traces_user_idx ON traces (user_id, start_time);
+CREATE INDEX traces_session_idx ON traces (session_id, created_at);
+CREATE INDEX traces_run_idx ON traces (run_id);
+CREATE INDEX traces_agent_idx ON traces (agent_id, start_time);
+CREATE INDEX traces_team_idx ON traces (team_id, start_time);
+CREATE INDEX traces_workflow_idx ON traces (workflow_id, start_time);
+CREATE INDEX traces_status_idx ON traces (status, start_time);
+
+CREATE TABLE spans (
+    span_id        TEXT    PRIMARY KEY,
+    trace_id       TEXT    NOT NULL,
+    parent_span_id TEXT    NOT NULL DEFAULT '',
+    name           TEXT    NOT NULL DEFAULT '',
+    span_kind      TEXT    NOT NULL DEFAULT '',
+    status_code    TEXT    NOT NULL DEFAULT '',
+    status_message TEXT    NOT NULL DEFAULT '',
+    start_time     INTEGER NOT NULL DEFAULT 0,
+    end_time       INTEGER NOT NULL DEFAULT 0,
+    duration_ms    INTEGER NOT NULL DEFAULT 0,
+    attributes     TEXT,
+    events         TEXT,
+    run_id         TEXT    NOT NULL DEFAULT '',
+    session_id     TEXT    NOT NULL DEFAULT '',
+    user_id        TEXT    NOT NULL DEFAULT '',
+    agent_id       TEXT    NOT NULL DEFAULT '',
+    team_id        TEXT    NOT NULL DEFAULT '',
+    workflow_id    TEXT    NOT NULL DEFAULT '',
+    created_at     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX spans_trace_idx ON spans (trace_id, start_time, span_id);
+
