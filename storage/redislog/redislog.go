@@ -240,12 +240,15 @@ return first
 type Log struct {
 	cfg Config
 	rdb *redis.Client // ordinary commands
-	// ap batches the hot single commands of concurrent callers (appends,
-	// Finish, the cancel-key check of WatchCancel) into shared pipelines on
-	// rdb; see the package doc.
+	// ap batches the hot single commands of concurrent callers (Finish,
+	// the cancel-key check of WatchCancel) into shared pipelines on rdb;
+	// see the package doc.
 	ap  *redis.AutoPipeliner
 	blk *redis.Client // blocking XREADs of subscriptions
 	ps  *redis.PubSub // the cancel channel
+
+	// appends group-commits the appends of all runs (coalesce.go).
+	appends *coalescer
 
 	tokenBase string
 	tokenSeq  atomic.Uint64
@@ -305,6 +308,7 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	if err := l.rdb.Ping(ctx).Err(); err != nil {
 		return fail("ping", err)
 	}
+	l.appends = newCoalescer(l.rdb)
 	if l.ap, err = l.rdb.AutoPipeline(); err != nil {
 		return fail("starting the pipeliner", err)
 	}
@@ -472,7 +476,7 @@ func (l *Log) appendEvents(ctx context.Context, evs []*core.Event, finish time.D
 		args = append(args, finish.Milliseconds())
 	}
 	// The heads and tails alias buf, which is not written to any more.
-	first, err := appendScript.Run(ctx, l.ap, []string{l.streamKey(runID)}, args...).Int64()
+	first, err := l.appends.run(ctx, l.streamKey(runID), args)
 	if err != nil {
 		return -1, l.fail(ctx, "append", err)
 	}

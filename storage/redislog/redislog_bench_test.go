@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/internal/cputime"
 )
 
 // benchEvent is a typical text delta.
@@ -41,6 +42,7 @@ func BenchmarkAppend(b *testing.B) {
 	ctx := context.Background()
 	run := newRun()
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		if _, err := l.Append(ctx, benchEvent(run)); err != nil {
 			b.Fatal(err)
@@ -54,6 +56,7 @@ func BenchmarkAppendParallel(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.SetParallelism(4)
+	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		run := newRun()
 		for pb.Next() {
@@ -63,6 +66,68 @@ func BenchmarkAppendParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkAppendManyRuns appends from 256 goroutines, each to its own
+// run, as the streams of a busy gateway do. Besides the time it reports
+// the process's CPU time per append and the round trips to Redis per
+// append (pipelines and single commands, counted by a hook).
+func BenchmarkAppendManyRuns(b *testing.B) {
+	l := newLog(b, Config{})
+	rt := countRoundTrips(l.rdb)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(128)
+	rt0 := rt.Load()
+	defer reportCPU(b)()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		run := newRun()
+		for pb.Next() {
+			if _, err := l.Append(ctx, benchEvent(run)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(rt.Load()-rt0)/float64(b.N), "roundtrips/op")
+}
+
+// reportCPU reports the process's CPU time per op from now until the
+// returned function is called.
+func reportCPU(b *testing.B) func() {
+	cpu0, _ := cputime.Process()
+	return func() {
+		cpu1, _ := cputime.Process()
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// countRoundTrips adds a hook to rdb that counts the commands sent on
+// their own and the pipelines sent (each one round trip).
+func countRoundTrips(rdb *redis.Client) *atomic.Int64 {
+	var n atomic.Int64
+	rdb.AddHook(roundTripHook{&n})
+	return &n
+}
+
+type roundTripHook struct{ n *atomic.Int64 }
+
+func (roundTripHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h roundTripHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h roundTripHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
 }
 
 // BenchmarkAppendParallelOneRun appends from many goroutines to one run.

@@ -1,0 +1,191 @@
+package redislog
+
+// The append coalescer: a group commit of the appends of all runs.
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Bounds of one coalesced pipeline: at most maxPipelineCalls appends, and
+// no more once their arguments reach maxPipelineBytes (a single larger
+// append still goes, alone).
+const (
+	maxPipelineCalls = 128
+	maxPipelineBytes = 256 << 10
+)
+
+// appendCall is one append (one run of appendScript) waiting for or in a
+// pipeline.
+type appendCall struct {
+	key   string
+	args  []any
+	bytes int // the size of args' payloads, for maxPipelineBytes
+
+	// Set by the pipeline that ran the call, before wake.
+	first int64
+	err   error
+	// lead is set instead when the call is woken to run the next pipeline
+	// (holding itself and the calls queued behind it).
+	lead bool
+	wake chan struct{} // buffered, 1
+}
+
+// coalescer sends the appends of every run in this Log to Redis as group
+// commits. A caller that finds no pipeline in flight sends its append at
+// once, on its own goroutine; appends that arrive while one is in flight
+// queue, and when it returns the oldest of them is woken to send all that
+// queued (up to the bounds) as the next pipeline: one write and one read
+// for all of them. Each caller gets its own command's result, so one run's
+// script error fails only that run's append.
+//
+// A pipeline holds at most one append of a run: go-redis replays a whole
+// pipeline whose connection failed after it was written, and the script's
+// token check (see appendScript) recognises a replayed append only while
+// it is the run's last one. Another append of the same run waits for the
+// next pipeline, keeping its order behind the first.
+type coalescer struct {
+	rdb *redis.Client
+
+	// mu guards busy and queue.
+	mu sync.Mutex
+	// busy is set while some caller is sending a pipeline (or about to:
+	// a woken leader).
+	busy bool
+	// queue holds the calls waiting for the next pipeline, oldest first.
+	queue []*appendCall
+	// seen holds the keys of the pipeline being formed (under mu).
+	seen map[string]struct{}
+
+	// pipelines counts the pipelines (and single commands) sent, for tests.
+	pipelines int64
+}
+
+func newCoalescer(rdb *redis.Client) *coalescer {
+	return &coalescer{rdb: rdb, seen: make(map[string]struct{})}
+}
+
+// run runs appendScript on key with args, coalesced with the concurrent
+// calls of other runs, and returns its reply (the index of the first event
+// appended). ctx's values and deadline carry into the pipeline that holds
+// the call, not its cancellation: like any command written to a shared
+// connection, a call is not cut short by its caller's context once queued
+// (it ends within go-redis's timeouts).
+func (c *coalescer) run(ctx context.Context, key string, args []any) (int64, error) {
+	call := &appendCall{key: key, args: args, wake: make(chan struct{}, 1)}
+	for _, a := range args {
+		switch v := a.(type) {
+		case []byte:
+			call.bytes += len(v)
+		case string:
+			call.bytes += len(v)
+		default:
+			call.bytes += 8
+		}
+	}
+	c.mu.Lock()
+	if !c.busy {
+		c.busy = true
+		c.pipelines++
+		c.mu.Unlock()
+		c.send(ctx, []*appendCall{call})
+		return call.first, call.err
+	}
+	c.queue = append(c.queue, call)
+	c.mu.Unlock()
+	<-call.wake
+	if !call.lead {
+		return call.first, call.err
+	}
+	c.mu.Lock()
+	batch := c.takeLocked()
+	c.pipelines++
+	c.mu.Unlock()
+	c.send(ctx, batch)
+	return call.first, call.err
+}
+
+// takeLocked removes the next pipeline's calls from the queue: from the
+// oldest, every call whose run is not in it yet, within the bounds. The
+// queue is not empty (its oldest call is the caller's).
+func (c *coalescer) takeLocked() []*appendCall {
+	batch := make([]*appendCall, 0, min(len(c.queue), maxPipelineCalls))
+	rest := c.queue[:0]
+	bytes := 0
+	for i, call := range c.queue {
+		if len(batch) == maxPipelineCalls || (len(batch) > 0 && bytes+call.bytes > maxPipelineBytes) {
+			rest = append(rest, c.queue[i:]...)
+			break
+		}
+		if _, dup := c.seen[call.key]; dup {
+			rest = append(rest, call)
+			continue
+		}
+		c.seen[call.key] = struct{}{}
+		batch = append(batch, call)
+		bytes += call.bytes
+	}
+	clear(c.seen)
+	clear(c.queue[len(rest):])
+	c.queue = rest
+	return batch
+}
+
+// send runs batch (the caller's call first) as one pipeline, hands the
+// next pipeline to the oldest queued call, if any, and then wakes the
+// batch's other callers with their results.
+func (c *coalescer) send(ctx context.Context, batch []*appendCall) {
+	ctx = context.WithoutCancel(ctx)
+	if len(batch) == 1 {
+		call := batch[0]
+		call.first, call.err = appendScript.Run(ctx, c.rdb, []string{call.key}, call.args...).Int64()
+	} else {
+		c.exec(ctx, batch)
+	}
+	c.mu.Lock()
+	var next *appendCall
+	if len(c.queue) > 0 {
+		next = c.queue[0]
+	} else {
+		c.busy = false
+	}
+	c.mu.Unlock()
+	if next != nil {
+		next.lead = true
+		next.wake <- struct{}{}
+	}
+	for _, call := range batch[1:] {
+		call.wake <- struct{}{}
+	}
+}
+
+// exec runs the calls of batch in one pipeline with EVALSHA, and those
+// that found the script missing from Redis's cache (after a restart or
+// SCRIPT FLUSH) once more with EVAL, which caches it again.
+func (c *coalescer) exec(ctx context.Context, batch []*appendCall) {
+	cmds := make([]*redis.Cmd, len(batch))
+	pipe := c.rdb.Pipeline()
+	for i, call := range batch {
+		cmds[i] = appendScript.EvalSha(ctx, pipe, []string{call.key}, call.args...)
+	}
+	_, _ = pipe.Exec(ctx) // each command has its own error
+	var again []int
+	for i, cmd := range cmds {
+		if err := cmd.Err(); err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")) {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		pipe = c.rdb.Pipeline()
+		for _, i := range again {
+			cmds[i] = appendScript.Eval(ctx, pipe, []string{batch[i].key}, batch[i].args...)
+		}
+		_, _ = pipe.Exec(ctx)
+	}
+	for i, call := range batch {
+		call.first, call.err = cmds[i].Int64()
+	}
+}
