@@ -159,7 +159,7 @@ func TestAppendsOfManyRunsShareAPipeline(t *testing.T) {
 // appends.
 func TestAppendsOfOneRunTakeTurns(t *testing.T) {
 	t.Parallel()
-	l := newLog(t, Config{})
+	l := newLog(t, Config{AppendWindow: -1})
 	run, other := newRun(), newRun()
 	mustAppend(t, l, event(run, 0), 0)
 	c := l.appends
@@ -418,5 +418,64 @@ func TestConnectionLostMidPipeline(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An append that comes when none went for AppendWindow goes at once; those
+// that come within the window after it wait for its end and go together.
+func TestAppendWindow(t *testing.T) {
+	t.Parallel()
+	const window = 1500 * time.Millisecond
+	l := newLog(t, Config{AppendWindow: window})
+	var mu sync.Mutex
+	var sizes []int
+	l.rdb.AddHook(hook{
+		process: func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+			if cmd.Name() == "evalsha" {
+				mu.Lock()
+				sizes = append(sizes, 1)
+				mu.Unlock()
+			}
+			return next(ctx, cmd)
+		},
+		pipeline: func(ctx context.Context, cmds []redis.Cmder, next redis.ProcessPipelineHook) error {
+			if cmds[0].Name() == "evalsha" {
+				mu.Lock()
+				sizes = append(sizes, len(cmds))
+				mu.Unlock()
+			}
+			return next(ctx, cmds)
+		},
+	})
+	const runs = 20
+	ids := make([]string, runs)
+	for i := range ids {
+		ids[i] = newRun()
+	}
+	start := time.Now()
+	mustAppend(t, l, event(ids[0], 0), 0)
+	if d := time.Since(start); d >= window {
+		t.Fatalf("the first append took %s, the window is %s", d, window)
+	}
+	idxs, errs := appendAll(l, runs, func(i int) *core.Event { return event(ids[i], 1) })
+	if d := time.Since(start); d < window {
+		t.Fatalf("the appends within the window returned after %s, before its end", d)
+	}
+	for i := range runs {
+		want := int64(0)
+		if i == 0 {
+			want = 1
+		}
+		if errs[i] != nil || idxs[i] != want {
+			t.Fatalf("run %d: Append = %d, %v; want %d", i, idxs[i], errs[i], want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The appends that come before the window ends all go in one pipeline
+	// (ids[0]'s second append waits for the one after, or comes first and
+	// leads it).
+	if len(sizes) < 2 || len(sizes) > 3 || sizes[0] != 1 || sizes[1] < runs-1 {
+		t.Fatalf("sent %v appends per round trip, want [1 %d 1] or [1 %d]", sizes, runs-1, runs)
 	}
 }

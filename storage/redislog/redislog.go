@@ -41,21 +41,26 @@
 // event that ends a segment, runs the same script with PEXPIRE by Retention
 // in place of the PERSIST: the append and Finish in one step.
 //
-// Appends, Finish and the cancel-key check of WatchCancel go through a
-// go-redis AutoPipeliner on the ordinary client: the commands that
-// concurrent callers issue meanwhile are written and read back as one
-// pipeline (one ordered stream; a lone caller still gets its own round
-// trip). Each caller still waits for its own reply, so per-run order is
-// that of the calls; what changes is that many runs share the system
-// calls and Redis's reads and writes. A queued command is not cut short by
-// its caller's context (it ends within go-redis's read timeout).
+// The appends of all runs are group commits (coalesce.go): an append that
+// comes when no other went for Config.AppendWindow is sent at once, on its
+// caller's goroutine; those that come while a pipeline is in flight or
+// within the window after its start wait and go together as the next
+// pipeline (at most 128 appends, one per run), one write and one read for
+// all of them. Each caller waits for its own reply, so one run's script
+// error fails only its append, and per-run order is that of the calls.
+// Finish and the cancel-key check of WatchCancel go through a go-redis
+// AutoPipeliner on the ordinary client, which pipelines concurrent
+// callers' commands likewise. A queued command is not cut short by its
+// caller's context (it ends within go-redis's read timeout).
 //
-// go-redis retries a command whose connection failed after it was written,
-// which would append the event twice. Each Append therefore passes a token
-// unique to the call; if the stream's last entry already carries it, the
-// script returns that entry's index instead of appending again. (This
-// relies on the one-writer-per-run rule: a retry interleaved with another
-// writer's append is not recognised.)
+// go-redis retries a command (or a whole pipeline) whose connection failed
+// after it was written, which would append the event twice. Each Append
+// therefore passes a token unique to the call; if the stream's last entry
+// already carries it, the script returns that entry's index instead of
+// appending again. A pipeline holds at most one append of a run, so the
+// retried append is still its run's last. (This relies on the
+// one-writer-per-run rule: a retry interleaved with another writer's
+// append is not recognised.)
 //
 // # Reads, subscriptions and trimming
 //
@@ -139,6 +144,7 @@ const (
 	DefaultPrefix         = "agentgate:"
 	DefaultMaxSubscribers = 1000
 	DefaultBlockTimeout   = 2 * time.Second
+	DefaultAppendWindow   = 250 * time.Microsecond
 )
 
 // readBatch is how many entries one XRANGE or XREAD of a subscription asks for.
@@ -172,6 +178,13 @@ type Config struct {
 	// subscriber notices that its run expired; it does not delay events or
 	// context cancellation.
 	BlockTimeout time.Duration
+	// AppendWindow is the least time between the starts of two pipelines
+	// of appends (coalesce.go): an append that comes when none was sent
+	// for that long goes at once, and those that come sooner go together
+	// when it ends, in one round trip (default DefaultAppendWindow;
+	// negative: none, the next pipeline goes as soon as the one in flight
+	// returns).
+	AppendWindow time.Duration
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -188,6 +201,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.BlockTimeout <= 0 {
 		c.BlockTimeout = DefaultBlockTimeout
+	}
+	if c.AppendWindow == 0 {
+		c.AppendWindow = DefaultAppendWindow
 	}
 	return c
 }
@@ -308,7 +324,7 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	if err := l.rdb.Ping(ctx).Err(); err != nil {
 		return fail("ping", err)
 	}
-	l.appends = newCoalescer(l.rdb)
+	l.appends = newCoalescer(l.rdb, cfg.AppendWindow)
 	if l.ap, err = l.rdb.AutoPipeline(); err != nil {
 		return fail("starting the pipeliner", err)
 	}

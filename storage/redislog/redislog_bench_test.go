@@ -9,8 +9,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -101,6 +104,59 @@ func reportCPU(b *testing.B) func() {
 	return func() {
 		cpu1, _ := cputime.Process()
 		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// BenchmarkAppendPaced appends as 1,000 streams of 20 tokens/s do (each
+// run one event every 50 ms, the runs' phases spread): appends rarely meet,
+// so this is the cost of an append that mostly goes alone. b.N appends take
+// b.N/20,000 s.
+func BenchmarkAppendPaced(b *testing.B) {
+	for _, w := range []time.Duration{-1, 100 * time.Microsecond, DefaultAppendWindow, 500 * time.Microsecond, time.Millisecond} {
+		b.Run(fmt.Sprint("window=", max(w, 0)), func(b *testing.B) { benchAppendPaced(b, Config{AppendWindow: w}) })
+	}
+}
+
+func benchAppendPaced(b *testing.B, cfg Config) {
+	const runs, every = 1000, 50 * time.Millisecond
+	l := newLog(b, cfg)
+	rt := countRoundTrips(l.rdb)
+	ctx := context.Background()
+	b.ReportAllocs()
+	rt0 := rt.Load()
+	defer reportCPU(b)()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	lat := make([][]time.Duration, runs)
+	for r := range runs {
+		n := b.N / runs
+		if r < b.N%runs {
+			n++
+		}
+		wg.Go(func() {
+			run := newRun()
+			at := start.Add(every * time.Duration(r) / runs)
+			for range n {
+				time.Sleep(time.Until(at))
+				t0 := time.Now()
+				if _, err := l.Append(ctx, benchEvent(run)); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[r] = append(lat[r], time.Since(t0))
+				at = at.Add(every)
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(rt.Load()-rt0)/float64(b.N), "roundtrips/op")
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if len(all) > 0 {
+		b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 	}
 }
 
