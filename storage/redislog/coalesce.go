@@ -36,18 +36,18 @@ type appendCall struct {
 }
 
 // coalescer sends the appends of every run in this Log to Redis as group
-// commits. A caller that finds no pipeline in flight, and none started
-// within the window, sends its append at once, on its own goroutine;
-// appends that arrive while one is in flight queue, and when it returns
-// the oldest of them is woken to send all that queued (up to the bounds)
-// as the next pipeline: one write and one read for all of them. The window
-// spaces the pipelines' starts: a leader that comes sooner sleeps until it
-// ends, gathering the appends that come meanwhile. (Without it, at 20
-// appends per millisecond and a round trip of ~100 µs, a pipeline would
-// hold two or three appends; with 250 µs it holds ~15, for a fraction of
-// the system calls, and adds at most the window to an append's latency.)
-// Each caller gets its own command's result, so one run's script error
-// fails only that run's append.
+// commits. A caller that finds no pipeline in flight sends its append at
+// once, on its own goroutine. Appends that arrive while one is in flight
+// queue; when it returns, the oldest of them is woken to lead the next
+// pipeline, which takes all that queued (up to the bounds): one write and
+// one read for all of them. Before taking them the leader waits (gather)
+// for as many more as the pipeline before held, the callers that append
+// again at once, but no longer than the window after the last pipeline's
+// start; so callers that come back at once never wait for a timer, and
+// callers that come back later (streams emitting tokens at their pace)
+// meet in pipelines that start about the window apart instead of two or
+// three per round trip. Each caller gets its own command's result, so one
+// run's script error fails only that run's append.
 //
 // A pipeline holds at most one append of a run: go-redis replays a whole
 // pipeline whose connection failed after it was written, and the script's
@@ -60,15 +60,26 @@ type coalescer struct {
 	// (Config.AppendWindow); <= 0: none.
 	window time.Duration
 
-	// mu guards busy and queue.
+	// mu guards the fields below it but pipelines.
 	mu sync.Mutex
 	// busy is set while some caller is sending a pipeline (or about to:
 	// a woken leader).
 	busy bool
 	// queue holds the calls waiting for the next pipeline, oldest first.
 	queue []*appendCall
-	// last is when the last pipeline started.
+	// last is when the last pipeline started, and prev how many appends
+	// it held.
 	last time.Time
+	prev int
+	// gathering is the leader of the next pipeline while it waits (in
+	// gather) for the queue to reach expect.
+	gathering *appendCall
+	expect    int64
+	// arrivals counts the calls queued so far, returned is what it was
+	// when the last pipeline returned.
+	arrivals, returned int64
+	// timer bounds gather's wait; only the leader uses it.
+	timer *time.Timer
 	// seen holds the keys of the pipeline being formed (under mu).
 	seen map[string]struct{}
 
@@ -77,7 +88,9 @@ type coalescer struct {
 }
 
 func newCoalescer(rdb *redis.Client, window time.Duration) *coalescer {
-	return &coalescer{rdb: rdb, window: window, seen: make(map[string]struct{})}
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &coalescer{rdb: rdb, window: window, seen: make(map[string]struct{}), timer: t}
 }
 
 // run runs appendScript on key with args, coalesced with the concurrent
@@ -101,46 +114,58 @@ func (c *coalescer) run(ctx context.Context, key string, args []any) (int64, err
 	c.mu.Lock()
 	if !c.busy {
 		c.busy = true
-		if wait := c.waitLocked(); wait > 0 {
-			// A pipeline started less than the window ago: this one
-			// leads the next, holding what arrives until the window ends.
-			c.queue = append(c.queue, call)
-			c.mu.Unlock()
-			time.Sleep(wait)
-			c.lead(ctx, call)
-			return call.first, call.err
-		}
 		c.pipelines++
-		c.last = time.Now()
+		c.last, c.prev = time.Now(), 1
 		c.mu.Unlock()
 		c.send(ctx, []*appendCall{call})
 		return call.first, call.err
 	}
 	c.queue = append(c.queue, call)
+	c.arrivals++
+	if g := c.gathering; g != nil && c.arrivals >= c.expect {
+		c.gathering = nil
+		select {
+		case g.wake <- struct{}{}:
+		default:
+		}
+	}
 	c.mu.Unlock()
 	<-call.wake
 	if call.lead {
-		if wait := c.wait(); wait > 0 {
-			time.Sleep(wait)
-		}
+		c.gather(call)
 		c.lead(ctx, call)
 	}
 	return call.first, call.err
 }
 
-// waitLocked returns how long the next pipeline must wait for the window
-// since the last one's start to end.
-func (c *coalescer) waitLocked() time.Duration {
-	if c.window <= 0 {
-		return 0
-	}
-	return time.Until(c.last.Add(c.window))
-}
-
-func (c *coalescer) wait() time.Duration {
+// gather waits, before the leader takes the next pipeline, for the appends
+// expected soon: as many arrivals since the pipeline before returned as it
+// held (its callers, if they append again as soon as they have their
+// reply). It waits no longer than the window from the last pipeline's
+// start: with callers that come back later, pipelines start the window
+// apart and each takes what came meanwhile.
+func (c *coalescer) gather(leader *appendCall) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.waitLocked()
+	expect := c.returned + int64(c.prev)
+	wait := time.Duration(0)
+	if c.window > 0 {
+		wait = time.Until(c.last.Add(c.window))
+	}
+	if wait <= 0 || c.arrivals >= expect || len(c.queue) >= maxPipelineCalls {
+		c.mu.Unlock()
+		return
+	}
+	c.gathering, c.expect = leader, expect
+	c.mu.Unlock()
+	c.timer.Reset(wait)
+	select {
+	case <-leader.wake:
+	case <-c.timer.C:
+	}
+	c.timer.Stop()
+	c.mu.Lock()
+	c.gathering = nil
+	c.mu.Unlock()
 }
 
 // lead sends the next pipeline, call (the oldest queued) first.
@@ -148,7 +173,7 @@ func (c *coalescer) lead(ctx context.Context, call *appendCall) {
 	c.mu.Lock()
 	batch := c.takeLocked()
 	c.pipelines++
-	c.last = time.Now()
+	c.last, c.prev = time.Now(), len(batch)
 	c.mu.Unlock()
 	c.send(ctx, batch)
 }
@@ -191,6 +216,7 @@ func (c *coalescer) send(ctx context.Context, batch []*appendCall) {
 		c.exec(ctx, batch)
 	}
 	c.mu.Lock()
+	c.returned = c.arrivals
 	var next *appendCall
 	if len(c.queue) > 0 {
 		next = c.queue[0]

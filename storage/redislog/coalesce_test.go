@@ -421,61 +421,59 @@ func TestConnectionLostMidPipeline(t *testing.T) {
 	}
 }
 
-// An append that comes when none went for AppendWindow goes at once; those
-// that come within the window after it wait for its end and go together.
+// Appends that queued behind a pipeline wait, once it returned, for as
+// many more as it held, or the window after its start: a caller that
+// appends again at once completes the next pipeline at once; without it,
+// the queued ones go when the window ends.
 func TestAppendWindow(t *testing.T) {
 	t.Parallel()
-	const window = 1500 * time.Millisecond
-	l := newLog(t, Config{AppendWindow: window})
-	var mu sync.Mutex
-	var sizes []int
-	l.rdb.AddHook(hook{
-		process: func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
-			if cmd.Name() == "evalsha" {
-				mu.Lock()
-				sizes = append(sizes, 1)
-				mu.Unlock()
+	for _, again := range []bool{false, true} {
+		t.Run(fmt.Sprint("again=", again), func(t *testing.T) {
+			t.Parallel()
+			window := 1500 * time.Millisecond
+			if again {
+				window = time.Minute // never waited for
 			}
-			return next(ctx, cmd)
-		},
-		pipeline: func(ctx context.Context, cmds []redis.Cmder, next redis.ProcessPipelineHook) error {
-			if cmds[0].Name() == "evalsha" {
-				mu.Lock()
-				sizes = append(sizes, len(cmds))
-				mu.Unlock()
+			l := newLog(t, Config{AppendWindow: window})
+			const queued = 5
+			s := holdFirstAppend(t, l, queued, nil)
+			ids := make([]string, queued+1)
+			for i := range ids {
+				ids[i] = newRun()
 			}
-			return next(ctx, cmds)
-		},
-	})
-	const runs = 20
-	ids := make([]string, runs)
-	for i := range ids {
-		ids[i] = newRun()
-	}
-	start := time.Now()
-	mustAppend(t, l, event(ids[0], 0), 0)
-	if d := time.Since(start); d >= window {
-		t.Fatalf("the first append took %s, the window is %s", d, window)
-	}
-	idxs, errs := appendAll(l, runs, func(i int) *core.Event { return event(ids[i], 1) })
-	if d := time.Since(start); d < window {
-		t.Fatalf("the appends within the window returned after %s, before its end", d)
-	}
-	for i := range runs {
-		want := int64(0)
-		if i == 0 {
-			want = 1
-		}
-		if errs[i] != nil || idxs[i] != want {
-			t.Fatalf("run %d: Append = %d, %v; want %d", i, idxs[i], errs[i], want)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	// The appends that come before the window ends all go in one pipeline
-	// (ids[0]'s second append waits for the one after, or comes first and
-	// leads it).
-	if len(sizes) < 2 || len(sizes) > 3 || sizes[0] != 1 || sizes[1] < runs-1 {
-		t.Fatalf("sent %v appends per round trip, want [1 %d 1] or [1 %d]", sizes, runs-1, runs)
+			start := time.Now()
+			first := make(chan error, 1)
+			go func() {
+				_, err := l.Append(context.Background(), event(ids[0], 0))
+				if err == nil && again {
+					_, err = l.Append(context.Background(), event(ids[0], 1))
+				}
+				first <- err
+			}()
+			<-s.holding
+			idxs, errs := appendAll(l, queued, func(i int) *core.Event { return event(ids[i+1], 0) })
+			d := time.Since(start)
+			if err := <-first; err != nil {
+				t.Fatal(err)
+			}
+			for i := range queued {
+				if errs[i] != nil || idxs[i] != 0 {
+					t.Fatalf("run %d: Append = %d, %v; want 0", i+1, idxs[i], errs[i])
+				}
+			}
+			want := queued
+			if again {
+				want++
+				if d >= window/2 {
+					t.Fatalf("the queued appends returned after %s, waiting for the window", d)
+				}
+			} else if d < window {
+				t.Fatalf("the queued appends returned after %s, before the window ended", d)
+			}
+			if s.singles.Load() != 1 || s.pipelines.Load() != 1 || s.piped.Load() != int64(want) {
+				t.Fatalf("sent %d alone and %d pipelines of %d appends, want 1 and 1 of %d",
+					s.singles.Load(), s.pipelines.Load(), s.piped.Load(), want)
+			}
+		})
 	}
 }

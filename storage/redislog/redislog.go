@@ -42,11 +42,11 @@
 // in place of the PERSIST: the append and Finish in one step.
 //
 // The appends of all runs are group commits (coalesce.go): an append that
-// comes when no other went for Config.AppendWindow is sent at once, on its
-// caller's goroutine; those that come while a pipeline is in flight or
-// within the window after its start wait and go together as the next
-// pipeline (at most 128 appends, one per run), one write and one read for
-// all of them. Each caller waits for its own reply, so one run's script
+// finds none in flight is sent at once, on its caller's goroutine; those
+// that come while a pipeline is in flight wait and go together as the
+// next pipeline (at most 128 appends, one per run; gathering more for at
+// most Config.AppendWindow from the last one's start), one write and one
+// read for all of them. Each caller waits for its own reply, so one run's script
 // error fails only its append, and per-run order is that of the calls.
 // Finish and the cancel-key check of WatchCancel go through a go-redis
 // AutoPipeliner on the ordinary client, which pipelines concurrent
@@ -178,12 +178,12 @@ type Config struct {
 	// subscriber notices that its run expired; it does not delay events or
 	// context cancellation.
 	BlockTimeout time.Duration
-	// AppendWindow is the least time between the starts of two pipelines
-	// of appends (coalesce.go): an append that comes when none was sent
-	// for that long goes at once, and those that come sooner go together
-	// when it ends, in one round trip (default DefaultAppendWindow;
-	// negative: none, the next pipeline goes as soon as the one in flight
-	// returns).
+	// AppendWindow bounds how long appends that queued behind a pipeline
+	// of appends in flight wait, once it returned, for more to join them
+	// (coalesce.go), counted from that pipeline's start (default
+	// DefaultAppendWindow; negative: no wait, the next pipeline goes as
+	// soon as the one in flight returns). An append that finds no pipeline
+	// in flight goes at once.
 	AppendWindow time.Duration
 }
 
