@@ -56,11 +56,13 @@ type appendCall struct {
 // next pipeline, keeping its order behind the first.
 type coalescer struct {
 	rdb *redis.Client
-	// window is the least time between the starts of two pipelines
-	// (Config.AppendWindow); <= 0: none.
+	// window bounds gather's wait, from the last pipeline's start
+	// (Config.AppendWindow); <= 0: no wait.
 	window time.Duration
+	// timer bounds gather's wait; only the leader uses it.
+	timer *time.Timer
 
-	// mu guards the fields below it but pipelines.
+	// mu guards the fields below.
 	mu sync.Mutex
 	// busy is set while some caller is sending a pipeline (or about to:
 	// a woken leader).
@@ -78,13 +80,8 @@ type coalescer struct {
 	// arrivals counts the calls queued so far, returned is what it was
 	// when the last pipeline returned.
 	arrivals, returned int64
-	// timer bounds gather's wait; only the leader uses it.
-	timer *time.Timer
-	// seen holds the keys of the pipeline being formed (under mu).
+	// seen holds the keys of the pipeline being formed.
 	seen map[string]struct{}
-
-	// pipelines counts the pipelines (and single commands) sent, for tests.
-	pipelines int64
 }
 
 func newCoalescer(rdb *redis.Client, window time.Duration) *coalescer {
@@ -114,7 +111,6 @@ func (c *coalescer) run(ctx context.Context, key string, args []any) (int64, err
 	c.mu.Lock()
 	if !c.busy {
 		c.busy = true
-		c.pipelines++
 		c.last, c.prev = time.Now(), 1
 		c.mu.Unlock()
 		c.send(ctx, []*appendCall{call})
@@ -172,7 +168,6 @@ func (c *coalescer) gather(leader *appendCall) {
 func (c *coalescer) lead(ctx context.Context, call *appendCall) {
 	c.mu.Lock()
 	batch := c.takeLocked()
-	c.pipelines++
 	c.last, c.prev = time.Now(), len(batch)
 	c.mu.Unlock()
 	c.send(ctx, batch)
