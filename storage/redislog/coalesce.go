@@ -15,7 +15,7 @@ import (
 // no more once their arguments reach maxPipelineBytes (a single larger
 // append still goes, alone).
 const (
-	maxPipelineCalls = 128
+	maxPipelineCalls = 256
 	maxPipelineBytes = 256 << 10
 )
 
@@ -36,17 +36,19 @@ type appendCall struct {
 }
 
 // coalescer sends the appends of every run in this Log to Redis as group
-// commits. A caller that finds no pipeline in flight sends its append at
-// once, on its own goroutine. Appends that arrive while one is in flight
-// queue; when it returns, the oldest of them is woken to lead the next
-// pipeline, which takes all that queued (up to the bounds): one write and
-// one read for all of them. Before taking them the leader waits (gather)
-// for as many more as the pipeline before held, the callers that append
+// commits. A caller that finds no pipeline in flight, the last one having
+// held its append alone, sends it at once, on its own goroutine (a lone
+// writer never waits). Appends that arrive while one is in flight queue;
+// when it returns, the oldest of them is woken to lead the next pipeline,
+// which takes all that queued (up to the bounds): one write and one read
+// for all of them. Before taking them the leader waits (gather) for as
+// many arrivals as the pipeline before held, its callers if they append
 // again at once, but no longer than the window after the last pipeline's
-// start; so callers that come back at once never wait for a timer, and
-// callers that come back later (streams emitting tokens at their pace)
-// meet in pipelines that start about the window apart instead of two or
-// three per round trip. Each caller gets its own command's result, so one
+// start (or half the window after its return); so does a caller that
+// finds no pipeline in flight after one that held others. Callers that
+// come back at once so never wait for a timer, and callers that come back
+// later (streams emitting tokens at their pace) meet in pipelines about
+// the window apart instead of two or three per round trip. Each caller gets its own command's result, so one
 // run's script error fails only that run's append.
 //
 // A pipeline holds at most one append of a run: go-redis replays a whole
@@ -80,6 +82,7 @@ type coalescer struct {
 	// arrivals counts the calls queued so far, returned is what it was
 	// when the last pipeline returned.
 	arrivals, returned int64
+	returnedAt         time.Time
 	// seen holds the keys of the pipeline being formed.
 	seen map[string]struct{}
 }
@@ -111,6 +114,16 @@ func (c *coalescer) run(ctx context.Context, key string, args []any) (int64, err
 	c.mu.Lock()
 	if !c.busy {
 		c.busy = true
+		if c.window > 0 && c.prev > 1 {
+			// The pipeline before held others, who may append again
+			// soon: lead the next one, gathering them first.
+			c.queue = append(c.queue, call)
+			c.arrivals++
+			c.mu.Unlock()
+			c.gather(call)
+			c.lead(ctx, call)
+			return call.first, call.err
+		}
 		c.last, c.prev = time.Now(), 1
 		c.mu.Unlock()
 		c.send(ctx, []*appendCall{call})
@@ -145,7 +158,10 @@ func (c *coalescer) gather(leader *appendCall) {
 	expect := c.returned + int64(c.prev)
 	wait := time.Duration(0)
 	if c.window > 0 {
-		wait = time.Until(c.last.Add(c.window))
+		// From the last pipeline's start, but at least half the window
+		// after its return, for the callers to come back when the round
+		// trip took longer than the window.
+		wait = max(time.Until(c.last.Add(c.window)), time.Until(c.returnedAt.Add(c.window/2)))
 	}
 	if wait <= 0 || c.arrivals >= expect || len(c.queue) >= maxPipelineCalls {
 		c.mu.Unlock()
@@ -211,7 +227,7 @@ func (c *coalescer) send(ctx context.Context, batch []*appendCall) {
 		c.exec(ctx, batch)
 	}
 	c.mu.Lock()
-	c.returned = c.arrivals
+	c.returned, c.returnedAt = c.arrivals, time.Now()
 	var next *appendCall
 	if len(c.queue) > 0 {
 		next = c.queue[0]

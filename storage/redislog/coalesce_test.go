@@ -474,6 +474,22 @@ func TestAppendWindow(t *testing.T) {
 				t.Fatalf("sent %d alone and %d pipelines of %d appends, want 1 and 1 of %d",
 					s.singles.Load(), s.pipelines.Load(), s.piped.Load(), want)
 			}
+			if !again {
+				return
+			}
+			// The pipeline's callers append again at once: though none
+			// queued while it was in flight, the first of them gathers the
+			// others instead of going alone.
+			_, errs = appendAll(l, queued+1, func(i int) *core.Event { return event(ids[i], 2) })
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("run %d: %v", i, err)
+				}
+			}
+			if s.singles.Load() != 1 || s.pipelines.Load() != 2 || s.piped.Load() != int64(2*want) {
+				t.Fatalf("then sent %d alone and %d pipelines of %d appends, want one more pipeline of %d",
+					s.singles.Load()-1, s.pipelines.Load()-1, s.piped.Load()-int64(want), want)
+			}
 		})
 	}
 }

@@ -44,7 +44,7 @@
 // The appends of all runs are group commits (coalesce.go): an append that
 // finds none in flight is sent at once, on its caller's goroutine; those
 // that come while a pipeline is in flight wait and go together as the
-// next pipeline (at most 128 appends, one per run; gathering more for at
+// next pipeline (at most 256 appends, one per run; gathering more for at
 // most Config.AppendWindow from the last one's start), one write and one
 // read for all of them. Each caller waits for its own reply, so one run's script
 // error fails only its append, and per-run order is that of the calls.
