@@ -31,6 +31,8 @@ bench:
 	$(GO) run ./bench/cmd/agentbench
 	$(GO) run ./bench/cmd/agentbench -tracing-compare
 	$(GO) run ./bench/cmd/agentbench -profile postgres-redis
+	# The setting of #20's table: 16 clients, a reply in 14 chunks (19 frames).
+	$(GO) run ./bench/cmd/agentbench -profile postgres-redis -concurrency 16 -chunks 14
 	$(GO) run ./bench/cmd/agentbench -paced
 	$(GO) run ./bench/cmd/agentbench -paced -profile postgres-redis
 	$(GO) run ./bench/cmd/wsbench

@@ -46,11 +46,20 @@ func TestInstrumentedLogsKeepTheirInterfaces(t *testing.T) {
 	defer rl.Close()
 	for name, log := range map[string]core.EventLog{"redislog": rl, "memlog": memlog.New(core.EventLogConfig{})} {
 		want := optionalLogInterfaces(log)
-		got := optionalLogInterfaces(instrumentLog(log, prom.New()))
+		wrapped := instrumentLog(log, prom.New())
+		got := optionalLogInterfaces(wrapped)
+		// The wrapper always answers CancelNotifier and ProcessLocal (as
+		// the engine would without them); the others it must keep exactly.
+		want["CancelNotifier"] = true
+		want["ProcessLocal"] = true
 		for iface, has := range want {
 			if got[iface] != has {
 				t.Errorf("%s: %s is %v on the log and %v once instrumented", name, iface, has, got[iface])
 			}
+		}
+		pl, ok := log.(core.ProcessLocal)
+		if local := ok && pl.ProcessLocal(); wrapped.(core.ProcessLocal).ProcessLocal() != local {
+			t.Errorf("%s: ProcessLocal is %v on the log and not once instrumented", name, local)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 )
 
 // ChildParams runs a runnable as a child of the executing run: a team's
@@ -23,6 +24,10 @@ type ChildParams struct {
 	// parent's session already carries. Ignored when RunID continues a
 	// child (its input is as it was stored).
 	Media []MediaRef
+	// KnowledgeFilters restrict the child's knowledge searches as its run
+	// input's (a team's run filters, as agno hands them to its members);
+	// nil: none. Ignored when RunID continues a child.
+	KnowledgeFilters map[string]any
 	// History is the conversation the child starts from (none by default).
 	History []Message
 	// RunID continues the paused child run RunID (a child of this run)
@@ -101,6 +106,7 @@ func (e *Engine) runChild(ctx context.Context, parent *Run, emit func(context.Co
 			StepID: p.StepID, StepName: p.StepName, StepIndex: p.StepIndex,
 			CreatedAt: now, UpdatedAt: now,
 		}
+		child.Input.KnowledgeFilters = maps.Clone(p.KnowledgeFilters)
 		child.setRunnable(a.Info())
 		if child.WorkflowID == "" && parent.WorkflowID != "" {
 			// A step's executor (and what it runs) belongs to the workflow.

@@ -164,7 +164,9 @@ func (t EventType) Base() EventType {
 }
 
 // Valid reports whether t is one of the closed set of event types.
-func (t EventType) Valid() bool { return names.known[t] }
+func (t EventType) Valid() bool {
+	return t == EventRunContent || names.known[t] // (a streamed token: no map lookup)
+}
 
 // Terminal reports whether t, in whichever runnable's naming, ends a run's
 // stream for good (RunCompleted, TeamRunError, WorkflowCancelled, …).

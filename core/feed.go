@@ -2,7 +2,9 @@ package core
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"time"
 )
 
 // feed hands the events of a run this process executes to the stream of the
@@ -112,10 +114,15 @@ func (f *feed) close() {
 	f.closed, f.evs, f.head = true, nil, 0
 }
 
+// errFeedWait is feed.next's answer when its timeout fired first.
+var errFeedWait = errors.New("no event within the wait")
+
 // next returns the next event; ok is false once the execution ended and
 // every event was read, or once a bounded feed overflowed (its unread
-// events were dropped: the log has them).
-func (f *feed) next(ctx context.Context) (ev Event, ok bool, err error) {
+// events were dropped: the log has them). It waits until ctx ends or
+// timeout fires (errFeedWait); a nil timeout waits for ctx only, and poll
+// waits not at all (errFeedWait when nothing is ready).
+func (f *feed) next(ctx context.Context, timeout <-chan time.Time, poll bool) (ev Event, ok bool, err error) {
 	for {
 		f.mu.Lock()
 		if f.head < len(f.evs) {
@@ -132,10 +139,15 @@ func (f *feed) next(ctx context.Context) (ev Event, ok bool, err error) {
 			return Event{}, false, nil
 		}
 		f.mu.Unlock()
+		if poll {
+			return Event{}, false, errFeedWait
+		}
 		select {
 		case <-f.wake:
 		case <-ctx.Done():
 			return Event{}, false, ctx.Err()
+		case <-timeout:
+			return Event{}, false, errFeedWait
 		}
 	}
 }

@@ -17,7 +17,7 @@ func TestFeedOrderAndEnd(t *testing.T) {
 	read := func(n int) {
 		t.Helper()
 		for range n {
-			ev, ok, err := f.next(ctx)
+			ev, ok, err := f.next(ctx, nil, false)
 			if err != nil || !ok || ev.EventIndex != next {
 				t.Fatalf("next: %d %v %v, want index %d", ev.EventIndex, ok, err, next)
 			}
@@ -44,7 +44,7 @@ func TestFeedOrderAndEnd(t *testing.T) {
 	read(6)
 	f.end()
 	f.push(&Event{EventIndex: 99}, 99, false) // after the end: dropped
-	if _, ok, err := f.next(ctx); ok || err != nil {
+	if _, ok, err := f.next(ctx, nil, false); ok || err != nil {
 		t.Fatalf("after the end: ok %v err %v", ok, err)
 	}
 }
@@ -62,17 +62,17 @@ func TestFeedWakesTheReader(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if ev, ok, err := f.next(ctx); !ok || err != nil || ev.EventIndex != 0 {
+	if ev, ok, err := f.next(ctx, nil, false); !ok || err != nil || ev.EventIndex != 0 {
 		t.Fatalf("first: %v %v %v", ev.EventIndex, ok, err)
 	}
-	if _, ok, err := f.next(ctx); ok || err != nil {
+	if _, ok, err := f.next(ctx, nil, false); ok || err != nil {
 		t.Fatalf("end: %v %v", ok, err)
 	}
 
 	g := newFeed()
 	cctx, ccancel := context.WithCancel(context.Background())
 	time.AfterFunc(10*time.Millisecond, ccancel)
-	if _, ok, err := g.next(cctx); ok || !errors.Is(err, context.Canceled) {
+	if _, ok, err := g.next(cctx, nil, false); ok || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled wait: %v %v", ok, err)
 	}
 	g.close()
@@ -90,12 +90,12 @@ func TestFeedAllocatesNothingPerEvent(t *testing.T) {
 	ctx := context.Background()
 	ev := &Event{Event: EventRunContent, Content: "chunk"}
 	f.push(ev, 0, false)
-	_, _, _ = f.next(ctx)
+	_, _, _ = f.next(ctx, nil, false)
 	if n := testing.AllocsPerRun(1000, func() {
 		f.push(ev, 0, false)
 		f.push(ev, 0, false)
-		_, _, _ = f.next(ctx)
-		_, _, _ = f.next(ctx)
+		_, _, _ = f.next(ctx, nil, false)
+		_, _, _ = f.next(ctx, nil, false)
 	}); n != 0 {
 		t.Errorf("%v allocations per two events, want 0", n)
 	}
@@ -118,7 +118,7 @@ func TestFeedCopiesWhatTheLogMayStillChange(t *testing.T) {
 		t.Fatal("held or unindexed events shared, or an indexed one copied")
 	}
 	for _, want := range []int64{3, 4, 5} {
-		if ev, ok, err := f.next(context.Background()); !ok || err != nil || ev.EventIndex != want {
+		if ev, ok, err := f.next(context.Background(), nil, false); !ok || err != nil || ev.EventIndex != want {
 			t.Fatalf("next: %d %v %v, want %d", ev.EventIndex, ok, err, want)
 		}
 	}
@@ -138,7 +138,7 @@ func TestBoundedFeedOverflows(t *testing.T) {
 		if !f.push(&Event{EventIndex: i}, i, false) {
 			t.Fatalf("push %d refused for a reader keeping up", i)
 		}
-		if ev, ok, err := f.next(ctx); !ok || err != nil || ev.EventIndex != i {
+		if ev, ok, err := f.next(ctx, nil, false); !ok || err != nil || ev.EventIndex != i {
 			t.Fatalf("next: %d %v %v, want %d", ev.EventIndex, ok, err, i)
 		}
 	}
@@ -162,7 +162,7 @@ func TestBoundedFeedOverflows(t *testing.T) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, ok, err := g.next(wctx); ok || err != nil {
+	if _, ok, err := g.next(wctx, nil, false); ok || err != nil {
 		t.Fatalf("after the overflow: ok %v err %v, want the feed's end", ok, err)
 	}
 }

@@ -305,3 +305,74 @@ func TestLocalFollowersDisabled(t *testing.T) {
 	got := drainStream(t, st)
 	sameEvents(t, "follower", got, logged(t, mem, run.RunID)[2:])
 }
+
+// NextWithin waits at most its bound: on a live run that is silent it
+// returns nothing (no error) after the bound, or at once with a bound of 0,
+// whether the stream is fed by the writer (a local follower) or tails the
+// log (a follower on another replica); it then goes on with exactly the
+// log's events to the end.
+func TestStreamNextWithinBoundsTheWait(t *testing.T) {
+	t.Parallel()
+	store, mem := sharedBackends(t)
+	log := &batchingLog{EventLog: mem} // shared by the replicas
+	step, go_ := make(chan struct{}, 1), make(chan struct{})
+	const n = 5
+	exec := engineOn(t, store, log, core.EngineConfig{}, steppedAgent("s", n, step, go_))
+	other := engineOn(t, store, log, core.EngineConfig{}, steppedAgent("s", n, step, go_))
+	ctx := context.Background()
+	run, err := exec.Start(ctx, core.StartParams{AgentID: "s", Message: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-step
+	waitLogged(t, mem, run.RunID, n+1)
+	streams := map[string]*core.Stream{}
+	for name, eng := range map[string]*core.Engine{"local": exec, "remote": other} {
+		st, err := eng.Subscribe(ctx, run.RunID, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		streams[name] = st
+	}
+	got := map[string][]core.Event{}
+	for name, st := range streams {
+		// What the log holds so far (the remote stream is not polled:
+		// it takes bounded waits).
+		for len(got[name]) < n+1 {
+			ev, ok, err := st.NextWithin(ctx, 5*time.Second)
+			if err != nil || !ok {
+				t.Fatalf("%s: event %d: ok %v, %v", name, len(got[name]), ok, err)
+			}
+			got[name] = append(got[name], ev)
+		}
+		if name == "local" {
+			if _, ok, err := st.NextWithin(ctx, 0); ok || err != nil {
+				t.Fatalf("%s: a poll of a silent run: ok %v, %v", name, ok, err)
+			}
+		}
+		start := time.Now()
+		if _, ok, err := st.NextWithin(ctx, 30*time.Millisecond); ok || err != nil {
+			t.Fatalf("%s: a bounded wait on a silent run: ok %v, %v", name, ok, err)
+		}
+		if waited := time.Since(start); waited < 30*time.Millisecond || waited > 2500*time.Millisecond {
+			t.Fatalf("%s: a wait of 30ms lasted %v", name, waited)
+		}
+	}
+	close(go_)
+	for name, st := range streams {
+		for {
+			ev, ok, err := st.NextWithin(ctx, 5*time.Second)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil || !ok {
+				t.Fatalf("%s: after %d events: ok %v, %v", name, len(got[name]), ok, err)
+			}
+			got[name] = append(got[name], ev)
+		}
+	}
+	all := logged(t, mem, run.RunID)
+	sameEvents(t, "local follower", got["local"], all)
+	sameEvents(t, "follower on the other replica", got["remote"], all)
+}

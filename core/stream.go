@@ -33,6 +33,13 @@ type Stream struct {
 	// unfollow records that this follower of a live run left
 	// (disconnect.go); nil when not counted.
 	unfollow func()
+	// checkAt is when the current silence calls for a check of the
+	// store (zero: no wait since the last event); timer times the waits
+	// on a feed (one timer for the stream's life, not one per event).
+	checkAt time.Time
+	timer   *time.Timer
+	// checkEvery, when set, replaces streamCheckInterval (tests).
+	checkEvery time.Duration
 }
 
 // streamCheckInterval is the silence after which a stream checks the
@@ -44,16 +51,28 @@ var streamCheckInterval = 3 * time.Second
 // that a later continue or cancel already followed does not end the
 // stream: a replay goes on through it.
 func (s *Stream) Next(ctx context.Context) (Event, error) {
+	ev, _, err := s.NextWithin(ctx, -1)
+	return ev, err
+}
+
+// NextWithin is Next waiting at most d for the next event (0: only an event
+// at hand; negative: as long as it takes): ok is false, with a nil error,
+// when none came within d. A caller that writes heartbeats on a
+// connection waits this way without a goroutine or context of its own.
+func (s *Stream) NextWithin(ctx context.Context, d time.Duration) (ev Event, ok bool, err error) {
 	if s.done {
-		return Event{}, io.EOF
+		return Event{}, false, io.EOF
 	}
-	ev, err := s.next(ctx)
+	ev, ok, err = s.next(ctx, d)
 	if errors.Is(err, errPauseEnded) {
 		s.done = true
-		return Event{}, io.EOF
+		return Event{}, false, io.EOF
 	}
 	if err != nil {
-		return Event{}, err
+		return Event{}, false, err
+	}
+	if !ok {
+		return Event{}, false, nil
 	}
 	s.last = ev.EventIndex
 	switch {
@@ -68,7 +87,7 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 		more, err := s.log.Read(ctx, ReadParams{RunID: s.runID, After: ev.EventIndex, Limit: 1})
 		s.done = err != nil || len(more) == 0 && !s.awaitsAutoContinue(ctx)
 	}
-	return ev, nil
+	return ev, true, nil
 }
 
 // awaitsAutoContinue reports whether the stream's run is paused on an
@@ -92,32 +111,46 @@ func awaitsAutoContinue(run *Run) bool {
 // paused).
 var errPauseEnded = errors.New("the pause no longer awaits an approval")
 
-// next waits for the log's next event. During silences it checks the
-// store: a run that ended there while its final event never reached the
-// log (the log was unreachable when the run ended) ends the stream with an
-// explicit error after two checks, instead of leaving it waiting forever.
-func (s *Stream) next(ctx context.Context) (Event, error) {
+// next waits for the log's next event, at most d when d is not negative
+// (ok false when none came). During silences it checks the store: a run
+// that ended there while its final event never reached the log (the log
+// was unreachable when the run ended) ends the stream with an explicit
+// error after two checks, instead of leaving it waiting forever.
+func (s *Stream) next(ctx context.Context, d time.Duration) (Event, bool, error) {
 	if len(s.backlog) > 0 {
 		ev := s.backlog[0]
 		s.backlog = s.backlog[1:]
-		return ev, nil
+		return ev, true, nil
 	}
+	var until time.Time // the end of the caller's bound, once timed
 	for s.feed != nil {
-		wctx, cancel := context.WithTimeout(ctx, streamCheckInterval)
-		ev, ok, err := s.feed.next(wctx)
-		timedOut := wctx.Err() != nil && ctx.Err() == nil
-		cancel()
+		// An event at hand is taken without timing anything.
+		ev, ok, err := s.feed.next(ctx, nil, true)
+		if errors.Is(err, errFeedWait) {
+			if d == 0 {
+				return Event{}, false, nil
+			}
+			if until.IsZero() {
+				until = bound(d)
+			}
+			wait, check := s.wait(until)
+			ev, ok, err = s.feed.next(ctx, s.timerC(wait), false)
+			if errors.Is(err, errFeedWait) {
+				if !check {
+					return Event{}, false, nil
+				}
+				if err := s.silence(ctx); err != nil {
+					return Event{}, false, err
+				}
+				continue
+			}
+		}
 		switch {
 		case err == nil && ok && ev.EventIndex == s.last+1:
-			s.idle = 0
-			return ev, nil
+			s.heard()
+			return ev, true, nil
 		case ctx.Err() != nil:
-			return Event{}, ctx.Err()
-		case timedOut:
-			if err := s.silence(ctx); err != nil {
-				return Event{}, err
-			}
-			continue
+			return Event{}, false, ctx.Err()
 		}
 		// The execution ended without its final event (it went on
 		// elsewhere, or the log failed), or an append that reported an
@@ -128,50 +161,103 @@ func (s *Stream) next(ctx context.Context) (Event, error) {
 		if errors.Is(err, io.EOF) {
 			// As below: a log's connection ending is a failure, never
 			// the end of the stream (the error must not wrap io.EOF).
-			return Event{}, Errorf(CodeUnavailable, "%s; resume the run after index %d once it is back", MessageOf(err), s.last)
+			return Event{}, false, Errorf(CodeUnavailable, "%s; resume the run after index %d once it is back", MessageOf(err), s.last)
 		}
 		if err != nil {
-			return Event{}, err
+			return Event{}, false, err
 		}
 		s.sub = sub
 	}
 	if s.sub == nil {
 		if len(s.replay) == 0 {
-			return Event{}, io.EOF
+			return Event{}, false, io.EOF
 		}
 		ev := s.replay[0]
 		s.replay = s.replay[1:]
-		return ev, nil
+		return ev, true, nil
 	}
 	for {
-		wctx, cancel := context.WithTimeout(ctx, streamCheckInterval)
+		if d == 0 {
+			return Event{}, false, nil // a subscription is not polled
+		}
+		if until.IsZero() {
+			until = bound(d)
+		}
+		wait, check := s.wait(until)
+		wctx, cancel := context.WithTimeout(ctx, wait)
 		ev, err := s.sub.Next(wctx)
 		timedOut := wctx.Err() != nil && ctx.Err() == nil
 		cancel()
 		switch {
 		case err == nil:
-			s.idle = 0
-			return ev, nil
+			s.heard()
+			return ev, true, nil
 		case ctx.Err() != nil:
-			return Event{}, ctx.Err()
+			return Event{}, false, ctx.Err()
 		case timedOut && errors.Is(err, context.DeadlineExceeded):
+			if !check {
+				return Event{}, false, nil
+			}
 			if err := s.silence(ctx); err != nil {
-				return Event{}, err
+				return Event{}, false, err
 			}
 		case errors.Is(err, io.EOF):
 			// A log's connection ending is a failure, never the end of
 			// the stream (which only a final event marks).
-			return Event{}, Errorf(CodeUnavailable, "the event log connection ended: %v", err)
+			return Event{}, false, Errorf(CodeUnavailable, "the event log connection ended: %v", err)
 		default:
-			return Event{}, err
+			return Event{}, false, err
 		}
 	}
+}
+
+// wait is how long the stream may wait now: until the silence calls for
+// a check of the store (check true), or until the caller's bound if that
+// comes first (until zero: no bound).
+func (s *Stream) wait(until time.Time) (wait time.Duration, check bool) {
+	now := time.Now()
+	if s.checkAt.IsZero() {
+		every := s.checkEvery
+		if every <= 0 {
+			every = streamCheckInterval
+		}
+		s.checkAt = now.Add(every)
+	}
+	if !until.IsZero() && until.Before(s.checkAt) {
+		return max(until.Sub(now), 0), false
+	}
+	return max(s.checkAt.Sub(now), 0), true
+}
+
+// bound is the end of a wait of at most d from now (zero: none).
+func bound(d time.Duration) time.Time {
+	if d < 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
+// heard notes an event: the silence, if any, is over.
+func (s *Stream) heard() {
+	s.idle = 0
+	s.checkAt = time.Time{}
+}
+
+// timerC returns the stream's timer's channel, set to fire after d.
+func (s *Stream) timerC(d time.Duration) <-chan time.Time {
+	if s.timer == nil {
+		s.timer = time.NewTimer(d)
+	} else {
+		s.timer.Reset(d)
+	}
+	return s.timer.C
 }
 
 // silence is a check of the store after streamCheckInterval without an
 // event: the second in a row that finds the run ended there with events
 // this stream has not had fails the stream.
 func (s *Stream) silence(ctx context.Context) error {
+	s.checkAt = time.Time{} // the next silence is timed afresh
 	if s.e == nil {
 		return nil
 	}
@@ -198,6 +284,9 @@ func (s *Stream) Done() bool { return s.done }
 
 // Close releases the stream.
 func (s *Stream) Close() error {
+	if s.timer != nil {
+		s.timer.Stop()
+	}
 	if s.feed != nil {
 		s.feed.close()
 	}

@@ -1,11 +1,13 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"strconv"
+	"time"
 
 	gojson "github.com/goccy/go-json"
 
@@ -25,7 +27,7 @@ import (
 func RenderEvent(ev *core.Event) []byte {
 	data, err := gojson.Marshal(eventWithMediaURLs(ev))
 	if err != nil { // an Event always marshals; keep the stream well-formed anyway
-		data = []byte(`{"event":"RunError","content":"unrenderable event"}`)
+		data = []byte(unrenderable)
 	}
 	b := make([]byte, 0, len(data)+64)
 	b = append(b, "id: "...)
@@ -37,6 +39,9 @@ func RenderEvent(ev *core.Event) []byte {
 	b = append(b, "\n\n"...)
 	return b
 }
+
+// unrenderable is the data of an event that does not marshal.
+const unrenderable = `{"event":"RunError","content":"unrenderable event"}`
 
 // RenderError renders a stream failure (for example a cursor overtaken by
 // trimming) as a final "error" frame, so a client never sees a silent gap.
@@ -64,17 +69,33 @@ func errorBody(err error) httptransport.ErrorBody {
 	return body
 }
 
-// eventSource adapts a core.Stream to the SSE pump.
+// eventSource adapts a core.Stream to the SSE writer. It renders each
+// event into one buffer of its own (frame), through one encoder, from one
+// Event (ev): at a model's token rate a stream allocates no frame, JSON
+// copy or event per token.
 type eventSource struct {
 	stream *core.Stream
 	failed bool
+	ev     core.Event
+	frame  bytes.Buffer
+	enc    *gojson.Encoder // writes to frame
 }
 
+// Next implements httptransport.Source (a frame of its own).
 func (s *eventSource) Next(ctx context.Context) (httptransport.Frame, error) {
+	f, err := s.NextWithin(ctx, -1)
+	return bytes.Clone(f), err
+}
+
+// NextWithin implements httptransport.WaitingSource: the frame is valid
+// until the next call.
+func (s *eventSource) NextWithin(ctx context.Context, d time.Duration) (httptransport.Frame, error) {
 	if s.failed {
 		return nil, io.EOF
 	}
-	ev, err := s.stream.Next(ctx)
+	var ok bool
+	var err error
+	s.ev, ok, err = s.stream.NextWithin(ctx, d)
 	if errors.Is(err, io.EOF) {
 		return nil, io.EOF
 	}
@@ -85,7 +106,35 @@ func (s *eventSource) Next(ctx context.Context) (httptransport.Frame, error) {
 		s.failed = true
 		return RenderError(err), nil
 	}
-	return RenderEvent(&ev), nil
+	if !ok {
+		return nil, nil
+	}
+	return s.render(&s.ev), nil
+}
+
+// render is RenderEvent into s.frame.
+func (s *eventSource) render(ev *core.Event) []byte {
+	if s.enc == nil {
+		s.enc = gojson.NewEncoder(&s.frame) // HTML-escaped, as gojson.Marshal
+	}
+	if s.frame.Cap() > 64<<10 { // after a large event
+		s.frame = bytes.Buffer{}
+	}
+	s.frame.Reset()
+	b := s.frame.AvailableBuffer()
+	b = append(b, "id: "...)
+	b = strconv.AppendInt(b, ev.EventIndex, 10)
+	b = append(b, "\nevent: "...)
+	b = append(b, ev.Event...)
+	b = append(b, "\ndata: "...)
+	s.frame.Write(b)
+	// The encoder ends the JSON with a newline, as the frame does.
+	if err := s.enc.Encode(eventWithMediaURLs(ev)); err != nil {
+		s.frame.Truncate(len(b))
+		s.frame.WriteString(unrenderable + "\n")
+	}
+	s.frame.WriteByte('\n')
+	return s.frame.Bytes()
 }
 
 func (s *eventSource) Close() { _ = s.stream.Close() }

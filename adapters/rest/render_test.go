@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	gojson "github.com/goccy/go-json"
@@ -153,6 +154,31 @@ func TestRenderEventAsEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestEventSourceRendersAsRenderEvent: a stream's source renders each
+// event, into the one buffer it reuses, as RenderEvent does, one event
+// after another (a large one among them); a token's frame costs it no
+// allocation.
+func TestEventSourceRendersAsRenderEvent(t *testing.T) {
+	// Not parallel: AllocsPerRun.
+	var s eventSource
+	cases := renderCases(t)
+	big := &core.Event{Event: core.EventRunContent, EventIndex: 7, RunID: "r", Content: strings.Repeat("<x>", 30_000)}
+	cases = append(cases, big)
+	cases = append(cases, renderCases(t)...)
+	for i, ev := range cases {
+		want := RenderEvent(ev)
+		if got := s.render(ev); !bytes.Equal(got, want) {
+			t.Fatalf("case %d: frame\n%q\nwant (RenderEvent)\n%q", i, got, want)
+		}
+	}
+	tok := &core.Event{Event: core.EventRunContent, EventIndex: 123, RunID: "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+		SessionID: "0b1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f", AgentID: "bench", CreatedAt: 1765000000,
+		Content: "tok 000123 ", ContentType: "str"}
+	if n := testing.AllocsPerRun(100, func() { s.render(tok) }); n != 0 {
+		t.Errorf("a token's frame: %v allocations", n)
+	}
+}
+
 // BenchmarkRenderEvent is one streamed token's frame, beside the JSON
 // alone by encoding/json (what RenderEvent used) and by goccy/go-json.
 func BenchmarkRenderEvent(b *testing.B) {
@@ -163,6 +189,13 @@ func BenchmarkRenderEvent(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			RenderEvent(ev)
+		}
+	})
+	b.Run("source", func(b *testing.B) {
+		b.ReportAllocs()
+		var s eventSource
+		for b.Loop() {
+			s.render(ev)
 		}
 	})
 	b.Run("encoding-json", func(b *testing.B) {

@@ -17,10 +17,15 @@ type result struct {
 
 // runMember runs member m on message as a child run of the team's run.
 // It sees a copy of state (the team's session state) and, as agno gives
-// them to its members, the media of the team's run input.
+// them to its members, the media and knowledge filters of the team's run
+// input.
 func (t *Team) runMember(ctx context.Context, x *core.Execution, state map[string]any, m Member, message string) (*core.Run, error) {
-	return x.RunChild(ctx, core.ChildParams{Kind: m.Kind, ID: m.ID, Message: message, Media: inputMedia(x),
-		SessionState: maps.Clone(state), Quiet: t.quiet})
+	p := core.ChildParams{Kind: m.Kind, ID: m.ID, Message: message, Media: inputMedia(x),
+		SessionState: maps.Clone(state), Quiet: t.quiet}
+	if x.Run != nil {
+		p.KnowledgeFilters = x.Run.Input.KnowledgeFilters
+	}
+	return x.RunChild(ctx, p)
 }
 
 // inputMedia are the media of the team's run input.

@@ -3,7 +3,9 @@ package team_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -515,4 +517,49 @@ func (k *kindAgent) Info() core.AgentInfo {
 	i := k.Agent.Info()
 	i.Kind = k.kind
 	return i
+}
+
+// TestMembersGetTheTeamsKnowledgeFilters: the team run's knowledge
+// filters are every member's run input filters, through a nested team
+// too (agno hands a team's filters to its members).
+func TestMembersGetTheTeamsKnowledgeFilters(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	seen := map[string]map[string]any{}
+	recorder := func(id string) core.Agent {
+		return &funcAgent{id: id, fn: func(ctx context.Context, x *core.Execution) (*core.Outcome, error) {
+			mu.Lock()
+			seen[id] = x.Run.Input.KnowledgeFilters
+			mu.Unlock()
+			return &core.Outcome{Content: id}, nil
+		}}
+	}
+	inner := newTeam(t, team.Config{ID: "inner", Mode: team.Broadcast}, "b")
+	outer, err := team.New(team.Config{ID: "outer", Mode: team.Broadcast, Members: []team.Member{
+		{ID: "a", Name: "Agent a"}, {Kind: core.KindTeam, ID: "inner", Name: "Inner"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := newEngine(t, recorder("a"), recorder("b"), inner, outer)
+	filters := map[string]any{"department": "sales", "year": float64(2025)}
+	ctx := context.Background()
+	run, err := eng.Start(ctx, core.StartParams{TeamID: "outer", Message: "hi", KnowledgeFilters: filters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := eng.Subscribe(ctx, run.RunID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := enginetest.Collect(t, s)
+	if end := last(evs); end.Event != "TeamRunCompleted" {
+		t.Fatalf("team ended with %s: %v", end.Event, types(evs))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, m := range []string{"a", "b"} {
+		if !reflect.DeepEqual(seen[m], filters) {
+			t.Errorf("member %s ran with knowledge filters %v, want %v", m, seen[m], filters)
+		}
+	}
 }

@@ -254,3 +254,71 @@ func TestAddJobRules(t *testing.T) {
 		t.Error("AddJob after Start was accepted")
 	}
 }
+
+// A Long job runs past RescueAfter: River's timeout does not end its
+// context, its heartbeat keeps it from being rescued (one attempt), and it
+// completes. The same job without Long is cut at its Timeout.
+func TestLongJobOutlivesRescueAfter(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, newDB func(t *testing.T) testDB) {
+		db := newDB(t)
+		ctx := context.Background()
+		cfg := riverqueue.Config{PollInterval: 50 * time.Millisecond, RescueAfter: 400 * time.Millisecond}
+		q, _ := db.newQueue(t, newFake(nil), cfg)
+		var mu sync.Mutex
+		ended := map[string]error{} // payload -> the context's error when the job returned
+		work := func(ctx context.Context, payload json.RawMessage, attempt int) error {
+			select {
+			case <-time.After(1500 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			mu.Lock()
+			ended[fmt.Sprintf("%s#%d", payload, attempt)] = ctx.Err()
+			mu.Unlock()
+			return ctx.Err()
+		}
+		if err := q.AddJob("long", riverqueue.JobOptions{Long: true, MaxAttempts: 1}, work); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.AddJob("short", riverqueue.JobOptions{Timeout: 200 * time.Millisecond, MaxAttempts: 1}, work); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		longID, err := q.InsertJob(ctx, "long", "l")
+		if err != nil {
+			t.Fatal(err)
+		}
+		shortID, err := q.InsertJob(ctx, "short", "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		states := func() string {
+			state := func(id int64) string {
+				return db.queryString(t, fmt.Sprintf("SELECT state FROM river_job WHERE id = %d", id))
+			}
+			return state(longID) + "," + state(shortID)
+		}
+		testutil.Eventually(t, 20*time.Second, "both jobs to end", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(ended) == 2
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if err, ok := ended[`"l"#1`]; !ok || err != nil {
+			t.Fatalf("the Long job: %v (context error %v); want attempt 1 run to its end", ended, err)
+		}
+		if err, ok := ended[`"s"#1`]; !ok || err == nil {
+			t.Fatalf("the short job: %v; want its context ended at its timeout", ended)
+		}
+		testutil.Eventually(t, 10*time.Second, "the Long job to complete", func() bool {
+			return states() == "completed,discarded"
+		})
+		time.Sleep(2 * cfg.RescueAfter)
+		if len(ended) != 2 {
+			t.Fatalf("a job was worked again: %v", ended)
+		}
+	})
+}

@@ -154,22 +154,32 @@ func (l *Log) fire(runID string) {
 	}
 }
 
-// cancelLoop fans the cancel channel's messages out to the watchers until
-// the pub/sub connection is closed. The subscription confirmation of New
-// was consumed there, so a confirmation arriving here means go-redis
-// reconnected and resubscribed: signals published meanwhile were lost, so
-// every watched key is checked again.
+// cancelLoop fans the cancel channel's messages out to the watchers, and
+// the runs' channels' to their feeds (live.go), until the pub/sub
+// connection is closed. The cancel channel's subscription confirmation of
+// New was consumed there, so one arriving here means go-redis reconnected
+// and resubscribed: signals published meanwhile were lost, so every watched
+// key is checked again.
 func (l *Log) cancelLoop(ch <-chan any) {
 	defer close(l.psDone)
 	var rechecks sync.WaitGroup
 	defer rechecks.Wait()
+	cancels := l.cancelChannel()
 	for msg := range ch {
 		switch m := msg.(type) {
 		case *redis.Message:
-			l.fire(m.Payload)
+			if m.Channel == cancels {
+				l.fire(m.Payload)
+			} else {
+				l.deliver(m)
+			}
 		case *redis.Subscription:
-			if m.Kind == "subscribe" {
+			switch {
+			case m.Kind != "subscribe":
+			case m.Channel == cancels:
 				rechecks.Go(l.recheckCancels)
+			default:
+				l.confirmed(m.Channel)
 			}
 		}
 	}

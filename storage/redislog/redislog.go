@@ -12,15 +12,16 @@
 //	P{R}:followers  a sorted set of the run's followers (followers.go)
 //
 // and the log uses one pub/sub channel, P + "cancel", whose messages are run
-// ids. The braces would keep a run's keys in one Redis Cluster hash slot.
+// ids, and per run a channel named like its stream key, P{R}:events, on
+// which the append script publishes the events it appends (live.go). The braces would keep a run's keys in one Redis Cluster hash slot.
 //
 // # Indices are stream IDs
 //
 // The event with index i is the stream entry with ID "i-1" (the sequence
 // part is always 1, so index 0 is "0-1", a valid ID). Reading after index N
-// is XRANGE from "N+1" (that is N+1-0, inclusive), and a live tail after N
-// is XREAD from "N+1-0" (exclusive). No separate counter key exists: the next
-// index is one more than the ID of the stream's last entry, and the stream
+// is XRANGE from "N+1" (that is N+1-0, inclusive). No separate counter key
+// exists: the next index is one more than the ID of the stream's last
+// entry, and the stream
 // exists exactly when the log holds events of the run (exact MAXLEN trimming
 // never empties it). Each entry has a field "e", the event's JSON with the
 // right event_index already spliced in (the stored value is the wire form),
@@ -33,8 +34,9 @@
 // atomically: it reads the last entry (XREVRANGE + - COUNT 1), picks the
 // index (last + 1, or the caller's ev.EventIndex when the stream does not
 // exist, honouring the starting-index rule of core.EventLog), XADDs with
-// exact trimming (MAXLEN = MaxEventsPerRun) and PERSISTs the key so that a
-// run revived after Finish does not expire. Appends from any number of
+// exact trimming (MAXLEN = MaxEventsPerRun), PERSISTs the key so that a
+// run revived after Finish does not expire and PUBLISHes the events on the
+// run's channel for its followers (live.go). Appends from any number of
 // processes are therefore serialised by Redis and indices stay dense.
 //
 // AppendFinish (core.FinishingAppender), which the engine uses for the
@@ -46,8 +48,9 @@
 // that come while a pipeline is in flight wait and go together as the
 // next pipeline (at most 256 appends, one per run; gathering more for at
 // most Config.AppendWindow from the last one's start), one write and one
-// read for all of them. Each caller waits for its own reply, so one run's script
-// error fails only its append, and per-run order is that of the calls.
+// read for all of them. Each caller waits for its own reply, so one run's
+// script error fails only its append, and per-run order is that of the
+// calls.
 // Finish and the cancel-key check of WatchCancel go through a go-redis
 // AutoPipeliner on the ordinary client, which pipelines concurrent
 // callers' commands likewise. A queued command is not cut short by its
@@ -70,34 +73,27 @@
 // is a *core.GoneError naming the first index held.
 //
 // Subscribe does the same XRANGE once (so a stale cursor fails at once and
-// the backlog is prefetched), then Next tails the stream with XREAD BLOCK.
-// The subscriptions of one run in one Log share its tail (tail.go): one
-// blocking XREAD at a time, whatever the number of subscribers, whose
-// entries are decoded once and kept (the latest tailKeep) for each to take
-// what follows its own cursor; a subscriber older than what the tail keeps
-// reads with XRANGE instead. A blocking XREAD holds its connection for the
-// duration of the block, so those run on a second client whose pool
-// (Config.MaxSubscribers, default 1000: runs being tailed at once) is
-// reserved for them and never starves ordinary commands; a connection is
-// taken only while a read is in flight. A cancelled Next returns at once;
-// the tail's read goes on (nothing is lost or read twice) and the tail
-// stops once no subscriber waits when the read returns, which
-// Config.BlockTimeout (default 2 s) bounds. XREAD returns entries from the
-// oldest one after the cursor, so trimming that overtook a slow reader
-// shows as a first entry past the cursor and yields a *core.GoneError. A
-// subscriber that has seen the run exist and finds its key gone (retention
-// after Finish) gets a GoneError naming its cursor.
-//
-// Runs tailed beyond the pool size wait for a connection (roughly in
-// arrival order, as earlier waits end; for up to a minute per attempt)
-// rather than failing, so overload degrades to polling at BlockTimeout.
+// the backlog is prefetched); Next then takes the live events, which the
+// append script PUBLISHes on the run's channel (named like its stream key)
+// and each Log receives on its one pub/sub connection for all the runs it
+// follows, into one in-memory feed per run shared by the run's
+// subscriptions in that Log (live.go). The stream stays the history: a
+// subscription that may have missed a message (a gap in the indices, a
+// subscription made after events it has not read, a reconnect of the
+// pub/sub connection, a period of BlockTimeout without news) reads the stream
+// from its cursor with XRANGE, so trimming that overtook a slow reader still
+// shows as a first entry past the cursor and yields a *core.GoneError, and
+// a subscriber that has seen the run exist and finds its key gone
+// (retention after Finish) gets a GoneError naming its cursor. A cancelled
+// Next returns at once and the subscription stays usable.
 //
 // # Cancel signals
 //
 // SignalCancel sets P{R}:cancel with a TTL of Retention (so a watcher that
 // starts later still sees it) and PUBLISHes R on P + "cancel", pipelined.
-// Each Log holds one pub/sub connection subscribed to that channel, opened
-// by New, and fans messages out to its watchers in process. WatchCancel
+// Each Log holds one pub/sub connection subscribed to that channel (and the
+// channels of the runs it follows), opened by New, and fans messages out to
+// its watchers in process. WatchCancel
 // registers the watcher first and then checks the key, so a signal is seen
 // whether it lands before or after; AfterCancel (core.CancelNotifier, which
 // the engine prefers) does the same with the check behind its caller, so a
@@ -140,14 +136,13 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultURL            = "redis://127.0.0.1:6379/0"
-	DefaultPrefix         = "agentgate:"
-	DefaultMaxSubscribers = 1000
-	DefaultBlockTimeout   = 2 * time.Second
-	DefaultAppendWindow   = 250 * time.Microsecond
+	DefaultURL          = "redis://127.0.0.1:6379/0"
+	DefaultPrefix       = "agentgate:"
+	DefaultBlockTimeout = 2 * time.Second
+	DefaultAppendWindow = 250 * time.Microsecond
 )
 
-// readBatch is how many entries one XRANGE or XREAD of a subscription asks for.
+// readBatch is how many entries one XRANGE of a subscription asks for.
 const readBatch = 256
 
 // ErrClosed is returned by every operation after Close, and by Next of the
@@ -167,16 +162,12 @@ type Config struct {
 	Prefix string
 	// EventLog is the retention configuration (see core.EventLogConfig).
 	EventLog core.EventLogConfig
-	// MaxSubscribers sizes the connection pool reserved for the blocking
-	// reads of subscriptions: at most that many runs are tailed in Redis at
-	// once (a run's subscribers share one read); more wait for a
-	// connection (default DefaultMaxSubscribers).
-	MaxSubscribers int
-	// BlockTimeout is how long one blocking read of a subscription waits in
-	// Redis before it is reissued (default DefaultBlockTimeout). It bounds
-	// how long an abandoned wait holds a connection and how soon a
-	// subscriber notices that its run expired; it does not delay events or
-	// context cancellation.
+	// BlockTimeout is the period after which a subscription that had no
+	// news of its run for a whole period reads the stream itself (so after
+	// one to two BlockTimeouts of silence; default DefaultBlockTimeout; see
+	// live.go). It bounds how soon a subscriber notices that its run
+	// expired, or recovers a live message that was lost; it does not delay
+	// events or context cancellation.
 	BlockTimeout time.Duration
 	// AppendWindow bounds how long appends that queued behind a pipeline
 	// of appends in flight wait, once it returned, for more to join them
@@ -196,9 +187,6 @@ func (c Config) WithDefaults() Config {
 		c.Prefix = DefaultPrefix
 	}
 	c.EventLog = c.EventLog.WithDefaults()
-	if c.MaxSubscribers <= 0 {
-		c.MaxSubscribers = DefaultMaxSubscribers
-	}
 	if c.BlockTimeout <= 0 {
 		c.BlockTimeout = DefaultBlockTimeout
 	}
@@ -233,13 +221,16 @@ if last then
   idx = at + 1
 end
 local first = idx
+local live = {string.format('%d', idx)}
 for i = 4, last_arg, 2 do
   local s = string.format('%d', idx)
+  local e = ARGV[i] .. s .. ARGV[i + 1]
   if i + 1 == last_arg then
-    redis.call('XADD', key, 'MAXLEN', '=', maxlen, s .. '-1', 'e', ARGV[i] .. s .. ARGV[i + 1], 't', token)
+    redis.call('XADD', key, 'MAXLEN', '=', maxlen, s .. '-1', 'e', e, 't', token)
   else
-    redis.call('XADD', key, 'MAXLEN', '=', maxlen, s .. '-1', 'e', ARGV[i] .. s .. ARGV[i + 1])
+    redis.call('XADD', key, 'MAXLEN', '=', maxlen, s .. '-1', 'e', e)
   end
+  live[#live + 1] = e
   idx = idx + 1
 end
 if ttl > 0 then
@@ -247,6 +238,8 @@ if ttl > 0 then
 else
   redis.call('PERSIST', key)
 end
+-- live.go: the run's followers in every process get the events from here.
+redis.call('PUBLISH', key, table.concat(live, '\n'))
 return first
 `)
 
@@ -259,9 +252,8 @@ type Log struct {
 	// ap batches the hot single commands of concurrent callers (Finish,
 	// the cancel-key check of WatchCancel) into shared pipelines on rdb;
 	// see the package doc.
-	ap  *redis.AutoPipeliner
-	blk *redis.Client // blocking XREADs of subscriptions
-	ps  *redis.PubSub // the cancel channel
+	ap *redis.AutoPipeliner
+	ps *redis.PubSub // the cancel channel and the followed runs' channels
 
 	// appends group-commits the appends of all runs (coalesce.go).
 	appends *coalescer
@@ -272,11 +264,15 @@ type Log struct {
 	cancelMu sync.Mutex
 	watches  map[string]*cancelWatch
 
-	// tails are the runs' shared blocking reads (tail.go), by stream key;
-	// xreads counts the reads issued.
-	tailsMu sync.Mutex
-	tails   map[string]*tail
-	xreads  atomic.Int64
+	// feeds are the live events of the runs followed here (live.go), by
+	// channel; feedSubMu orders their SUBSCRIBE and UNSUBSCRIBE commands.
+	// catchups counts the subscriptions' reads of the stream, delivered the
+	// messages fed.
+	feedSubMu sync.Mutex
+	feedsMu   sync.Mutex
+	feeds     map[string]*feed
+	catchups  atomic.Int64
+	delivered atomic.Int64
 
 	closed    atomic.Bool
 	done      chan struct{} // closed by Close
@@ -293,29 +289,20 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, &core.Error{Code: core.CodeInvalid, Message: "invalid Redis URL", Err: err}
 	}
-	bopts, _ := redis.ParseURL(cfg.URL)
-	bopts.PoolSize = cfg.MaxSubscribers
-	bopts.MinIdleConns = 0
-	bopts.MaxActiveConns = 0
-	bopts.PoolTimeout = time.Minute // waits beyond the pool size queue, see Config.MaxSubscribers
-	bopts.ConnMaxIdleTime = time.Minute
-	bopts.PipelinePoolSize = -1
 
 	var tok [6]byte
 	_, _ = rand.Read(tok[:])
 	l := &Log{
 		cfg:       cfg,
 		rdb:       redis.NewClient(opts),
-		blk:       redis.NewClient(bopts),
 		tokenBase: base64.RawURLEncoding.EncodeToString(tok[:]) + ".",
 		watches:   make(map[string]*cancelWatch),
-		tails:     make(map[string]*tail),
+		feeds:     make(map[string]*feed),
 		done:      make(chan struct{}),
 		psDone:    make(chan struct{}),
 	}
 	fail := func(op string, err error) (*Log, error) {
 		_ = l.ps.Close()
-		_ = l.blk.Close()
 		_ = l.rdb.Close()
 		return nil, &core.Error{Code: core.CodeUnavailable, Message: "the event log (Redis) is unavailable",
 			Err: fmt.Errorf("redislog: %s %s: %w", op, opts.Addr, err)}
@@ -547,7 +534,7 @@ func decode(runID string, msgs []redis.XMessage) ([]core.Event, error) {
 		if !ok {
 			return nil, fmt.Errorf("redislog: run %s: entry %s has no event", runID, m.ID)
 		}
-		if err := json.Unmarshal([]byte(s), &out[i]); err != nil {
+		if err := unmarshalStored([]byte(s), &out[i]); err != nil {
 			return nil, fmt.Errorf("redislog: run %s: entry %s: %w", runID, m.ID, err)
 		}
 		out[i].EventIndex = idx
@@ -620,7 +607,7 @@ func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		l.closed.Store(true)
 		close(l.done)
-		err = errors.Join(ignoreClosed(l.ps.Close()), ignoreClosed(l.blk.Close()), ignoreClosed(l.rdb.Close()))
+		err = errors.Join(ignoreClosed(l.ps.Close()), ignoreClosed(l.rdb.Close()))
 		<-l.psDone
 	})
 	return err

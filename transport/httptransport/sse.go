@@ -28,6 +28,18 @@ type Source interface {
 	Close()
 }
 
+// WaitingSource is a Source that can bound its wait for the next frame.
+// StreamSSE reads such a source on the connection's own goroutine, which
+// then waits for a frame and its heartbeat's timeout in the same place:
+// one goroutine hand-off per frame instead of two.
+type WaitingSource interface {
+	Source
+	// NextWithin is Next waiting at most d (0: only a frame at hand); it
+	// returns (nil, nil) when none came within d. The frame is valid until
+	// the next call (it is copied at once).
+	NextWithin(ctx context.Context, d time.Duration) (Frame, error)
+}
+
 // StreamSSE answers with text/event-stream and pumps src's frames, writing a
 // heartbeat comment after each HeartbeatInterval of silence. fasthttp does
 // not cancel a request's context when the client goes away, so a
@@ -48,15 +60,20 @@ func (s *Server) StreamSSE(c *fiber.Ctx, src Source, onDisconnect func()) error 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	body := &sseBody{
-		frames:       make(chan sseItem, sseQueue),
 		heartbeat:    heartbeat,
 		logger:       logger,
+		ctx:          ctx,
 		cancel:       cancel,
 		src:          src,
 		onDisconnect: onDisconnect,
 		streamClosed: streamClosed,
 	}
-	go body.pump(ctx)
+	if ws, ok := src.(WaitingSource); ok {
+		body.waiting = ws
+	} else {
+		body.frames = make(chan sseItem, sseQueue)
+		go body.pump(ctx)
+	}
 	// The headers go out at once, so clients see the stream open; the
 	// frames are then read from body by fasthttp's own connection
 	// goroutine, each read written as one chunk and flushed.
@@ -78,11 +95,14 @@ type sseItem struct {
 // back for one that has not arrived — or a heartbeat comment after
 // heartbeat of silence; the source's end ends the body. fasthttp closes it
 // (CloseWithError) when the response ends, with the write error when the
-// client went away.
+// client went away. A WaitingSource is read by Read itself, without the
+// pump goroutine and its channel.
 type sseBody struct {
-	frames       chan sseItem
+	frames       chan sseItem  // from the pump (nil: waiting is read)
+	waiting      WaitingSource // read by Read
 	heartbeat    time.Duration
 	logger       *slog.Logger
+	ctx          context.Context
 	cancel       context.CancelFunc
 	src          Source
 	onDisconnect func()
@@ -133,36 +153,77 @@ func (b *sseBody) Read(p []byte) (int, error) {
 		if b.ended {
 			return 0, io.EOF
 		}
-		if b.timer == nil {
-			b.timer = time.NewTimer(b.heartbeat)
+		var more bool
+		if b.waiting != nil {
+			more = b.readWaiting(len(p))
 		} else {
-			b.timer.Reset(b.heartbeat)
+			more = b.readPumped(len(p))
 		}
-		select {
-		case it, ok := <-b.frames:
-			b.timer.Stop()
-			if !b.take(it, ok) {
-				return 0, io.EOF
-			}
-		case <-b.timer.C:
-			b.buf = append(b.buf, ": heartbeat\n\n"...)
-		}
-		// Frames already waiting go out in the same chunk.
-	more:
-		for len(b.buf) < len(p) && !b.ended {
-			select {
-			case it, ok := <-b.frames:
-				if !b.take(it, ok) {
-					break more
-				}
-			default:
-				break more
-			}
+		if !more {
+			return 0, io.EOF
 		}
 	}
 	n := copy(p, b.buf[b.off:])
 	b.off += n
 	return n, nil
+}
+
+// readPumped takes the pump's next frame, or a heartbeat after its
+// silence, and the frames already waiting after it, up to about room
+// bytes: false at the source's end with nothing taken.
+func (b *sseBody) readPumped(room int) bool {
+	if b.timer == nil {
+		b.timer = time.NewTimer(b.heartbeat)
+	} else {
+		b.timer.Reset(b.heartbeat)
+	}
+	select {
+	case it, ok := <-b.frames:
+		b.timer.Stop()
+		if !b.take(it, ok) {
+			return false
+		}
+	case <-b.timer.C:
+		b.buf = append(b.buf, ": heartbeat\n\n"...)
+	}
+	// Frames already waiting go out in the same chunk.
+	for len(b.buf) < room && !b.ended {
+		select {
+		case it, ok := <-b.frames:
+			if !b.take(it, ok) {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return true
+}
+
+// readWaiting is readPumped reading the source itself.
+func (b *sseBody) readWaiting(room int) bool {
+	f, err := b.waiting.NextWithin(b.ctx, b.heartbeat)
+	switch {
+	case err != nil:
+		b.take(sseItem{err: err}, true)
+		return false
+	case f == nil:
+		b.buf = append(b.buf, ": heartbeat\n\n"...)
+	default:
+		b.buf = append(b.buf, f...)
+	}
+	for len(b.buf) < room {
+		f, err := b.waiting.NextWithin(b.ctx, 0)
+		if err != nil {
+			b.take(sseItem{err: err}, true)
+			return true
+		}
+		if f == nil {
+			return true
+		}
+		b.buf = append(b.buf, f...)
+	}
+	return true
 }
 
 // CloseWithError implements fasthttp.ReadCloserWithError: the response

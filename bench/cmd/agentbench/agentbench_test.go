@@ -72,14 +72,16 @@ func TestRunShort(t *testing.T) {
 	}
 
 	// Two interleaved rounds: each figure is a round's, every round's rate
-	// is reported.
-	o.json, o.rounds, o.duration = true, 2, 200*time.Millisecond
+	// is reported; -chunks 14 (#20's setting) makes a stream of 19 frames.
+	o.json, o.rounds, o.duration, o.chunks = true, 2, 200*time.Millisecond, 14
 	out.Reset()
 	if err := run(context.Background(), o, &out, &out); err != nil {
 		t.Fatal(err)
 	}
 	var got struct {
 		Rounds  int `json:"rounds"`
+		Chunks  int `json:"chunks"`
+		Frames  int `json:"stream_frames"`
 		Results map[string]map[string]struct {
 			Requests   int                `json:"requests"`
 			Errors     int                `json:"errors"`
@@ -107,6 +109,9 @@ func TestRunShort(t *testing.T) {
 				t.Errorf("%s %s: rounds %v, figure %v", tg, m, r.Rounds, r.RunsPerSec)
 			}
 		}
+	}
+	if got.Chunks != 14 || got.Frames != 19 {
+		t.Errorf("-chunks 14: chunks %d, stream frames %d (want 19)", got.Chunks, got.Frames)
 	}
 	if got.Targets.BlockingRatio <= 0 || got.Rounds != 2 {
 		t.Errorf("blocking ratio %v, rounds %d", got.Targets.BlockingRatio, got.Rounds)

@@ -35,6 +35,7 @@ type options struct {
 	warmup      time.Duration
 	rounds      int
 	concurrency int
+	chunks      int
 	profile     string
 	tracing     bool
 	compare     bool
@@ -52,6 +53,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "how long each HTTP measurement runs (2 targets x 2 modes, or 3 with postgres-redis; its component measurements run half as long)")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up load before each measurement (not counted; half as long for components); 0 disables")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of each HTTP measurement, agentgate and the baseline taking turns; each figure is the target's median round (0 or 1: one round)")
+	flag.IntVar(&o.chunks, "chunks", 5, "the scripted model streams its reply in this many RunContent chunks (a stream is chunks + 5 frames)")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients, each doing one request after another")
 	flag.StringVar(&o.profile, "profile", "embedded", "agentgate backends: "+fmt.Sprint(profileNames()))
 	flag.BoolVar(&o.json, "json", false, "print machine-readable JSON instead of the table")
@@ -127,7 +129,7 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 	// The gateway's logs are not part of the measurement.
 	quietLogger := slog.New(slog.DiscardHandler)
 
-	gw, err := prof.start(ctx, profileOptions{logger: quietLogger, noTracing: !o.tracing})
+	gw, err := prof.start(ctx, profileOptions{logger: quietLogger, noTracing: !o.tracing, chunks: o.chunks})
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", prof.name, err)
 	}
@@ -153,7 +155,7 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 			name string
 			dst  **target
 		}{{"untraced", &untraced}, {"control", &control}} {
-			t, serr := prof.start(ctx, profileOptions{logger: quietLogger, noTracing: true})
+			t, serr := prof.start(ctx, profileOptions{logger: quietLogger, noTracing: true, chunks: o.chunks})
 			if serr != nil {
 				return nil, fmt.Errorf("profile %s without tracing (%s): %w", prof.name, u.name, serr)
 			}
@@ -226,7 +228,7 @@ func measureAll(ctx context.Context, o options, stderr io.Writer) (rep *report, 
 	defer func() { err = errors.Join(err, stopProfiles()) }()
 
 	rep = &report{
-		Profile: prof.name, ProfileDesc: prof.desc, Concurrency: o.concurrency,
+		Profile: prof.name, ProfileDesc: prof.desc, Concurrency: o.concurrency, Chunks: o.chunks,
 		Duration: o.duration, Warmup: o.warmup,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		Baseline: baseMode, RunBytes: len(capt.runJSON), Frames: len(capt.frames), StreamBytes: capt.streamBytes(),

@@ -199,7 +199,7 @@ func startPostgresRedis(ctx context.Context, opts profileOptions) (*target, erro
 	}
 	describe := fmt.Sprintf("postgres %s schema %s + redis %s prefix %s",
 		agentgate.Redact(env.serverURL), env.schema, agentgate.Redact(env.redisURL), env.prefix)
-	t, err := serveGateway(ctx, opts, backends{databaseURL: env.dbURL, redisURL: env.redisURL, prefix: env.prefix, noTracing: opts.noTracing},
+	t, err := serveGateway(ctx, opts, backends{databaseURL: env.dbURL, redisURL: env.redisURL, prefix: env.prefix, noTracing: opts.noTracing, chunks: opts.chunks},
 		describe, env.cleanup)
 	if err != nil {
 		return nil, err

@@ -60,6 +60,9 @@ type profileOptions struct {
 	logger *slog.Logger
 	// noTracing turns the runs' tracing off (observability.tracing: false).
 	noTracing bool
+	// chunks is how many RunContent chunks the scripted model streams its
+	// reply in (0: 5).
+	chunks int
 }
 
 var profiles = map[string]profile{
@@ -90,7 +93,8 @@ func profileNames() []string {
 // benchAgentID is the agent every run goes to.
 const benchAgentID = "bench"
 
-// benchReply is what the scripted model answers (in 5 chunks, no delay):
+// benchReply is what the scripted model answers (in -chunks chunks, 5 by
+// default, no delay):
 // about the length of a short real answer, so the run JSON and the SSE
 // frames have a realistic size.
 const benchReply = "Hello! I am the agentbench assistant, answering from the offline scripted model " +
@@ -103,6 +107,7 @@ type backends struct {
 	redisURL    string // "" = in-memory event log
 	prefix      string // event_log.prefix (Redis key prefix)
 	noTracing   bool   // observability.tracing: false
+	chunks      int    // the scripted model's chunks (0: 5)
 }
 
 // yaml is the config lines of the event log and tracing settings.
@@ -118,9 +123,13 @@ func (b backends) yaml() string {
 }
 
 // benchConfig returns the YAML of the bench gateway: one scripted model
-// (chunks: 5, no chunk delay) and one agent without tools.
+// (b.chunks, no chunk delay) and one agent without tools.
 func benchConfig(b backends) []byte {
 	redis := b.yaml()
+	chunks := b.chunks
+	if chunks <= 0 {
+		chunks = 5
+	}
 	return []byte(fmt.Sprintf(`name: agentgate-bench
 addr: 127.0.0.1:0
 database_url: %q
@@ -129,7 +138,7 @@ models:
   bench:
     provider: scripted
     model: bench-1
-    chunks: 5
+    chunks: %d
     script:
       - reply: %q
 agents:
@@ -138,7 +147,7 @@ agents:
     description: Load-test agent (scripted model, no tools).
     model: bench
     instructions: Answer briefly.
-`, b.databaseURL, redis, benchReply, benchAgentID))
+`, b.databaseURL, redis, chunks, benchReply, benchAgentID))
 }
 
 // startEmbedded runs the embedded default: SQLite in a temp dir and the
@@ -150,7 +159,7 @@ func startEmbedded(ctx context.Context, opts profileOptions) (*target, error) {
 	}
 	cleanup := func() error { return os.RemoveAll(dir) }
 	db := filepath.Join(dir, "bench.db")
-	return serveGateway(ctx, opts, backends{databaseURL: "sqlite://" + db, noTracing: opts.noTracing}, "sqlite "+db+" + memlog"+tracingNote(opts), cleanup)
+	return serveGateway(ctx, opts, backends{databaseURL: "sqlite://" + db, noTracing: opts.noTracing, chunks: opts.chunks}, "sqlite "+db+" + memlog"+tracingNote(opts), cleanup)
 }
 
 // serveGateway starts agentgate with the bench config on b (through

@@ -19,6 +19,7 @@ type report struct {
 	Profile     string        `json:"profile"`
 	ProfileDesc string        `json:"profile_description"`
 	Concurrency int           `json:"concurrency"`
+	Chunks      int           `json:"chunks"`
 	Duration    time.Duration `json:"-"`
 	Warmup      time.Duration `json:"-"`
 	Rounds      int           `json:"rounds"`
@@ -164,8 +165,8 @@ func passMiss(ok bool) string {
 func (r *report) writeTable(w io.Writer) {
 	fmt.Fprintf(w, "agentbench: profile %s (%s), concurrency %d, %s per measurement (+%s warm-up), %s, GOMAXPROCS %d, %s\n",
 		r.Profile, r.ProfileDesc, r.Concurrency, r.Duration, r.Warmup, roundsNote(r.Rounds), r.GOMAXPROCS, r.GoVersion)
-	fmt.Fprintf(w, "workload: agent %q, scripted model, 5 chunks, no delay; run JSON %d B; stream %d frames, %d B; baseline %s\n\n",
-		benchAgentID, r.RunBytes, r.Frames, r.StreamBytes, r.Baseline)
+	fmt.Fprintf(w, "workload: agent %q, scripted model, %d chunks, no delay; run JSON %d B; stream %d frames, %d B; baseline %s\n\n",
+		benchAgentID, r.Chunks, r.RunBytes, r.Frames, r.StreamBytes, r.Baseline)
 
 	const rowFmt = "%-28s %12s %12s %9s\n"
 	fmt.Fprintf(w, rowFmt, "figure", "agentgate", "baseline", "ratio")

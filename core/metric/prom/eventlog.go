@@ -3,7 +3,10 @@ package prom
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentgate/agentgate/core"
 )
@@ -11,117 +14,66 @@ import (
 // WrapEventLog returns log timed into m: append, read, subscribe and
 // finish latencies, failures and live subscriptions (resume outcomes are
 // counted by the engine, however a resume is served: Metrics.StreamResumed).
-// The wrapper keeps every
-// optional interface of core/eventlog.go that log implements
-// (FinishingAppender, BatchAppender, CancelNotifier, ProcessLocal,
-// FollowerRegistry) in the combinations the backends have (memlog: batch,
-// cancel notifier, process-local; redislog: finishing, batch, cancel
-// notifier, followers) and most others; any other log with a follower
-// registry keeps it (and loses the rest), a combination not listed keeps
-// Append and friends only. A lost interface changes what the engine does,
-// not only its timings (without BatchAppender a blocking run's held events
-// take a round trip each instead of one for all), so a backend that gains
-// one needs its combination here.
+//
+// The engine type-asserts the optional interfaces of core/eventlog.go, and
+// a lost one changes what it does, not only its timings (without
+// BatchAppender a blocking run's held events take a round trip each
+// instead of one for all). So the wrapper implements:
+//   - CancelNotifier and ProcessLocal always, answering as the engine would
+//     without them (core.AfterCancel's fallback on the log's WatchCancel;
+//     ProcessLocal false);
+//   - FinishingAppender, BatchAppender and FollowerRegistry exactly when log
+//     does (their absence cannot be imitated: the engine then appends and
+//     finishes in separate steps, or keeps followers in memory), in every
+//     one of their eight combinations.
 func WrapEventLog(log core.EventLog, m *Metrics) core.EventLog {
 	b := &loggedLog{EventLog: log, m: m}
-	fa, isFA := log.(core.FinishingAppender)
-	ba, isBA := log.(core.BatchAppender)
-	cn, isCN := log.(core.CancelNotifier)
-	pl, isPL := log.(core.ProcessLocal)
-	fr, isFR := log.(core.FollowerRegistry)
-	b.fa, b.ba, b.cn, b.pl, b.fr = fa, ba, cn, pl, fr
-	// Every combination keeps exactly the interfaces log has: the engine
-	// type-asserts them.
+	var isFA, isBA, isFR bool
+	b.fa, isFA = log.(core.FinishingAppender)
+	b.ba, isBA = log.(core.BatchAppender)
+	b.fr, isFR = log.(core.FollowerRegistry)
+	fa, ba, fr := faImpl{b}, baImpl{b}, frImpl{b}
 	switch {
-	case isFA && isBA && isCN && isFR && !isPL: // redislog
-		return struct {
-			*loggedLog
-			faImpl
-			baImpl
-			cnImpl
-			frImpl
-		}{b, faImpl{b}, baImpl{b}, cnImpl{b}, frImpl{b}}
-	case isFA && isBA && isFR && !isCN && !isPL:
+	case isFA && isBA && isFR:
 		return struct {
 			*loggedLog
 			faImpl
 			baImpl
 			frImpl
-		}{b, faImpl{b}, baImpl{b}, frImpl{b}}
-	case isFR:
-		// A shared log's follower registry matters more than the timings
-		// of its other optional methods: keep it, and Append and friends.
-		return struct {
-			*loggedLog
-			frImpl
-		}{b, frImpl{b}}
-	case isFA && isBA && isCN && isPL:
-		return struct {
-			*loggedLog
-			faImpl
-			baImpl
-			cnImpl
-			plImpl
-		}{b, faImpl{b}, baImpl{b}, cnImpl{b}, plImpl{b}}
-	case isFA && isBA && isCN:
-		return struct {
-			*loggedLog
-			faImpl
-			baImpl
-			cnImpl
-		}{b, faImpl{b}, baImpl{b}, cnImpl{b}}
-	case isFA && isBA && isPL:
-		return struct {
-			*loggedLog
-			faImpl
-			baImpl
-			plImpl
-		}{b, faImpl{b}, baImpl{b}, plImpl{b}}
-	case isBA && isCN && isPL:
-		return struct {
-			*loggedLog
-			baImpl
-			cnImpl
-			plImpl
-		}{b, baImpl{b}, cnImpl{b}, plImpl{b}}
+		}{b, fa, ba, fr}
 	case isFA && isBA:
 		return struct {
 			*loggedLog
 			faImpl
 			baImpl
-		}{b, faImpl{b}, baImpl{b}}
-	case isFA && isCN:
+		}{b, fa, ba}
+	case isFA && isFR:
 		return struct {
 			*loggedLog
 			faImpl
-			cnImpl
-		}{b, faImpl{b}, cnImpl{b}}
-	case isBA && isCN:
+			frImpl
+		}{b, fa, fr}
+	case isBA && isFR:
 		return struct {
 			*loggedLog
 			baImpl
-			cnImpl
-		}{b, baImpl{b}, cnImpl{b}}
+			frImpl
+		}{b, ba, fr}
 	case isFA:
 		return struct {
 			*loggedLog
 			faImpl
-		}{b, faImpl{b}}
+		}{b, fa}
 	case isBA:
 		return struct {
 			*loggedLog
 			baImpl
-		}{b, baImpl{b}}
-	case isCN:
+		}{b, ba}
+	case isFR:
 		return struct {
 			*loggedLog
-			cnImpl
-		}{b, cnImpl{b}}
-	case isPL:
-		return struct {
-			*loggedLog
-			plImpl
-		}{b, plImpl{b}}
+			frImpl
+		}{b, fr}
 	}
 	return b
 }
@@ -131,18 +83,50 @@ type loggedLog struct {
 	m  *Metrics
 	fa core.FinishingAppender
 	ba core.BatchAppender
-	cn core.CancelNotifier
-	pl core.ProcessLocal
 	fr core.FollowerRegistry
+	// latencies holds each operation's histogram once used (an append's
+	// label lookup is not repeated per event).
+	latencies [len(logOps)]atomic.Pointer[prometheus.Observer]
 }
+
+// AfterCancel is the log's own (CancelNotifier), or the engine's fallback
+// on its WatchCancel.
+func (l *loggedLog) AfterCancel(ctx context.Context, runID string, f func()) (func(), error) {
+	return core.AfterCancel(ctx, l.EventLog, runID, f)
+}
+
+// ProcessLocal is the log's answer, false if it has none (as the engine
+// reads a log without the method).
+func (l *loggedLog) ProcessLocal() bool {
+	pl, ok := l.EventLog.(core.ProcessLocal)
+	return ok && pl.ProcessLocal()
+}
+
+// logOps are the operations timed, by their index in loggedLog.latencies.
+var logOps = [...]string{"append", "read", "subscribe", "finish", "append_finish", "append_all"}
+
+const (
+	opAppend = iota
+	opRead
+	opSubscribe
+	opFinish
+	opAppendFinish
+	opAppendAll
+)
 
 // Unwrap returns the decorated log.
 func (l *loggedLog) Unwrap() core.EventLog { return l.EventLog }
 
-func (l *loggedLog) observe(op string, start time.Time, err error) {
-	l.m.logLatency.WithLabelValues(op).Observe(time.Since(start).Seconds())
+func (l *loggedLog) observe(op int, start time.Time, err error) {
+	h := l.latencies[op].Load()
+	if h == nil {
+		o := l.m.logLatency.WithLabelValues(logOps[op])
+		h = &o
+		l.latencies[op].Store(h)
+	}
+	(*h).Observe(time.Since(start).Seconds())
 	if err != nil && !isGone(err) && !errors.Is(err, context.Canceled) {
-		l.m.logErrors.WithLabelValues(op).Inc()
+		l.m.logErrors.WithLabelValues(logOps[op]).Inc()
 	}
 }
 
@@ -154,21 +138,21 @@ func isGone(err error) bool {
 func (l *loggedLog) Append(ctx context.Context, ev *core.Event) (int64, error) {
 	start := time.Now()
 	i, err := l.EventLog.Append(ctx, ev)
-	l.observe("append", start, err)
+	l.observe(opAppend, start, err)
 	return i, err
 }
 
 func (l *loggedLog) Read(ctx context.Context, p core.ReadParams) ([]core.Event, error) {
 	start := time.Now()
 	evs, err := l.EventLog.Read(ctx, p)
-	l.observe("read", start, err)
+	l.observe(opRead, start, err)
 	return evs, err
 }
 
 func (l *loggedLog) Subscribe(ctx context.Context, p core.ReadParams) (core.Subscription, error) {
 	start := time.Now()
 	sub, err := l.EventLog.Subscribe(ctx, p)
-	l.observe("subscribe", start, err)
+	l.observe(opSubscribe, start, err)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +163,7 @@ func (l *loggedLog) Subscribe(ctx context.Context, p core.ReadParams) (core.Subs
 func (l *loggedLog) Finish(ctx context.Context, runID string) error {
 	start := time.Now()
 	err := l.EventLog.Finish(ctx, runID)
-	l.observe("finish", start, err)
+	l.observe(opFinish, start, err)
 	return err
 }
 
@@ -202,7 +186,7 @@ type faImpl struct{ l *loggedLog }
 func (f faImpl) AppendFinish(ctx context.Context, ev *core.Event) (int64, error) {
 	start := time.Now()
 	i, err := f.l.fa.AppendFinish(ctx, ev)
-	f.l.observe("append_finish", start, err)
+	f.l.observe(opAppendFinish, start, err)
 	return i, err
 }
 
@@ -211,19 +195,9 @@ type baImpl struct{ l *loggedLog }
 func (b baImpl) AppendAll(ctx context.Context, evs []*core.Event, finish bool) (int64, error) {
 	start := time.Now()
 	i, err := b.l.ba.AppendAll(ctx, evs, finish)
-	b.l.observe("append_all", start, err)
+	b.l.observe(opAppendAll, start, err)
 	return i, err
 }
-
-type cnImpl struct{ l *loggedLog }
-
-func (c cnImpl) AfterCancel(ctx context.Context, runID string, f func()) (func(), error) {
-	return c.l.cn.AfterCancel(ctx, runID, f)
-}
-
-type plImpl struct{ l *loggedLog }
-
-func (p plImpl) ProcessLocal() bool { return p.l.pl.ProcessLocal() }
 
 type frImpl struct{ l *loggedLog }
 

@@ -96,8 +96,8 @@ func TestEventLogWrapperKeepsRedisLogInterfaces(t *testing.T) {
 	if _, ok := log.(core.FollowerRegistry); !ok {
 		t.Fatal("the wrapper lost the follower registry")
 	}
-	if _, ok := log.(core.ProcessLocal); ok {
-		t.Fatal("the wrapper claims ProcessLocal, which the log does not have")
+	if pl, ok := log.(core.ProcessLocal); ok && pl.ProcessLocal() {
+		t.Fatal("the wrapper says the log is process-local; it has no ProcessLocal")
 	}
 	ctx := context.Background()
 	evs := []*core.Event{{RunID: "r", Event: core.EventRunContent}, {RunID: "r", Event: core.EventRunContent}}

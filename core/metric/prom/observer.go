@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentgate/agentgate/core"
@@ -25,7 +26,7 @@ type runState struct {
 	kind      string
 	iface     string
 	start     time.Time
-	firstSeen bool
+	firstSeen atomic.Bool          // set under mu; read without it by later tokens
 	models    map[string]time.Time // model request start, by model
 	tools     map[string]time.Time // tool call start, by tool call id
 }
@@ -44,18 +45,30 @@ func (o *observer) RunBegin(ctx context.Context, run *core.Run, info core.ExecIn
 }
 
 func (o *observer) RunEvent(ctx context.Context, run *core.Run, ev *core.Event) {
-	st, _ := ctx.Value(stateKey{}).(*runState)
-	if st == nil || ev == nil {
+	if ev == nil {
 		return
 	}
-	now := time.Now()
 	typ := strings.TrimPrefix(string(ev.Event), "Team")
+	content := false
+	switch typ {
+	case string(core.EventRunContent), string(core.EventReasoningContentDelta), string(core.EventRunContentCompleted):
+		content = true
+	case string(core.EventToolCallStarted), string(core.EventModelRequestStarted), string(core.EventModelRequestCompleted),
+		string(core.EventToolCallCompleted), string(core.EventToolCallError):
+	default:
+		return // not measured
+	}
+	st, _ := ctx.Value(stateKey{}).(*runState)
+	if st == nil || content && st.firstSeen.Load() {
+		return // (a token after the first: nothing to measure)
+	}
+	now := time.Now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	switch typ {
 	case string(core.EventRunContent), string(core.EventReasoningContentDelta), string(core.EventToolCallStarted), string(core.EventRunContentCompleted):
-		if !st.firstSeen && (ev.RunID == "" || ev.RunID == run.RunID) {
-			st.firstSeen = true
+		if !st.firstSeen.Load() && (ev.RunID == "" || ev.RunID == run.RunID) {
+			st.firstSeen.Store(true)
 			o.m.runTTFE.WithLabelValues(st.kind).Observe(now.Sub(st.start).Seconds())
 		}
 	}

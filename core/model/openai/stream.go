@@ -170,13 +170,18 @@ func (s *sseReader) readLine() ([]byte, error) {
 	return bytes.TrimSuffix(line, []byte("\r")), nil
 }
 
-// decodeChunk decodes one event's data into c (zeroed first): done at the
+// decodeChunk decodes one event's data into c (zeroed first, its choices'
+// array kept): done at the
 // stream's [DONE], a *streamError at an error event.
 func decodeChunk(data []byte, c *chunk) (done bool, err error) {
 	if bytes.HasPrefix(data, []byte("[DONE]")) {
 		return true, nil
 	}
-	*c = chunk{}
+	// The choices' array is decoded into again (zeroed first): a token's
+	// chunk allocates only its text.
+	choices := c.Choices[:cap(c.Choices)]
+	clear(choices)
+	*c = chunk{Choices: choices[:0]}
 	if err := gojson.Unmarshal(data, c); err != nil {
 		return false, fmt.Errorf("%w: %w", errInvalidChunk, err)
 	}

@@ -183,3 +183,30 @@ func BenchmarkChunkDecode(b *testing.B) {
 		}
 	})
 }
+
+// TestDecodeChunkReusesChoices: a chunk is decoded into the previous one's
+// choices array, zeroed first (no field of an earlier choice is left), so
+// a streamed token's chunk allocates only its text.
+func TestDecodeChunkReusesChoices(t *testing.T) {
+	// Not parallel: AllocsPerRun.
+	var c chunk
+	if _, err := decodeChunk([]byte(`{"choices":[{"index":0,"delta":{"content":"a","refusal":"r","reasoning_content":"think",`+
+		`"tool_calls":[{"index":0,"id":"call_1","function":{"name":"f","arguments":"{}"}}]}}]}`), &c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decodeChunk([]byte(`{"choices":[{"delta":{"content":"b"}}]}`), &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Choices) != 1 || !sameChoice(c.Choices[0], chunkChoice{Delta: chunkDelta{Content: "b"}}) {
+		t.Fatalf("second chunk = %+v", c.Choices)
+	}
+	data := []byte(benchChunk)
+	if n := testing.AllocsPerRun(100, func() { _, _ = decodeChunk(data, &c) }); n > 1 {
+		t.Errorf("a token's chunk: %v allocations, want at most its text's", n)
+	}
+}
+
+func sameChoice(a, b chunkChoice) bool {
+	return a.Index == b.Index && a.Delta.Content == b.Delta.Content && a.Delta.Refusal == b.Delta.Refusal &&
+		a.Delta.reasoning() == b.Delta.reasoning() && len(a.Delta.ToolCalls) == len(b.Delta.ToolCalls)
+}
