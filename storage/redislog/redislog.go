@@ -43,21 +43,27 @@
 // event that ends a segment, runs the same script with PEXPIRE by Retention
 // in place of the PERSIST: the append and Finish in one step.
 //
-// Appends, Finish and the cancel-key check of WatchCancel go through a
-// go-redis AutoPipeliner on the ordinary client: the commands that
-// concurrent callers issue meanwhile are written and read back as one
-// pipeline (one ordered stream; a lone caller still gets its own round
-// trip). Each caller still waits for its own reply, so per-run order is
-// that of the calls; what changes is that many runs share the system
-// calls and Redis's reads and writes. A queued command is not cut short by
-// its caller's context (it ends within go-redis's read timeout).
+// The appends of all runs are group commits (coalesce.go): an append that
+// finds none in flight is sent at once, on its caller's goroutine; those
+// that come while a pipeline is in flight wait and go together as the
+// next pipeline (at most 256 appends, one per run; gathering more for at
+// most Config.AppendWindow from the last one's start), one write and one
+// read for all of them. Each caller waits for its own reply, so one run's
+// script error fails only its append, and per-run order is that of the
+// calls.
+// Finish and the cancel-key check of WatchCancel go through a go-redis
+// AutoPipeliner on the ordinary client, which pipelines concurrent
+// callers' commands likewise. A queued command is not cut short by its
+// caller's context (it ends within go-redis's read timeout).
 //
-// go-redis retries a command whose connection failed after it was written,
-// which would append the event twice. Each Append therefore passes a token
-// unique to the call; if the stream's last entry already carries it, the
-// script returns that entry's index instead of appending again. (This
-// relies on the one-writer-per-run rule: a retry interleaved with another
-// writer's append is not recognised.)
+// go-redis retries a command (or a whole pipeline) whose connection failed
+// after it was written, which would append the event twice. Each Append
+// therefore passes a token unique to the call; if the stream's last entry
+// already carries it, the script returns that entry's index instead of
+// appending again. A pipeline holds at most one append of a run, so the
+// retried append is still its run's last. (This relies on the
+// one-writer-per-run rule: a retry interleaved with another writer's
+// append is not recognised.)
 //
 // # Reads, subscriptions and trimming
 //
@@ -133,6 +139,7 @@ const (
 	DefaultURL          = "redis://127.0.0.1:6379/0"
 	DefaultPrefix       = "agentgate:"
 	DefaultBlockTimeout = 2 * time.Second
+	DefaultAppendWindow = 250 * time.Microsecond
 )
 
 // readBatch is how many entries one XRANGE of a subscription asks for.
@@ -162,6 +169,13 @@ type Config struct {
 	// expired, or recovers a live message that was lost; it does not delay
 	// events or context cancellation.
 	BlockTimeout time.Duration
+	// AppendWindow bounds how long appends that queued behind a pipeline
+	// of appends in flight wait, once it returned, for more to join them
+	// (coalesce.go), counted from that pipeline's start (default
+	// DefaultAppendWindow; negative: no wait, the next pipeline goes as
+	// soon as the one in flight returns). An append that finds no pipeline
+	// in flight goes at once.
+	AppendWindow time.Duration
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -175,6 +189,9 @@ func (c Config) WithDefaults() Config {
 	c.EventLog = c.EventLog.WithDefaults()
 	if c.BlockTimeout <= 0 {
 		c.BlockTimeout = DefaultBlockTimeout
+	}
+	if c.AppendWindow == 0 {
+		c.AppendWindow = DefaultAppendWindow
 	}
 	return c
 }
@@ -232,11 +249,14 @@ return first
 type Log struct {
 	cfg Config
 	rdb *redis.Client // ordinary commands
-	// ap batches the hot single commands of concurrent callers (appends,
-	// Finish, the cancel-key check of WatchCancel) into shared pipelines on
-	// rdb; see the package doc.
+	// ap batches the hot single commands of concurrent callers (Finish,
+	// the cancel-key check of WatchCancel) into shared pipelines on rdb;
+	// see the package doc.
 	ap *redis.AutoPipeliner
 	ps *redis.PubSub // the cancel channel and the followed runs' channels
+
+	// appends group-commits the appends of all runs (coalesce.go).
+	appends *coalescer
 
 	tokenBase string
 	tokenSeq  atomic.Uint64
@@ -291,6 +311,7 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	if err := l.rdb.Ping(ctx).Err(); err != nil {
 		return fail("ping", err)
 	}
+	l.appends = newCoalescer(l.rdb, cfg.AppendWindow)
 	if l.ap, err = l.rdb.AutoPipeline(); err != nil {
 		return fail("starting the pipeliner", err)
 	}
@@ -458,7 +479,7 @@ func (l *Log) appendEvents(ctx context.Context, evs []*core.Event, finish time.D
 		args = append(args, finish.Milliseconds())
 	}
 	// The heads and tails alias buf, which is not written to any more.
-	first, err := appendScript.Run(ctx, l.ap, []string{l.streamKey(runID)}, args...).Int64()
+	first, err := l.appends.run(ctx, l.streamKey(runID), args)
 	if err != nil {
 		return -1, l.fail(ctx, "append", err)
 	}

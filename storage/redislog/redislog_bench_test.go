@@ -9,12 +9,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/internal/cputime"
 )
 
 // benchEvent is a typical text delta.
@@ -41,6 +45,7 @@ func BenchmarkAppend(b *testing.B) {
 	ctx := context.Background()
 	run := newRun()
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		if _, err := l.Append(ctx, benchEvent(run)); err != nil {
 			b.Fatal(err)
@@ -54,6 +59,7 @@ func BenchmarkAppendParallel(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.SetParallelism(4)
+	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		run := newRun()
 		for pb.Next() {
@@ -63,6 +69,121 @@ func BenchmarkAppendParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkAppendManyRuns appends from 256 goroutines, each to its own
+// run, as the streams of a busy gateway do. Besides the time it reports
+// the process's CPU time per append and the round trips to Redis per
+// append (pipelines and single commands, counted by a hook).
+func BenchmarkAppendManyRuns(b *testing.B) {
+	l := newLog(b, Config{})
+	rt := countRoundTrips(l.rdb)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(128)
+	rt0 := rt.Load()
+	defer reportCPU(b)()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		run := newRun()
+		for pb.Next() {
+			if _, err := l.Append(ctx, benchEvent(run)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(rt.Load()-rt0)/float64(b.N), "roundtrips/op")
+}
+
+// reportCPU reports the process's CPU time per op from now until the
+// returned function is called.
+func reportCPU(b *testing.B) func() {
+	cpu0, _ := cputime.Process()
+	return func() {
+		cpu1, _ := cputime.Process()
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// BenchmarkAppendPaced appends as 1,000 streams of 20 tokens/s do (each
+// run one event every 50 ms, the runs' phases spread): appends rarely meet,
+// so this is the cost of an append that mostly goes alone. b.N appends take
+// b.N/20,000 s.
+func BenchmarkAppendPaced(b *testing.B) {
+	for _, w := range []time.Duration{-1, 100 * time.Microsecond, DefaultAppendWindow, 500 * time.Microsecond, time.Millisecond} {
+		b.Run(fmt.Sprint("window=", max(w, 0)), func(b *testing.B) { benchAppendPaced(b, Config{AppendWindow: w}) })
+	}
+}
+
+func benchAppendPaced(b *testing.B, cfg Config) {
+	const runs, every = 1000, 50 * time.Millisecond
+	l := newLog(b, cfg)
+	rt := countRoundTrips(l.rdb)
+	ctx := context.Background()
+	b.ReportAllocs()
+	rt0 := rt.Load()
+	defer reportCPU(b)()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	lat := make([][]time.Duration, runs)
+	for r := range runs {
+		n := b.N / runs
+		if r < b.N%runs {
+			n++
+		}
+		wg.Go(func() {
+			run := newRun()
+			at := start.Add(every * time.Duration(r) / runs)
+			for range n {
+				time.Sleep(time.Until(at))
+				t0 := time.Now()
+				if _, err := l.Append(ctx, benchEvent(run)); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[r] = append(lat[r], time.Since(t0))
+				at = at.Add(every)
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(rt.Load()-rt0)/float64(b.N), "roundtrips/op")
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if len(all) > 0 {
+		b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+	}
+}
+
+// countRoundTrips adds a hook to rdb that counts the commands sent on
+// their own and the pipelines sent (each one round trip).
+func countRoundTrips(rdb *redis.Client) *atomic.Int64 {
+	var n atomic.Int64
+	rdb.AddHook(roundTripHook{&n})
+	return &n
+}
+
+type roundTripHook struct{ n *atomic.Int64 }
+
+func (roundTripHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h roundTripHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h roundTripHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
 }
 
 // BenchmarkAppendParallelOneRun appends from many goroutines to one run.
