@@ -49,6 +49,10 @@ var (
 	kindInternal = oteltrace.WithSpanKind(oteltrace.SpanKindInternal)
 	kindServer   = oteltrace.WithSpanKind(oteltrace.SpanKindServer)
 	kindClient   = oteltrace.WithSpanKind(oteltrace.SpanKindClient)
+	// Start's options as slices: a variadic call through the Tracer
+	// interface otherwise allocates its slice of options each time.
+	startInternal = []oteltrace.SpanStartOption{kindInternal}
+	startServer   = []oteltrace.SpanStartOption{kindServer}
 )
 
 // maxNames bounds the span names an Observer keeps made.
@@ -128,6 +132,15 @@ type runState struct {
 	// span copies them (SetAttributes): one buffer per run, not a slice
 	// per span. Guarded by mu.
 	scratch [20]attribute.KeyValue
+	// startOpts and endOpts are the same for a span's start and end
+	// options.
+	startOpts [2]oteltrace.SpanStartOption
+	endOpts   [1]oteltrace.SpanEndOption
+}
+
+// startAt is the options of a span of kind starting at t, in st's buffer.
+func (st *runState) startAt(kind oteltrace.SpanStartOption, t time.Time) []oteltrace.SpanStartOption {
+	return append(st.startOpts[:0], kind, oteltrace.WithTimestamp(t))
 }
 
 type toolSpan struct {
@@ -181,7 +194,7 @@ func (o *Observer) endModel(st *runState, ev *core.Event, code codes.Code, msg s
 	// The attributes are set on the started span, not passed in a start
 	// option: the option would be boxed and its attributes copied into
 	// the start config, then copied again into the span.
-	_, span := o.tracer.Start(st.ctx, o.names.of("chat", m.model), kindClient, oteltrace.WithTimestamp(m.start))
+	_, span := o.tracer.Start(st.ctx, o.names.of("chat", m.model), st.startAt(kindClient, m.start)...)
 	span.SetAttributes(attrs...)
 	if code != codes.Unset {
 		span.SetStatus(code, msg)
@@ -264,11 +277,11 @@ func (o *Observer) RunBegin(ctx context.Context, run *core.Run, info core.ExecIn
 	}
 	op, typ, oi := runKind(run)
 	id, name := runName(run)
-	kindOpt := kindInternal
+	opts := startInternal
 	if server(info.Interface) {
-		kindOpt = kindServer
+		opts = startServer
 	}
-	ctx, span := o.tracer.Start(ctx, o.names.of(op, name), kindOpt)
+	ctx, span := o.tracer.Start(ctx, o.names.of(op, name), opts...)
 	if !span.IsRecording() {
 		return ctx // sampled out: its events cost a map miss
 	}
@@ -359,9 +372,9 @@ func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
 		name := o.names.of("execute_tool", ev.Tool.ToolName)
 		var span oteltrace.Span
 		if m := ev.Tool.Metrics; m != nil && m.StartTime > 0 {
-			_, span = o.tracer.Start(st.ctx, name, kindInternal, oteltrace.WithTimestamp(unixSeconds(m.StartTime)))
+			_, span = o.tracer.Start(st.ctx, name, st.startAt(kindInternal, unixSeconds(m.StartTime))...)
 		} else {
-			_, span = o.tracer.Start(st.ctx, name, kindInternal)
+			_, span = o.tracer.Start(st.ctx, name, startInternal...)
 		}
 		span.SetAttributes(append(st.scratch[:0],
 			attribute.String(trace.AttrSpanType, trace.SpanTool),
@@ -398,7 +411,8 @@ func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
 			span.SetStatus(codes.Ok, "")
 		}
 		if m := ev.Tool.Metrics; m != nil && m.EndTime > 0 {
-			span.End(oteltrace.WithTimestamp(unixSeconds(m.EndTime)))
+			st.endOpts[0] = oteltrace.WithTimestamp(unixSeconds(m.EndTime))
+			span.End(st.endOpts[:]...)
 		} else {
 			span.End()
 		}
