@@ -85,7 +85,8 @@ func NewStoreProcessor(w trace.SpanWriter, o StoreOptions) *StoreProcessor {
 		pending: make([]sdktrace.ReadOnlySpan, 0, min(o.QueueSize, o.BatchSize)),
 		kick:    make(chan struct{}, 1),
 		flushes: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
-		log: newRateLog(o.Logger, logEvery),
+		log:  newRateLog(o.Logger, logEvery),
+		conv: newConverter(),
 	}
 	go p.loop()
 	return p
@@ -246,9 +247,15 @@ const (
 // string put in an attribute map is boxed (allocated) anew; a run span's
 // id is its children's parent id. Not safe for concurrent use; reset
 // between batches (what it holds is the batch's).
+//
+// The zero converter caches nothing (Convert's, for one span).
 type converter struct {
 	boxed map[string]any
 	ids   map[oteltrace.SpanID]string
+}
+
+func newConverter() converter {
+	return converter{boxed: make(map[string]any, 64), ids: make(map[oteltrace.SpanID]string, 64)}
 }
 
 func (c *converter) reset() {
@@ -258,17 +265,14 @@ func (c *converter) reset() {
 
 // box is s as an any, boxed once a batch for a short one.
 func (c *converter) box(s string) any {
-	if len(s) > maxBoxedLen {
+	if c.boxed == nil || len(s) > maxBoxedLen {
 		return s
 	}
 	if v, ok := c.boxed[s]; ok {
 		return v
 	}
 	var v any = s
-	if c.boxed == nil {
-		c.boxed = make(map[string]any, 64)
-	}
-	if len(c.boxed) < maxBoxed {
+	if c.boxed != nil && len(c.boxed) < maxBoxed {
 		c.boxed[s] = v
 	}
 	return v
@@ -276,14 +280,14 @@ func (c *converter) box(s string) any {
 
 // spanID is id's string, made once a batch.
 func (c *converter) spanID(id oteltrace.SpanID) string {
+	if c.ids == nil {
+		return id.String()
+	}
 	if s, ok := c.ids[id]; ok {
 		return s
 	}
 	s := id.String()
-	if c.ids == nil {
-		c.ids = make(map[oteltrace.SpanID]string, 64)
-	}
-	if len(c.ids) < maxIDs {
+	if c.ids != nil && len(c.ids) < maxIDs {
 		c.ids[id] = s
 	}
 	return s
