@@ -13,7 +13,7 @@ import (
 // of two model requests and a tool call (four spans, written a run's spans
 // a batch into a discarding writer). With a start option and slices per
 // span, a map of open tools per run and every attribute string boxed anew
-// it was 131; about 92 since (the SDK's own per span: the span, its
+// it was 131; about 88 since (the SDK's own per span: the span, its
 // attribute copy and dedupe, its snapshot, its context; the stored span's
 // map; the batch's write). The bound leaves room for a dependency's
 // release, not for those.

@@ -131,7 +131,13 @@ type runState struct {
 	// scratch is where a span's attributes are put together before the
 	// span copies them (SetAttributes): one buffer per run, not a slice
 	// per span. Guarded by mu.
-	scratch [20]attribute.KeyValue
+	scratch [12]attribute.KeyValue
+	// runAttrs are the run span's attributes known at its start, set with
+	// those of its end in one SetAttributes (each call grows the span's
+	// attributes anew; nothing reads an open span's).
+	runAttrs []attribute.KeyValue
+	runBuf   [24]attribute.KeyValue
+	runID    string
 	// startOpts and endOpts are the same for a span's start and end
 	// options.
 	startOpts [2]oteltrace.SpanStartOption
@@ -143,20 +149,35 @@ func (st *runState) startAt(kind oteltrace.SpanStartOption, t time.Time) []otelt
 	return append(st.startOpts[:0], kind, oteltrace.WithTimestamp(t))
 }
 
+// toolSpan is an open tool call: its span gets its attributes at its end,
+// with its result, in one SetAttributes.
 type toolSpan struct {
-	id   string
-	span oteltrace.Span
+	id, name, args string
+	span           oteltrace.Span
 }
 
-// tool is the open tool call id's span and its index in st.tools (-1:
-// none).
-func (st *runState) tool(id string) (oteltrace.Span, int) {
+// attrs are t's attributes but its outcome's, appended to buf.
+func (t *toolSpan) attrs(buf []attribute.KeyValue, runID string) []attribute.KeyValue {
+	return append(buf,
+		attribute.String(trace.AttrSpanType, trace.SpanTool),
+		attribute.String(trace.AttrOpenInferenceKind, "TOOL"),
+		attribute.String(AttrGenAIOperation, "execute_tool"),
+		attribute.String(AttrGenAIToolName, t.name),
+		attribute.String(AttrGenAIToolCallID, t.id),
+		attribute.String(AttrGenAIToolArgs, t.args),
+		attribute.String(trace.AttrInput, t.args),
+		attribute.String(trace.AttrRunID, runID),
+	)
+}
+
+// tool is the open tool call id and its index in st.tools (-1: none).
+func (st *runState) tool(id string) (toolSpan, int) {
 	for i, t := range st.tools {
 		if t.id == id {
-			return t.span, i
+			return t, i
 		}
 	}
-	return nil, -1
+	return toolSpan{}, -1
 }
 
 // modelRequest is a model request under way.
@@ -285,8 +306,8 @@ func (o *Observer) RunBegin(ctx context.Context, run *core.Run, info core.ExecIn
 	if !span.IsRecording() {
 		return ctx // sampled out: its events cost a map miss
 	}
-	st := &runState{}
-	attrs := append(st.scratch[:0],
+	st := &runState{runID: run.RunID}
+	attrs := append(st.runBuf[:0],
 		attribute.String(trace.AttrSpanType, typ),
 		attribute.String(trace.AttrOpenInferenceKind, oi),
 		attribute.String(AttrGenAIOperation, op),
@@ -324,7 +345,7 @@ func (o *Observer) RunBegin(ctx context.Context, run *core.Run, info core.ExecIn
 	if info.Queued > 0 {
 		attrs = append(attrs, attribute.Float64("agentgate.run.queued_seconds", info.Queued.Seconds()))
 	}
-	span.SetAttributes(attrs...)
+	st.runAttrs = attrs
 	if info.Continue {
 		span.AddEvent("RunContinued")
 	}
@@ -376,38 +397,31 @@ func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
 		} else {
 			_, span = o.tracer.Start(st.ctx, name, startInternal...)
 		}
-		span.SetAttributes(append(st.scratch[:0],
-			attribute.String(trace.AttrSpanType, trace.SpanTool),
-			attribute.String(trace.AttrOpenInferenceKind, "TOOL"),
-			attribute.String(AttrGenAIOperation, "execute_tool"),
-			attribute.String(AttrGenAIToolName, ev.Tool.ToolName),
-			attribute.String(AttrGenAIToolCallID, ev.Tool.ToolCallID),
-			attribute.String(AttrGenAIToolArgs, args),
-			attribute.String(trace.AttrInput, args),
-			attribute.String(trace.AttrRunID, ev.RunID),
-		)...)
 		if st.tools == nil {
 			st.tools = st.toolsBuf[:0]
 		}
-		st.tools = append(st.tools, toolSpan{id: ev.Tool.ToolCallID, span: span})
+		st.tools = append(st.tools, toolSpan{id: ev.Tool.ToolCallID, name: ev.Tool.ToolName, args: args, span: span})
 	case core.EventToolCallCompleted, core.EventToolCallError:
 		if ev.Tool == nil {
 			return
 		}
-		span, i := st.tool(ev.Tool.ToolCallID)
+		t, i := st.tool(ev.Tool.ToolCallID)
 		if i < 0 {
 			return
 		}
 		st.tools = slices.Delete(st.tools, i, i+1)
+		span := t.span
+		attrs := t.attrs(st.scratch[:0], st.runID)
 		if base == core.EventToolCallError || ev.Tool.ToolCallError {
 			msg := ev.Error
 			if msg == "" {
 				msg = ev.Tool.Result
 			}
+			span.SetAttributes(attrs...)
 			span.SetStatus(codes.Error, msg)
 			span.AddEvent("exception", oteltrace.WithAttributes(attribute.String("exception.message", msg)))
 		} else {
-			span.SetAttributes(attribute.String(trace.AttrOutput, clip(ev.Tool.Result)))
+			span.SetAttributes(append(attrs, attribute.String(trace.AttrOutput, clip(ev.Tool.Result)))...)
 			span.SetStatus(codes.Ok, "")
 		}
 		if m := ev.Tool.Metrics; m != nil && m.EndTime > 0 {
@@ -512,12 +526,12 @@ func (o *Observer) ToolContext(ctx context.Context, run *core.Run, toolCallID st
 	}
 	st := v.(*runState)
 	st.mu.Lock()
-	span, i := st.tool(toolCallID)
+	t, i := st.tool(toolCallID)
 	st.mu.Unlock()
 	if i < 0 {
 		return ctx
 	}
-	return oteltrace.ContextWithSpan(ctx, span)
+	return oteltrace.ContextWithSpan(ctx, t.span)
 }
 
 // RunEnd ends the run's span (and whatever it left open).
@@ -539,6 +553,7 @@ func (o *Observer) RunEnd(_ context.Context, run *core.Run, status core.RunStatu
 		o.endModel(st, nil, codes.Unset, "")
 	}
 	for _, t := range st.tools {
+		t.span.SetAttributes(t.attrs(st.scratch[:0], st.runID)...)
 		if status == core.RunError {
 			t.span.SetStatus(codes.Error, open)
 		}
@@ -550,7 +565,7 @@ func (o *Observer) RunEnd(_ context.Context, run *core.Run, status core.RunStatu
 		}
 		s.span.End()
 	}
-	end := st.scratch[:0]
+	end := st.runAttrs
 	if st.completed {
 		end = append(end, attribute.String(trace.AttrOutput, st.output))
 		if m := st.usage; st.hasUsage {
