@@ -65,7 +65,7 @@ func BenchmarkRunBlocking(b *testing.B) {
 	}
 }
 
-func scriptedAgentB(b *testing.B) core.Agent {
+func scriptedAgentB(b testing.TB) core.Agent {
 	b.Helper()
 	return scriptedAgentTB(b, "calc", []scripted.Rule{{
 		ToolCalls: []scripted.Call{{Name: "calculator", Arguments: map[string]any{"expression": "6*7"}}},

@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -48,6 +49,10 @@ var (
 	kindInternal = oteltrace.WithSpanKind(oteltrace.SpanKindInternal)
 	kindServer   = oteltrace.WithSpanKind(oteltrace.SpanKindServer)
 	kindClient   = oteltrace.WithSpanKind(oteltrace.SpanKindClient)
+	// Start's options as slices: a variadic call through the Tracer
+	// interface otherwise allocates its slice of options each time.
+	startInternal = []oteltrace.SpanStartOption{kindInternal}
+	startServer   = []oteltrace.SpanStartOption{kindServer}
 )
 
 // maxNames bounds the span names an Observer keeps made.
@@ -110,15 +115,69 @@ type runState struct {
 	// span is its child and nothing reads it meanwhile.
 	model     modelRequest
 	modelOpen bool
-	tools     map[string]oteltrace.Span
-	steps     map[string]stepSpan
+	// tools are the open tool calls: mostly one or two at a time, so a
+	// slice (its first ones in toolsBuf) rather than a map made per run.
+	tools    []toolSpan
+	toolsBuf [2]toolSpan
+	steps    map[string]stepSpan
 	// What the run span gets at its end, in one SetAttributes (each call
 	// may grow the span's attributes anew): the output and usage of
 	// RunCompleted, the error type of RunError.
 	completed bool
 	output    string
-	usage     *[3]int64 // input, output and total tokens
+	hasUsage  bool
+	usage     [3]int64 // input, output and total tokens
 	errorType string
+	// scratch is where a span's attributes are put together before the
+	// span copies them (SetAttributes): one buffer per run, not a slice
+	// per span. Guarded by mu.
+	scratch [12]attribute.KeyValue
+	// runAttrs are the run span's attributes known at its start, set with
+	// those of its end in one SetAttributes (each call grows the span's
+	// attributes anew; nothing reads an open span's).
+	runAttrs []attribute.KeyValue
+	runBuf   [24]attribute.KeyValue
+	runID    string
+	// startOpts and endOpts are the same for a span's start and end
+	// options.
+	startOpts [2]oteltrace.SpanStartOption
+	endOpts   [1]oteltrace.SpanEndOption
+}
+
+// startAt is the options of a span of kind starting at t, in st's buffer.
+func (st *runState) startAt(kind oteltrace.SpanStartOption, t time.Time) []oteltrace.SpanStartOption {
+	return append(st.startOpts[:0], kind, oteltrace.WithTimestamp(t))
+}
+
+// toolSpan is an open tool call: its span gets its attributes at its end,
+// with its result, in one SetAttributes.
+type toolSpan struct {
+	id, name, args string
+	span           oteltrace.Span
+}
+
+// attrs are t's attributes but its outcome's, appended to buf.
+func (t *toolSpan) attrs(buf []attribute.KeyValue, runID string) []attribute.KeyValue {
+	return append(buf,
+		attribute.String(trace.AttrSpanType, trace.SpanTool),
+		attribute.String(trace.AttrOpenInferenceKind, "TOOL"),
+		attribute.String(AttrGenAIOperation, "execute_tool"),
+		attribute.String(AttrGenAIToolName, t.name),
+		attribute.String(AttrGenAIToolCallID, t.id),
+		attribute.String(AttrGenAIToolArgs, t.args),
+		attribute.String(trace.AttrInput, t.args),
+		attribute.String(trace.AttrRunID, runID),
+	)
+}
+
+// tool is the open tool call id and its index in st.tools (-1: none).
+func (st *runState) tool(id string) (toolSpan, int) {
+	for i, t := range st.tools {
+		if t.id == id {
+			return t, i
+		}
+	}
+	return toolSpan{}, -1
 }
 
 // modelRequest is a model request under way.
@@ -135,8 +194,7 @@ func (o *Observer) endModel(st *runState, ev *core.Event, code codes.Code, msg s
 	}
 	m := &st.model
 	st.modelOpen = false
-	attrs := make([]attribute.KeyValue, 0, 11)
-	attrs = append(attrs,
+	attrs := append(st.scratch[:0],
 		attribute.String(trace.AttrSpanType, trace.SpanLLM),
 		attribute.String(trace.AttrOpenInferenceKind, "LLM"),
 		attribute.String(AttrGenAIOperation, "chat"),
@@ -154,8 +212,11 @@ func (o *Observer) endModel(st *runState, ev *core.Event, code codes.Code, msg s
 			attribute.Float64(AttrTTFT, ev.TimeToFirstToken),
 		)
 	}
-	_, span := o.tracer.Start(st.ctx, o.names.of("chat", m.model), kindClient,
-		oteltrace.WithTimestamp(m.start), oteltrace.WithAttributes(attrs...))
+	// The attributes are set on the started span, not passed in a start
+	// option: the option would be boxed and its attributes copied into
+	// the start config, then copied again into the span.
+	_, span := o.tracer.Start(st.ctx, o.names.of("chat", m.model), st.startAt(kindClient, m.start)...)
+	span.SetAttributes(attrs...)
 	if code != codes.Unset {
 		span.SetStatus(code, msg)
 	}
@@ -237,12 +298,16 @@ func (o *Observer) RunBegin(ctx context.Context, run *core.Run, info core.ExecIn
 	}
 	op, typ, oi := runKind(run)
 	id, name := runName(run)
-	kind := oteltrace.SpanKindInternal
+	opts := startInternal
 	if server(info.Interface) {
-		kind = oteltrace.SpanKindServer
+		opts = startServer
 	}
-	attrs := make([]attribute.KeyValue, 0, 18)
-	attrs = append(attrs,
+	ctx, span := o.tracer.Start(ctx, o.names.of(op, name), opts...)
+	if !span.IsRecording() {
+		return ctx // sampled out: its events cost a map miss
+	}
+	st := &runState{runID: run.RunID}
+	attrs := append(st.runBuf[:0],
 		attribute.String(trace.AttrSpanType, typ),
 		attribute.String(trace.AttrOpenInferenceKind, oi),
 		attribute.String(AttrGenAIOperation, op),
@@ -280,18 +345,12 @@ func (o *Observer) RunBegin(ctx context.Context, run *core.Run, info core.ExecIn
 	if info.Queued > 0 {
 		attrs = append(attrs, attribute.Float64("agentgate.run.queued_seconds", info.Queued.Seconds()))
 	}
-	kindOpt := kindInternal
-	if kind == oteltrace.SpanKindServer {
-		kindOpt = kindServer
-	}
-	ctx, span := o.tracer.Start(ctx, o.names.of(op, name), kindOpt, oteltrace.WithAttributes(attrs...))
-	if !span.IsRecording() {
-		return ctx // sampled out: its events cost a map miss
-	}
+	st.runAttrs = attrs
 	if info.Continue {
 		span.AddEvent("RunContinued")
 	}
-	o.runs.Store(run.RunID, &runState{span: span, ctx: ctx})
+	st.span, st.ctx = span, ctx
+	o.runs.Store(run.RunID, st)
 	return ctx
 }
 
@@ -305,6 +364,13 @@ func stepKey(id, name string) string {
 // RunEvent records one event of a run (or of a child forwarded into its
 // stream) on the run's spans.
 func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
+	if ev.Event == core.EventRunContent {
+		return // a streamed token: most of a run's events, none a span's
+	}
+	base := ev.Base()
+	if !spanEvent(base) {
+		return
+	}
 	v, ok := o.runs.Load(ev.RunID)
 	if !ok {
 		return
@@ -312,7 +378,7 @@ func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
 	st := v.(*runState)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	switch ev.Base() {
+	switch base {
 	case core.EventModelRequestStarted:
 		o.endModel(st, nil, codes.Unset, "") // one left open: it ends here
 		st.model = modelRequest{start: time.Now(), runID: ev.RunID, model: ev.Model, provider: ev.ModelProvider}
@@ -323,49 +389,47 @@ func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
 		if ev.Tool == nil {
 			return
 		}
-		if st.tools == nil {
-			st.tools = map[string]oteltrace.Span{}
-		}
 		args := clip(string(ev.Tool.ToolArgs))
-		opts := []oteltrace.SpanStartOption{kindInternal, oteltrace.WithAttributes(
-			attribute.String(trace.AttrSpanType, trace.SpanTool),
-			attribute.String(trace.AttrOpenInferenceKind, "TOOL"),
-			attribute.String(AttrGenAIOperation, "execute_tool"),
-			attribute.String(AttrGenAIToolName, ev.Tool.ToolName),
-			attribute.String(AttrGenAIToolCallID, ev.Tool.ToolCallID),
-			attribute.String(AttrGenAIToolArgs, args),
-			attribute.String(trace.AttrInput, args),
-			attribute.String(trace.AttrRunID, ev.RunID),
-		)}
+		name := o.names.of("execute_tool", ev.Tool.ToolName)
+		var span oteltrace.Span
 		if m := ev.Tool.Metrics; m != nil && m.StartTime > 0 {
-			opts = append(opts, oteltrace.WithTimestamp(unixSeconds(m.StartTime)))
+			_, span = o.tracer.Start(st.ctx, name, st.startAt(kindInternal, unixSeconds(m.StartTime))...)
+		} else {
+			_, span = o.tracer.Start(st.ctx, name, startInternal...)
 		}
-		_, st.tools[ev.Tool.ToolCallID] = o.tracer.Start(st.ctx, o.names.of("execute_tool", ev.Tool.ToolName), opts...)
+		if st.tools == nil {
+			st.tools = st.toolsBuf[:0]
+		}
+		st.tools = append(st.tools, toolSpan{id: ev.Tool.ToolCallID, name: ev.Tool.ToolName, args: args, span: span})
 	case core.EventToolCallCompleted, core.EventToolCallError:
 		if ev.Tool == nil {
 			return
 		}
-		span, ok := st.tools[ev.Tool.ToolCallID]
-		if !ok {
+		t, i := st.tool(ev.Tool.ToolCallID)
+		if i < 0 {
 			return
 		}
-		delete(st.tools, ev.Tool.ToolCallID)
-		if ev.Base() == core.EventToolCallError || ev.Tool.ToolCallError {
+		st.tools = slices.Delete(st.tools, i, i+1)
+		span := t.span
+		attrs := t.attrs(st.scratch[:0], st.runID)
+		if base == core.EventToolCallError || ev.Tool.ToolCallError {
 			msg := ev.Error
 			if msg == "" {
 				msg = ev.Tool.Result
 			}
+			span.SetAttributes(attrs...)
 			span.SetStatus(codes.Error, msg)
 			span.AddEvent("exception", oteltrace.WithAttributes(attribute.String("exception.message", msg)))
 		} else {
-			span.SetAttributes(attribute.String(trace.AttrOutput, clip(ev.Tool.Result)))
+			span.SetAttributes(append(attrs, attribute.String(trace.AttrOutput, clip(ev.Tool.Result)))...)
 			span.SetStatus(codes.Ok, "")
 		}
-		var opts []oteltrace.SpanEndOption
 		if m := ev.Tool.Metrics; m != nil && m.EndTime > 0 {
-			opts = append(opts, oteltrace.WithTimestamp(unixSeconds(m.EndTime)))
+			st.endOpts[0] = oteltrace.WithTimestamp(unixSeconds(m.EndTime))
+			span.End(st.endOpts[:]...)
+		} else {
+			span.End()
 		}
-		span.End(opts...)
 	case core.EventStepStarted:
 		if st.steps == nil {
 			st.steps = map[string]stepSpan{}
@@ -374,16 +438,17 @@ func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
 		if name == "" {
 			name = ev.StepID
 		}
-		attrs := []attribute.KeyValue{
+		attrs := append(st.scratch[:0],
 			attribute.String(trace.AttrSpanType, trace.SpanStep),
 			attribute.String(trace.AttrOpenInferenceKind, "CHAIN"),
 			attribute.String(trace.AttrRunID, ev.RunID),
 			attribute.String("agentgate.step.name", name),
-		}
+		)
 		if ev.StepIndex != nil {
 			attrs = append(attrs, attribute.Int("agentgate.step.index", *ev.StepIndex))
 		}
-		ctx, span := o.tracer.Start(st.ctx, "step "+name, oteltrace.WithAttributes(attrs...))
+		ctx, span := o.tracer.Start(st.ctx, o.names.of("step", name))
+		span.SetAttributes(attrs...)
 		st.steps[stepKey(ev.StepID, ev.StepName)] = stepSpan{span: span, ctx: ctx}
 	case core.EventStepCompleted, core.EventStepError:
 		k := stepKey(ev.StepID, ev.StepName)
@@ -392,7 +457,7 @@ func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
 			return
 		}
 		delete(st.steps, k)
-		if ev.Base() == core.EventStepError {
+		if base == core.EventStepError {
 			s.span.SetStatus(codes.Error, firstOf(ev.Error, ev.Content))
 		} else {
 			s.span.SetAttributes(attribute.String(trace.AttrOutput, clip(ev.Content)))
@@ -408,9 +473,9 @@ func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
 		}
 		st.span.AddEvent("RunPaused", oteltrace.WithAttributes(attrs...))
 	case core.EventRunCompleted:
-		st.completed, st.output, st.usage = true, clip(ev.Content), nil
+		st.completed, st.output, st.hasUsage = true, clip(ev.Content), false
 		if m := ev.Metrics; m != nil {
-			st.usage = &[3]int64{m.InputTokens, m.OutputTokens, m.TotalTokens}
+			st.hasUsage, st.usage = true, [3]int64{m.InputTokens, m.OutputTokens, m.TotalTokens}
 		}
 	case core.EventRunError:
 		st.span.SetStatus(codes.Error, firstOf(ev.Content, ev.Error))
@@ -424,6 +489,19 @@ func (o *Observer) RunEvent(_ context.Context, _ *core.Run, ev *core.Event) {
 			st.span.AddEvent("RunRestarted")
 		}
 	}
+}
+
+// spanEvent reports whether RunEvent records events of type base.
+func spanEvent(base core.EventType) bool {
+	switch base {
+	case core.EventModelRequestStarted, core.EventModelRequestCompleted,
+		core.EventToolCallStarted, core.EventToolCallCompleted, core.EventToolCallError,
+		core.EventStepStarted, core.EventStepCompleted, core.EventStepError,
+		core.EventRunPaused, core.EventRunCompleted, core.EventRunError, core.EventRunCancelled,
+		core.EventCustom:
+		return true
+	}
+	return false
 }
 
 func firstOf(s ...string) string {
@@ -448,12 +526,12 @@ func (o *Observer) ToolContext(ctx context.Context, run *core.Run, toolCallID st
 	}
 	st := v.(*runState)
 	st.mu.Lock()
-	span, ok := st.tools[toolCallID]
+	t, i := st.tool(toolCallID)
 	st.mu.Unlock()
-	if !ok {
+	if i < 0 {
 		return ctx
 	}
-	return oteltrace.ContextWithSpan(ctx, span)
+	return oteltrace.ContextWithSpan(ctx, t.span)
 }
 
 // RunEnd ends the run's span (and whatever it left open).
@@ -474,11 +552,12 @@ func (o *Observer) RunEnd(_ context.Context, run *core.Run, status core.RunStatu
 	} else {
 		o.endModel(st, nil, codes.Unset, "")
 	}
-	for _, s := range st.tools {
+	for _, t := range st.tools {
+		t.span.SetAttributes(t.attrs(st.scratch[:0], st.runID)...)
 		if status == core.RunError {
-			s.SetStatus(codes.Error, open)
+			t.span.SetStatus(codes.Error, open)
 		}
-		s.End()
+		t.span.End()
 	}
 	for _, s := range st.steps {
 		if status == core.RunError {
@@ -486,10 +565,10 @@ func (o *Observer) RunEnd(_ context.Context, run *core.Run, status core.RunStatu
 		}
 		s.span.End()
 	}
-	end := make([]attribute.KeyValue, 0, 6)
+	end := st.runAttrs
 	if st.completed {
 		end = append(end, attribute.String(trace.AttrOutput, st.output))
-		if m := st.usage; m != nil {
+		if m := st.usage; st.hasUsage {
 			end = append(end,
 				attribute.Int64(AttrGenAIInputTokens, m[0]),
 				attribute.Int64(AttrGenAIOutputTokens, m[1]),

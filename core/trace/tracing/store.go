@@ -53,6 +53,8 @@ type StoreProcessor struct {
 	done     chan struct{}
 	stopOnce sync.Once
 
+	conv converter // the writer goroutine's
+
 	dropped atomic.Int64
 	failed  atomic.Int64
 	written atomic.Int64
@@ -83,7 +85,8 @@ func NewStoreProcessor(w trace.SpanWriter, o StoreOptions) *StoreProcessor {
 		pending: make([]sdktrace.ReadOnlySpan, 0, min(o.QueueSize, o.BatchSize)),
 		kick:    make(chan struct{}, 1),
 		flushes: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
-		log: newRateLog(o.Logger, logEvery),
+		log:  newRateLog(o.Logger, logEvery),
+		conv: newConverter(),
 	}
 	go p.loop()
 	return p
@@ -203,6 +206,7 @@ func (p *StoreProcessor) flush() {
 func (p *StoreProcessor) write(buf []sdktrace.ReadOnlySpan) {
 	spans := make([]trace.Span, len(buf))
 	now := time.Now().UTC()
+	c := &p.conv
 	for i, s := range buf {
 		// A run's spans mostly end one after another: a span of the
 		// trace of the one before reuses its trace id's string.
@@ -210,8 +214,9 @@ func (p *StoreProcessor) write(buf []sdktrace.ReadOnlySpan) {
 		if i > 0 && buf[i-1].SpanContext().TraceID() == s.SpanContext().TraceID() {
 			tid = spans[i-1].TraceID
 		}
-		spans[i] = convert(s, now, tid)
+		spans[i] = c.convert(s, now, tid)
 	}
+	c.reset()
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	err := p.w.WriteSpans(ctx, spans)
 	cancel()
@@ -225,24 +230,92 @@ func (p *StoreProcessor) write(buf []sdktrace.ReadOnlySpan) {
 
 // Convert is the stored span of s; createdAt is when it is stored.
 func Convert(s sdktrace.ReadOnlySpan, createdAt time.Time) trace.Span {
-	return convert(s, createdAt, "")
+	var c converter
+	return c.convert(s, createdAt, "")
+}
+
+// Bounds of a converter's caches.
+const (
+	maxBoxed    = 4096 // strings boxed
+	maxBoxedLen = 128  // longest string boxed once
+	maxIDs      = 4096 // span ids made strings
+)
+
+// converter makes stored spans from a batch of ended spans, making what
+// the spans of a batch share once: a run's id, session and agent are on
+// each of its spans and the span types and operations on most, and each
+// string put in an attribute map is boxed (allocated) anew; a run span's
+// id is its children's parent id. Not safe for concurrent use; reset
+// between batches (what it holds is the batch's).
+//
+// The zero converter caches nothing (Convert's, for one span).
+type converter struct {
+	boxed map[string]any
+	ids   map[oteltrace.SpanID]string
+}
+
+func newConverter() converter {
+	return converter{boxed: make(map[string]any, 64), ids: make(map[oteltrace.SpanID]string, 64)}
+}
+
+func (c *converter) reset() {
+	clear(c.boxed)
+	clear(c.ids)
+}
+
+// box is s as an any, boxed once a batch for a short one.
+func (c *converter) box(s string) any {
+	if c.boxed == nil || len(s) > maxBoxedLen {
+		return s
+	}
+	if v, ok := c.boxed[s]; ok {
+		return v
+	}
+	var v any = s
+	if c.boxed != nil && len(c.boxed) < maxBoxed {
+		c.boxed[s] = v
+	}
+	return v
+}
+
+// spanID is id's string, made once a batch.
+func (c *converter) spanID(id oteltrace.SpanID) string {
+	if c.ids == nil {
+		return id.String()
+	}
+	if s, ok := c.ids[id]; ok {
+		return s
+	}
+	s := id.String()
+	if c.ids != nil && len(c.ids) < maxIDs {
+		c.ids[id] = s
+	}
+	return s
+}
+
+// value is v as its map value: AsInterface, with strings boxed once.
+func (c *converter) value(v attribute.Value) any {
+	if v.Type() == attribute.STRING {
+		return c.box(v.AsString())
+	}
+	return v.AsInterface()
 }
 
 // convert is Convert with the string of s's trace id when the caller has
 // it ("": made here).
-func convert(s sdktrace.ReadOnlySpan, createdAt time.Time, traceID string) trace.Span {
+func (c *converter) convert(s sdktrace.ReadOnlySpan, createdAt time.Time, traceID string) trace.Span {
 	sc := s.SpanContext()
 	if traceID == "" {
 		traceID = sc.TraceID().String()
 	}
 	out := trace.Span{
-		SpanID: sc.SpanID().String(), TraceID: traceID, Name: s.Name(),
+		SpanID: c.spanID(sc.SpanID()), TraceID: traceID, Name: s.Name(),
 		SpanKind:  spanKind(s.SpanKind()),
 		StartTime: s.StartTime().UTC(), EndTime: s.EndTime().UTC(),
 		CreatedAt: createdAt,
 	}
 	if p := s.Parent(); p.SpanID().IsValid() {
-		out.ParentSpanID = p.SpanID().String()
+		out.ParentSpanID = c.spanID(p.SpanID())
 	}
 	out.DurationMS = out.EndTime.Sub(out.StartTime).Milliseconds()
 	switch st := s.Status(); st.Code {
@@ -256,18 +329,40 @@ func convert(s sdktrace.ReadOnlySpan, createdAt time.Time, traceID string) trace
 	if attrs := s.Attributes(); len(attrs) > 0 {
 		out.Attributes = make(map[string]any, len(attrs))
 		for _, kv := range attrs {
-			out.Attributes[string(kv.Key)] = kv.Value.AsInterface()
+			var v any
+			switch kv.Value.Type() {
+			case attribute.STRING:
+				sv := kv.Value.AsString()
+				switch kv.Key {
+				case trace.AttrRunID:
+					out.RunID = sv
+				case trace.AttrSessionID:
+					out.SessionID = sv
+				case trace.AttrUserID:
+					out.UserID = sv
+				case trace.AttrAgentID:
+					out.AgentID = sv
+				case trace.AttrTeamID:
+					out.TeamID = sv
+				case trace.AttrWorkflowID:
+					out.WorkflowID = sv
+				}
+				v = c.box(sv)
+			default:
+				v = kv.Value.AsInterface()
+			}
+			out.Attributes[string(kv.Key)] = v
 		}
-		str := func(k string) string { v, _ := out.Attributes[k].(string); return v }
-		out.RunID, out.SessionID, out.UserID = str(trace.AttrRunID), str(trace.AttrSessionID), str(trace.AttrUserID)
-		out.AgentID, out.TeamID, out.WorkflowID = str(trace.AttrAgentID), str(trace.AttrTeamID), str(trace.AttrWorkflowID)
 	}
-	for _, ev := range s.Events() {
-		se := trace.SpanEvent{Name: ev.Name, Time: ev.Time.UTC()}
-		if len(ev.Attributes) > 0 {
-			se.Attributes = attrMap(ev.Attributes)
+	if evs := s.Events(); len(evs) > 0 {
+		out.Events = make([]trace.SpanEvent, len(evs))
+		for i, ev := range evs {
+			se := trace.SpanEvent{Name: ev.Name, Time: ev.Time.UTC()}
+			if len(ev.Attributes) > 0 {
+				se.Attributes = c.attrMap(ev.Attributes)
+			}
+			out.Events[i] = se
 		}
-		out.Events = append(out.Events, se)
 	}
 	return out
 }
@@ -289,10 +384,10 @@ func spanKind(k oteltrace.SpanKind) string {
 	return strings.ToUpper(k.String())
 }
 
-func attrMap(kvs []attribute.KeyValue) map[string]any {
+func (c *converter) attrMap(kvs []attribute.KeyValue) map[string]any {
 	m := make(map[string]any, len(kvs))
 	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.AsInterface()
+		m[string(kv.Key)] = c.value(kv.Value)
 	}
 	return m
 }
