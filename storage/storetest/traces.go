@@ -370,7 +370,9 @@ func testTraces(t *testing.T, newBackend Factory) {
 		for i := 0; i < 1100; i++ {
 			backlog = append(backlog, traceSpan(newID("backlog"), "r", "", "old", old.Add(-time.Hour), time.Second, trace.SpanAgent))
 		}
-		if err := s.WriteSpans(t.Context(), backlog); err != nil {
+		// One that started before old+90m but ends after it: kept.
+		spanning := traceSpan(newID("spanning"), "r", "", "spanning", old.Add(89*time.Minute), 2*time.Minute, trace.SpanAgent)
+		if err := s.WriteSpans(t.Context(), append(backlog, spanning)); err != nil {
 			t.Fatal(err)
 		}
 		// A, B and the backlog ended before old+90m; C, D after.
@@ -385,6 +387,9 @@ func testTraces(t *testing.T, newBackend Factory) {
 			if _, err := s.GetTrace(t.Context(), sp.TraceID); !errors.Is(err, core.ErrNotFound) {
 				t.Errorf("a backlog trace is left: %v", err)
 			}
+		}
+		if tr, err := s.GetTrace(t.Context(), spanning.TraceID); err != nil || tr.TotalSpans != 1 {
+			t.Errorf("a trace ending after the cut-off: %+v, %v", tr, err)
 		}
 		list, _, err := s.ListTraces(t.Context(), trace.Query{Where: trace.Cond("workflow_id", trace.OpEQ, fx.wf), Limit: 10, Page: 1})
 		if err != nil || fx.letters(list) != "DC" {
