@@ -56,7 +56,8 @@ type storedTrace struct {
 // WriteSpans stores spans (replacing those stored by span_id) and brings
 // their traces' summaries up to date, in one transaction. The spans are
 // inserted first; a trace that is new (no stored row, none of its spans
-// stored before) is then inserted whole with its summary. The rows of the
+// stored before nor sharing an insert statement with one, see
+// insertSpans) is then inserted whole with its summary. The rows of the
 // other traces are read, and locked on PostgreSQL (in trace id order):
 // two batches of one trace summarise one after the other, the second
 // seeing the first's summary (a batch whose insert of a trace meets a
