@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,5 +123,60 @@ func TestOpenMovesTracesOutOfTheStateDatabase(t *testing.T) {
 	}
 	if tr, err := s.GetTrace(ctx, "t1"); err != nil || tr.TotalSpans != 2 || tr.ErrorCount != 1 || tr.Name != "invoke_agent a" {
 		t.Fatalf("moved trace after a new span: %+v, %v", tr, err)
+	}
+}
+
+// TestTraceQueriesUseIndexes: the queries the traces' store runs on every
+// list and retention pass find their rows with an index of the traces'
+// file, not by scanning the traces (the schema keeps only the indexes
+// queries use: a dropped one must not leave a query scanning).
+func TestTraceQueriesUseIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries := map[string]string{
+		"retention": s.RetentionQuery(),
+		"list":      `SELECT trace_id FROM traces ORDER BY start_time DESC, trace_id DESC LIMIT 20`,
+		"user":      `SELECT trace_id FROM traces WHERE user_id = ? ORDER BY start_time DESC, trace_id DESC LIMIT 20`,
+		"run":       `SELECT trace_id FROM traces WHERE run_id = ? ORDER BY start_time DESC, trace_id DESC LIMIT 20`,
+		"session":   `SELECT trace_id FROM traces WHERE session_id = ? ORDER BY start_time DESC, trace_id DESC LIMIT 20`,
+		"agent":     `SELECT trace_id FROM traces WHERE agent_id = ? ORDER BY start_time DESC, trace_id DESC LIMIT 20`,
+		"spans":     `SELECT span_id FROM spans WHERE trace_id = ? ORDER BY start_time, span_id`,
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.OpenDB(ctx, path+"-traces")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for name, q := range queries {
+		rows, err := db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+q, 1, 2, 3)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range plan {
+			if strings.HasPrefix(d, "SCAN ") && !strings.Contains(d, " INDEX ") {
+				t.Errorf("%s: %q scans a table: %q", name, q, plan)
+			}
+		}
 	}
 }

@@ -56,7 +56,8 @@ type storedTrace struct {
 // WriteSpans stores spans (replacing those stored by span_id) and brings
 // their traces' summaries up to date, in one transaction. The spans are
 // inserted first; a trace that is new (no stored row, none of its spans
-// stored before) is then inserted whole with its summary. The rows of the
+// stored before nor sharing an insert statement with one, see
+// insertSpans) is then inserted whole with its summary. The rows of the
 // other traces are read, and locked on PostgreSQL (in trace id order):
 // two batches of one trace summarise one after the other, the second
 // seeing the first's summary (a batch whose insert of a trace meets a
@@ -236,9 +237,13 @@ func valueRows(n, cols int) string {
 	return b.String()
 }
 
-// insertSpans inserts the spans not stored yet, a few hundred per
-// statement, and returns the span ids it inserted (the others were
-// stored before, or twice in the batch).
+// insertSpans inserts the spans not stored yet, a chunk per statement,
+// and returns which span ids it inserted. The usual chunk is all new
+// spans: its insert's count of rows says so, without returning (and
+// scanning) their ids. A chunk with spans stored before (or twice in the
+// batch), rare, is reported as not inserted at all: its spans are then
+// written over (the new ones with the values just inserted) and their
+// traces summarised from their stored spans, as for replaced spans.
 func (s *Traces) insertSpans(ctx context.Context, q Querier, rows [][]any) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(rows))
 	for _, chunk := range chunks(rows) {
@@ -246,22 +251,15 @@ func (s *Traces) insertSpans(ctx context.Context, q Querier, rows [][]any) (map[
 		for _, r := range chunk {
 			args = append(args, r...)
 		}
-		res, err := q.Query(ctx, `INSERT INTO spans (`+spanColumns.String()+`) VALUES `+valueRows(len(chunk), len(spanColumns))+
-			` ON CONFLICT (span_id) DO NOTHING RETURNING span_id`, args...)
+		n, err := q.Exec(ctx, `INSERT INTO spans (`+spanColumns.String()+`) VALUES `+valueRows(len(chunk), len(spanColumns))+
+			` ON CONFLICT (span_id) DO NOTHING`, args...)
 		if err != nil {
 			return nil, err
 		}
-		for res.Next() {
-			var id string
-			if err := res.Scan(&id); err != nil {
-				res.Close()
-				return nil, err
+		if int(n) == len(chunk) {
+			for _, r := range chunk {
+				inserted[r[0].(string)] = true
 			}
-			inserted[id] = true
-		}
-		res.Close()
-		if err := res.Err(); err != nil {
-			return nil, err
 		}
 	}
 	return inserted, nil

@@ -200,6 +200,67 @@ func testTraces(t *testing.T, newBackend Factory) {
 		}
 	})
 
+	// A big batch (more spans than one insert statement takes) of new
+	// traces' spans with a stored span changed and a span twice among
+	// them: every trace's summary is its stored spans', the stored span
+	// is replaced and the twice-written one holds its last copy.
+	parallel(t, "MixedBatch", func(t *testing.T) {
+		s := newBackend(t).Traces
+		old := newID("mixed-old")
+		stored := []trace.Span{traceSpan(old, "root", "", "old root", base, time.Second, trace.SpanAgent),
+			traceSpan(old, "child", "root", "old child", base.Add(time.Millisecond), time.Millisecond, trace.SpanTool)}
+		if err := s.WriteSpans(t.Context(), stored); err != nil {
+			t.Fatal(err)
+		}
+		var batch []trace.Span
+		var tids []string
+		for i := range 10 {
+			tid := newID(fmt.Sprintf("mixed%d", i))
+			tids = append(tids, tid)
+			batch = append(batch, traceSpan(tid, "root", "", fmt.Sprintf("run %d", i), base.Add(time.Duration(i)*time.Second), time.Second, trace.SpanAgent))
+			for j := range 6 {
+				batch = append(batch, traceSpan(tid, fmt.Sprint(j), "root", "call", base.Add(time.Duration(i)*time.Second+time.Duration(j+1)*time.Millisecond), time.Millisecond, trace.SpanTool))
+			}
+		}
+		changed := stored[1]
+		changed.Name, changed.StatusCode = "old child, failed", trace.StatusError
+		twice := batch[len(batch)-1]
+		twice.Name = "call, again"
+		batch = append(batch[:40], append([]trace.Span{changed}, batch[40:]...)...) // in the first statement's rows
+		batch = append(batch, twice)
+		if err := s.WriteSpans(t.Context(), batch); err != nil {
+			t.Fatal(err)
+		}
+		for _, tid := range append(tids, old) {
+			got, err := s.GetTrace(t.Context(), tid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spans, err := s.TraceSpans(t.Context(), tid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 7
+			if tid == old {
+				want = 2
+			}
+			if ref := trace.Summarize(tid, spans); ref != *got || len(spans) != want {
+				t.Errorf("trace %s: %d spans (want %d); summary\n got %+v\nwant %+v", tid, len(spans), want, *got, ref)
+			}
+			for _, sp := range spans {
+				if sp.SpanID == changed.SpanID && (sp.Name != changed.Name || sp.StatusCode != trace.StatusError) {
+					t.Errorf("the changed span is %q, %s", sp.Name, sp.StatusCode)
+				}
+				if sp.SpanID == twice.SpanID && sp.Name != twice.Name {
+					t.Errorf("the span written twice is %q, want its last copy", sp.Name)
+				}
+			}
+		}
+		if got, err := s.GetTrace(t.Context(), old); err != nil || got.Status != trace.StatusError || got.ErrorCount != 1 {
+			t.Errorf("the stored trace after its span failed: %+v, %v", got, err)
+		}
+	})
+
 	// Batches of one trace written at once (replicas exporting the spans of
 	// one distributed trace) all count: each summarises after the others.
 	parallel(t, "ConcurrentBatches", func(t *testing.T) {
@@ -370,7 +431,9 @@ func testTraces(t *testing.T, newBackend Factory) {
 		for i := 0; i < 1100; i++ {
 			backlog = append(backlog, traceSpan(newID("backlog"), "r", "", "old", old.Add(-time.Hour), time.Second, trace.SpanAgent))
 		}
-		if err := s.WriteSpans(t.Context(), backlog); err != nil {
+		// One that started before old+90m but ends after it: kept.
+		spanning := traceSpan(newID("spanning"), "r", "", "spanning", old.Add(89*time.Minute), 2*time.Minute, trace.SpanAgent)
+		if err := s.WriteSpans(t.Context(), append(backlog, spanning)); err != nil {
 			t.Fatal(err)
 		}
 		// A, B and the backlog ended before old+90m; C, D after.
@@ -385,6 +448,9 @@ func testTraces(t *testing.T, newBackend Factory) {
 			if _, err := s.GetTrace(t.Context(), sp.TraceID); !errors.Is(err, core.ErrNotFound) {
 				t.Errorf("a backlog trace is left: %v", err)
 			}
+		}
+		if tr, err := s.GetTrace(t.Context(), spanning.TraceID); err != nil || tr.TotalSpans != 1 {
+			t.Errorf("a trace ending after the cut-off: %+v, %v", tr, err)
 		}
 		list, _, err := s.ListTraces(t.Context(), trace.Query{Where: trace.Cond("workflow_id", trace.OpEQ, fx.wf), Limit: 10, Page: 1})
 		if err != nil || fx.letters(list) != "DC" {

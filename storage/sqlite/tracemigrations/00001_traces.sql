@@ -29,8 +29,17 @@ CREATE TABLE traces (
     root_parent_id TEXT    NOT NULL DEFAULT '',
     root_start     INTEGER NOT NULL DEFAULT 0
 );
+-- The indexes are those the store's queries use (storage/sqlstore/traces.go;
+-- every one is written with each new trace): start_time for the default
+-- list (latest first), its time filters and the retention pass (which
+-- bounds start_time as well as end_time: a trace ends no earlier than it
+-- starts, so there is no index on end_time); user_id for the lists under
+-- user isolation; session_id, run_id, agent_id, team_id, workflow_id and
+-- status for the list's equality filters (and their counts). The tables
+-- keep their rowids: WITHOUT ROWID, every secondary index would carry the
+-- 32-character trace id instead of an integer rowid, and the writes
+-- measured slower (BenchmarkWriteSpansRuns).
 CREATE INDEX traces_start_idx ON traces (start_time);
-CREATE INDEX traces_end_idx ON traces (end_time);
 CREATE INDEX traces_user_idx ON traces (user_id, start_time);
 CREATE INDEX traces_session_idx ON traces (session_id, created_at);
 CREATE INDEX traces_run_idx ON traces (run_id);
