@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/internal/sse"
 )
 
 // a2aClient runs a remote A2A agent over JSON-RPC: the card is read (and
@@ -176,7 +177,7 @@ func (c *a2aClient) execute(ctx context.Context, x *core.Execution) (*core.Outco
 		m.streaming = true
 		err = c.agent.stream(ctx, func(rctx context.Context) (*http.Request, error) {
 			return c.request(rctx, ep, method, params)
-		}, func(f sseEvent) (bool, error) {
+		}, func(f sse.Event) (bool, error) {
 			res, err := decodeRPC(f.Data)
 			if err != nil {
 				return false, err

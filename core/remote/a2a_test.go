@@ -55,7 +55,7 @@ func (f *fakeA2A) calls() string {
 }
 
 func rpcFrame(w http.ResponseWriter, result string) {
-	sse(w, "", `{"jsonrpc":"2.0","id":1,"result":`+result+`}`)
+	writeSSE(w, "", `{"jsonrpc":"2.0","id":1,"result":`+result+`}`)
 }
 
 func newA2A(t *testing.T, url string) *Agent {
@@ -257,7 +257,7 @@ func TestA2AFailures(t *testing.T) {
 		}, "not an A2A task"},
 		{"not json-rpc", v1Card, func(w http.ResponseWriter) {
 			sseHeaders(w)
-			sse(w, "", `[1,2]`)
+			writeSSE(w, "", `[1,2]`)
 		}, "not a JSON-RPC response"},
 		{"bad card", `<html>%s</html>`, nil, "not an agent card"},
 		{"no jsonrpc", `{"name":"x","supportedInterfaces":[{"url":"%s/grpc","protocolBinding":"GRPC","protocolVersion":"1.0"}]}`, nil, "no JSON-RPC interface"},

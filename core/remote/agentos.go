@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/core"
+	"github.com/agentgate/agentgate/internal/sse"
 )
 
 // osClient runs an agent of a remote AgentOS-compatible server: a run is
@@ -96,7 +97,7 @@ func (c *osClient) execute(ctx context.Context, x *core.Execution) (*core.Outcom
 			req.Header.Set("Content-Type", ctype)
 		}
 		return req, err
-	}, func(ev sseEvent) (bool, error) { return m.handle(ctx, ev) }, nil)
+	}, func(ev sse.Event) (bool, error) { return m.handle(ctx, ev) }, nil)
 	if ctx.Err() != nil {
 		c.cancel(ctx, st)
 		return nil, ctx.Err()
@@ -138,13 +139,13 @@ type osMapper struct {
 	end     *osEvent
 }
 
-func (m *osMapper) handle(ctx context.Context, f sseEvent) (done bool, err error) {
+func (m *osMapper) handle(ctx context.Context, f sse.Event) (done bool, err error) {
 	var ev osEvent
 	if err := json.Unmarshal(f.Data, &ev); err != nil {
 		return false, remoteError("the remote sent an event that is not agno's JSON: %v", err)
 	}
 	if ev.Event == "" {
-		ev.Event = f.Event
+		ev.Event = f.Name
 	}
 	if ev.Event == "" {
 		return false, remoteError("the remote sent an event with no type")

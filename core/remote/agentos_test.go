@@ -48,15 +48,15 @@ func TestAgentOSStream(t *testing.T) {
 			return
 		}
 		sseHeaders(w)
-		sse(w, "RunStarted", `{"event":"RunStarted","run_id":"r-9","session_id":"sess-1","model":"m"}`)
-		sse(w, "ModelRequestStarted", `{"event":"ModelRequestStarted","run_id":"r-9","model":"m","model_provider":"p"}`)
-		sse(w, "ToolCallStarted", `{"event":"ToolCallStarted","run_id":"r-9","tool":{"tool_call_id":"c1","tool_name":"calc","tool_args":{"x":1}}}`)
-		sse(w, "ToolCallCompleted", `{"event":"ToolCallCompleted","run_id":"r-9","content":"42","tool":{"tool_call_id":"c1","tool_name":"calc","result":"42"}}`)
+		writeSSE(w, "RunStarted", `{"event":"RunStarted","run_id":"r-9","session_id":"sess-1","model":"m"}`)
+		writeSSE(w, "ModelRequestStarted", `{"event":"ModelRequestStarted","run_id":"r-9","model":"m","model_provider":"p"}`)
+		writeSSE(w, "ToolCallStarted", `{"event":"ToolCallStarted","run_id":"r-9","tool":{"tool_call_id":"c1","tool_name":"calc","tool_args":{"x":1}}}`)
+		writeSSE(w, "ToolCallCompleted", `{"event":"ToolCallCompleted","run_id":"r-9","content":"42","tool":{"tool_call_id":"c1","tool_name":"calc","result":"42"}}`)
 		w.Write([]byte(": heartbeat\n\n"))
-		sse(w, "RunContent", `{"event":"RunContent","run_id":"r-9","content":"Hel","content_type":"str"}`)
-		sse(w, "", `{"event":"RunContent","run_id":"r-9","content":"lo"}`) // no event: line
-		sse(w, "RunIntermediateContent", `{"event":"RunIntermediateContent","run_id":"r-9","content":"x"}`)
-		sse(w, "RunCompleted", `{"event":"RunCompleted","run_id":"r-9","content":"Hello","metrics":{"input_tokens":3,"output_tokens":2,"total_tokens":5}}`)
+		writeSSE(w, "RunContent", `{"event":"RunContent","run_id":"r-9","content":"Hel","content_type":"str"}`)
+		writeSSE(w, "", `{"event":"RunContent","run_id":"r-9","content":"lo"}`) // no event: line
+		writeSSE(w, "RunIntermediateContent", `{"event":"RunIntermediateContent","run_id":"r-9","content":"x"}`)
+		writeSSE(w, "RunCompleted", `{"event":"RunCompleted","run_id":"r-9","content":"Hello","metrics":{"input_tokens":3,"output_tokens":2,"total_tokens":5}}`)
 	}))
 	defer srv.Close()
 	a := newOS(t, srv.URL, 5*time.Second)
@@ -92,17 +92,17 @@ func TestAgentOSPauseContinue(t *testing.T) {
 		switch r.URL.Path {
 		case "/agents/assistant/runs":
 			sseHeaders(w)
-			sse(w, "RunStarted", `{"event":"RunStarted","run_id":"r-1","session_id":"remote-sess"}`)
-			sse(w, "RunPaused", `{"event":"RunPaused","run_id":"r-1","session_id":"remote-sess","tools":[{"tool_call_id":"c7","tool_name":"deploy","tool_args":{"env":"prod"},"requires_confirmation":true}]}`)
+			writeSSE(w, "RunStarted", `{"event":"RunStarted","run_id":"r-1","session_id":"remote-sess"}`)
+			writeSSE(w, "RunPaused", `{"event":"RunPaused","run_id":"r-1","session_id":"remote-sess","tools":[{"tool_call_id":"c7","tool_name":"deploy","tool_args":{"env":"prod"},"requires_confirmation":true}]}`)
 		case "/agents/assistant/runs/r-1/continue":
 			mu.Lock()
 			continued = r.FormValue("session_id") + " " + r.FormValue("tools")
 			mu.Unlock()
 			sseHeaders(w)
-			sse(w, "RunContinued", `{"event":"RunContinued","run_id":"r-1"}`)
-			sse(w, "ToolCallStarted", `{"event":"ToolCallStarted","run_id":"r-1","tool":{"tool_call_id":"c7","tool_name":"deploy"}}`)
-			sse(w, "ToolCallCompleted", `{"event":"ToolCallCompleted","run_id":"r-1","tool":{"tool_call_id":"c7","tool_name":"deploy","result":"ok"}}`)
-			sse(w, "RunCompleted", `{"event":"RunCompleted","run_id":"r-1","content":"Deployed."}`)
+			writeSSE(w, "RunContinued", `{"event":"RunContinued","run_id":"r-1"}`)
+			writeSSE(w, "ToolCallStarted", `{"event":"ToolCallStarted","run_id":"r-1","tool":{"tool_call_id":"c7","tool_name":"deploy"}}`)
+			writeSSE(w, "ToolCallCompleted", `{"event":"ToolCallCompleted","run_id":"r-1","tool":{"tool_call_id":"c7","tool_name":"deploy","result":"ok"}}`)
+			writeSSE(w, "RunCompleted", `{"event":"RunCompleted","run_id":"r-1","content":"Deployed."}`)
 		default:
 			http.NotFound(w, r)
 		}
@@ -156,8 +156,8 @@ func TestAgentOSCancel(t *testing.T) {
 		switch r.URL.Path {
 		case "/agents/assistant/runs":
 			sseHeaders(w)
-			sse(w, "RunStarted", `{"event":"RunStarted","run_id":"r-5","session_id":"sess-1"}`)
-			sse(w, "RunContent", `{"event":"RunContent","run_id":"r-5","content":"thinking"}`)
+			writeSSE(w, "RunStarted", `{"event":"RunStarted","run_id":"r-5","session_id":"sess-1"}`)
+			writeSSE(w, "RunContent", `{"event":"RunContent","run_id":"r-5","content":"thinking"}`)
 			hold(r, release)
 		case "/agents/assistant/runs/r-5/cancel":
 			cancelled <- r.URL.Query().Get("session_id")
@@ -210,32 +210,32 @@ func TestAgentOSFailures(t *testing.T) {
 		}, []string{"not an event stream"}},
 		{"garbage event", func(w http.ResponseWriter, r *http.Request) {
 			sseHeaders(w)
-			sse(w, "RunStarted", `{"event":"RunStarted","run_id":"r"}`)
-			sse(w, "RunContent", `this is not json`)
+			writeSSE(w, "RunStarted", `{"event":"RunStarted","run_id":"r"}`)
+			writeSSE(w, "RunContent", `this is not json`)
 		}, []string{"not agno's JSON"}},
 		{"no end", func(w http.ResponseWriter, r *http.Request) {
 			sseHeaders(w)
-			sse(w, "RunStarted", `{"event":"RunStarted","run_id":"r"}`)
-			sse(w, "RunContent", `{"event":"RunContent","content":"half"}`)
+			writeSSE(w, "RunStarted", `{"event":"RunStarted","run_id":"r"}`)
+			writeSSE(w, "RunContent", `{"event":"RunContent","content":"half"}`)
 		}, []string{"closed the stream before the run ended"}},
 		{"remote error", func(w http.ResponseWriter, r *http.Request) {
 			sseHeaders(w)
-			sse(w, "RunError", `{"event":"RunError","content":"model exploded","error_type":"model_error"}`)
+			writeSSE(w, "RunError", `{"event":"RunError","content":"model exploded","error_type":"model_error"}`)
 		}, []string{"model_error", "model exploded"}},
 		{"remote cancelled", func(w http.ResponseWriter, r *http.Request) {
 			sseHeaders(w)
-			sse(w, "RunCancelled", `{"event":"RunCancelled","reason":"server shutting down"}`)
+			writeSSE(w, "RunCancelled", `{"event":"RunCancelled","reason":"server shutting down"}`)
 		}, []string{"cancelled there", "server shutting down"}},
 		{"pause without tools", func(w http.ResponseWriter, r *http.Request) {
 			sseHeaders(w)
-			sse(w, "RunPaused", `{"event":"RunPaused","run_id":"r","tools":[]}`)
+			writeSSE(w, "RunPaused", `{"event":"RunPaused","run_id":"r","tools":[]}`)
 		}, []string{"without a tool call"}},
 		{"no headers in time", func(w http.ResponseWriter, r *http.Request) {
 			hold(r, block)
 		}, []string{"no answer from the remote in 300ms"}},
 		{"silent stream", func(w http.ResponseWriter, r *http.Request) {
 			sseHeaders(w)
-			sse(w, "RunStarted", `{"event":"RunStarted","run_id":"r"}`)
+			writeSSE(w, "RunStarted", `{"event":"RunStarted","run_id":"r"}`)
 			hold(r, block)
 		}, []string{"sent nothing for 300ms"}},
 		{"huge event", func(w http.ResponseWriter, r *http.Request) {

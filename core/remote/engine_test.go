@@ -26,20 +26,20 @@ func TestInEngine(t *testing.T) {
 		switch {
 		case r.URL.Path == "/agents/assistant/runs" && r.FormValue("message") == "slow":
 			sseHeaders(w)
-			sse(w, "RunStarted", `{"event":"RunStarted","run_id":"r-slow"}`)
-			sse(w, "RunContent", `{"event":"RunContent","content":"..."}`)
+			writeSSE(w, "RunStarted", `{"event":"RunStarted","run_id":"r-slow"}`)
+			writeSSE(w, "RunContent", `{"event":"RunContent","content":"..."}`)
 			hold(r, nil)
 		case r.URL.Path == "/agents/assistant/runs" && r.FormValue("message") == "broken":
 			w.Header().Set("Content-Type", "text/event-stream")
 			w.Write([]byte("data: {oops\n\n"))
 		case r.URL.Path == "/agents/assistant/runs":
 			sseHeaders(w)
-			sse(w, "RunStarted", `{"event":"RunStarted","run_id":"r-1"}`)
-			sse(w, "RunPaused", `{"event":"RunPaused","run_id":"r-1","tools":[{"tool_call_id":"c1","tool_name":"deploy","requires_confirmation":true}]}`)
+			writeSSE(w, "RunStarted", `{"event":"RunStarted","run_id":"r-1"}`)
+			writeSSE(w, "RunPaused", `{"event":"RunPaused","run_id":"r-1","tools":[{"tool_call_id":"c1","tool_name":"deploy","requires_confirmation":true}]}`)
 		case r.URL.Path == "/agents/assistant/runs/r-1/continue" && strings.Contains(r.FormValue("tools"), `"confirmed":true`):
 			sseHeaders(w)
-			sse(w, "RunContinued", `{"event":"RunContinued","run_id":"r-1"}`)
-			sse(w, "RunCompleted", `{"event":"RunCompleted","run_id":"r-1","content":"Deployed."}`)
+			writeSSE(w, "RunContinued", `{"event":"RunContinued","run_id":"r-1"}`)
+			writeSSE(w, "RunCompleted", `{"event":"RunCompleted","run_id":"r-1","content":"Deployed."}`)
 		case r.URL.Path == "/agents/assistant/runs/r-slow/cancel":
 			cancels.Add(1)
 		case r.URL.Path == "/agents/assistant/runs/r-1/cancel":

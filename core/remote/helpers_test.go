@@ -65,8 +65,8 @@ func wantRemoteError(t *testing.T, err error, parts ...string) {
 	}
 }
 
-// sse writes one SSE frame and flushes it.
-func sse(w http.ResponseWriter, event, data string) {
+// writeSSE writes one SSE frame and flushes it.
+func writeSSE(w http.ResponseWriter, event, data string) {
 	if event != "" {
 		fmt.Fprintf(w, "event: %s\n", event)
 	}

@@ -1,8 +1,6 @@
 package remote
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,18 +10,14 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
-)
 
-// sseEvent is one Server-Sent Events frame (comments are skipped).
-type sseEvent struct {
-	Event string
-	Data  []byte
-}
+	"github.com/agentgate/agentgate/internal/sse"
+)
 
 // maxEventBytes bounds one SSE frame of the remote.
 const maxEventBytes = 4 << 20
 
-// errEventTooLarge is readLine's error for a frame over maxEventBytes.
+// errEventTooLarge is stream's error for a frame over maxEventBytes.
 var errEventTooLarge = fmt.Errorf("an event of the remote is larger than %d bytes", maxEventBytes)
 
 // errStreamEnded is returned by stream when the remote closed its stream
@@ -37,7 +31,7 @@ var errStreamEnded = errors.New("the remote closed the stream before the run end
 // before done. An answer that is not an event stream but JSON is passed to
 // onJSON when set (a remote answering a streamed call in one piece).
 func (a *Agent) stream(ctx context.Context, build func(context.Context) (*http.Request, error),
-	each func(sseEvent) (done bool, err error), onJSON func([]byte) error) error {
+	each func(sse.Event) (done bool, err error), onJSON func([]byte) error) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req, err := build(rctx)
@@ -75,14 +69,14 @@ func (a *Agent) stream(ctx context.Context, build func(context.Context) (*http.R
 		return fmt.Errorf("the remote answered %q, not an event stream", resp.Header.Get("Content-Type"))
 	}
 	timer.Reset(a.cfg.Timeout)
-	br := bufio.NewReaderSize(&idleReader{r: resp.Body, timer: timer, d: a.cfg.Timeout}, 64<<10)
+	events := sse.NewReader(&idleReader{r: resp.Body, timer: timer, d: a.cfg.Timeout}, 64<<10, maxEventBytes)
 	for {
-		ev, err := readEvent(br)
+		ev, err := events.Next()
 		if err != nil {
 			switch {
-			case errors.Is(err, errEventTooLarge):
+			case errors.Is(err, sse.ErrTooLarge):
 				// Read whole before the idle timer could say otherwise.
-				return err
+				return errEventTooLarge
 			case silent.Load() && ctx.Err() == nil:
 				return fmt.Errorf("the remote sent nothing for %s", a.cfg.Timeout)
 			case errors.Is(err, io.EOF):
@@ -110,69 +104,4 @@ func (r *idleReader) Read(p []byte) (int, error) {
 		r.timer.Reset(r.d)
 	}
 	return n, err
-}
-
-// readEvent reads the next frame that has data (comments and frames with
-// no data, such as heartbeats, are skipped). io.EOF: the stream ended.
-func readEvent(br *bufio.Reader) (sseEvent, error) {
-	var ev sseEvent
-	var data bytes.Buffer
-	hasData := false
-	size := 0
-	for {
-		line, err := readLine(br, maxEventBytes-size)
-		if err != nil {
-			if errors.Is(err, io.EOF) && hasData {
-				ev.Data = data.Bytes()
-				return ev, nil // a last frame without its blank line
-			}
-			return sseEvent{}, err
-		}
-		size += len(line)
-		if len(line) == 0 {
-			if hasData {
-				ev.Data = data.Bytes()
-				return ev, nil
-			}
-			ev = sseEvent{}
-			continue
-		}
-		if line[0] == ':' {
-			continue
-		}
-		field, value, _ := bytes.Cut(line, []byte(":"))
-		value = bytes.TrimPrefix(value, []byte(" "))
-		switch string(field) {
-		case "event":
-			ev.Event = string(value)
-		case "data":
-			if hasData {
-				data.WriteByte('\n')
-			}
-			data.Write(value)
-			hasData = true
-		}
-	}
-}
-
-// readLine reads one line without its end (\n, \r\n), at most limit bytes.
-func readLine(br *bufio.Reader, limit int) ([]byte, error) {
-	var line []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		line = append(line, chunk...)
-		if len(line) > limit {
-			return nil, errEventTooLarge
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) && len(line) > 0 {
-				return bytes.TrimRight(line, "\r\n"), nil
-			}
-			return nil, err
-		}
-		return bytes.TrimRight(line, "\r\n"), nil
-	}
 }

@@ -163,7 +163,7 @@ func (m *Model) Generate(ctx context.Context, req model.Request, onDelta func(mo
 		chunks  int
 		c       chunk
 	)
-	events := newSSEReader(res.Body)
+	events := newSSEReader(res.Body, maxEventSize)
 	for {
 		data, err := events.next()
 		if err == io.EOF {

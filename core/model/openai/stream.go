@@ -1,13 +1,14 @@
 package openai
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 
 	gojson "github.com/goccy/go-json"
+
+	"github.com/agentgate/agentgate/internal/sse"
 )
 
 // The streamed reply is read here rather than through the SDK's
@@ -89,85 +90,24 @@ func (e *streamError) Error() string { return "openai: stream error: " + bodyMes
 // errInvalidChunk marks a chunk that is not the JSON of a chunk.
 var errInvalidChunk = errors.New("openai: invalid stream chunk")
 
-// sseReader reads the data of server-sent events (text/event-stream): the
-// data lines of one event joined by "\n", dispatched at a blank line (or
-// at the end of the body). Comments, event names, ids and retry fields are
-// skipped.
-type sseReader struct {
-	r    *bufio.Reader
-	max  int // bytes of one event's data and of one line
-	data []byte
-	line []byte
-	err  error
-}
+// sseReader reads the data of the provider's server-sent events
+// (internal/sse: data lines joined by "\n", comments, names and ids
+// skipped, a last event without its blank line delivered), with the
+// provider's bound and error.
+type sseReader struct{ r *sse.Reader }
 
-func newSSEReader(r io.Reader) *sseReader {
-	return &sseReader{r: bufio.NewReaderSize(r, 8<<10), max: maxEventSize}
+func newSSEReader(r io.Reader, max int) *sseReader {
+	return &sseReader{r: sse.NewReader(r, 8<<10, max)}
 }
 
 // next returns the next event's data, valid until the following call, or
 // io.EOF at the end of the body.
 func (s *sseReader) next() ([]byte, error) {
-	if s.err != nil {
-		return nil, s.err
+	ev, err := s.r.Next()
+	if errors.Is(err, sse.ErrTooLarge) {
+		return nil, fmt.Errorf("openai: a stream event is larger than %d bytes", s.r.Max())
 	}
-	s.data = s.data[:0]
-	have := false
-	for {
-		line, err := s.readLine()
-		if err != nil {
-			if err == io.EOF && have {
-				s.err = io.EOF
-				return s.data, nil
-			}
-			s.err = err
-			return nil, err
-		}
-		if len(line) == 0 {
-			if have {
-				return s.data, nil
-			}
-			continue
-		}
-		name, value, _ := bytes.Cut(line, []byte(":"))
-		if len(value) > 0 && value[0] == ' ' {
-			value = value[1:]
-		}
-		if string(name) != "data" {
-			continue
-		}
-		if have {
-			s.data = append(s.data, '\n')
-		}
-		if len(s.data)+len(value) > s.max {
-			s.err = fmt.Errorf("openai: a stream event is larger than %d bytes", s.max)
-			return nil, s.err
-		}
-		s.data = append(s.data, value...)
-		have = true
-	}
-}
-
-// readLine returns one line without its end (\n, \r\n or \r before \n),
-// valid until the next call.
-func (s *sseReader) readLine() ([]byte, error) {
-	line, err := s.r.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		s.line = append(s.line[:0], line...)
-		for err == bufio.ErrBufferFull {
-			if len(s.line) > s.max {
-				return nil, fmt.Errorf("openai: a stream event is larger than %d bytes", s.max)
-			}
-			line, err = s.r.ReadSlice('\n')
-			s.line = append(s.line, line...)
-		}
-		line = s.line
-	}
-	if err != nil && (err != io.EOF || len(line) == 0) {
-		return nil, err
-	}
-	line = bytes.TrimSuffix(line, []byte("\n"))
-	return bytes.TrimSuffix(line, []byte("\r")), nil
+	return ev.Data, err
 }
 
 // decodeChunk decodes one event's data into c (zeroed first, its choices'
