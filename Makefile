@@ -65,6 +65,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReaders -fuzztime 10s ./core/knowledge/reader
 	$(GO) test -run '^$$' -fuzz FuzzChunkers -fuzztime 10s ./core/knowledge/chunk
 	$(GO) test -run '^$$' -fuzz FuzzParseVerdict -fuzztime 10s ./core/eval
+	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 10s ./internal/sse
 
 clean:
 	rm -rf bin
