@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,58 +25,27 @@ import (
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/media"
 	"github.com/agentgate/agentgate/core/media/mediatest"
-	"github.com/agentgate/agentgate/storage/memlog"
-	"github.com/agentgate/agentgate/storage/sqlite"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 	"github.com/agentgate/agentgate/transport/httptransport"
 )
-
-type readAgent struct {
-	mu  sync.Mutex
-	got []string
-}
-
-func (a *readAgent) Info() core.AgentInfo { return core.AgentInfo{ID: "reader", Name: "reader"} }
-func (a *readAgent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, error) {
-	for _, m := range x.Run.Input.Media() {
-		b, err := core.ReadMedia(ctx, x.Media, m.ID, 1<<20)
-		if err != nil {
-			return nil, err
-		}
-		a.mu.Lock()
-		a.got = append(a.got, string(b))
-		a.mu.Unlock()
-	}
-	return &core.Outcome{Content: "read"}, nil
-}
 
 type a2aEnv struct {
 	store *mediatest.DeleteAfterPut
 	dir   string
-	agent *readAgent
+	agent *mediatest.ReadAgent
 	base  string
 }
 
 func newA2AEnv(t *testing.T) *a2aEnv {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := filepath.Join(t.TempDir(), "media")
 	ds, err := media.NewDirStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := &mediatest.DeleteAfterPut{Store: ds}
-	log := memlog.New(core.EventLogConfig{})
-	eng, err := core.NewEngine(core.EngineConfig{Store: st, Log: log, Media: hs, SessionMedia: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ag := &readAgent{}
-	if err := eng.RegisterAgent(ag); err != nil {
-		t.Fatal(err)
-	}
+	ag := &mediatest.ReadAgent{}
+	eng := enginetest.New(t, enginetest.Options{Engine: core.EngineConfig{Media: hs}, SessionMedia: true}, ag).Engine
 	srv := httptransport.New(httptransport.Config{})
 	h := a2a.Register(srv, eng, a2a.Config{Media: &media.Resolver{Store: hs, Limits: media.Limits{TempDir: t.TempDir()}}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -90,9 +58,6 @@ func newA2AEnv(t *testing.T) *a2aEnv {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = h.Close(ctx)
-		_ = eng.Close(ctx)
-		_ = log.Close()
-		_ = st.Close()
 	})
 	return &a2aEnv{store: hs, dir: dir, agent: ag, base: "http://" + ln.Addr().String()}
 }
@@ -177,9 +142,7 @@ func TestA2AFilePartRestoredAfterDelete(t *testing.T) {
 	if len(e.store.Deleted()) != 1 {
 		t.Fatal("the hook did not delete the medium after its upload")
 	}
-	e.agent.mu.Lock()
-	got := slices.Clone(e.agent.got)
-	e.agent.mu.Unlock()
+	got := e.agent.Got()
 	if len(got) != 1 || got[0] != notes {
 		t.Fatalf("the run read %q, want its file part's bytes", got)
 	}

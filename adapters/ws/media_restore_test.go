@@ -7,14 +7,12 @@ package ws_test
 // start leaves the media store as it was.
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,58 +23,27 @@ import (
 	"github.com/agentgate/agentgate/core"
 	"github.com/agentgate/agentgate/core/media"
 	"github.com/agentgate/agentgate/core/media/mediatest"
-	"github.com/agentgate/agentgate/storage/memlog"
-	"github.com/agentgate/agentgate/storage/sqlite"
+	"github.com/agentgate/agentgate/internal/testutil/enginetest"
 )
-
-type readAgent struct {
-	mu  sync.Mutex
-	got []string // the bytes of each run's media, as the agent read them
-}
-
-func (a *readAgent) Info() core.AgentInfo { return core.AgentInfo{ID: "reader", Name: "reader"} }
-func (a *readAgent) Execute(ctx context.Context, x *core.Execution) (*core.Outcome, error) {
-	for _, m := range x.Run.Input.Media() {
-		b, err := core.ReadMedia(ctx, x.Media, m.ID, 1<<20)
-		if err != nil {
-			return nil, err
-		}
-		a.mu.Lock()
-		a.got = append(a.got, string(b))
-		a.mu.Unlock()
-	}
-	return &core.Outcome{Content: "read"}, nil
-}
 
 type wsEnv struct {
 	eng   *core.Engine
 	store *mediatest.DeleteAfterPut
 	dir   string
-	agent *readAgent
+	agent *mediatest.ReadAgent
 	url   string
 }
 
 func newWSEnv(t *testing.T) *wsEnv {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := filepath.Join(t.TempDir(), "media")
 	ds, err := media.NewDirStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := &mediatest.DeleteAfterPut{Store: ds}
-	log := memlog.New(core.EventLogConfig{})
-	eng, err := core.NewEngine(core.EngineConfig{Store: st, Log: log, Media: hs, SessionMedia: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ag := &readAgent{}
-	if err := eng.RegisterAgent(ag); err != nil {
-		t.Fatal(err)
-	}
+	ag := &mediatest.ReadAgent{}
+	eng := enginetest.New(t, enginetest.Options{Engine: core.EngineConfig{Media: hs}, SessionMedia: true}, ag).Engine
 	app := fiber.New()
 	ws.Register(app, eng, ws.Config{Media: &media.Resolver{Store: hs, Limits: media.Limits{TempDir: t.TempDir()}}})
 	ln, err := netListen()
@@ -84,14 +51,7 @@ func newWSEnv(t *testing.T) *wsEnv {
 		t.Fatal(err)
 	}
 	go func() { _ = app.Listener(ln) }()
-	t.Cleanup(func() {
-		_ = app.Shutdown()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = eng.Close(ctx)
-		_ = log.Close()
-		_ = st.Close()
-	})
+	t.Cleanup(func() { _ = app.Shutdown() })
 	return &wsEnv{eng: eng, store: hs, dir: dir, agent: ag, url: "ws://" + ln.Addr().String() + ws.Path}
 }
 
@@ -163,9 +123,7 @@ func TestWSStartRestoresDeletedMedia(t *testing.T) {
 	if len(e.store.Deleted()) != 1 {
 		t.Fatal("the hook did not delete the medium after its upload")
 	}
-	e.agent.mu.Lock()
-	got := slices.Clone(e.agent.got)
-	e.agent.mu.Unlock()
+	got := e.agent.Got()
 	if len(got) != 1 || got[0] != notes {
 		t.Fatalf("the run read %q, want its medium's bytes", got)
 	}
