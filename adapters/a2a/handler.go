@@ -713,13 +713,17 @@ func (s *itemSource) errFrame(e *Error) []byte {
 	return sseData(encodeRPCError(s.cl.ver, s.cl.id, e))
 }
 
-func (s *itemSource) Next(ctx context.Context) (httptransport.Frame, error) {
+// NextWithin implements httptransport.Source: one event of the stream can
+// render as several frames, queued and handed out one per call.
+func (s *itemSource) NextWithin(ctx context.Context, d time.Duration) (httptransport.Frame, error) {
 	for len(s.queue) == 0 {
 		if s.ended {
 			return nil, io.EOF
 		}
-		ev, err := s.stream.Next(ctx)
+		ev, ok, err := s.stream.NextWithin(ctx, d)
 		switch {
+		case err == nil && !ok:
+			return nil, nil // nothing within d
 		case errors.Is(err, io.EOF):
 			s.ended = true
 			if !s.r.Ended() {

@@ -81,14 +81,8 @@ type eventSource struct {
 	enc    *gojson.Encoder // writes to frame
 }
 
-// Next implements httptransport.Source (a frame of its own).
-func (s *eventSource) Next(ctx context.Context) (httptransport.Frame, error) {
-	f, err := s.NextWithin(ctx, -1)
-	return bytes.Clone(f), err
-}
-
-// NextWithin implements httptransport.WaitingSource: the frame is valid
-// until the next call.
+// NextWithin implements httptransport.Source: the frame is valid until
+// the next call.
 func (s *eventSource) NextWithin(ctx context.Context, d time.Duration) (httptransport.Frame, error) {
 	if s.failed {
 		return nil, io.EOF

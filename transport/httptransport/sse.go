@@ -12,40 +12,30 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// sseQueue is how many frames a source may have ready ahead of the writer;
-// frames waiting are written together and flushed once.
-const sseQueue = 16
-
 // Frame is one SSE frame to write (already rendered by an adapter).
 type Frame []byte
 
-// Source produces the frames of one SSE response. Next blocks until the
-// next frame, and returns (nil, io.EOF) at the end. It must return when ctx
-// is cancelled.
+// Source produces the frames of one SSE response. StreamSSE reads it on
+// the connection's own goroutine, which waits for a frame and for its
+// heartbeat's timeout in the same place: no goroutine or channel of its
+// own per stream.
 type Source interface {
-	Next(ctx context.Context) (Frame, error)
+	// NextWithin waits at most d for the next frame (0: only a frame at
+	// hand; negative: as long as it takes) and returns (nil, nil) when none
+	// came within d, or (nil, io.EOF) at the end. The frame is valid until
+	// the next call (it is copied at once). It must return when ctx is
+	// cancelled.
+	NextWithin(ctx context.Context, d time.Duration) (Frame, error)
 	// Close is called once when the response ends, for whatever reason.
 	Close()
 }
 
-// WaitingSource is a Source that can bound its wait for the next frame.
-// StreamSSE reads such a source on the connection's own goroutine, which
-// then waits for a frame and its heartbeat's timeout in the same place:
-// one goroutine hand-off per frame instead of two.
-type WaitingSource interface {
-	Source
-	// NextWithin is Next waiting at most d (0: only a frame at hand); it
-	// returns (nil, nil) when none came within d. The frame is valid until
-	// the next call (it is copied at once).
-	NextWithin(ctx context.Context, d time.Duration) (Frame, error)
-}
-
-// StreamSSE answers with text/event-stream and pumps src's frames, writing a
+// StreamSSE answers with text/event-stream and writes src's frames, writing a
 // heartbeat comment after each HeartbeatInterval of silence. fasthttp does
 // not cancel a request's context when the client goes away, so a
 // disconnect is noticed through a failed write (a heartbeat bounds how long
-// that takes); onDisconnect is then called. The pump ends at src's end, at
-// a disconnect, or at server shutdown.
+// that takes); onDisconnect is then called. The stream ends at src's end,
+// at a disconnect, or at server shutdown.
 func (s *Server) StreamSSE(c *fiber.Ctx, src Source, onDisconnect func()) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
@@ -68,23 +58,12 @@ func (s *Server) StreamSSE(c *fiber.Ctx, src Source, onDisconnect func()) error 
 		onDisconnect: onDisconnect,
 		streamClosed: streamClosed,
 	}
-	if ws, ok := src.(WaitingSource); ok {
-		body.waiting = ws
-	} else {
-		body.frames = make(chan sseItem, sseQueue)
-		go body.pump(ctx)
-	}
 	// The headers go out at once, so clients see the stream open; the
 	// frames are then read from body by fasthttp's own connection
 	// goroutine, each read written as one chunk and flushed.
 	c.Context().Response.ImmediateHeaderFlush = true
 	c.Context().Response.SetBodyStream(body, -1)
 	return nil
-}
-
-type sseItem struct {
-	f   Frame
-	err error
 }
 
 // sseBody is an SSE response's body as the reader fasthttp writes from
@@ -95,11 +74,8 @@ type sseItem struct {
 // back for one that has not arrived — or a heartbeat comment after
 // heartbeat of silence; the source's end ends the body. fasthttp closes it
 // (CloseWithError) when the response ends, with the write error when the
-// client went away. A WaitingSource is read by Read itself, without the
-// pump goroutine and its channel.
+// client went away.
 type sseBody struct {
-	frames       chan sseItem  // from the pump (nil: waiting is read)
-	waiting      WaitingSource // read by Read
 	heartbeat    time.Duration
 	logger       *slog.Logger
 	ctx          context.Context
@@ -108,40 +84,18 @@ type sseBody struct {
 	onDisconnect func()
 	streamClosed func()
 
-	timer  *time.Timer
 	buf    []byte // frames taken; buf[off:] is not yet read
 	off    int
 	ended  bool // the source ended: EOF once buf is read
 	closed sync.Once
 }
 
-// pump moves the source's frames to the reader.
-func (b *sseBody) pump(ctx context.Context) {
-	defer close(b.frames)
-	for {
-		f, err := b.src.Next(ctx)
-		select {
-		case b.frames <- sseItem{f, err}:
-		case <-ctx.Done():
-			return
-		}
-		if err != nil {
-			return
-		}
+// end records the source's end (err: io.EOF, or why it failed).
+func (b *sseBody) end(err error) {
+	if !errors.Is(err, io.EOF) {
+		b.logger.Debug("sse source ended", "err", err)
 	}
-}
-
-// take records one item of the source: false at its end.
-func (b *sseBody) take(it sseItem, ok bool) bool {
-	if !ok || it.err != nil {
-		if ok && !errors.Is(it.err, io.EOF) {
-			b.logger.Debug("sse source ended", "err", it.err)
-		}
-		b.ended = true
-		return false
-	}
-	b.buf = append(b.buf, it.f...)
-	return true
+	b.ended = true
 }
 
 func (b *sseBody) Read(p []byte) (int, error) {
@@ -153,13 +107,7 @@ func (b *sseBody) Read(p []byte) (int, error) {
 		if b.ended {
 			return 0, io.EOF
 		}
-		var more bool
-		if b.waiting != nil {
-			more = b.readWaiting(len(p))
-		} else {
-			more = b.readPumped(len(p))
-		}
-		if !more {
+		if !b.read(len(p)) {
 			return 0, io.EOF
 		}
 	}
@@ -168,54 +116,25 @@ func (b *sseBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// readPumped takes the pump's next frame, or a heartbeat after its
-// silence, and the frames already waiting after it, up to about room
+// read takes the source's next frame, or a heartbeat after heartbeat of
+// silence, and the frames already at hand after it, up to about room
 // bytes: false at the source's end with nothing taken.
-func (b *sseBody) readPumped(room int) bool {
-	if b.timer == nil {
-		b.timer = time.NewTimer(b.heartbeat)
-	} else {
-		b.timer.Reset(b.heartbeat)
-	}
-	select {
-	case it, ok := <-b.frames:
-		b.timer.Stop()
-		if !b.take(it, ok) {
-			return false
-		}
-	case <-b.timer.C:
-		b.buf = append(b.buf, ": heartbeat\n\n"...)
-	}
-	// Frames already waiting go out in the same chunk.
-	for len(b.buf) < room && !b.ended {
-		select {
-		case it, ok := <-b.frames:
-			if !b.take(it, ok) {
-				return true
-			}
-		default:
-			return true
-		}
-	}
-	return true
-}
-
-// readWaiting is readPumped reading the source itself.
-func (b *sseBody) readWaiting(room int) bool {
-	f, err := b.waiting.NextWithin(b.ctx, b.heartbeat)
+func (b *sseBody) read(room int) bool {
+	f, err := b.src.NextWithin(b.ctx, b.heartbeat)
 	switch {
 	case err != nil:
-		b.take(sseItem{err: err}, true)
+		b.end(err)
 		return false
 	case f == nil:
 		b.buf = append(b.buf, ": heartbeat\n\n"...)
 	default:
 		b.buf = append(b.buf, f...)
 	}
+	// Frames already at hand go out in the same chunk.
 	for len(b.buf) < room {
-		f, err := b.waiting.NextWithin(b.ctx, 0)
+		f, err := b.src.NextWithin(b.ctx, 0)
 		if err != nil {
-			b.take(sseItem{err: err}, true)
+			b.end(err)
 			return true
 		}
 		if f == nil {
@@ -231,9 +150,6 @@ func (b *sseBody) readWaiting(room int) bool {
 func (b *sseBody) CloseWithError(err error) error {
 	b.closed.Do(func() {
 		b.cancel()
-		if b.timer != nil {
-			b.timer.Stop()
-		}
 		b.src.Close()
 		if err != nil || !b.ended {
 			b.logger.Debug("sse client gone", "err", err)

@@ -21,40 +21,10 @@ type chanSource struct {
 	closed atomic.Int32
 }
 
-func (s *chanSource) Next(ctx context.Context) (Frame, error) {
-	select {
-	case f, ok := <-s.frames:
-		if !ok {
-			return nil, io.EOF
-		}
-		return f, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (s *chanSource) Close() { s.closed.Add(1) }
-
-// waitingChanSource is a chanSource read through NextWithin (a
-// WaitingSource): its Next is never to be called.
-type waitingChanSource struct {
-	*chanSource
-	nexts atomic.Int32 // calls of Next
-}
-
-func (s *waitingChanSource) Next(ctx context.Context) (Frame, error) {
-	s.nexts.Add(1)
-	return s.chanSource.Next(ctx)
-}
-
-func (s *waitingChanSource) NextWithin(ctx context.Context, d time.Duration) (Frame, error) {
+func (s *chanSource) NextWithin(ctx context.Context, d time.Duration) (Frame, error) {
 	var timeout <-chan time.Time
-	if d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timeout = t.C
-	}
-	if d == 0 {
+	switch {
+	case d == 0:
 		select {
 		case f, ok := <-s.frames:
 			if !ok {
@@ -64,6 +34,10 @@ func (s *waitingChanSource) NextWithin(ctx context.Context, d time.Duration) (Fr
 		default:
 			return nil, nil
 		}
+	case d > 0:
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
 	}
 	select {
 	case f, ok := <-s.frames:
@@ -78,17 +52,11 @@ func (s *waitingChanSource) NextWithin(ctx context.Context, d time.Duration) (Fr
 	}
 }
 
-// sourceKinds are the two ways StreamSSE reads a source: a plain Source
-// through its pump goroutine, a WaitingSource on the connection's
-// goroutine.
-var sourceKinds = []struct {
-	name    string
-	waiting bool
-}{{"pumped", false}, {"waiting", true}}
+func (s *chanSource) Close() { s.closed.Add(1) }
 
 // sseServer serves one SSE route whose source and disconnect counter the
 // test gets back per request.
-func sseServer(t *testing.T, heartbeat time.Duration, waiting bool) (url string, next func() (*chanSource, *atomic.Int32)) {
+func sseServer(t *testing.T, heartbeat time.Duration) (url string, next func() (*chanSource, *atomic.Int32)) {
 	t.Helper()
 	s := New(Config{HeartbeatInterval: heartbeat, Logger: slog.New(slog.DiscardHandler)})
 	type pair struct {
@@ -99,17 +67,7 @@ func sseServer(t *testing.T, heartbeat time.Duration, waiting bool) (url string,
 	s.App.Get("/sse", func(c *fiber.Ctx) error {
 		p := pair{src: &chanSource{frames: make(chan Frame)}, drop: new(atomic.Int32)}
 		pairs <- p
-		var src Source = p.src
-		if waiting {
-			w := &waitingChanSource{chanSource: p.src}
-			src = w
-			t.Cleanup(func() {
-				if n := w.nexts.Load(); n != 0 {
-					t.Errorf("a waiting source's Next was called %d times", n)
-				}
-			})
-		}
-		return s.StreamSSE(c, src, func() { p.drop.Add(1) })
+		return s.StreamSSE(c, p.src, func() { p.drop.Add(1) })
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -145,53 +103,48 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // closed once without a disconnect.
 func TestStreamSSEFramesInOrderToTheEnd(t *testing.T) {
 	t.Parallel()
-	for _, kind := range sourceKinds {
-		t.Run(kind.name, func(t *testing.T) {
-			t.Parallel()
-			url, next := sseServer(t, time.Minute, kind.waiting)
-			type result struct {
-				resp *http.Response
-				err  error
-			}
-			got := make(chan result, 1)
-			go func() {
-				resp, err := http.Get(url)
-				got <- result{resp, err}
-			}()
-			src, drop := next()
-			var r result
-			select {
-			case r = <-got: // the headers, before any frame
-			case <-time.After(5 * time.Second):
-				t.Fatal("the headers did not come before the first frame")
-			}
-			if r.err != nil {
-				t.Fatal(r.err)
-			}
-			defer r.resp.Body.Close()
-			if ct := r.resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-				t.Errorf("content type %q", ct)
-			}
-			big := "data: " + strings.Repeat("x", 10_000) + "\n\n"
-			want := []string{"data: 1\n\n", big, "data: 3\n\n"}
-			go func() {
-				for _, f := range want {
-					src.frames <- Frame(f)
-				}
-				close(src.frames)
-			}()
-			body, err := io.ReadAll(r.resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(body) != strings.Join(want, "") {
-				t.Errorf("body (%d bytes) is not the frames (%d bytes)", len(body), len(strings.Join(want, "")))
-			}
-			waitFor(t, "the source's close", func() bool { return src.closed.Load() == 1 })
-			if n := drop.Load(); n != 0 {
-				t.Errorf("onDisconnect called %d times at a normal end", n)
-			}
-		})
+	url, next := sseServer(t, time.Minute)
+	type result struct {
+		resp *http.Response
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(url)
+		got <- result{resp, err}
+	}()
+	src, drop := next()
+	var r result
+	select {
+	case r = <-got: // the headers, before any frame
+	case <-time.After(5 * time.Second):
+		t.Fatal("the headers did not come before the first frame")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	defer r.resp.Body.Close()
+	if ct := r.resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("content type %q", ct)
+	}
+	big := "data: " + strings.Repeat("x", 10_000) + "\n\n"
+	want := []string{"data: 1\n\n", big, "data: 3\n\n"}
+	go func() {
+		for _, f := range want {
+			src.frames <- Frame(f)
+		}
+		close(src.frames)
+	}()
+	body, err := io.ReadAll(r.resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(body) != strings.Join(want, "") {
+		t.Errorf("body (%d bytes) is not the frames (%d bytes)", len(body), len(strings.Join(want, "")))
+	}
+	waitFor(t, "the source's close", func() bool { return src.closed.Load() == 1 })
+	if n := drop.Load(); n != 0 {
+		t.Errorf("onDisconnect called %d times at a normal end", n)
 	}
 }
 
@@ -200,37 +153,32 @@ func TestStreamSSEFramesInOrderToTheEnd(t *testing.T) {
 // onDisconnect once and closes the source.
 func TestStreamSSEHeartbeatAndDisconnect(t *testing.T) {
 	t.Parallel()
-	for _, kind := range sourceKinds {
-		t.Run(kind.name, func(t *testing.T) {
-			t.Parallel()
-			url, next := sseServer(t, 20*time.Millisecond, kind.waiting)
-			resp, err := http.Get(url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			src, drop := next()
-			br := bufio.NewReader(resp.Body)
-			line, err := br.ReadString('\n')
-			if err != nil || line != ": heartbeat\n" {
-				t.Fatalf("first line %q, %v", line, err)
-			}
-			src.frames <- Frame("data: a\n\n")
-			for {
-				line, err = br.ReadString('\n')
-				if err != nil {
-					t.Fatal(err)
-				}
-				if line == "data: a\n" {
-					break
-				}
-			}
-			resp.Body.Close()
-			waitFor(t, "onDisconnect", func() bool { return drop.Load() == 1 })
-			waitFor(t, "the source's close", func() bool { return src.closed.Load() == 1 })
-			time.Sleep(50 * time.Millisecond)
-			if drop.Load() != 1 || src.closed.Load() != 1 {
-				t.Errorf("onDisconnect %d, closes %d: want once each", drop.Load(), src.closed.Load())
-			}
-		})
+	url, next := sseServer(t, 20*time.Millisecond)
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, drop := next()
+	br := bufio.NewReader(resp.Body)
+	line, err := br.ReadString('\n')
+	if err != nil || line != ": heartbeat\n" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	src.frames <- Frame("data: a\n\n")
+	for {
+		line, err = br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "data: a\n" {
+			break
+		}
+	}
+	resp.Body.Close()
+	waitFor(t, "onDisconnect", func() bool { return drop.Load() == 1 })
+	waitFor(t, "the source's close", func() bool { return src.closed.Load() == 1 })
+	time.Sleep(50 * time.Millisecond)
+	if drop.Load() != 1 || src.closed.Load() != 1 {
+		t.Errorf("onDisconnect %d, closes %d: want once each", drop.Load(), src.closed.Load())
 	}
 }
