@@ -1,4 +1,7 @@
-// Package mediatest is the conformance suite every media.Store passes.
+// Package mediatest is the conformance suite every media.Store passes, and
+// the media fixtures the interfaces' tests share: images (PNG, …), a store
+// that deletes what it just stored (DeleteAfterPut) and an agent that reads
+// its run's media (ReadAgent).
 package mediatest
 
 import (
