@@ -17,6 +17,7 @@ test: node-deps
 	# Allocation bounds hold only without the race detector (sync.Pool
 	# drops items at random under it): assert them once without it.
 	$(GO) test -count=1 -run 'Allocs|Values|PGArg|ExecSQL|FirstSlab|ZeroAlloc' ./storage/... ./core/
+	$(GO) test -count=1 -run 'RendersAsRenderEvent' ./adapters/rest
 
 node-deps:
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
